@@ -1,0 +1,116 @@
+"""One hierarchy of domain errors.
+
+The wire layer (``bourse.api.mexc.errors``) maps each class to a MEXC code and HTTP status in
+one table; nothing here knows about HTTP or MEXC codes.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class: a command was refused and nothing was changed."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or self.__class__.__doc__ or self.__class__.__name__)
+        self.message = message or (self.__class__.__doc__ or "").strip()
+
+
+# --- input / validation -------------------------------------------------------------------
+class InvalidParameter(DomainError):
+    """A parameter has an invalid value."""
+
+
+class MissingParameter(DomainError):
+    """A mandatory parameter was not sent."""
+
+
+class PrecisionError(InvalidParameter):
+    """An amount has more decimals than allowed."""
+
+
+class AmountOutOfRange(InvalidParameter):
+    """An amount is zero, negative or too large."""
+
+
+class UnknownSymbol(DomainError):
+    """The symbol does not exist."""
+
+
+class UnknownAsset(DomainError):
+    """The asset does not exist."""
+
+
+class SymbolNotTrading(DomainError):
+    """Trading is suspended for this symbol."""
+
+
+class BelowMinQuantity(InvalidParameter):
+    """The order quantity is below the symbol minimum."""
+
+
+class AboveMaxQuantity(InvalidParameter):
+    """The order quantity is above the symbol maximum."""
+
+
+class BelowMinNotional(InvalidParameter):
+    """The order value is below the symbol minimum."""
+
+    def __init__(self, message: str = "", minimum: str = "") -> None:
+        super().__init__(message)
+        self.minimum = minimum
+
+
+class AboveMaxNotional(InvalidParameter):
+    """The order value is above the symbol maximum."""
+
+
+class OrderTypeNotAllowed(DomainError):
+    """This order type cannot be placed with these parameters."""
+
+
+# --- balances -------------------------------------------------------------------------------
+class InsufficientFunds(DomainError):
+    """Not enough available balance for the order."""
+
+
+class InsufficientBalance(DomainError):
+    """Not enough available balance for the transfer or withdrawal."""
+
+
+class LedgerImbalance(DomainError):
+    """A set of postings does not balance; this is a bug, never a user error."""
+
+
+# --- orders ---------------------------------------------------------------------------------
+class OrderNotFound(DomainError):
+    """Unknown order sent."""
+
+
+class PostOnlyWouldTake(DomainError):
+    """A LIMIT_MAKER order would immediately match and take liquidity."""
+
+
+class NoLiquidity(DomainError):
+    """There is no opposing order to match against."""
+
+
+class TooManyOpenOrders(DomainError):
+    """The account has reached the maximum number of open orders."""
+
+
+# --- idempotency ----------------------------------------------------------------------------
+class IdempotencyConflict(DomainError):
+    """A client id was reused with different parameters."""
+
+
+# --- accounts -------------------------------------------------------------------------------
+class AccountNotFound(DomainError):
+    """The account does not exist."""
+
+
+class AccountFrozen(DomainError):
+    """The account is frozen."""
+
+
+class TransferNotAllowed(DomainError):
+    """This transfer is not allowed between these accounts."""

@@ -1,0 +1,130 @@
+"""The double-entry ledger.
+
+Each account holds two buckets per asset, *available* and *locked*. Every change to any bucket
+is a posting: ``amount`` moves from one (account, bucket) to another within one asset, so the
+sum over all buckets of all accounts, system accounts included, is zero for every asset at all
+times. Locking funds for an order is itself a posting (available -> locked of the same account),
+which is what keeps locked balances reconcilable with the journal (peatio #151 is the classic
+drift this rules out).
+
+The ledger refuses a posting that would take a non-system bucket below zero. Callers check
+balances before they start posting, so a command never fails half-way; the check here is the
+last line of defence and signals a bug.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from bourse.domain.accounts import may_go_negative
+from bourse.domain.errors import InsufficientBalance, LedgerImbalance
+
+AVAILABLE = 0
+LOCKED = 1
+
+
+class Posting(NamedTuple):
+    """One movement of ``amount`` of ``asset`` between two buckets."""
+
+    from_account: int
+    from_bucket: int
+    to_account: int
+    to_bucket: int
+    asset: str
+    amount: int
+    kind: str
+    ref: int
+
+
+class Ledger:
+    """Balances plus the journal of postings not yet handed to the store."""
+
+    __slots__ = ("balances", "journal", "touched")
+
+    def __init__(self) -> None:
+        #: (account, asset) -> [available, locked]; the list is mutated in place.
+        self.balances: dict[tuple[int, str], list[int]] = {}
+        #: postings since the engine last drained them (one batch).
+        self.journal: list[Posting] = []
+        #: (account, asset) keys changed since the last drain.
+        self.touched: set[tuple[int, str]] = set()
+
+    # --- reads -------------------------------------------------------------------------------
+    def available(self, account: int, asset: str) -> int:
+        bal = self.balances.get((account, asset))
+        return bal[0] if bal else 0
+
+    def locked(self, account: int, asset: str) -> int:
+        bal = self.balances.get((account, asset))
+        return bal[1] if bal else 0
+
+    def account_balances(self, account: int) -> dict[str, tuple[int, int]]:
+        return {a: (b[0], b[1]) for (acc, a), b in self.balances.items() if acc == account}
+
+    # --- writes ------------------------------------------------------------------------------
+    def post(
+        self,
+        from_account: int,
+        from_bucket: int,
+        to_account: int,
+        to_bucket: int,
+        asset: str,
+        amount: int,
+        kind: str,
+        ref: int = 0,
+    ) -> None:
+        """Move ``amount`` (> 0) between two buckets; zero amounts are ignored."""
+        if amount <= 0:
+            if amount == 0:
+                return
+            raise LedgerImbalance(f"negative posting {amount} {asset} ({kind})")
+        balances = self.balances
+        src_key = (from_account, asset)
+        src = balances.get(src_key)
+        if src is None:
+            src = balances[src_key] = [0, 0]
+        if src[from_bucket] < amount and not may_go_negative(from_account):
+            raise InsufficientBalance(
+                f"posting {kind} would overdraw account {from_account} {asset}"
+            )
+        dst_key = (to_account, asset)
+        dst = balances.get(dst_key)
+        if dst is None:
+            dst = balances[dst_key] = [0, 0]
+        src[from_bucket] -= amount
+        dst[to_bucket] += amount
+        self.journal.append(
+            Posting(from_account, from_bucket, to_account, to_bucket, asset, amount, kind, ref)
+        )
+        touched = self.touched
+        touched.add(src_key)
+        touched.add(dst_key)
+
+    def lock(self, account: int, asset: str, amount: int, kind: str, ref: int) -> None:
+        self.post(account, AVAILABLE, account, LOCKED, asset, amount, kind, ref)
+
+    def unlock(self, account: int, asset: str, amount: int, kind: str, ref: int) -> None:
+        self.post(account, LOCKED, account, AVAILABLE, asset, amount, kind, ref)
+
+    def drain(self) -> tuple[list[Posting], set[tuple[int, str]]]:
+        """Hand the journal and touched keys to the caller and start afresh."""
+        journal, touched = self.journal, self.touched
+        self.journal, self.touched = [], set()
+        return journal, touched
+
+    # --- invariants --------------------------------------------------------------------------
+    def totals(self) -> dict[str, int]:
+        """Sum of available + locked over all accounts per asset: zero when balanced."""
+        out: dict[str, int] = {}
+        for (_, asset), (avail, locked) in self.balances.items():
+            out[asset] = out.get(asset, 0) + avail + locked
+        return out
+
+    def check(self) -> None:
+        """Raise if any asset does not sum to zero or a non-system bucket is negative."""
+        for asset, total in self.totals().items():
+            if total != 0:
+                raise LedgerImbalance(f"{asset} sums to {total}, not zero")
+        for (account, asset), (avail, locked) in self.balances.items():
+            if (avail < 0 or locked < 0) and not may_go_negative(account):
+                raise LedgerImbalance(f"account {account} {asset} is negative")

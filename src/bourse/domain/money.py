@@ -1,0 +1,76 @@
+"""Exact money: assets, integer smallest units, and the one parser/formatter for decimal strings.
+
+Every amount inside Bourse is an ``int`` counted in some fixed scale (10**-scale of a unit).
+Decimal strings from the wire become integers here and integers become strings here; nothing
+else converts. There is no float anywhere in the money path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from bourse.domain.errors import AmountOutOfRange, InvalidParameter, PrecisionError
+
+#: Largest amount we accept in any scale: fits a signed 64-bit column in SQLite and PostgreSQL.
+MAX_UNITS = 2**63 - 1
+
+_POW10 = [10**i for i in range(40)]
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """A coin or token; balances of it are integers in units of 10**-scale."""
+
+    code: str
+    scale: int
+    name: str = ""
+
+
+def to_units(value: str | Decimal | int, scale: int, *, field: str = "amount") -> int:
+    """Parse a decimal string into integer units of 10**-scale, exactly.
+
+    Refuses non-numbers, NaN/Infinity, exponents that hide huge values, negative numbers and
+    anything with more decimals than ``scale`` (no silent rounding).
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        d = Decimal(value)
+    elif isinstance(value, Decimal):
+        d = value
+    else:
+        text = str(value).strip()
+        if not text or len(text) > 64:
+            raise InvalidParameter(f"{field} is not a valid number")
+        try:
+            d = Decimal(text)
+        except InvalidOperation:
+            raise InvalidParameter(f"{field} is not a valid number") from None
+    if not d.is_finite():
+        raise InvalidParameter(f"{field} is not a valid number")
+    if d < 0:
+        raise AmountOutOfRange(f"{field} cannot be negative")
+    if d.adjusted() > 30:
+        raise AmountOutOfRange(f"{field} is too large")
+    scaled = d.scaleb(scale)
+    units = int(scaled)
+    if units != scaled:
+        raise PrecisionError(f"{field} has too many decimals (at most {scale})")
+    if units > MAX_UNITS:
+        raise AmountOutOfRange(f"{field} is too large")
+    return units
+
+
+def format_units(units: int, scale: int) -> str:
+    """Format integer units as a plain decimal string without trailing zeros ("0.1", "12")."""
+    if scale == 0:
+        return str(units)
+    neg = units < 0
+    s = str(-units if neg else units).rjust(scale + 1, "0")
+    whole, frac = s[:-scale], s[-scale:].rstrip("0")
+    out = f"{whole}.{frac}" if frac else whole
+    return f"-{out}" if neg else out
+
+
+def pow10(n: int) -> int:
+    """10**n from a table (n >= 0)."""
+    return _POW10[n]

@@ -1,0 +1,193 @@
+"""Orders and trades as the matching core sees them (integers only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+BUY = 0
+SELL = 1
+
+
+class OrderType(StrEnum):
+    LIMIT = "LIMIT"
+    MARKET = "MARKET"
+    LIMIT_MAKER = "LIMIT_MAKER"
+    IMMEDIATE_OR_CANCEL = "IMMEDIATE_OR_CANCEL"
+    FILL_OR_KILL = "FILL_OR_KILL"
+
+
+class OrderStatus(StrEnum):
+    NEW = "NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    PARTIALLY_CANCELED = "PARTIALLY_CANCELED"
+
+
+OPEN_STATUSES = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
+
+
+class StpMode(StrEnum):
+    """Self-trade prevention: what happens when an order would trade with its own account."""
+
+    NONE = "none"  # allow self-trades
+    CANCEL_TAKER = "cancel_taker"
+    CANCEL_MAKER = "cancel_maker"
+    CANCEL_BOTH = "cancel_both"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """A validated request to place an order; amounts already in integer units.
+
+    ``qty`` is in quantity units, ``price`` in price units, ``quote_qty`` in quote ledger
+    units. MARKET orders give ``qty`` or ``quote_qty``; every other type gives price and qty.
+    """
+
+    account: int
+    symbol: str
+    side: int
+    type: OrderType
+    qty: int = 0
+    price: int = 0
+    quote_qty: int = 0
+    client_id: str = ""
+    stp: StpMode | None = None
+    source: str = ""
+    broker_id: int | None = None
+
+
+class Order:
+    """A live or finished order. Mutable: the matcher updates it in place."""
+
+    __slots__ = (
+        "id",
+        "account",
+        "symbol",
+        "side",
+        "type",
+        "price",
+        "qty",
+        "quote_qty",
+        "remaining",
+        "filled_qty",
+        "filled_quote",
+        "locked",
+        "status",
+        "client_id",
+        "stp",
+        "source",
+        "broker_id",
+        "created",
+        "updated",
+        "cancel_reason",
+    )
+
+    def __init__(
+        self,
+        id: int,
+        account: int,
+        symbol: str,
+        side: int,
+        type: OrderType,
+        price: int,
+        qty: int,
+        quote_qty: int,
+        client_id: str,
+        stp: StpMode,
+        source: str,
+        broker_id: int | None,
+        created: int,
+    ) -> None:
+        self.id = id
+        self.account = account
+        self.symbol = symbol
+        self.side = side
+        self.type = type
+        self.price = price
+        self.qty = qty
+        self.quote_qty = quote_qty
+        self.remaining = qty
+        self.filled_qty = 0
+        self.filled_quote = 0
+        self.locked = 0
+        self.status = OrderStatus.NEW
+        self.client_id = client_id
+        self.stp = stp
+        self.source = source
+        self.broker_id = broker_id
+        self.created = created
+        self.updated = created
+        self.cancel_reason = ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def __repr__(self) -> str:
+        side = "BUY" if self.side == BUY else "SELL"
+        return (
+            f"Order({self.id} {self.symbol} {side} {self.type} p={self.price} q={self.qty} "
+            f"rem={self.remaining} filled={self.filled_qty} {self.status})"
+        )
+
+
+class Trade:
+    """One fill between a taker and a maker order, with everything rebates need later."""
+
+    __slots__ = (
+        "id",
+        "symbol",
+        "price",
+        "qty",
+        "quote_qty",
+        "buyer_order",
+        "seller_order",
+        "buyer_account",
+        "seller_account",
+        "taker_side",
+        "buyer_fee",
+        "seller_fee",
+        "buyer_broker",
+        "seller_broker",
+        "time",
+    )
+
+    def __init__(
+        self,
+        id: int,
+        symbol: str,
+        price: int,
+        qty: int,
+        quote_qty: int,
+        buyer_order: int,
+        seller_order: int,
+        buyer_account: int,
+        seller_account: int,
+        taker_side: int,
+        buyer_fee: int,
+        seller_fee: int,
+        buyer_broker: int | None,
+        seller_broker: int | None,
+        time: int,
+    ) -> None:
+        self.id = id
+        self.symbol = symbol
+        self.price = price
+        self.qty = qty
+        self.quote_qty = quote_qty
+        self.buyer_order = buyer_order
+        self.seller_order = seller_order
+        self.buyer_account = buyer_account
+        self.seller_account = seller_account
+        self.taker_side = taker_side
+        self.buyer_fee = buyer_fee  # in base ledger units (the buyer receives base)
+        self.seller_fee = seller_fee  # in quote ledger units (the seller receives quote)
+        self.buyer_broker = buyer_broker
+        self.seller_broker = seller_broker
+        self.time = time
+
+    @property
+    def is_buyer_maker(self) -> bool:
+        return self.taker_side == SELL

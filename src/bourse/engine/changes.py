@@ -1,0 +1,100 @@
+"""What the engine hands the store: one batch of changes to commit atomically, and the state it
+loads back on start. These are the engine's port; ``bourse.store`` implements it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple, Protocol
+
+from bourse.domain.ledger import Posting
+from bourse.domain.money import Asset
+from bourse.domain.orders import Order, Trade
+from bourse.domain.symbols import Symbol
+from bourse.domain.wallet import Account, Withdrawal
+
+
+class TransferRecord(NamedTuple):
+    id: int
+    from_account: int
+    to_account: int
+    asset: str
+    amount: int
+    client_id: str
+    time: int
+
+
+class DepositRecord(NamedTuple):
+    id: int
+    tx_ref: str
+    account: int
+    asset: str
+    amount: int
+    time: int
+
+
+class IdempotencyRecord(NamedTuple):
+    scope: str  # "order", "transfer", "withdraw", "deposit"
+    account: int
+    client_id: str
+    fingerprint: str
+    result_id: int
+    time: int
+
+
+@dataclass(slots=True)
+class BatchChanges:
+    """Everything one batch changed; committed in ONE transaction."""
+
+    postings: list[Posting] = field(default_factory=list)
+    balances: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict)
+    orders: list[Order] = field(default_factory=list)
+    trades: list[Trade] = field(default_factory=list)
+    accounts: list[Account] = field(default_factory=list)
+    fees: list[tuple[int, int | None, int | None]] = field(default_factory=list)
+    withdrawals: list[Withdrawal] = field(default_factory=list)
+    transfers: list[TransferRecord] = field(default_factory=list)
+    deposits: list[DepositRecord] = field(default_factory=list)
+    idempotency: list[IdempotencyRecord] = field(default_factory=list)
+    assets: list[Asset] = field(default_factory=list)
+    symbols: list[Symbol] = field(default_factory=list)
+    #: next free ids after this batch: "order", "trade", "withdrawal", "transfer", "account", "deposit"
+    sequences: dict[str, int] = field(default_factory=dict)
+
+    def is_empty(self) -> bool:
+        return not (
+            self.postings
+            or self.orders
+            or self.accounts
+            or self.fees
+            or self.withdrawals
+            or self.idempotency
+            or self.assets
+            or self.symbols
+        )
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """The engine's durable state as loaded on start."""
+
+    assets: list[Asset]
+    symbols: list[Symbol]
+    accounts: list[Account]
+    balances: dict[tuple[int, str], tuple[int, int]]
+    open_orders: list[Order]  # in id order (= time priority)
+    fee_overrides: dict[int, tuple[int, int]]
+    open_withdrawals: list[Withdrawal]
+    idempotency: dict[tuple[str, int, str], tuple[str, int]]
+    sequences: dict[str, int]
+
+
+class EngineStore(Protocol):
+    """The store as the engine sees it."""
+
+    def load(self) -> Snapshot: ...
+
+    def commit(self, changes: BatchChanges) -> None: ...
+
+    def get_order(self, order_id: int) -> Order | None: ...
+
+    def get_withdrawal(self, withdrawal_id: int) -> Withdrawal | None: ...

@@ -1,0 +1,156 @@
+"""Commands the engine accepts. Each is a plain, immutable value; ``apply`` lives in the engine.
+
+Commands a client may retry carry a client id (``client_id``); the engine makes them idempotent:
+the same id with the same parameters returns the first result, with different parameters it is
+refused with ``IdempotencyConflict``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bourse.domain.accounts import AccountKind
+from bourse.domain.money import Asset
+from bourse.domain.orders import OrderRequest
+from bourse.domain.symbols import Symbol
+
+__all__ = [
+    "Command",
+    "OpenAccount",
+    "SetAccountFrozen",
+    "PlaceOrder",
+    "CancelOrder",
+    "CancelAll",
+    "Transfer",
+    "CreditDeposit",
+    "ReserveWithdrawal",
+    "MarkWithdrawalProcessing",
+    "ApproveWithdrawal",
+    "SettleWithdrawal",
+    "VoidWithdrawal",
+    "SetFees",
+    "AddAsset",
+    "AddSymbol",
+]
+
+
+class Command:
+    """Marker base class."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAccount(Command):
+    kind: AccountKind
+    parent: int | None = None
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SetAccountFrozen(Command):
+    """Freeze (cancelling every open order) or unfreeze an account."""
+
+    account: int
+    frozen: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder(Command):
+    request: OrderRequest
+    #: only validate (``order/test``): nothing is locked, matched or stored
+    test: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder(Command):
+    account: int
+    symbol: str
+    order_id: int | None = None
+    client_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAll(Command):
+    account: int
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer(Command):
+    from_account: int
+    to_account: int
+    asset: str
+    amount: int
+    client_id: str = ""
+    #: the account whose client-id namespace ``client_id`` lives in (defaults to from_account)
+    initiator: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreditDeposit(Command):
+    """Credit a confirmed chain deposit; ``tx_ref`` (tx id + output) makes it idempotent."""
+
+    account: int
+    asset: str
+    amount: int
+    tx_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveWithdrawal(Command):
+    account: int
+    asset: str
+    amount: int
+    fee: int
+    address: str
+    network: str
+    memo: str = ""
+    client_id: str = ""
+    review: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MarkWithdrawalProcessing(Command):
+    withdrawal_id: int
+    txid: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApproveWithdrawal(Command):
+    withdrawal_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SettleWithdrawal(Command):
+    withdrawal_id: int
+    txid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class VoidWithdrawal(Command):
+    withdrawal_id: int
+    failed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SetFees(Command):
+    """Override an account's maker/taker rates (ppm); both ``None`` restores the default."""
+
+    account: int
+    maker: int | None
+    taker: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AddAsset(Command):
+    """Register an asset, or update its display name; its scale can never change."""
+
+    asset: Asset
+
+
+@dataclass(frozen=True, slots=True)
+class AddSymbol(Command):
+    """List a symbol, or replace its limits and trading flag (scales can never change)."""
+
+    symbol: Symbol

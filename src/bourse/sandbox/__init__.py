@@ -1,0 +1,1 @@
+"""Sandbox pieces: demo listings, simulated chain, demo market maker."""

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables, migrations and repositories (SQLite or PostgreSQL)."""

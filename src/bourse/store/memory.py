@@ -1,0 +1,83 @@
+"""An in-memory ``EngineStore`` for domain tests and benchmarks (no durability)."""
+
+from __future__ import annotations
+
+import copy
+
+from bourse.domain.orders import OPEN_STATUSES, Order
+from bourse.domain.wallet import FINAL_WITHDRAWAL, Account, Withdrawal
+from bourse.engine.changes import BatchChanges, Snapshot
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.assets: dict = {}
+        self.symbols: dict = {}
+        self.accounts: dict[int, Account] = {}
+        self.balances: dict[tuple[int, str], tuple[int, int]] = {}
+        self.orders: dict[int, Order] = {}
+        self.trades: list = []
+        self.postings: list = []
+        self.fees: dict[int, tuple[int, int]] = {}
+        self.withdrawals: dict[int, Withdrawal] = {}
+        self.idempotency: dict = {}
+        self.sequences: dict[str, int] = {}
+        self.transfers: list = []
+        self.deposits: list = []
+        self.keep_history = True
+        self.commits = 0
+
+    def load(self) -> Snapshot:
+        return Snapshot(
+            assets=list(self.assets.values()),
+            symbols=list(self.symbols.values()),
+            accounts=[copy.copy(a) for a in self.accounts.values()],
+            balances=dict(self.balances),
+            open_orders=[
+                copy.copy(o) for _, o in sorted(self.orders.items()) if o.status in OPEN_STATUSES
+            ],
+            fee_overrides=dict(self.fees),
+            open_withdrawals=[
+                copy.copy(w) for w in self.withdrawals.values() if w.status not in FINAL_WITHDRAWAL
+            ],
+            idempotency=dict(self.idempotency),
+            sequences=dict(self.sequences),
+        )
+
+    def commit(self, ch: BatchChanges) -> None:
+        self.commits += 1
+        for a in ch.assets:
+            self.assets[a.code] = a
+        for s in ch.symbols:
+            self.symbols[s.name] = s
+        for acc in ch.accounts:
+            self.accounts[acc.id] = acc
+        self.balances.update(ch.balances)
+        for o in ch.orders:
+            if self.keep_history or o.status in OPEN_STATUSES:
+                self.orders[o.id] = o
+            else:
+                self.orders.pop(o.id, None)
+        if self.keep_history:
+            self.trades.extend(ch.trades)
+            self.postings.extend(ch.postings)
+            self.transfers.extend(ch.transfers)
+            self.deposits.extend(ch.deposits)
+        for account, maker, taker in ch.fees:
+            if maker is None:
+                self.fees.pop(account, None)
+            else:
+                self.fees[account] = (maker, taker)
+        for w in ch.withdrawals:
+            self.withdrawals[w.id] = w
+        for r in ch.idempotency:
+            self.idempotency[(r.scope, r.account, r.client_id)] = (r.fingerprint, r.result_id)
+        self.sequences.update(ch.sequences)
+
+    def get_order(self, order_id: int) -> Order | None:
+        o = self.orders.get(order_id)
+        return copy.copy(o) if o else None
+
+    def get_withdrawal(self, withdrawal_id: int) -> Withdrawal | None:
+        w = self.withdrawals.get(withdrawal_id)
+        return copy.copy(w) if w else None

@@ -1,0 +1,225 @@
+"""The database schema (SQLAlchemy Core). Migrations in ``store/migrations`` create exactly this.
+
+Amounts are BIGINT counts of smallest units (the domain refuses anything above 2**63 - 1), times
+are BIGINT milliseconds since the epoch. Nothing is stored as a float.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+#: an auto-incrementing BIGINT that SQLite also treats as its rowid
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+assets = Table(
+    "assets",
+    metadata,
+    Column("code", String(32), primary_key=True),
+    Column("scale", SmallInteger, nullable=False),
+    Column("name", String(128), nullable=False, default=""),
+)
+
+symbols = Table(
+    "symbols",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("base", String(32), nullable=False),
+    Column("quote", String(32), nullable=False),
+    Column("price_scale", SmallInteger, nullable=False),
+    Column("qty_scale", SmallInteger, nullable=False),
+    Column("min_qty", BigInteger, nullable=False),
+    Column("max_qty", BigInteger, nullable=False),
+    Column("min_notional", BigInteger, nullable=False),
+    Column("max_notional", BigInteger, nullable=False),
+    Column("trading", Boolean, nullable=False, default=True),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(16), nullable=False),
+    Column("parent_id", BigInteger, nullable=True),
+    Column("frozen", Boolean, nullable=False, default=False),
+    Column("name", String(128), nullable=False, default=""),
+)
+
+balances = Table(
+    "balances",
+    metadata,
+    Column("account_id", BigInteger, primary_key=True),
+    Column("asset", String(32), primary_key=True),
+    Column("available", BigInteger, nullable=False),
+    Column("locked", BigInteger, nullable=False),
+)
+
+postings = Table(
+    "postings",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("from_account", BigInteger, nullable=False),
+    Column("from_bucket", SmallInteger, nullable=False),
+    Column("to_account", BigInteger, nullable=False),
+    Column("to_bucket", SmallInteger, nullable=False),
+    Column("asset", String(32), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("ref", BigInteger, nullable=False),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("account_id", BigInteger, nullable=False),
+    Column("symbol", String(64), nullable=False),
+    Column("side", SmallInteger, nullable=False),
+    Column("type", String(24), nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("qty", BigInteger, nullable=False),
+    Column("quote_qty", BigInteger, nullable=False),
+    Column("remaining", BigInteger, nullable=False),
+    Column("filled_qty", BigInteger, nullable=False),
+    Column("filled_quote", BigInteger, nullable=False),
+    Column("locked", BigInteger, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("client_id", String(64), nullable=False, default=""),
+    Column("stp", String(16), nullable=False),
+    Column("source", String(64), nullable=False, default=""),
+    Column("broker_id", BigInteger, nullable=True),
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Column("cancel_reason", String(32), nullable=False, default=""),
+    Index("ix_orders_account_symbol", "account_id", "symbol", "id"),
+    Index("ix_orders_status", "status"),
+    Index("ix_orders_client", "account_id", "client_id"),
+)
+
+trades = Table(
+    "trades",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("symbol", String(64), nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("qty", BigInteger, nullable=False),
+    Column("quote_qty", BigInteger, nullable=False),
+    Column("buyer_order", BigInteger, nullable=False),
+    Column("seller_order", BigInteger, nullable=False),
+    Column("buyer_account", BigInteger, nullable=False),
+    Column("seller_account", BigInteger, nullable=False),
+    Column("taker_side", SmallInteger, nullable=False),
+    Column("buyer_fee", BigInteger, nullable=False),
+    Column("seller_fee", BigInteger, nullable=False),
+    Column("buyer_broker", BigInteger, nullable=True),
+    Column("seller_broker", BigInteger, nullable=True),
+    Column("time", BigInteger, nullable=False),
+    Index("ix_trades_symbol_time", "symbol", "time"),
+    Index("ix_trades_buyer", "buyer_account", "symbol", "id"),
+    Index("ix_trades_seller", "seller_account", "symbol", "id"),
+)
+
+fee_overrides = Table(
+    "fee_overrides",
+    metadata,
+    Column("account_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("maker", Integer, nullable=False),
+    Column("taker", Integer, nullable=False),
+)
+
+withdrawals = Table(
+    "withdrawals",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("account_id", BigInteger, nullable=False),
+    Column("asset", String(32), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("fee", BigInteger, nullable=False),
+    Column("address", String(256), nullable=False),
+    Column("network", String(64), nullable=False),
+    Column("memo", String(256), nullable=False, default=""),
+    Column("client_id", String(64), nullable=False, default=""),
+    Column("status", String(16), nullable=False),
+    Column("txid", String(128), nullable=False, default=""),
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Index("ix_withdrawals_account", "account_id", "id"),
+    Index("ix_withdrawals_status", "status"),
+)
+
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("from_account", BigInteger, nullable=False),
+    Column("to_account", BigInteger, nullable=False),
+    Column("asset", String(32), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("client_id", String(64), nullable=False, default=""),
+    Column("time", BigInteger, nullable=False),
+    Index("ix_transfers_from", "from_account", "id"),
+    Index("ix_transfers_to", "to_account", "id"),
+)
+
+deposits = Table(
+    "deposits",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("tx_ref", String(160), nullable=False),
+    Column("account_id", BigInteger, nullable=False),
+    Column("asset", String(32), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    UniqueConstraint("tx_ref", name="uq_deposits_tx_ref"),
+    Index("ix_deposits_account", "account_id", "id"),
+)
+
+idempotency = Table(
+    "idempotency",
+    metadata,
+    Column("scope", String(16), primary_key=True),
+    Column("account_id", BigInteger, primary_key=True),
+    Column("client_id", String(160), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("result_id", BigInteger, nullable=False),
+    Column("time", BigInteger, nullable=False),
+)
+
+#: API keys. The secret is encrypted at rest (Fernet, key from the server's key file) because
+#: HMAC verification needs the plain secret; it is shown to the user exactly once.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("api_key", String(64), primary_key=True),
+    Column("account_id", BigInteger, nullable=False),
+    Column("secret_enc", LargeBinary, nullable=False),
+    Column("label", String(128), nullable=False, default=""),
+    Column("permissions", Text, nullable=False),  # comma-separated MEXC permission names
+    Column("ip_whitelist", Text, nullable=False, default=""),  # comma-separated; empty = any
+    Column("symbols", Text, nullable=False, default=""),  # comma-separated; empty = all
+    Column("created", BigInteger, nullable=False),
+    Column("expires", BigInteger, nullable=True),  # ms; NULL = never
+    Column("revoked", Boolean, nullable=False, default=False),
+    Index("ix_api_keys_account", "account_id"),
+)
