@@ -117,6 +117,19 @@ class Wallet:
         self.ledger.post(src, AVAILABLE, dst, AVAILABLE, asset, amount, "transfer", tid)
         return tid
 
+    def pay_rebate(self, broker_account: int, asset: str, amount: int, ref: int) -> None:
+        """Move a broker's rebate from fee revenue to the broker's available balance."""
+        self.asset(asset)
+        self._positive(amount)
+        acc = self.account(broker_account)
+        if acc.kind is AccountKind.SYSTEM:
+            raise TransferNotAllowed("rebates are paid to broker accounts")
+        if self.ledger.available(FEE_REVENUE, asset) < amount:
+            raise InsufficientBalance("fee revenue cannot cover the rebate")
+        self.ledger.post(
+            FEE_REVENUE, AVAILABLE, broker_account, AVAILABLE, asset, amount, "rebate", ref
+        )
+
     def credit_deposit(self, account: int, asset: str, amount: int, ref: int) -> None:
         self.asset(asset)
         self._positive(amount)

@@ -31,6 +31,7 @@ __all__ = [
     "SetFees",
     "AddAsset",
     "AddSymbol",
+    "PayRebates",
 ]
 
 
@@ -154,3 +155,15 @@ class AddSymbol(Command):
     """List a symbol, or replace its limits and trading flag (scales can never change)."""
 
     symbol: Symbol
+
+
+@dataclass(frozen=True, slots=True)
+class PayRebates(Command):
+    """Pay accrued broker rebates out of fee revenue, once per ``settlement_key``.
+
+    ``payouts`` is a tuple of (broker account, asset, amount). A retry with the same key and
+    the same payouts returns the first result and pays nothing twice.
+    """
+
+    settlement_key: str
+    payouts: tuple[tuple[int, str, int], ...]

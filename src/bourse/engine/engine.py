@@ -29,7 +29,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from bourse.domain.accounts import SYSTEM_ACCOUNTS, AccountKind
+from bourse.domain.accounts import FEE_REVENUE, SYSTEM_ACCOUNTS, AccountKind
 from bourse.domain.errors import DomainError, IdempotencyConflict, InvalidParameter
 from bourse.domain.fees import FeeSchedule
 from bourse.domain.matching import Exchange
@@ -111,6 +111,7 @@ class Engine:
         wallet.next_transfer_id = seq.get("transfer", 1)
         self.next_account_id = max(seq.get("account", 100), 100)
         self.next_deposit_id = seq.get("deposit", 1)
+        self.next_settlement_id = seq.get("settlement", 1)
         self.idempotency = dict(snap.idempotency)
         self.exchange = ex
         self.wallet = wallet
@@ -237,6 +238,7 @@ class Engine:
             "transfer": wallet.next_transfer_id,
             "account": self.next_account_id,
             "deposit": self.next_deposit_id,
+            "settlement": self.next_settlement_id,
         }
         return changes
 
@@ -359,6 +361,27 @@ class Engine:
             return self._withdrawal_changed(
                 wallet.void_withdrawal(cmd.withdrawal_id, now, cmd.failed)
             )
+        if isinstance(cmd, c.PayRebates):
+            fp = _fingerprint(cmd.payouts)
+            prior = self._idempotent("rebate", 0, cmd.settlement_key, fp)
+            if prior is not None:
+                return False
+            totals: dict[str, int] = {}
+            for account, asset, amount in cmd.payouts:
+                wallet.account(account)
+                wallet.asset(asset)
+                if amount <= 0:
+                    raise InvalidParameter("rebate amounts must be positive")
+                totals[asset] = totals.get(asset, 0) + amount
+            for asset, total in totals.items():  # check everything before the first posting
+                if ex.ledger.available(FEE_REVENUE, asset) < total:
+                    raise InvalidParameter(f"fee revenue cannot cover {asset} rebates")
+            ref = self.next_settlement_id
+            self.next_settlement_id += 1
+            for account, asset, amount in cmd.payouts:
+                wallet.pay_rebate(account, asset, amount, ref)
+            self._remember("rebate", 0, cmd.settlement_key, fp, ref)
+            return True
         if isinstance(cmd, c.OpenAccount):
             if cmd.kind is AccountKind.SYSTEM:
                 raise InvalidParameter("system accounts are fixed")
