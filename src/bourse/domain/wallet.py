@@ -22,7 +22,7 @@ from bourse.domain.errors import (
     UnknownAsset,
 )
 from bourse.domain.ledger import AVAILABLE, LOCKED, Ledger
-from bourse.domain.money import Asset
+from bourse.domain.money import MAX_UNITS, Asset
 
 
 @dataclass(slots=True)
@@ -100,6 +100,8 @@ class Wallet:
     def _positive(amount: int) -> None:
         if amount <= 0:
             raise AmountOutOfRange("amount cannot be zero or negative")
+        if amount > MAX_UNITS:
+            raise AmountOutOfRange("amount is too large")
 
     def transfer(self, src: int, dst: int, asset: str, amount: int) -> int:
         """Move available funds between two customer accounts; returns the transfer id."""
@@ -134,6 +136,10 @@ class Wallet:
         self.asset(asset)
         self._positive(amount)
         self.account(account)
+        # Every customer balance is bounded by what came in from the chain, so bounding the
+        # clearing account keeps every balance inside a signed 64-bit column.
+        if self.ledger.available(CHAIN_CLEARING, asset) - amount < -MAX_UNITS:
+            raise AmountOutOfRange("deposit would exceed the largest supported supply")
         self.ledger.post(
             CHAIN_CLEARING, AVAILABLE, account, AVAILABLE, asset, amount, "deposit", ref
         )

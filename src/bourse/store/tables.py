@@ -33,6 +33,14 @@ meta = Table(
     Column("value", BigInteger, nullable=False),
 )
 
+#: small operator settings as text (e.g. the URL the server was last started on)
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
 assets = Table(
     "assets",
     metadata,
@@ -54,6 +62,8 @@ symbols = Table(
     Column("min_notional", BigInteger, nullable=False),
     Column("max_notional", BigInteger, nullable=False),
     Column("trading", Boolean, nullable=False, default=True),
+    #: comma-separated ``OrderType`` names allowed on the symbol (``Symbol.order_types``)
+    Column("order_types", String(160), nullable=False),
 )
 
 accounts = Table(

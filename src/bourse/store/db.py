@@ -1,0 +1,134 @@
+"""Database connections and migrations.
+
+``database_url()`` reads ``BOURSE_DATABASE_URL`` (default: a SQLite file ``./bourse.db``).
+``make_engine(url)`` builds a SQLAlchemy engine tuned for the store:
+
+* SQLite: WAL journal, ``synchronous=FULL`` (an acknowledged commit survives power loss),
+  a busy timeout, foreign keys on, and real transactions (pysqlite's implicit transaction
+  handling is switched off and ``BEGIN`` is emitted when SQLAlchemy begins one), usable from
+  any thread;
+* PostgreSQL: psycopg 3 (``postgresql://`` URLs are rewritten to ``postgresql+psycopg://``).
+
+``migrate(url_or_engine)`` runs Alembic's ``upgrade head`` with the migrations shipped inside
+the package, so no ``alembic.ini`` is needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+DEFAULT_URL = "sqlite:///./bourse.db"
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+#: milliseconds a SQLite connection waits for a lock before failing
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def database_url() -> str:
+    """The configured database URL (``BOURSE_DATABASE_URL``, else a local SQLite file)."""
+    return os.environ.get("BOURSE_DATABASE_URL") or DEFAULT_URL
+
+
+def normalize_url(url: str) -> str:
+    """Pick the drivers we ship with: psycopg 3 for PostgreSQL."""
+    u = make_url(url)
+    if u.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        u = u.set(drivername="postgresql+psycopg")
+    return u.render_as_string(hide_password=False)
+
+
+def _sqlite_on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    # Let SQLAlchemy (not pysqlite) decide where transactions begin; see the "begin" hook.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = FULL")
+        cur.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cur.close()
+
+
+def _sqlite_on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    # ``conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")`` takes the write lock up front
+    conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+
+
+def make_engine(url: str | None = None, **kwargs: object) -> Engine:
+    """A SQLAlchemy engine for ``url`` (default: ``database_url()``)."""
+    url = normalize_url(url or database_url())
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        connect_args = dict(kwargs.pop("connect_args", None) or {})  # type: ignore[call-overload]
+        connect_args.setdefault("check_same_thread", False)
+        connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
+        if make_url(url).database in (None, "", ":memory:"):
+            # one in-memory database shared by every thread (tests, throwaway demos)
+            kwargs.setdefault("poolclass", StaticPool)
+        engine = create_engine(url, connect_args=connect_args, **kwargs)  # type: ignore[arg-type]
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)  # type: ignore[arg-type]
+
+
+def schema_metadata() -> MetaData:
+    """The whole schema: ``bourse.store.tables.metadata`` after importing every table module.
+
+    Feature areas declare their tables in their own ``bourse.store.*tables`` module on the
+    shared metadata (``broker_tables``, ``oauth_tables``, ...); this imports them all, so the
+    result is what the migrations at head must create.
+    """
+    import bourse.store as store_pkg
+    from bourse.store import tables
+
+    for mod in pkgutil.iter_modules(store_pkg.__path__):
+        if mod.name.endswith("tables") and not mod.ispkg:
+            importlib.import_module(f"bourse.store.{mod.name}")
+    return tables.metadata
+
+
+def alembic_config() -> Config:
+    """An Alembic config pointing at the packaged migrations."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+#: ``pg_advisory_xact_lock`` key that serialises concurrent migrations (several workers)
+MIGRATION_LOCK_KEY = 0x626F75727365  # "bourse"
+
+
+def migrate(url_or_engine: str | Engine | None = None, revision: str = "head") -> None:
+    """Bring the database schema up to ``revision`` (default: the latest).
+
+    Safe to call from several processes at once: the migration runs in one transaction that
+    first takes the write lock (SQLite ``BEGIN IMMEDIATE``) or an advisory lock (PostgreSQL).
+    For an in-memory SQLite database pass the engine, not the URL.
+    """
+    own = not isinstance(url_or_engine, Engine)
+    engine = make_engine(url_or_engine) if own else url_or_engine  # type: ignore[arg-type]
+    try:
+        with (
+            engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE") as conn,
+            conn.begin(),
+        ):
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    finally:
+        if own:
+            engine.dispose()

@@ -1,0 +1,508 @@
+"""``SqlStore``: the engine's store on SQLite or PostgreSQL.
+
+``commit`` is on the hot path of every acknowledged command, so it is kept flat. The SQL of
+every write is built once per store from the table definitions; a batch becomes one list of
+row tuples per table (no ORM, no per-row dicts), and the whole batch is written in ONE
+transaction with one statement per table, on a connection the store keeps open (no pool
+checkout or ping per batch):
+
+* SQLite: ``executemany`` of ``INSERT`` / ``INSERT .. ON CONFLICT (pk) DO UPDATE``;
+* PostgreSQL (psycopg 3): one ``INSERT .. SELECT * FROM unnest(<column arrays>)`` (with
+  ``ON CONFLICT (pk) DO UPDATE`` for upserts) per table, all sent in one pipeline, so a batch
+  costs two round trips plus the commit's flush, whatever its size.
+
+Rows that only ever grow (postings, trades, transfers, deposits, idempotency keys) are inserted;
+rows that change (balances, orders, accounts, fee overrides, withdrawals, assets, symbols,
+sequences) are upserted; a fee override cleared to the default is deleted. Reads (``load``,
+``get_order``, ``get_withdrawal``) use SQLAlchemy Core.
+
+It behaves exactly like ``bourse.store.memory.MemoryStore`` with history kept: ``load`` gives
+the same ``Snapshot``, ``get_order`` / ``get_withdrawal`` the same objects.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, Engine, Table, bindparam, select
+
+from bourse.domain.accounts import AccountKind
+from bourse.domain.money import Asset
+from bourse.domain.orders import Order, OrderStatus, OrderType, StpMode
+from bourse.domain.symbols import Symbol
+from bourse.domain.wallet import FINAL_WITHDRAWAL, Account, Withdrawal, WithdrawalStatus
+from bourse.engine.changes import BatchChanges, Snapshot
+from bourse.store import tables as t
+
+_OPEN_STATUSES = (OrderStatus.NEW.value, OrderStatus.PARTIALLY_FILLED.value)
+_FINAL_WITHDRAWAL = tuple(s.value for s in FINAL_WITHDRAWAL)
+
+#: (table, columns in the order ``commit`` builds its row tuples, upsert?)
+_WRITES: dict[str, tuple[Table, tuple[str, ...], bool]] = {
+    "assets": (t.assets, ("code", "scale", "name"), True),
+    "symbols": (
+        t.symbols,
+        (
+            "name",
+            "base",
+            "quote",
+            "price_scale",
+            "qty_scale",
+            "min_qty",
+            "max_qty",
+            "min_notional",
+            "max_notional",
+            "trading",
+            "order_types",
+        ),
+        True,
+    ),  # fmt: skip
+    "accounts": (t.accounts, ("id", "kind", "parent_id", "frozen", "name"), True),
+    # the fields of ``Posting``, in order
+    "postings": (
+        t.postings,
+        (
+            "from_account",
+            "from_bucket",
+            "to_account",
+            "to_bucket",
+            "asset",
+            "amount",
+            "kind",
+            "ref",
+        ),
+        False,
+    ),  # fmt: skip
+    "balances": (t.balances, ("account_id", "asset", "available", "locked"), True),
+    "orders": (
+        t.orders,
+        (
+            "id",
+            "account_id",
+            "symbol",
+            "side",
+            "type",
+            "price",
+            "qty",
+            "quote_qty",
+            "remaining",
+            "filled_qty",
+            "filled_quote",
+            "locked",
+            "status",
+            "client_id",
+            "stp",
+            "source",
+            "broker_id",
+            "created",
+            "updated",
+            "cancel_reason",
+        ),
+        True,
+    ),  # fmt: skip
+    "trades": (
+        t.trades,
+        (
+            "id",
+            "symbol",
+            "price",
+            "qty",
+            "quote_qty",
+            "buyer_order",
+            "seller_order",
+            "buyer_account",
+            "seller_account",
+            "taker_side",
+            "buyer_fee",
+            "seller_fee",
+            "buyer_broker",
+            "seller_broker",
+            "time",
+        ),
+        False,
+    ),  # fmt: skip
+    # the fields of ``TransferRecord``, ``DepositRecord``, ``IdempotencyRecord``, in order
+    "transfers": (
+        t.transfers,
+        ("id", "from_account", "to_account", "asset", "amount", "client_id", "time"),
+        False,
+    ),
+    "deposits": (t.deposits, ("id", "tx_ref", "account_id", "asset", "amount", "time"), False),
+    "idempotency": (
+        t.idempotency,
+        ("scope", "account_id", "client_id", "fingerprint", "result_id", "time"),
+        False,
+    ),
+    "fee_overrides": (t.fee_overrides, ("account_id", "maker", "taker"), True),
+    "withdrawals": (
+        t.withdrawals,
+        (
+            "id",
+            "account_id",
+            "asset",
+            "amount",
+            "fee",
+            "address",
+            "network",
+            "memo",
+            "client_id",
+            "status",
+            "txid",
+            "created",
+            "updated",
+        ),
+        True,
+    ),  # fmt: skip
+    "meta": (t.meta, ("key", "value"), True),
+}
+
+
+class _Write(NamedTuple):
+    name: str
+    sql: str
+
+
+def _build_writes(engine: Engine) -> dict[str, _Write]:
+    """The dialect's SQL for every write of ``commit``."""
+    dialect = engine.dialect
+    name = dialect.name
+    if name not in ("sqlite", "postgresql"):  # pragma: no cover - the two supported backends
+        raise NotImplementedError(f"SqlStore supports SQLite and PostgreSQL, not {name}")
+    q = dialect.identifier_preparer.quote
+    out: dict[str, _Write] = {}
+    for key, (table, cols, upsert) in _WRITES.items():
+        columns = [table.c[c] for c in cols]  # KeyError if tables.py and this drift apart
+        if upsert:
+            missing = set(table.c.keys()) - set(cols)
+            assert not missing, f"{table.name}: upsert would not write {missing}"
+        names = ", ".join(q(c) for c in cols)
+        if name == "postgresql":
+            arrays = ", ".join(f"%s::{c.type.compile(dialect=dialect)}[]" for c in columns)
+            sql = f"INSERT INTO {q(table.name)} ({names}) SELECT * FROM unnest({arrays})"
+        else:
+            marks = ", ".join("?" for _ in cols)
+            sql = f"INSERT INTO {q(table.name)} ({names}) VALUES ({marks})"
+        if upsert:
+            pk = [c.name for c in table.primary_key.columns]
+            sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in cols if c not in pk)
+            sql += f" ON CONFLICT ({', '.join(q(c) for c in pk)}) DO UPDATE SET {sets}"
+        out[key] = _Write(key, sql)
+    fo = q(t.fee_overrides.name)
+    if name == "postgresql":
+        sql = f"DELETE FROM {fo} WHERE account_id = ANY(%s::BIGINT[])"
+    else:
+        sql = f"DELETE FROM {fo} WHERE account_id = ?"
+    out["fee_delete"] = _Write("fee_delete", sql)
+    return out
+
+
+def order_from_row(row: Any) -> Order:
+    """Rebuild a domain ``Order`` from an ``orders`` row (mapping access)."""
+    o = Order(
+        row["id"],
+        row["account_id"],
+        row["symbol"],
+        row["side"],
+        OrderType(row["type"]),
+        row["price"],
+        row["qty"],
+        row["quote_qty"],
+        row["client_id"],
+        StpMode(row["stp"]),
+        row["source"],
+        row["broker_id"],
+        row["created"],
+    )
+    o.remaining = row["remaining"]
+    o.filled_qty = row["filled_qty"]
+    o.filled_quote = row["filled_quote"]
+    o.locked = row["locked"]
+    o.status = OrderStatus(row["status"])
+    o.updated = row["updated"]
+    o.cancel_reason = row["cancel_reason"]
+    return o
+
+
+def withdrawal_from_row(row: Any) -> Withdrawal:
+    """Rebuild a domain ``Withdrawal`` from a ``withdrawals`` row (mapping access)."""
+    return Withdrawal(
+        row["id"],
+        row["account_id"],
+        row["asset"],
+        row["amount"],
+        row["fee"],
+        row["address"],
+        row["network"],
+        row["memo"],
+        row["client_id"],
+        WithdrawalStatus(row["status"]),
+        row["txid"],
+        row["created"],
+        row["updated"],
+    )
+
+
+def _last_by(items: Iterable[Any], key: Any) -> list[Any]:
+    """Keep only the last item per key (a batch may change the same row several times)."""
+    return list({key(x): x for x in items}.values())
+
+
+def _id(x: Any) -> Any:
+    return x.id
+
+
+def _code(x: Any) -> Any:
+    return x.code
+
+
+def _name(x: Any) -> Any:
+    return x.name
+
+
+def _first(x: Any) -> Any:
+    return x[0]
+
+
+class SqlStore:
+    """``EngineStore`` on a SQLAlchemy engine (SQLite or PostgreSQL, migrated to head)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._writes = _build_writes(engine)
+        self._execute = (
+            self._execute_postgresql if self.dialect == "postgresql" else self._execute_sqlite
+        )
+        self._lock = threading.RLock()
+        self._conn: Connection | None = None
+        #: sequences as last committed, so unchanged ones are not rewritten every batch
+        self._seq_written: dict[str, int] = {}
+        self.commits = 0
+        self._sel_order = select(t.orders).where(t.orders.c.id == bindparam("id"))
+        self._sel_withdrawal = select(t.withdrawals).where(t.withdrawals.c.id == bindparam("id"))
+
+    # --- connection ----------------------------------------------------------------------------
+    def _connection(self) -> Connection:
+        conn = self._conn
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._conn = self.engine.connect()
+        return conn
+
+    def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:  # pragma: no cover - the connection is already gone
+                pass
+
+    def close(self) -> None:
+        """Release the store's connection (the engine itself is the caller's to dispose)."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.close()
+
+    # --- writing -------------------------------------------------------------------------------
+    def commit(self, ch: BatchChanges) -> None:
+        """Write the whole batch in ONE transaction; on any error nothing of it is stored."""
+        w = self._writes
+        work: list[tuple[_Write, list[tuple[Any, ...]]]] = []
+        if ch.assets:
+            rows = [(a.code, a.scale, a.name) for a in _last_by(ch.assets, _code)]
+            work.append((w["assets"], rows))
+        if ch.symbols:
+            rows = [
+                (s.name, s.base.code, s.quote.code, s.price_scale, s.qty_scale, s.min_qty,
+                 s.max_qty, s.min_notional, s.max_notional, s.trading, ",".join(s.order_types))
+                for s in _last_by(ch.symbols, _name)
+            ]  # fmt: skip
+            work.append((w["symbols"], rows))
+        if ch.accounts:
+            rows = [
+                (a.id, str(a.kind), a.parent, a.frozen, a.name) for a in _last_by(ch.accounts, _id)
+            ]
+            work.append((w["accounts"], rows))
+        if ch.postings:
+            work.append((w["postings"], ch.postings))  # Posting is a tuple in column order
+        if ch.balances:
+            rows = [(k[0], k[1], v[0], v[1]) for k, v in ch.balances.items()]
+            work.append((w["balances"], rows))
+        if ch.orders:
+            rows = [
+                (o.id, o.account, o.symbol, o.side, str(o.type), o.price, o.qty, o.quote_qty,
+                 o.remaining, o.filled_qty, o.filled_quote, o.locked, str(o.status), o.client_id,
+                 str(o.stp), o.source, o.broker_id, o.created, o.updated, o.cancel_reason)
+                for o in _last_by(ch.orders, _id)
+            ]  # fmt: skip
+            work.append((w["orders"], rows))
+        if ch.trades:
+            rows = [
+                (x.id, x.symbol, x.price, x.qty, x.quote_qty, x.buyer_order, x.seller_order,
+                 x.buyer_account, x.seller_account, x.taker_side, x.buyer_fee, x.seller_fee,
+                 x.buyer_broker, x.seller_broker, x.time)
+                for x in ch.trades
+            ]  # fmt: skip
+            work.append((w["trades"], rows))
+        if ch.transfers:
+            work.append((w["transfers"], ch.transfers))  # NamedTuples in column order
+        if ch.deposits:
+            work.append((w["deposits"], ch.deposits))
+        if ch.idempotency:
+            work.append((w["idempotency"], ch.idempotency))
+        if ch.fees:
+            upserts, deletes = [], []
+            for account, maker, taker in _last_by(ch.fees, _first):
+                if maker is None:
+                    deletes.append((account,))
+                else:
+                    upserts.append((account, maker, taker))
+            if upserts:
+                work.append((w["fee_overrides"], upserts))
+            if deletes:
+                work.append((w["fee_delete"], deletes))
+        if ch.withdrawals:
+            rows = [
+                (x.id, x.account, x.asset, x.amount, x.fee, x.address, x.network, x.memo,
+                 x.client_id, str(x.status), x.txid, x.created, x.updated)
+                for x in _last_by(ch.withdrawals, _id)
+            ]  # fmt: skip
+            work.append((w["withdrawals"], rows))
+        seq_written = self._seq_written
+        seqs = [(k, v) for k, v in ch.sequences.items() if seq_written.get(k) != v]
+        if seqs:
+            work.append((w["meta"], seqs))
+
+        with self._lock:
+            conn = self._connection()
+            try:
+                with conn.begin():
+                    self._execute(conn, work)
+            except BaseException:
+                self._discard()
+                raise
+            seq_written.update(seqs)
+            self.commits += 1
+
+    def _execute_sqlite(self, conn: Connection, work: list[tuple[_Write, list[Any]]]) -> None:
+        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for write, rows in work:
+                cur.executemany(write.sql, rows)
+        finally:
+            cur.close()
+
+    def _execute_postgresql(self, conn: Connection, work: list[tuple[_Write, list[Any]]]) -> None:
+        # one statement per table with column arrays (unnest), all sent in one pipeline
+        dbapi = conn.connection.dbapi_connection
+        with dbapi.pipeline(), dbapi.cursor() as cur:  # type: ignore[union-attr]
+            for write, rows in work:
+                cur.execute(write.sql, [list(col) for col in zip(*rows, strict=True)])
+
+    # --- reading -------------------------------------------------------------------------------
+    def load(self) -> Snapshot:
+        with self._lock:
+            conn = self._connection()
+            try:
+                with conn.begin():
+                    if self.dialect == "postgresql":  # one consistent snapshot of every table
+                        conn.exec_driver_sql(
+                            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+                        )
+                    return self._load(conn)
+            except BaseException:
+                self._discard()
+                raise
+
+    def _load(self, conn: Connection) -> Snapshot:
+        assets = [
+            Asset(r.code, r.scale, r.name)
+            for r in conn.execute(select(t.assets).order_by(t.assets.c.code))
+        ]
+        by_code = {a.code: a for a in assets}
+        symbols = [
+            Symbol(
+                name=r.name,
+                base=by_code[r.base],
+                quote=by_code[r.quote],
+                price_scale=r.price_scale,
+                qty_scale=r.qty_scale,
+                min_qty=r.min_qty,
+                max_qty=r.max_qty,
+                min_notional=r.min_notional,
+                max_notional=r.max_notional,
+                trading=bool(r.trading),
+                order_types=tuple(x for x in r.order_types.split(",") if x),
+            )
+            for r in conn.execute(select(t.symbols).order_by(t.symbols.c.name))
+        ]
+        accounts = [
+            Account(r.id, AccountKind(r.kind), r.parent_id, bool(r.frozen), r.name)
+            for r in conn.execute(select(t.accounts).order_by(t.accounts.c.id))
+        ]
+        b = t.balances.c
+        balances = {
+            (r[0], r[1]): (r[2], r[3])
+            for r in conn.execute(select(b.account_id, b.asset, b.available, b.locked))
+        }
+        open_orders = [
+            order_from_row(r)
+            for r in conn.execute(
+                select(t.orders)
+                .where(t.orders.c.status.in_(_OPEN_STATUSES))
+                .order_by(t.orders.c.id)
+            ).mappings()
+        ]
+        f = t.fee_overrides.c
+        fee_overrides = {
+            r[0]: (r[1], r[2]) for r in conn.execute(select(f.account_id, f.maker, f.taker))
+        }
+        open_withdrawals = [
+            withdrawal_from_row(r)
+            for r in conn.execute(
+                select(t.withdrawals)
+                .where(t.withdrawals.c.status.not_in(_FINAL_WITHDRAWAL))
+                .order_by(t.withdrawals.c.id)
+            ).mappings()
+        ]
+        i = t.idempotency.c
+        idempotency = {
+            (r[0], r[1], r[2]): (r[3], r[4])
+            for r in conn.execute(
+                select(i.scope, i.account_id, i.client_id, i.fingerprint, i.result_id)
+            )
+        }
+        sequences = {r[0]: r[1] for r in conn.execute(select(t.meta.c.key, t.meta.c.value))}
+        self._seq_written = dict(sequences)
+        return Snapshot(
+            assets=assets,
+            symbols=symbols,
+            accounts=accounts,
+            balances=balances,
+            open_orders=open_orders,
+            fee_overrides=fee_overrides,
+            open_withdrawals=open_withdrawals,
+            idempotency=idempotency,
+            sequences=sequences,
+        )
+
+    def _one(self, stmt: Any, params: dict[str, Any]) -> Any:
+        with self._lock:
+            conn = self._connection()
+            try:
+                with conn.begin():
+                    return conn.execute(stmt, params).mappings().first()
+            except BaseException:
+                self._discard()
+                raise
+
+    def get_order(self, order_id: int) -> Order | None:
+        row = self._one(self._sel_order, {"id": order_id})
+        return order_from_row(row) if row is not None else None
+
+    def get_withdrawal(self, withdrawal_id: int) -> Withdrawal | None:
+        row = self._one(self._sel_withdrawal, {"id": withdrawal_id})
+        return withdrawal_from_row(row) if row is not None else None
