@@ -1,0 +1,1 @@
+"""HTTP APIs: ``mexc`` (MEXC Spot V3 wire compatibility)."""

@@ -1,0 +1,1 @@
+"""MEXC Spot V3 wire format: signing, parameters, errors, JSON shapes, endpoints."""

@@ -1,0 +1,171 @@
+"""Account endpoints (sections 2.6-2.8): account, tradeFee, selfSymbols, uid, KYC status, and
+the currency configuration (``capital/config/getall``).
+
+``account`` lists only assets with a non-zero balance. ``free`` and ``available`` are both the
+available balance. ``capital/config/getall`` lists every registered asset with one network per
+asset until the simulated chain provides real ones; deposits and withdrawals are reported as
+disabled there because no chain is attached yet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from bourse.api.mexc import schemas as s
+from bourse.api.mexc import wire
+from bourse.api.mexc.context import Ctx, Endpoint
+from bourse.api.mexc.params import P
+from bourse.domain.money import format_units
+
+#: the network every asset is listed on until the simulated chain registers real ones
+DEFAULT_NETWORK = "BOURSE"
+
+
+async def account(ctx: Ctx) -> Any:
+    acc_id = ctx.account
+
+    def snap(engine: Any) -> tuple[bool, list[tuple[str, int, int, int]]]:
+        acc = engine.wallet.accounts.get(acc_id)
+        frozen = bool(acc and acc.frozen)
+        bal = engine.exchange.ledger.balances
+        rows = []
+        for code in sorted(engine.wallet.assets):
+            b = bal.get((acc_id, code))
+            if b and (b[0] or b[1]):
+                rows.append((code, engine.wallet.assets[code].scale, b[0], b[1]))
+        return frozen, rows
+
+    frozen, rows = await ctx.read(snap)
+    return {
+        "makerCommission": None,
+        "takerCommission": None,
+        "buyerCommission": None,
+        "sellerCommission": None,
+        "canTrade": not frozen,
+        "canWithdraw": not frozen,
+        "canDeposit": True,
+        "updateTime": None,
+        "accountType": "SPOT",
+        "balances": [
+            {
+                "asset": code,
+                "free": format_units(avail, scale),
+                "locked": format_units(locked, scale),
+                "available": format_units(avail, scale),
+            }
+            for code, scale, avail, locked in rows
+        ],
+        "permissions": ["SPOT"],
+    }
+
+
+async def trade_fee(ctx: Ctx) -> Any:
+    ctx.symbol(ctx.params["symbol"])
+    maker, taker = ctx.platform.engine.exchange.fees.rates(ctx.account)
+    # rates are JSON numbers here (MEXC); written from exact decimal strings, never floats
+    body = (
+        f'{{"data":{{"makerCommission":{wire.rate(maker)},"takerCommission":{wire.rate(taker)}}},'
+        f'"code":0,"msg":"success","timestamp":{ctx.now}}}'
+    )
+    return Response(body, media_type="application/json")
+
+
+async def self_symbols(ctx: Ctx) -> Any:
+    assert ctx.key is not None
+    syms = ctx.platform.engine.exchange.symbols
+    names = [n for n in sorted(syms) if syms[n].trading and ctx.key.symbol_allowed(n)]
+    return {"code": 200, "data": names, "msg": None}
+
+
+async def uid(ctx: Ctx) -> Any:
+    return {"uid": str(ctx.account)}
+
+
+async def kyc_status(ctx: Ctx) -> Any:
+    return {"status": "1"}
+
+
+async def capital_config(ctx: Ctx) -> Any:
+    assets = ctx.platform.engine.wallet.assets
+    out = []
+    for code in sorted(assets):
+        a = assets[code]
+        out.append(
+            {
+                "coin": code,
+                "name": a.name or code,
+                "networkList": [
+                    {
+                        "coin": code,
+                        "depositDesc": None,
+                        "depositEnable": False,
+                        "minConfirm": 0,
+                        "name": a.name or code,
+                        "network": DEFAULT_NETWORK,
+                        "netWork": DEFAULT_NETWORK,
+                        "withdrawEnable": False,
+                        "withdrawFee": "0",
+                        "withdrawIntegerMultiple": None,
+                        "withdrawMax": "0",
+                        "withdrawMin": "0",
+                        "sameAddress": False,
+                        "contract": "",
+                        "withdrawTips": None,
+                        "depositTips": None,
+                    }
+                ],
+            }
+        )
+    return out
+
+
+A = "SPOT_ACCOUNT_READ"
+
+ENDPOINTS = [
+    Endpoint("GET", "/api/v3/account", account, (), True, A, "Account information", s.ACCOUNT, 10),
+    Endpoint(
+        "GET",
+        "/api/v3/tradeFee",
+        trade_fee,
+        (P("symbol", "symbol", required=True),),
+        True,
+        A,
+        "Maker/taker fee rates of the account",
+        s.TRADE_FEE,
+        20,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v3/selfSymbols",
+        self_symbols,
+        (),
+        True,
+        None,
+        "Symbols this API key may trade",
+        s.CODE200_LIST,
+    ),
+    Endpoint("GET", "/api/v3/uid", uid, (), True, None, "Account UID", s.obj({"uid": s.S})),
+    Endpoint(
+        "GET",
+        "/api/v3/kyc/status",
+        kyc_status,
+        (),
+        True,
+        None,
+        "KYC status (1 unverified, 2 primary, 3 advanced, 4 institutional)",
+        s.obj({"status": s.S}),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v3/capital/config/getall",
+        capital_config,
+        (),
+        True,
+        None,
+        "Currency and network configuration",
+        s.arr(s.CURRENCY),
+        10,
+    ),
+]

@@ -1,0 +1,80 @@
+"""Authentication of SIGNED requests, in MEXC's order of checks.
+
+1. ``X-MEXC-APIKEY`` present (code 400 "api key required"), known and not revoked (10072),
+   not expired (402);
+2. the caller's IP is on the key's whitelist, if it has one (700006);
+3. ``signature`` and ``timestamp`` present (700004), ``recvWindow`` at most 60000 (700005);
+4. the HMAC matches (700002; constant-time comparison);
+5. ``timestamp < server + 1000`` and ``server - timestamp <= recvWindow`` (700003);
+6. the key holds the endpoint's permission (700007).
+
+The symbol whitelist (70011) is checked by the handlers, which know the symbol.
+"""
+
+from __future__ import annotations
+
+from bourse.api.mexc import errors as e
+from bourse.api.mexc.errors import ApiError
+from bourse.api.mexc.params import parse_int
+from bourse.api.mexc.signing import signed_payload, verify
+from bourse.apikeys import ApiKey, ApiKeys
+
+DEFAULT_RECV_WINDOW = 5000
+MAX_RECV_WINDOW = 60000
+FUTURE_TOLERANCE_MS = 1000
+#: parameters every signed endpoint takes on top of its own
+SIGNED_PARAMS = ("timestamp", "recvWindow", "signature")
+
+
+def authenticate(
+    keys: ApiKeys,
+    api_key: str | None,
+    ip: str,
+    query: bytes,
+    body: bytes,
+    body_is_form: bool,
+    params: dict[str, str],
+    permission: str | None,
+    now_ms: int,
+) -> ApiKey:
+    """The request's key after all checks; raises ``ApiError`` on the first failure."""
+    if not api_key:
+        raise ApiError(e.API_KEY_REQUIRED, "api key required", 401)
+    key = keys.lookup(api_key.strip())
+    if key is None or key.revoked:
+        raise ApiError(e.INVALID_KEY, "Api key info invalid", 401)
+    if key.expired(now_ms):
+        raise ApiError(e.KEY_EXPIRED, "API key expired, please apply again", 401)
+    if not key.ip_allowed(ip):
+        raise ApiError(e.IP_NOT_WHITELISTED, f"IP [{ip}] not in the whitelist", 401)
+
+    payload, sigs = signed_payload(query, body, body_is_form)
+    if len(sigs) != 1 or not sigs[0]:
+        raise e.missing("signature", e.MANDATORY_PARAM)
+    ts_raw = params.get("timestamp")
+    if not ts_raw:
+        raise e.missing("timestamp", e.MANDATORY_PARAM)
+    try:
+        ts = parse_int("timestamp", ts_raw, 0)
+    except ApiError:
+        raise e.missing("timestamp", e.MANDATORY_PARAM) from None
+    rw_raw = params.get("recvWindow")
+    recv_window = DEFAULT_RECV_WINDOW
+    if rw_raw:
+        recv_window = parse_int("recvWindow", rw_raw, 1)
+        if recv_window > MAX_RECV_WINDOW:
+            raise ApiError(e.RECV_WINDOW_TOO_LARGE, "recvWindow must less than 60000")
+
+    if not verify(key.secret, payload, sigs[0]):
+        raise ApiError(e.BAD_SIGNATURE, "Signature for this request is not valid.", 401)
+    if ts >= now_ms + FUTURE_TOLERANCE_MS or now_ms - ts > recv_window:
+        raise ApiError(e.BAD_TIMESTAMP, "Timestamp for this request is outside of the recvWindow.")
+    if permission is not None and permission not in key.permissions:
+        raise ApiError(e.NO_PERMISSION, "No permission to access the endpoint.", 401)
+    return key
+
+
+def check_symbol(key: ApiKey | None, symbol: str) -> None:
+    """70011 unless the key may trade ``symbol``."""
+    if key is not None and not key.symbol_allowed(symbol):
+        raise ApiError(e.SYMBOL_NOT_ALLOWED, "Pair user ban trade apikey.", 401)

@@ -1,0 +1,68 @@
+"""What a handler gets (``Ctx``) and how an endpoint is declared (``Endpoint``)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from bourse.apikeys import ApiKey
+from bourse.domain.errors import UnknownSymbol
+from bourse.domain.symbols import Symbol
+from bourse.platform import Platform
+
+from .params import P
+
+
+@dataclass(slots=True)
+class Ctx:
+    platform: Platform
+    request: Request
+    params: dict[str, Any]
+    ip: str
+    now: int
+    key: ApiKey | None = None
+
+    @property
+    def account(self) -> int:
+        assert self.key is not None
+        return self.key.account_id
+
+    def symbol(self, name: str) -> Symbol:
+        """The listed symbol ``name`` (-1121 otherwise). Symbols are immutable values, so this
+        plain dict read needs no engine lock."""
+        sym = self.platform.engine.exchange.symbols.get(name)
+        if sym is None:
+            raise UnknownSymbol("Invalid symbol.")
+        return sym
+
+    async def read(self, fn: Callable[[Any], Any]) -> Any:
+        """``engine.read(fn)`` in a worker thread (it may wait for a batch commit)."""
+        return await run_in_threadpool(self.platform.engine.read, fn)
+
+    async def db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A blocking database read in a worker thread."""
+        return await run_in_threadpool(fn, *args, **kwargs)
+
+
+Handler = Callable[[Ctx], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One MEXC endpoint: the single declaration routing, validation and OpenAPI use."""
+
+    method: str
+    path: str
+    handler: Handler
+    params: tuple[P, ...] = ()
+    signed: bool = False
+    #: MEXC permission the key needs (None: any valid key)
+    permission: str | None = None
+    summary: str = ""
+    #: JSON schema of the 200 response
+    response: dict[str, Any] = field(default_factory=dict)
+    weight: int = 1

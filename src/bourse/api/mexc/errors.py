@@ -1,0 +1,131 @@
+"""THE mapping from domain errors to MEXC error codes and HTTP statuses.
+
+Every error leaves the API as ``{"code": <int>, "msg": "<text>"}`` with the HTTP status below.
+Client errors are 400; authentication and permission problems are 401 (the CN doc's rule);
+rate limiting is 429. Codes are MEXC's, chosen so ccxt's ``mexc.exceptions`` table raises the
+closest exception class (for example 30004 -> InsufficientFunds, 700002 -> AuthenticationError,
+-1121 -> BadSymbol, 30002 -> InvalidOrder).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from starlette.responses import Response
+
+from bourse.domain import errors as d
+from bourse.engine.engine import EngineUnavailable
+
+log = logging.getLogger("bourse.api")
+
+
+class ApiError(Exception):
+    """An error with its MEXC code, message and HTTP status."""
+
+    def __init__(
+        self, code: int, msg: str, status: int = 400, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(f"{code}: {msg}")
+        self.code = code
+        self.msg = msg
+        self.status = status
+        self.headers = headers or {}
+
+    def response(self) -> Response:
+        body = json.dumps({"code": self.code, "msg": self.msg}, separators=(",", ":"))
+        return Response(body, self.status, self.headers, media_type="application/json")
+
+
+# --- codes the wire layer raises itself --------------------------------------------------------
+API_KEY_REQUIRED = 400  # "api key required"
+KEY_EXPIRED = 402  # ccxt: AuthenticationError ("API Key expired")
+INVALID_KEY = 10072  # "invalid access key"
+BAD_SIGNATURE = 700002
+BAD_TIMESTAMP = 700003
+MANDATORY_PARAM = 700004  # signature/timestamp or orderId/origClientOrderId missing
+RECV_WINDOW_TOO_LARGE = 700005
+IP_NOT_WHITELISTED = 700006
+NO_PERMISSION = 700007
+ILLEGAL_CHARACTERS = 700008
+SYMBOL_NOT_ALLOWED = 70011  # pair not enabled for this API key
+PARAM_ERROR = 33333
+PARAM_NULL = 44444
+INVALID_SYMBOL = -1121
+TOO_MANY_REQUESTS = 429
+NOT_FOUND = 404
+
+#: domain error class -> (MEXC code, HTTP status); the most specific class wins (MRO order).
+TABLE: dict[type[d.DomainError], tuple[int, int]] = {
+    d.DomainError: (PARAM_ERROR, 400),
+    d.InvalidParameter: (PARAM_ERROR, 400),
+    d.MissingParameter: (PARAM_NULL, 400),
+    d.PrecisionError: (10096, 400),  # amount decimal places is too long
+    d.AmountOutOfRange: (10097, 400),  # amount is error
+    d.UnknownSymbol: (INVALID_SYMBOL, 400),
+    d.UnknownAsset: (10232, 400),  # currency does not exist
+    d.SymbolNotTrading: (30000, 400),  # trading suspended for the symbol
+    d.BelowMinQuantity: (30002, 400),
+    d.AboveMaxQuantity: (30003, 400),
+    d.BelowMinNotional: (30002, 400),  # "...cannot be less than:5USDT"
+    d.AboveMaxNotional: (30003, 400),
+    d.OrderTypeNotAllowed: (30041, 400),
+    d.InsufficientFunds: (30004, 400),  # "Insufficient position"
+    d.InsufficientBalance: (10101, 400),
+    d.OrderNotFound: (-2011, 400),
+    d.PostOnlyWouldTake: (30041, 400),
+    d.NoLiquidity: (30025, 400),
+    d.TooManyOpenOrders: (30029, 400),
+    d.IdempotencyConflict: (PARAM_ERROR, 400),
+    d.AccountNotFound: (10001, 401),
+    d.AccountFrozen: (30018, 400),  # ccxt: AccountSuspended
+    d.TransferNotAllowed: (10103, 400),
+    d.LedgerImbalance: (500, 500),
+}
+
+#: message overrides where MEXC's text is what clients match on
+_MESSAGES: dict[type[d.DomainError], str] = {
+    d.InsufficientFunds: "Insufficient position",
+    d.OrderNotFound: "Unknown order sent.",
+    d.InsufficientBalance: "Insufficient balance",
+}
+
+
+def code_for(exc: d.DomainError) -> tuple[int, int]:
+    for cls in type(exc).__mro__:
+        hit = TABLE.get(cls)  # type: ignore[arg-type]
+        if hit is not None:
+            return hit
+    return PARAM_ERROR, 400
+
+
+def from_domain(exc: d.DomainError) -> ApiError:
+    code, status = code_for(exc)
+    msg = exc.message or str(exc)
+    for cls in type(exc).__mro__:
+        if cls in _MESSAGES:
+            msg = _MESSAGES[cls]  # type: ignore[index]
+            break
+    return ApiError(code, msg, status)
+
+
+def to_response(exc: BaseException) -> Response:
+    """The MEXC error response for any exception raised while handling a request."""
+    if isinstance(exc, ApiError):
+        return exc.response()
+    if isinstance(exc, d.DomainError):
+        return from_domain(exc).response()
+    if isinstance(exc, EngineUnavailable):
+        return ApiError(503, "service not available, please try again", 503).response()
+    log.exception("unhandled error", exc_info=exc)
+    return ApiError(500, "Internal error", 500).response()
+
+
+def missing(name: str, code: int = PARAM_NULL) -> ApiError:
+    return ApiError(
+        code, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+    )
+
+
+def invalid(name: str, why: str = "") -> ApiError:
+    return ApiError(PARAM_ERROR, f"Parameter '{name}' is invalid" + (f": {why}" if why else "."))

@@ -1,0 +1,188 @@
+"""Request parameters: where they come from, and checking them against an endpoint's spec.
+
+Parameters may be in the query string, in the body (``application/x-www-form-urlencoded`` or a
+JSON object), or split between both; when a name is in both, the query string wins (MEXC). A
+name repeated within one place is refused. Empty values count as not sent.
+
+Each endpoint declares its parameters as ``P`` specs; the same specs drive validation here and
+the OpenAPI document (``openapi.py``). Anything not declared is refused with a clear error.
+Values stay strings except integers; decimal strings are checked for shape here and converted
+to exact units only by ``bourse.domain.money.to_units`` with the symbol's scale.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl
+
+from bourse.api.mexc.errors import (
+    ILLEGAL_CHARACTERS,
+    PARAM_ERROR,
+    ApiError,
+    invalid,
+    missing,
+)
+
+INT64_MAX = 2**63 - 1
+#: latest time parameter accepted (3000-01-01 UTC): keeps calendar arithmetic in range
+MAX_TIME_MS = 32_503_680_000_000
+_INT = re.compile(r"-?[0-9]{1,19}")
+_DEC = re.compile(r"(?:[0-9]{1,40}(?:\.[0-9]{0,40})?|\.[0-9]{1,40})")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_\-.:/@#]{1,64}")
+_SYMBOL = re.compile(r"[A-Za-z0-9_]{1,32}")
+
+
+@dataclass(frozen=True, slots=True)
+class P:
+    """One declared parameter.
+
+    ``kind``: ``str``, ``int``, ``decimal``, ``enum``, ``symbol``, ``symbols`` (comma list),
+    ``client_id``, ``json`` (a JSON array/object as a string).
+    """
+
+    name: str
+    kind: str = "str"
+    required: bool = False
+    enum: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    max_items: int | None = None
+    description: str = ""
+
+
+def _decode(raw: bytes, where: str) -> list[tuple[str, str]]:
+    try:
+        text = raw.decode("utf-8")
+        return parse_qsl(text, keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(ILLEGAL_CHARACTERS, f"Illegal characters found in {where}.") from None
+
+
+def _to_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | Decimal):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def collect(query: bytes, body: bytes, content_type: str) -> tuple[dict[str, str], bool]:
+    """All parameters of a request (query wins), and whether the body is form-encoded."""
+    params: dict[str, str] = {}
+    for k, v in _decode(query, "the query string"):
+        if k in params:
+            raise ApiError(PARAM_ERROR, f"Duplicate parameter '{k}'.")
+        params[k] = v
+    if not body.strip():
+        return params, False
+    ctype = content_type.split(";", 1)[0].strip().lower()
+    stripped = body.lstrip()
+    body_params: dict[str, str] = {}
+    is_form = False
+    if ctype == "application/json" or (
+        ctype != "application/x-www-form-urlencoded" and stripped[:1] == b"{"
+    ):
+        try:
+            data = json.loads(body, parse_float=Decimal, parse_int=int)
+        except (ValueError, RecursionError):
+            raise ApiError(PARAM_ERROR, "The request body is not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise ApiError(PARAM_ERROR, "The JSON body must be an object.")
+        for k, v in data.items():
+            s = _to_str(v)
+            if s is not None:
+                body_params[str(k)] = s
+    else:
+        is_form = True
+        for k, v in _decode(body, "the body"):
+            if k in body_params:
+                raise ApiError(PARAM_ERROR, f"Duplicate parameter '{k}'.")
+            body_params[k] = v
+    for k, v in body_params.items():
+        params.setdefault(k, v)
+    return params, is_form
+
+
+def parse_int(name: str, text: str, minimum: int | None = None, maximum: int | None = None) -> int:
+    if not _INT.fullmatch(text):
+        raise invalid(name, "not a valid integer")
+    value = int(text)
+    if value > INT64_MAX or value < -INT64_MAX:
+        raise invalid(name, "out of range")
+    if minimum is not None and value < minimum:
+        raise invalid(name, f"must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise invalid(name, f"must be at most {maximum}")
+    return value
+
+
+def check_decimal(name: str, text: str) -> str:
+    """A plain non-negative decimal string (no sign, exponent, spaces, NaN or Infinity)."""
+    if not _DEC.fullmatch(text):
+        raise invalid(name, "not a valid number")
+    return text
+
+
+def validate(specs: tuple[P, ...], params: dict[str, str]) -> dict[str, Any]:
+    """Check ``params`` against ``specs``; returns the converted values of those sent."""
+    known = {s.name: s for s in specs}
+    for name in params:
+        if name not in known:
+            raise ApiError(PARAM_ERROR, f"Unknown parameter '{name[:64]}'.")
+    out: dict[str, Any] = {}
+    for spec in specs:
+        raw = params.get(spec.name)
+        if raw is None or raw == "":
+            if spec.required:
+                raise missing(spec.name)
+            continue
+        out[spec.name] = convert(spec, raw)
+    return out
+
+
+def convert(spec: P, raw: str) -> Any:
+    name, kind = spec.name, spec.kind
+    if len(raw) > 20_000:
+        raise invalid(name, "too long")
+    if kind == "int":
+        return parse_int(name, raw, spec.minimum, spec.maximum)
+    if kind == "decimal":
+        return check_decimal(name, raw)
+    if kind == "enum":
+        if raw not in spec.enum:
+            raise invalid(name, "must be one of " + ", ".join(repr(e) for e in spec.enum if e))
+        return raw
+    if kind == "symbol":
+        if not _SYMBOL.fullmatch(raw):
+            raise ApiError(-1121, "Invalid symbol.")
+        return raw
+    if kind == "symbols":
+        items = [s.strip() for s in raw.split(",") if s.strip()]
+        if not items:
+            raise missing(name)
+        if spec.max_items is not None and len(items) > spec.max_items:
+            raise invalid(name, f"at most {spec.max_items} symbols")
+        for s in items:
+            if not _SYMBOL.fullmatch(s):
+                raise ApiError(-1121, "Invalid symbol.")
+        return list(dict.fromkeys(items))
+    if kind == "client_id":
+        if not _CLIENT_ID.fullmatch(raw):
+            raise invalid(name, "1 to 64 characters of letters, digits and _-.:/@#")
+        return raw
+    if kind == "json":
+        try:
+            return json.loads(raw, parse_float=Decimal, parse_int=int)
+        except (ValueError, RecursionError):
+            raise invalid(name, "not valid JSON") from None
+    if len(raw) > 256:
+        raise invalid(name, "too long")
+    return raw

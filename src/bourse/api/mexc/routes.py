@@ -1,0 +1,106 @@
+"""Every MEXC endpoint we serve, and the one request pipeline they share.
+
+For each request: count it against the IP budget; collect parameters (query wins over body);
+for SIGNED endpoints authenticate (``auth.authenticate``) and count it against the account
+budget; validate the parameters against the endpoint's declaration (unknown ones are refused);
+run the handler; turn any error into MEXC's ``{"code","msg"}`` with the mapped HTTP status.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bourse.api.mexc import account, market, trading
+from bourse.api.mexc.auth import SIGNED_PARAMS, authenticate
+from bourse.api.mexc.context import Ctx, Endpoint
+from bourse.api.mexc.errors import to_response
+from bourse.api.mexc.params import collect, validate
+from bourse.api.mexc.ratelimit import RateLimiter
+from bourse.platform import Platform
+
+ENDPOINTS: list[Endpoint] = [*market.ENDPOINTS, *trading.ENDPOINTS, *account.ENDPOINTS]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def client_ip(request: Request, trust_forwarded: bool) -> str:
+    if trust_forwarded:
+        fwd = request.headers.get("x-forwarded-for")
+        if fwd:
+            return fwd.split(",", 1)[0].strip()
+    return request.client.host if request.client else ""
+
+
+def _endpoint_app(ep: Endpoint, platform: Platform, limiter: RateLimiter) -> Any:
+    trust = platform.config.trust_forwarded_for
+    keys = platform.apikeys
+    specs = ep.params
+    signed = ep.signed
+    path = ep.path
+
+    async def handle(request: Request) -> Response:
+        now = now_ms()
+        try:
+            ip = client_ip(request, trust)
+            limiter.hit("ip:" + ip, path, now)
+            query: bytes = request.scope.get("query_string", b"")
+            body = b"" if request.method == "GET" else await request.body()
+            params, is_form = collect(query, body, request.headers.get("content-type", ""))
+            key = None
+            if signed:
+                key = authenticate(
+                    keys,
+                    request.headers.get("x-mexc-apikey"),
+                    ip,
+                    query,
+                    body,
+                    is_form,
+                    params,
+                    ep.permission,
+                    now,
+                )
+                limiter.hit(f"uid:{key.account_id}", path, now)
+            # signed: checked above; public: some clients sign everything, and MEXC ignores it
+            for name in SIGNED_PARAMS:
+                params.pop(name, None)
+            ctx = Ctx(platform, request, validate(specs, params), ip, now, key)
+            result = await ep.handler(ctx)
+        except Exception as exc:  # every error becomes a MEXC error body
+            return to_response(exc)
+        if isinstance(result, Response):
+            return result
+        return JSONResponse(result)
+
+    handle.__name__ = f"{ep.method.lower()}_{path.strip('/').replace('/', '_')}"
+    return handle
+
+
+def merge(*families: Iterable[Endpoint]) -> list[Endpoint]:
+    """Endpoint lists combined in order; a later (method, path) replaces an earlier one."""
+    out: dict[tuple[str, str], Endpoint] = {}
+    for family in families:
+        for ep in family:
+            out.pop((ep.method, ep.path), None)
+            out[(ep.method, ep.path)] = ep
+    return list(out.values())
+
+
+def routes(
+    platform: Platform,
+    limiter: RateLimiter | None = None,
+    endpoints: Iterable[Endpoint] | None = None,
+) -> list[Route]:
+    """Starlette routes for ``endpoints`` (default ``ENDPOINTS``), one shared limiter."""
+    limiter = limiter or RateLimiter(platform.config.rate_limits)
+    return [
+        Route(ep.path, _endpoint_app(ep, platform, limiter), methods=[ep.method])
+        for ep in (ENDPOINTS if endpoints is None else endpoints)
+    ]

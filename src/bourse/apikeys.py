@@ -1,0 +1,311 @@
+"""API keys: create, list, revoke and look up MEXC-style key pairs.
+
+A key pair is an *access key* (public, sent in ``X-MEXC-APIKEY``) and a *secret key* used as the
+HMAC-SHA256 key of every signed request. Because verifying an HMAC needs the plain secret, the
+secret is stored **encrypted** (Fernet, AES-128-CBC + HMAC) with a server key, and shown to the
+user exactly once, when the key is created.
+
+The server key comes, in this order, from:
+
+1. ``Config.secret_key`` / the ``BOURSE_SECRET_KEY`` environment variable (a Fernet key:
+   32 url-safe base64-encoded bytes, see ``generate_server_key``);
+2. a key file ``bourse.key`` in ``Config.key_dir``, or next to the SQLite database file, or in
+   the current directory; it is created once (mode 0600) if it does not exist.
+
+Key attributes follow MEXC:
+
+* ``permissions``: MEXC permission names (``SPOT_DEAL_WRITE``, ...); the documented
+  abbreviations (``SPOT_DEAL_W``, ``SPOT_ACCOUNT_R``) are accepted and stored in full;
+* ``ip_whitelist``: up to 10 IPv4/IPv6 addresses or CIDR networks; empty means any address;
+* ``symbols``: the trading pairs the key may trade; empty means all (MEXC's "pairs set by users",
+  error 70011 otherwise);
+* ``expires``: milliseconds since the epoch, or ``None``. As on MEXC, a key created without an
+  IP whitelist expires after 90 days unless another expiry is given explicitly.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.engine import make_url
+
+from bourse.domain.errors import InvalidParameter
+from bourse.store import tables as t
+
+#: every permission name MEXC documents for API keys
+PERMISSIONS = (
+    "SPOT_ACCOUNT_READ",
+    "SPOT_ACCOUNT_WRITE",
+    "SPOT_DEAL_READ",
+    "SPOT_DEAL_WRITE",
+    "CONTRACT_ACCOUNT_READ",
+    "CONTRACT_ACCOUNT_WRITE",
+    "CONTRACT_DEAL_READ",
+    "CONTRACT_DEAL_WRITE",
+    "SPOT_WITHDRAW_READ",
+    "SPOT_WITHDRAW_WRITE",
+    "SPOT_TRANSFER_READ",
+    "SPOT_TRANSFER_WRITE",
+    "SPOT_DEPOSIT_READ",
+    "SPOT_DEPOSIT_WRITE",
+)
+
+#: what a key gets when no permissions are given: read and trade spot
+DEFAULT_PERMISSIONS = ("SPOT_ACCOUNT_READ", "SPOT_DEAL_READ", "SPOT_DEAL_WRITE")
+
+MAX_KEYS_PER_ACCOUNT = 30
+MAX_IPS_PER_KEY = 10
+#: a key without an IP whitelist is valid for 90 days (MEXC FAQ)
+NO_IP_TTL_MS = 90 * 24 * 3600 * 1000
+KEY_FILE_NAME = "bourse.key"
+_DEFAULT = object()
+_CACHE_TTL_S = 2.0
+
+
+def normalize_permission(name: str) -> str:
+    """Full MEXC permission name for ``name`` (accepts ``_R``/``_W`` abbreviations, any case)."""
+    n = name.strip().upper()
+    if n.endswith("_R"):
+        n = n[:-2] + "_READ"
+    elif n.endswith("_W"):
+        n = n[:-2] + "_WRITE"
+    if n not in PERMISSIONS:
+        raise InvalidParameter(f"unknown API key permission {name!r}")
+    return n
+
+
+def generate_server_key() -> str:
+    """A new random server key (a Fernet key) for ``BOURSE_SECRET_KEY``."""
+    return Fernet.generate_key().decode()
+
+
+def load_server_key(
+    secret_key: str | None = None, key_dir: str | None = None, database_url: str | None = None
+) -> bytes:
+    """The server key used to encrypt API secrets at rest (see the module docstring)."""
+    raw = secret_key or os.environ.get("BOURSE_SECRET_KEY")
+    if raw:
+        key = raw.encode() if isinstance(raw, str) else raw
+        Fernet(key)  # validates the format
+        return key
+    if key_dir:
+        directory = Path(key_dir)
+    else:
+        directory = Path(".")
+        if database_url:
+            u = make_url(database_url)
+            if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+                directory = Path(u.database).resolve().parent
+    path = directory / KEY_FILE_NAME
+    if path.exists():
+        return path.read_bytes().strip()
+    directory.mkdir(parents=True, exist_ok=True)
+    key = Fernet.generate_key()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key + b"\n")
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """One API key as the request authenticator sees it (the secret is decrypted)."""
+
+    api_key: str
+    account_id: int
+    secret: str
+    label: str
+    permissions: frozenset[str]
+    ip_whitelist: tuple[str, ...]
+    symbols: tuple[str, ...]
+    created: int
+    expires: int | None
+    revoked: bool
+
+    def expired(self, now_ms: int) -> bool:
+        return self.expires is not None and now_ms >= self.expires
+
+    def ip_allowed(self, ip: str) -> bool:
+        """True when the key has no whitelist or ``ip`` matches an entry (address or CIDR)."""
+        if not self.ip_whitelist:
+            return True
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        for entry in self.ip_whitelist:
+            try:
+                if addr in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                continue
+        return False
+
+    def symbol_allowed(self, symbol: str) -> bool:
+        return not self.symbols or symbol in self.symbols
+
+    def public(self) -> dict:
+        """Everything but the secret (for listings)."""
+        return {
+            "apiKey": self.api_key,
+            "accountId": self.account_id,
+            "label": self.label,
+            "permissions": sorted(self.permissions),
+            "ip": list(self.ip_whitelist),
+            "symbols": list(self.symbols),
+            "createTime": self.created,
+            "expireTime": self.expires,
+            "revoked": self.revoked,
+        }
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(x for x in (p.strip() for p in (text or "").split(",")) if x)
+
+
+class ApiKeys:
+    """API key repository over the ``api_keys`` table.
+
+    ``lookup`` is on every signed request's path, so it caches decrypted keys for a couple of
+    seconds; ``delete_key`` drops the cache entry at once in this process.
+    """
+
+    def __init__(self, db: Engine, server_key: bytes) -> None:
+        self.db = db
+        self.fernet = Fernet(server_key)
+        self._cache: dict[str, tuple[float, ApiKey | None]] = {}
+        self._lock = threading.Lock()
+
+    # --- writing -------------------------------------------------------------------------------
+    def create_key(
+        self,
+        account_id: int,
+        permissions: list[str] | tuple[str, ...] | None = None,
+        *,
+        label: str = "",
+        ip_whitelist: list[str] | tuple[str, ...] = (),
+        symbols: list[str] | tuple[str, ...] = (),
+        expires: int | None | object = _DEFAULT,
+        now_ms: int | None = None,
+    ) -> tuple[str, str]:
+        """Create a key for ``account_id``; returns ``(api_key, secret)``.
+
+        The secret is returned only here and never again. ``permissions`` are MEXC names
+        (default: spot account read + deal read/write). ``expires`` is ms since the epoch or
+        ``None`` for never; left out, it is 90 days from now when ``ip_whitelist`` is empty
+        (MEXC's rule) and never otherwise.
+        """
+        perms = sorted({normalize_permission(p) for p in (permissions or DEFAULT_PERMISSIONS)})
+        ips = tuple(dict.fromkeys(p.strip() for p in ip_whitelist if p.strip()))
+        if len(ips) > MAX_IPS_PER_KEY:
+            raise InvalidParameter(f"at most {MAX_IPS_PER_KEY} IPs can be bound to a key")
+        for ip in ips:
+            try:
+                ipaddress.ip_network(ip, strict=False)
+            except ValueError:
+                raise InvalidParameter(f"invalid IP address {ip!r}") from None
+        syms = tuple(dict.fromkeys(s.strip().upper() for s in symbols if s.strip()))
+        if len(label) > 128:
+            raise InvalidParameter("label is too long")
+        now = now_ms if now_ms is not None else time.time_ns() // 1_000_000
+        if expires is _DEFAULT:
+            expires = None if ips else now + NO_IP_TTL_MS
+        with self.db.begin() as conn:
+            count = len(
+                conn.execute(
+                    select(t.api_keys.c.api_key).where(
+                        t.api_keys.c.account_id == account_id, t.api_keys.c.revoked.is_(False)
+                    )
+                ).all()
+            )
+            if count >= MAX_KEYS_PER_ACCOUNT:
+                raise InvalidParameter(f"at most {MAX_KEYS_PER_ACCOUNT} API keys per account")
+            api_key = "mx0v" + secrets.token_hex(14)
+            secret = secrets.token_hex(16)
+            conn.execute(
+                insert(t.api_keys).values(
+                    api_key=api_key,
+                    account_id=account_id,
+                    secret_enc=self.fernet.encrypt(secret.encode()),
+                    label=label,
+                    permissions=",".join(perms),
+                    ip_whitelist=",".join(ips),
+                    symbols=",".join(syms),
+                    created=now,
+                    expires=expires,
+                    revoked=False,
+                )
+            )
+        return api_key, secret
+
+    def delete_key(self, api_key: str, account_id: int | None = None) -> bool:
+        """Revoke a key (it stops working at once); returns False if there was none.
+
+        With ``account_id`` only that account's key is revoked.
+        """
+        cond = [t.api_keys.c.api_key == api_key, t.api_keys.c.revoked.is_(False)]
+        if account_id is not None:
+            cond.append(t.api_keys.c.account_id == account_id)
+        with self.db.begin() as conn:
+            n = conn.execute(update(t.api_keys).where(*cond).values(revoked=True)).rowcount
+        with self._lock:
+            self._cache.pop(api_key, None)
+        return bool(n)
+
+    # --- reading -------------------------------------------------------------------------------
+    def _row_to_key(self, row) -> ApiKey | None:  # type: ignore[no-untyped-def]
+        try:
+            secret = self.fernet.decrypt(bytes(row.secret_enc)).decode()
+        except InvalidToken:
+            return None  # encrypted with another server key: unusable
+        return ApiKey(
+            api_key=row.api_key,
+            account_id=int(row.account_id),
+            secret=secret,
+            label=row.label or "",
+            permissions=frozenset(_split(row.permissions)),
+            ip_whitelist=_split(row.ip_whitelist),
+            symbols=_split(row.symbols),
+            created=int(row.created),
+            expires=None if row.expires is None else int(row.expires),
+            revoked=bool(row.revoked),
+        )
+
+    def list_keys(self, account_id: int, include_revoked: bool = False) -> list[dict]:
+        """The account's keys without secrets (``ApiKey.public()`` dicts), oldest first."""
+        q = select(t.api_keys).where(t.api_keys.c.account_id == account_id)
+        if not include_revoked:
+            q = q.where(t.api_keys.c.revoked.is_(False))
+        with self.db.connect() as conn:
+            rows = conn.execute(q.order_by(t.api_keys.c.created)).all()
+        out = []
+        for row in rows:
+            key = self._row_to_key(row)
+            if key is not None:
+                out.append(key.public())
+        return out
+
+    def lookup(self, api_key: str) -> ApiKey | None:
+        """The key (revoked or expired ones included: the caller reports why) or None."""
+        now = time.monotonic()
+        hit = self._cache.get(api_key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        if not api_key or len(api_key) > 64:
+            return None
+        with self.db.connect() as conn:
+            row = conn.execute(select(t.api_keys).where(t.api_keys.c.api_key == api_key)).first()
+        key = self._row_to_key(row) if row is not None else None
+        with self._lock:
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            self._cache[api_key] = (now + _CACHE_TTL_S, key)
+        return key

@@ -1,0 +1,52 @@
+"""The ASGI application: ``create_app(platform)`` serves the MEXC Spot V3 API of a ``Platform``.
+
+Besides the MEXC endpoints (``bourse.api.mexc.routes.ENDPOINTS``) it serves ``/openapi.json``.
+Unknown paths and methods answer with MEXC's error shape. The platform's lifecycle belongs to
+the caller (``Platform.open`` before, ``platform.close()`` after).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bourse.api.mexc import openapi
+from bourse.api.mexc.context import Endpoint
+from bourse.api.mexc.errors import NOT_FOUND, ApiError
+from bourse.api.mexc.routes import ENDPOINTS, merge, routes
+from bourse.platform import Platform
+
+
+def create_app(platform: Platform, extra_endpoints: Iterable[Endpoint] = ()) -> Starlette:
+    """A Starlette app serving ``platform`` (MEXC Spot V3 REST + ``/openapi.json``).
+
+    ``extra_endpoints`` (other endpoint families, e.g. wallet or broker) go through the same
+    pipeline and into the same OpenAPI document; one with the same method and path as a core
+    endpoint replaces it.
+    """
+    endpoints = merge(ENDPOINTS, extra_endpoints)
+    spec = openapi.build(endpoints)
+
+    async def openapi_json(request: Request) -> Response:
+        return JSONResponse(spec)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 404)
+        msg = "Not Found" if status == 404 else "Method Not Allowed" if status == 405 else "Error"
+        headers = dict(getattr(exc, "headers", None) or {})
+        return ApiError(NOT_FOUND if status == 404 else status, msg, status, headers).response()
+
+    app = Starlette(
+        routes=[
+            *routes(platform, endpoints=endpoints),
+            Route("/openapi.json", openapi_json, methods=["GET"]),
+        ],
+        exception_handlers={HTTPException: http_error},
+    )
+    app.state.platform = platform
+    return app

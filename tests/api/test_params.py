@@ -1,0 +1,139 @@
+"""Bad input is a MEXC error (4xx), never a 500: symbols, precision, limits, params, numbers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bourse.api.mexc.errors import TABLE, code_for
+from bourse.domain import errors as d
+
+from .conftest import Env, err, ok
+
+BUY = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT"}
+
+
+@pytest.fixture
+def trader(env: Env):  # type: ignore[no-untyped-def]
+    return env.signer(env.open_account(USDT="100000", BTC="2"))
+
+
+def test_error_table_covers_every_domain_error() -> None:
+    classes = {d.DomainError, *d.DomainError.__subclasses__()}
+    for cls in list(classes):
+        classes.update(cls.__subclasses__())
+    for cls in classes:
+        assert cls in TABLE, cls
+    assert code_for(d.BelowMinNotional("x")) == (30002, 400)
+    assert code_for(d.InsufficientFunds("x")) == (30004, 400)
+    assert code_for(d.OrderNotFound("x")) == (-2011, 400)
+
+
+def test_unknown_symbol(trader, env: Env) -> None:  # type: ignore[no-untyped-def]
+    err(
+        trader.post("/api/v3/order", **{**BUY, "symbol": "NOPEUSDT"}, quantity="1", price="1"),
+        -1121,
+    )
+    err(env.http.get("/api/v3/depth", params={"symbol": "NOPE"}), -1121)
+    err(env.http.get("/api/v3/depth", params={"symbol": "bad symbol!"}), -1121)
+    err(env.http.get("/api/v3/exchangeInfo", params={"symbols": "BTCUSDT,NOPE"}), -1121)
+
+
+def test_precision_and_limits(trader) -> None:  # type: ignore[no-untyped-def]
+    # BTCUSDT: price 2 decimals, quantity 6, min notional 1 USDT, max qty 1000
+    body = err(trader.post("/api/v3/order", **BUY, quantity="0.001", price="20000.001"), 10096)
+    assert "price" in body["msg"]
+    err(trader.post("/api/v3/order", **BUY, quantity="0.0000001", price="20000"), 10096)
+    body = err(trader.post("/api/v3/order", **BUY, quantity="0.00001", price="20000"), 30002)
+    assert body["msg"] == "minimum transaction volume cannot be less than:1USDT"
+    err(trader.post("/api/v3/order", **BUY, quantity="1001", price="1"), 30003)
+    err(trader.post("/api/v3/order", **BUY, quantity="0", price="20000"), 44444)
+    err(trader.post("/api/v3/order", **BUY, quantity="10", price="20000"), 30004)
+    err(
+        trader.post("/api/v3/order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.1"),
+        30025,
+    )
+
+
+def test_missing_extra_and_malformed_params(trader) -> None:  # type: ignore[no-untyped-def]
+    body = err(trader.post("/api/v3/order", symbol="BTCUSDT", side="BUY", quantity="1"), 44444)
+    assert "'type'" in body["msg"]
+    err(trader.post("/api/v3/order", **BUY, quantity="0.001"), 44444)  # LIMIT without price
+    body = err(trader.post("/api/v3/order", **BUY, quantity="0.001", price="20000", foo="1"), 33333)
+    assert "foo" in body["msg"]
+    for bad in ("abc", "1e5", "-1", "NaN", "Infinity", " 1", "0x10", "1,5", "１"):
+        err(trader.post("/api/v3/order", **BUY, quantity=bad, price="20000"), 33333)
+    err(trader.post("/api/v3/order", **BUY, quantity="9" * 60, price="20000"), 33333)
+    err(trader.post("/api/v3/order", **BUY, quantity="9" * 30, price="20000"), 10097)
+    err(trader.post("/api/v3/order", **BUY, quantity="0.001", price="9" * 25), 10097)
+    err(trader.post("/api/v3/order", **{**BUY, "side": "HOLD"}, quantity="1", price="1"), 33333)
+    err(trader.post("/api/v3/order", **{**BUY, "type": "STOP"}, quantity="1", price="1"), 33333)
+    err(trader.post("/api/v3/order", **BUY, quantity="0.001", price="20000", stpMode="x"), 33333)
+    err(trader.get("/api/v3/order", symbol="BTCUSDT"), 700004)
+    err(trader.get("/api/v3/order", symbol="BTCUSDT", orderId="abc"), -2011)
+    err(trader.get("/api/v3/order", symbol="BTCUSDT", orderId="99999999"), -2011)
+    err(trader.delete("/api/v3/order", symbol="BTCUSDT", orderId="99999999"), -2011)
+    err(trader.get("/api/v3/allOrders", symbol="BTCUSDT", limit="1001"), 33333)
+    err(trader.get("/api/v3/allOrders", symbol="BTCUSDT", startTime="9" * 30), 33333)
+    err(trader.get("/api/v3/myTrades", symbol="BTCUSDT", limit="0"), 33333)
+    err(trader.post("/api/v3/batchOrders", batchOrders="not json"), 33333)
+    err(trader.post("/api/v3/batchOrders", batchOrders=json.dumps([{**BUY}] * 21)), 33333)
+    err(trader.delete("/api/v3/openOrders", symbol="A,B,C,D,E,F"), 33333)
+
+
+def test_public_param_errors(env: Env) -> None:
+    http = env.http
+    err(http.get("/api/v3/depth"), 44444)
+    err(http.get("/api/v3/depth", params={"symbol": "BTCUSDT", "limit": "5001"}), 33333)
+    err(http.get("/api/v3/depth", params={"symbol": "BTCUSDT", "limit": "x"}), 33333)
+    err(http.get("/api/v3/depth", params={"symbol": "BTCUSDT", "extra": "1"}), 33333)
+    err(http.get("/api/v3/klines", params={"symbol": "BTCUSDT", "interval": "2m"}), 33333)
+    err(http.get("/api/v3/aggTrades", params={"symbol": "BTCUSDT", "startTime": "1"}), -1128)
+    err(http.get("/api/v3/exchangeInfo", params={"symbol": "BTCUSDT", "symbols": "ETHUSDT"}), -1128)
+    err(http.get("/api/v3/ping?a=1&a=2"), 33333)
+    err(http.get("/api/v3/ping?a=%ff"), 700008)
+    err(http.get("/api/v3/nothing-here"), 404, 404)
+    assert http.get("/api/v3/ping").json() == {}
+
+
+def test_idempotent_client_order_id(trader) -> None:  # type: ignore[no-untyped-def]
+    first = ok(
+        trader.post("/api/v3/order", **BUY, quantity="0.001", price="20000", newClientOrderId="c1")
+    )
+    again = ok(
+        trader.post("/api/v3/order", **BUY, quantity="0.001", price="20000", newClientOrderId="c1")
+    )
+    assert again["orderId"] == first["orderId"]
+    err(
+        trader.post("/api/v3/order", **BUY, quantity="0.002", price="20000", newClientOrderId="c1"),
+        33333,
+    )
+    err(
+        trader.post(
+            "/api/v3/order", **BUY, quantity="0.002", price="20000", newClientOrderId="bad id!"
+        ),
+        33333,
+    )
+
+
+def test_json_body_values_and_ccxt_passthrough_params(trader) -> None:  # type: ignore[no-untyped-def]
+    # JSON numbers are taken as exact decimals (never floats)
+    r = trader.request(
+        "POST", "/api/v3/order/test", json_body={**BUY, "quantity": 0.001, "price": 20000}
+    )
+    assert ok(r) == {}
+    r = trader.request("POST", "/api/v3/order", json_body={**BUY, "quantity": 1e400, "price": 1})
+    err(r, 33333)
+    r = trader.request("POST", "/api/v3/order", json_body=[1, 2])  # type: ignore[arg-type]
+    err(r, 33333)
+    # ccxt sends these; MEXC ignores them, so do we
+    ok(trader.get("/api/v3/allOrders", symbol="BTCUSDT", states="3"))
+
+
+def test_public_endpoints_ignore_signing_params(env: Env) -> None:
+    r = env.http.get(
+        "/api/v3/depth",
+        params={"symbol": "BTCUSDT", "timestamp": "1", "recvWindow": "5000", "signature": "x"},
+    )
+    assert ok(r)["bids"] == []
