@@ -23,6 +23,11 @@ AVAILABLE = 0
 LOCKED = 1
 
 
+class LedgerCorrupted(RuntimeError):
+    """An invariant broke mid-command (a bug): not a DomainError, so the engine reloads its
+    state from the store instead of treating the command as cleanly refused."""
+
+
 class Posting(NamedTuple):
     """One movement of ``amount`` of ``asset`` between two buckets."""
 
@@ -34,6 +39,9 @@ class Posting(NamedTuple):
     amount: int
     kind: str
     ref: int
+
+
+_new = tuple.__new__  # Posting(...) without the namedtuple's Python-level __new__
 
 
 class Ledger:
@@ -94,17 +102,40 @@ class Ledger:
         src[from_bucket] -= amount
         dst[to_bucket] += amount
         self.journal.append(
-            Posting(from_account, from_bucket, to_account, to_bucket, asset, amount, kind, ref)
+            _new(
+                Posting,
+                (from_account, from_bucket, to_account, to_bucket, asset, amount, kind, ref),
+            )
         )
         touched = self.touched
         touched.add(src_key)
         touched.add(dst_key)
 
     def lock(self, account: int, asset: str, amount: int, kind: str, ref: int) -> None:
-        self.post(account, AVAILABLE, account, LOCKED, asset, amount, kind, ref)
+        """available -> locked of one account (``post`` flattened: it is on every order)."""
+        self._move(account, AVAILABLE, LOCKED, asset, amount, kind, ref)
 
     def unlock(self, account: int, asset: str, amount: int, kind: str, ref: int) -> None:
-        self.post(account, LOCKED, account, AVAILABLE, asset, amount, kind, ref)
+        """locked -> available of one account."""
+        self._move(account, LOCKED, AVAILABLE, asset, amount, kind, ref)
+
+    def _move(
+        self, account: int, src: int, dst: int, asset: str, amount: int, kind: str, ref: int
+    ) -> None:
+        if amount <= 0:
+            if amount == 0:
+                return
+            raise LedgerImbalance(f"negative posting {amount} {asset} ({kind})")
+        key = (account, asset)
+        bal = self.balances.get(key)
+        if bal is None:
+            bal = self.balances[key] = [0, 0]
+        if bal[src] < amount and not may_go_negative(account):
+            raise InsufficientBalance(f"posting {kind} would overdraw account {account} {asset}")
+        bal[src] -= amount
+        bal[dst] += amount
+        self.journal.append(_new(Posting, (account, src, account, dst, asset, amount, kind, ref)))
+        self.touched.add(key)
 
     def drain(self) -> tuple[list[Posting], set[tuple[int, str]]]:
         """Hand the journal and touched keys to the caller and start afresh."""

@@ -18,6 +18,9 @@ The engine drains ``changed_orders`` and ``trades`` after every batch to persist
 
 from __future__ import annotations
 
+from bisect import insort
+from collections import deque
+
 from bourse.domain.accounts import FEE_REVENUE
 from bourse.domain.errors import (
     AboveMaxNotional,
@@ -35,8 +38,9 @@ from bourse.domain.errors import (
     TooManyOpenOrders,
     UnknownSymbol,
 )
-from bourse.domain.fees import FeeSchedule, fee_for
-from bourse.domain.ledger import AVAILABLE, LOCKED, Ledger
+from bourse.domain.fees import RATE_DENOM as _RATE_DENOM
+from bourse.domain.fees import FeeSchedule
+from bourse.domain.ledger import AVAILABLE, LOCKED, Ledger, LedgerCorrupted, Posting
 from bourse.domain.money import format_units
 from bourse.domain.orderbook import BookSide, OrderBook
 from bourse.domain.orders import (
@@ -61,11 +65,30 @@ _PRICED = frozenset(
         OrderType.FILL_OR_KILL,
     }
 )
-_RESTING = frozenset({OrderType.LIMIT, OrderType.LIMIT_MAKER})
 _CANCELED = OrderStatus.CANCELED
 _PART_CANCELED = OrderStatus.PARTIALLY_CANCELED
 _FILLED = OrderStatus.FILLED
 _PART_FILLED = OrderStatus.PARTIALLY_FILLED
+_LIMIT = OrderType.LIMIT
+_MARKET = OrderType.MARKET
+_LIMIT_MAKER = OrderType.LIMIT_MAKER
+#: a Symbol's default ``order_types`` (the same tuple object): every type allowed
+_ALL_TYPES = Symbol.__dataclass_fields__["order_types"].default
+_FOK = OrderType.FILL_OR_KILL
+_STP_NONE = StpMode.NONE
+_STP_CANCEL_TAKER = StpMode.CANCEL_TAKER
+_STP_CANCEL_MAKER = StpMode.CANCEL_MAKER
+_STP_CANCEL_BOTH = StpMode.CANCEL_BOTH
+_new_posting = tuple.__new__  # Posting(...) without the namedtuple's Python-level __new__
+
+
+def _bucket(balances: dict, touch, key: tuple[int, str]) -> list[int]:
+    """The [available, locked] list of ``key``, created if missing, marked touched."""
+    bal = balances.get(key)
+    if bal is None:
+        bal = balances[key] = [0, 0]
+    touch(key)
+    return bal
 
 
 class Exchange:
@@ -175,31 +198,61 @@ class Exchange:
     # --- placing -------------------------------------------------------------------------------
     def place(self, req: OrderRequest, now: int) -> Order:
         """Validate, lock funds, match, and rest or finish the order. Returns the order."""
-        sym = self.validate(req)
-        book = self.books[sym.name]
-        side = req.side
-        stp = req.stp or self.stp_default
-        opp = book.opposite(side)
-        account = req.account
-        qty = req.qty
+        sym = self.symbols.get(req.symbol)
         otype = req.type
+        if otype.__class__ is not OrderType:  # a plain string: check it, then use the member
+            self.validate(req)
+            try:
+                otype = OrderType(otype)
+            except ValueError:
+                raise OrderTypeNotAllowed(f"order type {otype} is not supported") from None
+        side = req.side
+        qty = req.qty
+        price = req.price
+        priced = otype is not _MARKET
+        # Fast path for the common, valid priced order; anything else goes through validate(),
+        # which raises exactly the error it always raised (or accepts a MARKET order).
+        if (
+            sym is None
+            or not priced
+            or qty <= 0
+            or price <= 0
+            or req.quote_qty
+            or not sym.trading
+            or side not in (BUY, SELL)
+            or qty < sym.min_qty
+            or qty > sym.max_qty
+            or (sym.order_types is not _ALL_TYPES and otype not in sym.order_types)
+        ):
+            sym = self.validate(req)
+        else:
+            notional = price * qty * sym.notional_mult
+            if notional < sym.min_notional or notional > sym.max_notional:
+                sym = self.validate(req)
+        book = self.books[sym.name]
+        stp = req.stp or self.stp_default
+        buy = side == BUY
+        opp = book.asks if buy else book.bids
+        account = req.account
+        resting = otype is _LIMIT or otype is _LIMIT_MAKER
 
         # Work out what to lock (and for MARKET orders, how far to go) before touching anything.
-        if otype in _PRICED:
-            best = opp.best()
-            crosses = best is not None and (req.price >= best if side == BUY else req.price <= best)
-            if otype is OrderType.LIMIT_MAKER and crosses:
-                raise PostOnlyWouldTake("LIMIT_MAKER order would immediately match and take")
-            if otype in _RESTING and self.open_count.get(account, 0) >= self.max_open_orders:
+        if priced:
+            keys = opp.keys
+            if otype is _LIMIT_MAKER and keys:
+                best = opp.sign * keys[-1]
+                if price >= best if buy else price <= best:
+                    raise PostOnlyWouldTake("LIMIT_MAKER order would immediately match and take")
+            if resting and self.open_count.get(account, 0) >= self.max_open_orders:
                 raise TooManyOpenOrders(f"at most {self.max_open_orders} open orders")
-            if side == BUY:
-                lock_asset, lock = sym.quote.code, sym.notional(req.price, qty)
+            if buy:
+                lock_asset, lock = sym.quote.code, price * qty * sym.notional_mult
             else:
-                lock_asset, lock = sym.base.code, sym.base_units(qty)
+                lock_asset, lock = sym.base.code, qty * sym.base_mult
         else:
-            if opp.best() is None:
+            if not opp.keys:
                 raise NoLiquidity("no opposing order")
-            if side == BUY:
+            if buy:
                 lock_asset = sym.quote.code
                 if qty:
                     fillable, cost = _walk(sym, opp, side, account, stp, None, qty, 0)
@@ -215,9 +268,12 @@ class Exchange:
                     if qty == 0:
                         raise NoLiquidity("no opposing order for that amount")
                     self._check_qty(sym, qty)
-                lock = sym.base_units(qty)
+                lock = qty * sym.base_mult
 
-        if self.ledger.available(account, lock_asset) < lock:
+        ledger = self.ledger
+        lock_key = (account, lock_asset)
+        bal = ledger.balances.get(lock_key)
+        if bal is None or bal[AVAILABLE] < lock:
             raise InsufficientFunds("insufficient balance for the order")
 
         # From here on nothing can fail.
@@ -229,7 +285,7 @@ class Exchange:
             sym.name,
             side,
             otype,
-            req.price,
+            price,
             qty,
             req.quote_qty,
             req.client_id,
@@ -238,148 +294,346 @@ class Exchange:
             req.broker_id,
             now,
         )
-        self.ledger.lock(account, lock_asset, lock, "order_lock", oid)
+        # the lock posting (Ledger.lock, inlined)
+        bal[AVAILABLE] -= lock
+        bal[LOCKED] += lock
+        ledger.journal.append(
+            _new_posting(
+                Posting, (account, AVAILABLE, account, LOCKED, lock_asset, lock, "order_lock", oid)
+            )
+        )
+        ledger.touched.add(lock_key)
         order.locked = lock
         self.changed_orders[oid] = order
 
-        if otype is OrderType.FILL_OR_KILL:
-            fillable, _ = _walk(sym, opp, side, account, stp, req.price, qty, 0)
+        if otype is _FOK:
+            fillable, _ = _walk(sym, opp, side, account, stp, price, qty, 0)
             if fillable < qty:
-                self._finish(order, sym, now)
+                self._finish(order, sym, now, 0)
                 return order
 
-        self._match(order, sym, book, opp, now)
-
-        if order.status in (_CANCELED, _PART_CANCELED):  # cancelled by self-trade prevention
-            self._finish(order, sym, now)
-        elif order.remaining > 0 and otype in _RESTING:
-            book.rest(order)
-            self.open_orders[oid] = order
-            self.open_count[account] = self.open_count.get(account, 0) + 1
+        keys = opp.keys
+        if keys and (
+            not price or (price >= opp.sign * keys[-1] if buy else price <= opp.sign * keys[-1])
+        ):
+            last = self._match(order, sym, book, opp, now)
         else:
-            self._finish(order, sym, now)
+            last = 0
+
+        if order.status is _CANCELED or order.status is _PART_CANCELED:  # by self-trade prevention
+            self._finish(order, sym, now, last)
+        elif resting and order.remaining > 0:
+            side_book = book.bids if buy else book.asks
+            # BookSide.add, inlined
+            level = side_book.levels.get(price)
+            if level is None:
+                side_book.levels[price] = deque((order,))
+                side_book.level_qty[price] = order.remaining
+                insort(side_book.keys, side_book.sign * price)
+            else:
+                level.append(order)
+                side_book.level_qty[price] += order.remaining
+            book.orders[oid] = order
+            self.open_orders[oid] = order
+            open_count = self.open_count
+            open_count[account] = open_count.get(account, 0) + 1
+        else:
+            self._finish(order, sym, now, last)
         return order
 
-    def _match(self, taker: Order, sym: Symbol, book: OrderBook, opp: BookSide, now: int) -> None:
-        """Trade ``taker`` against the opposite side while prices cross."""
+    def _match(self, taker: Order, sym: Symbol, book: OrderBook, opp: BookSide, now: int) -> int:
+        """Trade ``taker`` against the opposite side while prices cross; post every fill.
+
+        This is the hot path, written flat: the taker's state lives in locals and is written
+        back once; each fill moves ledger buckets directly (the postings ``Ledger.post`` would
+        make, in the same order: quote, price-improvement refund, base, buyer fee, seller fee).
+        Returns the price of the last fill (0 if none).
+        """
         buy = taker.side == BUY
         limit = taker.price  # 0 for MARKET
-        by_budget = taker.type is OrderType.MARKET and buy and not taker.qty
+        by_budget = not taker.qty  # a MARKET buy by quote amount
+        stp = taker.stp
+        stp_on = stp is not _STP_NONE
+        t_acc = taker.account
+        t_id = taker.id
+        t_side = taker.side
+        t_broker = taker.broker_id
+        t_remaining = taker.remaining
+        t_locked = taker.locked
+        t_filled = taker.filled_qty
+        t_fquote = taker.filled_quote
+
         nm = sym.notional_mult
-        levels, level_qty = opp.levels, opp.level_qty
-        while opp.keys:
-            price = opp.sign * opp.keys[-1]
+        bm = sym.base_mult
+        name = sym.name
+        base_code = sym.base.code
+        quote_code = sym.quote.code
+        ledger = self.ledger
+        balances = ledger.balances
+        jappend = ledger.journal.append
+        tadd = ledger.touched.add
+        fees = self.fees
+        overrides = fees.overrides
+        default_maker = fees.maker
+        ov = overrides.get(t_acc)
+        t_rate = ov[1] if ov else fees.taker
+        changed = self.changed_orders
+        trades_append = self.trades.append
+        book_orders = book.orders
+        open_orders = self.open_orders
+        open_count = self.open_count
+        tid = self.next_trade_id
+        t_base = t_quote = fr_base = fr_quote = None
+        makers: dict[int, tuple[list[int], list[int], int]] = {}  # account -> buckets, rate
+        keys, levels, level_qty, sign = opp.keys, opp.levels, opp.level_qty, opp.sign
+        price = last = 0
+        stopped = False
+
+        while keys:
+            price = sign * keys[-1]
             if limit and (price > limit if buy else price < limit):
                 break
-            level = levels[price]
             if by_budget:
                 unit_cost = price * nm
-                want = taker.locked // unit_cost
-                if want == 0:
-                    break
+                want = t_locked // unit_cost
             else:
-                want = taker.remaining
-                if want == 0:
-                    break
+                want = t_remaining
+            if not want:
+                break
+            level = levels[price]
+            lq = level_qty[price]
             while level and want:
                 maker = level[0]
-                if maker.account == taker.account and taker.stp is not StpMode.NONE:
-                    mode = taker.stp
-                    if mode is StpMode.CANCEL_TAKER or mode is StpMode.CANCEL_BOTH:
-                        taker.status = _PART_CANCELED if taker.filled_qty else _CANCELED
+                m_acc = maker.account
+                if m_acc == t_acc and stp_on:
+                    if stp is _STP_CANCEL_TAKER or stp is _STP_CANCEL_BOTH:
+                        taker.status = _PART_CANCELED if t_filled else _CANCELED
                         taker.cancel_reason = "stp_cancel"
-                    if mode is StpMode.CANCEL_MAKER or mode is StpMode.CANCEL_BOTH:
+                        stopped = True
+                    if stp is _STP_CANCEL_MAKER or stp is _STP_CANCEL_BOTH:
                         level.popleft()
-                        level_qty[price] -= maker.remaining
+                        lq -= maker.remaining
                         self._close_resting(book, maker, sym, now, "stp_cancel")
-                    if taker.cancel_reason:
-                        if not level:
-                            opp.drop_level(price)
-                        return
+                    if stopped:
+                        break
                     continue
-                q = maker.remaining if maker.remaining < want else want
-                self._fill(sym, taker, maker, price, q, now)
-                level_qty[price] -= q
+                if t_base is None:
+                    t_base = balances.get((t_acc, base_code))
+                    if t_base is None:
+                        t_base = balances[(t_acc, base_code)] = [0, 0]
+                    t_quote = balances.get((t_acc, quote_code))
+                    if t_quote is None:
+                        t_quote = balances[(t_acc, quote_code)] = [0, 0]
+                m_rem = maker.remaining
+                q = m_rem if m_rem < want else want
+                notional = price * q * nm
+                base = q * bm
+                mb = makers.get(m_acc)
+                if mb is None:  # first fill against this account in this match
+                    ov = overrides.get(m_acc)
+                    mb = makers[m_acc] = (
+                        _bucket(balances, tadd, (m_acc, base_code)),
+                        _bucket(balances, tadd, (m_acc, quote_code)),
+                        ov[0] if ov else default_maker,
+                    )
+                m_base, m_quote, m_rate = mb
+                if buy:
+                    # quote: taker's locked -> maker's available; refund of price improvement
+                    t_quote[1] -= notional
+                    m_quote[0] += notional
+                    jappend(
+                        _new_posting(
+                            Posting, (t_acc, 1, m_acc, 0, quote_code, notional, "trade", tid)
+                        )
+                    )
+                    t_locked -= notional
+                    if limit and price < limit:
+                        refund = (limit - price) * q * nm
+                        t_quote[1] -= refund
+                        t_quote[0] += refund
+                        jappend(
+                            _new_posting(
+                                Posting,
+                                (t_acc, 1, t_acc, 0, quote_code, refund, "order_refund", tid),
+                            )
+                        )
+                        t_locked -= refund
+                    # base: maker's locked -> taker's available
+                    m_base[1] -= base
+                    t_base[0] += base
+                    jappend(
+                        _new_posting(Posting, (m_acc, 1, t_acc, 0, base_code, base, "trade", tid))
+                    )
+                    maker.locked -= base
+                    if m_base[1] < 0 or t_quote[1] < 0:
+                        raise LedgerCorrupted(f"locked funds overdrawn in trade {tid}")
+                    buyer_fee = -((-base * t_rate) // _RATE_DENOM)
+                    if buyer_fee:
+                        if fr_base is None:
+                            fr_base = _bucket(balances, tadd, (FEE_REVENUE, base_code))
+                        t_base[0] -= buyer_fee
+                        fr_base[0] += buyer_fee
+                        jappend(
+                            _new_posting(
+                                Posting,
+                                (t_acc, 0, FEE_REVENUE, 0, base_code, buyer_fee, "fee", tid),
+                            )
+                        )
+                    seller_fee = -((-notional * m_rate) // _RATE_DENOM)
+                    if seller_fee:
+                        if fr_quote is None:
+                            fr_quote = _bucket(balances, tadd, (FEE_REVENUE, quote_code))
+                        m_quote[0] -= seller_fee
+                        fr_quote[0] += seller_fee
+                        jappend(
+                            _new_posting(
+                                Posting,
+                                (m_acc, 0, FEE_REVENUE, 0, quote_code, seller_fee, "fee", tid),
+                            )
+                        )
+                    trades_append(
+                        Trade(
+                            tid,
+                            name,
+                            price,
+                            q,
+                            notional,
+                            t_id,
+                            maker.id,
+                            t_acc,
+                            m_acc,
+                            t_side,
+                            buyer_fee,
+                            seller_fee,
+                            t_broker,
+                            maker.broker_id,
+                            now,
+                        )
+                    )
+                else:
+                    # quote: maker's locked -> taker's available
+                    m_quote[1] -= notional
+                    t_quote[0] += notional
+                    jappend(
+                        _new_posting(
+                            Posting, (m_acc, 1, t_acc, 0, quote_code, notional, "trade", tid)
+                        )
+                    )
+                    maker.locked -= notional
+                    # base: taker's locked -> maker's available
+                    t_base[1] -= base
+                    m_base[0] += base
+                    jappend(
+                        _new_posting(Posting, (t_acc, 1, m_acc, 0, base_code, base, "trade", tid))
+                    )
+                    t_locked -= base
+                    if m_quote[1] < 0 or t_base[1] < 0:
+                        raise LedgerCorrupted(f"locked funds overdrawn in trade {tid}")
+                    buyer_fee = -((-base * m_rate) // _RATE_DENOM)
+                    if buyer_fee:
+                        if fr_base is None:
+                            fr_base = _bucket(balances, tadd, (FEE_REVENUE, base_code))
+                        m_base[0] -= buyer_fee
+                        fr_base[0] += buyer_fee
+                        jappend(
+                            _new_posting(
+                                Posting,
+                                (m_acc, 0, FEE_REVENUE, 0, base_code, buyer_fee, "fee", tid),
+                            )
+                        )
+                    seller_fee = -((-notional * t_rate) // _RATE_DENOM)
+                    if seller_fee:
+                        if fr_quote is None:
+                            fr_quote = _bucket(balances, tadd, (FEE_REVENUE, quote_code))
+                        t_quote[0] -= seller_fee
+                        fr_quote[0] += seller_fee
+                        jappend(
+                            _new_posting(
+                                Posting,
+                                (t_acc, 0, FEE_REVENUE, 0, quote_code, seller_fee, "fee", tid),
+                            )
+                        )
+                    trades_append(
+                        Trade(
+                            tid,
+                            name,
+                            price,
+                            q,
+                            notional,
+                            maker.id,
+                            t_id,
+                            m_acc,
+                            t_acc,
+                            t_side,
+                            buyer_fee,
+                            seller_fee,
+                            maker.broker_id,
+                            t_broker,
+                            now,
+                        )
+                    )
+                tid += 1
+                last = price
+                # the maker
+                maker.filled_qty += q
+                maker.filled_quote += notional
+                maker.updated = now
+                changed[maker.id] = maker
+                lq -= q
                 want -= q
-                if maker.remaining == 0:
+                if m_rem == q:
+                    maker.remaining = 0
+                    maker.status = _FILLED
                     level.popleft()
-                    del book.orders[maker.id]
-                    del self.open_orders[maker.id]
-                    self.open_count[maker.account] -= 1
-            if not level:
-                opp.drop_level(price)
-            elif by_budget or not taker.remaining:
+                    del book_orders[maker.id]
+                    del open_orders[maker.id]
+                    open_count[m_acc] -= 1
+                else:
+                    maker.remaining = m_rem - q
+                    maker.status = _PART_FILLED
+                # the taker
+                t_filled += q
+                t_fquote += notional
+                if not by_budget:
+                    t_remaining -= q
+            if level:
+                level_qty[price] = lq
+                break
+            # BookSide.drop_level of the best level, inlined
+            del levels[price]
+            del level_qty[price]
+            keys.pop()
+            if stopped:
                 break
 
-    def _fill(self, sym: Symbol, taker: Order, maker: Order, price: int, q: int, now: int) -> None:
-        ledger = self.ledger
-        tid = self.next_trade_id
-        self.next_trade_id = tid + 1
-        notional = price * q * sym.notional_mult
-        base = q * sym.base_mult
-        quote_code, base_code = sym.quote.code, sym.base.code
-        if taker.side == BUY:
-            buyer, seller = taker, maker
-            buyer_rate = self.fees.rates(buyer.account)[1]
-            seller_rate = self.fees.rates(seller.account)[0]
-        else:
-            buyer, seller = maker, taker
-            buyer_rate = self.fees.rates(buyer.account)[0]
-            seller_rate = self.fees.rates(seller.account)[1]
-        b_acc, s_acc = buyer.account, seller.account
-        ledger.post(b_acc, LOCKED, s_acc, AVAILABLE, quote_code, notional, "trade", tid)
-        buyer.locked -= notional
-        if buyer is taker and buyer.price and price < buyer.price:
-            refund = (buyer.price - price) * q * sym.notional_mult
-            ledger.post(b_acc, LOCKED, b_acc, AVAILABLE, quote_code, refund, "order_refund", tid)
-            buyer.locked -= refund
-        ledger.post(s_acc, LOCKED, b_acc, AVAILABLE, base_code, base, "trade", tid)
-        seller.locked -= base
-        buyer_fee = fee_for(base, buyer_rate)
-        seller_fee = fee_for(notional, seller_rate)
-        ledger.post(b_acc, AVAILABLE, FEE_REVENUE, AVAILABLE, base_code, buyer_fee, "fee", tid)
-        ledger.post(s_acc, AVAILABLE, FEE_REVENUE, AVAILABLE, quote_code, seller_fee, "fee", tid)
+        self.next_trade_id = tid
+        if t_base is not None:
+            tadd((t_acc, base_code))
+            tadd((t_acc, quote_code))
+        if t_filled != taker.filled_qty:
+            taker.filled_qty = t_filled
+            taker.filled_quote = t_fquote
+            taker.remaining = t_remaining
+            taker.locked = t_locked
+            taker.updated = now
+            if not stopped:
+                taker.status = _FILLED if (not by_budget and t_remaining == 0) else _PART_FILLED
+        return last
 
-        for o in (taker, maker):
-            o.filled_qty += q
-            o.filled_quote += notional
-            if o.qty:
-                o.remaining -= q
-            o.status = _FILLED if (o.qty and o.remaining == 0) else _PART_FILLED
-            o.updated = now
-        changed = self.changed_orders
-        changed[maker.id] = maker
-        self.trades.append(
-            Trade(
-                tid,
-                sym.name,
-                price,
-                q,
-                notional,
-                buyer.id,
-                seller.id,
-                b_acc,
-                s_acc,
-                taker.side,
-                buyer_fee,
-                seller_fee,
-                buyer.broker_id,
-                seller.broker_id,
-                now,
-            )
-        )
+    def _finish(self, order: Order, sym: Symbol, now: int, last: int) -> None:
+        """End a taker that will not rest: release what it still has locked, set final status.
 
-    def _finish(self, order: Order, sym: Symbol, now: int) -> None:
-        """End a taker that will not rest: release what it still has locked, set final status."""
+        ``last`` is the price of its last fill (0 if none).
+        """
         if order.locked:
             asset = sym.quote.code if order.side == BUY else sym.base.code
             self.ledger.unlock(order.account, asset, order.locked, "order_unlock", order.id)
             order.locked = 0
-        if order.status not in (_CANCELED, _PART_CANCELED):
+        if order.status is not _CANCELED and order.status is not _PART_CANCELED:
             if order.qty:
                 done = order.remaining == 0
             else:  # MARKET buy by quote: done when the budget is spent as far as it can go
-                done = order.filled_qty > 0 and not self._budget_could_buy_more(order, sym)
+                done = order.filled_qty > 0 and not self._budget_could_buy_more(order, sym, last)
             if done:
                 order.status = _FILLED
             else:
@@ -387,11 +641,14 @@ class Exchange:
         order.updated = now
         self.changed_orders[order.id] = order
 
-    def _budget_could_buy_more(self, order: Order, sym: Symbol) -> bool:
-        spent = order.filled_quote
-        left = order.quote_qty - spent
+    def _budget_could_buy_more(self, order: Order, sym: Symbol, last: int) -> bool:
+        """Whether the unspent budget would buy one more quantity unit at the best ask, or, when
+        the asks ran out, at the last fill price (then the order stopped short: not FILLED)."""
+        left = order.quote_qty - order.filled_quote
         best = self.books[sym.name].asks.best()
-        return best is not None and left >= best * sym.notional_mult
+        if best is None:
+            best = last
+        return best > 0 and left >= best * sym.notional_mult
 
     # --- cancelling ----------------------------------------------------------------------------
     def find_order(
@@ -420,9 +677,26 @@ class Exchange:
         client_id: str | None = None,
         reason: str = "",
     ) -> Order:
-        order = self.find_order(account, symbol, order_id, client_id)
-        book = self.books[symbol]
-        book.remove(order)
+        book = self.books.get(symbol)
+        if book is not None and order_id is not None:
+            order = book.orders.get(order_id)
+            if order is None or order.account != account:
+                raise OrderNotFound("Unknown order sent.")
+        else:
+            order = self.find_order(account, symbol, order_id, client_id)
+        # OrderBook.remove, inlined
+        side = book.bids if order.side == BUY else book.asks
+        price = order.price
+        level = side.levels[price]
+        if level[0] is order:
+            level.popleft()
+        else:
+            level.remove(order)
+        if level:
+            side.level_qty[price] -= order.remaining
+        else:
+            side.drop_level(price)
+        del book.orders[order.id]
         self._close_resting(book, order, self.symbols[symbol], now, reason, in_book=False)
         return order
 
@@ -460,9 +734,23 @@ class Exchange:
             del book.orders[order.id]
         del self.open_orders[order.id]
         self.open_count[order.account] -= 1
-        if order.locked:
-            asset = sym.quote.code if order.side == BUY else sym.base.code
-            self.ledger.unlock(order.account, asset, order.locked, "order_unlock", order.id)
+        locked = order.locked
+        if locked:
+            # Ledger.unlock, inlined
+            ledger = self.ledger
+            key = (order.account, sym.quote.code if order.side == BUY else sym.base.code)
+            bal = ledger.balances[key]
+            if bal[LOCKED] < locked:
+                raise LedgerCorrupted(f"order {order.id} holds more than is locked")
+            bal[LOCKED] -= locked
+            bal[AVAILABLE] += locked
+            ledger.journal.append(
+                _new_posting(
+                    Posting,
+                    (key[0], LOCKED, key[0], AVAILABLE, key[1], locked, "order_unlock", order.id),
+                )
+            )
+            ledger.touched.add(key)
             order.locked = 0
         order.status = _PART_CANCELED if order.filled_qty else _CANCELED
         order.cancel_reason = reason

@@ -7,6 +7,7 @@ else converts. There is no float anywhere in the money path.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -16,6 +17,10 @@ from bourse.domain.errors import AmountOutOfRange, InvalidParameter, PrecisionEr
 MAX_UNITS = 2**63 - 1
 
 _POW10 = [10**i for i in range(40)]
+
+#: a plain decimal number in ASCII (Python's Decimal would also take "1_000" and other scripts'
+#: digits, which no client means to send)
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +44,11 @@ def to_units(value: str | Decimal | int, scale: int, *, field: str = "amount") -
         d = value
     else:
         text = str(value).strip()
-        if not text or len(text) > 64:
+        if not text or len(text) > 64 or not _NUMBER.fullmatch(text):
             raise InvalidParameter(f"{field} is not a valid number")
         try:
             d = Decimal(text)
-        except InvalidOperation:
+        except InvalidOperation:  # pragma: no cover - the pattern admits only valid numbers
             raise InvalidParameter(f"{field} is not a valid number") from None
     if not d.is_finite():
         raise InvalidParameter(f"{field} is not a valid number")
@@ -51,10 +56,20 @@ def to_units(value: str | Decimal | int, scale: int, *, field: str = "amount") -
         raise AmountOutOfRange(f"{field} cannot be negative")
     if d.adjusted() > 30:
         raise AmountOutOfRange(f"{field} is too large")
-    scaled = d.scaleb(scale)
-    units = int(scaled)
-    if units != scaled:
+    # exact integer arithmetic on the digits (Decimal.scaleb would round to 28 digits)
+    _, digits, exponent = d.as_tuple()
+    coefficient = int("".join(map(str, digits))) if digits else 0
+    shift = int(exponent) + scale
+    if shift >= 0:
+        units = coefficient * 10**shift
+    elif coefficient == 0:
+        units = 0
+    elif -shift > len(digits):
         raise PrecisionError(f"{field} has too many decimals (at most {scale})")
+    else:
+        units, rest = divmod(coefficient, 10**-shift)
+        if rest:
+            raise PrecisionError(f"{field} has too many decimals (at most {scale})")
     if units > MAX_UNITS:
         raise AmountOutOfRange(f"{field} is too large")
     return units

@@ -86,11 +86,11 @@ class OrderBook:
         return self.asks if side == BUY else self.bids
 
     def rest(self, order: Order) -> None:
-        self.side(order.side).add(order)
+        (self.bids if order.side == BUY else self.asks).add(order)
         self.orders[order.id] = order
 
     def remove(self, order: Order) -> None:
-        self.side(order.side).remove(order)
+        (self.bids if order.side == BUY else self.asks).remove(order)
         del self.orders[order.id]
 
     def best_bid(self) -> int | None:
