@@ -229,6 +229,7 @@ def check_engine_resumes(db: Any, stored: dict[tuple[int, str], list[int]]) -> N
         [c.PlaceOrder(buy), c.PlaceOrder(sell), c.Transfer(a, b, "USDT", 5, "final-tr")]
     )
     assert o1.is_open and o2.is_open and tid > 0
+    engine.store.close()  # give the writer lock back for the next round's worker
     again = Engine(SqlStore(db))
     assert set(again.exchange.open_orders) == set(engine.exchange.open_orders)
     again.exchange.ledger.check()

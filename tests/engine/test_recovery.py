@@ -304,6 +304,7 @@ def test_engine_rebuilt_from_db_is_identical(migrated_url: str, seed: int) -> No
         assert sum(len(s[0]) + len(s[1]) for s in before["books"].values()) > 5
         assert first.exchange.next_trade_id > 20, "the stream should trade"
 
+        first.store.close()  # one writer at a time: the second engine takes over
         second = Engine(SqlStore(db), clock=make_clock())
         second.exchange.ledger.check()
         assert engine_state(second) == before

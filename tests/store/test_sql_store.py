@@ -202,6 +202,7 @@ def test_idempotent_retries_survive_a_restart(db_engine) -> None:  # type: ignor
     assert first.status is OrderStatus.FILLED
     tid = engine.apply_batch_now([c.Transfer(a.id, b.id, "USDT", 100, "tr1")])[0]
 
+    engine.store.close()  # the first "process" stops (and gives back the writer lock)
     again = Engine(SqlStore(db_engine))
     (retry,) = again.apply_batch_now([c.PlaceOrder(buy)])  # filled: read back from the store
     assert (retry.id, retry.status, retry.filled_qty) == (first.id, first.status, first.qty)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gc
 import hashlib
 import logging
 import queue
@@ -120,6 +121,9 @@ class Engine:
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> Engine:
         if self._thread is None:
+            # the loaded books and balances live for the whole run: keep them out of the
+            # cyclic GC's generations so full collections do not rescan them
+            gc.freeze()
             self._thread = threading.Thread(target=self._loop, name="bourse-engine", daemon=True)
             self._thread.start()
         return self
@@ -189,6 +193,10 @@ class Engine:
         outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
         with self.lock:
             try:
+                # one writer per database: if another process wrote since we loaded, reload
+                ensure_writer = getattr(self.store, "ensure_writer", None)
+                if ensure_writer is not None and not ensure_writer():
+                    self._load()
                 for command, fut in batch:
                     try:
                         outcomes.append((fut, self._apply(command), None))
@@ -274,6 +282,8 @@ class Engine:
                 ex.validate(req)
                 return None
             wallet.active(req.account)
+            if not req.client_id:  # nothing to deduplicate: skip the fingerprint
+                return copy.copy(ex.place(req, now))
             fp = _fingerprint(
                 req.symbol,
                 req.side,

@@ -22,11 +22,14 @@ the same ``Snapshot``, ``get_order`` / ``get_withdrawal`` the same objects.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import threading
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, Table, bindparam, select
+from sqlalchemy import Connection, Engine, Table, bindparam, select, text
 
 from bourse.domain.accounts import AccountKind
 from bourse.domain.money import Asset
@@ -265,8 +268,24 @@ def _first(x: Any) -> Any:
     return x[0]
 
 
+#: PostgreSQL advisory lock key held by the one engine that writes a database ("bourse")
+WRITER_LOCK_KEY = 0x626F75727365
+#: meta row counting committed batches: how a new writer sees that its loaded state is stale
+COMMITS = "commits"
+
+
+class StoreLocked(Exception):
+    """Another engine (another process) is the writer of this database."""
+
+
 class SqlStore:
-    """``EngineStore`` on a SQLAlchemy engine (SQLite or PostgreSQL, migrated to head)."""
+    """``EngineStore`` on a SQLAlchemy engine (SQLite or PostgreSQL, migrated to head).
+
+    One engine writes a database: the first commit takes a writer lock (a PostgreSQL advisory
+    lock on the store's connection, or an exclusive ``flock`` on ``<file>.writer.lock`` beside
+    a SQLite file) and keeps it until ``close``. A second process that tries to commit gets
+    ``StoreLocked``; the lock dies with its process, ``kill -9`` included.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -280,6 +299,10 @@ class SqlStore:
         #: sequences as last committed, so unchanged ones are not rewritten every batch
         self._seq_written: dict[str, int] = {}
         self.commits = 0
+        self._writer = False
+        self._lock_fd: int | None = None
+        #: batches committed to the database as of our last load / commit
+        self._db_commits = 0
         self._sel_order = select(t.orders).where(t.orders.c.id == bindparam("id"))
         self._sel_withdrawal = select(t.withdrawals).where(t.withdrawals.c.id == bindparam("id"))
 
@@ -291,6 +314,8 @@ class SqlStore:
         return conn
 
     def _discard(self) -> None:
+        if self.dialect == "postgresql":
+            self._writer = False  # the advisory lock goes with the connection
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
@@ -300,11 +325,65 @@ class SqlStore:
                 pass
 
     def close(self) -> None:
-        """Release the store's connection (the engine itself is the caller's to dispose)."""
+        """Release the store's connection and the writer lock (the SQLAlchemy engine itself is
+        the caller's to dispose)."""
         with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
+                if self._writer and self.dialect == "postgresql":
+                    # the pool keeps the session alive: give the advisory lock back explicitly
+                    with contextlib.suppress(Exception), conn.begin():
+                        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": WRITER_LOCK_KEY})
                 conn.close()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)  # releases the flock
+                self._lock_fd = None
+            self._writer = False
+
+    # --- the single writer ---------------------------------------------------------------------
+    def ensure_writer(self) -> bool:
+        """Become this database's only writer (``StoreLocked`` if another process is).
+
+        Returns False when another writer committed after our last ``load``: the caller must
+        reload before it applies anything.
+        """
+        with self._lock:
+            if self._writer:
+                return True
+            conn = self._connection()
+            try:
+                with conn.begin():
+                    if self.dialect == "postgresql":
+                        got = conn.execute(
+                            text("SELECT pg_try_advisory_lock(:k)"), {"k": WRITER_LOCK_KEY}
+                        ).scalar()
+                        if not got:
+                            raise StoreLocked("another Bourse engine is writing this database")
+                    else:
+                        self._lock_sqlite_file()
+                    current = conn.execute(
+                        select(t.meta.c.value).where(t.meta.c.key == COMMITS)
+                    ).scalar()
+            except StoreLocked:
+                raise
+            except BaseException:
+                self._discard()
+                raise
+            self._writer = True
+            return int(current or 0) == self._db_commits
+
+    def _lock_sqlite_file(self) -> None:
+        path = self.engine.url.database
+        if not path or path == ":memory:" or path.startswith("file::memory:"):
+            return
+        if self._lock_fd is None:
+            fd = os.open(f"{path}.writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise StoreLocked("another Bourse engine is writing this database") from None
+            self._lock_fd = fd
 
     # --- writing -------------------------------------------------------------------------------
     def commit(self, ch: BatchChanges) -> None:
@@ -373,8 +452,8 @@ class SqlStore:
             work.append((w["withdrawals"], rows))
         seq_written = self._seq_written
         seqs = [(k, v) for k, v in ch.sequences.items() if seq_written.get(k) != v]
-        if seqs:
-            work.append((w["meta"], seqs))
+        seqs.append((COMMITS, self._db_commits + 1))
+        work.append((w["meta"], seqs))
 
         with self._lock:
             conn = self._connection()
@@ -385,6 +464,7 @@ class SqlStore:
                 self._discard()
                 raise
             seq_written.update(seqs)
+            self._db_commits += 1
             self.commits += 1
 
     def _execute_sqlite(self, conn: Connection, work: list[tuple[_Write, list[Any]]]) -> None:
@@ -476,6 +556,7 @@ class SqlStore:
             )
         }
         sequences = {r[0]: r[1] for r in conn.execute(select(t.meta.c.key, t.meta.c.value))}
+        self._db_commits = int(sequences.pop(COMMITS, 0))  # ours, not an engine sequence
         self._seq_written = dict(sequences)
         return Snapshot(
             assets=assets,
