@@ -1,0 +1,229 @@
+"""Binding a user's API key to one broker (MEXC's "avoids multiple binding").
+
+Rules:
+
+* only the key's owner binds it, to an APPROVED broker, and never to a broker whose main or
+  rebate account is the key's own account (no self-rebates);
+* a key that can withdraw (``SPOT_WITHDRAW_WRITE``) cannot be bound: a broker trading for a
+  user never needs to move the user's money out;
+* a key is bound **at most once, ever**: ``key_bindings.api_key`` is UNIQUE, so a second bind
+  is refused by the database itself, even under a race, even after an unbind;
+* unbinding is explicit (by the owner, or by the broker letting the key go) and recorded
+  (``unbound_at``, ``unbound_by``); deleting a key closes its binding (``key_deleted``);
+* renewing a key (new expiry or a new secret) keeps the same access key and so the binding;
+* listings give key metadata only, never secrets, and a broker sees only its own keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bourse.brokers._util import Clock, now_ms
+from bourse.brokers.registry import Registry
+from bourse.domain.brokers import (
+    BrokerStateError,
+    BrokerStatus,
+    KeyAlreadyBound,
+    KeyNotBound,
+    NotKeyOwner,
+)
+from bourse.domain.errors import InvalidParameter
+from bourse.store import broker_tables as bt
+from bourse.store import tables as t
+
+_CACHE_TTL_S = 2.0
+_CACHE_MAX = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    api_key: str
+    account_id: int
+    broker_id: int
+    bound_at: int
+    unbound_at: int | None
+    unbound_by: str
+
+    @property
+    def active(self) -> bool:
+        return self.unbound_at is None
+
+
+def _binding(row: Any) -> Binding:
+    return Binding(
+        row.api_key,
+        int(row.account_id),
+        int(row.broker_id),
+        int(row.bound_at),
+        None if row.unbound_at is None else int(row.unbound_at),
+        row.unbound_by or "",
+    )
+
+
+def _split(text: str | None) -> list[str]:
+    return [x for x in (p.strip() for p in (text or "").split(",")) if x]
+
+
+class Bindings:
+    def __init__(self, db: Engine, registry: Registry, *, clock: Clock = now_ms) -> None:
+        self.db = db
+        self.registry = registry
+        self.clock = clock
+        self._cache: dict[str, tuple[float, int | None]] = {}
+        self._lock = threading.Lock()
+
+    def _forget(self, api_key: str) -> None:
+        with self._lock:
+            self._cache.pop(api_key, None)
+
+    # --- reading -------------------------------------------------------------------------------
+    def get(self, api_key: str) -> Binding | None:
+        """The key's binding row (active or closed), if it was ever bound."""
+        with self.db.connect() as conn:
+            row = conn.execute(
+                select(bt.key_bindings).where(bt.key_bindings.c.api_key == api_key)
+            ).first()
+        return _binding(row) if row is not None else None
+
+    def bound_broker(self, api_key: str) -> int | None:
+        """The broker id the key is bound to now (cached briefly: it is on every order)."""
+        mono = time.monotonic()
+        hit = self._cache.get(api_key)
+        if hit is not None and hit[0] > mono:
+            return hit[1]
+        b = self.get(api_key)
+        broker = b.broker_id if b is not None and b.active else None
+        with self._lock:
+            if len(self._cache) > _CACHE_MAX:
+                self._cache.clear()
+            self._cache[api_key] = (mono + _CACHE_TTL_S, broker)
+        return broker
+
+    def list_for_broker(self, broker_id: int, include_unbound: bool = False) -> list[dict]:
+        """Keys bound to ``broker_id`` with their public metadata (never a secret)."""
+        kb, k = bt.key_bindings.c, t.api_keys.c
+        q = (
+            select(
+                kb.api_key,
+                kb.account_id,
+                kb.bound_at,
+                kb.unbound_at,
+                kb.unbound_by,
+                k.permissions,
+                k.ip_whitelist,
+                k.symbols,
+                k.expires,
+                k.revoked,
+                k.label,
+            )
+            .select_from(bt.key_bindings.outerjoin(t.api_keys, k.api_key == kb.api_key))
+            .where(kb.broker_id == broker_id)
+            .order_by(kb.bound_at, kb.id)
+        )
+        if not include_unbound:
+            q = q.where(kb.unbound_at.is_(None))
+        with self.db.connect() as conn:
+            rows = conn.execute(q).all()
+        return [
+            {
+                "apiKey": r.api_key,
+                "uid": str(r.account_id),
+                "note": r.label or "",
+                "permissions": ",".join(_split(r.permissions)),
+                "ip": ",".join(_split(r.ip_whitelist)),
+                "symbols": ",".join(_split(r.symbols)),
+                "expireTime": None if r.expires is None else int(r.expires),
+                "revoked": bool(r.revoked),
+                "bindTime": int(r.bound_at),
+                "unbindTime": None if r.unbound_at is None else int(r.unbound_at),
+                "unbindBy": r.unbound_by or "",
+            }
+            for r in rows
+        ]
+
+    # --- writing -------------------------------------------------------------------------------
+    def bind(self, api_key: str, broker_id: int, account_id: int) -> Binding:
+        """Bind ``api_key`` (owned by ``account_id``) to ``broker_id``; once per key, ever."""
+        broker = self.registry.get(broker_id)
+        if broker.status is not BrokerStatus.APPROVED:
+            raise BrokerStateError(f"broker {broker_id} is {broker.status}, not APPROVED")
+        if account_id in (broker.account_id, broker.rebate_account_id):
+            raise InvalidParameter("a broker cannot earn rebates on its own account's keys")
+        self._check_key(self.db, api_key, account_id)  # clean errors before any write
+        now = self.clock()
+        try:
+            with self.db.begin() as conn:
+                # write first: the UNIQUE(api_key) row lock serializes concurrent binds (and on
+                # SQLite takes the write lock up front, so racing binds wait, not deadlock)
+                conn.execute(
+                    insert(bt.key_bindings).values(
+                        api_key=api_key,
+                        account_id=account_id,
+                        broker_id=broker_id,
+                        bound_at=now,
+                        unbound_at=None,
+                        unbound_by="",
+                    )
+                )
+                self._check_key(conn, api_key, account_id)  # still ours, in this transaction
+        except IntegrityError:
+            prior = self.get(api_key)
+            raise KeyAlreadyBound(
+                "this API key was bound before; a key can be bound only once"
+                if prior is not None and not prior.active
+                else "this API key is already bound to a broker"
+            ) from None
+        self._forget(api_key)
+        return Binding(api_key, account_id, broker_id, now, None, "")
+
+    @staticmethod
+    def _check_key(conn: Any, api_key: str, account_id: int) -> None:
+        if isinstance(conn, Engine):
+            with conn.connect() as c:
+                return Bindings._check_key(c, api_key, account_id)
+        k = t.api_keys.c
+        key = conn.execute(
+            select(k.account_id, k.revoked, k.permissions).where(k.api_key == api_key)
+        ).first()
+        if key is None or bool(key.revoked) or int(key.account_id) != account_id:
+            raise NotKeyOwner("the API key does not exist or is not yours")
+        if "SPOT_WITHDRAW_WRITE" in _split(key.permissions):
+            raise InvalidParameter("a key with withdraw permission cannot be bound")
+        return None
+
+    def unbind(self, api_key: str, *, account_id: int | None = None, by: str = "user") -> Binding:
+        """Close the key's binding. ``account_id`` limits it to the owner (``by="user"``) or
+        to the bound broker's main account (``by="broker"``); ``None`` is an operator action.
+        """
+        b = self.get(api_key)
+        if b is None or not b.active:
+            raise KeyNotBound("this API key is not bound to a broker")
+        if account_id is not None:
+            if by == "broker":
+                if self.registry.get(b.broker_id).account_id != account_id:
+                    raise KeyNotBound("this API key is not bound to your broker")
+            elif b.account_id != account_id:
+                raise NotKeyOwner("the API key does not exist or is not yours")
+        now = self.clock()
+        with self.db.begin() as conn:
+            n = conn.execute(
+                update(bt.key_bindings)
+                .where(bt.key_bindings.c.api_key == api_key, bt.key_bindings.c.unbound_at.is_(None))
+                .values(unbound_at=now, unbound_by=by[:16])
+            ).rowcount
+        self._forget(api_key)
+        if n != 1:
+            raise KeyNotBound("this API key is not bound to a broker")
+        return Binding(b.api_key, b.account_id, b.broker_id, b.bound_at, now, by[:16])
+
+    def on_key_deleted(self, api_key: str) -> None:
+        """Close the binding of a deleted key, if it had one (call after ``delete_key``)."""
+        with contextlib.suppress(KeyNotBound):
+            self.unbind(api_key, by="key_deleted")
