@@ -1,0 +1,79 @@
+"""Bearer tokens on the MEXC OpenAPI: the adapter the request pipeline calls.
+
+``bearer_key(platform, authorization, source, permission, now)`` authenticates an
+``Authorization: Bearer <token>`` header and returns an ``ApiKey``-shaped value the handlers
+already understand (``account_id``, ``permissions``, no IP or symbol limits), plus the
+``BearerPrincipal``. Errors are MEXC ``ApiError``\\ s:
+
+* no/unknown/expired/revoked token: ``10072`` (HTTP 401), like an invalid API key;
+* the token's scopes lack the endpoint's permission: ``700007`` (HTTP 401), like a key;
+* a ``source`` header naming another broker than the token's: ``700007`` (HTTP 403) with a
+  message that says so.
+
+A bearer request needs no ``signature``/``timestamp`` (the token is the credential); they
+are ignored if sent. See ``docs/oauth.md`` for how ``bourse.api.mexc.routes`` calls this.
+"""
+
+from __future__ import annotations
+
+from bourse.api.mexc import errors as e
+from bourse.api.mexc.errors import ApiError
+from bourse.apikeys import ApiKey
+from bourse.oauth.bearer import (
+    BearerError,
+    BearerPrincipal,
+    InsufficientScope,
+    SourceMismatch,
+    authenticate_bearer,
+    check_source,
+    token_from_header,
+)
+
+KEY_PREFIX = "oauth:"
+
+
+def is_bearer(authorization: str | None) -> bool:
+    return token_from_header(authorization) is not None
+
+
+def bearer_key(
+    platform,  # type: ignore[no-untyped-def]
+    authorization: str | None,
+    source: str | None,
+    permission: str | None,
+    now: int,
+) -> tuple[ApiKey, BearerPrincipal]:
+    """The key-shaped credential of a bearer request; raises ``ApiError``."""
+    try:
+        principal = authenticate_bearer(platform, token_from_header(authorization), now=now)
+    except BearerError as exc:
+        raise ApiError(
+            e.INVALID_KEY,
+            f"Invalid access token: {exc.description}",
+            401,
+            {"WWW-Authenticate": exc.www_authenticate},
+        ) from None
+    if permission is not None and permission not in principal.permissions:
+        raise ApiError(
+            e.NO_PERMISSION,
+            "No permission to access the endpoint.",
+            401,
+            {"WWW-Authenticate": InsufficientScope(permission).www_authenticate},
+        )
+    try:
+        check_source(principal, source)
+    except SourceMismatch as exc:
+        raise ApiError(e.NO_PERMISSION, str(exc), 403) from None
+    key = ApiKey(
+        api_key=KEY_PREFIX + principal.client_id,
+        account_id=principal.account_id,
+        secret="",
+        label=principal.client_id,
+        permissions=principal.permissions,
+        ip_whitelist=(),
+        symbols=(),
+        created=0,
+        expires=None,
+        revoked=False,
+    )
+    return key, principal

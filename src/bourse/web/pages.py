@@ -1,0 +1,124 @@
+"""Shared by the web pages and the consent page: templates, security headers, cookies, CSRF.
+
+Every HTML response carries ``X-Frame-Options: DENY`` and ``frame-ancestors 'none'``
+(clickjacking, RFC 9700 §4.16), ``Cache-Control: no-store``, ``Referrer-Policy: no-referrer``,
+``X-Content-Type-Options: nosniff`` and a strict Content-Security-Policy (no inline scripts;
+there is no JavaScript at all).
+
+Cookies are ``HttpOnly`` and ``SameSite=Lax``; with an https issuer they are also ``Secure``
+and use the ``__Host-`` prefix (host-only, path ``/``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from bourse.web import users as us
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+_env = Environment(
+    loader=FileSystemLoader(str(TEMPLATES)),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _ms_datetime(ms: int | None) -> str:
+    if not ms:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+_env.filters["ms_datetime"] = _ms_datetime
+
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'none'; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+SESSION_TTL_S = us.SESSION_TTL_MS // 1000
+
+
+def cookie_names(secure: bool) -> tuple[str, str]:
+    """``(session cookie, pre-session CSRF cookie)`` names."""
+    if secure:
+        return "__Host-bourse_session", "__Host-bourse_csrf"
+    return "bourse_session", "bourse_csrf"
+
+
+def render(name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+    html = _env.get_template(name).render(**ctx)
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def secure_headers(response: Response) -> Response:
+    for k, v in SECURITY_HEADERS.items():
+        response.headers[k] = v
+    return response
+
+
+def set_session_cookie(response: Response, sid: str, secure: bool) -> None:
+    name, _ = cookie_names(secure)
+    response.set_cookie(
+        name, sid, max_age=SESSION_TTL_S, path="/", secure=secure, httponly=True, samesite="lax"
+    )
+
+
+def clear_session_cookie(response: Response, secure: bool) -> None:
+    name, _ = cookie_names(secure)
+    response.delete_cookie(name, path="/", secure=secure, httponly=True, samesite="lax")
+
+
+def pre_session_csrf(request: Request, secure: bool) -> tuple[str, bool]:
+    """The anonymous (double-submit) CSRF token for log-in and sign-up forms, and whether the
+    cookie must be set on the response."""
+    _, name = cookie_names(secure)
+    value = request.cookies.get(name)
+    if value and 20 <= len(value) <= 128:
+        return value, False
+    return secrets.token_urlsafe(32), True
+
+
+def set_pre_session_cookie(response: Response, value: str, secure: bool) -> None:
+    _, name = cookie_names(secure)
+    response.set_cookie(
+        name, value, max_age=3600, path="/", secure=secure, httponly=True, samesite="lax"
+    )
+
+
+async def current_session(request: Request, config) -> us.Session | None:  # type: ignore[no-untyped-def]
+    name, _ = cookie_names(bool(config.secure_cookies))
+    sid = request.cookies.get(name)
+    if not sid:
+        return None
+    return await run_in_threadpool(us.load_session, config.db, sid, now=config.clock())
+
+
+def safe_next(value: str | None, default: str = "/account/apps") -> str:
+    """A local path to go to after log-in; anything else (``//host``, ``https:...``) is ignored."""
+    if not value or len(value) > 4096:
+        return default
+    if not value.startswith("/") or value.startswith("//") or value.startswith("/\\"):
+        return default
+    if any(c in value for c in "\r\n\t"):
+        return default
+    return value
