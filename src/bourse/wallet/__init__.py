@@ -1,0 +1,23 @@
+"""Wallet service: deposit addresses, deposits, two-phase withdrawals, universal transfers."""
+
+from bourse.wallet.service import (
+    DepositView,
+    TransferView,
+    WalletService,
+    WalletSettings,
+    WithdrawalView,
+    format_id,
+    parse_id,
+)
+from bourse.wallet.setup import build_wallet
+
+__all__ = [
+    "DepositView",
+    "TransferView",
+    "WalletService",
+    "WalletSettings",
+    "WithdrawalView",
+    "build_wallet",
+    "format_id",
+    "parse_id",
+]

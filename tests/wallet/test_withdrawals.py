@@ -1,0 +1,283 @@
+"""Two-phase withdrawals: reserve, review, cancel, broadcast, settle or fail; never a refund
+while the chain has not said what happened."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, update
+
+from bourse.domain.accounts import CHAIN_CLEARING, FEE_REVENUE
+from bourse.domain.errors import IdempotencyConflict, InsufficientBalance
+from bourse.domain.wallet import WithdrawalStatus as WS
+from bourse.store import wallet_tables as wt
+from bourse.wallet.errors import (
+    AddressNotWhitelisted,
+    InvalidAddress,
+    MemoRequired,
+    WithdrawalNotCancelable,
+    WithdrawalNotFound,
+    WithdrawAmountOutOfRange,
+)
+
+from .world import WalletWorld, assert_books_balance
+
+DEST_TRX = "T" + "A" * 33
+DEST_ETH = "0x" + "ab" * 20
+
+
+def _status(world: WalletWorld, account: int, wid: int) -> tuple[WS, int]:
+    views = world.wallet.withdraw_history(account, withdrawal_ids=[wid])
+    assert len(views) == 1
+    return views[0].withdrawal.status, views[0].mexc_status
+
+
+def test_success_posts_amount_to_chain_and_fee_to_revenue(world: WalletWorld) -> None:
+    world.fund(world.alice, "USDT", "100")
+    fee = world.units("USDT", "1")  # TRX network fee
+    w = world.wallet.withdraw(
+        world.alice, "USDT", "TRX", DEST_TRX, world.units("USDT", "40"), remark="rent"
+    )
+    assert (w.status, w.amount, w.fee) == (WS.PENDING, world.units("USDT", "39"), fee)
+    assert world.available(world.alice, "USDT") == world.units("USDT", "60")
+    assert world.locked(world.alice, "USDT") == world.units("USDT", "40")
+    assert _status(world, world.alice, w.id) == (WS.PENDING, 1)
+    clearing_before = world.available(CHAIN_CLEARING, "USDT")
+
+    world.chain.advance(1)  # signed and broadcast
+    assert _status(world, world.alice, w.id) == (WS.PROCESSING, 4)
+    world.chain.advance(1)  # included: 1 of 3 confirmations
+    assert _status(world, world.alice, w.id) == (WS.PROCESSING, 6)
+    assert world.locked(world.alice, "USDT") == world.units("USDT", "40")
+    report = world.chain.advance(2)
+    assert report.settled == 1
+    view = world.wallet.withdraw_history(world.alice, withdrawal_ids=[w.id])[0]
+    assert (view.withdrawal.status, view.mexc_status, view.remark) == (WS.SUCCESS, 7, "rent")
+    assert view.withdrawal.txid and view.confirmations == 3
+    assert world.locked(world.alice, "USDT") == 0
+    assert world.available(world.alice, "USDT") == world.units("USDT", "60")
+    assert world.available(CHAIN_CLEARING, "USDT") - clearing_before == w.amount
+    assert world.available(FEE_REVENUE, "USDT") == fee
+    world.chain.advance(10)  # nothing happens twice
+    assert world.available(FEE_REVENUE, "USDT") == fee
+    assert_books_balance(world)
+
+
+def test_review_then_approve(world: WalletWorld) -> None:
+    world.fund(world.bob, "BTC", "3")
+    w = world.wallet.withdraw(world.bob, "BTC", None, "bc1q" + "q" * 38, world.units("BTC", "2"))
+    assert w.status is WS.REVIEW  # above the 1 BTC threshold
+    world.chain.advance(20)
+    assert _status(world, world.bob, w.id) == (WS.REVIEW, 2)  # the chain never touches it
+    world.wallet.approve_withdrawal(w.id)
+    world.chain.advance(4)
+    assert _status(world, world.bob, w.id) == (WS.SUCCESS, 7)
+    assert world.available(world.bob, "BTC") == world.units("BTC", "1")
+    assert_books_balance(world)
+
+
+def test_cancel_before_broadcast_releases_the_reserve(world: WalletWorld) -> None:
+    world.fund(world.alice, "USDT", "50")
+    w = world.wallet.withdraw(world.alice, "USDT", "ETH", DEST_ETH, world.units("USDT", "20"))
+    with pytest.raises(WithdrawalNotFound):
+        world.wallet.cancel_withdrawal(world.bob, w.id)  # not bob's
+    got = world.wallet.cancel_withdrawal(world.alice, w.id)
+    assert got.status is WS.CANCELED
+    assert world.available(world.alice, "USDT") == world.units("USDT", "50")
+    assert _status(world, world.alice, w.id) == (WS.CANCELED, 9)
+    with pytest.raises(WithdrawalNotCancelable):
+        world.wallet.cancel_withdrawal(world.alice, w.id)
+    world.chain.advance(10)
+    assert world.available(world.alice, "USDT") == world.units("USDT", "50")
+    # a review can be cancelled too, and rejected by the operator
+    r = world.wallet.withdraw(world.alice, "USDT", "ETH", DEST_ETH, world.units("USDT", "30"))
+    world.wallet.settings.review_above["USDT"] = "10"
+    r2 = world.wallet.withdraw(world.alice, "USDT", "ETH", DEST_ETH, world.units("USDT", "15"))
+    assert r2.status is WS.REVIEW
+    assert world.wallet.reject_withdrawal(r2.id).status is WS.CANCELED
+    # once broadcast it cannot be cancelled any more
+    world.chain.advance(1)
+    assert _status(world, world.alice, r.id)[0] is WS.PROCESSING
+    with pytest.raises(WithdrawalNotCancelable):
+        world.wallet.cancel_withdrawal(world.alice, r.id)
+    assert_books_balance(world)
+
+
+def test_chain_failure_releases_the_reserve(migrated_url: str) -> None:
+    from .world import _world
+
+    for world in _world(migrated_url, started=False, failure_rate=1.0):
+        world.fund(world.alice, "ETH", "1")
+        w = world.wallet.withdraw(world.alice, "ETH", "ERC20", DEST_ETH, world.units("ETH", "0.5"))
+        world.chain.advance(1)
+        assert _status(world, world.alice, w.id)[0] is WS.PROCESSING
+        assert world.locked(world.alice, "ETH") == world.units("ETH", "0.5")
+        report = world.chain.advance(6)
+        assert report.failed == 1
+        assert _status(world, world.alice, w.id) == (WS.FAILED, 8)
+        assert world.available(world.alice, "ETH") == world.units("ETH", "1")
+        assert world.available(FEE_REVENUE, "ETH") == 0
+        assert_books_balance(world)
+
+
+def test_stuck_broadcast_is_never_refunded_on_timeout(migrated_url: str) -> None:
+    from .world import _world
+
+    for world in _world(migrated_url, started=False, stuck_rate=1.0):
+        world.fund(world.alice, "USDT", "100")
+        w = world.wallet.withdraw(world.alice, "USDT", "TRX", DEST_TRX, world.units("USDT", "80"))
+        world.chain.advance(500)  # a long time with no word from the chain
+        assert _status(world, world.alice, w.id) == (WS.PROCESSING, 4)
+        assert world.locked(world.alice, "USDT") == world.units("USDT", "80")
+        assert world.available(world.alice, "USDT") == world.units("USDT", "20")
+        with pytest.raises(WithdrawalNotCancelable):
+            world.wallet.cancel_withdrawal(world.alice, w.id)
+        world.restart()  # a restart does not refund it either
+        world.chain.advance(50)
+        assert world.locked(world.alice, "USDT") == world.units("USDT", "80")
+        assert world.chain.rebroadcast(w.id)  # the operator bumps the fee: it goes through
+        world.chain.advance(4)
+        assert _status(world, world.alice, w.id) == (WS.SUCCESS, 7)
+        assert world.locked(world.alice, "USDT") == 0
+        assert_books_balance(world)
+
+
+def test_crash_between_signing_and_broadcast_rebroadcasts_the_same_txid(
+    world: WalletWorld,
+) -> None:
+    world.fund(world.alice, "USDT", "100")
+    w = world.wallet.withdraw(world.alice, "USDT", "TRX", DEST_TRX, world.units("USDT", "10"))
+    world.chain.advance(1)
+    info = world.chain.withdrawal_info([w.id])[w.id]
+    # pretend the engine was never told: put the withdrawal back and the chain row to SIGNED
+    world.engine.stop()
+    with world.db.begin() as conn:
+        from bourse.store import tables as t
+
+        conn.execute(
+            update(t.withdrawals)
+            .where(t.withdrawals.c.id == w.id)
+            .values(status="PENDING", txid="")
+        )
+        conn.execute(
+            update(wt.chain_withdrawals)
+            .where(wt.chain_withdrawals.c.withdrawal_id == w.id)
+            .values(status="SIGNED", block=None)
+        )
+    world.restart()
+    world.chain.advance(1)
+    got = world.wallet.get_withdrawal(world.alice, w.id)
+    assert got.status is WS.PROCESSING and got.txid == info["txid"]
+    world.chain.advance(3)
+    assert _status(world, world.alice, w.id)[0] is WS.SUCCESS
+    with world.db.begin() as conn:
+        n = conn.execute(select(wt.chain_withdrawals.c.withdrawal_id)).all()
+    assert len(n) == 1
+
+
+def test_cancel_racing_the_signer_aborts_the_broadcast(world: WalletWorld) -> None:
+    world.fund(world.alice, "USDT", "100")
+    w = world.wallet.withdraw(world.alice, "USDT", "TRX", DEST_TRX, world.units("USDT", "10"))
+    # the signer chose a txid, then the user's cancel reached the engine first
+    with world.db.begin() as conn:
+        conn.execute(
+            wt.chain_withdrawals.insert().values(
+                withdrawal_id=w.id,
+                network="TRX",
+                coin="USDT",
+                txid="ff" * 32,
+                block=None,
+                confirmations=0,
+                required=3,
+                outcome="OK",
+                status="SIGNED",
+                created=0,
+                updated=0,
+            )
+        )
+    world.wallet.cancel_withdrawal(world.alice, w.id)
+    world.chain.advance(5)
+    assert world.chain.withdrawal_info([w.id])[w.id]["status"] == "ABORTED"
+    assert _status(world, world.alice, w.id)[0] is WS.CANCELED
+    assert world.available(world.alice, "USDT") == world.units("USDT", "100")
+    assert_books_balance(world)
+
+
+def test_retry_with_the_same_withdraw_order_id_reserves_once(world: WalletWorld) -> None:
+    world.fund(world.alice, "USDT", "100")
+    amt = world.units("USDT", "30")
+    first = world.wallet.withdraw(
+        world.alice, "USDT", "TRX", DEST_TRX, amt, client_id="wd-1", remark="one"
+    )
+    again = world.wallet.withdraw(
+        world.alice, "USDT", "Tron(TRC20)", DEST_TRX, amt, client_id="wd-1", remark="two"
+    )
+    assert again.id == first.id
+    assert world.locked(world.alice, "USDT") == amt
+    with pytest.raises(IdempotencyConflict):
+        world.wallet.withdraw(world.alice, "USDT", "TRX", DEST_TRX, amt + 1, client_id="wd-1")
+    # bob's "wd-1" is his own
+    world.fund(world.bob, "USDT", "100")
+    assert world.wallet.withdraw(world.bob, "USDT", "TRX", DEST_TRX, amt, client_id="wd-1").id != (
+        first.id
+    )
+    world.chain.advance(5)
+    retried = world.wallet.withdraw(world.alice, "USDT", "TRX", DEST_TRX, amt, client_id="wd-1")
+    assert retried.id == first.id and retried.status is WS.SUCCESS
+    assert world.available(world.alice, "USDT") == world.units("USDT", "70")
+    views = world.wallet.withdraw_history(world.alice)
+    assert [(v.withdrawal.client_id, v.remark) for v in views] == [("wd-1", "one")]
+
+
+def test_validation(world: WalletWorld) -> None:
+    world.fund(world.alice, "USDT", "100")
+    u = world.units
+    with pytest.raises(InvalidAddress):
+        world.wallet.withdraw(world.alice, "USDT", "TRX", DEST_ETH, u("USDT", "10"))
+    with pytest.raises(MemoRequired):
+        world.wallet.withdraw(world.alice, "USDT", "TON", "UQ" + "a" * 46, u("USDT", "10"))
+    with pytest.raises(WithdrawAmountOutOfRange):
+        world.wallet.withdraw(world.alice, "USDT", "TRX", DEST_TRX, u("USDT", "4.99"))
+    with pytest.raises(InsufficientBalance):
+        world.wallet.withdraw(world.alice, "USDT", "TRX", DEST_TRX, u("USDT", "100.01"))
+    w = world.wallet.withdraw(
+        world.alice, "USDT", "TON", "UQ" + "a" * 46, u("USDT", "10"), memo="12345"
+    )
+    assert (w.network, w.memo) == ("TONCOIN", "12345")
+    assert world.engine.read(lambda e: e.exchange.ledger.locked(world.alice, "USDT")) == u(
+        "USDT", "10"
+    )
+
+
+def test_address_whitelist(world: WalletWorld) -> None:
+    world.fund(world.alice, "USDT", "100")
+    other = "T" + "B" * 33
+    world.wallet.add_whitelist(world.alice, "USDT", "TRC20", DEST_TRX, label="cold")
+    with pytest.raises(AddressNotWhitelisted):
+        world.wallet.withdraw(world.alice, "USDT", "TRX", other, world.units("USDT", "10"))
+    with pytest.raises(AddressNotWhitelisted):  # same address, other network
+        world.wallet.withdraw(world.alice, "USDT", "ETH", DEST_ETH, world.units("USDT", "10"))
+    world.wallet.withdraw(world.alice, "USDT", "TRX", DEST_TRX, world.units("USDT", "10"))
+    world.wallet.withdraw(
+        world.alice, "USDT", "TRX", other, world.units("USDT", "10"), skip_whitelist=True
+    )
+    assert [e["label"] for e in world.wallet.whitelist(world.alice)] == ["cold"]
+    assert world.wallet.remove_whitelist(world.alice, "USDT", "TRX", DEST_TRX) == 1
+    world.wallet.withdraw(world.alice, "USDT", "TRX", other, world.units("USDT", "10"))
+    # bob has no entries: anything valid goes
+    world.fund(world.bob, "USDT", "20")
+    world.wallet.withdraw(world.bob, "USDT", "TRX", other, world.units("USDT", "10"))
+
+
+def test_history_filters(world: WalletWorld) -> None:
+    world.fund(world.alice, "USDT", "100")
+    world.fund(world.alice, "ETH", "1")
+    a = world.wallet.withdraw(world.alice, "USDT", "TRX", DEST_TRX, world.units("USDT", "10"))
+    world.chain.advance(5)
+    b = world.wallet.withdraw(world.alice, "ETH", "ETH", DEST_ETH, world.units("ETH", "0.1"))
+    h = world.wallet.withdraw_history
+    assert [v.withdrawal.id for v in h(world.alice)] == [b.id, a.id]
+    assert [v.withdrawal.id for v in h(world.alice, coin="ETH")] == [b.id]
+    assert [v.withdrawal.id for v in h(world.alice, status="7")] == [a.id]
+    assert [v.withdrawal.id for v in h(world.alice, status="APPLY")] == [b.id]
+    assert h(world.alice, status="8") == []
+    assert h(world.bob) == []
