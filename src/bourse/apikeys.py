@@ -256,9 +256,13 @@ class ApiKeys:
             cond.append(t.api_keys.c.account_id == account_id)
         with self.db.begin() as conn:
             n = conn.execute(update(t.api_keys).where(*cond).values(revoked=True)).rowcount
+        self.forget(api_key)
+        return bool(n)
+
+    def forget(self, api_key: str) -> None:
+        """Drop ``api_key`` from the lookup cache (call after changing its row elsewhere)."""
         with self._lock:
             self._cache.pop(api_key, None)
-        return bool(n)
 
     # --- reading -------------------------------------------------------------------------------
     def _row_to_key(self, row) -> ApiKey | None:  # type: ignore[no-untyped-def]

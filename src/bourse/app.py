@@ -1,6 +1,7 @@
 """The ASGI application: ``create_app(platform)`` serves the MEXC Spot V3 API of a ``Platform``.
 
-Besides the MEXC endpoints (``bourse.api.mexc.routes.ENDPOINTS``) it serves ``/openapi.json``.
+Besides the MEXC endpoints (``bourse.api.mexc.routes.ENDPOINTS``) it serves ``/openapi.json``,
+the OAuth 2.0 authorization server (``bourse.oauth``) and the web pages (``bourse.web``).
 Unknown paths and methods answer with MEXC's error shape. The platform's lifecycle belongs to
 the caller (``Platform.open`` before, ``platform.close()`` after).
 """
@@ -19,7 +20,9 @@ from bourse.api.mexc import openapi
 from bourse.api.mexc.context import Endpoint
 from bourse.api.mexc.errors import NOT_FOUND, ApiError
 from bourse.api.mexc.routes import ENDPOINTS, merge, routes
+from bourse.oauth.server import OAuthConfig
 from bourse.platform import Platform
+from bourse.web.routes import all_routes as web_routes
 
 
 def create_app(platform: Platform, extra_endpoints: Iterable[Endpoint] = ()) -> Starlette:
@@ -45,6 +48,7 @@ def create_app(platform: Platform, extra_endpoints: Iterable[Endpoint] = ()) -> 
         routes=[
             *routes(platform, endpoints=endpoints),
             Route("/openapi.json", openapi_json, methods=["GET"]),
+            *web_routes(OAuthConfig.from_platform(platform)),
         ],
         exception_handlers={HTTPException: http_error},
     )

@@ -18,6 +18,7 @@ that read keys must run with the same key as the server.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 import uuid
@@ -32,6 +33,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bourse.brokers.cli import brokers_app
 from bourse.domain.errors import DomainError
 
 app = typer.Typer(
@@ -45,6 +47,7 @@ keys_app = typer.Typer(help="Create, list and delete API keys.", no_args_is_help
 accounts_app = typer.Typer(help="Open accounts.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(brokers_app, name="brokers")
 
 console = Console()
 err = Console(stderr=True)
@@ -116,10 +119,17 @@ def _missing_sqlite_file(url: str) -> bool:
 
 
 def _execute(platform: Any, command: Any) -> Any:
+    from bourse.engine import EngineUnavailable
+
     try:
         return platform.engine.execute(command)
     except DomainError as exc:
         raise _fail(exc.message or type(exc).__name__) from exc
+    except EngineUnavailable as exc:  # most likely a running server owns the database
+        raise _fail(
+            f"{exc}. If `bourse serve` is running on this database, stop it first, or use "
+            "the running server (e.g. `bourse chain-deposit` for sandbox deposits)."
+        ) from exc
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -191,7 +201,12 @@ def serve(
     seed: Annotated[int | None, typer.Option(help="Random seed of the demo market maker.")] = None,
 ) -> None:
     """Serve the MEXC-compatible API (and, with --demo, a live demo market)."""
+    import gc
+
     import uvicorn
+
+    # an exchange allocates many long-lived objects (orders, balances): collect less often
+    gc.set_threshold(100_000, 50, 100)
 
     from bourse.app import create_app
     from bourse.sandbox.demo import (
@@ -206,6 +221,7 @@ def serve(
     except OSError as exc:
         raise _fail(f"cannot listen on {host}:{port}: {exc}") from exc
     url = public_url(host, sock.getsockname()[1])
+    os.environ.setdefault("BOURSE_PUBLIC_URL", url)  # the OAuth issuer, unless set
     maker = None
     with _platform(db) as platform:
         if demo:
@@ -213,6 +229,10 @@ def serve(
             maker = MarketMaker(
                 platform.engine, seeded.accounts[MARKET_MAKER_ROLE], seed=seed
             ).start()
+            # the simulated chain: blocks advance, deposits confirm, withdrawals broadcast;
+            # the unsigned /sandbox/... endpoints (send a deposit, approve a review) are on
+            platform.wallet.settings.sandbox = True
+            platform.chain.start()
         remember_url(platform, url)
         _print_banner(url, demo_credentials(platform) if demo else None)
         server = uvicorn.Server(
@@ -224,6 +244,36 @@ def serve(
             if maker is not None:
                 maker.stop()
             sock.close()
+
+
+@app.command("chain-deposit")
+def chain_deposit(
+    coin: Annotated[str, typer.Argument(help="Coin, e.g. USDT.")],
+    amount: Annotated[str, typer.Argument(help="Decimal amount, e.g. 250.5.")],
+    account: Annotated[int | None, typer.Option(help="Pay this account's deposit address.")] = None,
+    address: Annotated[str | None, typer.Option(help="Or pay this address.")] = None,
+    memo: Annotated[str, typer.Option(help="Memo, where the network needs one.")] = "",
+    network: Annotated[str | None, typer.Option(help="Network id, e.g. TRX.")] = None,
+    url: Annotated[str | None, typer.Option(help="Server URL (default: the demo's).")] = None,
+) -> None:
+    """Send a sandbox chain deposit to a running `bourse serve --demo` (credited after its
+    confirmations, like a real one)."""
+    import httpx
+
+    from bourse.sandbox.demo import DEFAULT_URL
+
+    base = url or DEFAULT_URL
+    params: dict[str, str] = {"coin": coin.upper(), "amount": amount, "memo": memo}
+    for name, value in (("account", account), ("address", address), ("network", network)):
+        if value is not None:
+            params[name] = str(value)
+    try:
+        r = httpx.post(f"{base}/sandbox/deposit", params=params, timeout=30)
+    except httpx.HTTPError as exc:
+        raise _fail(f"cannot reach {base}: {exc}") from exc
+    if r.status_code != 200:
+        raise _fail(r.text)
+    console.print_json(r.text)
 
 
 def _print_banner(url: str, creds: dict | None) -> None:
@@ -381,6 +431,8 @@ def keys_delete(
     """Revoke an API key; it stops working at once."""
     with _platform(db) as platform:
         done = platform.apikeys.delete_key(key)
+        if done:
+            platform.brokers.bindings.on_key_deleted(key)
     if not done:
         raise _fail(f"no active API key {key}")
     console.print(f"[green]revoked[/] {key}")

@@ -69,6 +69,16 @@ class Config:
     stp_default: StpMode = StpMode.CANCEL_TAKER
     default_listings: bool = True
     trust_forwarded_for: bool = False
+    #: the externally visible base URL (OAuth issuer, links); else BOURSE_PUBLIC_URL
+    public_url: str | None = None
+    #: run the daily broker rebate accrual + settlement job at this UTC time (None: off)
+    rebate_settle_at: str | None = "00:05"
+    #: wallet rules (review thresholds, sandbox endpoints); see ``bourse.wallet.WalletSettings``
+    wallet: Any = None
+    #: simulated chain: seconds per block, share of broadcasts that fail or get stuck
+    chain_block_interval: float = 2.0
+    chain_failure_rate: float = 0.0
+    chain_stuck_rate: float = 0.0
 
 
 class Platform:
@@ -91,6 +101,9 @@ class Platform:
         self.apikeys = apikeys
         self.marketdata = marketdata
         self.queries = queries
+        self.brokers: Any = None
+        self.wallet: Any = None
+        self.chain: Any = None
         self._closed = False
 
     @classmethod
@@ -119,14 +132,37 @@ class Platform:
         queries = Queries(db)
         marketdata = MarketData.from_store(queries, engine)
         engine.start()
-        keys = ApiKeys(db, load_server_key(config.secret_key, config.key_dir, config.database_url))
-        return cls(config, db, engine, keys, marketdata, queries, store)
+        server_key = load_server_key(config.secret_key, config.key_dir, config.database_url)
+        keys = ApiKeys(db, server_key)
+        platform = cls(config, db, engine, keys, marketdata, queries, store)
+        from bourse.brokers import Brokers
+        from bourse.wallet import build_wallet
+
+        platform.wallet = build_wallet(
+            engine,
+            db,
+            server_key,
+            config.wallet,
+            block_interval=config.chain_block_interval,
+            failure_rate=config.chain_failure_rate,
+            stuck_rate=config.chain_stuck_rate,
+        )
+        platform.chain = platform.wallet.chain
+
+        platform.brokers = Brokers.create(db, engine)
+        if config.rebate_settle_at:
+            platform.brokers.start_scheduler(config.rebate_settle_at)
+        return platform
 
     def close(self) -> None:
         """Stop the engine (finishing queued commands) and release the database."""
         if self._closed:
             return
         self._closed = True
+        if self.brokers is not None:
+            self.brokers.close()
+        if self.chain is not None:
+            self.chain.stop()
         self.engine.stop()
         if self.store is not None and hasattr(self.store, "close"):
             self.store.close()

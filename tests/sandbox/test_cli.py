@@ -50,10 +50,13 @@ def test_demo_credentials_json(tmp_path: Path, seeded: dict) -> None:
     data = json.loads(out)
     assert list(data) == ["url", "accounts"]
     assert data["url"] == "http://127.0.0.1:18123"
-    assert list(data["accounts"]) == ["user"]
+    assert list(data["accounts"]) == ["user", "api_broker"]
     user = data["accounts"]["user"]
     assert list(user) == ["api_key", "secret"]
     assert all(isinstance(v, str) and v for v in user.values())
+    broker = data["accounts"]["api_broker"]
+    assert list(broker) == ["api_key", "secret", "bound_user_key"]
+    assert broker["bound_user_key"]["api_key"] != user["api_key"]
     assert data == seeded
 
 

@@ -38,7 +38,7 @@ def test_seed_is_idempotent_and_funds_exactly(config: Config) -> None:
         first = seed_demo(platform)
         assert first.changed
         assert set(first.opened) == {a.role for a in DEMO_ACCOUNTS}
-        assert first.keys_created == ["user"]
+        assert first.keys_created == ["user", "api_broker"]
         assert first.credited == sum(len(a.funds) for a in DEMO_ACCOUNTS)
         second = seed_demo(platform)
         assert not second.changed
@@ -48,7 +48,11 @@ def test_seed_is_idempotent_and_funds_exactly(config: Config) -> None:
             got = _balances(platform, first.accounts[spec.role])
             for asset, amount in spec.funds:
                 assert got[asset] == (to_units(amount, 8), 0)
-        assert len(platform.apikeys.list_keys(first.accounts["user"])) == 1
+        # the user's full key, and the trading key bound to the demo API broker
+        assert len(platform.apikeys.list_keys(first.accounts["user"])) == 2
+        keys = platform.apikeys.list_keys(first.accounts["user"])
+        bound = [k for k in keys if platform.brokers.bindings.bound_broker(k["apiKey"])]
+        assert len(bound) == 1 and "SPOT_WITHDRAW_WRITE" not in bound[0]["permissions"]
         platform.engine.read(lambda e: e.exchange.ledger.check())
 
     # after a restart: nothing new, same ids, same balances
@@ -58,7 +62,7 @@ def test_seed_is_idempotent_and_funds_exactly(config: Config) -> None:
         assert third.accounts == first.accounts == demo_account_ids(platform)
         user = _balances(platform, first.accounts["user"])
         assert user["USDT"] == (to_units("100000", 8), 0)
-        assert len(platform.apikeys.list_keys(first.accounts["user"])) == 1
+        assert len(platform.apikeys.list_keys(first.accounts["user"])) == 2
 
 
 def test_credentials_are_retrievable_and_usable(config: Config) -> None:
@@ -67,7 +71,7 @@ def test_credentials_are_retrievable_and_usable(config: Config) -> None:
         creds = demo_credentials(platform)
         assert creds["url"] == DEFAULT_URL
         assert set(creds) == {"url", "accounts"}
-        assert set(creds["accounts"]) == {"user"}
+        assert set(creds["accounts"]) == {"user", "api_broker"}
         user = creds["accounts"]["user"]
         assert set(user) == {"api_key", "secret"}
         key = platform.apikeys.lookup(user["api_key"])
@@ -89,7 +93,7 @@ def test_deleted_demo_key_is_recreated(config: Config) -> None:
         seed_demo(platform)
         old = demo_credentials(platform)["accounts"]["user"]["api_key"]
         assert platform.apikeys.delete_key(old)
-        assert demo_credentials(platform)["accounts"] == {}
+        assert "user" not in demo_credentials(platform)["accounts"]
         assert seed_demo(platform).keys_created == ["user"]
         new = demo_credentials(platform)["accounts"]["user"]["api_key"]
         assert new != old

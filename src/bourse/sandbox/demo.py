@@ -69,6 +69,13 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
         api_key=True,
     ),
     DemoAccount(
+        role="api_broker",
+        name="demo:api-broker",
+        funds=(("USDT", "1000"),),
+        kind=AccountKind.BROKER_MASTER,
+        api_key=True,
+    ),
+    DemoAccount(
         role="market_maker",
         name="demo:market-maker",
         funds=(("USDT", "20000000"), ("BTC", "300"), ("ETH", "6000"), ("MX", "8000000")),
@@ -180,7 +187,32 @@ def seed_demo(
             apikeys.create_key(acc, list(FULL_SPOT_PERMISSIONS), label=spec.name, expires=None)
             out.keys_created.append(spec.role)
             note(f"created an API key for {spec.name}")
+    if apikeys is not None and "api_broker" in out.accounts and "user" in out.accounts:
+        _ensure_api_broker(platform, out.accounts["api_broker"], out.accounts["user"], note)
     return out
+
+
+#: label and permissions of the demo user's key that is bound to the demo API broker (a bound
+#: key may not withdraw, so it is a second key beside the user's full one)
+BROKER_KEY_LABEL = "demo:user:via-api-broker"
+BROKER_KEY_PERMISSIONS = ("SPOT_ACCOUNT_READ", "SPOT_DEAL_READ", "SPOT_DEAL_WRITE")
+
+
+def _ensure_api_broker(platform: Any, broker_account: int, user_account: int, note: Any) -> None:
+    """Register the demo API broker (approved, 30 % rebate) and bind a demo user key to it."""
+    from bourse.brokers import brokers_of, seed_api_broker
+
+    key = _demo_key(platform, user_account, BROKER_KEY_LABEL)
+    if key is None:
+        platform.apikeys.create_key(
+            user_account, list(BROKER_KEY_PERMISSIONS), label=BROKER_KEY_LABEL, expires=None
+        )
+        key = _demo_key(platform, user_account, BROKER_KEY_LABEL)
+    assert key is not None
+    current = brokers_of(platform).bindings.get(key[0])
+    seed_api_broker(platform, key[0], account_id=broker_account, name="Demo API Broker")
+    if current is None:
+        note("approved the demo API broker and bound a demo user key to it")
 
 
 def _demo_key(platform: Any, account: int, label: str) -> tuple[str, str] | None:
@@ -215,7 +247,7 @@ def demo_credentials(
     Only roles that have a usable key appear; ``url`` is the last URL remembered by
     ``remember_url`` (``bourse serve``), else ``DEFAULT_URL``.
     """
-    keys: dict[str, dict[str, str]] = {}
+    keys: dict[str, dict[str, Any]] = {}
     engine = getattr(platform, "engine", None)
     for spec in accounts:
         if not spec.api_key:
@@ -229,6 +261,15 @@ def demo_credentials(
         key = _demo_key(platform, acc, spec.name)
         if key is not None:
             keys[spec.role] = {"api_key": key[0], "secret": key[1]}
+    if "api_broker" in keys and "user" in keys:
+        user_acc = (
+            find_account(engine, "demo:user")
+            if engine is not None
+            else _stored_account(platform.db, "demo:user")
+        )
+        bound = _demo_key(platform, user_acc, BROKER_KEY_LABEL) if user_acc else None
+        if bound is not None:  # the user's key the broker trades with (bound to the broker)
+            keys["api_broker"]["bound_user_key"] = {"api_key": bound[0], "secret": bound[1]}
     return {"url": get_setting(platform.db, "demo.url") or DEFAULT_URL, "accounts": keys}
 
 

@@ -1,10 +1,7 @@
-"""Account endpoints (sections 2.6-2.8): account, tradeFee, selfSymbols, uid, KYC status, and
-the currency configuration (``capital/config/getall``).
+"""Account endpoints (sections 2.6-2.7): account, tradeFee, selfSymbols, uid, KYC status.
 
 ``account`` lists only assets with a non-zero balance. ``free`` and ``available`` are both the
-available balance. ``capital/config/getall`` lists every registered asset with one network per
-asset until the simulated chain provides real ones; deposits and withdrawals are reported as
-disabled there because no chain is attached yet.
+available balance. The wallet endpoints (``capital/...``) live in ``capital.py``.
 """
 
 from __future__ import annotations
@@ -87,40 +84,6 @@ async def kyc_status(ctx: Ctx) -> Any:
     return {"status": "1"}
 
 
-async def capital_config(ctx: Ctx) -> Any:
-    assets = ctx.platform.engine.wallet.assets
-    out = []
-    for code in sorted(assets):
-        a = assets[code]
-        out.append(
-            {
-                "coin": code,
-                "name": a.name or code,
-                "networkList": [
-                    {
-                        "coin": code,
-                        "depositDesc": None,
-                        "depositEnable": False,
-                        "minConfirm": 0,
-                        "name": a.name or code,
-                        "network": DEFAULT_NETWORK,
-                        "netWork": DEFAULT_NETWORK,
-                        "withdrawEnable": False,
-                        "withdrawFee": "0",
-                        "withdrawIntegerMultiple": None,
-                        "withdrawMax": "0",
-                        "withdrawMin": "0",
-                        "sameAddress": False,
-                        "contract": "",
-                        "withdrawTips": None,
-                        "depositTips": None,
-                    }
-                ],
-            }
-        )
-    return out
-
-
 A = "SPOT_ACCOUNT_READ"
 
 ENDPOINTS = [
@@ -156,16 +119,5 @@ ENDPOINTS = [
         None,
         "KYC status (1 unverified, 2 primary, 3 advanced, 4 institutional)",
         s.obj({"status": s.S}),
-    ),
-    Endpoint(
-        "GET",
-        "/api/v3/capital/config/getall",
-        capital_config,
-        (),
-        True,
-        None,
-        "Currency and network configuration",
-        s.arr(s.CURRENCY),
-        10,
     ),
 ]

@@ -25,6 +25,9 @@ class Ctx:
     ip: str
     now: int
     key: ApiKey | None = None
+    #: the OAuth principal when the request carried ``Authorization: Bearer`` (then ``key`` is
+    #: a key-shaped view of the token: same account, the token's permissions)
+    principal: Any = None
 
     @property
     def account(self) -> int:

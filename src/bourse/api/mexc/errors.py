@@ -14,8 +14,10 @@ import logging
 
 from starlette.responses import Response
 
+from bourse.domain import brokers as b
 from bourse.domain import errors as d
 from bourse.engine.engine import EngineUnavailable
+from bourse.wallet.errors import MEXC_CODES
 
 log = logging.getLogger("bourse.api")
 
@@ -81,7 +83,18 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     d.AccountFrozen: (30018, 400),  # ccxt: AccountSuspended
     d.TransferNotAllowed: (10103, 400),
     d.LedgerImbalance: (500, 500),
+    # broker program
+    b.BrokerError: (PARAM_ERROR, 400),
+    b.BrokerNotFound: (22222, 400),  # record does not exist
+    b.BrokerExists: (730101, 400),  # already exists
+    b.BrokerStateError: (730100, 400),  # unusual user status
+    b.KeyAlreadyBound: (730003, 400),  # unsupported operation
+    b.KeyNotBound: (22222, 400),
+    b.NotKeyOwner: (730706, 400),  # API key not found
 }
+
+# wallet and chain errors (their MEXC codes live beside them in ``bourse.wallet.errors``)
+TABLE.update(MEXC_CODES)
 
 #: message overrides where MEXC's text is what clients match on
 _MESSAGES: dict[type[d.DomainError], str] = {

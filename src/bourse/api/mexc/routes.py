@@ -12,19 +12,28 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bourse.api.mexc import account, market, trading
+from bourse.api.mexc import account, broker, capital, market, trading
 from bourse.api.mexc.auth import SIGNED_PARAMS, authenticate
 from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.errors import to_response
 from bourse.api.mexc.params import collect, validate
 from bourse.api.mexc.ratelimit import RateLimiter
+from bourse.oauth.mexc import bearer_key, is_bearer
 from bourse.platform import Platform
 
-ENDPOINTS: list[Endpoint] = [*market.ENDPOINTS, *trading.ENDPOINTS, *account.ENDPOINTS]
+ENDPOINTS: list[Endpoint] = [
+    *market.ENDPOINTS,
+    *trading.ENDPOINTS,
+    *account.ENDPOINTS,
+    *broker.ENDPOINTS,
+    *capital.ENDPOINTS,
+    *capital.SANDBOX_ENDPOINTS,
+]
 
 
 def now_ms() -> int:
@@ -54,8 +63,20 @@ def _endpoint_app(ep: Endpoint, platform: Platform, limiter: RateLimiter) -> Any
             query: bytes = request.scope.get("query_string", b"")
             body = b"" if request.method == "GET" else await request.body()
             params, is_form = collect(query, body, request.headers.get("content-type", ""))
-            key = None
-            if signed:
+            key = principal = None
+            authorization = request.headers.get("authorization")
+            if signed and is_bearer(authorization):
+                # OAuth: the access token is the credential (no signature or timestamp)
+                key, principal = await run_in_threadpool(
+                    bearer_key,
+                    platform,
+                    authorization,
+                    request.headers.get("source"),
+                    ep.permission,
+                    now,
+                )
+                limiter.hit(f"uid:{key.account_id}", path, now)
+            elif signed:
                 key = authenticate(
                     keys,
                     request.headers.get("x-mexc-apikey"),
@@ -71,7 +92,7 @@ def _endpoint_app(ep: Endpoint, platform: Platform, limiter: RateLimiter) -> Any
             # signed: checked above; public: some clients sign everything, and MEXC ignores it
             for name in SIGNED_PARAMS:
                 params.pop(name, None)
-            ctx = Ctx(platform, request, validate(specs, params), ip, now, key)
+            ctx = Ctx(platform, request, validate(specs, params), ip, now, key, principal)
             result = await ep.handler(ctx)
         except Exception as exc:  # every error becomes a MEXC error body
             return to_response(exc)

@@ -24,6 +24,9 @@ from bourse.api.mexc.errors import (
     missing,
 )
 from bourse.api.mexc.params import MAX_TIME_MS, P, validate
+from bourse.brokers import brokers_of
+from bourse.brokers.attribution import AUDITED
+from bourse.domain.brokers import Attribution
 from bourse.domain.errors import DomainError, OrderNotFound
 from bourse.domain.money import to_units
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType, StpMode
@@ -66,7 +69,28 @@ def _source(ctx: Ctx) -> str:
     return (ctx.request.headers.get("source") or "")[:SOURCE_MAX]
 
 
-def order_request(ctx: Ctx, p: dict[str, Any]) -> OrderRequest:
+async def attribute(ctx: Ctx) -> Attribution:
+    """Which broker earns on this request's orders (``bourse.brokers.attribution``).
+
+    An OAuth token counts as a key bound to its client's broker (the pipeline has already
+    refused a ``source`` naming another broker); an API key's binding comes from the registry.
+    """
+    attributor = brokers_of(ctx.platform).attributor
+    source = ctx.request.headers.get("source")
+    if ctx.principal is not None:
+        return await ctx.db(attributor.resolve, ctx.principal.broker_id, source)
+    return await ctx.db(attributor.for_key, ctx.key.api_key if ctx.key else None, source)
+
+
+async def audit(ctx: Ctx, order_id: int, att: Attribution) -> None:
+    """Keep a refused attribution (unknown or unapproved ``source``) for the broker audit."""
+    if att.status in AUDITED:
+        attributor = brokers_of(ctx.platform).attributor
+        api_key = ctx.key.api_key if ctx.key else ""
+        await ctx.db(attributor.record, order_id, ctx.account, att, api_key)
+
+
+def order_request(ctx: Ctx, p: dict[str, Any], att: Attribution | None = None) -> OrderRequest:
     """An engine ``OrderRequest`` from validated order parameters (exact unit conversion)."""
     sym = ctx.symbol(p["symbol"])
     check_symbol(ctx.key, sym.name)
@@ -96,12 +120,15 @@ def order_request(ctx: Ctx, p: dict[str, Any]) -> OrderRequest:
         client_id=p.get("newClientOrderId", ""),
         stp=StpMode(stp) if stp else None,
         source=_source(ctx),
+        broker_id=att.broker_id if att is not None else None,
     )
 
 
 async def new_order(ctx: Ctx) -> Any:
-    req = order_request(ctx, ctx.params)
+    att = await attribute(ctx)
+    req = order_request(ctx, ctx.params, att)
     order = await ctx.platform.engine.run(c.PlaceOrder(req))
+    await audit(ctx, order.id, att)
     return wire.order_ack(order, ctx.symbol(order.symbol))
 
 
@@ -123,12 +150,13 @@ async def batch_orders(ctx: Ctx) -> Any:
     if len(symbols) != 1:
         raise invalid("batchOrders", "all orders must be on the same symbol")
     engine = ctx.platform.engine
+    att = await attribute(ctx)
     slots: list[Any] = []
     for item in items:
         raw = {str(k): _str(v) for k, v in item.items() if v is not None and v != ""}
         client_id = raw.get("newClientOrderId")
         try:
-            req = order_request(ctx, validate(BATCH_ITEM_PARAMS, raw))
+            req = order_request(ctx, validate(BATCH_ITEM_PARAMS, raw), att)
         except (ApiError, DomainError) as exc:
             err = exc if isinstance(exc, ApiError) else from_domain(exc)
             slots.append({"newClientOrderId": client_id, "msg": err.msg, "code": err.code})
@@ -148,6 +176,7 @@ async def batch_orders(ctx: Ctx) -> Any:
                 {"newClientOrderId": req.client_id or None, "msg": err.msg, "code": err.code}
             )
             continue
+        await audit(ctx, order.id, att)
         ack: dict[str, Any] = {"symbol": order.symbol, "orderId": str(order.id), "orderListId": -1}
         if req.client_id:
             ack["newClientOrderId"] = req.client_id
