@@ -22,18 +22,16 @@ import os
 import socket
 import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bourse.brokers.cli import brokers_app
+from bourse.cliutil import DbOption, JsonOption, console, db_url, err, fail, open_platform, safe_url
 from bourse.domain.errors import DomainError
 
 app = typer.Typer(
@@ -48,63 +46,6 @@ accounts_app = typer.Typer(help="Open accounts.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(brokers_app, name="brokers")
-
-console = Console()
-err = Console(stderr=True)
-
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        envvar="BOURSE_DATABASE_URL",
-        help="Database URL (sqlite:///path.db or postgresql://...); default sqlite:///./bourse.db.",
-        show_default=False,
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
-
-def _url(db: str | None) -> str:
-    from bourse.store.db import database_url
-
-    return db or database_url()
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
-
-
-@contextmanager
-def _platform(db: str | None, *, quiet: bool = False) -> Iterator[Any]:
-    """Open the platform (migrating the database) with a spinner; always closed afterwards."""
-    from bourse.platform import Config, Platform
-
-    url = _url(db)
-    with err.status(f"opening {_safe(url)} ...", spinner="dots") if not quiet else _null():
-        try:
-            platform = Platform.open(Config(database_url=url))
-        except Exception as exc:  # bad URL, database down: a message, not a traceback
-            raise _fail(f"cannot open {_safe(url)}: {exc}") from exc
-    try:
-        yield platform
-    finally:
-        platform.close()
-
-
-@contextmanager
-def _null() -> Iterator[None]:
-    yield
-
-
-def _safe(url: str) -> str:
-    """The URL without its password, for messages."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
 
 
 def _missing_sqlite_file(url: str) -> bool:
@@ -124,9 +65,9 @@ def _execute(platform: Any, command: Any) -> Any:
     try:
         return platform.engine.execute(command)
     except DomainError as exc:
-        raise _fail(exc.message or type(exc).__name__) from exc
+        raise fail(exc.message or type(exc).__name__) from exc
     except EngineUnavailable as exc:  # most likely a running server owns the database
-        raise _fail(
+        raise fail(
             f"{exc}. If `bourse serve` is running on this database, stop it first, or use "
             "the running server (e.g. `bourse chain-deposit` for sandbox deposits)."
         ) from exc
@@ -219,11 +160,11 @@ def serve(
     try:
         sock = _bind(host, port)
     except OSError as exc:
-        raise _fail(f"cannot listen on {host}:{port}: {exc}") from exc
+        raise fail(f"cannot listen on {host}:{port}: {exc}") from exc
     url = public_url(host, sock.getsockname()[1])
     os.environ.setdefault("BOURSE_PUBLIC_URL", url)  # the OAuth issuer, unless set
     maker = None
-    with _platform(db) as platform:
+    with open_platform(db) as platform:
         if demo:
             seeded = _seed_with_progress(platform)
             maker = MarketMaker(
@@ -270,9 +211,9 @@ def chain_deposit(
     try:
         r = httpx.post(f"{base}/sandbox/deposit", params=params, timeout=30)
     except httpx.HTTPError as exc:
-        raise _fail(f"cannot reach {base}: {exc}") from exc
+        raise fail(f"cannot reach {base}: {exc}") from exc
     if r.status_code != 200:
-        raise _fail(r.text)
+        raise fail(r.text)
     console.print_json(r.text)
 
 
@@ -304,15 +245,15 @@ def demo_credentials_cmd(db: DbOption = None, as_json: JsonOption = False) -> No
     from bourse.sandbox.demo import demo_credentials
     from bourse.store.db import make_engine
 
-    url = _url(db)
+    url = db_url(db)
     if _missing_sqlite_file(url):
-        raise _fail(f"{_safe(url)} does not exist (run `bourse serve --demo` first)")
+        raise fail(f"{safe_url(url)} does not exist (run `bourse serve --demo` first)")
     engine = make_engine(url)
     try:
         keys = ApiKeys(engine, load_server_key(None, None, url))
         creds = demo_credentials(SimpleNamespace(db=engine, apikeys=keys))
     except Exception as exc:
-        raise _fail(f"no demo in {_safe(url)} (run `bourse serve --demo` first): {exc}") from exc
+        raise fail(f"no demo in {safe_url(url)} (run `bourse serve --demo` first): {exc}") from exc
     finally:
         engine.dispose()
     if as_json:
@@ -329,13 +270,13 @@ def migrate(db: DbOption = None) -> None:
     """Create or upgrade the database schema."""
     from bourse.store.db import migrate as run_migrations
 
-    url = _url(db)
-    with err.status(f"migrating {_safe(url)} ...", spinner="dots"):
+    url = db_url(db)
+    with err.status(f"migrating {safe_url(url)} ...", spinner="dots"):
         try:
             run_migrations(url)
         except Exception as exc:
-            raise _fail(f"migration failed: {exc}") from exc
-    console.print(f"[green]database is up to date[/] ({_safe(url)})")
+            raise fail(f"migration failed: {exc}") from exc
+    console.print(f"[green]database is up to date[/] ({safe_url(url)})")
 
 
 # --- keys ---------------------------------------------------------------------------------------
@@ -357,10 +298,10 @@ def keys_create(
     as_json: JsonOption = False,
 ) -> None:
     """Create an API key; the secret is printed once and never again."""
-    with _platform(db, quiet=as_json) as platform:
+    with open_platform(db, quiet=as_json) as platform:
         exists = platform.engine.read(lambda e: account in e.wallet.accounts)
         if not exists:
-            raise _fail(f"account {account} does not exist")
+            raise fail(f"account {account} does not exist")
         try:
             api_key, secret = platform.apikeys.create_key(
                 account,
@@ -370,7 +311,7 @@ def keys_create(
                 symbols=_split(symbols),
             )
         except DomainError as exc:
-            raise _fail(exc.message) from exc
+            raise fail(exc.message) from exc
         info = platform.apikeys.lookup(api_key)
     if as_json:
         sys.stdout.write(
@@ -396,7 +337,7 @@ def keys_list(
     as_json: JsonOption = False,
 ) -> None:
     """List an account's API keys (never their secrets)."""
-    with _platform(db, quiet=as_json) as platform:
+    with open_platform(db, quiet=as_json) as platform:
         rows = platform.apikeys.list_keys(account)
     if as_json:
         sys.stdout.write(json.dumps(rows) + "\n")
@@ -429,12 +370,12 @@ def keys_delete(
     db: DbOption = None,
 ) -> None:
     """Revoke an API key; it stops working at once."""
-    with _platform(db) as platform:
+    with open_platform(db) as platform:
         done = platform.apikeys.delete_key(key)
         if done:
             platform.brokers.bindings.on_key_deleted(key)
     if not done:
-        raise _fail(f"no active API key {key}")
+        raise fail(f"no active API key {key}")
     console.print(f"[green]revoked[/] {key}")
 
 
@@ -458,8 +399,8 @@ def accounts_open(
     try:
         account_kind = AccountKind(kind.upper())
     except ValueError as exc:
-        raise _fail(f"unknown account kind {kind!r}") from exc
-    with _platform(db, quiet=as_json) as platform:
+        raise fail(f"unknown account kind {kind!r}") from exc
+    with open_platform(db, quiet=as_json) as platform:
         acc = _execute(platform, c.OpenAccount(account_kind, parent=parent, name=name))
     if as_json:
         sys.stdout.write(json.dumps({"account": acc.id, "kind": str(acc.kind)}) + "\n")
@@ -483,16 +424,16 @@ def deposit(
     from bourse.engine import commands as c
 
     code = asset.upper()
-    with _platform(db) as platform:
+    with open_platform(db) as platform:
         scale = platform.engine.read(
             lambda e: e.wallet.assets[code].scale if code in e.wallet.assets else None
         )
         if scale is None:
-            raise _fail(f"unknown asset {code}")
+            raise fail(f"unknown asset {code}")
         try:
             units = to_units(amount, scale)
         except DomainError as exc:
-            raise _fail(exc.message) from exc
+            raise fail(exc.message) from exc
         ref = tx_ref or f"cli:{uuid.uuid4().hex}"
         credited = _execute(platform, c.CreditDeposit(account, code, units, ref))
         available = platform.engine.read(lambda e: e.exchange.ledger.available(account, code))

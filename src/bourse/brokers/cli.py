@@ -22,46 +22,27 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from bourse.cliutil import DbOption, JsonOption, console, fail, open_platform
 from bourse.domain.errors import DomainError
 
 brokers_app = typer.Typer(
     help="Broker program: applications, review, rebate rates, key bindings, rebates.",
     no_args_is_help=True,
 )
-console = Console()
-err = Console(stderr=True)
-
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        envvar="BOURSE_DATABASE_URL",
-        help="Database URL (sqlite:///path.db or postgresql://...); default sqlite:///./bourse.db.",
-        show_default=False,
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(1)
 
 
 @contextmanager
 def _brokers(db: str | None, quiet: bool = False) -> Iterator[tuple[Any, Any]]:
     """(platform, brokers) for one command; domain errors become a message and exit 1."""
     from bourse.brokers import brokers_of
-    from bourse.cli import _platform  # the shared opener (spinner, friendly errors)
 
-    with _platform(db, quiet=quiet) as platform:
+    with open_platform(db, quiet=quiet) as platform:
         try:
             yield platform, brokers_of(platform)
         except DomainError as exc:
-            raise _fail(exc.message or type(exc).__name__) from exc
+            raise fail(exc.message or type(exc).__name__) from exc
 
 
 def _out(as_json: bool, data: Any, text: str) -> None:
@@ -189,7 +170,7 @@ def set_rate_cmd(
 ) -> None:
     """Set a broker's rebate rate (kept as history; never back-dated)."""
     if (rate is None) == (ppm is None):
-        raise _fail("give a rate or --ppm")
+        raise fail("give a rate or --ppm")
     with _brokers(db, as_json) as (_, br):
         value = ppm if ppm is not None else parse_rate(rate or "")
         ch = br.registry.set_rate(broker_id, value, effective_from, note)
@@ -219,7 +200,7 @@ def list_cmd(
         try:
             st = BrokerStatus(status.upper()) if status else None
         except ValueError as exc:
-            raise _fail(f"unknown status {status!r}") from exc
+            raise fail(f"unknown status {status!r}") from exc
         rows = [_info(b, br.registry.rate_at(b.id)) for b in br.registry.list(st)]
     if as_json:
         _out(True, rows, "")
@@ -249,7 +230,7 @@ def bind_cmd(
     with _brokers(db, as_json) as (platform, br):
         key = platform.apikeys.lookup(api_key)
         if key is None:
-            raise _fail(f"no API key {api_key}")
+            raise fail(f"no API key {api_key}")
         b = br.bindings.bind(api_key, broker_id, key.account_id)
         _out(
             as_json,

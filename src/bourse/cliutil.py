@@ -1,0 +1,68 @@
+"""What every ``bourse`` sub-command shares: consoles, the ``--db``/``--json`` options, the
+platform opener and the way errors end a command."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+console = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="BOURSE_DATABASE_URL",
+        help="Database URL (sqlite:///path.db or postgresql://...); default sqlite:///./bourse.db.",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def db_url(db: str | None) -> str:
+    from bourse.store.db import database_url
+
+    return db or database_url()
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+@contextmanager
+def open_platform(db: str | None, *, quiet: bool = False) -> Iterator[Any]:
+    """Open the platform (migrating the database) with a spinner; always closed afterwards."""
+    from bourse.platform import Config, Platform
+
+    url = db_url(db)
+    with err.status(f"opening {safe_url(url)} ...", spinner="dots") if not quiet else _null():
+        try:
+            platform = Platform.open(Config(database_url=url))
+        except Exception as exc:  # bad URL, database down: a message, not a traceback
+            raise fail(f"cannot open {safe_url(url)}: {exc}") from exc
+    try:
+        yield platform
+    finally:
+        platform.close()
+
+
+@contextmanager
+def _null() -> Iterator[None]:
+    yield
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
