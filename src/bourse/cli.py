@@ -221,6 +221,8 @@ def _print_banner(url: str, creds: dict | None) -> None:
     lines = [
         f"[bold]API[/]        {url}   (use it where a MEXC client says https://api.mexc.com)",
         f"[bold]OpenAPI[/]    {url}/openapi.json",
+        f"[bold]Web[/]        {url}/signup  {url}/login  {url}/account/apps",
+        f"[bold]OAuth[/]      {url}/.well-known/oauth-authorization-server",
     ]
     if creds is not None:
         for role, key in creds["accounts"].items():
@@ -230,6 +232,9 @@ def _print_banner(url: str, creds: dict | None) -> None:
                 f"  api key    [green]{key['api_key']}[/]",
                 f"  secret     [green]{key['secret']}[/]",
             ]
+            bound = key.get("bound_user_key")
+            if bound:
+                lines += [f"  trades with the user key bound to it: [green]{bound['api_key']}[/]"]
         lines += ["", "Again later: [cyan]bourse demo-credentials --json[/]"]
     title = "Bourse demo exchange" if creds is not None else "Bourse"
     console.print(Panel("\n".join(lines), title=title, expand=False))

@@ -45,7 +45,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bourse.apikeys import normalize_permission
+from bourse.apikeys import MAX_IPS_PER_KEY, normalize_permission
 from bourse.domain.accounts import AccountKind
 from bourse.domain.brokers import BrokerStatus, BrokerType
 from bourse.domain.errors import DomainError, InvalidParameter, TransferNotAllowed
@@ -59,9 +59,10 @@ NORMAL_QUOTA = 30
 BROKER_QUOTA = 1000
 #: the largest markup a broker may add on each of maker and taker (ppm of the amount received)
 MAX_MARKUP_PPM = 2_000
-#: MEXC: a broker sub-account key takes up to 4 IPs; a normal sub-account key up to 20
+#: MEXC: a broker sub-account key takes up to 4 IPs; a normal sub-account key "up to 20", but
+#: every key is capped by the platform's 10 (MEXC FAQ, error 730703)
 BROKER_KEY_IPS = 4
-NORMAL_KEY_IPS = 20
+NORMAL_KEY_IPS = min(20, MAX_IPS_PER_KEY)
 MAX_NOTE = 128
 ACCOUNT_TYPES = ("SPOT", "FUTURES")
 _NAME = re.compile(r"[A-Za-z0-9]{8,32}")
@@ -263,11 +264,12 @@ class SubAccounts:
         acc = self.engine.read(lambda e: e.wallet.accounts.get(account_id))
         if acc is None or acc.kind not in (AccountKind.USER, AccountKind.BROKER_MASTER):
             raise SubAccountOnly("a sub-account cannot have sub-accounts")
-        if acc.kind is AccountKind.BROKER_MASTER:
-            try:
-                return self.tenant_for_broker(account_id)
-            except SubAccountError:
-                pass
+        from bourse.brokers import brokers_of
+
+        broker = brokers_of(self.platform).registry.by_account(account_id)
+        if broker is not None and broker.type is BrokerType.INDEPENDENT:
+            # an independent broker's sub-accounts are its broker's, suspended or not
+            return self.tenant_for_broker(account_id)
         quota, markup = self._limits(account_id, False)
         return Tenant(account_id, None, quota, markup)
 
@@ -771,7 +773,9 @@ class SubAccounts:
         never changes broker)."""
         if account_id in self._sub_broker:
             return self._sub_broker[account_id]
-        acc = self.engine.read(lambda e: e.wallet.accounts.get(account_id))
+        # lock-free: a dict lookup is atomic and an account's kind never changes (this is on
+        # every order's path, so it must not wait for the engine's batch lock)
+        acc = self.engine.wallet.accounts.get(account_id)
         if acc is None or acc.kind is not AccountKind.BROKER_SUB:
             return None
         with self.db.connect() as conn:
