@@ -50,7 +50,7 @@ def test_demo_credentials_json(tmp_path: Path, seeded: dict) -> None:
     data = json.loads(out)
     assert list(data) == ["url", "accounts"]
     assert data["url"] == "http://127.0.0.1:18123"
-    assert list(data["accounts"]) == ["user", "api_broker"]
+    assert list(data["accounts"]) == ["user", "api_broker", "independent_broker"]
     user = data["accounts"]["user"]
     assert list(user) == ["api_key", "secret"]
     assert all(isinstance(v, str) and v for v in user.values())

@@ -38,7 +38,7 @@ def test_seed_is_idempotent_and_funds_exactly(config: Config) -> None:
         first = seed_demo(platform)
         assert first.changed
         assert set(first.opened) == {a.role for a in DEMO_ACCOUNTS}
-        assert first.keys_created == ["user", "api_broker"]
+        assert first.keys_created == ["user", "api_broker", "independent_broker"]
         assert first.credited == sum(len(a.funds) for a in DEMO_ACCOUNTS)
         second = seed_demo(platform)
         assert not second.changed
@@ -71,7 +71,7 @@ def test_credentials_are_retrievable_and_usable(config: Config) -> None:
         creds = demo_credentials(platform)
         assert creds["url"] == DEFAULT_URL
         assert set(creds) == {"url", "accounts"}
-        assert set(creds["accounts"]) == {"user", "api_broker"}
+        assert set(creds["accounts"]) == {"user", "api_broker", "independent_broker"}
         user = creds["accounts"]["user"]
         assert set(user) == {"api_key", "secret"}
         key = platform.apikeys.lookup(user["api_key"])

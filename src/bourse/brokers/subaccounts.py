@@ -69,7 +69,7 @@ _NAME = re.compile(r"[A-Za-z0-9]{8,32}")
 _MD5 = re.compile(r"[0-9a-fA-F]{32}")
 
 
-# --- errors (codes: ``bourse.api.mexc.broker_subaccounts.SUBACCOUNT_ERRORS``) ----------------------
+# --- errors (their MEXC codes: ``bourse.api.mexc.errors.TABLE``) -----------------------------------
 class SubAccountError(DomainError):
     """Sub-account operation refused."""
 
@@ -717,6 +717,7 @@ class SubAccounts:
         *,
         password: str | None = None,
         remark: str = "",
+        client_id: str = "",
     ) -> Any:
         if self._frozen([sub.account_id]).get(sub.account_id):
             raise SubAccountFrozen(f"sub account {sub.name!r} is frozen")
@@ -736,7 +737,14 @@ class SubAccounts:
                 raise WrongFundPassword() from None
             skip = True
         return self.platform.wallet.withdraw(
-            sub.account_id, coin, network, address, amount, remark=remark, skip_whitelist=skip
+            sub.account_id,
+            coin,
+            network,
+            address,
+            amount,
+            remark=remark,
+            skip_whitelist=skip,
+            client_id=client_id,
         )
 
     def deposit_history_all(

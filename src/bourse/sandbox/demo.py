@@ -76,6 +76,13 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
         api_key=True,
     ),
     DemoAccount(
+        role="independent_broker",
+        name="demo:independent-broker",
+        funds=(("USDT", "100000"), ("BTC", "1")),
+        kind=AccountKind.BROKER_MASTER,
+        api_key=True,
+    ),
+    DemoAccount(
         role="market_maker",
         name="demo:market-maker",
         funds=(("USDT", "20000000"), ("BTC", "300"), ("ETH", "6000"), ("MX", "8000000")),
@@ -189,6 +196,10 @@ def seed_demo(
             note(f"created an API key for {spec.name}")
     if apikeys is not None and "api_broker" in out.accounts and "user" in out.accounts:
         _ensure_api_broker(platform, out.accounts["api_broker"], out.accounts["user"], note)
+    if apikeys is not None and "independent_broker" in out.accounts:
+        from bourse.brokers.subaccounts import seed_independent_broker
+
+        seed_independent_broker(platform, out.accounts["independent_broker"])
     return out
 
 

@@ -14,6 +14,7 @@ import logging
 
 from starlette.responses import Response
 
+from bourse.brokers import subaccounts as sa
 from bourse.domain import brokers as b
 from bourse.domain import errors as d
 from bourse.engine.engine import EngineUnavailable
@@ -91,6 +92,29 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     b.KeyAlreadyBound: (730003, 400),  # unsupported operation
     b.KeyNotBound: (22222, 400),
     b.NotKeyOwner: (730706, 400),  # API key not found
+    # independent brokers: sub-accounts and their keys
+    sa.SubAccountError: (33333, 400),
+    sa.NotABroker: (401, 401),  # No authority
+    sa.BrokerNotActive: (730100, 400),  # unusual user status
+    sa.SubAccountNameEmpty: (730600, 400),
+    sa.SubAccountNameInvalid: (730601, 400),
+    sa.SubAccountNoteEmpty: (730602, 400),
+    sa.SubAccountExists: (730101, 400),  # user name already exists
+    sa.SubAccountNotFound: (140001, 400),  # sub account does not exist
+    sa.SubAccountFrozen: (140002, 400),  # sub account is forbidden
+    sa.SubAccountQuotaExceeded: (730003, 400),  # unsupported operation
+    sa.SubAccountOnly: (700007, 401),  # No permission to access the endpoint
+    sa.KeyNoteEmpty: (730700, 400),
+    sa.KeyPermissionEmpty: (730701, 400),
+    sa.KeyPermissionUnknown: (730702, 400),
+    sa.KeyTooManyIps: (730703, 400),
+    sa.KeyBadIp: (730704, 400),
+    sa.KeyLimitReached: (730705, 400),
+    sa.KeyNotFound: (730706, 400),
+    sa.KeyAccessKeyEmpty: (730707, 400),
+    sa.KeyPermissionNotHeld: (700007, 401),
+    sa.WrongFundPassword: (730002, 400),  # invalid param
+    sa.MarkupOutOfRange: (33333, 400),
 }
 
 # wallet and chain errors (their MEXC codes live beside them in ``bourse.wallet.errors``)
@@ -101,6 +125,7 @@ _MESSAGES: dict[type[d.DomainError], str] = {
     d.InsufficientFunds: "Insufficient position",
     d.OrderNotFound: "Unknown order sent.",
     d.InsufficientBalance: "Insufficient balance",
+    sa.NotABroker: "No authority",
 }
 
 

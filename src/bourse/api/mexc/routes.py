@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bourse.api.mexc import account, broker, capital, market, trading
+from bourse.api.mexc import account, broker, broker_subaccounts, capital, market, trading
 from bourse.api.mexc.auth import SIGNED_PARAMS, authenticate
 from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.errors import to_response
@@ -31,6 +31,7 @@ ENDPOINTS: list[Endpoint] = [
     *trading.ENDPOINTS,
     *account.ENDPOINTS,
     *broker.ENDPOINTS,
+    *broker_subaccounts.ENDPOINTS,
     *capital.ENDPOINTS,
     *capital.SANDBOX_ENDPOINTS,
 ]

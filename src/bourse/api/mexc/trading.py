@@ -26,6 +26,7 @@ from bourse.api.mexc.errors import (
 from bourse.api.mexc.params import MAX_TIME_MS, P, validate
 from bourse.brokers import brokers_of
 from bourse.brokers.attribution import AUDITED
+from bourse.brokers.subaccounts import sub_broker
 from bourse.domain.brokers import Attribution
 from bourse.domain.errors import DomainError, OrderNotFound
 from bourse.domain.money import to_units
@@ -73,12 +74,17 @@ async def attribute(ctx: Ctx) -> Attribution:
     """Which broker earns on this request's orders (``bourse.brokers.attribution``).
 
     An OAuth token counts as a key bound to its client's broker (the pipeline has already
-    refused a ``source`` naming another broker); an API key's binding comes from the registry.
+    refused a ``source`` naming another broker); so does a sub-account's key, bound to the
+    independent broker that owns it; any other key's binding comes from the registry.
     """
     attributor = brokers_of(ctx.platform).attributor
     source = ctx.request.headers.get("source")
     if ctx.principal is not None:
         return await ctx.db(attributor.resolve, ctx.principal.broker_id, source)
+    if ctx.key is not None:  # a sub-account of an independent broker always earns its broker
+        owner = await ctx.db(sub_broker, ctx.platform, ctx.key.account_id)
+        if owner is not None:
+            return await ctx.db(attributor.resolve, owner, source)
     return await ctx.db(attributor.for_key, ctx.key.api_key if ctx.key else None, source)
 
 

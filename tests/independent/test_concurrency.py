@@ -1,0 +1,188 @@
+"""Many simultaneous transfers and withdrawals against one sub-account's balance (HTTP, threads,
+the engine thread running): nothing overdraws, nothing is spent twice, and a retried
+``clientTranId`` moves money once."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from api.conftest import ok
+from bourse.domain.money import to_units
+from bourse.sandbox.chain import format_address
+
+from .conftest import IEnv
+
+SUBP = "/api/v3/broker/sub-account"
+SPOT = {"fromAccountType": "SPOT", "toAccountType": "SPOT"}
+THREADS = 16
+
+
+def _bal(ienv: IEnv, account: int, asset: str = "USDT") -> tuple[int, int]:
+    return ienv.platform.engine.read(
+        lambda e: (
+            e.exchange.ledger.available(account, asset),
+            e.exchange.ledger.locked(account, asset),
+        )
+    )
+
+
+def test_racing_transfers_and_withdrawals_never_overdraw(ienv: IEnv) -> None:
+    _, master_acc, master = ienv.broker("Racer", USDT="10000")
+    a_id, a = ienv.sub(master, "racer0001")
+    b_id, _ = ienv.sub(master, "racer0002")
+    ok(
+        master.post(
+            f"{SUBP}/universalTransfer", toAccount="racer0001", asset="USDT", amount="100", **SPOT
+        )
+    )
+    addr = ok(a.post("/api/v3/broker/capital/deposit/subAddress", coin="USDT", network="TRX"))
+    other = format_address("tron", hashlib.sha256(b"outside world").digest())
+    assert addr["address"] != other
+
+    start = threading.Barrier(THREADS)
+    results: list[tuple[str, int, Any]] = []
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        start.wait()
+        for k in range(6):
+            kind = (n + k) % 3
+            if kind == 0:
+                r = master.post(
+                    f"{SUBP}/universalTransfer",
+                    fromAccount="racer0001",
+                    toAccount="racer0002",
+                    asset="USDT",
+                    amount="3",
+                    clientTranId=f"t{n:03d}{k:03d}",
+                    **SPOT,
+                )
+                what = "sub"
+            elif kind == 1:
+                r = master.post(
+                    f"{SUBP}/universalTransfer",
+                    fromAccount="racer0001",
+                    asset="USDT",
+                    amount="2",
+                    clientTranId=f"m{n:03d}{k:03d}",
+                    **SPOT,
+                )
+                what = "master"
+            else:
+                r = a.post(
+                    "/api/v3/broker/capital/withdraw/apply",
+                    coin="USDT",
+                    network="TRX",
+                    address=other,
+                    amount="6",
+                )
+                what = "withdraw"
+            with lock:
+                results.append((what, r.status_code, r.json()))
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(worker, range(THREADS)))
+    assert len(results) == THREADS * 6
+    won = {"sub": 0, "master": 0, "withdraw": 0}
+    for what, status, body in results:
+        if status == 200:
+            won[what] += 1
+        else:
+            assert status == 400 and body["code"] in (10101,), body  # Insufficient balance
+    spent = Decimal(3) * won["sub"] + Decimal(2) * won["master"] + Decimal(6) * won["withdraw"]
+    assert spent <= 100 and any(s != 200 for _, s, _ in results)  # some had to be refused
+    avail, locked = _bal(ienv, a_id)
+    assert avail >= 0 and locked == to_units("6", 8) * won["withdraw"]
+    assert avail + locked == to_units(str(100 - spent + 6 * won["withdraw"]), 8)
+    assert _bal(ienv, b_id) == (to_units(str(3 * won["sub"]), 8), 0)
+    rows = ok(
+        master.get(f"{SUBP}/universalTransfer", fromAccount="racer0001", toAccount="*", **SPOT)
+    )
+    assert len(rows) == won["sub"] + won["master"]
+    ienv.platform.engine.read(lambda e: e.exchange.ledger.check())
+    # the chain pays the withdrawals out: the reserve becomes the payout, nothing more
+    for _ in range(4):
+        ienv.platform.chain.advance(5)
+    assert _bal(ienv, a_id) == (avail, 0)
+    hist = ok(a.get("/api/v3/capital/withdraw/history"))
+    assert len(hist) == won["withdraw"] and all(h["status"] == 7 for h in hist)
+    assert master_acc != a_id
+
+
+def test_retried_client_tran_id_moves_once(ienv: IEnv) -> None:
+    _, _, master = ienv.broker("Retrier", USDT="1000")
+    a_id, _ = ienv.sub(master, "retry0001")
+    b_id, _ = ienv.sub(master, "retry0002")
+    ok(
+        master.post(
+            f"{SUBP}/universalTransfer", toAccount="retry0001", asset="USDT", amount="50", **SPOT
+        )
+    )
+    params = {
+        "fromAccount": "retry0001",
+        "toAccount": "retry0002",
+        "asset": "USDT",
+        "amount": "5",
+        "clientTranId": "a" * 32,
+        **SPOT,
+    }
+    barrier = threading.Barrier(THREADS)
+
+    def send(_: int) -> httpx.Response:
+        barrier.wait()
+        return master.post(f"{SUBP}/universalTransfer", **params)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        answers = list(pool.map(send, range(THREADS)))
+    ids = {ok(r)["tranId"] for r in answers}
+    assert len(ids) == 1
+    assert _bal(ienv, a_id) == (to_units("45", 8), 0)
+    assert _bal(ienv, b_id) == (to_units("5", 8), 0)
+    # the same id with other parameters is refused, not applied
+    r = master.post(f"{SUBP}/universalTransfer", **{**params, "amount": "6"})
+    assert r.status_code == 400
+    assert _bal(ienv, b_id) == (to_units("5", 8), 0)
+    rows = ok(
+        master.get(
+            f"{SUBP}/universalTransfer",
+            fromAccount="retry0001",
+            toAccount="retry0002",
+            clientTranId="a" * 32,
+            **SPOT,
+        )
+    )
+    assert [x["tranId"] for x in rows] == list(ids)
+
+
+def test_retried_withdraw_order_id_reserves_once(ienv: IEnv) -> None:
+    _, _, master = ienv.broker("Withdrawer", USDT="1000")
+    a_id, a = ienv.sub(master, "wretry001")
+    ok(
+        master.post(
+            f"{SUBP}/universalTransfer", toAccount="wretry001", asset="USDT", amount="100", **SPOT
+        )
+    )
+    address = format_address("tron", hashlib.sha256(b"retry target").digest())
+    barrier = threading.Barrier(THREADS)
+
+    def send(_: int) -> httpx.Response:
+        barrier.wait()
+        return a.post(
+            "/api/v3/broker/capital/withdraw/apply",
+            coin="USDT",
+            network="TRX",
+            address=address,
+            amount="30",
+            withdrawOrderId="w-retry-1",
+        )
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        ids = {ok(r)["id"] for r in pool.map(send, range(THREADS))}
+    assert len(ids) == 1
+    assert _bal(ienv, a_id) == (to_units("70", 8), to_units("30", 8))
