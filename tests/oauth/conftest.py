@@ -21,11 +21,9 @@ def cheap_argon2(monkeypatch):  # type: ignore[no-untyped-def]
     """Real argon2id, with test-sized cost (production keeps the library defaults)."""
     from argon2 import PasswordHasher
 
-    from bourse.oauth import clients
     from bourse.web import users
 
     fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(clients, "_hasher", fast)
     monkeypatch.setattr(users, "_hasher", fast)
 
 

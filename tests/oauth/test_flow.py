@@ -40,7 +40,7 @@ def test_code_flow_tokens_refresh_and_bearer(env) -> None:
 
     with env.db.connect() as conn:
         stored = conn.execute(select(oauth_clients.c.secret_hash)).scalar_one()
-    assert stored.startswith("$argon2id$") and reg.client_secret not in stored
+    assert stored.startswith("sha256$") and reg.client_secret not in stored
 
     code, verifier = get_code(env, reg)
     r = exchange(env, reg, code, verifier)
