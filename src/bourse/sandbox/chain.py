@@ -798,30 +798,32 @@ class Chain:
     def _execute(self, command: c.Command) -> Any:
         return self.engine.execute(command, timeout=self.command_timeout)
 
+    def _matured(self, table: Any, status: str, order_by: Any, height: int, now: int) -> list:
+        """Count confirmations of ``table``'s mined rows in ``status`` at ``height``; return
+        (at most ``max_per_block`` of) those that now have the confirmations they need."""
+        col = table.c
+        with self.db.begin() as conn:
+            conn.execute(
+                update(table)
+                .where(col.status == status, col.block.is_not(None))
+                .values(confirmations=height - col.block + 1, updated=now)
+            )
+            ready = (
+                select(table)
+                .where(
+                    col.status == status,
+                    col.block.is_not(None),
+                    col.confirmations >= col.required,
+                )
+                .order_by(order_by)
+                .limit(self.max_per_block)
+            )
+            return list(conn.execute(ready).mappings().all())
+
     def _confirm_deposits(self, height: int, report: BlockReport) -> None:
         d = wt.chain_deposits
         now = self.clock()
-        with self.db.begin() as conn:
-            conn.execute(
-                update(d)
-                .where(d.c.status == "PENDING", d.c.block.is_not(None))
-                .values(confirmations=height - d.c.block + 1, updated=now)
-            )
-            rows = (
-                conn.execute(
-                    select(d)
-                    .where(
-                        d.c.status == "PENDING",
-                        d.c.block.is_not(None),
-                        d.c.confirmations >= d.c.required,
-                    )
-                    .order_by(d.c.id)
-                    .limit(self.max_per_block)
-                )
-                .mappings()
-                .all()
-            )
-        for row in rows:
+        for row in self._matured(d, "PENDING", d.c.id, height, now):
             dep = _deposit(row)
             conf = dep.confirmations
             assert dep.account is not None
@@ -847,27 +849,7 @@ class Chain:
     def _confirm_withdrawals(self, height: int, report: BlockReport) -> None:
         w = wt.chain_withdrawals
         now = self.clock()
-        with self.db.begin() as conn:
-            conn.execute(
-                update(w)
-                .where(w.c.status == "BROADCAST", w.c.block.is_not(None))
-                .values(confirmations=height - w.c.block + 1, updated=now)
-            )
-            rows = (
-                conn.execute(
-                    select(w)
-                    .where(
-                        w.c.status == "BROADCAST",
-                        w.c.block.is_not(None),
-                        w.c.confirmations >= w.c.required,
-                    )
-                    .order_by(w.c.withdrawal_id)
-                    .limit(self.max_per_block)
-                )
-                .mappings()
-                .all()
-            )
-        for row in rows:
+        for row in self._matured(w, "BROADCAST", w.c.withdrawal_id, height, now):
             wid, txid = row["withdrawal_id"], row["txid"]
             conf = row["confirmations"]
             ok = row["outcome"] == "OK"
