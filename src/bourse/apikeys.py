@@ -9,8 +9,10 @@ The server key comes, in this order, from:
 
 1. ``Config.secret_key`` / the ``BOURSE_SECRET_KEY`` environment variable (a Fernet key:
    32 url-safe base64-encoded bytes, see ``generate_server_key``);
-2. a key file ``bourse.key`` in ``Config.key_dir``, or next to the SQLite database file, or in
-   the current directory; it is created once (mode 0600) if it does not exist.
+2. a key file ``bourse.key`` in ``Config.key_dir``, or next to the SQLite database file, or
+   (other databases) in ``$BOURSE_HOME`` (default ``~/.bourse``), never in whatever directory
+   a command happens to run from; it is created once (mode 0600) if it does not exist.
+   Losing it makes every stored API secret unreadable: back it up with the database.
 
 Key attributes follow MEXC:
 
@@ -99,7 +101,7 @@ def load_server_key(
     if key_dir:
         directory = Path(key_dir)
     else:
-        directory = Path(".")
+        directory = Path(os.environ.get("BOURSE_HOME") or Path.home() / ".bourse")
         if database_url:
             u = make_url(database_url)
             if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
