@@ -38,8 +38,7 @@ from bourse.domain.errors import (
     TooManyOpenOrders,
     UnknownSymbol,
 )
-from bourse.domain.fees import RATE_DENOM as _RATE_DENOM
-from bourse.domain.fees import FeeSchedule
+from bourse.domain.fees import FeeSchedule, fee_for
 from bourse.domain.ledger import AVAILABLE, LOCKED, Ledger, LedgerCorrupted, Posting
 from bourse.domain.money import format_units
 from bourse.domain.orderbook import BookSide, OrderBook
@@ -467,7 +466,7 @@ class Exchange:
                     maker.locked -= base
                     if m_base[1] < 0 or t_quote[1] < 0:
                         raise LedgerCorrupted(f"locked funds overdrawn in trade {tid}")
-                    buyer_fee = -((-base * t_rate) // _RATE_DENOM)
+                    buyer_fee = fee_for(base, t_rate)
                     if buyer_fee:
                         if fr_base is None:
                             fr_base = _bucket(balances, tadd, (FEE_REVENUE, base_code))
@@ -479,7 +478,7 @@ class Exchange:
                                 (t_acc, 0, FEE_REVENUE, 0, base_code, buyer_fee, "fee", tid),
                             )
                         )
-                    seller_fee = -((-notional * m_rate) // _RATE_DENOM)
+                    seller_fee = fee_for(notional, m_rate)
                     if seller_fee:
                         if fr_quote is None:
                             fr_quote = _bucket(balances, tadd, (FEE_REVENUE, quote_code))
@@ -529,7 +528,7 @@ class Exchange:
                     t_locked -= base
                     if m_quote[1] < 0 or t_base[1] < 0:
                         raise LedgerCorrupted(f"locked funds overdrawn in trade {tid}")
-                    buyer_fee = -((-base * m_rate) // _RATE_DENOM)
+                    buyer_fee = fee_for(base, m_rate)
                     if buyer_fee:
                         if fr_base is None:
                             fr_base = _bucket(balances, tadd, (FEE_REVENUE, base_code))
@@ -541,7 +540,7 @@ class Exchange:
                                 (m_acc, 0, FEE_REVENUE, 0, base_code, buyer_fee, "fee", tid),
                             )
                         )
-                    seller_fee = -((-notional * t_rate) // _RATE_DENOM)
+                    seller_fee = fee_for(notional, t_rate)
                     if seller_fee:
                         if fr_quote is None:
                             fr_quote = _bucket(balances, tadd, (FEE_REVENUE, quote_code))
