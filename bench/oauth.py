@@ -208,49 +208,22 @@ async def drive_refresh(
     count: int,
     seconds: float,
 ) -> dict:
-    """Like ``rest.drive`` for ``POST /oauth/token`` (refresh_token grant). Worker ``w`` owns the
-    token family of ``refresh[w]`` and replaces it with each answer's rotated refresh token."""
-    lat: list[float] = []
-    errors: dict[int, int] = {}
-    issued = 0
-    clients = [
-        httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(max_connections=1))
-        for _ in range(concurrency)
-    ]
+    """``rest.drive_calls`` for ``POST /oauth/token`` (refresh_token grant). Worker ``w`` owns
+    the token family of ``refresh[w]`` and replaces it with each answer's rotated refresh token;
+    it stops at its first failure (resending an old token would revoke the family)."""
     auth = httpx.BasicAuth(*client)
-    deadline = time.perf_counter() + seconds
 
-    async def worker(w: int, http: httpx.AsyncClient) -> None:
-        nonlocal issued
-        while issued < count and time.perf_counter() < deadline:
-            issued += 1
-            t0 = time.perf_counter()
-            r = await http.post(
-                "/oauth/token",
-                data={"grant_type": "refresh_token", "refresh_token": refresh[w]},
-                auth=auth,
-            )
-            lat.append(time.perf_counter() - t0)
-            if r.status_code != 200:
-                errors[r.status_code] = errors.get(r.status_code, 0) + 1
-                return  # this family may now be revoked: never replay
+    async def call(http: httpx.AsyncClient, w: int, n: int) -> httpx.Response:
+        r = await http.post(
+            "/oauth/token",
+            data={"grant_type": "refresh_token", "refresh_token": refresh[w]},
+            auth=auth,
+        )
+        if r.status_code == 200:
             refresh[w] = r.json()["refresh_token"]
+        return r
 
-    try:
-        start = time.perf_counter()
-        await asyncio.gather(*(worker(w, cl) for w, cl in enumerate(clients)))
-        elapsed = time.perf_counter() - start
-    finally:
-        for cl in clients:
-            await cl.aclose()
-    return {
-        "n": len(lat),
-        "rps": len(lat) / elapsed,
-        "p50_ms": rest.pct(lat, 0.50) * 1000,
-        "p99_ms": rest.pct(lat, 0.99) * 1000,
-        "errors": errors,
-        "seconds": elapsed,
-    }
+    return await rest.drive_calls(base, call, concurrency, count, seconds, stop_on_error=True)
 
 
 def run_backend(name: str, url: str, args: argparse.Namespace) -> dict:

@@ -126,9 +126,15 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-async def drive(base: str, make_request, concurrency: int, count: int, seconds: float) -> dict:  # type: ignore[no-untyped-def]
+async def drive_calls(  # type: ignore[no-untyped-def]
+    base: str, call, concurrency: int, count: int, seconds: float, *, stop_on_error: bool = False
+) -> dict:
     """``concurrency`` workers, each with its own ``httpx.AsyncClient`` and one keep-alive
-    connection (one shared pool of many connections makes httpx itself the bottleneck)."""
+    connection (one shared pool of many connections makes httpx itself the bottleneck).
+
+    ``await call(client, w, n)`` makes request ``n`` of worker ``w`` and returns the response;
+    with ``stop_on_error`` a worker stops at its first non-200 answer.
+    """
     lat: list[float] = []
     errors: dict[int, int] = {}
     issued = 0
@@ -143,12 +149,13 @@ async def drive(base: str, make_request, concurrency: int, count: int, seconds: 
         while issued < count and time.perf_counter() < deadline:
             n = issued
             issued += 1
-            method, path, headers = make_request(w, n)
             t0 = time.perf_counter()
-            r = await client.request(method, path, headers=headers)
+            r = await call(client, w, n)
             lat.append(time.perf_counter() - t0)
             if r.status_code != 200:
                 errors[r.status_code] = errors.get(r.status_code, 0) + 1
+                if stop_on_error:
+                    return
 
     try:
         start = time.perf_counter()
@@ -165,6 +172,17 @@ async def drive(base: str, make_request, concurrency: int, count: int, seconds: 
         "errors": errors,
         "seconds": elapsed,
     }
+
+
+async def drive(base: str, make_request, concurrency: int, count: int, seconds: float) -> dict:  # type: ignore[no-untyped-def]
+    """``drive_calls`` for requests described by ``make_request(w, n) -> (method, path,
+    headers)``."""
+
+    async def call(client: httpx.AsyncClient, w: int, n: int) -> httpx.Response:
+        method, path, headers = make_request(w, n)
+        return await client.request(method, path, headers=headers)
+
+    return await drive_calls(base, call, concurrency, count, seconds)
 
 
 def order_requests(creds: list[tuple[str, str, str]]):  # type: ignore[no-untyped-def]
