@@ -57,12 +57,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx  # noqa: E402
 
 import rest  # noqa: E402  (also puts src/ on sys.path)
-from bourse.apikeys import generate_server_key  # noqa: E402
+from bourse.bootstrap import open_platform
+from bourse.config import Config, RateLimits
 from bourse.domain.accounts import AccountKind  # noqa: E402
 from bourse.domain.money import to_units  # noqa: E402
 from bourse.engine import commands as c  # noqa: E402
 from bourse.oauth.clients import register_client  # noqa: E402
-from bourse.platform import Config, Platform, RateLimits  # noqa: E402
+from bourse.services.apikeys import generate_server_key  # noqa: E402
 from bourse.web import users as us  # noqa: E402
 
 REDIRECT = "http://127.0.0.1:9/cb"
@@ -76,7 +77,7 @@ def seed_users(url: str, n: int) -> tuple[list[tuple[str, str]], str, str]:
 
     Returns ``([(side, email)], client_id, client_secret)``.
     """
-    p = Platform.open(Config(database_url=url, rate_limits=RateLimits.off()))
+    p = open_platform(Config(database_url=url, rate_limits=RateLimits.off()))
     try:
 
         def open_account(email: str) -> int:

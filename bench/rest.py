@@ -43,11 +43,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import httpx  # noqa: E402
 
 from bourse.api.mexc.signing import sign  # noqa: E402
-from bourse.apikeys import generate_server_key  # noqa: E402
+from bourse.bootstrap import open_platform
+from bourse.config import Config, RateLimits
 from bourse.domain.accounts import AccountKind  # noqa: E402
 from bourse.domain.money import to_units  # noqa: E402
 from bourse.engine import commands as c  # noqa: E402
-from bourse.platform import Config, Platform, RateLimits  # noqa: E402
+from bourse.services.apikeys import generate_server_key  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("BOURSE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PAIRS = 8  # seller/buyer account pairs
@@ -65,7 +66,7 @@ def serve(url: str, port: int) -> None:
 
     from bourse.app import create_app
 
-    platform_ = Platform.open(Config(database_url=url, rate_limits=RateLimits.off()))
+    platform_ = open_platform(Config(database_url=url, rate_limits=RateLimits.off()))
     try:
         uvicorn.run(
             create_app(platform_),
@@ -81,7 +82,7 @@ def serve(url: str, port: int) -> None:
 # --- set-up ----------------------------------------------------------------------------------
 def seed(url: str) -> list[tuple[str, str, str]]:
     """Funded seller/buyer accounts with keys: [(side, api_key, secret)]."""
-    p = Platform.open(Config(database_url=url, rate_limits=RateLimits.off()))
+    p = open_platform(Config(database_url=url, rate_limits=RateLimits.off()))
     try:
         creds = []
         for i in range(PAIRS):

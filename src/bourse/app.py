@@ -1,9 +1,9 @@
-"""The ASGI application: ``create_app(platform)`` serves the MEXC Spot V3 API of a ``Platform``.
+"""The ASGI application: ``create_app(platform)`` serves the MEXC Spot V3 API of a ``Services``.
 
 Besides the MEXC endpoints (``bourse.api.mexc.routes.ENDPOINTS``) it serves ``/openapi.json``,
 the OAuth 2.0 authorization server (``bourse.oauth``) and the web pages (``bourse.web``).
 Unknown paths and methods answer with MEXC's error shape. The platform's lifecycle belongs to
-the caller (``Platform.open`` before, ``platform.close()`` after).
+the caller (``Services.open`` before, ``platform.close()`` after).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from bourse.api.mexc.context import Endpoint
 from bourse.api.mexc.errors import NOT_FOUND, ApiError
 from bourse.api.mexc.routes import ENDPOINTS, merge, routes
 from bourse.oauth.server import OAuthConfig
-from bourse.platform import Platform
+from bourse.services.bundle import Services
 from bourse.web.routes import all_routes as web_routes
 
 
-def create_app(platform: Platform, extra_endpoints: Iterable[Endpoint] = ()) -> Starlette:
+def create_app(platform: Services, extra_endpoints: Iterable[Endpoint] = ()) -> Starlette:
     """A Starlette app serving ``platform`` (MEXC Spot V3 REST + ``/openapi.json``).
 
     ``extra_endpoints`` (other endpoint families, e.g. wallet or broker) go through the same

@@ -17,12 +17,14 @@ import pytest
 import uvicorn
 
 from bourse.api.mexc.signing import sign
-from bourse.apikeys import generate_server_key
 from bourse.app import create_app
+from bourse.bootstrap import open_platform
+from bourse.config import Config, RateLimits
 from bourse.domain.accounts import AccountKind
 from bourse.domain.money import to_units
 from bourse.engine import commands as c
-from bourse.platform import Config, Platform, RateLimits
+from bourse.services.apikeys import generate_server_key
+from bourse.services.bundle import Services
 
 
 def now_ms() -> int:
@@ -111,7 +113,7 @@ class Signer:
 
 @dataclass
 class Env:
-    platform: Platform
+    platform: Services
     url: str
     http: httpx.Client
 
@@ -142,7 +144,7 @@ def open_env(url: str, tmp_path: Any, rate_limits: RateLimits | None = None) -> 
         key_dir=str(tmp_path),
         rate_limits=rate_limits or RateLimits.off(),
     )
-    platform = Platform.open(cfg)
+    platform = open_platform(cfg)
     try:
         with (
             ServerThread(create_app(platform)) as srv,

@@ -7,8 +7,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bourse.apikeys import ApiKeys, generate_server_key, load_server_key, normalize_permission
 from bourse.domain.errors import InvalidParameter
+from bourse.services.apikeys import (
+    ApiKeys,
+    generate_server_key,
+    load_server_key,
+    normalize_permission,
+)
 from bourse.store import tables as t
 
 

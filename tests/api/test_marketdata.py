@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bourse.marketdata import INTERVALS, MarketData, bucket
+from bourse.services.marketdata import INTERVALS, MarketData, bucket
 
 
 def ms(*args: int) -> int:

@@ -1,15 +1,16 @@
-"""Platform lifecycle: reopening rebuilds books, balances and market data from the database."""
+"""Services lifecycle: reopening rebuilds books, balances and market data from the database."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bourse.apikeys import generate_server_key
+from bourse.bootstrap import open_platform
+from bourse.config import Config, RateLimits
 from bourse.domain.accounts import AccountKind
 from bourse.domain.money import to_units
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType
 from bourse.engine import commands as c
-from bourse.platform import Config, Platform, RateLimits
+from bourse.services.apikeys import generate_server_key
 
 
 def test_reopen_rebuilds_market_data(migrated_url: str, tmp_path: Any) -> None:
@@ -18,7 +19,7 @@ def test_reopen_rebuilds_market_data(migrated_url: str, tmp_path: Any) -> None:
         secret_key=generate_server_key(),
         rate_limits=RateLimits.off(),
     )
-    p = Platform.open(cfg)
+    p = open_platform(cfg)
     try:
         e = p.engine
         a = e.execute(c.OpenAccount(AccountKind.USER))
@@ -45,7 +46,7 @@ def test_reopen_rebuilds_market_data(migrated_url: str, tmp_path: Any) -> None:
         assert len(p.marketdata.recent_trades("BTCUSDT", 10)) == 2
     finally:
         p.close()
-    p = Platform.open(cfg)
+    p = open_platform(cfg)
     try:
         assert p.marketdata.klines("BTCUSDT", "1m") == before
         assert p.marketdata.last_price("BTCUSDT") == to_units("30100", 2)

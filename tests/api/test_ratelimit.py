@@ -8,7 +8,7 @@ import pytest
 
 from bourse.api.mexc.errors import ApiError
 from bourse.api.mexc.ratelimit import RateLimiter
-from bourse.platform import RateLimits
+from bourse.config import RateLimits
 
 from .conftest import err, ok, open_env
 

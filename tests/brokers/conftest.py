@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from bourse.brokers import Brokers
 from bourse.domain.accounts import AccountKind
 from bourse.domain.fees import FeeSchedule
 from bourse.engine import Engine
 from bourse.engine import commands as c
 from bourse.sandbox.listings import ASSETS, SYMBOLS
+from bourse.services.brokers import Brokers
 from bourse.store.sql import SqlStore
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z

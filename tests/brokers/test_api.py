@@ -11,13 +11,14 @@ from sqlalchemy import update
 
 from api.conftest import Env, ServerThread, Signer, err, now_ms, ok
 from bourse.api.mexc import broker as broker_api
-from bourse.apikeys import NO_IP_TTL_MS, generate_server_key
 from bourse.app import create_app
-from bourse.brokers import brokers_of, seed_api_broker
+from bourse.bootstrap import open_platform
+from bourse.config import Config, RateLimits
 from bourse.domain.accounts import AccountKind
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType
 from bourse.engine import commands as c
-from bourse.platform import Config, Platform, RateLimits
+from bourse.services.apikeys import NO_IP_TTL_MS, generate_server_key
+from bourse.services.brokers import brokers_of, seed_api_broker
 from bourse.store import tables as t
 
 ALL = ["SPOT_ACCOUNT_READ", "SPOT_ACCOUNT_WRITE", "SPOT_DEAL_READ", "SPOT_DEAL_WRITE"]
@@ -32,7 +33,7 @@ def env(migrated_url: str, tmp_path: Any) -> Iterator[Env]:
         rate_limits=RateLimits.off(),
         maker_fee_ppm=1_000,
     )
-    platform = Platform.open(cfg)
+    platform = open_platform(cfg)
     app = create_app(platform)
     have = {(r.path, m) for r in app.router.routes for m in (getattr(r, "methods", None) or ())}
     if ("/api/v3/broker/rebate/taxQuery", "GET") not in have:  # until the lead wires them in

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from bourse.apikeys import generate_server_key
-from bourse.brokers.cli import brokers_app, parse_rate
-from bourse.brokers.settlement import RebateScheduler, next_run
+from bourse.bootstrap import open_platform
+from bourse.cli.brokers import brokers_app, parse_rate
+from bourse.config import Config
 from bourse.domain.accounts import AccountKind
 from bourse.engine import commands as c
-from bourse.platform import Config, Platform
+from bourse.services.apikeys import generate_server_key
+from bourse.services.brokers.settlement import RebateScheduler, next_run
 
 runner = CliRunner()
 
@@ -29,7 +30,7 @@ def _run(db: str, *args: str) -> Any:
 def test_cli_flow(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BOURSE_SECRET_KEY", generate_server_key())
     db = f"sqlite:///{tmp_path / 'cli.db'}"
-    with Platform.open(Config(database_url=db)) as p:
+    with open_platform(Config(database_url=db)) as p:
         master = p.engine.execute(c.OpenAccount(AccountKind.BROKER_MASTER)).id
         user = p.engine.execute(c.OpenAccount(AccountKind.USER)).id
         key, _ = p.apikeys.create_key(user)

@@ -14,14 +14,14 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
-from bourse.apikeys import ApiKeys
-from bourse.brokers import rebates as rb
-from bourse.brokers.settlement import Settlement
 from bourse.domain.accounts import FEE_REVENUE
 from bourse.domain.brokers import RebateStatus
 from bourse.domain.errors import InvalidParameter
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderStatus, OrderType
 from bourse.engine import commands as c
+from bourse.services.apikeys import ApiKeys
+from bourse.services.brokers import rebates as rb
+from bourse.services.brokers.settlement import Settlement
 from bourse.store import broker_tables as bt
 from bourse.store import tables as t
 

@@ -7,7 +7,6 @@ import threading
 import pytest
 from cryptography.fernet import Fernet
 
-from bourse.apikeys import ApiKeys
 from bourse.domain.accounts import FEE_REVENUE
 from bourse.domain.brokers import (
     AttributionStatus,
@@ -19,6 +18,7 @@ from bourse.domain.brokers import (
     NotKeyOwner,
 )
 from bourse.domain.errors import AccountNotFound, InvalidParameter
+from bourse.services.apikeys import ApiKeys
 
 from .conftest import DAY, World
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from bourse.apikeys import generate_server_key
-from bourse.platform import Config, Platform, RateLimits
+from bourse.bootstrap import open_platform
+from bourse.config import Config, RateLimits
 from bourse.sandbox.demo import (
     DEMO_ACCOUNTS,
     MARKET_MAKER_ROLE,
@@ -33,6 +33,8 @@ from bourse.sandbox.demo import (
     seed_demo,
 )
 from bourse.sandbox.market_maker import MarketMaker
+from bourse.services.apikeys import generate_server_key
+from bourse.services.bundle import Services
 
 #: a second trader, so tests can trade against their own counter-orders deterministically
 COUNTERPARTY = DemoAccount(
@@ -48,7 +50,7 @@ START_TIMEOUT = 15.0
 @dataclass
 class LiveServer:
     url: str
-    platform: Platform
+    platform: Services
     accounts: dict[str, int]
     credentials: dict[str, dict[str, str]]
     _maker: MarketMaker | None = field(default=None, repr=False)
@@ -131,7 +133,7 @@ def live_server(migrated_url: str) -> Iterator[LiveServer]:
         secret_key=generate_server_key(),
         rate_limits=RateLimits.off(),
     )
-    platform = Platform.open(config)
+    platform = open_platform(config)
     try:
         seeded = seed_demo(platform, TEST_ACCOUNTS)
         server = _ServerThread(create_app(platform))

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bourse.brokers import rebates
 from bourse.domain.brokers import rebate_for
 from bourse.sandbox.demo import BROKER_KEY_LABEL, _demo_key
+from bourse.services.brokers import rebates
 
 
 def test_ccxt_orders_through_a_bound_key_accrue_rebates(live_server) -> None:  # type: ignore[no-untyped-def]

@@ -14,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bourse.apikeys import generate_server_key
-from bourse.platform import Config, Platform, RateLimits
+from bourse.bootstrap import open_platform
+from bourse.config import Config, RateLimits
+from bourse.services.apikeys import generate_server_key
 
 from .conftest import LiveServer, _ServerThread
 
@@ -43,12 +44,12 @@ def wallet_server(migrated_url: str) -> Iterator[LiveServer]:
     from bourse.domain.accounts import AccountKind
     from bourse.domain.money import to_units
     from bourse.engine import commands as c
-    from bourse.wallet import build_wallet
+    from bourse.services.wallet import build_wallet
 
     config = Config(
         database_url=migrated_url, secret_key=generate_server_key(), rate_limits=RateLimits.off()
     )
-    platform = Platform.open(config)
+    platform = open_platform(config)
     try:
         engine = platform.engine
         user = engine.execute(c.OpenAccount(AccountKind.USER, name="test:wallet-user")).id

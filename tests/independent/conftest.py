@@ -12,14 +12,15 @@ import httpx
 import pytest
 
 from api.conftest import Env, ServerThread, Signer, ok
-from bourse.apikeys import generate_server_key
 from bourse.app import create_app
-from bourse.brokers import brokers_of
+from bourse.bootstrap import open_platform
+from bourse.config import Config, RateLimits
 from bourse.domain.accounts import AccountKind
 from bourse.domain.money import to_units
 from bourse.engine import commands as c
-from bourse.platform import Config, Platform, RateLimits
 from bourse.sandbox.demo import FULL_SPOT_PERMISSIONS
+from bourse.services.apikeys import generate_server_key
+from bourse.services.brokers import brokers_of
 
 MAKER_PPM = 1_000
 TAKER_PPM = 2_000
@@ -76,7 +77,7 @@ def open_ienv(url: str, tmp_path: Any) -> Iterator[IEnv]:
         taker_fee_ppm=TAKER_PPM,
         rebate_settle_at=None,
     )
-    platform = Platform.open(cfg)
+    platform = open_platform(cfg)
     try:
         app = create_app(platform)
         with ServerThread(app) as srv, httpx.Client(base_url=srv.url, timeout=30) as http:

@@ -1,14 +1,14 @@
 """Orders of an independent broker's sub-accounts are attributed to that broker (the hook
-``bourse.brokers.subaccounts.sub_broker`` in ``trading.attribute``), and the demo seeding."""
+``bourse.services.brokers.subaccounts.sub_broker`` in ``trading.attribute``), and the demo seeding."""
 
 from __future__ import annotations
 
 from api.conftest import Signer, err, ok
-from bourse.brokers import brokers_of
-from bourse.brokers import rebates as rb
-from bourse.brokers.subaccounts import seed_independent_broker, sub_broker, subaccounts_of
 from bourse.domain.accounts import AccountKind
 from bourse.sandbox.demo import FULL_SPOT_PERMISSIONS
+from bourse.services.brokers import brokers_of
+from bourse.services.brokers import rebates as rb
+from bourse.services.brokers.subaccounts import seed_independent_broker, sub_broker, subaccounts_of
 
 from .conftest import IEnv
 

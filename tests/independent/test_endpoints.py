@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api.conftest import err, ok
-from bourse.brokers.subaccounts import subaccounts_of
+from bourse.services.brokers.subaccounts import subaccounts_of
 
 from .conftest import MAKER_PPM, TAKER_PPM, IEnv
 

@@ -13,11 +13,11 @@ from decimal import Decimal
 from typing import Any
 
 from api.conftest import Signer, ok
-from bourse.brokers import brokers_of
-from bourse.brokers import rebates as rb
 from bourse.domain.money import to_units
 from bourse.sandbox.chain import format_address
 from bourse.sandbox.demo import FULL_SPOT_PERMISSIONS
+from bourse.services.brokers import brokers_of
+from bourse.services.brokers import rebates as rb
 
 from .conftest import REBATE_PPM, IEnv
 

@@ -9,14 +9,15 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from bourse.app import create_app
-from bourse.brokers import rebates
+from bourse.bootstrap import open_platform
+from bourse.config import Config, RateLimits
 from bourse.domain.accounts import AccountKind
 from bourse.domain.brokers import rebate_for
 from bourse.domain.money import to_units
 from bourse.domain.orders import SELL, OrderRequest, OrderType
 from bourse.engine import commands as c
 from bourse.oauth.clients import register_for_broker
-from bourse.platform import Config, Platform, RateLimits
+from bourse.services.brokers import rebates
 from bourse.store.oauth_tables import users
 from bourse.web.users import normalize_email
 
@@ -30,7 +31,7 @@ def test_bearer_orders_are_attributed_to_the_clients_broker(migrated_url: str) -
         public_url=ISSUER,
         rebate_settle_at=None,
     )
-    with Platform.open(config) as platform:
+    with open_platform(config) as platform:
         engine, brokers = platform.engine, platform.brokers
         owner = engine.execute(c.OpenAccount(AccountKind.BROKER_MASTER, name="oauth app"))
         other_owner = engine.execute(c.OpenAccount(AccountKind.BROKER_MASTER, name="other"))

@@ -20,12 +20,13 @@ from authlib.integrations.requests_client import OAuth2Session
 from playwright.sync_api import sync_playwright
 from starlette.applications import Starlette
 
+from bourse.bootstrap import open_platform
+from bourse.config import Config, RateLimits
 from bourse.domain.money import to_units
 from bourse.engine import commands as c
 from bourse.oauth import authenticate_bearer
 from bourse.oauth import clients as cl
 from bourse.oauth.server import OAuthConfig
-from bourse.platform import Config, Platform, RateLimits
 
 from .servers import Callback, Server, free_port
 
@@ -45,7 +46,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 @pytest.fixture
 def platform(db_url, tmp_path):  # type: ignore[no-untyped-def]
-    p = Platform.open(
+    p = open_platform(
         Config(database_url=db_url, key_dir=str(tmp_path), rate_limits=RateLimits.off())
     )
     try:

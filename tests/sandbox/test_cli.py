@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bourse.platform import Config, Platform, RateLimits
+from bourse.bootstrap import open_platform
+from bourse.config import Config, RateLimits
 from bourse.sandbox.demo import demo_credentials, remember_url, seed_demo
 
 TIMEOUT = 120
@@ -39,7 +40,7 @@ def seeded(tmp_path: Path) -> dict:
     config = Config(
         database_url=f"sqlite:///{tmp_path / 'bourse.db'}", rate_limits=RateLimits.off()
     )
-    with Platform.open(config) as platform:
+    with open_platform(config) as platform:
         seed_demo(platform)
         remember_url(platform, "http://127.0.0.1:18123")
         return demo_credentials(platform)
@@ -61,7 +62,7 @@ def test_demo_credentials_json(tmp_path: Path, seeded: dict) -> None:
 
 
 def test_demo_credentials_default_url(tmp_path: Path) -> None:
-    with Platform.open(
+    with open_platform(
         Config(database_url=f"sqlite:///{tmp_path / 'bourse.db'}", rate_limits=RateLimits.off())
     ) as platform:
         seed_demo(platform)

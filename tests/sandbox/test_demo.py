@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bourse.apikeys import generate_server_key
+from bourse.bootstrap import open_platform
+from bourse.config import Config, RateLimits
 from bourse.domain.money import to_units
-from bourse.platform import Config, Platform, RateLimits
 from bourse.sandbox.demo import (
     DEFAULT_URL,
     DEMO_ACCOUNTS,
@@ -17,6 +17,8 @@ from bourse.sandbox.demo import (
     remember_url,
     seed_demo,
 )
+from bourse.services.apikeys import generate_server_key
+from bourse.services.bundle import Services
 
 
 @pytest.fixture
@@ -28,12 +30,12 @@ def config(migrated_url: str) -> Config:
     )
 
 
-def _balances(platform: Platform, account: int) -> dict[str, tuple[int, int]]:
+def _balances(platform: Services, account: int) -> dict[str, tuple[int, int]]:
     return platform.engine.read(lambda e: e.exchange.ledger.account_balances(account))
 
 
 def test_seed_is_idempotent_and_funds_exactly(config: Config) -> None:
-    with Platform.open(config) as platform:
+    with open_platform(config) as platform:
         assert is_empty(platform)
         first = seed_demo(platform)
         assert first.changed
@@ -56,7 +58,7 @@ def test_seed_is_idempotent_and_funds_exactly(config: Config) -> None:
         platform.engine.read(lambda e: e.exchange.ledger.check())
 
     # after a restart: nothing new, same ids, same balances
-    with Platform.open(config) as platform:
+    with open_platform(config) as platform:
         third = seed_demo(platform)
         assert not third.changed
         assert third.accounts == first.accounts == demo_account_ids(platform)
@@ -66,7 +68,7 @@ def test_seed_is_idempotent_and_funds_exactly(config: Config) -> None:
 
 
 def test_credentials_are_retrievable_and_usable(config: Config) -> None:
-    with Platform.open(config) as platform:
+    with open_platform(config) as platform:
         seeded = seed_demo(platform)
         creds = demo_credentials(platform)
         assert creds["url"] == DEFAULT_URL
@@ -82,14 +84,14 @@ def test_credentials_are_retrievable_and_usable(config: Config) -> None:
         remember_url(platform, "http://127.0.0.1:18080")
         remember_url(platform, "http://[::1]:8081/with/a/longer/path-é")
 
-    with Platform.open(config) as platform:
+    with open_platform(config) as platform:
         again = demo_credentials(platform)
         assert again["accounts"] == creds["accounts"]
         assert again["url"] == "http://[::1]:8081/with/a/longer/path-é"
 
 
 def test_deleted_demo_key_is_recreated(config: Config) -> None:
-    with Platform.open(config) as platform:
+    with open_platform(config) as platform:
         seed_demo(platform)
         old = demo_credentials(platform)["accounts"]["user"]["api_key"]
         assert platform.apikeys.delete_key(old)

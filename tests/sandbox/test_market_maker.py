@@ -6,14 +6,16 @@ import time
 
 import pytest
 
-from bourse.apikeys import generate_server_key
+from bourse.bootstrap import open_platform
+from bourse.config import Config, RateLimits
 from bourse.domain.accounts import AccountKind
 from bourse.engine import Engine
 from bourse.engine import commands as c
-from bourse.platform import Config, Platform, RateLimits
 from bourse.sandbox.demo import MARKET_MAKER_ROLE, seed_demo
 from bourse.sandbox.listings import ASSETS, SYMBOLS
 from bourse.sandbox.market_maker import MarketMaker
+from bourse.services.apikeys import generate_server_key
+from bourse.services.bundle import Services
 from bourse.store.memory import MemoryStore
 
 NAMES = [s.name for s in SYMBOLS]
@@ -39,11 +41,11 @@ def platform(migrated_url: str):  # type: ignore[no-untyped-def]
     config = Config(
         database_url=migrated_url, secret_key=generate_server_key(), rate_limits=RateLimits.off()
     )
-    with Platform.open(config) as p:
+    with open_platform(config) as p:
         yield p
 
 
-def test_quotes_both_sides_and_trades(platform: Platform) -> None:
+def test_quotes_both_sides_and_trades(platform: Services) -> None:
     seeded = seed_demo(platform)
     mm = MarketMaker(
         platform.engine, seeded.accounts[MARKET_MAKER_ROLE], seed=7, interval=0.2, jitter=0.05

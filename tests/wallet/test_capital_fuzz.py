@@ -26,11 +26,12 @@ from starlette.routing import Route
 
 from bourse.api.mexc import capital, openapi
 from bourse.api.mexc.signing import sign
-from bourse.apikeys import generate_server_key
+from bourse.bootstrap import open_platform
+from bourse.config import Config, RateLimits
 from bourse.domain.accounts import AccountKind
 from bourse.domain.money import to_units
 from bourse.engine import commands as c
-from bourse.platform import Config, Platform, RateLimits
+from bourse.services.apikeys import generate_server_key
 
 CHECKS = [
     not_a_server_error,
@@ -77,10 +78,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, _Aut
     import uvicorn
     from starlette.applications import Starlette
 
-    from bourse.wallet import build_wallet
+    from bourse.services.wallet import build_wallet
 
     tmp = tmp_path_factory.mktemp("wallet-fuzz")
-    platform = Platform.open(
+    platform = open_platform(
         Config(
             database_url=f"sqlite:///{tmp / 'w.db'}",
             secret_key=generate_server_key(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bourse.domain.errors import IdempotencyConflict, InsufficientBalance
-from bourse.wallet.errors import AccountTypeNotSupported, TransferNotFound
+from bourse.services.wallet.errors import AccountTypeNotSupported, TransferNotFound
 
 from .world import WalletWorld, assert_books_balance
 

@@ -9,8 +9,7 @@ from sqlalchemy import select, update
 from bourse.domain.accounts import CHAIN_CLEARING, FEE_REVENUE
 from bourse.domain.errors import IdempotencyConflict, InsufficientBalance
 from bourse.domain.wallet import WithdrawalStatus as WS
-from bourse.store import wallet_tables as wt
-from bourse.wallet.errors import (
+from bourse.services.wallet.errors import (
     AddressNotWhitelisted,
     InvalidAddress,
     MemoRequired,
@@ -18,6 +17,7 @@ from bourse.wallet.errors import (
     WithdrawalNotFound,
     WithdrawAmountOutOfRange,
 )
+from bourse.store import wallet_tables as wt
 
 from .world import WalletWorld, assert_books_balance
 

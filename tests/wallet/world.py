@@ -16,10 +16,10 @@ from bourse.engine import Engine
 from bourse.engine import commands as c
 from bourse.sandbox.chain import Chain
 from bourse.sandbox.listings import ASSETS, SYMBOLS
+from bourse.services.wallet import WalletService, WalletSettings
 from bourse.store import tables as t
 from bourse.store.db import make_engine
 from bourse.store.sql import SqlStore
-from bourse.wallet import WalletService, WalletSettings
 
 SECRET = b"wallet-tests-secret"
 

@@ -297,7 +297,7 @@ def register_for_broker(
 ) -> Registered | None:
     """The OAuth client of a newly approved OAUTH broker, from its application.
 
-    ``broker`` is a ``bourse.brokers.registry.Broker`` (``id``, ``name``, ``logo_url``,
+    ``broker`` is a ``bourse.services.brokers.registry.Broker`` (``id``, ``name``, ``logo_url``,
     ``callback_url``: one URI, or several separated by whitespace). Returns the client and its
     secret, to show the broker once; ``None`` if the broker already has a client (approval
     after a suspension keeps the existing client and its secret).

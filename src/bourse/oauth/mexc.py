@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from bourse.api.mexc import errors as e
 from bourse.api.mexc.errors import ApiError
-from bourse.apikeys import ApiKey
 from bourse.oauth.bearer import (
     BearerError,
     BearerPrincipal,
@@ -28,6 +27,7 @@ from bourse.oauth.bearer import (
     check_source,
     token_from_header,
 )
+from bourse.services.apikeys import ApiKey
 
 KEY_PREFIX = "oauth:"
 

@@ -76,7 +76,7 @@ class OAuthConfig:
 
     @classmethod
     def from_platform(cls, platform, issuer: str | None = None, **kw: Any) -> OAuthConfig:  # type: ignore[no-untyped-def]
-        """Build from a ``bourse.platform.Platform``.
+        """Build from a ``bourse.services.bundle.Services``.
 
         The issuer is ``issuer``, else ``platform.config.public_url`` if the config has one,
         else ``BOURSE_PUBLIC_URL``, else ``http://127.0.0.1:8000`` (with a warning).

@@ -155,7 +155,7 @@ def seed_demo(
 ) -> DemoSeed:
     """Make sure the demo listings, accounts, deposits and keys exist (idempotent).
 
-    ``platform`` is a ``bourse.platform.Platform``, or a bare engine (then no keys are made).
+    ``platform`` is a ``bourse.services.bundle.Services``, or a bare engine (then no keys are made).
     ``progress``, if given, is called as ``progress(message)`` after each step.
     """
     engine = _engine_of(platform)
@@ -197,7 +197,7 @@ def seed_demo(
     if apikeys is not None and "api_broker" in out.accounts and "user" in out.accounts:
         _ensure_api_broker(platform, out.accounts["api_broker"], out.accounts["user"], note)
     if apikeys is not None and "independent_broker" in out.accounts:
-        from bourse.brokers.subaccounts import seed_independent_broker
+        from bourse.services.brokers.subaccounts import seed_independent_broker
 
         seed_independent_broker(platform, out.accounts["independent_broker"])
     return out
@@ -211,7 +211,7 @@ BROKER_KEY_PERMISSIONS = ("SPOT_ACCOUNT_READ", "SPOT_DEAL_READ", "SPOT_DEAL_WRIT
 
 def _ensure_api_broker(platform: Any, broker_account: int, user_account: int, note: Any) -> None:
     """Register the demo API broker (approved, 30 % rebate) and bind a demo user key to it."""
-    from bourse.brokers import brokers_of, seed_api_broker
+    from bourse.services.brokers import brokers_of, seed_api_broker
 
     key = _demo_key(platform, user_account, BROKER_KEY_LABEL)
     if key is None:

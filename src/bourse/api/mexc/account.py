@@ -60,7 +60,7 @@ async def account(ctx: Ctx) -> Any:
 
 async def trade_fee(ctx: Ctx) -> Any:
     ctx.symbol(ctx.params["symbol"])
-    maker, taker = ctx.platform.engine.exchange.fees.rates(ctx.account)
+    maker, taker = ctx.services.engine.exchange.fees.rates(ctx.account)
     # rates are JSON numbers here (MEXC); written from exact decimal strings, never floats
     body = (
         f'{{"data":{{"makerCommission":{wire.rate(maker)},"takerCommission":{wire.rate(taker)}}},'
@@ -71,7 +71,7 @@ async def trade_fee(ctx: Ctx) -> Any:
 
 async def self_symbols(ctx: Ctx) -> Any:
     assert ctx.key is not None
-    syms = ctx.platform.engine.exchange.symbols
+    syms = ctx.services.engine.exchange.symbols
     names = [n for n in sorted(syms) if syms[n].trading and ctx.key.symbol_allowed(n)]
     return {"code": 200, "data": names, "msg": None}
 

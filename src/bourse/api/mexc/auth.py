@@ -17,7 +17,7 @@ from bourse.api.mexc import errors as e
 from bourse.api.mexc.errors import ApiError
 from bourse.api.mexc.params import parse_int
 from bourse.api.mexc.signing import signed_payload, verify
-from bourse.apikeys import ApiKey, ApiKeys
+from bourse.services.apikeys import ApiKey, ApiKeys
 
 DEFAULT_RECV_WINDOW = 5000
 MAX_RECV_WINDOW = 60000

@@ -31,15 +31,15 @@ from bourse.api.mexc import schemas as s
 from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.errors import ApiError, from_domain, invalid
 from bourse.api.mexc.params import P
-from bourse.apikeys import MAX_IPS_PER_KEY, NO_IP_TTL_MS, normalize_permission
-from bourse.brokers import Brokers, brokers_of
-from bourse.brokers import rebates as rb
-from bourse.brokers.keys import renew_key
-from bourse.brokers.registry import Broker
 from bourse.domain import brokers as d
 from bourse.domain.errors import DomainError
 from bourse.domain.money import format_units
 from bourse.domain.orders import BUY
+from bourse.services.apikeys import MAX_IPS_PER_KEY, NO_IP_TTL_MS, normalize_permission
+from bourse.services.brokers import Brokers, brokers_of
+from bourse.services.brokers import rebates as rb
+from bourse.services.brokers.keys import renew_key
+from bourse.services.brokers.registry import Broker
 
 MAX_SYMBOLS_PER_KEY = 30
 READ, WRITE = "SPOT_ACCOUNT_READ", "SPOT_ACCOUNT_WRITE"
@@ -51,7 +51,7 @@ async def _call(ctx: Ctx, fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _brokers(ctx: Ctx) -> Brokers:
-    return brokers_of(ctx.platform)
+    return brokers_of(ctx.services)
 
 
 async def _my_broker(ctx: Ctx) -> Broker:
@@ -63,7 +63,7 @@ async def _my_broker(ctx: Ctx) -> Broker:
 
 
 def _scale(ctx: Ctx, asset: str) -> int:
-    a = ctx.platform.engine.wallet.assets.get(asset)
+    a = ctx.services.engine.wallet.assets.get(asset)
     return a.scale if a is not None else 8
 
 
@@ -92,7 +92,7 @@ async def tax_query(ctx: Ctx) -> Any:
     page, size = _page(ctx.params, 10)
     start, end = _window(ctx.params)
     total, rows = await ctx.db(
-        rb.daily, ctx.platform.db, broker.id, start=start, end=end, page=page, page_size=size
+        rb.daily, ctx.services.db, broker.id, start=start, end=end, page=page, page_size=size
     )
     return {
         "page": page,
@@ -118,7 +118,7 @@ async def rebate_detail(ctx: Ctx) -> Any:
     start, end = _window(p)
     total, rows = await ctx.db(
         rb.records,
-        ctx.platform.db,
+        ctx.services.db,
         broker.id,
         start=start,
         end=end,
@@ -256,7 +256,7 @@ async def create_key(ctx: Ctx) -> Any:
         kwargs["expires"] = ctx.now + _no_ip_ttl(ctx)  # MEXC: 90 days (configurable)
     try:
         key, secret = await ctx.db(
-            ctx.platform.apikeys.create_key, ctx.account, perms, now_ms=ctx.now, **kwargs
+            ctx.services.apikeys.create_key, ctx.account, perms, now_ms=ctx.now, **kwargs
         )
     except DomainError as exc:
         msg = exc.message or str(exc)
@@ -266,14 +266,14 @@ async def create_key(ctx: Ctx) -> Any:
             raise ApiError(730704, msg) from None
         raise from_domain(exc) from None
     row = next(
-        k for k in await ctx.db(ctx.platform.apikeys.list_keys, ctx.account) if k["apiKey"] == key
+        k for k in await ctx.db(ctx.services.apikeys.list_keys, ctx.account) if k["apiKey"] == key
     )
     return {**_key_json(row, None), "apikey": key, "secretKey": secret}
 
 
 def _no_ip_ttl(ctx: Ctx) -> int:
     """How long a key without IPs lives (``Config.no_ip_key_ttl_ms`` if set; MEXC: 90 days)."""
-    return int(getattr(ctx.platform.config, "no_ip_key_ttl_ms", NO_IP_TTL_MS) or NO_IP_TTL_MS)
+    return int(getattr(ctx.services.config, "no_ip_key_ttl_ms", NO_IP_TTL_MS) or NO_IP_TTL_MS)
 
 
 def _key_json(k: dict[str, Any], broker_id: int | None) -> dict[str, Any]:
@@ -292,7 +292,7 @@ def _key_json(k: dict[str, Any], broker_id: int | None) -> dict[str, Any]:
 
 async def list_keys(ctx: Ctx) -> Any:
     bindings = _brokers(ctx).bindings
-    keys = await ctx.db(ctx.platform.apikeys.list_keys, ctx.account)
+    keys = await ctx.db(ctx.services.apikeys.list_keys, ctx.account)
 
     def bound() -> list[int | None]:
         return [bindings.bound_broker(k["apiKey"]) for k in keys]
@@ -303,7 +303,7 @@ async def list_keys(ctx: Ctx) -> Any:
 
 async def delete_key(ctx: Ctx) -> Any:
     api_key = ctx.params["apiKey"]
-    ok = await ctx.db(ctx.platform.apikeys.delete_key, api_key, ctx.account)
+    ok = await ctx.db(ctx.services.apikeys.delete_key, api_key, ctx.account)
     if not ok:
         raise ApiError(730706, "API key not found")
     await ctx.db(_brokers(ctx).bindings.on_key_deleted, api_key)
@@ -322,7 +322,7 @@ async def renew(ctx: Ctx) -> Any:
     r = await _call(
         ctx,
         renew_key,
-        ctx.platform.apikeys,
+        ctx.services.apikeys,
         api_key,
         ctx.account,
         ctx.now,

@@ -1,5 +1,5 @@
 """Sub-account endpoints: MEXC's broker API sections 1.2-1.6 and the normal sub-account API
-(section 2.9), over ``bourse.brokers.subaccounts``.
+(section 2.9), over ``bourse.services.brokers.subaccounts``.
 
 Broker API, called with the **broker's master key** (the broker is the approved independent
 broker whose main account owns the key; never a parameter):
@@ -38,9 +38,9 @@ from bourse.api.mexc.capital import address_json, deposit_json
 from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.errors import invalid
 from bourse.api.mexc.params import P
-from bourse.brokers.subaccounts import SubAccount, SubAccounts, Tenant, subaccounts_of
 from bourse.domain.money import format_units, to_units
-from bourse.wallet.service import format_id
+from bourse.services.brokers.subaccounts import SubAccount, SubAccounts, Tenant, subaccounts_of
+from bourse.services.wallet.service import format_id
 
 #: new domain errors -> (MEXC code, HTTP status); to be merged into ``errors.TABLE``
 
@@ -51,7 +51,7 @@ async def _run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 def _svc(ctx: Ctx) -> SubAccounts:
-    return subaccounts_of(ctx.platform)
+    return subaccounts_of(ctx.services)
 
 
 async def _broker(ctx: Ctx) -> Tenant:
@@ -68,7 +68,7 @@ def envelope(data: Any) -> dict[str, Any]:
 
 
 def _units(ctx: Ctx, asset: str, text: str, field: str = "amount") -> int:
-    return to_units(text, ctx.platform.wallet.asset(asset).scale, field=field)
+    return to_units(text, ctx.services.wallet.asset(asset).scale, field=field)
 
 
 def _rate_units(text: str, field: str) -> int:
@@ -248,7 +248,7 @@ async def _transfer_rows(ctx: Ctx, t: Tenant) -> list[dict[str, Any]]:
         limit=p.get("limit", 500),
         client_id=p.get("clientTranId"),
     )
-    wallet = ctx.platform.wallet
+    wallet = ctx.services.wallet
     out = []
     for r in rows:
         v = r["view"]
@@ -284,7 +284,7 @@ async def _own(ctx: Ctx) -> SubAccount:
 async def sub_address_post(ctx: Ctx) -> Any:
     sub = await _own(ctx)
     p = ctx.params
-    a = await _run(ctx.platform.wallet.deposit_address, sub.account_id, p["coin"], p["network"])
+    a = await _run(ctx.services.wallet.deposit_address, sub.account_id, p["coin"], p["network"])
     return address_json(a, "")
 
 
@@ -292,7 +292,7 @@ async def sub_address_get(ctx: Ctx) -> Any:
     sub = await _own(ctx)
     p = ctx.params
     found = await _run(
-        ctx.platform.wallet.deposit_addresses, sub.account_id, p["coin"], p.get("network")
+        ctx.services.wallet.deposit_addresses, sub.account_id, p["coin"], p.get("network")
     )
     return [address_json(a, "") for a in found]
 
@@ -305,7 +305,7 @@ async def sub_deposit_history(ctx: Ctx) -> Any:
     sub = await _own(ctx)
     p = ctx.params
     page, limit = p.get("page", 1), p.get("limit", 20)
-    wallet = ctx.platform.wallet
+    wallet = ctx.services.wallet
     end = p.get("endTime")
     start = p.get("startTime")
     if start is None:

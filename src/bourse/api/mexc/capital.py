@@ -1,6 +1,6 @@
-"""Wallet endpoints (reference section 2.8) over ``bourse.wallet.WalletService``.
+"""Wallet endpoints (reference section 2.8) over ``bourse.services.wallet.WalletService``.
 
-The handlers find the service at ``ctx.platform.wallet``. Shapes follow MEXC, including where
+The handlers find the service at ``ctx.services.wallet``. Shapes follow MEXC, including where
 MEXC's own documents disagree with what its servers send (the live form wins, because that is
 what ccxt parses; docs/wallet.md lists each case):
 
@@ -31,8 +31,8 @@ from bourse.api.mexc.errors import ApiError
 from bourse.api.mexc.params import P
 from bourse.domain.money import format_units, to_units
 from bourse.sandbox.chain import DepositAddress, Network
-from bourse.wallet import statuses as st
-from bourse.wallet.service import (
+from bourse.services.wallet import statuses as st
+from bourse.services.wallet.service import (
     DepositView,
     TransferView,
     WalletService,
@@ -45,7 +45,7 @@ from bourse.wallet.service import (
 
 
 def _svc(ctx: Ctx) -> WalletService:
-    svc = getattr(ctx.platform, "wallet", None)
+    svc = getattr(ctx.services, "wallet", None)
     if svc is None:
         raise ApiError(503, "service not available, please try again", 503)
     return svc

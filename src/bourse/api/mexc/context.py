@@ -9,17 +9,17 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from bourse.apikeys import ApiKey
 from bourse.domain.errors import UnknownSymbol
 from bourse.domain.symbols import Symbol
-from bourse.platform import Platform
+from bourse.services.apikeys import ApiKey
+from bourse.services.bundle import Services
 
 from .params import P
 
 
 @dataclass(slots=True)
 class Ctx:
-    platform: Platform
+    services: Services
     request: Request
     params: dict[str, Any]
     ip: str
@@ -37,14 +37,14 @@ class Ctx:
     def symbol(self, name: str) -> Symbol:
         """The listed symbol ``name`` (-1121 otherwise). Symbols are immutable values, so this
         plain dict read needs no engine lock."""
-        sym = self.platform.engine.exchange.symbols.get(name)
+        sym = self.services.engine.exchange.symbols.get(name)
         if sym is None:
             raise UnknownSymbol("Invalid symbol.")
         return sym
 
     async def read(self, fn: Callable[[Any], Any]) -> Any:
         """``engine.read(fn)`` in a worker thread (it may wait for a batch commit)."""
-        return await run_in_threadpool(self.platform.engine.read, fn)
+        return await run_in_threadpool(self.services.engine.read, fn)
 
     async def db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """A blocking database read in a worker thread."""

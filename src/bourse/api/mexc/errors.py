@@ -14,11 +14,11 @@ import logging
 
 from starlette.responses import Response
 
-from bourse.brokers import subaccounts as sa
 from bourse.domain import brokers as b
 from bourse.domain import errors as d
 from bourse.engine.engine import EngineUnavailable
-from bourse.wallet.errors import MEXC_CODES
+from bourse.services.brokers import subaccounts as sa
+from bourse.services.wallet.errors import MEXC_CODES
 
 log = logging.getLogger("bourse.api")
 
@@ -117,7 +117,7 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     sa.MarkupOutOfRange: (33333, 400),
 }
 
-# wallet and chain errors (their MEXC codes live beside them in ``bourse.wallet.errors``)
+# wallet and chain errors (their MEXC codes live beside them in ``bourse.services.wallet.errors``)
 TABLE.update(MEXC_CODES)
 
 #: message overrides where MEXC's text is what clients match on

@@ -1,7 +1,7 @@
 """Public market data: ping, time, exchangeInfo, depth, trades, klines, tickers (section 2.5).
 
 Books come from the engine's committed in-memory state; trades, klines and 24h statistics from
-``bourse.marketdata`` (fed by the engine after every commit); trades by time range from the
+``bourse.services.marketdata`` (fed by the engine after every commit); trades by time range from the
 database. Values that do not exist yet (no trade, empty book side) are ``null``.
 """
 
@@ -16,7 +16,7 @@ from bourse.api.mexc.errors import ApiError, invalid
 from bourse.api.mexc.params import MAX_TIME_MS, P
 from bourse.domain.money import format_units
 from bourse.domain.symbols import Symbol
-from bourse.marketdata import INTERVALS, bucket
+from bourse.services.marketdata import INTERVALS, bucket
 
 SYMBOL = P("symbol", "symbol", required=True, description="e.g. BTCUSDT")
 OPT_SYMBOL = P("symbol", "symbol", description="e.g. BTCUSDT; all symbols when left out")
@@ -31,7 +31,7 @@ async def server_time(ctx: Ctx) -> Any:
 
 
 def _symbols(ctx: Ctx) -> list[Symbol]:
-    syms = ctx.platform.engine.exchange.symbols
+    syms = ctx.services.engine.exchange.symbols
     return [syms[k] for k in sorted(syms)]
 
 
@@ -49,7 +49,7 @@ async def exchange_info(ctx: Ctx) -> Any:
         selected = [ctx.symbol(n) for n in p["symbols"]]
     else:
         selected = _symbols(ctx)
-    fees = ctx.platform.engine.exchange.fees
+    fees = ctx.services.engine.exchange.fees
     return {
         "timezone": "UTC",
         "serverTime": ctx.now,
@@ -78,7 +78,7 @@ async def depth(ctx: Ctx) -> Any:
 
 async def trades(ctx: Ctx) -> Any:
     sym = ctx.symbol(ctx.params["symbol"])
-    rows = ctx.platform.marketdata.recent_trades(sym.name, ctx.params.get("limit", 500))
+    rows = ctx.services.marketdata.recent_trades(sym.name, ctx.params.get("limit", 500))
     rows.reverse()  # newest first, as MEXC
     return [wire.public_trade(*r, sym) for r in rows]
 
@@ -93,12 +93,12 @@ async def agg_trades(ctx: Ctx) -> Any:
     if start is not None:
         if end < start:
             raise invalid("endTime", "must not be before startTime")
-        rows = await ctx.db(ctx.platform.queries.trades, sym.name, start, end, limit)
+        rows = await ctx.db(ctx.services.queries.trades, sym.name, start, end, limit)
         return [
             wire.agg_trade(r["id"], r["price"], r["qty"], r["taker_side"], r["time"], sym)
             for r in rows
         ]
-    recent = ctx.platform.marketdata.recent_trades(sym.name, limit)
+    recent = ctx.services.marketdata.recent_trades(sym.name, limit)
     return [wire.agg_trade(t[0], t[1], t[2], t[4], t[5], sym) for t in recent]
 
 
@@ -109,7 +109,7 @@ async def klines(ctx: Ctx) -> Any:
     start, end = p.get("startTime"), p.get("endTime")
     if start is not None and end is not None and end < start:
         raise invalid("endTime", "must not be before startTime")
-    rows = ctx.platform.marketdata.klines(sym.name, interval, start, end, p.get("limit", 500))
+    rows = ctx.services.marketdata.klines(sym.name, interval, start, end, p.get("limit", 500))
     ps, qs, qsc = sym.price_scale, sym.qty_scale, sym.quote.scale
     out = []
     for c in rows:
@@ -130,7 +130,7 @@ async def klines(ctx: Ctx) -> Any:
 
 async def avg_price(ctx: Ctx) -> Any:
     sym = ctx.symbol(ctx.params["symbol"])
-    md = ctx.platform.marketdata
+    md = ctx.services.marketdata
     avg = md.average_price(sym.name, ctx.now)
     if avg is None:
         price = md.last_price(sym.name)
@@ -198,14 +198,14 @@ def _ticker24(sym: Symbol, st: dict[str, Any], best: tuple) -> dict[str, Any]:
 async def ticker_24hr(ctx: Ctx) -> Any:
     syms, single = _selected(ctx)
     best = await ctx.read(lambda e: _best(e, [x.name for x in syms]))
-    md = ctx.platform.marketdata
+    md = ctx.services.marketdata
     out = [_ticker24(x, md.rolling(x.name, ctx.now), best[x.name]) for x in syms]
     return out[0] if single else out
 
 
 async def ticker_price(ctx: Ctx) -> Any:
     syms, single = _selected(ctx)
-    md = ctx.platform.marketdata
+    md = ctx.services.marketdata
     out = [{"symbol": x.name, "price": wire.price_or_none(md.last_price(x.name), x)} for x in syms]
     return out[0] if single else out
 

@@ -12,7 +12,7 @@ import threading
 import time
 
 from bourse.api.mexc.errors import TOO_MANY_REQUESTS, ApiError
-from bourse.platform import RateLimits
+from bourse.config import RateLimits
 
 _PRUNE_AT = 50_000
 

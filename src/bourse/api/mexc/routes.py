@@ -24,7 +24,7 @@ from bourse.api.mexc.errors import to_response
 from bourse.api.mexc.params import collect, validate
 from bourse.api.mexc.ratelimit import RateLimiter
 from bourse.oauth.mexc import bearer_key, is_bearer
-from bourse.platform import Platform
+from bourse.services.bundle import Services
 
 ENDPOINTS: list[Endpoint] = [
     *market.ENDPOINTS,
@@ -49,7 +49,7 @@ def client_ip(request: Request, trust_forwarded: bool) -> str:
     return request.client.host if request.client else ""
 
 
-def _endpoint_app(ep: Endpoint, platform: Platform, limiter: RateLimiter) -> Any:
+def _endpoint_app(ep: Endpoint, platform: Services, limiter: RateLimiter) -> Any:
     trust = platform.config.trust_forwarded_for
     keys = platform.apikeys
     specs = ep.params
@@ -116,7 +116,7 @@ def merge(*families: Iterable[Endpoint]) -> list[Endpoint]:
 
 
 def routes(
-    platform: Platform,
+    platform: Services,
     limiter: RateLimiter | None = None,
     endpoints: Iterable[Endpoint] | None = None,
 ) -> list[Route]:

@@ -24,14 +24,14 @@ from bourse.api.mexc.errors import (
     missing,
 )
 from bourse.api.mexc.params import MAX_TIME_MS, P, validate
-from bourse.brokers import brokers_of
-from bourse.brokers.attribution import AUDITED
-from bourse.brokers.subaccounts import sub_broker
 from bourse.domain.brokers import Attribution
 from bourse.domain.errors import DomainError, OrderNotFound
 from bourse.domain.money import to_units
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType, StpMode
 from bourse.engine import commands as c
+from bourse.services.brokers import brokers_of
+from bourse.services.brokers.attribution import AUDITED
+from bourse.services.brokers.subaccounts import sub_broker
 from bourse.store.sql import order_from_row
 
 DAY_MS = 24 * 3600 * 1000
@@ -71,18 +71,18 @@ def _source(ctx: Ctx) -> str:
 
 
 async def attribute(ctx: Ctx) -> Attribution:
-    """Which broker earns on this request's orders (``bourse.brokers.attribution``).
+    """Which broker earns on this request's orders (``bourse.services.brokers.attribution``).
 
     An OAuth token counts as a key bound to its client's broker (the pipeline has already
     refused a ``source`` naming another broker); so does a sub-account's key, bound to the
     independent broker that owns it; any other key's binding comes from the registry.
     """
-    attributor = brokers_of(ctx.platform).attributor
+    attributor = brokers_of(ctx.services).attributor
     source = ctx.request.headers.get("source")
     if ctx.principal is not None:
         return await ctx.db(attributor.resolve, ctx.principal.broker_id, source)
     if ctx.key is not None:  # a sub-account of an independent broker always earns its broker
-        owner = await ctx.db(sub_broker, ctx.platform, ctx.key.account_id)
+        owner = await ctx.db(sub_broker, ctx.services, ctx.key.account_id)
         if owner is not None:
             return await ctx.db(attributor.resolve, owner, source)
     return await ctx.db(attributor.for_key, ctx.key.api_key if ctx.key else None, source)
@@ -91,7 +91,7 @@ async def attribute(ctx: Ctx) -> Attribution:
 async def audit(ctx: Ctx, order_id: int, att: Attribution) -> None:
     """Keep a refused attribution (unknown or unapproved ``source``) for the broker audit."""
     if att.status in AUDITED:
-        attributor = brokers_of(ctx.platform).attributor
+        attributor = brokers_of(ctx.services).attributor
         api_key = ctx.key.api_key if ctx.key else ""
         await ctx.db(attributor.record, order_id, ctx.account, att, api_key)
 
@@ -133,14 +133,14 @@ def order_request(ctx: Ctx, p: dict[str, Any], att: Attribution | None = None) -
 async def new_order(ctx: Ctx) -> Any:
     att = await attribute(ctx)
     req = order_request(ctx, ctx.params, att)
-    order = await ctx.platform.engine.run(c.PlaceOrder(req))
+    order = await ctx.services.engine.run(c.PlaceOrder(req))
     await audit(ctx, order.id, att)
     return wire.order_ack(order, ctx.symbol(order.symbol))
 
 
 async def test_order(ctx: Ctx) -> Any:
     req = order_request(ctx, ctx.params)
-    await ctx.platform.engine.run(c.PlaceOrder(req, test=True))
+    await ctx.services.engine.run(c.PlaceOrder(req, test=True))
     return {}
 
 
@@ -155,7 +155,7 @@ async def batch_orders(ctx: Ctx) -> Any:
     symbols = {str(x.get("symbol", "")) for x in items}
     if len(symbols) != 1:
         raise invalid("batchOrders", "all orders must be on the same symbol")
-    engine = ctx.platform.engine
+    engine = ctx.services.engine
     att = await attribute(ctx)
     slots: list[Any] = []
     for item in items:
@@ -218,7 +218,7 @@ async def cancel_order(ctx: Ctx) -> Any:
     oid, cid, known = _order_ref(p)
     if not known:
         raise OrderNotFound("Unknown order sent.")
-    order = await ctx.platform.engine.run(c.CancelOrder(ctx.account, sym.name, oid, cid))
+    order = await ctx.services.engine.run(c.CancelOrder(ctx.account, sym.name, oid, cid))
     return wire.order_cancel(order, sym, p.get("newClientOrderId"))
 
 
@@ -227,7 +227,7 @@ async def cancel_open_orders(ctx: Ctx) -> Any:
     syms = [ctx.symbol(n) for n in names]
     for x in syms:
         check_symbol(ctx.key, x.name)
-    engine = ctx.platform.engine
+    engine = ctx.services.engine
     futs = [engine.submit(c.CancelAll(ctx.account, x.name)) for x in syms]
     out = []
     for x, fut in zip(syms, futs, strict=True):
@@ -242,7 +242,7 @@ async def query_order(ctx: Ctx) -> Any:
     oid, cid, known = _order_ref(p)
     if not known:
         raise OrderNotFound("Unknown order sent.")
-    row = await ctx.db(ctx.platform.queries.order, ctx.account, sym.name, oid, cid)
+    row = await ctx.db(ctx.services.queries.order, ctx.account, sym.name, oid, cid)
     if row is None:
         raise OrderNotFound("Unknown order sent.")
     return wire.order_info(order_from_row(row), sym)
@@ -276,7 +276,7 @@ async def all_orders(ctx: Ctx) -> Any:
     if start is None and end is None:  # MEXC's default window: the last 24 hours
         start, newest = ctx.now - DAY_MS, True
     rows = await ctx.db(
-        ctx.platform.queries.orders,
+        ctx.services.queries.orders,
         ctx.account,
         sym.name,
         start,
@@ -300,7 +300,7 @@ async def my_trades(ctx: Ctx) -> Any:
         raise invalid("endTime", "must not be before startTime")
     account = ctx.account
     rows = await ctx.db(
-        ctx.platform.queries.my_trades, account, sym.name, oid, start, end, p.get("limit", 100)
+        ctx.services.queries.my_trades, account, sym.name, oid, start, end, p.get("limit", 100)
     )
     out = []
     for r in rows:

@@ -25,8 +25,6 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bourse.brokers._util import Clock, now_ms
-from bourse.brokers.registry import Registry
 from bourse.domain.brokers import (
     BrokerStateError,
     BrokerStatus,
@@ -35,6 +33,8 @@ from bourse.domain.brokers import (
     NotKeyOwner,
 )
 from bourse.domain.errors import InvalidParameter
+from bourse.services.brokers._util import Clock, now_ms
+from bourse.services.brokers.registry import Registry
 from bourse.store import broker_tables as bt
 from bourse.store import tables as t
 

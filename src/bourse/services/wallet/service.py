@@ -36,11 +36,8 @@ from bourse.domain.money import Asset, to_units
 from bourse.domain.wallet import Withdrawal, WithdrawalStatus
 from bourse.engine import commands as c
 from bourse.sandbox.chain import Chain, ChainDeposit, DepositAddress, Network, valid_address
-from bourse.store import tables as t
-from bourse.store import wallet_tables as wt
-from bourse.store.sql import withdrawal_from_row
-from bourse.wallet import statuses as st
-from bourse.wallet.errors import (
+from bourse.services.wallet import statuses as st
+from bourse.services.wallet.errors import (
     AccountTypeNotSupported,
     AddressNotWhitelisted,
     InvalidAddress,
@@ -52,6 +49,9 @@ from bourse.wallet.errors import (
     WithdrawAmountOutOfRange,
     WithdrawDisabled,
 )
+from bourse.store import tables as t
+from bourse.store import wallet_tables as wt
+from bourse.store.sql import withdrawal_from_row
 
 DAY_MS = 86_400_000
 MAX_REMARK = 200

@@ -24,7 +24,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from bourse.cliutil import DbOption, JsonOption, console, fail, open_platform
+from bourse.cli.common import DbOption, JsonOption, console, fail, open_platform
 from bourse.domain.errors import DomainError
 
 brokers_app = typer.Typer(
@@ -36,7 +36,7 @@ brokers_app = typer.Typer(
 @contextmanager
 def _brokers(db: str | None, quiet: bool = False) -> Iterator[tuple[Any, Any]]:
     """(platform, brokers) for one command; domain errors become a message and exit 1."""
-    from bourse.brokers import brokers_of
+    from bourse.services.brokers import brokers_of
 
     with open_platform(db, quiet=quiet) as platform:
         try:

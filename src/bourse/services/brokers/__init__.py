@@ -12,13 +12,13 @@ from typing import Any
 
 from sqlalchemy import Engine as SAEngine
 
-from bourse.brokers._util import Clock, now_ms
-from bourse.brokers.attribution import Attributor
-from bourse.brokers.bindings import Bindings
-from bourse.brokers.rebates import AccrualResult, accrue
-from bourse.brokers.registry import DEFAULT_RATE_PPM, Broker, Registry
-from bourse.brokers.seed import seed_api_broker
-from bourse.brokers.settlement import RebateScheduler, Settlement, SettlementReport
+from bourse.services.brokers._util import Clock, now_ms
+from bourse.services.brokers.attribution import Attributor
+from bourse.services.brokers.bindings import Bindings
+from bourse.services.brokers.rebates import AccrualResult, accrue
+from bourse.services.brokers.registry import DEFAULT_RATE_PPM, Broker, Registry
+from bourse.services.brokers.seed import seed_api_broker
+from bourse.services.brokers.settlement import RebateScheduler, Settlement, SettlementReport
 
 
 @dataclass(slots=True)
@@ -74,7 +74,7 @@ class Brokers:
 
 
 def brokers_of(platform: Any) -> Brokers:
-    """The ``Brokers`` of a ``bourse.platform.Platform`` (``platform.brokers`` if it has one)."""
+    """The ``Brokers`` of a ``bourse.services.bundle.Services`` (``platform.brokers`` if it has one)."""
     existing = getattr(platform, "brokers", None)
     if isinstance(existing, Brokers):
         return existing

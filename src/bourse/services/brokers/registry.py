@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bourse.brokers._util import Clock, now_ms
 from bourse.domain.accounts import FIRST_USER_ACCOUNT_ID
 from bourse.domain.brokers import (
     BrokerExists,
@@ -36,6 +35,7 @@ from bourse.domain.brokers import (
     transition,
 )
 from bourse.domain.errors import AccountNotFound, InvalidParameter
+from bourse.services.brokers._util import Clock, now_ms
 from bourse.store import broker_tables as bt
 from bourse.store import tables as t
 

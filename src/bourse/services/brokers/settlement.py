@@ -31,14 +31,14 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 
-from bourse.brokers._util import Clock, now_ms, upsert
-from bourse.brokers.registry import Registry
 from bourse.domain.brokers import RebateStatus, settlement_key
 from bourse.domain.errors import DomainError
 from bourse.engine import commands as c
+from bourse.services.brokers._util import Clock, now_ms, upsert
+from bourse.services.brokers.registry import Registry
 from bourse.store import broker_tables as bt
 
-log = logging.getLogger("bourse.brokers.settlement")
+log = logging.getLogger("bourse.services.brokers.settlement")
 
 MAX_RECORDS_PER_PAYOUT = 50_000
 

@@ -19,9 +19,6 @@ import contextlib
 
 from sqlalchemy import Engine
 
-from bourse.brokers._util import Clock, insert_ignore, now_ms
-from bourse.brokers.bindings import Bindings
-from bourse.brokers.registry import Registry
 from bourse.domain.brokers import (
     Attribution,
     AttributionStatus,
@@ -30,6 +27,9 @@ from bourse.domain.brokers import (
     attribute,
     clean_source,
 )
+from bourse.services.brokers._util import Clock, insert_ignore, now_ms
+from bourse.services.brokers.bindings import Bindings
+from bourse.services.brokers.registry import Registry
 from bourse.store import broker_tables as bt
 
 #: statuses worth an audit row (the others are visible on the order itself)

@@ -30,7 +30,7 @@ def seed_api_broker(
     ``secretKey`` are None when the broker already existed (secrets are shown once).
     Idempotent: a second call reuses the broker and leaves an existing binding to it alone.
     """
-    from bourse.brokers import brokers_of
+    from bourse.services.brokers import brokers_of
 
     brokers = brokers_of(platform)
     reg = brokers.registry

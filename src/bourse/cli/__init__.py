@@ -2,7 +2,7 @@
 
 Every command works on the database named by ``--db`` or ``BOURSE_DATABASE_URL`` (default: a
 SQLite file ``./bourse.db``). API secrets are encrypted with the server key (``BOURSE_SECRET_KEY``
-or the ``bourse.key`` file next to the SQLite database, see ``bourse.apikeys``), so the commands
+or the ``bourse.key`` file next to the SQLite database, see ``bourse.services.apikeys``), so the commands
 that read keys must run with the same key as the server.
 
     bourse serve --demo                 # demo exchange with liquidity on http://127.0.0.1:8080
@@ -30,8 +30,17 @@ from rich.panel import Panel
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bourse.brokers.cli import brokers_app
-from bourse.cliutil import DbOption, JsonOption, console, db_url, err, fail, open_platform, safe_url
+from bourse.cli.brokers import brokers_app
+from bourse.cli.common import (
+    DbOption,
+    JsonOption,
+    console,
+    db_url,
+    err,
+    fail,
+    open_platform,
+    safe_url,
+)
 from bourse.domain.errors import DomainError
 
 app = typer.Typer(
@@ -246,8 +255,8 @@ def demo_credentials_cmd(db: DbOption = None, as_json: JsonOption = False) -> No
     """Print the demo server URL and API keys (seeded by `bourse serve --demo`)."""
     from types import SimpleNamespace
 
-    from bourse.apikeys import ApiKeys, load_server_key
     from bourse.sandbox.demo import demo_credentials
+    from bourse.services.apikeys import ApiKeys, load_server_key
     from bourse.store.db import make_engine
 
     url = db_url(db)

@@ -45,12 +45,12 @@ from typing import Any
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bourse.apikeys import MAX_IPS_PER_KEY, normalize_permission
 from bourse.domain.accounts import AccountKind
 from bourse.domain.brokers import BrokerStatus, BrokerType
 from bourse.domain.errors import DomainError, InvalidParameter, TransferNotAllowed
 from bourse.domain.fees import RATE_DENOM
 from bourse.engine import commands as c
+from bourse.services.apikeys import MAX_IPS_PER_KEY, normalize_permission
 from bourse.store import subaccount_tables as st
 
 #: MEXC: "up to 30 sub-accounts per main account"
@@ -246,7 +246,7 @@ class SubAccounts:
 
     def tenant_for_broker(self, account_id: int) -> Tenant:
         """The tenant of the broker whose main account is ``account_id`` (broker API)."""
-        from bourse.brokers import brokers_of
+        from bourse.services.brokers import brokers_of
 
         broker = brokers_of(self.platform).registry.by_account(account_id)
         if broker is None:
@@ -264,7 +264,7 @@ class SubAccounts:
         acc = self.engine.read(lambda e: e.wallet.accounts.get(account_id))
         if acc is None or acc.kind not in (AccountKind.USER, AccountKind.BROKER_MASTER):
             raise SubAccountOnly("a sub-account cannot have sub-accounts")
-        from bourse.brokers import brokers_of
+        from bourse.services.brokers import brokers_of
 
         broker = brokers_of(self.platform).registry.by_account(account_id)
         if broker is not None and broker.type is BrokerType.INDEPENDENT:
@@ -279,7 +279,7 @@ class SubAccounts:
         """Operator: override a master account's sub-account quota and markup cap."""
         if not 0 <= max_subaccounts <= 1_000_000 or not 0 <= max_markup_ppm <= RATE_DENOM:
             raise InvalidParameter("quota or markup cap out of range")
-        from bourse.brokers._util import upsert
+        from bourse.services.brokers._util import upsert
 
         with self.db.begin() as conn:
             upsert(
@@ -508,7 +508,7 @@ class SubAccounts:
         ttl_ms: int | None = None,
     ) -> dict[str, Any]:
         """A key for the sub-account; returns its public fields plus ``secretKey`` (once)."""
-        from bourse.apikeys import NO_IP_TTL_MS
+        from bourse.services.apikeys import NO_IP_TTL_MS
 
         sub = self.get(tenant, name)
         note = (note or "").strip()
@@ -571,7 +571,7 @@ class SubAccounts:
             raise KeyAccessKeyEmpty()
         if not self.platform.apikeys.delete_key(api_key.strip(), sub.account_id):
             raise KeyNotFound()
-        from bourse.brokers import brokers_of
+        from bourse.services.brokers import brokers_of
 
         brokers_of(self.platform).bindings.on_key_deleted(api_key.strip())
         return sub
@@ -833,7 +833,7 @@ def seed_independent_broker(
     call returns the existing broker (re-approving it if it was suspended).
     Returns ``{"brokerId", "accountId", "code"}``.
     """
-    from bourse.brokers import brokers_of
+    from bourse.services.brokers import brokers_of
 
     reg = brokers_of(platform).registry
     broker = reg.by_account(account_id)

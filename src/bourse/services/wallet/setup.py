@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Engine as SAEngine
 
 from bourse.sandbox.chain import Chain, ChainConfig, chain_secret
-from bourse.wallet.service import WalletService, WalletSettings
+from bourse.services.wallet.service import WalletService, WalletSettings
 
 
 def build_wallet(

@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, func, or_, select
 
-from bourse.brokers._util import Clock, insert_ignore, now_ms, upsert
 from bourse.domain.brokers import RebateStatus, rate_at, rebate_for, rebate_lines
+from bourse.services.brokers._util import Clock, insert_ignore, now_ms, upsert
 from bourse.store import broker_tables as bt
 from bourse.store import tables as t
 

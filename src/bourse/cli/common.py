@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy.engine import make_url
+
+from bourse.bootstrap import open_platform as _open
+from bourse.config import Config
+from bourse.services.bundle import Services
+from bourse.store.db import database_url
 
 console = Console()
 err = Console(stderr=True)
@@ -26,8 +32,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 
 
 def db_url(db: str | None) -> str:
-    from bourse.store.db import database_url
-
     return db or database_url()
 
 
@@ -37,14 +41,13 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 @contextmanager
-def open_platform(db: str | None, *, quiet: bool = False) -> Iterator[Any]:
+def open_platform(db: str | None, *, quiet: bool = False) -> Iterator[Services]:
     """Open the platform (migrating the database) with a spinner; always closed afterwards."""
-    from bourse.platform import Config, Platform
 
     url = db_url(db)
     with err.status(f"opening {safe_url(url)} ...", spinner="dots") if not quiet else _null():
         try:
-            platform = Platform.open(Config(database_url=url))
+            platform = _open(Config(database_url=url))
         except Exception as exc:  # bad URL, database down: a message, not a traceback
             raise fail(f"cannot open {safe_url(url)}: {exc}") from exc
     try:
@@ -61,8 +64,6 @@ def _null() -> Iterator[None]:
 def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     try:
-        from sqlalchemy.engine import make_url
-
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return url

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
-from bourse.apikeys import NO_IP_TTL_MS, ApiKeys
-from bourse.brokers.bindings import _split
 from bourse.domain.brokers import NotKeyOwner
 from bourse.domain.errors import InvalidParameter
+from bourse.services.apikeys import NO_IP_TTL_MS, ApiKeys
+from bourse.services.brokers.bindings import _split
 from bourse.store import tables as t
 
 _UNSET = object()

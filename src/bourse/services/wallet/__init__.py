@@ -1,6 +1,6 @@
 """Wallet service: deposit addresses, deposits, two-phase withdrawals, universal transfers."""
 
-from bourse.wallet.service import (
+from bourse.services.wallet.service import (
     DepositView,
     TransferView,
     WalletService,
@@ -9,7 +9,7 @@ from bourse.wallet.service import (
     format_id,
     parse_id,
 )
-from bourse.wallet.setup import build_wallet
+from bourse.services.wallet.setup import build_wallet
 
 __all__ = [
     "DepositView",

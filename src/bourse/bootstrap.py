@@ -1,0 +1,71 @@
+"""Wire a running Bourse from a ``Config``: the one place that knows every part.
+
+``open_platform(config)`` migrates the database, loads the engine from it (listing the default
+assets and symbols on an empty database), starts the engine thread, builds the market-data
+projections from the stored trades, the API keys, the wallet over its chain adapter and the
+broker program, and returns the typed ``Services`` the gateway serves; ``services.close()``
+stops everything.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bourse.config import Config
+from bourse.domain.fees import FeeSchedule
+from bourse.engine import Engine
+from bourse.engine import commands as c
+from bourse.sandbox.listings import ASSETS, SYMBOLS
+from bourse.services.apikeys import ApiKeys, load_server_key
+from bourse.services.brokers import Brokers
+from bourse.services.bundle import Services
+from bourse.services.marketdata import MarketData
+from bourse.services.wallet import build_wallet
+from bourse.store.db import make_engine, migrate
+from bourse.store.queries import Queries
+from bourse.store.sql import SqlStore
+
+log = logging.getLogger("bourse.bootstrap")
+
+
+def open_platform(config: Config | None = None) -> Services:
+    """Migrate the database, load and start the engine, build the services."""
+    config = config or Config()
+    db = make_engine(config.database_url)
+    migrate(db)
+    store = SqlStore(db)
+    engine = Engine(
+        store,
+        fees=FeeSchedule(maker=config.maker_fee_ppm, taker=config.taker_fee_ppm),
+        stp_default=config.stp_default,
+    )
+    if config.default_listings and not engine.wallet.assets:
+        engine.apply_batch_now([c.AddAsset(a) for a in ASSETS] + [c.AddSymbol(s) for s in SYMBOLS])
+    queries = Queries(db)
+    marketdata = MarketData.from_store(queries, engine)
+    engine.start()
+    server_key = load_server_key(config.secret_key, config.key_dir, config.database_url)
+    wallet = build_wallet(
+        engine,
+        db,
+        server_key,
+        config.wallet,
+        block_interval=config.chain_block_interval,
+        failure_rate=config.chain_failure_rate,
+        stuck_rate=config.chain_stuck_rate,
+    )
+    brokers = Brokers.create(db, engine)
+    if config.rebate_settle_at:
+        brokers.start_scheduler(config.rebate_settle_at)
+    return Services(
+        config=config,
+        db=db,
+        store=store,
+        engine=engine,
+        apikeys=ApiKeys(db, server_key),
+        marketdata=marketdata,
+        queries=queries,
+        brokers=brokers,
+        wallet=wallet,
+        chain=wallet.chain,
+    )

@@ -1,0 +1,70 @@
+"""Configuration of a running Bourse: rate limits, database, fees, wallet and chain settings.
+
+Plain values only; ``bourse.bootstrap`` turns a ``Config`` into a running platform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bourse.domain.orders import StpMode
+
+
+@dataclass(slots=True)
+class RateLimits:
+    """Request budgets (MEXC: 500 per 10 s per endpoint, per UID for keyed endpoints and per IP).
+
+    ``special`` maps a path to ``(requests, window_ms)`` for endpoints with their own cap
+    (MEXC: ``batchOrders`` and ``account`` at 2 requests per second).
+    """
+
+    enabled: bool = True
+    requests: int = 500
+    window_ms: int = 10_000
+    special: dict[str, tuple[int, int]] = field(
+        default_factory=lambda: {
+            "/api/v3/batchOrders": (2, 1000),
+            "/api/v3/account": (2, 1000),
+        }
+    )
+
+    @classmethod
+    def off(cls) -> RateLimits:
+        return cls(enabled=False)
+
+
+@dataclass(slots=True)
+class Config:
+    """Everything ``bourse.bootstrap.open_platform`` needs.
+
+    * ``database_url``: SQLAlchemy URL (``sqlite:///path.db`` or ``postgresql://...``);
+    * ``secret_key``: Fernet key encrypting API secrets at rest (else ``BOURSE_SECRET_KEY``,
+      else a key file in ``key_dir`` / next to the SQLite file, created once);
+    * ``rate_limits``: see ``RateLimits`` (``RateLimits.off()`` for tests and benches);
+    * ``maker_fee_ppm`` / ``taker_fee_ppm``: default fee rates in parts per million;
+    * ``stp_default``: self-trade prevention applied when an order sends no ``stpMode``;
+    * ``default_listings``: on an empty database, list the default assets and symbols of
+      ``bourse.sandbox.listings`` so a fresh exchange is usable;
+    * ``trust_forwarded_for``: take the client IP from ``X-Forwarded-For`` (behind a proxy).
+    """
+
+    database_url: str = "sqlite:///./bourse.db"
+    secret_key: str | None = None
+    key_dir: str | None = None
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    maker_fee_ppm: int = 0
+    taker_fee_ppm: int = 500
+    stp_default: StpMode = StpMode.CANCEL_TAKER
+    default_listings: bool = True
+    trust_forwarded_for: bool = False
+    #: the externally visible base URL (OAuth issuer, links); else BOURSE_PUBLIC_URL
+    public_url: str | None = None
+    #: run the daily broker rebate accrual + settlement job at this UTC time (None: off)
+    rebate_settle_at: str | None = "00:05"
+    #: wallet rules (review thresholds, sandbox endpoints); see ``bourse.services.wallet.WalletSettings``
+    wallet: Any = None
+    #: simulated chain: seconds per block, share of broadcasts that fail or get stuck
+    chain_block_interval: float = 2.0
+    chain_failure_rate: float = 0.0
+    chain_stuck_rate: float = 0.0

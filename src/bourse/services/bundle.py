@@ -1,0 +1,59 @@
+"""``Services``: what the gateway (api, oauth, web) is handed by ``bourse.bootstrap``.
+
+Every member is typed, so a reader of a handler knows what it can reach. Services themselves
+never receive this bundle: each takes its collaborators as constructor arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine as SAEngine
+
+from bourse.config import Config
+from bourse.engine import Engine
+from bourse.services.apikeys import ApiKeys
+from bourse.services.brokers import Brokers
+from bourse.services.marketdata import MarketData
+from bourse.services.wallet import WalletService
+from bourse.store.queries import Queries
+from bourse.store.sql import SqlStore
+
+
+@dataclass(slots=True, eq=False)
+class Services:
+    """The running platform as the gateway sees it; ``close()`` stops it."""
+
+    config: Config
+    db: SAEngine
+    store: SqlStore
+    engine: Engine
+    apikeys: ApiKeys
+    marketdata: MarketData
+    queries: Queries
+    brokers: Brokers
+    wallet: WalletService
+    #: the chain adapter behind the wallet (the sandbox simulator in demo and tests)
+    chain: Any
+    #: sub-account service, created by ``bourse.services.brokers.subaccounts`` on first use
+    subaccounts: Any = None
+    _closed: bool = field(default=False, repr=False)
+
+    def close(self) -> None:
+        """Stop the schedulers, the chain and the engine (finishing queued commands); release
+        the database."""
+        if self._closed:
+            return
+        self._closed = True
+        self.brokers.close()
+        self.chain.stop()
+        self.engine.stop()
+        self.store.close()
+        self.db.dispose()
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
