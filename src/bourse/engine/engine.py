@@ -25,7 +25,6 @@ import hashlib
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -44,6 +43,7 @@ from bourse.engine.changes import (
     IdempotencyRecord,
     TransferRecord,
 )
+from bourse.engine.clock import now_ms
 
 log = logging.getLogger("bourse.engine")
 
@@ -57,10 +57,6 @@ class EngineUnavailable(Exception):
 
 def _fingerprint(*parts: Any) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class Engine:
