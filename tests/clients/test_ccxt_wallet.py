@@ -2,7 +2,7 @@
 and universal transfers, exactly as ccxt builds the requests and parses the answers.
 
 Until the platform wires the wallet itself, the fixture attaches a chain and a wallet service to
-the platform and mounts ``bourse.api.mexc.capital.routes`` in front of the app's routes.
+the platform and serves its app (the capital endpoints are part of it).
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ PERMISSIONS = [
 
 @pytest.fixture
 def wallet_server(migrated_url: str) -> Iterator[LiveServer]:
-    from bourse.api.mexc import capital
     from bourse.app import create_app
     from bourse.domain.accounts import AccountKind
     from bourse.domain.money import to_units
@@ -66,7 +65,6 @@ def wallet_server(migrated_url: str) -> Iterator[LiveServer]:
         settings.sandbox = True
         settings.review_above = {"BTC": "1"}
         app = create_app(platform)
-        app.router.routes[0:0] = capital.routes(platform)
         server = _ServerThread(app)
         url = f"http://127.0.0.1:{server.port}"
         server.start()

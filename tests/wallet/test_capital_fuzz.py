@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bourse.api.mexc import capital, openapi
+from bourse.api.mexc.routes import routes as mexc_routes
 from bourse.api.mexc.signing import sign
 from bourse.bootstrap import open_platform
 from bourse.config import Config, RateLimits
@@ -108,7 +109,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, _Aut
             return JSONResponse(spec)
 
         app = Starlette(
-            routes=[*capital.routes(platform), Route("/openapi.json", spec_json, methods=["GET"])]
+            routes=[
+                *mexc_routes(platform, endpoints=[*capital.ENDPOINTS, *capital.SANDBOX_ENDPOINTS]),
+                Route("/openapi.json", spec_json, methods=["GET"]),
+            ]
         )
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))

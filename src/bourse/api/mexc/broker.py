@@ -25,8 +25,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.routing import Route
-
 from bourse.api.mexc import schemas as s
 from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.errors import ApiError, from_domain, invalid
@@ -608,19 +606,3 @@ ENDPOINTS: list[Endpoint] = [
         BINDING,
     ),
 ]
-
-
-def routes(platform: Any, limiter: Any = None) -> list[Route]:
-    """Starlette routes for ``ENDPOINTS`` through the shared MEXC request pipeline.
-
-    Prefer adding ``*broker.ENDPOINTS`` to ``routes.ENDPOINTS`` (OpenAPI included); this is for
-    mounting them on their own.
-    """
-    from bourse.api.mexc.ratelimit import RateLimiter
-    from bourse.api.mexc.routes import _endpoint_app
-
-    limiter = limiter or RateLimiter(platform.config.rate_limits)
-    return [
-        Route(ep.path, _endpoint_app(ep, platform, limiter), methods=[ep.method])
-        for ep in ENDPOINTS
-    ]

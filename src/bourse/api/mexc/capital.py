@@ -699,18 +699,3 @@ SANDBOX_ENDPOINTS: list[Endpoint] = [
         s.obj({}),
     ),
 ]
-
-
-def routes(platform: Any, limiter: Any = None) -> list[Any]:
-    """Starlette routes for ``ENDPOINTS`` and ``SANDBOX_ENDPOINTS`` through the shared pipeline
-    of ``bourse.api.mexc.routes`` (auth, parameters, errors)."""
-    from starlette.routing import Route
-
-    from bourse.api.mexc import routes as r
-    from bourse.api.mexc.ratelimit import RateLimiter
-
-    limiter = limiter or RateLimiter(platform.config.rate_limits)
-    return [
-        Route(ep.path, r._endpoint_app(ep, platform, limiter), methods=[ep.method])
-        for ep in (*ENDPOINTS, *SANDBOX_ENDPOINTS)
-    ]
