@@ -17,19 +17,26 @@ that read keys must run with the same key as the server.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import socket
 import sys
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any
 
+import httpx
 import typer
+import uvicorn
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
+from bourse.app import create_app
 from bourse.cli.brokers import brokers_app
 from bourse.cli.common import (
     DbOption,
@@ -41,7 +48,23 @@ from bourse.cli.common import (
     open_platform,
     safe_url,
 )
+from bourse.domain.accounts import AccountKind
 from bourse.domain.errors import DomainError
+from bourse.domain.money import format_units, to_units
+from bourse.engine import EngineUnavailable
+from bourse.engine import commands as c
+from bourse.sandbox.demo import (
+    DEFAULT_URL,
+    DEMO_ACCOUNTS,
+    MARKET_MAKER_ROLE,
+    demo_credentials,
+    remember_url,
+    seed_demo,
+)
+from bourse.sandbox.market_maker import MarketMaker
+from bourse.services.apikeys import ApiKeys, load_server_key
+from bourse.store.db import make_engine
+from bourse.store.db import migrate as run_migrations
 
 app = typer.Typer(
     name="bourse",
@@ -58,9 +81,6 @@ app.add_typer(brokers_app, name="brokers")
 
 
 def _missing_sqlite_file(url: str) -> bool:
-    from pathlib import Path
-
-    from sqlalchemy.engine import make_url
 
     u = make_url(url)
     if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
@@ -69,7 +89,6 @@ def _missing_sqlite_file(url: str) -> bool:
 
 
 def _execute(platform: Any, command: Any) -> Any:
-    from bourse.engine import EngineUnavailable
 
     try:
         return platform.engine.execute(command)
@@ -118,7 +137,6 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _seed_with_progress(platform: Any) -> Any:
-    from bourse.sandbox.demo import DEMO_ACCOUNTS, seed_demo
 
     steps = sum(len(a.funds) + 1 + int(a.api_key) for a in DEMO_ACCOUNTS) + 1
     with Progress(
@@ -151,20 +169,9 @@ def serve(
     seed: Annotated[int | None, typer.Option(help="Random seed of the demo market maker.")] = None,
 ) -> None:
     """Serve the MEXC-compatible API (and, with --demo, a live demo market)."""
-    import gc
-
-    import uvicorn
 
     # an exchange allocates many long-lived objects (orders, balances): collect less often
     gc.set_threshold(100_000, 50, 100)
-
-    from bourse.app import create_app
-    from bourse.sandbox.demo import (
-        MARKET_MAKER_ROLE,
-        demo_credentials,
-        remember_url,
-    )
-    from bourse.sandbox.market_maker import MarketMaker
 
     try:
         sock = _bind(host, port)
@@ -208,9 +215,6 @@ def chain_deposit(
 ) -> None:
     """Send a sandbox chain deposit to a running `bourse serve --demo` (credited after its
     confirmations, like a real one)."""
-    import httpx
-
-    from bourse.sandbox.demo import DEFAULT_URL
 
     base = url or DEFAULT_URL
     params: dict[str, str] = {"coin": coin.upper(), "amount": amount, "memo": memo}
@@ -226,7 +230,7 @@ def chain_deposit(
     console.print_json(r.text)
 
 
-def _print_banner(url: str, creds: dict | None) -> None:
+def _print_banner(url: str, creds: dict[str, Any] | None) -> None:
     lines = [
         f"[bold]API[/]        {url}   (use it where a MEXC client says https://api.mexc.com)",
         f"[bold]OpenAPI[/]    {url}/openapi.json",
@@ -253,11 +257,6 @@ def _print_banner(url: str, creds: dict | None) -> None:
 @app.command("demo-credentials")
 def demo_credentials_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Print the demo server URL and API keys (seeded by `bourse serve --demo`)."""
-    from types import SimpleNamespace
-
-    from bourse.sandbox.demo import demo_credentials
-    from bourse.services.apikeys import ApiKeys, load_server_key
-    from bourse.store.db import make_engine
 
     url = db_url(db)
     if _missing_sqlite_file(url):
@@ -282,7 +281,6 @@ def demo_credentials_cmd(db: DbOption = None, as_json: JsonOption = False) -> No
 @app.command()
 def migrate(db: DbOption = None) -> None:
     """Create or upgrade the database schema."""
-    from bourse.store.db import migrate as run_migrations
 
     url = db_url(db)
     with err.status(f"migrating {safe_url(url)} ...", spinner="dots"):
@@ -407,8 +405,6 @@ def accounts_open(
     as_json: JsonOption = False,
 ) -> None:
     """Open a new account and print its id."""
-    from bourse.domain.accounts import AccountKind
-    from bourse.engine import commands as c
 
     try:
         account_kind = AccountKind(kind.upper())
@@ -434,8 +430,6 @@ def deposit(
     db: DbOption = None,
 ) -> None:
     """Credit a sandbox deposit to an account (as if it had arrived on chain)."""
-    from bourse.domain.money import format_units, to_units
-    from bourse.engine import commands as c
 
     code = asset.upper()
     with open_platform(db) as platform:

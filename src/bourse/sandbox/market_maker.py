@@ -259,7 +259,7 @@ class MarketMaker:
         qty = max(target // unit, sym.min_qty)
         while sym.notional(price, qty) < sym.min_notional and qty < sym.max_qty:
             qty = min(sym.max_qty, qty * 2)  # at most ~63 doublings
-        return min(qty, sym.max_qty)
+        return int(min(qty, sym.max_qty))
 
     def _take(self, book: _Book) -> None:
         name = book.symbol

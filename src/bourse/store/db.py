@@ -19,6 +19,7 @@ import importlib
 import os
 import pkgutil
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -64,23 +65,23 @@ def _sqlite_on_begin(conn) -> None:  # type: ignore[no-untyped-def]
     conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
 
 
-def make_engine(url: str | None = None, **kwargs: object) -> Engine:
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     """A SQLAlchemy engine for ``url`` (default: ``database_url()``)."""
     url = normalize_url(url or database_url())
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
-        connect_args = dict(kwargs.pop("connect_args", None) or {})  # type: ignore[call-overload]
+        connect_args = dict(kwargs.pop("connect_args", None) or {})
         connect_args.setdefault("check_same_thread", False)
         connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
         if make_url(url).database in (None, "", ":memory:"):
             # one in-memory database shared by every thread (tests, throwaway demos)
             kwargs.setdefault("poolclass", StaticPool)
-        engine = create_engine(url, connect_args=connect_args, **kwargs)  # type: ignore[arg-type]
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)  # type: ignore[arg-type]
+    return create_engine(url, **kwargs)
 
 
 def schema_metadata() -> MetaData:
@@ -118,7 +119,7 @@ def migrate(url_or_engine: str | Engine | None = None, revision: str = "head") -
     For an in-memory SQLite database pass the engine, not the URL.
     """
     own = not isinstance(url_or_engine, Engine)
-    engine = make_engine(url_or_engine) if own else url_or_engine  # type: ignore[arg-type]
+    engine = url_or_engine if isinstance(url_or_engine, Engine) else make_engine(url_or_engine)
     try:
         with (
             engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE") as conn,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from bourse.domain.orders import OPEN_STATUSES, Order
 from bourse.domain.wallet import FINAL_WITHDRAWAL, Account, Withdrawal
@@ -11,19 +12,19 @@ from bourse.engine.changes import BatchChanges, Snapshot
 
 class MemoryStore:
     def __init__(self) -> None:
-        self.assets: dict = {}
-        self.symbols: dict = {}
+        self.assets: dict[Any, Any] = {}
+        self.symbols: dict[Any, Any] = {}
         self.accounts: dict[int, Account] = {}
         self.balances: dict[tuple[int, str], tuple[int, int]] = {}
         self.orders: dict[int, Order] = {}
-        self.trades: list = []
-        self.postings: list = []
+        self.trades: list[Any] = []
+        self.postings: list[Any] = []
         self.fees: dict[int, tuple[int, int]] = {}
         self.withdrawals: dict[int, Withdrawal] = {}
-        self.idempotency: dict = {}
+        self.idempotency: dict[Any, Any] = {}
         self.sequences: dict[str, int] = {}
-        self.transfers: list = []
-        self.deposits: list = []
+        self.transfers: list[Any] = []
+        self.deposits: list[Any] = []
         self.keep_history = True
         self.commits = 0
 
@@ -64,7 +65,7 @@ class MemoryStore:
             self.transfers.extend(ch.transfers)
             self.deposits.extend(ch.deposits)
         for account, maker, taker in ch.fees:
-            if maker is None:
+            if maker is None or taker is None:
                 self.fees.pop(account, None)
             else:
                 self.fees[account] = (maker, taker)

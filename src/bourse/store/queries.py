@@ -2,8 +2,8 @@
 
 The engine commits every batch before it acknowledges it, so whatever a client was told has
 happened is already visible here. These are plain synchronous SQLAlchemy Core reads; the HTTP
-layer runs them in a worker thread. Rows come back as ``RowMapping``s with the column names of
-``bourse.store.tables``; the wire layer formats them.
+layer runs them in a worker thread. Orders come back as domain ``Order``s; trades as
+``RowMapping``s with the column names of ``bourse.store.tables``, which the wire layer formats.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select
 
+from bourse.domain.orders import Order
 from bourse.store import tables as t
+from bourse.store.sql import order_from_row
 
 _o = t.orders.c
 _t = t.trades.c
@@ -34,7 +36,7 @@ class Queries:
         symbol: str,
         order_id: int | None = None,
         client_id: str | None = None,
-    ) -> Any | None:
+    ) -> Order | None:
         """One order of ``account`` on ``symbol`` by id, or the newest with that client id."""
         q = select(t.orders).where(_o.account_id == account, _o.symbol == symbol)
         if order_id is not None:
@@ -44,7 +46,7 @@ class Queries:
         else:
             return None
         rows = self._all(q)
-        return rows[0] if rows else None
+        return order_from_row(rows[0]) if rows else None
 
     def orders(
         self,
@@ -54,7 +56,7 @@ class Queries:
         end: int | None = None,
         limit: int = 500,
         newest: bool | None = None,
-    ) -> list[Any]:
+    ) -> list[Order]:
         """Orders created in ``[start, end]`` (ms, inclusive), oldest first: the first ``limit``
         from ``start`` when it is given (forward paging), else the newest ``limit``;
         ``newest`` forces either."""
@@ -66,10 +68,10 @@ class Queries:
         if newest is None:
             newest = start is None
         if not newest:
-            return self._all(q.order_by(_o.id).limit(limit))
+            return [order_from_row(r) for r in self._all(q.order_by(_o.id).limit(limit))]
         rows = self._all(q.order_by(_o.id.desc()).limit(limit))
         rows.reverse()
-        return rows
+        return [order_from_row(r) for r in rows]
 
     # --- trades --------------------------------------------------------------------------------
     def my_trades(

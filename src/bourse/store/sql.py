@@ -26,7 +26,7 @@ import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, Table, bindparam, select, text
@@ -389,10 +389,12 @@ class SqlStore:
     def commit(self, ch: BatchChanges) -> None:
         """Write the whole batch in ONE transaction; on any error nothing of it is stored."""
         w = self._writes
-        work: list[tuple[_Write, list[tuple[Any, ...]]]] = []
+        work: list[tuple[_Write, Sequence[Sequence[Any]]]] = []
+        rows: list[tuple[Any, ...]]
         if ch.assets:
-            rows = [(a.code, a.scale, a.name) for a in _last_by(ch.assets, _code)]
-            work.append((w["assets"], rows))
+            work.append(
+                (w["assets"], [(a.code, a.scale, a.name) for a in _last_by(ch.assets, _code)])
+            )
         if ch.symbols:
             rows = [
                 (s.name, s.base.code, s.quote.code, s.price_scale, s.qty_scale, s.min_qty,
@@ -467,7 +469,9 @@ class SqlStore:
             self._db_commits += 1
             self.commits += 1
 
-    def _execute_sqlite(self, conn: Connection, work: list[tuple[_Write, list[Any]]]) -> None:
+    def _execute_sqlite(
+        self, conn: Connection, work: list[tuple[_Write, Sequence[Sequence[Any]]]]
+    ) -> None:
         cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             for write, rows in work:
@@ -475,7 +479,9 @@ class SqlStore:
         finally:
             cur.close()
 
-    def _execute_postgresql(self, conn: Connection, work: list[tuple[_Write, list[Any]]]) -> None:
+    def _execute_postgresql(
+        self, conn: Connection, work: list[tuple[_Write, Sequence[Sequence[Any]]]]
+    ) -> None:
         # one statement per table with column arrays (unnest), all sent in one pipeline
         dbapi = conn.connection.dbapi_connection
         with dbapi.pipeline(), dbapi.cursor() as cur:  # type: ignore[union-attr]

@@ -63,7 +63,7 @@ async def depth(ctx: Ctx) -> Any:
     sym = ctx.symbol(ctx.params["symbol"])
     limit = ctx.params.get("limit", 100)
 
-    def snap(engine: Any) -> tuple[int, list, list]:
+    def snap(engine: Any) -> tuple[int, list[Any], list[Any]]:
         book = engine.exchange.books[sym.name]
         return engine.batches, book.bids.depth(limit), book.asks.depth(limit)
 
@@ -141,7 +141,7 @@ async def avg_price(ctx: Ctx) -> Any:
     return {"mins": 5, "price": wire.price_or_none(price, sym)}
 
 
-def _best(engine: Any, names: list[str]) -> dict[str, tuple]:
+def _best(engine: Any, names: list[str]) -> dict[str, tuple[Any, Any]]:
     out = {}
     for n in names:
         book = engine.exchange.books[n]
@@ -164,7 +164,7 @@ def _pct(change: int, base: int) -> str:
     return format_units(-q if neg and q else q, 4)
 
 
-def _ticker24(sym: Symbol, st: dict[str, Any], best: tuple) -> dict[str, Any]:
+def _ticker24(sym: Symbol, st: dict[str, Any], best: tuple[Any, Any]) -> dict[str, Any]:
     (bp, bq), (ap, aq) = best
     last, open_ = st["last"], st["open"]
     if open_ is None:  # no trade in the window

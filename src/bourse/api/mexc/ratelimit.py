@@ -9,10 +9,10 @@ per account, independently. State is in-process (one limiter per worker).
 from __future__ import annotations
 
 import threading
-import time
 
 from bourse.api.mexc.errors import TOO_MANY_REQUESTS, ApiError
 from bourse.config import RateLimits
+from bourse.engine.clock import now_ms as clock_ms
 
 _PRUNE_AT = 50_000
 
@@ -31,7 +31,7 @@ class RateLimiter:
         """Count one request; raise the 429 ``ApiError`` when over budget."""
         if not self.config.enabled:
             return
-        now = now_ms if now_ms is not None else time.time_ns() // 1_000_000
+        now = now_ms if now_ms is not None else clock_ms()
         limit, window = self.budget(path)
         start = now - now % window
         key = (bucket, path)

@@ -8,7 +8,6 @@ run the handler; turn any error into MEXC's ``{"code","msg"}`` with the mapped H
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,6 +22,7 @@ from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.errors import to_response
 from bourse.api.mexc.params import collect, validate
 from bourse.api.mexc.ratelimit import RateLimiter
+from bourse.engine.clock import now_ms
 from bourse.oauth.mexc import bearer_key, is_bearer
 from bourse.services.bundle import Services
 
@@ -35,10 +35,6 @@ ENDPOINTS: list[Endpoint] = [
     *capital.ENDPOINTS,
     *capital.SANDBOX_ENDPOINTS,
 ]
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def client_ip(request: Request, trust_forwarded: bool) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 
-def obj(props: dict[str, Any], required: list[str] | None = None, extra: bool = True) -> dict:
+def obj(
+    props: dict[str, Any], required: list[str] | None = None, extra: bool = True
+) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "object", "properties": props}
     out["required"] = list(props) if required is None else required
     if not extra:

@@ -32,7 +32,6 @@ from bourse.engine import commands as c
 from bourse.services.brokers import brokers_of
 from bourse.services.brokers.attribution import AUDITED
 from bourse.services.brokers.subaccounts import sub_broker
-from bourse.store.sql import order_from_row
 
 DAY_MS = 24 * 3600 * 1000
 MAX_BATCH = 20
@@ -242,10 +241,10 @@ async def query_order(ctx: Ctx) -> Any:
     oid, cid, known = _order_ref(p)
     if not known:
         raise OrderNotFound("Unknown order sent.")
-    row = await ctx.db(ctx.services.queries.order, ctx.account, sym.name, oid, cid)
-    if row is None:
+    order = await ctx.db(ctx.services.queries.order, ctx.account, sym.name, oid, cid)
+    if order is None:
         raise OrderNotFound("Unknown order sent.")
-    return wire.order_info(order_from_row(row), sym)
+    return wire.order_info(order, sym)
 
 
 async def open_orders(ctx: Ctx) -> Any:
@@ -257,7 +256,7 @@ async def open_orders(ctx: Ctx) -> Any:
     def mine(engine: Any) -> list[Any]:
         ex = engine.exchange
         books = [ex.books[name]] if name is not None else list(ex.books.values())
-        found = []
+        found: list[Any] = []
         for book in books:
             found.extend(o for o in book.orders.values() if o.account == account)
         found.sort(key=lambda o: o.id)
@@ -284,7 +283,7 @@ async def all_orders(ctx: Ctx) -> Any:
         p.get("limit", 500),
         newest,
     )
-    return [wire.order_info(order_from_row(r), sym) for r in rows]
+    return [wire.order_info(o, sym) for o in rows]
 
 
 async def my_trades(ctx: Ctx) -> Any:
