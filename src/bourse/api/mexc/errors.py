@@ -75,7 +75,7 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     d.OrderTypeNotAllowed: (30041, 400),
     d.InsufficientFunds: (30004, 400),  # "Insufficient position"
     d.InsufficientBalance: (10101, 400),
-    d.OrderNotFound: (-2011, 400),
+    d.OrderNotFound: (-2013, 400),  # ccxt: OrderNotFound
     d.PostOnlyWouldTake: (30041, 400),
     d.NoLiquidity: (30025, 400),
     d.TooManyOpenOrders: (30029, 400),
@@ -123,7 +123,7 @@ TABLE.update(MEXC_CODES)
 #: message overrides where MEXC's text is what clients match on
 _MESSAGES: dict[type[d.DomainError], str] = {
     d.InsufficientFunds: "Insufficient position",
-    d.OrderNotFound: "Unknown order sent.",
+    d.OrderNotFound: "Order does not exist.",
     d.InsufficientBalance: "Insufficient balance",
     sa.NotABroker: "No authority",
 }

@@ -1,10 +1,11 @@
 """Spot trading (section 2.6): place, test, batch, cancel, query orders and trades.
 
 Order ids on the wire are the engine's integer order ids as decimal strings; an ``orderId``
-that is not such a string is simply an unknown order (-2011). ``newClientOrderId`` makes a
+that is not such a string is simply an order that does not exist (-2013). ``newClientOrderId`` makes a
 placement idempotent (the engine returns the first order for a retry with the same parameters
 and refuses a retry with different ones). The ``source`` header is recorded on the order.
-``stpMode`` absent or ``""`` means the platform default (``cancel_taker``).
+``stpMode=""`` means no self-trade prevention (MEXC's default); absent means the operator's
+default (``Config.stp_default``, itself no prevention unless configured).
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ ORDER_PARAMS = (
         "stpMode",
         "enum",
         enum=STP_MODES,
-        description="self-trade prevention; empty = platform default (cancel_taker)",
+        empty_ok=True,
+        description='self-trade prevention; "" = none (MEXC); absent = the operator default',
     ),
 )
 BATCH_ITEM_PARAMS = tuple(
@@ -113,7 +115,7 @@ def order_request(ctx: Ctx, p: dict[str, Any], att: Attribution | None = None) -
         price = to_units(p["price"], sym.price_scale, field="price")
     elif "quantity" not in p and "quoteOrderQty" not in p:
         raise missing("quantity")
-    stp = p.get("stpMode") or None
+    stp = p.get("stpMode")
     return OrderRequest(
         account=ctx.account,
         symbol=sym.name,
@@ -123,7 +125,7 @@ def order_request(ctx: Ctx, p: dict[str, Any], att: Attribution | None = None) -
         price=price,
         quote_qty=quote,
         client_id=p.get("newClientOrderId", ""),
-        stp=StpMode(stp) if stp else None,
+        stp=None if stp is None else StpMode(stp) if stp else StpMode.NONE,
         source=_source(ctx),
         broker_id=att.broker_id if att is not None else None,
     )
