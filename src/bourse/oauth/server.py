@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from authlib.common.security import generate_token
 from authlib.oauth2.rfc6749 import (
     AuthorizationServer,
     JsonRequest,
@@ -86,7 +85,7 @@ class OAuthConfig:
 
 
 # --- requests: the parts of a Starlette request authlib reads ---------------------------------
-class MultiDict(dict):
+class MultiDict(dict[str, str]):
     """A ``dict`` of first values that also keeps every value (``getlist``)."""
 
     def __init__(self, items: list[tuple[str, str]]) -> None:
@@ -307,7 +306,3 @@ class AuthServer(AuthorizationServer):
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": True,
         }
-
-
-def new_csrf_token() -> str:
-    return generate_token(43)
