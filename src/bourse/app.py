@@ -20,7 +20,7 @@ from bourse.api.mexc import openapi
 from bourse.api.mexc.context import Endpoint
 from bourse.api.mexc.errors import NOT_FOUND, ApiError
 from bourse.api.mexc.routes import ENDPOINTS, merge, routes
-from bourse.oauth.server import OAuthConfig
+from bourse.oauth.server import AuthServer, OAuthConfig
 from bourse.services.bundle import Services
 from bourse.web.routes import all_routes as web_routes
 
@@ -33,6 +33,7 @@ def create_app(platform: Services, extra_endpoints: Iterable[Endpoint] = ()) -> 
     endpoint replaces it.
     """
     endpoints = merge(ENDPOINTS, extra_endpoints)
+    oauth = AuthServer(OAuthConfig.from_public_url(platform.config.public_url), platform.oauth)
     spec = openapi.build(endpoints)
 
     async def openapi_json(request: Request) -> Response:
@@ -48,7 +49,7 @@ def create_app(platform: Services, extra_endpoints: Iterable[Endpoint] = ()) -> 
         routes=[
             *routes(platform, endpoints=endpoints),
             Route("/openapi.json", openapi_json, methods=["GET"]),
-            *web_routes(OAuthConfig.from_platform(platform)),
+            *web_routes(oauth, platform.users),
         ],
         exception_handlers={HTTPException: http_error},
     )

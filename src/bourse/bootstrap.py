@@ -20,9 +20,12 @@ from bourse.services.apikeys import ApiKeys, load_server_key
 from bourse.services.brokers import Brokers
 from bourse.services.bundle import Services
 from bourse.services.marketdata import MarketData
+from bourse.services.users import Users, engine_account_opener
 from bourse.services.wallet import build_wallet
 from bourse.store.db import make_engine, migrate
 from bourse.store.queries import Queries
+from bourse.store.repositories.oauth import OAuthRepository
+from bourse.store.repositories.users import UserRepository
 from bourse.store.sql import SqlStore
 
 log = logging.getLogger("bourse.bootstrap")
@@ -54,6 +57,8 @@ def open_platform(config: Config | None = None) -> Services:
         failure_rate=config.chain_failure_rate,
         stuck_rate=config.chain_stuck_rate,
     )
+    apikeys = ApiKeys(db, server_key)
+    users = Users(UserRepository(db), engine_account_opener(engine), fernet=apikeys.fernet)
     brokers = Brokers.create(db, engine)
     if config.rebate_settle_at:
         brokers.start_scheduler(config.rebate_settle_at)
@@ -62,10 +67,12 @@ def open_platform(config: Config | None = None) -> Services:
         db=db,
         store=store,
         engine=engine,
-        apikeys=ApiKeys(db, server_key),
+        apikeys=apikeys,
         marketdata=marketdata,
         queries=queries,
         brokers=brokers,
         wallet=wallet,
+        users=users,
+        oauth=OAuthRepository(db),
         chain=wallet.chain,
     )

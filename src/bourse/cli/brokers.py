@@ -116,8 +116,9 @@ def _review(action: str, broker_id: int, reason: str, db: str | None, as_json: b
         text = f"[green]broker {b.id}[/] is {b.status}"
         if action == "approve" and b.type.value == "OAUTH":
             from bourse.oauth.clients import register_for_broker
+            from bourse.store.repositories.oauth import OAuthRepository
 
-            client = register_for_broker(br.db, b)
+            client = register_for_broker(OAuthRepository(br.db), b)
             if client is not None:  # a first approval: the secret is shown this once
                 info["clientId"] = client.client.client_id
                 info["clientSecret"] = client.client_secret

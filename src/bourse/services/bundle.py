@@ -16,8 +16,10 @@ from bourse.engine import Engine
 from bourse.services.apikeys import ApiKeys
 from bourse.services.brokers import Brokers
 from bourse.services.marketdata import MarketData
+from bourse.services.users import Users
 from bourse.services.wallet import WalletService
 from bourse.store.queries import Queries
+from bourse.store.repositories.oauth import OAuthRepository
 from bourse.store.sql import SqlStore
 
 
@@ -34,6 +36,10 @@ class Services:
     queries: Queries
     brokers: Brokers
     wallet: WalletService
+    #: web users and their sessions (sign-up, log-in, 2FA)
+    users: Users
+    #: the OAuth server's storage (clients, codes, tokens, consents)
+    oauth: OAuthRepository
     #: the chain adapter behind the wallet (the sandbox simulator in demo and tests)
     chain: Any
     #: sub-account service, created by ``bourse.services.brokers.subaccounts`` on first use

@@ -19,12 +19,12 @@ from starlette.routing import Route
 
 from bourse.api.mexc import account, broker, broker_subaccounts, capital, market, trading
 from bourse.api.mexc.auth import SIGNED_PARAMS, authenticate
+from bourse.api.mexc.bearer import bearer_key, is_bearer
 from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.errors import ApiError, to_response
 from bourse.api.mexc.params import collect, validate
 from bourse.api.mexc.ratelimit import RateLimiter
 from bourse.engine.clock import now_ms
-from bourse.oauth.mexc import bearer_key, is_bearer
 from bourse.services.bundle import Services
 
 ENDPOINTS: list[Endpoint] = [
