@@ -2,9 +2,9 @@
 
 ``open_platform(config)`` migrates the database, loads the engine from it (listing the default
 assets and symbols on an empty database), starts the engine thread, builds the market-data
-projections from the stored trades, the API keys, the wallet over its chain adapter and the
-broker program, and returns the typed ``Services`` the gateway serves; ``services.close()``
-stops everything.
+projections from the stored trades, the API keys, the wallet over its chain adapter, the
+broker program and the sub-account service, and returns the typed ``Services`` the gateway
+serves; ``services.close()`` stops everything.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from bourse.services.apikeys import ApiKeys, load_server_key
 from bourse.services.brokers import Brokers
 from bourse.services.bundle import Services
 from bourse.services.marketdata import MarketData
+from bourse.services.subaccounts import SubAccounts
 from bourse.services.wallet import build_wallet
 from bourse.store.db import make_engine, migrate
 from bourse.store.queries import Queries
@@ -54,18 +55,21 @@ def open_platform(config: Config | None = None) -> Services:
         failure_rate=config.chain_failure_rate,
         stuck_rate=config.chain_stuck_rate,
     )
+    apikeys = ApiKeys(db, server_key)
     brokers = Brokers.create(db, engine)
     if config.rebate_settle_at:
         brokers.start_scheduler(config.rebate_settle_at)
+    subaccounts = SubAccounts(db, engine, apikeys, wallet, brokers.registry, brokers.bindings)
     return Services(
         config=config,
         db=db,
         store=store,
         engine=engine,
-        apikeys=ApiKeys(db, server_key),
+        apikeys=apikeys,
         marketdata=marketdata,
         queries=queries,
         brokers=brokers,
+        subaccounts=subaccounts,
         wallet=wallet,
         chain=wallet.chain,
     )

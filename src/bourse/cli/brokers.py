@@ -36,11 +36,9 @@ brokers_app = typer.Typer(
 @contextmanager
 def _brokers(db: str | None, quiet: bool = False) -> Iterator[tuple[Any, Any]]:
     """(platform, brokers) for one command; domain errors become a message and exit 1."""
-    from bourse.services.brokers import brokers_of
-
     with open_platform(db, quiet=quiet) as platform:
         try:
-            yield platform, brokers_of(platform)
+            yield platform, platform.brokers
         except DomainError as exc:
             raise fail(exc.message or type(exc).__name__) from exc
 

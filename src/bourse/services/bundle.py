@@ -16,6 +16,7 @@ from bourse.engine import Engine
 from bourse.services.apikeys import ApiKeys
 from bourse.services.brokers import Brokers
 from bourse.services.marketdata import MarketData
+from bourse.services.subaccounts import SubAccounts
 from bourse.services.wallet import WalletService
 from bourse.store.queries import Queries
 from bourse.store.sql import SqlStore
@@ -33,11 +34,10 @@ class Services:
     marketdata: MarketData
     queries: Queries
     brokers: Brokers
+    subaccounts: SubAccounts
     wallet: WalletService
     #: the chain adapter behind the wallet (the sandbox simulator in demo and tests)
     chain: Any
-    #: sub-account service, created by ``bourse.services.brokers.subaccounts`` on first use
-    subaccounts: Any = None
     _closed: bool = field(default=False, repr=False)
 
     def close(self) -> None:

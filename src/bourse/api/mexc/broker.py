@@ -34,7 +34,7 @@ from bourse.domain.errors import DomainError
 from bourse.domain.money import format_units
 from bourse.domain.orders import BUY
 from bourse.services.apikeys import MAX_IPS_PER_KEY, NO_IP_TTL_MS, normalize_permission
-from bourse.services.brokers import Brokers, brokers_of
+from bourse.services.brokers import Brokers
 from bourse.services.brokers import rebates as rb
 from bourse.services.brokers.keys import renew_key
 from bourse.services.brokers.registry import Broker
@@ -49,7 +49,7 @@ async def _call(ctx: Ctx, fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _brokers(ctx: Ctx) -> Brokers:
-    return brokers_of(ctx.services)
+    return ctx.services.brokers
 
 
 async def _my_broker(ctx: Ctx) -> Broker:

@@ -1,5 +1,5 @@
 """Sub-account endpoints: MEXC's broker API sections 1.2-1.6 and the normal sub-account API
-(section 2.9), over ``bourse.services.brokers.subaccounts``.
+(section 2.9), over ``bourse.services.subaccounts``.
 
 Broker API, called with the **broker's master key** (the broker is the approved independent
 broker whose main account owns the key; never a parameter):
@@ -39,8 +39,8 @@ from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.errors import invalid
 from bourse.api.mexc.params import P
 from bourse.domain.money import format_units, to_units
-from bourse.services.brokers.subaccounts import SubAccount, SubAccounts, Tenant, subaccounts_of
-from bourse.services.wallet.service import format_id
+from bourse.services.subaccounts import SubAccount, SubAccounts, Tenant
+from bourse.services.wallet import format_id
 
 #: new domain errors -> (MEXC code, HTTP status); to be merged into ``errors.TABLE``
 
@@ -51,7 +51,7 @@ async def _run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 def _svc(ctx: Ctx) -> SubAccounts:
-    return subaccounts_of(ctx.services)
+    return ctx.services.subaccounts
 
 
 async def _broker(ctx: Ctx) -> Tenant:
@@ -150,7 +150,7 @@ async def _create_key(ctx: Ctx, t: Tenant) -> dict[str, Any]:
     p = ctx.params
     assert ctx.key is not None
     out = await _run(
-        _svc(ctx).create_key,
+        _svc(ctx).keys.create,
         t,
         p.get("subAccount"),
         p.get("permissions"),
@@ -173,7 +173,7 @@ async def _create_key(ctx: Ctx, t: Tenant) -> dict[str, Any]:
 
 
 async def _list_keys(ctx: Ctx, t: Tenant) -> dict[str, Any]:
-    _, keys = await _run(_svc(ctx).list_keys, t, ctx.params.get("subAccount"))
+    _, keys = await _run(_svc(ctx).keys.list, t, ctx.params.get("subAccount"))
     return {
         "subAccount": [
             {
@@ -192,7 +192,7 @@ async def _list_keys(ctx: Ctx, t: Tenant) -> dict[str, Any]:
 
 async def _delete_key(ctx: Ctx, t: Tenant) -> dict[str, Any]:
     p = ctx.params
-    sub = await _run(_svc(ctx).delete_key, t, p.get("subAccount"), p.get("apiKey"))
+    sub = await _run(_svc(ctx).keys.delete, t, p.get("subAccount"), p.get("apiKey"))
     return {"subAccount": sub.name}
 
 
@@ -213,7 +213,7 @@ async def _transfer(ctx: Ctx, t: Tenant) -> str:
     p = ctx.params
     amount = await _run(_units, ctx, p["asset"], p["amount"])
     tid = await _run(
-        _svc(ctx).transfer,
+        _svc(ctx).transfers.transfer,
         t,
         p.get("fromAccount"),
         p.get("toAccount"),
@@ -236,7 +236,7 @@ async def _transfer_rows(ctx: Ctx, t: Tenant) -> list[dict[str, Any]]:
     if start is not None and end is not None and start > end:
         raise invalid("startTime", "must not be after endTime")
     rows = await _run(
-        _svc(ctx).transfer_history,
+        _svc(ctx).transfers.history,
         t,
         p.get("fromAccount"),
         p.get("toAccount"),
@@ -278,7 +278,7 @@ async def transfer_history(ctx: Ctx) -> Any:
 
 # --- deposits and withdrawals ------------------------------------------------------------------
 async def _own(ctx: Ctx) -> SubAccount:
-    return await _run(_svc(ctx).own, ctx.account)
+    return await _run(_svc(ctx).funds.own, ctx.account)
 
 
 async def sub_address_post(ctx: Ctx) -> Any:
@@ -326,7 +326,7 @@ async def deposit_history_all(ctx: Ctx) -> Any:
     t = await _broker(ctx)
     p = ctx.params
     rows, names = await _run(
-        _svc(ctx).deposit_history_all,
+        _svc(ctx).funds.deposit_history_all,
         t,
         coin=p.get("coin"),
         status=p.get("status"),
@@ -349,7 +349,7 @@ async def withdraw(ctx: Ctx) -> Any:
     p = ctx.params
     amount = await _run(_units, ctx, p["coin"], p["amount"])
     w = await _run(
-        _svc(ctx).withdraw,
+        _svc(ctx).funds.withdraw,
         sub,
         p["coin"],
         p["network"],

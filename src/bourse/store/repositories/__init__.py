@@ -1,0 +1,1 @@
+"""Repositories: the SQL of the services, one module per area."""

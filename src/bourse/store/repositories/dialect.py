@@ -1,0 +1,25 @@
+"""Dialect-aware statements the repositories share: insert-or-ignore and upsert on SQLite and
+PostgreSQL (both speak ``ON CONFLICT``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+def insert_ignore(conn: Connection, table: Table) -> Any:
+    """``INSERT .. ON CONFLICT DO NOTHING`` for the connection's dialect."""
+    mod = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return mod.insert(table).on_conflict_do_nothing()
+
+
+def upsert(conn: Connection, table: Table, keys: list[str], values: dict[str, Any]) -> None:
+    """Insert ``values`` or, on a conflict on ``keys``, update the other columns."""
+    mod = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = mod.insert(table).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=keys, set_={k: v for k, v in values.items() if k not in keys}
+    )
+    conn.execute(stmt)
