@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import update
 
 from api.conftest import Env, ServerThread, Signer, err, now_ms, ok
-from bourse.api.mexc import broker as broker_api
 from bourse.app import create_app
 from bourse.bootstrap import open_platform
 from bourse.config import Config, RateLimits
@@ -35,9 +34,6 @@ def env(migrated_url: str, tmp_path: Any) -> Iterator[Env]:
     )
     platform = open_platform(cfg)
     app = create_app(platform)
-    have = {(r.path, m) for r in app.router.routes for m in (getattr(r, "methods", None) or ())}
-    if ("/api/v3/broker/rebate/taxQuery", "GET") not in have:  # until the lead wires them in
-        app.router.routes[:0] = broker_api.routes(platform)
     try:
         with ServerThread(app) as srv, httpx.Client(base_url=srv.url, timeout=15) as http:
             yield Env(platform, srv.url, http)
