@@ -2,9 +2,9 @@
 
 ``open_platform(config)`` migrates the database, loads the engine from it (listing the default
 assets and symbols on an empty database), starts the engine thread, builds the market-data
-projections from the stored trades, the API keys, the wallet over its chain adapter and the
-broker program, and returns the typed ``Services`` the gateway serves; ``services.close()``
-stops everything.
+projections from the stored trades, the API keys, the wallet over its chain adapter, the
+broker program and the sub-account service, and returns the typed ``Services`` the gateway
+serves; ``services.close()`` stops everything.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from bourse.services.apikeys import ApiKeys, load_server_key
 from bourse.services.brokers import Brokers
 from bourse.services.bundle import Services
 from bourse.services.marketdata import MarketData
+from bourse.services.subaccounts import SubAccounts
 from bourse.services.users import Users, engine_account_opener
 from bourse.services.wallet import build_wallet
 from bourse.store.db import make_engine, migrate
@@ -62,6 +63,7 @@ def open_platform(config: Config | None = None) -> Services:
     brokers = Brokers.create(db, engine)
     if config.rebate_settle_at:
         brokers.start_scheduler(config.rebate_settle_at)
+    subaccounts = SubAccounts(db, engine, apikeys, wallet, brokers.registry, brokers.bindings)
     return Services(
         config=config,
         db=db,
@@ -71,6 +73,7 @@ def open_platform(config: Config | None = None) -> Services:
         marketdata=marketdata,
         queries=queries,
         brokers=brokers,
+        subaccounts=subaccounts,
         wallet=wallet,
         users=users,
         oauth=OAuthRepository(db),

@@ -28,6 +28,8 @@ from bourse.domain.accounts import AccountKind
 from bourse.domain.money import to_units
 from bourse.engine import commands as c
 from bourse.sandbox.listings import ASSETS, SYMBOLS
+from bourse.services.brokers import seed_api_broker
+from bourse.services.subaccounts import seed_independent_broker
 from bourse.store import tables as t
 from bourse.store.settings import get_setting, put_setting
 
@@ -197,9 +199,7 @@ def seed_demo(
     if apikeys is not None and "api_broker" in out.accounts and "user" in out.accounts:
         _ensure_api_broker(platform, out.accounts["api_broker"], out.accounts["user"], note)
     if apikeys is not None and "independent_broker" in out.accounts:
-        from bourse.services.brokers.subaccounts import seed_independent_broker
-
-        seed_independent_broker(platform, out.accounts["independent_broker"])
+        seed_independent_broker(platform.brokers.registry, out.accounts["independent_broker"])
     return out
 
 
@@ -211,8 +211,6 @@ BROKER_KEY_PERMISSIONS = ("SPOT_ACCOUNT_READ", "SPOT_DEAL_READ", "SPOT_DEAL_WRIT
 
 def _ensure_api_broker(platform: Any, broker_account: int, user_account: int, note: Any) -> None:
     """Register the demo API broker (approved, 30 % rebate) and bind a demo user key to it."""
-    from bourse.services.brokers import brokers_of, seed_api_broker
-
     key = _demo_key(platform, user_account, BROKER_KEY_LABEL)
     if key is None:
         platform.apikeys.create_key(
@@ -220,27 +218,22 @@ def _ensure_api_broker(platform: Any, broker_account: int, user_account: int, no
         )
         key = _demo_key(platform, user_account, BROKER_KEY_LABEL)
     assert key is not None
-    current = brokers_of(platform).bindings.get(key[0])
-    seed_api_broker(platform, key[0], account_id=broker_account, name="Demo API Broker")
+    current = platform.brokers.bindings.get(key[0])
+    seed_api_broker(
+        platform.brokers,
+        platform.apikeys,
+        platform.engine,
+        key[0],
+        account_id=broker_account,
+        name="Demo API Broker",
+    )
     if current is None:
         note("approved the demo API broker and bound a demo user key to it")
 
 
 def _demo_key(platform: Any, account: int, label: str) -> tuple[str, str] | None:
     """(api_key, secret) of the newest usable key labelled ``label`` on ``account``."""
-    q = (
-        select(t.api_keys.c.api_key)
-        .where(
-            t.api_keys.c.account_id == account,
-            t.api_keys.c.label == label,
-            t.api_keys.c.revoked.is_(False),
-        )
-        .order_by(t.api_keys.c.created.desc())
-        .limit(5)
-    )
-    with platform.db.connect() as conn:
-        candidates = [row.api_key for row in conn.execute(q)]
-    for api_key in candidates:
+    for api_key in platform.apikeys.labelled(account, label):
         key = platform.apikeys.lookup(api_key)
         if key is not None and not key.revoked and key.expires is None:
             return key.api_key, key.secret

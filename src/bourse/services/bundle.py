@@ -16,6 +16,7 @@ from bourse.engine import Engine
 from bourse.services.apikeys import ApiKeys
 from bourse.services.brokers import Brokers
 from bourse.services.marketdata import MarketData
+from bourse.services.subaccounts import SubAccounts
 from bourse.services.users import Users
 from bourse.services.wallet import WalletService
 from bourse.store.queries import Queries
@@ -35,6 +36,7 @@ class Services:
     marketdata: MarketData
     queries: Queries
     brokers: Brokers
+    subaccounts: SubAccounts
     wallet: WalletService
     #: web users and their sessions (sign-up, log-in, 2FA)
     users: Users
@@ -42,8 +44,6 @@ class Services:
     oauth: OAuthRepository
     #: the chain adapter behind the wallet (the sandbox simulator in demo and tests)
     chain: Any
-    #: sub-account service, created by ``bourse.services.brokers.subaccounts`` on first use
-    subaccounts: Any = None
     _closed: bool = field(default=False, repr=False)
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from bourse.domain import brokers as b
 from bourse.domain import errors as d
 from bourse.engine.engine import EngineUnavailable
-from bourse.services.brokers import subaccounts as sa
+from bourse.services.subaccounts import errors as sa
 from bourse.services.wallet.errors import MEXC_CODES
 
 log = logging.getLogger("bourse.api")

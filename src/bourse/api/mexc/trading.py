@@ -30,9 +30,7 @@ from bourse.domain.errors import DomainError, OrderNotFound
 from bourse.domain.money import to_units
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType, StpMode
 from bourse.engine import commands as c
-from bourse.services.brokers import brokers_of
 from bourse.services.brokers.attribution import AUDITED
-from bourse.services.brokers.subaccounts import sub_broker
 
 DAY_MS = 24 * 3600 * 1000
 MAX_BATCH = 20
@@ -78,12 +76,12 @@ async def attribute(ctx: Ctx) -> Attribution:
     refused a ``source`` naming another broker); so does a sub-account's key, bound to the
     independent broker that owns it; any other key's binding comes from the registry.
     """
-    attributor = brokers_of(ctx.services).attributor
+    attributor = ctx.services.brokers.attributor
     source = ctx.request.headers.get("source")
     if ctx.principal is not None:
         return await ctx.db(attributor.resolve, ctx.principal.broker_id, source)
     if ctx.key is not None:  # a sub-account of an independent broker always earns its broker
-        owner = await ctx.db(sub_broker, ctx.services, ctx.key.account_id)
+        owner = await ctx.db(ctx.services.subaccounts.broker_of, ctx.key.account_id)
         if owner is not None:
             return await ctx.db(attributor.resolve, owner, source)
     return await ctx.db(attributor.for_key, ctx.key.api_key if ctx.key else None, source)
@@ -92,7 +90,7 @@ async def attribute(ctx: Ctx) -> Attribution:
 async def audit(ctx: Ctx, order_id: int, att: Attribution) -> None:
     """Keep a refused attribution (unknown or unapproved ``source``) for the broker audit."""
     if att.status in AUDITED:
-        attributor = brokers_of(ctx.services).attributor
+        attributor = ctx.services.brokers.attributor
         api_key = ctx.key.api_key if ctx.key else ""
         await ctx.db(attributor.record, order_id, ctx.account, att, api_key)
 
