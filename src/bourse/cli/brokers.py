@@ -28,8 +28,10 @@ from bourse.cli.common import DbOption, JsonOption, console, fail, open_platform
 from bourse.domain.brokers import BrokerStatus
 from bourse.domain.errors import DomainError
 from bourse.domain.money import to_units
+from bourse.oauth.clients import register_for_broker
 from bourse.services.brokers import Brokers
 from bourse.services.bundle import Services
+from bourse.store.repositories.oauth import OAuthRepository
 
 brokers_app = typer.Typer(
     help="Broker program: applications, review, rebate rates, key bindings, rebates.",
@@ -115,9 +117,6 @@ def _review(action: str, broker_id: int, reason: str, db: str | None, as_json: b
         info = _info(b, reg.rate_at(b.id))
         text = f"[green]broker {b.id}[/] is {b.status}"
         if action == "approve" and b.type.value == "OAUTH":
-            from bourse.oauth.clients import register_for_broker
-            from bourse.store.repositories.oauth import OAuthRepository
-
             client = register_for_broker(OAuthRepository(br.db), b)
             if client is not None:  # a first approval: the secret is shown this once
                 info["clientId"] = client.client.client_id
