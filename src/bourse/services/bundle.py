@@ -16,7 +16,7 @@ from bourse.engine import Engine
 from bourse.services.apikeys import ApiKeys
 from bourse.services.brokers import Brokers
 from bourse.services.marketdata import MarketData
-from bourse.services.wallet import WalletService
+from bourse.services.wallet import Chain, WalletService
 from bourse.store.queries import Queries
 from bourse.store.sql import SqlStore
 
@@ -35,7 +35,7 @@ class Services:
     brokers: Brokers
     wallet: WalletService
     #: the chain adapter behind the wallet (the sandbox simulator in demo and tests)
-    chain: Any
+    chain: Chain
     #: sub-account service, created by ``bourse.services.brokers.subaccounts`` on first use
     subaccounts: Any = None
     _closed: bool = field(default=False, repr=False)

@@ -1,0 +1,1 @@
+"""Repositories: the SQL of each area, behind methods named after what they read or write."""
