@@ -11,10 +11,7 @@ import hashlib
 import hmac
 from base64 import urlsafe_b64encode
 
-from bourse.services.wallet.chain import Network
-
-_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+from bourse.services.wallet.chain import B58, BECH32, Network
 
 
 def _b58(data: bytes) -> str:
@@ -24,7 +21,7 @@ def _b58(data: bytes) -> str:
         if n == 0:
             break
         n, r = divmod(n, 58)
-        out.append(_B58[r])
+        out.append(B58[r])
     return "".join(reversed(out))
 
 
@@ -34,7 +31,7 @@ def format_address(style: str, digest: bytes) -> str:
         return "T" + _b58(digest).rjust(33, "1")[:33]
     if style == "btc":
         bits = int.from_bytes(digest, "big")
-        return "bc1q" + "".join(_BECH32[(bits >> (5 * i)) & 31] for i in range(38))
+        return "bc1q" + "".join(BECH32[(bits >> (5 * i)) & 31] for i in range(38))
     if style == "ton":
         return "UQ" + urlsafe_b64encode(digest + digest[:3]).decode()[:46]
     if style == "plain":

@@ -29,8 +29,9 @@ from typing import Protocol
 from bourse.domain.errors import NetworkNotSupported
 from bourse.domain.money import Asset
 
-_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+#: the digits of base58 (Tron, legacy Bitcoin) and bech32 (SegWit Bitcoin) addresses
+B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +84,11 @@ def valid_address(style: str, address: str) -> bool:
             len(a) == 42 and a[:2] == "0x" and all(ch in "0123456789abcdefABCDEF" for ch in a[2:])
         )
     if style == "tron":
-        return len(a) == 34 and a[0] == "T" and all(ch in _B58 for ch in a)
+        return len(a) == 34 and a[0] == "T" and all(ch in B58 for ch in a)
     if style == "btc":
         if a.lower().startswith("bc1"):
-            return 14 <= len(a) <= 74 and all(ch in _BECH32 for ch in a[3:].lower())
-        return a[0] in "13" and 26 <= len(a) <= 35 and all(ch in _B58 for ch in a)
+            return 14 <= len(a) <= 74 and all(ch in BECH32 for ch in a[3:].lower())
+        return a[0] in "13" and 26 <= len(a) <= 35 and all(ch in B58 for ch in a)
     if style == "ton":
         return len(a) == 48 and all(ch.isalnum() or ch in "-_" for ch in a)
     return True
