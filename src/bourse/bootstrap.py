@@ -15,6 +15,7 @@ from bourse.config import Config
 from bourse.domain.fees import FeeSchedule
 from bourse.engine import Engine
 from bourse.engine import commands as c
+from bourse.sandbox.chain import SimulatedChain, chain_secret
 from bourse.sandbox.listings import ASSETS, SYMBOLS
 from bourse.services.apikeys import ApiKeys, load_server_key
 from bourse.services.brokers import Brokers
@@ -22,11 +23,13 @@ from bourse.services.bundle import Services
 from bourse.services.marketdata import MarketData
 from bourse.services.subaccounts import SubAccounts
 from bourse.services.users import Users, engine_account_opener
-from bourse.services.wallet import build_wallet
+from bourse.services.wallet import WalletService
 from bourse.store.db import make_engine, migrate
 from bourse.store.queries import Queries
+from bourse.store.repositories.chain import ChainRepository
 from bourse.store.repositories.oauth import OAuthRepository
 from bourse.store.repositories.users import UserRepository
+from bourse.store.repositories.wallet import WalletRepository
 from bourse.store.sql import SqlStore
 
 log = logging.getLogger("bourse.bootstrap")
@@ -49,15 +52,16 @@ def open_platform(config: Config | None = None) -> Services:
     marketdata = MarketData.from_store(queries, engine)
     engine.start()
     server_key = load_server_key(config.secret_key, config.key_dir, config.database_url)
-    wallet = build_wallet(
+    # the chain adapter: the sandbox simulator (a real chain connector would plug in here)
+    chain = SimulatedChain(
         engine,
-        db,
-        server_key,
-        config.wallet,
+        ChainRepository(db),
+        chain_secret(server_key),
         block_interval=config.chain_block_interval,
         failure_rate=config.chain_failure_rate,
         stuck_rate=config.chain_stuck_rate,
     )
+    wallet = WalletService(engine, WalletRepository(db), chain, config.wallet)
     apikeys = ApiKeys(db, server_key)
     users = Users(UserRepository(db), engine_account_opener(engine), fernet=apikeys.fernet)
     brokers = Brokers.create(db, engine)
@@ -77,5 +81,5 @@ def open_platform(config: Config | None = None) -> Services:
         wallet=wallet,
         users=users,
         oauth=OAuthRepository(db),
-        chain=wallet.chain,
+        chain=chain,
     )

@@ -34,7 +34,6 @@ ENDPOINTS: list[Endpoint] = [
     *broker.ENDPOINTS,
     *broker_subaccounts.ENDPOINTS,
     *capital.ENDPOINTS,
-    *capital.SANDBOX_ENDPOINTS,
 ]
 
 
