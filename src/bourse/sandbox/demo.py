@@ -22,15 +22,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-
 from bourse.domain.accounts import AccountKind
 from bourse.domain.money import to_units
 from bourse.engine import commands as c
 from bourse.sandbox.listings import ASSETS, SYMBOLS
 from bourse.services.brokers import seed_api_broker
 from bourse.services.subaccounts import seed_independent_broker
-from bourse.store import tables as t
+from bourse.store.queries import Queries
 from bourse.store.settings import get_setting, put_setting
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -127,10 +125,7 @@ def find_account(engine: Any, name: str) -> int | None:
 
 def _stored_account(db: Any, name: str) -> int | None:
     """Like ``find_account`` but straight from the database (no engine needed)."""
-    q = select(t.accounts.c.id).where(t.accounts.c.name == name).order_by(t.accounts.c.id)
-    with db.connect() as conn:
-        row = conn.execute(q.limit(1)).first()
-    return None if row is None else int(row.id)
+    return Queries(db).account_named(name)
 
 
 def demo_account_ids(platform: Any) -> dict[str, int]:

@@ -29,6 +29,13 @@ class Queries:
         with self.db.connect() as conn:
             return list(conn.execute(q).mappings().all())
 
+    # --- accounts ------------------------------------------------------------------------------
+    def account_named(self, name: str) -> int | None:
+        """The oldest account called ``name`` (read straight from the database)."""
+        q = select(t.accounts.c.id).where(t.accounts.c.name == name).order_by(t.accounts.c.id)
+        rows = self._all(q.limit(1))
+        return int(rows[0]["id"]) if rows else None
+
     # --- orders --------------------------------------------------------------------------------
     def order(
         self,
