@@ -15,7 +15,7 @@ from sqlalchemy import Engine, and_, or_, select
 
 from bourse.domain.orders import Order
 from bourse.store import tables as t
-from bourse.store.sql import order_from_row
+from bourse.store.rows import order_from_row
 
 _o = t.orders.c
 _t = t.trades.c

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from bourse.domain.wallet import Withdrawal
 from bourse.store import tables as t
 from bourse.store import wallet_tables as wt
-from bourse.store.sql import withdrawal_from_row
+from bourse.store.rows import withdrawal_from_row
 
 _wl = wt.withdraw_address_whitelist
 _aw = wt.account_wallets
