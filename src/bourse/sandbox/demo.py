@@ -179,14 +179,14 @@ def seed_demo(
                 engine.execute(c.SetFees(acc, spec.fees[0], spec.fees[1]))
             note(f"opened {spec.name} (account {acc})")
         out.accounts[spec.role] = acc
-        for asset, amount in spec.funds:
-            if asset not in scales:
+        for code, amount in spec.funds:
+            if code not in scales:
                 continue
-            units = to_units(amount, scales[asset])
-            tx_ref = f"demo:{acc}:{asset}:{amount}"
-            if engine.execute(c.CreditDeposit(acc, asset, units, tx_ref)):
+            units = to_units(amount, scales[code])
+            tx_ref = f"demo:{acc}:{code}:{amount}"
+            if engine.execute(c.CreditDeposit(acc, code, units, tx_ref)):
                 out.credited += 1
-                note(f"credited {amount} {asset} to {spec.name}")
+                note(f"credited {amount} {code} to {spec.name}")
         if spec.api_key and apikeys is not None and _demo_key(platform, acc, spec.name) is None:
             apikeys.create_key(acc, list(FULL_SPOT_PERMISSIONS), label=spec.name, expires=None)
             out.keys_created.append(spec.role)
