@@ -12,8 +12,7 @@ from starlette.testclient import TestClient
 
 from bourse.oauth.server import AuthServer, OAuthConfig
 from bourse.web.routes import all_routes
-
-from .flow import ISSUER, Clock, Env
+from tests.support.oauth import ISSUER, Clock, Env
 
 
 @pytest.fixture(autouse=True)

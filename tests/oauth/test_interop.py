@@ -14,8 +14,8 @@ from bourse.oauth import authenticate_bearer
 from bourse.oauth import clients as cl
 from bourse.oauth.server import OAuthConfig
 from bourse.web.routes import all_routes
-
-from .servers import Server, free_port
+from tests.support.server import ServerThread as Server
+from tests.support.server import free_port
 
 REDIRECT = "https://app.example/callback"
 

@@ -13,8 +13,7 @@ from bourse.store.oauth_tables import sessions, users
 from bourse.web import users as us
 from bourse.web.pages import safe_next
 from bourse.web.routes import all_routes
-
-from .flow import form_value, signup
+from tests.support.oauth import form_value, signup
 
 PASSWORD = "correct horse battery"
 

@@ -6,8 +6,7 @@ import pytest
 
 from bourse.domain.errors import IdempotencyConflict, InsufficientBalance
 from bourse.services.wallet.errors import AccountTypeNotSupported, TransferNotFound
-
-from .world import WalletWorld, assert_books_balance
+from tests.support.wallet import WalletWorld, assert_books_balance
 
 
 def test_spot_futures_round_trip_and_history(world: WalletWorld) -> None:

@@ -1,4 +1,4 @@
-"""Helpers for the OAuth tests: a movable clock, PKCE pairs, and steps of the
+"""Helpers of the OAuth tests: a movable clock, PKCE pairs, and steps of the
 authorization-code flow over HTTP (sign up, consent, exchange, refresh)."""
 
 from __future__ import annotations
@@ -7,12 +7,13 @@ import base64
 import hashlib
 import re
 import secrets
-import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from sqlalchemy import Engine, func, select
 from starlette.testclient import TestClient
 
+from bourse.engine.clock import now_ms
 from bourse.oauth import clients as cl
 from bourse.oauth.server import AuthServer, OAuthConfig
 
@@ -27,7 +28,7 @@ class Clock:
         self.offset = 0
 
     def __call__(self) -> int:
-        return time.time_ns() // 1_000_000 + self.offset
+        return now_ms() + self.offset
 
     def advance(self, seconds: float) -> None:
         self.offset += int(seconds * 1000)
@@ -41,7 +42,7 @@ def pkce_pair() -> tuple[str, str]:
 
 @dataclass
 class Env:
-    db: object
+    db: Engine
     config: OAuthConfig
     server: AuthServer
     clock: Clock
@@ -135,7 +136,5 @@ def refresh(env: Env, reg: cl.Registered, token: str, **over):  # type: ignore[n
 
 
 def count(db, table) -> int:  # type: ignore[no-untyped-def]
-    from sqlalchemy import func, select
-
     with db.connect() as conn:
         return conn.execute(select(func.count()).select_from(table)).scalar_one()
