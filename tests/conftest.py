@@ -7,7 +7,8 @@
   and dropped (``WITH (FORCE)``) afterwards. PostgreSQL is never skipped: if the server is
   down the test errors out loudly.
 * ``migrated_url``: the same database with the schema at head. It is a copy of a template
-  migrated once (``tests.support.databases``), not migrated per test.
+  migrated once (``tests.support.databases``), not migrated per test; PostgreSQL copies are
+  made ahead and dropped behind the tests (``tests.support.pg_pool``).
 * ``db_engine``: a SQLAlchemy engine (``bourse.store.db.make_engine``) on ``migrated_url``,
   disposed after the test.
 
@@ -24,12 +25,8 @@ import pytest
 from sqlalchemy import Engine
 
 from bourse.store.db import make_engine, migrate
-from tests.support.databases import (
-    SqliteTemplate,
-    create_pg_database,
-    drop_pg_database,
-    pg_template,
-)
+from tests.support.databases import SqliteTemplate
+from tests.support.pg_pool import PgPool
 
 #: whether this test's ``db_url`` was cloned from the migrated template
 _FROM_TEMPLATE = pytest.StashKey[bool]()
@@ -39,6 +36,16 @@ _FROM_TEMPLATE = pytest.StashKey[bool]()
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
     """The SQLite file migrated once for this session (copied by ``migrated_url``)."""
     return SqliteTemplate(tmp_path_factory.mktemp("sqlite-template"))
+
+
+@pytest.fixture(scope="session")
+def pg_pool() -> Iterator[PgPool]:
+    """PostgreSQL databases for this session, cloned ahead and dropped behind the tests."""
+    pool = PgPool()
+    try:
+        yield pool
+    finally:
+        pool.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -56,11 +63,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             request.getfixturevalue("sqlite_template").copy_to(path)
         yield f"sqlite:///{path}"
         return
-    url = create_pg_database(template=pg_template() if migrated else None)
+    pool: PgPool = request.getfixturevalue("pg_pool")
+    url = pool.migrated() if migrated else pool.empty()
     try:
         yield url
     finally:
-        drop_pg_database(url)
+        pool.release(url)
 
 
 @pytest.fixture
