@@ -46,7 +46,7 @@ class World:
             self.engine.apply_batch_now(
                 [c.CreditDeposit(acc.id, a, n, f"seed-{acc.id}-{a}") for a, n in FUNDS.items()]
             )
-        return acc.id
+        return int(acc.id)
 
     def available(self, account: int, asset: str) -> int:
-        return self.engine.read(lambda e: e.exchange.ledger.available(account, asset))
+        return int(self.engine.read(lambda e: e.exchange.ledger.available(account, asset)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bourse.domain.accounts import CHAIN_CLEARING
 from bourse.domain.fees import FeeSchedule
 from bourse.domain.ledger import AVAILABLE
@@ -60,7 +62,7 @@ class Market:
             stp=stp,
         )
 
-    def place(self, *args, **kwargs):
+    def place(self, *args: Any, **kwargs: Any) -> Any:
         self.now += 1
         return self.ex.place(self.req(*args, **kwargs), self.now)
 
@@ -72,7 +74,7 @@ class Market:
         return to_units(amount, 8)
 
 
-def new_market(**kwargs) -> Market:
+def new_market(**kwargs: Any) -> Market:
     kwargs.setdefault("fees", FeeSchedule(maker=0, taker=0))
     ex = Exchange(**kwargs)
     for s in SYMBOLS:

@@ -8,6 +8,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from sqlalchemy import Engine, func, select
@@ -73,8 +74,8 @@ def form_value(html: str, name: str) -> str:
     return m.group(1)
 
 
-def authorize_params(reg: cl.Registered, challenge: str, **over) -> dict:  # type: ignore[no-untyped-def]
-    p = {
+def authorize_params(reg: cl.Registered, challenge: str, **over: Any) -> dict[str, Any]:
+    p: dict[str, Any] = {
         "response_type": "code",
         "client_id": reg.client.client_id,
         "redirect_uri": REDIRECT,
@@ -87,7 +88,7 @@ def authorize_params(reg: cl.Registered, challenge: str, **over) -> dict:  # typ
     return {k: v for k, v in p.items() if v is not None}
 
 
-def consent(http: TestClient, params: dict, decision: str = "approve"):  # type: ignore[no-untyped-def]
+def consent(http: TestClient, params: dict[str, Any], decision: str = "approve") -> Any:
     """GET the consent page and post the decision; returns the final response."""
     page = http.get("/oauth/authorize?" + urlencode(params))
     assert page.status_code == 200, page.text
@@ -137,4 +138,4 @@ def refresh(env: Env, reg: cl.Registered, token: str, **over):  # type: ignore[n
 
 def count(db, table) -> int:  # type: ignore[no-untyped-def]
     with db.connect() as conn:
-        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())

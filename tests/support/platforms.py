@@ -47,7 +47,7 @@ class Env:
             engine.execute(
                 c.CreditDeposit(acc.id, asset, to_units(amount, scale), f"fund-{acc.id}-{i}")
             )
-        return acc.id
+        return int(acc.id)
 
     def signer(self, account: int, permissions: list[str] | None = None, **kw: Any) -> Signer:
         key, secret = self.platform.apikeys.create_key(
