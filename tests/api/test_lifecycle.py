@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bourse.store import tables as t
-
-from .conftest import Env, err, ok
+from tests.support.mexc import err, ok
+from tests.support.platforms import Env
 
 
 def balances(signer) -> dict[str, tuple[str, str]]:  # type: ignore[no-untyped-def]
