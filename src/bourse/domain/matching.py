@@ -185,14 +185,10 @@ class Exchange:
     def _check_notional(sym: Symbol, notional: int) -> None:
         if notional < sym.min_notional:
             minimum = format_units(sym.min_notional, sym.quote.scale) + sym.quote.code
-            raise BelowMinNotional(
-                f"minimum transaction volume cannot be less than:{minimum}", minimum=minimum
-            )
+            raise BelowMinNotional(f"order value is below the minimum {minimum}", minimum=minimum)
         if notional > sym.max_notional:
-            raise AboveMaxNotional(
-                "maximum transaction volume cannot be greater than:"
-                f"{format_units(sym.max_notional, sym.quote.scale)}{sym.quote.code}"
-            )
+            maximum = format_units(sym.max_notional, sym.quote.scale) + sym.quote.code
+            raise AboveMaxNotional(f"order value is above the maximum {maximum}", maximum=maximum)
 
     # --- placing -------------------------------------------------------------------------------
     def place(self, req: OrderRequest, now: int) -> Order:
@@ -665,7 +661,7 @@ class Exchange:
             for order in book.orders.values():
                 if order.account == account and order.client_id == client_id:
                     return order
-        raise OrderNotFound("Unknown order sent.")
+        raise OrderNotFound("no such open order")
 
     def cancel(
         self,
@@ -680,7 +676,7 @@ class Exchange:
         if book is not None and order_id is not None:
             order = book.orders.get(order_id)
             if order is None or order.account != account:
-                raise OrderNotFound("Unknown order sent.")
+                raise OrderNotFound("no such open order")
         else:
             order = self.find_order(account, symbol, order_id, client_id)
         # OrderBook.remove, inlined

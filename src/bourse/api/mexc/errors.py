@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from starlette.responses import Response
 
@@ -120,18 +122,21 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
 # wallet and chain errors (their MEXC codes live beside them in ``bourse.services.wallet.errors``)
 TABLE.update(MEXC_CODES)
 
-#: message overrides where MEXC's text is what clients match on
-_MESSAGES: dict[type[d.DomainError], str] = {
+#: MEXC's message text where clients match on it (the domain's own messages are plain English);
+#: a callable builds the text from the error's attributes. The most specific class wins.
+_MESSAGES: dict[type[d.DomainError], str | Callable[[Any], str]] = {
     d.InsufficientFunds: "Insufficient position",
     d.OrderNotFound: "Unknown order sent.",
     d.InsufficientBalance: "Insufficient balance",
+    d.BelowMinNotional: lambda e: f"minimum transaction volume cannot be less than:{e.minimum}",
+    d.AboveMaxNotional: lambda e: f"maximum transaction volume cannot be greater than:{e.maximum}",
     sa.NotABroker: "No authority",
 }
 
 
 def code_for(exc: d.DomainError) -> tuple[int, int]:
     for cls in type(exc).__mro__:
-        hit = TABLE.get(cls)  # type: ignore[arg-type]
+        hit = TABLE.get(cls)
         if hit is not None:
             return hit
     return PARAM_ERROR, 400
@@ -141,8 +146,9 @@ def from_domain(exc: d.DomainError) -> ApiError:
     code, status = code_for(exc)
     msg = exc.message or str(exc)
     for cls in type(exc).__mro__:
-        if cls in _MESSAGES:
-            msg = _MESSAGES[cls]  # type: ignore[index]
+        text = _MESSAGES.get(cls)
+        if text is not None:
+            msg = text if isinstance(text, str) else text(exc)
             break
     return ApiError(code, msg, status)
 
