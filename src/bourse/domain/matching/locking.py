@@ -54,7 +54,7 @@ def order_lock(
     else:
         # keys are ``sign x price``, best last: one comparison serves both sides
         keys = opp.keys
-        crossing = bool(keys) and keys[-1] >= opp.sign * req.price
+        crossing = keys[-1] >= opp.sign * req.price if keys else False
         if otype is _LIMIT_MAKER and crossing:
             raise PostOnlyWouldTake("LIMIT_MAKER order would immediately match and take")
         if (otype is _LIMIT or otype is _LIMIT_MAKER) and open_orders >= max_open_orders:
