@@ -79,16 +79,7 @@ class Exchange(ExchangeState):
         opp = book.asks if req.side == BUY else book.bids
         stp = req.stp or self.stp_default
         account = req.account
-        asset, lock, qty, bal, crossing = order_lock(
-            self.ledger,
-            sym,
-            opp,
-            req,
-            otype,
-            stp,
-            self.open_count.get(account, 0),
-            self.max_open_orders,
-        )
+        asset, lock, qty, bal, crossing = order_lock(self, sym, opp, req, otype, stp)
         # From here on nothing can fail. The order, and its lock posting (Ledger.lock, inlined).
         oid = self.next_order_id
         self.next_order_id = oid + 1

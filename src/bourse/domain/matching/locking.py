@@ -15,7 +15,8 @@ from bourse.domain.errors import (
     PostOnlyWouldTake,
     TooManyOpenOrders,
 )
-from bourse.domain.ledger import AVAILABLE, Ledger
+from bourse.domain.ledger import AVAILABLE
+from bourse.domain.matching.state import ExchangeState
 from bourse.domain.matching.stp import ACTIONS
 from bourse.domain.matching.validation import check_qty
 from bourse.domain.orderbook import BookSide
@@ -34,19 +35,15 @@ Lock = tuple[str, int, int, list[int], bool]
 
 
 def order_lock(
-    ledger: Ledger,
+    state: ExchangeState,
     sym: Symbol,
     opp: BookSide,
     req: OrderRequest,
     otype: OrderType,
     stp: StpMode,
-    open_orders: int,
-    max_open_orders: int,
 ) -> Lock:
     """The lock of an order about to be placed against ``opp`` and whether it crosses the
-    book; raises if the order must be refused.
-
-    ``open_orders`` is how many orders the account has resting now."""
+    book; raises if the order must be refused."""
     qty = req.qty
     if otype is _MARKET:
         asset, amount, qty = _market_lock(sym, opp, req, stp)
@@ -57,13 +54,15 @@ def order_lock(
         crossing = keys[-1] >= opp.sign * req.price if keys else False
         if otype is _LIMIT_MAKER and crossing:
             raise PostOnlyWouldTake("LIMIT_MAKER order would immediately match and take")
-        if (otype is _LIMIT or otype is _LIMIT_MAKER) and open_orders >= max_open_orders:
-            raise TooManyOpenOrders(f"at most {max_open_orders} open orders")
+        if otype is _LIMIT or otype is _LIMIT_MAKER:  # it may rest: the open-order cap
+            cap = state.max_open_orders
+            if state.open_count.get(req.account, 0) >= cap:
+                raise TooManyOpenOrders(f"at most {cap} open orders")
         if req.side == BUY:
             asset, amount = sym.quote.code, req.price * qty * sym.notional_mult
         else:
             asset, amount = sym.base.code, qty * sym.base_mult
-    bal = ledger.balances.get((req.account, asset))
+    bal = state.ledger.balances.get((req.account, asset))
     if bal is None or bal[AVAILABLE] < amount:
         raise InsufficientFunds("insufficient balance for the order")
     return asset, amount, qty, bal, crossing

@@ -29,19 +29,17 @@ def part(
     ledger: Ledger, fees: FeeSchedule, account: int, base: str, quote: str, taker: bool
 ) -> Part:
     """The account's base and quote buckets (created if missing, marked touched) and its taker
-    or maker fee rate."""
-    rates = fees.overrides.get(account) or (fees.maker, fees.taker)  # FeeSchedule.rates
-    balances, touch = ledger.balances, ledger.touched.add
+    or maker fee rate (``FeeSchedule.rates``, inlined)."""
+    balances, touched = ledger.balances, ledger.touched
     base_key, quote_key = (account, base), (account, quote)
-    base_bucket = balances.get(base_key)
-    if base_bucket is None:
-        base_bucket = balances[base_key] = [0, 0]
-    quote_bucket = balances.get(quote_key)
-    if quote_bucket is None:
-        quote_bucket = balances[quote_key] = [0, 0]
-    touch(base_key)
-    touch(quote_key)
-    return base_bucket, quote_bucket, rates[1] if taker else rates[0]
+    base_bucket = balances.get(base_key) or balances.setdefault(base_key, [0, 0])
+    quote_bucket = balances.get(quote_key) or balances.setdefault(quote_key, [0, 0])
+    touched.add(base_key)
+    touched.add(quote_key)
+    rates = fees.overrides.get(account)
+    if taker:
+        return base_bucket, quote_bucket, rates[1] if rates else fees.taker
+    return base_bucket, quote_bucket, rates[0] if rates else fees.maker
 
 
 def revenue(ledger: Ledger, asset: str) -> list[int]:
