@@ -171,6 +171,8 @@ def _ticker24(sym: Symbol, st: dict[str, Any], best: tuple[Any, Any]) -> dict[st
     if open_ is None:  # no trade in the window
         open_ = last
     change = None if last is None or open_ is None else last - open_
+    # MEXC fills prevClosePrice: the last price before the window, else the window's open
+    prev_close = st["prev_close"] if st["prev_close"] is not None else open_
     ps = sym.price_scale
     return {
         "symbol": sym.name,
@@ -178,7 +180,7 @@ def _ticker24(sym: Symbol, st: dict[str, Any], best: tuple[Any, Any]) -> dict[st
         "priceChangePercent": None
         if change is None
         else ("0" if not open_ else _pct(change, open_)),
-        "prevClosePrice": wire.price_or_none(st["prev_close"], sym),
+        "prevClosePrice": wire.price_or_none(prev_close, sym),
         "lastPrice": wire.price_or_none(last, sym),
         "lastQty": wire.qty_or_none(st["last_qty"], sym),
         "bidPrice": wire.price_or_none(bp, sym),
