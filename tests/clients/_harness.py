@@ -3,7 +3,8 @@
 ``seed_market`` has the ``counterparty`` account (through ccxt, over HTTP) trade with itself
 (MEXC's default is no self-trade prevention), then leave one bid and one ask resting:
 
-- BTCUSDT trades: 0.01 @ 60000, then 0.02 @ 60500; book: bid 0.1 @ 59000, ask 0.3 @ 61000;
+- BTCUSDT trades: 0.01 @ 60000, then 0.02 @ 60500; book: bid 0.1 @ 60400, ask 0.3 @ 60600 (a spread
+  ccxt's ticker test accepts: the last price within 1% of the mid);
 - ETHUSDT trades: 0.5 @ 3000; book: bid 1 @ 2900, ask 1 @ 3100.
 
 The ``user`` account's balances are untouched, so tests can check them exactly.
@@ -22,7 +23,7 @@ def seed_market(live_server: Any) -> Any:
     cp = live_server.mexc("counterparty")
     cp.load_markets()
     for symbol, trades, bid, ask in (
-        ("BTC/USDT", BTC_TRADES, ("59000", "0.1"), ("61000", "0.3")),
+        ("BTC/USDT", BTC_TRADES, ("60400", "0.1"), ("60600", "0.3")),
         ("ETH/USDT", ETH_TRADES, ("2900", "1"), ("3100", "1")),
     ):
         for price, qty in trades:

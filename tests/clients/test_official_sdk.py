@@ -62,7 +62,7 @@ def test_market_data(live_server) -> None:  # type: ignore[no-untyped-def]
     assert spot.exchange_info({"symbol": "BTCUSDT"})["symbols"][0]["baseAsset"] == "BTC"
 
     book = spot.depth("BTCUSDT")  # default options {limit: 100}
-    assert book["bids"] == [["59000", "0.1"]] and book["asks"] == [["61000", "0.3"]]
+    assert book["bids"] == [["60400", "0.1"]] and book["asks"] == [["60600", "0.3"]]
     assert spot.depth("BTCUSDT", {"limit": 5})["timestamp"] > 0
     trades = spot.trades("BTCUSDT")  # default limit 500
     assert [(t["price"], t["qty"]) for t in trades] == [("60500", "0.02"), ("60000", "0.01")]
@@ -79,7 +79,7 @@ def test_market_data(live_server) -> None:  # type: ignore[no-untyped-def]
         "60000",
         "60000",
     )
-    assert (tick["bidPrice"], tick["askPrice"], tick["count"]) == ("59000", "61000", 2)
+    assert (tick["bidPrice"], tick["askPrice"], tick["count"]) == ("60400", "60600", 2)
     assert {t["symbol"] for t in spot.ticker24hr()} >= {"BTCUSDT", "ETHUSDT", "MXUSDT"}
     assert spot.ticker_price("ETHUSDT") == {"symbol": "ETHUSDT", "price": "3000"}
     assert len(spot.ticker_price()) >= 3
@@ -123,16 +123,16 @@ def test_fill_cancel_all_and_my_trades(live_server) -> None:  # type: ignore[no-
     seed_market(live_server)
     spot = sdk(live_server)
     before = balances(spot)
-    sold = spot.new_order("BTCUSDT", "SELL", "MARKET", {"quantity": "0.05"})  # hits the 59000 bid
+    sold = spot.new_order("BTCUSDT", "SELL", "MARKET", {"quantity": "0.05"})  # hits the 60400 bid
     assert spot.query_order("BTCUSDT", {"orderId": sold["orderId"]})["status"] == "FILLED"
     # the SDK's accountTradeList sends limit=500 by default (MEXC's max is 100: clamped)
     mine = spot.account_trade_list("BTCUSDT")
-    assert [(t["price"], t["qty"], t["isBuyer"]) for t in mine] == [("59000", "0.05", False)]
+    assert [(t["price"], t["qty"], t["isBuyer"]) for t in mine] == [("60400", "0.05", False)]
     fee = D(mine[0]["commission"])
-    assert mine[0]["commissionAsset"] == "USDT" and fee == D("1.475")  # 2950 * 0.0005
+    assert mine[0]["commissionAsset"] == "USDT" and fee == D("1.51")  # 3020 * 0.0005
     after = balances(spot)
     assert after["BTC"][0] == before["BTC"][0] - D("0.05")
-    assert after["USDT"][0] == before["USDT"][0] + 2950 - fee
+    assert after["USDT"][0] == before["USDT"][0] + 3020 - fee
     assert spot.account_trade_list("BTCUSDT", {"orderId": sold["orderId"], "limit": 1})
 
     for price in ("40000", "41000"):

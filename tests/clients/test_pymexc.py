@@ -50,7 +50,7 @@ def test_market_data(live_server) -> None:  # type: ignore[no-untyped-def]
     assert public.exchange_info(symbol="BTCUSDT")["symbols"][0]["quoteAsset"] == "USDT"
 
     book = public.order_book("BTCUSDT", limit=5)
-    assert book["bids"][0] == ["59000", "0.1"] and book["asks"][0] == ["61000", "0.3"]
+    assert book["bids"][0] == ["60400", "0.1"] and book["asks"][0] == ["60600", "0.3"]
     assert isinstance(book["timestamp"], int)
     trades = public.trades("BTCUSDT")  # pymexc's default limit is 500
     assert [(t["price"], t["qty"]) for t in trades] == [("60500", "0.02"), ("60000", "0.01")]
@@ -69,7 +69,7 @@ def test_market_data(live_server) -> None:  # type: ignore[no-untyped-def]
     assert prices["BTCUSDT"] == "60500"
     assert public.ticker_price("BTCUSDT") == {"symbol": "BTCUSDT", "price": "60500"}
     bt = public.ticker_book_price("BTCUSDT")
-    assert (bt["bidPrice"], bt["askPrice"]) == ("59000", "61000")
+    assert (bt["bidPrice"], bt["askPrice"]) == ("60400", "60600")
     assert isinstance(public.ticker_book_price(), list)
     aggs = public.agg_trades("BTCUSDT")
     assert [a["p"] for a in aggs] == ["60000", "60500"]
@@ -102,15 +102,15 @@ def test_fill_and_my_trades(live_server) -> None:  # type: ignore[no-untyped-def
     seed_market(live_server)
     spot = client(live_server)
     before = balances(spot)
-    filled = spot.order("BTCUSDT", "BUY", "LIMIT", quantity="0.01", price="61000")
+    filled = spot.order("BTCUSDT", "BUY", "LIMIT", quantity="0.01", price="60600")
     assert spot.query_order("BTCUSDT", order_id=filled["orderId"])["status"] == "FILLED"
     mine = spot.account_trade_list("BTCUSDT")
-    assert [(t["price"], t["qty"], t["isBuyer"]) for t in mine] == [("61000", "0.01", True)]
+    assert [(t["price"], t["qty"], t["isBuyer"]) for t in mine] == [("60600", "0.01", True)]
     fee = D(mine[0]["commission"])
     assert mine[0]["commissionAsset"] == "BTC" and fee > 0
     after = balances(spot)
     assert after["BTC"][0] == before["BTC"][0] + D("0.01") - fee
-    assert after["USDT"][0] == before["USDT"][0] - 610
+    assert after["USDT"][0] == before["USDT"][0] - 606
     by_order = spot.account_trade_list("BTCUSDT", order_id=filled["orderId"], limit=5)
     assert [t["orderId"] for t in by_order] == [filled["orderId"]]
 
