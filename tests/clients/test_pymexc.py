@@ -17,6 +17,8 @@ import pymexc
 import pytest
 from pymexc.base import MexcAPIError
 
+from bourse.domain.orders import BUY
+
 from ._harness import seed_market
 
 D = Decimal
@@ -47,7 +49,12 @@ def test_market_data(live_server) -> None:  # type: ignore[no-untyped-def]
     assert abs(public.time()["serverTime"] - int(time.time() * 1000)) < 5_000
     info = public.exchange_info(symbols=["BTCUSDT", "ETHUSDT"])
     assert [s["symbol"] for s in info["symbols"]] == ["BTCUSDT", "ETHUSDT"]
-    assert public.exchange_info(symbol="BTCUSDT")["symbols"][0]["quoteAsset"] == "USDT"
+    btc = public.exchange_info(symbol="BTCUSDT")["symbols"][0]
+    assert btc["quoteAsset"] == "USDT"
+    # the one filter MEXC documents, with its documented multipliers
+    assert btc["filters"] == [
+        {"filterType": "PERCENT_PRICE_BY_SIDE", "bidMultiplierUp": "5", "askMultiplierDown": "0.2"}
+    ]
 
     book = public.order_book("BTCUSDT", limit=5)
     assert book["bids"][0] == ["60400", "0.1"] and book["asks"][0] == ["60600", "0.3"]
@@ -136,3 +143,42 @@ def test_batch_orders_and_cancel_all(live_server) -> None:  # type: ignore[no-un
     assert len(canceled) == 2
     assert spot.current_open_orders("BTCUSDT") == []
     assert balances(spot)["USDT"] == before["USDT"]
+
+
+def test_klines_fill_quiet_minutes(live_server) -> None:  # type: ignore[no-untyped-def]
+    """A minute without trades is a flat candle at the previous close with zero volume (as MEXC
+    sends it), from the symbol's first trade on; nothing before it."""
+    now = int(time.time() * 1000)
+    t0 = now - now % 60_000 - 5 * 60_000
+    # MXUSDT: price scale 4, quantity scale 2; straight into the projection the endpoint reads
+    live_server.platform.marketdata.add_trades(
+        {
+            "id": i,
+            "symbol": "MXUSDT",
+            "price": p,
+            "qty": 100,
+            "quote_qty": 0,
+            "taker_side": BUY,
+            "time": t,
+        }
+        for i, (p, t) in enumerate(((20000, t0 + 1_000), (21000, t0 + 3 * 60_000 + 5)), 1)
+    )
+    spot = client(live_server)
+    candles = spot.klines("MXUSDT", "1m", start_time=t0 - 10 * 60_000)
+    assert [c[0] for c in candles[:6]] == [t0 + i * 60_000 for i in range(6)]
+    assert [c[1:6] for c in candles[:6]] == [
+        ["2", "2", "2", "2", "1"],
+        ["2", "2", "2", "2", "0"],
+        ["2", "2", "2", "2", "0"],
+        ["2.1", "2.1", "2.1", "2.1", "1"],
+        ["2.1", "2.1", "2.1", "2.1", "0"],
+        ["2.1", "2.1", "2.1", "2.1", "0"],
+    ]
+    # the current minute is the last one (a 7th only if the minute turned meanwhile)
+    assert len(candles) in (6, 7) and all(c[1:6] == ["2.1"] * 4 + ["0"] for c in candles[4:])
+    assert all(c[6] == c[0] + 59_999 and c[7] == "0" for c in candles)
+    newest = spot.klines("MXUSDT", "1m", limit=3)
+    assert newest[0][0] >= t0 + 3 * 60_000 and all(c[4] == "2.1" for c in newest)
+    five = spot.klines("MXUSDT", "5m", start_time=t0)
+    assert sum(D(c[5]) for c in five) == 2 and five[-1][4] == "2.1"
+    assert spot.klines("MXUSDT", "1m", end_time=t0 - 1) == []  # before the first trade
