@@ -80,6 +80,10 @@ def test_market_data(live_server) -> None:  # type: ignore[no-untyped-def]
     assert isinstance(public.ticker_book_price(), list)
     aggs = public.agg_trades("BTCUSDT")
     assert [a["p"] for a in aggs] == ["60000", "60500"]
+    # MEXC often sends null trade ids (trades `id`, aggTrades `a`/`f`/`l`); Bourse fills them
+    # with the trade's id (clients accept both; ids let them de-duplicate)
+    assert [t["id"] for t in trades] == [str(a["a"]) for a in reversed(aggs)]
+    assert all(a["a"] == a["f"] == a["l"] for a in aggs)
 
 
 def test_order_lifecycle(live_server) -> None:  # type: ignore[no-untyped-def]
