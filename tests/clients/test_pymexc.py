@@ -186,3 +186,21 @@ def test_klines_fill_quiet_minutes(live_server) -> None:  # type: ignore[no-unty
     five = spot.klines("MXUSDT", "5m", start_time=t0)
     assert sum(D(c[5]) for c in five) == 2 and five[-1][4] == "2.1"
     assert spot.klines("MXUSDT", "1m", end_time=t0 - 1) == []  # before the first trade
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="PERCENT_PRICE_BY_SIDE is published in exchangeInfo but not enforced: POST "
+    "/api/v3/order accepts a priced buy above lastPrice x bidMultiplierUp and a priced sell below "
+    "lastPrice x askMultiplierDown (order placement, outside the market-data files)",
+)
+def test_percent_price_by_side_is_enforced(live_server) -> None:  # type: ignore[no-untyped-def]
+    seed_market(live_server)  # last price 60500: buys up to 302500, sells down to 12100
+    spot = client(live_server)
+    with pytest.raises(MexcAPIError):
+        spot.order("BTCUSDT", "BUY", "LIMIT", quantity="0.0001", price="302501")
+    with pytest.raises(MexcAPIError):
+        spot.order("BTCUSDT", "SELL", "IMMEDIATE_OR_CANCEL", quantity="0.001", price="12099")
+    # at the bounds, accepted
+    spot.order("BTCUSDT", "BUY", "LIMIT", quantity="0.0001", price="302500")
+    spot.order("BTCUSDT", "SELL", "LIMIT", quantity="0.001", price="12100")
