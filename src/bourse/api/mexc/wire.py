@@ -23,6 +23,13 @@ _TIF = {
 }
 RATE_SCALE = 6  # ppm
 assert 10**RATE_SCALE == RATE_DENOM
+#: the one filter MEXC documents in exchangeInfo, with its documented multipliers: priced buys at
+#: most lastPrice x bidMultiplierUp, priced sells at least lastPrice x askMultiplierDown
+PERCENT_PRICE_BY_SIDE = {
+    "filterType": "PERCENT_PRICE_BY_SIDE",
+    "bidMultiplierUp": "5",
+    "askMultiplierDown": "0.2",
+}
 
 
 def rate(ppm: int) -> str:
@@ -54,7 +61,7 @@ def symbol_info(sym: Symbol, maker_ppm: int, taker_ppm: int) -> dict[str, Any]:
         "quoteAmountPrecision": min_notional,
         "baseSizePrecision": format_units(sym.min_qty, sym.qty_scale),
         "permissions": ["SPOT"],
-        "filters": [],
+        "filters": [dict(PERCENT_PRICE_BY_SIDE)],
         "maxQuoteAmount": max_notional,
         "makerCommission": rate(maker_ppm),
         "takerCommission": rate(taker_ppm),
