@@ -87,10 +87,6 @@ def test_market_data(live_server) -> None:  # type: ignore[no-untyped-def]
     assert (bt["bidPrice"], bt["bidQty"], bt["askPrice"]) == ("2900", "1", "3100")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET /api/v3/historicalTrades is not answered (404; issue 11, missing endpoints)",
-)
 def test_historical_trades(live_server) -> None:  # type: ignore[no-untyped-def]
     seed_market(live_server)
     trades = sdk(live_server).historical_trades("BTCUSDT")  # default limit 500

@@ -188,19 +188,19 @@ def test_klines_fill_quiet_minutes(live_server) -> None:  # type: ignore[no-unty
     assert spot.klines("MXUSDT", "1m", end_time=t0 - 1) == []  # before the first trade
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PERCENT_PRICE_BY_SIDE is published in exchangeInfo but not enforced: POST "
-    "/api/v3/order accepts a priced buy above lastPrice x bidMultiplierUp and a priced sell below "
-    "lastPrice x askMultiplierDown (order placement, outside the market-data files)",
-)
 def test_percent_price_by_side_is_enforced(live_server) -> None:  # type: ignore[no-untyped-def]
-    seed_market(live_server)  # last price 60500: buys up to 302500, sells down to 12100
+    seed_market(live_server)
     spot = client(live_server)
-    with pytest.raises(MexcAPIError):
-        spot.order("BTCUSDT", "BUY", "LIMIT", quantity="0.0001", price="302501")
-    with pytest.raises(MexcAPIError):
-        spot.order("BTCUSDT", "SELL", "IMMEDIATE_OR_CANCEL", quantity="0.001", price="12099")
-    # at the bounds, accepted
-    spot.order("BTCUSDT", "BUY", "LIMIT", quantity="0.0001", price="302500")
-    spot.order("BTCUSDT", "SELL", "LIMIT", quantity="0.001", price="12100")
+    # the band follows the last trade (other tests on this server may have moved it)
+    last = Decimal(spot.ticker_price("BTCUSDT")["price"])
+    top, bottom = last * 5, last / 5
+    with pytest.raises(MexcAPIError, match="-1013"):
+        spot.order("BTCUSDT", "BUY", "LIMIT", quantity="0.0001", price=str(top + 1))
+    with pytest.raises(MexcAPIError, match="-1013"):
+        spot.order(
+            "BTCUSDT", "SELL", "IMMEDIATE_OR_CANCEL", quantity="0.001", price=str(bottom - 1)
+        )
+    # at the bounds, accepted (checked with order/test: a real order there would trade and move
+    # the last price, and with it the band)
+    assert spot.test_order("BTCUSDT", "BUY", "LIMIT", quantity="0.0001", price=str(top)) == {}
+    assert spot.test_order("BTCUSDT", "SELL", "LIMIT", quantity="0.001", price=str(bottom)) == {}

@@ -55,6 +55,10 @@ class AboveMaxQuantity(InvalidParameter):
     """The order quantity is above the symbol maximum."""
 
 
+class PriceOutOfBand(InvalidParameter):
+    """A priced order strays too far from the last trade price (``domain.price_band``)."""
+
+
 class BelowMinNotional(InvalidParameter):
     """The order value is below the symbol minimum."""
 

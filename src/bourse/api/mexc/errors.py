@@ -76,6 +76,7 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     d.OrderTypeNotAllowed: (30041, 400),
     d.InsufficientFunds: (30004, 400),  # "Insufficient position"
     d.InsufficientBalance: (10101, 400),
+    d.PriceOutOfBand: (-1013, 400),  # "Filter failure: PERCENT_PRICE_BY_SIDE"
     d.OrderNotFound: (-2013, 400),  # "Order does not exist."
     d.PostOnlyWouldTake: (30041, 400),
     d.NoLiquidity: (30025, 400),
@@ -135,6 +136,7 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
 _MESSAGES: dict[type[d.DomainError], str | Callable[[Any], str]] = {
     d.InsufficientFunds: "Insufficient position",
     d.OrderNotFound: "Order does not exist.",
+    d.PriceOutOfBand: "Filter failure: PERCENT_PRICE_BY_SIDE",
     d.InsufficientBalance: "Insufficient balance",
     d.BelowMinNotional: lambda e: f"minimum transaction volume cannot be less than:{e.minimum}",
     d.AboveMaxNotional: lambda e: f"maximum transaction volume cannot be greater than:{e.maximum}",

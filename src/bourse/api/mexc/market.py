@@ -84,6 +84,25 @@ async def trades(ctx: Ctx) -> Any:
     return [wire.public_trade(*r, sym) for r in rows]
 
 
+async def historical_trades(ctx: Ctx) -> Any:
+    """Older trades from the database: the newest ``limit`` (newest first, like ``trades``), or
+    with ``fromId`` the ``limit`` trades from that id on, oldest first."""
+    p = ctx.params
+    sym = ctx.symbol(p["symbol"])
+    from_id = p.get("fromId")
+    rows = await ctx.db(
+        ctx.services.queries.trades, sym.name, None, None, p.get("limit", 500), from_id
+    )
+    if from_id is None:
+        rows.reverse()
+    return [
+        wire.public_trade(
+            r["id"], r["price"], r["qty"], r["quote_qty"], r["taker_side"], r["time"], sym
+        )
+        for r in rows
+    ]
+
+
 async def agg_trades(ctx: Ctx) -> Any:
     p = ctx.params
     sym = ctx.symbol(p["symbol"])
@@ -340,6 +359,19 @@ ENDPOINTS = [
         trades,
         (SYMBOL, _limit(500, 1000)),
         summary="Recent trades (newest first)",
+        response=s.arr(s.TRADE),
+        weight=5,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v3/historicalTrades",
+        historical_trades,
+        (
+            SYMBOL,
+            _limit(500, 1000),
+            P("fromId", "int", minimum=0, description="trade id to start from"),
+        ),
+        summary="Older trades: the newest, or from fromId on (oldest first)",
         response=s.arr(s.TRADE),
         weight=5,
     ),

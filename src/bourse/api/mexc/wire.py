@@ -12,6 +12,7 @@ from typing import Any
 from bourse.domain.fees import RATE_DENOM
 from bourse.domain.money import format_units
 from bourse.domain.orders import BUY, Order, OrderType
+from bourse.domain.price_band import ASK_MULTIPLIER_DOWN_PPM, BID_MULTIPLIER_UP_PPM
 from bourse.domain.symbols import Symbol
 
 _TIF = {
@@ -27,8 +28,8 @@ assert 10**RATE_SCALE == RATE_DENOM
 #: most lastPrice x bidMultiplierUp, priced sells at least lastPrice x askMultiplierDown
 PERCENT_PRICE_BY_SIDE = {
     "filterType": "PERCENT_PRICE_BY_SIDE",
-    "bidMultiplierUp": "5",
-    "askMultiplierDown": "0.2",
+    "bidMultiplierUp": format_units(BID_MULTIPLIER_UP_PPM, 6),
+    "askMultiplierDown": format_units(ASK_MULTIPLIER_DOWN_PPM, 6),
 }
 
 
