@@ -17,7 +17,7 @@ from __future__ import annotations
 from bourse.api.mexc import errors as e
 from bourse.api.mexc.errors import ApiError
 from bourse.api.mexc.params import parse_int
-from bourse.api.mexc.signing import candidates, verify_any
+from bourse.api.mexc.signing import signed_payload, verify_request
 from bourse.services.apikeys import ApiKey, ApiKeys
 
 DEFAULT_RECV_WINDOW = 5000
@@ -49,7 +49,7 @@ def authenticate(
     if not key.ip_allowed(ip):
         raise ApiError(e.IP_NOT_WHITELISTED, f"IP [{ip}] not in the whitelist", 401)
 
-    payloads, sigs = candidates(query, body, body_is_form)
+    _, sigs = signed_payload(query, body, body_is_form)
     if len(sigs) != 1 or not sigs[0]:
         raise e.missing("signature", e.MANDATORY_PARAM)
     ts_raw = params.get("timestamp")
@@ -66,7 +66,7 @@ def authenticate(
         if recv_window > MAX_RECV_WINDOW:
             raise ApiError(e.RECV_WINDOW_TOO_LARGE, "recvWindow must less than 60000")
 
-    if not verify_any(key.secret, payloads, sigs[0]):
+    if not verify_request(key.secret, query, body, body_is_form, sigs[0]):
         raise ApiError(e.BAD_SIGNATURE, "Signature for this request is not valid.", 401)
     if ts >= now_ms + FUTURE_TOLERANCE_MS or now_ms - ts > recv_window:
         raise ApiError(e.BAD_TIMESTAMP, "Timestamp for this request is outside of the recvWindow.")

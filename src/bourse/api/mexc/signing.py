@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from urllib.parse import parse_qsl, quote, quote_plus
 
 _SIG = b"signature="
@@ -68,25 +68,19 @@ def signed_payload(query: bytes, body: bytes, body_is_form: bool) -> tuple[bytes
     return q + body, sigs
 
 
-def candidates(query: bytes, body: bytes, body_is_form: bool) -> tuple[list[bytes], list[bytes]]:
-    """Every payload a client may have signed for this request (MEXC's raw rule first), and
-    the signature values found."""
-    raw, sigs = signed_payload(query, body, body_is_form)
-    out = [raw]
+def alternatives(query: bytes, body: bytes, body_is_form: bool) -> Iterator[bytes]:
+    """The other payloads a client may have signed for this request (after MEXC's raw rule)."""
     q = strip_signature(query)[0]
     if body and not body_is_form:  # JSON body outside the signature (ccxt's broker POSTs)
-        out.append(q)
+        yield q
     form = strip_signature(body)[0] if body_is_form else b""
     try:
         pairs = parse_qsl(q.decode(), keep_blank_values=True)
         pairs += parse_qsl(form.decode(), keep_blank_values=True)
     except (UnicodeDecodeError, ValueError):
-        return out, sigs
+        return
     for enc in ENCODINGS:
-        text = "&".join(f"{enc(k)}={enc(v)}" for k, v in pairs).encode()
-        if text not in out:
-            out.append(text)
-    return out, sigs
+        yield "&".join(f"{enc(k)}={enc(v)}" for k, v in pairs).encode()
 
 
 def verify(secret: str, payload: bytes, signature: bytes) -> bool:
@@ -95,9 +89,13 @@ def verify(secret: str, payload: bytes, signature: bytes) -> bool:
     return hmac.compare_digest(expected, signature.strip().lower())
 
 
-def verify_any(secret: str, payloads: list[bytes], signature: bytes) -> bool:
-    """``verify`` against each candidate payload (all are checked: no early exit)."""
-    ok = False
-    for payload in payloads:
-        ok |= verify(secret, payload, signature)
-    return ok
+def verify_request(
+    secret: str, query: bytes, body: bytes, body_is_form: bool, signature: bytes
+) -> bool:
+    """Whether ``signature`` signs this request under MEXC's rule or one of the equivalent
+    encodings. The raw rule is tried first, so a request signed as MEXC says costs one HMAC;
+    which candidate matched says nothing about the secret."""
+    raw, _ = signed_payload(query, body, body_is_form)
+    if verify(secret, raw, signature):
+        return True
+    return any(verify(secret, p, signature) for p in alternatives(query, body, body_is_form))
