@@ -73,7 +73,7 @@ def test_sqlite_connection_settings(tmp_path) -> None:  # type: ignore[no-untype
 
 def test_urls(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv("BOURSE_DATABASE_URL", raising=False)
-    assert dbmod.database_url() == "sqlite:///./bourse.db"
+    assert dbmod.database_url() == "sqlite:///.bourse/bourse.db"
     monkeypatch.setenv("BOURSE_DATABASE_URL", "postgresql://u:p@h:5432/d")
     assert dbmod.database_url() == "postgresql://u:p@h:5432/d"
     assert dbmod.normalize_url("postgresql://u:p@h:5432/d") == "postgresql+psycopg://u:p@h:5432/d"
