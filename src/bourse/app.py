@@ -20,6 +20,7 @@ from bourse.api.mexc import openapi
 from bourse.api.mexc.context import Endpoint
 from bourse.api.mexc.errors import NOT_FOUND, ApiError
 from bourse.api.mexc.routes import ENDPOINTS, merge, routes
+from bourse.api.ws.routes import ws_routes
 from bourse.oauth.server import OAuthConfig
 from bourse.services.bundle import Services
 from bourse.web.routes import all_routes as web_routes
@@ -48,6 +49,7 @@ def create_app(platform: Services, extra_endpoints: Iterable[Endpoint] = ()) -> 
         routes=[
             *routes(platform, endpoints=endpoints),
             Route("/openapi.json", openapi_json, methods=["GET"]),
+            *ws_routes(platform),
             *web_routes(OAuthConfig.from_platform(platform)),
         ],
         exception_handlers={HTTPException: http_error},

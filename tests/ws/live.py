@@ -1,0 +1,188 @@
+"""A Bourse server on loopback serving REST and ``/ws`` (the pattern of tests/clients/conftest.py,
+copied here until the helpers move to tests/support/), plus a small raw WebSocket client.
+
+``live_ws(...)`` opens a platform on ``migrated_url``, seeds the demo accounts and a
+``counterparty``, and serves ``create_app(platform)`` (or, with ``limits``, an app whose ``/ws``
+uses those limits) with uvicorn in a thread of the test process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from starlette.applications import Starlette
+
+from bourse.api.ws.limits import StreamLimits
+from bourse.api.ws.proto.PushDataV3ApiWrapper_pb2 import PushDataV3ApiWrapper
+from bourse.api.ws.routes import ws_routes
+from bourse.app import create_app
+from bourse.bootstrap import open_platform
+from bourse.config import Config, RateLimits
+from bourse.domain.orders import OrderRequest, OrderType
+from bourse.engine import commands as c
+from bourse.sandbox.demo import (
+    DEMO_ACCOUNTS,
+    MARKET_MAKER_ROLE,
+    DemoAccount,
+    demo_credentials,
+    remember_url,
+    seed_demo,
+)
+from bourse.sandbox.market_maker import MarketMaker
+from bourse.services.apikeys import generate_server_key
+from bourse.services.bundle import Services
+
+COUNTERPARTY = DemoAccount(
+    role="counterparty",
+    name="test:counterparty",
+    funds=(("USDT", "1000000"), ("BTC", "20"), ("ETH", "500"), ("MX", "1000000")),
+    api_key=True,
+)
+TEST_ACCOUNTS = (*DEMO_ACCOUNTS, COUNTERPARTY)
+START_TIMEOUT = 15.0
+
+
+@dataclass
+class LiveWs:
+    url: str
+    platform: Services
+    accounts: dict[str, int]
+    credentials: dict[str, dict[str, str]]
+    _maker: MarketMaker | None = field(default=None, repr=False)
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/ws"
+
+    def start_market_maker(self, seed: int = 1, interval: float = 0.05) -> MarketMaker:
+        if self._maker is None:
+            self._maker = MarketMaker(
+                self.platform.engine,
+                self.accounts[MARKET_MAKER_ROLE],
+                seed=seed,
+                interval=interval,
+                jitter=interval / 4,
+            ).start()
+        return self._maker
+
+    def stop_market_maker(self) -> None:
+        if self._maker is not None:
+            self._maker.stop()
+            self._maker = None
+
+    def place(self, role: str, side: int, price: int, qty: int, symbol: str = "BTCUSDT") -> Any:
+        """Place a LIMIT order for ``role`` straight through the engine (integer units)."""
+        request = OrderRequest(self.accounts[role], symbol, side, OrderType.LIMIT, qty, price)
+        return self.platform.engine.execute(c.PlaceOrder(request))
+
+
+class _ServerThread:
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, log_level="warning", lifespan="auto", access_log=False)
+        )
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(START_TIMEOUT)
+        self.sock.close()
+
+
+@contextmanager
+def live_ws(database_url: str, limits: StreamLimits | None = None) -> Iterator[LiveWs]:
+    config = Config(
+        database_url=database_url,
+        secret_key=generate_server_key(),
+        rate_limits=RateLimits.off(),
+    )
+    platform = open_platform(config)
+    try:
+        seeded = seed_demo(platform, TEST_ACCOUNTS)
+        app = create_app(platform)
+        if limits is not None:  # the same app with /ws served under other limits
+            app = Starlette(routes=[*ws_routes(platform, limits), *app.routes])
+        server = _ServerThread(app)
+        url = f"http://127.0.0.1:{server.port}"
+        remember_url(platform, url)
+        creds = demo_credentials(platform, TEST_ACCOUNTS)
+        server.start()
+        live = LiveWs(url, platform, seeded.accounts, creds["accounts"])
+        try:
+            yield live
+        finally:
+            live.stop_market_maker()
+            server.stop()
+    finally:
+        platform.close()
+
+
+class WsClient:
+    """A raw client: JSON control frames out; JSON replies and decoded binary frames in."""
+
+    def __init__(self, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse):
+        self.session = session
+        self.ws = ws
+
+    @classmethod
+    async def connect(cls, url: str) -> WsClient:
+        session = aiohttp.ClientSession()
+        return cls(session, await session.ws_connect(url, autoping=True))
+
+    async def send(self, method: str, *params: str, **extra: Any) -> None:
+        await self.ws.send_str(json.dumps({"method": method, "params": list(params), **extra}))
+
+    async def recv(self, timeout: float = 5.0) -> Any:
+        """The next frame: a dict (JSON), a str (other text), a ``PushDataV3ApiWrapper``, or
+        None when the server closed the connection."""
+        msg = await self.ws.receive(timeout)
+        if msg.type == aiohttp.WSMsgType.BINARY:
+            return PushDataV3ApiWrapper.FromString(msg.data)
+        if msg.type == aiohttp.WSMsgType.TEXT:
+            try:
+                return json.loads(msg.data)
+            except ValueError:
+                return msg.data
+        return None
+
+    async def until(self, pred: Any, timeout: float = 10.0) -> Any:
+        """Skip frames until ``pred(frame)``; return that frame."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise TimeoutError("no matching frame")
+            frame = await self.recv(left)
+            if frame is None:
+                raise ConnectionError("closed")
+            if pred(frame):
+                return frame
+
+    async def close(self) -> None:
+        await self.ws.close()
+        await self.session.close()
