@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -198,9 +197,3 @@ class Connection:
             if c is not None:
                 self.hub.remove(self, c)
         self.push(_ack(rid, ",".join(names)))
-
-
-async def serve(ws: WebSocket, hub: StreamHub, limits: StreamLimits, account: Any = None) -> None:
-    hub.ensure_started()
-    await ws.accept()
-    await Connection(ws, hub, limits, account).serve()

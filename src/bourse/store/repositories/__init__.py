@@ -1,0 +1,1 @@
+"""Repositories: the store's SQL, one module per area."""

@@ -1,0 +1,106 @@
+"""User data: ``/api/v3/userDataStream`` keys and the private channels of ``/ws?listenKey=``,
+every field of the schema filled from the engine's committed changes."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bourse.domain.orders import BUY, SELL
+from bourse.services.listenkeys import MAX_KEYS
+
+from .live import WsClient, live_ws
+
+P, Q = 5_000_000, 10_000  # 50,000.00 USDT, 0.01 BTC
+PATH = "/api/v3/userDataStream"
+PRIVATE = [
+    "spot@private.account.v3.api.pb",
+    "spot@private.orders.v3.api.pb",
+    "spot@private.deals.v3.api.pb",
+]
+
+
+def test_listen_keys_are_created_listed_extended_and_closed(migrated_url: str) -> None:
+    with live_ws(migrated_url) as live:
+        key = live.listen_key()
+        assert len(key) == 64
+        assert live.signed("GET", PATH) == {"listenKey": [key]}
+        assert live.signed("PUT", PATH, listenKey=key) == {"listenKey": key}
+        assert live.signed("GET", PATH, role="counterparty") == {"listenKey": []}
+        other = live.signed("PUT", PATH, role="counterparty", listenKey=key)
+        assert other == {"code": -1125, "msg": "This listenKey does not exist."}
+        assert live.signed("DELETE", PATH, listenKey=key) == {"listenKey": key}
+        assert live.signed("DELETE", PATH, listenKey=key)["code"] == -1125
+        for _ in range(MAX_KEYS):
+            live.listen_key()
+        refused = live.signed("POST", PATH)
+        assert refused["code"] == -1126 and "60" in refused["msg"]
+
+
+def test_invalid_listen_key_and_connections_per_key(migrated_url: str) -> None:
+    with live_ws(migrated_url) as live:
+
+        async def run() -> None:
+            bad = await WsClient.connect(live.ws_url + "?listenKey=nope")
+            assert await bad.recv() == "Invalid listen key"
+            assert await bad.recv() is None
+            await bad.close()
+            key = await asyncio.get_running_loop().run_in_executor(None, live.listen_key)
+            url = f"{live.ws_url}?listenKey={key}"
+            five = [await WsClient.connect(url) for _ in range(5)]
+            for ws in five:  # all five are served
+                await ws.send("PING")
+                assert (await ws.recv())["msg"] == "PONG"
+            sixth = await WsClient.connect(url)
+            assert "Too many connections" in await sixth.recv()
+            await sixth.close()
+            for ws in five:
+                await ws.close()
+
+        asyncio.run(run())
+
+
+def test_private_channels_carry_orders_deals_and_balances(migrated_url: str) -> None:
+    with live_ws(migrated_url) as live:
+        user = live.accounts["user"]
+
+        async def run() -> None:
+            loop = asyncio.get_running_loop()
+            key = await loop.run_in_executor(None, live.listen_key)
+            ws = await WsClient.connect(f"{live.ws_url}?listenKey={key}")
+            await ws.send("SUBSCRIPTION", *PRIVATE)
+            assert (await ws.recv())["msg"] == ",".join(PRIVATE)
+            order = await loop.run_in_executor(None, live.place, "user", BUY, P, 2 * Q)
+            new = await ws.until(lambda f: f.channel == PRIVATE[1])
+            o = new.privateOrders
+            assert new.symbol == "BTCUSDT" and new.sendTime and new.createTime
+            assert (o.id, o.price, o.quantity, o.amount) == (str(order.id), "50000", "0.02", "1000")
+            assert (o.orderType, o.tradeType, o.status, o.isMaker) == (1, 1, 1, True)
+            assert (o.remainQuantity, o.remainAmount, o.cumulativeQuantity) == ("0.02", "1000", "0")
+            assert o.createTime == order.created and o.market == "USDT"
+            lock = await ws.until(lambda f: f.channel == PRIVATE[0])
+            a = lock.privateAccount
+            assert (a.vcoinName, a.type, a.frozenAmountChange) == ("USDT", "ENTRUST_PLACE", "1000")
+            assert a.balanceAmountChange == "-1000" and a.time > 0
+
+            await loop.run_in_executor(None, live.place, "counterparty", SELL, P, Q)
+            frames = []
+            while {f.channel for f in frames} != set(PRIVATE) or len(frames) < 4:
+                frames.append(await ws.until(lambda f: not isinstance(f, dict | str)))
+            filled = next(f.privateOrders for f in frames if f.channel == PRIVATE[1])
+            assert (filled.status, filled.cumulativeQuantity, filled.avgPrice) == (
+                3,
+                "0.01",
+                "50000",
+            )
+            assert filled.lastDealQuantity == "0.01" and filled.isMaker
+            deal = next(f.privateDeals for f in frames if f.channel == PRIVATE[2])
+            assert (deal.price, deal.quantity, deal.amount) == ("50000", "0.01", "500")
+            assert (deal.tradeType, deal.isMaker, deal.isSelfTrade) == (1, True, False)
+            assert deal.orderId == str(order.id) and deal.tradeId and deal.time > 0
+            assert deal.feeCurrency == "BTC" and deal.feeAmount
+            coins = {f.privateAccount.vcoinName for f in frames if f.channel == PRIVATE[0]}
+            assert coins == {"USDT", "BTC"}
+            await ws.close()
+
+        asyncio.run(run())
+        assert user
