@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -32,12 +31,20 @@ def test_the_streams_doc_snippet_runs(
         monkeypatch.setenv("BOURSE_API_KEY", creds["api_key"])
         monkeypatch.setenv("BOURSE_API_SECRET", creds["secret"])
 
-        def move_balance() -> None:  # the snippet's watch_balance waits for a change
-            for _ in range(40):
-                time.sleep(0.5)
-                live.place("user", BUY, 4_000_000 + _, 10_000)
+        done = threading.Event()
 
-        threading.Thread(target=move_balance, daemon=True).start()
-        exec(compile(_snippet(), str(DOC), "exec"), {"__name__": "__main__"})
+        def move_balance() -> None:  # the snippet's watch_balance waits for a change
+            i = 0
+            while not done.wait(0.5):
+                i += 1
+                live.place("user", BUY, 4_000_000 + i, 10_000)
+
+        mover = threading.Thread(target=move_balance, daemon=True)
+        mover.start()
+        try:
+            exec(compile(_snippet(), str(DOC), "exec"), {"__name__": "__main__"})
+        finally:
+            done.set()
+            mover.join(10)
     out = capsys.readouterr().out
     assert "best bid" in out and "book [[" in out and "USDT {" in out
