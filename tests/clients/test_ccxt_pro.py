@@ -5,12 +5,16 @@ with its own copy of MEXC's schema. Each test checks that real data arrived."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import ccxt.pro
+
+from bourse.domain.orders import BUY, OrderRequest, OrderType
+from bourse.engine import commands as c
 
 from .conftest import LiveServer
 
@@ -114,3 +118,72 @@ def test_watch_orders_my_trades_and_balance(live_server: LiveServer) -> None:
     assert trades[-1]["price"] == 50000 and trades[-1]["amount"] == 0.01
     assert trades[-1]["side"] == "buy" and trades[-1]["order"]
     assert balance["info"] and any(balance.get(c, {}).get("total") for c in ("USDT", "BTC"))
+
+
+def _keep_user_trading(live: LiveServer, done: threading.Event) -> threading.Thread:
+    """Until ``done``: every 0.3 s ``user`` buys 0.001 BTC against the market maker's asks (IOC),
+    so its orders, fills and balances keep moving."""
+    account = live.accounts["user"]
+    request = OrderRequest(account, "BTCUSDT", BUY, OrderType.IMMEDIATE_OR_CANCEL, 1_000, 7_000_000)
+
+    def go() -> None:
+        while not done.wait(0.3):
+            with contextlib.suppress(Exception):
+                live.platform.engine.execute(c.PlaceOrder(request))
+
+    t = threading.Thread(target=go, daemon=True)
+    t.start()
+    return t
+
+
+def test_ccxt_pros_own_watch_tests(live_server: LiveServer) -> None:
+    """ccxt.pro's shipped test functions (``ccxt.pro.test.Exchange``) for each watch method, run
+    side by side for their 15 s; they pass on a failed connection too, so the exchange's caches
+    are checked afterwards for data that arrived."""
+    from ccxt.pro.test.Exchange import (
+        test_watch_balance,
+        test_watch_my_trades,
+        test_watch_ohlcv,
+        test_watch_order_book,
+        test_watch_orders,
+        test_watch_ticker,
+        test_watch_trades,
+    )
+
+    live_server.start_market_maker(interval=0.05)
+    done = threading.Event()
+    mover = _keep_user_trading(live_server, done)
+
+    async def run() -> Any:
+        ex = pro(live_server, "user")
+        try:
+            await ex.load_markets()
+            s = "BTC/USDT"
+            await asyncio.wait_for(
+                asyncio.gather(
+                    test_watch_order_book.test_watch_order_book(ex, {}, s),
+                    test_watch_trades.test_watch_trades(ex, {}, s),
+                    test_watch_ticker.test_watch_ticker(ex, {}, s),
+                    test_watch_ohlcv.test_watch_ohlcv(ex, {}, s),
+                    test_watch_orders.test_watch_orders(ex, {}, s),
+                    test_watch_my_trades.test_watch_my_trades(ex, {}, s),
+                    test_watch_balance.test_watch_balance(ex, {}, "USDT"),
+                ),
+                60,
+            )
+            return ex
+        finally:
+            await ex.close()
+
+    try:
+        ex = asyncio.run(run())
+    finally:
+        done.set()
+        mover.join(10)
+    s = "BTC/USDT"
+    assert ex.orderbooks[s]["bids"] and ex.orderbooks[s]["asks"]
+    assert len(ex.trades[s]) > 0
+    assert ex.tickers[s]["bid"] > 0
+    assert len(ex.ohlcvs[s]["1m"]) > 0
+    assert len(ex.orders) > 0 and len(ex.myTrades) > 0
+    assert ex.balance["spot"]["BTC"]["free"] > 0  # ccxt keeps spot balances under "spot"
