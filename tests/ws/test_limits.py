@@ -19,6 +19,7 @@ SHORT = StreamLimits(
     idle_without_subscription_s=0.6,
     idle_without_traffic_s=1.0,
     max_life_s=4.0,
+    listen_key_check_s=0.3,
 )
 DEALS = "spot@public.aggre.deals.v3.api.pb@100ms@{}"
 
@@ -59,6 +60,18 @@ def test_limits(migrated_url: str) -> None:
                 frames.append(frame)
             assert len(frames) <= SHORT.max_inbound_per_s
             await flood.close()
+
+            key = await asyncio.get_running_loop().run_in_executor(None, live.listen_key)
+            private = await WsClient.connect(f"{live.ws_url}?listenKey={key}")
+            await private.send("SUBSCRIPTION", "spot@private.orders.v3.api.pb")
+            assert (await private.recv())["code"] == 0
+            closed = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: live.signed("DELETE", "/api/v3/userDataStream", listenKey=key)
+            )
+            assert closed == {"listenKey": key}
+            assert await private.recv(2) == "Invalid listen key"  # the key went away
+            assert await private.recv(2) is None
+            await private.close()
 
         asyncio.run(run())
 

@@ -61,8 +61,9 @@ class Connection:
         except asyncio.QueueFull:
             self.drop("slow consumer")
 
-    def drop(self, reason: str) -> None:
-        """Stop sending and unsubscribe; the receive loop closes the socket."""
+    def drop(self, reason: str, last_words: str | None = None) -> None:
+        """Stop sending (after ``last_words``, if given) and unsubscribe; the receive loop
+        closes the socket."""
         if self.closed:
             return
         self.closed = True
@@ -71,6 +72,8 @@ class Connection:
             self.hub.remove(self, c)
         while not self.queue.empty():
             self.queue.get_nowait()
+        if last_words is not None:
+            self.queue.put_nowait(last_words)
         self.queue.put_nowait(None)
 
     async def _sender(self) -> None:

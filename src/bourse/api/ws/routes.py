@@ -2,11 +2,13 @@
 
 ``/ws`` serves the public channels; ``/ws?listenKey=<key>`` also the private ones of the key's
 account. An unknown or expired key gets MEXC's text frame ``Invalid listen key`` and the
-connection is closed; so is a sixth simultaneous connection on one key.
+connection is closed; so is a sixth simultaneous connection on one key, and a connection whose
+key expires or is closed while it is open (checked every ``listen_key_check_s``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 from starlette.concurrency import run_in_threadpool
@@ -49,11 +51,21 @@ def ws_routes(platform: Services, limits: StreamLimits | None = None) -> list[We
             await Connection(ws, hub, lim).serve()
             return
         open_per_key[key] += 1
+        conn = Connection(ws, hub, lim, account)
+        watcher = asyncio.ensure_future(_watch_key(conn, key))
         try:
-            await Connection(ws, hub, lim, account).serve()
+            await conn.serve()
         finally:
+            watcher.cancel()
             open_per_key[key] -= 1
             if not open_per_key[key]:
                 del open_per_key[key]
+
+    async def _watch_key(conn: Connection, key: str) -> None:
+        """Close a private connection once its key expired or was closed (DELETE)."""
+        while not conn.closed:
+            await asyncio.sleep(lim.listen_key_check_s)
+            if await run_in_threadpool(keys.account_for, key, now_ms()) != conn.account:
+                conn.drop("listen key expired", INVALID_KEY)
 
     return [WebSocketRoute("/ws", endpoint)]
