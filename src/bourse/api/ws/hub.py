@@ -40,6 +40,8 @@ class Sink(Protocol):
 
     def push(self, frame: bytes) -> None: ...
 
+    def drop(self, reason: str, last_words: str | None = None) -> None: ...
+
 
 class _Pending:
     """One window's aggregate for one symbol."""
@@ -55,6 +57,9 @@ class _Pending:
 
 
 class StreamHub:
+    #: committed batches the hub may lag behind the engine before the bus drops it
+    backlog = 1_000_000
+
     def __init__(self, engine: Engine, marketdata: MarketData, bus: Bus) -> None:
         self.engine = engine
         self.marketdata = marketdata
@@ -65,7 +70,7 @@ class StreamHub:
         self.version = 0
         self._pending: dict[int, dict[str, _Pending]] = {w: {} for w in ch.WINDOWS.values()}
         self._last_to: dict[int, dict[str, int]] = {w: {} for w in ch.WINDOWS.values()}
-        self._start_version = 0
+        self._start_version: int | None = 0
         self._traded: set[str] = set()
         self._books: dict[str, BookUpdate] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -77,7 +82,7 @@ class StreamHub:
         if self._started:
             return
         self._started = True
-        sub = self.bus.subscribe(maxsize=1_000_000)
+        sub = self.bus.subscribe(maxsize=self.backlog)
         self._start_version = self.version = feed(self.engine, self.bus)
         self._tasks = [
             asyncio.ensure_future(self._consume(sub)),
@@ -117,13 +122,35 @@ class StreamHub:
 
     # --- folding events in ---------------------------------------------------------------------
     async def _consume(self, sub: Subscription) -> None:
-        async for event in sub:
-            try:
-                self._fold(event)
-            except Exception:  # one bad event must not end the streams
-                log.exception("could not fold batch %d", event.version)
+        while True:
+            async for event in sub:
+                try:
+                    self._fold(event)
+                except Exception:  # one bad event must not end the streams
+                    log.exception("could not fold batch %d", event.version)
+            if not sub.dropped:
+                return
+            # batches were lost: no push may pretend to chain over them
+            log.error("the stream hub fell behind the engine; closing every stream")
+            self._reset()
+            sub = self.bus.subscribe(maxsize=self.backlog)
+
+    def _reset(self) -> None:
+        """Close every connection and forget every aggregate and version chain."""
+        sinks = {s for subs in self.subscribers.values() for s in subs}
+        sinks.update(s for subs in self.private.values() for s in subs)
+        for sink in sinks:
+            sink.drop("server overloaded")
+        self.subscribers.clear()
+        self.channels.clear()
+        self.private.clear()
+        self._pending = {w: {} for w in ch.WINDOWS.values()}
+        self._last_to = {w: {} for w in ch.WINDOWS.values()}
+        self._start_version = None  # the next event's version - 1
 
     def _fold(self, event: Committed) -> None:
+        if self._start_version is None:
+            self._start_version = event.version - 1
         self.version = event.version
         for window_pending in self._pending.values():
             for symbol, book in event.books.items():
@@ -199,7 +226,7 @@ class StreamHub:
                 self._send(c.name, frames.deals(c, sym, p.trades, now))
             c = names.get((ch.DEPTH, symbol))
             if c is not None and (p.bids or p.asks):
-                start = last_to.get(symbol, self._start_version) + 1
+                start = last_to.get(symbol, self._start_version or 0) + 1
                 bids = sorted(p.bids.items(), reverse=True)
                 asks = sorted(p.asks.items())
                 frame = frames.depth_diff(
