@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 
+from bourse.domain.accounts import AccountKind
 from bourse.domain.orders import BUY, SELL
+from bourse.engine import commands as c
 from bourse.services.listenkeys import MAX_KEYS
 
 from .live import WsClient, live_ws
 
 P, Q = 5_000_000, 10_000  # 50,000.00 USDT, 0.01 BTC
 PATH = "/api/v3/userDataStream"
+PERMISSIONS = ("SPOT_ACCOUNT_READ", "SPOT_DEAL_READ", "SPOT_DEAL_WRITE")
 PRIVATE = [
     "spot@private.account.v3.api.pb",
     "spot@private.orders.v3.api.pb",
@@ -104,3 +107,32 @@ def test_private_channels_carry_orders_deals_and_balances(migrated_url: str) -> 
 
         asyncio.run(run())
         assert user
+
+
+def test_a_sub_accounts_key_opens_the_sub_accounts_streams(migrated_url: str) -> None:
+    with live_ws(migrated_url) as live:
+        engine = live.platform.engine
+        master = live.accounts["independent_broker"]
+        (sub,) = engine.apply_batch_now(
+            [c.OpenAccount(AccountKind.BROKER_SUB, parent=master, name="ws-sub")]
+        )
+        engine.execute(c.CreditDeposit(sub.id, "USDT", 10_000 * 10**8, "ws-sub-funds"))
+        api_key, secret = live.platform.apikeys.create_key(sub.id, list(PERMISSIONS))
+        live.credentials["sub"] = {"api_key": api_key, "secret": secret}
+        live.accounts["sub"] = sub.id
+
+        async def run() -> None:
+            loop = asyncio.get_running_loop()
+            key = await loop.run_in_executor(None, live.listen_key, "sub")
+            ws = await WsClient.connect(f"{live.ws_url}?listenKey={key}")
+            await ws.send("SUBSCRIPTION", PRIVATE[0], PRIVATE[1])
+            assert (await ws.recv())["code"] == 0
+            await loop.run_in_executor(None, live.place, "user", BUY, P, Q)  # not the sub's
+            await loop.run_in_executor(None, live.place, "sub", BUY, P - 100, Q)
+            order = await ws.until(lambda f: f.channel == PRIVATE[1])
+            assert order.privateOrders.price == "49999"
+            lock = await ws.until(lambda f: f.channel == PRIVATE[0])
+            assert lock.privateAccount.balanceAmount == "9500.01"
+            await ws.close()
+
+        asyncio.run(run())
