@@ -4,7 +4,7 @@ Modelled on ``bench/rest.py`` and reusing its helpers (``rest.seed``, ``rest.dri
 ``rest.order_requests``, ``rest.serve``, ``rest.wait_up``, ``rest.free_port``,
 ``rest.pg_create``/``rest.pg_drop``). For each backend (SQLite file, PostgreSQL database
 created for the run) the bench migrates a fresh database and, BEFORE the server starts, opens
-funded API-key accounts (``rest.seed``), creates funded web users (``bourse.web.users``) and
+funded API-key accounts (``rest.seed``), creates funded web users (``bourse.services.users``) and
 registers one OAuth client (``client_secret_basic``, scopes ``read trade``, no broker). It
 then starts the real server in a child process (``uvicorn`` on 127.0.0.1, one worker, rate
 limits off, ``BOURSE_PUBLIC_URL`` = the server's URL so the issuer matches) and gets every
@@ -59,12 +59,10 @@ import httpx  # noqa: E402
 import rest  # noqa: E402  (also puts src/ on sys.path)
 from bourse.bootstrap import open_platform
 from bourse.config import Config, RateLimits
-from bourse.domain.accounts import AccountKind  # noqa: E402
 from bourse.domain.money import to_units  # noqa: E402
 from bourse.engine import commands as c  # noqa: E402
 from bourse.oauth.clients import register_client  # noqa: E402
 from bourse.services.apikeys import generate_server_key  # noqa: E402
-from bourse.web import users as us  # noqa: E402
 
 REDIRECT = "http://127.0.0.1:9/cb"
 PASSWORD = "correct horse battery staple"
@@ -79,15 +77,11 @@ def seed_users(url: str, n: int) -> tuple[list[tuple[str, str]], str, str]:
     """
     p = open_platform(Config(database_url=url, rate_limits=RateLimits.off()))
     try:
-
-        def open_account(email: str) -> int:
-            return p.engine.execute(c.OpenAccount(AccountKind.USER, name=email[:128])).id
-
         users = []
         for i in range(n):
             side = "SELL" if i < n // 2 else "BUY"
             email = f"bench-oauth-{i}@example.com"
-            user = us.create_user(p.db, email, PASSWORD, open_account)
+            user = p.users.create_user(email, PASSWORD)
             if side == "SELL":
                 p.engine.execute(
                     c.CreditDeposit(user.account_id, "BTC", to_units("100000", 8), f"os{i}")
@@ -98,7 +92,7 @@ def seed_users(url: str, n: int) -> tuple[list[tuple[str, str]], str, str]:
                 )
             users.append((side, email))
         reg = register_client(
-            p.db, name="Bench App", redirect_uris=[REDIRECT], broker_id=None, scopes="read trade"
+            p.oauth, name="Bench App", redirect_uris=[REDIRECT], broker_id=None, scopes="read trade"
         )
         return users, reg.client.client_id, reg.client_secret
     finally:

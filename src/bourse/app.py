@@ -1,7 +1,9 @@
 """The ASGI application: ``create_app(platform)`` serves the MEXC Spot V3 API of a ``Services``.
 
 Besides the MEXC endpoints (``bourse.api.mexc.routes.ENDPOINTS``) it serves ``/openapi.json``,
-the OAuth 2.0 authorization server (``bourse.oauth``) and the web pages (``bourse.web``).
+the OAuth 2.0 authorization server (``bourse.oauth``) and the web pages (``bourse.web``); when
+the wallet runs in sandbox mode (``WalletSettings.sandbox`` when the app is built) also the
+unsigned ``/sandbox/...`` endpoints that drive the simulated chain (``bourse.sandbox.endpoints``).
 Unknown paths and methods answer with MEXC's error shape. The platform's lifecycle belongs to
 the caller (``Services.open`` before, ``platform.close()`` after).
 """
@@ -21,7 +23,8 @@ from bourse.api.mexc.context import Endpoint
 from bourse.api.mexc.errors import NOT_FOUND, ApiError
 from bourse.api.mexc.routes import ENDPOINTS, merge, routes
 from bourse.api.ws.routes import ws_routes
-from bourse.oauth.server import OAuthConfig
+from bourse.oauth.server import AuthServer, OAuthConfig
+from bourse.sandbox.endpoints import SANDBOX_ENDPOINTS
 from bourse.services.bundle import Services
 from bourse.web.routes import all_routes as web_routes
 
@@ -33,7 +36,9 @@ def create_app(platform: Services, extra_endpoints: Iterable[Endpoint] = ()) -> 
     pipeline and into the same OpenAPI document; one with the same method and path as a core
     endpoint replaces it.
     """
-    endpoints = merge(ENDPOINTS, extra_endpoints)
+    sandbox = SANDBOX_ENDPOINTS if platform.wallet.settings.sandbox else ()
+    endpoints = merge(ENDPOINTS, sandbox, extra_endpoints)
+    oauth = AuthServer(OAuthConfig.from_public_url(platform.config.public_url), platform.oauth)
     spec = openapi.build(endpoints)
 
     async def openapi_json(request: Request) -> Response:
@@ -50,7 +55,7 @@ def create_app(platform: Services, extra_endpoints: Iterable[Endpoint] = ()) -> 
             *routes(platform, endpoints=endpoints),
             Route("/openapi.json", openapi_json, methods=["GET"]),
             *ws_routes(platform),
-            *web_routes(OAuthConfig.from_platform(platform)),
+            *web_routes(oauth, platform.users),
         ],
         exception_handlers={HTTPException: http_error},
     )

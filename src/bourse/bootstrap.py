@@ -2,9 +2,9 @@
 
 ``open_platform(config)`` migrates the database, loads the engine from it (listing the default
 assets and symbols on an empty database), starts the engine thread, builds the market-data
-projections from the stored trades, the API keys, the wallet over its chain adapter and the
-broker program, and returns the typed ``Services`` the gateway serves; ``services.close()``
-stops everything.
+projections from the stored trades, the API keys, the wallet over its chain adapter, the
+broker program and the sub-account service, and returns the typed ``Services`` the gateway
+serves; ``services.close()`` stops everything.
 """
 
 from __future__ import annotations
@@ -15,14 +15,21 @@ from bourse.config import Config
 from bourse.domain.fees import FeeSchedule
 from bourse.engine import Engine
 from bourse.engine import commands as c
+from bourse.sandbox.chain import SimulatedChain, chain_secret
 from bourse.sandbox.listings import ASSETS, SYMBOLS
 from bourse.services.apikeys import ApiKeys, load_server_key
 from bourse.services.brokers import Brokers
 from bourse.services.bundle import Services
 from bourse.services.marketdata import MarketData
-from bourse.services.wallet import build_wallet
+from bourse.services.subaccounts import SubAccounts
+from bourse.services.users import Users, engine_account_opener
+from bourse.services.wallet import WalletService
 from bourse.store.db import make_engine, migrate
 from bourse.store.queries import Queries
+from bourse.store.repositories.chain import ChainRepository
+from bourse.store.repositories.oauth import OAuthRepository
+from bourse.store.repositories.users import UserRepository
+from bourse.store.repositories.wallet import WalletRepository
 from bourse.store.sql import SqlStore
 
 log = logging.getLogger("bourse.bootstrap")
@@ -45,27 +52,34 @@ def open_platform(config: Config | None = None) -> Services:
     marketdata = MarketData.from_store(queries, engine)
     engine.start()
     server_key = load_server_key(config.secret_key, config.key_dir, config.database_url)
-    wallet = build_wallet(
+    # the chain adapter: the sandbox simulator (a real chain connector would plug in here)
+    chain = SimulatedChain(
         engine,
-        db,
-        server_key,
-        config.wallet,
+        ChainRepository(db),
+        chain_secret(server_key),
         block_interval=config.chain_block_interval,
         failure_rate=config.chain_failure_rate,
         stuck_rate=config.chain_stuck_rate,
     )
+    wallet = WalletService(engine, WalletRepository(db), chain, config.wallet)
+    apikeys = ApiKeys(db, server_key)
+    users = Users(UserRepository(db), engine_account_opener(engine), fernet=apikeys.fernet)
     brokers = Brokers.create(db, engine)
     if config.rebate_settle_at:
         brokers.start_scheduler(config.rebate_settle_at)
+    subaccounts = SubAccounts(db, engine, apikeys, wallet, brokers.registry, brokers.bindings)
     return Services(
         config=config,
         db=db,
         store=store,
         engine=engine,
-        apikeys=ApiKeys(db, server_key),
+        apikeys=apikeys,
         marketdata=marketdata,
         queries=queries,
         brokers=brokers,
+        subaccounts=subaccounts,
         wallet=wallet,
-        chain=wallet.chain,
+        users=users,
+        oauth=OAuthRepository(db),
+        chain=chain,
     )

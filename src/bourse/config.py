@@ -13,15 +13,20 @@ from bourse.domain.orders import StpMode
 
 @dataclass(slots=True)
 class RateLimits:
-    """Request budgets (MEXC: 500 per 10 s per endpoint, per UID for keyed endpoints and per IP).
+    """Request budgets, as MEXC counts them: 500 per 10 s per endpoint, per account (UID) for
+    signed endpoints and per IP for public ones.
 
     ``special`` maps a path to ``(requests, window_ms)`` for endpoints with their own cap
-    (MEXC: ``batchOrders`` and ``account`` at 2 requests per second).
+    (MEXC: ``batchOrders`` and ``account`` at 2 requests per second). A client that keeps
+    sending after its 429s (``ban_after`` refused requests in one window) is banned with HTTP
+    418 for ``ban_ms`` (MEXC: 2 minutes and up); 0 turns bans off.
     """
 
     enabled: bool = True
     requests: int = 500
     window_ms: int = 10_000
+    ban_after: int = 100
+    ban_ms: int = 120_000
     special: dict[str, tuple[int, int]] = field(
         default_factory=lambda: {
             "/api/v3/batchOrders": (2, 1000),
@@ -33,6 +38,21 @@ class RateLimits:
     def off(cls) -> RateLimits:
         return cls(enabled=False)
 
+    def describe(self) -> str:
+        """One line for banners and logs."""
+        if not self.enabled:
+            return "off"
+        caps = ", ".join(
+            f"{p} {n}/{w // 1000 or w}{'s' if w >= 1000 else 'ms'}"
+            for p, (n, w) in self.special.items()
+        )
+        ban = (
+            f"; 418 ban {self.ban_ms // 1000}s after {self.ban_after} refusals"
+            if self.ban_after
+            else ""
+        )
+        return f"{self.requests} per {self.window_ms // 1000}s per endpoint (per UID signed, per IP public); {caps}{ban}"
+
 
 @dataclass(slots=True)
 class Config:
@@ -43,7 +63,8 @@ class Config:
       else a key file in ``key_dir`` / next to the SQLite file, created once);
     * ``rate_limits``: see ``RateLimits`` (``RateLimits.off()`` for tests and benches);
     * ``maker_fee_ppm`` / ``taker_fee_ppm``: default fee rates in parts per million;
-    * ``stp_default``: self-trade prevention applied when an order sends no ``stpMode``;
+    * ``stp_default``: self-trade prevention applied when an order sends no ``stpMode``
+      (default none, as MEXC; ``stpMode=""`` always means none);
     * ``default_listings``: on an empty database, list the default assets and symbols of
       ``bourse.sandbox.listings`` so a fresh exchange is usable;
     * ``trust_forwarded_for``: take the client IP from ``X-Forwarded-For`` (behind a proxy).
@@ -55,7 +76,7 @@ class Config:
     rate_limits: RateLimits = field(default_factory=RateLimits)
     maker_fee_ppm: int = 0
     taker_fee_ppm: int = 500
-    stp_default: StpMode = StpMode.CANCEL_TAKER
+    stp_default: StpMode = StpMode.NONE
     default_listings: bool = True
     trust_forwarded_for: bool = False
     #: the externally visible base URL (OAuth issuer, links); else BOURSE_PUBLIC_URL

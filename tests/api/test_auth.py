@@ -31,12 +31,19 @@ def test_signed_query_body_split_and_json(env: Env) -> None:
         headers={"X-MEXC-APIKEY": s.api_key, "Content-Type": "application/x-www-form-urlencoded"},
     )
     assert ok(r)["clientOrderId"] == "split-2"
-    # query wins over body on duplicates: price in the query (valid) beats the body's (bad)
+    # a name in both places must agree: a body value never overrides a signed query value
     r = s.request(
         "POST",
         "/api/v3/order/test",
         {**order, "price": "20000"},
-        body={"quantity": "0.001", "price": "not-a-number"},
+        body={"quantity": "0.001", "price": "20001"},
+    )
+    assert "different values" in err(r, 33333)["msg"]
+    r = s.request(
+        "POST",
+        "/api/v3/order/test",
+        {**order, "price": "20000"},
+        body={"quantity": "0.001", "price": "20000"},
     )
     assert ok(r) == {}
 

@@ -75,7 +75,7 @@ def test_order_lifecycle(env: Env) -> None:
     cancel = ok(maker.delete("/api/v3/order", symbol="BTCUSDT", orderId=sell["orderId"]))
     assert cancel["status"] == "PARTIALLY_CANCELED" and cancel["origClientOrderId"] == "mk-1"
     assert balances(maker) == {"BTC": ("0.7", "0"), "USDT": ("9000", "0")}
-    err(maker.delete("/api/v3/order", symbol="BTCUSDT", orderId=sell["orderId"]), -2011)
+    err(maker.delete("/api/v3/order", symbol="BTCUSDT", orderId=sell["orderId"]), -2013)
     assert ok(maker.get("/api/v3/order", symbol="BTCUSDT", orderId=sell["orderId"]))["status"] == (
         "PARTIALLY_CANCELED"
     )

@@ -43,7 +43,7 @@ def wallet_server(migrated_url: str) -> Iterator[LiveServer]:
     from bourse.domain.accounts import AccountKind
     from bourse.domain.money import to_units
     from bourse.engine import commands as c
-    from bourse.services.wallet import build_wallet
+    from bourse.sandbox.wallet import build_wallet
 
     config = Config(
         database_url=migrated_url, secret_key=generate_server_key(), rate_limits=RateLimits.off()

@@ -20,7 +20,6 @@ from bourse.domain.money import to_units
 from bourse.engine import commands as c
 from bourse.sandbox.demo import FULL_SPOT_PERMISSIONS
 from bourse.services.apikeys import generate_server_key
-from bourse.services.brokers import brokers_of
 
 MAKER_PPM = 1_000
 TAKER_PPM = 2_000
@@ -34,7 +33,7 @@ class IEnv(Env):
         acc = self.open_account(kind=AccountKind.BROKER_MASTER, **funds)
         signer = self.signer(acc, list(FULL_SPOT_PERMISSIONS), ip_whitelist=["127.0.0.1"])
         info = ok(signer.post("/api/v3/broker/apply", brokerType="INDEPENDENT", name=name))
-        reg = brokers_of(self.platform).registry
+        reg = self.platform.brokers.registry
         reg.set_rate(int(info["brokerId"]), REBATE_PPM, note="test")
         reg.approve(int(info["brokerId"]))
         return int(info["brokerId"]), acc, signer

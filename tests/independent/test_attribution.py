@@ -1,14 +1,13 @@
 """Orders of an independent broker's sub-accounts are attributed to that broker (the hook
-``bourse.services.brokers.subaccounts.sub_broker`` in ``trading.attribute``), and the demo seeding."""
+``SubAccounts.broker_of`` in ``trading.attribute``), and the demo seeding."""
 
 from __future__ import annotations
 
 from api.conftest import Signer, err, ok
 from bourse.domain.accounts import AccountKind
 from bourse.sandbox.demo import FULL_SPOT_PERMISSIONS
-from bourse.services.brokers import brokers_of
 from bourse.services.brokers import rebates as rb
-from bourse.services.brokers.subaccounts import seed_independent_broker, sub_broker, subaccounts_of
+from bourse.services.subaccounts import seed_independent_broker
 
 from .conftest import IEnv
 
@@ -24,13 +23,13 @@ def test_sub_orders_earn_for_their_broker_whatever_the_key_binding(ienv: IEnv) -
     indie, master_acc, master = ienv.broker("Indie", USDT="10000")
     sub_id, sub = ienv.sub(master, "attrib001")
     _fund(master, "attrib001", "1000")
-    assert sub_broker(ienv.platform, sub_id) == indie
-    assert sub_broker(ienv.platform, master_acc) is None
+    assert ienv.platform.subaccounts.broker_of(sub_id) == indie
+    assert ienv.platform.subaccounts.broker_of(master_acc) is None
     # an API broker the sub-account's key gets bound to, and a source header naming it
     api_acc = ienv.open_account()
     api = ienv.signer(api_acc, ["SPOT_ACCOUNT_READ", "SPOT_ACCOUNT_WRITE"])
     api_id = int(ok(api.post("/api/v3/broker/apply", brokerType="API", name="other"))["brokerId"])
-    brokers_of(ienv.platform).registry.approve(api_id)
+    ienv.platform.brokers.registry.approve(api_id)
     trade_key = ok(
         master.post(
             f"{SUBP}/apiKey",
@@ -68,7 +67,7 @@ def test_sub_orders_earn_for_their_broker_whatever_the_key_binding(ienv: IEnv) -
             headers={"source": str(api_id)},
         )
     )
-    brokers_of(ienv.platform).accrue()
+    ienv.platform.brokers.accrue()
     total, rows = rb.records(ienv.platform.db, indie)
     assert total == 1 and rows[0]["account_id"] == sub_id and rows[0]["rebate"] > 0
     assert rb.records(ienv.platform.db, api_id)[0] == 0
@@ -78,7 +77,7 @@ def test_suspended_broker_earns_nothing_and_cannot_manage(ienv: IEnv) -> None:
     indie, _, master = ienv.broker("Suspended", USDT="10000")
     _, sub = ienv.sub(master, "susp00001")
     _fund(master, "susp00001", "1000")
-    brokers_of(ienv.platform).registry.suspend(indie, "test")
+    ienv.platform.brokers.registry.suspend(indie, "test")
     err(master.get(f"{SUBP}/list"), 730100)
     err(master.get("/api/v3/sub-account/list"), 730100)  # not through the normal API either
     err(
@@ -108,18 +107,18 @@ def test_suspended_broker_earns_nothing_and_cannot_manage(ienv: IEnv) -> None:
             price="30000",
         )
     )
-    brokers_of(ienv.platform).accrue()
+    ienv.platform.brokers.accrue()
     assert rb.records(ienv.platform.db, indie)[0] == 0
 
 
 def test_seed_independent_broker_is_idempotent(ienv: IEnv) -> None:
     acc = ienv.open_account(kind=AccountKind.BROKER_MASTER, USDT="1000")
-    first = seed_independent_broker(ienv.platform, acc)
-    again = seed_independent_broker(ienv.platform, acc)
+    first = seed_independent_broker(ienv.platform.brokers.registry, acc)
+    again = seed_independent_broker(ienv.platform.brokers.registry, acc)
     assert first == again and first["accountId"] == acc
-    broker = brokers_of(ienv.platform).registry.get(first["brokerId"])
+    broker = ienv.platform.brokers.registry.get(first["brokerId"])
     assert broker.approved and broker.type == "INDEPENDENT"
-    assert subaccounts_of(ienv.platform).tenant_for_broker(acc).quota == 1000
+    assert ienv.platform.subaccounts.tenant_for_broker(acc).quota == 1000
     master = ienv.signer(acc, list(FULL_SPOT_PERMISSIONS))
     ienv.sub(master, "seeded001")
 
@@ -139,7 +138,9 @@ def test_demo_role_with_seed_demo(ienv: IEnv) -> None:
     )
     accounts = (*DEMO_ACCOUNTS, role)
     seeded = seed_demo(ienv.platform, accounts)
-    info = seed_independent_broker(ienv.platform, seeded.accounts["independent_broker"])
+    info = seed_independent_broker(
+        ienv.platform.brokers.registry, seeded.accounts["independent_broker"]
+    )
     assert seed_demo(ienv.platform, accounts).accounts == seeded.accounts  # idempotent
     creds = demo_credentials(ienv.platform, accounts)["accounts"]["independent_broker"]
     master = Signer(ienv.http, creds["api_key"], creds["secret"])
@@ -150,4 +151,4 @@ def test_demo_role_with_seed_demo(ienv: IEnv) -> None:
         )
     )
     assert ok(sub.get("/api/v3/account"))["balances"][0]["free"] == "10"
-    assert brokers_of(ienv.platform).registry.get(info["brokerId"]).approved
+    assert ienv.platform.brokers.registry.get(info["brokerId"]).approved

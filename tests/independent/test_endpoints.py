@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from api.conftest import err, ok
-from bourse.services.brokers.subaccounts import subaccounts_of
 
 from .conftest import MAKER_PPM, TAKER_PPM, IEnv
 
@@ -36,10 +35,10 @@ def test_create_list_status_futures(ienv: IEnv) -> None:
     fut = ok(s.post(f"{SUBP}/futures", subAccount="alice0002"))
     assert fut["code"] == "0" and fut["data"][0]["isFuturesEnabled"] is True
     # the sub-account is a BROKER_SUB child of the master in the engine
-    sub = subaccounts_of(ienv.platform).by_account(
-        subaccounts_of(ienv.platform)
-        .get(subaccounts_of(ienv.platform).tenant_for_broker(master), "alice0001")
-        .account_id
+    sub = ienv.platform.subaccounts.by_account(
+        ienv.platform.subaccounts.get(
+            ienv.platform.subaccounts.tenant_for_broker(master), "alice0001"
+        ).account_id
     )
     assert sub is not None and sub.frozen
     acc = ienv.platform.engine.wallet.accounts[sub.account_id]
@@ -48,7 +47,7 @@ def test_create_list_status_futures(ienv: IEnv) -> None:
 
 def test_quota(ienv: IEnv) -> None:
     _, master, s = ienv.broker()
-    subaccounts_of(ienv.platform).set_quota(master, 2)
+    ienv.platform.subaccounts.set_quota(master, 2)
     ok(s.post(f"{SUBP}/virtualSubAccount", subAccount="quota0001", note="n"))
     ok(s.post(f"{SUBP}/virtualSubAccount", subAccount="quota0002", note="n"))
     err(s.post(f"{SUBP}/virtualSubAccount", subAccount="quota0003", note="n"), 730003)
@@ -149,7 +148,7 @@ def test_fee_inheritance_and_markup(ienv: IEnv) -> None:
     from bourse.engine import commands as c
 
     ienv.platform.engine.execute(c.SetFees(master, 0, 1_000))
-    svc = subaccounts_of(ienv.platform)
+    svc = ienv.platform.subaccounts
     assert svc.refresh_fees(svc.tenant_for_broker(master)) == 1
     assert ienv.platform.engine.read(lambda e: e.exchange.fees.rates(sub_id)) == (500, 2_000)
 

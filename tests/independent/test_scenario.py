@@ -16,7 +16,6 @@ from api.conftest import Signer, ok
 from bourse.domain.money import to_units
 from bourse.sandbox.chain import format_address
 from bourse.sandbox.demo import FULL_SPOT_PERMISSIONS
-from bourse.services.brokers import brokers_of
 from bourse.services.brokers import rebates as rb
 
 from .conftest import REBATE_PPM, IEnv
@@ -229,7 +228,7 @@ def test_fifty_subaccounts_end_to_end(ienv: IEnv) -> None:
 
     # --- the ledger and the broker's rebates ---------------------------------------------------
     platform.engine.read(lambda e: e.exchange.ledger.check())
-    brokers_of(platform).accrue()
+    platform.brokers.accrue()
     total, records = rb.records(platform.db, broker_id, page_size=100_000)
     by_id = {v: k for k, v in sub_ids.items()}
     got_rebates = sorted(

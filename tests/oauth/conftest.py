@@ -11,6 +11,10 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from bourse.oauth.server import AuthServer, OAuthConfig
+from bourse.services import users
+from bourse.services.users import Users
+from bourse.store.repositories.oauth import OAuthRepository
+from bourse.store.repositories.users import UserRepository
 from bourse.web.routes import all_routes
 
 from .flow import ISSUER, Clock, Env
@@ -21,8 +25,6 @@ def cheap_argon2(monkeypatch):  # type: ignore[no-untyped-def]
     """Real argon2id, with test-sized cost (production keeps the library defaults)."""
     from argon2 import PasswordHasher
 
-    from bourse.web import users
-
     fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     monkeypatch.setattr(users, "_hasher", fast)
 
@@ -31,10 +33,10 @@ def cheap_argon2(monkeypatch):  # type: ignore[no-untyped-def]
 def env(db_engine):  # type: ignore[no-untyped-def]
     ids = itertools.count(1000)
     clock = Clock()
-    config = OAuthConfig(
-        db=db_engine, issuer=ISSUER, open_account=lambda email: next(ids), clock=clock
-    )
-    server = AuthServer(config)
-    app = Starlette(routes=all_routes(config, server))
+    config = OAuthConfig(issuer=ISSUER, clock=clock)
+    oauth = OAuthRepository(db_engine)
+    people = Users(UserRepository(db_engine), lambda email: next(ids), clock=clock)
+    server = AuthServer(config, oauth)
+    app = Starlette(routes=all_routes(server, people))
     with TestClient(app, base_url=ISSUER, follow_redirects=False) as http:
-        yield Env(db_engine, config, server, clock, http)
+        yield Env(db_engine, config, server, clock, http, oauth, people)

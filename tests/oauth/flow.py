@@ -15,6 +15,8 @@ from starlette.testclient import TestClient
 
 from bourse.oauth import clients as cl
 from bourse.oauth.server import AuthServer, OAuthConfig
+from bourse.services.users import Users
+from bourse.store.repositories.oauth import OAuthRepository
 
 ISSUER = "http://127.0.0.1:8000"
 REDIRECT = "https://app.example/callback"
@@ -46,13 +48,15 @@ class Env:
     server: AuthServer
     clock: Clock
     http: TestClient
+    oauth: OAuthRepository
+    users: Users | None = None
 
 
 def register(env: Env, **kw) -> cl.Registered:  # type: ignore[no-untyped-def]
     kw.setdefault("name", "Copy Trader")
     kw.setdefault("redirect_uris", [REDIRECT])
     kw.setdefault("broker_id", 7)
-    return cl.register_client(env.db, **kw)
+    return cl.register_client(env.oauth, **kw)
 
 
 def signup(

@@ -18,8 +18,8 @@ from bourse.domain.orders import SELL, OrderRequest, OrderType
 from bourse.engine import commands as c
 from bourse.oauth.clients import register_for_broker
 from bourse.services.brokers import rebates
+from bourse.services.users import normalize_email
 from bourse.store.oauth_tables import users
-from bourse.web.users import normalize_email
 
 from .flow import ISSUER, REDIRECT, Clock, Env, exchange, get_code, signup
 
@@ -41,11 +41,11 @@ def test_bearer_orders_are_attributed_to_the_clients_broker(migrated_url: str) -
         other = brokers.registry.apply(other_owner.id, "API", "Other", code="other")
         broker = brokers.registry.approve(broker.id)
         brokers.registry.approve(other.id)
-        reg = register_for_broker(platform.db, broker)
+        reg = register_for_broker(platform.oauth, broker)
         assert reg is not None and reg.client.broker_id == broker.id
 
         with TestClient(create_app(platform), base_url=ISSUER, follow_redirects=False) as http:
-            env = Env(platform.db, None, None, Clock(), http)  # type: ignore[arg-type]
+            env = Env(platform.db, None, None, Clock(), http, platform.oauth)  # type: ignore[arg-type]
             email = signup(http)
             code, verifier = get_code(env, reg)
             tok = exchange(env, reg, code, verifier)

@@ -68,9 +68,9 @@ def test_browser_signup_consent_token_order_revoke(platform) -> None:  # type: i
     port = free_port()
     with Callback() as cb:
         base = f"http://127.0.0.1:{port}"
-        config = OAuthConfig.from_platform(platform, issuer=base)
+        config = OAuthConfig(issuer=base)
         reg = cl.register_client(
-            platform.db,
+            platform.oauth,
             name="Acme Copy Trading",
             redirect_uris=[cb.uri],
             broker_id=42,
@@ -141,7 +141,7 @@ def _walk(browser, base: str, reg: cl.Registered, cb: Callback, platform) -> Non
     )
     assert token["token_type"] == "Bearer" and token["scope"] == "read trade"
     access = token["access_token"]
-    principal = authenticate_bearer(platform.db, access)
+    principal = authenticate_bearer(platform.oauth, access)
 
     # fund the user's exchange account, then trade on the OpenAPI with the token
     usdt = platform.engine.exchange.symbols["BTCUSDT"].quote

@@ -58,7 +58,7 @@ def test_code_flow_tokens_refresh_and_bearer(env) -> None:
     assert row.access_hash == tk.digest(tok["access_token"])
     assert tok["access_token"] not in repr(tuple(row))
 
-    p = authenticate_bearer(env.db, tok["access_token"])
+    p = authenticate_bearer(env.oauth, tok["access_token"])
     assert p.client_id == reg.client.client_id and p.broker_id == 7
     assert p.scopes == {"read", "trade"}
     assert p.permissions == {"SPOT_ACCOUNT_READ", "SPOT_DEAL_READ", "SPOT_DEAL_WRITE"}
@@ -81,8 +81,8 @@ def test_code_flow_tokens_refresh_and_bearer(env) -> None:
     assert r.status_code == 200, r.text
     tok2 = r.json()
     assert tok2["refresh_token"] != tok["refresh_token"] and tok2["scope"] == "read"
-    assert authenticate_bearer(env.db, tok2["access_token"]).scopes == {"read"}
-    rows = tk.family_rows(env.db, row.family_id)
+    assert authenticate_bearer(env.oauth, tok2["access_token"]).scopes == {"read"}
+    rows = tk.family_rows(env.oauth, row.family_id)
     assert len(rows) == 2 and rows[0].consumed is not None and rows[1].parent_id == rows[0].id
 
 
@@ -129,7 +129,7 @@ def test_bearer_refused_after_expiry(env) -> None:
     tok = exchange(env, reg, code, verifier).json()
     later = env.clock() + tk.ACCESS_TOKEN_TTL * 1000 + 1
     try:
-        authenticate_bearer(env.db, tok["access_token"], now=later)
+        authenticate_bearer(env.oauth, tok["access_token"], now=later)
     except BearerError as exc:
         assert "expired" in str(exc)
     else:

@@ -12,7 +12,10 @@ from starlette.applications import Starlette
 
 from bourse.oauth import authenticate_bearer
 from bourse.oauth import clients as cl
-from bourse.oauth.server import OAuthConfig
+from bourse.oauth.server import AuthServer, OAuthConfig
+from bourse.services.users import Users
+from bourse.store.repositories.oauth import OAuthRepository
+from bourse.store.repositories.users import UserRepository
 from bourse.web.routes import all_routes
 
 from .servers import Server, free_port
@@ -30,9 +33,11 @@ def test_requests_oauthlib_code_flow_with_pkce(db_engine, monkeypatch) -> None: 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     ids = itertools.count(500)
-    config = OAuthConfig(db=db_engine, issuer=base, open_account=lambda e: next(ids))
-    reg = cl.register_client(db_engine, name="Interop", redirect_uris=[REDIRECT], broker_id=5)
-    with Server(Starlette(routes=all_routes(config)), port):
+    oauth = OAuthRepository(db_engine)
+    server = AuthServer(OAuthConfig(issuer=base), oauth)
+    people = Users(UserRepository(db_engine), lambda e: next(ids))
+    reg = cl.register_client(oauth, name="Interop", redirect_uris=[REDIRECT], broker_id=5)
+    with Server(Starlette(routes=all_routes(server, people)), port):
         user = requests.Session()
         page = user.get(base + "/signup", timeout=10)
         user.post(
@@ -61,9 +66,9 @@ def test_requests_oauthlib_code_flow_with_pkce(db_engine, monkeypatch) -> None: 
             client_secret=reg.client_secret,
         )
         assert token["scope"] == ["read", "trade"]
-        assert authenticate_bearer(db_engine, token["access_token"]).broker_id == 5
+        assert authenticate_bearer(oauth, token["access_token"]).broker_id == 5
         new = app.refresh_token(
             base + "/oauth/token", auth=(reg.client.client_id, reg.client_secret)
         )
         assert new["refresh_token"] != token["refresh_token"]
-        assert authenticate_bearer(db_engine, new["access_token"]).account_id == 500
+        assert authenticate_bearer(oauth, new["access_token"]).account_id == 500

@@ -126,12 +126,12 @@ def test_code_reuse_is_refused_and_revokes_the_family(env) -> None:
     reg = register(env)
     code, verifier = get_code(env, reg)
     tok = exchange(env, reg, code, verifier).json()
-    assert authenticate_bearer(env.db, tok["access_token"])
+    assert authenticate_bearer(env.oauth, tok["access_token"])
     r = exchange(env, reg, code, verifier)
     assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
     assert "already used" in r.json()["error_description"]
     assert count(env.db, oauth_tokens) == 1  # nothing new issued
-    _refused(authenticate_bearer, env.db, tok["access_token"])
+    _refused(authenticate_bearer, env.oauth, tok["access_token"])
     r = refresh(env, reg, tok["refresh_token"])
     assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
 
@@ -164,13 +164,13 @@ def test_refresh_reuse_revokes_the_family(env) -> None:
     code, verifier = get_code(env, reg)
     tok1 = exchange(env, reg, code, verifier).json()
     tok2 = refresh(env, reg, tok1["refresh_token"]).json()
-    assert authenticate_bearer(env.db, tok2["access_token"])
+    assert authenticate_bearer(env.oauth, tok2["access_token"])
     # the old refresh token comes back (stolen copy): refused, and the family dies
     r = refresh(env, reg, tok1["refresh_token"])
     assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
     assert "already used" in r.json()["error_description"]
-    _refused(authenticate_bearer, env.db, tok2["access_token"])
-    _refused(authenticate_bearer, env.db, tok1["access_token"])
+    _refused(authenticate_bearer, env.oauth, tok2["access_token"])
+    _refused(authenticate_bearer, env.oauth, tok1["access_token"])
     r = refresh(env, reg, tok2["refresh_token"])
     assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
     assert count(env.db, oauth_tokens) == 2
@@ -208,10 +208,12 @@ def test_concurrent_refresh_exactly_one_wins(env) -> None:
     ok = [r for r in results if r.status == 200]
     assert len(ok) == 1, [(r.status, r.body) for r in results]
     assert all(r.body["error"] == "invalid_grant" for r in results if r.status != 200)
-    rows = tk.family_rows(env.db, tk.find(env.db, tok["access_token"], None, env.clock()).family_id)
+    rows = tk.family_rows(
+        env.oauth, tk.find(env.oauth, tok["access_token"], None, env.clock()).family_id
+    )
     assert len(rows) == 2  # the original and exactly one successor
     # the losers presented a consumed token: reuse detection ended the family (RFC 9700 4.14.2)
-    _refused(authenticate_bearer, env.db, ok[0].body["access_token"])
+    _refused(authenticate_bearer, env.oauth, ok[0].body["access_token"])
 
 
 # --- scopes ----------------------------------------------------------------------------------
@@ -241,7 +243,7 @@ def test_transfer_scope_only_for_allowed_clients(env) -> None:
     reg = register(env, scopes="read trade transfer", allow_transfer=True)
     code, verifier = get_code(env, reg, scope="read transfer")
     tok = exchange(env, reg, code, verifier).json()
-    p = authenticate_bearer(env.db, tok["access_token"])
+    p = authenticate_bearer(env.oauth, tok["access_token"])
     assert "SPOT_TRANSFER_WRITE" in p.permissions and "SPOT_WITHDRAW_WRITE" not in p.permissions
 
 
@@ -295,7 +297,7 @@ def test_source_header_must_name_the_tokens_broker(env) -> None:
     b = register(env, name="Broker B app", broker_id=8)
     code, verifier = get_code(env, a)
     tok = exchange(env, a, code, verifier).json()
-    p = authenticate_bearer(env.db, tok["access_token"])
+    p = authenticate_bearer(env.oauth, tok["access_token"])
     assert check_source(p, "7") == 7
     assert check_source(p, None) == 7  # attributed to the token's broker anyway
     assert check_source(p, "") == 7
@@ -308,7 +310,7 @@ def test_source_header_must_name_the_tokens_broker(env) -> None:
     # a client with no broker may not claim one
     c = register(env, name="No broker", broker_id=None)
     code, verifier = get_code(env, c)
-    pc = authenticate_bearer(env.db, exchange(env, c, code, verifier).json()["access_token"])
+    pc = authenticate_bearer(env.oauth, exchange(env, c, code, verifier).json()["access_token"])
     assert check_source(pc, None) is None
     with pytest.raises(SourceMismatch):
         check_source(pc, "7")
@@ -319,7 +321,7 @@ def test_revoked_app_is_refused_everywhere(env) -> None:
     reg = register(env)
     code, verifier = get_code(env, reg)
     tok = exchange(env, reg, code, verifier).json()
-    authenticate_bearer(env.db, tok["access_token"])
+    authenticate_bearer(env.oauth, tok["access_token"])
     page = env.http.get("/account/apps")
     assert reg.client.client_id in page.text and "Copy Trader" in page.text
     r = env.http.post(
@@ -327,7 +329,7 @@ def test_revoked_app_is_refused_everywhere(env) -> None:
     )
     assert r.status_code == 303
     assert reg.client.client_id not in env.http.get("/account/apps").text.split("revoked")[-1]
-    _refused(authenticate_bearer, env.db, tok["access_token"])
+    _refused(authenticate_bearer, env.oauth, tok["access_token"])
     r = refresh(env, reg, tok["refresh_token"])
     assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
     r = env.http.post(
@@ -344,7 +346,7 @@ def test_revoke_app_needs_csrf(env) -> None:
     tok = exchange(env, reg, code, verifier).json()
     r = env.http.post("/account/apps/revoke", data={"client_id": reg.client.client_id})
     assert r.status_code == 403
-    assert authenticate_bearer(env.db, tok["access_token"])
+    assert authenticate_bearer(env.oauth, tok["access_token"])
 
 
 def test_rfc7009_revocation(env) -> None:
@@ -359,14 +361,14 @@ def test_rfc7009_revocation(env) -> None:
         auth=(b.client.client_id, b.client_secret),
     )
     assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
-    assert authenticate_bearer(env.db, tok["access_token"])
+    assert authenticate_bearer(env.oauth, tok["access_token"])
     r = env.http.post(
         "/oauth/revoke",
         data={"token": tok["refresh_token"], "token_type_hint": "refresh_token"},
         auth=(a.client.client_id, a.client_secret),
     )
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
-    _refused(authenticate_bearer, env.db, tok["access_token"])  # the whole grant ends
+    _refused(authenticate_bearer, env.oauth, tok["access_token"])  # the whole grant ends
     # unknown tokens: 200 as RFC 7009 asks
     r = env.http.post(
         "/oauth/revoke", data={"token": "nope"}, auth=(a.client.client_id, a.client_secret)
@@ -417,8 +419,8 @@ def test_disabled_client(env) -> None:
     reg = register(env)
     code, verifier = get_code(env, reg)
     tok = exchange(env, reg, code, verifier).json()
-    cl.set_disabled(env.db, reg.client.client_id)
-    _refused(authenticate_bearer, env.db, tok["access_token"])
+    cl.set_disabled(env.oauth, reg.client.client_id)
+    _refused(authenticate_bearer, env.oauth, tok["access_token"])
     assert refresh(env, reg, tok["refresh_token"]).status_code == 401
 
 
@@ -448,12 +450,12 @@ def test_suspended_broker_tokens_refused(env) -> None:
     reg = register(env, broker_id=bid)
     code, verifier = get_code(env, reg)
     tok = exchange(env, reg, code, verifier).json()
-    p = authenticate_bearer(env.db, tok["access_token"])
+    p = authenticate_bearer(env.oauth, tok["access_token"])
     assert p.broker_code == "acme"
     assert check_source(p, "acme") == bid and check_source(p, str(bid)) == bid
     with env.db.begin() as conn:
         conn.execute(update(brokers).where(brokers.c.id == bid).values(status="SUSPENDED"))
-    _refused(authenticate_bearer, env.db, tok["access_token"])
+    _refused(authenticate_bearer, env.oauth, tok["access_token"])
 
 
 def test_register_for_broker(env) -> None:
@@ -464,10 +466,10 @@ def test_register_for_broker(env) -> None:
     b = SimpleNamespace(
         id=77, name="Acme", logo_url="", callback_url=REDIRECT + " https://app.example/b"
     )
-    reg = cl.register_for_broker(env.db, b)
+    reg = cl.register_for_broker(env.oauth, b)
     assert reg is not None and reg.client.broker_id == 77
     assert reg.client.redirect_uris == (REDIRECT, "https://app.example/b")
-    assert cl.register_for_broker(env.db, b) is None  # re-approval keeps the client
+    assert cl.register_for_broker(env.oauth, b) is None  # re-approval keeps the client
 
 
 def test_concurrent_code_exchange_exactly_one_wins(env) -> None:
@@ -505,29 +507,29 @@ def test_concurrent_code_exchange_exactly_one_wins(env) -> None:
     assert all(r.body["error"] == "invalid_grant" for r in results if r.status != 200)
     assert count(env.db, oauth_tokens) == 1
     # a replayed code revokes what it was exchanged for
-    _refused(authenticate_bearer, env.db, ok[0].body["access_token"])
+    _refused(authenticate_bearer, env.oauth, ok[0].body["access_token"])
 
 
 def test_mexc_bearer_adapter_errors(env) -> None:
+    from bourse.api.mexc.bearer import bearer_key
     from bourse.api.mexc.errors import ApiError
-    from bourse.oauth.mexc import bearer_key
 
     reg = register(env)
     code, verifier = get_code(env, reg, scope="read")
     tok = exchange(env, reg, code, verifier).json()
     hdr = "Bearer " + tok["access_token"]
     now = env.clock()
-    key, principal = bearer_key(env.db, hdr, "7", "SPOT_ACCOUNT_READ", now)
+    key, principal = bearer_key(env, hdr, "7", "SPOT_ACCOUNT_READ", now)
     assert key.account_id == principal.account_id and key.permissions == principal.permissions
     with pytest.raises(ApiError) as err:  # read-only token, trading endpoint
-        bearer_key(env.db, hdr, "7", "SPOT_DEAL_WRITE", now)
+        bearer_key(env, hdr, "7", "SPOT_DEAL_WRITE", now)
     assert (
         err.value.code == 700007 and "insufficient_scope" in err.value.headers["WWW-Authenticate"]
     )
     with pytest.raises(ApiError) as err:  # another broker's source
-        bearer_key(env.db, hdr, "8", "SPOT_ACCOUNT_READ", now)
+        bearer_key(env, hdr, "8", "SPOT_ACCOUNT_READ", now)
     assert err.value.code == 700007 and err.value.status == 403
     assert "does not match this token" in err.value.msg
     with pytest.raises(ApiError) as err:
-        bearer_key(env.db, "Bearer bat_unknown", None, None, now)
+        bearer_key(env, "Bearer bat_unknown", None, None, now)
     assert err.value.code == 10072 and err.value.status == 401

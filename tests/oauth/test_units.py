@@ -7,6 +7,7 @@ import pytest
 from bourse.oauth import clients as cl
 from bourse.oauth import scopes as sc
 from bourse.oauth.bearer import token_from_header
+from bourse.store.repositories.oauth import OAuthRepository
 
 
 def test_scope_permissions() -> None:
@@ -52,7 +53,9 @@ def test_redirect_uri_allowed() -> None:
 
 
 def test_exact_match_only(db_engine) -> None:
-    reg = cl.register_client(db_engine, name="A", redirect_uris=["https://app.example/cb"])
+    reg = cl.register_client(
+        OAuthRepository(db_engine), name="A", redirect_uris=["https://app.example/cb"]
+    )
     c = reg.client
     assert c.check_redirect_uri("https://app.example/cb")
     for near in ("https://app.example/cb/", "https://app.example/cb?x", "https://app.example/c"):
@@ -62,18 +65,24 @@ def test_exact_match_only(db_engine) -> None:
 
 def test_registration_and_secret_rotation(db_engine) -> None:
     with pytest.raises(cl.ClientError):
-        cl.register_client(db_engine, name="A", redirect_uris=["https://a/cb"], scopes="withdraw")
+        cl.register_client(
+            OAuthRepository(db_engine), name="A", redirect_uris=["https://a/cb"], scopes="withdraw"
+        )
     with pytest.raises(cl.ClientError):
-        cl.register_client(db_engine, name="A", redirect_uris=["https://a/cb"], scopes="transfer")
-    reg = cl.register_client(db_engine, name="A", redirect_uris=["https://a/cb"], broker_id=3)
-    got = cl.get_client(db_engine, reg.client.client_id)
+        cl.register_client(
+            OAuthRepository(db_engine), name="A", redirect_uris=["https://a/cb"], scopes="transfer"
+        )
+    reg = cl.register_client(
+        OAuthRepository(db_engine), name="A", redirect_uris=["https://a/cb"], broker_id=3
+    )
+    got = cl.get_client(OAuthRepository(db_engine), reg.client.client_id)
     assert got is not None and got.broker_id == 3
     assert got.check_client_secret(reg.client_secret)
-    new = cl.rotate_secret(db_engine, reg.client.client_id)
-    got = cl.get_client(db_engine, reg.client.client_id)
+    new = cl.rotate_secret(OAuthRepository(db_engine), reg.client.client_id)
+    got = cl.get_client(OAuthRepository(db_engine), reg.client.client_id)
     assert got.check_client_secret(new) and not got.check_client_secret(reg.client_secret)
-    cl.set_disabled(db_engine, reg.client.client_id)
-    assert cl.get_client(db_engine, reg.client.client_id) is None
+    cl.set_disabled(OAuthRepository(db_engine), reg.client.client_id)
+    assert cl.get_client(OAuthRepository(db_engine), reg.client.client_id) is None
 
 
 def test_bearer_header_parsing() -> None:

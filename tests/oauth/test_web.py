@@ -8,9 +8,12 @@ from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from bourse.oauth.server import OAuthConfig
+from bourse.engine.clock import now_ms
+from bourse.oauth.server import AuthServer, OAuthConfig
+from bourse.services import users as us
 from bourse.store.oauth_tables import sessions, users
-from bourse.web import users as us
+from bourse.store.repositories.oauth import OAuthRepository
+from bourse.store.repositories.users import UserRepository
 from bourse.web.pages import safe_next
 from bourse.web.routes import all_routes
 
@@ -92,11 +95,11 @@ def test_lockout_after_repeated_failures(env) -> None:
     email = signup(env.http)
     for _ in range(us.MAX_FAILED_LOGINS):
         with pytest.raises(us.UserError):
-            us.authenticate(env.db, email, "wrong password", now=env.clock())
+            env.users.authenticate(email, "wrong password", now=env.clock())
     with pytest.raises(us.UserError, match="Too many failed attempts"):
-        us.authenticate(env.db, email, PASSWORD, now=env.clock())
+        env.users.authenticate(email, PASSWORD, now=env.clock())
     env.clock.advance(us.LOCKOUT_MS / 1000 + 1)
-    assert us.authenticate(env.db, email, PASSWORD, now=env.clock()).email == email
+    assert env.users.authenticate(email, PASSWORD, now=env.clock()).email == email
 
 
 def test_totp_two_factor(env) -> None:
@@ -129,16 +132,17 @@ def test_totp_secret_encrypted_with_fernet(db_engine) -> None:
     from cryptography.fernet import Fernet
 
     f = Fernet(Fernet.generate_key())
-    user = us.create_user(db_engine, "f@example.com", PASSWORD, lambda e: 555)
+    people = us.Users(UserRepository(db_engine), lambda e: 555, fernet=f)
+    user = people.create_user("f@example.com", PASSWORD)
     secret = us.new_totp_secret()
-    now = us._now()
-    us.enable_totp(db_engine, user.id, secret, pyotp.TOTP(secret).at(now / 1000), fernet=f, now=now)
+    now = now_ms()
+    people.enable_totp(user.id, secret, pyotp.TOTP(secret).at(now / 1000), now=now)
     with db_engine.connect() as conn:
         stored = conn.execute(select(users.c.totp_secret)).scalar_one()
     assert stored.startswith("enc:") and secret not in stored
     later = now + 60_000
     code = pyotp.TOTP(secret).at(later / 1000)
-    assert us.authenticate(db_engine, "f@example.com", PASSWORD, code, fernet=f, now=later)
+    assert people.authenticate("f@example.com", PASSWORD, code, now=later)
 
 
 @pytest.mark.parametrize(
@@ -158,8 +162,8 @@ def test_next_is_never_an_open_redirect(value, expected) -> None:  # type: ignor
 
 
 def test_https_issuer_sets_secure_host_cookies(db_engine) -> None:
-    config = OAuthConfig(db=db_engine, issuer="https://exchange.example", open_account=lambda e: 9)
-    app = Starlette(routes=all_routes(config))
+    server = AuthServer(OAuthConfig(issuer="https://exchange.example"), OAuthRepository(db_engine))
+    app = Starlette(routes=all_routes(server, us.Users(UserRepository(db_engine), lambda e: 9)))
     with TestClient(app, base_url="https://exchange.example", follow_redirects=False) as http:
         page = http.get("/signup")
         pre = page.headers["set-cookie"]
@@ -177,6 +181,6 @@ def test_https_issuer_sets_secure_host_cookies(db_engine) -> None:
 
 def test_issuer_must_be_https_or_loopback(db_engine) -> None:
     with pytest.raises(ValueError):
-        OAuthConfig(db=db_engine, issuer="http://exchange.example")
+        OAuthConfig(issuer="http://exchange.example")
     with pytest.raises(ValueError):
-        OAuthConfig(db=db_engine, issuer="https://exchange.example/?x=1")
+        OAuthConfig(issuer="https://exchange.example/?x=1")

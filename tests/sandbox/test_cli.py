@@ -157,6 +157,7 @@ def test_serve_demo(tmp_path: Path) -> None:
                 assert proc.poll() is None, seen
         match = re.search(r"http://127\.0\.0\.1:(\d+)", seen)
         assert match and "/openapi.json" in seen, seen
+        assert "Limits" in seen and "500 per 10s per endpoint" in seen, seen  # the limits in force
         url = match.group(0)
 
         creds = json.loads(bourse(tmp_path, "demo-credentials", "--json").stdout)
@@ -191,3 +192,10 @@ def test_serve_demo(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def test_serve_refuses_a_malformed_rate_limit(tmp_path: Path) -> None:
+    proc = bourse(tmp_path, "serve", "--port", "0", "--rate-limit", "lots", check=False)
+    assert proc.returncode != 0
+    assert "expected REQUESTS/SECONDS" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr

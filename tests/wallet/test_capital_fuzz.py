@@ -32,6 +32,7 @@ from bourse.config import Config, RateLimits
 from bourse.domain.accounts import AccountKind
 from bourse.domain.money import to_units
 from bourse.engine import commands as c
+from bourse.sandbox.endpoints import SANDBOX_ENDPOINTS
 from bourse.services.apikeys import generate_server_key
 
 CHECKS = [
@@ -41,7 +42,7 @@ CHECKS = [
     response_schema_conformance,
 ]
 MAX_EXAMPLES = int(os.environ.get("BOURSE_FUZZ_EXAMPLES", "25"))
-ALL = [*capital.ENDPOINTS, *capital.SANDBOX_ENDPOINTS]
+ALL = [*capital.ENDPOINTS, *SANDBOX_ENDPOINTS]
 PERMISSIONS = [
     "SPOT_WITHDRAW_READ",
     "SPOT_WITHDRAW_WRITE",
@@ -79,7 +80,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, _Aut
     import uvicorn
     from starlette.applications import Starlette
 
-    from bourse.services.wallet import build_wallet
+    from bourse.sandbox.wallet import build_wallet
 
     tmp = tmp_path_factory.mktemp("wallet-fuzz")
     platform = open_platform(
@@ -110,7 +111,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, _Aut
 
         app = Starlette(
             routes=[
-                *mexc_routes(platform, endpoints=[*capital.ENDPOINTS, *capital.SANDBOX_ENDPOINTS]),
+                *mexc_routes(platform, endpoints=[*capital.ENDPOINTS, *SANDBOX_ENDPOINTS]),
                 Route("/openapi.json", spec_json, methods=["GET"]),
             ]
         )

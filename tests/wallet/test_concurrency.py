@@ -106,7 +106,7 @@ def test_parallel_deposits_and_chain_thread(live_world: WalletWorld) -> None:
 
     w = live_world
     w.chain.block_interval = 0.01
-    a = w.chain.deposit_address(w.bob, "BTC", "BTC")
+    a = w.wallet.deposit_address(w.bob, "BTC", "BTC")
     one = w.units("BTC", "0.01")
     w.chain.start(max_blocks=2000)
 

@@ -5,37 +5,33 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from bourse.domain.errors import DomainError, UnknownAsset
+from bourse.domain.errors import DomainError, NetworkNotSupported, UnknownAsset
 from bourse.engine import commands as c
-from bourse.sandbox.chain import (
-    ChainConfig,
-    NetworkNotSupported,
-    derive_address,
-    valid_address,
-)
+from bourse.sandbox.chain import ChainConfig, derive_address
+from bourse.services.wallet.chain import valid_address
 from bourse.store import wallet_tables as wt
 
 from .world import SECRET, WalletWorld, assert_books_balance
 
 
 def test_addresses_are_deterministic_per_account_coin_network(world: WalletWorld) -> None:
-    a1 = world.chain.deposit_address(world.alice, "USDT", "TRX")
-    again = world.chain.deposit_address(world.alice, "USDT", "Tron(TRC20)")
-    alias = world.chain.deposit_address(world.alice, "usdt", "trc20")
+    a1 = world.wallet.deposit_address(world.alice, "USDT", "TRX")
+    again = world.wallet.deposit_address(world.alice, "USDT", "Tron(TRC20)")
+    alias = world.wallet.deposit_address(world.alice, "usdt", "trc20")
     assert a1 == again == alias
     assert a1.address == derive_address(SECRET, world.alice, "USDT", a1.network)[0]
     assert valid_address("tron", a1.address) and a1.memo == ""
-    eth = world.chain.deposit_address(world.alice, "USDT", "ERC20")
-    bob = world.chain.deposit_address(world.bob, "USDT", "TRX")
+    eth = world.wallet.deposit_address(world.alice, "USDT", "ERC20")
+    bob = world.wallet.deposit_address(world.bob, "USDT", "TRX")
     assert len({a1.address, eth.address, bob.address}) == 3
     assert eth.address.startswith("0x") and valid_address("evm", eth.address)
-    btc = world.chain.deposit_address(world.alice, "BTC", None)
+    btc = world.wallet.deposit_address(world.alice, "BTC", None)
     assert btc.network.id == "BTC" and valid_address("btc", btc.address)
     # memo networks: one shared address, the memo tells accounts apart
-    t1 = world.chain.deposit_address(world.alice, "USDT", "TON")
-    t2 = world.chain.deposit_address(world.bob, "USDT", "TONCOIN")
+    t1 = world.wallet.deposit_address(world.alice, "USDT", "TON")
+    t2 = world.wallet.deposit_address(world.bob, "USDT", "TONCOIN")
     assert t1.address == t2.address and t1.memo and t2.memo and t1.memo != t2.memo
-    assert [a.network.id for a in world.chain.addresses(world.alice, "USDT")] == [
+    assert [a.network.id for a in world.wallet.deposit_addresses(world.alice, "USDT")] == [
         "TRX",
         "ETH",
         "TONCOIN",
@@ -44,13 +40,13 @@ def test_addresses_are_deterministic_per_account_coin_network(world: WalletWorld
 
 def test_unknown_coin_or_network_is_refused(world: WalletWorld) -> None:
     with pytest.raises(UnknownAsset):
-        world.chain.deposit_address(world.alice, "DOGE", None)
+        world.wallet.deposit_address(world.alice, "DOGE", None)
     with pytest.raises(NetworkNotSupported):
-        world.chain.deposit_address(world.alice, "BTC", "TRX")
+        world.wallet.deposit_address(world.alice, "BTC", "TRX")
 
 
 def test_deposit_is_credited_only_after_its_confirmations(world: WalletWorld) -> None:
-    a = world.chain.deposit_address(world.alice, "USDT", "ETH")  # 6 confirmations
+    a = world.wallet.deposit_address(world.alice, "USDT", "ETH")  # 6 confirmations
     amount = world.units("USDT", "250.5")
     dep = world.chain.send_deposit(a.address, "", "USDT", "ERC20", amount)
     assert dep.status == "PENDING" and dep.block is None and dep.required == 6
@@ -70,7 +66,7 @@ def test_deposit_is_credited_only_after_its_confirmations(world: WalletWorld) ->
 
 
 def test_deposit_is_credited_exactly_once(world: WalletWorld) -> None:
-    a = world.chain.deposit_address(world.bob, "BTC", "BTC")
+    a = world.wallet.deposit_address(world.bob, "BTC", "BTC")
     amount = world.units("BTC", "0.75")
     dep = world.chain.send_deposit(a.address, "", "BTC", "BTC", amount, txid="ab" * 32, vout=1)
     world.chain.advance(10)
@@ -105,7 +101,7 @@ def test_deposit_is_credited_exactly_once(world: WalletWorld) -> None:
 
 
 def test_crediting_survives_a_restart(world: WalletWorld) -> None:
-    a = world.chain.deposit_address(world.alice, "ETH", "ETH")
+    a = world.wallet.deposit_address(world.alice, "ETH", "ETH")
     dep = world.chain.send_deposit(a.address, "", "ETH", "ETH", world.units("ETH", "2"))
     world.chain.advance(3)
     world.restart()
@@ -117,7 +113,7 @@ def test_crediting_survives_a_restart(world: WalletWorld) -> None:
 
 
 def test_memo_and_unknown_address_and_small_deposits(world: WalletWorld) -> None:
-    a = world.chain.deposit_address(world.alice, "USDT", "TONCOIN")
+    a = world.wallet.deposit_address(world.alice, "USDT", "TONCOIN")
     ok = world.chain.send_deposit(a.address, a.memo, "USDT", "TON", world.units("USDT", "3"))
     no_memo = world.chain.send_deposit(a.address, "", "USDT", "TON", world.units("USDT", "4"))
     stranger = world.chain.send_deposit("0x" + "11" * 20, "", "USDT", "ETH", 10**8)
@@ -142,9 +138,9 @@ def test_generic_network_for_an_unconfigured_asset(world: WalletWorld) -> None:
     from bourse.domain.money import Asset
 
     world.engine.execute(c.AddAsset(Asset("SBX", 4, "Sandbox coin")))
-    nets = world.chain.networks("SBX")
+    nets = world.wallet.networks("SBX")
     assert [(n.id, n.withdraw_fee, n.withdraw_min) for n in nets] == [("SBX", 0, 1)]
-    a = world.chain.deposit_address(world.alice, "SBX", None)
+    a = world.wallet.deposit_address(world.alice, "SBX", None)
     world.chain.send_deposit(a.address, "", "SBX", None, 12345)
     world.chain.advance(1)
     assert world.available(world.alice, "SBX") == 12345
@@ -164,7 +160,7 @@ def test_background_clock_mines_and_stops(live_world: WalletWorld) -> None:
 
     w = live_world
     w.chain.block_interval = 0.01
-    a = w.chain.deposit_address(w.alice, "USDT", "TRX")
+    a = w.wallet.deposit_address(w.alice, "USDT", "TRX")
     w.chain.send_deposit(a.address, "", "USDT", "TRX", w.units("USDT", "7"))
     w.chain.start(max_blocks=500)
     deadline = time.monotonic() + 20
@@ -181,7 +177,7 @@ def test_background_clock_mines_and_stops(live_world: WalletWorld) -> None:
 def test_send_deposit_refuses_what_the_columns_cannot_hold(world: WalletWorld) -> None:
     from bourse.domain.errors import InvalidParameter
 
-    a = world.chain.deposit_address(world.alice, "USDT", "TRX")
+    a = world.wallet.deposit_address(world.alice, "USDT", "TRX")
     with pytest.raises(InvalidParameter):
         world.chain.send_deposit(a.address, "", "USDT", "TRX", 100, txid="x" * 200)
     with pytest.raises(InvalidParameter):

@@ -57,7 +57,7 @@ def test_random_walk(migrated_url: str, seed: int) -> None:
             op = rng.random()
             try:
                 if op < 0.25:
-                    a = w.chain.deposit_address(acc, "USDT", "TRX")
+                    a = w.wallet.deposit_address(acc, "USDT", "TRX")
                     amt = w.units("USDT", str(rng.randint(1, 500)))
                     d = w.chain.send_deposit(a.address, "", "USDT", "TRX", amt)
                     sent.append((a.address, d.txid, d.vout, amt))

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from bourse.domain.errors import IdempotencyConflict, InsufficientBalance
-from bourse.services.wallet.errors import AccountTypeNotSupported, TransferNotFound
+from bourse.domain.errors import (
+    AccountTypeNotSupported,
+    IdempotencyConflict,
+    InsufficientBalance,
+    TransferNotFound,
+)
 
 from .world import WalletWorld, assert_books_balance
 

@@ -7,16 +7,17 @@ import pytest
 from sqlalchemy import select, update
 
 from bourse.domain.accounts import CHAIN_CLEARING, FEE_REVENUE
-from bourse.domain.errors import IdempotencyConflict, InsufficientBalance
-from bourse.domain.wallet import WithdrawalStatus as WS
-from bourse.services.wallet.errors import (
+from bourse.domain.errors import (
     AddressNotWhitelisted,
+    IdempotencyConflict,
+    InsufficientBalance,
     InvalidAddress,
     MemoRequired,
     WithdrawalNotCancelable,
     WithdrawalNotFound,
     WithdrawAmountOutOfRange,
 )
+from bourse.domain.wallet import WithdrawalStatus as WS
 from bourse.store import wallet_tables as wt
 
 from .world import WalletWorld, assert_books_balance
@@ -166,7 +167,7 @@ def test_crash_between_signing_and_broadcast_rebroadcasts_the_same_txid(
     world.restart()
     world.chain.advance(1)
     got = world.wallet.get_withdrawal(world.alice, w.id)
-    assert got.status is WS.PROCESSING and got.txid == info["txid"]
+    assert got.status is WS.PROCESSING and got.txid == info.txid
     world.chain.advance(3)
     assert _status(world, world.alice, w.id)[0] is WS.SUCCESS
     with world.db.begin() as conn:
@@ -196,7 +197,7 @@ def test_cancel_racing_the_signer_aborts_the_broadcast(world: WalletWorld) -> No
         )
     world.wallet.cancel_withdrawal(world.alice, w.id)
     world.chain.advance(5)
-    assert world.chain.withdrawal_info([w.id])[w.id]["status"] == "ABORTED"
+    assert world.chain.withdrawal_info([w.id])[w.id].status == "ABORTED"
     assert _status(world, world.alice, w.id)[0] is WS.CANCELED
     assert world.available(world.alice, "USDT") == world.units("USDT", "100")
     assert_books_balance(world)

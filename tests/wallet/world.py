@@ -8,17 +8,18 @@ from dataclasses import dataclass
 from sqlalchemy import Engine as SAEngine
 from sqlalchemy import func, select
 
-import bourse.api.mexc.capital  # noqa: F401  (registers the wallet errors' MEXC codes)
 from bourse.domain.accounts import AccountKind
 from bourse.domain.ledger import AVAILABLE
 from bourse.domain.money import to_units
 from bourse.engine import Engine
 from bourse.engine import commands as c
-from bourse.sandbox.chain import Chain
+from bourse.sandbox.chain import SimulatedChain
 from bourse.sandbox.listings import ASSETS, SYMBOLS
 from bourse.services.wallet import WalletService, WalletSettings
 from bourse.store import tables as t
 from bourse.store.db import make_engine
+from bourse.store.repositories.chain import ChainRepository
+from bourse.store.repositories.wallet import WalletRepository
 from bourse.store.sql import SqlStore
 
 SECRET = b"wallet-tests-secret"
@@ -28,7 +29,7 @@ SECRET = b"wallet-tests-secret"
 class WalletWorld:
     db: SAEngine
     engine: Engine
-    chain: Chain
+    chain: SimulatedChain
     wallet: WalletService
     alice: int
     bob: int
@@ -44,7 +45,7 @@ class WalletWorld:
 
     def fund(self, account: int, coin: str, text: str, network: str | None = None) -> None:
         """Deposit through the chain and mine until it is credited."""
-        a = self.chain.deposit_address(account, coin, network)
+        a = self.wallet.deposit_address(account, coin, network)
         dep = self.chain.send_deposit(a.address, a.memo, coin, a.network.id, self.units(coin, text))
         self.chain.advance(dep.required)
         got = self.chain.deposit(dep.network, dep.txid, dep.vout)
@@ -58,8 +59,10 @@ class WalletWorld:
         self.engine = Engine(SqlStore(self.db))
         if running:
             self.engine.start()
-        self.chain = Chain(self.engine, self.db, SECRET, seed=7)
-        self.wallet = WalletService(self.engine, self.db, self.chain, self.wallet.settings)
+        self.chain = SimulatedChain(self.engine, ChainRepository(self.db), SECRET, seed=7)
+        self.wallet = WalletService(
+            self.engine, WalletRepository(self.db), self.chain, self.wallet.settings
+        )
 
 
 def assert_books_balance(world: WalletWorld) -> None:
@@ -104,9 +107,12 @@ def _world(url: str, started: bool, **chain_kw: object) -> Iterator[WalletWorld]
     )
     if started:
         engine.start()
-    chain = Chain(engine, db, SECRET, seed=7, **chain_kw)  # type: ignore[arg-type]
+    chain = SimulatedChain(engine, ChainRepository(db), SECRET, seed=7, **chain_kw)  # type: ignore[arg-type]
     wallet = WalletService(
-        engine, db, chain, WalletSettings(review_above={"BTC": "1", "USDT": "100000"})
+        engine,
+        WalletRepository(db),
+        chain,
+        WalletSettings(review_above={"BTC": "1", "USDT": "100000"}),
     )
     world = WalletWorld(db, engine, chain, wallet, alice.id, bob.id)
     try:

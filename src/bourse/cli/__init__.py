@@ -48,6 +48,7 @@ from bourse.cli.common import (
     open_platform,
     safe_url,
 )
+from bourse.config import RateLimits
 from bourse.domain.accounts import AccountKind
 from bourse.domain.errors import DomainError
 from bourse.domain.money import format_units, to_units
@@ -167,6 +168,16 @@ def serve(
     db: DbOption = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     seed: Annotated[int | None, typer.Option(help="Random seed of the demo market maker.")] = None,
+    rate_limit: Annotated[
+        str,
+        typer.Option(
+            help="Requests per endpoint per window, as REQUESTS/SECONDS (MEXC: 500/10); "
+            "counted per account on signed endpoints, per IP on public ones."
+        ),
+    ] = "500/10",
+    no_rate_limit: Annotated[
+        bool, typer.Option("--no-rate-limit", help="Switch rate limits off (load tests).")
+    ] = False,
 ) -> None:
     """Serve the MEXC-compatible API (and, with --demo, a live demo market)."""
 
@@ -179,8 +190,9 @@ def serve(
         raise fail(f"cannot listen on {host}:{port}: {exc}") from exc
     url = public_url(host, sock.getsockname()[1])
     os.environ.setdefault("BOURSE_PUBLIC_URL", url)  # the OAuth issuer, unless set
+    limits = RateLimits.off() if no_rate_limit else _parse_rate_limit(rate_limit)
     maker = None
-    with open_platform(db) as platform:
+    with open_platform(db, rate_limits=limits) as platform:
         if demo:
             seeded = _seed_with_progress(platform)
             maker = MarketMaker(
@@ -191,7 +203,7 @@ def serve(
             platform.wallet.settings.sandbox = True
             platform.chain.start()
         remember_url(platform, url)
-        _print_banner(url, demo_credentials(platform) if demo else None)
+        _print_banner(url, demo_credentials(platform) if demo else None, limits=limits.describe())
         server = uvicorn.Server(
             uvicorn.Config(create_app(platform), log_level=log_level, lifespan="auto")
         )
@@ -201,6 +213,17 @@ def serve(
             if maker is not None:
                 maker.stop()
             sock.close()
+
+
+def _parse_rate_limit(text: str) -> RateLimits:
+    """``REQUESTS/SECONDS`` (e.g. ``500/10``) as ``RateLimits`` with MEXC's special caps."""
+    try:
+        requests, seconds = (int(x) for x in text.split("/", 1))
+        if requests < 1 or seconds < 1:
+            raise ValueError
+    except ValueError:
+        raise fail(f"--rate-limit {text!r}: expected REQUESTS/SECONDS, e.g. 500/10") from None
+    return RateLimits(requests=requests, window_ms=seconds * 1000)
 
 
 @app.command("chain-deposit")
@@ -230,9 +253,10 @@ def chain_deposit(
     console.print_json(r.text)
 
 
-def _print_banner(url: str, creds: dict[str, Any] | None) -> None:
+def _print_banner(url: str, creds: dict[str, Any] | None, limits: str | None = None) -> None:
     lines = [
         f"[bold]API[/]        {url}   (use it where a MEXC client says https://api.mexc.com)",
+        *([f"[bold]Limits[/]     {limits}"] if limits else []),
         f"[bold]OpenAPI[/]    {url}/openapi.json",
         f"[bold]Web[/]        {url}/signup  {url}/login  {url}/account/apps",
         f"[bold]OAuth[/]      {url}/.well-known/oauth-authorization-server",

@@ -25,7 +25,13 @@ import typer
 from rich.table import Table
 
 from bourse.cli.common import DbOption, JsonOption, console, fail, open_platform
+from bourse.domain.brokers import BrokerStatus
 from bourse.domain.errors import DomainError
+from bourse.domain.money import to_units
+from bourse.oauth.clients import register_for_broker
+from bourse.services.brokers import Brokers
+from bourse.services.bundle import Services
+from bourse.store.repositories.oauth import OAuthRepository
 
 brokers_app = typer.Typer(
     help="Broker program: applications, review, rebate rates, key bindings, rebates.",
@@ -34,13 +40,11 @@ brokers_app = typer.Typer(
 
 
 @contextmanager
-def _brokers(db: str | None, quiet: bool = False) -> Iterator[tuple[Any, Any]]:
+def _brokers(db: str | None, quiet: bool = False) -> Iterator[tuple[Services, Brokers]]:
     """(platform, brokers) for one command; domain errors become a message and exit 1."""
-    from bourse.services.brokers import brokers_of
-
     with open_platform(db, quiet=quiet) as platform:
         try:
-            yield platform, brokers_of(platform)
+            yield platform, platform.brokers
         except DomainError as exc:
             raise fail(exc.message or type(exc).__name__) from exc
 
@@ -54,8 +58,6 @@ def _out(as_json: bool, data: Any, text: str) -> None:
 
 def parse_rate(text: str) -> int:
     """ "30%", "0.3" -> 300000 ppm (exact; at most 4 decimals of a percent)."""
-    from bourse.domain.money import to_units
-
     t = text.strip()
     if t.endswith("%"):
         return to_units(t[:-1], 4, field="rate")
@@ -115,9 +117,7 @@ def _review(action: str, broker_id: int, reason: str, db: str | None, as_json: b
         info = _info(b, reg.rate_at(b.id))
         text = f"[green]broker {b.id}[/] is {b.status}"
         if action == "approve" and b.type.value == "OAUTH":
-            from bourse.oauth.clients import register_for_broker
-
-            client = register_for_broker(br.db, b)
+            client = register_for_broker(OAuthRepository(br.db), b)
             if client is not None:  # a first approval: the secret is shown this once
                 info["clientId"] = client.client.client_id
                 info["clientSecret"] = client.client_secret
@@ -194,8 +194,6 @@ def list_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """List brokers with their current rates."""
-    from bourse.domain.brokers import BrokerStatus
-
     with _brokers(db, as_json) as (_, br):
         try:
             st = BrokerStatus(status.upper()) if status else None

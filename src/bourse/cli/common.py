@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -41,13 +41,14 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 @contextmanager
-def open_platform(db: str | None, *, quiet: bool = False) -> Iterator[Services]:
-    """Open the platform (migrating the database) with a spinner; always closed afterwards."""
+def open_platform(db: str | None, *, quiet: bool = False, **config: Any) -> Iterator[Services]:
+    """Open the platform (migrating the database) with a spinner; always closed afterwards.
+    ``config`` sets further ``Config`` fields."""
 
     url = db_url(db)
     with err.status(f"opening {safe_url(url)} ...", spinner="dots") if not quiet else _null():
         try:
-            platform = _open(Config(database_url=url))
+            platform = _open(Config(database_url=url, **config))
         except Exception as exc:  # bad URL, database down: a message, not a traceback
             raise fail(f"cannot open {safe_url(url)}: {exc}") from exc
     try:

@@ -114,3 +114,48 @@ class AccountFrozen(DomainError):
 
 class TransferNotAllowed(DomainError):
     """This transfer is not allowed between these accounts."""
+
+
+# --- wallet and chain -----------------------------------------------------------------------
+class NetworkNotSupported(InvalidParameter):
+    """This network is not supported for the coin."""
+
+
+class InvalidAddress(InvalidParameter):
+    """The address is not valid for the network."""
+
+
+class MemoRequired(MissingParameter):
+    """This network needs a memo."""
+
+
+class AddressNotWhitelisted(InvalidParameter):
+    """The withdrawal address is not in the account's withdraw address book."""
+
+
+class WithdrawDisabled(DomainError):
+    """Withdrawals of this coin on this network are suspended."""
+
+
+class WithdrawAmountOutOfRange(AmountOutOfRange):
+    """The withdrawal amount is below the minimum (or the fee) or above the maximum."""
+
+
+class WithdrawalNotFound(DomainError):
+    """The withdrawal does not exist."""
+
+
+class WithdrawalNotCancelable(DomainError):
+    """The withdrawal was already broadcast or is final and cannot be cancelled."""
+
+
+class RemarkTooLong(InvalidParameter):
+    """The remark is too long."""
+
+
+class AccountTypeNotSupported(TransferNotAllowed):
+    """This account transfer is not supported."""
+
+
+class TransferNotFound(DomainError):
+    """The transfer does not exist."""

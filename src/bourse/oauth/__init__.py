@@ -6,8 +6,13 @@
 * ``tokens``: opaque hashed tokens, rotation, reuse detection, families (RFC 9700 §4.14);
 * ``consents``: what each user authorised, and revoking it;
 * ``server``: authlib's ``AuthorizationServer`` on our storage, RFC 7009/7662/8414/9207;
-* ``endpoints``: the Starlette routes;
-* ``bearer``: ``Authorization: Bearer`` on the OpenAPI (RFC 6750) and the ``source`` rule.
+* ``endpoints``: the Starlette routes of the token, revocation, introspection and metadata
+  endpoints (the authorization endpoint is a page: ``bourse.web.consent``);
+* ``bearer``: ``Authorization: Bearer`` on the OpenAPI (RFC 6750) and the ``source`` rule
+  (``bourse.api.mexc.bearer`` maps its errors to MEXC's).
+
+Storage is ``bourse.store.repositories.oauth`` (the only SQL); web users and sessions are the
+``bourse.services.users`` service.
 
 See ``docs/oauth.md``.
 """

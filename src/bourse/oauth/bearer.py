@@ -1,6 +1,6 @@
 """Using an access token on the OpenAPI: ``Authorization: Bearer <token>`` (RFC 6750).
 
-``authenticate_bearer(platform_or_db, token)`` returns the ``BearerPrincipal`` the token acts
+``authenticate_bearer(repo, token)`` returns the ``BearerPrincipal`` the token acts
 for, or raises ``BearerError``. It reads the database on every call (no cache), so a revoked
 token, a revoked app or a disabled client is refused on the very next request.
 
@@ -14,12 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
-
+from bourse.engine.clock import now_ms
 from bourse.oauth import scopes as sc
 from bourse.oauth import tokens as tk
-from bourse.store.broker_tables import brokers
-from bourse.store.oauth_tables import oauth_clients, oauth_tokens
+from bourse.store.repositories.oauth import OAuthRepository
 
 #: the longest ``source`` header compared (as ``bourse.domain.brokers.clean_source`` stores it)
 MAX_SOURCE = 64
@@ -96,42 +94,16 @@ def token_from_header(authorization: str | None) -> str | None:
     return value or None
 
 
-def _db(platform_or_db) -> Engine:  # type: ignore[no-untyped-def]
-    return platform_or_db if isinstance(platform_or_db, Engine) else platform_or_db.db
-
-
-def authenticate_bearer(platform_or_db, token: str | None, *, now: int | None = None):  # type: ignore[no-untyped-def]
+def authenticate_bearer(
+    repo: OAuthRepository, token: str | None, *, now: int | None = None
+) -> BearerPrincipal:
     """The principal an access token acts for; raises ``BearerError``. Records last use."""
     if not token:
         raise BearerError("missing bearer token")
     if not token.startswith(tk.ACCESS_PREFIX) or len(token) > 256:
         raise BearerError("not an access token")
-    db = _db(platform_or_db)
-    now = tk.now_ms() if now is None else now
-    q = (
-        select(
-            oauth_tokens.c.id,
-            oauth_tokens.c.account_id,
-            oauth_tokens.c.user_id,
-            oauth_tokens.c.scope,
-            oauth_tokens.c.client_id,
-            oauth_tokens.c.revoked,
-            oauth_tokens.c.access_expires,
-            oauth_tokens.c.last_used,
-            oauth_clients.c.broker_id,
-            oauth_clients.c.disabled,
-            brokers.c.code.label("broker_code"),
-            brokers.c.status.label("broker_status"),
-        )
-        .select_from(
-            oauth_tokens.join(
-                oauth_clients, oauth_clients.c.client_id == oauth_tokens.c.client_id
-            ).outerjoin(brokers, brokers.c.id == oauth_clients.c.broker_id)
-        )
-        .where(oauth_tokens.c.access_hash == tk.digest(token))
-    )
-    with db.connect() as conn:
-        row = conn.execute(q).first()
+    now = now_ms() if now is None else now
+    row = repo.bearer(tk.digest(token))
     if row is None:
         raise BearerError("unknown access token")
     if row.revoked is not None:
@@ -143,7 +115,7 @@ def authenticate_bearer(platform_or_db, token: str | None, *, now: int | None = 
     if now >= row.access_expires:
         raise BearerError("the access token has expired")
     if row.last_used is None or row.last_used < now - tk.LAST_USED_RESOLUTION_MS:
-        tk.touch(db, row.id, now)  # a write at most every few seconds per token
+        tk.touch(repo, row.id, now)  # a write at most every few seconds per token
     scopes = frozenset(sc.parse(row.scope))
     return BearerPrincipal(
         account_id=row.account_id,

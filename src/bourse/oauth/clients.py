@@ -15,24 +15,24 @@ A client has:
   ``allow_transfer``. ``withdraw`` does not exist.
 
 ``OAuthClient`` implements authlib's ``ClientMixin`` so the authlib grants and endpoints use it
-directly.
+directly. The rows are read and written by ``bourse.store.repositories.oauth``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from dataclasses import dataclass
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from authlib.oauth2.rfc6749 import ClientMixin, InvalidScopeError
-from sqlalchemy import Engine, insert, select, update
 
+from bourse.engine.clock import now_ms
 from bourse.oauth import scopes as sc
-from bourse.store.oauth_tables import oauth_clients, oauth_tokens
+from bourse.store.repositories.oauth import OAuthRepository
 
 
 class _SecretHasher:
@@ -66,8 +66,17 @@ class ClientError(ValueError):
     """A client registration is invalid."""
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
+class BrokerApplication(Protocol):
+    """What ``register_for_broker`` reads of a broker (``bourse.services.brokers``' ``Broker``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def callback_url(self) -> str: ...
+    @property
+    def logo_url(self) -> str: ...
 
 
 def validate_redirect_uri(uri: str) -> str:
@@ -114,7 +123,7 @@ class OAuthClient(ClientMixin):
     created: int
 
     @classmethod
-    def from_row(cls, row) -> OAuthClient:  # type: ignore[no-untyped-def]
+    def from_row(cls, row: Any) -> OAuthClient:
         return cls(
             client_id=row.client_id,
             secret_hash=row.secret_hash,
@@ -180,7 +189,7 @@ def new_secret() -> str:
 
 
 def register_client(
-    db: Engine,
+    repo: OAuthRepository,
     *,
     name: str,
     redirect_uris: list[str] | tuple[str, ...],
@@ -207,7 +216,7 @@ def register_client(
         raise ClientError("a client needs at least one scope")
     client_id = client_id or "bc_" + secrets.token_hex(12)
     secret = new_secret()
-    row = dict(
+    row: dict[str, Any] = dict(
         client_id=client_id,
         secret_hash=_hasher.hash(secret),
         broker_id=broker_id,
@@ -217,80 +226,51 @@ def register_client(
         scopes=sc.join(words),
         allow_transfer=bool(allow_transfer),
         disabled=False,
-        created=_now_ms(),
+        created=now_ms(),
     )
-    with db.begin() as conn:
-        conn.execute(insert(oauth_clients).values(**row))
+    repo.insert_client(row)
     return Registered(OAuthClient(**{**row, "redirect_uris": tuple(uris)}), secret)
 
 
-def get_client(db: Engine, client_id: str | None, *, include_disabled: bool = False):
+def get_client(
+    repo: OAuthRepository, client_id: str | None, *, include_disabled: bool = False
+) -> OAuthClient | None:
     """The client ``client_id`` (``None`` if unknown or disabled)."""
     if not client_id or len(client_id) > 64:
         return None
-    with db.connect() as conn:
-        row = conn.execute(
-            select(oauth_clients).where(oauth_clients.c.client_id == client_id)
-        ).first()
+    row = repo.client(client_id)
     if row is None or (row.disabled and not include_disabled):
         return None
     return OAuthClient.from_row(row)
 
 
-def list_clients(db: Engine, broker_id: int | None = None) -> list[OAuthClient]:
-    q = select(oauth_clients).order_by(oauth_clients.c.created)
-    if broker_id is not None:
-        q = q.where(oauth_clients.c.broker_id == broker_id)
-    with db.connect() as conn:
-        return [OAuthClient.from_row(r) for r in conn.execute(q)]
+def list_clients(repo: OAuthRepository, broker_id: int | None = None) -> list[OAuthClient]:
+    return [OAuthClient.from_row(r) for r in repo.clients(broker_id)]
 
 
-def rotate_secret(db: Engine, client_id: str) -> str:
+def rotate_secret(repo: OAuthRepository, client_id: str) -> str:
     """Replace the client's secret; returns the new one (shown once)."""
     secret = new_secret()
-    with db.begin() as conn:
-        n = conn.execute(
-            update(oauth_clients)
-            .where(oauth_clients.c.client_id == client_id)
-            .values(secret_hash=_hasher.hash(secret))
-        ).rowcount
-    if n != 1:
+    if not repo.set_client_secret(client_id, _hasher.hash(secret)):
         raise ClientError("unknown client")
     return secret
 
 
-def set_redirect_uris(db: Engine, client_id: str, redirect_uris: list[str]) -> None:
+def set_redirect_uris(repo: OAuthRepository, client_id: str, redirect_uris: list[str]) -> None:
     uris = [validate_redirect_uri(u) for u in redirect_uris]
     if not uris or len(uris) > MAX_REDIRECT_URIS or len(set(uris)) != len(uris):
         raise ClientError(f"a client needs 1 to {MAX_REDIRECT_URIS} distinct redirect URIs")
-    with db.begin() as conn:
-        conn.execute(
-            update(oauth_clients)
-            .where(oauth_clients.c.client_id == client_id)
-            .values(redirect_uris="\n".join(uris))
-        )
+    repo.set_client_redirect_uris(client_id, "\n".join(uris))
 
 
-def set_disabled(db: Engine, client_id: str, disabled: bool = True) -> None:
+def set_disabled(repo: OAuthRepository, client_id: str, disabled: bool = True) -> None:
     """Disable (or re-enable) a client. Disabling revokes every token it holds."""
-    now = _now_ms()
-    with db.begin() as conn:
-        conn.execute(
-            update(oauth_clients)
-            .where(oauth_clients.c.client_id == client_id)
-            .values(disabled=disabled)
-        )
-        if disabled:
-            conn.execute(
-                update(oauth_tokens)
-                .where(oauth_tokens.c.client_id == client_id, oauth_tokens.c.revoked.is_(None))
-                .values(revoked=now)
-            )
+    repo.set_client_disabled(client_id, disabled, now_ms())
 
 
 def register_for_broker(
-    db: Engine,
-    broker,  # type: ignore[no-untyped-def]
+    repo: OAuthRepository,
+    broker: BrokerApplication,
     *,
     scopes: str = "read trade",
     allow_transfer: bool = False,
@@ -302,15 +282,15 @@ def register_for_broker(
     secret, to show the broker once; ``None`` if the broker already has a client (approval
     after a suspension keeps the existing client and its secret).
     """
-    if list_clients(db, broker_id=int(broker.id)):
+    if list_clients(repo, broker_id=int(broker.id)):
         return None
-    uris = (getattr(broker, "callback_url", "") or "").split()
+    uris = (broker.callback_url or "").split()
     return register_client(
-        db,
+        repo,
         name=broker.name,
         redirect_uris=uris,
         broker_id=int(broker.id),
-        logo_url=getattr(broker, "logo_url", "") or "",
+        logo_url=broker.logo_url or "",
         scopes=scopes,
         allow_transfer=allow_transfer,
     )

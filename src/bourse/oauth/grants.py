@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc7636 import CodeChallenge
-from sqlalchemy import insert, select, update
 
 from bourse.oauth import tokens as tk
-from bourse.store.oauth_tables import oauth_codes
 
 CODE_TTL = 60  # seconds
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
@@ -78,7 +77,7 @@ class RequiredS256(CodeChallenge):
     def __init__(self) -> None:
         super().__init__(required=True)
 
-    def validate_code_challenge(self, grant, redirect_uri):  # type: ignore[no-untyped-def]
+    def validate_code_challenge(self, grant: Any, redirect_uri: str | None) -> None:
         data = grant.request.payload.data
         if not data.get("code_challenge"):
             raise InvalidRequestError(
@@ -88,7 +87,7 @@ class RequiredS256(CodeChallenge):
             raise InvalidRequestError("'code_challenge_method' must be 'S256'.")
         super().validate_code_challenge(grant, redirect_uri)
 
-    def validate_code_verifier(self, grant, result):  # type: ignore[no-untyped-def]
+    def validate_code_verifier(self, grant: Any, result: Any) -> None:
         if not grant.request.form.get("code_verifier"):
             raise InvalidRequestError("Missing 'code_verifier' (PKCE is required).")
         super().validate_code_verifier(grant, result)
@@ -99,44 +98,40 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     AUTHORIZATION_CODE_LENGTH = 43  # ~256 bits from authlib's alphabet
 
     # --- authorization endpoint --------------------------------------------------------------
-    def save_authorization_code(self, code, request):  # type: ignore[no-untyped-def]
+    def save_authorization_code(self, code: str, request: Any) -> None:
         now = self.server.clock()
         owner: Owner = request.user
         data = request.payload.data
-        with self.server.db.begin() as conn:
-            conn.execute(
-                insert(oauth_codes).values(
-                    code_hash=tk.digest(code),
-                    client_id=request.client.get_client_id(),
-                    user_id=owner.user_id,
-                    account_id=owner.account_id,
-                    redirect_uri=request.payload.redirect_uri,
-                    scope=request.scope,
-                    code_challenge=data["code_challenge"],
-                    code_challenge_method=data["code_challenge_method"],
-                    family_id=tk.new_family_id(),
-                    created=now,
-                    expires=now + CODE_TTL * 1000,
-                    used=None,
-                )
+        self.server.repo.insert_code(
+            dict(
+                code_hash=tk.digest(code),
+                client_id=request.client.get_client_id(),
+                user_id=owner.user_id,
+                account_id=owner.account_id,
+                redirect_uri=request.payload.redirect_uri,
+                scope=request.scope,
+                code_challenge=data["code_challenge"],
+                code_challenge_method=data["code_challenge_method"],
+                family_id=tk.new_family_id(),
+                created=now,
+                expires=now + CODE_TTL * 1000,
+                used=None,
             )
+        )
 
     # --- token endpoint -----------------------------------------------------------------------
-    def query_authorization_code(self, code, client):  # type: ignore[no-untyped-def]
+    def query_authorization_code(self, code: str, client: Any) -> AuthorizationCode | None:
         if not code or len(code) > 256:
             return None
         now = self.server.clock()
-        with self.server.db.connect() as conn:
-            row = conn.execute(
-                select(oauth_codes).where(oauth_codes.c.code_hash == tk.digest(code))
-            ).first()
+        row = self.server.repo.code(tk.digest(code))
         if row is None:
             return None
         if not secrets.compare_digest(row.client_id, client.get_client_id()):
             return None
         if row.used is not None:
             # RFC 6749 §4.1.2: a replayed code revokes what it was exchanged for
-            tk.revoke_family(self.server.db, row.family_id, now)
+            tk.revoke_family(self.server.repo, row.family_id, now)
             raise InvalidGrantError(
                 "The authorization code was already used; the tokens issued from it are revoked."
             )
@@ -144,64 +139,47 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             raise InvalidGrantError("The authorization code has expired.")
         return AuthorizationCode(**row._mapping)
 
-    def authenticate_user(self, authorization_code):  # type: ignore[no-untyped-def]
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> Owner:
         return Owner(authorization_code.user_id, authorization_code.account_id)
 
-    def create_token_response(self):  # type: ignore[no-untyped-def]
+    def create_token_response(self) -> tuple[int, Any, Any]:
         code: AuthorizationCode = self.request.authorization_code
         owner = self.authenticate_user(code)
         self.request.user = owner
         now = self.server.clock()
         token = self.generate_token(user=owner, scope=code.scope, include_refresh_token=True)
         family_expires = now + tk.FAMILY_MAX_AGE * 1000
-        try:
-            with self.server.db.begin() as conn:
-                won = conn.execute(
-                    update(oauth_codes)
-                    .where(
-                        oauth_codes.c.code_hash == code.code_hash,
-                        oauth_codes.c.used.is_(None),
-                        oauth_codes.c.expires > now,
-                    )
-                    .values(used=now)
-                ).rowcount
-                if won != 1:
-                    raise _CodeGone
-                tk.issue(
-                    conn,
-                    token,
-                    family_id=code.family_id,
-                    parent_id=None,
-                    client_id=code.client_id,
-                    user_id=code.user_id,
-                    account_id=code.account_id,
-                    scope=code.scope,
-                    now=now,
-                    family_expires=family_expires,
-                )
-        except _CodeGone:
-            tk.revoke_family(self.server.db, code.family_id, now)
+        row = tk.token_row(
+            token,
+            family_id=code.family_id,
+            parent_id=None,
+            client_id=code.client_id,
+            user_id=code.user_id,
+            account_id=code.account_id,
+            scope=code.scope,
+            now=now,
+            family_expires=family_expires,
+        )
+        # consumes the code (conditional UPDATE) and stores the tokens in one transaction
+        if not self.server.repo.exchange_code(code.code_hash, now, row):
+            tk.revoke_family(self.server.repo, code.family_id, now)
             raise InvalidGrantError(
                 "The authorization code was already used; the tokens issued from it are revoked."
-            ) from None
+            )
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
-    def delete_authorization_code(self, authorization_code):  # type: ignore[no-untyped-def]
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
         # codes are consumed (never deleted) in create_token_response, so a replay is detected
         pass
-
-
-class _CodeGone(Exception):
-    """The code was consumed concurrently (rolls the transaction back)."""
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
-    def authenticate_refresh_token(self, refresh_token):  # type: ignore[no-untyped-def]
+    def authenticate_refresh_token(self, refresh_token: str) -> tk.TokenRecord | None:
         now = self.server.clock()
-        rec = tk.find(self.server.db, refresh_token, "refresh_token", now)
+        rec = tk.find(self.server.repo, refresh_token, "refresh_token", now)
         if rec is None or rec.kind != "refresh_token":
             return None
         client = self.request.client
@@ -209,7 +187,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             return None
         if rec.consumed is not None:
             # RFC 9700 §4.14.2: a used refresh token came back; end the whole family
-            tk.revoke_family(self.server.db, rec.family_id, now)
+            tk.revoke_family(self.server.repo, rec.family_id, now)
             raise InvalidGrantError(
                 "The refresh token was already used; every token of this grant is revoked."
             )
@@ -219,10 +197,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             raise InvalidGrantError("The refresh token has expired.")
         return rec
 
-    def authenticate_user(self, refresh_token):  # type: ignore[no-untyped-def]
+    def authenticate_user(self, refresh_token: tk.TokenRecord) -> Owner:
         return Owner(refresh_token.user_id, refresh_token.account_id)
 
-    def create_token_response(self):  # type: ignore[no-untyped-def]
+    def create_token_response(self) -> tuple[int, Any, Any]:
         old: tk.TokenRecord = self.request.refresh_token
         owner = self.authenticate_user(old)
         self.request.user = owner
@@ -230,13 +208,13 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         scope = self.request.client.get_allowed_scope(scope)
         token = self.generate_token(user=owner, scope=scope, include_refresh_token=True)
         now = self.server.clock()
-        if not tk.rotate(self.server.db, old, token, scope, now):
-            tk.revoke_family(self.server.db, old.family_id, now)
+        if not tk.rotate(self.server.repo, old, token, scope, now):
+            tk.revoke_family(self.server.repo, old.family_id, now)
             raise InvalidGrantError(
                 "The refresh token was already used; every token of this grant is revoked."
             )
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
-    def revoke_old_credential(self, refresh_token):  # type: ignore[no-untyped-def]
+    def revoke_old_credential(self, refresh_token: tk.TokenRecord) -> None:
         # consumed atomically in create_token_response (tokens.rotate)
         pass

@@ -1,10 +1,11 @@
 """The authorization server: authlib's ``AuthorizationServer`` bound to our storage.
 
-``OAuthConfig`` is everything the OAuth and web routes need (database, issuer, how to open an
-exchange account for a new user, a clock). ``AuthServer`` wires authlib's RFC 6749 grants
-(``bourse.oauth.grants``), RFC 7009 revocation, RFC 7662 introspection, RFC 8414 metadata and
-RFC 9207 ``iss`` to it. authlib is synchronous, so the Starlette routes
-(``bourse.oauth.endpoints``) read the request first and call in here from a worker thread.
+``OAuthConfig`` is what the OAuth and web routes share (issuer, clock, cookie security).
+``AuthServer(config, repo)`` wires authlib's RFC 6749 grants (``bourse.oauth.grants``), RFC 7009
+revocation, RFC 7662 introspection, RFC 8414 metadata and RFC 9207 ``iss`` to the storage in
+``repo`` (``bourse.store.repositories.oauth``). authlib is synchronous, so the Starlette routes
+(``bourse.oauth.endpoints``, and ``bourse.web.consent`` for the authorization endpoint) read the
+request first and call in here from a worker thread.
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from authlib.common.security import generate_token
 from authlib.oauth2.rfc6749 import (
     AuthorizationServer,
     JsonRequest,
+    OAuth2Error,
     OAuth2Payload,
     OAuth2Request,
 )
@@ -28,12 +29,14 @@ from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
-from sqlalchemy import Engine
 
+from bourse.engine.clock import Clock, now_ms
 from bourse.oauth import clients as cl
+from bourse.oauth import consents as cs
 from bourse.oauth import grants as gr
 from bourse.oauth import scopes as sc
 from bourse.oauth import tokens as tk
+from bourse.store.repositories.oauth import OAuthRepository
 
 log = logging.getLogger("bourse.oauth")
 
@@ -42,26 +45,19 @@ DEFAULT_ISSUER = "http://127.0.0.1:8000"
 
 @dataclass
 class OAuthConfig:
-    """What the OAuth server and the web pages run on.
+    """What the OAuth server and the web pages share.
 
-    * ``db``: the SQLAlchemy engine (schema at head, ``0003_oauth`` included);
     * ``issuer``: the public base URL of this server (``https://...``; ``http`` only on a
       loopback host). It is the RFC 8414 ``issuer`` and the RFC 9207 ``iss``, and every URL
       the server hands out starts with it. It is configured, never taken from the ``Host``
       header;
-    * ``open_account``: opens an exchange account for a new web user and returns its id (with
-      a platform: ``engine.execute(OpenAccount(AccountKind.USER)).id``);
-    * ``fernet``: optional ``cryptography.fernet.Fernet`` encrypting TOTP secrets at rest;
-    * ``clock``: milliseconds since the epoch (tests move it to expire codes).
+    * ``clock``: milliseconds since the epoch (tests move it to expire codes);
+    * ``secure_cookies``: ``Secure`` ``__Host-`` cookies (default: the issuer is https).
     """
 
-    db: Engine
     issuer: str = DEFAULT_ISSUER
-    open_account: Callable[[str], int] | None = None
-    fernet: Any = None
-    clock: Callable[[], int] = tk.now_ms
-    secure_cookies: bool | None = None  # default: the issuer is https
-    extra: dict[str, Any] = field(default_factory=dict)
+    clock: Clock = now_ms
+    secure_cookies: bool | None = None
 
     def __post_init__(self) -> None:
         self.issuer = self.issuer.rstrip("/")
@@ -75,42 +71,21 @@ class OAuthConfig:
             self.secure_cookies = parts.scheme == "https"
 
     @classmethod
-    def from_platform(cls, platform, issuer: str | None = None, **kw: Any) -> OAuthConfig:  # type: ignore[no-untyped-def]
-        """Build from a ``bourse.services.bundle.Services``.
-
-        The issuer is ``issuer``, else ``platform.config.public_url`` if the config has one,
-        else ``BOURSE_PUBLIC_URL``, else ``http://127.0.0.1:8000`` (with a warning).
-        """
-        from bourse.domain.accounts import AccountKind
-        from bourse.engine.commands import OpenAccount
-
-        issuer = (
-            issuer
-            or getattr(platform.config, "public_url", None)
-            or os.environ.get("BOURSE_PUBLIC_URL")
-        )
+    def from_public_url(cls, public_url: str | None, **kw: Any) -> OAuthConfig:
+        """The issuer is ``public_url`` (``Config.public_url``), else ``BOURSE_PUBLIC_URL``,
+        else ``http://127.0.0.1:8000`` (with a warning)."""
+        issuer = public_url or os.environ.get("BOURSE_PUBLIC_URL")
         if not issuer:
             log.warning("no public URL configured; OAuth issuer defaults to %s", DEFAULT_ISSUER)
             issuer = DEFAULT_ISSUER
-
-        def open_account(email: str) -> int:
-            return platform.engine.execute(OpenAccount(AccountKind.USER, name=email[:128])).id
-
-        apikeys = getattr(platform, "apikeys", None)
-        return cls(
-            db=platform.db,
-            issuer=issuer,
-            open_account=open_account,
-            fernet=getattr(apikeys, "fernet", None),
-            **kw,
-        )
+        return cls(issuer=issuer, **kw)
 
     def url(self, path: str) -> str:
         return self.issuer + path
 
 
 # --- requests: the parts of a Starlette request authlib reads ---------------------------------
-class MultiDict(dict):
+class MultiDict(dict[str, str]):
     """A ``dict`` of first values that also keeps every value (``getlist``)."""
 
     def __init__(self, items: list[tuple[str, str]]) -> None:
@@ -146,7 +121,7 @@ class HttpRequest(OAuth2Request):
     """
 
     def __init__(
-        self, method: str, uri: str, headers: dict[str, str], params: list[tuple[str, str]]
+        self, method: str, uri: str, headers: Mapping[str, str], params: list[tuple[str, str]]
     ) -> None:
         super().__init__(method=method, uri=uri, headers=headers)
         self._params = MultiDict(params)
@@ -186,11 +161,11 @@ class Revocation(RevocationEndpoint):
 
     CLIENT_AUTH_METHODS = gr.CLIENT_AUTH_METHODS
 
-    def query_token(self, token_string, token_type_hint):  # type: ignore[no-untyped-def]
-        return tk.find(self.server.db, token_string, token_type_hint, self.server.clock())
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        return tk.find(self.server.repo, token_string, token_type_hint, self.server.clock())
 
-    def revoke_token(self, token, request):  # type: ignore[no-untyped-def]
-        tk.revoke_family(self.server.db, token.family_id, self.server.clock())
+    def revoke_token(self, token: tk.TokenRecord, request: Any) -> None:
+        tk.revoke_family(self.server.repo, token.family_id, self.server.clock())
 
 
 class Introspection(IntrospectionEndpoint):
@@ -198,14 +173,14 @@ class Introspection(IntrospectionEndpoint):
 
     CLIENT_AUTH_METHODS = gr.CLIENT_AUTH_METHODS
 
-    def query_token(self, token_string, token_type_hint):  # type: ignore[no-untyped-def]
-        return tk.find(self.server.db, token_string, token_type_hint, self.server.clock())
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        return tk.find(self.server.repo, token_string, token_type_hint, self.server.clock())
 
-    def check_permission(self, token, client, request):  # type: ignore[no-untyped-def]
+    def check_permission(self, token: tk.TokenRecord, client: Any, request: Any) -> bool:
         return token.check_client(client)
 
-    def introspect_token(self, token):  # type: ignore[no-untyped-def]
-        client = cl.get_client(self.server.db, token.client_id)
+    def introspect_token(self, token: tk.TokenRecord) -> dict[str, Any]:
+        client = cl.get_client(self.server.repo, token.client_id)
         if client is None:
             return {"active": False}
         return {
@@ -232,10 +207,12 @@ class _Issuer(IssuerParameter):
 
 
 class AuthServer(AuthorizationServer):
-    def __init__(self, config: OAuthConfig) -> None:
+    """authlib's server on ``repo``; ``config`` gives the issuer and the clock."""
+
+    def __init__(self, config: OAuthConfig, repo: OAuthRepository) -> None:
         super().__init__(scopes_supported=list(sc.SCOPES))
         self.config = config
-        self.db = config.db
+        self.repo = repo
         self.clock = config.clock
         self.register_token_generator(
             "default",
@@ -252,28 +229,62 @@ class AuthServer(AuthorizationServer):
         self.register_extension(lambda server: _Issuer(config.issuer)(server))
 
     # --- authlib hooks ------------------------------------------------------------------------
-    def query_client(self, client_id):  # type: ignore[no-untyped-def]
-        return cl.get_client(self.db, client_id)
+    def query_client(self, client_id: str) -> cl.OAuthClient | None:
+        return cl.get_client(self.repo, client_id)
 
-    def save_token(self, token, request):  # type: ignore[no-untyped-def]
+    def save_token(self, token: Any, request: Any) -> None:
         raise RuntimeError("tokens are stored by the grants, atomically")  # pragma: no cover
 
-    def validate_requested_scope(self, scope):  # type: ignore[no-untyped-def]
+    def validate_requested_scope(self, scope: Any) -> None:
         # unknown and forbidden scopes are refused by the client's get_allowed_scope, with a
         # message that names the scope
         return None
 
-    def create_oauth2_request(self, request):  # type: ignore[no-untyped-def]
+    def create_oauth2_request(self, request: Any) -> Any:
         return request
 
-    def create_json_request(self, request):  # type: ignore[no-untyped-def]
+    def create_json_request(self, request: Any) -> Any:
         return JsonRequest(request.method, request.uri, request.headers)
 
-    def handle_response(self, status, body, headers):  # type: ignore[no-untyped-def]
+    def handle_response(self, status: int, body: Any, headers: Any) -> OAuthResponse:
         return OAuthResponse(status, body, list(headers))
 
-    def send_signal(self, name, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         return None
+
+    # --- the authorization endpoint, for the consent page (bourse.web.consent) ----------------
+    def request_uri(self, path: str, query: str) -> str:
+        """The URI of a request to ``path``, built on the configured issuer (not ``Host``)."""
+        return self.config.issuer + path + ("?" + query if query else "")
+
+    def validate_authorization(self, request: HttpRequest) -> Any:
+        """The grant of a valid authorization request (client, redirect URI, scope, PKCE),
+        to show on the consent page; raises ``OAuth2Error``."""
+        return self.get_consent_grant(request, None)
+
+    def decide(self, request: HttpRequest, owner: gr.Owner, approve: bool) -> OAuthResponse:
+        """The user's decision on the consent page: record the consent when approved and
+        answer with the redirect to the app (``code`` or ``access_denied``); raises
+        ``OAuth2Error`` when the request itself is invalid."""
+        grant = self.get_consent_grant(request, owner)
+        if approve:
+            cs.grant(
+                self.repo, owner.user_id, request.client.client_id, request.scope, self.clock()
+            )
+        resp: OAuthResponse = self.create_authorization_response(
+            request, grant_user=owner if approve else None, grant=grant
+        )
+        return resp
+
+    def error_redirect(self, err: OAuth2Error) -> OAuthResponse | None:
+        """The redirect to the app that reports ``err`` (with ``iss``, RFC 9207), or ``None``
+        when the client or redirect URI is invalid and must not be redirected to."""
+        if not err.redirect_uri:
+            return None
+        status, _, headers = err()
+        resp = OAuthResponse(status, "", list(headers))
+        self.execute_hook("after_create_authorization_response", resp)
+        return resp
 
     # --- helpers -------------------------------------------------------------------------------
     def metadata(self) -> dict[str, Any]:
@@ -295,7 +306,3 @@ class AuthServer(AuthorizationServer):
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": True,
         }
-
-
-def new_csrf_token() -> str:
-    return generate_token(43)

@@ -15,19 +15,21 @@
 * **Revocation** (user revokes the app, RFC 7009, code replay, client disabled) sets ``revoked``
   on rows; ``bearer.authenticate_bearer`` reads the database on every request, so it takes effect
   on the next one.
+
+The SQL (and the transactions that make rotation atomic) is in
+``bourse.store.repositories.oauth``; this module holds the rules and the row values.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-import time
 from dataclasses import dataclass
+from typing import Any
 
 from authlib.oauth2.rfc6749 import TokenMixin
-from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
 
-from bourse.store.oauth_tables import oauth_tokens
+from bourse.store.oauth_tables import digest
+from bourse.store.repositories.oauth import OAuthRepository
 
 ACCESS_TOKEN_TTL = 3600  # seconds
 REFRESH_TOKEN_TTL = 30 * 24 * 3600
@@ -38,14 +40,7 @@ LAST_USED_RESOLUTION_MS = 5_000
 ACCESS_PREFIX = "bat_"
 REFRESH_PREFIX = "brt_"
 
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def digest(value: str) -> str:
-    """The stored form of a code, token or session id."""
-    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+__all__ = ["digest"]  # re-exported: the stored form of codes and tokens
 
 
 def new_access_token() -> str:
@@ -82,7 +77,7 @@ class TokenRecord(TokenMixin):
     now: int
 
     @classmethod
-    def from_row(cls, row, kind: str, now: int) -> TokenRecord:  # type: ignore[no-untyped-def]
+    def from_row(cls, row: Any, kind: str, now: int) -> TokenRecord:
         return cls(
             id=row.id,
             family_id=row.family_id,
@@ -109,7 +104,7 @@ class TokenRecord(TokenMixin):
         return min(self.refresh_expires, self.family_expires)
 
     # --- authlib TokenMixin -------------------------------------------------------------------
-    def check_client(self, client) -> bool:  # type: ignore[no-untyped-def]
+    def check_client(self, client: Any) -> bool:
         return secrets.compare_digest(self.client_id, client.get_client_id())
 
     def get_scope(self) -> str:
@@ -127,9 +122,8 @@ class TokenRecord(TokenMixin):
         return self.revoked is not None
 
 
-def issue(
-    conn: Connection,
-    token: dict,
+def token_row(
+    token: dict[str, Any],
     *,
     family_id: str,
     parent_id: int | None,
@@ -139,11 +133,11 @@ def issue(
     scope: str,
     now: int,
     family_expires: int,
-) -> int:
-    """Store a token response (``access_token`` and ``refresh_token``) inside ``conn``'s
-    transaction; returns the row id."""
+) -> dict[str, Any]:
+    """The ``oauth_tokens`` row that stores a token response (``access_token`` and
+    ``refresh_token``): digests and expiry times."""
     refresh = token.get("refresh_token")
-    row = dict(
+    return dict(
         family_id=family_id,
         parent_id=parent_id,
         client_id=client_id,
@@ -157,78 +151,36 @@ def issue(
         refresh_expires=min(now + REFRESH_TOKEN_TTL * 1000, family_expires),
         family_expires=family_expires,
     )
-    return int(conn.execute(insert(oauth_tokens).values(**row)).inserted_primary_key[0])
 
 
-class _Lost(Exception):
-    """The refresh token was not there to consume (rolls the transaction back)."""
-
-
-def rotate(db: Engine, old: TokenRecord, token: dict, scope: str, now: int) -> bool:
+def rotate(
+    repo: OAuthRepository, old: TokenRecord, token: dict[str, Any], scope: str, now: int
+) -> bool:
     """Consume ``old``'s refresh token and store its successor ``token``, atomically.
 
     Returns ``False`` (and stores nothing) when ``old`` was consumed, revoked or expired in the
     meantime: the caller must then treat it as a replay.
     """
-    try:
-        with db.begin() as conn:
-            won = conn.execute(
-                update(oauth_tokens)
-                .where(
-                    oauth_tokens.c.id == old.id,
-                    oauth_tokens.c.consumed.is_(None),
-                    oauth_tokens.c.revoked.is_(None),
-                    oauth_tokens.c.refresh_expires > now,
-                    oauth_tokens.c.family_expires > now,
-                )
-                .values(consumed=now)
-            ).rowcount
-            if won != 1:
-                raise _Lost
-            issue(
-                conn,
-                token,
-                family_id=old.family_id,
-                parent_id=old.id,
-                client_id=old.client_id,
-                user_id=old.user_id,
-                account_id=old.account_id,
-                scope=scope,
-                now=now,
-                family_expires=old.family_expires,
-            )
-    except _Lost:
-        return False
-    return True
-
-
-def revoke_family(db_or_conn: Engine | Connection, family_id: str, now: int) -> int:
-    """Revoke every token of a family; returns how many rows changed."""
-    stmt = (
-        update(oauth_tokens)
-        .where(oauth_tokens.c.family_id == family_id, oauth_tokens.c.revoked.is_(None))
-        .values(revoked=now)
+    row = token_row(
+        token,
+        family_id=old.family_id,
+        parent_id=old.id,
+        client_id=old.client_id,
+        user_id=old.user_id,
+        account_id=old.account_id,
+        scope=scope,
+        now=now,
+        family_expires=old.family_expires,
     )
-    if isinstance(db_or_conn, Engine):
-        with db_or_conn.begin() as conn:
-            return conn.execute(stmt).rowcount
-    return db_or_conn.execute(stmt).rowcount
+    return repo.rotate_refresh(old.id, now, row)
 
 
-def revoke_user_client(conn: Connection, user_id: int, client_id: str, now: int) -> int:
-    """Revoke every token ``client_id`` holds for ``user_id`` (the user revoked the app)."""
-    return conn.execute(
-        update(oauth_tokens)
-        .where(
-            oauth_tokens.c.user_id == user_id,
-            oauth_tokens.c.client_id == client_id,
-            oauth_tokens.c.revoked.is_(None),
-        )
-        .values(revoked=now)
-    ).rowcount
+def revoke_family(repo: OAuthRepository, family_id: str, now: int) -> int:
+    """Revoke every token of a family; returns how many rows changed."""
+    return repo.revoke_family(family_id, now)
 
 
-def find(db: Engine, value: str, kind: str | None, now: int) -> TokenRecord | None:
+def find(repo: OAuthRepository, value: str, kind: str | None, now: int) -> TokenRecord | None:
     """The row holding ``value`` as an access token or a refresh token.
 
     ``kind`` is a hint (``access_token``/``refresh_token``); both are searched either way, as
@@ -239,43 +191,18 @@ def find(db: Engine, value: str, kind: str | None, now: int) -> TokenRecord | No
     h = digest(value)
     order = ["refresh_token", "access_token"] if kind == "refresh_token" else None
     order = order or ["access_token", "refresh_token"]
-    with db.connect() as conn:
-        for k in order:
-            col = oauth_tokens.c.access_hash if k == "access_token" else oauth_tokens.c.refresh_hash
-            row = conn.execute(select(oauth_tokens).where(col == h)).first()
-            if row is not None:
-                return TokenRecord.from_row(row, k, now)
+    for k in order:
+        row = repo.token_by_access(h) if k == "access_token" else repo.token_by_refresh(h)
+        if row is not None:
+            return TokenRecord.from_row(row, k, now)
     return None
 
 
-def touch(db: Engine, token_id: int, now: int) -> None:
+def touch(repo: OAuthRepository, token_id: int, now: int) -> None:
     """Record that an access token was used (at most every ``LAST_USED_RESOLUTION_MS``)."""
-    with db.begin() as conn:
-        conn.execute(
-            update(oauth_tokens)
-            .where(
-                oauth_tokens.c.id == token_id,
-                or_(
-                    oauth_tokens.c.last_used.is_(None),
-                    oauth_tokens.c.last_used < now - LAST_USED_RESOLUTION_MS,
-                ),
-            )
-            .values(last_used=now)
-        )
+    repo.touch_token(token_id, now, LAST_USED_RESOLUTION_MS)
 
 
-def family_rows(db: Engine, family_id: str) -> list:
+def family_rows(repo: OAuthRepository, family_id: str) -> list[Any]:
     """Every row of a family, oldest first (tests and audits)."""
-    with db.connect() as conn:
-        return list(
-            conn.execute(
-                select(oauth_tokens)
-                .where(oauth_tokens.c.family_id == family_id)
-                .order_by(oauth_tokens.c.id)
-            )
-        )
-
-
-def live_access_filter(now: int):  # type: ignore[no-untyped-def]
-    """SQL condition: the row's access token is usable at ``now``."""
-    return and_(oauth_tokens.c.revoked.is_(None), oauth_tokens.c.access_expires > now)
+    return repo.family_rows(family_id)

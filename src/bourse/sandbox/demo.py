@@ -22,13 +22,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-
 from bourse.domain.accounts import AccountKind
 from bourse.domain.money import to_units
 from bourse.engine import commands as c
 from bourse.sandbox.listings import ASSETS, SYMBOLS
-from bourse.store import tables as t
+from bourse.services.brokers import seed_api_broker
+from bourse.services.subaccounts import seed_independent_broker
+from bourse.store.queries import Queries
 from bourse.store.settings import get_setting, put_setting
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -125,10 +125,7 @@ def find_account(engine: Any, name: str) -> int | None:
 
 def _stored_account(db: Any, name: str) -> int | None:
     """Like ``find_account`` but straight from the database (no engine needed)."""
-    q = select(t.accounts.c.id).where(t.accounts.c.name == name).order_by(t.accounts.c.id)
-    with db.connect() as conn:
-        row = conn.execute(q.limit(1)).first()
-    return None if row is None else int(row.id)
+    return Queries(db).account_named(name)
 
 
 def demo_account_ids(platform: Any) -> dict[str, int]:
@@ -182,14 +179,14 @@ def seed_demo(
                 engine.execute(c.SetFees(acc, spec.fees[0], spec.fees[1]))
             note(f"opened {spec.name} (account {acc})")
         out.accounts[spec.role] = acc
-        for asset, amount in spec.funds:
-            if asset not in scales:
+        for code, amount in spec.funds:
+            if code not in scales:
                 continue
-            units = to_units(amount, scales[asset])
-            tx_ref = f"demo:{acc}:{asset}:{amount}"
-            if engine.execute(c.CreditDeposit(acc, asset, units, tx_ref)):
+            units = to_units(amount, scales[code])
+            tx_ref = f"demo:{acc}:{code}:{amount}"
+            if engine.execute(c.CreditDeposit(acc, code, units, tx_ref)):
                 out.credited += 1
-                note(f"credited {amount} {asset} to {spec.name}")
+                note(f"credited {amount} {code} to {spec.name}")
         if spec.api_key and apikeys is not None and _demo_key(platform, acc, spec.name) is None:
             apikeys.create_key(acc, list(FULL_SPOT_PERMISSIONS), label=spec.name, expires=None)
             out.keys_created.append(spec.role)
@@ -197,9 +194,7 @@ def seed_demo(
     if apikeys is not None and "api_broker" in out.accounts and "user" in out.accounts:
         _ensure_api_broker(platform, out.accounts["api_broker"], out.accounts["user"], note)
     if apikeys is not None and "independent_broker" in out.accounts:
-        from bourse.services.brokers.subaccounts import seed_independent_broker
-
-        seed_independent_broker(platform, out.accounts["independent_broker"])
+        seed_independent_broker(platform.brokers.registry, out.accounts["independent_broker"])
     return out
 
 
@@ -211,8 +206,6 @@ BROKER_KEY_PERMISSIONS = ("SPOT_ACCOUNT_READ", "SPOT_DEAL_READ", "SPOT_DEAL_WRIT
 
 def _ensure_api_broker(platform: Any, broker_account: int, user_account: int, note: Any) -> None:
     """Register the demo API broker (approved, 30 % rebate) and bind a demo user key to it."""
-    from bourse.services.brokers import brokers_of, seed_api_broker
-
     key = _demo_key(platform, user_account, BROKER_KEY_LABEL)
     if key is None:
         platform.apikeys.create_key(
@@ -220,27 +213,22 @@ def _ensure_api_broker(platform: Any, broker_account: int, user_account: int, no
         )
         key = _demo_key(platform, user_account, BROKER_KEY_LABEL)
     assert key is not None
-    current = brokers_of(platform).bindings.get(key[0])
-    seed_api_broker(platform, key[0], account_id=broker_account, name="Demo API Broker")
+    current = platform.brokers.bindings.get(key[0])
+    seed_api_broker(
+        platform.brokers,
+        platform.apikeys,
+        platform.engine,
+        key[0],
+        account_id=broker_account,
+        name="Demo API Broker",
+    )
     if current is None:
         note("approved the demo API broker and bound a demo user key to it")
 
 
 def _demo_key(platform: Any, account: int, label: str) -> tuple[str, str] | None:
     """(api_key, secret) of the newest usable key labelled ``label`` on ``account``."""
-    q = (
-        select(t.api_keys.c.api_key)
-        .where(
-            t.api_keys.c.account_id == account,
-            t.api_keys.c.label == label,
-            t.api_keys.c.revoked.is_(False),
-        )
-        .order_by(t.api_keys.c.created.desc())
-        .limit(5)
-    )
-    with platform.db.connect() as conn:
-        candidates = [row.api_key for row in conn.execute(q)]
-    for api_key in candidates:
+    for api_key in platform.apikeys.labelled(account, label):
         key = platform.apikeys.lookup(api_key)
         if key is not None and not key.revoked and key.expires is None:
             return key.api_key, key.secret

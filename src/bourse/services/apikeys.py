@@ -34,13 +34,15 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from bourse.domain.errors import InvalidParameter
-from bourse.store import tables as t
+from bourse.engine.clock import now_ms as wall_ms
+from bourse.store.repositories.apikeys import ApiKeyRepository
 
 #: every permission name MEXC documents for API keys
 PERMISSIONS = (
@@ -154,7 +156,7 @@ class ApiKey:
     def symbol_allowed(self, symbol: str) -> bool:
         return not self.symbols or symbol in self.symbols
 
-    def public(self) -> dict:
+    def public(self) -> dict[str, Any]:
         """Everything but the secret (for listings)."""
         return {
             "apiKey": self.api_key,
@@ -169,7 +171,8 @@ class ApiKey:
         }
 
 
-def _split(text: str) -> tuple[str, ...]:
+def split_csv(text: str | None) -> tuple[str, ...]:
+    """The non-empty, stripped items of a comma-separated column."""
     return tuple(x for x in (p.strip() for p in (text or "").split(",")) if x)
 
 
@@ -182,6 +185,7 @@ class ApiKeys:
 
     def __init__(self, db: Engine, server_key: bytes) -> None:
         self.db = db
+        self.repository = ApiKeyRepository(db)
         self.fernet = Fernet(server_key)
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
         self._lock = threading.Lock()
@@ -217,35 +221,25 @@ class ApiKeys:
         syms = tuple(dict.fromkeys(s.strip().upper() for s in symbols if s.strip()))
         if len(label) > 128:
             raise InvalidParameter("label is too long")
-        now = now_ms if now_ms is not None else time.time_ns() // 1_000_000
+        now = now_ms if now_ms is not None else wall_ms()
         if expires is _DEFAULT:
             expires = None if ips else now + NO_IP_TTL_MS
-        with self.db.begin() as conn:
-            count = len(
-                conn.execute(
-                    select(t.api_keys.c.api_key).where(
-                        t.api_keys.c.account_id == account_id, t.api_keys.c.revoked.is_(False)
-                    )
-                ).all()
-            )
-            if count >= MAX_KEYS_PER_ACCOUNT:
-                raise InvalidParameter(f"at most {MAX_KEYS_PER_ACCOUNT} API keys per account")
-            api_key = "mx0v" + secrets.token_hex(14)
-            secret = secrets.token_hex(16)
-            conn.execute(
-                insert(t.api_keys).values(
-                    api_key=api_key,
-                    account_id=account_id,
-                    secret_enc=self.fernet.encrypt(secret.encode()),
-                    label=label,
-                    permissions=",".join(perms),
-                    ip_whitelist=",".join(ips),
-                    symbols=",".join(syms),
-                    created=now,
-                    expires=expires,
-                    revoked=False,
-                )
-            )
+        api_key = "mx0v" + secrets.token_hex(14)
+        secret = secrets.token_hex(16)
+        row = {
+            "api_key": api_key,
+            "account_id": account_id,
+            "secret_enc": self.encrypt(secret),
+            "label": label,
+            "permissions": ",".join(perms),
+            "ip_whitelist": ",".join(ips),
+            "symbols": ",".join(syms),
+            "created": now,
+            "expires": expires,
+            "revoked": False,
+        }
+        if not self.repository.insert_within_limit(row, MAX_KEYS_PER_ACCOUNT):
+            raise InvalidParameter(f"at most {MAX_KEYS_PER_ACCOUNT} API keys per account")
         return api_key, secret
 
     def delete_key(self, api_key: str, account_id: int | None = None) -> bool:
@@ -253,13 +247,13 @@ class ApiKeys:
 
         With ``account_id`` only that account's key is revoked.
         """
-        cond = [t.api_keys.c.api_key == api_key, t.api_keys.c.revoked.is_(False)]
-        if account_id is not None:
-            cond.append(t.api_keys.c.account_id == account_id)
-        with self.db.begin() as conn:
-            n = conn.execute(update(t.api_keys).where(*cond).values(revoked=True)).rowcount
+        done = self.repository.revoke(api_key, account_id)
         self.forget(api_key)
-        return bool(n)
+        return done
+
+    def encrypt(self, secret: str) -> bytes:
+        """A secret as stored at rest (encrypted with the server key)."""
+        return self.fernet.encrypt(secret.encode())
 
     def forget(self, api_key: str) -> None:
         """Drop ``api_key`` from the lookup cache (call after changing its row elsewhere)."""
@@ -267,7 +261,7 @@ class ApiKeys:
             self._cache.pop(api_key, None)
 
     # --- reading -------------------------------------------------------------------------------
-    def _row_to_key(self, row) -> ApiKey | None:  # type: ignore[no-untyped-def]
+    def _row_to_key(self, row: Any) -> ApiKey | None:
         try:
             secret = self.fernet.decrypt(bytes(row.secret_enc)).decode()
         except InvalidToken:
@@ -277,27 +271,26 @@ class ApiKeys:
             account_id=int(row.account_id),
             secret=secret,
             label=row.label or "",
-            permissions=frozenset(_split(row.permissions)),
-            ip_whitelist=_split(row.ip_whitelist),
-            symbols=_split(row.symbols),
+            permissions=frozenset(split_csv(row.permissions)),
+            ip_whitelist=split_csv(row.ip_whitelist),
+            symbols=split_csv(row.symbols),
             created=int(row.created),
             expires=None if row.expires is None else int(row.expires),
             revoked=bool(row.revoked),
         )
 
-    def list_keys(self, account_id: int, include_revoked: bool = False) -> list[dict]:
+    def list_keys(self, account_id: int, include_revoked: bool = False) -> list[dict[str, Any]]:
         """The account's keys without secrets (``ApiKey.public()`` dicts), oldest first."""
-        q = select(t.api_keys).where(t.api_keys.c.account_id == account_id)
-        if not include_revoked:
-            q = q.where(t.api_keys.c.revoked.is_(False))
-        with self.db.connect() as conn:
-            rows = conn.execute(q.order_by(t.api_keys.c.created)).all()
         out = []
-        for row in rows:
+        for row in self.repository.of_account(account_id, include_revoked):
             key = self._row_to_key(row)
             if key is not None:
                 out.append(key.public())
         return out
+
+    def labelled(self, account_id: int, label: str, limit: int = 5) -> list[str]:
+        """Access keys of the account's usable keys labelled ``label``, newest first."""
+        return self.repository.newest_labelled(account_id, label, limit)
 
     def lookup(self, api_key: str) -> ApiKey | None:
         """The key (revoked or expired ones included: the caller reports why) or None."""
@@ -307,8 +300,7 @@ class ApiKeys:
             return hit[1]
         if not api_key or len(api_key) > 64:
             return None
-        with self.db.connect() as conn:
-            row = conn.execute(select(t.api_keys).where(t.api_keys.c.api_key == api_key)).first()
+        row = self.repository.get(api_key)
         key = self._row_to_key(row) if row is not None else None
         with self._lock:
             if len(self._cache) > 100_000:

@@ -7,7 +7,6 @@ never receive this bundle: each takes its collaborators as constructor arguments
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import Engine as SAEngine
 
@@ -16,8 +15,11 @@ from bourse.engine import Engine
 from bourse.services.apikeys import ApiKeys
 from bourse.services.brokers import Brokers
 from bourse.services.marketdata import MarketData
-from bourse.services.wallet import WalletService
+from bourse.services.subaccounts import SubAccounts
+from bourse.services.users import Users
+from bourse.services.wallet import Chain, WalletService
 from bourse.store.queries import Queries
+from bourse.store.repositories.oauth import OAuthRepository
 from bourse.store.sql import SqlStore
 
 
@@ -33,11 +35,14 @@ class Services:
     marketdata: MarketData
     queries: Queries
     brokers: Brokers
+    subaccounts: SubAccounts
     wallet: WalletService
+    #: web users and their sessions (sign-up, log-in, 2FA)
+    users: Users
+    #: the OAuth server's storage (clients, codes, tokens, consents)
+    oauth: OAuthRepository
     #: the chain adapter behind the wallet (the sandbox simulator in demo and tests)
-    chain: Any
-    #: sub-account service, created by ``bourse.services.brokers.subaccounts`` on first use
-    subaccounts: Any = None
+    chain: Chain
     _closed: bool = field(default=False, repr=False)
 
     def close(self) -> None:

@@ -27,6 +27,9 @@ from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
+import bourse.store as store_pkg
+from bourse.store import tables
+
 DEFAULT_URL = "sqlite:///./bourse.db"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -91,9 +94,6 @@ def schema_metadata() -> MetaData:
     shared metadata (``broker_tables``, ``oauth_tables``, ...); this imports them all, so the
     result is what the migrations at head must create.
     """
-    import bourse.store as store_pkg
-    from bourse.store import tables
-
     for mod in pkgutil.iter_modules(store_pkg.__path__):
         if mod.name.endswith("tables") and not mod.ispkg:
             importlib.import_module(f"bourse.store.{mod.name}")

@@ -4,17 +4,26 @@ Migration ``0003_oauth`` creates exactly these. Times are BIGINT milliseconds si
 
 Nothing secret is stored in the clear:
 
-* passwords and OAuth client secrets: argon2id hashes;
-* session ids, authorization codes, access and refresh tokens: SHA-256 hex digests (they are
-  256-bit random values, so a fast hash is enough and lets every request look them up by index);
+* passwords: argon2id hashes; OAuth client secrets: ``sha256$`` digests (older rows argon2id);
+* session ids, authorization codes, access and refresh tokens: SHA-256 hex digests (``digest``;
+  they are 256-bit random values, so a fast hash is enough and lets every request look them up
+  by index);
 * TOTP secrets: encrypted with the server's Fernet key when the platform has one.
 """
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Table, Text
 
 from bourse.store.tables import Id, metadata
+
+
+def digest(value: str) -> str:
+    """The stored form of a session id, authorization code or token: its SHA-256 hex digest."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
 
 users = Table(
     "users",

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, and_, or_, select
 
 from bourse.domain.orders import Order
 from bourse.store import tables as t
-from bourse.store.sql import order_from_row
+from bourse.store.rows import order_from_row
 
 _o = t.orders.c
 _t = t.trades.c
@@ -28,6 +28,13 @@ class Queries:
     def _all(self, q: Any) -> list[Any]:
         with self.db.connect() as conn:
             return list(conn.execute(q).mappings().all())
+
+    # --- accounts ------------------------------------------------------------------------------
+    def account_named(self, name: str) -> int | None:
+        """The oldest account called ``name`` (read straight from the database)."""
+        q = select(t.accounts.c.id).where(t.accounts.c.name == name).order_by(t.accounts.c.id)
+        rows = self._all(q.limit(1))
+        return int(rows[0]["id"]) if rows else None
 
     # --- orders --------------------------------------------------------------------------------
     def order(

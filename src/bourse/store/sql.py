@@ -16,6 +16,7 @@ rows that change (balances, orders, accounts, fee overrides, withdrawals, assets
 sequences) are upserted; a fee override cleared to the default is deleted. Reads (``load``,
 ``get_order``, ``get_withdrawal``) use SQLAlchemy Core.
 
+The SQL of the writes is in ``batch_writes``; rows become domain objects in ``rows``.
 It behaves exactly like ``bourse.store.memory.MemoryStore`` with history kept: ``load`` gives
 the same ``Snapshot``, ``get_order`` / ``get_withdrawal`` the same objects.
 """
@@ -26,247 +27,31 @@ import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, select, text
+from sqlalchemy import Connection, Engine, bindparam, select, text
 
 from bourse.domain.accounts import AccountKind
 from bourse.domain.money import Asset
-from bourse.domain.orders import Order, OrderStatus, OrderType, StpMode
+from bourse.domain.orders import Order, OrderStatus
 from bourse.domain.symbols import Symbol
-from bourse.domain.wallet import FINAL_WITHDRAWAL, Account, Withdrawal, WithdrawalStatus
+from bourse.domain.wallet import FINAL_WITHDRAWAL, Account, Withdrawal
 from bourse.engine.changes import BatchChanges, Snapshot
 from bourse.store import tables as t
+from bourse.store.batch_writes import (
+    Write,
+    build_writes,
+    by_code,
+    by_first,
+    by_id,
+    by_name,
+    last_by,
+)
+from bourse.store.rows import order_from_row, withdrawal_from_row
 
 _OPEN_STATUSES = (OrderStatus.NEW.value, OrderStatus.PARTIALLY_FILLED.value)
 _FINAL_WITHDRAWAL = tuple(s.value for s in FINAL_WITHDRAWAL)
-
-#: (table, columns in the order ``commit`` builds its row tuples, upsert?)
-_WRITES: dict[str, tuple[Table, tuple[str, ...], bool]] = {
-    "assets": (t.assets, ("code", "scale", "name"), True),
-    "symbols": (
-        t.symbols,
-        (
-            "name",
-            "base",
-            "quote",
-            "price_scale",
-            "qty_scale",
-            "min_qty",
-            "max_qty",
-            "min_notional",
-            "max_notional",
-            "trading",
-            "order_types",
-        ),
-        True,
-    ),  # fmt: skip
-    "accounts": (t.accounts, ("id", "kind", "parent_id", "frozen", "name"), True),
-    # the fields of ``Posting``, in order
-    "postings": (
-        t.postings,
-        (
-            "from_account",
-            "from_bucket",
-            "to_account",
-            "to_bucket",
-            "asset",
-            "amount",
-            "kind",
-            "ref",
-        ),
-        False,
-    ),  # fmt: skip
-    "balances": (t.balances, ("account_id", "asset", "available", "locked"), True),
-    "orders": (
-        t.orders,
-        (
-            "id",
-            "account_id",
-            "symbol",
-            "side",
-            "type",
-            "price",
-            "qty",
-            "quote_qty",
-            "remaining",
-            "filled_qty",
-            "filled_quote",
-            "locked",
-            "status",
-            "client_id",
-            "stp",
-            "source",
-            "broker_id",
-            "created",
-            "updated",
-            "cancel_reason",
-        ),
-        True,
-    ),  # fmt: skip
-    "trades": (
-        t.trades,
-        (
-            "id",
-            "symbol",
-            "price",
-            "qty",
-            "quote_qty",
-            "buyer_order",
-            "seller_order",
-            "buyer_account",
-            "seller_account",
-            "taker_side",
-            "buyer_fee",
-            "seller_fee",
-            "buyer_broker",
-            "seller_broker",
-            "time",
-        ),
-        False,
-    ),  # fmt: skip
-    # the fields of ``TransferRecord``, ``DepositRecord``, ``IdempotencyRecord``, in order
-    "transfers": (
-        t.transfers,
-        ("id", "from_account", "to_account", "asset", "amount", "client_id", "time"),
-        False,
-    ),
-    "deposits": (t.deposits, ("id", "tx_ref", "account_id", "asset", "amount", "time"), False),
-    "idempotency": (
-        t.idempotency,
-        ("scope", "account_id", "client_id", "fingerprint", "result_id", "time"),
-        False,
-    ),
-    "fee_overrides": (t.fee_overrides, ("account_id", "maker", "taker"), True),
-    "withdrawals": (
-        t.withdrawals,
-        (
-            "id",
-            "account_id",
-            "asset",
-            "amount",
-            "fee",
-            "address",
-            "network",
-            "memo",
-            "client_id",
-            "status",
-            "txid",
-            "created",
-            "updated",
-        ),
-        True,
-    ),  # fmt: skip
-    "meta": (t.meta, ("key", "value"), True),
-}
-
-
-class _Write(NamedTuple):
-    name: str
-    sql: str
-
-
-def _build_writes(engine: Engine) -> dict[str, _Write]:
-    """The dialect's SQL for every write of ``commit``."""
-    dialect = engine.dialect
-    name = dialect.name
-    if name not in ("sqlite", "postgresql"):  # pragma: no cover - the two supported backends
-        raise NotImplementedError(f"SqlStore supports SQLite and PostgreSQL, not {name}")
-    q = dialect.identifier_preparer.quote
-    out: dict[str, _Write] = {}
-    for key, (table, cols, upsert) in _WRITES.items():
-        columns = [table.c[c] for c in cols]  # KeyError if tables.py and this drift apart
-        if upsert:
-            missing = set(table.c.keys()) - set(cols)
-            assert not missing, f"{table.name}: upsert would not write {missing}"
-        names = ", ".join(q(c) for c in cols)
-        if name == "postgresql":
-            arrays = ", ".join(f"%s::{c.type.compile(dialect=dialect)}[]" for c in columns)
-            sql = f"INSERT INTO {q(table.name)} ({names}) SELECT * FROM unnest({arrays})"
-        else:
-            marks = ", ".join("?" for _ in cols)
-            sql = f"INSERT INTO {q(table.name)} ({names}) VALUES ({marks})"
-        if upsert:
-            pk = [c.name for c in table.primary_key.columns]
-            sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in cols if c not in pk)
-            sql += f" ON CONFLICT ({', '.join(q(c) for c in pk)}) DO UPDATE SET {sets}"
-        out[key] = _Write(key, sql)
-    fo = q(t.fee_overrides.name)
-    if name == "postgresql":
-        sql = f"DELETE FROM {fo} WHERE account_id = ANY(%s::BIGINT[])"
-    else:
-        sql = f"DELETE FROM {fo} WHERE account_id = ?"
-    out["fee_delete"] = _Write("fee_delete", sql)
-    return out
-
-
-def order_from_row(row: Any) -> Order:
-    """Rebuild a domain ``Order`` from an ``orders`` row (mapping access)."""
-    o = Order(
-        row["id"],
-        row["account_id"],
-        row["symbol"],
-        row["side"],
-        OrderType(row["type"]),
-        row["price"],
-        row["qty"],
-        row["quote_qty"],
-        row["client_id"],
-        StpMode(row["stp"]),
-        row["source"],
-        row["broker_id"],
-        row["created"],
-    )
-    o.remaining = row["remaining"]
-    o.filled_qty = row["filled_qty"]
-    o.filled_quote = row["filled_quote"]
-    o.locked = row["locked"]
-    o.status = OrderStatus(row["status"])
-    o.updated = row["updated"]
-    o.cancel_reason = row["cancel_reason"]
-    return o
-
-
-def withdrawal_from_row(row: Any) -> Withdrawal:
-    """Rebuild a domain ``Withdrawal`` from a ``withdrawals`` row (mapping access)."""
-    return Withdrawal(
-        row["id"],
-        row["account_id"],
-        row["asset"],
-        row["amount"],
-        row["fee"],
-        row["address"],
-        row["network"],
-        row["memo"],
-        row["client_id"],
-        WithdrawalStatus(row["status"]),
-        row["txid"],
-        row["created"],
-        row["updated"],
-    )
-
-
-def _last_by(items: Iterable[Any], key: Any) -> list[Any]:
-    """Keep only the last item per key (a batch may change the same row several times)."""
-    return list({key(x): x for x in items}.values())
-
-
-def _id(x: Any) -> Any:
-    return x.id
-
-
-def _code(x: Any) -> Any:
-    return x.code
-
-
-def _name(x: Any) -> Any:
-    return x.name
-
-
-def _first(x: Any) -> Any:
-    return x[0]
-
 
 #: PostgreSQL advisory lock key held by the one engine that writes a database ("bourse")
 WRITER_LOCK_KEY = 0x626F75727365
@@ -290,7 +75,7 @@ class SqlStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        self._writes = _build_writes(engine)
+        self._writes = build_writes(engine)
         self._execute = (
             self._execute_postgresql if self.dialect == "postgresql" else self._execute_sqlite
         )
@@ -389,22 +174,22 @@ class SqlStore:
     def commit(self, ch: BatchChanges) -> None:
         """Write the whole batch in ONE transaction; on any error nothing of it is stored."""
         w = self._writes
-        work: list[tuple[_Write, Sequence[Sequence[Any]]]] = []
+        work: list[tuple[Write, Sequence[Sequence[Any]]]] = []
         rows: list[tuple[Any, ...]]
         if ch.assets:
             work.append(
-                (w["assets"], [(a.code, a.scale, a.name) for a in _last_by(ch.assets, _code)])
+                (w["assets"], [(a.code, a.scale, a.name) for a in last_by(ch.assets, by_code)])
             )
         if ch.symbols:
             rows = [
                 (s.name, s.base.code, s.quote.code, s.price_scale, s.qty_scale, s.min_qty,
                  s.max_qty, s.min_notional, s.max_notional, s.trading, ",".join(s.order_types))
-                for s in _last_by(ch.symbols, _name)
+                for s in last_by(ch.symbols, by_name)
             ]  # fmt: skip
             work.append((w["symbols"], rows))
         if ch.accounts:
             rows = [
-                (a.id, str(a.kind), a.parent, a.frozen, a.name) for a in _last_by(ch.accounts, _id)
+                (a.id, str(a.kind), a.parent, a.frozen, a.name) for a in last_by(ch.accounts, by_id)
             ]
             work.append((w["accounts"], rows))
         if ch.postings:
@@ -417,7 +202,7 @@ class SqlStore:
                 (o.id, o.account, o.symbol, o.side, str(o.type), o.price, o.qty, o.quote_qty,
                  o.remaining, o.filled_qty, o.filled_quote, o.locked, str(o.status), o.client_id,
                  str(o.stp), o.source, o.broker_id, o.created, o.updated, o.cancel_reason)
-                for o in _last_by(ch.orders, _id)
+                for o in last_by(ch.orders, by_id)
             ]  # fmt: skip
             work.append((w["orders"], rows))
         if ch.trades:
@@ -436,7 +221,7 @@ class SqlStore:
             work.append((w["idempotency"], ch.idempotency))
         if ch.fees:
             upserts, deletes = [], []
-            for account, maker, taker in _last_by(ch.fees, _first):
+            for account, maker, taker in last_by(ch.fees, by_first):
                 if maker is None:
                     deletes.append((account,))
                 else:
@@ -449,7 +234,7 @@ class SqlStore:
             rows = [
                 (x.id, x.account, x.asset, x.amount, x.fee, x.address, x.network, x.memo,
                  x.client_id, str(x.status), x.txid, x.created, x.updated)
-                for x in _last_by(ch.withdrawals, _id)
+                for x in last_by(ch.withdrawals, by_id)
             ]  # fmt: skip
             work.append((w["withdrawals"], rows))
         seq_written = self._seq_written
@@ -470,7 +255,7 @@ class SqlStore:
             self.commits += 1
 
     def _execute_sqlite(
-        self, conn: Connection, work: list[tuple[_Write, Sequence[Sequence[Any]]]]
+        self, conn: Connection, work: list[tuple[Write, Sequence[Sequence[Any]]]]
     ) -> None:
         cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
@@ -480,7 +265,7 @@ class SqlStore:
             cur.close()
 
     def _execute_postgresql(
-        self, conn: Connection, work: list[tuple[_Write, Sequence[Sequence[Any]]]]
+        self, conn: Connection, work: list[tuple[Write, Sequence[Sequence[Any]]]]
     ) -> None:
         # one statement per table with column arrays (unnest), all sent in one pipeline
         dbapi = conn.connection.dbapi_connection

@@ -33,7 +33,7 @@ subaccounts = Table(
     UniqueConstraint("master_account_id", "name", name="uq_subaccounts_master_name"),
 )
 
-#: operator overrides per master account (no row: the defaults of ``bourse.services.brokers.subaccounts``)
+#: operator overrides per master account (no row: the defaults of ``bourse.services.subaccounts``)
 subaccount_quotas = Table(
     "subaccount_quotas",
     metadata,

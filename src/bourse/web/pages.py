@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from bourse.web import users as us
+from bourse.services.users import SESSION_TTL_MS, Session, Users
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -55,7 +55,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 
-SESSION_TTL_S = us.SESSION_TTL_MS // 1000
+SESSION_TTL_S = SESSION_TTL_MS // 1000
 
 
 def cookie_names(secure: bool) -> tuple[str, str]:
@@ -105,12 +105,20 @@ def set_pre_session_cookie(response: Response, value: str, secure: bool) -> None
     )
 
 
-async def current_session(request: Request, config) -> us.Session | None:  # type: ignore[no-untyped-def]
-    name, _ = cookie_names(bool(config.secure_cookies))
+async def current_session(request: Request, users: Users, secure: bool) -> Session | None:
+    """The logged-in session of the request's cookie, else ``None``."""
+    name, _ = cookie_names(secure)
     sid = request.cookies.get(name)
     if not sid:
         return None
-    return await run_in_threadpool(us.load_session, config.db, sid, now=config.clock())
+    return await run_in_threadpool(users.load_session, sid)
+
+
+def check_csrf(expected: str | None, sent: str | None) -> bool:
+    """Constant-time comparison of a form's CSRF token with the expected one."""
+    if not expected or not sent or len(sent) > 256:
+        return False
+    return secrets.compare_digest(expected.encode(), sent.encode())
 
 
 def safe_next(value: str | None, default: str = "/account/apps") -> str:

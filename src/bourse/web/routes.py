@@ -13,22 +13,26 @@ path                     verbs      what
 =======================  =========  ===============================================
 
 Every form carries a CSRF token: the session's once logged in, a double-submit cookie token
-on the log-in and sign-up forms. ``routes(config)`` returns the list to mount at the app root;
-``oauth_routes`` are ``bourse.oauth.endpoints.routes`` (``all_routes`` gives both).
+on the log-in and sign-up forms. ``routes(server, users)`` returns the list to mount at the
+app root; ``all_routes`` adds the authorization endpoint (``bourse.web.consent``) and the
+token, revocation, introspection and metadata endpoints (``bourse.oauth.endpoints``).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bourse.oauth import consents as cs
-from bourse.oauth.server import AuthServer, OAuthConfig
-from bourse.web import pages
-from bourse.web import users as us
+from bourse.oauth import endpoints as oauth_endpoints
+from bourse.oauth.server import AuthServer
+from bourse.services import users as us
+from bourse.web import consent, pages
 
 
 def _redirect(url: str) -> Response:
@@ -36,12 +40,21 @@ def _redirect(url: str) -> Response:
 
 
 class WebPages:
-    def __init__(self, config: OAuthConfig) -> None:
-        self.config = config
-        self.secure = bool(config.secure_cookies)
+    """The pages; ``server`` gives the OAuth config and storage (the "Authorized apps")."""
+
+    def __init__(self, server: AuthServer, users: us.Users) -> None:
+        self.config = server.config
+        self.oauth = server.repo
+        self.users = users
+        self.secure = bool(server.config.secure_cookies)
+
+    async def _session(self, request: Request) -> us.Session | None:
+        return await pages.current_session(request, self.users, self.secure)
 
     # --- anonymous forms -------------------------------------------------------------------
-    def _anon_page(self, request: Request, template: str, status: int = 200, **ctx) -> Response:  # type: ignore[no-untyped-def]
+    def _anon_page(
+        self, request: Request, template: str, status: int = 200, **ctx: Any
+    ) -> Response:
         token, fresh = pages.pre_session_csrf(request, self.secure)
         resp = pages.render(template, status=status, csrf=token, **ctx)
         if fresh:
@@ -50,13 +63,12 @@ class WebPages:
 
     def _anon_csrf_ok(self, request: Request, sent: str | None) -> bool:
         _, name = pages.cookie_names(self.secure)
-        return us.check_csrf(request.cookies.get(name), sent)
+        return pages.check_csrf(request.cookies.get(name), sent)
 
     async def _logged_in(self, request: Request, user: us.User, next_url: str) -> Response:
         sid, _ = await run_in_threadpool(
-            us.create_session, self.config.db, user.id, request.headers.get("user-agent", ""),
-            now=self.config.clock(),
-        )  # fmt: skip
+            self.users.create_session, user.id, request.headers.get("user-agent", "")
+        )
         resp = _redirect(next_url)
         pages.set_session_cookie(resp, sid, self.secure)
         return resp
@@ -75,12 +87,10 @@ class WebPages:
                 request, "signup.html", 403, title="Create your account", next=next_url,
                 email=email, error="The form expired; please try again.",
             )  # fmt: skip
-        config = self.config
         try:
             user = await run_in_threadpool(
-                us.create_user, config.db, email, str(form.get("password") or ""),
-                config.open_account, now=config.clock(),
-            )  # fmt: skip
+                self.users.create_user, email, str(form.get("password") or "")
+            )
         except us.UserError as exc:
             return self._anon_page(
                 request, "signup.html", 400, title="Create your account", next=next_url,
@@ -100,11 +110,10 @@ class WebPages:
                 request, "login.html", 403, title="Log in", next=next_url, email=email,
                 error="The form expired; please try again.",
             )  # fmt: skip
-        config = self.config
         try:
             user = await run_in_threadpool(
-                us.authenticate, config.db, email, str(form.get("password") or ""),
-                str(form.get("totp") or ""), fernet=config.fernet, now=config.clock(),
+                self.users.authenticate, email, str(form.get("password") or ""),
+                str(form.get("totp") or ""),
             )  # fmt: skip
         except us.UserError as exc:
             return self._anon_page(
@@ -114,11 +123,11 @@ class WebPages:
         return await self._logged_in(request, user, next_url)
 
     async def logout(self, request: Request) -> Response:
-        session = await pages.current_session(request, self.config)
+        session = await self._session(request)
         form = await request.form()
         if session is None:
             return _redirect("/login")
-        if not us.check_csrf(session.csrf, str(form.get("csrf_token") or "")):
+        if not pages.check_csrf(session.csrf, str(form.get("csrf_token") or "")):
             return pages.render(
                 "error.html",
                 status=403,
@@ -127,17 +136,17 @@ class WebPages:
                 code="csrf",
             )
         name, _ = pages.cookie_names(self.secure)
-        await run_in_threadpool(us.revoke_session, self.config.db, request.cookies.get(name))
+        await run_in_threadpool(self.users.revoke_session, request.cookies.get(name))
         resp = _redirect("/login")
         pages.clear_session_cookie(resp, self.secure)
         return resp
 
     # --- logged in ---------------------------------------------------------------------------
     async def apps(self, request: Request) -> Response:
-        session = await pages.current_session(request, self.config)
+        session = await self._session(request)
         if session is None:
             return _redirect("/login?next=/account/apps")
-        apps = await run_in_threadpool(cs.authorized_apps, self.config.db, session.user.id)
+        apps = await run_in_threadpool(cs.authorized_apps, self.oauth, session.user.id)
         return pages.render(
             "apps.html",
             title="Authorized apps",
@@ -148,11 +157,11 @@ class WebPages:
         )
 
     async def revoke_app(self, request: Request) -> Response:
-        session = await pages.current_session(request, self.config)
+        session = await self._session(request)
         if session is None:
             return _redirect("/login?next=/account/apps")
         form = await request.form()
-        if not us.check_csrf(session.csrf, str(form.get("csrf_token") or "")):
+        if not pages.check_csrf(session.csrf, str(form.get("csrf_token") or "")):
             return pages.render(
                 "error.html",
                 status=403,
@@ -162,40 +171,35 @@ class WebPages:
             )
         client_id = str(form.get("client_id") or "")[:64]
         await run_in_threadpool(
-            cs.revoke, self.config.db, session.user.id, client_id, self.config.clock()
+            cs.revoke, self.oauth, session.user.id, client_id, self.config.clock()
         )
         return _redirect("/account/apps?revoked=1")
 
     async def two_factor(self, request: Request) -> Response:
-        session = await pages.current_session(request, self.config)
+        session = await self._session(request)
         if session is None:
             return _redirect("/login?next=/account/2fa")
-        config = self.config
+        users = self.users
         user = session.user
         error = ""
         secret = us.new_totp_secret()
         if request.method == "POST":
             form = await request.form()
-            if not us.check_csrf(session.csrf, str(form.get("csrf_token") or "")):
+            if not pages.check_csrf(session.csrf, str(form.get("csrf_token") or "")):
                 error = "The form expired; please try again."
             else:
                 code = str(form.get("code") or "")
                 try:
                     if form.get("action") == "disable":
-                        await run_in_threadpool(
-                            us.disable_totp, config.db, user.id, code,
-                            fernet=config.fernet, now=config.clock(),
-                        )  # fmt: skip
+                        await run_in_threadpool(users.disable_totp, user.id, code)
                     else:
                         secret = str(form.get("secret") or "")
-                        await run_in_threadpool(
-                            us.enable_totp, config.db, user.id, secret, code,
-                            fernet=config.fernet, now=config.clock(),
-                        )  # fmt: skip
+                        await run_in_threadpool(users.enable_totp, user.id, secret, code)
                     return _redirect("/account/2fa")
                 except us.UserError as exc:
                     error = str(exc)
-            user = await run_in_threadpool(us.get_user, config.db, user.id) or user
+            fresh = await run_in_threadpool(users.get_user, user.id)
+            user = fresh or user
         return pages.render(
             "totp.html",
             title="Two-factor authentication",
@@ -207,13 +211,13 @@ class WebPages:
         )
 
     async def home(self, request: Request) -> Response:
-        session = await pages.current_session(request, self.config)
+        session = await self._session(request)
         return _redirect("/account/apps" if session else "/login")
 
 
-def routes(config: OAuthConfig) -> list:
+def routes(server: AuthServer, users: us.Users) -> list[BaseRoute]:
     """The web pages' routes (mount at the app root)."""
-    w = WebPages(config)
+    w = WebPages(server, users)
     return [
         Route("/signup", w.signup, methods=["GET", "POST"]),
         Route("/login", w.login, methods=["GET", "POST"]),
@@ -225,8 +229,10 @@ def routes(config: OAuthConfig) -> list:
     ]
 
 
-def all_routes(config: OAuthConfig, server: AuthServer | None = None) -> list:
-    """Web pages and the OAuth authorization server together."""
-    from bourse.oauth.endpoints import routes as oauth_routes
-
-    return routes(config) + oauth_routes(config, server)
+def all_routes(server: AuthServer, users: us.Users) -> list[BaseRoute]:
+    """Web pages, the consent page and the OAuth authorization server's endpoints together."""
+    return [
+        *routes(server, users),
+        *consent.routes(server, users),
+        *oauth_endpoints.routes(server),
+    ]

@@ -4,7 +4,8 @@
    not expired (402);
 2. the caller's IP is on the key's whitelist, if it has one (700006);
 3. ``signature`` and ``timestamp`` present (700004), ``recvWindow`` at most 60000 (700005);
-4. the HMAC matches (700002; constant-time comparison);
+4. the HMAC matches one of the equivalent encodings of the parameters received (700002;
+   constant-time comparison, ``bourse.api.mexc.signing``);
 5. ``timestamp < server + 1000`` and ``server - timestamp <= recvWindow`` (700003);
 6. the key holds the endpoint's permission (700007).
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 from bourse.api.mexc import errors as e
 from bourse.api.mexc.errors import ApiError
 from bourse.api.mexc.params import parse_int
-from bourse.api.mexc.signing import signed_payload, verify
+from bourse.api.mexc.signing import candidates, verify_any
 from bourse.services.apikeys import ApiKey, ApiKeys
 
 DEFAULT_RECV_WINDOW = 5000
@@ -48,7 +49,7 @@ def authenticate(
     if not key.ip_allowed(ip):
         raise ApiError(e.IP_NOT_WHITELISTED, f"IP [{ip}] not in the whitelist", 401)
 
-    payload, sigs = signed_payload(query, body, body_is_form)
+    payloads, sigs = candidates(query, body, body_is_form)
     if len(sigs) != 1 or not sigs[0]:
         raise e.missing("signature", e.MANDATORY_PARAM)
     ts_raw = params.get("timestamp")
@@ -65,7 +66,7 @@ def authenticate(
         if recv_window > MAX_RECV_WINDOW:
             raise ApiError(e.RECV_WINDOW_TOO_LARGE, "recvWindow must less than 60000")
 
-    if not verify(key.secret, payload, sigs[0]):
+    if not verify_any(key.secret, payloads, sigs[0]):
         raise ApiError(e.BAD_SIGNATURE, "Signature for this request is not valid.", 401)
     if ts >= now_ms + FUTURE_TOLERANCE_MS or now_ms - ts > recv_window:
         raise ApiError(e.BAD_TIMESTAMP, "Timestamp for this request is outside of the recvWindow.")

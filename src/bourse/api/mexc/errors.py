@@ -17,8 +17,7 @@ from starlette.responses import Response
 from bourse.domain import brokers as b
 from bourse.domain import errors as d
 from bourse.engine.engine import EngineUnavailable
-from bourse.services.brokers import subaccounts as sa
-from bourse.services.wallet.errors import MEXC_CODES
+from bourse.services.subaccounts import errors as sa
 
 log = logging.getLogger("bourse.api")
 
@@ -75,7 +74,7 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     d.OrderTypeNotAllowed: (30041, 400),
     d.InsufficientFunds: (30004, 400),  # "Insufficient position"
     d.InsufficientBalance: (10101, 400),
-    d.OrderNotFound: (-2011, 400),
+    d.OrderNotFound: (-2013, 400),  # ccxt: OrderNotFound
     d.PostOnlyWouldTake: (30041, 400),
     d.NoLiquidity: (30025, 400),
     d.TooManyOpenOrders: (30029, 400),
@@ -115,15 +114,24 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     sa.KeyPermissionNotHeld: (700007, 401),
     sa.WrongFundPassword: (730002, 400),  # invalid param
     sa.MarkupOutOfRange: (33333, 400),
+    # wallet and chain
+    d.NetworkNotSupported: (PARAM_ERROR, 400),  # param is error
+    d.InvalidAddress: (10212, 400),  # address not in the common-address list, or invalid
+    d.AddressNotWhitelisted: (10212, 400),
+    d.MemoRequired: (PARAM_NULL, 400),  # param cannot be null
+    d.WithdrawDisabled: (10206, 400),  # disabled
+    d.WithdrawAmountOutOfRange: (10097, 400),  # amount is error
+    d.WithdrawalNotFound: (22222, 400),  # record does not exist
+    d.WithdrawalNotCancelable: (730003, 400),  # unsupported operation
+    d.RemarkTooLong: (10268, 400),  # remark too long
+    d.AccountTypeNotSupported: (10103, 400),  # this account transfer is not supported
+    d.TransferNotFound: (22222, 400),
 }
-
-# wallet and chain errors (their MEXC codes live beside them in ``bourse.services.wallet.errors``)
-TABLE.update(MEXC_CODES)
 
 #: message overrides where MEXC's text is what clients match on
 _MESSAGES: dict[type[d.DomainError], str] = {
     d.InsufficientFunds: "Insufficient position",
-    d.OrderNotFound: "Unknown order sent.",
+    d.OrderNotFound: "Order does not exist.",
     d.InsufficientBalance: "Insufficient balance",
     sa.NotABroker: "No authority",
 }
@@ -131,7 +139,7 @@ _MESSAGES: dict[type[d.DomainError], str] = {
 
 def code_for(exc: d.DomainError) -> tuple[int, int]:
     for cls in type(exc).__mro__:
-        hit = TABLE.get(cls)  # type: ignore[arg-type]
+        hit = TABLE.get(cls)
         if hit is not None:
             return hit
     return PARAM_ERROR, 400
@@ -142,7 +150,7 @@ def from_domain(exc: d.DomainError) -> ApiError:
     msg = exc.message or str(exc)
     for cls in type(exc).__mro__:
         if cls in _MESSAGES:
-            msg = _MESSAGES[cls]  # type: ignore[index]
+            msg = _MESSAGES[cls]
             break
     return ApiError(code, msg, status)
 

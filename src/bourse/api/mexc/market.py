@@ -73,7 +73,7 @@ async def depth(ctx: Ctx) -> Any:
         "lastUpdateId": update_id,
         "bids": [[format_units(p, ps), format_units(q, qs)] for p, q in bids],
         "asks": [[format_units(p, ps), format_units(q, qs)] for p, q in asks],
-        "timestamp": ctx.now,  # MEXC sends it; ccxt reads the book's time from it
+        "timestamp": ctx.now,
     }
 
 

@@ -1,11 +1,17 @@
 """Request parameters: where they come from, and checking them against an endpoint's spec.
 
-Parameters may be in the query string, in the body (``application/x-www-form-urlencoded`` or a
-JSON object), or split between both; when a name is in both, the query string wins (MEXC). A
-name repeated within one place is refused. Empty values count as not sent.
+Parameters may be in the query string, in the body (a form-encoded string or a JSON object,
+told apart by content, not by the ``Content-Type`` label: MEXC's own demo sends a form body
+labelled ``application/json``), or split between both. A name in both places with the same
+value is one parameter; with different values the request is refused, so a body parameter can
+never override a signed query parameter. A name repeated within one place is refused.
+Empty values count as not sent, except where a spec says the empty string means something
+(``stpMode=""``: no self-trade prevention).
 
 Each endpoint declares its parameters as ``P`` specs; the same specs drive validation here and
-the OpenAPI document (``openapi.py``). Anything not declared is refused with a clear error.
+the OpenAPI document (``openapi.py``). Undeclared parameters are ignored, as MEXC ignores them
+(clients send extras: ccxt both ``origClientOrderId`` and ``clientOrderId``, pymexc ``symbols``
+on a one-symbol ticker). A ``limit`` above its maximum is clamped to the maximum, as MEXC does.
 Values stay strings except integers; decimal strings are checked for shape here and converted
 to exact units only by ``bourse.domain.money.to_units`` with the symbol's scale.
 """
@@ -52,6 +58,11 @@ class P:
     maximum: int | None = None
     max_items: int | None = None
     description: str = ""
+    #: an integer above ``maximum`` becomes ``maximum`` instead of an error (always so for
+    #: ``limit``, as MEXC clamps page sizes)
+    clamp: bool = False
+    #: ``""`` is a value of its own, not "not sent" (an enum listing ``""``)
+    empty_ok: bool = False
 
 
 def _decode(raw: bytes, where: str) -> list[tuple[str, str]]:
@@ -74,8 +85,16 @@ def _to_str(value: Any) -> str | None:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
-def collect(query: bytes, body: bytes, content_type: str) -> tuple[dict[str, str], bool]:
-    """All parameters of a request (query wins), and whether the body is form-encoded."""
+def body_is_json(body: bytes) -> bool:
+    """Whether ``body`` is JSON (by content: a form body never starts with ``{`` or ``[``)."""
+    return body.lstrip()[:1] in (b"{", b"[")
+
+
+def collect(query: bytes, body: bytes, content_type: str = "") -> tuple[dict[str, str], bool]:
+    """All parameters of a request, and whether the body is form-encoded.
+
+    ``content_type`` is not trusted: the body's own shape decides how it is parsed.
+    """
     params: dict[str, str] = {}
     for k, v in _decode(query, "the query string"):
         if k in params:
@@ -83,13 +102,9 @@ def collect(query: bytes, body: bytes, content_type: str) -> tuple[dict[str, str
         params[k] = v
     if not body.strip():
         return params, False
-    ctype = content_type.split(";", 1)[0].strip().lower()
-    stripped = body.lstrip()
     body_params: dict[str, str] = {}
     is_form = False
-    if ctype == "application/json" or (
-        ctype != "application/x-www-form-urlencoded" and stripped[:1] == b"{"
-    ):
+    if body_is_json(body):
         try:
             data = json.loads(body, parse_float=Decimal, parse_int=int)
         except (ValueError, RecursionError):
@@ -107,7 +122,10 @@ def collect(query: bytes, body: bytes, content_type: str) -> tuple[dict[str, str
                 raise ApiError(PARAM_ERROR, f"Duplicate parameter '{k}'.")
             body_params[k] = v
     for k, v in body_params.items():
-        params.setdefault(k, v)
+        if params.setdefault(k, v) != v:
+            raise ApiError(
+                PARAM_ERROR, f"Parameter '{k[:64]}' has different values in the query and the body."
+            )
     return params, is_form
 
 
@@ -132,14 +150,14 @@ def check_decimal(name: str, text: str) -> str:
 
 
 def validate(specs: tuple[P, ...], params: dict[str, str]) -> dict[str, Any]:
-    """Check ``params`` against ``specs``; returns the converted values of those sent."""
-    known = {s.name: s for s in specs}
-    for name in params:
-        if name not in known:
-            raise ApiError(PARAM_ERROR, f"Unknown parameter '{name[:64]}'.")
+    """Check ``params`` against ``specs``; returns the converted values of those sent.
+    Parameters without a spec are ignored."""
     out: dict[str, Any] = {}
     for spec in specs:
         raw = params.get(spec.name)
+        if raw == "" and spec.empty_ok:
+            out[spec.name] = ""
+            continue
         if raw is None or raw == "":
             if spec.required:
                 raise missing(spec.name)
@@ -153,6 +171,8 @@ def convert(spec: P, raw: str) -> Any:
     if len(raw) > 20_000:
         raise invalid(name, "too long")
     if kind == "int":
+        if (spec.clamp or name == "limit") and spec.maximum is not None:
+            return min(parse_int(name, raw, spec.minimum), spec.maximum)
         return parse_int(name, raw, spec.minimum, spec.maximum)
     if kind == "decimal":
         return check_decimal(name, raw)

@@ -1,8 +1,9 @@
 """Every MEXC endpoint we serve, and the one request pipeline they share.
 
-For each request: count it against the IP budget; collect parameters (query wins over body);
-for SIGNED endpoints authenticate (``auth.authenticate``) and count it against the account
-budget; validate the parameters against the endpoint's declaration (unknown ones are refused);
+For each request: collect parameters (``params.collect``); count a public request against its
+IP's budget, a SIGNED one, once authenticated (``auth.authenticate`` or an OAuth Bearer token),
+against its account's budget (a failed authentication counts against the IP); validate the
+parameters against the endpoint's declaration (undeclared ones are ignored);
 run the handler; turn any error into MEXC's ``{"code","msg"}`` with the mapped HTTP status.
 """
 
@@ -26,12 +27,12 @@ from bourse.api.mexc import (
     userdatastream,
 )
 from bourse.api.mexc.auth import SIGNED_PARAMS, authenticate
+from bourse.api.mexc.bearer import bearer_key, is_bearer
 from bourse.api.mexc.context import Ctx, Endpoint
-from bourse.api.mexc.errors import to_response
+from bourse.api.mexc.errors import ApiError, to_response
 from bourse.api.mexc.params import collect, validate
 from bourse.api.mexc.ratelimit import RateLimiter
 from bourse.engine.clock import now_ms
-from bourse.oauth.mexc import bearer_key, is_bearer
 from bourse.services.bundle import Services
 
 ENDPOINTS: list[Endpoint] = [
@@ -41,7 +42,6 @@ ENDPOINTS: list[Endpoint] = [
     *broker.ENDPOINTS,
     *broker_subaccounts.ENDPOINTS,
     *capital.ENDPOINTS,
-    *capital.SANDBOX_ENDPOINTS,
     *userdatastream.ENDPOINTS,
 ]
 
@@ -65,35 +65,39 @@ def _endpoint_app(ep: Endpoint, platform: Services, limiter: RateLimiter) -> Any
         now = now_ms()
         try:
             ip = client_ip(request, trust)
-            limiter.hit("ip:" + ip, path, now)
+            if not signed:
+                limiter.hit("ip:" + ip, path, now)
             query: bytes = request.scope.get("query_string", b"")
             body = b"" if request.method == "GET" else await request.body()
-            params, is_form = collect(query, body, request.headers.get("content-type", ""))
+            params, is_form = collect(query, body)
             key = principal = None
-            authorization = request.headers.get("authorization")
-            if signed and is_bearer(authorization):
-                # OAuth: the access token is the credential (no signature or timestamp)
-                key, principal = await run_in_threadpool(
-                    bearer_key,
-                    platform,
-                    authorization,
-                    request.headers.get("source"),
-                    ep.permission,
-                    now,
-                )
-                limiter.hit(f"uid:{key.account_id}", path, now)
-            elif signed:
-                key = authenticate(
-                    keys,
-                    request.headers.get("x-mexc-apikey"),
-                    ip,
-                    query,
-                    body,
-                    is_form,
-                    params,
-                    ep.permission,
-                    now,
-                )
+            try:
+                if signed and is_bearer(authorization := request.headers.get("authorization")):
+                    # OAuth: the access token is the credential (no signature or timestamp)
+                    key, principal = await run_in_threadpool(
+                        bearer_key,
+                        platform,
+                        authorization,
+                        request.headers.get("source"),
+                        ep.permission,
+                        now,
+                    )
+                elif signed:
+                    key = authenticate(
+                        keys,
+                        request.headers.get("x-mexc-apikey"),
+                        ip,
+                        query,
+                        body,
+                        is_form,
+                        params,
+                        ep.permission,
+                        now,
+                    )
+            except ApiError:
+                limiter.hit("auth-failed:" + ip, path, now)  # credential guessing, per IP
+                raise
+            if key is not None:
                 limiter.hit(f"uid:{key.account_id}", path, now)
             # signed: checked above; public: some clients sign everything, and MEXC ignores it
             for name in SIGNED_PARAMS:

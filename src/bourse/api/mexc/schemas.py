@@ -71,7 +71,7 @@ EXCHANGE_INFO = obj(
     }
 )
 LEVEL = {"type": "array", "items": DEC, "minItems": 2, "maxItems": 2}
-DEPTH = obj({"lastUpdateId": INT, "bids": arr(LEVEL), "asks": arr(LEVEL)})
+DEPTH = obj({"lastUpdateId": INT, "bids": arr(LEVEL), "asks": arr(LEVEL), "timestamp": INT})
 TRADE = obj(
     {
         "id": NS,

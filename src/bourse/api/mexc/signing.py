@@ -1,19 +1,40 @@
 """MEXC request signatures: HMAC-SHA256, lowercase hex, over ``raw query + raw body``.
 
-The signed string is the query string exactly as sent, followed directly (no ``&``) by the body
-exactly as sent, with the ``signature=...`` parameter removed from wherever it was. Nothing is
-decoded or re-encoded before hashing, so percent-encoding is whatever the client sent.
+MEXC's rule: the signed string is the query string as sent, followed directly (no ``&``) by the
+body as sent, with the ``signature=...`` pair taken out from wherever it stands (MEXC's Python
+demo sends ``...&signature=S&timestamp=T`` having signed ``...&timestamp=T``).
 
-The signature may be in the query string or in a form-encoded body. A JSON body cannot carry it
-(it would have to be cut out of the JSON text): send it in the query string.
+Clients sign the parameter string as *they* encode it, and then their HTTP library may encode
+the same parameters differently on the wire (a space as ``+`` or ``%20``, ``/`` or ``,`` raw or
+escaped). So besides the raw bytes we accept the same decoded parameters, in the order received,
+re-encoded the few ways real MEXC clients encode them (``ENCODINGS``). Every candidate encodes
+exactly the parameters that arrived, so a changed value still fails. With a JSON body, ccxt
+signs the query string alone and sends the body outside the signature, which MEXC accepts;
+so does this (``bourse.api.mexc.params`` refuses a body value that contradicts the query).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
+from urllib.parse import parse_qsl, quote, quote_plus
 
 _SIG = b"signature="
+
+
+def _quote_all(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _quote_path(value: str) -> str:
+    return quote(value, safe="/")
+
+
+#: how clients encode a value before signing: ``urlencode`` (``+`` for a space: MEXC's Python
+#: demo, requests on the wire), ``%20`` for a space (pymexc), ``quote`` with ``/`` kept (the
+#: demo's ``batchOrders``), and no encoding at all (hand-built query strings).
+ENCODINGS: tuple[Callable[[str], str], ...] = (quote_plus, _quote_all, _quote_path, str)
 
 
 def sign(secret: str | bytes, payload: str | bytes) -> str:
@@ -39,7 +60,7 @@ def strip_signature(raw: bytes) -> tuple[bytes, list[bytes]]:
 
 
 def signed_payload(query: bytes, body: bytes, body_is_form: bool) -> tuple[bytes, list[bytes]]:
-    """The bytes a client signed, and every signature value found (query first)."""
+    """The bytes MEXC's rule signs, and every signature value found (query first)."""
     q, sigs = strip_signature(query)
     if body_is_form and body:
         body, more = strip_signature(body)
@@ -47,7 +68,36 @@ def signed_payload(query: bytes, body: bytes, body_is_form: bool) -> tuple[bytes
     return q + body, sigs
 
 
+def candidates(query: bytes, body: bytes, body_is_form: bool) -> tuple[list[bytes], list[bytes]]:
+    """Every payload a client may have signed for this request (MEXC's raw rule first), and
+    the signature values found."""
+    raw, sigs = signed_payload(query, body, body_is_form)
+    out = [raw]
+    q = strip_signature(query)[0]
+    if body and not body_is_form:  # JSON body outside the signature (ccxt's broker POSTs)
+        out.append(q)
+    form = strip_signature(body)[0] if body_is_form else b""
+    try:
+        pairs = parse_qsl(q.decode(), keep_blank_values=True)
+        pairs += parse_qsl(form.decode(), keep_blank_values=True)
+    except (UnicodeDecodeError, ValueError):
+        return out, sigs
+    for enc in ENCODINGS:
+        text = "&".join(f"{enc(k)}={enc(v)}" for k, v in pairs).encode()
+        if text not in out:
+            out.append(text)
+    return out, sigs
+
+
 def verify(secret: str, payload: bytes, signature: bytes) -> bool:
     """Constant-time comparison of ``signature`` with the expected lowercase hex digest."""
     expected = sign(secret, payload).encode()
     return hmac.compare_digest(expected, signature.strip().lower())
+
+
+def verify_any(secret: str, payloads: list[bytes], signature: bytes) -> bool:
+    """``verify`` against each candidate payload (all are checked: no early exit)."""
+    ok = False
+    for payload in payloads:
+        ok |= verify(secret, payload, signature)
+    return ok

@@ -1,10 +1,11 @@
 """Spot trading (section 2.6): place, test, batch, cancel, query orders and trades.
 
 Order ids on the wire are the engine's integer order ids as decimal strings; an ``orderId``
-that is not such a string is simply an unknown order (-2011). ``newClientOrderId`` makes a
+that is not such a string is simply an order that does not exist (-2013). ``newClientOrderId`` makes a
 placement idempotent (the engine returns the first order for a retry with the same parameters
 and refuses a retry with different ones). The ``source`` header is recorded on the order.
-``stpMode`` absent or ``""`` means the platform default (``cancel_taker``).
+``stpMode=""`` means no self-trade prevention (MEXC's default); absent means the operator's
+default (``Config.stp_default``, itself no prevention unless configured).
 """
 
 from __future__ import annotations
@@ -29,9 +30,7 @@ from bourse.domain.errors import DomainError, OrderNotFound
 from bourse.domain.money import to_units
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType, StpMode
 from bourse.engine import commands as c
-from bourse.services.brokers import brokers_of
 from bourse.services.brokers.attribution import AUDITED
-from bourse.services.brokers.subaccounts import sub_broker
 
 DAY_MS = 24 * 3600 * 1000
 MAX_BATCH = 20
@@ -54,7 +53,8 @@ ORDER_PARAMS = (
         "stpMode",
         "enum",
         enum=STP_MODES,
-        description="self-trade prevention; empty = platform default (cancel_taker)",
+        empty_ok=True,
+        description='self-trade prevention; "" = none (MEXC); absent = the operator default',
     ),
 )
 BATCH_ITEM_PARAMS = tuple(
@@ -76,12 +76,12 @@ async def attribute(ctx: Ctx) -> Attribution:
     refused a ``source`` naming another broker); so does a sub-account's key, bound to the
     independent broker that owns it; any other key's binding comes from the registry.
     """
-    attributor = brokers_of(ctx.services).attributor
+    attributor = ctx.services.brokers.attributor
     source = ctx.request.headers.get("source")
     if ctx.principal is not None:
         return await ctx.db(attributor.resolve, ctx.principal.broker_id, source)
     if ctx.key is not None:  # a sub-account of an independent broker always earns its broker
-        owner = await ctx.db(sub_broker, ctx.services, ctx.key.account_id)
+        owner = await ctx.db(ctx.services.subaccounts.broker_of, ctx.key.account_id)
         if owner is not None:
             return await ctx.db(attributor.resolve, owner, source)
     return await ctx.db(attributor.for_key, ctx.key.api_key if ctx.key else None, source)
@@ -90,7 +90,7 @@ async def attribute(ctx: Ctx) -> Attribution:
 async def audit(ctx: Ctx, order_id: int, att: Attribution) -> None:
     """Keep a refused attribution (unknown or unapproved ``source``) for the broker audit."""
     if att.status in AUDITED:
-        attributor = brokers_of(ctx.services).attributor
+        attributor = ctx.services.brokers.attributor
         api_key = ctx.key.api_key if ctx.key else ""
         await ctx.db(attributor.record, order_id, ctx.account, att, api_key)
 
@@ -113,7 +113,7 @@ def order_request(ctx: Ctx, p: dict[str, Any], att: Attribution | None = None) -
         price = to_units(p["price"], sym.price_scale, field="price")
     elif "quantity" not in p and "quoteOrderQty" not in p:
         raise missing("quantity")
-    stp = p.get("stpMode") or None
+    stp = p.get("stpMode")
     return OrderRequest(
         account=ctx.account,
         symbol=sym.name,
@@ -123,7 +123,7 @@ def order_request(ctx: Ctx, p: dict[str, Any], att: Attribution | None = None) -
         price=price,
         quote_qty=quote,
         client_id=p.get("newClientOrderId", ""),
-        stp=StpMode(stp) if stp else None,
+        stp=None if stp is None else StpMode(stp) if stp else StpMode.NONE,
         source=_source(ctx),
         broker_id=att.broker_id if att is not None else None,
     )

@@ -27,10 +27,10 @@ from bourse.domain.brokers import (
     attribute,
     clean_source,
 )
-from bourse.services.brokers._util import Clock, insert_ignore, now_ms
+from bourse.engine.clock import Clock, now_ms
 from bourse.services.brokers.bindings import Bindings
 from bourse.services.brokers.registry import Registry
-from bourse.store import broker_tables as bt
+from bourse.store.repositories.brokers import BrokerRepository
 
 #: statuses worth an audit row (the others are visible on the order itself)
 AUDITED = frozenset(
@@ -47,6 +47,7 @@ class Attributor:
         self, db: Engine, registry: Registry, bindings: Bindings, *, clock: Clock = now_ms
     ) -> None:
         self.db = db
+        self.repo = BrokerRepository(db)
         self.registry = registry
         self.bindings = bindings
         self.clock = clock
@@ -88,18 +89,17 @@ class Attributor:
     def _write(
         self, order_id: int, account_id: int, attribution: Attribution, api_key: str
     ) -> bool:
-        with self.db.begin() as conn:
-            conn.execute(
-                insert_ignore(conn, bt.order_attributions).values(
-                    order_id=order_id,
-                    account_id=account_id,
-                    api_key=api_key or "",
-                    source=attribution.source,
-                    broker_id=attribution.broker_id,
-                    status=attribution.status.value,
-                    time=self.clock(),
-                )
-            )
+        self.repo.record_attribution(
+            {
+                "order_id": order_id,
+                "account_id": account_id,
+                "api_key": api_key or "",
+                "source": attribution.source,
+                "broker_id": attribution.broker_id,
+                "status": attribution.status.value,
+                "time": self.clock(),
+            }
+        )
         return True
 
 

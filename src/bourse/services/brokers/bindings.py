@@ -22,8 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine
 
 from bourse.domain.brokers import (
     BrokerStateError,
@@ -33,10 +32,10 @@ from bourse.domain.brokers import (
     NotKeyOwner,
 )
 from bourse.domain.errors import InvalidParameter
-from bourse.services.brokers._util import Clock, now_ms
+from bourse.engine.clock import Clock, now_ms
+from bourse.services.apikeys import split_csv
 from bourse.services.brokers.registry import Registry
-from bourse.store import broker_tables as bt
-from bourse.store import tables as t
+from bourse.store.repositories.brokers import BrokerRepository
 
 _CACHE_TTL_S = 2.0
 _CACHE_MAX = 100_000
@@ -67,13 +66,10 @@ def _binding(row: Any) -> Binding:
     )
 
 
-def _split(text: str | None) -> list[str]:
-    return [x for x in (p.strip() for p in (text or "").split(",")) if x]
-
-
 class Bindings:
     def __init__(self, db: Engine, registry: Registry, *, clock: Clock = now_ms) -> None:
         self.db = db
+        self.repo = BrokerRepository(db)
         self.registry = registry
         self.clock = clock
         self._cache: dict[str, tuple[float, int | None]] = {}
@@ -86,10 +82,7 @@ class Bindings:
     # --- reading -------------------------------------------------------------------------------
     def get(self, api_key: str) -> Binding | None:
         """The key's binding row (active or closed), if it was ever bound."""
-        with self.db.connect() as conn:
-            row = conn.execute(
-                select(bt.key_bindings).where(bt.key_bindings.c.api_key == api_key)
-            ).first()
+        row = self.repo.binding(api_key)
         return _binding(row) if row is not None else None
 
     def bound_broker(self, api_key: str) -> int | None:
@@ -106,39 +99,19 @@ class Bindings:
             self._cache[api_key] = (mono + _CACHE_TTL_S, broker)
         return broker
 
-    def list_for_broker(self, broker_id: int, include_unbound: bool = False) -> list[dict]:
+    def list_for_broker(
+        self, broker_id: int, include_unbound: bool = False
+    ) -> list[dict[str, Any]]:
         """Keys bound to ``broker_id`` with their public metadata (never a secret)."""
-        kb, k = bt.key_bindings.c, t.api_keys.c
-        q = (
-            select(
-                kb.api_key,
-                kb.account_id,
-                kb.bound_at,
-                kb.unbound_at,
-                kb.unbound_by,
-                k.permissions,
-                k.ip_whitelist,
-                k.symbols,
-                k.expires,
-                k.revoked,
-                k.label,
-            )
-            .select_from(bt.key_bindings.outerjoin(t.api_keys, k.api_key == kb.api_key))
-            .where(kb.broker_id == broker_id)
-            .order_by(kb.bound_at, kb.id)
-        )
-        if not include_unbound:
-            q = q.where(kb.unbound_at.is_(None))
-        with self.db.connect() as conn:
-            rows = conn.execute(q).all()
+        rows = self.repo.bound_keys(broker_id, include_unbound)
         return [
             {
                 "apiKey": r.api_key,
                 "uid": str(r.account_id),
                 "note": r.label or "",
-                "permissions": ",".join(_split(r.permissions)),
-                "ip": ",".join(_split(r.ip_whitelist)),
-                "symbols": ",".join(_split(r.symbols)),
+                "permissions": ",".join(split_csv(r.permissions)),
+                "ip": ",".join(split_csv(r.ip_whitelist)),
+                "symbols": ",".join(split_csv(r.symbols)),
                 "expireTime": None if r.expires is None else int(r.expires),
                 "revoked": bool(r.revoked),
                 "bindTime": int(r.bound_at),
@@ -156,47 +129,26 @@ class Bindings:
             raise BrokerStateError(f"broker {broker_id} is {broker.status}, not APPROVED")
         if account_id in (broker.account_id, broker.rebate_account_id):
             raise InvalidParameter("a broker cannot earn rebates on its own account's keys")
-        self._check_key(self.db, api_key, account_id)  # clean errors before any write
+        _check_key(self.repo.key_row(api_key), account_id)  # clean errors before any write
         now = self.clock()
-        try:
-            with self.db.begin() as conn:
-                # write first: the UNIQUE(api_key) row lock serializes concurrent binds (and on
-                # SQLite takes the write lock up front, so racing binds wait, not deadlock)
-                conn.execute(
-                    insert(bt.key_bindings).values(
-                        api_key=api_key,
-                        account_id=account_id,
-                        broker_id=broker_id,
-                        bound_at=now,
-                        unbound_at=None,
-                        unbound_by="",
-                    )
-                )
-                self._check_key(conn, api_key, account_id)  # still ours, in this transaction
-        except IntegrityError:
+        row = {
+            "api_key": api_key,
+            "account_id": account_id,
+            "broker_id": broker_id,
+            "bound_at": now,
+            "unbound_at": None,
+            "unbound_by": "",
+        }
+        # still ours, checked again in the binding's transaction
+        if not self.repo.insert_binding(row, lambda key: _check_key(key, account_id)):
             prior = self.get(api_key)
             raise KeyAlreadyBound(
                 "this API key was bound before; a key can be bound only once"
                 if prior is not None and not prior.active
                 else "this API key is already bound to a broker"
-            ) from None
+            )
         self._forget(api_key)
         return Binding(api_key, account_id, broker_id, now, None, "")
-
-    @staticmethod
-    def _check_key(conn: Any, api_key: str, account_id: int) -> None:
-        if isinstance(conn, Engine):
-            with conn.connect() as c:
-                return Bindings._check_key(c, api_key, account_id)
-        k = t.api_keys.c
-        key = conn.execute(
-            select(k.account_id, k.revoked, k.permissions).where(k.api_key == api_key)
-        ).first()
-        if key is None or bool(key.revoked) or int(key.account_id) != account_id:
-            raise NotKeyOwner("the API key does not exist or is not yours")
-        if "SPOT_WITHDRAW_WRITE" in _split(key.permissions):
-            raise InvalidParameter("a key with withdraw permission cannot be bound")
-        return None
 
     def unbind(self, api_key: str, *, account_id: int | None = None, by: str = "user") -> Binding:
         """Close the key's binding. ``account_id`` limits it to the owner (``by="user"``) or
@@ -212,14 +164,9 @@ class Bindings:
             elif b.account_id != account_id:
                 raise NotKeyOwner("the API key does not exist or is not yours")
         now = self.clock()
-        with self.db.begin() as conn:
-            n = conn.execute(
-                update(bt.key_bindings)
-                .where(bt.key_bindings.c.api_key == api_key, bt.key_bindings.c.unbound_at.is_(None))
-                .values(unbound_at=now, unbound_by=by[:16])
-            ).rowcount
+        closed = self.repo.close_binding(api_key, now, by[:16])
         self._forget(api_key)
-        if n != 1:
+        if not closed:
             raise KeyNotBound("this API key is not bound to a broker")
         return Binding(b.api_key, b.account_id, b.broker_id, b.bound_at, now, by[:16])
 
@@ -227,3 +174,11 @@ class Bindings:
         """Close the binding of a deleted key, if it had one (call after ``delete_key``)."""
         with contextlib.suppress(KeyNotBound):
             self.unbind(api_key, by="key_deleted")
+
+
+def _check_key(key: Any | None, account_id: int) -> None:
+    """The key exists, is not revoked, is ``account_id``'s and cannot withdraw."""
+    if key is None or bool(key.revoked) or int(key.account_id) != account_id:
+        raise NotKeyOwner("the API key does not exist or is not yours")
+    if "SPOT_WITHDRAW_WRITE" in split_csv(key.permissions):
+        raise InvalidParameter("a key with withdraw permission cannot be bound")

@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-
-from sqlalchemy import select, update
+from typing import Any
 
 from bourse.domain.brokers import NotKeyOwner
 from bourse.domain.errors import InvalidParameter
-from bourse.services.apikeys import NO_IP_TTL_MS, ApiKeys
-from bourse.services.brokers.bindings import _split
-from bourse.store import tables as t
+from bourse.services.apikeys import NO_IP_TTL_MS, ApiKeys, split_csv
 
 _UNSET = object()
 
@@ -47,14 +44,14 @@ def renew_key(
 
     ``expires`` left out: ``now + ttl_ms`` for a key without IPs, never for one with IPs.
     """
-    k = t.api_keys.c
-    with keys.db.begin() as conn:
-        row = conn.execute(
-            select(k.account_id, k.revoked, k.ip_whitelist).where(k.api_key == api_key)
-        ).first()
+    new_exp: int | None = None
+    secret = None
+
+    def decide(row: Any | None) -> dict[str, Any]:
+        nonlocal new_exp, secret
         if row is None or bool(row.revoked) or int(row.account_id) != account_id:
             raise NotKeyOwner("the API key does not exist or is not yours")
-        has_ip = bool(_split(row.ip_whitelist))
+        has_ip = bool(split_csv(row.ip_whitelist))
         limit = None if has_ip else now_ms + ttl_ms
         if expires is _UNSET:
             new_exp = limit
@@ -66,11 +63,12 @@ def renew_key(
                 raise InvalidParameter(
                     f"a key without an IP whitelist can be renewed for at most {ttl_ms // 86_400_000} days"
                 )
-        values: dict[str, object] = {"expires": new_exp}
-        secret = None
+        values: dict[str, Any] = {"expires": new_exp}
         if rotate_secret:
             secret = secrets.token_hex(16)
-            values["secret_enc"] = keys.fernet.encrypt(secret.encode())
-        conn.execute(update(t.api_keys).where(k.api_key == api_key).values(**values))
+            values["secret_enc"] = keys.encrypt(secret)
+        return values
+
+    keys.repository.change(api_key, decide)
     keys.forget(api_key)
-    return Renewal(api_key, new_exp, secret)  # type: ignore[arg-type]
+    return Renewal(api_key, new_exp, secret)

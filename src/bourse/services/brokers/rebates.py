@@ -18,16 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine
 
 from bourse.domain.brokers import RebateStatus, rate_at, rebate_for, rebate_lines
-from bourse.services.brokers._util import Clock, insert_ignore, now_ms, upsert
-from bourse.store import broker_tables as bt
-from bourse.store import tables as t
+from bourse.engine.clock import Clock, now_ms
+from bourse.store.repositories.rebates import DAY_MS, RebateRepository
 
 CURSOR = "rebates.trade_id"
 _ACCRUE_LOCK = threading.Lock()  # one accrual at a time per process (SQLite has one writer)
-DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +33,6 @@ class AccrualResult:
     trades: int  # attributed trades read
     records: int  # rebate rows inserted
     cursor: int  # last trade id accrued
-
-
-def _cursor(conn: Any) -> int:
-    row = conn.execute(
-        select(bt.broker_cursors.c.value).where(bt.broker_cursors.c.name == CURSOR)
-    ).first()
-    return int(row.value) if row is not None else 0
 
 
 def accrue(
@@ -53,34 +44,17 @@ def accrue(
 
 
 def _accrue(db: Engine, clock: Clock, chunk: int, max_chunks: int) -> AccrualResult:
-    tr = t.trades.c
+    repo = RebateRepository(db)
     total_trades = total_records = 0
     cursor = 0
     for _ in range(max_chunks):
-        with db.begin() as conn:
-            cursor = _cursor(conn)
-            rows = conn.execute(
-                select(t.trades, t.symbols.c.base, t.symbols.c.quote)
-                .select_from(t.trades.join(t.symbols, t.symbols.c.name == tr.symbol))
-                .where(
-                    tr.id > cursor,
-                    or_(tr.buyer_broker.is_not(None), tr.seller_broker.is_not(None)),
-                )
-                .order_by(tr.id)
-                .limit(chunk)
-            ).all()
+        with repo.begin() as conn:
+            cursor = repo.cursor(conn, CURSOR)
+            rows = repo.attributed_trades(conn, cursor, chunk)
             if not rows:
                 break
             lines = [ln for r in rows for ln in rebate_lines(r, r.base, r.quote)]
-            brokers = sorted({ln.broker_id for ln in lines})
-            history: dict[int, list[tuple[int, int]]] = {b: [] for b in brokers}
-            h = bt.broker_rate_history.c
-            for hr in conn.execute(
-                select(h.broker_id, h.effective_from, h.rate_ppm)
-                .where(h.broker_id.in_(brokers))
-                .order_by(h.effective_from, h.id)
-            ).all():
-                history[int(hr.broker_id)].append((int(hr.effective_from), int(hr.rate_ppm)))
+            history = repo.rate_histories(conn, sorted({ln.broker_id for ln in lines}))
             now = clock()
             values = []
             for ln in lines:
@@ -107,10 +81,9 @@ def _accrue(db: Engine, clock: Clock, chunk: int, max_chunks: int) -> AccrualRes
                     }
                 )
             if values:
-                stmt = insert_ignore(conn, bt.rebates).returning(bt.rebates.c.id)
-                total_records += len(conn.execute(stmt, values).all())
+                total_records += repo.insert_rebates(conn, values)
             cursor = int(rows[-1].id)
-            upsert(conn, bt.broker_cursors, ["name"], {"name": CURSOR, "value": cursor})
+            repo.set_cursor(conn, CURSOR, cursor)
             total_trades += len(rows)
         if len(rows) < chunk:
             break
@@ -118,14 +91,6 @@ def _accrue(db: Engine, clock: Clock, chunk: int, max_chunks: int) -> AccrualRes
 
 
 # --- read models ---------------------------------------------------------------------------------
-def _range(q: Any, col: Any, start: int | None, end: int | None) -> Any:
-    if start is not None:
-        q = q.where(col >= start)
-    if end is not None:
-        q = q.where(col <= end)
-    return q
-
-
 def yyyymmdd(day: int) -> str:
     """The UTC date of day number ``day`` (ms // 86_400_000) as MEXC's ``yyyyMMdd``."""
     return datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y%m%d")
@@ -139,29 +104,13 @@ def daily(
     end: int | None = None,
     page: int = 1,
     page_size: int = 10,
-) -> tuple[int, list[dict]]:
+) -> tuple[int, list[dict[str, Any]]]:
     """Daily rebate totals per (UTC day, user, asset) for ``taxQuery``: (total rows, page).
 
     Rows are ``{"day", "uid", "asset", "amount"}`` with integer amounts, newest day first;
     zero rebates (a fee too small for the rate) are left out.
     """
-    r = bt.rebates.c
-    day = (r.trade_time - r.trade_time % DAY_MS).label("day")  # portable integer floor
-    base = _range(
-        select(day, r.account_id, r.asset, func.sum(r.rebate).label("amount")).where(
-            r.broker_id == broker_id, r.rebate > 0
-        ),
-        r.trade_time,
-        start,
-        end,
-    ).group_by(day, r.account_id, r.asset)
-    with db.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-        rows = conn.execute(
-            base.order_by(day.desc(), r.account_id, r.asset)
-            .limit(page_size)
-            .offset((page - 1) * page_size)
-        ).all()
+    total, rows = RebateRepository(db).daily(broker_id, start, end, page, page_size)
     return int(total), [
         {
             "day": yyyymmdd(int(x.day) // DAY_MS),
@@ -186,39 +135,21 @@ def records(
     page_size: int = 100,
 ) -> tuple[int, list[Any]]:
     """Per-trade rebate rows of ``broker_id`` (newest first): (total, page of row mappings)."""
-    r = bt.rebates.c
-    conds = [r.broker_id == broker_id]
-    if asset:
-        conds.append(r.asset == asset)
-    if status:
-        conds.append(r.status == status)
-    if account_id is not None:
-        conds.append(r.account_id == account_id)
-    q = _range(select(bt.rebates).where(and_(*conds)), r.trade_time, start, end)
-    with db.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(q.subquery())).scalar_one()
-        rows = (
-            conn.execute(
-                q.order_by(r.trade_time.desc(), r.id.desc())
-                .limit(page_size)
-                .offset((page - 1) * page_size)
-            )
-            .mappings()
-            .all()
-        )
-    return int(total), list(rows)
+    return RebateRepository(db).records(
+        broker_id,
+        start=start,
+        end=end,
+        asset=asset,
+        status=status,
+        account_id=account_id,
+        page=page,
+        page_size=page_size,
+    )
 
 
-def totals(db: Engine, broker_id: int) -> list[dict]:
+def totals(db: Engine, broker_id: int) -> list[dict[str, Any]]:
     """Per (asset, status) sums for a broker: ``{"asset", "status", "count", "amount"}``."""
-    r = bt.rebates.c
-    with db.connect() as conn:
-        rows = conn.execute(
-            select(r.asset, r.status, func.count().label("n"), func.sum(r.rebate).label("s"))
-            .where(r.broker_id == broker_id)
-            .group_by(r.asset, r.status)
-            .order_by(r.asset, r.status)
-        ).all()
+    rows = RebateRepository(db).totals(broker_id)
     return [
         {"asset": x.asset, "status": x.status, "count": int(x.n), "amount": int(x.s or 0)}
         for x in rows

@@ -15,17 +15,15 @@ appends the rate in force just before the suspension (later changes must be sche
 
 from __future__ import annotations
 
+import builtins
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine
 
-from bourse.domain.accounts import FIRST_USER_ACCOUNT_ID
 from bourse.domain.brokers import (
-    BrokerExists,
     BrokerNotFound,
     BrokerStateError,
     BrokerStatus,
@@ -34,10 +32,9 @@ from bourse.domain.brokers import (
     rate_at,
     transition,
 )
-from bourse.domain.errors import AccountNotFound, InvalidParameter
-from bourse.services.brokers._util import Clock, now_ms
-from bourse.store import broker_tables as bt
-from bourse.store import tables as t
+from bourse.domain.errors import InvalidParameter
+from bourse.engine.clock import Clock, now_ms
+from bourse.store.repositories.brokers import BrokerRepository
 
 #: rate given at first approval when none was set (30% of the fee, like Binance's low tier)
 DEFAULT_RATE_PPM = 300_000
@@ -100,6 +97,7 @@ class Registry:
         self, db: Engine, *, clock: Clock = now_ms, default_rate_ppm: int = DEFAULT_RATE_PPM
     ) -> None:
         self.db = db
+        self.repo = BrokerRepository(db)
         self.clock = clock
         self.default_rate_ppm = check_rate(default_rate_ppm)
         self._lock = threading.Lock()
@@ -107,26 +105,18 @@ class Registry:
 
     # --- reading -------------------------------------------------------------------------------
     def get(self, broker_id: int) -> Broker:
-        with self.db.connect() as conn:
-            row = conn.execute(select(bt.brokers).where(bt.brokers.c.id == broker_id)).first()
+        row = self.repo.get(broker_id)
         if row is None:
             raise BrokerNotFound(f"broker {broker_id} does not exist")
         return _broker(row)
 
     def by_account(self, account_id: int) -> Broker | None:
         """The broker whose main account is ``account_id`` (None if it never applied)."""
-        with self.db.connect() as conn:
-            row = conn.execute(
-                select(bt.brokers).where(bt.brokers.c.account_id == account_id)
-            ).first()
+        row = self.repo.by_account(account_id)
         return _broker(row) if row is not None else None
 
-    def list(self, status: BrokerStatus | None = None) -> list[Broker]:
-        q = select(bt.brokers).order_by(bt.brokers.c.id)
-        if status is not None:
-            q = q.where(bt.brokers.c.status == status.value)
-        with self.db.connect() as conn:
-            return [_broker(r) for r in conn.execute(q).all()]
+    def list(self, status: BrokerStatus | None = None) -> builtins.list[Broker]:
+        return [_broker(r) for r in self.repo.all(None if status is None else status.value)]
 
     def cached(self) -> tuple[dict[int, Broker], dict[str, int]]:
         """(id -> broker, code -> id), refreshed every couple of seconds and on our writes.
@@ -159,14 +149,8 @@ class Registry:
         bid = by_code.get(source)
         return by_id.get(bid) if bid is not None else None
 
-    def rate_history(self, broker_id: int) -> list[RateChange]:
-        h = bt.broker_rate_history.c
-        with self.db.connect() as conn:
-            rows = conn.execute(
-                select(bt.broker_rate_history)
-                .where(h.broker_id == broker_id)
-                .order_by(h.effective_from, h.id)
-            ).all()
+    def rate_history(self, broker_id: int) -> builtins.list[RateChange]:
+        rows = self.repo.rate_rows(broker_id)
         return [
             RateChange(int(r.rate_ppm), int(r.effective_from), int(r.set_at), r.note) for r in rows
         ]
@@ -177,13 +161,6 @@ class Registry:
         return rate_at(((r.effective_from, r.rate_ppm) for r in self.rate_history(broker_id)), when)
 
     # --- writing -------------------------------------------------------------------------------
-    def _check_account(self, conn: Any, account_id: int, what: str) -> None:
-        if account_id < FIRST_USER_ACCOUNT_ID:
-            raise InvalidParameter(f"{what} cannot be a system account")
-        row = conn.execute(select(t.accounts.c.id).where(t.accounts.c.id == account_id)).first()
-        if row is None:
-            raise AccountNotFound(f"{what} {account_id} does not exist")
-
     def apply(
         self,
         account_id: int,
@@ -215,40 +192,22 @@ class Registry:
                 raise InvalidParameter(f"{what} is too long")
         rebate_to = account_id if rebate_account_id is None else rebate_account_id
         now = self.clock()
-        try:
-            with self.db.begin() as conn:
-                self._check_account(conn, account_id, "account")
-                if rebate_to != account_id:
-                    self._check_account(conn, rebate_to, "rebate account")
-                if conn.execute(
-                    select(bt.brokers.c.id).where(bt.brokers.c.account_id == account_id)
-                ).first():
-                    raise BrokerExists(f"account {account_id} has already applied as a broker")
-                if (
-                    code
-                    and conn.execute(
-                        select(bt.brokers.c.id).where(bt.brokers.c.code == code)
-                    ).first()
-                ):
-                    raise BrokerExists(f"broker code {code!r} is taken")
-                conn.execute(
-                    insert(bt.brokers).values(
-                        account_id=account_id,
-                        rebate_account_id=rebate_to,
-                        type=btype.value,
-                        status=BrokerStatus.PENDING.value,
-                        name=name,
-                        code=code,
-                        logo_url=logo_url,
-                        callback_url=callback_url,
-                        note=note[:2000],
-                        reason="",
-                        created=now,
-                        updated=now,
-                    )
-                )
-        except IntegrityError:  # a concurrent application won the unique constraint
-            raise BrokerExists("this account or code has already applied as a broker") from None
+        self.repo.insert_application(
+            {
+                "account_id": account_id,
+                "rebate_account_id": rebate_to,
+                "type": btype.value,
+                "status": BrokerStatus.PENDING.value,
+                "name": name,
+                "code": code,
+                "logo_url": logo_url,
+                "callback_url": callback_url,
+                "note": note[:2000],
+                "reason": "",
+                "created": now,
+                "updated": now,
+            }
+        )
         self.invalidate()
         broker = self.by_account(account_id)
         assert broker is not None
@@ -259,25 +218,17 @@ class Registry:
         before = self.get(broker_id)
         target = transition(before.status, action)
         now = self.clock()
-        with self.db.begin() as conn:
-            n = conn.execute(
-                update(bt.brokers)
-                .where(bt.brokers.c.id == broker_id, bt.brokers.c.status == before.status.value)
-                .values(status=target.value, reason=reason[:256], updated=now)
-            ).rowcount
-            if n != 1:
+        with self.repo.begin() as conn:
+            if not self.repo.move_status(
+                conn, broker_id, before.status.value, target.value, reason[:256], now
+            ):
                 raise BrokerStateError("the broker changed concurrently; try again")
             self._after_move(conn, before, target, now)
         self.invalidate()
         return before, self.get(broker_id)
 
-    def _after_move(self, conn: Any, before: Broker, target: BrokerStatus, now: int) -> None:
-        h = bt.broker_rate_history.c
-        rows = conn.execute(
-            select(h.rate_ppm, h.effective_from, h.note)
-            .where(h.broker_id == before.id)
-            .order_by(h.effective_from, h.id)
-        ).all()
+    def _after_move(self, conn: Connection, before: Broker, target: BrokerStatus, now: int) -> None:
+        rows = self.repo.rate_rows(before.id, conn)
         history = [(int(r.effective_from), int(r.rate_ppm)) for r in rows]
         if target is BrokerStatus.SUSPENDED:
             # 0 from now on, and cancel rates scheduled for later (a later row wins a tie)
@@ -298,13 +249,10 @@ class Registry:
             elif not history:
                 self._insert_rate(conn, before.id, self.default_rate_ppm, now, now, "approved")
 
-    @staticmethod
-    def _insert_rate(conn: Any, broker_id: int, rate: int, eff: int, now: int, note: str) -> None:
-        conn.execute(
-            insert(bt.broker_rate_history).values(
-                broker_id=broker_id, rate_ppm=rate, effective_from=eff, set_at=now, note=note[:128]
-            )
-        )
+    def _insert_rate(
+        self, conn: Connection, broker_id: int, rate: int, eff: int, now: int, note: str
+    ) -> None:
+        self.repo.insert_rate(conn, broker_id, rate, eff, now, note[:128])
 
     def approve(self, broker_id: int) -> Broker:
         """PENDING or SUSPENDED -> APPROVED (first approval gets the default rate if none set)."""
@@ -329,19 +277,13 @@ class Registry:
         eff = now if effective_from is None else effective_from
         if eff < now:
             raise InvalidParameter("a rebate rate cannot take effect in the past")
-        with self.db.begin() as conn:
+        with self.repo.begin() as conn:
             self._insert_rate(conn, broker_id, rate_ppm, eff, now, note or "set")
         return RateChange(rate_ppm, eff, now, note or "set")
 
     def set_rebate_account(self, broker_id: int, account_id: int) -> Broker:
         """Send future payouts to another account (pending payouts keep their payee)."""
         self.get(broker_id)
-        with self.db.begin() as conn:
-            self._check_account(conn, account_id, "rebate account")
-            conn.execute(
-                update(bt.brokers)
-                .where(bt.brokers.c.id == broker_id)
-                .values(rebate_account_id=account_id, updated=self.clock())
-            )
+        self.repo.set_rebate_account(broker_id, account_id, self.clock())
         self.invalidate()
         return self.get(broker_id)

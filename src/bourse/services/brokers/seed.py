@@ -6,14 +6,19 @@ from typing import Any
 
 from bourse.domain.accounts import AccountKind
 from bourse.domain.brokers import BrokerStatus, KeyAlreadyBound
+from bourse.engine import Engine
 from bourse.engine import commands as c
+from bourse.services.apikeys import ApiKeys
+from bourse.services.brokers.program import Brokers
 
 DEMO_CODE = "demo-api-broker"
 DEMO_PERMISSIONS = ["SPOT_ACCOUNT_READ", "SPOT_ACCOUNT_WRITE", "SPOT_DEAL_READ"]
 
 
 def seed_api_broker(
-    platform: Any,
+    brokers: Brokers,
+    apikeys: ApiKeys,
+    engine: Engine,
     user_api_key: str | None = None,
     *,
     account_id: int | None = None,
@@ -30,17 +35,14 @@ def seed_api_broker(
     ``secretKey`` are None when the broker already existed (secrets are shown once).
     Idempotent: a second call reuses the broker and leaves an existing binding to it alone.
     """
-    from bourse.services.brokers import brokers_of
-
-    brokers = brokers_of(platform)
     reg = brokers.registry
     broker = reg.by_source(DEMO_CODE)
     api_key = secret = None
     if broker is None:
         if account_id is None:
-            acc = platform.engine.execute(c.OpenAccount(AccountKind.BROKER_MASTER, name=name))
+            acc = engine.execute(c.OpenAccount(AccountKind.BROKER_MASTER, name=name))
             account_id = acc.id
-            api_key, secret = platform.apikeys.create_key(
+            api_key, secret = apikeys.create_key(
                 acc.id, DEMO_PERMISSIONS, label="demo broker", ip_whitelist=["127.0.0.1", "::1"]
             )
         broker = reg.apply(account_id, "API", name, code=DEMO_CODE, note="seeded for the demo")
@@ -51,7 +53,7 @@ def seed_api_broker(
         broker = reg.approve(broker.id)
     bound = None
     if user_api_key:
-        key = platform.apikeys.lookup(user_api_key)
+        key = apikeys.lookup(user_api_key)
         if key is None:
             raise ValueError("unknown user API key")
         current = brokers.bindings.get(user_api_key)

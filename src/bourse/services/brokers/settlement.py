@@ -29,14 +29,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine
 
 from bourse.domain.brokers import RebateStatus, settlement_key
 from bourse.domain.errors import DomainError
+from bourse.engine import Engine as BourseEngine
 from bourse.engine import commands as c
-from bourse.services.brokers._util import Clock, now_ms, upsert
+from bourse.engine.clock import Clock, now_ms
 from bourse.services.brokers.registry import Registry
-from bourse.store import broker_tables as bt
+from bourse.store.repositories.rebates import RebateRepository
 
 log = logging.getLogger("bourse.services.brokers.settlement")
 
@@ -45,19 +46,22 @@ MAX_RECORDS_PER_PAYOUT = 50_000
 
 @dataclass(slots=True)
 class SettlementReport:
-    paid: list[dict] = field(default_factory=list)  # {"key","broker_id","asset","amount","count"}
+    paid: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # {"key","broker_id","asset","amount","count"}
     recovered: list[str] = field(default_factory=list)  # keys finished from a previous run
-    failed: list[dict] = field(default_factory=list)  # {"key", "error"}
+    failed: list[dict[str, Any]] = field(default_factory=list)  # {"key", "error"}
     held: list[tuple[int, str]] = field(default_factory=list)  # (broker, asset) not approved
     in_flight: list[str] = field(default_factory=list)  # keys left settling (engine down)
 
 
 class Settlement:
     def __init__(
-        self, db: Engine, engine: Any, registry: Registry, *, clock: Clock = now_ms
+        self, db: Engine, engine: BourseEngine, registry: Registry, *, clock: Clock = now_ms
     ) -> None:
         self.db = db
-        self.engine = engine  # bourse.engine.Engine (execute)
+        self.repo = RebateRepository(db)
+        self.engine = engine
         self.registry = registry
         self.clock = clock
         self._run_lock = threading.Lock()  # one settlement at a time in this process
@@ -68,18 +72,7 @@ class Settlement:
         report = SettlementReport()
         with self._run_lock:
             self._recover(report, broker_id, max_groups)
-            r = bt.rebates.c
-            q = (
-                select(r.broker_id, r.asset)
-                .where(r.status == RebateStatus.PENDING.value)
-                .group_by(r.broker_id, r.asset)
-                .order_by(r.broker_id, r.asset)
-                .limit(max_groups)
-            )
-            if broker_id is not None:
-                q = q.where(r.broker_id == broker_id)
-            with self.db.connect() as conn:
-                groups = [(int(g.broker_id), g.asset) for g in conn.execute(q).all()]
+            groups = self.repo.pending_groups(RebateStatus.PENDING.value, broker_id, max_groups)
             for bid, asset in groups:
                 try:
                     broker = self.registry.get(bid)
@@ -97,18 +90,7 @@ class Settlement:
         return report
 
     def _recover(self, report: SettlementReport, broker_id: int | None, limit: int) -> None:
-        s = bt.rebate_settlements.c
-        q = (
-            select(bt.rebate_settlements)
-            .where(s.status == RebateStatus.SETTLING.value)
-            .order_by(s.created)
-            .limit(limit)
-        )
-        if broker_id is not None:
-            q = q.where(s.broker_id == broker_id)
-        with self.db.connect() as conn:
-            rows = conn.execute(q).all()
-        for row in rows:
+        for row in self.repo.settlements_in(RebateStatus.SETTLING.value, broker_id, limit):
             self._pay(
                 report,
                 row.key,
@@ -127,57 +109,34 @@ class Settlement:
         claims serialize on the rows instead of reading the same ones: each row is claimed by
         exactly one settlement. The key is then derived from the ids actually claimed.
         """
-        r = bt.rebates.c
         now = self.clock()
-        temp = f"claim:{uuid.uuid4().hex}"
-        with self.db.begin() as conn:
-            pick = (
-                select(r.id)
-                .where(
-                    r.broker_id == broker_id,
-                    r.asset == asset,
-                    r.status == RebateStatus.PENDING.value,
-                )
-                .order_by(r.id)
-                .limit(MAX_RECORDS_PER_PAYOUT)
-            )
-            if conn.dialect.name == "postgresql":
-                pick = pick.with_for_update(skip_locked=True)
-            conn.execute(
-                update(bt.rebates)
-                .where(r.id.in_(pick.scalar_subquery()), r.status == RebateStatus.PENDING.value)
-                .values(status=RebateStatus.SETTLING.value, settlement_key=temp)
-            )
-            rows = conn.execute(
-                select(r.id, r.rebate).where(r.settlement_key == temp).order_by(r.id)
-            ).all()
-            if not rows:
-                return None
-            ids = [int(x.id) for x in rows]
-            amount = sum(int(x.rebate) for x in rows)
-            key = settlement_key(broker_id, asset, ids)
-            conn.execute(
-                update(bt.rebates).where(r.settlement_key == temp).values(settlement_key=key)
-            )
-            # a key that failed before (same rows again after retry_failed) is reused
-            upsert(
-                conn,
-                bt.rebate_settlements,
-                ["key"],
-                {
-                    "key": key,
-                    "broker_id": broker_id,
-                    "account_id": payee,
-                    "asset": asset,
-                    "amount": amount,
-                    "count": len(ids),
-                    "status": RebateStatus.SETTLING.value,
-                    "error": "",
-                    "created": now,
-                    "updated": now,
-                },
-            )
-        return key, payee, amount, len(ids)
+
+        def settle(ids: list[int], amount: int) -> dict[str, Any]:
+            return {
+                "key": settlement_key(broker_id, asset, ids),
+                "broker_id": broker_id,
+                "account_id": payee,
+                "asset": asset,
+                "amount": amount,
+                "count": len(ids),
+                "status": RebateStatus.SETTLING.value,
+                "error": "",
+                "created": now,
+                "updated": now,
+            }
+
+        claimed = self.repo.claim(
+            broker_id,
+            asset,
+            RebateStatus.PENDING.value,
+            RebateStatus.SETTLING.value,
+            f"claim:{uuid.uuid4().hex}",
+            MAX_RECORDS_PER_PAYOUT,
+            settle,
+        )
+        if claimed is None:
+            return None
+        return claimed["key"], payee, claimed["amount"], claimed["count"]
 
     def _pay(
         self,
@@ -219,63 +178,24 @@ class Settlement:
 
     def _finish(self, key: str, status: RebateStatus, error: str) -> None:
         now = self.clock()
-        with self.db.begin() as conn:
-            conn.execute(
-                update(bt.rebates)
-                .where(
-                    bt.rebates.c.settlement_key == key,
-                    bt.rebates.c.status == RebateStatus.SETTLING.value,
-                )
-                .values(
-                    status=status.value,
-                    settled_at=now if status is RebateStatus.SETTLED else None,
-                )
-            )
-            conn.execute(
-                update(bt.rebate_settlements)
-                .where(bt.rebate_settlements.c.key == key)
-                .values(status=status.value, error=error[:256], updated=now)
-            )
+        self.repo.finish(
+            key,
+            RebateStatus.SETTLING.value,
+            status.value,
+            now if status is RebateStatus.SETTLED else None,
+            error[:256],
+            now,
+        )
 
     def retry_failed(self, broker_id: int | None = None) -> int:
         """Put failed rows back to ``pending`` (the next run pays them); returns how many."""
-        r = bt.rebates.c
-        q = (
-            update(bt.rebates)
-            .where(r.status == RebateStatus.FAILED.value)
-            .values(status=RebateStatus.PENDING.value, settlement_key=None)
-        )
-        if broker_id is not None:
-            q = q.where(r.broker_id == broker_id)
-        with self.db.begin() as conn:
-            return int(conn.execute(q).rowcount)
+        return self.repo.reset(RebateStatus.FAILED.value, RebateStatus.PENDING.value, broker_id)
 
     def settlements(self, broker_id: int, limit: int = 100) -> list[Any]:
-        s = bt.rebate_settlements.c
-        with self.db.connect() as conn:
-            return list(
-                conn.execute(
-                    select(bt.rebate_settlements)
-                    .where(s.broker_id == broker_id)
-                    .order_by(s.created.desc())
-                    .limit(limit)
-                )
-                .mappings()
-                .all()
-            )
+        return self.repo.settlements(broker_id, limit)
 
     def pending_total(self, broker_id: int, asset: str) -> int:
-        r = bt.rebates.c
-        with self.db.connect() as conn:
-            return int(
-                conn.execute(
-                    select(func.coalesce(func.sum(r.rebate), 0)).where(
-                        r.broker_id == broker_id,
-                        r.asset == asset,
-                        r.status == RebateStatus.PENDING.value,
-                    )
-                ).scalar_one()
-            )
+        return self.repo.pending_total(broker_id, asset, RebateStatus.PENDING.value)
 
 
 def next_run(now_ms_: int, at: str) -> int:

@@ -1,5 +1,7 @@
-"""Wallet service: deposit addresses, deposits, two-phase withdrawals, universal transfers."""
+"""Wallet service: deposit addresses, deposits, two-phase withdrawals, universal transfers,
+over the ``Chain`` port (``bourse.services.wallet.chain``)."""
 
+from bourse.services.wallet.chain import Chain
 from bourse.services.wallet.service import (
     DepositView,
     TransferView,
@@ -9,15 +11,14 @@ from bourse.services.wallet.service import (
     format_id,
     parse_id,
 )
-from bourse.services.wallet.setup import build_wallet
 
 __all__ = [
+    "Chain",
     "DepositView",
     "TransferView",
     "WalletService",
     "WalletSettings",
     "WithdrawalView",
-    "build_wallet",
     "format_id",
     "parse_id",
 ]

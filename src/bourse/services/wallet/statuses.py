@@ -97,6 +97,6 @@ def parse_code(value: str | int | None, names: dict[str, int]) -> int | None:
     if value is None or value == "":
         return None
     text = str(value).strip().upper()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return int(text)
     return names.get(text, -1)

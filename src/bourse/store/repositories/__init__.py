@@ -1,1 +1,1 @@
-"""Repositories: the store's SQL, one module per area."""
+"""Repositories: the SQL of each area, behind methods named after what they do."""

@@ -1,5 +1,8 @@
 """Bearer tokens on the MEXC OpenAPI: the adapter the request pipeline calls.
 
+``bourse.oauth.bearer`` holds the protocol (RFC 6750: is the token valid, what may it do, does
+the ``source`` header match); this module maps its outcomes to MEXC errors.
+
 ``bearer_key(platform, authorization, source, permission, now)`` authenticates an
 ``Authorization: Bearer <token>`` header and returns an ``ApiKey``-shaped value the handlers
 already understand (``account_id``, ``permissions``, no IP or symbol limits), plus the
@@ -16,6 +19,8 @@ are ignored if sent. See ``docs/oauth.md`` for how ``bourse.api.mexc.routes`` ca
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from bourse.api.mexc import errors as e
 from bourse.api.mexc.errors import ApiError
 from bourse.oauth.bearer import (
@@ -28,8 +33,16 @@ from bourse.oauth.bearer import (
     token_from_header,
 )
 from bourse.services.apikeys import ApiKey
+from bourse.store.repositories.oauth import OAuthRepository
 
 KEY_PREFIX = "oauth:"
+
+
+class HasOAuthStore(Protocol):
+    """What ``bearer_key`` reads of the platform (``bourse.services.bundle.Services``)."""
+
+    @property
+    def oauth(self) -> OAuthRepository: ...
 
 
 def is_bearer(authorization: str | None) -> bool:
@@ -37,7 +50,7 @@ def is_bearer(authorization: str | None) -> bool:
 
 
 def bearer_key(
-    platform,  # type: ignore[no-untyped-def]
+    platform: HasOAuthStore,
     authorization: str | None,
     source: str | None,
     permission: str | None,
@@ -45,7 +58,7 @@ def bearer_key(
 ) -> tuple[ApiKey, BearerPrincipal]:
     """The key-shaped credential of a bearer request; raises ``ApiError``."""
     try:
-        principal = authenticate_bearer(platform, token_from_header(authorization), now=now)
+        principal = authenticate_bearer(platform.oauth, token_from_header(authorization), now=now)
     except BearerError as exc:
         raise ApiError(
             e.INVALID_KEY,

@@ -1,19 +1,12 @@
-"""Small helpers shared by the broker modules (clock, dialect-aware upsert/insert-ignore)."""
+"""Dialect-aware statements the repositories share: insert-or-ignore and upsert on SQLite and
+PostgreSQL (both speak ``ON CONFLICT``)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
-
-Clock = Callable[[], int]
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def insert_ignore(conn: Connection, table: Table) -> Any:

@@ -1,0 +1,75 @@
+"""Binding a user's key to a broker: bind (once, ever), see the binding, unbind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bourse.api.mexc.broker.common import BINDING, READ, WRITE, call
+from bourse.api.mexc.context import Ctx, Endpoint
+from bourse.api.mexc.params import P
+
+
+async def bind(ctx: Ctx) -> Any:
+    assert ctx.key is not None
+    api_key = ctx.params.get("apiKey") or ctx.key.api_key
+    b = await call(
+        ctx, ctx.services.brokers.bindings.bind, api_key, ctx.params["brokerId"], ctx.account
+    )
+    return {"apiKey": b.api_key, "brokerId": str(b.broker_id), "bindTime": b.bound_at}
+
+
+async def binding(ctx: Ctx) -> Any:
+    assert ctx.key is not None
+    api_key = ctx.params.get("apiKey") or ctx.key.api_key
+    b = await ctx.db(ctx.services.brokers.bindings.get, api_key)
+    if b is None or b.account_id != ctx.account:
+        return {"apiKey": api_key, "brokerId": None, "bindTime": None, "unbindTime": None}
+    return {
+        "apiKey": api_key,
+        "brokerId": str(b.broker_id),
+        "bindTime": b.bound_at,
+        "unbindTime": b.unbound_at,
+    }
+
+
+async def unbind(ctx: Ctx) -> Any:
+    assert ctx.key is not None
+    api_key = ctx.params.get("apiKey") or ctx.key.api_key
+    done = await call(
+        ctx, ctx.services.brokers.bindings.unbind, api_key, account_id=ctx.account, by="user"
+    )
+    return {"apiKey": done.api_key, "brokerId": str(done.broker_id), "unbindTime": done.unbound_at}
+
+
+ENDPOINTS: list[Endpoint] = [
+    Endpoint(
+        "POST",
+        "/api/v3/user/apiKey/bind",
+        bind,
+        (P("brokerId", "int", True, minimum=1), P("apiKey", "str")),
+        True,
+        WRITE,
+        "Bind an API key to a broker; a key can be bound only once (Bourse)",
+        BINDING,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v3/user/apiKey/bind",
+        binding,
+        (P("apiKey", "str"),),
+        True,
+        READ,
+        "The broker an API key is bound to (Bourse)",
+        BINDING,
+    ),
+    Endpoint(
+        "DELETE",
+        "/api/v3/user/apiKey/bind",
+        unbind,
+        (P("apiKey", "str"),),
+        True,
+        WRITE,
+        "Unbind an API key from its broker (recorded; the key cannot be bound again) (Bourse)",
+        BINDING,
+    ),
+]

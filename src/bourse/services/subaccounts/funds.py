@@ -1,0 +1,92 @@
+"""A sub-account's own money: its deposits and withdrawals go through the wallet with the
+sub-account's own key (the MEXC endpoints take no ``subAccount`` parameter), and its master
+sees every sub-account's deposits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bourse.services.subaccounts.directory import SubAccountDirectory
+from bourse.services.subaccounts.errors import SubAccountFrozen, SubAccountOnly, WrongFundPassword
+from bourse.services.subaccounts.rules import SubAccount, Tenant, hasher
+from bourse.services.wallet import WalletService
+from bourse.store.repositories.subaccounts import SubAccountRepository
+
+
+class SubAccountFunds:
+    def __init__(
+        self, directory: SubAccountDirectory, wallet: WalletService, repo: SubAccountRepository
+    ) -> None:
+        self.directory = directory
+        self.wallet = wallet
+        self.repo = repo
+
+    def own(self, account_id: int, *, broker: bool = True) -> SubAccount:
+        """The calling sub-account (a sub-account key's endpoints): refused for any account
+        that is not a sub-account (of an approved independent broker, with ``broker``)."""
+        sub = self.directory.by_account(account_id)
+        if sub is None or (broker and sub.broker_id is None):
+            raise SubAccountOnly()
+        if broker:
+            self.directory.tenant_for_broker(sub.master)  # the broker must still be approved
+        return sub
+
+    def withdraw(
+        self,
+        sub: SubAccount,
+        coin: str,
+        network: str | None,
+        address: str,
+        amount: int,
+        *,
+        password: str | None = None,
+        remark: str = "",
+        client_id: str = "",
+    ) -> Any:
+        if self.directory.frozen([sub.account_id]).get(sub.account_id):
+            raise SubAccountFrozen(f"sub account {sub.name!r} is frozen")
+        skip = False
+        if password:
+            stored = self.repo.password_hash(sub.account_id)
+            if stored is None:
+                raise WrongFundPassword("no fund password is set for this sub-account")
+            try:
+                hasher().verify(stored, password.lower())
+            except Exception:
+                raise WrongFundPassword() from None
+            skip = True
+        return self.wallet.withdraw(
+            sub.account_id,
+            coin,
+            network,
+            address,
+            amount,
+            remark=remark,
+            skip_whitelist=skip,
+            client_id=client_id,
+        )
+
+    def deposit_history_all(
+        self,
+        tenant: Tenant,
+        *,
+        coin: str | None = None,
+        status: str | None = None,
+        start: int | None = None,
+        end: int | None = None,
+        limit: int = 100,
+        page: int = 1,
+    ) -> tuple[list[Any], dict[int, str]]:
+        """Deposits of every sub-account of the tenant (default window: the last 3 days)."""
+        names = self.directory.names(tenant)
+        subs = [a for a in names if a != tenant.master]
+        if not subs:
+            return [], names
+        wallet = self.wallet
+        if start is None:
+            start = (end if end is not None else wallet.clock()) - 3 * 86_400_000
+        limit, page = max(1, min(limit, 1000)), max(1, page)
+        rows = wallet.deposit_history(
+            subs, coin=coin, status=status, start=start, end=end, limit=min(1000, limit * page)
+        )
+        return rows[(page - 1) * limit : page * limit], names

@@ -1,0 +1,233 @@
+"""Withdrawals, two-phase: ``withdraw`` reserves amount + fee (``ReserveWithdrawal``,
+idempotent by ``withdrawOrderId``); above a per-coin threshold it waits in review until an
+operator calls ``approve_withdrawal``; the chain broadcasts, then settles or (only when the
+chain says the transaction failed) voids. ``cancel_withdrawal`` works until the broadcast.
+The wire ``amount`` includes the fee (MEXC): the chain receives ``amount - fee``.
+
+An account with entries in its withdraw address book (the whitelist) can only withdraw to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bourse.domain.errors import (
+    AddressNotWhitelisted,
+    InvalidAddress,
+    InvalidParameter,
+    MemoRequired,
+    MissingParameter,
+    RemarkTooLong,
+    WithdrawalNotCancelable,
+    WithdrawalNotFound,
+    WithdrawAmountOutOfRange,
+    WithdrawDisabled,
+)
+from bourse.domain.wallet import Withdrawal, WithdrawalStatus
+from bourse.engine import commands as c
+from bourse.services.wallet import statuses as st
+from bourse.services.wallet.base import WalletBase
+from bourse.services.wallet.chain import Network, valid_address
+
+MAX_REMARK = 200
+MAX_CLIENT_ID = 64
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawalView:
+    """A withdrawal with what the wire needs around it."""
+
+    withdrawal: Withdrawal
+    remark: str
+    network: Network | None
+    in_block: bool
+    confirmations: int | None
+
+    @property
+    def mexc_status(self) -> int:
+        return st.withdraw_code(self.withdrawal.status, self.in_block)
+
+
+class Withdrawals(WalletBase):
+    def withdraw(
+        self,
+        account: int,
+        coin: str,
+        network: str | None,
+        address: str,
+        amount: int,
+        *,
+        memo: str = "",
+        client_id: str = "",
+        remark: str = "",
+        skip_whitelist: bool = False,
+    ) -> Withdrawal:
+        """Reserve a withdrawal of ``amount`` units (fee included); returns it as stored.
+        A retry with the same ``client_id`` returns the first withdrawal and reserves nothing."""
+        asset = self.asset(coin)
+        net = self.network(asset, network)
+        if not net.withdraw_enable:
+            raise WithdrawDisabled(f"withdrawals of {asset.code} on {net.id} are suspended")
+        address = (address or "").strip()
+        if not address:
+            raise MissingParameter("address cannot be null")
+        if not valid_address(net.style, address):
+            raise InvalidAddress(f"address is not a valid {net.name} address")
+        memo = (memo or "").strip()
+        if net.memo_required and not memo:
+            raise MemoRequired(f"{net.name} withdrawals need a memo")
+        if not net.memo_required:
+            memo = ""
+        if len(memo) > 128:
+            raise InvalidParameter("memo is too long")
+        if len(remark or "") > MAX_REMARK:
+            raise RemarkTooLong(f"remark is longer than {MAX_REMARK} characters")
+        client_id = (client_id or "").strip()
+        if len(client_id) > MAX_CLIENT_ID:
+            raise InvalidParameter(f"withdrawOrderId is longer than {MAX_CLIENT_ID} characters")
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise InvalidParameter("amount must be integer units")
+        if amount < net.withdraw_min or amount <= net.withdraw_fee:
+            raise WithdrawAmountOutOfRange("amount is below the minimum withdrawal of this network")
+        if amount > net.withdraw_max:
+            raise WithdrawAmountOutOfRange("amount is above the maximum withdrawal")
+        if self.settings.whitelist and not skip_whitelist:
+            self._check_whitelist(account, asset.code, net, address, memo)
+        threshold = self.review_threshold(asset)
+        review = threshold is not None and amount > threshold
+        w: Withdrawal = self.engine.execute(
+            c.ReserveWithdrawal(
+                account,
+                asset.code,
+                amount - net.withdraw_fee,
+                net.withdraw_fee,
+                address,
+                net.id,
+                memo,
+                client_id,
+                review,
+            )
+        )
+        if remark:
+            self.repo.add_remark(w.id, remark)  # a retry: the first request's remark stays
+        return w
+
+    def _check_whitelist(
+        self, account: int, coin: str, net: Network, address: str, memo: str
+    ) -> None:
+        entries = self.repo.whitelist(account)
+        if not entries:
+            return
+        for e in entries:
+            if (e["coin"], e["network"], e["address"], e["memo"]) == (coin, net.id, address, memo):
+                return
+        raise AddressNotWhitelisted("withdrawal address is not in the common-address list")
+
+    def get_withdrawal(self, account: int, withdrawal_id: int) -> Withdrawal:
+        w = self.engine.read(lambda e: e.wallet.withdrawals.get(withdrawal_id))
+        if w is None:
+            w = self.engine.store.get_withdrawal(withdrawal_id)
+        if w is None or w.account != account:
+            raise WithdrawalNotFound(f"withdrawal {withdrawal_id} does not exist")
+        return w
+
+    def cancel_withdrawal(self, account: int, withdrawal_id: int) -> Withdrawal:
+        """Cancel before the broadcast (PENDING or in REVIEW): the reserve is released."""
+        w = self.get_withdrawal(account, withdrawal_id)
+        if w.status not in (WithdrawalStatus.PENDING, WithdrawalStatus.REVIEW):
+            raise WithdrawalNotCancelable(f"withdrawal {withdrawal_id} is {w.status}")
+        try:
+            voided: Withdrawal = self.engine.execute(c.VoidWithdrawal(withdrawal_id, failed=False))
+        except InvalidParameter as exc:  # broadcast or finished in the meantime
+            raise WithdrawalNotCancelable(str(exc)) from exc
+        return voided
+
+    def approve_withdrawal(self, withdrawal_id: int) -> Withdrawal:
+        """Operator: release a withdrawal from review to the broadcast queue."""
+        approved: Withdrawal = self.engine.execute(c.ApproveWithdrawal(withdrawal_id))
+        return approved
+
+    def reject_withdrawal(self, withdrawal_id: int) -> Withdrawal:
+        """Operator: refuse a withdrawal in review (it ends CANCELED, the reserve released)."""
+        w = self.engine.read(lambda e: e.wallet.withdrawals.get(withdrawal_id))
+        if w is None or w.status is not WithdrawalStatus.REVIEW:
+            raise WithdrawalNotCancelable(f"withdrawal {withdrawal_id} is not in review")
+        rejected: Withdrawal = self.engine.execute(c.VoidWithdrawal(withdrawal_id, failed=False))
+        return rejected
+
+    def withdraw_history(
+        self,
+        account: int,
+        *,
+        coin: str | None = None,
+        status: str | int | None = None,
+        start: int | None = None,
+        end: int | None = None,
+        limit: int = 1000,
+        withdrawal_ids: list[int] | None = None,
+    ) -> list[WithdrawalView]:
+        """Newest first."""
+        asset = self.asset(coin.partition("-")[0]).code if coin else None
+        code = st.parse_code(status, st.WITHDRAW_STATUS_CODES)
+        statuses = None
+        if code is not None:
+            wanted = st.WITHDRAW_BY_CODE.get(code, ())
+            if not wanted:
+                return []
+            statuses = [str(s) for s in wanted]
+        s = e = None
+        if withdrawal_ids is None:
+            s, e = self.window(start, end)
+        items = self.repo.withdrawals(
+            account,
+            asset=asset,
+            statuses=statuses,
+            ids=withdrawal_ids,
+            start=s,
+            end=e,
+            limit=limit,
+        )
+        chain = self.chain.withdrawal_info(x.id for x, _ in items)
+        nets = self.networks_of({x.asset for x, _ in items})
+        out = []
+        for wd, remark in items:
+            ch = chain.get(wd.id)
+            view = WithdrawalView(
+                wd,
+                remark,
+                nets.get((wd.asset, wd.network)),
+                bool(ch and ch.block is not None),
+                ch.confirmations if ch else None,
+            )
+            if code is None or view.mexc_status == code:
+                out.append(view)
+        return out
+
+    # --- whitelist -----------------------------------------------------------------------------
+    def add_whitelist(
+        self,
+        account: int,
+        coin: str,
+        network: str | None,
+        address: str,
+        memo: str = "",
+        label: str = "",
+    ) -> None:
+        asset = self.asset(coin)
+        net = self.network(asset, network)
+        address = (address or "").strip()
+        if not valid_address(net.style, address):
+            raise InvalidAddress(f"address is not a valid {net.name} address")
+        memo = (memo or "").strip() if net.memo_required else ""
+        self.repo.add_whitelist(
+            account, asset.code, net.id, address, memo, label[:128], self.clock()
+        )
+
+    def remove_whitelist(self, account: int, coin: str, network: str | None, address: str) -> int:
+        asset = self.asset(coin)
+        net = self.network(asset, network)
+        return self.repo.remove_whitelist(account, asset.code, net.id, address)
+
+    def whitelist(self, account: int, coin: str | None = None) -> list[dict[str, Any]]:
+        return self.repo.whitelist(account, coin.upper() if coin else None)

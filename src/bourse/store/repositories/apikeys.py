@@ -1,0 +1,97 @@
+"""The ``api_keys`` table: the one module that writes it (create, revoke, renew).
+
+Other repositories may read it (the broker bindings join it for their listings); every write
+goes through ``ApiKeyRepository``. Rows come back as SQLAlchemy rows with the table's columns.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import OperationalError
+
+from bourse.store import tables as t
+
+_k = t.api_keys.c
+T = TypeVar("T")
+
+
+class ApiKeyRepository:
+    def __init__(self, db: Engine) -> None:
+        self.db = db
+
+    # --- writing ---------------------------------------------------------------------------------
+    def insert_within_limit(self, values: dict[str, Any], max_keys: int) -> bool:
+        """Insert the key row ``values`` unless its account already has ``max_keys`` usable
+        keys (counted in the same transaction); returns whether it was inserted."""
+        with self.db.begin() as conn:
+            count = len(
+                conn.execute(
+                    select(_k.api_key).where(
+                        _k.account_id == values["account_id"], _k.revoked.is_(False)
+                    )
+                ).all()
+            )
+            if count >= max_keys:
+                return False
+            conn.execute(insert(t.api_keys).values(**values))
+        return True
+
+    def revoke(self, api_key: str, account_id: int | None = None) -> bool:
+        """Revoke a usable key (only ``account_id``'s, if given); False if there was none."""
+        cond = [_k.api_key == api_key, _k.revoked.is_(False)]
+        if account_id is not None:
+            cond.append(_k.account_id == account_id)
+        with self.db.begin() as conn:
+            n = conn.execute(update(t.api_keys).where(*cond).values(revoked=True)).rowcount
+        return bool(n)
+
+    def change(self, api_key: str, decide: Callable[[Any | None], dict[str, Any]]) -> None:
+        """Read the key's row and update it with ``decide(row)``'s values, in one transaction
+        (``decide`` gets None for an unknown key and raises to change nothing)."""
+        with self.db.begin() as conn:
+            row = conn.execute(select(t.api_keys).where(_k.api_key == api_key)).first()
+            values = decide(row)
+            conn.execute(update(t.api_keys).where(_k.api_key == api_key).values(**values))
+
+    # --- reading ---------------------------------------------------------------------------------
+    def get(self, api_key: str) -> Any | None:
+        with self.db.connect() as conn:
+            return conn.execute(select(t.api_keys).where(_k.api_key == api_key)).first()
+
+    def of_account(self, account_id: int, include_revoked: bool = False) -> list[Any]:
+        """The account's key rows, oldest first."""
+        q = select(t.api_keys).where(_k.account_id == account_id)
+        if not include_revoked:
+            q = q.where(_k.revoked.is_(False))
+        with self.db.connect() as conn:
+            return list(conn.execute(q.order_by(_k.created)).all())
+
+    def newest_labelled(self, account_id: int, label: str, limit: int = 5) -> list[str]:
+        """Access keys of the account's usable keys labelled ``label``, newest first."""
+        q = (
+            select(_k.api_key)
+            .where(_k.account_id == account_id, _k.label == label, _k.revoked.is_(False))
+            .order_by(_k.created.desc())
+            .limit(limit)
+        )
+        with self.db.connect() as conn:
+            return [row.api_key for row in conn.execute(q)]
+
+
+def retry_when_locked(fn: Callable[[], T], attempts: int = 8) -> T:
+    """``fn()`` retried when SQLite refuses a read-then-write transaction because another
+    writer committed first ("database is locked"; ``insert_within_limit`` reads the key count
+    before it inserts). Bounded; any other error, or the last one, propagates."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.005 * (attempt + 1) * (1 + random.random()))
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,199 @@
+"""The SQL of the broker registry, key bindings and attribution audit
+(``bourse.services.brokers``): the ``brokers``, ``broker_rate_history``, ``key_bindings`` and
+``order_attributions`` tables. Rebates and settlements are in ``repositories.rebates``.
+
+Methods that take a ``conn`` run inside a transaction the service opens with ``begin()``, so a
+unit of several statements stays one transaction; the others open their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bourse.domain.accounts import FIRST_USER_ACCOUNT_ID
+from bourse.domain.brokers import BrokerExists
+from bourse.domain.errors import AccountNotFound, InvalidParameter
+from bourse.store import broker_tables as bt
+from bourse.store import tables as t
+from bourse.store.repositories.dialect import insert_ignore
+
+_b = bt.brokers.c
+_h = bt.broker_rate_history.c
+_kb = bt.key_bindings.c
+_k = t.api_keys.c
+
+
+class BrokerRepository:
+    def __init__(self, db: Engine) -> None:
+        self.db = db
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One transaction for the ``conn``-taking methods."""
+        with self.db.begin() as conn:
+            yield conn
+
+    # --- brokers ---------------------------------------------------------------------------------
+    def get(self, broker_id: int) -> Any | None:
+        with self.db.connect() as conn:
+            return conn.execute(select(bt.brokers).where(_b.id == broker_id)).first()
+
+    def by_account(self, account_id: int) -> Any | None:
+        with self.db.connect() as conn:
+            return conn.execute(select(bt.brokers).where(_b.account_id == account_id)).first()
+
+    def all(self, status: str | None = None) -> list[Any]:
+        q = select(bt.brokers).order_by(_b.id)
+        if status is not None:
+            q = q.where(_b.status == status)
+        with self.db.connect() as conn:
+            return list(conn.execute(q).all())
+
+    @staticmethod
+    def check_account(conn: Connection, account_id: int, what: str) -> None:
+        """Refuse a system account, and one that does not exist (in the caller's transaction)."""
+        if account_id < FIRST_USER_ACCOUNT_ID:
+            raise InvalidParameter(f"{what} cannot be a system account")
+        row = conn.execute(select(t.accounts.c.id).where(t.accounts.c.id == account_id)).first()
+        if row is None:
+            raise AccountNotFound(f"{what} {account_id} does not exist")
+
+    def insert_application(self, values: dict[str, Any]) -> None:
+        """Insert a broker row after checking, in the same transaction, that its accounts exist
+        and that neither its account nor its code has applied (``BrokerExists``; a concurrent
+        application that wins the unique constraint is ``BrokerExists`` too)."""
+        account_id, rebate_to, code = (
+            values["account_id"],
+            values["rebate_account_id"],
+            values["code"],
+        )
+        try:
+            with self.db.begin() as conn:
+                self.check_account(conn, account_id, "account")
+                if rebate_to != account_id:
+                    self.check_account(conn, rebate_to, "rebate account")
+                if conn.execute(select(_b.id).where(_b.account_id == account_id)).first():
+                    raise BrokerExists(f"account {account_id} has already applied as a broker")
+                if code and conn.execute(select(_b.id).where(_b.code == code)).first():
+                    raise BrokerExists(f"broker code {code!r} is taken")
+                conn.execute(insert(bt.brokers).values(**values))
+        except IntegrityError:
+            raise BrokerExists("this account or code has already applied as a broker") from None
+
+    @staticmethod
+    def move_status(
+        conn: Connection, broker_id: int, before: str, after: str, reason: str, now: int
+    ) -> bool:
+        """Set the status if it is still ``before``; False if it changed concurrently."""
+        n = conn.execute(
+            update(bt.brokers)
+            .where(_b.id == broker_id, _b.status == before)
+            .values(status=after, reason=reason, updated=now)
+        ).rowcount
+        return bool(n == 1)
+
+    def set_rebate_account(self, broker_id: int, account_id: int, now: int) -> None:
+        with self.db.begin() as conn:
+            self.check_account(conn, account_id, "rebate account")
+            conn.execute(
+                update(bt.brokers)
+                .where(_b.id == broker_id)
+                .values(rebate_account_id=account_id, updated=now)
+            )
+
+    # --- rates -----------------------------------------------------------------------------------
+    def rate_rows(self, broker_id: int, conn: Connection | None = None) -> list[Any]:
+        """The broker's rate history (``rate_ppm``, ``effective_from``, ``set_at``, ``note``),
+        in force order."""
+        q = (
+            select(bt.broker_rate_history)
+            .where(_h.broker_id == broker_id)
+            .order_by(_h.effective_from, _h.id)
+        )
+        if conn is not None:
+            return list(conn.execute(q).all())
+        with self.db.connect() as own:
+            return list(own.execute(q).all())
+
+    @staticmethod
+    def insert_rate(
+        conn: Connection, broker_id: int, rate: int, eff: int, now: int, note: str
+    ) -> None:
+        conn.execute(
+            insert(bt.broker_rate_history).values(
+                broker_id=broker_id, rate_ppm=rate, effective_from=eff, set_at=now, note=note
+            )
+        )
+
+    # --- key bindings ----------------------------------------------------------------------------
+    def binding(self, api_key: str) -> Any | None:
+        with self.db.connect() as conn:
+            return conn.execute(select(bt.key_bindings).where(_kb.api_key == api_key)).first()
+
+    def key_row(self, api_key: str, conn: Connection | None = None) -> Any | None:
+        """The key's ``account_id``, ``revoked`` and ``permissions`` (read, never written here)."""
+        q = select(_k.account_id, _k.revoked, _k.permissions).where(_k.api_key == api_key)
+        if conn is not None:
+            return conn.execute(q).first()
+        with self.db.connect() as own:
+            return own.execute(q).first()
+
+    def insert_binding(self, values: dict[str, Any], check: Callable[[Any | None], None]) -> bool:
+        """Insert a binding row, then ``check(key row)`` in the same transaction (it raises to
+        roll back); False when the key was ever bound (the UNIQUE(api_key) constraint).
+
+        The write comes first: the row lock serializes concurrent binds (and on SQLite takes
+        the write lock up front, so racing binds wait, not deadlock)."""
+        try:
+            with self.db.begin() as conn:
+                conn.execute(insert(bt.key_bindings).values(**values))
+                check(self.key_row(values["api_key"], conn))
+        except IntegrityError:
+            return False
+        return True
+
+    def close_binding(self, api_key: str, now: int, by: str) -> bool:
+        """Close the key's open binding; False if it had none."""
+        with self.db.begin() as conn:
+            n = conn.execute(
+                update(bt.key_bindings)
+                .where(_kb.api_key == api_key, _kb.unbound_at.is_(None))
+                .values(unbound_at=now, unbound_by=by)
+            ).rowcount
+        return bool(n == 1)
+
+    def bound_keys(self, broker_id: int, include_unbound: bool = False) -> list[Any]:
+        """The broker's bindings joined with their keys' public columns, oldest first."""
+        q = (
+            select(
+                _kb.api_key,
+                _kb.account_id,
+                _kb.bound_at,
+                _kb.unbound_at,
+                _kb.unbound_by,
+                _k.permissions,
+                _k.ip_whitelist,
+                _k.symbols,
+                _k.expires,
+                _k.revoked,
+                _k.label,
+            )
+            .select_from(bt.key_bindings.outerjoin(t.api_keys, _k.api_key == _kb.api_key))
+            .where(_kb.broker_id == broker_id)
+            .order_by(_kb.bound_at, _kb.id)
+        )
+        if not include_unbound:
+            q = q.where(_kb.unbound_at.is_(None))
+        with self.db.connect() as conn:
+            return list(conn.execute(q).all())
+
+    # --- attribution audit -----------------------------------------------------------------------
+    def record_attribution(self, values: dict[str, Any]) -> None:
+        """Keep one order's refused attribution (idempotent per order)."""
+        with self.db.begin() as conn:
+            conn.execute(insert_ignore(conn, bt.order_attributions).values(**values))

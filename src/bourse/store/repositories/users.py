@@ -1,0 +1,113 @@
+"""The SQL of web users and their sessions (``users`` and ``sessions`` tables).
+
+``UserRepository(db)`` is the only code that reads or writes them; the rules (password policy,
+argon2, lockout thresholds, TOTP, session lifetimes) live in ``bourse.services.users``. Session
+ids arrive here already digested (``bourse.store.oauth_tables.digest``). Two writes are
+conditional so that concurrent log-ins stay correct: ``record_login`` with a TOTP step only
+succeeds while the stored step is older (a code is good once), and ``insert_user`` reports a
+duplicate e-mail instead of raising.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, Row, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bourse.store.oauth_tables import sessions, users
+
+#: a result row; columns are attributes
+Record = Row[*tuple[Any, ...]]
+
+
+class UserRepository:
+    """Storage of web users and sessions on one SQLAlchemy engine."""
+
+    def __init__(self, db: Engine) -> None:
+        self.db = db
+
+    # --- users ------------------------------------------------------------------------------
+    def email_taken(self, email: str) -> bool:
+        with self.db.connect() as conn:
+            return (
+                conn.execute(select(users.c.id).where(users.c.email == email)).first() is not None
+            )
+
+    def insert_user(self, values: dict[str, Any]) -> int | None:
+        """Insert a user; its id, or ``None`` if the e-mail (or account) is already taken."""
+        try:
+            with self.db.begin() as conn:
+                key = conn.execute(insert(users).values(**values)).inserted_primary_key
+        except IntegrityError:
+            return None
+        assert key is not None
+        return int(key[0])
+
+    def user(self, user_id: int) -> Record | None:
+        with self.db.connect() as conn:
+            return conn.execute(select(users).where(users.c.id == user_id)).first()
+
+    def user_by_email(self, email: str) -> Record | None:
+        with self.db.connect() as conn:
+            return conn.execute(select(users).where(users.c.email == email)).first()
+
+    def record_failed_login(self, user_id: int, values: dict[str, Any]) -> None:
+        """Write the failure counter (and lock) the service computed."""
+        with self.db.begin() as conn:
+            conn.execute(update(users).where(users.c.id == user_id).values(**values))
+
+    def record_login(self, user_id: int, values: dict[str, Any], totp_step: int | None) -> bool:
+        """Write a successful log-in; with a TOTP step, only if no newer step was used
+        (concurrent log-ins with one code: one wins). ``False`` if the condition failed."""
+        q = update(users).where(users.c.id == user_id)
+        if totp_step is not None:
+            q = q.where(users.c.totp_last_step < totp_step)
+        with self.db.begin() as conn:
+            return conn.execute(q.values(**values)).rowcount == 1
+
+    def set_totp(self, user_id: int, stored_secret: str | None, last_step: int) -> None:
+        """Turn TOTP on (a stored secret) or off (``None``)."""
+        with self.db.begin() as conn:
+            conn.execute(
+                update(users)
+                .where(users.c.id == user_id)
+                .values(totp_secret=stored_secret, totp_last_step=last_step)
+            )
+
+    # --- sessions ---------------------------------------------------------------------------
+    def insert_session(self, values: dict[str, Any]) -> None:
+        with self.db.begin() as conn:
+            conn.execute(insert(sessions).values(**values))
+
+    def session_with_user(self, id_hash: str) -> Record | None:
+        """The session row joined with its user's row (``users`` columns after the session's)."""
+        q = (
+            select(sessions, users)
+            .select_from(sessions.join(users, users.c.id == sessions.c.user_id))
+            .where(sessions.c.id_hash == id_hash)
+        )
+        with self.db.connect() as conn:
+            return conn.execute(q).first()
+
+    def touch_session(self, id_hash: str, now: int) -> None:
+        with self.db.begin() as conn:
+            conn.execute(
+                update(sessions).where(sessions.c.id_hash == id_hash).values(last_seen=now)
+            )
+
+    def revoke_session(self, id_hash: str, now: int) -> None:
+        with self.db.begin() as conn:
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.id_hash == id_hash, sessions.c.revoked.is_(None))
+                .values(revoked=now)
+            )
+
+    def revoke_user_sessions(self, user_id: int, now: int) -> None:
+        with self.db.begin() as conn:
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.user_id == user_id, sessions.c.revoked.is_(None))
+                .values(revoked=now)
+            )
