@@ -5,6 +5,7 @@ server's book after a stretch of market-maker activity, on SQLite and PostgreSQL
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import httpx
@@ -15,7 +16,8 @@ from .live import LiveWs, WsClient, live_ws
 
 SYMBOL = "BTCUSDT"
 CHANNEL = f"spot@public.aggre.depth.v3.api.pb@10ms@{SYMBOL}"
-ACTIVITY_S = 6.0
+#: seconds of market-maker activity (longer soak: BOURSE_LOCAL_BOOK_SECONDS=300)
+ACTIVITY_S = float(os.environ.get("BOURSE_LOCAL_BOOK_SECONDS", "6"))
 
 
 class LocalBook:
