@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -51,6 +52,8 @@ class Connection:
         self.queue: asyncio.Queue[bytes | str | None] = asyncio.Queue(limits.send_queue)
         self.closed = False
         self.close_reason = ""
+        #: loop time of the last frame sent
+        self.last_out = 0.0
 
     # --- out -----------------------------------------------------------------------------------
     def push(self, frame: bytes | str) -> None:
@@ -78,6 +81,7 @@ class Connection:
 
     async def _sender(self) -> None:
         ws, queue = self.ws, self.queue
+        clock = asyncio.get_running_loop().time
         while True:
             frame = await queue.get()
             if frame is None:
@@ -86,39 +90,41 @@ class Connection:
                 await ws.send_bytes(frame)
             else:
                 await ws.send_text(frame)
+            self.last_out = clock()
 
     # --- in ------------------------------------------------------------------------------------
     async def serve(self) -> None:
         """Run until the client leaves or a limit closes the connection."""
         loop = asyncio.get_running_loop()
         sender = asyncio.ensure_future(self._sender())
-        started = last_in = last_sub = loop.time()
+        started = last_in = last_sub = self.last_out = loop.time()
         window_start, window_count = started, 0
         lim = self.limits
+        receive: asyncio.Future[Any] | None = None
         try:
             while not self.closed:
                 now = loop.time()
-                if self.channels:
-                    deadline = last_in + lim.idle_without_traffic_s
+                if self.channels:  # traffic: a message either way (PING, or data pushed)
+                    deadline = max(last_in, self.last_out) + lim.idle_without_traffic_s
                     why = "no traffic"
                 else:
                     deadline = last_sub + lim.idle_without_subscription_s
                     why = "no subscription"
                 if started + lim.max_life_s < deadline:
                     deadline, why = started + lim.max_life_s, "connection lifetime reached"
-                receive = asyncio.ensure_future(self.ws.receive())
-                done, _ = await asyncio.wait(
-                    {receive, sender},
-                    timeout=max(0.0, deadline - now),
-                    return_when="FIRST_COMPLETED",
-                )
-                if receive not in done:
-                    receive.cancel()
-                    if sender in done:  # send failed or the connection was dropped
-                        break
+                if now >= deadline:
                     self.drop(why)
                     break
-                message = receive.result()
+                if receive is None:
+                    receive = asyncio.ensure_future(self.ws.receive())
+                done, _ = await asyncio.wait(
+                    {receive, sender}, timeout=deadline - now, return_when="FIRST_COMPLETED"
+                )
+                if sender in done:  # send failed or the connection was dropped
+                    break
+                if receive not in done:
+                    continue  # a deadline passed: look again (data may have flowed meanwhile)
+                message, receive = receive.result(), None
                 if message["type"] == "websocket.disconnect":
                     break
                 now = last_in = loop.time()
@@ -138,6 +144,8 @@ class Connection:
         except WebSocketDisconnect:
             pass
         finally:
+            if receive is not None:
+                receive.cancel()
             if not self.closed:
                 self.drop("closed")
             if not sender.done():

@@ -14,7 +14,8 @@ class StreamLimits:
     max_inbound_per_s: int = 100
     #: seconds a connection may stay without any subscription
     idle_without_subscription_s: float = 30.0
-    #: seconds a subscribed connection may stay without an inbound message (PING keeps it)
+    #: seconds a subscribed connection may stay without traffic either way: no frame pushed
+    #: and no message received (MEXC: "no data flow"; a PING keeps it)
     idle_without_traffic_s: float = 60.0
     #: a connection's whole life, in seconds
     max_life_s: float = 24 * 3600.0
