@@ -4,6 +4,13 @@ every field of the schema filled from the engine's committed changes."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import re
+import secrets
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
 
 from bourse.domain.accounts import AccountKind
 from bourse.domain.orders import BUY, SELL
@@ -133,6 +140,84 @@ def test_a_sub_accounts_key_opens_the_sub_accounts_streams(migrated_url: str) ->
             assert order.privateOrders.price == "49999"
             lock = await ws.until(lambda f: f.channel == PRIVATE[0])
             assert lock.privateAccount.balanceAmount == "9500.01"
+            await ws.close()
+
+        asyncio.run(run())
+
+
+REDIRECT = "https://app.example/callback"
+
+
+def _consent(http: httpx.Client, client_id: str) -> tuple[str, str, str]:
+    """Sign up, approve ``client_id`` for ``read``; return (e-mail, code, PKCE verifier)."""
+    email = f"u{secrets.token_hex(4)}@example.com"
+    page = http.get("/signup").text
+    csrf = re.search(r'name="csrf_token" value="([^"]*)"', page)
+    assert csrf
+    data = {"email": email, "password": "correct horse battery", "csrf_token": csrf.group(1)}
+    assert http.post("/signup", data=data).status_code == 303
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT,
+        "scope": "read",
+        "state": "s",
+        "code_challenge": base64.urlsafe_b64encode(digest).rstrip(b"=").decode(),
+        "code_challenge_method": "S256",
+    }
+    page = http.get("/oauth/authorize", params=params).text
+    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+    r = http.post("/oauth/authorize", data={**form, "decision": "approve"})
+    code = parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
+    return email, code, verifier
+
+
+def test_an_oauth_token_gets_a_listen_key_for_its_account(migrated_url: str) -> None:
+    """OAuth (authorization code + PKCE): the access token creates the listenKey (scope
+    ``read``), and the key opens the private streams of the account the user consented for."""
+    from bourse.oauth import clients as cl
+    from bourse.store.repositories.oauth import OAuthRepository
+
+    with live_ws(migrated_url) as live:
+        reg = cl.register_client(
+            OAuthRepository(live.platform.db), name="Streams", redirect_uris=[REDIRECT]
+        )
+        with httpx.Client(base_url=live.url, follow_redirects=False) as http:
+            email, code, verifier = _consent(http, reg.client.client_id)
+            token = http.post(
+                "/oauth/token",
+                data={
+                    "grant_type": "authorization_code",
+                    "code": code,
+                    "redirect_uri": REDIRECT,
+                    "code_verifier": verifier,
+                    "client_id": reg.client.client_id,
+                    "client_secret": reg.client_secret,
+                },
+            ).json()["access_token"]
+            bearer = {"Authorization": f"Bearer {token}"}
+            key = http.post("/api/v3/userDataStream", headers=bearer).json()["listenKey"]
+            assert http.get("/api/v3/userDataStream", headers=bearer).json() == {"listenKey": [key]}
+        engine = live.platform.engine
+        account = next(a.id for a in engine.wallet.accounts.values() if a.name == email)
+
+        async def run() -> None:
+            ws = await WsClient.connect(f"{live.ws_url}?listenKey={key}")
+            await ws.send("SUBSCRIPTION", PRIVATE[0])
+            assert (await ws.recv())["code"] == 0
+            await asyncio.get_running_loop().run_in_executor(
+                None, engine.execute, c.CreditDeposit(account, "USDT", 12 * 10**8, "oauth-ws")
+            )
+            frame = await ws.until(lambda f: f.channel == PRIVATE[0])
+            a = frame.privateAccount
+            assert (a.vcoinName, a.balanceAmount, a.balanceAmountChange, a.type) == (
+                "USDT",
+                "12",
+                "12",
+                "DEPOSIT",
+            )
             await ws.close()
 
         asyncio.run(run())
