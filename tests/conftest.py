@@ -1,11 +1,14 @@
 """Shared fixtures: a fresh database per test, on SQLite AND PostgreSQL.
 
-* ``db_url``: parametrized over ``["sqlite", "postgresql"]``; yields the URL of an empty
-  database that belongs to this test only. SQLite is a file in ``tmp_path``; PostgreSQL is a
-  database created with a unique name on the server at ``BOURSE_TEST_PG_URL`` (default
-  ``postgresql://postgres@127.0.0.1:5432/postgres``) and dropped (``WITH (FORCE)``) afterwards.
-  PostgreSQL is never skipped: if the server is down the test errors out loudly.
-* ``migrated_url``: the same, after ``bourse.store.db.migrate`` (the schema at head).
+* ``db_url``: parametrized over ``["sqlite", "postgresql"]``; yields the URL of a database that
+  belongs to this test only, EMPTY (no tables) unless the test also uses ``migrated_url``.
+  SQLite is a file in ``tmp_path``; PostgreSQL is a database created with a unique name on the
+  server at ``BOURSE_TEST_PG_URL`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``)
+  and dropped (``WITH (FORCE)``) afterwards. PostgreSQL is never skipped: if the server is
+  down the test errors out loudly.
+* ``migrated_url``: the same database with the schema at head. It is a copy of a template
+  migrated once (``tests.support.databases``), not migrated per test; PostgreSQL copies are
+  made ahead and dropped behind the tests (``tests.support.pg_pool``).
 * ``db_engine``: a SQLAlchemy engine (``bourse.store.db.make_engine``) on ``migrated_url``,
   disposed after the test.
 
@@ -15,68 +18,69 @@ Any test that takes one of these runs twice, as ``test_x[sqlite]`` and ``test_x[
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
 from bourse.store.db import make_engine, migrate
+from tests.support.databases import SqliteTemplate
+from tests.support.pg_pool import PgPool
 
-PG_ADMIN_URL = os.environ.get("BOURSE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _pg_admin_conninfo() -> str:
-    """The admin URL in the plain libpq form psycopg accepts."""
-    u = make_url(PG_ADMIN_URL)
-    return u.set(drivername="postgresql").render_as_string(hide_password=False)
+#: whether this test's ``db_url`` was cloned from the migrated template
+_FROM_TEMPLATE = pytest.StashKey[bool]()
 
 
-def create_pg_database(prefix: str = "bourse_test") -> str:
-    """Create an empty PostgreSQL database with a unique name; return its URL."""
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
+    """The SQLite file migrated once for this session (copied by ``migrated_url``)."""
+    return SqliteTemplate(tmp_path_factory.mktemp("sqlite-template"))
+
+
+@pytest.fixture(scope="session")
+def pg_pool() -> Iterator[PgPool]:
+    """PostgreSQL databases for this session, cloned ahead and dropped behind the tests."""
+    pool = PgPool()
     try:
-        with psycopg.connect(_pg_admin_conninfo(), autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        pytest.fail(
-            f"PostgreSQL is required for the tests and is not reachable at {PG_ADMIN_URL}: {exc}",
-            pytrace=False,
-        )
-    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_pg_database(url: str) -> None:
-    """Drop a database made by ``create_pg_database``, disconnecting anyone still on it."""
-    name = make_url(url).database
-    with psycopg.connect(_pg_admin_conninfo(), autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield pool
+    finally:
+        pool.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """URL of an empty database of the parametrized backend, private to this test."""
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of a database of the parametrized backend, private to this test.
+
+    Empty, unless the test (directly or through its fixtures) uses ``migrated_url``: then it
+    starts as a copy of the migrated template, which is what ``migrated_url`` returns.
+    """
+    migrated = "migrated_url" in request.fixturenames
+    request.node.stash[_FROM_TEMPLATE] = migrated
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'bourse.db'}"
+        path = tmp_path / "bourse.db"
+        if migrated:
+            request.getfixturevalue("sqlite_template").copy_to(path)
+        yield f"sqlite:///{path}"
         return
-    url = create_pg_database()
+    pool: PgPool = request.getfixturevalue("pg_pool")
+    url = pool.migrated() if migrated else pool.empty()
     try:
         yield url
     finally:
-        drop_pg_database(url)
+        pool.release(url)
 
 
 @pytest.fixture
-def migrated_url(db_url: str) -> str:
-    """``db_url`` with the schema migrated to head."""
-    migrate(db_url)
+def migrated_url(request: pytest.FixtureRequest, db_url: str) -> str:
+    """``db_url`` with the schema at head (a copy of the migrated template)."""
+    if not request.node.stash.get(_FROM_TEMPLATE, False):
+        migrate(db_url)  # only when asked for late, through ``request.getfixturevalue``
     return db_url
 
 
 @pytest.fixture
-def db_engine(migrated_url: str):  # type: ignore[no-untyped-def]
+def db_engine(migrated_url: str) -> Iterator[Engine]:
     """A SQLAlchemy engine on ``migrated_url``; disposed after the test."""
     engine = make_engine(migrated_url)
     try:

@@ -24,7 +24,7 @@ from bourse.services.marketdata import MarketData
 from bourse.services.subaccounts import SubAccounts
 from bourse.services.users import Users, engine_account_opener
 from bourse.services.wallet import WalletService
-from bourse.store.db import make_engine, migrate
+from bourse.store.db import ensure_database, make_engine, migrate
 from bourse.store.queries import Queries
 from bourse.store.repositories.chain import ChainRepository
 from bourse.store.repositories.oauth import OAuthRepository
@@ -38,6 +38,7 @@ log = logging.getLogger("bourse.bootstrap")
 def open_platform(config: Config | None = None) -> Services:
     """Migrate the database, load and start the engine, build the services."""
     config = config or Config()
+    ensure_database(config.database_url)
     db = make_engine(config.database_url)
     migrate(db)
     store = SqlStore(db)

@@ -70,7 +70,7 @@ class Config:
     * ``trust_forwarded_for``: take the client IP from ``X-Forwarded-For`` (behind a proxy).
     """
 
-    database_url: str = "sqlite:///./bourse.db"
+    database_url: str = "sqlite:///.bourse/bourse.db"
     secret_key: str | None = None
     key_dir: str | None = None
     rate_limits: RateLimits = field(default_factory=RateLimits)

@@ -6,8 +6,9 @@ import json
 import urllib.parse
 
 from bourse.api.mexc.signing import sign
-
-from .conftest import Env, Signer, err, now_ms, ok
+from bourse.engine.clock import now_ms
+from tests.support.mexc import Signer, err, ok
+from tests.support.platforms import Env
 
 
 def test_signed_query_body_split_and_json(env: Env) -> None:

@@ -9,65 +9,22 @@ headers, and response bodies that conform to the declared schemas.
 from __future__ import annotations
 
 import os
-import time
-import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from bourse.api.mexc.routes import ENDPOINTS
-from bourse.api.mexc.signing import sign
+from tests.support.mexc import CHECKS, MexcAuth, Signer
+from tests.support.platforms import Env, open_env
 
-from .conftest import Env, Signer, open_env
-
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-]
 #: examples per operation (``BOURSE_FUZZ_EXAMPLES`` raises it for a deeper run)
 MAX_EXAMPLES = int(os.environ.get("BOURSE_FUZZ_EXAMPLES", "30"))
 SYMBOL_CHOICES = [None, None, None, "BTCUSDT", "ETHUSDT", "MXUSDT"]
 SIGNED = {(ep.method, ep.path) for ep in ENDPOINTS if ep.signed}
-
-
-class MexcAuth(requests.auth.AuthBase):
-    """Re-sign the prepared request: fresh timestamp, HMAC over the final query + body."""
-
-    def __init__(self, signer: Signer) -> None:
-        self.signer = signer
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        url = urllib.parse.urlsplit(r.url)
-        parts = [
-            p
-            for p in url.query.split("&")
-            if p and not p.startswith(("signature=", "timestamp=", "recvWindow="))
-        ]
-        parts.append(f"timestamp={time.time_ns() // 1_000_000}")
-        query = "&".join(parts)
-        body = r.body or b""
-        if isinstance(body, str):
-            body = body.encode()
-        # the body (none in the generated cases) is signed as sent, right after the query
-        query += "&signature=" + sign(self.signer.secret, query.encode() + body)
-        r.url = urllib.parse.urlunsplit(url._replace(query=query))
-        r.headers["X-MEXC-APIKEY"] = self.signer.api_key
-        return r
 
 
 @pytest.fixture(scope="module")

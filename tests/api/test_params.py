@@ -8,8 +8,8 @@ import pytest
 
 from bourse.api.mexc.errors import TABLE, code_for
 from bourse.domain import errors as d
-
-from .conftest import Env, err, ok
+from tests.support.mexc import err, ok
+from tests.support.platforms import Env
 
 BUY = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT"}
 

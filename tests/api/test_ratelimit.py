@@ -9,8 +9,8 @@ import pytest
 from bourse.api.mexc.errors import ApiError
 from bourse.api.mexc.ratelimit import RateLimiter
 from bourse.config import RateLimits
-
-from .conftest import err, ok, open_env
+from tests.support.mexc import err, ok
+from tests.support.platforms import open_env
 
 
 def test_fixed_windows_per_bucket_and_endpoint() -> None:

@@ -14,8 +14,9 @@ from typing import Any
 
 from bourse.api.mexc.signing import sign
 from bourse.config import RateLimits
-
-from .conftest import Env, Signer, err, now_ms, ok, open_env
+from bourse.engine.clock import now_ms
+from tests.support.mexc import Signer, err, ok
+from tests.support.platforms import Env, open_env
 
 ORDER = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.001", "price": "20000"}
 

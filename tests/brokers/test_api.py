@@ -9,16 +9,19 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from api.conftest import Env, ServerThread, Signer, err, now_ms, ok
 from bourse.app import create_app
 from bourse.bootstrap import open_platform
 from bourse.config import Config, RateLimits
 from bourse.domain.accounts import AccountKind
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType
 from bourse.engine import commands as c
+from bourse.engine.clock import now_ms
 from bourse.services.apikeys import NO_IP_TTL_MS, generate_server_key
 from bourse.services.brokers import seed_api_broker
 from bourse.store import tables as t
+from tests.support.mexc import Signer, err, ok
+from tests.support.platforms import Env
+from tests.support.server import ServerThread
 
 ALL = ["SPOT_ACCOUNT_READ", "SPOT_ACCOUNT_WRITE", "SPOT_DEAL_READ", "SPOT_DEAL_WRITE"]
 

@@ -24,8 +24,7 @@ from bourse.services.brokers import rebates as rb
 from bourse.services.brokers.settlement import Settlement
 from bourse.store import broker_tables as bt
 from bourse.store import tables as t
-
-from .conftest import DAY, World
+from tests.support.brokers import DAY, World
 
 BTC = 10**6  # qty units per BTC on BTCUSDT (qty scale 6)
 USD = 100  # price units per USDT on BTCUSDT (price scale 2)

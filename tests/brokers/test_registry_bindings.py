@@ -19,8 +19,7 @@ from bourse.domain.brokers import (
 )
 from bourse.domain.errors import AccountNotFound, InvalidParameter
 from bourse.services.apikeys import ApiKeys
-
-from .conftest import DAY, World
+from tests.support.brokers import DAY, World
 
 
 def approved(world: World, name: str = "b", **kw) -> tuple[int, int]:  # type: ignore[no-untyped-def]

@@ -17,8 +17,8 @@ import pytest
 from bourse.bootstrap import open_platform
 from bourse.config import Config, RateLimits
 from bourse.services.apikeys import generate_server_key
-
-from .conftest import LiveServer, _ServerThread
+from tests.support.live import LiveServer
+from tests.support.server import ServerThread as _ServerThread
 
 DEST_TRX = "T" + "D" * 33
 

@@ -22,8 +22,7 @@ from bourse.domain.errors import (
     UnknownSymbol,
 )
 from bourse.domain.orders import BUY, SELL, OrderStatus, OrderType, StpMode
-
-from .conftest import A, B, C, Market, new_market
+from tests.support.market import A, B, C, Market, new_market
 
 LIMIT = OrderType.LIMIT
 MARKET = OrderType.MARKET

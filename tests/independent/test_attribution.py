@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-from api.conftest import Signer, err, ok
 from bourse.domain.accounts import AccountKind
 from bourse.sandbox.demo import FULL_SPOT_PERMISSIONS
 from bourse.services.brokers import rebates as rb
 from bourse.services.subaccounts import seed_independent_broker
-
-from .conftest import IEnv
+from tests.support.mexc import Signer, err, ok
+from tests.support.platforms import IEnv
 
 SUBP = "/api/v3/broker/sub-account"
 SPOT = {"fromAccountType": "SPOT", "toAccountType": "SPOT"}
@@ -126,8 +125,8 @@ def test_seed_independent_broker_is_idempotent(ienv: IEnv) -> None:
 def test_demo_role_with_seed_demo(ienv: IEnv) -> None:
     """What the demo integration does: a BROKER_MASTER demo role with a full key, registered by
     ``seed_independent_broker``; ``demo_credentials`` then lists its key."""
-    from api.conftest import Signer
     from bourse.sandbox.demo import DEMO_ACCOUNTS, DemoAccount, demo_credentials, seed_demo
+    from tests.support.mexc import Signer
 
     role = DemoAccount(
         role="independent_broker",

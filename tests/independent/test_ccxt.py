@@ -11,10 +11,8 @@ from typing import Any
 
 import ccxt
 
-from api.conftest import ok
-from clients.conftest import point_at
-
-from .conftest import IEnv
+from tests.support.mexc import ok, point_at
+from tests.support.platforms import IEnv
 
 SUBP = "/api/v3/broker/sub-account"
 

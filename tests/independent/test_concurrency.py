@@ -12,11 +12,10 @@ from typing import Any
 
 import httpx
 
-from api.conftest import ok
 from bourse.domain.money import to_units
 from bourse.sandbox.chain import format_address
-
-from .conftest import IEnv
+from tests.support.mexc import ok
+from tests.support.platforms import IEnv
 
 SUBP = "/api/v3/broker/sub-account"
 SPOT = {"fromAccountType": "SPOT", "toAccountType": "SPOT"}

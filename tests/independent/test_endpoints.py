@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from api.conftest import err, ok
-
-from .conftest import MAKER_PPM, TAKER_PPM, IEnv
+from tests.support.mexc import err, ok
+from tests.support.platforms import MAKER_PPM, TAKER_PPM, IEnv
 
 SUBP = "/api/v3/broker/sub-account"
 
@@ -110,7 +109,7 @@ def test_keys(ienv: IEnv) -> None:
     }
     assert ok(s.get(f"{SUBP}/apiKey", subAccount="keys00001")) == {"subAccount": []}
     # the key is dead at once
-    from api.conftest import Signer
+    from tests.support.mexc import Signer
 
     dead = Signer(ienv.http, made["apiKey"], made["secretKey"])
     assert dead.get("/api/v3/account").status_code == 401
@@ -306,7 +305,7 @@ def test_deposits_withdraw_password_and_futures(ienv: IEnv) -> None:
             permissions="SPOT_DEPOSIT_READ,SPOT_DEPOSIT_WRITE,SPOT_WITHDRAW_READ,SPOT_WITHDRAW_WRITE,SPOT_ACCOUNT_READ",
         )
     )
-    from api.conftest import Signer
+    from tests.support.mexc import Signer
 
     sub = Signer(ienv.http, made["apiKey"], made["secretKey"])
     sub_id = ienv.platform.apikeys.lookup(made["apiKey"]).account_id  # type: ignore[union-attr]

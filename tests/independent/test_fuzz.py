@@ -13,11 +13,9 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.conftest import Signer, ok
-from api.test_openapi import CHECKS, MexcAuth
 from bourse.api.mexc import broker_subaccounts
-
-from .conftest import IEnv, open_ienv
+from tests.support.mexc import CHECKS, MexcAuth, Signer, ok
+from tests.support.platforms import IEnv, open_ienv
 
 EXAMPLES = 20
 SUB_ONLY = {

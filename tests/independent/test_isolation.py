@@ -3,9 +3,8 @@ reaches only its own account (never its master or its siblings)."""
 
 from __future__ import annotations
 
-from api.conftest import err, ok
-
-from .conftest import IEnv
+from tests.support.mexc import err, ok
+from tests.support.platforms import IEnv
 
 SUBP = "/api/v3/broker/sub-account"
 SPOT = {"fromAccountType": "SPOT", "toAccountType": "SPOT"}

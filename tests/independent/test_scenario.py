@@ -12,13 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
-from api.conftest import Signer, ok
 from bourse.domain.money import to_units
 from bourse.sandbox.chain import format_address
 from bourse.sandbox.demo import FULL_SPOT_PERMISSIONS
 from bourse.services.brokers import rebates as rb
-
-from .conftest import REBATE_PPM, IEnv
+from tests.support.mexc import Signer, ok
+from tests.support.platforms import REBATE_PPM, IEnv
 
 N_SUBS = 50
 SUBP = "/api/v3/broker/sub-account"

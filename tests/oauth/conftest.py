@@ -16,8 +16,7 @@ from bourse.services.users import Users
 from bourse.store.repositories.oauth import OAuthRepository
 from bourse.store.repositories.users import UserRepository
 from bourse.web.routes import all_routes
-
-from .flow import ISSUER, Clock, Env
+from tests.support.oauth import ISSUER, Clock, Env
 
 
 @pytest.fixture(autouse=True)

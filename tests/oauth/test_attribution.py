@@ -20,8 +20,7 @@ from bourse.oauth.clients import register_for_broker
 from bourse.services.brokers import rebates
 from bourse.services.users import normalize_email
 from bourse.store.oauth_tables import users
-
-from .flow import ISSUER, REDIRECT, Clock, Env, exchange, get_code, signup
+from tests.support.oauth import ISSUER, REDIRECT, Clock, Env, exchange, get_code, signup
 
 
 def test_bearer_orders_are_attributed_to_the_clients_broker(migrated_url: str) -> None:

@@ -27,8 +27,8 @@ from bourse.engine import commands as c
 from bourse.oauth import authenticate_bearer
 from bourse.oauth import clients as cl
 from bourse.oauth.server import OAuthConfig
-
-from .servers import Callback, Server, free_port
+from tests.support.server import Callback, free_port
+from tests.support.server import ServerThread as Server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

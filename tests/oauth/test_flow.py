@@ -8,16 +8,7 @@ from authlib.oauth2.rfc9207 import AuthorizationServerMetadata as IssMetadata
 from bourse.oauth import BearerError, authenticate_bearer
 from bourse.oauth import tokens as tk
 from bourse.store.oauth_tables import oauth_clients, oauth_tokens
-
-from .flow import (
-    ISSUER,
-    count,
-    exchange,
-    get_code,
-    redirect_query,
-    refresh,
-    register,
-)
+from tests.support.oauth import ISSUER, count, exchange, get_code, redirect_query, refresh, register
 
 
 def test_metadata_rfc8414(env) -> None:
@@ -87,7 +78,7 @@ def test_code_flow_tokens_refresh_and_bearer(env) -> None:
 
 
 def test_authorization_response_carries_iss_and_state(env) -> None:
-    from .flow import authorize_params, consent, pkce_pair, signup
+    from tests.support.oauth import authorize_params, consent, pkce_pair, signup
 
     reg = register(env)
     signup(env.http)
@@ -107,7 +98,7 @@ def test_authorization_response_carries_iss_and_state(env) -> None:
 def test_consent_page_is_frame_protected_and_needs_login(env) -> None:
     from urllib.parse import urlencode
 
-    from .flow import authorize_params, pkce_pair, signup
+    from tests.support.oauth import authorize_params, pkce_pair, signup
 
     reg = register(env)
     _, challenge = pkce_pair()

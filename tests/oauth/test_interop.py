@@ -17,8 +17,8 @@ from bourse.services.users import Users
 from bourse.store.repositories.oauth import OAuthRepository
 from bourse.store.repositories.users import UserRepository
 from bourse.web.routes import all_routes
-
-from .servers import Server, free_port
+from tests.support.server import ServerThread as Server
+from tests.support.server import free_port
 
 REDIRECT = "https://app.example/callback"
 

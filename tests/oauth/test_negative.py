@@ -12,8 +12,7 @@ from bourse.oauth import tokens as tk
 from bourse.oauth.grants import CODE_TTL
 from bourse.oauth.server import HttpRequest
 from bourse.store.oauth_tables import oauth_codes, oauth_tokens
-
-from .flow import (
+from tests.support.oauth import (
     ISSUER,
     REDIRECT,
     authorize_params,
@@ -67,7 +66,7 @@ def test_redirect_uri_must_match_exactly(env, uri) -> None:  # type: ignore[no-u
 
 
 def _csrf(env) -> str:  # type: ignore[no-untyped-def]
-    from .flow import form_value
+    from tests.support.oauth import form_value
 
     return form_value(env.http.get("/account/apps").text, "csrf_token")
 

@@ -16,8 +16,7 @@ from bourse.store.repositories.oauth import OAuthRepository
 from bourse.store.repositories.users import UserRepository
 from bourse.web.pages import safe_next
 from bourse.web.routes import all_routes
-
-from .flow import form_value, signup
+from tests.support.oauth import form_value, signup
 
 PASSWORD = "correct horse battery"
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .world import WalletWorld, _world
+from tests.support.wallet import WalletWorld, _world
 
 
 @pytest.fixture

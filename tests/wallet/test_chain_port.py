@@ -12,8 +12,7 @@ from bourse.engine import commands as c
 from bourse.services.wallet import Chain, WalletService
 from bourse.services.wallet.chain import ChainDeposit, ChainWithdrawal, DepositAddress, Network
 from bourse.store.repositories.wallet import WalletRepository
-
-from .world import WalletWorld
+from tests.support.wallet import WalletWorld
 
 
 class FakeChain:

@@ -9,8 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from bourse.domain.errors import InsufficientBalance
 from bourse.domain.wallet import WithdrawalStatus as WS
 from bourse.engine import commands as c
-
-from .world import WalletWorld, assert_books_balance
+from tests.support.wallet import WalletWorld, assert_books_balance
 
 DEST = "T" + "C" * 33
 THREADS = 16

@@ -10,8 +10,7 @@ from bourse.engine import commands as c
 from bourse.sandbox.chain import ChainConfig, derive_address
 from bourse.services.wallet.chain import valid_address
 from bourse.store import wallet_tables as wt
-
-from .world import SECRET, WalletWorld, assert_books_balance
+from tests.support.wallet import SECRET, WalletWorld, assert_books_balance
 
 
 def test_addresses_are_deterministic_per_account_coin_network(world: WalletWorld) -> None:

@@ -11,8 +11,7 @@ import pytest
 
 from bourse.domain.errors import DomainError
 from bourse.domain.wallet import WithdrawalStatus as WS
-
-from .world import WalletWorld, _world, assert_books_balance
+from tests.support.wallet import WalletWorld, _world, assert_books_balance
 
 DEST = "T" + "F" * 33
 STEPS = 150

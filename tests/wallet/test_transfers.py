@@ -10,8 +10,7 @@ from bourse.domain.errors import (
     InsufficientBalance,
     TransferNotFound,
 )
-
-from .world import WalletWorld, assert_books_balance
+from tests.support.wallet import WalletWorld, assert_books_balance
 
 
 def test_spot_futures_round_trip_and_history(world: WalletWorld) -> None:

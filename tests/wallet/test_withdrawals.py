@@ -19,8 +19,7 @@ from bourse.domain.errors import (
 )
 from bourse.domain.wallet import WithdrawalStatus as WS
 from bourse.store import wallet_tables as wt
-
-from .world import WalletWorld, assert_books_balance
+from tests.support.wallet import WalletWorld, assert_books_balance
 
 DEST_TRX = "T" + "A" * 33
 DEST_ETH = "0x" + "ab" * 20
@@ -104,7 +103,7 @@ def test_cancel_before_broadcast_releases_the_reserve(world: WalletWorld) -> Non
 
 
 def test_chain_failure_releases_the_reserve(migrated_url: str) -> None:
-    from .world import _world
+    from tests.support.wallet import _world
 
     for world in _world(migrated_url, started=False, failure_rate=1.0):
         world.fund(world.alice, "ETH", "1")
@@ -121,7 +120,7 @@ def test_chain_failure_releases_the_reserve(migrated_url: str) -> None:
 
 
 def test_stuck_broadcast_is_never_refunded_on_timeout(migrated_url: str) -> None:
-    from .world import _world
+    from tests.support.wallet import _world
 
     for world in _world(migrated_url, started=False, stuck_rate=1.0):
         world.fund(world.alice, "USDT", "100")

@@ -1,7 +1,7 @@
 """The ``bourse`` command: serve the exchange, manage the database, keys, accounts and deposits.
 
 Every command works on the database named by ``--db`` or ``BOURSE_DATABASE_URL`` (default: a
-SQLite file ``./bourse.db``). API secrets are encrypted with the server key (``BOURSE_SECRET_KEY``
+SQLite file ``.bourse/bourse.db``, where ``scripts/run`` keeps it). API secrets are encrypted with the server key (``BOURSE_SECRET_KEY``
 or the ``bourse.key`` file next to the SQLite database, see ``bourse.services.apikeys``), so the commands
 that read keys must run with the same key as the server.
 
@@ -64,7 +64,7 @@ from bourse.sandbox.demo import (
 )
 from bourse.sandbox.market_maker import MarketMaker
 from bourse.services.apikeys import ApiKeys, load_server_key
-from bourse.store.db import make_engine
+from bourse.store.db import ensure_database, make_engine
 from bourse.store.db import migrate as run_migrations
 
 app = typer.Typer(
@@ -309,6 +309,7 @@ def migrate(db: DbOption = None) -> None:
     url = db_url(db)
     with err.status(f"migrating {safe_url(url)} ...", spinner="dots"):
         try:
+            ensure_database(url)
             run_migrations(url)
         except Exception as exc:
             raise fail(f"migration failed: {exc}") from exc

@@ -24,7 +24,7 @@ DbOption = Annotated[
     typer.Option(
         "--db",
         envvar="BOURSE_DATABASE_URL",
-        help="Database URL (sqlite:///path.db or postgresql://...); default sqlite:///./bourse.db.",
+        help="Database URL (sqlite:///path.db or postgresql://...); default sqlite:///.bourse/bourse.db (where scripts/run keeps it).",
         show_default=False,
     ),
 ]

@@ -1,7 +1,10 @@
 """One hierarchy of domain errors.
 
-The wire layer (``bourse.api.mexc.errors``) maps each class to a MEXC code and HTTP status in
-one table; nothing here knows about HTTP or MEXC codes.
+Every message here is plain English for people (logs, the console, the CLI). The wire layer
+(``bourse.api.mexc.errors``) maps each class to a MEXC code, an HTTP status and, where clients
+match on MEXC's exact wording, MEXC's message text, in one table; nothing here knows about
+HTTP, MEXC codes or MEXC texts. Errors that the wire text needs data from carry it as
+attributes (``BelowMinNotional.minimum``), not baked into a wire-shaped message.
 """
 
 from __future__ import annotations
@@ -52,16 +55,26 @@ class AboveMaxQuantity(InvalidParameter):
     """The order quantity is above the symbol maximum."""
 
 
+class PriceOutOfBand(InvalidParameter):
+    """A priced order strays too far from the last trade price (``domain.price_band``)."""
+
+
 class BelowMinNotional(InvalidParameter):
     """The order value is below the symbol minimum."""
 
     def __init__(self, message: str = "", minimum: str = "") -> None:
         super().__init__(message)
+        #: the limit as a decimal string with the quote asset appended, e.g. "5USDT"
         self.minimum = minimum
 
 
 class AboveMaxNotional(InvalidParameter):
     """The order value is above the symbol maximum."""
+
+    def __init__(self, message: str = "", maximum: str = "") -> None:
+        super().__init__(message)
+        #: the limit as a decimal string with the quote asset appended, e.g. "1000000USDT"
+        self.maximum = maximum
 
 
 class OrderTypeNotAllowed(DomainError):

@@ -16,7 +16,7 @@ from bourse.domain.errors import AmountOutOfRange, InvalidParameter, PrecisionEr
 #: Largest amount we accept in any scale: fits a signed 64-bit column in SQLite and PostgreSQL.
 MAX_UNITS = 2**63 - 1
 
-_POW10 = [10**i for i in range(40)]
+_POW10: list[int] = [10**i for i in range(40)]
 
 #: a plain decimal number in ASCII (Python's Decimal would also take "1_000" and other scripts'
 #: digits, which no client means to send)
@@ -60,6 +60,7 @@ def to_units(value: str | Decimal | int, scale: int, *, field: str = "amount") -
     _, digits, exponent = d.as_tuple()
     coefficient = int("".join(map(str, digits))) if digits else 0
     shift = int(exponent) + scale
+    units: int  # (int ** int is typed Any: the exponent could be negative)
     if shift >= 0:
         units = coefficient * 10**shift
     elif coefficient == 0:

@@ -113,7 +113,7 @@ class Wallet:
         if a.kind is AccountKind.SYSTEM or b.kind is AccountKind.SYSTEM:
             raise TransferNotAllowed("system accounts cannot be used in transfers")
         if self.ledger.available(src, asset) < amount:
-            raise InsufficientBalance("Insufficient balance")
+            raise InsufficientBalance("not enough available balance")
         tid = self.next_transfer_id
         self.next_transfer_id = tid + 1
         self.ledger.post(src, AVAILABLE, dst, AVAILABLE, asset, amount, "transfer", tid)
@@ -163,7 +163,7 @@ class Wallet:
             raise InvalidParameter("fee cannot be negative")
         self.active(account)
         if self.ledger.available(account, asset) < amount + fee:
-            raise InsufficientBalance("Insufficient balance")
+            raise InsufficientBalance("not enough available balance")
         wid = self.next_withdrawal_id
         self.next_withdrawal_id = wid + 1
         self.ledger.lock(account, asset, amount + fee, "withdraw_hold", wid)

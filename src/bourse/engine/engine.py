@@ -11,6 +11,10 @@ posts) and only that caller sees the error. Any other exception, or a failed com
 in-memory state may have diverged from the store: the engine fails the whole batch and reloads
 its state from the store, which still holds exactly the last committed batch.
 
+Each command is applied by its handler, looked up by type in ``engine.handlers.HANDLERS``;
+client-id deduplication lives in ``engine.idempotency``, the in-memory state and its rebuild from
+the store in ``engine.state``.
+
 Readers that need a consistent view (balances, depth) call ``engine.read(fn)``, which runs
 ``fn`` under the same lock the engine holds while applying and committing a batch, so they only
 ever see committed state.
@@ -21,29 +25,23 @@ from __future__ import annotations
 import asyncio
 import copy
 import gc
-import hashlib
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from bourse.domain.accounts import FEE_REVENUE, SYSTEM_ACCOUNTS, AccountKind
-from bourse.domain.errors import DomainError, IdempotencyConflict, InvalidParameter
+from bourse.domain.errors import DomainError, InvalidParameter
 from bourse.domain.fees import FeeSchedule
 from bourse.domain.matching import Exchange
 from bourse.domain.orders import OrderStatus, StpMode
-from bourse.domain.wallet import FINAL_WITHDRAWAL, Account, Wallet
+from bourse.domain.wallet import FINAL_WITHDRAWAL, Wallet
 from bourse.engine import commands as c
-from bourse.engine.changes import (
-    BatchChanges,
-    DepositRecord,
-    EngineStore,
-    IdempotencyRecord,
-    TransferRecord,
-)
-from bourse.engine.clock import now_ms
+from bourse.engine.changes import BatchChanges, EngineStore
+from bourse.engine.clock import Clock, now_ms
+from bourse.engine.handlers import HANDLERS, Handler
+from bourse.engine.state import load_state
 
 log = logging.getLogger("bourse.engine")
 
@@ -55,11 +53,9 @@ class EngineUnavailable(Exception):
     """The batch could not be committed; the command did not take effect."""
 
 
-def _fingerprint(*parts: Any) -> str:
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
-
-
 class Engine:
+    """The single writer: owns the state, applies commands in order, commits batch by batch."""
+
     def __init__(
         self,
         store: EngineStore,
@@ -67,10 +63,11 @@ class Engine:
         fees: FeeSchedule | None = None,
         stp_default: StpMode = StpMode.CANCEL_TAKER,
         max_batch: int = 2000,
-        clock: Callable[[], int] = now_ms,
+        clock: Clock = now_ms,
     ) -> None:
         self.store = store
-        self._default_fees = (fees or FeeSchedule()).maker, (fees or FeeSchedule()).taker
+        default = fees or FeeSchedule()
+        self._default_fees = default.maker, default.taker
         self.stp_default = stp_default
         self.max_batch = max_batch
         self.clock = clock
@@ -83,36 +80,32 @@ class Engine:
 
     # --- state -------------------------------------------------------------------------------
     def _load(self) -> None:
-        snap = self.store.load()
-        fees = FeeSchedule(*self._default_fees, overrides=dict(snap.fee_overrides))
-        ex = Exchange(fees=fees, stp_default=self.stp_default)
-        wallet = Wallet(ex.ledger)
-        for asset in snap.assets:
-            wallet.assets[asset.code] = asset
-        for sym in snap.symbols:
-            ex.add_symbol(sym)
-        for acc in snap.accounts:
-            wallet.accounts[acc.id] = acc
-        for sid, name in SYSTEM_ACCOUNTS.items():
-            wallet.accounts.setdefault(sid, Account(sid, AccountKind.SYSTEM, name=name))
-        for key, (avail, locked) in snap.balances.items():
-            ex.ledger.balances[key] = [avail, locked]
-        for order in snap.open_orders:
-            ex.restore_order(order)
-        for w in snap.open_withdrawals:
-            wallet.withdrawals[w.id] = w
-        seq = snap.sequences
-        ex.next_order_id = max(ex.next_order_id, seq.get("order", 1))
-        ex.next_trade_id = max(ex.next_trade_id, seq.get("trade", 1))
-        wallet.next_withdrawal_id = seq.get("withdrawal", 1)
-        wallet.next_transfer_id = seq.get("transfer", 1)
-        self.next_account_id = max(seq.get("account", 100), 100)
-        self.next_deposit_id = seq.get("deposit", 1)
-        self.next_settlement_id = seq.get("settlement", 1)
-        self.idempotency = dict(snap.idempotency)
-        self.exchange = ex
-        self.wallet = wallet
-        self._pending = BatchChanges()
+        self.state = load_state(self.store, self._default_fees, self.stp_default, self.clock)
+
+    @property
+    def exchange(self) -> Exchange:
+        return self.state.exchange
+
+    @property
+    def wallet(self) -> Wallet:
+        return self.state.wallet
+
+    @property
+    def idempotency(self) -> Mapping[tuple[str, int, str], tuple[str, int]]:
+        """(scope, account, client id) -> (fingerprint, result id) of every used client id."""
+        return self.state.idempotency.keys
+
+    @property
+    def next_account_id(self) -> int:
+        return self.state.next_account_id
+
+    @property
+    def next_deposit_id(self) -> int:
+        return self.state.next_deposit_id
+
+    @property
+    def next_settlement_id(self) -> int:
+        return self.state.next_settlement_id
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> Engine:
@@ -196,8 +189,8 @@ class Engine:
                 for command, fut in batch:
                     try:
                         outcomes.append((fut, self._apply(command), None))
-                    except DomainError as exc:
-                        outcomes.append((fut, None, exc))
+                    except DomainError as refused:
+                        outcomes.append((fut, None, refused))
                 changes = self._collect()
                 if not changes.is_empty():
                     self.store.commit(changes)
@@ -218,16 +211,18 @@ class Engine:
                     listener(changes)
                 except Exception:
                     log.exception("listener failed")
-        for fut, result, exc in outcomes:
-            if exc is not None:
-                fut.set_exception(exc)
+        for fut, result, error in outcomes:
+            if error is not None:
+                fut.set_exception(error)
             else:
                 fut.set_result(result)
 
     def _collect(self) -> BatchChanges:
-        ex, wallet = self.exchange, self.wallet
-        changes = self._pending
-        self._pending = BatchChanges()
+        """This batch's changes: the ledger's and the exchange's, plus the handlers' own."""
+        state = self.state
+        ex = state.exchange
+        changes = state.pending
+        state.pending = BatchChanges()
         postings, touched = ex.ledger.drain()
         balances = ex.ledger.balances
         changes.postings = postings
@@ -235,238 +230,23 @@ class Engine:
         orders, trades = ex.drain()
         changes.orders = [copy.copy(o) for o in orders.values()]
         changes.trades = trades
-        changes.sequences = {
-            "order": ex.next_order_id,
-            "trade": ex.next_trade_id,
-            "withdrawal": wallet.next_withdrawal_id,
-            "transfer": wallet.next_transfer_id,
-            "account": self.next_account_id,
-            "deposit": self.next_deposit_id,
-            "settlement": self.next_settlement_id,
-        }
+        changes.sequences = state.sequences()
         return changes
 
     # --- applying ----------------------------------------------------------------------------
-    def _idempotent(self, scope: str, account: int, client_id: str, fingerprint: str) -> int | None:
-        """The stored result id for a retried client id, or None if it is new."""
-        if not client_id:
-            return None
-        hit = self.idempotency.get((scope, account, client_id))
-        if hit is None:
-            return None
-        if hit[0] != fingerprint:
-            raise IdempotencyConflict(
-                f"client id {client_id!r} was already used with different parameters"
-            )
-        return hit[1]
+    def _apply(self, cmd: c.Command) -> object:
+        """Run ``cmd``'s handler (``engine.handlers``) against the state."""
+        handler = HANDLERS.get(type(cmd)) or _handler_for(cmd)
+        return handler(self.state, cmd, self.clock())
 
-    def _remember(
-        self, scope: str, account: int, client_id: str, fingerprint: str, result_id: int
-    ) -> None:
-        if not client_id:
-            return
-        self.idempotency[(scope, account, client_id)] = (fingerprint, result_id)
-        self._pending.idempotency.append(
-            IdempotencyRecord(scope, account, client_id, fingerprint, result_id, self.clock())
-        )
 
-    def _apply(self, cmd: c.Command) -> Any:
-        ex, wallet, now = self.exchange, self.wallet, self.clock()
-        if isinstance(cmd, c.PlaceOrder):
-            req = cmd.request
-            if cmd.test:
-                ex.validate(req)
-                return None
-            wallet.active(req.account)
-            if not req.client_id:  # nothing to deduplicate: skip the fingerprint
-                return copy.copy(ex.place(req, now))
-            fp = _fingerprint(
-                req.symbol,
-                req.side,
-                str(req.type),
-                req.qty,
-                req.price,
-                req.quote_qty,
-                str(req.stp or ""),
-            )
-            prior = self._idempotent("order", req.account, req.client_id, fp)
-            if prior is not None:
-                return self._order_snapshot(prior)
-            order = ex.place(req, now)
-            self._remember("order", req.account, req.client_id, fp, order.id)
-            return copy.copy(order)
-        if isinstance(cmd, c.CancelOrder):
-            order = ex.cancel(cmd.account, cmd.symbol, now, cmd.order_id, cmd.client_id)
-            return copy.copy(order)
-        if isinstance(cmd, c.CancelAll):
-            return [copy.copy(o) for o in ex.cancel_all(cmd.account, cmd.symbol, now)]
-        if isinstance(cmd, c.Transfer):
-            initiator = cmd.initiator if cmd.initiator is not None else cmd.from_account
-            fp = _fingerprint(cmd.from_account, cmd.to_account, cmd.asset, cmd.amount)
-            prior = self._idempotent("transfer", initiator, cmd.client_id, fp)
-            if prior is not None:
-                return prior
-            tid = wallet.transfer(cmd.from_account, cmd.to_account, cmd.asset, cmd.amount)
-            self._pending.transfers.append(
-                TransferRecord(
-                    tid,
-                    cmd.from_account,
-                    cmd.to_account,
-                    cmd.asset,
-                    cmd.amount,
-                    cmd.client_id,
-                    now,
-                )
-            )
-            self._remember("transfer", initiator, cmd.client_id, fp, tid)
-            return tid
-        if isinstance(cmd, c.CreditDeposit):
-            fp = _fingerprint(cmd.account, cmd.asset, cmd.amount)
-            prior = self._idempotent("deposit", 0, cmd.tx_ref, fp)
-            if prior is not None:
-                return False
-            ref = self.next_deposit_id
-            wallet.credit_deposit(cmd.account, cmd.asset, cmd.amount, ref)
-            self.next_deposit_id += 1
-            self._pending.deposits.append(
-                DepositRecord(ref, cmd.tx_ref, cmd.account, cmd.asset, cmd.amount, now)
-            )
-            self._remember("deposit", 0, cmd.tx_ref, fp, ref)
-            return True
-        if isinstance(cmd, c.ReserveWithdrawal):
-            fp = _fingerprint(cmd.asset, cmd.amount, cmd.fee, cmd.address, cmd.network, cmd.memo)
-            prior = self._idempotent("withdraw", cmd.account, cmd.client_id, fp)
-            if prior is not None:
-                return self._withdrawal_snapshot(prior)
-            w = wallet.reserve_withdrawal(
-                cmd.account,
-                cmd.asset,
-                cmd.amount,
-                cmd.fee,
-                cmd.address,
-                cmd.network,
-                cmd.memo,
-                cmd.client_id,
-                now,
-                cmd.review,
-            )
-            self._remember("withdraw", cmd.account, cmd.client_id, fp, w.id)
-            self._pending.withdrawals.append(copy.copy(w))
-            return copy.copy(w)
-        if isinstance(cmd, c.MarkWithdrawalProcessing):
-            return self._withdrawal_changed(
-                wallet.mark_processing(cmd.withdrawal_id, cmd.txid, now)
-            )
-        if isinstance(cmd, c.ApproveWithdrawal):
-            return self._withdrawal_changed(wallet.approve(cmd.withdrawal_id, now))
-        if isinstance(cmd, c.SettleWithdrawal):
-            return self._withdrawal_changed(
-                wallet.settle_withdrawal(cmd.withdrawal_id, cmd.txid, now)
-            )
-        if isinstance(cmd, c.VoidWithdrawal):
-            return self._withdrawal_changed(
-                wallet.void_withdrawal(cmd.withdrawal_id, now, cmd.failed)
-            )
-        if isinstance(cmd, c.PayRebates):
-            fp = _fingerprint(cmd.payouts)
-            prior = self._idempotent("rebate", 0, cmd.settlement_key, fp)
-            if prior is not None:
-                return False
-            totals: dict[str, int] = {}
-            for account, asset, amount in cmd.payouts:
-                wallet.account(account)
-                wallet.asset(asset)
-                if amount <= 0:
-                    raise InvalidParameter("rebate amounts must be positive")
-                totals[asset] = totals.get(asset, 0) + amount
-            for asset, total in totals.items():  # check everything before the first posting
-                if ex.ledger.available(FEE_REVENUE, asset) < total:
-                    raise InvalidParameter(f"fee revenue cannot cover {asset} rebates")
-            ref = self.next_settlement_id
-            self.next_settlement_id += 1
-            for account, asset, amount in cmd.payouts:
-                wallet.pay_rebate(account, asset, amount, ref)
-            self._remember("rebate", 0, cmd.settlement_key, fp, ref)
-            return True
-        if isinstance(cmd, c.OpenAccount):
-            if cmd.kind is AccountKind.SYSTEM:
-                raise InvalidParameter("system accounts are fixed")
-            if cmd.parent is not None:
-                wallet.account(cmd.parent)
-            acc = Account(self.next_account_id, cmd.kind, cmd.parent, False, cmd.name)
-            self.next_account_id += 1
-            wallet.accounts[acc.id] = acc
-            self._pending.accounts.append(copy.copy(acc))
-            return copy.copy(acc)
-        if isinstance(cmd, c.SetAccountFrozen):
-            acc = wallet.account(cmd.account)
-            if acc.kind is AccountKind.SYSTEM:
-                raise InvalidParameter("system accounts cannot be frozen")
-            acc.frozen = cmd.frozen
-            if cmd.frozen:
-                ex.cancel_account(acc.id, now, reason="account_frozen")
-            self._pending.accounts.append(copy.copy(acc))
-            return copy.copy(acc)
-        if isinstance(cmd, c.SetFees):
-            wallet.account(cmd.account)
-            ex.fees.set_account(cmd.account, cmd.maker, cmd.taker)
-            rates = ex.fees.overrides.get(cmd.account)
-            self._pending.fees.append(
-                (cmd.account, rates[0], rates[1]) if rates else (cmd.account, None, None)
-            )
-            return ex.fees.rates(cmd.account)
-        if isinstance(cmd, c.AddAsset):
-            old = wallet.assets.get(cmd.asset.code)
-            if old is not None and old.scale != cmd.asset.scale:
-                raise InvalidParameter(f"the scale of {old.code} cannot change")
-            wallet.assets[cmd.asset.code] = cmd.asset
-            self._pending.assets.append(cmd.asset)
-            return cmd.asset
-        if isinstance(cmd, c.AddSymbol):
-            sym = cmd.symbol
-            for a in (sym.base, sym.quote):
-                known = wallet.assets.get(a.code)
-                if known is None or known.scale != a.scale:
-                    raise InvalidParameter(f"asset {a.code} is not registered with that scale")
-            old = ex.symbols.get(sym.name)
-            if old is not None and (old.price_scale, old.qty_scale) != (
-                sym.price_scale,
-                sym.qty_scale,
-            ):
-                raise InvalidParameter(f"the scales of {sym.name} cannot change")
-            ex.add_symbol(sym)
-            self._pending.symbols.append(sym)
-            return sym
-        raise InvalidParameter(f"unknown command {type(cmd).__name__}")
-
-    def _withdrawal_changed(self, w: Any) -> Any:
-        snap = copy.copy(w)
-        self._pending.withdrawals.append(snap)
-        return snap
-
-    def _order_snapshot(self, order_id: int) -> Any:
-        order = self.exchange.open_orders.get(order_id)
-        if order is not None:
-            return copy.copy(order)
-        for o in self.exchange.changed_orders.values():
-            if o.id == order_id:
-                return copy.copy(o)
-        stored = self.store.get_order(order_id)
-        if stored is None:  # pragma: no cover - the key and the order commit together
-            raise InvalidParameter(f"order {order_id} not found")
-        return stored
-
-    def _withdrawal_snapshot(self, wid: int) -> Any:
-        w = self.wallet.withdrawals.get(wid)
-        if w is not None:
-            return copy.copy(w)
-        for pending in self._pending.withdrawals:
-            if pending.id == wid:
-                return copy.copy(pending)
-        stored = self.store.get_withdrawal(wid)
-        if stored is None:  # pragma: no cover
-            raise InvalidParameter(f"withdrawal {wid} not found")
-        return stored
+def _handler_for(cmd: c.Command) -> Handler:
+    """The handler of a subclass of a known command, else refuse the command."""
+    for cls in type(cmd).__mro__:
+        handler = HANDLERS.get(cls)
+        if handler is not None:
+            return handler
+    raise InvalidParameter(f"unknown command {type(cmd).__name__}")
 
 
 __all__ = ["Engine", "EngineUnavailable", "FINAL_WITHDRAWAL", "OrderStatus"]

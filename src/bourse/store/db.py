@@ -1,6 +1,7 @@
 """Database connections and migrations.
 
-``database_url()`` reads ``BOURSE_DATABASE_URL`` (default: a SQLite file ``./bourse.db``).
+``database_url()`` reads ``BOURSE_DATABASE_URL`` (default: a SQLite file ``.bourse/bourse.db``,
+where ``scripts/run`` keeps it; its directory is created, private to the user, when missing).
 ``make_engine(url)`` builds a SQLAlchemy engine tuned for the store:
 
 * SQLite: WAL journal, ``synchronous=FULL`` (an acknowledged commit survives power loss),
@@ -21,8 +22,10 @@ import pkgutil
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from alembic import command
 from alembic.config import Config
+from psycopg import sql
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
@@ -30,7 +33,7 @@ from sqlalchemy.pool import StaticPool
 import bourse.store as store_pkg
 from bourse.store import tables
 
-DEFAULT_URL = "sqlite:///./bourse.db"
+DEFAULT_URL = "sqlite:///.bourse/bourse.db"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 #: milliseconds a SQLite connection waits for a lock before failing
@@ -76,6 +79,9 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         connect_args = dict(kwargs.pop("connect_args", None) or {})
         connect_args.setdefault("check_same_thread", False)
         connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
+        path = make_url(url).database
+        if path not in (None, "", ":memory:") and not path.startswith("file:"):
+            Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if make_url(url).database in (None, "", ":memory:"):
             # one in-memory database shared by every thread (tests, throwaway demos)
             kwargs.setdefault("poolclass", StaticPool)
@@ -109,6 +115,25 @@ def alembic_config() -> Config:
 
 #: ``pg_advisory_xact_lock`` key that serialises concurrent migrations (several workers)
 MIGRATION_LOCK_KEY = 0x626F75727365  # "bourse"
+
+
+def ensure_database(url: str | None = None) -> bool:
+    """Create the PostgreSQL database of ``url`` if the server does not have it yet (a SQLite
+    file is created by its first connection). Returns whether it was created."""
+    u = make_url(normalize_url(url or database_url()))
+    if u.get_backend_name() != "postgresql" or not u.database:
+        return False
+    admin = u.set(drivername="postgresql", database="postgres")
+    libpq = admin.render_as_string(hide_password=False)
+    with psycopg.connect(libpq, autocommit=True, connect_timeout=10) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (u.database,))
+        if exists.fetchone():
+            return False
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(u.database)))
+        except psycopg.errors.DuplicateDatabase:  # created meanwhile by another process
+            return False
+    return True
 
 
 def migrate(url_or_engine: str | Engine | None = None, revision: str = "head") -> None:

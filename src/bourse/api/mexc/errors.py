@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from starlette.responses import Response
 
@@ -74,7 +76,8 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     d.OrderTypeNotAllowed: (30041, 400),
     d.InsufficientFunds: (30004, 400),  # "Insufficient position"
     d.InsufficientBalance: (10101, 400),
-    d.OrderNotFound: (-2013, 400),  # ccxt: OrderNotFound
+    d.PriceOutOfBand: (-1013, 400),  # "Filter failure: PERCENT_PRICE_BY_SIDE"
+    d.OrderNotFound: (-2013, 400),  # "Order does not exist."
     d.PostOnlyWouldTake: (30041, 400),
     d.NoLiquidity: (30025, 400),
     d.TooManyOpenOrders: (30029, 400),
@@ -128,11 +131,15 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     d.TransferNotFound: (22222, 400),
 }
 
-#: message overrides where MEXC's text is what clients match on
-_MESSAGES: dict[type[d.DomainError], str] = {
+#: MEXC's message text where clients match on it (the domain's own messages are plain English);
+#: a callable builds the text from the error's attributes. The most specific class wins.
+_MESSAGES: dict[type[d.DomainError], str | Callable[[Any], str]] = {
     d.InsufficientFunds: "Insufficient position",
     d.OrderNotFound: "Order does not exist.",
+    d.PriceOutOfBand: "Filter failure: PERCENT_PRICE_BY_SIDE",
     d.InsufficientBalance: "Insufficient balance",
+    d.BelowMinNotional: lambda e: f"minimum transaction volume cannot be less than:{e.minimum}",
+    d.AboveMaxNotional: lambda e: f"maximum transaction volume cannot be greater than:{e.maximum}",
     sa.NotABroker: "No authority",
 }
 
@@ -149,8 +156,9 @@ def from_domain(exc: d.DomainError) -> ApiError:
     code, status = code_for(exc)
     msg = exc.message or str(exc)
     for cls in type(exc).__mro__:
-        if cls in _MESSAGES:
-            msg = _MESSAGES[cls]
+        text = _MESSAGES.get(cls)
+        if text is not None:
+            msg = text if isinstance(text, str) else text(exc)
             break
     return ApiError(code, msg, status)
 

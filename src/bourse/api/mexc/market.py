@@ -84,6 +84,25 @@ async def trades(ctx: Ctx) -> Any:
     return [wire.public_trade(*r, sym) for r in rows]
 
 
+async def historical_trades(ctx: Ctx) -> Any:
+    """Older trades from the database: the newest ``limit`` (newest first, like ``trades``), or
+    with ``fromId`` the ``limit`` trades from that id on, oldest first."""
+    p = ctx.params
+    sym = ctx.symbol(p["symbol"])
+    from_id = p.get("fromId")
+    rows = await ctx.db(
+        ctx.services.queries.trades, sym.name, None, None, p.get("limit", 500), from_id
+    )
+    if from_id is None:
+        rows.reverse()
+    return [
+        wire.public_trade(
+            r["id"], r["price"], r["qty"], r["quote_qty"], r["taker_side"], r["time"], sym
+        )
+        for r in rows
+    ]
+
+
 async def agg_trades(ctx: Ctx) -> Any:
     p = ctx.params
     sym = ctx.symbol(p["symbol"])
@@ -103,6 +122,59 @@ async def agg_trades(ctx: Ctx) -> Any:
     return [wire.agg_trade(t[0], t[1], t[2], t[4], t[5], sym) for t in recent]
 
 
+def _periods(interval: str, first: int, last: int, limit: int, forward: bool) -> list[int]:
+    """Open times of up to ``limit`` periods in ``[first, last]``, from ``first`` when
+    ``forward``, else ending at ``last`` (both bounds are period open times)."""
+    out: list[int] = []
+    t = first if forward else last
+    while first <= t <= last and len(out) < limit:
+        out.append(t)
+        t = bucket(interval, t)[1] + 1 if forward else bucket(interval, t - 1)[0]
+    return out if forward else out[::-1]
+
+
+def filled_klines(
+    md: Any, name: str, interval: str, start: int | None, end: int | None, limit: int, now: int
+) -> list[list[int]]:
+    """Candles of every period from the symbol's first trade on, as MEXC sends them: a period
+    without trades is a flat candle at the previous close with zero volumes and count.
+
+    Selection as ``MarketData.klines``: periods opened in ``[start, end]`` (``end`` defaults to
+    now), the first ``limit`` from ``start`` when it is given, else the newest ``limit``.
+    """
+    newest = md.klines(name, interval, None, None, 1)
+    if not newest:
+        return []
+    last = bucket(interval, end if end is not None else max(now, newest[0][0]))[0]
+    if start is not None:
+        opens = _periods(interval, bucket(interval, start)[0], last, limit, True)
+    else:
+        opens = _periods(interval, 0, last, limit, False)
+    if not opens:
+        return []
+    before = md.klines(name, interval, None, opens[0] - 1, 1)
+    if not before:  # nothing traded before: start at the first traded period
+        real_first = md.klines(name, interval, opens[0], last, 1)
+        if not real_first:
+            return []
+        first_trade = real_first[0][0]
+        if start is not None:
+            opens = _periods(interval, first_trade, last, limit, True)
+        else:
+            opens = [t for t in opens if t >= first_trade]
+    real = {c[0]: c for c in md.klines(name, interval, opens[0], opens[-1], len(opens))}
+    prev = before[0][4] if before else None
+    out = []
+    for t in opens:
+        c = real.get(t)
+        if c is not None:
+            out.append(c)
+            prev = c[4]
+        elif prev is not None:
+            out.append([t, prev, prev, prev, prev, 0, 0, 0])
+    return out
+
+
 async def klines(ctx: Ctx) -> Any:
     p = ctx.params
     sym = ctx.symbol(p["symbol"])
@@ -110,23 +182,22 @@ async def klines(ctx: Ctx) -> Any:
     start, end = p.get("startTime"), p.get("endTime")
     if start is not None and end is not None and end < start:
         raise invalid("endTime", "must not be before startTime")
-    rows = ctx.services.marketdata.klines(sym.name, interval, start, end, p.get("limit", 500))
+    md = ctx.services.marketdata
+    rows = filled_klines(md, sym.name, interval, start, end, p.get("limit", 500), ctx.now)
     ps, qs, qsc = sym.price_scale, sym.qty_scale, sym.quote.scale
-    out = []
-    for c in rows:
-        out.append(
-            [
-                c[0],
-                format_units(c[1], ps),
-                format_units(c[2], ps),
-                format_units(c[3], ps),
-                format_units(c[4], ps),
-                format_units(c[5], qs),
-                bucket(interval, c[0])[1],
-                format_units(c[6], qsc),
-            ]
-        )
-    return out
+    return [
+        [
+            c[0],
+            format_units(c[1], ps),
+            format_units(c[2], ps),
+            format_units(c[3], ps),
+            format_units(c[4], ps),
+            format_units(c[5], qs),
+            bucket(interval, c[0])[1],
+            format_units(c[6], qsc),
+        ]
+        for c in rows
+    ]
 
 
 async def avg_price(ctx: Ctx) -> Any:
@@ -171,6 +242,8 @@ def _ticker24(sym: Symbol, st: dict[str, Any], best: tuple[Any, Any]) -> dict[st
     if open_ is None:  # no trade in the window
         open_ = last
     change = None if last is None or open_ is None else last - open_
+    # MEXC fills prevClosePrice: the last price before the window, else the window's open
+    prev_close = st["prev_close"] if st["prev_close"] is not None else open_
     ps = sym.price_scale
     return {
         "symbol": sym.name,
@@ -178,7 +251,7 @@ def _ticker24(sym: Symbol, st: dict[str, Any], best: tuple[Any, Any]) -> dict[st
         "priceChangePercent": None
         if change is None
         else ("0" if not open_ else _pct(change, open_)),
-        "prevClosePrice": wire.price_or_none(st["prev_close"], sym),
+        "prevClosePrice": wire.price_or_none(prev_close, sym),
         "lastPrice": wire.price_or_none(last, sym),
         "lastQty": wire.qty_or_none(st["last_qty"], sym),
         "bidPrice": wire.price_or_none(bp, sym),
@@ -286,6 +359,19 @@ ENDPOINTS = [
         trades,
         (SYMBOL, _limit(500, 1000)),
         summary="Recent trades (newest first)",
+        response=s.arr(s.TRADE),
+        weight=5,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v3/historicalTrades",
+        historical_trades,
+        (
+            SYMBOL,
+            _limit(500, 1000),
+            P("fromId", "int", minimum=0, description="trade id to start from"),
+        ),
+        summary="Older trades: the newest, or from fromId on (oldest first)",
         response=s.arr(s.TRADE),
         weight=5,
     ),

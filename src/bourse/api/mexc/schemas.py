@@ -50,7 +50,12 @@ SYMBOL_INFO = obj(
         "quoteAmountPrecision": DEC,
         "baseSizePrecision": DEC,
         "permissions": arr(S),
-        "filters": arr({"type": "object"}),
+        "filters": arr(
+            obj(
+                {"filterType": S, "bidMultiplierUp": DEC, "askMultiplierDown": DEC},
+                required=["filterType"],
+            )
+        ),
         "maxQuoteAmount": DEC,
         "makerCommission": DEC,
         "takerCommission": DEC,

@@ -29,6 +29,7 @@ from bourse.domain.brokers import Attribution
 from bourse.domain.errors import DomainError, OrderNotFound
 from bourse.domain.money import to_units
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType, StpMode
+from bourse.domain.price_band import check_price_band
 from bourse.engine import commands as c
 from bourse.services.brokers.attribution import AUDITED
 
@@ -111,6 +112,8 @@ def order_request(ctx: Ctx, p: dict[str, Any], att: Attribution | None = None) -
         if "price" not in p:
             raise missing("price")
         price = to_units(p["price"], sym.price_scale, field="price")
+        side = BUY if p["side"] == "BUY" else SELL
+        check_price_band(side, price, ctx.services.marketdata.last_price(sym.name))
     elif "quantity" not in p and "quoteOrderQty" not in p:
         raise missing("quantity")
     stp = p.get("stpMode")

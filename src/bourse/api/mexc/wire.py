@@ -12,6 +12,7 @@ from typing import Any
 from bourse.domain.fees import RATE_DENOM
 from bourse.domain.money import format_units
 from bourse.domain.orders import BUY, Order, OrderType
+from bourse.domain.price_band import ASK_MULTIPLIER_DOWN_PPM, BID_MULTIPLIER_UP_PPM
 from bourse.domain.symbols import Symbol
 
 _TIF = {
@@ -23,6 +24,13 @@ _TIF = {
 }
 RATE_SCALE = 6  # ppm
 assert 10**RATE_SCALE == RATE_DENOM
+#: the one filter MEXC documents in exchangeInfo, with its documented multipliers: priced buys at
+#: most lastPrice x bidMultiplierUp, priced sells at least lastPrice x askMultiplierDown
+PERCENT_PRICE_BY_SIDE = {
+    "filterType": "PERCENT_PRICE_BY_SIDE",
+    "bidMultiplierUp": format_units(BID_MULTIPLIER_UP_PPM, 6),
+    "askMultiplierDown": format_units(ASK_MULTIPLIER_DOWN_PPM, 6),
+}
 
 
 def rate(ppm: int) -> str:
@@ -54,7 +62,7 @@ def symbol_info(sym: Symbol, maker_ppm: int, taker_ppm: int) -> dict[str, Any]:
         "quoteAmountPrecision": min_notional,
         "baseSizePrecision": format_units(sym.min_qty, sym.qty_scale),
         "permissions": ["SPOT"],
-        "filters": [],
+        "filters": [dict(PERCENT_PRICE_BY_SIDE)],
         "maxQuoteAmount": max_notional,
         "makerCommission": rate(maker_ppm),
         "takerCommission": rate(taker_ppm),

@@ -18,14 +18,20 @@ import secrets
 import threading
 from collections.abc import Iterable
 
-from bourse.domain.errors import InvalidAddress, InvalidParameter, MissingParameter, UnknownAsset
+from bourse.domain.errors import InvalidAddress, InvalidParameter
 from bourse.domain.money import MAX_UNITS, Asset
 from bourse.engine import Engine
 from bourse.engine.clock import Clock, now_ms
 from bourse.sandbox.chain.addresses import derive_address, format_txid
 from bourse.sandbox.chain.blocks import BlockProducer, BlockReport, deposit_from_row
 from bourse.sandbox.chain.networks import ChainConfig
-from bourse.services.wallet.chain import ChainDeposit, ChainWithdrawal, DepositAddress, Network
+from bourse.services.wallet.chain import (
+    ChainDeposit,
+    ChainWithdrawal,
+    DepositAddress,
+    Network,
+    listed_asset,
+)
 from bourse.store.repositories.chain import ChainRepository
 
 log = logging.getLogger("bourse.sandbox.chain")
@@ -90,13 +96,7 @@ class SimulatedChain:
         return self.config.networks(asset)
 
     def asset(self, coin: str) -> Asset:
-        code = (coin or "").strip().upper()
-        if not code:
-            raise MissingParameter("coin cannot be null")
-        asset = self.engine.read(lambda e: e.wallet.assets.get(code))
-        if asset is None:
-            raise UnknownAsset(f"currency {code!r} does not exist")
-        return asset
+        return listed_asset(self.engine, coin)
 
     def network(self, coin: str, name: str | None) -> Network:
         """A network of ``coin`` by id, display name or alias (``None``: the default one)."""

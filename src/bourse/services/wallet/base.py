@@ -8,14 +8,12 @@ from dataclasses import dataclass, field
 
 from bourse.domain.errors import (
     InvalidParameter,
-    MissingParameter,
-    UnknownAsset,
     WithdrawalNotFound,
 )
 from bourse.domain.money import Asset, to_units
 from bourse.engine import Engine
 from bourse.engine.clock import Clock, now_ms
-from bourse.services.wallet.chain import Chain, Network, pick_network
+from bourse.services.wallet.chain import Chain, Network, listed_asset, pick_network
 from bourse.store.repositories.wallet import WalletRepository
 
 DAY_MS = 86_400_000
@@ -74,13 +72,7 @@ class WalletBase:
 
     # --- assets and networks -------------------------------------------------------------------
     def asset(self, coin: str) -> Asset:
-        code = (coin or "").strip().upper()
-        if not code:
-            raise MissingParameter("coin cannot be null")
-        asset = self.engine.read(lambda e: e.wallet.assets.get(code))
-        if asset is None:
-            raise UnknownAsset(f"currency {code!r} does not exist")
-        return asset
+        return listed_asset(self.engine, coin)
 
     def assets(self) -> list[Asset]:
         return self.engine.read(lambda e: sorted(e.wallet.assets.values(), key=lambda a: a.code))

@@ -26,8 +26,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bourse.domain.errors import NetworkNotSupported
+from bourse.domain.errors import MissingParameter, NetworkNotSupported, UnknownAsset
 from bourse.domain.money import Asset
+from bourse.engine import Engine
 
 #: the digits of base58 (Tron, legacy Bitcoin) and bech32 (SegWit Bitcoin) addresses
 B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -182,3 +183,15 @@ class Chain(Protocol):
         ...
 
     def stop(self) -> None: ...
+
+
+def listed_asset(engine: Engine, coin: str) -> Asset:
+    """The listed asset ``coin`` (case-insensitive); the wallet and every chain adapter look
+    coins up this one way."""
+    code = (coin or "").strip().upper()
+    if not code:
+        raise MissingParameter("coin cannot be null")
+    asset = engine.read(lambda e: e.wallet.assets.get(code))
+    if asset is None:
+        raise UnknownAsset(f"currency {code!r} does not exist")
+    return asset

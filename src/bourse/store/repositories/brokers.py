@@ -8,11 +8,10 @@ unit of several statements stays one transaction; the others open their own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bourse.domain.accounts import FIRST_USER_ACCOUNT_ID
@@ -20,6 +19,7 @@ from bourse.domain.brokers import BrokerExists
 from bourse.domain.errors import AccountNotFound, InvalidParameter
 from bourse.store import broker_tables as bt
 from bourse.store import tables as t
+from bourse.store.repositories.base import Repository
 from bourse.store.repositories.dialect import insert_ignore
 
 _b = bt.brokers.c
@@ -28,15 +28,8 @@ _kb = bt.key_bindings.c
 _k = t.api_keys.c
 
 
-class BrokerRepository:
-    def __init__(self, db: Engine) -> None:
-        self.db = db
-
-    @contextmanager
-    def begin(self) -> Iterator[Connection]:
-        """One transaction for the ``conn``-taking methods."""
-        with self.db.begin() as conn:
-            yield conn
+class BrokerRepository(Repository):
+    """See ``Repository``: ``conn``-taking methods run inside ``begin()``."""
 
     # --- brokers ---------------------------------------------------------------------------------
     def get(self, broker_id: int) -> Any | None:

@@ -8,14 +8,14 @@ unit of several statements (an accrual chunk, a claim) stays one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
 from bourse.store import broker_tables as bt
 from bourse.store import tables as t
+from bourse.store.repositories.base import Repository
 from bourse.store.repositories.dialect import insert_ignore, upsert
 
 DAY_MS = 86_400_000
@@ -32,15 +32,8 @@ def _range(q: Any, col: Any, start: int | None, end: int | None) -> Any:
     return q
 
 
-class RebateRepository:
-    def __init__(self, db: Engine) -> None:
-        self.db = db
-
-    @contextmanager
-    def begin(self) -> Iterator[Connection]:
-        """One transaction for the ``conn``-taking methods."""
-        with self.db.begin() as conn:
-            yield conn
+class RebateRepository(Repository):
+    """See ``Repository``: ``conn``-taking methods run inside ``begin()``."""
 
     # --- accrual ---------------------------------------------------------------------------------
     @staticmethod

@@ -1,4 +1,4 @@
-"""Helpers for the OAuth tests: a movable clock, PKCE pairs, and steps of the
+"""Helpers of the OAuth tests: a movable clock, PKCE pairs, and steps of the
 authorization-code flow over HTTP (sign up, consent, exchange, refresh)."""
 
 from __future__ import annotations
@@ -7,12 +7,14 @@ import base64
 import hashlib
 import re
 import secrets
-import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from sqlalchemy import Engine, func, select
 from starlette.testclient import TestClient
 
+from bourse.engine.clock import now_ms
 from bourse.oauth import clients as cl
 from bourse.oauth.server import AuthServer, OAuthConfig
 from bourse.services.users import Users
@@ -29,7 +31,7 @@ class Clock:
         self.offset = 0
 
     def __call__(self) -> int:
-        return time.time_ns() // 1_000_000 + self.offset
+        return now_ms() + self.offset
 
     def advance(self, seconds: float) -> None:
         self.offset += int(seconds * 1000)
@@ -43,7 +45,7 @@ def pkce_pair() -> tuple[str, str]:
 
 @dataclass
 class Env:
-    db: object
+    db: Engine
     config: OAuthConfig
     server: AuthServer
     clock: Clock
@@ -76,8 +78,8 @@ def form_value(html: str, name: str) -> str:
     return m.group(1)
 
 
-def authorize_params(reg: cl.Registered, challenge: str, **over) -> dict:  # type: ignore[no-untyped-def]
-    p = {
+def authorize_params(reg: cl.Registered, challenge: str, **over: Any) -> dict[str, Any]:
+    p: dict[str, Any] = {
         "response_type": "code",
         "client_id": reg.client.client_id,
         "redirect_uri": REDIRECT,
@@ -90,7 +92,7 @@ def authorize_params(reg: cl.Registered, challenge: str, **over) -> dict:  # typ
     return {k: v for k, v in p.items() if v is not None}
 
 
-def consent(http: TestClient, params: dict, decision: str = "approve"):  # type: ignore[no-untyped-def]
+def consent(http: TestClient, params: dict[str, Any], decision: str = "approve") -> Any:
     """GET the consent page and post the decision; returns the final response."""
     page = http.get("/oauth/authorize?" + urlencode(params))
     assert page.status_code == 200, page.text
@@ -139,7 +141,5 @@ def refresh(env: Env, reg: cl.Registered, token: str, **over):  # type: ignore[n
 
 
 def count(db, table) -> int:  # type: ignore[no-untyped-def]
-    from sqlalchemy import func, select
-
     with db.connect() as conn:
-        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())

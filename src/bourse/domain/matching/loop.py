@@ -1,0 +1,172 @@
+"""The match loop: a taker trades against the opposite side of the book while prices cross.
+
+One code path for both sides, as in exchange-core: book keys are ``sign x price`` with the best
+level last, so "the best level is within the taker's limit" is ``keys[-1] >= sign x limit``
+whichever side the taker is on, and each fill is settled as buyer and seller (``settlement``
+states the rules), the one side-dependent line saying which of taker and maker is the buyer.
+Makers fill in price-time order; a filled maker leaves the book, an emptied level is dropped.
+Self-trade prevention (``stp``) may stop the taker or cancel its own resting orders on the way.
+A MARKET buy by quote amount (``qty`` 0) is sized per level by what its remaining lock buys.
+
+This is the hot path, written flat on purpose: per-match values live in locals and each fill
+is posted inline (a function call per fill measurably slows the engine).
+"""
+
+from __future__ import annotations
+
+from bourse.domain.accounts import FEE_REVENUE
+from bourse.domain.fees import fee_for
+from bourse.domain.ledger import LedgerCorrupted, Posting
+from bourse.domain.matching.settlement import Part, part, revenue
+from bourse.domain.matching.state import ExchangeState
+from bourse.domain.matching.stp import prevent
+from bourse.domain.orderbook import BookSide, OrderBook
+from bourse.domain.orders import BUY, Order, OrderStatus, StpMode, Trade
+from bourse.domain.symbols import Symbol
+
+_FILLED = OrderStatus.FILLED
+_PART_FILLED = OrderStatus.PARTIALLY_FILLED
+_STP_NONE = StpMode.NONE
+_new_posting = tuple.__new__  # Posting(...) without the namedtuple's Python-level __new__
+
+
+def match(
+    state: ExchangeState, taker: Order, sym: Symbol, book: OrderBook, opp: BookSide, now: int
+) -> int:
+    """Trade ``taker`` against ``opp`` while prices cross; the price of the last fill (0: none)."""
+    ledger, fees = state.ledger, state.fees
+    jappend = ledger.journal.append
+    changed, trades_append = state.changed_orders, state.trades.append
+    book_orders, open_orders, open_count = book.orders, state.open_orders, state.open_count
+    name, nm, bm = sym.name, sym.notional_mult, sym.base_mult
+    base_code, quote_code = sym.base.code, sym.quote.code
+    t_acc, t_side, limit = taker.account, taker.side, taker.price  # limit 0: MARKET
+    buy = t_side == BUY
+    by_budget = not taker.qty
+    stp_on = taker.stp is not _STP_NONE
+    keys, levels, level_qty, sign = opp.keys, opp.levels, opp.level_qty, opp.sign
+    limit_key = sign * limit
+    tid = state.next_trade_id
+    t_part: Part | None = None  # the taker's buckets and rate, looked up on its first fill
+    makers: dict[int, Part] = {}  # the same for each maker account
+    fee_base = fee_quote = None  # fee revenue buckets, looked up on the first fee
+    last = 0
+    stopped = False
+    while keys and not stopped:
+        if limit and keys[-1] < limit_key:
+            break
+        price = sign * keys[-1]
+        want = taker.locked // (price * nm) if by_budget else taker.remaining
+        if not want:
+            break
+        level = levels[price]
+        lq = level_qty[price]
+        while level and want:
+            maker = level[0]
+            m_acc = maker.account
+            if stp_on and m_acc == t_acc:
+                stopped, removed = prevent(state, book, sym, taker, level, now)
+                lq -= removed
+                if stopped:
+                    break
+                continue
+            m_rem = maker.remaining
+            q = m_rem if m_rem < want else want
+            notional = price * q * nm
+            base = q * bm
+            # --- settle the fill: as buyer and seller (``settlement``)
+            if t_part is None:
+                t_part = part(ledger, fees, t_acc, base_code, quote_code, True)
+            m_part = makers.get(m_acc)
+            if m_part is None:
+                m_part = makers[m_acc] = part(ledger, fees, m_acc, base_code, quote_code, False)
+            if buy:
+                buyer, seller, (b_base, b_quote, b_rate), (s_base, s_quote, s_rate) = (
+                    taker, maker, t_part, m_part
+                )  # fmt: skip
+            else:
+                buyer, seller, (b_base, b_quote, b_rate), (s_base, s_quote, s_rate) = (
+                    maker, taker, m_part, t_part
+                )  # fmt: skip
+            b_acc, s_acc = buyer.account, seller.account
+            b_quote[1] -= notional  # 1: LOCKED, 0: AVAILABLE
+            s_quote[0] += notional
+            jappend(_new_posting(Posting, (b_acc, 1, s_acc, 0, quote_code, notional, "trade", tid)))
+            buyer.locked -= notional
+            if price < limit:  # a limit buyer taker got a better price (a seller never does)
+                refund = (limit - price) * q * nm
+                b_quote[1] -= refund
+                b_quote[0] += refund
+                jappend(
+                    _new_posting(
+                        Posting, (b_acc, 1, b_acc, 0, quote_code, refund, "order_refund", tid)
+                    )
+                )
+                buyer.locked -= refund
+            s_base[1] -= base
+            b_base[0] += base
+            jappend(_new_posting(Posting, (s_acc, 1, b_acc, 0, base_code, base, "trade", tid)))
+            seller.locked -= base
+            if s_base[1] < 0 or b_quote[1] < 0:
+                raise LedgerCorrupted(f"locked funds overdrawn in trade {tid}")
+            buyer_fee = fee_for(base, b_rate)
+            if buyer_fee:
+                if fee_base is None:
+                    fee_base = revenue(ledger, base_code)
+                b_base[0] -= buyer_fee
+                fee_base[0] += buyer_fee
+                jappend(
+                    _new_posting(
+                        Posting, (b_acc, 0, FEE_REVENUE, 0, base_code, buyer_fee, "fee", tid)
+                    )
+                )
+            seller_fee = fee_for(notional, s_rate)
+            if seller_fee:
+                if fee_quote is None:
+                    fee_quote = revenue(ledger, quote_code)
+                s_quote[0] -= seller_fee
+                fee_quote[0] += seller_fee
+                jappend(
+                    _new_posting(
+                        Posting, (s_acc, 0, FEE_REVENUE, 0, quote_code, seller_fee, "fee", tid)
+                    )
+                )
+            trades_append(
+                Trade(tid, name, price, q, notional, buyer.id, seller.id, b_acc, s_acc, t_side,
+                      buyer_fee, seller_fee, buyer.broker_id, seller.broker_id, now)
+            )  # fmt: skip
+            tid += 1
+            last = price
+            # --- the orders
+            lq -= q
+            want -= q
+            maker.filled_qty += q
+            maker.filled_quote += notional
+            maker.updated = now
+            changed[maker.id] = maker
+            if m_rem == q:
+                maker.remaining = 0
+                maker.status = _FILLED
+                level.popleft()
+                del book_orders[maker.id]
+                del open_orders[maker.id]
+                open_count[m_acc] -= 1
+            else:
+                maker.remaining = m_rem - q
+                maker.status = _PART_FILLED
+            taker.filled_qty += q
+            taker.filled_quote += notional
+            if not by_budget:
+                taker.remaining -= q
+        if level:
+            level_qty[price] = lq
+            break
+        del levels[price]  # BookSide.drop_level of the best level, inlined
+        del level_qty[price]
+        keys.pop()
+    state.next_trade_id = tid
+    if taker.filled_qty:
+        taker.updated = now
+        if not stopped:
+            taker.status = _FILLED if not by_budget and taker.remaining == 0 else _PART_FILLED
+    return last

@@ -1,0 +1,52 @@
+"""Settling fills: every trade is posted to the ledger, fees included, the moment it happens.
+
+One code path for both sides. A fill has a buyer and a seller, whichever of them is the taker:
+
+1. the quote moves from the buyer's locked to the seller's available;
+2. a limit buyer filled below its limit gets the difference unlocked at once, so a resting buy
+   always has exactly ``remaining x price`` locked (a seller never fills below its limit);
+3. the base moves from the seller's locked to the buyer's available;
+4. the buyer pays its fee out of the base it received, the seller out of the quote, both into
+   the fee revenue account (``domain.fees``: rounded up, at the taker's or the maker's rate).
+
+Postings are made in that order, under the trade's id. The match loop (``loop``) posts them
+inline: it is the hot path, and a call per fill costs more than the fill's arithmetic. This
+module holds the rest: ``part`` looks an account's buckets and fee rate up once per match,
+``revenue`` the fee revenue bucket of an asset.
+"""
+
+from __future__ import annotations
+
+from bourse.domain.accounts import FEE_REVENUE
+from bourse.domain.fees import FeeSchedule
+from bourse.domain.ledger import Ledger
+
+#: an account's base and quote [available, locked] buckets and its fee rate in this match
+Part = tuple[list[int], list[int], int]
+
+
+def part(
+    ledger: Ledger, fees: FeeSchedule, account: int, base: str, quote: str, taker: bool
+) -> Part:
+    """The account's base and quote buckets (created if missing, marked touched) and its taker
+    or maker fee rate (``FeeSchedule.rates``, inlined)."""
+    balances, touched = ledger.balances, ledger.touched
+    base_key, quote_key = (account, base), (account, quote)
+    base_bucket = balances.get(base_key) or balances.setdefault(base_key, [0, 0])
+    quote_bucket = balances.get(quote_key) or balances.setdefault(quote_key, [0, 0])
+    touched.add(base_key)
+    touched.add(quote_key)
+    rates = fees.overrides.get(account)
+    if taker:
+        return base_bucket, quote_bucket, rates[1] if rates else fees.taker
+    return base_bucket, quote_bucket, rates[0] if rates else fees.maker
+
+
+def revenue(ledger: Ledger, asset: str) -> list[int]:
+    """The fee revenue bucket of ``asset`` (created if missing, marked touched)."""
+    key = (FEE_REVENUE, asset)
+    bal = ledger.balances.get(key)
+    if bal is None:
+        bal = ledger.balances[key] = [0, 0]
+    ledger.touched.add(key)
+    return bal

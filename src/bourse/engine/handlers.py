@@ -1,0 +1,273 @@
+"""One handler per command: what the engine does with it, as a table (``HANDLERS``).
+
+A handler gets the engine's state, the command and the batch's clock reading, and returns the
+command's result (snapshots, never live objects the next command could change). It either
+succeeds or raises a ``DomainError`` before changing anything; anything it records for the
+store beyond the ledger and the exchange goes to ``state.pending``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from bourse.domain.accounts import FEE_REVENUE, AccountKind
+from bourse.domain.errors import InvalidParameter
+from bourse.domain.money import Asset
+from bourse.domain.orders import Order
+from bourse.domain.symbols import Symbol
+from bourse.domain.wallet import Account, Withdrawal
+from bourse.engine import commands as c
+from bourse.engine.changes import DepositRecord, TransferRecord
+from bourse.engine.idempotency import fingerprint
+from bourse.engine.state import EngineState
+
+#: a handler: (state, command, now in ms) -> result
+Handler = Callable[[EngineState, Any, int], object]
+
+
+# --- orders -----------------------------------------------------------------------------------
+def place_order(s: EngineState, cmd: c.PlaceOrder, now: int) -> Order | None:
+    req = cmd.request
+    ex = s.exchange
+    if cmd.test:
+        ex.validate(req)
+        return None
+    s.wallet.active(req.account)
+    if not req.client_id:  # nothing to deduplicate: skip the fingerprint
+        return copy.copy(ex.place(req, now))
+    fp = fingerprint(
+        req.symbol,
+        req.side,
+        str(req.type),
+        req.qty,
+        req.price,
+        req.quote_qty,
+        str(req.stp or ""),
+    )
+    prior = s.idempotency.prior("order", req.account, req.client_id, fp)
+    if prior is not None:
+        return _order_snapshot(s, prior)
+    order = ex.place(req, now)
+    s.idempotency.remember(s.pending, "order", req.account, req.client_id, fp, order.id)
+    return copy.copy(order)
+
+
+def cancel_order(s: EngineState, cmd: c.CancelOrder, now: int) -> Order:
+    order = s.exchange.cancel(cmd.account, cmd.symbol, now, cmd.order_id, cmd.client_id)
+    return copy.copy(order)
+
+
+def cancel_all(s: EngineState, cmd: c.CancelAll, now: int) -> list[Order]:
+    return [copy.copy(o) for o in s.exchange.cancel_all(cmd.account, cmd.symbol, now)]
+
+
+def _order_snapshot(s: EngineState, order_id: int) -> Order:
+    """The order a retried client id first created: open, changed in this batch, or stored."""
+    order = s.exchange.open_orders.get(order_id)
+    if order is not None:
+        return copy.copy(order)
+    for o in s.exchange.changed_orders.values():
+        if o.id == order_id:
+            return copy.copy(o)
+    stored = s.store.get_order(order_id)
+    if stored is None:  # pragma: no cover - the key and the order commit together
+        raise InvalidParameter(f"order {order_id} not found")
+    return stored
+
+
+# --- money movements --------------------------------------------------------------------------
+def transfer(s: EngineState, cmd: c.Transfer, now: int) -> int:
+    initiator = cmd.initiator if cmd.initiator is not None else cmd.from_account
+    fp = fingerprint(cmd.from_account, cmd.to_account, cmd.asset, cmd.amount)
+    prior = s.idempotency.prior("transfer", initiator, cmd.client_id, fp)
+    if prior is not None:
+        return prior
+    tid = s.wallet.transfer(cmd.from_account, cmd.to_account, cmd.asset, cmd.amount)
+    s.pending.transfers.append(
+        TransferRecord(
+            tid, cmd.from_account, cmd.to_account, cmd.asset, cmd.amount, cmd.client_id, now
+        )
+    )
+    s.idempotency.remember(s.pending, "transfer", initiator, cmd.client_id, fp, tid)
+    return tid
+
+
+def credit_deposit(s: EngineState, cmd: c.CreditDeposit, now: int) -> bool:
+    """Credit a confirmed deposit once; False if its tx reference was already credited."""
+    fp = fingerprint(cmd.account, cmd.asset, cmd.amount)
+    if s.idempotency.prior("deposit", 0, cmd.tx_ref, fp) is not None:
+        return False
+    ref = s.next_deposit_id
+    s.wallet.credit_deposit(cmd.account, cmd.asset, cmd.amount, ref)
+    s.next_deposit_id += 1
+    s.pending.deposits.append(
+        DepositRecord(ref, cmd.tx_ref, cmd.account, cmd.asset, cmd.amount, now)
+    )
+    s.idempotency.remember(s.pending, "deposit", 0, cmd.tx_ref, fp, ref)
+    return True
+
+
+def pay_rebates(s: EngineState, cmd: c.PayRebates, now: int) -> bool:
+    """Pay a settlement's rebates out of fee revenue once; False if it was already paid."""
+    fp = fingerprint(cmd.payouts)
+    if s.idempotency.prior("rebate", 0, cmd.settlement_key, fp) is not None:
+        return False
+    wallet = s.wallet
+    totals: dict[str, int] = {}
+    for account, asset, amount in cmd.payouts:
+        wallet.account(account)
+        wallet.asset(asset)
+        if amount <= 0:
+            raise InvalidParameter("rebate amounts must be positive")
+        totals[asset] = totals.get(asset, 0) + amount
+    for asset, total in totals.items():  # check everything before the first posting
+        if s.exchange.ledger.available(FEE_REVENUE, asset) < total:
+            raise InvalidParameter(f"fee revenue cannot cover {asset} rebates")
+    ref = s.next_settlement_id
+    s.next_settlement_id += 1
+    for account, asset, amount in cmd.payouts:
+        wallet.pay_rebate(account, asset, amount, ref)
+    s.idempotency.remember(s.pending, "rebate", 0, cmd.settlement_key, fp, ref)
+    return True
+
+
+# --- withdrawals ------------------------------------------------------------------------------
+def reserve_withdrawal(s: EngineState, cmd: c.ReserveWithdrawal, now: int) -> Withdrawal:
+    fp = fingerprint(cmd.asset, cmd.amount, cmd.fee, cmd.address, cmd.network, cmd.memo)
+    prior = s.idempotency.prior("withdraw", cmd.account, cmd.client_id, fp)
+    if prior is not None:
+        return _withdrawal_snapshot(s, prior)
+    w = s.wallet.reserve_withdrawal(
+        cmd.account,
+        cmd.asset,
+        cmd.amount,
+        cmd.fee,
+        cmd.address,
+        cmd.network,
+        cmd.memo,
+        cmd.client_id,
+        now,
+        cmd.review,
+    )
+    s.idempotency.remember(s.pending, "withdraw", cmd.account, cmd.client_id, fp, w.id)
+    s.pending.withdrawals.append(copy.copy(w))
+    return copy.copy(w)
+
+
+def mark_withdrawal_processing(
+    s: EngineState, cmd: c.MarkWithdrawalProcessing, now: int
+) -> Withdrawal:
+    return _withdrawal_changed(s, s.wallet.mark_processing(cmd.withdrawal_id, cmd.txid, now))
+
+
+def approve_withdrawal(s: EngineState, cmd: c.ApproveWithdrawal, now: int) -> Withdrawal:
+    return _withdrawal_changed(s, s.wallet.approve(cmd.withdrawal_id, now))
+
+
+def settle_withdrawal(s: EngineState, cmd: c.SettleWithdrawal, now: int) -> Withdrawal:
+    return _withdrawal_changed(s, s.wallet.settle_withdrawal(cmd.withdrawal_id, cmd.txid, now))
+
+
+def void_withdrawal(s: EngineState, cmd: c.VoidWithdrawal, now: int) -> Withdrawal:
+    return _withdrawal_changed(s, s.wallet.void_withdrawal(cmd.withdrawal_id, now, cmd.failed))
+
+
+def _withdrawal_changed(s: EngineState, w: Withdrawal) -> Withdrawal:
+    snap = copy.copy(w)
+    s.pending.withdrawals.append(snap)
+    return snap
+
+
+def _withdrawal_snapshot(s: EngineState, wid: int) -> Withdrawal:
+    """The withdrawal a retried client id first created: open, pending, or stored."""
+    w = s.wallet.withdrawals.get(wid)
+    if w is not None:
+        return copy.copy(w)
+    for pending in s.pending.withdrawals:
+        if pending.id == wid:
+            return copy.copy(pending)
+    stored = s.store.get_withdrawal(wid)
+    if stored is None:  # pragma: no cover
+        raise InvalidParameter(f"withdrawal {wid} not found")
+    return stored
+
+
+# --- accounts and fees ------------------------------------------------------------------------
+def open_account(s: EngineState, cmd: c.OpenAccount, now: int) -> Account:
+    if cmd.kind is AccountKind.SYSTEM:
+        raise InvalidParameter("system accounts are fixed")
+    if cmd.parent is not None:
+        s.wallet.account(cmd.parent)
+    acc = Account(s.next_account_id, cmd.kind, cmd.parent, False, cmd.name)
+    s.next_account_id += 1
+    s.wallet.accounts[acc.id] = acc
+    s.pending.accounts.append(copy.copy(acc))
+    return copy.copy(acc)
+
+
+def set_account_frozen(s: EngineState, cmd: c.SetAccountFrozen, now: int) -> Account:
+    """Freeze (cancelling every open order of the account) or unfreeze an account."""
+    acc = s.wallet.account(cmd.account)
+    if acc.kind is AccountKind.SYSTEM:
+        raise InvalidParameter("system accounts cannot be frozen")
+    acc.frozen = cmd.frozen
+    if cmd.frozen:
+        s.exchange.cancel_account(acc.id, now, reason="account_frozen")
+    s.pending.accounts.append(copy.copy(acc))
+    return copy.copy(acc)
+
+
+def set_fees(s: EngineState, cmd: c.SetFees, now: int) -> tuple[int, int]:
+    s.wallet.account(cmd.account)
+    fees = s.exchange.fees
+    fees.set_account(cmd.account, cmd.maker, cmd.taker)
+    rates = fees.overrides.get(cmd.account)
+    s.pending.fees.append((cmd.account, rates[0], rates[1]) if rates else (cmd.account, None, None))
+    return fees.rates(cmd.account)
+
+
+# --- listings ---------------------------------------------------------------------------------
+def add_asset(s: EngineState, cmd: c.AddAsset, now: int) -> Asset:
+    old = s.wallet.assets.get(cmd.asset.code)
+    if old is not None and old.scale != cmd.asset.scale:
+        raise InvalidParameter(f"the scale of {old.code} cannot change")
+    s.wallet.assets[cmd.asset.code] = cmd.asset
+    s.pending.assets.append(cmd.asset)
+    return cmd.asset
+
+
+def add_symbol(s: EngineState, cmd: c.AddSymbol, now: int) -> Symbol:
+    sym = cmd.symbol
+    for a in (sym.base, sym.quote):
+        known = s.wallet.assets.get(a.code)
+        if known is None or known.scale != a.scale:
+            raise InvalidParameter(f"asset {a.code} is not registered with that scale")
+    old = s.exchange.symbols.get(sym.name)
+    if old is not None and (old.price_scale, old.qty_scale) != (sym.price_scale, sym.qty_scale):
+        raise InvalidParameter(f"the scales of {sym.name} cannot change")
+    s.exchange.add_symbol(sym)
+    s.pending.symbols.append(sym)
+    return sym
+
+
+#: command type -> its handler
+HANDLERS: dict[type[c.Command], Handler] = {
+    c.PlaceOrder: place_order,
+    c.CancelOrder: cancel_order,
+    c.CancelAll: cancel_all,
+    c.Transfer: transfer,
+    c.CreditDeposit: credit_deposit,
+    c.PayRebates: pay_rebates,
+    c.ReserveWithdrawal: reserve_withdrawal,
+    c.MarkWithdrawalProcessing: mark_withdrawal_processing,
+    c.ApproveWithdrawal: approve_withdrawal,
+    c.SettleWithdrawal: settle_withdrawal,
+    c.VoidWithdrawal: void_withdrawal,
+    c.OpenAccount: open_account,
+    c.SetAccountFrozen: set_account_frozen,
+    c.SetFees: set_fees,
+    c.AddAsset: add_asset,
+    c.AddSymbol: add_symbol,
+}

@@ -1,0 +1,22 @@
+"""What a repository that lends its transaction to a service's unit of work shares."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine
+
+
+class Repository:
+    """A repository over ``db`` whose ``conn``-taking methods run inside ``begin()``, so a
+    service can make several of them one transaction."""
+
+    def __init__(self, db: Engine) -> None:
+        self.db = db
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One transaction for the ``conn``-taking methods."""
+        with self.db.begin() as conn:
+            yield conn

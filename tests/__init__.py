@@ -1,0 +1,1 @@
+"""Bourse's test suite (a package, so every test module can import ``tests.support``)."""
