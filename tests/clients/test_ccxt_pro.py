@@ -15,8 +15,8 @@ import ccxt.pro
 
 from bourse.domain.orders import BUY, OrderRequest, OrderType
 from bourse.engine import commands as c
-
-from .conftest import LiveServer
+from tests.support.live import LiveServer
+from tests.support.mexc import point_at
 
 TIMEOUT = 30.0
 
@@ -28,13 +28,8 @@ def pro(live: LiveServer, role: str | None = "user") -> Any:
         config["apiKey"] = live.credentials[role]["api_key"]
         config["secret"] = live.credentials[role]["secret"]
     ex = ccxt.pro.mexc(config)
-    url = live.url
-    api = ex.urls["api"]
-    api["spot"] = {"public": url, "private": url}
-    api["spot2"] = {"public": f"{url}/open/api/v2", "private": f"{url}/open/api/v2"}
-    api["contract"] = {"public": f"{url}/api/v1/contract", "private": f"{url}/api/v1/private"}
-    api["broker"] = {"private": f"{url}/api/v3/broker"}
-    api["ws"]["spot"] = url.replace("http://", "ws://") + "/ws"
+    point_at(ex, live.url)
+    ex.urls["api"]["ws"]["spot"] = live.url.replace("http://", "ws://") + "/ws"
     return ex
 
 

@@ -1,5 +1,5 @@
-"""A Bourse server on loopback serving REST and ``/ws`` (the pattern of tests/clients/conftest.py,
-copied here until the helpers move to tests/support/), plus a small raw WebSocket client.
+"""A Bourse server on loopback serving REST and ``/ws`` (on ``tests.support``'s server thread and
+test accounts), plus a small raw WebSocket client.
 
 ``live_ws(...)`` opens a platform on ``migrated_url``, seeds the demo accounts and a
 ``counterparty``, and serves ``create_app(platform)`` (or, with ``limits``, an app whose ``/ws``
@@ -12,9 +12,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,26 +31,12 @@ from bourse.config import Config, RateLimits
 from bourse.domain.orders import OrderRequest, OrderType
 from bourse.engine import commands as c
 from bourse.engine.clock import now_ms
-from bourse.sandbox.demo import (
-    DEMO_ACCOUNTS,
-    MARKET_MAKER_ROLE,
-    DemoAccount,
-    demo_credentials,
-    remember_url,
-    seed_demo,
-)
+from bourse.sandbox.demo import MARKET_MAKER_ROLE, demo_credentials, remember_url, seed_demo
 from bourse.sandbox.market_maker import MarketMaker
 from bourse.services.apikeys import generate_server_key
 from bourse.services.bundle import Services
-
-COUNTERPARTY = DemoAccount(
-    role="counterparty",
-    name="test:counterparty",
-    funds=(("USDT", "1000000"), ("BTC", "20"), ("ETH", "500"), ("MX", "1000000")),
-    api_key=True,
-)
-TEST_ACCOUNTS = (*DEMO_ACCOUNTS, COUNTERPARTY)
-START_TIMEOUT = 15.0
+from tests.support.live import TEST_ACCOUNTS
+from tests.support.server import ServerThread
 
 
 @dataclass
@@ -106,35 +89,6 @@ class LiveWs:
         return self.platform.engine.execute(c.PlaceOrder(request))
 
 
-class _ServerThread:
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, log_level="warning", lifespan="auto", access_log=False)
-        )
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(START_TIMEOUT)
-        self.sock.close()
-
-
 @contextmanager
 def live_ws(database_url: str, limits: StreamLimits | None = None) -> Iterator[LiveWs]:
     config = Config(
@@ -148,17 +102,15 @@ def live_ws(database_url: str, limits: StreamLimits | None = None) -> Iterator[L
         app = create_app(platform)
         if limits is not None:  # the same app with /ws served under other limits
             app = Starlette(routes=[*ws_routes(platform, limits), *app.routes])
-        server = _ServerThread(app)
-        url = f"http://127.0.0.1:{server.port}"
-        remember_url(platform, url)
+        server = ServerThread(app)
+        remember_url(platform, server.url)
         creds = demo_credentials(platform, TEST_ACCOUNTS)
-        server.start()
-        live = LiveWs(url, platform, seeded.accounts, creds["accounts"])
-        try:
-            yield live
-        finally:
-            live.stop_market_maker()
-            server.stop()
+        with server:
+            live = LiveWs(server.url, platform, seeded.accounts, creds["accounts"])
+            try:
+                yield live
+            finally:
+                live.stop_market_maker()
     finally:
         platform.close()
 
