@@ -22,6 +22,7 @@ from bourse.api.mexc import openapi
 from bourse.api.mexc.context import Endpoint
 from bourse.api.mexc.errors import NOT_FOUND, ApiError
 from bourse.api.mexc.routes import ENDPOINTS, merge, routes
+from bourse.api.ws.routes import ws_routes
 from bourse.oauth.server import AuthServer, OAuthConfig
 from bourse.sandbox.endpoints import SANDBOX_ENDPOINTS
 from bourse.services.bundle import Services
@@ -53,6 +54,7 @@ def create_app(platform: Services, extra_endpoints: Iterable[Endpoint] = ()) -> 
         routes=[
             *routes(platform, endpoints=endpoints),
             Route("/openapi.json", openapi_json, methods=["GET"]),
+            *ws_routes(platform),
             *web_routes(oauth, platform.users),
         ],
         exception_handlers={HTTPException: http_error},

@@ -17,7 +17,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bourse.api.mexc import account, broker, broker_subaccounts, capital, market, trading
+from bourse.api.mexc import (
+    account,
+    broker,
+    broker_subaccounts,
+    capital,
+    market,
+    trading,
+    userdatastream,
+)
 from bourse.api.mexc.auth import SIGNED_PARAMS, authenticate
 from bourse.api.mexc.bearer import bearer_key, is_bearer
 from bourse.api.mexc.context import Ctx, Endpoint
@@ -34,6 +42,7 @@ ENDPOINTS: list[Endpoint] = [
     *broker.ENDPOINTS,
     *broker_subaccounts.ENDPOINTS,
     *capital.ENDPOINTS,
+    *userdatastream.ENDPOINTS,
 ]
 
 

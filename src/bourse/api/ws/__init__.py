@@ -1,0 +1,1 @@
+"""MEXC Spot V3 WebSocket streams (``/ws``): channels, protobuf frames, connections."""

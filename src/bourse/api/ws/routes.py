@@ -1,0 +1,71 @@
+"""``/ws``: the WebSocket route, on the same host and port as the REST API.
+
+``/ws`` serves the public channels; ``/ws?listenKey=<key>`` also the private ones of the key's
+account. An unknown or expired key gets MEXC's text frame ``Invalid listen key`` and the
+connection is closed; so is a sixth simultaneous connection on one key, and a connection whose
+key expires or is closed while it is open (checked every ``listen_key_check_s``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
+
+from bourse.api.ws.connection import Connection
+from bourse.api.ws.hub import StreamHub
+from bourse.api.ws.limits import StreamLimits
+from bourse.bus import InProcessBus
+from bourse.engine.clock import now_ms
+from bourse.services.bundle import Services
+from bourse.services.listenkeys import ListenKeys
+
+INVALID_KEY = "Invalid listen key"
+TOO_MANY = "Too many connections for this listen key"
+
+
+def ws_routes(platform: Services, limits: StreamLimits | None = None) -> list[WebSocketRoute]:
+    """The ``/ws`` route of ``platform``'s streams (one hub per app, on an in-process bus)."""
+    lim = limits or StreamLimits()
+    hub = StreamHub(platform.engine, platform.marketdata, InProcessBus())
+    keys = ListenKeys(platform.db)
+    open_per_key: Counter[str] = Counter()
+
+    async def endpoint(ws: WebSocket) -> None:
+        hub.ensure_started()
+        key = ws.query_params.get("listenKey")
+        account = None
+        if key is not None:
+            account = await run_in_threadpool(keys.account_for, key, now_ms())
+        await ws.accept()
+        if key is not None and (
+            account is None or open_per_key[key] >= lim.connections_per_listen_key
+        ):
+            await ws.send_text(INVALID_KEY if account is None else TOO_MANY)
+            await ws.close(1008, INVALID_KEY if account is None else TOO_MANY)
+            return
+        if key is None:
+            await Connection(ws, hub, lim).serve()
+            return
+        open_per_key[key] += 1
+        conn = Connection(ws, hub, lim, account)
+        watcher = asyncio.ensure_future(_watch_key(conn, key))
+        try:
+            await conn.serve()
+        finally:
+            watcher.cancel()
+            open_per_key[key] -= 1
+            if not open_per_key[key]:
+                del open_per_key[key]
+
+    async def _watch_key(conn: Connection, key: str) -> None:
+        """Close a private connection once its key expired or was closed (DELETE)."""
+        while not conn.closed:
+            await asyncio.sleep(lim.listen_key_check_s)
+            if await run_in_threadpool(keys.account_for, key, now_ms()) != conn.account:
+                conn.drop("listen key expired", INVALID_KEY)
+
+    return [WebSocketRoute("/ws", endpoint)]

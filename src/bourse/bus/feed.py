@@ -1,0 +1,92 @@
+"""From the engine to the bus: ``feed(engine, bus)`` publishes every committed batch.
+
+The engine calls its listeners on its own thread, after the commit and still under its lock, so
+``capture`` reads the books and balances exactly as the batch left them. It only looks at what
+the batch touched (a dict lookup per changed order, the best ``TOP_LEVELS`` levels of each
+touched book, one entry per touched balance), then the bus hands the event off without waiting.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bourse.bus.events import TOP_LEVELS, BalanceUpdate, BookUpdate, Committed
+from bourse.bus.port import Bus
+from bourse.domain.ledger import AVAILABLE
+from bourse.domain.orders import BUY
+from bourse.engine import Engine
+from bourse.engine.changes import BatchChanges
+
+
+def capture(engine: Engine, changes: BatchChanges) -> Committed:
+    """The ``Committed`` event of the batch the engine just committed (engine thread, locked)."""
+    return Committed(
+        version=engine.batches,
+        time=engine.clock(),
+        changes=changes,
+        books=_books(engine, changes),
+        balances=_balances(changes),
+    )
+
+
+def _books(engine: Engine, changes: BatchChanges) -> dict[str, BookUpdate]:
+    books = engine.exchange.books
+    touched: dict[str, tuple[dict[int, int], dict[int, int], list[int]]] = {}
+    for order in changes.orders:
+        if not order.price:  # market orders never rest
+            continue
+        book = books.get(order.symbol)
+        if book is None:
+            continue
+        entry = touched.get(order.symbol)
+        if entry is None:
+            entry = touched[order.symbol] = ({}, {}, [0])
+        side = book.bids if order.side == BUY else book.asks
+        entry[0 if order.side == BUY else 1][order.price] = side.level_qty.get(order.price, 0)
+        if order.created > entry[2][0]:
+            entry[2][0] = order.created
+    out = {}
+    for symbol, (bids, asks, last) in touched.items():
+        book = books[symbol]
+        out[symbol] = BookUpdate(
+            symbol,
+            sorted(bids.items(), reverse=True),
+            sorted(asks.items()),
+            book.bids.depth(TOP_LEVELS),
+            book.asks.depth(TOP_LEVELS),
+            last[0],
+        )
+    return out
+
+
+def _balances(changes: BatchChanges) -> list[BalanceUpdate]:
+    if not changes.balances:
+        return []
+    moved: dict[tuple[int, str], list[Any]] = {}
+    for p in changes.postings:
+        for account, bucket, sign in (
+            (p.from_account, p.from_bucket, -1),
+            (p.to_account, p.to_bucket, 1),
+        ):
+            entry = moved.get((account, p.asset))
+            if entry is None:
+                entry = moved[(account, p.asset)] = [0, 0, p.kind]
+            entry[0 if bucket == AVAILABLE else 1] += sign * p.amount
+            entry[2] = p.kind
+    out = []
+    for (account, asset), (available, locked) in changes.balances.items():
+        d_avail, d_locked, kind = moved.get((account, asset), (0, 0, ""))
+        out.append(BalanceUpdate(account, asset, available, locked, d_avail, d_locked, kind))
+    return out
+
+
+def feed(engine: Engine, bus: Bus) -> int:
+    """Publish every batch ``engine`` commits from now on to ``bus``; return the version (batch
+    count) at which the feed starts, read atomically with the subscription."""
+
+    def on_batch(changes: BatchChanges) -> None:
+        bus.publish(capture(engine, changes))
+
+    with engine.lock:
+        engine.subscribe(on_batch)
+        return engine.batches

@@ -1,0 +1,161 @@
+"""A Bourse server on loopback serving REST and ``/ws`` (on ``tests.support``'s server thread and
+test accounts), plus a small raw WebSocket client.
+
+``live_ws(...)`` opens a platform on ``migrated_url``, seeds the demo accounts and a
+``counterparty``, and serves ``create_app(platform)`` (or, with ``limits``, an app whose ``/ws``
+uses those limits) with uvicorn in a thread of the test process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import httpx
+from starlette.applications import Starlette
+
+from bourse.api.ws.limits import StreamLimits
+from bourse.api.ws.proto.PushDataV3ApiWrapper_pb2 import PushDataV3ApiWrapper
+from bourse.api.ws.routes import ws_routes
+from bourse.app import create_app
+from bourse.bootstrap import open_platform
+from bourse.config import Config, RateLimits
+from bourse.domain.orders import OrderRequest, OrderType
+from bourse.engine import commands as c
+from bourse.engine.clock import now_ms
+from bourse.sandbox.demo import MARKET_MAKER_ROLE, demo_credentials, remember_url, seed_demo
+from bourse.sandbox.market_maker import MarketMaker
+from bourse.services.apikeys import generate_server_key
+from bourse.services.bundle import Services
+from tests.support.live import TEST_ACCOUNTS
+from tests.support.server import ServerThread
+
+
+@dataclass
+class LiveWs:
+    url: str
+    platform: Services
+    accounts: dict[str, int]
+    credentials: dict[str, dict[str, str]]
+    _maker: MarketMaker | None = field(default=None, repr=False)
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/ws"
+
+    def start_market_maker(self, seed: int = 1, interval: float = 0.05) -> MarketMaker:
+        if self._maker is None:
+            self._maker = MarketMaker(
+                self.platform.engine,
+                self.accounts[MARKET_MAKER_ROLE],
+                seed=seed,
+                interval=interval,
+                jitter=interval / 4,
+            ).start()
+        return self._maker
+
+    def stop_market_maker(self) -> None:
+        if self._maker is not None:
+            self._maker.stop()
+            self._maker = None
+
+    def signed(self, method: str, path: str, role: str = "user", **params: Any) -> Any:
+        """A SIGNED MEXC request as ``role``; returns the JSON body."""
+        creds = self.credentials[role]
+        query = urlencode({**params, "timestamp": now_ms()})
+        sig = hmac.new(creds["secret"].encode(), query.encode(), hashlib.sha256).hexdigest()
+        r = httpx.request(
+            method,
+            f"{self.url}{path}?{query}&signature={sig}",
+            headers={"X-MEXC-APIKEY": creds["api_key"]},
+        )
+        return r.json()
+
+    def listen_key(self, role: str = "user") -> str:
+        key: str = self.signed("POST", "/api/v3/userDataStream", role)["listenKey"]
+        return key
+
+    def place(self, role: str, side: int, price: int, qty: int, symbol: str = "BTCUSDT") -> Any:
+        """Place a LIMIT order for ``role`` straight through the engine (integer units)."""
+        request = OrderRequest(self.accounts[role], symbol, side, OrderType.LIMIT, qty, price)
+        return self.platform.engine.execute(c.PlaceOrder(request))
+
+
+@contextmanager
+def live_ws(database_url: str, limits: StreamLimits | None = None) -> Iterator[LiveWs]:
+    config = Config(
+        database_url=database_url,
+        secret_key=generate_server_key(),
+        rate_limits=RateLimits.off(),
+    )
+    platform = open_platform(config)
+    try:
+        seeded = seed_demo(platform, TEST_ACCOUNTS)
+        app = create_app(platform)
+        if limits is not None:  # the same app with /ws served under other limits
+            app = Starlette(routes=[*ws_routes(platform, limits), *app.routes])
+        server = ServerThread(app)
+        remember_url(platform, server.url)
+        creds = demo_credentials(platform, TEST_ACCOUNTS)
+        with server:
+            live = LiveWs(server.url, platform, seeded.accounts, creds["accounts"])
+            try:
+                yield live
+            finally:
+                live.stop_market_maker()
+    finally:
+        platform.close()
+
+
+class WsClient:
+    """A raw client: JSON control frames out; JSON replies and decoded binary frames in."""
+
+    def __init__(self, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse):
+        self.session = session
+        self.ws = ws
+
+    @classmethod
+    async def connect(cls, url: str) -> WsClient:
+        session = aiohttp.ClientSession()
+        return cls(session, await session.ws_connect(url, autoping=True))
+
+    async def send(self, method: str, *params: str, **extra: Any) -> None:
+        await self.ws.send_str(json.dumps({"method": method, "params": list(params), **extra}))
+
+    async def recv(self, timeout: float = 5.0) -> Any:
+        """The next frame: a dict (JSON), a str (other text), a ``PushDataV3ApiWrapper``, or
+        None when the server closed the connection."""
+        msg = await self.ws.receive(timeout)
+        if msg.type == aiohttp.WSMsgType.BINARY:
+            return PushDataV3ApiWrapper.FromString(msg.data)
+        if msg.type == aiohttp.WSMsgType.TEXT:
+            try:
+                return json.loads(msg.data)
+            except ValueError:
+                return msg.data
+        return None
+
+    async def until(self, pred: Any, timeout: float = 10.0) -> Any:
+        """Skip frames until ``pred(frame)``; return that frame."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise TimeoutError("no matching frame")
+            frame = await self.recv(left)
+            if frame is None:
+                raise ConnectionError("closed")
+            if pred(frame):
+                return frame
+
+    async def close(self) -> None:
+        await self.ws.close()
+        await self.session.close()
