@@ -10,56 +10,24 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import snippets
+from tests.support.snippets import ROOT
+
 README = ROOT / "README.md"
-FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 
 
 def blocks(lang: str) -> list[str]:
-    return [body for kind, body in FENCE.findall(README.read_text()) if kind == lang]
-
-
-def _wait_for(proc: subprocess.Popen[str], needle: str, seconds: float) -> str:
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    seen = ""
-    deadline = time.monotonic() + seconds
-    while needle not in seen and time.monotonic() < deadline:
-        try:
-            seen += lines.get(timeout=1)
-        except queue.Empty:
-            assert proc.poll() is None, seen
-    assert needle in seen, seen
-    return seen
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
+    return snippets.blocks(README, lang)
 
 
 def test_quick_start_has_two_commands() -> None:
@@ -85,7 +53,7 @@ def test_quick_start_and_ccxt_snippet(tmp_path: Path) -> None:
         start_new_session=True,
     )
     try:
-        banner = _wait_for(run, "Again later", 180)
+        banner = snippets.wait_for(run, "Again later", 180)
         assert "http://127.0.0.1:8080" in banner and "Limits" in banner
         (snippet,) = blocks("python")
         out = subprocess.run(
@@ -100,7 +68,7 @@ def test_quick_start_and_ccxt_snippet(tmp_path: Path) -> None:
         bids, status = out.stdout.strip().splitlines()[-2:]
         assert bids.startswith("[[") and status in ("open", "closed")
     finally:
-        _stop(run)
+        snippets.stop(run)
 
 
 @pytest.mark.slow

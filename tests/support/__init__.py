@@ -6,5 +6,6 @@
 * ``mexc``: signing MEXC requests, pointing ccxt at a test server, checking answers;
 * ``platforms``: a whole platform served on loopback with a client (``Env``, ``IEnv``);
 * ``live``: the demo-seeded server the real-client tests drive;
+* ``snippets``: running the documentation's code blocks (fenced blocks, a server process);
 * ``brokers``, ``market``, ``oauth``, ``wallet``: the worlds of those test packages.
 """
