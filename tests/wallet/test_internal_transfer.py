@@ -108,6 +108,11 @@ def test_refusals_move_nothing(env: Env) -> None:
     s = env.signer(sub, PERMS)
     err(send(s, "UID", str(alice), "1"), 10103)
 
+    # a frozen sender is refused by the engine (nothing moved, no history row)
+    engine.execute(c.SetAccountFrozen(alice, True))
+    err(send(a, "UID", str(bob), "1"), 30018)
+    engine.execute(c.SetAccountFrozen(alice, False))
+
     assert available(env, alice) == 10 * UNIT
     assert available(env, bob) == 0 and available(env, sub) == UNIT
     assert history(a)["totalRecords"] == 0
