@@ -182,7 +182,13 @@ def test_replayed_signed_request_moves_money_once(env: Env) -> None:
     # a new timestamp is a new request
     ok(send(a, "UID", str(bob), "1"))
     assert available(env, bob) == 3 * UNIT
-    assert history(a)["totalRecords"] == 3
+
+    # parameters (and the signature) in a form body: the replay is recognised the same way
+    ts3 = now_ms() + 2
+    form = [a.request("POST", PATH, body=params, timestamp=ts3, recv_window=60000) for _ in "ab"]
+    assert ok(form[0]) == ok(form[1])
+    assert available(env, bob) == 4 * UNIT and available(env, alice) == 6 * UNIT
+    assert history(a)["totalRecords"] == 4
 
 
 def test_history_pages_both_sides(env: Env) -> None:
