@@ -24,9 +24,11 @@ from bourse.services.marketdata import MarketData
 from bourse.services.subaccounts import SubAccounts
 from bourse.services.users import Users, engine_account_opener
 from bourse.services.wallet import WalletService
+from bourse.services.wallet.internal import InternalTransfers
 from bourse.store.db import ensure_database, make_engine, migrate
 from bourse.store.queries import Queries
 from bourse.store.repositories.chain import ChainRepository
+from bourse.store.repositories.internal_transfers import InternalTransferRepository
 from bourse.store.repositories.oauth import OAuthRepository
 from bourse.store.repositories.users import UserRepository
 from bourse.store.repositories.wallet import WalletRepository
@@ -68,6 +70,7 @@ def open_platform(config: Config | None = None) -> Services:
     brokers = Brokers.create(db, engine)
     if config.rebate_settle_at:
         brokers.start_scheduler(config.rebate_settle_at)
+    internal = InternalTransfers(engine, InternalTransferRepository(db), wallet, UserRepository(db))
     subaccounts = SubAccounts(db, engine, apikeys, wallet, brokers.registry, brokers.bindings)
     return Services(
         config=config,
@@ -80,6 +83,7 @@ def open_platform(config: Config | None = None) -> Services:
         brokers=brokers,
         subaccounts=subaccounts,
         wallet=wallet,
+        internal_transfers=internal,
         users=users,
         oauth=OAuthRepository(db),
         chain=chain,

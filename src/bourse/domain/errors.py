@@ -129,6 +129,10 @@ class TransferNotAllowed(DomainError):
     """This transfer is not allowed between these accounts."""
 
 
+class RecipientNotFound(AccountNotFound):
+    """No user is known by the account named as a transfer's recipient."""
+
+
 # --- wallet and chain -----------------------------------------------------------------------
 class NetworkNotSupported(InvalidParameter):
     """This network is not supported for the coin."""

@@ -18,6 +18,7 @@ from bourse.services.marketdata import MarketData
 from bourse.services.subaccounts import SubAccounts
 from bourse.services.users import Users
 from bourse.services.wallet import Chain, WalletService
+from bourse.services.wallet.internal import InternalTransfers
 from bourse.store.queries import Queries
 from bourse.store.repositories.oauth import OAuthRepository
 from bourse.store.sql import SqlStore
@@ -37,6 +38,8 @@ class Services:
     brokers: Brokers
     subaccounts: SubAccounts
     wallet: WalletService
+    #: transfers to other users (``capital/transfer/internal``)
+    internal_transfers: InternalTransfers
     #: web users and their sessions (sign-up, log-in, 2FA)
     users: Users
     #: the OAuth server's storage (clients, codes, tokens, consents)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bourse.api.mexc import capital_transfers
+from bourse.api.mexc import capital_internal, capital_transfers
 from bourse.api.mexc import schemas as s
 from bourse.api.mexc.capital_service import call, units, wallet_of
 from bourse.api.mexc.capital_wire import (
@@ -283,4 +283,5 @@ ENDPOINTS: list[Endpoint] = [
         s.obj({"data": s.arr(s.obj({})), "totalRecords": INT, "page": INT, "totalPageNum": INT}),
     ),
     *capital_transfers.ENDPOINTS,
+    *capital_internal.ENDPOINTS,
 ]

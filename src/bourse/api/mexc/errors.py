@@ -83,6 +83,7 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     d.TooManyOpenOrders: (30029, 400),
     d.IdempotencyConflict: (PARAM_ERROR, 400),
     d.AccountNotFound: (10001, 401),
+    d.RecipientNotFound: (10001, 400),  # user does not exist (a client error, not auth)
     d.AccountFrozen: (30018, 400),  # ccxt: AccountSuspended
     d.TransferNotAllowed: (10103, 400),
     d.LedgerImbalance: (500, 500),
