@@ -131,12 +131,16 @@ def test_concurrent_transfers_never_overdraw(env: Env) -> None:
             for j in range(4):
                 to = str(others[(i + j) % 4])
                 params = {"toAccountType": "UID", "toAccount": to, "asset": "USDT", "amount": "0.5"}
-                # the longest recvWindow: a loaded test machine must not turn into 700003
-                r = s.request("POST", PATH, params, recv_window=60000)
+                # the longest recvWindow: a loaded test machine must not turn into 700003; a
+                # timestamp of its own per request, or two threads sending the same transfer in
+                # the same millisecond would sign the same request, which counts as a replay
+                ts = base - (i * 4 + j)  # 40 distinct timestamps
+                r = s.request("POST", PATH, params, timestamp=ts, recv_window=60000)
                 code = 0 if r.status_code == 200 else r.json().get("code", -1)
                 with lock:
                     results.append((r.status_code, code))
 
+    base = now_ms()
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(10)]
     for t in threads:
         t.start()
