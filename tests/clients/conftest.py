@@ -13,33 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from bourse.app import create_app
-from bourse.bootstrap import open_platform
-from bourse.config import Config, RateLimits
-from bourse.sandbox.demo import demo_credentials, remember_url, seed_demo
-from bourse.services.apikeys import generate_server_key
-from tests.support.live import TEST_ACCOUNTS, LiveServer
-from tests.support.server import ServerThread
+from tests.support.live import LiveServer, serve_live
 
 
 @pytest.fixture
 def live_server(migrated_url: str) -> Iterator[LiveServer]:
-    config = Config(
-        database_url=migrated_url,
-        secret_key=generate_server_key(),
-        rate_limits=RateLimits.off(),
-    )
-    platform = open_platform(config)
-    try:
-        seeded = seed_demo(platform, TEST_ACCOUNTS)
-        server = ServerThread(create_app(platform))
-        remember_url(platform, server.url)
-        creds = demo_credentials(platform, TEST_ACCOUNTS)
-        with server:
-            live = LiveServer(server.url, platform, seeded.accounts, creds["accounts"])
-            try:
-                yield live
-            finally:
-                live.stop_market_maker()
-    finally:
-        platform.close()
+    with serve_live(migrated_url, LiveServer) as live:
+        yield live

@@ -7,15 +7,30 @@ server. The demo market maker is NOT running unless a test calls ``start_market_
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import ccxt
+from starlette.applications import Starlette
 
-from bourse.sandbox.demo import DEMO_ACCOUNTS, MARKET_MAKER_ROLE, DemoAccount
+from bourse.app import create_app
+from bourse.bootstrap import open_platform
+from bourse.config import Config, RateLimits
+from bourse.sandbox.demo import (
+    DEMO_ACCOUNTS,
+    MARKET_MAKER_ROLE,
+    DemoAccount,
+    demo_credentials,
+    remember_url,
+    seed_demo,
+)
 from bourse.sandbox.market_maker import MarketMaker
+from bourse.services.apikeys import generate_server_key
 from bourse.services.bundle import Services
 from tests.support.mexc import point_at
+from tests.support.server import ServerThread
 
 #: a second trader, so tests can trade against their own counter-orders deterministically
 COUNTERPARTY = DemoAccount(
@@ -62,3 +77,34 @@ class LiveServer:
         if self._maker is not None:
             self._maker.stop()
             self._maker = None
+
+
+L = TypeVar("L", bound=LiveServer)
+
+
+@contextmanager
+def serve_live(
+    database_url: str,
+    kind: Callable[[str, Services, dict[str, int], dict[str, dict[str, str]]], L],
+    app: Callable[[Services], Starlette] = create_app,
+) -> Iterator[L]:
+    """Open a platform on ``database_url`` (rate limits off), seed the demo and test accounts,
+    serve ``app(platform)`` on loopback and yield ``kind(url, platform, accounts, keys)``; the
+    market maker (if started), the server and the platform are stopped afterwards."""
+    config = Config(
+        database_url=database_url, secret_key=generate_server_key(), rate_limits=RateLimits.off()
+    )
+    platform = open_platform(config)
+    try:
+        seeded = seed_demo(platform, TEST_ACCOUNTS)
+        server = ServerThread(app(platform))
+        remember_url(platform, server.url)
+        creds = demo_credentials(platform, TEST_ACCOUNTS)
+        with server:
+            live = kind(server.url, platform, seeded.accounts, creds["accounts"])
+            try:
+                yield live
+            finally:
+                live.stop_market_maker()
+    finally:
+        platform.close()

@@ -14,7 +14,6 @@ import hmac
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,46 +25,23 @@ from bourse.api.ws.limits import StreamLimits
 from bourse.api.ws.proto.PushDataV3ApiWrapper_pb2 import PushDataV3ApiWrapper
 from bourse.api.ws.routes import ws_routes
 from bourse.app import create_app
-from bourse.bootstrap import open_platform
-from bourse.config import Config, RateLimits
 from bourse.domain.orders import OrderRequest, OrderType
 from bourse.engine import commands as c
 from bourse.engine.clock import now_ms
-from bourse.sandbox.demo import MARKET_MAKER_ROLE, demo_credentials, remember_url, seed_demo
 from bourse.sandbox.market_maker import MarketMaker
-from bourse.services.apikeys import generate_server_key
 from bourse.services.bundle import Services
-from tests.support.live import TEST_ACCOUNTS
-from tests.support.server import ServerThread
+from tests.support.live import LiveServer, serve_live
 
 
-@dataclass
-class LiveWs:
-    url: str
-    platform: Services
-    accounts: dict[str, int]
-    credentials: dict[str, dict[str, str]]
-    _maker: MarketMaker | None = field(default=None, repr=False)
+class LiveWs(LiveServer):
+    """A ``LiveServer`` that also serves ``/ws``, with a busier market maker by default."""
 
     @property
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://") + "/ws"
 
     def start_market_maker(self, seed: int = 1, interval: float = 0.05) -> MarketMaker:
-        if self._maker is None:
-            self._maker = MarketMaker(
-                self.platform.engine,
-                self.accounts[MARKET_MAKER_ROLE],
-                seed=seed,
-                interval=interval,
-                jitter=interval / 4,
-            ).start()
-        return self._maker
-
-    def stop_market_maker(self) -> None:
-        if self._maker is not None:
-            self._maker.stop()
-            self._maker = None
+        return super().start_market_maker(seed, interval)
 
     def signed(self, method: str, path: str, role: str = "user", **params: Any) -> Any:
         """A SIGNED MEXC request as ``role``; returns the JSON body."""
@@ -91,28 +67,15 @@ class LiveWs:
 
 @contextmanager
 def live_ws(database_url: str, limits: StreamLimits | None = None) -> Iterator[LiveWs]:
-    config = Config(
-        database_url=database_url,
-        secret_key=generate_server_key(),
-        rate_limits=RateLimits.off(),
-    )
-    platform = open_platform(config)
-    try:
-        seeded = seed_demo(platform, TEST_ACCOUNTS)
-        app = create_app(platform)
-        if limits is not None:  # the same app with /ws served under other limits
-            app = Starlette(routes=[*ws_routes(platform, limits), *app.routes])
-        server = ServerThread(app)
-        remember_url(platform, server.url)
-        creds = demo_credentials(platform, TEST_ACCOUNTS)
-        with server:
-            live = LiveWs(server.url, platform, seeded.accounts, creds["accounts"])
-            try:
-                yield live
-            finally:
-                live.stop_market_maker()
-    finally:
-        platform.close()
+    def app(platform: Services) -> Starlette:
+        served = create_app(platform)
+        if limits is None:
+            return served
+        # the same app with /ws served under other limits
+        return Starlette(routes=[*ws_routes(platform, limits), *served.routes])
+
+    with serve_live(database_url, LiveWs, app) as live:
+        yield live
 
 
 class WsClient:
