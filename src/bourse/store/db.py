@@ -113,8 +113,11 @@ def alembic_config() -> Config:
     return cfg
 
 
-#: ``pg_advisory_xact_lock`` key that serialises concurrent migrations (several workers)
-MIGRATION_LOCK_KEY = 0x626F75727365  # "bourse"
+#: ``pg_advisory_xact_lock`` key that serialises concurrent migrations (several workers). It
+#: must differ from ``bourse.store.sql.WRITER_LOCK_KEY``: the running engine holds that one for
+#: its whole life, so a second process (a follower, a CLI command) migrating with the same key
+#: would wait forever.
+MIGRATION_LOCK_KEY = 0x626F7572736D  # "boursm"
 
 
 def ensure_database(url: str | None = None) -> bool:
