@@ -31,7 +31,7 @@ from bourse.api.mexc.capital_wire import (
     withdrawal_json,
 )
 from bourse.api.mexc.context import Ctx, Endpoint
-from bourse.api.mexc.params import P
+from bourse.api.mexc.params import PAGE, P
 from bourse.services.wallet import format_id, parse_id
 
 __all__ = ["ENDPOINTS", "address_json", "deposit_json"]
@@ -276,7 +276,7 @@ ENDPOINTS: list[Endpoint] = [
         "GET",
         "/api/v3/capital/withdraw/address",
         withdraw_address_book,
-        (P("coin"), P("page", "int", minimum=1), P("limit", "int", minimum=1, maximum=100)),
+        (P("coin"), PAGE, P("limit", "int", minimum=1, maximum=100)),
         True,
         WR,
         "Withdraw address book",

@@ -16,7 +16,7 @@ from bourse.api.mexc import schemas as s
 from bourse.api.mexc.capital_service import call, units, wallet_of
 from bourse.api.mexc.capital_wire import DEC, END, INT, START, STR
 from bourse.api.mexc.context import Ctx, Endpoint
-from bourse.api.mexc.params import P, collect
+from bourse.api.mexc.params import PAGE, P, collect
 from bourse.api.mexc.signing import signed_payload
 from bourse.domain.money import format_units
 from bourse.services.wallet import format_id, parse_id
@@ -126,7 +126,7 @@ ENDPOINTS: list[Endpoint] = [
         (
             START,
             END,
-            P("page", "int", minimum=1),
+            PAGE,
             P("limit", "int", minimum=1, maximum=100),
             P("tranId"),
         ),

@@ -11,7 +11,7 @@ from bourse.api.mexc import schemas as s
 from bourse.api.mexc.capital_service import call, units, wallet_of
 from bourse.api.mexc.capital_wire import END, INT, START, STR, TRANSFER, transfer_json
 from bourse.api.mexc.context import Ctx, Endpoint
-from bourse.api.mexc.params import P
+from bourse.api.mexc.params import PAGE, P
 from bourse.services.wallet import format_id, parse_id
 
 ACCOUNT_TYPE = ("SPOT", "FUTURES")
@@ -84,7 +84,7 @@ ENDPOINTS: list[Endpoint] = [
             P("toAccountType", "enum", required=True, enum=ACCOUNT_TYPE),
             START,
             END,
-            P("page", "int", minimum=1),
+            PAGE,
             P("size", "int", minimum=1, maximum=100),
         ),
         True,

@@ -65,6 +65,13 @@ class P:
     empty_ok: bool = False
 
 
+#: the highest page number a paged endpoint serves: ``(page - 1) x size`` stays far inside
+#: SQLite's 64-bit OFFSET whatever the page size, and no history is that long
+MAX_PAGE = 1_000_000
+#: ``page`` of every paged endpoint (above ``MAX_PAGE``: 33333)
+PAGE = P("page", "int", minimum=1, maximum=MAX_PAGE)
+
+
 def _decode(raw: bytes, where: str) -> list[tuple[str, str]]:
     try:
         text = raw.decode("utf-8")

@@ -8,7 +8,7 @@ from typing import Any
 from bourse.api.mexc import schemas as s
 from bourse.api.mexc.context import Ctx
 from bourse.api.mexc.errors import ApiError, invalid
-from bourse.api.mexc.params import P
+from bourse.api.mexc.params import PAGE, P
 from bourse.domain.money import format_units
 from bourse.services.brokers.registry import Broker
 
@@ -55,7 +55,7 @@ def page_count(total: int, size: int) -> int:
 WINDOW = (
     P("startTime", "int", minimum=0),
     P("endTime", "int", minimum=0),
-    P("page", "int", minimum=1, maximum=1_000_000),
+    PAGE,
 )
 NS, NINT = s.NS, s.nullable(s.INT)
 BINDING = s.obj({"apiKey": s.S, "brokerId": NS}, required=["apiKey", "brokerId"])

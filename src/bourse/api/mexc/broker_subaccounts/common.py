@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bourse.api.mexc import schemas as s
 from bourse.api.mexc.context import Ctx
+from bourse.api.mexc.params import PAGE as PAGE  # re-exported for the sub-account modules
 from bourse.api.mexc.params import P
 from bourse.domain.money import to_units
 from bourse.services.subaccounts import Tenant
@@ -52,7 +53,6 @@ WW = "SPOT_WITHDRAW_WRITE"
 TYPES = ("SPOT", "FUTURES")
 SUB = P("subAccount", description="sub-account name")
 SUB_REQ = P("subAccount", required=True, description="sub-account name")
-PAGE = P("page", "int", minimum=1, maximum=1_000_000)
 START = P("startTime", "int", minimum=0)
 END = P("endTime", "int", minimum=0)
 S, NS, INT = s.S, s.NS, s.INT
