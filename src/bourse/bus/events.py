@@ -4,7 +4,8 @@ The engine's ``BatchChanges`` say what changed (orders, trades, postings, balanc
 adds what a subscriber cannot recompute later without the engine's lock: the book levels the
 batch touched with their new absolute size, the best levels after the batch, and each touched
 balance with its change. ``version`` is the engine's batch counter (``Engine.batches``), the
-same number ``GET /api/v3/depth`` answers as ``lastUpdateId``.
+same number ``GET /api/v3/depth`` answers as ``lastUpdateId``. ``commits`` ties the event to the
+database: the store's count of committed batches once this batch was committed.
 """
 
 from __future__ import annotations
@@ -55,3 +56,7 @@ class Committed:
     changes: BatchChanges
     books: dict[str, BookUpdate] = field(default_factory=dict)
     balances: list[BalanceUpdate] = field(default_factory=list)
+    #: batches committed to the database once this one was (the store's durable counter; 0 for
+    #: a store without one): a follower that loaded the store at ``n`` applies the events past
+    #: ``n``, and a jump in it is a gap
+    commits: int = 0

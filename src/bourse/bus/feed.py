@@ -26,6 +26,7 @@ def capture(engine: Engine, changes: BatchChanges) -> Committed:
         changes=changes,
         books=_books(engine, changes),
         balances=_balances(changes),
+        commits=getattr(engine.store, "durable_commits", 0),
     )
 
 

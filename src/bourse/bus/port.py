@@ -2,8 +2,9 @@
 
 Publishing happens on the engine's thread right after a commit and must never block it; a
 subscriber that falls behind is dropped (its iteration ends and ``dropped`` is set), so one slow
-consumer can stall neither the engine nor the others. Adapters: ``InProcessBus`` (one process);
-a NATS adapter for several processes is planned (issue 12).
+consumer can stall neither the engine nor the others. Adapters: ``InProcessBus`` (one process,
+the default) and ``NatsBus`` (``bus/nats.py``: a JetStream stream, so several processes serve
+the same streams; events cross as ``bus/codec.py`` writes them).
 """
 
 from __future__ import annotations

@@ -125,6 +125,12 @@ class SqlStore:
                 self._lock_fd = None
             self._writer = False
 
+    @property
+    def durable_commits(self) -> int:
+        """Batches committed to the database as of our last ``load`` or ``commit`` (the meta
+        row ``commits``): what a follower compares the bus's events with."""
+        return self._db_commits
+
     # --- the single writer ---------------------------------------------------------------------
     def ensure_writer(self) -> bool:
         """Become this database's only writer (``StoreLocked`` if another process is).
