@@ -55,7 +55,7 @@ def create_app(platform: Services, extra_endpoints: Iterable[Endpoint] = ()) -> 
             *routes(platform, endpoints=endpoints),
             Route("/openapi.json", openapi_json, methods=["GET"]),
             *ws_routes(platform),
-            *web_routes(oauth, platform.users),
+            *web_routes(oauth, platform.users, platform.referrals),
         ],
         exception_handlers={HTTPException: http_error},
     )

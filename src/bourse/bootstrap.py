@@ -21,6 +21,7 @@ from bourse.services.apikeys import ApiKeys, load_server_key
 from bourse.services.brokers import Brokers
 from bourse.services.bundle import Services
 from bourse.services.marketdata import MarketData
+from bourse.services.referrals import Referrals
 from bourse.services.subaccounts import SubAccounts
 from bourse.services.users import Users, engine_account_opener
 from bourse.services.wallet import WalletService
@@ -30,6 +31,7 @@ from bourse.store.queries import Queries
 from bourse.store.repositories.chain import ChainRepository
 from bourse.store.repositories.internal_transfers import InternalTransferRepository
 from bourse.store.repositories.oauth import OAuthRepository
+from bourse.store.repositories.referrals import ReferralRepository
 from bourse.store.repositories.users import UserRepository
 from bourse.store.repositories.wallet import WalletRepository
 from bourse.store.sql import SqlStore
@@ -70,6 +72,12 @@ def open_platform(config: Config | None = None) -> Services:
     brokers = Brokers.create(db, engine)
     if config.rebate_settle_at:
         brokers.start_scheduler(config.rebate_settle_at)
+    referrals = Referrals(
+        ReferralRepository(db),
+        engine,
+        inviter_ppm=config.referral_rate_ppm,
+        invitee_ppm=config.referral_kickback_ppm,
+    )
     internal = InternalTransfers(engine, InternalTransferRepository(db), wallet, UserRepository(db))
     subaccounts = SubAccounts(db, engine, apikeys, wallet, brokers.registry, brokers.bindings)
     return Services(
@@ -85,6 +93,7 @@ def open_platform(config: Config | None = None) -> Services:
         wallet=wallet,
         internal_transfers=internal,
         users=users,
+        referrals=referrals,
         oauth=OAuthRepository(db),
         chain=chain,
     )

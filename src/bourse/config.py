@@ -83,6 +83,10 @@ class Config:
     public_url: str | None = None
     #: run the daily broker rebate accrual + settlement job at this UTC time (None: off)
     rebate_settle_at: str | None = "00:05"
+    #: user referrals: the inviter's share of an invitee's trading fees, and the invitee's own
+    #: kickback, in ppm of the fee (``bourse.domain.referrals``)
+    referral_rate_ppm: int = 200_000
+    referral_kickback_ppm: int = 0
     #: wallet rules (review thresholds, sandbox endpoints); see ``bourse.services.wallet.WalletSettings``
     wallet: Any = None
     #: simulated chain: seconds per block, share of broadcasts that fail or get stuck

@@ -15,6 +15,7 @@ from bourse.engine import Engine
 from bourse.services.apikeys import ApiKeys
 from bourse.services.brokers import Brokers
 from bourse.services.marketdata import MarketData
+from bourse.services.referrals import Referrals
 from bourse.services.subaccounts import SubAccounts
 from bourse.services.users import Users
 from bourse.services.wallet import Chain, WalletService
@@ -42,6 +43,8 @@ class Services:
     internal_transfers: InternalTransfers
     #: web users and their sessions (sign-up, log-in, 2FA)
     users: Users
+    #: user referrals: refer codes, invitations, kickbacks (``accrue_pending`` pays them)
+    referrals: Referrals
     #: the OAuth server's storage (clients, codes, tokens, consents)
     oauth: OAuthRepository
     #: the chain adapter behind the wallet (the sandbox simulator in demo and tests)

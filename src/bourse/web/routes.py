@@ -3,7 +3,8 @@
 =======================  =========  ===============================================
 path                     verbs      what
 =======================  =========  ===============================================
-/signup                  GET, POST  create a user and its exchange account
+/signup                  GET, POST  create a user and its exchange account (``?inviteCode=``
+                                    or the form's refer code makes it an invitee)
 /login                   GET, POST  e-mail, password and (when enabled) a TOTP code
 /logout                  POST       end the session (server-side)
 /account/apps            GET        the apps the user authorised: scopes, last use
@@ -28,10 +29,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bourse.domain.referrals import ReferralError
 from bourse.oauth import consents as cs
 from bourse.oauth import endpoints as oauth_endpoints
 from bourse.oauth.server import AuthServer
 from bourse.services import users as us
+from bourse.services.referrals import Referrals
 from bourse.web import consent, pages
 
 
@@ -42,10 +45,13 @@ def _redirect(url: str) -> Response:
 class WebPages:
     """The pages; ``server`` gives the OAuth config and storage (the "Authorized apps")."""
 
-    def __init__(self, server: AuthServer, users: us.Users) -> None:
+    def __init__(
+        self, server: AuthServer, users: us.Users, referrals: Referrals | None = None
+    ) -> None:
         self.config = server.config
         self.oauth = server.repo
         self.users = users
+        self.referrals = referrals
         self.secure = bool(server.config.secure_cookies)
 
     async def _session(self, request: Request) -> us.Session | None:
@@ -75,27 +81,35 @@ class WebPages:
 
     async def signup(self, request: Request) -> Response:
         next_url = pages.safe_next(request.query_params.get("next"))
+        page: dict[str, Any] = {
+            "title": "Create your account",
+            "referrals": self.referrals is not None,
+        }
         if request.method == "GET":
+            code = request.query_params.get("inviteCode") or ""
             return self._anon_page(
-                request, "signup.html", title="Create your account", next=next_url
+                request, "signup.html", next=next_url, invite_code=code[:32], **page
             )
         form = await request.form()
         next_url = pages.safe_next(str(form.get("next") or ""))
         email = str(form.get("email") or "")
+        code = str(form.get("invite_code") or "").strip()
+        page.update(next=next_url, email=email, invite_code=code[:32])
         if not self._anon_csrf_ok(request, str(form.get("csrf_token") or "")):
             return self._anon_page(
-                request, "signup.html", 403, title="Create your account", next=next_url,
-                email=email, error="The form expired; please try again.",
-            )  # fmt: skip
+                request, "signup.html", 403, error="The form expired; please try again.", **page
+            )
         try:
+            if code and self.referrals is not None:  # refuse an unknown code before sign-up
+                await run_in_threadpool(self.referrals.inviter_of_code, code)
             user = await run_in_threadpool(
                 self.users.create_user, email, str(form.get("password") or "")
             )
-        except us.UserError as exc:
-            return self._anon_page(
-                request, "signup.html", 400, title="Create your account", next=next_url,
-                email=email, error=str(exc),
-            )  # fmt: skip
+        except (us.UserError, ReferralError) as exc:
+            msg = str(exc) if isinstance(exc, us.UserError) else "That refer code does not exist."
+            return self._anon_page(request, "signup.html", 400, error=msg, **page)
+        if code and self.referrals is not None:
+            await run_in_threadpool(self.referrals.invite, user.account_id, code)
         return await self._logged_in(request, user, next_url)
 
     async def login(self, request: Request) -> Response:
@@ -215,9 +229,11 @@ class WebPages:
         return _redirect("/account/apps" if session else "/login")
 
 
-def routes(server: AuthServer, users: us.Users) -> list[BaseRoute]:
+def routes(
+    server: AuthServer, users: us.Users, referrals: Referrals | None = None
+) -> list[BaseRoute]:
     """The web pages' routes (mount at the app root)."""
-    w = WebPages(server, users)
+    w = WebPages(server, users, referrals)
     return [
         Route("/signup", w.signup, methods=["GET", "POST"]),
         Route("/login", w.login, methods=["GET", "POST"]),
@@ -229,10 +245,12 @@ def routes(server: AuthServer, users: us.Users) -> list[BaseRoute]:
     ]
 
 
-def all_routes(server: AuthServer, users: us.Users) -> list[BaseRoute]:
+def all_routes(
+    server: AuthServer, users: us.Users, referrals: Referrals | None = None
+) -> list[BaseRoute]:
     """Web pages, the consent page and the OAuth authorization server's endpoints together."""
     return [
-        *routes(server, users),
+        *routes(server, users, referrals),
         *consent.routes(server, users),
         *oauth_endpoints.routes(server),
     ]

@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from bourse.domain import brokers as b
 from bourse.domain import errors as d
+from bourse.domain import referrals as rf
 from bourse.engine.engine import EngineUnavailable
 from bourse.services.subaccounts import errors as sa
 
@@ -130,6 +131,11 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     d.RemarkTooLong: (10268, 400),  # remark too long
     d.AccountTypeNotSupported: (10103, 400),  # this account transfer is not supported
     d.TransferNotFound: (22222, 400),
+    # user referrals
+    rf.ReferralError: (PARAM_ERROR, 400),
+    rf.UnknownReferCode: (22222, 400),  # record does not exist
+    rf.AlreadyInvited: (730003, 400),  # unsupported operation
+    rf.SelfReferral: (730003, 400),
 }
 
 #: MEXC's message text where clients match on it (the domain's own messages are plain English);

@@ -23,6 +23,7 @@ from bourse.api.mexc import (
     broker_subaccounts,
     capital,
     market,
+    rebate,
     trading,
     userdatastream,
 )
@@ -42,6 +43,7 @@ ENDPOINTS: list[Endpoint] = [
     *broker.ENDPOINTS,
     *broker_subaccounts.ENDPOINTS,
     *capital.ENDPOINTS,
+    *rebate.ENDPOINTS,
     *userdatastream.ENDPOINTS,
 ]
 

@@ -1,0 +1,232 @@
+"""The SQL of user referrals (``bourse.services.referrals``): refer codes, invitations, the
+kickback accrual from ``trades`` and its read models.
+
+Methods that take a ``conn`` run inside a transaction the service opens with ``begin()``; the
+accrual watermark is a ``broker_cursors`` row, read and written with ``RebateRepository``'s
+cursor statements (one watermark table for every trade projection).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select, update
+
+from bourse.store import referral_tables as rt
+from bourse.store import tables as t
+from bourse.store.repositories.base import Repository
+from bourse.store.repositories.dialect import insert_ignore
+from bourse.store.repositories.rebates import RebateRepository
+
+_k = rt.referral_kickbacks.c
+_r = rt.referrals.c
+_c = rt.refer_codes.c
+
+
+def _range(q: Any, col: Any, start: int | None, end: int | None) -> Any:
+    if start is not None:
+        q = q.where(col >= start)
+    if end is not None:
+        q = q.where(col <= end)
+    return q
+
+
+class ReferralRepository(Repository):
+    """See ``Repository``: ``conn``-taking methods run inside ``begin()``."""
+
+    cursor = staticmethod(RebateRepository.cursor)
+    set_cursor = staticmethod(RebateRepository.set_cursor)
+
+    # --- codes and invitations -------------------------------------------------------------
+    def code_of(self, account: int) -> str | None:
+        with self.db.connect() as conn:
+            row = conn.execute(select(_c.code).where(_c.account_id == account)).first()
+        return None if row is None else str(row.code)
+
+    def insert_code(self, account: int, code: str, now: int) -> bool:
+        """Give ``account`` ``code`` unless it has one or the code is taken; True if stored."""
+        with self.db.begin() as conn:
+            stmt = insert_ignore(conn, rt.refer_codes).returning(_c.account_id)
+            return bool(
+                conn.execute(stmt, [{"account_id": account, "code": code, "created": now}]).all()
+            )
+
+    def account_by_code(self, code: str) -> int | None:
+        with self.db.connect() as conn:
+            row = conn.execute(select(_c.account_id).where(_c.code == code)).first()
+        return None if row is None else int(row.account_id)
+
+    def account_exists(self, account: int) -> bool:
+        with self.db.connect() as conn:
+            return (
+                conn.execute(select(t.accounts.c.id).where(t.accounts.c.id == account)).first()
+                is not None
+            )
+
+    def invite(self, invitee: int, inviter: int, code: str, now: int) -> bool:
+        """Record the invitation once; False if ``invitee`` already has an inviter."""
+        with self.db.begin() as conn:
+            stmt = insert_ignore(conn, rt.referrals).returning(_r.invitee_account)
+            row = {
+                "invitee_account": invitee,
+                "inviter_account": inviter,
+                "refer_code": code,
+                "invited_at": now,
+            }
+            return bool(conn.execute(stmt, [row]).all())
+
+    def invitation(self, invitee: int) -> Any:
+        with self.db.connect() as conn:
+            return conn.execute(select(rt.referrals).where(_r.invitee_account == invitee)).first()
+
+    # --- accrual ---------------------------------------------------------------------------
+    @staticmethod
+    def trades_after(conn: Connection, after: int, limit: int) -> list[Any]:
+        """Trades after id ``after`` with their symbol's ``base`` and ``quote``, in id order."""
+        tr = t.trades.c
+        return list(
+            conn.execute(
+                select(t.trades, t.symbols.c.base, t.symbols.c.quote)
+                .select_from(t.trades.join(t.symbols, t.symbols.c.name == tr.symbol))
+                .where(tr.id > after)
+                .order_by(tr.id)
+                .limit(limit)
+            ).all()
+        )
+
+    @staticmethod
+    def invitations(conn: Connection, accounts: set[int]) -> list[Any]:
+        """The invitations of those of ``accounts`` that have an inviter."""
+        if not accounts:
+            return []
+        return list(
+            conn.execute(
+                select(_r.invitee_account, _r.inviter_account, _r.invited_at).where(
+                    _r.invitee_account.in_(sorted(accounts))
+                )
+            ).all()
+        )
+
+    @staticmethod
+    def insert_kickbacks(conn: Connection, values: list[dict[str, Any]]) -> int:
+        stmt = insert_ignore(conn, rt.referral_kickbacks).returning(_k.id)
+        return len(conn.execute(stmt, values).all())
+
+    def pending_keys(self, limit: int) -> list[str]:
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                select(_k.payout_key)
+                .where(_k.status == "pending")
+                .group_by(_k.payout_key)
+                .order_by(_k.payout_key)
+                .limit(limit)
+            ).all()
+        return [str(r.payout_key) for r in rows]
+
+    def payouts(self, key: str) -> list[tuple[int, str, int]]:
+        """(earner, asset, total) of every row under ``key``, in a fixed order: the same key
+        always gives the same payouts, which is what makes the engine's retry a no-op."""
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                select(_k.earner_account, _k.asset, func.sum(_k.amount).label("amount"))
+                .where(_k.payout_key == key)
+                .group_by(_k.earner_account, _k.asset)
+                .order_by(_k.earner_account, _k.asset)
+            ).all()
+        return [(int(r.earner_account), str(r.asset), int(r.amount)) for r in rows]
+
+    def mark_paid(self, key: str, now: int) -> int:
+        with self.db.begin() as conn:
+            res = conn.execute(
+                update(rt.referral_kickbacks)
+                .where(_k.payout_key == key, _k.status == "pending")
+                .values(status="paid", paid_at=now)
+            )
+            return int(res.rowcount or 0)
+
+    # --- read models -----------------------------------------------------------------------
+    def invitees(
+        self,
+        inviter: int,
+        start: int | None,
+        end: int | None,
+        page: int,
+        page_size: int,
+        *,
+        invitee: int | None = None,
+        code: str | None = None,
+    ) -> tuple[int, list[Any]]:
+        """(total, page) of ``inviter``'s invitees, newest first, each with ``usdt``: the USDT
+        value of the inviter's rebates on it between ``start`` and ``end`` (by trade time),
+        ``trade_usdt`` (the invitee's traded USDT volume, counted once per fee side) and the
+        invitee's account ``name``."""
+        sums = (
+            _range(
+                select(
+                    _k.invitee_account.label("invitee"),
+                    func.sum(_k.usdt).label("usdt"),
+                ).where(_k.earner_account == inviter, _k.kind == "inviter"),
+                _k.trade_time,
+                start,
+                end,
+            )
+            .group_by(_k.invitee_account)
+            .subquery()
+        )
+        base = (
+            select(
+                _r.invitee_account,
+                _r.refer_code,
+                _r.invited_at,
+                t.accounts.c.name,
+                func.coalesce(sums.c.usdt, 0).label("usdt"),
+            )
+            .select_from(
+                rt.referrals.outerjoin(sums, sums.c.invitee == _r.invitee_account).outerjoin(
+                    t.accounts, t.accounts.c.id == _r.invitee_account
+                )
+            )
+            .where(_r.inviter_account == inviter)
+        )
+        if invitee is not None:
+            base = base.where(_r.invitee_account == invitee)
+        if code is not None:
+            base = base.where(_r.refer_code == code)
+        with self.db.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+            rows = conn.execute(
+                base.order_by(_r.invited_at.desc(), _r.invitee_account.desc())
+                .limit(page_size)
+                .offset((page - 1) * page_size)
+            ).all()
+        return int(total), list(rows)
+
+    def records(
+        self,
+        earner: int,
+        kind: str,
+        start: int | None,
+        end: int | None,
+        page: int,
+        page_size: int,
+    ) -> tuple[int, list[Any]]:
+        """(total, page) of ``earner``'s kickback rows of ``kind``, newest trade first, with the
+        invitee's account ``name``."""
+        base = _range(
+            select(rt.referral_kickbacks, t.accounts.c.name)
+            .select_from(
+                rt.referral_kickbacks.outerjoin(t.accounts, t.accounts.c.id == _k.invitee_account)
+            )
+            .where(and_(_k.earner_account == earner, _k.kind == kind)),
+            _k.trade_time,
+            start,
+            end,
+        )
+        with self.db.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+            rows = conn.execute(
+                base.order_by(_k.trade_time.desc(), _k.id.desc())
+                .limit(page_size)
+                .offset((page - 1) * page_size)
+            ).all()
+        return int(total), list(rows)
