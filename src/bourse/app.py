@@ -24,17 +24,24 @@ from bourse.api.mexc.errors import NOT_FOUND, ApiError
 from bourse.api.mexc.routes import ENDPOINTS, merge, routes
 from bourse.api.ws.routes import ws_routes
 from bourse.oauth.server import AuthServer, OAuthConfig
+from bourse.operations.http import admin_routes
 from bourse.sandbox.endpoints import SANDBOX_ENDPOINTS
 from bourse.services.bundle import Services
 from bourse.web.routes import all_routes as web_routes
 
 
-def create_app(platform: Services, extra_endpoints: Iterable[Endpoint] = ()) -> Starlette:
+def create_app(
+    platform: Services,
+    extra_endpoints: Iterable[Endpoint] = (),
+    *,
+    operator_token: str | None = None,
+) -> Starlette:
     """A Starlette app serving ``platform`` (MEXC Spot V3 REST + ``/openapi.json``).
 
     ``extra_endpoints`` (other endpoint families, e.g. wallet or broker) go through the same
     pipeline and into the same OpenAPI document; one with the same method and path as a core
-    endpoint replaces it.
+    endpoint replaces it. With ``operator_token`` the operator API (``/admin/v1/...``,
+    ``bourse.operations.http``) is served too, guarded by that credential.
     """
     sandbox = SANDBOX_ENDPOINTS if platform.wallet.settings.sandbox else ()
     endpoints = merge(ENDPOINTS, sandbox, extra_endpoints)
@@ -56,6 +63,7 @@ def create_app(platform: Services, extra_endpoints: Iterable[Endpoint] = ()) -> 
             Route("/openapi.json", openapi_json, methods=["GET"]),
             *ws_routes(platform),
             *web_routes(oauth, platform.users, platform.referrals),
+            *(admin_routes(platform, operator_token) if operator_token else []),
         ],
         exception_handlers={HTTPException: http_error},
     )

@@ -43,7 +43,7 @@ def open_platform(config: Config | None = None) -> Services:
     """Migrate the database, load and start the engine, build the services."""
     config = config or Config()
     ensure_database(config.database_url)
-    db = make_engine(config.database_url)
+    db = make_engine(config.database_url, lock_timeout_ms=config.lock_timeout_ms)
     migrate(db)
     store = SqlStore(db)
     engine = Engine(

@@ -93,3 +93,6 @@ class Config:
     chain_block_interval: float = 2.0
     chain_failure_rate: float = 0.0
     chain_stuck_rate: float = 0.0
+    #: bound every lock wait on PostgreSQL to this many ms (the ``bourse`` command sets it, so
+    #: nothing it runs can hang behind a server's locks; None: wait as long as it takes)
+    lock_timeout_ms: int | None = None

@@ -1,4 +1,5 @@
-"""``bourse brokers ...``: the operator's side of the broker program.
+"""``bourse brokers ...``: the operator's side of the broker program (operations
+``brokers.*``).
 
     bourse brokers apply 100 --type API --name "Acme bots" --code acme
     bourse brokers approve 1
@@ -8,74 +9,25 @@
     bourse brokers bind mx0v... 1            # on behalf of the key's owner
     bourse brokers keys 1                    # keys bound to broker 1 (never secrets)
     bourse brokers accrue && bourse brokers settle
-
-Mounted by ``bourse.cli`` as ``app.add_typer(brokers_app, name="brokers")``.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from bourse.cli.common import DbOption, JsonOption, console, fail, open_platform
-from bourse.domain.brokers import BrokerStatus
-from bourse.domain.errors import DomainError
-from bourse.domain.money import to_units
-from bourse.oauth.clients import register_for_broker
-from bourse.services.brokers import Brokers
-from bourse.services.bundle import Services
-from bourse.store.repositories.oauth import OAuthRepository
+from bourse.cli.common import DbOption, JsonOption, fail, out, print_json, table
+from bourse.cli.runner import run
+from bourse.operations.brokers import parse_rate
 
 brokers_app = typer.Typer(
     help="Broker program: applications, review, rebate rates, key bindings, rebates.",
     no_args_is_help=True,
 )
 
-
-@contextmanager
-def _brokers(db: str | None, quiet: bool = False) -> Iterator[tuple[Services, Brokers]]:
-    """(platform, brokers) for one command; domain errors become a message and exit 1."""
-    with open_platform(db, quiet=quiet) as platform:
-        try:
-            yield platform, platform.brokers
-        except DomainError as exc:
-            raise fail(exc.message or type(exc).__name__) from exc
-
-
-def _out(as_json: bool, data: Any, text: str) -> None:
-    if as_json:
-        sys.stdout.write(json.dumps(data, default=str) + "\n")
-    else:
-        console.print(text)
-
-
-def parse_rate(text: str) -> int:
-    """ "30%", "0.3" -> 300000 ppm (exact; at most 4 decimals of a percent)."""
-    t = text.strip()
-    if t.endswith("%"):
-        return to_units(t[:-1], 4, field="rate")
-    return to_units(t, 6, field="rate")
-
-
-def _info(b: Any, rate_ppm: int) -> dict[str, Any]:
-    return {
-        "brokerId": b.id,
-        "account": b.account_id,
-        "rebateAccount": b.rebate_account_id,
-        "type": b.type.value,
-        "status": b.status.value,
-        "name": b.name,
-        "code": b.code,
-        "ratePpm": rate_ppm,
-        "reason": b.reason,
-    }
+__all__ = ["brokers_app", "parse_rate"]
 
 
 @brokers_app.command("apply")
@@ -93,45 +45,41 @@ def apply_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Register a broker application (PENDING)."""
-    with _brokers(db, as_json) as (_, br):
-        b = br.registry.apply(
-            account,
-            broker_type,
-            name or f"broker {account}",
-            rebate_account_id=rebate_account,
-            code=code,
-            callback_url=callback_url,
-            logo_url=logo_url,
-        )
-        _out(as_json, _info(b, 0), f"[green]broker {b.id}[/] applied ({b.status})")
+    b = run(
+        db,
+        "brokers.apply",
+        {
+            "account": account,
+            "type": broker_type,
+            "name": name,
+            "code": code,
+            "rebate_account": rebate_account,
+            "callback_url": callback_url,
+            "logo_url": logo_url,
+        },
+        quiet=as_json,
+    )
+    out(as_json, b, f"[green]broker {b['brokerId']}[/] applied ({b['status']})")
 
 
-def _review(action: str, broker_id: int, reason: str, db: str | None, as_json: bool) -> None:
-    with _brokers(db, as_json) as (_, br):
-        reg = br.registry
-        b = (
-            reg.approve(broker_id)
-            if action == "approve"
-            else getattr(reg, action)(broker_id, reason)
+def _review(action: str, broker_id: int, reason: str | None, db: str | None, as_json: bool) -> None:
+    params: dict[str, Any] = {"broker": broker_id}
+    if reason is not None:
+        params["reason"] = reason
+    b = run(db, f"brokers.{action}", params, quiet=as_json)
+    text = f"[green]broker {b['brokerId']}[/] is {b['status']}"
+    if "clientSecret" in b:
+        text += (
+            f"\nOAuth client_id [bold]{b['clientId']}[/]"
+            f"\nclient_secret [bold]{b['clientSecret']}[/] (shown once)"
         )
-        info = _info(b, reg.rate_at(b.id))
-        text = f"[green]broker {b.id}[/] is {b.status}"
-        if action == "approve" and b.type.value == "OAUTH":
-            client = register_for_broker(OAuthRepository(br.db), b)
-            if client is not None:  # a first approval: the secret is shown this once
-                info["clientId"] = client.client.client_id
-                info["clientSecret"] = client.client_secret
-                text += (
-                    f"\nOAuth client_id [bold]{client.client.client_id}[/]"
-                    f"\nclient_secret [bold]{client.client_secret}[/] (shown once)"
-                )
-        _out(as_json, info, text)
+    out(as_json, b, text)
 
 
 @brokers_app.command("approve")
 def approve_cmd(broker_id: int, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Approve (or reinstate) a broker."""
-    _review("approve", broker_id, "", db, as_json)
+    _review("approve", broker_id, None, db, as_json)
 
 
 @brokers_app.command("reject")
@@ -171,17 +119,26 @@ def set_rate_cmd(
     """Set a broker's rebate rate (kept as history; never back-dated)."""
     if (rate is None) == (ppm is None):
         raise fail("give a rate or --ppm")
-    with _brokers(db, as_json) as (_, br):
-        value = ppm if ppm is not None else parse_rate(rate or "")
-        ch = br.registry.set_rate(broker_id, value, effective_from, note)
-        _out(
-            as_json,
-            {"brokerId": broker_id, "ratePpm": ch.rate_ppm, "effectiveFrom": ch.effective_from},
-            f"[green]broker {broker_id}[/] rate {ch.rate_ppm} ppm from {_when(ch.effective_from)}",
-        )
+    ch = run(
+        db,
+        "brokers.set-rate",
+        {
+            "broker": broker_id,
+            "rate": rate,
+            "ppm": ppm,
+            "effective_from": effective_from,
+            "note": note,
+        },
+        quiet=as_json,
+    )
+    out(
+        as_json,
+        ch,
+        f"[green]broker {broker_id}[/] rate {ch['ratePpm']} ppm from {when(ch['effectiveFrom'])}",
+    )
 
 
-def _when(ms: int | None) -> str:
+def when(ms: int | None) -> str:
     if ms is None:
         return "-"
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -194,30 +151,28 @@ def list_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """List brokers with their current rates."""
-    with _brokers(db, as_json) as (_, br):
-        try:
-            st = BrokerStatus(status.upper()) if status else None
-        except ValueError as exc:
-            raise fail(f"unknown status {status!r}") from exc
-        rows = [_info(b, br.registry.rate_at(b.id)) for b in br.registry.list(st)]
+    rows = run(db, "brokers.list", {"status": status}, quiet=as_json)
     if as_json:
-        _out(True, rows, "")
+        print_json(rows)
         return
-    table = Table(title="Brokers")
-    for col in ("id", "name", "code", "type", "status", "account", "rebate to", "rate"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(
-            str(r["brokerId"]),
-            r["name"],
-            r["code"] or "",
-            r["type"],
-            r["status"],
-            str(r["account"]),
-            str(r["rebateAccount"]),
-            f"{r['ratePpm'] / 10_000:g}%",
-        )
-    console.print(table)
+    table(
+        "Brokers",
+        ("id", "name", "code", "type", "status", "account", "rebate to", "rate"),
+        [
+            (
+                str(r["brokerId"]),
+                r["name"],
+                r["code"] or "",
+                r["type"],
+                r["status"],
+                str(r["account"]),
+                str(r["rebateAccount"]),
+                f"{r['ratePpm'] / 10_000:g}%",
+            )
+            for r in rows
+        ],
+        keep=("name", "code"),
+    )
 
 
 @brokers_app.command("bind")
@@ -225,28 +180,15 @@ def bind_cmd(
     api_key: str, broker_id: int, db: DbOption = None, as_json: JsonOption = False
 ) -> None:
     """Bind an API key to a broker on behalf of its owner (once per key, ever)."""
-    with _brokers(db, as_json) as (platform, br):
-        key = platform.apikeys.lookup(api_key)
-        if key is None:
-            raise fail(f"no API key {api_key}")
-        b = br.bindings.bind(api_key, broker_id, key.account_id)
-        _out(
-            as_json,
-            {"apiKey": api_key, "brokerId": b.broker_id, "bindTime": b.bound_at},
-            f"[green]bound[/] {api_key} to broker {broker_id}",
-        )
+    b = run(db, "brokers.bind", {"api_key": api_key, "broker": broker_id}, quiet=as_json)
+    out(as_json, b, f"[green]bound[/] {api_key} to broker {broker_id}")
 
 
 @brokers_app.command("unbind")
 def unbind_cmd(api_key: str, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Unbind an API key (recorded; the key cannot be bound again)."""
-    with _brokers(db, as_json) as (_, br):
-        b = br.bindings.unbind(api_key, by="admin")
-        _out(
-            as_json,
-            {"apiKey": api_key, "brokerId": b.broker_id, "unbindTime": b.unbound_at},
-            f"[green]unbound[/] {api_key} from broker {b.broker_id}",
-        )
+    b = run(db, "brokers.unbind", {"api_key": api_key}, quiet=as_json)
+    out(as_json, b, f"[green]unbound[/] {api_key} from broker {b['brokerId']}")
 
 
 @brokers_app.command("keys")
@@ -257,35 +199,35 @@ def keys_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Keys bound to a broker (never their secrets)."""
-    with _brokers(db, as_json) as (_, br):
-        br.registry.get(broker_id)
-        rows = br.bindings.list_for_broker(broker_id, all_)
+    rows = run(db, "brokers.keys", {"broker": broker_id, "all": all_}, quiet=as_json)
     if as_json:
-        _out(True, rows, "")
+        print_json(rows)
         return
-    table = Table(title=f"Keys bound to broker {broker_id}")
-    for col in ("api key", "uid", "symbols", "bound", "unbound"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(
-            r["apiKey"],
-            r["uid"],
-            r["symbols"] or "all",
-            _when(r["bindTime"]),
-            _when(r["unbindTime"]),
-        )
-    console.print(table)
+    table(
+        f"Keys bound to broker {broker_id}",
+        ("api key", "uid", "symbols", "bound", "unbound"),
+        [
+            (
+                r["apiKey"],
+                str(r["uid"]),
+                r["symbols"] or "all",
+                when(r["bindTime"]),
+                when(r["unbindTime"]),
+            )
+            for r in rows
+        ],
+        keep=("api key", "uid"),
+    )
 
 
 @brokers_app.command("accrue")
 def accrue_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Accrue rebates for every attributed trade not yet accrued (idempotent)."""
-    with _brokers(db, as_json) as (_, br):
-        res = br.accrue()
-    _out(
+    res = run(db, "brokers.accrue", quiet=as_json)
+    out(
         as_json,
-        {"trades": res.trades, "records": res.records, "cursor": res.cursor},
-        f"accrued {res.records} rebate(s) from {res.trades} trade(s); cursor {res.cursor}",
+        res,
+        f"accrued {res['records']} rebate(s) from {res['trades']} trade(s); cursor {res['cursor']}",
     )
 
 
@@ -299,22 +241,12 @@ def settle_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Accrue, then pay pending rebates (each payout once, however often this runs)."""
-    with _brokers(db, as_json) as (_, br):
-        if retry_failed:
-            br.settlement.retry_failed(broker)
-        br.accrue()
-        rep = br.settlement.settle(broker)
-    data = {
-        "paid": rep.paid,
-        "recovered": rep.recovered,
-        "failed": rep.failed,
-        "held": rep.held,
-        "inFlight": rep.in_flight,
-    }
+    rep = run(db, "brokers.settle", {"broker": broker, "retry_failed": retry_failed}, quiet=as_json)
     text = (
-        f"paid {len(rep.paid)} payout(s), recovered {len(rep.recovered)}, "
-        f"failed {len(rep.failed)}, held {len(rep.held)}, in flight {len(rep.in_flight)}"
+        f"paid {len(rep['paid'])} payout(s), recovered {len(rep['recovered'])}, "
+        f"failed {len(rep['failed'])}, held {len(rep['held'])}, "
+        f"in flight {len(rep['inFlight'])}"
     )
-    _out(as_json, data, text)
-    if rep.failed or rep.in_flight:
+    out(as_json, rep, text)
+    if rep["failed"] or rep["inFlight"]:
         raise typer.Exit(2)

@@ -1,20 +1,28 @@
-"""What every ``bourse`` sub-command shares: consoles, the ``--db``/``--json`` options, the
-platform opener and the way errors end a command."""
+"""What every ``bourse`` sub-command shares: consoles, the ``--db``/``--json`` options, where
+the database is, the platform opener, tables that never cut a key, and the way errors end a
+command (one line, non-zero exit)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import sys
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.core
 from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from bourse.bootstrap import open_platform as _open
-from bourse.config import Config
+from bourse.config import Config, RateLimits
+from bourse.operations.home import find_home, running_servers
 from bourse.services.bundle import Services
-from bourse.store.db import database_url
+from bourse.store.db import DEFAULT_URL
 
 console = Console()
 err = Console(stderr=True)
@@ -24,20 +32,43 @@ DbOption = Annotated[
     typer.Option(
         "--db",
         envvar="BOURSE_DATABASE_URL",
-        help="Database URL (sqlite:///path.db or postgresql://...); default sqlite:///.bourse/bourse.db (where scripts/run keeps it).",
+        help="Database URL (sqlite:///path.db or postgresql://...); default: the database of "
+        "the server running in the nearest .bourse/ directory, else .bourse/bourse.db there "
+        "(where scripts/run keeps it).",
         show_default=False,
+        metavar="URL",
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 def db_url(db: str | None) -> str:
-    return db or database_url()
+    """``--db`` / ``BOURSE_DATABASE_URL``, else the database of the nearest ``.bourse/``: the
+    one its running server uses (when exactly one runs), else its ``bourse.db``."""
+    if db:
+        return db
+    home = find_home()
+    if home is None:
+        return DEFAULT_URL
+    servers = running_servers(home)
+    if len({s.database for s in servers}) == 1:
+        return servers[0].database
+    return f"sqlite:///{home / 'bourse.db'}"
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
+    """Print ``message`` as the command's one-line error; raise the result to exit ``code``."""
+    line = " ".join(str(message).split())
+    err.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def missing_sqlite_file(url: str) -> bool:
+    """Whether ``url`` names a SQLite file that does not exist (yet)."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return False
+    return not Path(u.database).exists()
 
 
 @contextmanager
@@ -57,6 +88,12 @@ def open_platform(db: str | None, *, quiet: bool = False, **config: Any) -> Iter
         platform.close()
 
 
+def direct_config() -> dict[str, Any]:
+    """``Config`` fields of a platform opened by a command (no schedulers, no rate limits,
+    lock waits bounded)."""
+    return {"rate_limits": RateLimits.off(), "rebate_settle_at": None, "lock_timeout_ms": 10_000}
+
+
 @contextmanager
 def _null() -> Iterator[None]:
     yield
@@ -68,3 +105,50 @@ def safe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return url
+
+
+def split(values: Sequence[str] | None) -> list[str]:
+    """Options given repeatedly and/or comma-separated, flattened."""
+    out: list[str] = []
+    for value in values or []:
+        out.extend(p.strip() for p in value.split(",") if p.strip())
+    return out
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, default=str) + "\n")
+
+
+def out(as_json: bool, data: Any, text: str) -> None:
+    """``data`` as one JSON line with ``--json``, else ``text``."""
+    if as_json:
+        print_json(data)
+    else:
+        console.print(text)
+
+
+def table(
+    title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], keep: Sequence[str] = ()
+) -> None:
+    """Print a table; the ``keep`` columns (keys, names) are never cut or wrapped: the table
+    grows wider than the terminal rather than lose a character of an API key."""
+    t = Table(title=title)
+    for col in columns:
+        t.add_column(col, no_wrap=col in keep, overflow="fold")
+    for row in rows:
+        t.add_row(*row)
+    need = Measurement.get(console, console.options.update(width=10_000), t).minimum
+    console.print(t, width=max(console.width, need), crop=False)
+
+
+# --- help: click's metavars (TEXT, INTEGER), no type tag on a flag ---------------------------
+def _display_type(self: Any, ctx: Any) -> str | None:
+    if self.metavar is not None:
+        return str(self.metavar)
+    if getattr(self, "is_flag", False):
+        return None
+    return str(self.type.get_metavar(self, ctx) or self.type.name.upper())
+
+
+typer.core.TyperOption.display_type_rich = _display_type  # type: ignore[method-assign]
+typer.core.TyperArgument.display_type_rich = _display_type  # type: ignore[method-assign]

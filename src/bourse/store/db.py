@@ -71,8 +71,11 @@ def _sqlite_on_begin(conn) -> None:  # type: ignore[no-untyped-def]
     conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
 
 
-def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
-    """A SQLAlchemy engine for ``url`` (default: ``database_url()``)."""
+def make_engine(
+    url: str | None = None, *, lock_timeout_ms: int | None = None, **kwargs: Any
+) -> Engine:
+    """A SQLAlchemy engine for ``url`` (default: ``database_url()``); ``lock_timeout_ms``
+    bounds every lock wait on PostgreSQL (SQLite always waits at most its busy timeout)."""
     url = normalize_url(url or database_url())
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
@@ -90,6 +93,11 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if lock_timeout_ms:
+        connect_args = dict(kwargs.pop("connect_args", None) or {})
+        connect_args.setdefault("options", f"-c lock_timeout={int(lock_timeout_ms)}")
+        connect_args.setdefault("connect_timeout", 10)
+        kwargs["connect_args"] = connect_args
     return create_engine(url, **kwargs)
 
 

@@ -1,0 +1,76 @@
+"""Run an operation for a command: through the running server's operator API when one runs
+for the database, else on the database directly. Both ways return the same JSON.
+
+A server announces itself in ``$BOURSE_HOME/run/`` (``bourse.operations.home``); the command
+sends ``POST /admin/v1/<group>/<verb>`` with the operator credential kept in the same home.
+With no server, the command opens the platform itself (bounded lock waits, no schedulers),
+runs the operation and closes it. Either way a refusal ends the command with one line.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from typing import Any
+
+import httpx
+
+from bourse.cli.common import db_url, direct_config, fail, open_platform, safe_url
+from bourse.operations import OperationError, invoke
+from bourse.operations.home import home_for, read_token, running_server
+from bourse.operations.http import PREFIX
+
+#: seconds to wait for a running server's answer (connect: 5)
+TIMEOUT_S = 30.0
+
+
+def actor() -> str:
+    """``user@host`` of the person running the command, for the audit log."""
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"[:64]
+
+
+def run(
+    db: str | None, name: str, params: dict[str, Any] | None = None, *, quiet: bool = False
+) -> Any:
+    """The result of operation ``name`` on the database of ``db`` (see the module docstring)."""
+    url = db_url(db)
+    body = {k: v for k, v in (params or {}).items() if v is not None}
+    home = home_for(url)
+    server = running_server(home, url)
+    if server is not None:
+        return _remote(server.url, read_token(home), name, body, home=str(home))
+    with open_platform(url, quiet=quiet, **direct_config()) as platform:
+        try:
+            return invoke(platform, name, body, actor=f"local ({actor()})", source="local")
+        except OperationError as exc:
+            raise fail(str(exc)) from exc
+
+
+def _remote(base: str, token: str | None, name: str, body: dict[str, Any], *, home: str) -> Any:
+    if token is None:
+        raise fail(f"a server runs at {base} but {home} holds no operator.token readable by you")
+    group, _, verb = name.partition(".")
+    try:
+        r = httpx.post(
+            f"{base}{PREFIX}/{group}/{verb}",
+            json=body,
+            headers={"Authorization": f"Bearer {token}", "X-Bourse-Actor": actor()},
+            timeout=httpx.Timeout(TIMEOUT_S, connect=5.0),
+        )
+    except httpx.HTTPError as exc:
+        raise fail(f"cannot reach the server at {base}: {exc or type(exc).__name__}") from exc
+    try:
+        data = r.json()
+    except ValueError:
+        data = None
+    if r.status_code != 200:
+        msg = data.get("msg") if isinstance(data, dict) else None
+        raise fail(msg or f"the server at {base} answered HTTP {r.status_code}")
+    return data
+
+
+__all__ = ["run", "safe_url"]

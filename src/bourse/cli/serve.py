@@ -1,0 +1,213 @@
+"""``bourse serve``: the exchange, its banner, and the operator API's credential and runtime
+file in ``$BOURSE_HOME`` (``bourse.operations.home``)."""
+
+from __future__ import annotations
+
+import gc
+import os
+import socket
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from rich.panel import Panel
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from bourse.app import create_app
+from bourse.cli.common import DbOption, console, db_url, err, fail, open_platform
+from bourse.config import RateLimits
+from bourse.operations.home import announce, ensure_token, home_for, withdraw
+from bourse.sandbox.demo import (
+    DEMO_ACCOUNTS,
+    MARKET_MAKER_ROLE,
+    demo_credentials,
+    remember_url,
+    seed_demo,
+)
+from bourse.sandbox.market_maker import MarketMaker
+
+
+def public_url(host: str, port: int) -> str:
+    """The URL a local client should use for a server bound to ``host``:``port``."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind the listening socket ourselves so ``--port 0`` still tells us the real port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _seed_with_progress(platform: Any) -> Any:
+    steps = sum(len(a.funds) + 1 + int(a.api_key) for a in DEMO_ACCOUNTS) + 1
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("seeding the demo exchange", total=steps)
+
+        def step(message: str) -> None:
+            progress.update(task, advance=1, description=message)
+
+        result = seed_demo(platform, progress=step)
+        progress.update(task, completed=steps)
+    return result
+
+
+def parse_rate_limit(text: str) -> RateLimits:
+    """``REQUESTS/SECONDS`` (e.g. ``500/10``) as ``RateLimits`` with MEXC's special caps."""
+    try:
+        requests, seconds = (int(x) for x in text.split("/", 1))
+        if requests < 1 or seconds < 1:
+            raise ValueError
+    except ValueError:
+        raise fail(f"--rate-limit {text!r}: expected REQUESTS/SECONDS, e.g. 500/10") from None
+    return RateLimits(requests=requests, window_ms=seconds * 1000)
+
+
+def serve(
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Seed demo accounts and run a market maker.")
+    ] = False,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8080,
+    db: DbOption = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    seed: Annotated[int | None, typer.Option(help="Random seed of the demo market maker.")] = None,
+    rate_limit: Annotated[
+        str,
+        typer.Option(
+            help="Requests per endpoint per window, as REQUESTS/SECONDS (MEXC: 500/10); "
+            "counted per account on signed endpoints, per IP on public ones."
+        ),
+    ] = "500/10",
+    no_rate_limit: Annotated[
+        bool, typer.Option("--no-rate-limit", help="Switch rate limits off (load tests).")
+    ] = False,
+) -> None:
+    """Serve the MEXC-compatible API, the operator API (/admin/v1) and, with --demo, a live
+    demo market."""
+
+    # an exchange allocates many long-lived objects (orders, balances): collect less often
+    gc.set_threshold(100_000, 50, 100)
+
+    try:
+        sock = _bind(host, port)
+    except OSError as exc:
+        raise fail(f"cannot listen on {host}:{port}: {exc}") from exc
+    url = public_url(host, sock.getsockname()[1])
+    os.environ.setdefault("BOURSE_PUBLIC_URL", url)  # the OAuth issuer, unless set
+    limits = RateLimits.off() if no_rate_limit else parse_rate_limit(rate_limit)
+    database = db_url(db)
+    home = home_for(database)
+    try:
+        token = ensure_token(home)
+    except OSError as exc:
+        raise fail(f"cannot keep the operator credential in {home}: {exc}") from exc
+    maker = None
+    with open_platform(database, rate_limits=limits) as platform:
+        if demo:
+            seeded = _seed_with_progress(platform)
+            maker = MarketMaker(
+                platform.engine, seeded.accounts[MARKET_MAKER_ROLE], seed=seed
+            ).start()
+            # the simulated chain: blocks advance, deposits confirm, withdrawals broadcast;
+            # the unsigned /sandbox/... endpoints (send a deposit, approve a review) are on
+            platform.wallet.settings.sandbox = True
+            platform.chain.start()
+        remember_url(platform, url)
+        print_banner(
+            url,
+            demo_credentials(platform) if demo else None,
+            limits=limits.describe(),
+            home=str(home),
+        )
+        runtime = announce(home, database, url)
+        server = _Server(
+            uvicorn.Config(
+                create_app(platform, operator_token=token), log_level=log_level, lifespan="auto"
+            ),
+            on_shutdown=lambda: withdraw(runtime),
+        )
+        try:
+            server.run(sockets=[sock])
+        finally:
+            withdraw(runtime)
+            if maker is not None:
+                maker.stop()
+            sock.close()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, calling ``on_shutdown`` once it stopped serving: uvicorn re-raises
+    SIGTERM/SIGINT after its shutdown, so code after ``run`` may never execute."""
+
+    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_shutdown = on_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().shutdown(sockets)
+        finally:
+            self._on_shutdown()
+
+
+def print_banner(
+    url: str, creds: dict[str, Any] | None, limits: str | None = None, home: str | None = None
+) -> None:
+    lines = [
+        f"[bold]API[/]        {url}   (use it where a MEXC client says https://api.mexc.com)",
+        *([f"[bold]Limits[/]     {limits}"] if limits else []),
+        f"[bold]OpenAPI[/]    {url}/openapi.json",
+        f"[bold]Web[/]        {url}/signup  {url}/login  {url}/account/apps",
+        f"[bold]OAuth[/]      {url}/.well-known/oauth-authorization-server",
+        *(
+            [f"[bold]Operator[/]   {url}/admin/v1/...  (credential: {home}/operator.token)"]
+            if home
+            else []
+        ),
+    ]
+    if creds is not None:
+        for role, key in creds["accounts"].items():
+            lines += [
+                "",
+                f"[bold]{role}[/] demo API key",
+                f"  api key    [green]{key['api_key']}[/]",
+                f"  secret     [green]{key['secret']}[/]",
+            ]
+            bound = key.get("bound_user_key")
+            if bound:
+                lines += [
+                    "  trades with the user key bound to it:",
+                    f"  api key    [green]{bound['api_key']}[/]",
+                    f"  secret     [green]{bound['secret']}[/]",
+                ]
+        lines += ["", "Again later: [cyan]bourse demo-credentials --json[/]"]
+    title = "Bourse demo exchange" if creds is not None else "Bourse"
+    # never wrap a key in two: the panel grows wider than the terminal instead
+    width = max(Text.from_markup(line).cell_len for line in lines) + 4
+    console.print(
+        Panel("\n".join(lines), title=title, expand=False), width=max(console.width, width)
+    )

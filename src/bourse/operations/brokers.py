@@ -1,0 +1,172 @@
+"""``brokers.*``: the operator's side of the broker program (applications, review, rebate
+rates, key bindings, rebate accrual and settlement).
+
+``brokers.settle`` pays what has accrued; the rebate service decides how (today: accrue what
+is pending, then settle); change the service, not this module, to change settlement.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bourse.domain.brokers import BrokerStatus
+from bourse.domain.money import to_units
+from bourse.oauth.clients import register_for_broker
+from bourse.operations.registry import OperationError, operation
+from bourse.services.bundle import Services
+
+
+def parse_rate(text: str) -> int:
+    """ "30%", "0.3" -> 300000 ppm (exact; at most 4 decimals of a percent)."""
+    t = text.strip()
+    if t.endswith("%"):
+        return to_units(t[:-1], 4, field="rate")
+    return to_units(t, 6, field="rate")
+
+
+def info(b: Any, rate_ppm: int) -> dict[str, Any]:
+    return {
+        "brokerId": b.id,
+        "account": b.account_id,
+        "rebateAccount": b.rebate_account_id,
+        "type": b.type.value,
+        "status": b.status.value,
+        "name": b.name,
+        "code": b.code,
+        "ratePpm": rate_ppm,
+        "reason": b.reason,
+    }
+
+
+@operation("brokers.apply")
+def apply(
+    svc: Services,
+    *,
+    account: int,
+    type: str = "API",
+    name: str = "",
+    code: str | None = None,
+    rebate_account: int | None = None,
+    callback_url: str = "",
+    logo_url: str = "",
+) -> dict[str, Any]:
+    """Register a broker application (PENDING)."""
+    b = svc.brokers.registry.apply(
+        account,
+        type,
+        name or f"broker {account}",
+        rebate_account_id=rebate_account,
+        code=code,
+        callback_url=callback_url,
+        logo_url=logo_url,
+    )
+    return info(b, 0)
+
+
+@operation("brokers.approve")
+def approve(svc: Services, *, broker: int) -> dict[str, Any]:
+    """Approve (or reinstate) a broker; an OAuth broker's first approval creates its client."""
+    reg = svc.brokers.registry
+    b = reg.approve(broker)
+    out = info(b, reg.rate_at(b.id))
+    if b.type.value == "OAUTH":
+        client = register_for_broker(svc.oauth, b)
+        if client is not None:  # a first approval: the secret is shown this once
+            out["clientId"] = client.client.client_id
+            out["clientSecret"] = client.client_secret
+    return out
+
+
+@operation("brokers.reject")
+def reject(svc: Services, *, broker: int, reason: str = "") -> dict[str, Any]:
+    """Reject a pending application."""
+    reg = svc.brokers.registry
+    b = reg.reject(broker, reason)
+    return info(b, reg.rate_at(b.id))
+
+
+@operation("brokers.suspend")
+def suspend(svc: Services, *, broker: int, reason: str = "") -> dict[str, Any]:
+    """Suspend an approved broker: it earns nothing until approved again."""
+    reg = svc.brokers.registry
+    b = reg.suspend(broker, reason)
+    return info(b, reg.rate_at(b.id))
+
+
+@operation("brokers.set-rate")
+def set_rate(
+    svc: Services,
+    *,
+    broker: int,
+    rate: str | None = None,
+    ppm: int | None = None,
+    effective_from: int | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    """Set a broker's rebate rate ("30%", "0.3" or ppm; kept as history, never back-dated)."""
+    if (rate is None) == (ppm is None):
+        raise OperationError("give a rate or --ppm")
+    value = ppm if ppm is not None else parse_rate(rate or "")
+    ch = svc.brokers.registry.set_rate(broker, value, effective_from, note)
+    return {"brokerId": broker, "ratePpm": ch.rate_ppm, "effectiveFrom": ch.effective_from}
+
+
+@operation("brokers.list", mutates=False)
+def list_brokers(svc: Services, *, status: str | None = None) -> list[dict[str, Any]]:
+    """Brokers with their current rates."""
+    try:
+        st = BrokerStatus(status.upper()) if status else None
+    except ValueError:
+        raise OperationError(f"unknown status {status!r}") from None
+    reg = svc.brokers.registry
+    return [info(b, reg.rate_at(b.id)) for b in reg.list(st)]
+
+
+@operation("brokers.bind")
+def bind(svc: Services, *, api_key: str, broker: int) -> dict[str, Any]:
+    """Bind an API key to a broker on behalf of its owner (once per key, ever)."""
+    key = svc.apikeys.lookup(api_key)
+    if key is None:
+        raise OperationError(f"no API key {api_key}", 404)
+    b = svc.brokers.bindings.bind(api_key, broker, key.account_id)
+    return {"apiKey": api_key, "brokerId": b.broker_id, "bindTime": b.bound_at}
+
+
+@operation("brokers.unbind")
+def unbind(svc: Services, *, api_key: str) -> dict[str, Any]:
+    """Unbind an API key (recorded; the key cannot be bound again)."""
+    b = svc.brokers.bindings.unbind(api_key, by="admin")
+    return {"apiKey": api_key, "brokerId": b.broker_id, "unbindTime": b.unbound_at}
+
+
+@operation("brokers.keys", mutates=False)
+def keys(svc: Services, *, broker: int, all: bool = False) -> list[dict[str, Any]]:
+    """Keys bound to a broker (never their secrets)."""
+    svc.brokers.registry.get(broker)
+    return list(svc.brokers.bindings.list_for_broker(broker, all))
+
+
+@operation("brokers.accrue")
+def accrue(svc: Services) -> dict[str, Any]:
+    """Accrue rebates for every attributed trade not yet accrued (idempotent)."""
+    res = svc.brokers.accrue()
+    return {"trades": res.trades, "records": res.records, "cursor": res.cursor}
+
+
+@operation("brokers.settle")
+def settle(
+    svc: Services, *, broker: int | None = None, retry_failed: bool = False
+) -> dict[str, Any]:
+    """Accrue, then pay pending rebates (each payout once, however often this runs)."""
+    br = svc.brokers
+    if retry_failed:
+        br.settlement.retry_failed(broker)
+    br.accrue()
+    rep = br.settlement.settle(broker)
+    return {
+        "paid": rep.paid,
+        "recovered": rep.recovered,
+        "failed": rep.failed,
+        "held": rep.held,
+        "inFlight": rep.in_flight,
+    }

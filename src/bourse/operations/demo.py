@@ -1,0 +1,15 @@
+"""``demo.*``: what a tester of the demo exchange needs from the operator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bourse.operations.registry import operation
+from bourse.sandbox.demo import demo_credentials
+from bourse.services.bundle import Services
+
+
+@operation("demo.credentials", mutates=False)
+def credentials(svc: Services) -> dict[str, Any]:
+    """The demo server's URL and its demo API keys (seeded by `bourse serve --demo`)."""
+    return demo_credentials(svc)

@@ -1,0 +1,116 @@
+"""The operator API: ``POST /admin/v1/<group>/<verb>`` runs one operation.
+
+The body is a JSON object of the operation's parameters; the answer is its result (200) or
+``{"code": ..., "msg": ...}`` with the operation's status. Every request must carry the
+server's operator credential (``Authorization: Bearer <$BOURSE_HOME/operator.token>``), never
+a user's API key. A client address that fails the check ``MAX_FAILURES`` times within
+``FAILURE_WINDOW_S`` is refused (429) for the rest of the window, right credential or not.
+``X-Bourse-Actor`` names the person behind the call (the ``bourse`` command sends
+``user@host``); it is recorded in the audit log next to the credential, with the address.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bourse.operations.dispatch import invoke
+from bourse.operations.registry import OperationError
+from bourse.services.bundle import Services
+from bourse.store.repositories.audit import AuditLog
+
+PREFIX = "/admin/v1"
+MAX_FAILURES = 5
+FAILURE_WINDOW_S = 60.0
+#: the MEXC-shaped codes of the operator API's refusals
+AUTH_FAILED = 700001
+THROTTLED = 429
+REFUSED = 700003
+
+
+class Throttle:
+    """Failed credential checks per client address in a sliding window."""
+
+    def __init__(self, limit: int = MAX_FAILURES, window_s: float = FAILURE_WINDOW_S) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._fails: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, source: str, now: float) -> deque[float]:
+        q = self._fails.setdefault(source, deque())
+        while q and q[0] <= now - self.window_s:
+            q.popleft()
+        return q
+
+    def blocked(self, source: str) -> bool:
+        with self._lock:
+            return len(self._recent(source, time.monotonic())) >= self.limit
+
+    def failed(self, source: str) -> None:
+        with self._lock:
+            if len(self._fails) > 10_000:
+                self._fails.clear()
+            self._recent(source, time.monotonic()).append(time.monotonic())
+
+
+def _error(status: int, code: int, msg: str) -> Response:
+    return JSONResponse({"code": code, "msg": msg}, status_code=status)
+
+
+def admin_routes(platform: Services, token: str) -> list[Route]:
+    """The operator API of ``platform``, guarded by ``token``."""
+    throttle = Throttle()
+    audit = AuditLog(platform.db)
+    expected = f"Bearer {token}".encode()
+
+    async def handle(request: Request) -> Response:
+        source = request.client.host if request.client else "unknown"
+        name = f"{request.path_params['group']}.{request.path_params['verb']}"
+        if throttle.blocked(source):
+            return _error(429, THROTTLED, "too many failed operator credentials; wait a minute")
+        given = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            throttle.failed(source)
+            await run_in_threadpool(
+                audit.record,
+                time=int(time.time() * 1000),
+                actor="unauthenticated",
+                source=source,
+                operation=name[:64],
+                params={},
+                outcome="refused",
+                detail="wrong or missing operator credential",
+            )
+            return _error(401, AUTH_FAILED, "operator credential required")
+        try:
+            body = await request.body()
+            params: Any = json.loads(body) if body.strip() else {}
+        except ValueError:
+            return _error(400, REFUSED, "the body must be a JSON object")
+        if not isinstance(params, dict):
+            return _error(400, REFUSED, "the body must be a JSON object")
+        actor = "operator"
+        who = request.headers.get("x-bourse-actor", "")[:64]
+        if who:
+            actor = f"operator ({who})"
+        try:
+            result = await run_in_threadpool(
+                invoke, platform, name, params, actor=actor, source=source
+            )
+        except OperationError as exc:
+            return _error(exc.status, REFUSED, str(exc))
+        except Exception as exc:  # one line for the operator; details in the server log
+            return _error(500, REFUSED, f"{type(exc).__name__}: {exc}")
+        return JSONResponse(result)
+
+    return [Route(PREFIX + "/{group}/{verb}", handle, methods=["POST"])]

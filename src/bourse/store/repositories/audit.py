@@ -1,0 +1,48 @@
+"""The operator audit log (``bourse.store.audit_tables``): append and read back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from bourse.store.audit_tables import operator_audit
+from bourse.store.repositories.base import Repository
+
+
+class AuditLog(Repository):
+    """Rows of ``operator_audit``; each ``record`` is its own transaction."""
+
+    def record(
+        self,
+        *,
+        time: int,
+        actor: str,
+        source: str,
+        operation: str,
+        params: dict[str, Any],
+        outcome: str,
+        detail: str = "",
+    ) -> None:
+        with self.db.begin() as conn:
+            conn.execute(
+                insert(operator_audit).values(
+                    time=time,
+                    actor=actor[:128],
+                    source=source[:64],
+                    operation=operation[:64],
+                    params=json.dumps(params, sort_keys=True, default=str),
+                    outcome=outcome,
+                    detail=detail,
+                )
+            )
+
+    def recent(self, limit: int = 100, operation: str | None = None) -> list[dict[str, Any]]:
+        """The newest ``limit`` rows, newest first."""
+        q = select(operator_audit).order_by(operator_audit.c.id.desc()).limit(limit)
+        if operation:
+            q = q.where(operator_audit.c.operation == operation)
+        with self.db.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [{**r, "params": json.loads(r["params"])} for r in rows]
