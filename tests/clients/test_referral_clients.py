@@ -60,3 +60,30 @@ def test_referral_rebates_through_pymexc_and_ccxt(live_server: Any) -> None:
     later = line["tradeTime"] + 1
     assert inviter_p.get_rebate_records_detail(start_time=later)["data"] == []
     assert inviter_x.spot_private_get_rebate_detail({"startTime": later})["data"] == []
+
+    # the affiliate endpoints over the same data, in MEXC's affiliate envelope
+    calls = (
+        ("affiliate_commission_record", "spot_private_get_rebate_affiliate_commission"),
+        ("affiliate_withdraw_record", "spot_private_get_rebate_affiliate_withdraw"),
+        (
+            "affiliate_commission_detail_record",
+            "spot_private_get_rebate_affiliate_commission_detail",
+        ),
+        ("affiliate_referral", "spot_private_get_rebate_affiliate_referral"),
+        ("affiliate_subaffiliates", "spot_private_get_rebate_affiliate_subaffiliates"),
+    )
+    for p_name, x_name in calls:
+        got = getattr(inviter_p, p_name)()
+        assert got["success"] is True and got["code"] == 0, p_name
+        assert getattr(inviter_x, x_name)() == got, x_name
+    com = inviter_p.affiliate_commission_record()["data"]["resultList"]
+    assert [(x["uid"], x["inviteCode"]) for x in com] == [(str(invitee), code)]
+    assert inviter_p.affiliate_commission_record(invite_code="none")["data"]["resultList"] == []
+    detail = inviter_p.affiliate_commission_detail_record(type=1)["data"]["resultList"]
+    assert [(x["uid"], x["symbol"], x["currency"]) for x in detail] == [
+        (str(invitee), "BTCUSDT", "BTC")
+    ]
+    (paid,) = inviter_p.affiliate_withdraw_record()["data"]["resultList"]
+    assert paid["asset"] == "BTC" and paid["amount"] == line["amount"]
+    (ref,) = inviter_p.affiliate_referral(uid=str(invitee))["data"]["resultList"]
+    assert ref["tradingAmount"] == "3000"

@@ -175,3 +175,91 @@ def test_refer_code_needs_a_signed_request(env: Env) -> None:
     r = env.http.get("/api/v3/rebate/referCode")
     assert r.status_code in (400, 401)
     assert "code" in r.json()
+
+
+def _affiliate(r: httpx.Response) -> dict[str, Any]:
+    body = ok(r)
+    assert body["success"] is True and body["code"] == 0 and body["message"] is None
+    data = body["data"]
+    assert {"pageSize", "totalCount", "totalPage", "currentPage", "resultList"} <= set(data)
+    return data  # type: ignore[no-any-return]
+
+
+def test_affiliate_endpoints_over_the_same_data(env: Env) -> None:
+    refs = env.platform.referrals
+    aff = env.open_account(USDT="10")
+    asig = env.signer(aff)
+    # b signs up with aff's code and deposits 5000 USDT; c signs up with b's code
+    b = env.open_account(USDT="5000", BTC="1")
+    refs.invite(b, refs.refer_code(aff))
+    c_acc = env.open_account(USDT="7")
+    refs.invite(c_acc, refs.refer_code(b))
+    bsig = env.signer(b, ["SPOT_DEAL_WRITE", "SPOT_ACCOUNT_READ"])
+    stranger = env.open_account(USDT="100000", BTC="5")
+    ssig = env.signer(stranger, ["SPOT_DEAL_WRITE", "SPOT_ACCOUNT_READ"])
+    order = dict(symbol="BTCUSDT", type="LIMIT", quantity="0.1", price="30000")
+    ok(bsig.post("/api/v3/order", side="SELL", **order))  # b makes
+    ok(ssig.post("/api/v3/order", side="BUY", **order))
+    run = refs.accrue_pending()
+    assert len(run.paid) == 1
+    with env.platform.db.connect() as conn:
+        (trade,) = conn.execute(select(t.trades)).all()
+    usdt_scale = env.platform.engine.wallet.assets["USDT"].scale
+    earned = rebate_for(trade.seller_fee, INVITER_PPM)
+
+    com = _affiliate(asig.get("/api/v3/rebate/affiliate/commission"))
+    assert com["totalCount"] == 1 and com["currentPage"] == 1 and com["finished"] is None
+    (row,) = com["resultList"]
+    assert row["uid"] == str(b) and row["inviteCode"] == refs.refer_code(aff)
+    assert row["spot"] == row["total"] == format_units(earned, usdt_scale)
+    assert row["etf"] == row["futures"] == "0"
+    assert row["deposit"] == "5000" and re.fullmatch(r"\d{4}-\d{2}-\d{2}", row["firstDepositTime"])
+    # the filters: another code, or another uid, match nothing
+    assert _affiliate(asig.get("/api/v3/rebate/affiliate/commission", uid=c_acc))["totalCount"] == 0
+    assert (
+        _affiliate(asig.get("/api/v3/rebate/affiliate/commission", inviteCode="zzzz"))["totalCount"]
+        == 0
+    )
+
+    wd = _affiliate(asig.get("/api/v3/rebate/affiliate/withdraw"))
+    assert [(x["asset"], x["amount"]) for x in wd["resultList"]] == [
+        ("USDT", format_units(earned, usdt_scale))
+    ]
+
+    det = _affiliate(asig.get("/api/v3/rebate/affiliate/commission/detail"))
+    (line,) = det["resultList"]
+    assert line["uid"] == str(b) and line["symbol"] == "BTCUSDT" and line["currency"] == "USDT"
+    assert line["makerAmount"] == "3000" and line["takerAmount"] == "0"
+    assert line["commission"] == format_units(earned, usdt_scale) and line["state"] == 2
+    assert line["type"] == 1 and line["sourceType"] == 1 and line["rate"] == "0.25"
+    assert det["totalCommissionUsdtAmount"] == format_units(earned, usdt_scale)
+    assert det["totalTradeUsdtAmount"] == "3000"
+    futures = _affiliate(asig.get("/api/v3/rebate/affiliate/commission/detail", type=2))
+    assert futures["resultList"] == []
+    now = trade.time
+    err(
+        asig.get(
+            "/api/v3/rebate/affiliate/commission/detail",
+            startTime=now - 31 * 86_400_000,
+            endTime=now,
+        ),
+        33333,
+    )
+
+    ref = _affiliate(asig.get("/api/v3/rebate/affiliate/referral"))
+    (r,) = ref["resultList"]
+    assert r["uid"] == str(b) and r["depositAmount"] == "5000" and r["tradingAmount"] == "3000"
+    assert r["commission"] == format_units(earned, usdt_scale)
+    assert r["firstTradeTime"] == r["lastTradeTime"] == trade.time
+    assert r["asset"] == "1,000 - 10,000 USDT" and r["identification"] == 1
+
+    subs = _affiliate(asig.get("/api/v3/rebate/affiliate/subaffiliates"))
+    (sub,) = subs["resultList"]
+    assert sub["inviteCode"] == refs.refer_code(b) and sub["registered"] == 1
+    assert sub["deposited"] == 1 and sub["depositAmount"] == "7"
+    # b's own affiliate view: c is its referral, nobody is its sub-affiliate
+    bread = env.signer(b, ["SPOT_ACCOUNT_READ"])
+    assert [
+        x["uid"] for x in _affiliate(bread.get("/api/v3/rebate/affiliate/referral"))["resultList"]
+    ] == [str(c_acc)]
+    assert _affiliate(bread.get("/api/v3/rebate/affiliate/subaffiliates"))["resultList"] == []

@@ -208,3 +208,32 @@ class Referrals:
         page_size: int,
     ) -> tuple[int, list[Any]]:
         return self.repo.records(earner, kind.value, start, end, page, page_size)
+
+    # --- affiliate read models (``api/mexc/affiliate.py``) ----------------------------------
+    def invitee_page(
+        self, inviter: int, start: int | None, end: int | None, page: int, size: int, **kw: Any
+    ) -> tuple[int, list[Any]]:
+        return self.repo.invitee_page(inviter, start, end, page, size, **kw)
+
+    def activity(
+        self, accounts: list[int], start: int | None, end: int | None
+    ) -> dict[int, dict[str, Any]]:
+        return self.repo.activity(accounts, d.VALUE_ASSET, start, end)
+
+    def commission_rows(
+        self, earner: int, start: int, end: int, limit: int, code: str | None = None
+    ) -> list[Any]:
+        return self.repo.commission_rows(earner, start, end, limit, code=code)
+
+    def payouts_to(
+        self, earner: int, start: int, end: int, page: int, size: int
+    ) -> tuple[int, list[Any]]:
+        return self.repo.payouts_to(earner, start, end, page, size)
+
+    def sub_affiliates(
+        self, inviter: int, page: int, size: int, code: str | None = None
+    ) -> tuple[int, list[Any]]:
+        return self.repo.sub_affiliates(inviter, page, size, code=code)
+
+    def invitees_of(self, affiliates: list[int]) -> dict[int, list[int]]:
+        return self.repo.invitees_of(affiliates)

@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from bourse.api.mexc import (
     account,
+    affiliate,
     broker,
     broker_subaccounts,
     capital,
@@ -44,6 +45,7 @@ ENDPOINTS: list[Endpoint] = [
     *broker_subaccounts.ENDPOINTS,
     *capital.ENDPOINTS,
     *rebate.ENDPOINTS,
+    *affiliate.ENDPOINTS,
     *userdatastream.ENDPOINTS,
 ]
 

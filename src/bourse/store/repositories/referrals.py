@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, case, func, select, update
 
 from bourse.store import referral_tables as rt
 from bourse.store import tables as t
@@ -230,3 +230,231 @@ class ReferralRepository(Repository):
                 .offset((page - 1) * page_size)
             ).all()
         return int(total), list(rows)
+
+    # --- affiliate read models -------------------------------------------------------------
+    def invitee_page(
+        self,
+        inviter: int,
+        start: int | None,
+        end: int | None,
+        page: int,
+        page_size: int,
+        *,
+        invitee: int | None = None,
+        code: str | None = None,
+    ) -> tuple[int, list[Any]]:
+        """(total, page) of ``inviter``'s invitees invited between ``start`` and ``end``,
+        newest first, with their account ``name``."""
+        base = _range(
+            select(_r.invitee_account, _r.refer_code, _r.invited_at, t.accounts.c.name)
+            .select_from(rt.referrals.outerjoin(t.accounts, t.accounts.c.id == _r.invitee_account))
+            .where(_r.inviter_account == inviter),
+            _r.invited_at,
+            start,
+            end,
+        )
+        if invitee is not None:
+            base = base.where(_r.invitee_account == invitee)
+        if code is not None:
+            base = base.where(_r.refer_code == code)
+        with self.db.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+            rows = conn.execute(
+                base.order_by(_r.invited_at.desc(), _r.invitee_account.desc())
+                .limit(page_size)
+                .offset((page - 1) * page_size)
+            ).all()
+        return int(total), list(rows)
+
+    def activity(
+        self, accounts: list[int], asset: str, start: int | None, end: int | None
+    ) -> dict[int, dict[str, Any]]:
+        """Per account: ``asset`` deposits (sum in the window; first and last ever), ``asset``
+        withdrawals in the window, the ``asset``-quoted trading volume in the window (first and
+        last trade ever), and the current ``asset`` balance."""
+        out: dict[int, dict[str, Any]] = {
+            a: {
+                "deposit": 0,
+                "first_deposit": None,
+                "last_deposit": None,
+                "withdraw": 0,
+                "volume": 0,
+                "first_trade": None,
+                "last_trade": None,
+                "balance": 0,
+            }
+            for a in accounts
+        }
+        if not accounts:
+            return out
+        d, w, tr, b = t.deposits.c, t.withdrawals.c, t.trades.c, t.balances.c
+        in_window = and_(
+            d.time >= (start if start is not None else 0),
+            d.time <= (end if end is not None else 2**62),
+        )
+        with self.db.connect() as conn:
+            for r in conn.execute(
+                select(
+                    d.account_id,
+                    func.sum(case((in_window, d.amount), else_=0)).label("amount"),
+                    func.min(d.time).label("first"),
+                    func.max(d.time).label("last"),
+                )
+                .where(d.account_id.in_(accounts), d.asset == asset)
+                .group_by(d.account_id)
+            ).all():
+                out[int(r.account_id)].update(
+                    deposit=int(r.amount or 0), first_deposit=r.first, last_deposit=r.last
+                )
+            for r in conn.execute(
+                _range(
+                    select(w.account_id, func.sum(w.amount).label("amount")).where(
+                        w.account_id.in_(accounts), w.asset == asset
+                    ),
+                    w.created,
+                    start,
+                    end,
+                ).group_by(w.account_id)
+            ).all():
+                out[int(r.account_id)]["withdraw"] = int(r.amount or 0)
+            quoted = select(t.symbols.c.name).where(t.symbols.c.quote == asset)
+            for side in (tr.buyer_account, tr.seller_account):
+                in_trade_window = and_(
+                    tr.time >= (start if start is not None else 0),
+                    tr.time <= (end if end is not None else 2**62),
+                )
+                for r in conn.execute(
+                    select(
+                        side.label("account"),
+                        func.sum(case((in_trade_window, tr.quote_qty), else_=0)).label("v"),
+                        func.min(tr.time).label("first"),
+                        func.max(tr.time).label("last"),
+                    )
+                    .where(side.in_(accounts), tr.symbol.in_(quoted))
+                    .group_by(side)
+                ).all():
+                    o = out[int(r.account)]
+                    o["volume"] += int(r.v or 0)
+                    o["first_trade"] = min(x for x in (o["first_trade"], r.first) if x is not None)
+                    o["last_trade"] = max(x for x in (o["last_trade"], r.last) if x is not None)
+            for bal in conn.execute(
+                select(b.account_id, (b.available + b.locked).label("total")).where(
+                    b.account_id.in_(accounts), b.asset == asset
+                )
+            ).all():
+                out[int(bal.account_id)]["balance"] = int(bal.total)
+        return out
+
+    def commission_rows(
+        self, earner: int, start: int, end: int, limit: int, *, code: str | None = None
+    ) -> list[Any]:
+        """``earner``'s inviter rows between ``start`` and ``end`` with their trade's
+        ``taker_side``, ``qty``, ``quote_qty`` and the symbol's ``quote`` (oldest first)."""
+        q = (
+            select(
+                rt.referral_kickbacks,
+                t.trades.c.taker_side,
+                t.trades.c.qty,
+                t.trades.c.quote_qty,
+                t.symbols.c.quote,
+            )
+            .select_from(
+                rt.referral_kickbacks.join(t.trades, t.trades.c.id == _k.trade_id).join(
+                    t.symbols, t.symbols.c.name == _k.symbol
+                )
+            )
+            .where(
+                _k.earner_account == earner,
+                _k.kind == "inviter",
+                _k.trade_time >= start,
+                _k.trade_time <= end,
+            )
+        )
+        if code is not None:
+            q = q.where(
+                _k.invitee_account.in_(select(_r.invitee_account).where(_r.refer_code == code))
+            )
+        with self.db.connect() as conn:
+            return list(conn.execute(q.order_by(_k.trade_time, _k.id).limit(limit)).all())
+
+    def payouts_to(
+        self, earner: int, start: int, end: int, page: int, page_size: int
+    ) -> tuple[int, list[Any]]:
+        """(total, page) of what was paid to ``earner`` as an inviter, one row per payout and
+        asset (``paid_at``, ``asset``, ``amount``), newest first."""
+        base = (
+            select(
+                _k.payout_key,
+                _k.asset,
+                func.max(_k.paid_at).label("paid_at"),
+                func.sum(_k.amount).label("amount"),
+            )
+            .where(
+                _k.earner_account == earner,
+                _k.kind == "inviter",
+                _k.status == "paid",
+                _k.paid_at >= start,
+                _k.paid_at <= end,
+            )
+            .group_by(_k.payout_key, _k.asset)
+        )
+        with self.db.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+            rows = conn.execute(
+                base.order_by(func.max(_k.paid_at).desc(), _k.payout_key.desc(), _k.asset)
+                .limit(page_size)
+                .offset((page - 1) * page_size)
+            ).all()
+        return int(total), list(rows)
+
+    def sub_affiliates(
+        self, inviter: int, page: int, page_size: int, *, code: str | None = None
+    ) -> tuple[int, list[Any]]:
+        """(total, page) of ``inviter``'s invitees that invited others themselves, with their
+        ``name``, ``invited_at``, own refer ``code`` and their invitees' count ``registered``."""
+        sub = rt.referrals.alias("sub")
+        counts = (
+            select(sub.c.inviter_account.label("aff"), func.count().label("registered"))
+            .group_by(sub.c.inviter_account)
+            .subquery()
+        )
+        base = (
+            select(
+                _r.invitee_account,
+                _r.refer_code,
+                _r.invited_at,
+                t.accounts.c.name,
+                _c.code,
+                counts.c.registered,
+            )
+            .select_from(
+                rt.referrals.join(counts, counts.c.aff == _r.invitee_account)
+                .outerjoin(t.accounts, t.accounts.c.id == _r.invitee_account)
+                .outerjoin(rt.refer_codes, _c.account_id == _r.invitee_account)
+            )
+            .where(_r.inviter_account == inviter)
+        )
+        if code is not None:
+            base = base.where(_r.refer_code == code)
+        with self.db.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+            rows = conn.execute(
+                base.order_by(_r.invited_at.desc(), _r.invitee_account.desc())
+                .limit(page_size)
+                .offset((page - 1) * page_size)
+            ).all()
+        return int(total), list(rows)
+
+    def invitees_of(self, affiliates: list[int]) -> dict[int, list[int]]:
+        """affiliate -> its invitees."""
+        out: dict[int, list[int]] = {a: [] for a in affiliates}
+        if not affiliates:
+            return out
+        with self.db.connect() as conn:
+            for r in conn.execute(
+                select(_r.inviter_account, _r.invitee_account).where(
+                    _r.inviter_account.in_(affiliates)
+                )
+            ).all():
+                out[int(r.inviter_account)].append(int(r.invitee_account))
+        return out
