@@ -47,3 +47,18 @@ def test_verify_is_exact_and_case_insensitive_hex() -> None:
     assert not verify(SECRET, QUERY.encode(), b"\xff" * 64)
     # the wrong value printed as the doc's example 1
     assert not verify(SECRET, QUERY.encode(), b"323c96ab")
+
+
+def test_python_booleans_signed_lowercase_on_the_wire() -> None:
+    """pymexc signs ``mxDeductEnable=True`` and requests sends ``true``: the same value
+    verifies; the other boolean, or another parameter changed, does not."""
+    from bourse.api.mexc.signing import verify_request
+
+    secret = "s3cret"
+    sig = sign(secret, "mxDeductEnable=True&recvWindow=5000&timestamp=1").encode()
+    wire = b"mxDeductEnable=true&recvWindow=5000&timestamp=1&signature=" + sig
+    assert verify_request(secret, wire, b"", False, sig)
+    for changed in (b"mxDeductEnable=false", b"mxDeductEnable=yes"):
+        other = wire.replace(b"mxDeductEnable=true", changed)
+        assert not verify_request(secret, other, b"", False, sig)
+    assert not verify_request(secret, wire.replace(b"5000", b"6000"), b"", False, sig)

@@ -20,3 +20,21 @@ def test_uid(live_server) -> None:  # type: ignore[no-untyped-def]
     uid = str(live_server.accounts["user"])
     assert pymexc_client(live_server).get_uid() == {"uid": uid}
     assert live_server.mexc().spotPrivateGetUid() == {"uid": uid}
+
+
+def test_mx_deduct(live_server) -> None:  # type: ignore[no-untyped-def]
+    """pymexc's ``enable_mx_deduct(True)`` sends Python's ``True``; ccxt's implicit methods send
+    what they are given. Both read MEXC's envelope."""
+    spot = pymexc_client(live_server)
+    body = spot.query_mx_deduct_status()
+    assert body["data"] == {"mxDeductEnable": False} and body["code"] == 0
+    assert spot.enable_mx_deduct(True)["data"] == {"mxDeductEnable": True}
+    assert spot.query_mx_deduct_status()["data"] == {"mxDeductEnable": True}
+    ex = live_server.mexc()
+    assert ex.spotPrivateGetMxDeductEnable()["data"] == {"mxDeductEnable": True}
+    off = ex.spotPrivatePostMxDeductEnable({"mxDeductEnable": "false"})
+    assert off["data"] == {"mxDeductEnable": False} and off["msg"] == "success"
+    assert spot.query_mx_deduct_status()["data"] == {"mxDeductEnable": False}
+    account = live_server.accounts["user"]
+    engine = live_server.platform.engine
+    assert engine.read(lambda e: account not in e.exchange.mx_deduct)

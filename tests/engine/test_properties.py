@@ -163,9 +163,11 @@ def check_trades(symbols, trades, postings, orders_by_id=None) -> None:
             ("trade", s, LOCKED, b, AVAILABLE, base, t.qty * sym.base_mult),
         ]
         if t.buyer_fee:
-            want.append(("fee", b, AVAILABLE, FEE_REVENUE, AVAILABLE, base, t.buyer_fee))
+            fee_asset = t.fee_asset(True, base, quote)
+            want.append(("fee", b, AVAILABLE, FEE_REVENUE, AVAILABLE, fee_asset, t.buyer_fee))
         if t.seller_fee:
-            want.append(("fee", s, AVAILABLE, FEE_REVENUE, AVAILABLE, quote, t.seller_fee))
+            fee_asset = t.fee_asset(False, base, quote)
+            want.append(("fee", s, AVAILABLE, FEE_REVENUE, AVAILABLE, fee_asset, t.seller_fee))
         assert got == sorted(want), (t.id, got, want)
         assert 0 <= t.buyer_fee <= t.qty * sym.base_mult and 0 <= t.seller_fee <= t.quote_qty
         refunds = [p for p in by_ref[t.id] if p.kind == "order_refund"]

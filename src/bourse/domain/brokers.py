@@ -160,10 +160,14 @@ class RebateLine:
 def rebate_lines(trade: object, base: str, quote: str) -> list[RebateLine]:
     """The attributed sides of ``trade`` (a ``domain.orders.Trade`` or a row with its fields).
 
-    The buyer pays its fee in base, the seller in quote. A side without a broker earns nothing
-    and yields no line; both sides of one trade may belong to different brokers.
+    The buyer pays its fee in base, the seller in quote, either of them in MX when it pays fees
+    in MX (``buyer_fee_asset`` / ``seller_fee_asset``; the rebate is then in MX). A side
+    without a broker earns nothing and yields no line; both sides of one trade may belong to
+    different brokers.
     """
     t = trade
+    base = getattr(t, "buyer_fee_asset", None) or base
+    quote = getattr(t, "seller_fee_asset", None) or quote
     lines = []
     taker_side = t.taker_side  # type: ignore[attr-defined]
     if t.buyer_broker is not None:  # type: ignore[attr-defined]

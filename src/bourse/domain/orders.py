@@ -181,6 +181,8 @@ class Trade:
         "buyer_broker",
         "seller_broker",
         "time",
+        "buyer_fee_asset",
+        "seller_fee_asset",
     )
 
     def __init__(
@@ -200,6 +202,8 @@ class Trade:
         buyer_broker: int | None,
         seller_broker: int | None,
         time: int,
+        buyer_fee_asset: str = "",
+        seller_fee_asset: str = "",
     ) -> None:
         self.id = id
         self.symbol = symbol
@@ -216,6 +220,16 @@ class Trade:
         self.buyer_broker = buyer_broker
         self.seller_broker = seller_broker
         self.time = time
+        #: the asset a side paid its fee in when not the usual one ("": base / quote); "MX"
+        #: when the account pays fees in MX (``domain.mx``)
+        self.buyer_fee_asset = buyer_fee_asset
+        self.seller_fee_asset = seller_fee_asset
+
+    def fee_asset(self, buyer: bool, base: str, quote: str) -> str:
+        """The asset one side paid its fee in."""
+        if buyer:
+            return self.buyer_fee_asset or base
+        return self.seller_fee_asset or quote
 
     @property
     def is_buyer_maker(self) -> bool:

@@ -32,6 +32,8 @@ class Account:
     parent: int | None = None
     frozen: bool = False
     name: str = ""
+    #: pays trading fees in MX when it holds enough (``mxDeduct``, ``domain.mx``)
+    mx_deduct: bool = False
 
 
 class WithdrawalStatus(StrEnum):

@@ -86,6 +86,8 @@ class Snapshot:
     open_withdrawals: list[Withdrawal]
     idempotency: dict[tuple[str, int, str], tuple[str, int]]
     sequences: dict[str, int]
+    #: the last trade price of each symbol that ever traded (prices MX fees)
+    last_prices: dict[str, int] = field(default_factory=dict)
 
 
 class EngineStore(Protocol):

@@ -29,6 +29,7 @@ __all__ = [
     "SettleWithdrawal",
     "VoidWithdrawal",
     "SetFees",
+    "SetMxDeduct",
     "AddAsset",
     "AddSymbol",
     "PayRebates",
@@ -141,6 +142,15 @@ class SetFees(Command):
     account: int
     maker: int | None
     taker: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SetMxDeduct(Command):
+    """Have an account pay its trading fees in MX (at a discount, when it holds enough MX), or
+    stop; applies from the next fill."""
+
+    account: int
+    enabled: bool
 
 
 @dataclass(frozen=True, slots=True)

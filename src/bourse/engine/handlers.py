@@ -228,6 +228,19 @@ def set_fees(s: EngineState, cmd: c.SetFees, now: int) -> tuple[int, int]:
     return fees.rates(cmd.account)
 
 
+def set_mx_deduct(s: EngineState, cmd: c.SetMxDeduct, now: int) -> bool:
+    acc = s.wallet.account(cmd.account)
+    if acc.kind is AccountKind.SYSTEM:
+        raise InvalidParameter("system accounts pay no fees")
+    acc.mx_deduct = cmd.enabled
+    if cmd.enabled:
+        s.exchange.mx_deduct.add(acc.id)
+    else:
+        s.exchange.mx_deduct.discard(acc.id)
+    s.pending.accounts.append(copy.copy(acc))
+    return acc.mx_deduct
+
+
 # --- listings ---------------------------------------------------------------------------------
 def add_asset(s: EngineState, cmd: c.AddAsset, now: int) -> Asset:
     old = s.wallet.assets.get(cmd.asset.code)
@@ -268,6 +281,7 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.OpenAccount: open_account,
     c.SetAccountFrozen: set_account_frozen,
     c.SetFees: set_fees,
+    c.SetMxDeduct: set_mx_deduct,
     c.AddAsset: add_asset,
     c.AddSymbol: add_symbol,
 }

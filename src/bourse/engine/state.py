@@ -69,6 +69,9 @@ def load_state(
         ex.add_symbol(sym)
     for acc in snap.accounts:
         wallet.accounts[acc.id] = acc
+        if acc.mx_deduct:
+            ex.mx_deduct.add(acc.id)
+    ex.last_prices.update(snap.last_prices)
     for sid, name in SYSTEM_ACCOUNTS.items():
         wallet.accounts.setdefault(sid, Account(sid, AccountKind.SYSTEM, name=name))
     for key, (avail, locked) in snap.balances.items():

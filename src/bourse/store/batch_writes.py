@@ -35,7 +35,7 @@ _WRITES: dict[str, tuple[Table, tuple[str, ...], bool]] = {
         ),
         True,
     ),  # fmt: skip
-    "accounts": (t.accounts, ("id", "kind", "parent_id", "frozen", "name"), True),
+    "accounts": (t.accounts, ("id", "kind", "parent_id", "frozen", "name", "mx_deduct"), True),
     # the fields of ``Posting``, in order
     "postings": (
         t.postings,
@@ -96,6 +96,8 @@ _WRITES: dict[str, tuple[Table, tuple[str, ...], bool]] = {
             "buyer_broker",
             "seller_broker",
             "time",
+            "buyer_fee_asset",
+            "seller_fee_asset",
         ),
         False,
     ),  # fmt: skip

@@ -27,6 +27,7 @@ class MemoryStore:
         self.deposits: list[Any] = []
         self.keep_history = True
         self.commits = 0
+        self.last_prices: dict[str, int] = {}
 
     def load(self) -> Snapshot:
         return Snapshot(
@@ -43,6 +44,7 @@ class MemoryStore:
             ],
             idempotency=dict(self.idempotency),
             sequences=dict(self.sequences),
+            last_prices=dict(self.last_prices),
         )
 
     def commit(self, ch: BatchChanges) -> None:
@@ -54,6 +56,8 @@ class MemoryStore:
         for acc in ch.accounts:
             self.accounts[acc.id] = acc
         self.balances.update(ch.balances)
+        for tr in ch.trades:
+            self.last_prices[tr.symbol] = tr.price
         for o in ch.orders:
             if self.keep_history or o.status in OPEN_STATUSES:
                 self.orders[o.id] = o

@@ -195,7 +195,8 @@ class SqlStore:
             work.append((w["symbols"], rows))
         if ch.accounts:
             rows = [
-                (a.id, str(a.kind), a.parent, a.frozen, a.name) for a in last_by(ch.accounts, by_id)
+                (a.id, str(a.kind), a.parent, a.frozen, a.name, a.mx_deduct)
+                for a in last_by(ch.accounts, by_id)
             ]
             work.append((w["accounts"], rows))
         if ch.postings:
@@ -215,7 +216,8 @@ class SqlStore:
             rows = [
                 (x.id, x.symbol, x.price, x.qty, x.quote_qty, x.buyer_order, x.seller_order,
                  x.buyer_account, x.seller_account, x.taker_side, x.buyer_fee, x.seller_fee,
-                 x.buyer_broker, x.seller_broker, x.time)
+                 x.buyer_broker, x.seller_broker, x.time, x.buyer_fee_asset or None,
+                 x.seller_fee_asset or None)
                 for x in ch.trades
             ]  # fmt: skip
             work.append((w["trades"], rows))
@@ -317,7 +319,9 @@ class SqlStore:
             for r in conn.execute(select(t.symbols).order_by(t.symbols.c.name))
         ]
         accounts = [
-            Account(r.id, AccountKind(r.kind), r.parent_id, bool(r.frozen), r.name)
+            Account(
+                r.id, AccountKind(r.kind), r.parent_id, bool(r.frozen), r.name, bool(r.mx_deduct)
+            )
             for r in conn.execute(select(t.accounts).order_by(t.accounts.c.id))
         ]
         b = t.balances.c
@@ -365,7 +369,24 @@ class SqlStore:
             open_withdrawals=open_withdrawals,
             idempotency=idempotency,
             sequences=sequences,
+            last_prices=self._last_prices(conn),
         )
+
+    @staticmethod
+    def _last_prices(conn: Connection) -> dict[str, int]:
+        """The price of each symbol's newest trade (one index lookup per listed symbol)."""
+        tr = t.trades.c
+        out: dict[str, int] = {}
+        for (name,) in conn.execute(select(t.symbols.c.name)):
+            row = conn.execute(
+                select(tr.price)
+                .where(tr.symbol == name)
+                .order_by(tr.time.desc(), tr.id.desc())
+                .limit(1)
+            ).first()
+            if row is not None:
+                out[name] = row[0]
+        return out
 
     def _one(self, stmt: Any, params: dict[str, Any]) -> Any:
         with self._lock:

@@ -74,6 +74,7 @@ accounts = Table(
     Column("parent_id", BigInteger, nullable=True),
     Column("frozen", Boolean, nullable=False, default=False),
     Column("name", String(128), nullable=False, default=""),
+    Column("mx_deduct", Boolean, nullable=False, default=False),
 )
 
 balances = Table(
@@ -145,6 +146,9 @@ trades = Table(
     Column("buyer_broker", BigInteger, nullable=True),
     Column("seller_broker", BigInteger, nullable=True),
     Column("time", BigInteger, nullable=False),
+    # the asset a side paid its fee in when not base (buyer) / quote (seller): "MX" or NULL
+    Column("buyer_fee_asset", String(32), nullable=True),
+    Column("seller_fee_asset", String(32), nullable=True),
     Index("ix_trades_symbol_time", "symbol", "time"),
     Index("ix_trades_buyer", "buyer_account", "symbol", "id"),
     Index("ix_trades_seller", "seller_account", "symbol", "id"),

@@ -1,4 +1,5 @@
-"""Account endpoints (sections 2.6-2.7): account, tradeFee, selfSymbols, uid, KYC status.
+"""Account endpoints (sections 2.6-2.7): account, tradeFee, mxDeduct, selfSymbols, uid, KYC
+status.
 
 ``account`` lists only assets with a non-zero balance. ``free`` and ``available`` are both the
 available balance. The wallet endpoints (``capital/...``) live in ``capital.py``.
@@ -13,8 +14,9 @@ from starlette.responses import Response
 from bourse.api.mexc import schemas as s
 from bourse.api.mexc import wire
 from bourse.api.mexc.context import Ctx, Endpoint
-from bourse.api.mexc.params import P
+from bourse.api.mexc.params import P, invalid
 from bourse.domain.money import format_units
+from bourse.engine import commands as c
 
 #: the network every asset is listed on until the simulated chain registers real ones
 DEFAULT_NETWORK = "BOURSE"
@@ -69,6 +71,26 @@ async def trade_fee(ctx: Ctx) -> Any:
     return Response(body, media_type="application/json")
 
 
+def _mx_deduct_body(enabled: bool, now: int) -> dict[str, Any]:
+    return {"data": {"mxDeductEnable": enabled}, "code": 0, "msg": "success", "timestamp": now}
+
+
+async def mx_deduct_status(ctx: Ctx) -> Any:
+    acc_id = ctx.account
+    enabled = await ctx.read(lambda e: bool(e.wallet.account(acc_id).mx_deduct))
+    return _mx_deduct_body(enabled, ctx.now)
+
+
+async def mx_deduct_enable(ctx: Ctx) -> Any:
+    """Pay trading fees in MX (``domain.mx``), or stop. ``true``/``false`` in any case (pymexc
+    sends Python's ``True``)."""
+    flag = ctx.params["mxDeductEnable"].lower()
+    if flag not in ("true", "false"):
+        raise invalid("mxDeductEnable", "must be true or false")
+    enabled = await ctx.services.engine.run(c.SetMxDeduct(ctx.account, flag == "true"))
+    return _mx_deduct_body(bool(enabled), ctx.now)
+
+
 async def self_symbols(ctx: Ctx) -> Any:
     assert ctx.key is not None
     syms = ctx.services.engine.exchange.symbols
@@ -85,6 +107,14 @@ async def kyc_status(ctx: Ctx) -> Any:
 
 
 A = "SPOT_ACCOUNT_READ"
+MX_DEDUCT = s.obj(
+    {
+        "data": s.obj({"mxDeductEnable": {"type": "boolean"}}),
+        "code": s.INT,
+        "msg": s.S,
+        "timestamp": s.INT,
+    }
+)
 
 ENDPOINTS = [
     Endpoint("GET", "/api/v3/account", account, (), True, A, "Account information", s.ACCOUNT, 10),
@@ -98,6 +128,26 @@ ENDPOINTS = [
         "Maker/taker fee rates of the account",
         s.TRADE_FEE,
         20,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v3/mxDeduct/enable",
+        mx_deduct_status,
+        (),
+        True,
+        "SPOT_DEAL_READ",
+        "Whether the account pays trading fees in MX (20% off)",
+        MX_DEDUCT,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v3/mxDeduct/enable",
+        mx_deduct_enable,
+        (P("mxDeductEnable", required=True, description="true or false"),),
+        True,
+        "SPOT_DEAL_WRITE",
+        "Pay trading fees in MX (20% off, at the last MXUSDT price) when the account holds MX",
+        MX_DEDUCT,
     ),
     Endpoint(
         "GET",

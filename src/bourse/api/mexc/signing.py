@@ -8,7 +8,8 @@ Clients sign the parameter string as *they* encode it, and then their HTTP libra
 the same parameters differently on the wire (a space as ``+`` or ``%20``, ``/`` or ``,`` raw or
 escaped). So besides the raw bytes we accept the same decoded parameters, in the order received,
 re-encoded the few ways real MEXC clients encode them (``ENCODINGS``). Every candidate encodes
-exactly the parameters that arrived, so a changed value still fails. With a JSON body, ccxt
+exactly the parameters that arrived, so a changed value still fails (``true``/``false`` may
+have been signed as Python's ``True``/``False``: the same value, and parsed as such). With a JSON body, ccxt
 signs the query string alone and sends the body outside the signature, which MEXC accepts;
 so does this (``bourse.api.mexc.params`` refuses a body value that contradicts the query).
 """
@@ -35,6 +36,11 @@ def _quote_path(value: str) -> str:
 #: demo, requests on the wire), ``%20`` for a space (pymexc), ``quote`` with ``/`` kept (the
 #: demo's ``batchOrders``), and no encoding at all (hand-built query strings).
 ENCODINGS: tuple[Callable[[str], str], ...] = (quote_plus, _quote_all, _quote_path, str)
+
+
+#: pymexc signs ``urlencode({"mxDeductEnable": True})`` (``True``) while requests sends ``true``:
+#: the same boolean, so a payload with Python's spelling of the booleans also verifies
+_BOOLEANS = {"true": "True", "false": "False"}
 
 
 def sign(secret: str | bytes, payload: str | bytes) -> str:
@@ -81,6 +87,10 @@ def alternatives(query: bytes, body: bytes, body_is_form: bool) -> Iterator[byte
         return
     for enc in ENCODINGS:
         yield "&".join(f"{enc(k)}={enc(v)}" for k, v in pairs).encode()
+    if any(v in _BOOLEANS for _, v in pairs):  # signed as Python writes a bool, sent lowercase
+        yield "&".join(
+            f"{quote_plus(k)}={_BOOLEANS.get(v) or quote_plus(v)}" for k, v in pairs
+        ).encode()
 
 
 def verify(secret: str, payload: bytes, signature: bytes) -> bool:

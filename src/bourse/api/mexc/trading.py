@@ -305,11 +305,12 @@ async def my_trades(ctx: Ctx) -> Any:
         ctx.services.queries.my_trades, account, sym.name, oid, start, end, p.get("limit", 100)
     )
     out = []
+    scales = {a.code: a.scale for a in ctx.services.engine.wallet.assets.values()}
     for r in rows:
         if r["buyer_account"] == account and (oid is None or r["buyer_order"] == oid):
-            out.append(wire.my_trade(r, sym, account, True))
+            out.append(wire.my_trade(r, sym, account, True, scales))
         if r["seller_account"] == account and (oid is None or r["seller_order"] == oid):
-            out.append(wire.my_trade(r, sym, account, False))
+            out.append(wire.my_trade(r, sym, account, False, scales))
     return out
 
 

@@ -7,6 +7,7 @@ written as decimal strings (MEXC's are opaque strings; clients treat them as suc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from bourse.domain.fees import RATE_DENOM
@@ -152,21 +153,28 @@ def order_cancel(o: Order, sym: Symbol, new_client_id: str | None = None) -> dic
     }
 
 
-def my_trade(row: Any, sym: Symbol, account: int, as_buyer: bool) -> dict[str, Any]:
-    """One ``myTrades`` row from the account's side of a trade row."""
+def my_trade(
+    row: Any, sym: Symbol, account: int, as_buyer: bool, scales: Mapping[str, int]
+) -> dict[str, Any]:
+    """One ``myTrades`` row from the account's side of a trade row; ``scales`` gives the scale
+    of a fee paid in another asset than base or quote (MX)."""
     buyer_maker = row["taker_side"] != BUY
     if as_buyer:
-        commission = format_units(row["buyer_fee"], sym.base.scale)
+        fee_asset = row["buyer_fee_asset"] or sym.base.code
+        scale = sym.base.scale if fee_asset == sym.base.code else scales[fee_asset]
+        commission = format_units(row["buyer_fee"], scale)
         asset, order_id, client_id, is_maker = (
-            sym.base.code,
+            fee_asset,
             row["buyer_order"],
             row["buyer_client_id"],
             buyer_maker,
         )
     else:
-        commission = format_units(row["seller_fee"], sym.quote.scale)
+        fee_asset = row["seller_fee_asset"] or sym.quote.code
+        scale = sym.quote.scale if fee_asset == sym.quote.code else scales[fee_asset]
+        commission = format_units(row["seller_fee"], scale)
         asset, order_id, client_id, is_maker = (
-            sym.quote.code,
+            fee_asset,
             row["seller_order"],
             row["seller_client_id"],
             not buyer_maker,

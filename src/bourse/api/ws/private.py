@@ -76,7 +76,9 @@ def _order(o: Order, sym: Symbol, maker: bool, last_qty: int, now: int) -> bytes
     return serialize(msg)
 
 
-def _deal(t: Trade, o: Order | None, sym: Symbol, buyer: bool, now: int) -> bytes:
+def _deal(
+    t: Trade, o: Order | None, sym: Symbol, buyer: bool, now: int, assets: dict[str, Asset]
+) -> bytes:
     msg = wrapper("spot@" + ch.MY_DEALS, t.symbol, now)
     b = msg.privateDeals
     b.price = format_units(t.price, sym.price_scale)
@@ -88,7 +90,10 @@ def _deal(t: Trade, o: Order | None, sym: Symbol, buyer: bool, now: int) -> byte
     b.tradeId = str(t.id)
     b.clientOrderId = o.client_id if o is not None else ""
     b.orderId = str(t.buyer_order if buyer else t.seller_order)
-    fee_asset = sym.base if buyer else sym.quote
+    fee_code = t.fee_asset(buyer, sym.base.code, sym.quote.code)
+    fee_asset = sym.base if fee_code == sym.base.code else sym.quote
+    if fee_code != fee_asset.code:  # paid in MX
+        fee_asset = assets[fee_code]
     b.feeAmount = format_units(t.buyer_fee if buyer else t.seller_fee, fee_asset.scale)
     b.feeCurrency = fee_asset.code
     b.time = t.time
@@ -134,7 +139,7 @@ def frames(
         for account, buyer in ((t.buyer_account, True), (t.seller_account, False)):
             if wanted(account, ch.MY_DEALS):
                 order = orders.get(t.buyer_order if buyer else t.seller_order)
-                yield account, ch.MY_DEALS, _deal(t, order, symbols[t.symbol], buyer, now)
+                yield account, ch.MY_DEALS, _deal(t, order, symbols[t.symbol], buyer, now, assets)
     for u in event.balances:
         if wanted(u.account, ch.ACCOUNT) and u.asset in assets:
             yield u.account, ch.ACCOUNT, _account(u, assets[u.asset], now)

@@ -113,6 +113,8 @@ class Exchange(ExchangeState):
             self.finish(order, sym, now, 0)
             return order
         last = match(self, order, sym, book, opp, now) if crossing else 0
+        if last:
+            self.last_prices[sym.name] = last
         if order.status is _CANCELED or order.status is _PART_CANCELED:  # by self-trade prevention
             self.finish(order, sym, now, last)
         elif (otype is _LIMIT or otype is _LIMIT_MAKER) and order.remaining > 0:

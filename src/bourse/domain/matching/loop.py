@@ -17,9 +17,10 @@ from __future__ import annotations
 from bourse.domain.accounts import FEE_REVENUE
 from bourse.domain.fees import fee_for
 from bourse.domain.ledger import LedgerCorrupted, Posting
-from bourse.domain.matching.settlement import Part, part, revenue
+from bourse.domain.matching.settlement import Part, part, pay_fee_in_mx, revenue
 from bourse.domain.matching.state import ExchangeState
 from bourse.domain.matching.stp import prevent
+from bourse.domain.mx import MX
 from bourse.domain.orderbook import BookSide, OrderBook
 from bourse.domain.orders import BUY, Order, OrderStatus, StpMode, Trade
 from bourse.domain.symbols import Symbol
@@ -50,6 +51,7 @@ def match(
     t_part: Part | None = None  # the taker's buckets and rate, looked up on its first fill
     makers: dict[int, Part] = {}  # the same for each maker account
     fee_base = fee_quote = None  # fee revenue buckets, looked up on the first fee
+    mx_accounts = state.mx_deduct  # accounts paying fees in MX (usually none)
     last = 0
     stopped = False
     while keys and not stopped:
@@ -110,7 +112,12 @@ def match(
             if s_base[1] < 0 or b_quote[1] < 0:
                 raise LedgerCorrupted(f"locked funds overdrawn in trade {tid}")
             buyer_fee = fee_for(base, b_rate)
-            if buyer_fee:
+            b_fee_asset = s_fee_asset = ""
+            if buyer_fee and mx_accounts and b_acc in mx_accounts:
+                paid = pay_fee_in_mx(state, b_acc, quote_code, notional * b_rate, sym, price, tid)
+                if paid:
+                    buyer_fee, b_fee_asset = paid, MX
+            if buyer_fee and not b_fee_asset:
                 if fee_base is None:
                     fee_base = revenue(ledger, base_code)
                 b_base[0] -= buyer_fee
@@ -121,7 +128,11 @@ def match(
                     )
                 )
             seller_fee = fee_for(notional, s_rate)
-            if seller_fee:
+            if seller_fee and mx_accounts and s_acc in mx_accounts:
+                paid = pay_fee_in_mx(state, s_acc, quote_code, notional * s_rate, sym, price, tid)
+                if paid:
+                    seller_fee, s_fee_asset = paid, MX
+            if seller_fee and not s_fee_asset:
                 if fee_quote is None:
                     fee_quote = revenue(ledger, quote_code)
                 s_quote[0] -= seller_fee
@@ -133,7 +144,8 @@ def match(
                 )
             trades_append(
                 Trade(tid, name, price, q, notional, buyer.id, seller.id, b_acc, s_acc, t_side,
-                      buyer_fee, seller_fee, buyer.broker_id, seller.broker_id, now)
+                      buyer_fee, seller_fee, buyer.broker_id, seller.broker_id, now,
+                      b_fee_asset, s_fee_asset)
             )  # fmt: skip
             tid += 1
             last = price

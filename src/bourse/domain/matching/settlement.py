@@ -7,7 +7,9 @@ One code path for both sides. A fill has a buyer and a seller, whichever of them
    always has exactly ``remaining x price`` locked (a seller never fills below its limit);
 3. the base moves from the seller's locked to the buyer's available;
 4. the buyer pays its fee out of the base it received, the seller out of the quote, both into
-   the fee revenue account (``domain.fees``: rounded up, at the taker's or the maker's rate).
+   the fee revenue account (``domain.fees``: rounded up, at the taker's or the maker's rate);
+   an account that pays fees in MX (``mxDeduct``) pays the fee's value in MX at a discount
+   instead (``pay_fee_in_mx``), when the MX price is known and it holds enough MX.
 
 Postings are made in that order, under the trade's id. The match loop (``loop``) posts them
 inline: it is the hot path, and a call per fill costs more than the fill's arithmetic. This
@@ -17,9 +19,14 @@ module holds the rest: ``part`` looks an account's buckets and fee rate up once 
 
 from __future__ import annotations
 
+from collections import ChainMap
+
 from bourse.domain.accounts import FEE_REVENUE
-from bourse.domain.fees import FeeSchedule
-from bourse.domain.ledger import Ledger
+from bourse.domain.fees import RATE_DENOM, FeeSchedule
+from bourse.domain.ledger import AVAILABLE, Ledger, Posting
+from bourse.domain.matching.state import ExchangeState
+from bourse.domain.mx import MX, mx_fee, mx_rate
+from bourse.domain.symbols import Symbol
 
 #: an account's base and quote [available, locked] buckets and its fee rate in this match
 Part = tuple[list[int], list[int], int]
@@ -50,3 +57,38 @@ def revenue(ledger: Ledger, asset: str) -> list[int]:
         bal = ledger.balances[key] = [0, 0]
     ledger.touched.add(key)
     return bal
+
+
+def pay_fee_in_mx(
+    state: ExchangeState,
+    account: int,
+    asset: str,
+    fee_value: int,
+    sym: Symbol,
+    price: int,
+    trade_id: int,
+) -> int:
+    """Charge ``account`` the MX fee for a fee worth ``fee_value / RATE_DENOM`` ledger units of
+    ``asset`` (the symbol's quote: ``notional x rate``, whichever side pays), with the symbol
+    priced at this fill's ``price``.
+
+    Returns the MX paid, or 0 when the account must pay the usual fee: MX has no price yet, or
+    the account's available MX does not cover the whole fee (never a part in MX).
+    """
+    last = ChainMap({sym.name: price}, state.last_prices)
+    rate = mx_rate(asset, state.symbols, last)
+    if rate is None:
+        return 0
+    amount = mx_fee((fee_value, RATE_DENOM), rate)
+    ledger = state.ledger
+    key = (account, MX)
+    bucket = ledger.balances.get(key)
+    if amount <= 0 or bucket is None or bucket[AVAILABLE] < amount:
+        return 0
+    bucket[AVAILABLE] -= amount
+    revenue(ledger, MX)[AVAILABLE] += amount
+    ledger.touched.add(key)
+    ledger.journal.append(
+        Posting(account, AVAILABLE, FEE_REVENUE, AVAILABLE, MX, amount, "fee", trade_id)
+    )
+    return amount

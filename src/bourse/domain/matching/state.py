@@ -48,6 +48,10 @@ class ExchangeState:
         self.changed_orders: dict[int, Order] = {}
         #: trades since the last drain
         self.trades: list[Trade] = []
+        #: the last trade price of each symbol that traded (prices MX fees, ``domain.mx``)
+        self.last_prices: dict[str, int] = {}
+        #: accounts that pay their trading fees in MX when they hold enough (``mxDeduct``)
+        self.mx_deduct: set[int] = set()
 
     def rest(self, book: OrderBook, order: Order) -> None:
         """Put a new order that keeps a remainder on its side of the book (time priority last)."""
