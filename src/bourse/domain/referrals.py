@@ -98,7 +98,7 @@ class Kickback:
     earner: int  # the account paid
     invitee: int  # the account whose fee it is
     symbol: str
-    asset: str  # the fee asset: base for the buyer, quote for the seller
+    asset: str  # the fee asset: base for the buyer, quote for the seller (or MX: ``mxDeduct``)
     fee: int
     amount: int
     rate_ppm: int
@@ -125,9 +125,10 @@ def kickbacks(
     fields) owed under ``invitations`` (invitee account -> its invitation)."""
     t = trade
     out: list[Kickback] = []
+    # a side that paid its fee in MX (``mxDeduct``) earns its kickback in MX, valued at 0
     sides = (
-        (BUY, t.buyer_account, t.buyer_fee, base),  # type: ignore[attr-defined]
-        (SELL, t.seller_account, t.seller_fee, quote),  # type: ignore[attr-defined]
+        (BUY, t.buyer_account, t.buyer_fee, getattr(t, "buyer_fee_asset", None) or base),  # type: ignore[attr-defined]
+        (SELL, t.seller_account, t.seller_fee, getattr(t, "seller_fee_asset", None) or quote),  # type: ignore[attr-defined]
     )
     for side, account, fee, asset in sides:
         inv = invitations.get(int(account))
@@ -140,12 +141,16 @@ def kickbacks(
             amount = rebate_for(int(fee), rate)
             if amount <= 0:
                 continue
-            quoted = value_in_quote(
-                amount,
-                asset,
-                base,
-                int(t.qty),  # type: ignore[attr-defined]
-                int(t.quote_qty),  # type: ignore[attr-defined]
+            quoted = (
+                value_in_quote(
+                    amount,
+                    asset,
+                    base,
+                    int(t.qty),  # type: ignore[attr-defined]
+                    int(t.quote_qty),  # type: ignore[attr-defined]
+                )
+                if asset in (base, quote)
+                else 0
             )
             out.append(
                 Kickback(
