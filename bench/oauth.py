@@ -58,7 +58,7 @@ import httpx  # noqa: E402
 
 import rest  # noqa: E402  (also puts src/ on sys.path)
 from bourse.bootstrap import open_platform
-from bourse.config import Config, RateLimits
+from bourse.config import AuthLimits, Config, RateLimits
 from bourse.domain.money import to_units  # noqa: E402
 from bourse.engine import commands as c  # noqa: E402
 from bourse.oauth.clients import register_client  # noqa: E402
@@ -75,7 +75,9 @@ def seed_users(url: str, n: int) -> tuple[list[tuple[str, str]], str, str]:
 
     Returns ``([(side, email)], client_id, client_secret)``.
     """
-    p = open_platform(Config(database_url=url, rate_limits=RateLimits.off()))
+    p = open_platform(
+        Config(database_url=url, rate_limits=RateLimits.off(), auth_limits=AuthLimits.off())
+    )
     try:
         users = []
         for i in range(n):

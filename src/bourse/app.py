@@ -45,7 +45,10 @@ def create_app(
     """
     sandbox = SANDBOX_ENDPOINTS if platform.wallet.settings.sandbox else ()
     endpoints = merge(ENDPOINTS, sandbox, extra_endpoints)
-    oauth = AuthServer(OAuthConfig.from_public_url(platform.config.public_url), platform.oauth)
+    oauth_config = OAuthConfig.from_public_url(
+        platform.config.public_url, trust_forwarded_for=platform.config.trust_forwarded_for
+    )
+    oauth = AuthServer(oauth_config, platform.oauth, platform.users.throttle)
     spec = openapi.build(endpoints)
 
     async def openapi_json(request: Request) -> Response:

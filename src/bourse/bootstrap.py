@@ -23,6 +23,7 @@ from bourse.services.bundle import Services
 from bourse.services.marketdata import MarketData
 from bourse.services.referrals import Referrals
 from bourse.services.subaccounts import SubAccounts
+from bourse.services.throttle import CredentialThrottle
 from bourse.services.users import Users, engine_account_opener
 from bourse.services.wallet import WalletService
 from bourse.services.wallet.internal import InternalTransfers
@@ -68,7 +69,12 @@ def open_platform(config: Config | None = None) -> Services:
     )
     wallet = WalletService(engine, WalletRepository(db), chain, config.wallet)
     apikeys = ApiKeys(db, server_key)
-    users = Users(UserRepository(db), engine_account_opener(engine), fernet=apikeys.fernet)
+    users = Users(
+        UserRepository(db),
+        engine_account_opener(engine),
+        fernet=apikeys.fernet,
+        throttle=CredentialThrottle(config.auth_limits),
+    )
     brokers = Brokers.create(db, engine)
     if config.rebate_settle_at:
         brokers.start_scheduler(config.rebate_settle_at)

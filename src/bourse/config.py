@@ -55,6 +55,53 @@ class RateLimits:
 
 
 @dataclass(slots=True)
+class AuthLimits:
+    """Budgets of credential checks (``bourse.services.throttle``) and the log-in back-off
+    (``bourse.services.users``); docs/security.md explains each.
+
+    * ``per_ip``, ``per_account``: ``(failures, window_ms)`` of log-ins (``/login``) and of
+      OAuth client authentications (``/oauth/token``, ``/oauth/revoke``,
+      ``/oauth/introspect``) per client IP and per account (e-mail or client id); the next
+      attempt gets HTTP 429 with ``Retry-After`` and no password or secret is checked;
+    * ``signups``: ``(sign-ups, window_ms)`` per client IP;
+    * ``enabled``: ``False`` switches these three off (tests, load tests);
+    * ``backoff_after``, ``backoff_ms``, ``backoff_max_ms``: the lock per (e-mail, client IP):
+      after ``backoff_after`` failures in a row that pair must wait ``backoff_ms``, doubled at
+      each further failure up to ``backoff_max_ms``. It is kept in the database and is not
+      switched off by ``enabled``.
+    """
+
+    enabled: bool = True
+    per_ip: tuple[int, int] = (30, 60_000)
+    per_account: tuple[int, int] = (100, 600_000)
+    signups: tuple[int, int] = (20, 3_600_000)
+    backoff_after: int = 5
+    backoff_ms: int = 30_000
+    backoff_max_ms: int = 900_000
+
+    @classmethod
+    def off(cls) -> AuthLimits:
+        return cls(enabled=False)
+
+    def describe(self) -> str:
+        """One line for banners and logs."""
+
+        def per(budget: tuple[int, int]) -> str:
+            return f"{budget[0]}/{budget[1] // 1000}s"
+
+        backoff = (
+            f"back-off per e-mail+IP after {self.backoff_after} failures: "
+            f"{self.backoff_ms // 1000}s doubling to {self.backoff_max_ms // 1000}s"
+        )
+        if not self.enabled:
+            return f"credential throttle off; {backoff}"
+        return (
+            f"failed log-ins and OAuth client checks {per(self.per_ip)} per IP, "
+            f"{per(self.per_account)} per account; sign-ups {per(self.signups)} per IP; " + backoff
+        )
+
+
+@dataclass(slots=True)
 class Config:
     """Everything ``bourse.bootstrap.open_platform`` needs.
 
@@ -62,6 +109,8 @@ class Config:
     * ``secret_key``: Fernet key encrypting API secrets at rest (else ``BOURSE_SECRET_KEY``,
       else a key file in ``key_dir`` / next to the SQLite file, created once);
     * ``rate_limits``: see ``RateLimits`` (``RateLimits.off()`` for tests and benches);
+    * ``auth_limits``: see ``AuthLimits`` (log-in, sign-up and OAuth client throttles and
+      the log-in back-off; ``AuthLimits.off()`` switches the throttles off);
     * ``maker_fee_ppm`` / ``taker_fee_ppm``: default fee rates in parts per million;
     * ``stp_default``: self-trade prevention applied when an order sends no ``stpMode``
       (default none, as MEXC; ``stpMode=""`` always means none);
@@ -74,6 +123,7 @@ class Config:
     secret_key: str | None = None
     key_dir: str | None = None
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    auth_limits: AuthLimits = field(default_factory=AuthLimits)
     maker_fee_ppm: int = 0
     taker_fee_ppm: int = 500
     stp_default: StpMode = StpMode.NONE

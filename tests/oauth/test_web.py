@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 from bourse.engine.clock import now_ms
 from bourse.oauth.server import AuthServer, OAuthConfig
 from bourse.services import users as us
+from bourse.services.throttle import Throttled
 from bourse.store.oauth_tables import sessions, users
 from bourse.store.repositories.oauth import OAuthRepository
 from bourse.store.repositories.users import UserRepository
@@ -90,15 +91,20 @@ def test_login_csrf_and_wrong_credentials(env) -> None:
     assert r.status_code == 401 and "Wrong e-mail, password or 2FA code" in r.text
 
 
-def test_lockout_after_repeated_failures(env) -> None:
+def test_backoff_after_repeated_failures(env) -> None:
+    """After ``backoff_after`` failures from one IP that IP waits, even with the right
+    password; the owner, from another IP, is not locked out."""
     email = signup(env.http)
-    for _ in range(us.MAX_FAILED_LOGINS):
+    limits = env.users.throttle.limits
+    for _ in range(limits.backoff_after):
         with pytest.raises(us.UserError):
-            env.users.authenticate(email, "wrong password", now=env.clock())
-    with pytest.raises(us.UserError, match="Too many failed attempts"):
-        env.users.authenticate(email, PASSWORD, now=env.clock())
-    env.clock.advance(us.LOCKOUT_MS / 1000 + 1)
-    assert env.users.authenticate(email, PASSWORD, now=env.clock()).email == email
+            env.users.authenticate(email, "wrong password", ip="198.51.100.7", now=env.clock())
+    with pytest.raises(Throttled) as exc:
+        env.users.authenticate(email, PASSWORD, ip="198.51.100.7", now=env.clock())
+    assert exc.value.retry_after == limits.backoff_ms // 1000
+    assert env.users.authenticate(email, PASSWORD, ip="203.0.113.9", now=env.clock())
+    env.clock.advance(limits.backoff_ms / 1000 + 1)
+    assert env.users.authenticate(email, PASSWORD, ip="198.51.100.7", now=env.clock())
 
 
 def test_totp_two_factor(env) -> None:

@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 
 from bourse.app import create_app
 from bourse.bootstrap import open_platform
-from bourse.config import Config, RateLimits
+from bourse.config import AuthLimits, Config, RateLimits
 from bourse.sandbox.demo import (
     DEMO_ACCOUNTS,
     MARKET_MAKER_ROLE,
@@ -92,7 +92,10 @@ def serve_live(
     serve ``app(platform)`` on loopback and yield ``kind(url, platform, accounts, keys)``; the
     market maker (if started), the server and the platform are stopped afterwards."""
     config = Config(
-        database_url=database_url, secret_key=generate_server_key(), rate_limits=RateLimits.off()
+        database_url=database_url,
+        secret_key=generate_server_key(),
+        rate_limits=RateLimits.off(),
+        auth_limits=AuthLimits.off(),
     )
     platform = open_platform(config)
     try:

@@ -15,7 +15,7 @@ import httpx
 
 from bourse.app import create_app
 from bourse.bootstrap import open_platform
-from bourse.config import Config, RateLimits
+from bourse.config import AuthLimits, Config, RateLimits
 from bourse.domain.accounts import AccountKind
 from bourse.domain.money import to_units
 from bourse.engine import commands as c
@@ -95,6 +95,7 @@ def open_env(url: str, tmp_path: Any, rate_limits: RateLimits | None = None) -> 
         secret_key=generate_server_key(),
         key_dir=str(tmp_path),
         rate_limits=rate_limits or RateLimits.off(),
+        auth_limits=AuthLimits.off(),
     )
     platform = open_platform(cfg)
     try:
@@ -114,6 +115,7 @@ def open_ienv(url: str, tmp_path: Any) -> Iterator[IEnv]:
         secret_key=generate_server_key(),
         key_dir=str(tmp_path),
         rate_limits=RateLimits.off(),
+        auth_limits=AuthLimits.off(),
         maker_fee_ppm=MAKER_PPM,
         taker_fee_ppm=TAKER_PPM,
         rebate_settle_at=None,

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from bourse.app import create_app
 from bourse.cli.common import DbOption, console, db_url, err, fail, open_platform
-from bourse.config import RateLimits
+from bourse.config import AuthLimits, RateLimits
 from bourse.operations.home import announce, ensure_token, home_for, withdraw
 from bourse.sandbox.demo import (
     DEMO_ACCOUNTS,
@@ -75,15 +75,27 @@ def _seed_with_progress(platform: Any) -> Any:
     return result
 
 
-def parse_rate_limit(text: str) -> RateLimits:
-    """``REQUESTS/SECONDS`` (e.g. ``500/10``) as ``RateLimits`` with MEXC's special caps."""
+def _parse_per(text: str, option: str, form: str, example: str) -> tuple[int, int]:
+    """``COUNT/SECONDS`` as two positive integers, else a one-line error naming ``option``."""
     try:
-        requests, seconds = (int(x) for x in text.split("/", 1))
-        if requests < 1 or seconds < 1:
+        count, seconds = (int(x) for x in text.split("/", 1))
+        if count < 1 or seconds < 1:
             raise ValueError
     except ValueError:
-        raise fail(f"--rate-limit {text!r}: expected REQUESTS/SECONDS, e.g. 500/10") from None
+        raise fail(f"{option} {text!r}: expected {form}, e.g. {example}") from None
+    return count, seconds
+
+
+def parse_rate_limit(text: str) -> RateLimits:
+    """``REQUESTS/SECONDS`` (e.g. ``500/10``) as ``RateLimits`` with MEXC's special caps."""
+    requests, seconds = _parse_per(text, "--rate-limit", "REQUESTS/SECONDS", "500/10")
     return RateLimits(requests=requests, window_ms=seconds * 1000)
+
+
+def parse_login_limit(text: str, enabled: bool) -> AuthLimits:
+    """``FAILURES/SECONDS`` per client IP (e.g. ``30/60``) as ``AuthLimits``."""
+    failures, seconds = _parse_per(text, "--login-limit", "FAILURES/SECONDS", "30/60")
+    return AuthLimits(enabled=enabled, per_ip=(failures, seconds * 1000))
 
 
 def serve(
@@ -103,8 +115,19 @@ def serve(
         ),
     ] = "500/10",
     no_rate_limit: Annotated[
-        bool, typer.Option("--no-rate-limit", help="Switch rate limits off (load tests).")
+        bool,
+        typer.Option(
+            "--no-rate-limit",
+            help="Switch rate limits and the log-in/OAuth client throttles off (load tests).",
+        ),
     ] = False,
+    login_limit: Annotated[
+        str,
+        typer.Option(
+            help="Failed log-ins and OAuth client authentications per client IP, as "
+            "FAILURES/SECONDS (docs/security.md)."
+        ),
+    ] = "30/60",
 ) -> None:
     """Serve the MEXC-compatible API, the operator API (/admin/v1) and, with --demo, a live
     demo market."""
@@ -119,6 +142,7 @@ def serve(
     url = public_url(host, sock.getsockname()[1])
     os.environ.setdefault("BOURSE_PUBLIC_URL", url)  # the OAuth issuer, unless set
     limits = RateLimits.off() if no_rate_limit else parse_rate_limit(rate_limit)
+    auth = parse_login_limit(login_limit, enabled=not no_rate_limit)
     database = db_url(db)
     home = home_for(database)
     try:
@@ -126,7 +150,7 @@ def serve(
     except OSError as exc:
         raise fail(f"cannot keep the operator credential in {home}: {exc}") from exc
     maker = None
-    with open_platform(database, rate_limits=limits) as platform:
+    with open_platform(database, rate_limits=limits, auth_limits=auth) as platform:
         if demo:
             seeded = _seed_with_progress(platform)
             maker = MarketMaker(
@@ -141,6 +165,7 @@ def serve(
             url,
             demo_credentials(platform) if demo else None,
             limits=limits.describe(),
+            auth=auth.describe(),
             home=str(home),
         )
         runtime = announce(home, database, url)
@@ -175,11 +200,16 @@ class _Server(uvicorn.Server):
 
 
 def print_banner(
-    url: str, creds: dict[str, Any] | None, limits: str | None = None, home: str | None = None
+    url: str,
+    creds: dict[str, Any] | None,
+    limits: str | None = None,
+    home: str | None = None,
+    auth: str | None = None,
 ) -> None:
     lines = [
         f"[bold]API[/]        {url}   (use it where a MEXC client says https://api.mexc.com)",
         *([f"[bold]Limits[/]     {limits}"] if limits else []),
+        *([f"[bold]Log-in[/]     {auth}"] if auth else []),
         f"[bold]OpenAPI[/]    {url}/openapi.json",
         f"[bold]Web[/]        {url}/signup  {url}/login  {url}/account/apps",
         f"[bold]OAuth[/]      {url}/.well-known/oauth-authorization-server",

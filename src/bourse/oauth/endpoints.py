@@ -15,7 +15,10 @@ CSRF, cookies), so it is served by ``bourse.web.consent``, which calls ``AuthSer
 below web: the protocol never renders HTML nor reads a session cookie.
 
 Token, revocation and introspection responses carry ``Cache-Control: no-store``; their
-parameters are read from the form body only, never from the query string.
+parameters are read from the form body only, never from the query string. Client
+authentication is throttled per IP and per client id (``AuthServer.throttle``): over budget,
+the answer is HTTP 429 ``{"error": "too_many_requests"}`` with ``Retry-After``, and the secret
+is not checked.
 
 ``routes(server)`` returns the list to mount at the root of the app.
 """
@@ -31,6 +34,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from bourse.oauth.server import AuthServer, HttpRequest, OAuthResponse
+from bourse.services.throttle import Throttled, client_ip
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -77,28 +81,39 @@ class Endpoints:
         form = await request.form()
         items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
         uri = self.server.request_uri(request.url.path, "")
-        return HttpRequest("POST", uri, request.headers, items)
+        peer = request.client.host if request.client else None
+        ip = client_ip(
+            request.headers.get("x-forwarded-for"), peer, self.server.config.trust_forwarded_for
+        )
+        return HttpRequest("POST", uri, request.headers, items, ip)
+
+    async def _answer(self, request: Request, endpoint: str | None) -> Response:
+        oreq = await self._form_request(request)
+        if isinstance(oreq, Response):
+            return oreq
+        try:
+            if endpoint is None:
+                resp = await run_in_threadpool(self.server.create_token_response, oreq)
+            else:
+                resp = await run_in_threadpool(self.server.create_endpoint_response, endpoint, oreq)
+        except Throttled as exc:
+            out = _json_error(
+                "too_many_requests",
+                f"too many failed client authentications; retry in {exc.retry_after} s",
+                429,
+            )
+            out.headers["Retry-After"] = str(exc.retry_after)
+            return out
+        return to_starlette(resp)
 
     async def token(self, request: Request) -> Response:
-        oreq = await self._form_request(request)
-        if isinstance(oreq, Response):
-            return oreq
-        resp = await run_in_threadpool(self.server.create_token_response, oreq)
-        return to_starlette(resp)
+        return await self._answer(request, None)
 
     async def revoke(self, request: Request) -> Response:
-        oreq = await self._form_request(request)
-        if isinstance(oreq, Response):
-            return oreq
-        resp = await run_in_threadpool(self.server.create_endpoint_response, "revocation", oreq)
-        return to_starlette(resp)
+        return await self._answer(request, "revocation")
 
     async def introspect(self, request: Request) -> Response:
-        oreq = await self._form_request(request)
-        if isinstance(oreq, Response):
-            return oreq
-        resp = await run_in_threadpool(self.server.create_endpoint_response, "introspection", oreq)
-        return to_starlette(resp)
+        return await self._answer(request, "introspection")
 
     async def metadata(self, request: Request) -> Response:
         return Response(

@@ -25,6 +25,7 @@ from authlib.oauth2.rfc6749 import (
     OAuth2Payload,
     OAuth2Request,
 )
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
@@ -36,6 +37,7 @@ from bourse.oauth import consents as cs
 from bourse.oauth import grants as gr
 from bourse.oauth import scopes as sc
 from bourse.oauth import tokens as tk
+from bourse.services.throttle import CredentialThrottle
 from bourse.store.repositories.oauth import OAuthRepository
 
 log = logging.getLogger("bourse.oauth")
@@ -52,12 +54,15 @@ class OAuthConfig:
       the server hands out starts with it. It is configured, never taken from the ``Host``
       header;
     * ``clock``: milliseconds since the epoch (tests move it to expire codes);
-    * ``secure_cookies``: ``Secure`` ``__Host-`` cookies (default: the issuer is https).
+    * ``secure_cookies``: ``Secure`` ``__Host-`` cookies (default: the issuer is https);
+    * ``trust_forwarded_for``: the client IP (for the throttles) is the first
+      ``X-Forwarded-For`` hop (``Config.trust_forwarded_for``: behind a proxy).
     """
 
     issuer: str = DEFAULT_ISSUER
     clock: Clock = now_ms
     secure_cookies: bool | None = None
+    trust_forwarded_for: bool = False
 
     def __post_init__(self) -> None:
         self.issuer = self.issuer.rstrip("/")
@@ -121,11 +126,17 @@ class HttpRequest(OAuth2Request):
     """
 
     def __init__(
-        self, method: str, uri: str, headers: Mapping[str, str], params: list[tuple[str, str]]
+        self,
+        method: str,
+        uri: str,
+        headers: Mapping[str, str],
+        params: list[tuple[str, str]],
+        ip: str = "",
     ) -> None:
         super().__init__(method=method, uri=uri, headers=headers)
         self._params = MultiDict(params)
         self.payload = _Payload(self._params)
+        self.ip = ip
 
     @property
     def args(self) -> MultiDict:
@@ -206,14 +217,28 @@ class _Issuer(IssuerParameter):
         return self.issuer
 
 
-class AuthServer(AuthorizationServer):
-    """authlib's server on ``repo``; ``config`` gives the issuer and the clock."""
+def claimed_client_id(request: Any) -> str:
+    """The client id a request says it authenticates as (HTTP Basic, else the form)."""
+    client_id, _ = extract_basic_authorization(request.headers)
+    return str(client_id or request.form.get("client_id") or "")[:64]
 
-    def __init__(self, config: OAuthConfig, repo: OAuthRepository) -> None:
+
+class AuthServer(AuthorizationServer):
+    """authlib's server on ``repo``; ``config`` gives the issuer and the clock; ``throttle``
+    budgets client authentication per IP and per client id (``Throttled`` leaves
+    ``create_token_response``/``create_endpoint_response``: the routes answer 429)."""
+
+    def __init__(
+        self,
+        config: OAuthConfig,
+        repo: OAuthRepository,
+        throttle: CredentialThrottle | None = None,
+    ) -> None:
         super().__init__(scopes_supported=list(sc.SCOPES))
         self.config = config
         self.repo = repo
         self.clock = config.clock
+        self.throttle = throttle or CredentialThrottle()
         self.register_token_generator(
             "default",
             BearerTokenGenerator(
@@ -231,6 +256,15 @@ class AuthServer(AuthorizationServer):
     # --- authlib hooks ------------------------------------------------------------------------
     def query_client(self, client_id: str) -> cl.OAuthClient | None:
         return cl.get_client(self.repo, client_id)
+
+    def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Any:
+        # counted before the secret is checked; given back when it is right
+        attempt = self.throttle.begin(
+            "client", getattr(request, "ip", ""), claimed_client_id(request), self.clock()
+        )
+        client = super().authenticate_client(request, methods, endpoint)
+        self.throttle.succeeded(attempt)
+        return client
 
     def save_token(self, token: Any, request: Any) -> None:
         raise RuntimeError("tokens are stored by the grants, atomically")  # pragma: no cover

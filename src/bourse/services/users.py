@@ -5,9 +5,13 @@
 Its SQL is in ``bourse.store.repositories.users``.
 
 * **Passwords** are argon2id hashes (``argon2-cffi`` defaults), re-hashed on log-in when the
-  parameters change. Unknown e-mails cost the same as wrong passwords (a dummy verify), and
-  both give the same message. After ``MAX_FAILED_LOGINS`` failures the account is locked for
-  ``LOCKOUT_MS``.
+  parameters change. Unknown e-mails cost the same as wrong passwords (a dummy verify with the
+  same parameters), and both give the same message.
+* **Abuse** (``bourse.config.AuthLimits``): failures are counted per client IP and per e-mail
+  in memory (``bourse.services.throttle``) and per (e-mail, client IP) in the database; over a
+  budget, or while that pair's back-off lasts, ``authenticate`` raises ``Throttled`` before any
+  password is checked. All of it is keyed by the e-mail as typed, so an unknown e-mail is
+  throttled exactly like a known one and the owner, from another IP, is not locked out.
 * **TOTP** (pyotp, RFC 6238, 30 s steps, one step of clock drift): once enabled, log-in needs
   a current code, and a code (time step) is accepted at most once. The secret is encrypted with
   the server's Fernet key when one is configured.
@@ -21,7 +25,6 @@ Its SQL is in ``bourse.store.repositories.users``.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import secrets
 from collections.abc import Callable
@@ -37,16 +40,19 @@ from bourse.domain.accounts import AccountKind
 from bourse.engine import Engine
 from bourse.engine.clock import Clock, now_ms
 from bourse.engine.commands import OpenAccount
+from bourse.services.throttle import CredentialThrottle, Throttled, seconds
 from bourse.store.oauth_tables import digest
 from bourse.store.repositories.users import UserRepository
 
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("not a real password, only here to spend the same time")
+_dummy: dict[int, str] = {}
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
-MAX_FAILED_LOGINS = 10
-LOCKOUT_MS = 15 * 60 * 1000
+#: one message for every log-in failure: wrong password, unknown e-mail, bad 2FA code
+BAD_LOGIN = "Wrong e-mail, password or 2FA code."
+#: failures of an (e-mail, IP) pair older than this start its count again
+FAILURES_FORGOTTEN_MS = 24 * 3600 * 1000
 SESSION_TTL_MS = 12 * 3600 * 1000
 SESSION_IDLE_MS = 2 * 3600 * 1000
 SESSION_TOUCH_MS = 60 * 1000
@@ -84,6 +90,20 @@ def engine_account_opener(engine: Engine) -> OpenUserAccount:
         return int(engine.execute(OpenAccount(AccountKind.USER, name=email[:128])).id)
 
     return open_account
+
+
+def _dummy_hash() -> str:
+    """A hash with the current hasher's parameters, verified for unknown e-mails so that they
+    cost what a wrong password costs."""
+    h = _dummy.get(id(_hasher))
+    if h is None:
+        h = _dummy[id(_hasher)] = _hasher.hash("not a real password, only to spend the time")
+    return h
+
+
+def throttled_message(exc: Throttled) -> str:
+    """What the log-in and sign-up pages say when ``exc`` refuses an attempt."""
+    return f"Too many attempts; try again in {exc.retry_after} seconds."
 
 
 def _user(row: Any) -> User:
@@ -135,18 +155,33 @@ class Users:
         *,
         fernet: Fernet | None = None,
         clock: Clock = now_ms,
+        throttle: CredentialThrottle | None = None,
     ) -> None:
         self.repo = repo
         self.open_account = open_account
         self.fernet = fernet
         self.clock = clock
+        self.throttle = throttle or CredentialThrottle()
+        self._failures = 0
+
+    def _lock_for(self, failures: int) -> int:
+        """The back-off (ms) of an (e-mail, IP) pair after ``failures`` failures in a row."""
+        lim = self.throttle.limits
+        over = failures - lim.backoff_after
+        if over < 0:
+            return 0
+        return min(lim.backoff_ms << min(over, 32), lim.backoff_max_ms)
 
     # --- accounts --------------------------------------------------------------------------
-    def create_user(self, email: str, password: str, *, now: int | None = None) -> User:
-        """Create a web user and the exchange account it owns."""
+    def create_user(
+        self, email: str, password: str, *, ip: str = "", now: int | None = None
+    ) -> User:
+        """Create a web user and the exchange account it owns; ``Throttled`` when ``ip`` has
+        signed up too often (``AuthLimits.signups``)."""
         email = normalize_email(email)
         check_password_policy(password)
         now = self.clock() if now is None else now
+        self.throttle.signup(ip, now)
         if self.repo.email_taken(email):
             raise UserError("An account with this e-mail already exists.")
         if self.open_account is None:
@@ -159,8 +194,6 @@ class Users:
                 account_id=account_id,
                 totp_secret=None,
                 totp_last_step=0,
-                failed_logins=0,
-                locked_until=0,
                 created=now,
             )
         )
@@ -173,47 +206,59 @@ class Users:
         return _user(row) if row else None
 
     def authenticate(
-        self, email: str, password: str, totp_code: str = "", *, now: int | None = None
+        self,
+        email: str,
+        password: str,
+        totp_code: str = "",
+        *,
+        ip: str = "",
+        now: int | None = None,
     ) -> User:
-        """The user for these credentials, or ``UserError`` (one message for every failure)."""
+        """The user for these credentials, or ``UserError`` (one message for every failure),
+        or ``Throttled`` (nothing checked) when ``ip`` or the e-mail is over its budget or the
+        (e-mail, ``ip``) pair is backing off. Known and unknown e-mails take the same path."""
         now = self.clock() if now is None else now
-        bad = UserError("Wrong e-mail, password or 2FA code.")
+        bad = UserError(BAD_LOGIN)
         try:
             email = normalize_email(email)
         except UserError:
             raise bad from None
+        locked = self.repo.login_locked_until(email, ip)
+        if locked > now:
+            raise Throttled(seconds(locked - now))
+        attempt = self.throttle.begin("login", ip, email, now)
         row = self.repo.user_by_email(email)
-        if row is None:
-            with contextlib.suppress(VerificationError, InvalidHashError):
-                _hasher.verify(_DUMMY_HASH, password or "")
-            raise bad
-        if row.locked_until > now:
-            raise UserError("Too many failed attempts; try again in a few minutes.")
         ok: bool
         try:
-            ok = _hasher.verify(row.password_hash, password or "")
+            ok = _hasher.verify(row.password_hash if row else _dummy_hash(), password or "")
         except (VerificationError, InvalidHashError):
             ok = False
-        step = None
-        if ok and row.totp_secret is not None:
-            step = _totp_step(self._decrypt(row.totp_secret), totp_code, now)
-            ok = step is not None and step > row.totp_last_step
-        if not ok:
-            failed = row.failed_logins + 1
-            values: dict[str, Any] = {"failed_logins": failed}
-            if failed >= MAX_FAILED_LOGINS:
-                values = {"failed_logins": 0, "locked_until": now + LOCKOUT_MS}
-            self.repo.record_failed_login(row.id, values)
+        if not ok or row is None or not self._second_step(row, password, totp_code, now):
+            self._failed(email, ip, now)
             raise bad
-        values = {"failed_logins": 0}
-        if step is not None:
+        self.throttle.succeeded(attempt)
+        self.repo.clear_login_failures(email, ip)
+        return _user(row)
+
+    def _second_step(self, row: Any, password: str, totp_code: str, now: int) -> bool:
+        """After the right password: the TOTP code when 2FA is on (a code is good once, even
+        under concurrent log-ins), and the re-hash when argon2's parameters changed."""
+        values: dict[str, Any] = {}
+        step = None
+        if row.totp_secret is not None:
+            step = _totp_step(self._decrypt(row.totp_secret), totp_code, now)
+            if step is None or step <= row.totp_last_step:
+                return False
             values["totp_last_step"] = step
         if _hasher.check_needs_rehash(row.password_hash):
             values["password_hash"] = _hasher.hash(password)
-        # with a step, a code is good once, even under concurrent log-ins
-        if not self.repo.record_login(row.id, values, step):
-            raise bad
-        return _user(row)
+        return not values or self.repo.record_login(row.id, values, step)
+
+    def _failed(self, email: str, ip: str, now: int) -> None:
+        self.repo.record_login_failure(email, ip, now, now - FAILURES_FORGOTTEN_MS, self._lock_for)
+        self._failures += 1
+        if self._failures % 256 == 0:  # now and then, forget what no longer matters
+            self.repo.prune_login_failures(now - FAILURES_FORGOTTEN_MS)
 
     # --- TOTP ------------------------------------------------------------------------------
     def _decrypt(self, stored: str) -> str:

@@ -1,6 +1,7 @@
 """Tables of the web accounts and the OAuth authorization server, on ``bourse.store.tables.metadata``.
 
-Migration ``0003_oauth`` creates exactly these. Times are BIGINT milliseconds since the epoch.
+Migration ``0003_oauth`` creates these (``0011_login_failures`` adds ``login_failures`` and
+drops the per-user counter it replaces). Times are BIGINT milliseconds since the epoch.
 
 Nothing secret is stored in the clear:
 
@@ -34,9 +35,20 @@ users = Table(
     Column("account_id", BigInteger, nullable=False, unique=True),  # the exchange account
     Column("totp_secret", Text, nullable=True),  # NULL = 2FA off
     Column("totp_last_step", BigInteger, nullable=False, default=0),  # refuses TOTP replays
-    Column("failed_logins", Integer, nullable=False, default=0),
-    Column("locked_until", BigInteger, nullable=False, default=0),
     Column("created", BigInteger, nullable=False),
+)
+
+#: failed log-ins per (e-mail, client IP), whether the e-mail belongs to a user or not
+#: (migration 0011); written only by atomic upserts, so concurrent failures are all counted
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("email", String(254), primary_key=True),  # normalized, as typed
+    Column("ip", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),  # in a row, since the last success
+    Column("last_failed", BigInteger, nullable=False),
+    Column("locked_until", BigInteger, nullable=False),  # ms; 0 = not locked
+    Index("ix_login_failures_last", "last_failed"),
 )
 
 sessions = Table(

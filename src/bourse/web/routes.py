@@ -21,6 +21,7 @@ token, revocation, introspection and metadata endpoints (``bourse.oauth.endpoint
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -35,6 +36,7 @@ from bourse.oauth import endpoints as oauth_endpoints
 from bourse.oauth.server import AuthServer
 from bourse.services import users as us
 from bourse.services.referrals import Referrals
+from bourse.services.throttle import Throttled, client_ip
 from bourse.web import consent, pages
 
 
@@ -53,6 +55,11 @@ class WebPages:
         self.users = users
         self.referrals = referrals
         self.secure = bool(server.config.secure_cookies)
+        self.trust_forwarded = server.config.trust_forwarded_for
+
+    def _ip(self, request: Request) -> str:
+        peer = request.client.host if request.client else None
+        return client_ip(request.headers.get("x-forwarded-for"), peer, self.trust_forwarded)
 
     async def _session(self, request: Request) -> us.Session | None:
         return await pages.current_session(request, self.users, self.secure)
@@ -103,8 +110,16 @@ class WebPages:
             if code and self.referrals is not None:  # refuse an unknown code before sign-up
                 await run_in_threadpool(self.referrals.inviter_of_code, code)
             user = await run_in_threadpool(
-                self.users.create_user, email, str(form.get("password") or "")
+                partial(self.users.create_user, ip=self._ip(request)),
+                email,
+                str(form.get("password") or ""),
             )
+        except Throttled as exc:
+            resp = self._anon_page(
+                request, "signup.html", 429, error=us.throttled_message(exc), **page
+            )
+            resp.headers["Retry-After"] = str(exc.retry_after)
+            return resp
         except (us.UserError, ReferralError) as exc:
             msg = str(exc) if isinstance(exc, us.UserError) else "That refer code does not exist."
             return self._anon_page(request, "signup.html", 400, error=msg, **page)
@@ -126,9 +141,16 @@ class WebPages:
             )  # fmt: skip
         try:
             user = await run_in_threadpool(
-                self.users.authenticate, email, str(form.get("password") or ""),
-                str(form.get("totp") or ""),
+                partial(self.users.authenticate, ip=self._ip(request)), email,
+                str(form.get("password") or ""), str(form.get("totp") or ""),
             )  # fmt: skip
+        except Throttled as exc:
+            resp = self._anon_page(
+                request, "login.html", 429, title="Log in", next=next_url, email=email,
+                error=us.throttled_message(exc),
+            )  # fmt: skip
+            resp.headers["Retry-After"] = str(exc.retry_after)
+            return resp
         except us.UserError as exc:
             return self._anon_page(
                 request, "login.html", 401, title="Log in", next=next_url, email=email,

@@ -35,6 +35,7 @@ from bourse.api.mexc.errors import ApiError, to_response
 from bourse.api.mexc.params import collect, validate
 from bourse.api.mexc.ratelimit import RateLimiter
 from bourse.engine.clock import now_ms
+from bourse.services import throttle
 from bourse.services.bundle import Services
 
 ENDPOINTS: list[Endpoint] = [
@@ -51,11 +52,8 @@ ENDPOINTS: list[Endpoint] = [
 
 
 def client_ip(request: Request, trust_forwarded: bool) -> str:
-    if trust_forwarded:
-        fwd = request.headers.get("x-forwarded-for")
-        if fwd:
-            return fwd.split(",", 1)[0].strip()
-    return request.client.host if request.client else ""
+    peer = request.client.host if request.client else None
+    return throttle.client_ip(request.headers.get("x-forwarded-for"), peer, trust_forwarded)
 
 
 def _endpoint_app(ep: Endpoint, platform: Services, limiter: RateLimiter) -> Any:

@@ -9,10 +9,15 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 
+def dialect_insert(conn: Connection, table: Table) -> Any:
+    """The connection's dialect's ``INSERT`` (it has ``on_conflict_do_update/nothing``)."""
+    mod = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return mod.insert(table)
+
+
 def insert_ignore(conn: Connection, table: Table) -> Any:
     """``INSERT .. ON CONFLICT DO NOTHING`` for the connection's dialect."""
-    mod = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return mod.insert(table).on_conflict_do_nothing()
+    return dialect_insert(conn, table).on_conflict_do_nothing()
 
 
 def upsert(conn: Connection, table: Table, keys: list[str], values: dict[str, Any]) -> None:

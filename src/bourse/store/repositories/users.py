@@ -5,17 +5,20 @@ argon2, lockout thresholds, TOTP, session lifetimes) live in ``bourse.services.u
 ids arrive here already digested (``bourse.store.oauth_tables.digest``). Two writes are
 conditional so that concurrent log-ins stay correct: ``record_login`` with a TOTP step only
 succeeds while the stored step is older (a code is good once), and ``insert_user`` reports a
-duplicate e-mail instead of raising.
+duplicate e-mail instead of raising. Log-in failures per (e-mail, client IP) are counted by
+one atomic upsert each (``record_login_failure``), so concurrent failures are never lost.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, Row, insert, select, update
+from sqlalchemy import Engine, Row, case, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bourse.store.oauth_tables import sessions, users
+from bourse.store.oauth_tables import login_failures, sessions, users
+from bourse.store.repositories.dialect import dialect_insert
 
 #: a result row; columns are attributes
 Record = Row[*tuple[Any, ...]]
@@ -52,10 +55,60 @@ class UserRepository:
         with self.db.connect() as conn:
             return conn.execute(select(users).where(users.c.email == email)).first()
 
-    def record_failed_login(self, user_id: int, values: dict[str, Any]) -> None:
-        """Write the failure counter (and lock) the service computed."""
+    # --- log-in failures per (e-mail, client IP) --------------------------------------------
+    def login_locked_until(self, email: str, ip: str) -> int:
+        """Until when (ms) log-ins for ``email`` from ``ip`` are refused; 0 if they are not."""
+        f = login_failures.c
+        with self.db.connect() as conn:
+            until = conn.execute(
+                select(f.locked_until).where(f.email == email, f.ip == ip)
+            ).scalar()
+        return int(until or 0)
+
+    def record_login_failure(
+        self, email: str, ip: str, now: int, reset_before: int, lock_for: Callable[[int], int]
+    ) -> tuple[int, int]:
+        """Count one failure of ``(email, ip)`` atomically (a failure older than
+        ``reset_before`` starts the count again) and lock the pair until
+        ``now + lock_for(failures)`` (never shortening a lock a concurrent failure set);
+        returns ``(failures, locked_until)``."""
+        f = login_failures.c
         with self.db.begin() as conn:
-            conn.execute(update(users).where(users.c.id == user_id).values(**values))
+            stmt = dialect_insert(conn, login_failures).values(
+                email=email, ip=ip, failures=1, last_failed=now, locked_until=0
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["email", "ip"],
+                set_={
+                    "failures": case((f.last_failed < reset_before, 1), else_=f.failures + 1),
+                    "last_failed": now,
+                },
+            ).returning(login_failures.c.failures)
+            failures = int(conn.execute(stmt).scalar_one())
+            lock = lock_for(failures)
+            until = now + lock if lock > 0 else 0
+            locked = conn.execute(
+                update(login_failures)
+                .where(f.email == email, f.ip == ip)
+                .values(locked_until=case((f.locked_until < until, until), else_=f.locked_until))
+                .returning(f.locked_until)
+            ).scalar_one()
+        return failures, int(locked)
+
+    def clear_login_failures(self, email: str, ip: str) -> None:
+        """A successful log-in from ``ip``: its failures (and lock) are forgotten."""
+        f = login_failures.c
+        with self.db.begin() as conn:
+            conn.execute(delete(login_failures).where(f.email == email, f.ip == ip))
+
+    def prune_login_failures(self, before: int) -> int:
+        """Forget failures older than ``before`` whose lock has ended; the rows deleted."""
+        f = login_failures.c
+        with self.db.begin() as conn:
+            res = conn.execute(
+                delete(login_failures).where(f.last_failed < before, f.locked_until < before)
+            )
+        return int(res.rowcount)
 
     def record_login(self, user_id: int, values: dict[str, Any], totp_step: int | None) -> bool:
         """Write a successful log-in; with a TOTP step, only if no newer step was used

@@ -1,0 +1,123 @@
+"""Fixed-window counters, and the throttle in front of every credential check.
+
+``FixedWindows`` is the one counter primitive: ``count(key, window_ms, now)`` adds to the
+count of ``key`` in the window holding ``now`` and returns that count and the milliseconds
+until the window ends. The MEXC request budgets (``bourse.api.mexc.ratelimit``) and the
+credential throttle below are both built on it. State is in-process, one per worker.
+
+``CredentialThrottle`` (limits in ``bourse.config.AuthLimits``) guards the checks that cost
+something or guess something: the log-in and sign-up pages, and client authentication at
+``/oauth/token``, ``/oauth/revoke`` and ``/oauth/introspect``. Before a check, ``begin``
+counts the attempt per client IP and per account (the e-mail or client id, known or not, so
+the answer never tells which exist) and raises ``Throttled`` (with the seconds to wait) once
+either is over its limit; the expensive check then does not run. A check that succeeds is
+given back (``succeeded``), so the budgets count failures (and attempts in flight, which keeps
+a burst of concurrent guesses inside the budget too).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from bourse.config import AuthLimits
+
+_PRUNE_AT = 50_000
+
+
+def seconds(ms: int) -> int:
+    """Whole seconds (at least 1) covering ``ms``: a ``Retry-After`` value."""
+    return max(1, -(-ms // 1000))
+
+
+def client_ip(forwarded_for: str | None, peer: str | None, trust_forwarded: bool) -> str:
+    """The client's IP: the first ``X-Forwarded-For`` hop when the proxy is trusted, else the
+    TCP peer."""
+    if trust_forwarded and forwarded_for:
+        return forwarded_for.split(",", 1)[0].strip()
+    return peer or ""
+
+
+class FixedWindows:
+    """Counters per key in fixed windows (``[now - now % window, + window)``); thread-safe."""
+
+    def __init__(self) -> None:
+        self._windows: dict[str, list[int]] = {}  # key -> [window start, window length, count]
+        self._lock = threading.Lock()
+
+    def count(self, key: str, window_ms: int, now: int, add: int = 1) -> tuple[int, int]:
+        """Add ``add`` (may be 0 to look, or -1 to give one back) to ``key``'s count in the
+        window holding ``now``; returns ``(count, ms until the window ends)``."""
+        start = now - now % window_ms
+        with self._lock:
+            w = self._windows.get(key)
+            if w is None or w[0] != start:
+                if add <= 0:
+                    return 0, start + window_ms - now
+                if len(self._windows) >= _PRUNE_AT:
+                    self._prune(now)
+                w = self._windows[key] = [start, window_ms, 0]
+            w[2] = max(0, w[2] + add)
+            return w[2], start + window_ms - now
+
+    def _prune(self, now: int) -> None:
+        stale = [k for k, (start, length, _) in self._windows.items() if start + length <= now]
+        for k in stale:
+            del self._windows[k]
+
+
+class Throttled(Exception):
+    """Too many attempts: answer 429 with ``Retry-After: retry_after`` (seconds)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many attempts; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A counted credential check (``CredentialThrottle.begin``)."""
+
+    keys: tuple[tuple[str, int], ...]  # (counter key, window) counted for this attempt
+    now: int
+
+
+class CredentialThrottle:
+    """Per-IP and per-account budgets of credential checks (see the module docstring)."""
+
+    def __init__(self, limits: AuthLimits | None = None) -> None:
+        self.limits = limits or AuthLimits()
+        self.windows = FixedWindows()
+
+    def begin(self, kind: str, ip: str, account: str, now: int) -> Attempt:
+        """Count one check of ``kind`` (``login``, ``client``) from ``ip`` for ``account``;
+        raises ``Throttled`` (nothing counted) when the IP or the account is over budget."""
+        lim = self.limits
+        if not lim.enabled:
+            return Attempt((), now)
+        budgets = [(f"{kind}:ip:{ip}", *lim.per_ip)]
+        if account:
+            budgets.append((f"{kind}:account:{account.lower()}", *lim.per_account))
+        counted: list[tuple[str, int]] = []
+        for key, limit, window in budgets:
+            n, left = self.windows.count(key, window, now)
+            counted.append((key, window))
+            if n > limit:
+                for k, w in counted:
+                    self.windows.count(k, w, now, -1)
+                raise Throttled(seconds(left))
+        return Attempt(tuple(counted), now)
+
+    def succeeded(self, attempt: Attempt) -> None:
+        """The check passed: give the attempt back (budgets count failures)."""
+        for key, window in attempt.keys:
+            self.windows.count(key, window, attempt.now, -1)
+
+    def signup(self, ip: str, now: int) -> None:
+        """Count one sign-up from ``ip``; raises ``Throttled`` over ``AuthLimits.signups``."""
+        if not self.limits.enabled:
+            return
+        limit, window = self.limits.signups
+        n, left = self.windows.count(f"signup:ip:{ip}", window, now)
+        if n > limit:
+            raise Throttled(seconds(left))
