@@ -3,7 +3,7 @@
 ``open_platform(config)`` migrates the database, loads the engine from it (listing the default
 assets and symbols on an empty database), starts the engine thread, builds the market-data
 projections from the stored trades, the API keys, the wallet over its chain adapter, the
-broker program and the sub-account service, and returns the typed ``Services`` the gateway
+broker program (with its live rebate follower and daily settlement) and the sub-account service, and returns the typed ``Services`` the gateway
 serves; ``services.close()`` stops everything.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from bourse.bus.followers import Followers
 from bourse.config import Config
 from bourse.domain.fees import FeeSchedule
 from bourse.engine import Engine
@@ -19,6 +20,7 @@ from bourse.sandbox.chain import SimulatedChain, chain_secret
 from bourse.sandbox.listings import ASSETS, SYMBOLS
 from bourse.services.apikeys import ApiKeys, load_server_key
 from bourse.services.brokers import Brokers
+from bourse.services.brokers.rebates import has_attributed_trades
 from bourse.services.bundle import Services
 from bourse.services.marketdata import MarketData
 from bourse.services.referrals import Referrals
@@ -76,6 +78,11 @@ def open_platform(config: Config | None = None) -> Services:
         throttle=CredentialThrottle(config.auth_limits),
     )
     brokers = Brokers.create(db, engine)
+    # followers of the engine's committed change feed: live rebate accrual
+    followers = Followers().attach(engine)
+    if config.rebates_live:
+        followers.add("rebates", brokers.accrue, wants=has_attributed_trades)
+    followers.start()
     if config.rebate_settle_at:
         brokers.start_scheduler(config.rebate_settle_at)
     referrals = Referrals(
@@ -95,6 +102,7 @@ def open_platform(config: Config | None = None) -> Services:
         marketdata=marketdata,
         queries=queries,
         brokers=brokers,
+        followers=followers,
         subaccounts=subaccounts,
         wallet=wallet,
         internal_transfers=internal,

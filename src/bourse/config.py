@@ -131,12 +131,15 @@ class Config:
     trust_forwarded_for: bool = False
     #: the externally visible base URL (OAuth issuer, links); else BOURSE_PUBLIC_URL
     public_url: str | None = None
-    #: run the daily broker rebate accrual + settlement job at this UTC time (None: off)
+    #: run the daily broker rebate settlement job at this UTC time "HH:MM" (None: off)
     rebate_settle_at: str | None = "00:05"
     #: user referrals: the inviter's share of an invitee's trading fees, and the invitee's own
     #: kickback, in ppm of the fee (``bourse.domain.referrals``)
     referral_rate_ppm: int = 200_000
     referral_kickback_ppm: int = 0
+    #: accrue broker rebates live, by a follower of the engine's change feed (else only when
+    #: ``bourse brokers accrue``/``settle`` or the daily job runs)
+    rebates_live: bool = True
     #: wallet rules (review thresholds, sandbox endpoints); see ``bourse.services.wallet.WalletSettings``
     wallet: Any = None
     #: simulated chain: seconds per block, share of broadcasts that fail or get stuck

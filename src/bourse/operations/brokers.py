@@ -1,8 +1,8 @@
 """``brokers.*``: the operator's side of the broker program (applications, review, rebate
 rates, key bindings, rebate accrual and settlement).
 
-``brokers.settle`` pays what has accrued; the rebate service decides how (today: accrue what
-is pending, then settle); change the service, not this module, to change settlement.
+``brokers.settle`` pays what has accrued through ``Brokers.settle`` (accrue what the live
+follower has not yet, then settle); change the service, not this module, to change settlement.
 """
 
 from __future__ import annotations
@@ -158,11 +158,7 @@ def settle(
     svc: Services, *, broker: int | None = None, retry_failed: bool = False
 ) -> dict[str, Any]:
     """Accrue, then pay pending rebates (each payout once, however often this runs)."""
-    br = svc.brokers
-    if retry_failed:
-        br.settlement.retry_failed(broker)
-    br.accrue()
-    rep = br.settlement.settle(broker)
+    rep = svc.brokers.settle(broker, retry_failed=retry_failed)
     return {
         "paid": rep.paid,
         "recovered": rep.recovered,

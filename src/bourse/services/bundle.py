@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine as SAEngine
 
+from bourse.bus.followers import Followers
 from bourse.config import Config
 from bourse.engine import Engine
 from bourse.services.apikeys import ApiKeys
@@ -37,6 +38,8 @@ class Services:
     marketdata: MarketData
     queries: Queries
     brokers: Brokers
+    #: background followers of the engine's change feed (live rebate accrual)
+    followers: Followers
     subaccounts: SubAccounts
     wallet: WalletService
     #: transfers to other users (``capital/transfer/internal``)
@@ -57,6 +60,7 @@ class Services:
         if self._closed:
             return
         self._closed = True
+        self.followers.stop()
         self.brokers.close()
         self.chain.stop()
         self.engine.stop()

@@ -19,6 +19,8 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ import psycopg
 from alembic import command
 from alembic.config import Config
 from psycopg import sql
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
@@ -101,6 +103,24 @@ def make_engine(
     return create_engine(url, **kwargs)
 
 
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction that holds the write lock from its first statement.
+
+    Outside the engine, a unit of work that reads and then writes (an accrual chunk reads its
+    cursor and the trades after it) must not start as a reader: in SQLite's WAL mode a reader
+    whose snapshot another writer has moved past cannot become a writer and fails at once
+    (``SQLITE_BUSY``, no busy wait). ``BEGIN IMMEDIATE`` takes the lock up front, so the
+    transaction waits its turn (the busy timeout) instead. On PostgreSQL it is a plain
+    transaction (row locks and ``ON CONFLICT`` handle concurrent writers there).
+    """
+    with (
+        engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE") as conn,
+        conn.begin(),
+    ):
+        yield conn
+
+
 def schema_metadata() -> MetaData:
     """The whole schema: ``bourse.store.tables.metadata`` after importing every table module.
 
@@ -157,10 +177,7 @@ def migrate(url_or_engine: str | Engine | None = None, revision: str = "head") -
     own = not isinstance(url_or_engine, Engine)
     engine = url_or_engine if isinstance(url_or_engine, Engine) else make_engine(url_or_engine)
     try:
-        with (
-            engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE") as conn,
-            conn.begin(),
-        ):
+        with write_transaction(engine) as conn:
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
             cfg = alembic_config()

@@ -1,5 +1,5 @@
 """``Brokers``: the broker program's parts over one database and one engine, and its daily
-accrue-and-settle job."""
+settlement job (rebates accrue live: see ``rebates``)."""
 
 from __future__ import annotations
 
@@ -51,14 +51,23 @@ class Brokers:
     def accrue(self) -> AccrualResult:
         return accrue(self.db, clock=self.clock)
 
-    def accrue_and_settle(self) -> tuple[AccrualResult, SettlementReport]:
-        """The daily job, also callable on demand."""
-        return self.accrue(), self.settlement.settle()
+    def settle(
+        self, broker_id: int | None = None, *, retry_failed: bool = False
+    ) -> SettlementReport:
+        """Pay what is due now: optionally put failed rebates back to pending, accrue whatever
+        the live follower has not yet (so nothing committed before this call waits a day),
+        then settle (``Settlement.settle``: each payout once, however often this runs).
+
+        The scheduled job and ``bourse brokers settle`` both call this."""
+        if retry_failed:
+            self.settlement.retry_failed(broker_id)
+        self.accrue()
+        return self.settlement.settle(broker_id)
 
     def start_scheduler(self, at: str = "00:05") -> RebateScheduler:
-        """Run ``accrue_and_settle`` daily at ``at`` UTC; ``close`` stops it."""
+        """Run ``settle`` daily at ``at`` UTC; ``close`` stops it."""
         if self.scheduler is None:
-            self.scheduler = RebateScheduler(self.accrue_and_settle, at=at, clock=self.clock)
+            self.scheduler = RebateScheduler(self.settle, at=at, clock=self.clock)
             self.scheduler.start()
         return self.scheduler
 

@@ -8,7 +8,14 @@ seller). Rows start ``pending``; a zero rebate is ``settled`` at once (nothing t
 ``accrue`` scans trades after a watermark (``broker_cursors``) in chunks; each chunk's rows and
 the new watermark commit in one transaction, and inserts ignore conflicts, so a crash or a
 concurrent run never counts a trade twice. Trade ids grow with commit order (one engine writes
-them), so nothing below the watermark can appear later.
+them), so nothing below the watermark can appear later. Each chunk is a write transaction from
+its first statement (SQLite ``BEGIN IMMEDIATE``; on PostgreSQL an advisory lock), so accruals
+in several processes (the server's follower, a CLI run) take turns instead of failing.
+
+The running server accrues live: a follower of the engine's change feed (``bus.followers``)
+runs ``accrue`` after every batch that ``has_attributed_trades``, so a rebate is visible
+within milliseconds of its fill, and once on start for whatever was committed while nothing
+followed.
 """
 
 from __future__ import annotations
@@ -21,10 +28,13 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bourse.domain.brokers import RebateStatus, rate_at, rebate_for, rebate_lines
+from bourse.engine.changes import BatchChanges
 from bourse.engine.clock import Clock, now_ms
 from bourse.store.repositories.rebates import DAY_MS, RebateRepository
 
 CURSOR = "rebates.trade_id"
+#: ``pg_advisory_xact_lock`` key serialising accrual chunks across processes ("rebate")
+ACCRUE_LOCK_KEY = 0x726562617465
 _ACCRUE_LOCK = threading.Lock()  # one accrual at a time per process (SQLite has one writer)
 
 
@@ -33,6 +43,12 @@ class AccrualResult:
     trades: int  # attributed trades read
     records: int  # rebate rows inserted
     cursor: int  # last trade id accrued
+
+
+def has_attributed_trades(changes: BatchChanges) -> bool:
+    """Whether a committed batch holds a trade with a broker on either side (the follower's
+    ``wants``; runs on the engine thread, so it only looks at the batch's trades)."""
+    return any(t.buyer_broker is not None or t.seller_broker is not None for t in changes.trades)
 
 
 def accrue(
@@ -46,9 +62,13 @@ def accrue(
 def _accrue(db: Engine, clock: Clock, chunk: int, max_chunks: int) -> AccrualResult:
     repo = RebateRepository(db)
     total_trades = total_records = 0
-    cursor = 0
+    with repo.db.connect() as conn:  # nothing to do: do not take the write lock for it
+        cursor = repo.cursor(conn, CURSOR)
+        if not repo.attributed_trades(conn, cursor, 1):
+            return AccrualResult(0, 0, cursor)
     for _ in range(max_chunks):
-        with repo.begin() as conn:
+        with repo.begin_write() as conn:
+            repo.lock_accrual(conn, ACCRUE_LOCK_KEY)
             cursor = repo.cursor(conn, CURSOR)
             rows = repo.attributed_trades(conn, cursor, chunk)
             if not rows:

@@ -7,6 +7,8 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine
 
+from bourse.store.db import write_transaction
+
 
 class Repository:
     """A repository over ``db`` whose ``conn``-taking methods run inside ``begin()``, so a
@@ -19,4 +21,11 @@ class Repository:
     def begin(self) -> Iterator[Connection]:
         """One transaction for the ``conn``-taking methods."""
         with self.db.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def begin_write(self) -> Iterator[Connection]:
+        """One transaction holding the write lock from the start (``store.db.write_transaction``):
+        for units of work that read before they write."""
+        with write_transaction(self.db) as conn:
             yield conn

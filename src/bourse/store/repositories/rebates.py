@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, text, update
 
 from bourse.store import broker_tables as bt
 from bourse.store import tables as t
@@ -36,6 +36,13 @@ class RebateRepository(Repository):
     """See ``Repository``: ``conn``-taking methods run inside ``begin()``."""
 
     # --- accrual ---------------------------------------------------------------------------------
+    @staticmethod
+    def lock_accrual(conn: Connection, key: int) -> None:
+        """Serialise accrual transactions across processes: on PostgreSQL an advisory lock held
+        until commit (SQLite's ``BEGIN IMMEDIATE`` already is one)."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
     @staticmethod
     def cursor(conn: Connection, name: str) -> int:
         row = conn.execute(
