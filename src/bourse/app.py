@@ -27,6 +27,7 @@ from bourse.oauth.server import AuthServer, OAuthConfig
 from bourse.operations.http import admin_routes
 from bourse.sandbox.endpoints import SANDBOX_ENDPOINTS
 from bourse.services.bundle import Services
+from bourse.web.once import routes as once_routes
 from bourse.web.routes import all_routes as web_routes
 
 
@@ -66,6 +67,7 @@ def create_app(
             Route("/openapi.json", openapi_json, methods=["GET"]),
             *ws_routes(platform),
             *web_routes(oauth, platform.users, platform.referrals),
+            *once_routes(platform.subaccounts.once_tokens),
             *(admin_routes(platform, operator_token) if operator_token else []),
         ],
         exception_handlers={HTTPException: http_error},

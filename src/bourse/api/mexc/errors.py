@@ -119,6 +119,8 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     sa.KeyPermissionNotHeld: (700007, 401),
     sa.WrongFundPassword: (730002, 400),  # invalid param
     sa.MarkupOutOfRange: (33333, 400),
+    sa.MarginNotSupported: (730003, 400),  # unsupported operation: a spot-only venue
+    sa.OnceTokenInvalid: (PARAM_ERROR, 400),
     # wallet and chain
     d.NetworkNotSupported: (PARAM_ERROR, 400),  # param is error
     d.InvalidAddress: (10212, 400),  # address not in the common-address list, or invalid

@@ -18,6 +18,7 @@ from bourse.services.brokers.bindings import Bindings
 from bourse.services.brokers.registry import Registry
 from bourse.services.subaccounts.directory import SubAccountDirectory
 from bourse.services.subaccounts.errors import (
+    MarginNotSupported,
     SubAccountExists,
     SubAccountFrozen,
     SubAccountOnly,
@@ -25,6 +26,7 @@ from bourse.services.subaccounts.errors import (
 )
 from bourse.services.subaccounts.funds import SubAccountFunds
 from bourse.services.subaccounts.keys import SubAccountKeys
+from bourse.services.subaccounts.once_tokens import OnceTokens
 from bourse.services.subaccounts.rules import (
     SubAccount,
     Tenant,
@@ -35,6 +37,7 @@ from bourse.services.subaccounts.rules import (
 )
 from bourse.services.subaccounts.transfers import SubAccountTransfers
 from bourse.services.wallet import WalletService
+from bourse.store.repositories.once_tokens import OnceTokenRepository
 from bourse.store.repositories.subaccounts import SubAccountRepository
 
 
@@ -59,6 +62,7 @@ class SubAccounts(SubAccountDirectory):
         self.keys = SubAccountKeys(self, apikeys, bindings, clock=clock)
         self.transfers = SubAccountTransfers(self, wallet, engine)
         self.funds = SubAccountFunds(self, wallet, self.repo)
+        self.once_tokens = OnceTokens(OnceTokenRepository(db), self, engine, clock=clock)
 
     # --- creating ------------------------------------------------------------------------------
     def create(
@@ -103,6 +107,12 @@ class SubAccounts(SubAccountDirectory):
         sub = self.get(tenant, name)
         self.repo.set_futures(sub.account_id)
         return self.get(tenant, name)
+
+    def enable_margin(self, tenant: Tenant, name: str | None) -> SubAccount:
+        """MEXC's removed ``sub-account/margin``: the sub-account must exist, and then the
+        answer is always no (Bourse has no margin trading)."""
+        self.get(tenant, name)
+        raise MarginNotSupported("margin trading is not supported on this exchange")
 
     def set_markup(self, tenant: Tenant, name: str, maker_ppm: int, taker_ppm: int) -> SubAccount:
         """Set a sub-account's fee markup (ppm on each side, within the tenant's cap)."""

@@ -91,3 +91,11 @@ class WrongFundPassword(SubAccountError):
 
 class MarkupOutOfRange(InvalidParameter):
     """fee markup is out of the allowed range"""
+
+
+class MarginNotSupported(SubAccountError):
+    """margin trading is not supported: Bourse is a spot-only venue"""
+
+
+class OnceTokenInvalid(SubAccountError):
+    """This login link has expired or was already used."""

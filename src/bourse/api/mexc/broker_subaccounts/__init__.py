@@ -25,13 +25,23 @@ Bourse extensions (MEXC has no API for them): ``POST /api/v3/broker/sub-account/
 it), ``withdrawOrderId`` on the broker withdraw (idempotency), and ``*``
 as ``fromAccount``/``toAccount`` in the transfer history (the master and every sub-account).
 
+Historical (``historical``): ``POST .../sub-account/margin`` (always refused: no margin) and
+``GET .../sub-account/onceToken`` (a one-time login token for the sub-account's web page).
+
 Normal sub-accounts (section 2.9, any user's master key): ``/api/v3/sub-account/...`` and
 ``/api/v3/capital/sub-account/universalTransfer``.
 """
 
 from __future__ import annotations
 
-from bourse.api.mexc.broker_subaccounts import accounts, funds, keys, normal, transfers
+from bourse.api.mexc.broker_subaccounts import (
+    accounts,
+    funds,
+    historical,
+    keys,
+    normal,
+    transfers,
+)
 from bourse.api.mexc.context import Endpoint
 
 ENDPOINTS: list[Endpoint] = [
@@ -40,4 +50,5 @@ ENDPOINTS: list[Endpoint] = [
     *transfers.ENDPOINTS,
     *funds.ENDPOINTS,
     *normal.ENDPOINTS,
+    *historical.ENDPOINTS,
 ]
