@@ -142,12 +142,21 @@ def table(
 
 
 # --- help: click's metavars (TEXT, INTEGER), no type tag on a flag ---------------------------
+_TYPER_DISPLAY = {
+    cls: cls.display_type_rich for cls in (typer.core.TyperOption, typer.core.TyperArgument)
+}
+
+
 def _display_type(self: Any, ctx: Any) -> str | None:
     if self.metavar is not None:
         return str(self.metavar)
     if getattr(self, "is_flag", False):
         return None
-    return str(self.type.get_metavar(self, ctx) or self.type.name.upper())
+    kind = getattr(self, "type", None)
+    if kind is None:  # typer >= 0.25 keeps its own parameter types: its own display then
+        own = next(f for cls, f in _TYPER_DISPLAY.items() if isinstance(self, cls))
+        return own(self, ctx)  # type: ignore[no-any-return]
+    return str(kind.get_metavar(self, ctx) or kind.name.upper())
 
 
 typer.core.TyperOption.display_type_rich = _display_type  # type: ignore[method-assign]
