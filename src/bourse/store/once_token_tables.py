@@ -3,7 +3,7 @@ shared ``metadata`` of ``bourse.store.tables``.
 
 Only the token's SHA-256 is stored. A token is good until ``expires`` and for one use: the
 consuming UPDATE sets ``used_at`` only where it is still NULL, so two concurrent uses cannot
-both succeed. Migration ``0011_once_tokens`` creates exactly this.
+both succeed. Migration ``0012_once_tokens`` creates exactly this.
 """
 
 from __future__ import annotations
