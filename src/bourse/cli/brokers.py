@@ -216,7 +216,7 @@ def keys_cmd(
             )
             for r in rows
         ],
-        keep=("api key", "uid"),
+        keep=("api key", "uid", "bound", "unbound"),
     )
 
 

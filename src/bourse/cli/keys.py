@@ -84,7 +84,7 @@ def keys_list(
             )
             for r in rows
         ],
-        keep=("api key", "label"),
+        keep=("api key", "label", "expires (UTC)"),
     )
 
 

@@ -2,7 +2,7 @@
 
 The home is ``BOURSE_HOME`` when set; else the directory of the SQLite database (scripts/run
 keeps it in ``.bourse/``); else (PostgreSQL) the nearest ``.bourse/`` directory from the working
-directory upwards, or ``./.bourse``. It holds, private to the user (directory 0700, files 0600):
+directory upwards, or ``~/.bourse``. It holds, private to the user (directory 0700, files 0600):
 
 * ``operator.token``: the operator API's credential, created on the server's first start;
   every ``POST /admin/v1/...`` must carry it (``Authorization: Bearer ...``);
@@ -52,7 +52,8 @@ def home_for(database_url: str) -> Path:
     u = make_url(normalize_url(database_url))
     if _is_sqlite_file(u.get_backend_name(), u.database):
         return Path(str(u.database)).resolve().parent
-    return find_home() or Path.cwd() / HOME_DIR
+    # PostgreSQL: where the server key of such a database lives too (bourse.services.apikeys)
+    return find_home() or Path.home() / HOME_DIR
 
 
 def _is_sqlite_file(backend: str, database: str | None) -> bool:
