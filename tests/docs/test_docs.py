@@ -29,6 +29,11 @@ PROMISED: dict[str, list[str]] = {
         r"^placed (\d+) NEW\ncanceled \1 CANCELED$",
     ],
     "docs/streams.md": [r"best bid \S+ best ask", r"book \[\[", r"^USDT \{"],
+    "docs/security.md": [
+        r"^failed log-ins and OAuth client checks 30/60s per IP",
+        r"^credential throttle off; back-off",
+        r"^(401\n){5}429 retry-after \d+\n401$",
+    ],
 }
 
 
