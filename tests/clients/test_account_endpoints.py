@@ -38,3 +38,29 @@ def test_mx_deduct(live_server) -> None:  # type: ignore[no-untyped-def]
     account = live_server.accounts["user"]
     engine = live_server.platform.engine
     assert engine.read(lambda e: account not in e.exchange.mx_deduct)
+
+
+def test_stp_groups(live_server) -> None:  # type: ignore[no-untyped-def]
+    """pymexc's STP group methods and ccxt's implicit ``strategy/group`` methods, on one group."""
+    spot = pymexc_client(live_server)
+    uid = str(live_server.accounts["user"])
+    made = spot.create_stp_strategy_group("desk")
+    assert (made["code"], made["msg"]) == (200, "success")
+    gid = str(made["data"]["tradeGroupId"])
+    assert spot.add_uid_to_stp_strategy_group(uid, gid)["data"] is True
+    rows = spot.query_stp_strategy_group("desk")["data"]
+    assert [(r["tradeGroupName"], r["tradeGroupUid"]) for r in rows] == [("desk", uid)]
+    ex = live_server.mexc()
+    assert ex.spotPrivateGetStrategyGroup()["data"][0]["tradeGroupId"] == int(gid)
+    assert ex.spotPrivateDeleteStrategyGroupUid({"uid": uid, "tradeGroupId": gid})["data"] is True
+    other = ex.spotPrivatePostStrategyGroup({"tradeGroupName": "second"})["data"]
+    assert (
+        ex.spotPrivatePostStrategyGroupUid(
+            {"uid": uid, "tradeGroupId": str(other["tradeGroupId"])}
+        )["data"]
+        is True
+    )
+    assert spot.delete_uid_from_stp_strategy_group(uid, str(other["tradeGroupId"]))["data"]
+    assert spot.delete_stp_strategy_group(gid)["data"] is True
+    assert ex.spotPrivateDeleteStrategyGroup({"tradeGroupId": str(other["tradeGroupId"])})["data"]
+    assert spot.query_stp_strategy_group()["data"] == []

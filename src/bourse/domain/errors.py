@@ -176,3 +176,12 @@ class AccountTypeNotSupported(TransferNotAllowed):
 
 class TransferNotFound(DomainError):
     """The transfer does not exist."""
+
+
+class StpGroupNotFound(DomainError):
+    """No such STP group among the account's."""
+
+
+class StpGroupRefused(DomainError):
+    """The STP group operation is not allowed (a sub-account, the group limit, a name taken, an
+    account that is not the master's or is in another group)."""

@@ -9,6 +9,7 @@ from typing import NamedTuple, Protocol
 from bourse.domain.ledger import Posting
 from bourse.domain.money import Asset
 from bourse.domain.orders import Order, Trade
+from bourse.domain.stp_groups import StpGroup
 from bourse.domain.symbols import Symbol
 from bourse.domain.wallet import Account, Withdrawal
 
@@ -57,6 +58,7 @@ class BatchChanges:
     idempotency: list[IdempotencyRecord] = field(default_factory=list)
     assets: list[Asset] = field(default_factory=list)
     symbols: list[Symbol] = field(default_factory=list)
+    stp_groups: list[StpGroup] = field(default_factory=list)
     #: next free ids after this batch: "order", "trade", "withdrawal", "transfer", "account", "deposit"
     sequences: dict[str, int] = field(default_factory=dict)
 
@@ -70,6 +72,7 @@ class BatchChanges:
             or self.idempotency
             or self.assets
             or self.symbols
+            or self.stp_groups
         )
 
 
@@ -88,6 +91,8 @@ class Snapshot:
     sequences: dict[str, int]
     #: the last trade price of each symbol that ever traded (prices MX fees)
     last_prices: dict[str, int] = field(default_factory=dict)
+    #: every STP group ever made, deleted ones included (they keep their ids taken)
+    stp_groups: list[StpGroup] = field(default_factory=list)
 
 
 class EngineStore(Protocol):

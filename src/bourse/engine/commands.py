@@ -30,6 +30,9 @@ __all__ = [
     "VoidWithdrawal",
     "SetFees",
     "SetMxDeduct",
+    "CreateStpGroup",
+    "DeleteStpGroup",
+    "SetStpGroupMembers",
     "AddAsset",
     "AddSymbol",
     "PayRebates",
@@ -151,6 +154,30 @@ class SetMxDeduct(Command):
 
     account: int
     enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CreateStpGroup(Command):
+    """A new STP group of master account ``owner`` (``domain.stp_groups``)."""
+
+    owner: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteStpGroup(Command):
+    owner: int
+    group_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetStpGroupMembers(Command):
+    """Put ``accounts`` into the group (``add``) or take them out."""
+
+    owner: int
+    group_id: int
+    accounts: tuple[int, ...]
+    add: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 from bourse.domain.accounts import FEE_REVENUE, AccountKind
-from bourse.domain.errors import InvalidParameter
+from bourse.domain.errors import InvalidParameter, StpGroupRefused
 from bourse.domain.money import Asset
 from bourse.domain.orders import Order
+from bourse.domain.stp_groups import StpGroup
 from bourse.domain.symbols import Symbol
 from bourse.domain.wallet import Account, Withdrawal
 from bourse.engine import commands as c
@@ -241,6 +242,46 @@ def set_mx_deduct(s: EngineState, cmd: c.SetMxDeduct, now: int) -> bool:
     return acc.mx_deduct
 
 
+# --- STP groups -------------------------------------------------------------------------------
+def _stp_master(s: EngineState, owner: int) -> None:
+    acc = s.wallet.account(owner)
+    if acc.kind is AccountKind.SYSTEM or acc.parent is not None:
+        raise StpGroupRefused("only a master account may manage STP groups")
+
+
+def _stp_changed(s: EngineState, group: StpGroup) -> StpGroup:
+    snap = copy.copy(group)
+    snap.members = set(group.members)
+    s.pending.stp_groups.append(snap)
+    return snap
+
+
+def create_stp_group(s: EngineState, cmd: c.CreateStpGroup, now: int) -> StpGroup:
+    _stp_master(s, cmd.owner)
+    return _stp_changed(s, s.stp_groups.create(cmd.owner, cmd.name, now))
+
+
+def delete_stp_group(s: EngineState, cmd: c.DeleteStpGroup, now: int) -> StpGroup:
+    _stp_master(s, cmd.owner)
+    return _stp_changed(s, s.stp_groups.delete(cmd.owner, cmd.group_id, now))
+
+
+def set_stp_group_members(s: EngineState, cmd: c.SetStpGroupMembers, now: int) -> StpGroup:
+    _stp_master(s, cmd.owner)
+    groups = s.stp_groups
+    if cmd.add:
+        accounts = s.wallet.accounts
+
+        def parent_of(acc: int) -> int | None:
+            found = accounts.get(acc)
+            return found.parent if found is not None else None
+
+        group = groups.add(cmd.owner, cmd.group_id, cmd.accounts, now, parent_of)
+    else:
+        group = groups.remove(cmd.owner, cmd.group_id, cmd.accounts, now)
+    return _stp_changed(s, group)
+
+
 # --- listings ---------------------------------------------------------------------------------
 def add_asset(s: EngineState, cmd: c.AddAsset, now: int) -> Asset:
     old = s.wallet.assets.get(cmd.asset.code)
@@ -282,6 +323,9 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.SetAccountFrozen: set_account_frozen,
     c.SetFees: set_fees,
     c.SetMxDeduct: set_mx_deduct,
+    c.CreateStpGroup: create_stp_group,
+    c.DeleteStpGroup: delete_stp_group,
+    c.SetStpGroupMembers: set_stp_group_members,
     c.AddAsset: add_asset,
     c.AddSymbol: add_symbol,
 }

@@ -12,6 +12,7 @@ from bourse.domain.accounts import SYSTEM_ACCOUNTS, AccountKind
 from bourse.domain.fees import FeeSchedule
 from bourse.domain.matching import Exchange
 from bourse.domain.orders import StpMode
+from bourse.domain.stp_groups import StpGroups
 from bourse.domain.wallet import Account, Wallet
 from bourse.engine.changes import BatchChanges, EngineStore
 from bourse.engine.clock import Clock
@@ -36,6 +37,7 @@ class EngineState:
         self.next_account_id = max(sequences.get("account", 100), 100)
         self.next_deposit_id = sequences.get("deposit", 1)
         self.next_settlement_id = sequences.get("settlement", 1)
+        self.stp_groups = StpGroups(exchange.stp_peers)
         self.pending = BatchChanges()
 
     def sequences(self) -> dict[str, int]:
@@ -86,4 +88,7 @@ def load_state(
     wallet.next_withdrawal_id = seq.get("withdrawal", 1)
     wallet.next_transfer_id = seq.get("transfer", 1)
     idempotency = Idempotency(dict(snap.idempotency), clock)
-    return EngineState(store, ex, wallet, idempotency, seq)
+    state = EngineState(store, ex, wallet, idempotency, seq)
+    for group in snap.stp_groups:
+        state.stp_groups.restore(group)
+    return state

@@ -35,6 +35,11 @@ _WRITES: dict[str, tuple[Table, tuple[str, ...], bool]] = {
         ),
         True,
     ),  # fmt: skip
+    "stp_groups": (
+        t.stp_groups,
+        ("id", "owner_account", "name", "members", "created", "updated", "deleted"),
+        True,
+    ),
     "accounts": (t.accounts, ("id", "kind", "parent_id", "frozen", "name", "mx_deduct"), True),
     # the fields of ``Posting``, in order
     "postings": (

@@ -28,6 +28,7 @@ class MemoryStore:
         self.keep_history = True
         self.commits = 0
         self.last_prices: dict[str, int] = {}
+        self.stp_groups: dict[int, Any] = {}
 
     def load(self) -> Snapshot:
         return Snapshot(
@@ -45,6 +46,7 @@ class MemoryStore:
             idempotency=dict(self.idempotency),
             sequences=dict(self.sequences),
             last_prices=dict(self.last_prices),
+            stp_groups=[copy.deepcopy(g) for g in self.stp_groups.values()],
         )
 
     def commit(self, ch: BatchChanges) -> None:
@@ -58,6 +60,8 @@ class MemoryStore:
         self.balances.update(ch.balances)
         for tr in ch.trades:
             self.last_prices[tr.symbol] = tr.price
+        for g in ch.stp_groups:
+            self.stp_groups[g.id] = g
         for o in ch.orders:
             if self.keep_history or o.status in OPEN_STATUSES:
                 self.orders[o.id] = o

@@ -35,6 +35,7 @@ from sqlalchemy import Connection, Engine, bindparam, select, text
 from bourse.domain.accounts import AccountKind
 from bourse.domain.money import Asset
 from bourse.domain.orders import Order, OrderStatus
+from bourse.domain.stp_groups import StpGroup
 from bourse.domain.symbols import Symbol
 from bourse.domain.wallet import FINAL_WITHDRAWAL, Account, Withdrawal
 from bourse.engine.changes import BatchChanges, Snapshot
@@ -199,6 +200,13 @@ class SqlStore:
                 for a in last_by(ch.accounts, by_id)
             ]
             work.append((w["accounts"], rows))
+        if ch.stp_groups:
+            rows = [
+                (g.id, g.owner, g.name, ",".join(map(str, sorted(g.members))), g.created,
+                 g.updated, g.deleted)
+                for g in last_by(ch.stp_groups, by_id)
+            ]  # fmt: skip
+            work.append((w["stp_groups"], rows))
         if ch.postings:
             work.append((w["postings"], ch.postings))  # Posting is a tuple in column order
         if ch.balances:
@@ -370,6 +378,18 @@ class SqlStore:
             idempotency=idempotency,
             sequences=sequences,
             last_prices=self._last_prices(conn),
+            stp_groups=[
+                StpGroup(
+                    r.id,
+                    r.owner_account,
+                    r.name,
+                    {int(x) for x in r.members.split(",") if x},
+                    r.created,
+                    r.updated,
+                    bool(r.deleted),
+                )
+                for r in conn.execute(select(t.stp_groups).order_by(t.stp_groups.c.id))
+            ],
         )
 
     @staticmethod

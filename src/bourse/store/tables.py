@@ -237,3 +237,18 @@ api_keys = Table(
     Column("revoked", Boolean, nullable=False, default=False),
     Index("ix_api_keys_account", "account_id"),
 )
+
+
+#: STP groups (``domain.stp_groups``): written by the engine; a deleted group keeps its row
+stp_groups = Table(
+    "stp_groups",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("owner_account", BigInteger, nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("members", Text, nullable=False, default=""),  # comma-separated account ids
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Index("ix_stp_groups_owner", "owner_account"),
+)

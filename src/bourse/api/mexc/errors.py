@@ -133,6 +133,8 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     d.RemarkTooLong: (10268, 400),  # remark too long
     d.AccountTypeNotSupported: (10103, 400),  # this account transfer is not supported
     d.TransferNotFound: (22222, 400),
+    d.StpGroupNotFound: (22222, 400),  # record does not exist
+    d.StpGroupRefused: (26, 400),  # operation not allowed
     # user referrals
     rf.ReferralError: (PARAM_ERROR, 400),
     rf.UnknownReferCode: (22222, 400),  # record does not exist

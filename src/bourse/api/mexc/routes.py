@@ -25,6 +25,7 @@ from bourse.api.mexc import (
     capital,
     market,
     rebate,
+    stp_groups,
     trading,
     userdatastream,
 )
@@ -42,6 +43,7 @@ ENDPOINTS: list[Endpoint] = [
     *market.ENDPOINTS,
     *trading.ENDPOINTS,
     *account.ENDPOINTS,
+    *stp_groups.ENDPOINTS,
     *broker.ENDPOINTS,
     *broker_subaccounts.ENDPOINTS,
     *capital.ENDPOINTS,

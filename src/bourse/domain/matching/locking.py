@@ -46,7 +46,7 @@ def order_lock(
     book; raises if the order must be refused."""
     qty = req.qty
     if otype is _MARKET:
-        asset, amount, qty = _market_lock(sym, opp, req, stp)
+        asset, amount, qty = _market_lock(sym, opp, req, stp, state.stp_peers.get(req.account))
         crossing = True  # _market_lock refuses an empty side
     else:
         # keys are ``sign x price``, best last: one comparison serves both sides
@@ -69,7 +69,7 @@ def order_lock(
 
 
 def _market_lock(
-    sym: Symbol, opp: BookSide, req: OrderRequest, stp: StpMode
+    sym: Symbol, opp: BookSide, req: OrderRequest, stp: StpMode, peers: set[int] | None
 ) -> tuple[str, int, int]:
     """A MARKET buy locks what its quantity costs on the book, or its quote budget; a MARKET
     sell locks its quantity, or the quantity its quote amount reaches on the book."""
@@ -79,12 +79,12 @@ def _market_lock(
     if req.side == BUY:
         if not qty:
             return sym.quote.code, req.quote_qty, 0
-        fillable, cost = walk(sym, opp, req.account, stp, 0, qty, 0)
+        fillable, cost = walk(sym, opp, req.account, stp, 0, qty, 0, peers)
         if fillable == 0:
             raise NoLiquidity("no opposing order")
         return sym.quote.code, cost, qty
     if not qty:
-        qty, _ = walk(sym, opp, req.account, stp, 0, 0, req.quote_qty)
+        qty, _ = walk(sym, opp, req.account, stp, 0, 0, req.quote_qty, peers)
         if qty == 0:
             raise NoLiquidity("no opposing order for that amount")
         check_qty(sym, qty)
@@ -99,12 +99,14 @@ def walk(
     limit: int,
     qty: int,
     quote: int,
+    peers: set[int] | None = None,
 ) -> tuple[int, int]:
     """Dry-run a taker against ``opp`` (up to ``limit``, 0 for none) without changing anything.
 
     With ``qty``: how much of it could fill and what it would cost (quote ledger units).
     With ``quote``: how much quantity that quote amount reaches (rounded down), and its cost.
-    Stops where self-trade prevention would stop the taker; skips orders it would cancel.
+    Stops where self-trade prevention would stop the taker; skips orders it would cancel
+    (the account's own and those of its STP group, ``peers``).
     """
     nm = sym.notional_mult
     sign = opp.sign
@@ -116,7 +118,8 @@ def walk(
             break
         price = sign * key
         for maker in opp.levels[price]:
-            if maker.account == account and (cancel_taker or cancel_maker):
+            mine = maker.account == account or (peers is not None and maker.account in peers)
+            if mine and (cancel_taker or cancel_maker):
                 if cancel_taker:
                     return filled, cost
                 continue

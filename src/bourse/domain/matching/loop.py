@@ -45,6 +45,7 @@ def match(
     buy = t_side == BUY
     by_budget = not taker.qty
     stp_on = taker.stp is not _STP_NONE
+    peers = state.stp_peers.get(t_acc) if stp_on else None  # its STP group, if any
     keys, levels, level_qty, sign = opp.keys, opp.levels, opp.level_qty, opp.sign
     limit_key = sign * limit
     tid = state.next_trade_id
@@ -66,7 +67,7 @@ def match(
         while level and want:
             maker = level[0]
             m_acc = maker.account
-            if stp_on and m_acc == t_acc:
+            if stp_on and (m_acc == t_acc or (peers is not None and m_acc in peers)):
                 stopped, removed = prevent(state, book, sym, taker, level, now)
                 lq -= removed
                 if stopped:

@@ -52,6 +52,9 @@ class ExchangeState:
         self.last_prices: dict[str, int] = {}
         #: accounts that pay their trading fees in MX when they hold enough (``mxDeduct``)
         self.mx_deduct: set[int] = set()
+        #: account -> the members of its STP group (``domain.stp_groups``): self-trade
+        #: prevention treats their orders as the account's own
+        self.stp_peers: dict[int, set[int]] = {}
 
     def rest(self, book: OrderBook, order: Order) -> None:
         """Put a new order that keeps a remainder on its side of the book (time priority last)."""
