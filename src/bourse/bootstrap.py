@@ -10,12 +10,17 @@ serves; ``services.close()`` stops everything.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
+from bourse.bus import feed
 from bourse.bus.followers import Followers
+from bourse.bus.mirror import Mirror
+from bourse.bus.nats import NatsBus
 from bourse.config import Config
 from bourse.domain.fees import FeeSchedule
 from bourse.engine import Engine
 from bourse.engine import commands as c
+from bourse.engine.changes import BatchChanges
 from bourse.sandbox.chain import SimulatedChain, chain_secret
 from bourse.sandbox.listings import ASSETS, SYMBOLS
 from bourse.services.apikeys import ApiKeys, load_server_key
@@ -37,7 +42,7 @@ from bourse.store.repositories.oauth import OAuthRepository
 from bourse.store.repositories.referrals import ReferralRepository
 from bourse.store.repositories.users import UserRepository
 from bourse.store.repositories.wallet import WalletRepository
-from bourse.store.sql import SqlStore
+from bourse.store.sql import SqlStore, StoreLocked
 
 log = logging.getLogger("bourse.bootstrap")
 
@@ -54,11 +59,26 @@ def open_platform(config: Config | None = None) -> Services:
         fees=FeeSchedule(maker=config.maker_fee_ppm, taker=config.taker_fee_ppm),
         stp_default=config.stp_default,
     )
-    if config.default_listings and not engine.wallet.assets:
-        engine.apply_batch_now([c.AddAsset(a) for a in ASSETS] + [c.AddSymbol(s) for s in SYMBOLS])
+    nats = NatsBus(config.bus_url, config.bus_name).start() if config.bus_url else None
     queries = Queries(db)
-    marketdata = MarketData.from_store(queries, engine)
-    engine.start()
+    mirror = None
+    if nats is not None and _follows(config.role, store, engine):
+        marketdata = MarketData()
+        mirror = Mirror(
+            engine,
+            nats,
+            load_trades=partial(_load_trades, queries, marketdata),
+            add_trades=lambda trades: marketdata.on_batch(BatchChanges(trades=trades)),
+        )
+    else:
+        if config.default_listings and not engine.wallet.assets:
+            engine.apply_batch_now(
+                [c.AddAsset(a) for a in ASSETS] + [c.AddSymbol(s) for s in SYMBOLS]
+            )
+        marketdata = MarketData.from_store(queries, engine)
+        if nats is not None:
+            feed(engine, nats)
+        engine.start()
     server_key = load_server_key(config.secret_key, config.key_dir, config.database_url)
     # the chain adapter: the sandbox simulator (a real chain connector would plug in here)
     chain = SimulatedChain(
@@ -79,11 +99,12 @@ def open_platform(config: Config | None = None) -> Services:
     )
     brokers = Brokers.create(db, engine)
     # followers of the engine's committed change feed: live rebate accrual
+    # (a follower process writes nothing: the writer's process does this work)
     followers = Followers().attach(engine)
-    if config.rebates_live:
+    if config.rebates_live and mirror is None:
         followers.add("rebates", brokers.accrue, wants=has_attributed_trades)
     followers.start()
-    if config.rebate_settle_at:
+    if config.rebate_settle_at and mirror is None:
         brokers.start_scheduler(config.rebate_settle_at)
     referrals = Referrals(
         ReferralRepository(db),
@@ -110,4 +131,31 @@ def open_platform(config: Config | None = None) -> Services:
         referrals=referrals,
         oauth=OAuthRepository(db),
         chain=chain,
+        nats=nats,
+        mirror=mirror.start() if mirror is not None else None,
     )
+
+
+def _follows(role: str, store: SqlStore, engine: Engine) -> bool:
+    """Whether this process follows another one's engine (``Config.role``); a writer takes the
+    database's writer lock now, so a second process started with ``auto`` becomes a follower."""
+    if role == "follower":
+        return True
+    if role not in ("writer", "auto"):
+        raise ValueError(f"role {role!r}: expected writer, follower or auto")
+    try:
+        if not store.ensure_writer():
+            engine.reload()  # another writer committed since we loaded
+    except StoreLocked:
+        if role == "writer":
+            raise
+        log.info("another process writes this database: following it over the bus")
+        return True
+    return False
+
+
+def _load_trades(queries: Queries, marketdata: MarketData, after: int) -> int:
+    """Fold the stored trades past id ``after`` into ``marketdata``; the last id folded."""
+    fresh = [row for row in queries.iter_trades() if row["id"] > after]
+    marketdata.add_trades(fresh)
+    return fresh[-1]["id"] if fresh else after

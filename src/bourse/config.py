@@ -142,6 +142,15 @@ class Config:
     rebates_live: bool = True
     #: wallet rules (review thresholds, sandbox endpoints); see ``bourse.services.wallet.WalletSettings``
     wallet: Any = None
+    #: NATS server of the bus (``nats://host:4222``; the CLI also reads ``BOURSE_BUS_URL``):
+    #: committed batches are published there, so several processes serve the same streams.
+    #: None: the streams stay in this process
+    bus_url: str | None = None
+    #: names the bus's JetStream stream and subject: one name per exchange on a NATS server
+    bus_name: str = "bourse"
+    #: with a bus: "writer" owns the engine, "follower" serves /ws and market data from the
+    #: bus, "auto" is the writer if no other process writes the database, else a follower
+    role: str = "auto"
     #: simulated chain: seconds per block, share of broadcasts that fail or get stuck
     chain_block_interval: float = 2.0
     chain_failure_rate: float = 0.0

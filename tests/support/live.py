@@ -87,15 +87,18 @@ def serve_live(
     database_url: str,
     kind: Callable[[str, Services, dict[str, int], dict[str, dict[str, str]]], L],
     app: Callable[[Services], Starlette] = create_app,
+    **settings: Any,
 ) -> Iterator[L]:
-    """Open a platform on ``database_url`` (rate limits off), seed the demo and test accounts,
-    serve ``app(platform)`` on loopback and yield ``kind(url, platform, accounts, keys)``; the
-    market maker (if started), the server and the platform are stopped afterwards."""
+    """Open a platform on ``database_url`` (rate limits off; ``settings``: further ``Config``
+    fields), seed the demo and test accounts, serve ``app(platform)`` on loopback and yield
+    ``kind(url, platform, accounts, keys)``; the market maker (if started), the server and the
+    platform are stopped afterwards."""
     config = Config(
         database_url=database_url,
         secret_key=generate_server_key(),
         rate_limits=RateLimits.off(),
         auth_limits=AuthLimits.off(),
+        **settings,
     )
     platform = open_platform(config)
     try:

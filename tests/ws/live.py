@@ -66,7 +66,11 @@ class LiveWs(LiveServer):
 
 
 @contextmanager
-def live_ws(database_url: str, limits: StreamLimits | None = None) -> Iterator[LiveWs]:
+def live_ws(
+    database_url: str, limits: StreamLimits | None = None, **settings: Any
+) -> Iterator[LiveWs]:
+    """``settings``: further ``Config`` fields (e.g. ``bus_url``)."""
+
     def app(platform: Services) -> Starlette:
         served = create_app(platform)
         if limits is None:
@@ -74,7 +78,7 @@ def live_ws(database_url: str, limits: StreamLimits | None = None) -> Iterator[L
         # the same app with /ws served under other limits
         return Starlette(routes=[*ws_routes(platform, limits), *served.routes])
 
-    with serve_live(database_url, LiveWs, app) as live:
+    with serve_live(database_url, LiveWs, app, **settings) as live:
         yield live
 
 

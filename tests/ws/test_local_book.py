@@ -60,7 +60,7 @@ class LocalBook:
         return True
 
 
-def _server_book(live: LiveWs) -> tuple[dict[str, str], dict[str, str]]:
+def server_book(live: LiveWs) -> tuple[dict[str, str], dict[str, str]]:
     def snap(engine: Any) -> Any:
         book = engine.exchange.books[SYMBOL]
         return book.bids.depth(10**6), book.asks.depth(10**6)
@@ -74,48 +74,55 @@ def _server_book(live: LiveWs) -> tuple[dict[str, str], dict[str, str]]:
     return fmt(bids), fmt(asks)
 
 
+async def keep_local_book(live: LiveWs, ws_url: str, rest_url: str) -> LocalBook:
+    """Keep a local book of ``SYMBOL`` from the server at ``ws_url`` / ``rest_url`` while
+    ``live``'s market maker runs for ``ACTIVITY_S`` seconds, until the pushes stop."""
+    loop = asyncio.get_running_loop()
+    ws = await WsClient.connect(ws_url)
+    await ws.send("SUBSCRIPTION", CHANNEL)
+    assert (await ws.recv())["msg"] == CHANNEL
+    live.start_market_maker(interval=0.02)
+    book = LocalBook()
+    http = httpx.AsyncClient(base_url=rest_url)
+
+    async def resync() -> None:
+        book.resyncs += 1
+        r = await http.get("/api/v3/depth", params={"symbol": SYMBOL, "limit": 5000})
+        book.load(r.json())
+
+    await resync()
+    stop_at = loop.time() + ACTIVITY_S
+    stopped = False
+    while True:
+        if not stopped and loop.time() > stop_at:
+            await loop.run_in_executor(None, live.stop_market_maker)
+            stopped = True
+        try:
+            frame = await ws.recv(1.0 if stopped else 5.0)
+        except TimeoutError:
+            assert stopped, "no depth push while the market maker ran"
+            break  # a quiet second after the maker stopped: all pushes are in
+        assert frame is not None, "the server closed the connection"
+        if isinstance(frame, dict | str) or frame.channel != CHANNEL:
+            continue
+        if not book.on_push(frame.publicAggreDepths):
+            await resync()
+    await http.aclose()
+    await ws.close()
+    return book
+
+
+def check_book(book: LocalBook, live: LiveWs) -> None:
+    """The local book is the server's (the writer's engine), after enough pushes."""
+    assert book.applied >= 20, book.applied
+    assert book.resyncs <= 3, book.resyncs
+    bids, asks = server_book(live)
+    assert bids and asks
+    assert book.bids == bids
+    assert book.asks == asks
+
+
 def test_local_book_follows_the_server(migrated_url: str) -> None:
     with live_ws(migrated_url) as live:
-
-        async def run() -> LocalBook:
-            loop = asyncio.get_running_loop()
-            ws = await WsClient.connect(live.ws_url)
-            await ws.send("SUBSCRIPTION", CHANNEL)
-            assert (await ws.recv())["msg"] == CHANNEL
-            live.start_market_maker(interval=0.02)
-            book = LocalBook()
-            http = httpx.AsyncClient(base_url=live.url)
-
-            async def resync() -> None:
-                book.resyncs += 1
-                r = await http.get("/api/v3/depth", params={"symbol": SYMBOL, "limit": 5000})
-                book.load(r.json())
-
-            await resync()
-            stop_at = loop.time() + ACTIVITY_S
-            stopped = False
-            while True:
-                if not stopped and loop.time() > stop_at:
-                    await loop.run_in_executor(None, live.stop_market_maker)
-                    stopped = True
-                try:
-                    frame = await ws.recv(1.0 if stopped else 5.0)
-                except TimeoutError:
-                    assert stopped, "no depth push while the market maker ran"
-                    break  # a quiet second after the maker stopped: all pushes are in
-                assert frame is not None, "the server closed the connection"
-                if isinstance(frame, dict | str) or frame.channel != CHANNEL:
-                    continue
-                if not book.on_push(frame.publicAggreDepths):
-                    await resync()
-            await http.aclose()
-            await ws.close()
-            return book
-
-        book = asyncio.run(run())
-        assert book.applied >= 20, book.applied
-        assert book.resyncs <= 3, book.resyncs
-        bids, asks = _server_book(live)
-        assert bids and asks
-        assert book.bids == bids
-        assert book.asks == asks
+        book = asyncio.run(keep_local_book(live, live.ws_url, live.url))
+        check_book(book, live)

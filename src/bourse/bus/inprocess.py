@@ -54,7 +54,18 @@ class InProcessSubscription:
             self._bus._remove(self)
             self._wake.set()
 
+    def _dropped(self) -> None:
+        self.dropped = True
+        self.close()
+
     # --- called on the publisher's thread ----------------------------------------------------
+    def _drop(self) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._dropped)
+        except RuntimeError:  # the subscriber's loop is closed
+            self.closed = True
+            self._bus._remove(self)
+
     def _deliver(self, event: Committed) -> None:
         try:
             self._loop.call_soon_threadsafe(self._offer, event)
@@ -81,6 +92,12 @@ class InProcessBus:
         with self._lock:
             self._subs = (*self._subs, sub)
         return sub
+
+    def drop_all(self) -> None:
+        """Drop every subscriber (as if each fell behind): the events it would need next are
+        lost to it (a follower reloaded its state from the store)."""
+        for sub in self._subs:
+            sub._drop()
 
     def _remove(self, sub: InProcessSubscription) -> None:
         with self._lock:

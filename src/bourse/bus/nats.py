@@ -84,6 +84,7 @@ class NatsSubscription:
         self._nc: Client | None = None
         self._error: BaseException | None = None
         self._ready = asyncio.Event()
+        self._closing: asyncio.Future[None] | None = None
         self.closed = False
         self.dropped = False
         #: stream sequence of the last event iterated (0 before the first)
@@ -162,9 +163,17 @@ class NatsSubscription:
         self._wake.set()
         nc = self._nc
         if nc is not None:
-            asyncio.ensure_future(_quietly(nc.close()))
+            self._closing = asyncio.ensure_future(_quietly(nc.close()))
         elif not self._task.done():
             self._task.cancel()
+
+    async def aclose(self) -> None:
+        """``close`` and wait until the connection is closed."""
+        self.close()
+        if self._closing is not None:
+            await self._closing
+        with contextlib.suppress(BaseException):
+            await self._task
 
 
 async def _quietly(coro: Any) -> None:

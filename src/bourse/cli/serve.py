@@ -128,6 +128,24 @@ def serve(
             "FAILURES/SECONDS (docs/security.md)."
         ),
     ] = "30/60",
+    bus: Annotated[
+        str | None,
+        typer.Option(
+            envvar="BOURSE_BUS_URL",
+            help="NATS server (nats://127.0.0.1:4222) of the bus: several processes on one "
+            "database serve the same streams. Default: streams stay in this process.",
+        ),
+    ] = None,
+    bus_name: Annotated[
+        str, typer.Option(envvar="BOURSE_BUS_NAME", help="Name of this exchange on the bus.")
+    ] = "bourse",
+    role: Annotated[
+        str,
+        typer.Option(
+            help="With --bus: writer (owns the engine), follower (serves /ws and market data "
+            "from the bus) or auto (the writer unless another process writes the database)."
+        ),
+    ] = "auto",
 ) -> None:
     """Serve the MEXC-compatible API, the operator API (/admin/v1) and, with --demo, a live
     demo market."""
@@ -150,7 +168,13 @@ def serve(
     except OSError as exc:
         raise fail(f"cannot keep the operator credential in {home}: {exc}") from exc
     maker = None
-    with open_platform(database, rate_limits=limits, auth_limits=auth) as platform:
+    if role not in ("writer", "follower", "auto"):
+        raise fail(f"--role {role!r}: expected writer, follower or auto")
+    bus_config: dict[str, Any] = {"bus_url": bus, "bus_name": bus_name, "role": role} if bus else {}
+    with open_platform(database, rate_limits=limits, auth_limits=auth, **bus_config) as platform:
+        following = platform.mirror is not None
+        if demo and following:
+            raise fail("--demo seeds the exchange: only the writer can (this server follows one)")
         if demo:
             seeded = _seed_with_progress(platform)
             maker = MarketMaker(
@@ -160,25 +184,32 @@ def serve(
             # the unsigned /sandbox/... endpoints (send a deposit, approve a review) are on
             platform.wallet.settings.sandbox = True
             platform.chain.start()
-        remember_url(platform, url)
+        if not following:  # the CLI's commands go to the writer, not to a follower
+            remember_url(platform, url)
         print_banner(
             url,
             demo_credentials(platform) if demo else None,
             limits=limits.describe(),
             auth=auth.describe(),
             home=str(home),
+            bus=f"{bus} ({'follower: read-only' if following else 'writer'})" if bus else None,
         )
-        runtime = announce(home, database, url)
+        runtime = None if following else announce(home, database, url)
+
+        def done() -> None:
+            if runtime is not None:
+                withdraw(runtime)
+
         server = _Server(
             uvicorn.Config(
                 create_app(platform, operator_token=token), log_level=log_level, lifespan="auto"
             ),
-            on_shutdown=lambda: withdraw(runtime),
+            on_shutdown=done,
         )
         try:
             server.run(sockets=[sock])
         finally:
-            withdraw(runtime)
+            done()
             if maker is not None:
                 maker.stop()
             sock.close()
@@ -205,11 +236,13 @@ def print_banner(
     limits: str | None = None,
     home: str | None = None,
     auth: str | None = None,
+    bus: str | None = None,
 ) -> None:
     lines = [
         f"[bold]API[/]        {url}   (use it where a MEXC client says https://api.mexc.com)",
         *([f"[bold]Limits[/]     {limits}"] if limits else []),
         *([f"[bold]Log-in[/]     {auth}"] if auth else []),
+        *([f"[bold]Bus[/]        {bus}"] if bus else []),
         f"[bold]OpenAPI[/]    {url}/openapi.json",
         f"[bold]Web[/]        {url}/signup  {url}/login  {url}/account/apps",
         f"[bold]OAuth[/]      {url}/.well-known/oauth-authorization-server",

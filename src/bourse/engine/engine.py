@@ -41,6 +41,7 @@ from bourse.engine import commands as c
 from bourse.engine.changes import BatchChanges, EngineStore
 from bourse.engine.clock import Clock, now_ms
 from bourse.engine.handlers import HANDLERS, Handler
+from bourse.engine.replica import apply_committed
 from bourse.engine.state import load_state
 
 log = logging.getLogger("bourse.engine")
@@ -76,11 +77,25 @@ class Engine:
         self._thread: threading.Thread | None = None
         self._listeners: list[Callable[[BatchChanges], None]] = []
         self.batches = 0
+        #: why this engine refuses commands (a follower's copy of another process's engine)
+        self.read_only: str | None = None
         self._load()
 
     # --- state -------------------------------------------------------------------------------
     def _load(self) -> None:
         self.state = load_state(self.store, self._default_fees, self.stp_default, self.clock)
+
+    def reload(self) -> None:
+        """Load the state again from the store's last committed batch (a follower after a gap)."""
+        with self.lock:
+            self._load()
+
+    def mirror(self, changes: BatchChanges, version: int) -> None:
+        """Fold in a batch another engine committed, as its ``version`` (a read-only follower;
+        ``engine.replica``). Listeners are not called: they are the writer's."""
+        with self.lock:
+            apply_committed(self.state, changes)
+            self.batches = version
 
     @property
     def exchange(self) -> Exchange:
@@ -130,6 +145,9 @@ class Engine:
     # --- submitting --------------------------------------------------------------------------
     def submit(self, command: c.Command) -> Future[Any]:
         fut: Future[Any] = Future()
+        if self.read_only is not None:
+            fut.set_exception(EngineUnavailable(self.read_only))
+            return fut
         self._queue.put((command, fut))
         return fut
 
@@ -180,6 +198,10 @@ class Engine:
 
     def _run_batch(self, batch: list[tuple[c.Command, Future[Any]]]) -> None:
         outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+        if self.read_only is not None:
+            for _, fut in batch:
+                fut.set_exception(EngineUnavailable(self.read_only))
+            return
         with self.lock:
             try:
                 # one writer per database: if another process wrote since we loaded, reload

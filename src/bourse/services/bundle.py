@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine as SAEngine
 
 from bourse.bus.followers import Followers
+from bourse.bus.mirror import Mirror
+from bourse.bus.nats import NatsBus
 from bourse.config import Config
 from bourse.engine import Engine
 from bourse.services.apikeys import ApiKeys
@@ -52,6 +54,11 @@ class Services:
     oauth: OAuthRepository
     #: the chain adapter behind the wallet (the sandbox simulator in demo and tests)
     chain: Chain
+    #: the NATS bus the engine publishes its committed batches to (``Config.bus_url``), if any
+    nats: NatsBus | None = None
+    #: in a process that follows another one's engine over the bus: what keeps this process's
+    #: read-only engine copy in step (``/ws`` and market data are served from it)
+    mirror: Mirror | None = None
     _closed: bool = field(default=False, repr=False)
 
     def close(self) -> None:
@@ -61,9 +68,13 @@ class Services:
             return
         self._closed = True
         self.followers.stop()
+        if self.mirror is not None:
+            self.mirror.close()
         self.brokers.close()
         self.chain.stop()
         self.engine.stop()
+        if self.nats is not None:  # after the engine: its last batches are published too
+            self.nats.close()
         self.store.close()
         self.db.dispose()
 

@@ -19,11 +19,13 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Callable
+from functools import partial
 from typing import Protocol
 
 from bourse.api.ws import channels as ch
 from bourse.api.ws import frames, private
-from bourse.bus import BookUpdate, Bus, Committed, Subscription, feed
+from bourse.bus import BookUpdate, Committed, InProcessBus, Subscription, feed
 from bourse.domain.orders import Trade
 from bourse.engine import Engine
 from bourse.engine.clock import now_ms
@@ -60,8 +62,17 @@ class StreamHub:
     #: committed batches the hub may lag behind the engine before the bus drops it
     backlog = 1_000_000
 
-    def __init__(self, engine: Engine, marketdata: MarketData, bus: Bus) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        marketdata: MarketData,
+        bus: InProcessBus,
+        attach: Callable[[InProcessBus], int] | None = None,
+    ) -> None:
         self.engine = engine
+        #: joins the event source, returns its version: the engine's ``feed`` by default, a
+        #: ``Mirror``'s ``attach`` in a process that follows another one's engine
+        self._attach = attach or partial(feed, engine)
         self.marketdata = marketdata
         self.bus = bus
         self.subscribers: dict[str, set[Sink]] = defaultdict(set)
@@ -83,7 +94,7 @@ class StreamHub:
             return
         self._started = True
         sub = self.bus.subscribe(maxsize=self.backlog)
-        self._start_version = self.version = feed(self.engine, self.bus)
+        self._start_version = self.version = self._attach(self.bus)
         self._tasks = [
             asyncio.ensure_future(self._consume(sub)),
             asyncio.ensure_future(self._timer()),

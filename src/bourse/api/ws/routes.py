@@ -28,9 +28,16 @@ TOO_MANY = "Too many connections for this listen key"
 
 
 def ws_routes(platform: Services, limits: StreamLimits | None = None) -> list[WebSocketRoute]:
-    """The ``/ws`` route of ``platform``'s streams (one hub per app, on an in-process bus)."""
+    """The ``/ws`` route of ``platform``'s streams (one hub per app, on an in-process bus fed by
+    the engine, or by the ``Mirror`` when this process follows another one's engine)."""
     lim = limits or StreamLimits()
-    hub = StreamHub(platform.engine, platform.marketdata, InProcessBus())
+    mirror = platform.mirror
+    hub = StreamHub(
+        platform.engine,
+        platform.marketdata,
+        InProcessBus(),
+        attach=mirror.attach if mirror is not None else None,
+    )
     keys = ListenKeys(platform.db)
     open_per_key: Counter[str] = Counter()
 
