@@ -28,6 +28,15 @@ PROMISED: dict[str, list[str]] = {
         r"^placed (\d+) NEW\ncanceled \1 CANCELED$",
         r"^placed (\d+) NEW\ncanceled \1 CANCELED$",
     ],
+    "docs/brokers.md": [
+        r'"status":"PENDING"',
+        r"broker \d+ is APPROVED",
+        r'"bindTime"',
+        r'"status":"FILLED"',
+        r"paid 1 payout",
+        r'"asset":"BTC",.*"rate":"0\.4","status":"settled"',
+        r'"data":\[\{"asset":"BTC","amount":"0\.\d+","type":"spot"',
+    ],
     "docs/streams.md": [r"best bid \S+ best ask", r"book \[\[", r"^USDT \{"],
     "docs/security.md": [
         r"^failed log-ins and OAuth client checks 30/60s per IP",

@@ -15,8 +15,9 @@ and ``python`` blocks are run, in page order, in one :class:`Page` session per p
   no server of its own gets ``scripts/run --port 0`` before its first block. Every
   process a page starts is in one process group, stopped when the page ends;
 * shell blocks run with ``bash -eE -o pipefail`` from the repo root, so any failing command
-  fails its block. Exported variables, shell functions and the working directory carry over
-  to the next blocks (shell and python) of the page: a signing helper is written once per page;
+  fails its block. As in one terminal, shell variables, functions and the working directory
+  carry over to the next shell blocks of the page (exported variables to its python blocks
+  too): a signing helper is written once per page;
 * python blocks run in one interpreter per page (``python -c`` from the repo root), in one
   namespace, so a block reuses what an earlier block of the page defined.
 
@@ -106,10 +107,24 @@ class DocFailure(AssertionError):
     pass
 
 
+# runs one block (or one server line) in bash: the page's shell state in, the block, the state out
 _WRAPPER = r"""
 __doc_state=$1; __doc_block=$2
 [ -f "$__doc_state/functions" ] && source "$__doc_state/functions"
-trap '__doc_rc=$?; env -0 > "$__doc_state/env"; declare -f > "$__doc_state/functions"; pwd > "$__doc_state/cwd"; exit $__doc_rc' EXIT
+[ -f "$__doc_state/vars" ] && source "$__doc_state/vars"
+__doc_save() {
+  local __doc_v
+  for __doc_v in $(compgen -v); do
+    case $__doc_v in
+      BASH*|__doc*|_|SHELLOPTS|EUID|PPID|UID|FUNCNAME|GROUPS|LINENO|RANDOM|SRANDOM|SECONDS) ;;
+      EPOCHSECONDS|EPOCHREALTIME|HISTCMD|PIPESTATUS|DIRSTACK|OPTIND|OPTERR|SHLVL|PWD|OLDPWD|IFS) ;;
+      COMP_WORDBREAKS|COLUMNS|LINES|HOSTNAME|HOSTTYPE|MACHTYPE|OSTYPE|PS4) ;;
+      *) [[ ${!__doc_v@a} == *r* ]] || declare -p "$__doc_v" ;;
+    esac
+  done > "$__doc_state/vars"
+  env -0 > "$__doc_state/env"; declare -f > "$__doc_state/functions"; pwd > "$__doc_state/cwd"
+}
+trap '__doc_rc=$?; __doc_save; exit $__doc_rc' EXIT
 trap 'echo "__DOC_FAILED__ $LINENO $BASH_COMMAND" >&2' ERR
 set -eE -o pipefail
 source "$__doc_block"
