@@ -14,7 +14,7 @@ import pytest
 from tests.support import snippets
 from tests.support.snippets import PAGES, ROOT, RUN, SHOW
 
-# Pages whose blocks do not run yet, with why. Tracked: it must be empty (see the last test).
+# Pages whose blocks do not run yet, with why: tracked, to be emptied (a page here is skipped).
 NOT_YET: dict[str, str] = {
     "docs/oauth.md": "its curl and authlib examples name https://exchange.example",
 }
