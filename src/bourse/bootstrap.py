@@ -28,7 +28,7 @@ from bourse.services.brokers import Brokers
 from bourse.services.brokers.rebates import has_attributed_trades
 from bourse.services.bundle import Services
 from bourse.services.marketdata import MarketData
-from bourse.services.referrals import Referrals
+from bourse.services.referrals import Referrals, has_trades
 from bourse.services.subaccounts import SubAccounts
 from bourse.services.throttle import CredentialThrottle
 from bourse.services.users import Users, engine_account_opener
@@ -98,20 +98,22 @@ def open_platform(config: Config | None = None) -> Services:
         throttle=CredentialThrottle(config.auth_limits),
     )
     brokers = Brokers.create(db, engine)
-    # followers of the engine's committed change feed: live rebate accrual
-    # (a follower process writes nothing: the writer's process does this work)
-    followers = Followers().attach(engine)
-    if config.rebates_live and mirror is None:
-        followers.add("rebates", brokers.accrue, wants=has_attributed_trades)
-    followers.start()
-    if config.rebate_settle_at and mirror is None:
-        brokers.start_scheduler(config.rebate_settle_at)
     referrals = Referrals(
         ReferralRepository(db),
         engine,
         inviter_ppm=config.referral_rate_ppm,
         invitee_ppm=config.referral_kickback_ppm,
     )
+    # followers of the engine's committed change feed: live rebate and referral accrual
+    # (a follower process writes nothing: the writer's process does this work)
+    followers = Followers().attach(engine)
+    if config.rebates_live and mirror is None:
+        followers.add("rebates", brokers.accrue, wants=has_attributed_trades)
+    if config.referrals_live and mirror is None:
+        followers.add("referrals", referrals.accrue_pending, wants=has_trades)
+    followers.start()
+    if config.rebate_settle_at and mirror is None:
+        brokers.start_scheduler(config.rebate_settle_at)
     internal = InternalTransfers(engine, InternalTransferRepository(db), wallet, UserRepository(db))
     subaccounts = SubAccounts(db, engine, apikeys, wallet, brokers.registry, brokers.bindings)
     return Services(

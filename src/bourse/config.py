@@ -137,6 +137,9 @@ class Config:
     #: kickback, in ppm of the fee (``bourse.domain.referrals``)
     referral_rate_ppm: int = 200_000
     referral_kickback_ppm: int = 0
+    #: accrue and pay referral kickbacks live, by a follower of the engine's change feed (else
+    #: only when ``Referrals.accrue_pending`` is called)
+    referrals_live: bool = True
     #: accrue broker rebates live, by a follower of the engine's change feed (else only when
     #: ``bourse brokers accrue``/``settle`` or the daily job runs)
     rebates_live: bool = True

@@ -6,6 +6,8 @@ accrual pays, and MEXC's ``rebate/taxQuery``, ``rebate/detail``, ``rebate/detail
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -30,8 +32,7 @@ from tests.support.server import ServerThread
 INVITER_PPM, INVITEE_PPM = 250_000, 100_000
 
 
-@pytest.fixture
-def env(migrated_url: str, tmp_path: Any) -> Iterator[Env]:
+def serve(migrated_url: str, tmp_path: Any, live: bool) -> Iterator[Env]:
     cfg = Config(
         database_url=migrated_url,
         secret_key=generate_server_key(),
@@ -42,6 +43,7 @@ def env(migrated_url: str, tmp_path: Any) -> Iterator[Env]:
         rebate_settle_at=None,
         referral_rate_ppm=INVITER_PPM,
         referral_kickback_ppm=INVITEE_PPM,
+        referrals_live=live,
     )
     platform = open_platform(cfg)
     try:
@@ -52,6 +54,18 @@ def env(migrated_url: str, tmp_path: Any) -> Iterator[Env]:
             yield Env(platform, srv.url, http)
     finally:
         platform.close()
+
+
+@pytest.fixture
+def env(migrated_url: str, tmp_path: Any) -> Iterator[Env]:
+    """The platform with referral accrual run by the tests only (``accrue_pending``)."""
+    yield from serve(migrated_url, tmp_path, live=False)
+
+
+@pytest.fixture
+def live_env(migrated_url: str, tmp_path: Any) -> Iterator[Env]:
+    """The platform as served: referral kickbacks accrued by the change-feed follower."""
+    yield from serve(migrated_url, tmp_path, live=True)
 
 
 def form_value(html: str, name: str) -> str:
@@ -263,3 +277,55 @@ def test_affiliate_endpoints_over_the_same_data(env: Env) -> None:
         x["uid"] for x in _affiliate(bread.get("/api/v3/rebate/affiliate/referral"))["resultList"]
     ] == [str(c_acc)]
     assert _affiliate(bread.get("/api/v3/rebate/affiliate/subaffiliates"))["resultList"] == []
+
+
+def test_live_kickbacks_follow_the_change_feed(live_env: Env) -> None:
+    env = live_env
+    refs = env.platform.referrals
+    inviter = env.open_account()
+    isig = env.signer(inviter)
+    code = refs.refer_code(inviter)
+    traders = []
+    for _ in range(4):
+        acc = env.open_account(USDT="50000", BTC="2")
+        refs.invite(acc, code)
+        traders.append(env.signer(acc, ["SPOT_DEAL_WRITE", "SPOT_ACCOUNT_READ"]))
+    stranger = env.open_account(USDT="1000000", BTC="50")
+    ssig = env.signer(stranger, ["SPOT_DEAL_WRITE", "SPOT_ACCOUNT_READ"])
+    before = {
+        a: env.platform.engine.read(lambda e, a=a: e.exchange.ledger.available(inviter, a))
+        for a in ("BTC", "USDT")
+    }
+    errors: list[BaseException] = []
+
+    def trade(sig: Any, i: int) -> None:
+        try:
+            order = dict(symbol="BTCUSDT", type="LIMIT", quantity="0.01", price="30000")
+            ok(sig.post("/api/v3/order", side="SELL", **order))
+            ok(ssig.post("/api/v3/order", side="BUY", **order))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=trade, args=(sig, i)) for i, sig in enumerate(traders)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    assert not errors
+    deadline = time.monotonic() + 15
+    rows: list[Any] = []
+    while time.monotonic() < deadline:  # bounded: the follower pays within moments
+        rows = ok(isig.get("/api/v3/rebate/detail", pageSize=100))["data"]
+        if len(rows) >= 4:
+            break
+        time.sleep(0.05)
+    assert len(rows) == 4 and {r["asset"] for r in rows} == {"USDT"}
+    # every row paid once: a further run (and the follower's own) adds nothing
+    refs.accrue_pending()
+    assert len(ok(isig.get("/api/v3/rebate/detail", pageSize=100))["data"]) == 4
+    scale = env.platform.engine.wallet.assets["USDT"].scale
+    gained = (
+        env.platform.engine.read(lambda e: e.exchange.ledger.available(inviter, "USDT"))
+        - before["USDT"]
+    )
+    assert gained == sum(to_units(r["amount"], scale) for r in rows) > 0

@@ -1,10 +1,12 @@
 """User referrals: refer codes, invitations at sign-up, and the kickbacks paid on invitees' fees.
 
 The rules (who earns what share of which fee) are in ``bourse.domain.referrals``; this module
-stores and pays them. ``Referrals.accrue_pending()`` is the whole job, safe to run at any time,
+stores and pays them. The running server calls ``accrue_pending`` from a follower of the
+engine's change feed after every batch with trades (``bus.followers``, ``has_trades``), so a
+kickback is paid moments after its fill. ``Referrals.accrue_pending()`` is the whole job, safe to run at any time,
 from any number of threads or processes, as often as wanted:
 
-1. **accrue** (one transaction per chunk of trades after the watermark): each kickback owed on
+1. **accrue** (one write transaction per chunk of trades after the watermark): each kickback owed on
    the chunk's trades becomes one ``referral_kickbacks`` row (UNIQUE per trade, side and kind;
    inserts ignore conflicts) under the chunk's payout key, and the watermark moves past the
    chunk, in the same transaction. A crash or a concurrent run never counts a trade twice.
@@ -32,14 +34,23 @@ from bourse.domain import referrals as d
 from bourse.domain.errors import DomainError
 from bourse.engine import Engine
 from bourse.engine import commands as c
+from bourse.engine.changes import BatchChanges
 from bourse.engine.clock import Clock, now_ms
 from bourse.store.repositories.referrals import ReferralRepository
 
 log = logging.getLogger("bourse.services.referrals")
 
 CURSOR = "referrals.trade_id"
+#: ``pg_advisory_xact_lock`` key serialising referral accrual chunks across processes
+ACCRUE_LOCK_KEY = 0x7265666572
 YEAR_MS = 365 * 86_400_000
 _ALPHABET = string.ascii_letters + string.digits
+
+
+def has_trades(changes: BatchChanges) -> bool:
+    """Whether a committed batch holds a trade (the change-feed follower's ``wants``; runs on
+    the engine thread, so it only looks at the batch)."""
+    return bool(changes.trades)
 
 
 def random_code() -> str:
@@ -118,8 +129,13 @@ class Referrals:
 
     def _accrue(self, run: AccrualRun, chunk: int, max_chunks: int) -> None:
         repo = self.repo
+        with repo.db.connect() as conn:  # nothing to do: do not take the write lock for it
+            run.cursor = repo.cursor(conn, CURSOR)
+            if not repo.trades_after(conn, run.cursor, 1):
+                return
         for _ in range(max_chunks):
-            with repo.begin() as conn:
+            with repo.begin_write() as conn:
+                repo.lock_accrual(conn, ACCRUE_LOCK_KEY)
                 cursor = repo.cursor(conn, CURSOR)
                 rows = repo.trades_after(conn, cursor, chunk)
                 if not rows:

@@ -36,6 +36,7 @@ class ReferralRepository(Repository):
 
     cursor = staticmethod(RebateRepository.cursor)
     set_cursor = staticmethod(RebateRepository.set_cursor)
+    lock_accrual = staticmethod(RebateRepository.lock_accrual)
 
     # --- codes and invitations -------------------------------------------------------------
     def code_of(self, account: int) -> str | None:
