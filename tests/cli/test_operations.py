@@ -55,7 +55,7 @@ class Side:
             PYTHONUNBUFFERED="1",
         )
         env.update(extra)
-        return env
+        return {k: v for k, v in env.items() if v != ""}  # "": unset
 
     def cli(self, *args: str, code: int = 0) -> str:
         """Run ``bourse ARGS`` in this process (a subprocess costs seconds of imports); its
@@ -131,8 +131,8 @@ class Exchange:
 
 
 def _side(backend: str, root: Path, name: str, pg: PgPool | None) -> Side:
-    home = root / name
-    home.mkdir()
+    home = root / name / ".bourse"  # as scripts/run keeps it
+    home.mkdir(parents=True)
     if backend == "sqlite":
         return Side(f"sqlite:///{home / 'bourse.db'}", home)
     assert pg is not None
@@ -356,6 +356,57 @@ def test_unexpected_error_is_one_line_unless_debug(exchange: Exchange) -> None:
         "accounts", "list", code=1, BOURSE_DATABASE_URL="postgresql://nobody@127.0.0.1:1/x"
     )
     assert err.count("\n") == 1 and err.startswith("error:")
+
+
+def test_commands_find_the_running_server_from_a_subdirectory(exchange: Exchange) -> None:
+    """No flag, no variable: the nearest .bourse/ names the server and its database."""
+    side = exchange.live
+    sub = side.home.parent / "a" / "b"
+    sub.mkdir(parents=True, exist_ok=True)
+    env = {"BOURSE_DATABASE_URL": "", "BOURSE_HOME": "", "BOURSE_SECRET_KEY": ""}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bourse.cli", "demo-credentials", "--json"],
+        env=side.env(**env),
+        cwd=sub,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_S,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["url"] == side.base
+    status = subprocess.run(
+        [sys.executable, "-m", "bourse.cli", "status", "--json"],
+        env=side.env(**env),
+        cwd=sub,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_S,
+    )
+    data = json.loads(status.stdout)
+    assert data["running"] and data["url"] == side.base and data["home"] == str(side.home)
+    # chain-deposit sends to that server too (not to port 8080): it answers, without --demo, 404
+    err = subprocess.run(
+        [sys.executable, "-m", "bourse.cli", "chain-deposit", "USDT", "1", "--account", "100"],
+        env=side.env(**env),
+        cwd=sub,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_S,
+    )
+    assert err.returncode == 1 and "Not Found" in err.stderr, err.stderr
+
+
+def test_a_server_nobody_announced_refuses_writes_in_seconds(
+    exchange: Exchange, tmp_path: Path
+) -> None:
+    """A home without the runtime file: the command opens the database itself, and the running
+    engine's writer lock makes it refuse in one line, quickly (PostgreSQL: no hang)."""
+    side = exchange.live
+    t0 = time.monotonic()
+    err = side.bourse("accounts", "open", code=1, BOURSE_HOME=str(tmp_path))
+    assert time.monotonic() - t0 < 15
+    assert err.count("\n") == 1 and "server running on this database" in err, err
+    assert "100" in side.bourse("accounts", "list", BOURSE_HOME=str(tmp_path))  # reads work
 
 
 def test_failed_credentials_are_throttled(exchange: Exchange) -> None:

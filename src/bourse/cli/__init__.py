@@ -13,13 +13,14 @@ non-zero; ``--debug`` shows the traceback of an unexpected error.
     bourse deposit 100 USDT 1000
     bourse keys create --account 100 --permissions SPOT_DEAL_READ,SPOT_DEAL_WRITE
 
-One module per group: ``serve``, ``demo``, ``db`` (migrate), ``accounts``, ``keys``,
+One module per group: ``serve``, ``status`` (status, stop), ``demo``, ``db`` (migrate), ``accounts``, ``keys``,
 ``brokers``, ``audit``; ``runner`` decides between the server and the database, ``common``
 holds the shared options, tables and errors.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Annotated
 
@@ -33,6 +34,7 @@ from bourse.cli.db import migrate
 from bourse.cli.demo import chain_deposit, demo_credentials_cmd
 from bourse.cli.keys import keys_app
 from bourse.cli.serve import public_url, serve
+from bourse.cli.status import status_cmd, stop_cmd
 
 app = typer.Typer(
     name="bourse",
@@ -47,13 +49,16 @@ _state = {"debug": False}
 @app.callback()
 def _root(
     debug: Annotated[
-        bool, typer.Option("--debug", help="Show the traceback of an unexpected error.")
+        bool,
+        typer.Option("--debug", help="Show tracebacks and the platform's log of a command."),
     ] = False,
 ) -> None:
     _state["debug"] = debug
 
 
 app.command()(serve)
+app.command("status")(status_cmd)
+app.command("stop")(stop_cmd)
 app.command("demo-credentials")(demo_credentials_cmd)
 app.command("chain-deposit")(chain_deposit)
 app.command()(migrate)
@@ -67,6 +72,13 @@ app.add_typer(brokers_app, name="brokers")
 def main() -> None:
     """Entry point of the ``bourse`` console script: an unexpected error is one line (exit 1)
     unless ``--debug``."""
+    args = sys.argv[1:]
+    command = next((a for a in args if not a.startswith("-")), None)
+    if "--debug" not in args and command != "serve":
+        # a command speaks in its own one-line errors; the engine's log is for servers
+        quiet = logging.getLogger("bourse")
+        quiet.addHandler(logging.NullHandler())
+        quiet.propagate = False
     try:
         app()
     except Exception as exc:

@@ -126,13 +126,18 @@ class RunningServer:
     path: Path
 
     def alive(self) -> bool:
+        """Whether the process still runs (a zombie, exited but not yet reaped, does not)."""
         try:
             os.kill(self.pid, 0)
         except ProcessLookupError:
             return False
         except PermissionError:  # another user's process: it exists
             return True
-        return True
+        try:
+            stat = Path(f"/proc/{self.pid}/stat").read_text()
+        except OSError:  # no /proc (macOS): trust kill
+            return True
+        return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def runtime_path(home: Path, database_url: str) -> Path:
