@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from functools import partial
 
-from bourse.bus import feed
+from bourse.bus.feed import announce
 from bourse.bus.followers import Followers
 from bourse.bus.mirror import Mirror
 from bourse.bus.nats import NatsBus
@@ -77,7 +77,7 @@ def open_platform(config: Config | None = None) -> Services:
             )
         marketdata = MarketData.from_store(queries, engine)
         if nats is not None:
-            feed(engine, nats)
+            announce(engine, nats)
         engine.start()
     server_key = load_server_key(config.secret_key, config.key_dir, config.database_url)
     # the chain adapter: the sandbox simulator (a real chain connector would plug in here)

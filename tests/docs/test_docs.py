@@ -37,7 +37,14 @@ PROMISED: dict[str, list[str]] = {
         r'"asset":"BTC",.*"rate":"0\.4","status":"settled"',
         r'"data":\[\{"asset":"BTC","amount":"0\.\d+","type":"spot"',
     ],
-    "docs/streams.md": [r"best bid \S+ best ask", r"book \[\[", r"^USDT \{"],
+    "docs/streams.md": [
+        r"best bid \S+ best ask",
+        r"book \[\[",
+        r"^USDT \{",
+        r'^\{"lastUpdateId":\d+,"bids":\[\["[\d.]+","[\d.]+"\]\]',
+        r'^\{"lastUpdateId":\d+,"bids":\[\["[\d.]+","[\d.]+"\]\]',
+        r"^follower: best bid \d\S* best ask \d",
+    ],
     "docs/security.md": [
         r"^failed log-ins and OAuth client checks 30/60s per IP",
         r"^credential throttle off; back-off",

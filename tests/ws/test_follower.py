@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bourse.bus import Committed, feed
+from bourse.bus.feed import announce
 from bourse.bus.mirror import Mirror
 from bourse.domain.accounts import AccountKind
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType, Trade
@@ -96,6 +97,40 @@ def test_follower_mirrors_the_writer_and_reloads_after_a_gap(migrated_url: str) 
                     copy.batches == writer.batches and _view(copy, (a, b)) == _view(writer, (a, b))
                 )
             )
+    finally:
+        if mirror is not None:
+            mirror.close()
+        for db in dbs:
+            db.dispose()
+
+
+def test_a_restarted_writer_announces_where_followers_start(migrated_url: str) -> None:
+    """The stream still holds another incarnation's events (versions and commit counts of a
+    writer that ran before): the writer's announcement on start is where a new follower
+    starts, so it is ready at once, at the writer's version, and follows from there."""
+    dbs = make_engine(migrated_url), make_engine(migrated_url)
+    writer = Engine(SqlStore(dbs[0]))
+    writer.apply_batch_now([c.AddAsset(x) for x in ASSETS] + [c.AddSymbol(s) for s in SYMBOLS])
+    a, b = (x.id for x in writer.apply_batch_now([c.OpenAccount(AccountKind.USER)] * 2))
+    writer.apply_batch_now(
+        [c.CreditDeposit(a, "USDT", 10**15, "a"), c.CreditDeposit(b, "BTC", 10**15, "b")]
+    )
+    mirror: Mirror | None = None
+    try:
+        with nats_bus() as bus:
+            for v in (700, 701):  # the previous incarnation's last events
+                bus.publish(Committed(v, 0, BatchChanges(), commits=900 + v))
+            start = announce(writer, bus)
+            _trade(writer, a, b, 0)
+            copy = Engine(SqlStore(dbs[1]))
+            mirror = Mirror(copy, bus).start(timeout=15)
+            assert mirror.ready and mirror.loads == 1
+            _until(lambda: copy.batches == writer.batches == start + 2)
+            for i in range(1, 6):
+                _trade(writer, a, b, i)
+            _until(lambda: copy.batches == writer.batches)
+            assert _view(copy, (a, b)) == _view(writer, (a, b))
+            assert mirror.loads == 1
     finally:
         if mirror is not None:
             mirror.close()

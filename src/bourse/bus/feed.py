@@ -91,3 +91,20 @@ def feed(engine: Engine, bus: Bus) -> int:
     with engine.lock:
         engine.subscribe(on_batch)
         return engine.batches
+
+
+def announce(engine: Engine, bus: Bus) -> int:
+    """``feed(engine, bus)``, and first an empty event at the engine's current version and the
+    store's commit count: where a process that follows this engine starts. (The writer's
+    versions start again at 0 when it restarts; a follower that still holds an older stream's
+    events takes this one as a gap and reloads.)"""
+    with engine.lock:
+        bus.publish(
+            Committed(
+                version=engine.batches,
+                time=engine.clock(),
+                changes=BatchChanges(),
+                commits=getattr(engine.store, "durable_commits", 0),
+            )
+        )
+        return feed(engine, bus)

@@ -119,6 +119,10 @@ class Mirror:
             rest = asyncio.all_tasks(loop)
             if rest:
                 loop.run_until_complete(asyncio.wait(rest, timeout=2))
+            rest = asyncio.all_tasks(loop)  # nats-py's heartbeat checks outlive their connection
+            for task in rest:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*rest, return_exceptions=True))
         finally:
             loop.close()
 

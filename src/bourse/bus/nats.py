@@ -2,7 +2,8 @@
 
 ``NatsBus(url, name)`` owns one JetStream stream (``stream``) on one subject (``subject``); both
 are derived from ``name``, so several exchanges (or tests) share one ``nats-server`` without
-seeing each other. The stream keeps the last ``max_age_s`` seconds of events, so a follower can
+seeing each other. The stream keeps the last ``max_age_s`` seconds of events (at most
+``max_bytes``, the oldest go first), so a follower can
 replay from a stream sequence (``subscribe(start=seq)``) or start at the newest event
 (``start="last"``).
 
@@ -191,11 +192,13 @@ class NatsBus:
         *,
         max_backlog: int = 100_000,
         max_age_s: float = 3600.0,
+        max_bytes: int = 1 << 30,
     ) -> None:
         self.url = url
         self.stream, self.subject = _names(name)
         self.max_backlog = max_backlog
         self.max_age_s = max_age_s
+        self.max_bytes = max_bytes
         self.published = 0
         #: events never published (outbox full or NATS refused them)
         self.lost = 0
@@ -312,6 +315,7 @@ class NatsBus:
                 subjects=[self.subject],
                 storage=StorageType.FILE,
                 max_age=self.max_age_s,
+                max_bytes=self.max_bytes,
             )
             try:
                 await js.add_stream(config)
