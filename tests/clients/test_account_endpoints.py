@@ -8,6 +8,10 @@ from typing import Any
 
 import pymexc
 
+from bourse.domain.accounts import AccountKind
+from bourse.engine import commands as c
+from bourse.sandbox.demo import FULL_SPOT_PERMISSIONS
+
 
 def pymexc_client(live_server: Any, role: str = "user") -> Any:
     creds = live_server.credentials[role]
@@ -64,3 +68,40 @@ def test_stp_groups(live_server) -> None:  # type: ignore[no-untyped-def]
     assert spot.delete_stp_strategy_group(gid)["data"] is True
     assert ex.spotPrivateDeleteStrategyGroup({"tradeGroupId": str(other["tradeGroupId"])})["data"]
     assert spot.query_stp_strategy_group()["data"] == []
+
+
+def test_dust_conversion(live_server) -> None:  # type: ignore[no-untyped-def]
+    """pymexc's ``get_assets_convert_into_mx``/``dust_transfer``/``dustlog`` and ccxt's implicit
+    ``capital/convert`` methods; the demo's dust desk pays the MX."""
+    from ._harness import seed_market
+
+    cp = seed_market(live_server)  # BTCUSDT last 60500
+    cp.create_order("MX/USDT", "limit", "sell", "10", "2.5")
+    cp.create_order("MX/USDT", "limit", "buy", "10", "2.5")
+    engine = live_server.platform.engine
+    user = engine.execute(c.OpenAccount(AccountKind.USER)).id
+    engine.execute(c.CreditDeposit(user, "BTC", 4000, "dust-btc"))  # 0.00004 BTC = 2.42 USDT
+    engine.execute(c.CreditDeposit(user, "USDT", 10 * 10**8, "dust-usdt"))  # 10 USDT: too much
+    key, secret = live_server.platform.apikeys.create_key(user, list(FULL_SPOT_PERMISSIONS))
+    spot = pymexc.spot.HTTP(api_key=key, api_secret=secret)
+    spot.base_url = live_server.url
+    rows = {r["asset"]: r for r in spot.get_assets_convert_into_mx()}
+    assert rows["BTC"]["code"] is None and rows["USDT"]["code"] is not None
+    ex = live_server.mexc(None, apiKey=key, secret=secret)
+    assert {r["asset"] for r in ex.spotPrivateGetCapitalConvertList()} == set(rows)
+    mx_before = engine.read(lambda e: e.wallet.ledger.available(user, "MX"))
+    done = spot.dust_transfer(["BTC", "USDT"])
+    # 2.42 USDT at 2.5 is 0.968 MX; 0.2 % fee 0.001936
+    assert done == {
+        "successList": ["BTC"],
+        "failedList": ["USDT"],
+        "totalConvert": "0.966064",
+        "convertFee": "0.001936",
+    }
+    assert engine.read(lambda e: e.wallet.ledger.available(user, "MX")) == mx_before + 96_606_400
+    log = spot.dustlog(limit=10)
+    assert log["totalRecords"] == 1 and log["data"][0]["convertDetails"][0]["asset"] == "BTC"
+    assert ex.spotPrivateGetCapitalConvert({"limit": 10})["totalRecords"] == 1
+    engine.execute(c.CreditDeposit(user, "BTC", 4000, "dust-btc-2"))
+    again = ex.spotPrivatePostCapitalConvert({"asset": "BTC"})
+    assert again["successList"] == ["BTC"] and again["totalConvert"] == "0.966064"

@@ -22,11 +22,14 @@ class AccountKind(StrEnum):
 FEE_REVENUE = 1
 REBATES_PAYABLE = 2
 CHAIN_CLEARING = 3
+#: takes small balances and pays MX for them (``capital/convert``); funded with MX by the operator
+DUST_DESK = 4
 
 SYSTEM_ACCOUNTS = {
     FEE_REVENUE: "fee revenue",
     REBATES_PAYABLE: "broker rebates payable",
     CHAIN_CLEARING: "chain deposits/withdrawals clearing",
+    DUST_DESK: "dust conversion desk",
 }
 
 FIRST_USER_ACCOUNT_ID = 100

@@ -178,6 +178,10 @@ class TransferNotFound(DomainError):
     """The transfer does not exist."""
 
 
+class DustLimitReached(DomainError):
+    """The account converted dust as often as a day allows."""
+
+
 class StpGroupNotFound(DomainError):
     """No such STP group among the account's."""
 

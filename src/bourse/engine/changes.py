@@ -33,6 +33,19 @@ class DepositRecord(NamedTuple):
     time: int
 
 
+class DustRecord(NamedTuple):
+    """One converted asset of one dust conversion (``line`` numbers the assets)."""
+
+    id: int
+    line: int
+    account: int
+    asset: str
+    amount: int
+    convert: int  # MX paid to the account (after the fee)
+    fee: int  # MX
+    time: int
+
+
 class IdempotencyRecord(NamedTuple):
     scope: str  # "order", "transfer", "withdraw", "deposit"
     account: int
@@ -59,6 +72,7 @@ class BatchChanges:
     assets: list[Asset] = field(default_factory=list)
     symbols: list[Symbol] = field(default_factory=list)
     stp_groups: list[StpGroup] = field(default_factory=list)
+    dust: list[DustRecord] = field(default_factory=list)
     #: next free ids after this batch: "order", "trade", "withdrawal", "transfer", "account", "deposit"
     sequences: dict[str, int] = field(default_factory=dict)
 
@@ -105,3 +119,7 @@ class EngineStore(Protocol):
     def get_order(self, order_id: int) -> Order | None: ...
 
     def get_withdrawal(self, withdrawal_id: int) -> Withdrawal | None: ...
+
+    def dust_conversions_since(self, account: int, since: int) -> int:
+        """How many dust conversions ``account`` made from ``since`` (ms) on."""
+        ...

@@ -30,6 +30,7 @@ __all__ = [
     "VoidWithdrawal",
     "SetFees",
     "SetMxDeduct",
+    "ConvertDust",
     "CreateStpGroup",
     "DeleteStpGroup",
     "SetStpGroupMembers",
@@ -154,6 +155,15 @@ class SetMxDeduct(Command):
 
     account: int
     enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConvertDust(Command):
+    """Convert the account's whole available balance of each of ``assets`` into MX
+    (``domain.dust``): each asset converts or fails on its own, all in one command."""
+
+    account: int
+    assets: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,15 +12,19 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from bourse.domain.accounts import FEE_REVENUE, AccountKind
-from bourse.domain.errors import InvalidParameter, StpGroupRefused
+from bourse.domain.accounts import DUST_DESK, FEE_REVENUE, AccountKind
+from bourse.domain.dust import DAY_MS, DustConversion, DustQuote, quote
+from bourse.domain.dust import MAX_PER_DAY as MAX_DUST_PER_DAY
+from bourse.domain.errors import DustLimitReached, InvalidParameter, StpGroupRefused
+from bourse.domain.ledger import AVAILABLE
 from bourse.domain.money import Asset
+from bourse.domain.mx import MX
 from bourse.domain.orders import Order
 from bourse.domain.stp_groups import StpGroup
 from bourse.domain.symbols import Symbol
 from bourse.domain.wallet import Account, Withdrawal
 from bourse.engine import commands as c
-from bourse.engine.changes import DepositRecord, TransferRecord
+from bourse.engine.changes import DepositRecord, DustRecord, TransferRecord
 from bourse.engine.idempotency import fingerprint
 from bourse.engine.state import EngineState
 
@@ -132,6 +136,46 @@ def pay_rebates(s: EngineState, cmd: c.PayRebates, now: int) -> bool:
         wallet.pay_rebate(account, asset, amount, ref)
     s.idempotency.remember(s.pending, "rebate", 0, cmd.settlement_key, fp, ref)
     return True
+
+
+def convert_dust(s: EngineState, cmd: c.ConvertDust, now: int) -> DustConversion:
+    """Each asset converts on its own (``domain.dust.quote``) while the desk has the MX; every
+    check is made before its postings, so nothing is ever half-converted."""
+    account = cmd.account
+    acc = s.wallet.active(account)
+    if acc.kind is AccountKind.SYSTEM:
+        raise InvalidParameter("system accounts convert nothing")
+    done = s.store.dust_conversions_since(account, now - DAY_MS)
+    done += len({d.id for d in s.pending.dust if d.account == account})
+    if done >= MAX_DUST_PER_DAY:
+        raise DustLimitReached(f"at most {MAX_DUST_PER_DAY} conversions in 24 hours")
+    ex, ledger = s.exchange, s.exchange.ledger
+    cid = s.next_dust_id
+    desk_mx = ledger.available(DUST_DESK, MX)
+    converted: list[DustQuote] = []
+    failed: list[str] = []
+    for asset in dict.fromkeys(cmd.assets):
+        if asset not in s.wallet.assets:
+            failed.append(asset)
+            continue
+        q = quote(
+            asset, ledger.available(account, asset), ex.symbols, ex.last_prices, s.wallet.assets
+        )
+        if q.refusal is not None or q.mx > desk_mx:
+            failed.append(asset)
+            continue
+        desk_mx -= q.mx
+        ledger.post(account, AVAILABLE, DUST_DESK, AVAILABLE, asset, q.amount, "dust", cid)
+        ledger.post(DUST_DESK, AVAILABLE, account, AVAILABLE, MX, q.net, "dust", cid)
+        ledger.post(DUST_DESK, AVAILABLE, FEE_REVENUE, AVAILABLE, MX, q.fee, "dust_fee", cid)
+        s.pending.dust.append(
+            DustRecord(cid, len(converted), account, asset, q.amount, q.net, q.fee, now)
+        )
+        converted.append(q)
+    if not converted:
+        return DustConversion(0, now, (), tuple(failed))
+    s.next_dust_id += 1
+    return DustConversion(cid, now, tuple(converted), tuple(failed))
 
 
 # --- withdrawals ------------------------------------------------------------------------------
@@ -314,6 +358,7 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.Transfer: transfer,
     c.CreditDeposit: credit_deposit,
     c.PayRebates: pay_rebates,
+    c.ConvertDust: convert_dust,
     c.ReserveWithdrawal: reserve_withdrawal,
     c.MarkWithdrawalProcessing: mark_withdrawal_processing,
     c.ApproveWithdrawal: approve_withdrawal,

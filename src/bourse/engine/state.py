@@ -37,6 +37,7 @@ class EngineState:
         self.next_account_id = max(sequences.get("account", 100), 100)
         self.next_deposit_id = sequences.get("deposit", 1)
         self.next_settlement_id = sequences.get("settlement", 1)
+        self.next_dust_id = sequences.get("dust", 1)
         self.stp_groups = StpGroups(exchange.stp_peers)
         self.pending = BatchChanges()
 
@@ -51,6 +52,7 @@ class EngineState:
             "account": self.next_account_id,
             "deposit": self.next_deposit_id,
             "settlement": self.next_settlement_id,
+            "dust": self.next_dust_id,
         }
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bourse.domain.accounts import AccountKind
+from bourse.domain.accounts import DUST_DESK, AccountKind
 from bourse.domain.money import to_units
 from bourse.engine import commands as c
 from bourse.sandbox.listings import ASSETS, SYMBOLS
@@ -139,6 +139,10 @@ def demo_account_ids(platform: Any) -> dict[str, int]:
     return out
 
 
+#: MX the demo's dust desk starts with
+DUST_DESK_MX = "1000000"
+
+
 def is_empty(platform: Any) -> bool:
     """True when no demo account exists yet (the database was never seeded)."""
     return not demo_account_ids(platform)
@@ -170,6 +174,11 @@ def seed_demo(
         note("listed the demo assets and symbols")
 
     scales = engine.read(lambda e: {code: a.scale for code, a in e.wallet.assets.items()})
+    if "MX" in scales:  # the dust desk pays MX for small balances (``capital/convert``)
+        desk_mx = to_units(DUST_DESK_MX, scales["MX"])
+        engine.execute(
+            c.CreditDeposit(DUST_DESK, "MX", desk_mx, f"demo:dust-desk:MX:{DUST_DESK_MX}")
+        )
     for spec in accounts:
         acc = find_account(engine, spec.name)
         if acc is None:

@@ -35,6 +35,12 @@ _WRITES: dict[str, tuple[Table, tuple[str, ...], bool]] = {
         ),
         True,
     ),  # fmt: skip
+    # the fields of ``DustRecord``, in order
+    "dust": (
+        t.dust_conversions,
+        ("id", "line", "account_id", "asset", "amount", "convert", "fee", "time"),
+        False,
+    ),
     "stp_groups": (
         t.stp_groups,
         ("id", "owner_account", "name", "members", "created", "updated", "deleted"),

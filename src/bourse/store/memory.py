@@ -29,6 +29,7 @@ class MemoryStore:
         self.commits = 0
         self.last_prices: dict[str, int] = {}
         self.stp_groups: dict[int, Any] = {}
+        self.dust: list[Any] = []
 
     def load(self) -> Snapshot:
         return Snapshot(
@@ -62,6 +63,7 @@ class MemoryStore:
             self.last_prices[tr.symbol] = tr.price
         for g in ch.stp_groups:
             self.stp_groups[g.id] = g
+        self.dust.extend(ch.dust)
         for o in ch.orders:
             if self.keep_history or o.status in OPEN_STATUSES:
                 self.orders[o.id] = o
@@ -86,6 +88,9 @@ class MemoryStore:
     def get_order(self, order_id: int) -> Order | None:
         o = self.orders.get(order_id)
         return copy.copy(o) if o else None
+
+    def dust_conversions_since(self, account: int, since: int) -> int:
+        return len({d.id for d in self.dust if d.account == account and d.time >= since})
 
     def get_withdrawal(self, withdrawal_id: int) -> Withdrawal | None:
         w = self.withdrawals.get(withdrawal_id)

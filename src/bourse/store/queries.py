@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import Engine, and_, func, or_, select
 
 from bourse.domain.orders import Order
 from bourse.store import tables as t
@@ -172,3 +172,36 @@ class Queries:
             last = rows[-1]["id"]
             if len(rows) < chunk:
                 return
+
+    # --- dust conversions ----------------------------------------------------------------------
+    def dust_log(
+        self, account: int, start: int | None, end: int | None, page: int, size: int
+    ) -> tuple[list[list[Any]], int]:
+        """The account's dust conversions in ``[start, end]`` (ms), newest first: page ``page``
+        of ``size`` conversions, each the list of its rows (one per asset, in order), and how
+        many conversions there are in all."""
+        d = t.dust_conversions.c
+        where = [d.account_id == account]
+        if start is not None:
+            where.append(d.time >= start)
+        if end is not None:
+            where.append(d.time <= end)
+        total = self._all(select(func.count(func.distinct(d.id)).label("n")).where(*where))
+        ids_q = (
+            select(d.id)
+            .where(*where)
+            .group_by(d.id)
+            .order_by(d.id.desc())
+            .limit(size)
+            .offset((page - 1) * size)
+        )
+        ids = [r["id"] for r in self._all(ids_q)]
+        if not ids:
+            return [], int(total[0]["n"])
+        rows = self._all(
+            select(t.dust_conversions).where(d.id.in_(ids)).order_by(d.id.desc(), d.line)
+        )
+        groups: dict[int, list[Any]] = {}
+        for r in rows:
+            groups.setdefault(r["id"], []).append(r)
+        return list(groups.values()), int(total[0]["n"])

@@ -30,7 +30,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select, text
+from sqlalchemy import Connection, Engine, bindparam, func, select, text
 
 from bourse.domain.accounts import AccountKind
 from bourse.domain.money import Asset
@@ -200,6 +200,8 @@ class SqlStore:
                 for a in last_by(ch.accounts, by_id)
             ]
             work.append((w["accounts"], rows))
+        if ch.dust:
+            work.append((w["dust"], ch.dust))  # DustRecord is a tuple in column order
         if ch.stp_groups:
             rows = [
                 (g.id, g.owner, g.name, ",".join(map(str, sorted(g.members))), g.created,
@@ -421,6 +423,14 @@ class SqlStore:
     def get_order(self, order_id: int) -> Order | None:
         row = self._one(self._sel_order, {"id": order_id})
         return order_from_row(row) if row is not None else None
+
+    def dust_conversions_since(self, account: int, since: int) -> int:
+        d = t.dust_conversions.c
+        stmt = select(func.count(func.distinct(d.id)).label("n")).where(
+            d.account_id == account, d.time >= since
+        )
+        row = self._one(stmt, {})
+        return int(row["n"]) if row is not None else 0
 
     def get_withdrawal(self, withdrawal_id: int) -> Withdrawal | None:
         row = self._one(self._sel_withdrawal, {"id": withdrawal_id})

@@ -252,3 +252,19 @@ stp_groups = Table(
     Column("deleted", Boolean, nullable=False, default=False),
     Index("ix_stp_groups_owner", "owner_account"),
 )
+
+
+#: dust conversions to MX (``domain.dust``): one row per converted asset, written by the engine
+dust_conversions = Table(
+    "dust_conversions",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("line", SmallInteger, primary_key=True, autoincrement=False),
+    Column("account_id", BigInteger, nullable=False),
+    Column("asset", String(32), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("convert", BigInteger, nullable=False),
+    Column("fee", BigInteger, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Index("ix_dust_conversions_account_time", "account_id", "time"),
+)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bourse.api.mexc import capital_internal, capital_transfers
+from bourse.api.mexc import capital_dust, capital_internal, capital_transfers
 from bourse.api.mexc import schemas as s
 from bourse.api.mexc.capital_service import call, units, wallet_of
 from bourse.api.mexc.capital_wire import (
@@ -284,4 +284,5 @@ ENDPOINTS: list[Endpoint] = [
     ),
     *capital_transfers.ENDPOINTS,
     *capital_internal.ENDPOINTS,
+    *capital_dust.ENDPOINTS,
 ]

@@ -133,6 +133,7 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     d.RemarkTooLong: (10268, 400),  # remark too long
     d.AccountTypeNotSupported: (10103, 400),  # this account transfer is not supported
     d.TransferNotFound: (22222, 400),
+    d.DustLimitReached: (26, 400),  # operation not allowed
     d.StpGroupNotFound: (22222, 400),  # record does not exist
     d.StpGroupRefused: (26, 400),  # operation not allowed
     # user referrals
