@@ -15,9 +15,7 @@ from tests.support import snippets
 from tests.support.snippets import PAGES, ROOT, RUN, SHOW
 
 # Pages whose blocks do not run yet, with why: tracked, to be emptied (a page here is skipped).
-NOT_YET: dict[str, str] = {
-    "docs/oauth.md": "its curl and authlib examples name https://exchange.example",
-}
+NOT_YET: dict[str, str] = {}
 
 # What a page's blocks must print, as regexes over the page's output (in order of the page).
 PROMISED: dict[str, list[str]] = {
@@ -36,6 +34,14 @@ PROMISED: dict[str, list[str]] = {
         r"paid 1 payout",
         r'"asset":"BTC",.*"rate":"0\.4","status":"settled"',
         r'"data":\[\{"asset":"BTC","amount":"0\.\d+","type":"spot"',
+    ],
+    "docs/oauth.md": [
+        r'"code_challenge_methods_supported": ?\[\s*"S256"\s*\]',
+        r"^303 to http://127\.0\.0\.1:8765/callback$",
+        r"^scope read trade expires in 3600$",
+        r"^order \d+ NEW$",
+        r'"active": ?true',
+        r'"code": ?10072.* HTTP 401$',
     ],
     "docs/streams.md": [
         r"best bid \S+ best ask",

@@ -19,7 +19,8 @@ and ``python`` blocks are run, in page order, in one :class:`Page` session per p
   carry over to the next shell blocks of the page (exported variables to its python blocks
   too): a signing helper is written once per page;
 * python blocks run in one interpreter per page (``python -c`` from the repo root), in one
-  namespace, so a block reuses what an earlier block of the page defined.
+  namespace, so a block reuses what an earlier block of the page defined; what a python block
+  puts in ``os.environ`` is exported to the next shell blocks.
 
 A failure names the page, the block number (1-based, counting every fenced block of the page),
 the line in the page and the command, with the block's output. Two sessions of one page never
@@ -119,7 +120,7 @@ __doc_save() {
       BASH*|__doc*|_|SHELLOPTS|EUID|PPID|UID|FUNCNAME|GROUPS|LINENO|RANDOM|SRANDOM|SECONDS) ;;
       EPOCHSECONDS|EPOCHREALTIME|HISTCMD|PIPESTATUS|DIRSTACK|OPTIND|OPTERR|SHLVL|PWD|OLDPWD|IFS) ;;
       COMP_WORDBREAKS|COLUMNS|LINES|HOSTNAME|HOSTTYPE|MACHTYPE|OSTYPE|PS4) ;;
-      *) [[ ${!__doc_v@a} == *r* ]] || declare -p "$__doc_v" ;;
+      *) [[ ${!__doc_v@a} == *[rx]* ]] || declare -p "$__doc_v" ;;  # exported: in env
     esac
   done > "$__doc_state/vars"
   env -0 > "$__doc_state/env"; declare -f > "$__doc_state/functions"; pwd > "$__doc_state/cwd"
@@ -152,7 +153,8 @@ for request in sys.stdin:
         sys.stdout.flush(); sys.stderr.flush()
         os.dup2(saved[0], 1); os.dup2(saved[1], 2)
     os.close(saved[0]); os.close(saved[1])
-    results.write(json.dumps({"ok": ok}) + "\n"); results.flush()
+    results.write(json.dumps({"ok": ok, "env": dict(os.environ), "cwd": os.getcwd()}) + "\n")
+    results.flush()
 """
 
 
@@ -387,9 +389,12 @@ class Page:
         self.python.stdin.write(json.dumps(job) + "\n")
         self.python.stdin.flush()
         try:
-            ok = json.loads(self.results.get(timeout=BLOCK_SECONDS))["ok"]
+            result = json.loads(self.results.get(timeout=BLOCK_SECONDS))
         except queue.Empty:
-            ok = None
+            result = {"ok": None}
+        ok = result["ok"]
+        if ok:  # what the block exported (os.environ) and its directory carry on, as in a shell
+            self.env, self.cwd = result["env"], result["cwd"]
         text = out_path.read_text() if out_path.exists() else ""
         if not ok:
             what = "timed out" if ok is None else "raised"
