@@ -6,8 +6,12 @@ a clear error at start and never blocks the engine."""
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +27,7 @@ from bourse.domain.symbols import Symbol
 from bourse.domain.wallet import Account, Withdrawal, WithdrawalStatus
 from bourse.engine import Engine
 from bourse.engine.changes import BatchChanges, DepositRecord, IdempotencyRecord, TransferRecord
-from tests.support.nats import nats_bus
+from tests.support.nats import NATS_URL, nats_bus
 
 from .test_bus import P, Q, _engine, _order
 
@@ -220,3 +224,15 @@ def test_an_invalid_bus_name_is_refused() -> None:
     with pytest.raises(ValueError, match="letters, digits"):
         NatsBus("nats://127.0.0.1:4222", "a.b")
     InProcessBus()  # the default stays the in-process bus
+
+
+def test_bench_bus_runs() -> None:
+    """``bench/bus.py`` still runs (tiny), so the bus benchmark cannot rot; BENCHMARKS.md holds
+    a real run. Every path delivers every batch."""
+    bench = Path(__file__).resolve().parents[2] / "bench" / "bus.py"
+    cmd = [sys.executable, str(bench), "--batches", "20", "--rate", "100", "--nats", NATS_URL]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for path in ("in-process", "nats", "mirror"):
+        assert re.search(rf"^{path}\s+20\s", out.stdout, re.M), out.stdout
+    assert "lost 0; mirror reloads 0" in out.stdout

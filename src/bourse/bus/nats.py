@@ -177,6 +177,13 @@ class NatsSubscription:
             await self._task
 
 
+def _run_catching(coro: Any, failure: list[BaseException]) -> None:
+    try:
+        asyncio.run(coro)
+    except BaseException as exc:
+        failure.append(exc)
+
+
 async def _quietly(coro: Any) -> None:
     with contextlib.suppress(Exception):
         await coro
@@ -249,7 +256,13 @@ class NatsBus:
             finally:
                 await nc.close()
 
-        asyncio.run(run())
+        # on a thread of its own: callable from inside a running event loop too
+        failure: list[BaseException] = []
+        worker = threading.Thread(target=lambda: _run_catching(run(), failure), daemon=True)
+        worker.start()
+        worker.join(CONNECT_TIMEOUT_S + 5)
+        if failure:
+            raise BusUnavailable(f"cannot delete {self.stream}: {failure[0]}")
 
     # --- the port --------------------------------------------------------------------------------
     def publish(self, event: Committed) -> None:
