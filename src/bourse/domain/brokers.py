@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bourse.domain.accounts import AccountKind
 from bourse.domain.errors import DomainError, InvalidParameter
 from bourse.domain.fees import RATE_DENOM
 from bourse.domain.orders import BUY, SELL
@@ -88,6 +89,17 @@ class KeyNotBound(BrokerError):
 
 class NotKeyOwner(BrokerError):
     """The API key does not belong to this account."""
+
+
+class SubAccountCannotApply(BrokerError):
+    """A sub-account cannot become a broker (its main account can)."""
+
+
+def check_may_apply(kind: AccountKind, parent: int | None) -> None:
+    """Only a main account (a user or a broker's master, never a sub-account) may apply;
+    system accounts are refused where the application is stored."""
+    if parent is not None or kind is AccountKind.BROKER_SUB:
+        raise SubAccountCannotApply("a sub-account cannot apply to become a broker")
 
 
 # --- lifecycle ----------------------------------------------------------------------------

@@ -19,8 +19,8 @@ ASK_MULTIPLIER_DOWN_PPM = PPM // 5
 
 def check_price_band(side: int, price: int, last: int | None) -> None:
     """Raise ``PriceOutOfBand`` when ``price`` (price units) is outside the band around ``last``."""
-    if last is None or last <= 0:
-        return
+    if last is None or last <= 0 or price <= 0:
+        return  # a price that is not positive is refused by the order's own validation
     if side == BUY:
         if price * PPM > last * BID_MULTIPLIER_UP_PPM:
             raise PriceOutOfBand("the buy price is too far above the last price")

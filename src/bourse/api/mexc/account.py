@@ -37,13 +37,15 @@ async def account(ctx: Ctx) -> Any:
         return frozen, rows
 
     frozen, rows = await ctx.read(snap)
+    # what THIS credential may do: a read-only key or OAuth token cannot trade or withdraw
+    held = ctx.key.permissions if ctx.key is not None else frozenset()
     return {
         "makerCommission": None,
         "takerCommission": None,
         "buyerCommission": None,
         "sellerCommission": None,
-        "canTrade": not frozen,
-        "canWithdraw": not frozen,
+        "canTrade": not frozen and "SPOT_DEAL_WRITE" in held,
+        "canWithdraw": not frozen and "SPOT_WITHDRAW_WRITE" in held,
         "canDeposit": True,
         "updateTime": None,
         "accountType": "SPOT",

@@ -9,7 +9,8 @@ already understand (``account_id``, ``permissions``, no IP or symbol limits), pl
 ``BearerPrincipal``. Errors are MEXC ``ApiError``\\ s:
 
 * no/unknown/expired/revoked token: ``10072`` (HTTP 401), like an invalid API key;
-* the token's scopes lack the endpoint's permission: ``700007`` (HTTP 401), like a key;
+* the token's scopes lack the endpoint's permission: ``700007`` (HTTP 403, RFC 6750's
+  ``insufficient_scope``; an API key lacking a permission gets MEXC's 401);
 * a ``source`` header naming another broker than the token's: ``700007`` (HTTP 403) with a
   message that says so.
 
@@ -70,7 +71,7 @@ def bearer_key(
         raise ApiError(
             e.NO_PERMISSION,
             "No permission to access the endpoint.",
-            401,
+            403,  # RFC 6750 3.1: insufficient_scope is 403 (an HMAC key's is MEXC's 401)
             {"WWW-Authenticate": InsufficientScope(permission).www_authenticate},
         )
     try:

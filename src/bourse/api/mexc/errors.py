@@ -96,6 +96,7 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     b.KeyAlreadyBound: (730003, 400),  # unsupported operation
     b.KeyNotBound: (22222, 400),
     b.NotKeyOwner: (730706, 400),  # API key not found
+    b.SubAccountCannotApply: (NO_PERMISSION, 401),  # No permission to access the endpoint
     # independent brokers: sub-accounts and their keys
     sa.SubAccountError: (33333, 400),
     sa.NotABroker: (401, 401),  # No authority

@@ -53,10 +53,11 @@ def validate(symbols: dict[str, Symbol], req: OrderRequest) -> Symbol:
     if req.side not in _SIDES:
         raise InvalidParameter("side must be BUY or SELL")
     if req.type in PRICED:
+        # missing parameters are refused on the wire (44444); here a value sent as 0
         if req.qty <= 0:
-            raise MissingParameter("quantity is required for this order type")
+            raise BelowMinQuantity("quantity must be greater than 0")
         if req.price <= 0:
-            raise MissingParameter("price is required for this order type")
+            raise InvalidParameter("price must be greater than 0")
         if req.quote_qty:
             raise InvalidParameter("quoteOrderQty is only allowed for MARKET orders")
         check_qty(sym, req.qty)

@@ -85,6 +85,14 @@ class Bindings:
         row = self.repo.binding(api_key)
         return _binding(row) if row is not None else None
 
+    def get_own(self, api_key: str, account_id: int) -> Binding | None:
+        """The binding of ``account_id``'s own key (``None`` if never bound); ``NotKeyOwner``
+        for a key that does not exist or is another account's, as bind and unbind answer."""
+        key = self.repo.key_row(api_key)
+        if key is None or int(key.account_id) != account_id:
+            raise NotKeyOwner("the API key does not exist or is not yours")
+        return self.get(api_key)
+
     def bound_broker(self, api_key: str) -> int | None:
         """The broker id the key is bound to now (cached briefly: it is on every order)."""
         mono = time.monotonic()
@@ -154,7 +162,11 @@ class Bindings:
         """Close the key's binding. ``account_id`` limits it to the owner (``by="user"``) or
         to the bound broker's main account (``by="broker"``); ``None`` is an operator action.
         """
-        b = self.get(api_key)
+        if account_id is not None and by != "broker":
+            # the owner first: another account's key answers as bind does, bound or not
+            b = self.get_own(api_key, account_id)
+        else:
+            b = self.get(api_key)
         if b is None or not b.active:
             raise KeyNotBound("this API key is not bound to a broker")
         if account_id is not None:

@@ -36,7 +36,12 @@ class Brokers:
         clock: Clock = now_ms,
         default_rate_ppm: int = DEFAULT_RATE_PPM,
     ) -> Brokers:
-        registry = Registry(db, clock=clock, default_rate_ppm=default_rate_ppm)
+        registry = Registry(
+            db,
+            clock=clock,
+            default_rate_ppm=default_rate_ppm,
+            accounts=lambda account_id: engine.wallet.accounts.get(account_id),
+        )
         bindings = Bindings(db, registry, clock=clock)
         return cls(
             db,

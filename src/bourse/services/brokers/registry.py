@@ -18,6 +18,7 @@ from __future__ import annotations
 import builtins
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,11 +29,13 @@ from bourse.domain.brokers import (
     BrokerStateError,
     BrokerStatus,
     BrokerType,
+    check_may_apply,
     check_rate,
     rate_at,
     transition,
 )
 from bourse.domain.errors import InvalidParameter
+from bourse.domain.wallet import Account
 from bourse.engine.clock import Clock, now_ms
 from bourse.store.repositories.brokers import BrokerRepository
 
@@ -94,10 +97,17 @@ class Registry:
     """Brokers and their rates over the database (``bourse.store.broker_tables``)."""
 
     def __init__(
-        self, db: Engine, *, clock: Clock = now_ms, default_rate_ppm: int = DEFAULT_RATE_PPM
+        self,
+        db: Engine,
+        *,
+        clock: Clock = now_ms,
+        default_rate_ppm: int = DEFAULT_RATE_PPM,
+        accounts: Callable[[int], Account | None] | None = None,
     ) -> None:
         self.db = db
         self.repo = BrokerRepository(db)
+        #: the exchange account of an id (the engine's), to refuse sub-accounts that apply
+        self.accounts = accounts
         self.clock = clock
         self.default_rate_ppm = check_rate(default_rate_ppm)
         self._lock = threading.Lock()
@@ -173,7 +183,10 @@ class Registry:
         callback_url: str = "",
         note: str = "",
     ) -> Broker:
-        """Apply to become a broker; the application starts PENDING."""
+        """Apply to become a broker; the application starts PENDING. A sub-account cannot."""
+        account = self.accounts(account_id) if self.accounts is not None else None
+        if account is not None:
+            check_may_apply(account.kind, account.parent)
         try:
             btype = BrokerType(str(broker_type).upper())
         except ValueError:

@@ -21,7 +21,8 @@ async def bind(ctx: Ctx) -> Any:
 async def binding(ctx: Ctx) -> Any:
     assert ctx.key is not None
     api_key = ctx.params.get("apiKey") or ctx.key.api_key
-    b = await ctx.db(ctx.services.brokers.bindings.get, api_key)
+    # another account's key (or none): the error bind and unbind give, never a null binding
+    b = await call(ctx, ctx.services.brokers.bindings.get_own, api_key, ctx.account)
     if b is None or b.account_id != ctx.account:
         return {"apiKey": api_key, "brokerId": None, "bindTime": None, "unbindTime": None}
     return {
