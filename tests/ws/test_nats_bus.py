@@ -23,10 +23,17 @@ from bourse.domain.accounts import AccountKind
 from bourse.domain.ledger import Posting
 from bourse.domain.money import Asset
 from bourse.domain.orders import BUY, SELL, Order, OrderStatus, OrderType, StpMode, Trade
+from bourse.domain.stp_groups import StpGroup
 from bourse.domain.symbols import Symbol
 from bourse.domain.wallet import Account, Withdrawal, WithdrawalStatus
 from bourse.engine import Engine
-from bourse.engine.changes import BatchChanges, DepositRecord, IdempotencyRecord, TransferRecord
+from bourse.engine.changes import (
+    BatchChanges,
+    DepositRecord,
+    DustRecord,
+    IdempotencyRecord,
+    TransferRecord,
+)
 from tests.support.nats import NATS_URL, nats_bus
 
 from .test_bus import P, Q, _engine, _order
@@ -73,13 +80,13 @@ def _every_field() -> Committed:
     )
     order.remaining, order.filled_qty, order.filled_quote, order.locked = 1, BIG - 1, BIG * 3, 5
     order.status, order.cancel_reason, order.updated = OrderStatus.PARTIALLY_FILLED, "stp", 9
-    trade = Trade(4, "BTCUSDT", BIG, 2, BIG * 2, 8, 7, 102, 101, BUY, 3, BIG, None, 3, 11)
+    trade = Trade(4, "BTCUSDT", BIG, 2, BIG * 2, 8, 7, 102, 101, BUY, 3, BIG, None, 3, 11, "MX", "")
     changes = BatchChanges(
         postings=[Posting(101, 0, 102, 1, "BTC", BIG, "trade", 4)],
         balances={(101, "BTC"): (BIG, 0), (102, "USDT"): (0, BIG)},
         orders=[order],
         trades=[trade],
-        accounts=[Account(103, AccountKind.BROKER_SUB, 101, True, "sub")],
+        accounts=[Account(103, AccountKind.BROKER_SUB, 101, True, "sub", True)],
         fees=[(101, 10, None), (102, None, None)],
         withdrawals=[
             Withdrawal(
@@ -91,6 +98,8 @@ def _every_field() -> Committed:
         idempotency=[IdempotencyRecord("order", 101, "c1", "fp", 7, 14)],
         assets=[usd, btc],
         symbols=[sym],
+        stp_groups=[StpGroup(9, 101, "desk", {101, 103}, 16, 17, True)],
+        dust=[DustRecord(10, 0, 101, "BTC", BIG, BIG, 3, 18)],
         sequences={"order": 8, "trade": 5},
     )
     return Committed(

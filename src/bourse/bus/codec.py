@@ -18,11 +18,18 @@ from bourse.domain.accounts import AccountKind
 from bourse.domain.ledger import Posting
 from bourse.domain.money import Asset
 from bourse.domain.orders import Order, OrderStatus, OrderType, StpMode, Trade
+from bourse.domain.stp_groups import StpGroup
 from bourse.domain.symbols import Symbol
 from bourse.domain.wallet import Account, Withdrawal, WithdrawalStatus
-from bourse.engine.changes import BatchChanges, DepositRecord, IdempotencyRecord, TransferRecord
+from bourse.engine.changes import (
+    BatchChanges,
+    DepositRecord,
+    DustRecord,
+    IdempotencyRecord,
+    TransferRecord,
+)
 
-FORMAT = 1
+FORMAT = 2  # 2: accounts' mx_deduct, trades' fee assets, STP groups, dust conversions
 
 _ORDER = Order.__slots__
 _TRADE = Trade.__slots__
@@ -83,7 +90,7 @@ def _changes(ch: BatchChanges) -> list[Any]:
         [[acc, asset, av, lk] for (acc, asset), (av, lk) in ch.balances.items()],
         [_order(o) for o in ch.orders],
         [_trade(t) for t in ch.trades],
-        [[a.id, a.kind, a.parent, a.frozen, a.name] for a in ch.accounts],
+        [[a.id, a.kind, a.parent, a.frozen, a.name, a.mx_deduct] for a in ch.accounts],
         [list(f) for f in ch.fees],
         [[getattr(w, f) for f in _WITHDRAWAL] for w in ch.withdrawals],
         [list(r) for r in ch.transfers],
@@ -91,6 +98,11 @@ def _changes(ch: BatchChanges) -> list[Any]:
         [list(r) for r in ch.idempotency],
         [_asset(a) for a in ch.assets],
         [_symbol(s) for s in ch.symbols],
+        [
+            [g.id, g.owner, g.name, sorted(g.members), g.created, g.updated, g.deleted]
+            for g in ch.stp_groups
+        ],
+        [list(r) for r in ch.dust],
         ch.sequences,
     ]
 
@@ -175,6 +187,8 @@ def _to_changes(body: list[Any]) -> BatchChanges:
         idempotency,
         assets,
         symbols,
+        stp_groups,
+        dust,
         sequences,
     ) = body
     return BatchChanges(
@@ -182,7 +196,7 @@ def _to_changes(body: list[Any]) -> BatchChanges:
         balances={(acc, asset): (av, lk) for acc, asset, av, lk in balances},
         orders=[_to_order(o) for o in orders],
         trades=[_to_trade(t) for t in trades],
-        accounts=[Account(i, AccountKind(k), p, f, n) for i, k, p, f, n in accounts],
+        accounts=[Account(i, AccountKind(k), p, f, n, mx) for i, k, p, f, n, mx in accounts],
         fees=[(a, m, t) for a, m, t in fees],
         withdrawals=[_to_withdrawal(w) for w in withdrawals],
         transfers=[TransferRecord(*r) for r in transfers],
@@ -190,6 +204,11 @@ def _to_changes(body: list[Any]) -> BatchChanges:
         idempotency=[IdempotencyRecord(*r) for r in idempotency],
         assets=[_to_asset(a) for a in assets],
         symbols=[_to_symbol(s) for s in symbols],
+        stp_groups=[
+            StpGroup(i, owner, name, set(members), created, updated, deleted)
+            for i, owner, name, members, created, updated, deleted in stp_groups
+        ],
+        dust=[DustRecord(*r) for r in dust],
         sequences=dict(sequences),
     )
 

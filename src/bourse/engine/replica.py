@@ -3,7 +3,8 @@
 A follower process (``bourse serve --bus nats://...`` on a database another process writes)
 loads the engine state from the store like any engine, then ``apply_committed`` folds in each
 batch the writer committed since, as it arrives on the bus: listings, accounts, balances (the
-batch carries their new absolute values), withdrawals, and orders (each changed order as it was
+batch carries their new absolute values), MX fee settings, STP groups, last prices, withdrawals,
+and orders (each changed order as it was
 after the batch: an open order replaces its old copy on the book, a finished one leaves it). The
 books it keeps give the same levels as the writer's; time priority inside a level is not kept,
 since a follower never matches.
@@ -25,6 +26,15 @@ def apply_committed(state: EngineState, changes: BatchChanges) -> None:
         ex.add_symbol(sym)
     for acc in changes.accounts:
         wallet.accounts[acc.id] = acc
+        if acc.mx_deduct:
+            ex.mx_deduct.add(acc.id)
+        else:
+            ex.mx_deduct.discard(acc.id)
+    for group in changes.stp_groups:
+        before = state.stp_groups.groups.pop(group.id, None)
+        for member in before.members if before is not None else ():
+            ex.stp_peers.pop(member, None)
+        state.stp_groups.restore(group)
     balances = ex.ledger.balances
     for key, (available, locked) in changes.balances.items():
         balances[key] = [available, locked]
@@ -44,3 +54,5 @@ def apply_committed(state: EngineState, changes: BatchChanges) -> None:
             ex.restore_order(order)
     if changes.trades:
         ex.next_trade_id = max(ex.next_trade_id, changes.trades[-1].id + 1)
+        for trade in changes.trades:
+            ex.last_prices[trade.symbol] = trade.price

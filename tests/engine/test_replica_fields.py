@@ -1,0 +1,61 @@
+"""A follower's copy of the engine (``engine.replica.apply_committed``) keeps what the MX fee,
+the STP groups and the dust conversions added to a batch: accounts paying fees in MX, each
+account's STP peers, and the last prices MX fees are priced at, equal to the writer's."""
+
+from __future__ import annotations
+
+import itertools
+
+from bourse.domain.accounts import DUST_DESK, AccountKind
+from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType, StpMode
+from bourse.engine import Engine
+from bourse.engine import commands as c
+from bourse.engine.changes import BatchChanges
+from bourse.engine.replica import apply_committed
+from bourse.engine.state import load_state
+from bourse.sandbox.listings import ASSETS, SYMBOLS
+from bourse.store.memory import MemoryStore
+
+UNIT = 10**8
+
+
+def test_follower_matches_the_writer() -> None:
+    ticks = itertools.count(1_700_000_000_000, 1000)
+    clock = lambda: next(ticks)  # noqa: E731
+    writer = Engine(MemoryStore(), stp_default=StpMode.NONE, clock=clock)
+    batches: list[BatchChanges] = []
+    writer.subscribe(batches.append)
+    follower = load_state(MemoryStore(), (0, 500), StpMode.NONE, clock)
+
+    run = writer.execute
+    for asset in ASSETS:
+        run(c.AddAsset(asset))
+    for sym in SYMBOLS:
+        run(c.AddSymbol(sym))
+    master = run(c.OpenAccount(AccountKind.USER)).id
+    a = run(c.OpenAccount(AccountKind.BROKER_SUB, parent=master)).id
+    b = run(c.OpenAccount(AccountKind.BROKER_SUB, parent=master)).id
+    for acc in (master, a, b):
+        for asset in ("USDT", "MX", "BTC"):
+            run(c.CreditDeposit(acc, asset, 1000 * UNIT, f"{acc}-{asset}"))
+    run(c.CreditDeposit(DUST_DESK, "MX", 1000 * UNIT, "desk"))
+    run(c.SetMxDeduct(a, True))
+    gone = run(c.CreateStpGroup(master, "gone")).id
+    group = run(c.CreateStpGroup(master, "desk")).id
+    run(c.SetStpGroupMembers(master, gone, (master,), add=True))
+    run(c.DeleteStpGroup(master, gone))
+    run(c.SetStpGroupMembers(master, group, (a, b), add=True))
+    for side, acc in ((SELL, master), (BUY, a)):
+        req = OrderRequest(acc, "MXUSDT", side, OrderType.LIMIT, qty=1000, price=25_000)
+        run(c.PlaceOrder(req))
+    run(c.CreditDeposit(b, "ETH", 100_000, "dust"))
+    run(c.ConvertDust(b, ("USDT", "ETH")))
+
+    for changes in batches:
+        apply_committed(follower, changes)
+    ours, theirs = follower.exchange, writer.exchange
+    assert ours.mx_deduct == theirs.mx_deduct == {a}
+    assert ours.stp_peers == theirs.stp_peers == {a: {a, b}, b: {a, b}}
+    assert ours.last_prices == theirs.last_prices == {"MXUSDT": 25_000}
+    assert [g.name for g in follower.stp_groups.owned(master)] == ["desk"]
+    assert ours.ledger.balances == theirs.ledger.balances
