@@ -43,6 +43,14 @@ PROMISED: dict[str, list[str]] = {
         r'"active": ?true',
         r'"code": ?10072.* HTTP 401$',
     ],
+    "docs/wallet.md": [
+        r'"status": 5,\n.*\n\s*"confirmations": 3',
+        r'^\[\{"amount":"250","coin":"USDT","network":"TRX","status":5',
+        r'^\{"id":"\d+"\}$',
+        r'"amount":"20",.*"transactionFee":"1",.*"withdrawOrderId":"doc-1"',
+        r'^\{"tranId":"\d+"\}\n\{"tranId":"\d+"\}$',
+        r'"amount":"1","toAccountType":"UID",.*"status":"SUCCESS"',
+    ],
     "docs/streams.md": [
         r"best bid \S+ best ask",
         r"book \[\[",

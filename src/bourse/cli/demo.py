@@ -47,6 +47,9 @@ def chain_deposit(
     address: Annotated[str | None, typer.Option(help="Or pay this address.")] = None,
     memo: Annotated[str, typer.Option(help="Memo, where the network needs one.")] = "",
     network: Annotated[str | None, typer.Option(help="Network id, e.g. TRX.")] = None,
+    confirm: Annotated[
+        bool, typer.Option("--confirm", help="Mine blocks now until it is credited.")
+    ] = False,
     url: Annotated[
         str | None,
         typer.Option(help="Server URL (default: the running demo's, from its BOURSE_HOME)."),
@@ -60,6 +63,8 @@ def chain_deposit(
         server = running_server(home_for(database), database)
         url = server.url if server is not None else DEFAULT_URL
     params: dict[str, str] = {"coin": coin.upper(), "amount": amount, "memo": memo}
+    if confirm:
+        params["confirm"] = "true"
     for name, value in (("account", account), ("address", address), ("network", network)):
         if value is not None:
             params[name] = str(value)
