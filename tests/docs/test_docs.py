@@ -51,6 +51,16 @@ PROMISED: dict[str, list[str]] = {
         r'^\{"tranId":"\d+"\}\n\{"tranId":"\d+"\}$',
         r'"amount":"1","toAccountType":"UID",.*"status":"SUCCESS"',
     ],
+    "docs/operations.md": [
+        r"^running at http://127\.0\.0\.1:\d+",
+        r"^credited 1000 USDT to \d+",
+        r"operator \(\S+\) +│ 127\.0\.0\.1 +│ demo\.credentials",
+        r'^\{"account": ?\d+, ?"asset": ?"USDT", ?"amount": ?"5"',
+        r"^401$",
+        r"^stopped the server at http://127\.0\.0\.1:\d+",
+        r"^stopped: no server runs",
+        r"local \(\S+\) +│ local +│ accounts\.list",
+    ],
     "docs/streams.md": [
         r"best bid \S+ best ask",
         r"book \[\[",
