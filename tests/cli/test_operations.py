@@ -289,7 +289,8 @@ def test_every_operation_has_a_command() -> None:
     """The registry and the CLI stay one: each operation's verb appears in `bourse --help`s."""
     side = Side("sqlite:///unused.db", Path.cwd())
     helps = {
-        g: side.bourse(*([g] if g else []), "--help") for g in ("", "keys", "accounts", "brokers")
+        g: side.bourse(*([g] if g else []), "--help")
+        for g in ("", "keys", "accounts", "brokers", "referrals")
     }
     text = "\n".join(helps.values())
     for name in OPERATIONS:

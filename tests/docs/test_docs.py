@@ -61,6 +61,12 @@ PROMISED: dict[str, list[str]] = {
         r"^stopped: no server runs",
         r"local \(\S+\) +│ local +│ accounts\.list",
     ],
+    "docs/referrals.md": [
+        r"account \d+ is invited by account \d+",
+        r'"data":\[\{"asset":"BTC","type":"spot","rate":"0\.2","amount":"0\.\d+"',
+        r'"futures":"0","total":"0\.\d+","uid":"\d+","account":"fri\*\*\*\*end@example\.com"',
+        r'"success":true,"code":0,"message":null',
+    ],
     "docs/streams.md": [
         r"best bid \S+ best ask",
         r"book \[\[",

@@ -14,7 +14,7 @@ non-zero; ``--debug`` shows the traceback of an unexpected error.
     bourse keys create --account 100 --permissions SPOT_DEAL_READ,SPOT_DEAL_WRITE
 
 One module per group: ``serve``, ``status`` (status, stop), ``demo``, ``db`` (migrate), ``accounts``, ``keys``,
-``brokers``, ``audit``; ``runner`` decides between the server and the database, ``common``
+``brokers``, ``referrals``, ``audit``; ``runner`` decides between the server and the database, ``common``
 holds the shared options, tables and errors.
 """
 
@@ -33,6 +33,7 @@ from bourse.cli.common import err
 from bourse.cli.db import migrate
 from bourse.cli.demo import chain_deposit, demo_credentials_cmd
 from bourse.cli.keys import keys_app
+from bourse.cli.referrals import referrals_app
 from bourse.cli.serve import public_url, serve
 from bourse.cli.status import status_cmd, stop_cmd
 
@@ -67,6 +68,7 @@ app.command("audit")(audit_cmd)
 app.add_typer(keys_app, name="keys")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(brokers_app, name="brokers")
+app.add_typer(referrals_app, name="referrals")
 
 
 def main() -> None:
