@@ -26,7 +26,7 @@ from bourse.bus.nats import NatsBus
 from bourse.engine.clock import now_ms
 from tests.support.nats import NATS_URL, unique_name
 
-from .live import LiveWs, live_ws
+from .live import LiveWs, WsClient, live_ws
 from .test_local_book import SYMBOL, check_book, keep_local_book, server_book
 
 #: seconds a follower process may take to answer its first request
@@ -93,6 +93,24 @@ def _signed_order(live: LiveWs, url: str) -> httpx.Response:
     )
 
 
+async def _private_stream_on_the_follower(live: LiveWs, ws_url: str) -> None:
+    """A listenKey made on the writer opens the follower's private channels, and an order the
+    writer's engine takes is pushed there, from the bus."""
+    loop = asyncio.get_running_loop()
+    key = await loop.run_in_executor(None, live.listen_key)
+    ws = await WsClient.connect(f"{ws_url}?listenKey={key}")
+    try:
+        channel = "spot@private.orders.v3.api.pb"
+        await ws.send("SUBSCRIPTION", channel)
+        assert (await ws.recv())["msg"] == channel
+        order = await loop.run_in_executor(None, live.place, "user", 1, 3_000_000, 10_000)
+        frame = await ws.until(lambda f: not isinstance(f, dict | str) and f.channel == channel)
+        assert frame.privateOrders.id == str(order.id)
+        assert (frame.privateOrders.price, frame.privateOrders.quantity) == ("30000", "0.01")
+    finally:
+        await ws.close()
+
+
 def _depth(url: str) -> tuple[dict[str, str], dict[str, str]]:
     r = httpx.get(f"{url}/api/v3/depth", params={"symbol": SYMBOL, "limit": 5000}, timeout=10)
     body = r.json()
@@ -111,6 +129,9 @@ def test_a_follower_process_serves_the_writers_book(migrated_url: str, tmp_path:
                 book = asyncio.run(keep_local_book(live, ws_url, url))
                 check_book(book, live)
                 assert _depth(url) == server_book(live)  # its REST book followed too
+                trades = "/api/v3/trades?symbol=BTCUSDT&limit=100"
+                assert httpx.get(url + trades).json() == httpx.get(live.url + trades).json()
+                asyncio.run(_private_stream_on_the_follower(live, ws_url))
                 r = _signed_order(live, url)  # a follower never writes: 503, nothing placed
                 assert r.status_code == 503, r.text
                 assert r.json()["msg"] == "service not available, please try again"

@@ -47,8 +47,17 @@ CONNECT_TIMEOUT_S = 3.0
 
 
 async def _log_error(exc: Exception) -> None:
-    # nats-py prints a traceback per failed (re)connect by default: one line is enough
-    log.warning("NATS: %s", exc or type(exc).__name__)
+    # nats-py prints a traceback per failed (re)connect attempt by default (every 0.5 s while
+    # the server is away): keep them for debugging
+    log.debug("NATS: %s", exc or type(exc).__name__)
+
+
+async def _log_disconnected() -> None:
+    log.info("NATS disconnected (closed, or lost: then it reconnects)")
+
+
+async def _log_reconnected() -> None:
+    log.warning("NATS reconnected")
 
 
 async def _connect(url: str) -> Client:
@@ -57,10 +66,15 @@ async def _connect(url: str) -> Client:
         url,
         connect_timeout=CONNECT_TIMEOUT_S,
         error_cb=_log_error,
+        disconnected_cb=_log_disconnected,
+        reconnected_cb=_log_reconnected,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
     )
-    return await asyncio.wait_for(connect, CONNECT_TIMEOUT_S)
+    try:
+        return await asyncio.wait_for(connect, CONNECT_TIMEOUT_S)
+    except TimeoutError:
+        raise BusUnavailable(f"no NATS server answered in {CONNECT_TIMEOUT_S:.0f} s") from None
 
 
 class BusUnavailable(Exception):
