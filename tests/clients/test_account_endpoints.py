@@ -105,3 +105,49 @@ def test_dust_conversion(live_server) -> None:  # type: ignore[no-untyped-def]
     engine.execute(c.CreditDeposit(user, "BTC", 4000, "dust-btc-2"))
     again = ex.spotPrivatePostCapitalConvert({"asset": "BTC"})
     assert again["successList"] == ["BTC"] and again["totalConvert"] == "0.966064"
+
+
+def test_cancel_open_orders_on_several_symbols(live_server) -> None:  # type: ignore[no-untyped-def]
+    """pymexc's ``cancel_all_open_orders`` with MEXC's comma-separated symbols, and ccxt's
+    implicit ``spotPrivateDeleteOpenOrders`` with the same."""
+    spot = pymexc_client(live_server)
+    for symbol, price in (("BTCUSDT", "1000"), ("ETHUSDT", "100"), ("MXUSDT", "1.5")):
+        for _ in range(2):
+            spot.order(symbol, "BUY", "LIMIT", quantity="1", price=price)
+    canceled = spot.cancel_all_open_orders("BTCUSDT,ETHUSDT")
+    assert sorted(x["symbol"] for x in canceled) == ["BTCUSDT"] * 2 + ["ETHUSDT"] * 2
+    assert {x["status"] for x in canceled} == {"CANCELED"}
+    ex = live_server.mexc()
+    rest = ex.spotPrivateDeleteOpenOrders({"symbol": "MXUSDT,BTCUSDT"})
+    assert [x["symbol"] for x in rest] == ["MXUSDT"] * 2
+    assert all(spot.current_open_orders(s) == [] for s in ("BTCUSDT", "ETHUSDT", "MXUSDT"))
+
+
+def test_historical_trades_and_internal_transfer(live_server) -> None:  # type: ignore[no-untyped-def]
+    """ccxt's implicit ``spotPublicGetHistoricalTrades``; pymexc's ``internal_transfer`` (its
+    amount a float, as pymexc types it) and ``internal_transfer_history``, and ccxt's
+    ``capital/transfer/internal`` methods, on MEXC's envelopes."""
+    from ._harness import seed_market
+
+    seed_market(live_server)
+    ex = live_server.mexc()
+    trades = ex.spotPublicGetHistoricalTrades({"symbol": "BTCUSDT", "limit": 5000})
+    assert [(t["price"], t["qty"]) for t in trades] == [("60500", "0.02"), ("60000", "0.01")]
+    spot = pymexc_client(live_server)
+    to = str(live_server.accounts["counterparty"])
+    sent = spot.internal_transfer("UID", to, "USDT", 12.5)
+    assert set(sent) == {"tranId"}
+    again = ex.spotPrivatePostCapitalTransferInternal(
+        {"toAccountType": "UID", "toAccount": to, "asset": "USDT", "amount": "0.5"}
+    )
+    assert set(again) == {"tranId"} and again["tranId"] != sent["tranId"]
+    history = spot.internal_transfer_history(limit=1)
+    assert (history["page"], history["totalRecords"], history["totalPageNum"]) == (1, 2, 2)
+    (row,) = history["data"]
+    assert set(row) == {
+        "tranId", "asset", "amount", "toAccountType", "toAccount", "fromAccount", "status",
+        "timestamp",
+    }  # fmt: skip
+    assert (row["tranId"], row["amount"], row["status"]) == (again["tranId"], "0.5", "SUCCESS")
+    page = ex.spotPrivateGetCapitalTransferInternal({"page": 2, "limit": 1})
+    assert page["data"][0]["tranId"] == sent["tranId"]
