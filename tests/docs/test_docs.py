@@ -43,6 +43,15 @@ PROMISED: dict[str, list[str]] = {
         r'"active": ?true',
         r'"code": ?10072.* HTTP 401$',
     ],
+    "docs/independent-brokers.md": [
+        r'"data":\[\{"subAccount":"alice2024","note":"Alice"',
+        r'^\{"tranId":"\d+"\}$',
+        r'"status":"FILLED"',
+        r'^\{"balances":\[\{"asset":"BTC","free":"0\.\d+"',
+        r'"toAccount":"alice2024",.*"amount":"500",.*"status":"SUCCESS"',
+        r'^\{"code":30018,.*\}\nrefused while frozen$',
+        r'"status":"1"',
+    ],
     "docs/wallet.md": [
         r'"status": 5,\n.*\n\s*"confirmations": 3',
         r'^\[\{"amount":"250","coin":"USDT","network":"TRX","status":5',
