@@ -158,6 +158,7 @@ def test_serve_demo(tmp_path: Path) -> None:
         match = re.search(r"http://127\.0\.0\.1:(\d+)", seen)
         assert match and "/openapi.json" in seen, seen
         assert "Limits" in seen and "500 per 10s per endpoint" in seen, seen  # the limits in force
+        assert "Log-in" in seen and "30/60s per IP" in seen, seen  # and the credential throttle
         url = match.group(0)
 
         creds = json.loads(bourse(tmp_path, "demo-credentials", "--json").stdout)
@@ -198,4 +199,8 @@ def test_serve_refuses_a_malformed_rate_limit(tmp_path: Path) -> None:
     proc = bourse(tmp_path, "serve", "--port", "0", "--rate-limit", "lots", check=False)
     assert proc.returncode != 0
     assert "expected REQUESTS/SECONDS" in proc.stdout + proc.stderr
+    proc = bourse(tmp_path, "serve", "--port", "0", "--login-limit", "0/60", check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "--login-limit '0/60': expected FAILURES/SECONDS" in out and "Traceback" not in out
     assert "Traceback" not in proc.stdout + proc.stderr

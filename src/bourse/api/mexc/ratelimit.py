@@ -21,6 +21,7 @@ from bourse.services.throttle import FixedWindows, seconds
 
 #: MEXC answers a banned client with HTTP 418 and this code
 BANNED = 418
+_MAX_BANNED = 50_000  # bans kept before the expired ones are dropped
 
 
 class RateLimiter:
@@ -54,6 +55,8 @@ class RateLimiter:
             ban_after = self.config.ban_after
             if ban_after and n - limit > ban_after:
                 with self._lock:
+                    if len(self._banned) >= _MAX_BANNED:
+                        self._banned = {b: t for b, t in self._banned.items() if t > now}
                     self._banned[bucket] = now + self.config.ban_ms
             raise ApiError(
                 TOO_MANY_REQUESTS, "Too Many Requests", 429, {"Retry-After": str(seconds(left))}
