@@ -5,12 +5,13 @@ converges again; the writer's engine never waits for it."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 import pytest
 
-from bourse.bus import Committed, feed
+from bourse.bus import Committed, InProcessBus, feed
 from bourse.bus.feed import announce
 from bourse.bus.mirror import Mirror
 from bourse.domain.accounts import AccountKind
@@ -88,7 +89,22 @@ def test_follower_mirrors_the_writer_and_reloads_after_a_gap(migrated_url: str) 
                 copy.execute(_order(a, BUY, P, Q))
 
             # a hole in the stream (events lost): the mirror reloads from the store
-            bus.publish(Committed(writer.batches + 5, 0, BatchChanges(), commits=10**9))
+            # ... and drops the subscriptions of its hubs, whose version chains broke
+            async def gap() -> bool:
+                assert mirror is not None
+                local = InProcessBus()
+                sub = local.subscribe()
+                mirror.attach(local)
+                bus.publish(Committed(writer.batches + 5, 0, BatchChanges(), commits=10**9))
+
+                async def drain() -> None:
+                    async for _ in sub:
+                        pass
+
+                await asyncio.wait_for(drain(), 15)
+                return sub.dropped
+
+            assert asyncio.run(gap())
             _until(lambda: mirror is not None and mirror.loads >= 2)
             for i in range(25, 30):
                 _trade(writer, a, b, i)

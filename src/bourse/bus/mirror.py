@@ -13,7 +13,8 @@ process's own engine.) The mirror:
    (``Engine.mirror``) and becomes the new ``N``; anything else is a gap.
 
 An event is handed on to the process's own stream hubs (``attach``), exactly as the writer
-built it, after the engine copy has it, so a push never runs ahead of ``GET /api/v3/depth``.
+built it, after the engine copy has it, so a push never runs ahead of ``GET /api/v3/depth``;
+events older than the loaded state are not (their absolute level sizes are stale).
 The follower is ready once it knows the version of the state it loaded (an event at ``N`` or
 later arrived, or the stream was empty).
 
@@ -168,9 +169,8 @@ class Mirror:
             engine.reload()
             self._commits = self._store.durable_commits
             self._version = None
-            if self.loads:  # the hubs' version chains are broken: their clients start over
-                for local in self._locals:
-                    local.drop_all()
+            for local in self._locals:  # their version chains broke: their clients start over
+                local.drop_all()
             self.loads += 1
         self._trade_mark = self._load_trades(self._trade_mark)
 
@@ -189,10 +189,10 @@ class Mirror:
             else:
                 engine.batches = event.version
             self._version = event.version
-            if event.commits >= self._commits:
+            if event.commits >= self._commits:  # not an event older than the loaded state
                 self._ready.set()
-            for local in self._locals:
-                local.publish(event)
+                for local in self._locals:
+                    local.publish(event)
         trades = [t for t in event.changes.trades if t.id > self._trade_mark]
         if trades:
             self._trade_mark = trades[-1].id
