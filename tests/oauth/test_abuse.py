@@ -54,6 +54,14 @@ def hasher(monkeypatch: pytest.MonkeyPatch) -> CountingHasher:
     return h
 
 
+def aligned_clock(window_ms: int = 600_000) -> Clock:
+    """A clock just past the start of a ``window_ms`` window, so a test's budget cannot be
+    split by a window ending halfway (every window the tests use divides 600 s)."""
+    clock = Clock()
+    clock.offset = -(clock() % window_ms) + 10
+    return clock
+
+
 def _users(db_engine: Any, limits: AuthLimits, clock: Callable[[], int] | None = None) -> us.Users:
     ids = iter(range(5000, 6000))
     return us.Users(
@@ -107,7 +115,7 @@ def test_concurrent_guesses_stop_at_the_budget(db_engine: Any, hasher: CountingH
     from one IP runs at most ``per_ip`` password checks; the rest are throttled unchecked, and
     every check that ran is counted (so the pair is backing off afterwards)."""
     limits = AuthLimits(per_ip=(30, 600_000), per_account=(50, 600_000))
-    people = _users(db_engine, limits)
+    people = _users(db_engine, limits, aligned_clock())
     email = people.create_user("burst@example.com", PASSWORD).email
     results = _run_concurrently(100, 20, lambda: people.authenticate(email, WRONG, ip="192.0.2.2"))
     checked = [r for r in results if isinstance(r, us.UserError)]
@@ -171,7 +179,7 @@ def test_throttle_per_ip_and_per_account() -> None:
 @pytest.fixture
 def web(db_engine: Any, hasher: CountingHasher) -> Any:
     limits = AuthLimits(per_ip=(4, 600_000), per_account=(6, 600_000), signups=(3, 600_000))
-    clock = Clock()
+    clock = aligned_clock()
     people = _users(db_engine, limits, clock)
     server = AuthServer(
         OAuthConfig(issuer=ISSUER, clock=clock, trust_forwarded_for=True),
