@@ -28,7 +28,7 @@ from bourse.services.brokers import Brokers
 from bourse.services.brokers.rebates import has_attributed_trades
 from bourse.services.bundle import Services
 from bourse.services.marketdata import MarketData
-from bourse.services.referrals import Referrals, has_trades
+from bourse.services.referrals import Referrals
 from bourse.services.subaccounts import SubAccounts
 from bourse.services.throttle import CredentialThrottle
 from bourse.services.users import Users, engine_account_opener
@@ -110,7 +110,7 @@ def open_platform(config: Config | None = None) -> Services:
     if config.rebates_live and mirror is None:
         followers.add("rebates", brokers.accrue, wants=has_attributed_trades)
     if config.referrals_live and mirror is None:
-        followers.add("referrals", referrals.accrue_pending, wants=has_trades)
+        followers.add("referrals", referrals.accrue_pending, wants=referrals.wants)
     followers.start()
     if config.rebate_settle_at and mirror is None:
         brokers.start_scheduler(config.rebate_settle_at)

@@ -200,3 +200,23 @@ def test_rates_are_checked() -> None:
         d.check_rates(900_000, 200_000)
     assert d.mask_account("1541234291@qq.com") == "154****291@qq.com"
     assert d.mask_account("test:counterparty") == ""
+
+
+def test_the_follower_wants_only_batches_with_an_invitees_trade(rworld: RWorld) -> None:
+    from types import SimpleNamespace
+
+    from bourse.engine.changes import BatchChanges
+
+    def batch(*pairs: tuple[int, int]) -> BatchChanges:
+        trades = [SimpleNamespace(buyer_account=b, seller_account=s) for b, s in pairs]
+        return BatchChanges(trades=trades)  # type: ignore[arg-type]
+
+    refs = rworld.referrals
+    inviter, invitee, a, b = rworld.open(), rworld.open(), rworld.open(), rworld.open()
+    assert refs.wants(batch((a, b)))  # nothing loaded yet: any trade may matter
+    assert not refs.wants(batch())
+    refs.accrue_pending()  # loads the (empty) invitee set
+    assert not refs.wants(batch((a, b)))
+    refs.invite(invitee, refs.refer_code(inviter))  # seen at once by this process
+    assert refs.wants(batch((a, invitee))) and refs.wants(batch((invitee, b), (a, b)))
+    assert not refs.wants(batch((a, b), (inviter, a)))

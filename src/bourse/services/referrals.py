@@ -2,7 +2,7 @@
 
 The rules (who earns what share of which fee) are in ``bourse.domain.referrals``; this module
 stores and pays them. The running server calls ``accrue_pending`` from a follower of the
-engine's change feed after every batch with trades (``bus.followers``, ``has_trades``), so a
+engine's change feed after every batch with a trade of an invitee (``bus.followers``, ``Referrals.wants``), so a
 kickback is paid moments after its fill. ``Referrals.accrue_pending()`` is the whole job, safe to run at any time,
 from any number of threads or processes, as often as wanted:
 
@@ -26,6 +26,7 @@ import logging
 import secrets
 import string
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,13 +45,9 @@ CURSOR = "referrals.trade_id"
 #: ``pg_advisory_xact_lock`` key serialising referral accrual chunks across processes
 ACCRUE_LOCK_KEY = 0x7265666572
 YEAR_MS = 365 * 86_400_000
+#: seconds between reloads of the invitee set (invitations made by another process)
+INVITEES_RELOAD_S = 60.0
 _ALPHABET = string.ascii_letters + string.digits
-
-
-def has_trades(changes: BatchChanges) -> bool:
-    """Whether a committed batch holds a trade (the change-feed follower's ``wants``; runs on
-    the engine thread, so it only looks at the batch)."""
-    return bool(changes.trades)
 
 
 def random_code() -> str:
@@ -85,6 +82,10 @@ class Referrals:
         self.clock = clock
         self.new_code = new_code
         self._lock = threading.Lock()  # one accrual at a time in this process
+        #: the accounts that have an inviter (None until loaded): ``wants`` reads it on the
+        #: engine thread, so it is swapped whole, never changed in place
+        self._invitees: frozenset[int] | None = None
+        self._loaded_at = 0.0
 
     # --- codes and invitations -------------------------------------------------------------
     def refer_code(self, account: int, *, attempts: int = 16) -> str:
@@ -111,7 +112,21 @@ class Referrals:
             raise d.SelfReferral("You cannot use your own refer code.")
         if not self.repo.invite(invitee, inviter, code.strip(), self.clock()):
             raise d.AlreadyInvited("This account already has an inviter.")
+        if self._invitees is not None:
+            self._invitees = self._invitees | {invitee}
         return inviter
+
+    def wants(self, changes: BatchChanges) -> bool:
+        """Whether a committed batch holds a trade of an invitee (the change-feed follower's
+        ``wants``; runs on the engine thread, so it only looks at the batch and a set). Before
+        the set is loaded every batch with trades is wanted; the follower's idle tick picks up
+        invitations recorded by another process."""
+        invitees = self._invitees
+        if invitees is None:
+            return bool(changes.trades)
+        return any(
+            t.buyer_account in invitees or t.seller_account in invitees for t in changes.trades
+        )
 
     def invitation(self, invitee: int) -> Any:
         return self.repo.invitation(invitee)
@@ -122,6 +137,10 @@ class Referrals:
     ) -> AccrualRun:
         """Accrue every trade not yet seen, then pay every pending payout key (see module)."""
         with self._lock:
+            now = time.monotonic()
+            if self._invitees is None or now - self._loaded_at > INVITEES_RELOAD_S:
+                self._invitees = frozenset(self.repo.invitee_ids())
+                self._loaded_at = now
             run = AccrualRun()
             self._accrue(run, chunk, max_chunks)
             self._pay(run, max_payouts)

@@ -76,6 +76,11 @@ class ReferralRepository(Repository):
             }
             return bool(conn.execute(stmt, [row]).all())
 
+    def invitee_ids(self) -> list[int]:
+        """Every account that has an inviter."""
+        with self.db.connect() as conn:
+            return [int(r[0]) for r in conn.execute(select(_r.invitee_account)).all()]
+
     def invitation(self, invitee: int) -> Any:
         with self.db.connect() as conn:
             return conn.execute(select(rt.referrals).where(_r.invitee_account == invitee)).first()
