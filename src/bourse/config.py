@@ -143,6 +143,8 @@ class Config:
     #: accrue broker rebates live, by a follower of the engine's change feed (else only when
     #: ``bourse brokers accrue``/``settle`` or the daily job runs)
     rebates_live: bool = True
+    #: after an OAuth client secret is rotated, the old one keeps working this long (seconds)
+    oauth_secret_grace_s: int = 86_400
     #: wallet rules (review thresholds, sandbox endpoints); see ``bourse.services.wallet.WalletSettings``
     wallet: Any = None
     #: NATS server of the bus (``nats://host:4222``; the CLI also reads ``BOURSE_BUS_URL``):

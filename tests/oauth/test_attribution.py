@@ -40,7 +40,7 @@ def test_bearer_orders_are_attributed_to_the_clients_broker(migrated_url: str) -
         other = brokers.registry.apply(other_owner.id, "API", "Other", code="other")
         broker = brokers.registry.approve(broker.id)
         brokers.registry.approve(other.id)
-        reg = register_for_broker(platform.oauth, broker)
+        reg = register_for_broker(platform.oauth, broker, redirect_uris=[REDIRECT])
         assert reg is not None and reg.client.broker_id == broker.id
 
         with TestClient(create_app(platform), base_url=ISSUER, follow_redirects=False) as http:

@@ -463,12 +463,22 @@ def test_register_for_broker(env) -> None:
     from bourse.oauth import clients as cl
 
     b = SimpleNamespace(
-        id=77, name="Acme", logo_url="", callback_url=REDIRECT + " https://app.example/b"
+        id=77,
+        name="Acme",
+        logo_url="",
+        callback_url="https://acme.example/cb",
+        oauth_scopes="read trade",
     )
+    # the application's callback URL never becomes a redirect URI: only explicit ones do
     reg = cl.register_for_broker(env.oauth, b)
     assert reg is not None and reg.client.broker_id == 77
-    assert reg.client.redirect_uris == (REDIRECT, "https://app.example/b")
+    assert reg.client.redirect_uris == () and reg.client.scopes == "read trade"
+    assert not reg.client.check_redirect_uri("https://acme.example/cb")
     assert cl.register_for_broker(env.oauth, b) is None  # re-approval keeps the client
+    b2 = SimpleNamespace(id=78, name="Beta", logo_url="", oauth_scopes="read")
+    reg2 = cl.register_for_broker(env.oauth, b2, redirect_uris=[REDIRECT, "https://app.example/b"])
+    assert reg2 is not None and reg2.client.redirect_uris == (REDIRECT, "https://app.example/b")
+    assert reg2.client.scopes == "read"
 
 
 def test_concurrent_code_exchange_exactly_one_wins(env) -> None:

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
+from bourse.cli.broker_oauth import oauth_app
 from bourse.cli.common import DbOption, JsonOption, fail, out, print_json, table
 from bourse.cli.runner import run
 from bourse.operations.brokers import parse_rate
@@ -26,6 +27,8 @@ brokers_app = typer.Typer(
     help="Broker program: applications, review, rebate rates, key bindings, rebates.",
     no_args_is_help=True,
 )
+
+brokers_app.add_typer(oauth_app, name="oauth")
 
 __all__ = ["brokers_app", "parse_rate"]
 
@@ -62,8 +65,15 @@ def apply_cmd(
     out(as_json, b, f"[green]broker {b['brokerId']}[/] applied ({b['status']})")
 
 
-def _review(action: str, broker_id: int, reason: str | None, db: str | None, as_json: bool) -> None:
-    params: dict[str, Any] = {"broker": broker_id}
+def _review(
+    action: str,
+    broker_id: int,
+    reason: str | None,
+    db: str | None,
+    as_json: bool,
+    **extra: Any,
+) -> None:
+    params: dict[str, Any] = {"broker": broker_id, **extra}
     if reason is not None:
         params["reason"] = reason
     b = run(db, f"brokers.{action}", params, quiet=as_json)
@@ -77,9 +87,32 @@ def _review(action: str, broker_id: int, reason: str | None, db: str | None, as_
 
 
 @brokers_app.command("approve")
-def approve_cmd(broker_id: int, db: DbOption = None, as_json: JsonOption = False) -> None:
+def approve_cmd(
+    broker_id: int,
+    redirect_uri: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--redirect-uri",
+            help="OAuth: an exact redirect URI of its client (repeatable; the callback URL of "
+            "the application is not one).",
+        ),
+    ] = None,
+    oauth_scopes: Annotated[
+        str | None, typer.Option(help='OAuth: scopes its clients may hold (default "read trade").')
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Approve (or reinstate) a broker."""
-    _review("approve", broker_id, None, db, as_json)
+    _review(
+        "approve",
+        broker_id,
+        None,
+        db,
+        as_json,
+        redirect_uri=redirect_uri,
+        oauth_scopes=oauth_scopes,
+    )
 
 
 @brokers_app.command("reject")

@@ -102,6 +102,18 @@ def check_may_apply(kind: AccountKind, parent: int | None) -> None:
         raise SubAccountCannotApply("a sub-account cannot apply to become a broker")
 
 
+class OAuthClientInvalid(BrokerError):
+    """The OAuth client change is invalid (redirect URI, scope, name or grace period)."""
+
+
+class OAuthClientNotFound(BrokerError):
+    """This OAuth client does not exist or belongs to another broker."""
+
+
+class OAuthClientLimit(BrokerError):
+    """The broker has as many OAuth clients as it may register."""
+
+
 # --- lifecycle ----------------------------------------------------------------------------
 _TRANSITIONS: dict[str, dict[BrokerStatus, frozenset[BrokerStatus]]] = {
     "approve": {

@@ -5,7 +5,9 @@ A client has:
 * ``client_id`` (public) and a secret, shown exactly once at registration or rotation and
   stored only as a SHA-256 digest (the secret is 256 random bits, so a slow password hash
   adds nothing but ~150 ms of CPU to every token request); every client is confidential (``client_secret_basic`` or
-  ``client_secret_post`` at the token, revocation and introspection endpoints);
+  ``client_secret_post`` at the token, revocation and introspection endpoints). After a
+  rotation the previous secret also works until ``previous_secret_expires`` (a grace period,
+  so the app can deploy the new one), never after;
 * ``broker_id``: the broker its tokens are attributed to (the ``source`` header must match);
 * ``name`` and ``logo_url`` shown on the consent page;
 * ``redirect_uris``: compared by EXACT string match (RFC 9700 §2.1; no prefix, no wildcard, no
@@ -22,7 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -56,6 +59,19 @@ class _SecretHasher:
 
 _hasher = _SecretHasher()
 
+
+def _verify(stored: str, secret: str) -> bool:
+    try:
+        return _hasher.verify(stored, secret)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def secret_hash(secret: str) -> str:
+    """The stored digest of a client secret."""
+    return _hasher.hash(secret)
+
+
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 GRANT_TYPES = ("authorization_code", "refresh_token")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -74,9 +90,9 @@ class BrokerApplication(Protocol):
     @property
     def name(self) -> str: ...
     @property
-    def callback_url(self) -> str: ...
-    @property
     def logo_url(self) -> str: ...
+    @property
+    def oauth_scopes(self) -> str: ...
 
 
 def validate_redirect_uri(uri: str) -> str:
@@ -121,9 +137,14 @@ class OAuthClient(ClientMixin):
     allow_transfer: bool
     disabled: bool
     created: int
+    previous_secret_hash: str | None = None
+    previous_secret_expires: int | None = None
+    secret_rotated: int | None = None
+    #: the time ``check_client_secret`` compares the grace period with (the server's clock)
+    clock: Callable[[], int] = field(default=now_ms, compare=False, repr=False)
 
     @classmethod
-    def from_row(cls, row: Any) -> OAuthClient:
+    def from_row(cls, row: Any, clock: Callable[[], int] = now_ms) -> OAuthClient:
         return cls(
             client_id=row.client_id,
             secret_hash=row.secret_hash,
@@ -135,6 +156,10 @@ class OAuthClient(ClientMixin):
             allow_transfer=bool(row.allow_transfer),
             disabled=bool(row.disabled),
             created=row.created,
+            previous_secret_hash=row.previous_secret_hash,
+            previous_secret_expires=row.previous_secret_expires,
+            secret_rotated=row.secret_rotated,
+            clock=clock,
         )
 
     # --- what the client may do ----------------------------------------------------------------
@@ -161,10 +186,13 @@ class OAuthClient(ClientMixin):
         return any(secrets.compare_digest(redirect_uri, u) for u in self.redirect_uris)
 
     def check_client_secret(self, client_secret: str) -> bool:
-        try:
-            return _hasher.verify(self.secret_hash, client_secret)
-        except (VerificationError, InvalidHashError):
-            return False
+        if _verify(self.secret_hash, client_secret):
+            return True
+        # the previous secret, only during its grace period
+        prev, until = self.previous_secret_hash, self.previous_secret_expires
+        if prev and until is not None and self.clock() < until:
+            return _verify(prev, client_secret)
+        return False
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return method in AUTH_METHODS
@@ -198,22 +226,17 @@ def register_client(
     scopes: str = "read trade",
     allow_transfer: bool = False,
     client_id: str | None = None,
+    allow_no_redirect_uri: bool = False,
+    insert: Callable[[dict[str, Any]], None] | None = None,
 ) -> Registered:
-    """Register a client; returns it with its secret (shown once, stored hashed)."""
-    name = (name or "").strip()
-    if not name or len(name) > 128:
-        raise ClientError("a client needs a name of at most 128 characters")
-    uris = [validate_redirect_uri(u) for u in redirect_uris]
-    if not uris or len(uris) > MAX_REDIRECT_URIS or len(set(uris)) != len(uris):
-        raise ClientError(f"a client needs 1 to {MAX_REDIRECT_URIS} distinct redirect URIs")
-    words = sc.parse(scopes)
-    for w in words:
-        if w not in sc.SCOPES:
-            raise ClientError(f"unknown scope {w!r}")
-    if "transfer" in words and not allow_transfer:
-        raise ClientError("the transfer scope needs allow_transfer")
-    if not words:
-        raise ClientError("a client needs at least one scope")
+    """Register a client; returns it with its secret (shown once, stored hashed).
+
+    ``allow_no_redirect_uri``: a client may start without redirect URIs (an OAuth broker's
+    client created at approval: ``/oauth/authorize`` refuses it until one is registered).
+    ``insert(row)`` stores the row (default: ``repo.insert_client``)."""
+    name = check_name(name)
+    uris = check_redirect_uris(redirect_uris, allow_empty=allow_no_redirect_uri)
+    words = check_scopes(scopes, allow_transfer)
     client_id = client_id or "bc_" + secrets.token_hex(12)
     secret = new_secret()
     row: dict[str, Any] = dict(
@@ -228,38 +251,80 @@ def register_client(
         disabled=False,
         created=now_ms(),
     )
-    repo.insert_client(row)
+    (insert or repo.insert_client)(row)
     return Registered(OAuthClient(**{**row, "redirect_uris": tuple(uris)}), secret)
 
 
+def check_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 128:
+        raise ClientError("a client needs a name of at most 128 characters")
+    return name
+
+
+def check_redirect_uris(
+    redirect_uris: list[str] | tuple[str, ...], *, allow_empty: bool = False
+) -> list[str]:
+    """Valid, distinct, at most ``MAX_REDIRECT_URIS`` (at least one unless ``allow_empty``)."""
+    uris = [validate_redirect_uri(u) for u in redirect_uris]
+    low = 0 if allow_empty else 1
+    if len(uris) < low or len(uris) > MAX_REDIRECT_URIS or len(set(uris)) != len(uris):
+        raise ClientError(f"a client needs {low} to {MAX_REDIRECT_URIS} distinct redirect URIs")
+    return uris
+
+
+def check_scopes(scopes: str, allow_transfer: bool) -> list[str]:
+    """The scope words of a client: known, ``transfer`` only with ``allow_transfer``, one at
+    least."""
+    words = sc.parse(scopes)
+    for w in words:
+        if w not in sc.SCOPES:
+            raise ClientError(f"unknown scope {w!r}")
+    if "transfer" in words and not allow_transfer:
+        raise ClientError("the transfer scope needs allow_transfer")
+    if not words:
+        raise ClientError("a client needs at least one scope")
+    return words
+
+
 def get_client(
-    repo: OAuthRepository, client_id: str | None, *, include_disabled: bool = False
+    repo: OAuthRepository,
+    client_id: str | None,
+    *,
+    include_disabled: bool = False,
+    clock: Callable[[], int] = now_ms,
 ) -> OAuthClient | None:
-    """The client ``client_id`` (``None`` if unknown or disabled)."""
+    """The client ``client_id`` (``None`` if unknown or disabled); ``clock`` decides whether a
+    previous secret is still in its grace period."""
     if not client_id or len(client_id) > 64:
         return None
     row = repo.client(client_id)
     if row is None or (row.disabled and not include_disabled):
         return None
-    return OAuthClient.from_row(row)
+    return OAuthClient.from_row(row, clock)
 
 
 def list_clients(repo: OAuthRepository, broker_id: int | None = None) -> list[OAuthClient]:
     return [OAuthClient.from_row(r) for r in repo.clients(broker_id)]
 
 
-def rotate_secret(repo: OAuthRepository, client_id: str) -> str:
-    """Replace the client's secret; returns the new one (shown once)."""
+def rotate_secret(
+    repo: OAuthRepository, client_id: str, *, grace_ms: int = 0, now: int | None = None
+) -> str:
+    """Replace the client's secret; returns the new one (shown once). The old one keeps
+    working for ``grace_ms`` (0: it stops at once, as for a leaked secret)."""
+    if grace_ms < 0:
+        raise ClientError("the grace period cannot be negative")
     secret = new_secret()
-    if not repo.set_client_secret(client_id, _hasher.hash(secret)):
+    now = now_ms() if now is None else now
+    expires = now + grace_ms if grace_ms else None
+    if not repo.rotate_client_secret(client_id, _hasher.hash(secret), expires, now):
         raise ClientError("unknown client")
     return secret
 
 
 def set_redirect_uris(repo: OAuthRepository, client_id: str, redirect_uris: list[str]) -> None:
-    uris = [validate_redirect_uri(u) for u in redirect_uris]
-    if not uris or len(uris) > MAX_REDIRECT_URIS or len(set(uris)) != len(uris):
-        raise ClientError(f"a client needs 1 to {MAX_REDIRECT_URIS} distinct redirect URIs")
+    uris = check_redirect_uris(redirect_uris)
     repo.set_client_redirect_uris(client_id, "\n".join(uris))
 
 
@@ -272,25 +337,29 @@ def register_for_broker(
     repo: OAuthRepository,
     broker: BrokerApplication,
     *,
-    scopes: str = "read trade",
-    allow_transfer: bool = False,
+    redirect_uris: list[str] | tuple[str, ...] = (),
 ) -> Registered | None:
-    """The OAuth client of a newly approved OAUTH broker, from its application.
+    """The OAuth client of a newly approved OAUTH broker.
 
     ``broker`` is a ``bourse.services.brokers.registry.Broker`` (``id``, ``name``, ``logo_url``,
-    ``callback_url``: one URI, or several separated by whitespace). Returns the client and its
-    secret, to show the broker once; ``None`` if the broker already has a client (approval
-    after a suspension keeps the existing client and its secret).
+    ``oauth_scopes``: what it is approved for, which the client gets). Redirect URIs are only
+    the ``redirect_uris`` given here, explicitly: the application's callback URL is NOT one
+    (it was, silently; RFC 9700 asks for registered, exact URIs). Without any, the client
+    exists but ``/oauth/authorize`` refuses it until the broker registers a redirect URI
+    (``bourse.oauth.management``). Returns the client and its secret, to show the broker
+    once; ``None`` if the broker already has a client (approval after a suspension keeps the
+    existing client and its secret).
     """
     if list_clients(repo, broker_id=int(broker.id)):
         return None
-    uris = (broker.callback_url or "").split()
+    words = sc.parse(broker.oauth_scopes or "read")
     return register_client(
         repo,
         name=broker.name,
-        redirect_uris=uris,
+        redirect_uris=list(redirect_uris),
         broker_id=int(broker.id),
         logo_url=broker.logo_url or "",
-        scopes=scopes,
-        allow_transfer=allow_transfer,
+        scopes=sc.join(words),
+        allow_transfer="transfer" in words,
+        allow_no_redirect_uri=True,
     )

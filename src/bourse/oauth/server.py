@@ -255,7 +255,7 @@ class AuthServer(AuthorizationServer):
 
     # --- authlib hooks ------------------------------------------------------------------------
     def query_client(self, client_id: str) -> cl.OAuthClient | None:
-        return cl.get_client(self.repo, client_id)
+        return cl.get_client(self.repo, client_id, clock=self.clock)
 
     def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Any:
         # counted before the secret is checked; given back when it is right

@@ -4,13 +4,14 @@
     def delete(svc: Services, *, api_key: str) -> dict[str, Any]: ...
 
 ``registry`` holds ``@operation`` and ``OPERATIONS``; one module per group declares its
-operations (``accounts``, ``keys``, ``brokers``, ``referrals``, ``demo``, ``audit``); ``dispatch.invoke`` runs
+operations (``accounts``, ``keys``, ``brokers``, ``broker_oauth``, ``referrals``, ``demo``,
+``audit``); ``dispatch.invoke`` runs
 one and writes its audit row; ``http`` serves them at ``POST /admin/v1/<group>/<verb>``;
 ``home`` knows ``$BOURSE_HOME`` (the operator credential and the runtime file of a running
 server). Importing this package registers every operation.
 """
 
-from bourse.operations import accounts, audit, brokers, demo, keys, referrals
+from bourse.operations import accounts, audit, broker_oauth, brokers, demo, keys, referrals
 from bourse.operations.dispatch import invoke
 from bourse.operations.registry import OPERATIONS, Operation, OperationError, get, operation
 
@@ -20,6 +21,7 @@ __all__ = [
     "OperationError",
     "accounts",
     "audit",
+    "broker_oauth",
     "brokers",
     "demo",
     "get",

@@ -11,7 +11,8 @@ from typing import Any
 
 from bourse.domain.brokers import BrokerStatus
 from bourse.domain.money import to_units
-from bourse.oauth.clients import register_for_broker
+from bourse.oauth.clients import ClientError, check_redirect_uris, register_for_broker
+from bourse.oauth.management import ClientManager
 from bourse.operations.registry import OperationError, operation
 from bourse.services.bundle import Services
 
@@ -64,13 +65,30 @@ def apply(
 
 
 @operation("brokers.approve")
-def approve(svc: Services, *, broker: int) -> dict[str, Any]:
-    """Approve (or reinstate) a broker; an OAuth broker's first approval creates its client."""
+def approve(
+    svc: Services,
+    *,
+    broker: int,
+    redirect_uri: list[str] | None = None,
+    oauth_scopes: str | None = None,
+) -> dict[str, Any]:
+    """Approve (or reinstate) a broker; an OAuth broker's first approval creates its client.
+
+    An OAuth broker's client gets exactly the ``redirect_uri`` given (none: the broker
+    registers them itself), never its application's callback URL; ``oauth_scopes`` is what
+    its clients may hold (default "read trade")."""
     reg = svc.brokers.registry
+    try:  # refuse bad URIs before anything changes
+        uris = check_redirect_uris(redirect_uri or [], allow_empty=True)
+    except ClientError as exc:
+        raise OperationError(str(exc)) from exc
+    if oauth_scopes is not None:
+        ClientManager.of(svc).approve_scopes(broker, oauth_scopes)
     b = reg.approve(broker)
     out = info(b, reg.rate_at(b.id))
     if b.type.value == "OAUTH":
-        client = register_for_broker(svc.oauth, b)
+        out["oauthScopes"] = b.oauth_scopes
+        client = register_for_broker(svc.oauth, b, redirect_uris=uris)
         if client is not None:  # a first approval: the secret is shown this once
             out["clientId"] = client.client.client_id
             out["clientSecret"] = client.client_secret

@@ -43,7 +43,9 @@ brokers = Table(
     Column("name", String(128), nullable=False),
     Column("code", String(64), nullable=True),  # optional ``source`` alias, unique
     Column("logo_url", String(512), nullable=False, default=""),
-    Column("callback_url", String(512), nullable=False, default=""),
+    Column("callback_url", String(512), nullable=False, default=""),  # as applied; informative
+    # the OAuth scopes an OAUTH broker's clients may hold (set by the operator at approval)
+    Column("oauth_scopes", String(64), nullable=False, default="read trade"),
     Column("note", Text, nullable=False, default=""),
     Column("reason", String(256), nullable=False, default=""),  # last reject/suspend reason
     Column("created", BigInteger, nullable=False),

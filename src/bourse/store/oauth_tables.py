@@ -78,6 +78,10 @@ oauth_clients = Table(
     Column("allow_transfer", Boolean, nullable=False, default=False),
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created", BigInteger, nullable=False),
+    # after a rotation: the previous secret's digest, valid until ``previous_secret_expires``
+    Column("previous_secret_hash", Text, nullable=True),
+    Column("previous_secret_expires", BigInteger, nullable=True),
+    Column("secret_rotated", BigInteger, nullable=True),  # ms of the last rotation
 )
 
 oauth_codes = Table(

@@ -97,6 +97,8 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     b.KeyNotBound: (22222, 400),
     b.NotKeyOwner: (730706, 400),  # API key not found
     b.SubAccountCannotApply: (NO_PERMISSION, 401),  # No permission to access the endpoint
+    b.OAuthClientNotFound: (22222, 400),  # record does not exist
+    b.OAuthClientLimit: (730003, 400),  # unsupported operation
     # independent brokers: sub-accounts and their keys
     sa.SubAccountError: (33333, 400),
     sa.NotABroker: (401, 401),  # No authority

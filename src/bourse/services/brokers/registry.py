@@ -61,6 +61,8 @@ class Broker:
     reason: str
     created: int
     updated: int
+    #: the OAuth scopes this broker's clients may hold (an OAUTH broker; set at approval)
+    oauth_scopes: str = "read trade"
 
     @property
     def approved(self) -> bool:
@@ -90,6 +92,7 @@ def _broker(row: Any) -> Broker:
         reason=row.reason or "",
         created=int(row.created),
         updated=int(row.updated),
+        oauth_scopes=row.oauth_scopes or "",
     )
 
 
@@ -293,6 +296,14 @@ class Registry:
         with self.repo.begin() as conn:
             self._insert_rate(conn, broker_id, rate_ppm, eff, now, note or "set")
         return RateChange(rate_ppm, eff, now, note or "set")
+
+    def set_oauth_scopes(self, broker_id: int, scopes: str) -> Broker:
+        """Record the OAuth scopes the broker's clients may hold (``bourse.oauth.management``
+        validates the words and narrows the clients)."""
+        self.get(broker_id)
+        self.repo.set_oauth_scopes(broker_id, scopes, self.clock())
+        self.invalidate()
+        return self.get(broker_id)
 
     def set_rebate_account(self, broker_id: int, account_id: int) -> Broker:
         """Send future payouts to another account (pending payouts keep their payee)."""

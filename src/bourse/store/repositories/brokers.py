@@ -90,6 +90,14 @@ class BrokerRepository(Repository):
         ).rowcount
         return bool(n == 1)
 
+    def set_oauth_scopes(self, broker_id: int, scopes: str, now: int) -> None:
+        with self.db.begin() as conn:
+            conn.execute(
+                update(bt.brokers)
+                .where(bt.brokers.c.id == broker_id)
+                .values(oauth_scopes=scopes, updated=now)
+            )
+
     def set_rebate_account(self, broker_id: int, account_id: int, now: int) -> None:
         with self.db.begin() as conn:
             self.check_account(conn, account_id, "rebate account")

@@ -10,7 +10,12 @@ by column name); ``bourse.oauth`` turns them into its authlib-facing records. Th
 * ``rotate_refresh`` consumes a refresh token the same way (``consumed IS NULL AND revoked IS
   NULL`` and not expired) and inserts its successor in that transaction;
 * ``set_client_disabled`` and ``revoke_consent`` change the client or consent and revoke the
-  tokens (and codes) in one transaction.
+  tokens (and codes) in one transaction;
+* ``insert_client_limited`` counts a broker's clients and inserts under a write lock (SQLite
+  ``BEGIN IMMEDIATE``, the broker's row locked on PostgreSQL), so concurrent registrations
+  never pass the cap; ``change_client`` is a read-modify-write of one client under its row
+  lock; ``rotate_client_secret`` moves the current digest to ``previous_secret_hash`` in the
+  same UPDATE that stores the new one.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from sqlalchemy import Connection, Engine, Row, func, insert, or_, select, updat
 from sqlalchemy.exc import IntegrityError
 
 from bourse.store.broker_tables import brokers
+from bourse.store.db import write_transaction
 from bourse.store.oauth_tables import oauth_clients, oauth_codes, oauth_consents, oauth_tokens
 
 #: a result row; columns are attributes
@@ -63,6 +69,63 @@ class OAuthRepository:
                 update(oauth_clients)
                 .where(oauth_clients.c.client_id == client_id)
                 .values(secret_hash=secret_hash)
+            ).rowcount
+        return n == 1
+
+    def insert_client_limited(self, values: dict[str, Any], broker_id: int, limit: int) -> bool:
+        """Insert a client of ``broker_id`` unless it already has ``limit`` enabled clients;
+        ``False`` (nothing inserted) at the cap."""
+        with write_transaction(self.db) as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(
+                    select(brokers.c.id).where(brokers.c.id == broker_id).with_for_update()
+                )
+            n = conn.execute(
+                select(func.count()).where(
+                    oauth_clients.c.broker_id == broker_id, oauth_clients.c.disabled.is_(False)
+                )
+            ).scalar_one()
+            if n >= limit:
+                return False
+            conn.execute(insert(oauth_clients).values(**values))
+        return True
+
+    def change_client(self, client_id: str, change: Any) -> Record | None:
+        """Read the client under a write lock, ``change(row)`` gives the columns to set (or
+        raises, which changes nothing); returns the row after. ``None`` if unknown."""
+        with write_transaction(self.db) as conn:
+            q = select(oauth_clients).where(oauth_clients.c.client_id == client_id)
+            if conn.dialect.name == "postgresql":
+                q = q.with_for_update()
+            row = conn.execute(q).first()
+            if row is None:
+                return None
+            conn.execute(
+                update(oauth_clients)
+                .where(oauth_clients.c.client_id == client_id)
+                .values(**change(row))
+            )
+            return conn.execute(
+                select(oauth_clients).where(oauth_clients.c.client_id == client_id)
+            ).first()
+
+    def rotate_client_secret(
+        self, client_id: str, secret_hash: str, previous_expires: int | None, now: int
+    ) -> bool:
+        """The new digest becomes current; the current one stays valid until
+        ``previous_expires`` (``None``: it stops now). One UPDATE: SET reads the old row."""
+        c = oauth_clients.c
+        keep = previous_expires is not None
+        with self.db.begin() as conn:
+            n = conn.execute(
+                update(oauth_clients)
+                .where(c.client_id == client_id)
+                .values(
+                    previous_secret_hash=c.secret_hash if keep else None,
+                    previous_secret_expires=previous_expires,
+                    secret_hash=secret_hash,
+                    secret_rotated=now,
+                )
             ).rowcount
         return n == 1
 

@@ -15,18 +15,20 @@ Bourse extensions (MEXC advertises these features without an API; see ``docs/bro
   whitelists, expiry); ``POST /api/v3/user/apiKey/renew``: extend the expiry or rotate the
   secret, keeping the binding;
 * ``POST/GET/DELETE /api/v3/user/apiKey/bind``: bind a key to a broker (once, ever), see it,
-  unbind.
+  unbind;
+* ``/api/v3/broker/oauth/...``: an OAuth broker's clients (register an app, rotate a secret,
+  redirect URIs, scopes).
 
 Every endpoint is SIGNED. A broker only ever sees its own rebates and keys: the broker is the
 one whose main account owns the calling key, never a parameter.
 
 One module per family: ``rebates``, ``program`` (apply, info, bound keys), ``keys`` (a user's
-own keys) and ``bindings``; ``common`` holds what they share.
+own keys), ``bindings`` and ``oauth_clients``; ``common`` holds what they share.
 """
 
 from __future__ import annotations
 
-from bourse.api.mexc.broker import bindings, keys, program, rebates
+from bourse.api.mexc.broker import bindings, keys, oauth_clients, program, rebates
 from bourse.api.mexc.context import Endpoint
 
 ENDPOINTS: list[Endpoint] = [
@@ -34,4 +36,5 @@ ENDPOINTS: list[Endpoint] = [
     *program.ENDPOINTS,
     *keys.ENDPOINTS,
     *bindings.ENDPOINTS,
+    *oauth_clients.ENDPOINTS,
 ]
