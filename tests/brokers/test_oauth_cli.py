@@ -1,0 +1,115 @@
+"""``bourse brokers approve --redirect-uri`` and ``bourse brokers oauth ...`` on SQLite and
+PostgreSQL: the operator's side of an OAuth broker's clients, with the same rules as the Broker
+API (explicit exact redirect URIs, rotation with a grace period, scopes within the approval,
+a bounded number of apps)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from bourse.bootstrap import open_platform
+from bourse.cli.brokers import brokers_app
+from bourse.config import Config
+from bourse.domain.accounts import AccountKind
+from bourse.engine import commands as c
+from bourse.oauth import clients as cl
+from bourse.oauth.management import MAX_CLIENTS_PER_BROKER
+from bourse.services.apikeys import generate_server_key
+from bourse.store.db import make_engine
+from bourse.store.repositories.oauth import OAuthRepository
+
+runner = CliRunner()
+CB = "https://copytrader.example/cb"
+
+
+def _run(db: str, *args: str, code: int = 0) -> Any:
+    res = runner.invoke(brokers_app, [*args, "--db", db, "--json"])
+    assert res.exit_code == code, res.output
+    if code:
+        return res.output
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def db(migrated_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("BOURSE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("BOURSE_SECRET_KEY", generate_server_key())
+    return migrated_url
+
+
+def _client(db: str, client_id: str) -> cl.OAuthClient:
+    engine = make_engine(db)
+    try:
+        got = cl.get_client(OAuthRepository(engine), client_id)
+    finally:
+        engine.dispose()
+    assert got is not None
+    return got
+
+
+def test_operator_manages_an_oauth_brokers_clients(db: str) -> None:
+    with open_platform(Config(database_url=db, rebate_settle_at=None)) as p:
+        owner = p.engine.execute(c.OpenAccount(AccountKind.BROKER_MASTER)).id
+    bid = _run(db, "apply", str(owner), "--type", "OAUTH", "--name", "CT", "--callback-url", CB)[
+        "brokerId"
+    ]
+    # a bad redirect URI refuses the approval before anything changes
+    out = _run(db, "approve", str(bid), "--redirect-uri", "http://evil.example/cb", code=1)
+    assert "https" in out
+    assert _run(db, "list")[0]["status"] == "PENDING"
+    approved = _run(db, "approve", str(bid), "--redirect-uri", "https://ct.example/oauth")
+    assert approved["status"] == "APPROVED" and approved["oauthScopes"] == "read trade"
+    cid, secret = approved["clientId"], approved["clientSecret"]
+    first = _client(db, cid)
+    assert first.redirect_uris == ("https://ct.example/oauth",)  # not the callback URL
+    assert not first.check_redirect_uri(CB) and first.check_client_secret(secret)
+
+    (listed,) = _run(db, "oauth", "clients", str(bid))
+    assert listed["clientId"] == cid and "clientSecret" not in listed
+    rot = _run(db, "oauth", "rotate-secret", str(bid), cid, "--grace", "60")
+    now = _client(db, cid)
+    assert now.check_client_secret(rot["clientSecret"]) and now.check_client_secret(secret)
+    now.clock = lambda: rot["previousSecretExpireTime"]  # the grace period is over
+    assert not now.check_client_secret(secret) and now.check_client_secret(rot["clientSecret"])
+    _run(db, "oauth", "rotate-secret", str(bid), cid, "--grace", "86401", code=1)
+
+    got = _run(db, "oauth", "add-redirect", str(bid), cid, CB)
+    assert got["redirectUris"] == ["https://ct.example/oauth", CB]
+    got = _run(db, "oauth", "remove-redirect", str(bid), cid, "https://ct.example/oauth")
+    assert got["redirectUris"] == [CB]
+    _run(db, "oauth", "remove-redirect", str(bid), cid, CB + "/", code=1)  # exact only
+
+    assert _run(db, "oauth", "set-scopes", str(bid), cid, "read")["scopes"] == "read"
+    _run(db, "oauth", "set-scopes", str(bid), cid, "read transfer", code=1)
+    assert _run(db, "oauth", "approve-scopes", str(bid), "read trade transfer")["oauthScopes"] == (
+        "read trade transfer"
+    )
+    assert _run(db, "oauth", "set-scopes", str(bid), cid, "read transfer")["scopes"] == (
+        "read transfer"
+    )
+
+    for i in range(MAX_CLIENTS_PER_BROKER - 1):
+        app = _run(
+            db, "oauth", "register", str(bid), "--name", f"app{i}",
+            "--redirect-uri", f"https://app{i}.example/cb",
+        )  # fmt: skip
+        assert app["clientSecret"].startswith("bcs_") and app["scopes"] == "read trade transfer"
+    out = _run(
+        db, "oauth", "register", str(bid), "--name", "one too many",
+        "--redirect-uri", "https://x.example/cb", code=1,
+    )  # fmt: skip
+    assert "at most" in out
+    assert len(_run(db, "oauth", "clients", str(bid))) == MAX_CLIENTS_PER_BROKER
+
+
+def test_api_brokers_have_no_oauth_clients(db: str) -> None:
+    with open_platform(Config(database_url=db, rebate_settle_at=None)) as p:
+        owner = p.engine.execute(c.OpenAccount(AccountKind.BROKER_MASTER)).id
+    bid = _run(db, "apply", str(owner), "--type", "API", "--name", "A")["brokerId"]
+    _run(db, "approve", str(bid))
+    out = _run(db, "oauth", "clients", str(bid), code=1)
+    assert "OAuth broker" in out
