@@ -63,6 +63,11 @@ BLOCK_SECONDS = 180
 SERVER_SECONDS = 180
 
 
+def shown(page: Path) -> str:
+    """How a failure names ``page``: relative to the repo root (a page elsewhere: its name)."""
+    return str(page.relative_to(ROOT)) if page.is_relative_to(ROOT) else page.name
+
+
 @dataclass(frozen=True)
 class Block:
     page: Path
@@ -73,7 +78,9 @@ class Block:
 
     @property
     def where(self) -> str:
-        return f"{self.page.relative_to(ROOT)} block {self.number} ({self.lang or 'untagged'}, line {self.line})"
+        return (
+            f"{shown(self.page)} block {self.number} ({self.lang or 'untagged'}, line {self.line})"
+        )
 
 
 def parse(page: Path) -> list[Block]:
@@ -93,7 +100,7 @@ def parse(page: Path) -> list[Block]:
             line = lines[j]
             body.append(line[len(indent) :] if line.startswith(indent) else line.lstrip())
             j += 1
-        assert j < len(lines), f"{page.relative_to(ROOT)} line {i + 1}: fence never closed"
+        assert j < len(lines), f"{shown(page)} line {i + 1}: fence never closed"
         found.append(Block(page, len(found) + 1, i + 2, lang, "\n".join(body) + "\n"))
         i = j + 1
     return found
@@ -126,7 +133,7 @@ __doc_save() {
   env -0 > "$__doc_state/env"; declare -f > "$__doc_state/functions"; pwd > "$__doc_state/cwd"
 }
 trap '__doc_rc=$?; __doc_save; exit $__doc_rc' EXIT
-trap 'echo "__DOC_FAILED__ $LINENO $BASH_COMMAND" >&2' ERR
+trap 'echo "__DOC_FAILED__ $LINENO|${BASH_LINENO[*]}|${BASH_SOURCE[*]}|${FUNCNAME[*]}|$BASH_COMMAND" >&2' ERR
 set -eE -o pipefail
 source "$__doc_block"
 """
@@ -312,12 +319,10 @@ class Page:
         text = out_path.read_text()
         self._load_state()
         if rc != 0:
-            failed = re.findall(r"^__DOC_FAILED__ (\d+) (.*)$", text, re.M)
-            what = (
-                f"line {failed[0][0]}: `{failed[0][1]}` failed"
-                if failed
-                else ("timed out" if rc is None else f"exited {rc}")
-            )
+            failed = re.findall(r"^__DOC_FAILED__ (.*)$", text, re.M)
+            what = "timed out" if rc is None else f"exited {rc}"
+            if failed:
+                what = _failed_line(failed[0], str(script), block)
             raise DocFailure(f"{block.where}: {what} (exit {rc})\n--- output ---\n{text}")
         return text
 
@@ -355,7 +360,7 @@ class Page:
             if proc.poll() is not None:
                 break
             time.sleep(0.2)
-        where = f"{block.where}, line {number}" if number else f"{self.page.relative_to(ROOT)}"
+        where = f"{block.where}, line {number}" if number else shown(self.page)
         raise DocFailure(
             f"{where}: server `{line.strip()}` did not start (exit {proc.poll()})\n"
             f"--- output ---\n{log_path.read_text()}"
@@ -381,7 +386,7 @@ class Page:
         out_path = self.tmp / f"block-{block.number}-{self.count}.out"
         job = {
             "code": "\n" * (block.line - 1) + block.body,
-            "file": str(block.page.relative_to(ROOT)),
+            "file": shown(block.page),
             "env": self.env,
             "cwd": self.cwd,
             "out": str(out_path),
@@ -403,6 +408,23 @@ class Page:
                 f"{block.where}: the python block {what}\n--- output ---\n{text}{stray}"
             )
         return text
+
+
+def _failed_line(trace: str, script: str, block: Block) -> str:
+    """What the ERR trap saw (``LINENO|BASH_LINENO|BASH_SOURCE|FUNCNAME|BASH_COMMAND``), said
+    as the line of the page that failed (and the helper function it failed in)."""
+    lineno, callers, sources, functions, command = trace.split("|", 4)
+    calls, files, names = callers.split(), sources.split(), functions.split()
+    page = block.page.read_text().splitlines()
+    for i, source in enumerate(files):
+        if source == script:  # the block's own frame: the line of the page
+            number = int(lineno) if i == 0 else int(calls[i - 1])
+            line = page[number - 1].strip() if 0 < number <= len(page) else command
+            if i > 0:
+                return f"line {number}: `{line}` failed (in `{names[0]}`, at `{command}`)"
+            at = "" if command == line else f" (at `{command}`)"
+            return f"line {number}: `{line}` failed{at}"
+    return f"`{command}` failed"
 
 
 def _group_alive(pgid: int) -> bool:
