@@ -50,6 +50,10 @@ PERMISSIONS = [
     "SPOT_TRANSFER_WRITE",
     "SPOT_DEPOSIT_READ",
     "SPOT_DEPOSIT_WRITE",
+    # the dust conversion endpoints (capital/convert) ask for the account and deal permissions
+    "SPOT_ACCOUNT_READ",
+    "SPOT_ACCOUNT_WRITE",
+    "SPOT_DEAL_READ",
 ]
 
 
