@@ -221,3 +221,26 @@ def test_an_oauth_token_gets_a_listen_key_for_its_account(migrated_url: str) -> 
             await ws.close()
 
         asyncio.run(run())
+
+
+def test_a_fee_paid_in_mx_is_pushed_in_mx(migrated_url: str) -> None:
+    """With ``mxDeduct`` on, the private deals frame names MX as the fee currency: a 500 USDT
+    fill at the 0.05 % taker rate is a 0.25 USDT fee, 80 % of it at 2.5 USDT per MX 0.08 MX."""
+    with live_ws(migrated_url) as live:
+        for side in (SELL, BUY):  # MX priced at 2.5 USDT
+            live.place("counterparty", side, 25_000, 1_000, "MXUSDT")
+        live.platform.engine.execute(c.SetMxDeduct(live.accounts["user"], True))
+
+        async def run() -> None:
+            loop = asyncio.get_running_loop()
+            key = await loop.run_in_executor(None, live.listen_key)
+            ws = await WsClient.connect(f"{live.ws_url}?listenKey={key}")
+            await ws.send("SUBSCRIPTION", PRIVATE[2])
+            assert (await ws.recv())["code"] == 0
+            await loop.run_in_executor(None, live.place, "counterparty", SELL, P, Q)
+            await loop.run_in_executor(None, live.place, "user", BUY, P, Q)
+            deal = (await ws.until(lambda f: f.channel == PRIVATE[2])).privateDeals
+            assert (deal.isMaker, deal.feeCurrency, deal.feeAmount) == (False, "MX", "0.08")
+            await ws.close()
+
+        asyncio.run(run())
