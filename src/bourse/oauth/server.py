@@ -1,7 +1,7 @@
 """The authorization server: authlib's ``AuthorizationServer`` bound to our storage.
 
 ``OAuthConfig`` is what the OAuth and web routes share (issuer, clock, cookie security).
-``AuthServer(config, repo)`` wires authlib's RFC 6749 grants (``bourse.oauth.grants``), RFC 7009
+``AuthServer(config, repo, throttle)`` wires authlib's RFC 6749 grants (``bourse.oauth.grants``), RFC 7009
 revocation, RFC 7662 introspection, RFC 8414 metadata and RFC 9207 ``iss`` to the storage in
 ``repo`` (``bourse.store.repositories.oauth``). authlib is synchronous, so the Starlette routes
 (``bourse.oauth.endpoints``, and ``bourse.web.consent`` for the authorization endpoint) read the

@@ -1,6 +1,6 @@
 """Web users: sign-up, log-in (argon2id, optional TOTP, lockout) and server-side sessions.
 
-``Users(repo, open_account, fernet=..., clock=...)`` is the service both the web pages
+``Users(repo, open_account, fernet=..., clock=..., throttle=...)`` is the service both the web pages
 (``bourse.web``) and the authorization server's consent flow use to know who is logged in.
 Its SQL is in ``bourse.store.repositories.users``.
 
