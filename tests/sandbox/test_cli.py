@@ -17,11 +17,14 @@ from bourse.sandbox.demo import demo_credentials, remember_url, seed_demo
 TIMEOUT = 120
 
 
-def bourse(tmp_path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def bourse(
+    tmp_path: Path, *args: str, check: bool = True, env_columns: str = "200"
+) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env["BOURSE_DATABASE_URL"] = f"sqlite:///{tmp_path / 'bourse.db'}"
     env.pop("BOURSE_SECRET_KEY", None)  # use the key file next to the database
-    env["COLUMNS"] = "200"
+    env.pop("BOURSE_HOME", None)
+    env["COLUMNS"] = env_columns
     proc = subprocess.run(
         [sys.executable, "-m", "bourse.cli", *args],
         cwd=tmp_path,
@@ -204,3 +207,12 @@ def test_serve_refuses_a_malformed_rate_limit(tmp_path: Path) -> None:
     out = proc.stdout + proc.stderr
     assert "--login-limit '0/60': expected FAILURES/SECONDS" in out and "Traceback" not in out
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_demo_credentials_banner_shows_the_bound_key_whole(tmp_path: Path, seeded: dict) -> None:
+    """The banner a tester copies from: every key and secret whole, the bound one included."""
+    out = bourse(tmp_path, "demo-credentials", env_columns="60").stdout
+    bound = seeded["accounts"]["api_broker"]["bound_user_key"]
+    for role in seeded["accounts"].values():
+        assert role["api_key"] in out and role["secret"] in out
+    assert bound["api_key"] in out and bound["secret"] in out

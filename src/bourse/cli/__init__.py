@@ -26,6 +26,7 @@ from typing import Annotated
 
 import typer
 
+from bourse.cli import common
 from bourse.cli.accounts import accounts_app, deposit
 from bourse.cli.audit import audit_cmd
 from bourse.cli.brokers import brokers_app
@@ -55,6 +56,7 @@ def _root(
     ] = False,
 ) -> None:
     _state["debug"] = debug
+    common.debug["on"] = debug
 
 
 app.command()(serve)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,8 +57,15 @@ def db_url(db: str | None) -> str:
     return f"sqlite:///{home / 'bourse.db'}"
 
 
+#: ``bourse --debug``: errors show the traceback of their cause
+debug = {"on": False}
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print ``message`` as the command's one-line error; raise the result to exit ``code``."""
+    """Print ``message`` as the command's one-line error; raise the result to exit ``code``.
+    With ``--debug``, the exception being handled (the cause) is printed first."""
+    if debug["on"] and sys.exc_info()[0] is not None:
+        traceback.print_exc()
     line = " ".join(str(message).split())
     err.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
