@@ -290,7 +290,7 @@ def test_every_operation_has_a_command() -> None:
     side = Side("sqlite:///unused.db", Path.cwd())
     helps = {
         g: side.bourse(*([g] if g else []), "--help")
-        for g in ("", "keys", "accounts", "brokers", "referrals")
+        for g in ("", "keys", "accounts", "brokers", "referrals", "sandbox")
     }
     text = "\n".join(helps.values())
     for name in OPERATIONS:

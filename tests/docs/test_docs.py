@@ -72,6 +72,8 @@ PROMISED: dict[str, list[str]] = {
         r"operator \(\S+\) +│ 127\.0\.0\.1 +│ demo\.credentials",
         r'^\{"account": ?\d+, ?"asset": ?"USDT", ?"amount": ?"5"',
         r"^401$",
+        r"^credited 0\.5 BTC to \d+; available 0\.5; the faucet can still give 4\.5 BTC today",
+        r'"asset": ?"USDT", ?"amount": ?"250"',
         r"^stopped the server at http://127\.0\.0\.1:\d+",
         r"^stopped: no server runs",
         r"local \(\S+\) +│ local +│ accounts\.list",

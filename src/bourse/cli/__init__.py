@@ -14,7 +14,7 @@ non-zero; ``--debug`` shows the traceback of an unexpected error.
     bourse keys create --account 100 --permissions SPOT_DEAL_READ,SPOT_DEAL_WRITE
 
 One module per group: ``serve``, ``status`` (status, stop), ``demo``, ``db`` (migrate), ``accounts``, ``keys``,
-``brokers``, ``referrals``, ``audit``; ``runner`` decides between the server and the database, ``common``
+``brokers``, ``referrals``, ``audit``, ``sandbox``; ``runner`` decides between the server and the database, ``common``
 holds the shared options, tables and errors.
 """
 
@@ -35,6 +35,7 @@ from bourse.cli.db import migrate
 from bourse.cli.demo import chain_deposit, demo_credentials_cmd
 from bourse.cli.keys import keys_app
 from bourse.cli.referrals import referrals_app
+from bourse.cli.sandbox import sandbox_app
 from bourse.cli.serve import public_url, serve
 from bourse.cli.status import status_cmd, stop_cmd
 
@@ -71,6 +72,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(brokers_app, name="brokers")
 app.add_typer(referrals_app, name="referrals")
+app.add_typer(sandbox_app, name="sandbox")
 
 
 def main() -> None:

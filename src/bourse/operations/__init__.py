@@ -5,13 +5,22 @@
 
 ``registry`` holds ``@operation`` and ``OPERATIONS``; one module per group declares its
 operations (``accounts``, ``keys``, ``brokers``, ``broker_oauth``, ``referrals``, ``demo``,
-``audit``); ``dispatch.invoke`` runs
+``audit``, ``sandbox``); ``dispatch.invoke`` runs
 one and writes its audit row; ``http`` serves them at ``POST /admin/v1/<group>/<verb>``;
 ``home`` knows ``$BOURSE_HOME`` (the operator credential and the runtime file of a running
 server). Importing this package registers every operation.
 """
 
-from bourse.operations import accounts, audit, broker_oauth, brokers, demo, keys, referrals
+from bourse.operations import (
+    accounts,
+    audit,
+    broker_oauth,
+    brokers,
+    demo,
+    keys,
+    referrals,
+    sandbox,
+)
 from bourse.operations.dispatch import invoke
 from bourse.operations.registry import OPERATIONS, Operation, OperationError, get, operation
 
@@ -29,4 +38,5 @@ __all__ = [
     "keys",
     "operation",
     "referrals",
+    "sandbox",
 ]
