@@ -93,6 +93,9 @@ def make_engine(
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
+        if kwargs.get("poolclass") is not StaticPool:
+            # ``engine.begin()`` is how the repositories write: take the write lock up front
+            engine.begin = _immediate_begin(engine)  # type: ignore[method-assign]
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     if lock_timeout_ms:
@@ -119,6 +122,23 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         conn.begin(),
     ):
         yield conn
+
+
+def _immediate_begin(engine: Engine) -> Any:
+    """``engine.begin()`` for SQLite: ``write_transaction`` (``BEGIN IMMEDIATE``).
+
+    Repositories open a transaction with ``engine.begin()`` to write, and many read first (a
+    count under a limit, a row to change). A deferred SQLite transaction that read a snapshot
+    another writer has since moved past cannot write and fails at once ("database is locked",
+    no busy wait): with the engine committing all the time (a market maker) and followers
+    writing rebates, that is a refused key or account now and then. Taking the lock up front
+    makes it wait its turn instead; reads use ``engine.connect()`` and are not affected.
+    """
+
+    def begin() -> Any:
+        return write_transaction(engine)
+
+    return begin
 
 
 def schema_metadata() -> MetaData:

@@ -97,6 +97,7 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     b.KeyNotBound: (22222, 400),
     b.NotKeyOwner: (730706, 400),  # API key not found
     b.SubAccountCannotApply: (NO_PERMISSION, 401),  # No permission to access the endpoint
+    b.OAuthClientInvalid: (PARAM_ERROR, 400),
     b.OAuthClientNotFound: (22222, 400),  # record does not exist
     b.OAuthClientLimit: (730003, 400),  # unsupported operation
     # independent brokers: sub-accounts and their keys
