@@ -1,5 +1,5 @@
 """Every fenced block of README.md and docs/*.md, run as written (tests/support/snippets.py says
-how): one session and one real server per page, blocks in page order. A page cannot drift from
+how): one session and one real server per page, blocks in page order, a few pages at once. A page cannot drift from
 what the platform does: its commands and snippets must succeed, and where the page promises an
 output, ``PROMISED`` checks it.
 """
@@ -7,6 +7,7 @@ output, ``PROMISED`` checks it.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -121,16 +122,40 @@ def test_relative_links_resolve(page: Path) -> None:
         assert (page.parent / target).exists(), f"{_name(page)}: link to {target} resolves nowhere"
 
 
+RUNNABLE = [p for p in PAGES if any(b.lang in RUN for b in snippets.parse(p))]
+# pages run this many at a time (each has its own server and home; most of a page's time is
+# spent waiting on its processes)
+AT_ONCE = 3
+
+
+@pytest.fixture(scope="module")
+def sessions(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[Path, snippets.Page | BaseException]:
+    """Every selected page's session, the pages run AT_ONCE at a time: its Page, or what it
+    raised."""
+    chosen = [
+        item.callspec.params["page"]
+        for item in request.session.items
+        if getattr(item, "originalname", "") == "test_the_page_runs"
+    ]
+    todo = [p for p in chosen if _name(p) not in NOT_YET]
+    with ThreadPoolExecutor(max_workers=AT_ONCE) as pool:
+        futures = {
+            p: pool.submit(snippets.run_page, p, tmp_path_factory.mktemp(p.stem)) for p in todo
+        }
+        return {p: f.exception() or f.result() for p, f in futures.items()}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "page",
-    [p for p in PAGES if any(b.lang in RUN for b in snippets.parse(p))],
-    ids=_name,
-)
-def test_the_page_runs(page: Path, tmp_path: Path) -> None:
+@pytest.mark.timeout(900)  # the first one waits for all the pages
+@pytest.mark.parametrize("page", RUNNABLE, ids=_name)
+def test_the_page_runs(page: Path, sessions: dict[Path, snippets.Page | BaseException]) -> None:
     if _name(page) in NOT_YET:
         pytest.skip(f"not run yet: {NOT_YET[_name(page)]}")
-    session = snippets.run_page(page, tmp_path)
+    session = sessions[page]
+    if isinstance(session, BaseException):
+        raise session
     out = "".join(session.output)
     at = 0
     for promise in PROMISED.get(_name(page), []):
