@@ -197,8 +197,14 @@ def serve(
         runtime = None if following else announce(home, database, url)
 
         def done() -> None:
+            """Once it stops serving (also on SIGTERM, after which uvicorn ends the process):
+            no longer announced, then the market maker and the engine stop, finishing what is
+            queued, and the database is released."""
             if runtime is not None:
                 withdraw(runtime)
+            if maker is not None:
+                maker.stop()
+            platform.close()
 
         server = _Server(
             uvicorn.Config(
@@ -210,8 +216,6 @@ def serve(
             server.run(sockets=[sock])
         finally:
             done()
-            if maker is not None:
-                maker.stop()
             sock.close()
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import threading
 import time
 from collections import deque
@@ -27,6 +28,8 @@ from bourse.operations.dispatch import invoke
 from bourse.operations.registry import OperationError
 from bourse.services.bundle import Services
 from bourse.store.repositories.audit import AuditLog
+
+log = logging.getLogger("bourse.operations")
 
 PREFIX = "/admin/v1"
 MAX_FAILURES = 5
@@ -110,6 +113,7 @@ def admin_routes(platform: Services, token: str) -> list[Route]:
         except OperationError as exc:
             return _error(exc.status, REFUSED, str(exc))
         except Exception as exc:  # one line for the operator; details in the server log
+            log.exception("operation %s failed", name)
             return _error(500, REFUSED, f"{type(exc).__name__}: {exc}")
         return JSONResponse(result)
 
