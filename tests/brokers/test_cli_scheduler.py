@@ -105,3 +105,13 @@ def test_scheduler_survives_a_failing_run() -> None:
     sched = RebateScheduler(boom)
     assert sched.run_once() is None
     assert isinstance(sched.last_error, RuntimeError) and sched.runs == 1
+
+
+def test_serve_refuses_a_bad_settlement_time_in_one_line(tmp_path: Any) -> None:
+    from bourse.cli import app
+
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    res = runner.invoke(app, ["serve", "--settle-at", "25:00", "--port", "0", "--db", db])
+    assert res.exit_code == 1
+    assert "--settle-at '25:00': expected HH:MM (UTC)" in res.output
+    assert "Traceback" not in res.output

@@ -27,6 +27,7 @@ from bourse.sandbox.demo import (
     seed_demo,
 )
 from bourse.sandbox.market_maker import MarketMaker
+from bourse.services.brokers.settlement import next_run
 
 
 def public_url(host: str, port: int) -> str:
@@ -146,10 +147,24 @@ def serve(
             "from the bus) or auto (the writer unless another process writes the database)."
         ),
     ] = "auto",
+    settle_at: Annotated[
+        str,
+        typer.Option(
+            envvar="BOURSE_REBATE_SETTLE_AT",
+            help='UTC time of day (HH:MM) of the daily broker rebate settlement; "off": none '
+            "(rebates still accrue live; bourse brokers settle pays on demand).",
+        ),
+    ] = "00:05",
 ) -> None:
     """Serve the MEXC-compatible API, the operator API (/admin/v1) and, with --demo, a live
     demo market."""
 
+    settle = None if settle_at.strip().lower() == "off" else settle_at.strip()
+    if settle is not None:
+        try:
+            next_run(0, settle)
+        except ValueError:
+            raise fail(f'--settle-at {settle_at!r}: expected HH:MM (UTC) or "off"') from None
     # an exchange allocates many long-lived objects (orders, balances): collect less often
     gc.set_threshold(100_000, 50, 100)
 
@@ -171,7 +186,9 @@ def serve(
     if role not in ("writer", "follower", "auto"):
         raise fail(f"--role {role!r}: expected writer, follower or auto")
     bus_config: dict[str, Any] = {"bus_url": bus, "bus_name": bus_name, "role": role} if bus else {}
-    with open_platform(database, rate_limits=limits, auth_limits=auth, **bus_config) as platform:
+    with open_platform(
+        database, rate_limits=limits, auth_limits=auth, rebate_settle_at=settle, **bus_config
+    ) as platform:
         following = platform.mirror is not None
         if demo and following:
             raise fail("--demo seeds the exchange: only the writer can (this server follows one)")
