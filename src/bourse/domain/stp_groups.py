@@ -108,11 +108,15 @@ class StpGroups:
         return group
 
     def remove(self, owner: int, group_id: int, accounts: Iterable[int], now: int) -> StpGroup:
+        """Take ``accounts`` out of the group; all must be members (checked before any goes)."""
         group = self.get(owner, group_id)
-        for acc in set(accounts):
-            if acc in group.members:
-                group.members.discard(acc)
-                self.peers.pop(acc, None)
+        wanted = set(accounts)
+        for acc in wanted:
+            if acc not in group.members:
+                raise StpGroupRefused(f"account {acc} is not in this STP group")
+        for acc in wanted:
+            group.members.discard(acc)
+            self.peers.pop(acc, None)
         group.updated = now
         return group
 

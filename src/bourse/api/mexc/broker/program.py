@@ -19,6 +19,7 @@ from bourse.api.mexc.broker.common import (
 from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.params import P
 from bourse.domain import brokers as d
+from bourse.domain.errors import InvalidParameter
 from bourse.services.brokers import Brokers
 from bourse.services.brokers.registry import Broker
 
@@ -49,6 +50,16 @@ def _broker_info(b: Broker, brokers: Brokers) -> dict[str, Any]:
 async def apply(ctx: Ctx) -> Any:
     p = ctx.params
     brokers = ctx.services.brokers
+    rebate_uid = p.get("rebateUid")
+    if rebate_uid is not None and rebate_uid != ctx.account:
+        # a self-service application routes rebates to the applicant or one of its own
+        # sub-accounts, never to another tenant (the operator's `brokers apply` may)
+        owner = ctx.account
+        parent = await ctx.read(
+            lambda e: getattr(e.wallet.accounts.get(rebate_uid), "parent", None)
+        )
+        if parent != owner:
+            raise InvalidParameter("rebateUid must be your own uid or one of your sub-accounts")
     b = await call(
         ctx,
         brokers.registry.apply,
