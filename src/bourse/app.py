@@ -20,13 +20,14 @@ from starlette.routing import Route
 
 from bourse.api.mexc import openapi
 from bourse.api.mexc.context import Endpoint
-from bourse.api.mexc.errors import NOT_FOUND, ApiError
+from bourse.api.mexc.errors import NOT_FOUND, ApiError, busy
 from bourse.api.mexc.routes import ENDPOINTS, merge, routes
 from bourse.api.ws.routes import ws_routes
 from bourse.oauth.server import AuthServer, OAuthConfig
 from bourse.operations.http import admin_routes
 from bourse.sandbox.endpoints import SANDBOX_ENDPOINTS
 from bourse.services.bundle import Services
+from bourse.store.transaction import StoreBusy
 from bourse.web.once import routes as once_routes
 from bourse.web.routes import all_routes as web_routes
 
@@ -61,6 +62,9 @@ def create_app(
         headers = dict(getattr(exc, "headers", None) or {})
         return ApiError(NOT_FOUND if status == 404 else status, msg, status, headers).response()
 
+    async def store_busy(request: Request, exc: Exception) -> Response:
+        return busy().response()  # pages and OAuth too: a busy database is retryable, not a 500
+
     app = Starlette(
         routes=[
             *routes(platform, endpoints=endpoints),
@@ -70,7 +74,7 @@ def create_app(
             *once_routes(platform.subaccounts.once_tokens),
             *(admin_routes(platform, operator_token) if operator_token else []),
         ],
-        exception_handlers={HTTPException: http_error},
+        exception_handlers={HTTPException: http_error, StoreBusy: store_busy},
     )
     app.state.platform = platform
     return app

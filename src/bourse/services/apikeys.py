@@ -180,7 +180,11 @@ class ApiKeys:
     """API key repository over the ``api_keys`` table.
 
     ``lookup`` is on every signed request's path, so it caches decrypted keys for a couple of
-    seconds; ``delete_key`` drops the cache entry at once in this process.
+    seconds. Every change made through this object (``delete_key``, ``forget`` after a renew)
+    drops the entry at once, and a lookup that read the row before such a change does not put
+    its stale copy back (the cache's generation moved on meanwhile), so a deleted key is refused
+    by the very next request. Another process's change (a CLI run against the database while a
+    server serves it) is seen when the entry expires.
     """
 
     def __init__(self, db: Engine, server_key: bytes) -> None:
@@ -189,6 +193,8 @@ class ApiKeys:
         self.fernet = Fernet(server_key)
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
         self._lock = threading.Lock()
+        #: bumped by every ``forget``: a lookup caches what it read only if none happened since
+        self._generation = 0
 
     # --- writing -------------------------------------------------------------------------------
     def create_key(
@@ -258,6 +264,7 @@ class ApiKeys:
     def forget(self, api_key: str) -> None:
         """Drop ``api_key`` from the lookup cache (call after changing its row elsewhere)."""
         with self._lock:
+            self._generation += 1
             self._cache.pop(api_key, None)
 
     # --- reading -------------------------------------------------------------------------------
@@ -300,10 +307,12 @@ class ApiKeys:
             return hit[1]
         if not api_key or len(api_key) > 64:
             return None
+        generation = self._generation
         row = self.repository.get(api_key)
         key = self._row_to_key(row) if row is not None else None
         with self._lock:
             if len(self._cache) > 100_000:
                 self._cache.clear()
-            self._cache[api_key] = (now + _CACHE_TTL_S, key)
+            if generation == self._generation:  # no change raced with this read
+                self._cache[api_key] = (now + _CACHE_TTL_S, key)
         return key

@@ -6,10 +6,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bourse.store import tables as t
+from bourse.store.transaction import write
 
 
 def put_setting(db: Engine, key: str, value: str) -> None:
-    with db.begin() as conn:
+    with write(db) as conn:
         updated = conn.execute(
             t.settings.update().where(t.settings.c.key == key).values(value=value)
         ).rowcount

@@ -2,7 +2,8 @@
 
 Every error leaves the API as ``{"code": <int>, "msg": "<text>"}`` with the HTTP status below.
 Client errors are 400; authentication and permission problems are 401 (the CN doc's rule);
-rate limiting is 429. Codes are MEXC's, chosen so ccxt's ``mexc.exceptions`` table raises the
+rate limiting is 429; a busy store or engine (the request did not take effect: retry) is 503
+with ``Retry-After``. Codes are MEXC's, chosen so ccxt's ``mexc.exceptions`` table raises the
 closest exception class (for example 30004 -> InsufficientFunds, 700002 -> AuthenticationError,
 -1121 -> BadSymbol, 30002 -> InvalidOrder).
 """
@@ -21,6 +22,7 @@ from bourse.domain import errors as d
 from bourse.domain import referrals as rf
 from bourse.engine.engine import EngineUnavailable
 from bourse.services.subaccounts import errors as sa
+from bourse.store.transaction import RETRY_AFTER_S, unavailable
 
 log = logging.getLogger("bourse.api")
 
@@ -59,6 +61,7 @@ PARAM_NULL = 44444
 INVALID_SYMBOL = -1121
 TOO_MANY_REQUESTS = 429
 NOT_FOUND = 404
+SERVICE_UNAVAILABLE = 503  # "service not available, please try again" (with Retry-After)
 
 #: domain error class -> (MEXC code, HTTP status); the most specific class wins (MRO order).
 TABLE: dict[type[d.DomainError], tuple[int, int]] = {
@@ -185,10 +188,21 @@ def to_response(exc: BaseException) -> Response:
         return exc.response()
     if isinstance(exc, d.DomainError):
         return from_domain(exc).response()
-    if isinstance(exc, EngineUnavailable):
-        return ApiError(503, "service not available, please try again", 503).response()
+    if isinstance(exc, EngineUnavailable) or unavailable(exc):
+        return busy().response()
     log.exception("unhandled error", exc_info=exc)
     return ApiError(500, "Internal error", 500).response()
+
+
+def busy() -> ApiError:
+    """HTTP 503 with ``Retry-After``: the engine or the database could not take the request
+    now (nothing was written); the same request may be sent again."""
+    return ApiError(
+        SERVICE_UNAVAILABLE,
+        "service not available, please try again",
+        503,
+        {"Retry-After": str(RETRY_AFTER_S)},
+    )
 
 
 def missing(name: str, code: int = PARAM_NULL) -> ApiError:

@@ -5,7 +5,6 @@ limits (4 IPs per broker sub-account key), and never more permissions than the c
 from __future__ import annotations
 
 import ipaddress
-import threading
 from typing import Any
 
 from bourse.domain.errors import DomainError, InvalidParameter
@@ -25,7 +24,6 @@ from bourse.services.subaccounts.errors import (
     KeyTooManyIps,
 )
 from bourse.services.subaccounts.rules import SubAccount, Tenant
-from bourse.store.repositories.apikeys import retry_when_locked
 
 
 class SubAccountKeys:
@@ -41,7 +39,6 @@ class SubAccountKeys:
         self.apikeys = apikeys
         self.bindings = bindings
         self.clock = clock
-        self._lock = threading.Lock()
 
     def create(
         self,
@@ -82,17 +79,14 @@ class SubAccountKeys:
         now = self.clock()
         expires = None if ips else now + (ttl_ms or NO_IP_TTL_MS)
         try:
-            with self._lock:  # one key creation at a time in this process (SQLite: one writer)
-                key, secret = retry_when_locked(
-                    lambda: self.apikeys.create_key(
-                        sub.account_id,
-                        perms,
-                        label=note,
-                        ip_whitelist=ips,
-                        expires=expires,
-                        now_ms=now,
-                    )
-                )
+            key, secret = self.apikeys.create_key(
+                sub.account_id,
+                perms,
+                label=note,
+                ip_whitelist=ips,
+                expires=expires,
+                now_ms=now,
+            )
         except InvalidParameter as exc:
             if "API keys per account" in exc.message:
                 raise KeyLimitReached(exc.message) from None

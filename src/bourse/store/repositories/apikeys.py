@@ -6,18 +6,15 @@ goes through ``ApiKeyRepository``. Rows come back as SQLAlchemy rows with the ta
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.exc import OperationalError
 
 from bourse.store import tables as t
+from bourse.store.transaction import write
 
 _k = t.api_keys.c
-T = TypeVar("T")
 
 
 class ApiKeyRepository:
@@ -27,8 +24,9 @@ class ApiKeyRepository:
     # --- writing ---------------------------------------------------------------------------------
     def insert_within_limit(self, values: dict[str, Any], max_keys: int) -> bool:
         """Insert the key row ``values`` unless its account already has ``max_keys`` usable
-        keys (counted in the same transaction); returns whether it was inserted."""
-        with self.db.begin() as conn:
+        keys (counted in the same transaction, which holds the account's key lock: concurrent
+        creations cannot both take the last place); returns whether it was inserted."""
+        with write(self.db, lock=("api_keys", int(values["account_id"]))) as conn:
             count = len(
                 conn.execute(
                     select(_k.api_key).where(
@@ -46,14 +44,14 @@ class ApiKeyRepository:
         cond = [_k.api_key == api_key, _k.revoked.is_(False)]
         if account_id is not None:
             cond.append(_k.account_id == account_id)
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             n = conn.execute(update(t.api_keys).where(*cond).values(revoked=True)).rowcount
         return bool(n)
 
     def change(self, api_key: str, decide: Callable[[Any | None], dict[str, Any]]) -> None:
         """Read the key's row and update it with ``decide(row)``'s values, in one transaction
         (``decide`` gets None for an unknown key and raises to change nothing)."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             row = conn.execute(select(t.api_keys).where(_k.api_key == api_key)).first()
             values = decide(row)
             conn.execute(update(t.api_keys).where(_k.api_key == api_key).values(**values))
@@ -81,17 +79,3 @@ class ApiKeyRepository:
         )
         with self.db.connect() as conn:
             return [row.api_key for row in conn.execute(q)]
-
-
-def retry_when_locked(fn: Callable[[], T], attempts: int = 8) -> T:
-    """``fn()`` retried when SQLite refuses a read-then-write transaction because another
-    writer committed first ("database is locked"; ``insert_within_limit`` reads the key count
-    before it inserts). Bounded; any other error, or the last one, propagates."""
-    for attempt in range(attempts):
-        try:
-            return fn()
-        except OperationalError as exc:
-            if "locked" not in str(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.005 * (attempt + 1) * (1 + random.random()))
-    raise AssertionError("unreachable")  # pragma: no cover

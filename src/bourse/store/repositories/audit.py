@@ -9,6 +9,7 @@ from sqlalchemy import insert, select
 
 from bourse.store.audit_tables import operator_audit
 from bourse.store.repositories.base import Repository
+from bourse.store.transaction import write
 
 
 class AuditLog(Repository):
@@ -25,7 +26,7 @@ class AuditLog(Repository):
         outcome: str,
         detail: str = "",
     ) -> None:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(
                 insert(operator_audit).values(
                     time=time,

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine
 
-from bourse.store.db import write_transaction
+from bourse.store.transaction import write
 
 
 class Repository:
@@ -20,12 +20,12 @@ class Repository:
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """One transaction for the ``conn``-taking methods."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             yield conn
 
     @contextmanager
     def begin_write(self) -> Iterator[Connection]:
-        """One transaction holding the write lock from the start (``store.db.write_transaction``):
-        for units of work that read before they write."""
-        with write_transaction(self.db) as conn:
+        """One transaction holding the write lock from the start (``store.transaction.write``,
+        as every ``begin`` now is): for units of work that read before they write."""
+        with write(self.db) as conn:
             yield conn

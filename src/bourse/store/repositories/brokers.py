@@ -21,6 +21,7 @@ from bourse.store import broker_tables as bt
 from bourse.store import tables as t
 from bourse.store.repositories.base import Repository
 from bourse.store.repositories.dialect import insert_ignore
+from bourse.store.transaction import write
 
 _b = bt.brokers.c
 _h = bt.broker_rate_history.c
@@ -66,7 +67,7 @@ class BrokerRepository(Repository):
             values["code"],
         )
         try:
-            with self.db.begin() as conn:
+            with write(self.db) as conn:
                 self.check_account(conn, account_id, "account")
                 if rebate_to != account_id:
                     self.check_account(conn, rebate_to, "rebate account")
@@ -99,7 +100,7 @@ class BrokerRepository(Repository):
             )
 
     def set_rebate_account(self, broker_id: int, account_id: int, now: int) -> None:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             self.check_account(conn, account_id, "rebate account")
             conn.execute(
                 update(bt.brokers)
@@ -151,7 +152,7 @@ class BrokerRepository(Repository):
         The write comes first: the row lock serializes concurrent binds (and on SQLite takes
         the write lock up front, so racing binds wait, not deadlock)."""
         try:
-            with self.db.begin() as conn:
+            with write(self.db) as conn:
                 conn.execute(insert(bt.key_bindings).values(**values))
                 check(self.key_row(values["api_key"], conn))
         except IntegrityError:
@@ -160,7 +161,7 @@ class BrokerRepository(Repository):
 
     def close_binding(self, api_key: str, now: int, by: str) -> bool:
         """Close the key's open binding; False if it had none."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             n = conn.execute(
                 update(bt.key_bindings)
                 .where(_kb.api_key == api_key, _kb.unbound_at.is_(None))
@@ -196,5 +197,5 @@ class BrokerRepository(Repository):
     # --- attribution audit -----------------------------------------------------------------------
     def record_attribution(self, values: dict[str, Any]) -> None:
         """Keep one order's refused attribution (idempotent per order)."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(insert_ignore(conn, bt.order_attributions).values(**values))

@@ -15,6 +15,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bourse.store import wallet_tables as wt
+from bourse.store.transaction import write
 
 _a = wt.deposit_addresses
 _d = wt.chain_deposits
@@ -40,7 +41,7 @@ class ChainRepository:
 
     # --- block height --------------------------------------------------------------------------
     def height(self) -> int:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             h = conn.execute(select(_s.c.value).where(_s.c.key == "height")).scalar()
         return int(h or 0)
 
@@ -51,13 +52,13 @@ class ChainRepository:
             conn.execute(insert(_s).values(key="height", value=height))
 
     def save_height(self, height: int) -> None:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             self._save_height(conn, height)
 
     def mine(self, height: int, now: int) -> None:
         """Block ``height``: it includes every deposit in the mempool and every broadcast
         transaction that is not stuck."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             self._save_height(conn, height)
             conn.execute(
                 update(_d)
@@ -73,7 +74,7 @@ class ChainRepository:
     def waiting(self) -> bool:
         """Whether anything waits for a block: a deposit to confirm, a transaction to include
         or confirm (not a stuck one), or a signed one to announce."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             if conn.execute(select(_d.c.id).where(_d.c.status == "PENDING").limit(1)).first():
                 return True
             return (
@@ -97,7 +98,7 @@ class ChainRepository:
         """Count confirmations of ``table``'s mined rows in ``status`` at ``height``; return
         (at most ``limit`` of) those that now have the confirmations they need."""
         col = table.c
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(
                 update(table)
                 .where(col.status == status, col.block.is_not(None))
@@ -118,7 +119,7 @@ class ChainRepository:
     # --- deposit addresses ---------------------------------------------------------------------
     def address(self, account: int, coin: str, network: str) -> tuple[str, str] | None:
         """(address, memo) of ``account`` for ``coin`` on ``network``, if created."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             row = conn.execute(
                 select(_a.c.address, _a.c.memo).where(
                     _a.c.account_id == account, _a.c.coin == coin, _a.c.network == network
@@ -132,7 +133,7 @@ class ChainRepository:
         """Store an address; ``False`` if the account has one already or the (address, memo)
         is taken."""
         try:
-            with self.db.begin() as conn:
+            with write(self.db) as conn:
                 conn.execute(
                     insert(_a).values(
                         account_id=account,
@@ -149,7 +150,7 @@ class ChainRepository:
 
     def addresses(self, account: int, coin: str) -> list[tuple[str, str, str]]:
         """(network, address, memo) of the account's addresses for ``coin``."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             rows = conn.execute(
                 select(_a.c.network, _a.c.address, _a.c.memo).where(
                     _a.c.account_id == account, _a.c.coin == coin
@@ -158,7 +159,7 @@ class ChainRepository:
         return [(r[0], r[1], r[2]) for r in rows]
 
     def owner(self, network: str, coin: str, address: str, memo: str) -> int | None:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             return conn.execute(
                 select(_a.c.account_id).where(
                     _a.c.network == network,
@@ -172,13 +173,13 @@ class ChainRepository:
     def add_deposit(self, **values: Any) -> None:
         """Record a payment; one already recorded (same network, txid, vout) is left as is."""
         try:
-            with self.db.begin() as conn:
+            with write(self.db) as conn:
                 conn.execute(insert(_d).values(**values))
         except IntegrityError:
             pass
 
     def deposit(self, network: str, txid: str, vout: int) -> Any | None:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             return (
                 conn.execute(
                     select(_d).where(_d.c.network == network, _d.c.txid == txid, _d.c.vout == vout)
@@ -211,7 +212,7 @@ class ChainRepository:
         if end is not None:
             q = q.where(_d.c.created <= end)
         q = q.order_by(_d.c.created.desc(), _d.c.id.desc()).limit(max(1, min(limit, 1000)))
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             return list(conn.execute(q).mappings().all())
 
     def matured_deposits(self, height: int, now: int, limit: int) -> list[Any]:
@@ -219,7 +220,7 @@ class ChainRepository:
         return self._matured(_d, "PENDING", _d.c.id, height, now, limit)
 
     def credited(self, deposit_id: int, confirmations: int, now: int) -> None:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(
                 update(_d)
                 .where(_d.c.id == deposit_id)
@@ -233,7 +234,7 @@ class ChainRepository:
         if not wanted:
             return []
         out: list[Any] = []
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             for i in range(0, len(wanted), 500):
                 chunk = wanted[i : i + 500]
                 q = select(*_W_VIEW).where(_w.c.withdrawal_id.in_(chunk))
@@ -242,7 +243,7 @@ class ChainRepository:
 
     def withdrawal(self, withdrawal_id: int) -> tuple[str, str] | None:
         """(txid, status) of a withdrawal the chain has signed."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             row = conn.execute(
                 select(_w.c.txid, _w.c.status).where(_w.c.withdrawal_id == withdrawal_id)
             ).first()
@@ -251,7 +252,7 @@ class ChainRepository:
     def add_signed(self, **values: Any) -> bool:
         """Record a signed transaction; ``False`` if the withdrawal already has one."""
         try:
-            with self.db.begin() as conn:
+            with write(self.db) as conn:
                 conn.execute(insert(_w).values(status="SIGNED", **values))
         except IntegrityError:
             return False
@@ -259,7 +260,7 @@ class ChainRepository:
 
     def signed(self, limit: int) -> list[tuple[int, str]]:
         """(withdrawal id, txid) of transactions signed but not yet announced to the engine."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             rows = conn.execute(
                 select(_w.c.withdrawal_id, _w.c.txid)
                 .where(_w.c.status == "SIGNED")
@@ -270,7 +271,7 @@ class ChainRepository:
 
     def announced(self, withdrawal_id: int, status: str, now: int) -> None:
         """A signed transaction is now ``status`` (BROADCAST, or final if the engine was)."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(
                 update(_w)
                 .where(_w.c.withdrawal_id == withdrawal_id, _w.c.status == "SIGNED")
@@ -282,7 +283,7 @@ class ChainRepository:
         return self._matured(_w, "BROADCAST", _w.c.withdrawal_id, height, now, limit)
 
     def finished(self, withdrawal_id: int, status: str, confirmations: int, now: int) -> None:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(
                 update(_w)
                 .where(_w.c.withdrawal_id == withdrawal_id)
@@ -291,7 +292,7 @@ class ChainRepository:
 
     def unstick(self, withdrawal_id: int, now: int) -> bool:
         """Let a stuck transaction through (it will confirm); ``False`` if it was not stuck."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             res = conn.execute(
                 update(_w)
                 .where(_w.c.withdrawal_id == withdrawal_id, _w.c.outcome == "STUCK")

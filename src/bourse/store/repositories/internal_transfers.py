@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, upda
 from bourse.store.internal_transfer_tables import internal_transfers as t
 from bourse.store.repositories.dialect import insert_ignore
 from bourse.store.tables import transfers as engine_transfers
+from bourse.store.transaction import write
 
 WAIT, SUCCESS = "WAIT", "SUCCESS"
 
@@ -38,7 +39,7 @@ class InternalTransferRepository:
 
     def begin(self, request_key: str, row: InternalTransferRow) -> None:
         """Record a transfer about to run (``WAIT``); a replayed request key keeps its row."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             self._insert(conn, request_key, row, WAIT)
 
     def succeed(
@@ -47,14 +48,14 @@ class InternalTransferRepository:
         """Mark the row ``SUCCESS`` with the engine's transfer id (re-creating it if a refused
         twin of the same request removed it); the stored row (a replay keeps the first time)."""
         key = and_(t.c.from_account == row.from_account, t.c.request_key == request_key)
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             self._insert(conn, request_key, row, SUCCESS)
             conn.execute(update(t).where(key).values(status=SUCCESS, transfer_id=transfer_id))
             return _row(conn.execute(select(t).where(key)).one())
 
     def abandon(self, from_account: int, request_key: str) -> None:
         """Forget a ``WAIT`` row whose transfer the engine refused (nothing moved)."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(
                 delete(t).where(
                     t.c.from_account == from_account,
@@ -67,7 +68,7 @@ class InternalTransferRepository:
         """Settle the account's ``WAIT`` rows older than ``before`` from the engine's
         ``transfers`` (SUCCESS if the engine committed the transfer, else removed); how many."""
         mine = or_(t.c.from_account == account, t.c.to_account == account)
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             stale = conn.execute(
                 select(t.c.from_account, t.c.request_key).where(
                     mine, t.c.status == WAIT, t.c.time < before

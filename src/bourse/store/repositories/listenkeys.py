@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, delete, func, insert, select, update
 
 from bourse.store.stream_tables import listen_keys as t
+from bourse.store.transaction import write
 
 
 class ListenKeyRepository:
@@ -13,7 +14,7 @@ class ListenKeyRepository:
         self.db = db
 
     def add(self, key: str, account: int, created: int, expires: int) -> None:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(
                 insert(t).values(
                     listen_key=key, account_id=account, created=created, expires=expires
@@ -39,7 +40,7 @@ class ListenKeyRepository:
 
     def extend(self, account: int, key: str, now: int, expires: int) -> bool:
         """Move a still-valid key's expiry to ``expires``; False if there is no such key."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             res = conn.execute(
                 update(t)
                 .where(t.c.listen_key == key, t.c.account_id == account, t.c.expires > now)
@@ -48,7 +49,7 @@ class ListenKeyRepository:
             return bool(res.rowcount)
 
     def remove(self, account: int, key: str) -> bool:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             res = conn.execute(delete(t).where(t.c.listen_key == key, t.c.account_id == account))
             return bool(res.rowcount)
 
@@ -61,5 +62,5 @@ class ListenKeyRepository:
             return int(row[0]) if row else None
 
     def purge_expired(self, now: int) -> int:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             return int(conn.execute(delete(t).where(t.c.expires <= now)).rowcount)

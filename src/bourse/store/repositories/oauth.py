@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from bourse.store.broker_tables import brokers
 from bourse.store.db import write_transaction
 from bourse.store.oauth_tables import oauth_clients, oauth_codes, oauth_consents, oauth_tokens
+from bourse.store.transaction import write
 
 #: a result row; columns are attributes
 Record = Row[*tuple[Any, ...]]
@@ -45,7 +46,7 @@ class OAuthRepository:
 
     # --- clients ----------------------------------------------------------------------------
     def insert_client(self, values: dict[str, Any]) -> None:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(insert(oauth_clients).values(**values))
 
     def client(self, client_id: str) -> Record | None:
@@ -64,7 +65,7 @@ class OAuthRepository:
 
     def set_client_secret(self, client_id: str, secret_hash: str) -> bool:
         """Replace the client's secret digest; ``False`` if there is no such client."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             n = conn.execute(
                 update(oauth_clients)
                 .where(oauth_clients.c.client_id == client_id)
@@ -130,7 +131,7 @@ class OAuthRepository:
         return n == 1
 
     def set_client_redirect_uris(self, client_id: str, redirect_uris: str) -> None:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(
                 update(oauth_clients)
                 .where(oauth_clients.c.client_id == client_id)
@@ -139,7 +140,7 @@ class OAuthRepository:
 
     def set_client_disabled(self, client_id: str, disabled: bool, now: int) -> None:
         """Disable (or re-enable) a client; disabling revokes its tokens in the same transaction."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(
                 update(oauth_clients)
                 .where(oauth_clients.c.client_id == client_id)
@@ -154,7 +155,7 @@ class OAuthRepository:
 
     # --- authorization codes ----------------------------------------------------------------
     def insert_code(self, values: dict[str, Any]) -> None:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(insert(oauth_codes).values(**values))
 
     def code(self, code_hash: str) -> Record | None:
@@ -169,7 +170,7 @@ class OAuthRepository:
         ``False`` (nothing stored) when the code was used or expired in the meantime.
         """
         try:
-            with self.db.begin() as conn:
+            with write(self.db) as conn:
                 won = conn.execute(
                     update(oauth_codes)
                     .where(
@@ -199,7 +200,7 @@ class OAuthRepository:
         ``False`` (nothing stored) when it was consumed, revoked or expired in the meantime.
         """
         try:
-            with self.db.begin() as conn:
+            with write(self.db) as conn:
                 won = conn.execute(
                     update(oauth_tokens)
                     .where(
@@ -220,7 +221,7 @@ class OAuthRepository:
 
     def revoke_family(self, family_id: str, now: int) -> int:
         """Revoke every token of a family; returns how many rows changed."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             return conn.execute(
                 update(oauth_tokens)
                 .where(oauth_tokens.c.family_id == family_id, oauth_tokens.c.revoked.is_(None))
@@ -241,7 +242,7 @@ class OAuthRepository:
 
     def touch_token(self, token_id: int, now: int, resolution_ms: int) -> None:
         """Set ``last_used`` unless it was set within the last ``resolution_ms``."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(
                 update(oauth_tokens)
                 .where(
@@ -297,7 +298,7 @@ class OAuthRepository:
     def upsert_consent(self, user_id: int, client_id: str, scope: str, now: int) -> None:
         """Record (or widen/renew) the user's consent for ``client_id``."""
         for _ in range(2):  # a concurrent insert makes the second pass an update
-            with self.db.begin() as conn:
+            with write(self.db) as conn:
                 n = conn.execute(
                     update(oauth_consents)
                     .where(
@@ -309,7 +310,7 @@ class OAuthRepository:
                 if n:
                     return
             try:
-                with self.db.begin() as conn:
+                with write(self.db) as conn:
                     conn.execute(
                         insert(oauth_consents).values(
                             user_id=user_id,
@@ -351,7 +352,7 @@ class OAuthRepository:
     def revoke_consent(self, user_id: int, client_id: str, now: int) -> int:
         """Revoke the consent, expire the unused codes and revoke every token ``client_id``
         holds for ``user_id``, in one transaction; returns how many token rows were revoked."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(
                 update(oauth_consents)
                 .where(

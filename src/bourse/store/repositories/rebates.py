@@ -17,6 +17,7 @@ from bourse.store import broker_tables as bt
 from bourse.store import tables as t
 from bourse.store.repositories.base import Repository
 from bourse.store.repositories.dialect import insert_ignore, upsert
+from bourse.store.transaction import write
 
 DAY_MS = 86_400_000
 _r = bt.rebates.c
@@ -209,7 +210,7 @@ class RebateRepository(Repository):
 
         The first statement is the claiming UPDATE, so concurrent claims serialize on the rows
         instead of reading the same ones: each row is claimed by exactly one settlement."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             pick = (
                 select(_r.id)
                 .where(_r.broker_id == broker_id, _r.asset == asset, _r.status == pending)
@@ -243,7 +244,7 @@ class RebateRepository(Repository):
         self, key: str, settling: str, status: str, settled_at: int | None, error: str, now: int
     ) -> None:
         """Rows still ``settling`` under ``key`` and their settlement get ``status``."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(
                 update(bt.rebates)
                 .where(_r.settlement_key == key, _r.status == settling)
@@ -260,7 +261,7 @@ class RebateRepository(Repository):
         q = update(bt.rebates).where(_r.status == status).values(status=to, settlement_key=None)
         if broker_id is not None:
             q = q.where(_r.broker_id == broker_id)
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             return int(conn.execute(q).rowcount)
 
     def settlements(self, broker_id: int, limit: int) -> list[Any]:

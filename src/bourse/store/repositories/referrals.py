@@ -17,6 +17,7 @@ from bourse.store import tables as t
 from bourse.store.repositories.base import Repository
 from bourse.store.repositories.dialect import insert_ignore
 from bourse.store.repositories.rebates import RebateRepository
+from bourse.store.transaction import write
 
 _k = rt.referral_kickbacks.c
 _r = rt.referrals.c
@@ -46,7 +47,7 @@ class ReferralRepository(Repository):
 
     def insert_code(self, account: int, code: str, now: int) -> bool:
         """Give ``account`` ``code`` unless it has one or the code is taken; True if stored."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             stmt = insert_ignore(conn, rt.refer_codes).returning(_c.account_id)
             return bool(
                 conn.execute(stmt, [{"account_id": account, "code": code, "created": now}]).all()
@@ -66,7 +67,7 @@ class ReferralRepository(Repository):
 
     def invite(self, invitee: int, inviter: int, code: str, now: int) -> bool:
         """Record the invitation once; False if ``invitee`` already has an inviter."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             stmt = insert_ignore(conn, rt.referrals).returning(_r.invitee_account)
             row = {
                 "invitee_account": invitee,
@@ -142,7 +143,7 @@ class ReferralRepository(Repository):
         return [(int(r.earner_account), str(r.asset), int(r.amount)) for r in rows]
 
     def mark_paid(self, key: str, now: int) -> int:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             res = conn.execute(
                 update(rt.referral_kickbacks)
                 .where(_k.payout_key == key, _k.status == "pending")

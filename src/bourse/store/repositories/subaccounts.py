@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bourse.store import subaccount_tables as st
 from bourse.store.repositories.dialect import upsert
+from bourse.store.transaction import write
 
 _s = st.subaccounts.c
 _q = st.subaccount_quotas.c
@@ -33,7 +34,7 @@ class SubAccountRepository:
         return None if row is None else (int(row[0]), int(row[1]))
 
     def set_limits(self, master: int, max_subaccounts: int, max_markup_ppm: int) -> None:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             upsert(
                 conn,
                 st.subaccount_quotas,
@@ -127,7 +128,7 @@ class SubAccountRepository:
     ) -> bool:
         """Record a new sub-account; False if the (master, name) pair is already taken."""
         try:
-            with self.db.begin() as conn:
+            with write(self.db) as conn:
                 conn.execute(
                     insert(st.subaccounts).values(
                         account_id=account_id,
@@ -147,13 +148,13 @@ class SubAccountRepository:
         return True
 
     def set_futures(self, account_id: int) -> None:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(
                 update(st.subaccounts).where(_s.account_id == account_id).values(futures=True)
             )
 
     def set_markup(self, account_id: int, maker_ppm: int, taker_ppm: int) -> None:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(
                 update(st.subaccounts)
                 .where(_s.account_id == account_id)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bourse.store.oauth_tables import login_failures, sessions, users
 from bourse.store.repositories.dialect import dialect_insert
+from bourse.store.transaction import write
 
 #: a result row; columns are attributes
 Record = Row[*tuple[Any, ...]]
@@ -40,7 +41,7 @@ class UserRepository:
     def insert_user(self, values: dict[str, Any]) -> int | None:
         """Insert a user; its id, or ``None`` if the e-mail (or account) is already taken."""
         try:
-            with self.db.begin() as conn:
+            with write(self.db) as conn:
                 key = conn.execute(insert(users).values(**values)).inserted_primary_key
         except IntegrityError:
             return None
@@ -73,7 +74,7 @@ class UserRepository:
         ``now + lock_for(failures)`` (never shortening a lock a concurrent failure set);
         returns ``(failures, locked_until)``."""
         f = login_failures.c
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             stmt = dialect_insert(conn, login_failures).values(
                 email=email, ip=ip, failures=1, last_failed=now, locked_until=0
             )
@@ -98,13 +99,13 @@ class UserRepository:
     def clear_login_failures(self, email: str, ip: str) -> None:
         """A successful log-in from ``ip``: its failures (and lock) are forgotten."""
         f = login_failures.c
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(delete(login_failures).where(f.email == email, f.ip == ip))
 
     def prune_login_failures(self, before: int) -> int:
         """Forget failures older than ``before`` whose lock has ended; the rows deleted."""
         f = login_failures.c
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             res = conn.execute(
                 delete(login_failures).where(f.last_failed < before, f.locked_until < before)
             )
@@ -116,12 +117,12 @@ class UserRepository:
         q = update(users).where(users.c.id == user_id)
         if totp_step is not None:
             q = q.where(users.c.totp_last_step < totp_step)
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             return conn.execute(q.values(**values)).rowcount == 1
 
     def set_totp(self, user_id: int, stored_secret: str | None, last_step: int) -> None:
         """Turn TOTP on (a stored secret) or off (``None``)."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(
                 update(users)
                 .where(users.c.id == user_id)
@@ -130,7 +131,7 @@ class UserRepository:
 
     # --- sessions ---------------------------------------------------------------------------
     def insert_session(self, values: dict[str, Any]) -> None:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(insert(sessions).values(**values))
 
     def session_with_user(self, id_hash: str) -> Record | None:
@@ -144,13 +145,13 @@ class UserRepository:
             return conn.execute(q).first()
 
     def touch_session(self, id_hash: str, now: int) -> None:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(
                 update(sessions).where(sessions.c.id_hash == id_hash).values(last_seen=now)
             )
 
     def revoke_session(self, id_hash: str, now: int) -> None:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(
                 update(sessions)
                 .where(sessions.c.id_hash == id_hash, sessions.c.revoked.is_(None))
@@ -158,7 +159,7 @@ class UserRepository:
             )
 
     def revoke_user_sessions(self, user_id: int, now: int) -> None:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(
                 update(sessions)
                 .where(sessions.c.user_id == user_id, sessions.c.revoked.is_(None))

@@ -16,6 +16,7 @@ from bourse.domain.wallet import Withdrawal
 from bourse.store import tables as t
 from bourse.store import wallet_tables as wt
 from bourse.store.rows import withdrawal_from_row
+from bourse.store.transaction import write
 
 _wl = wt.withdraw_address_whitelist
 _aw = wt.account_wallets
@@ -33,7 +34,7 @@ class WalletRepository:
     def add_remark(self, withdrawal_id: int, remark: str) -> None:
         """Keep a withdrawal's remark; a retry's remark leaves the first one in place."""
         try:
-            with self.db.begin() as conn:
+            with write(self.db) as conn:
                 conn.execute(
                     insert(wt.withdrawal_info).values(withdrawal_id=withdrawal_id, remark=remark)
                 )
@@ -69,7 +70,7 @@ class WalletRepository:
         if end is not None:
             q = q.where(w.c.created <= end)
         q = q.order_by(w.c.created.desc(), w.c.id.desc()).limit(max(1, min(limit, 1000)))
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             rows = conn.execute(q).mappings().all()
         return [(withdrawal_from_row(r), r["remark"] or "") for r in rows]
 
@@ -79,14 +80,14 @@ class WalletRepository:
         q = select(_wl).where(_wl.c.account_id == account)
         if coin:
             q = q.where(_wl.c.coin == coin)
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             return [dict(r) for r in conn.execute(q.order_by(_wl.c.id)).mappings()]
 
     def add_whitelist(
         self, account: int, coin: str, network: str, address: str, memo: str, label: str, now: int
     ) -> None:
         try:
-            with self.db.begin() as conn:
+            with write(self.db) as conn:
                 conn.execute(
                     insert(_wl).values(
                         account_id=account,
@@ -102,7 +103,7 @@ class WalletRepository:
             pass  # already there
 
     def remove_whitelist(self, account: int, coin: str, network: str, address: str) -> int:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             res = conn.execute(
                 _wl.delete().where(
                     _wl.c.account_id == account,
@@ -117,11 +118,11 @@ class WalletRepository:
     def wallet_ledger(self, account: int, wallet_type: str) -> int | None:
         """The ledger account of ``account``'s ``wallet_type`` wallet, if opened."""
         key = and_(_aw.c.account_id == account, _aw.c.wallet_type == wallet_type)
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             return conn.execute(select(_aw.c.ledger_account).where(key)).scalar()
 
     def add_wallet(self, account: int, wallet_type: str, ledger_account: int) -> None:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(
                 insert(_aw).values(
                     account_id=account, wallet_type=wallet_type, ledger_account=ledger_account
@@ -130,7 +131,7 @@ class WalletRepository:
 
     def wallets_of(self, account: int) -> dict[int, str]:
         """ledger account -> wallet type of ``account``'s non-spot wallets."""
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             rows = conn.execute(
                 select(_aw.c.ledger_account, _aw.c.wallet_type).where(_aw.c.account_id == account)
             ).all()
@@ -141,7 +142,7 @@ class WalletRepository:
         wanted = list(ledger_accounts)
         if not wanted:
             return {}
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             rows = conn.execute(
                 select(_aw.c.ledger_account, _aw.c.account_id, _aw.c.wallet_type).where(
                     _aw.c.ledger_account.in_(wanted)
@@ -176,7 +177,7 @@ class WalletRepository:
             cond.append(_tr.c.to_account.in_(list(to_accounts)))
         if client_id:
             cond.append(_tr.c.client_id == client_id)
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             total = conn.execute(select(func.count()).select_from(_tr).where(*cond)).scalar() or 0
             rows = conn.execute(
                 select(
