@@ -80,6 +80,7 @@ def test_racing_transfers_and_withdrawals_never_overdraw(ienv: IEnv) -> None:
                     network="TRX",
                     address=other,
                     amount="6",
+                    remark=f"w{n:03d}{k:03d}",  # the same request twice would be a replay
                 )
                 what = "withdraw"
             with lock:

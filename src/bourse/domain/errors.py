@@ -117,6 +117,10 @@ class IdempotencyConflict(DomainError):
 
 
 # --- accounts -------------------------------------------------------------------------------
+class ReplayedRequest(DomainError):
+    """The same signed request was already accepted (a replay within its recvWindow)."""
+
+
 class AccountNotFound(DomainError):
     """The account does not exist."""
 

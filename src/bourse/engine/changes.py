@@ -55,6 +55,11 @@ class IdempotencyRecord(NamedTuple):
     time: int
 
 
+class ReplayRecord(NamedTuple):
+    key: str  # digest of the API key and the request's signature
+    expires: int  # ms: refused until then
+
+
 @dataclass(slots=True)
 class BatchChanges:
     """Everything one batch changed; committed in ONE transaction."""
@@ -69,6 +74,9 @@ class BatchChanges:
     transfers: list[TransferRecord] = field(default_factory=list)
     deposits: list[DepositRecord] = field(default_factory=list)
     idempotency: list[IdempotencyRecord] = field(default_factory=list)
+    replays: list[ReplayRecord] = field(default_factory=list)
+    #: replay keys that expired before this time (ms) may be dropped from the store
+    replays_expired_before: int = 0
     assets: list[Asset] = field(default_factory=list)
     symbols: list[Symbol] = field(default_factory=list)
     stp_groups: list[StpGroup] = field(default_factory=list)
@@ -84,6 +92,7 @@ class BatchChanges:
             or self.fees
             or self.withdrawals
             or self.idempotency
+            or self.replays
             or self.assets
             or self.symbols
             or self.stp_groups
@@ -107,6 +116,8 @@ class Snapshot:
     last_prices: dict[str, int] = field(default_factory=dict)
     #: every STP group ever made, deleted ones included (they keep their ids taken)
     stp_groups: list[StpGroup] = field(default_factory=list)
+    #: replay key -> expiry (ms) of the keys accepted lately (``engine.replays``)
+    replays: dict[str, int] = field(default_factory=dict)
 
 
 class EngineStore(Protocol):

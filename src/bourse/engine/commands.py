@@ -2,7 +2,9 @@
 
 Commands a client may retry carry a client id (``client_id``); the engine makes them idempotent:
 the same id with the same parameters returns the first result, with different parameters it is
-refused with ``IdempotencyConflict``.
+refused with ``IdempotencyConflict``. Commands that move money without a client id carry the
+signed request's ``replay`` key instead, and the engine accepts each key once
+(``engine.replays``).
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ class PlaceOrder(Command):
     request: OrderRequest
     #: only validate (``order/test``): nothing is locked, matched or stored
     test: bool = False
+    #: the signed request's replay key (``engine.replays``); "" for none
+    replay: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,8 @@ class Transfer(Command):
     client_id: str = ""
     #: the account whose client-id namespace ``client_id`` lives in (defaults to from_account)
     initiator: int | None = None
+    #: the signed request's replay key (``engine.replays``); "" for none
+    replay: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +120,8 @@ class ReserveWithdrawal(Command):
     memo: str = ""
     client_id: str = ""
     review: bool = False
+    #: the signed request's replay key (``engine.replays``); "" for none
+    replay: str = ""
 
 
 @dataclass(frozen=True, slots=True)

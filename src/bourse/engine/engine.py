@@ -12,7 +12,8 @@ in-memory state may have diverged from the store: the engine fails the whole bat
 its state from the store, which still holds exactly the last committed batch.
 
 Each command is applied by its handler, looked up by type in ``engine.handlers.HANDLERS``;
-client-id deduplication lives in ``engine.idempotency``, the in-memory state and its rebuild from
+client-id deduplication lives in ``engine.idempotency``, refusing replayed signed requests in
+``engine.replays``, the in-memory state and its rebuild from
 the store in ``engine.state``.
 
 Readers that need a consistent view (balances, depth) call ``engine.read(fn)``, which runs
@@ -41,6 +42,7 @@ from bourse.engine import commands as c
 from bourse.engine.changes import BatchChanges, EngineStore
 from bourse.engine.clock import Clock, now_ms
 from bourse.engine.handlers import HANDLERS, Handler
+from bourse.engine.replays import replay_key
 from bourse.engine.replica import apply_committed
 from bourse.engine.state import load_state
 
@@ -259,7 +261,14 @@ class Engine:
     def _apply(self, cmd: c.Command) -> object:
         """Run ``cmd``'s handler (``engine.handlers``) against the state."""
         handler = HANDLERS.get(type(cmd)) or _handler_for(cmd)
-        return handler(self.state, cmd, self.clock())
+        now = self.clock()
+        replay = replay_key(cmd)
+        if not replay:
+            return handler(self.state, cmd, now)
+        self.state.replays.check(replay, now)  # a replayed signed request is refused
+        result = handler(self.state, cmd, now)
+        self.state.replays.remember(self.state.pending, replay, now)
+        return result
 
 
 def _handler_for(cmd: c.Command) -> Handler:

@@ -1,8 +1,8 @@
 """The engine's in-memory state, and how it is rebuilt from the store.
 
 ``EngineState`` is everything the command handlers read and change: the exchange (books,
-matching, the ledger), the wallet, the id counters the engine hands out, the idempotency keys,
-and ``pending``, the changes of the current batch that are not in the ledger or the exchange's
+matching, the ledger), the wallet, the id counters the engine hands out, the idempotency and replay
+keys, and ``pending``, the changes of the current batch that are not in the ledger or the exchange's
 own change record. It is only ever touched by the engine's single writer.
 """
 
@@ -17,6 +17,7 @@ from bourse.domain.wallet import Account, Wallet
 from bourse.engine.changes import BatchChanges, EngineStore
 from bourse.engine.clock import Clock
 from bourse.engine.idempotency import Idempotency
+from bourse.engine.replays import Replays
 
 
 class EngineState:
@@ -29,11 +30,13 @@ class EngineState:
         wallet: Wallet,
         idempotency: Idempotency,
         sequences: dict[str, int],
+        replays: Replays | None = None,
     ) -> None:
         self.store = store
         self.exchange = exchange
         self.wallet = wallet
         self.idempotency = idempotency
+        self.replays = replays or Replays({})
         self.next_account_id = max(sequences.get("account", 100), 100)
         self.next_deposit_id = sequences.get("deposit", 1)
         self.next_settlement_id = sequences.get("settlement", 1)
@@ -90,7 +93,9 @@ def load_state(
     wallet.next_withdrawal_id = seq.get("withdrawal", 1)
     wallet.next_transfer_id = seq.get("transfer", 1)
     idempotency = Idempotency(dict(snap.idempotency), clock)
-    state = EngineState(store, ex, wallet, idempotency, seq)
+    now = clock()
+    replays = Replays({k: v for k, v in snap.replays.items() if v > now})
+    state = EngineState(store, ex, wallet, idempotency, seq, replays)
     for group in snap.stp_groups:
         state.stp_groups.restore(group)
     return state

@@ -124,6 +124,7 @@ _WRITES: dict[str, tuple[Table, tuple[str, ...], bool]] = {
         ("scope", "account_id", "client_id", "fingerprint", "result_id", "time"),
         False,
     ),
+    "replays": (t.replays, ("key", "expires"), True),
     "fee_overrides": (t.fee_overrides, ("account_id", "maker", "taker"), True),
     "withdrawals": (
         t.withdrawals,
@@ -184,6 +185,12 @@ def build_writes(engine: Engine) -> dict[str, Write]:
     else:
         sql = f"DELETE FROM {fo} WHERE account_id = ?"
     out["fee_delete"] = Write("fee_delete", sql)
+    rp = q(t.replays.name)
+    if name == "postgresql":
+        sql = f"DELETE FROM {rp} WHERE expires < ANY(%s::BIGINT[])"
+    else:
+        sql = f"DELETE FROM {rp} WHERE expires < ?"
+    out["replays_prune"] = Write("replays_prune", sql)
     return out
 
 

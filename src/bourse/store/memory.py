@@ -22,6 +22,7 @@ class MemoryStore:
         self.fees: dict[int, tuple[int, int]] = {}
         self.withdrawals: dict[int, Withdrawal] = {}
         self.idempotency: dict[Any, Any] = {}
+        self.replays: dict[str, int] = {}
         self.sequences: dict[str, int] = {}
         self.transfers: list[Any] = []
         self.deposits: list[Any] = []
@@ -48,6 +49,7 @@ class MemoryStore:
             sequences=dict(self.sequences),
             last_prices=dict(self.last_prices),
             stp_groups=[copy.deepcopy(g) for g in self.stp_groups.values()],
+            replays=dict(self.replays),
         )
 
     def commit(self, ch: BatchChanges) -> None:
@@ -81,6 +83,8 @@ class MemoryStore:
                 self.fees[account] = (maker, taker)
         for w in ch.withdrawals:
             self.withdrawals[w.id] = w
+        for k, until in ch.replays:
+            self.replays[k] = until
         for r in ch.idempotency:
             self.idempotency[(r.scope, r.account, r.client_id)] = (r.fingerprint, r.result_id)
         self.sequences.update(ch.sequences)

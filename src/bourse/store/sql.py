@@ -13,7 +13,8 @@ checkout or ping per batch):
 
 Rows that only ever grow (postings, trades, transfers, deposits, idempotency keys) are inserted;
 rows that change (balances, orders, accounts, fee overrides, withdrawals, assets, symbols,
-sequences) are upserted; a fee override cleared to the default is deleted. Reads (``load``,
+sequences, replay keys) are upserted; a fee override cleared to the default is deleted, and so
+are replay keys past their window. Reads (``load``,
 ``get_order``, ``get_withdrawal``) use SQLAlchemy Core.
 
 The SQL of the writes is in ``batch_writes``; rows become domain objects in ``rows``.
@@ -237,6 +238,9 @@ class SqlStore:
             work.append((w["deposits"], ch.deposits))
         if ch.idempotency:
             work.append((w["idempotency"], ch.idempotency))
+        if ch.replays:
+            work.append((w["replays_prune"], [(ch.replays_expired_before,)]))
+            work.append((w["replays"], last_by(ch.replays, by_first)))
         if ch.fees:
             upserts, deletes = [], []
             for account, maker, taker in last_by(ch.fees, by_first):
@@ -366,6 +370,8 @@ class SqlStore:
                 select(i.scope, i.account_id, i.client_id, i.fingerprint, i.result_id)
             )
         }
+        rp = t.replays.c
+        replays = {r[0]: r[1] for r in conn.execute(select(rp.key, rp.expires))}
         sequences = {r[0]: r[1] for r in conn.execute(select(t.meta.c.key, t.meta.c.value))}
         self._db_commits = int(sequences.pop(COMMITS, 0))  # ours, not an engine sequence
         self._seq_written = dict(sequences)
@@ -392,6 +398,7 @@ class SqlStore:
                 )
                 for r in conn.execute(select(t.stp_groups).order_by(t.stp_groups.c.id))
             ],
+            replays=replays,
         )
 
     @staticmethod

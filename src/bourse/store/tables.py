@@ -220,6 +220,16 @@ idempotency = Table(
     Column("time", BigInteger, nullable=False),
 )
 
+#: replay keys of signed requests the engine accepted lately (``engine.replays``): refused again
+#: until ``expires`` (ms); older rows are dropped as batches commit
+replays = Table(
+    "replays",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("expires", BigInteger, nullable=False),
+    Index("ix_replays_expires", "expires"),
+)
+
 #: API keys. The secret is encrypted at rest (Fernet, key from the server's key file) because
 #: HMAC verification needs the plain secret; it is shown to the user exactly once.
 api_keys = Table(

@@ -32,6 +32,7 @@ from bourse.api.mexc.capital_wire import (
 )
 from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.params import PAGE, P
+from bourse.api.mexc.replay import replay_key
 from bourse.services.wallet import format_id, parse_id
 
 __all__ = ["ENDPOINTS", "address_json", "deposit_json"]
@@ -93,6 +94,7 @@ async def _withdraw(ctx: Ctx, network: str | None) -> dict[str, Any]:
         memo=p.get("memo", ""),
         client_id=p.get("withdrawOrderId", ""),
         remark=p.get("remark", ""),
+        replay=await replay_key(ctx),
     )
     return {"id": format_id(w.id)}
 

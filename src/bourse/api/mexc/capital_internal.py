@@ -16,26 +16,14 @@ from bourse.api.mexc import schemas as s
 from bourse.api.mexc.capital_service import call, units, wallet_of
 from bourse.api.mexc.capital_wire import DEC, END, INT, START, STR
 from bourse.api.mexc.context import Ctx, Endpoint
-from bourse.api.mexc.params import PAGE, P, collect
-from bourse.api.mexc.signing import signed_payload
+from bourse.api.mexc.params import PAGE, P
+from bourse.api.mexc.replay import request_key
 from bourse.domain.money import format_units
 from bourse.services.wallet import format_id, parse_id
 from bourse.services.wallet.internal import TARGET_TYPES, InternalTransferView
 
 WR, WW = "SPOT_WITHDRAW_READ", "SPOT_WITHDRAW_WRITE"
 PATH = "/api/v3/capital/transfer/internal"
-
-
-async def request_key(ctx: Ctx) -> str:
-    """The signed request's identity: its key and signature ("" without a signature)."""
-    if ctx.key is None or ctx.principal is not None:
-        return ""
-    query: bytes = ctx.request.scope.get("query_string", b"")
-    body = b"" if ctx.request.method == "GET" else await ctx.request.body()
-    _, sigs = signed_payload(query, body, collect(query, body)[1])
-    if len(sigs) != 1:
-        return ""
-    return f"{ctx.key.api_key}:{sigs[0].decode('ascii', 'replace').lower()}"
 
 
 async def internal_transfer(ctx: Ctx) -> Any:

@@ -12,6 +12,7 @@ from bourse.api.mexc.capital_service import call, units, wallet_of
 from bourse.api.mexc.capital_wire import END, INT, START, STR, TRANSFER, transfer_json
 from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.params import PAGE, P
+from bourse.api.mexc.replay import replay_key
 from bourse.services.wallet import format_id, parse_id
 
 ACCOUNT_TYPE = ("SPOT", "FUTURES")
@@ -29,6 +30,7 @@ async def transfer(ctx: Ctx) -> Any:
         p["asset"],
         amount,
         client_id=p.get("clientTranId", ""),
+        replay=await replay_key(ctx),
     )
     return {"tranId": format_id(v.id)}
 

@@ -25,6 +25,7 @@ from bourse.api.mexc.errors import (
     missing,
 )
 from bourse.api.mexc.params import MAX_TIME_MS, P, validate
+from bourse.api.mexc.replay import replay_key
 from bourse.domain.brokers import Attribution
 from bourse.domain.errors import DomainError, OrderNotFound
 from bourse.domain.money import to_units
@@ -135,7 +136,7 @@ def order_request(ctx: Ctx, p: dict[str, Any], att: Attribution | None = None) -
 async def new_order(ctx: Ctx) -> Any:
     att = await attribute(ctx)
     req = order_request(ctx, ctx.params, att)
-    order = await ctx.services.engine.run(c.PlaceOrder(req))
+    order = await ctx.services.engine.run(c.PlaceOrder(req, replay=await replay_key(ctx)))
     await audit(ctx, order.id, att)
     return wire.order_ack(order, ctx.symbol(order.symbol))
 
@@ -169,7 +170,8 @@ async def batch_orders(ctx: Ctx) -> Any:
             err = exc if isinstance(exc, ApiError) else from_domain(exc)
             slots.append({"newClientOrderId": client_id, "msg": err.msg, "code": err.code})
             continue
-        slots.append((req, engine.submit(c.PlaceOrder(req))))
+        replay = await replay_key(ctx, str(len(slots)))  # one key per order of the batch
+        slots.append((req, engine.submit(c.PlaceOrder(req, replay=replay))))
     out = []
     for slot in slots:
         if isinstance(slot, dict):

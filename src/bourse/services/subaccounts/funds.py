@@ -42,6 +42,7 @@ class SubAccountFunds:
         password: str | None = None,
         remark: str = "",
         client_id: str = "",
+        replay: str = "",
     ) -> Any:
         if self.directory.frozen([sub.account_id]).get(sub.account_id):
             raise SubAccountFrozen(f"sub account {sub.name!r} is frozen")
@@ -64,6 +65,7 @@ class SubAccountFunds:
             remark=remark,
             skip_whitelist=skip,
             client_id=client_id,
+            replay=replay,
         )
 
     def deposit_history_all(

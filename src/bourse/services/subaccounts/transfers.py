@@ -51,16 +51,27 @@ class SubAccountTransfers:
         asset: str,
         amount: int,
         client_id: str = "",
+        *,
+        replay: str = "",
     ) -> int:
         """Move ``amount`` units master <-> sub or sub <-> sub; returns the transfer id. A retry
-        with the same ``client_id`` (in the master's namespace) moves nothing twice."""
+        with the same ``client_id`` (in the master's namespace) moves nothing twice; without
+        one, the signed request's ``replay`` key is accepted once (``engine.replays``)."""
         _, src = self._side(tenant, from_name, from_type)
         _, dst = self._side(tenant, to_name, to_type)
         if src == dst:
             raise TransferNotAllowed("cannot transfer to the same account")
         code = self.wallet.asset(asset).code
         tid: int = self.engine.execute(
-            c.Transfer(src, dst, code, amount, client_id=client_id, initiator=tenant.master)
+            c.Transfer(
+                src,
+                dst,
+                code,
+                amount,
+                client_id=client_id,
+                initiator=tenant.master,
+                replay=replay,
+            )
         )
         return tid
 

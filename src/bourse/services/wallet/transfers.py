@@ -63,8 +63,10 @@ class Transfers(WalletBase):
         amount: int,
         *,
         client_id: str = "",
+        replay: str = "",
     ) -> TransferView:
-        """Move ``amount`` units between the account's own wallets (SPOT <-> FUTURES)."""
+        """Move ``amount`` units between the account's own wallets (SPOT <-> FUTURES);
+        ``replay`` is the signed request's replay key (``engine.replays``)."""
         from_type, to_type = (from_type or "").upper(), (to_type or "").upper()
         if from_type not in ACCOUNT_TYPES or to_type not in ACCOUNT_TYPES:
             raise AccountTypeNotSupported("this account transfer is not supported")
@@ -75,7 +77,9 @@ class Transfers(WalletBase):
         dst = self.wallet_account(account, to_type)
         assert src is not None and dst is not None
         tid = self.engine.execute(
-            c.Transfer(src, dst, code, amount, client_id=client_id, initiator=account)
+            c.Transfer(
+                src, dst, code, amount, client_id=client_id, initiator=account, replay=replay
+            )
         )
         found, _ = self.repo.transfers(tran_id=tid)
         if not found:  # pragma: no cover - committed before the ack

@@ -62,9 +62,11 @@ class Withdrawals(WalletBase):
         client_id: str = "",
         remark: str = "",
         skip_whitelist: bool = False,
+        replay: str = "",
     ) -> Withdrawal:
         """Reserve a withdrawal of ``amount`` units (fee included); returns it as stored.
-        A retry with the same ``client_id`` returns the first withdrawal and reserves nothing."""
+        A retry with the same ``client_id`` returns the first withdrawal and reserves nothing;
+        without one, the signed request's ``replay`` key is accepted once (``engine.replays``)."""
         asset = self.asset(coin)
         net = self.network(asset, network)
         if not net.withdraw_enable:
@@ -107,6 +109,7 @@ class Withdrawals(WalletBase):
                 memo,
                 client_id,
                 review,
+                replay,
             )
         )
         if remark:

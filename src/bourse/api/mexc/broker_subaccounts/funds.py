@@ -23,6 +23,7 @@ from bourse.api.mexc.broker_subaccounts.common import (
 from bourse.api.mexc.capital import address_json, deposit_json
 from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.params import P
+from bourse.api.mexc.replay import replay_key
 from bourse.services.subaccounts import SubAccount
 from bourse.services.wallet import format_id
 
@@ -109,6 +110,7 @@ async def withdraw(ctx: Ctx) -> Any:
         password=p.get("password"),
         remark=p.get("remark", ""),
         client_id=p.get("withdrawOrderId", ""),
+        replay=await replay_key(ctx),
     )
     return {"id": format_id(w.id)}
 

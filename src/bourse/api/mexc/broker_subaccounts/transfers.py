@@ -25,6 +25,7 @@ from bourse.api.mexc.broker_subaccounts.common import (
 from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.errors import invalid
 from bourse.api.mexc.params import P
+from bourse.api.mexc.replay import replay_key
 from bourse.domain.money import format_units
 from bourse.services.subaccounts import Tenant
 from bourse.services.wallet import format_id
@@ -43,6 +44,7 @@ async def transfer_id(ctx: Ctx, t: Tenant) -> str:
         p["asset"],
         amount,
         p.get("clientTranId", ""),
+        replay=await replay_key(ctx),
     )
     return format_id(tid)
 
