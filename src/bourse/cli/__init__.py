@@ -12,9 +12,10 @@ non-zero; ``--debug`` shows the traceback of an unexpected error.
     bourse accounts open
     bourse deposit 100 USDT 1000
     bourse keys create --account 100 --permissions SPOT_DEAL_READ,SPOT_DEAL_WRITE
+    bourse check                        # audit the ledger; exits 1 on any discrepancy
 
 One module per group: ``serve``, ``status`` (status, stop), ``demo``, ``db`` (migrate), ``accounts``, ``keys``,
-``brokers``, ``referrals``, ``audit``, ``sandbox``; ``runner`` decides between the server and the database, ``common``
+``brokers``, ``referrals``, ``audit``, ``sandbox``, ``check``; ``runner`` decides between the server and the database, ``common``
 holds the shared options, tables and errors.
 """
 
@@ -30,6 +31,7 @@ from bourse.cli import common
 from bourse.cli.accounts import accounts_app, deposit
 from bourse.cli.audit import audit_cmd
 from bourse.cli.brokers import brokers_app
+from bourse.cli.check import check
 from bourse.cli.common import err
 from bourse.cli.db import migrate
 from bourse.cli.demo import chain_deposit, demo_credentials_cmd
@@ -68,6 +70,7 @@ app.command("chain-deposit")(chain_deposit)
 app.command()(migrate)
 app.command()(deposit)
 app.command("audit")(audit_cmd)
+app.command("check")(check)
 app.add_typer(keys_app, name="keys")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(brokers_app, name="brokers")
