@@ -200,7 +200,8 @@ def order_requests(creds: list[tuple[str, str, str]]):  # type: ignore[no-untype
                 "quantity": "0.001",
                 "price": "30000",
                 "timestamp": time.time_ns() // 1_000_000,
-                "recvWindow": 60000,
+                # one worker's requests differ: the same signed request twice is a replay (26)
+                "recvWindow": 60000 - n % 30000,
             }
         )
         q += "&signature=" + sign(secret, q)
