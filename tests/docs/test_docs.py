@@ -97,6 +97,8 @@ PROMISED: dict[str, list[str]] = {
         r"^failed log-ins and OAuth client checks 30/60s per IP",
         r"^credential throttle off; back-off",
         r"^(401\n){5}429 retry-after \d+\n401$",
+        r"^first 200\nagain 400 \{'code': 26, 'msg': 'Duplicate request",
+        r"^ledger sound: \d+ balances of \d+ accounts",
     ],
 }
 
