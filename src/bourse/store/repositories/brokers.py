@@ -92,7 +92,7 @@ class BrokerRepository(Repository):
         return bool(n == 1)
 
     def set_oauth_scopes(self, broker_id: int, scopes: str, now: int) -> None:
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             conn.execute(
                 update(bt.brokers)
                 .where(bt.brokers.c.id == broker_id)

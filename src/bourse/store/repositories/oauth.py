@@ -117,7 +117,7 @@ class OAuthRepository:
         ``previous_expires`` (``None``: it stops now). One UPDATE: SET reads the old row."""
         c = oauth_clients.c
         keep = previous_expires is not None
-        with self.db.begin() as conn:
+        with write(self.db) as conn:
             n = conn.execute(
                 update(oauth_clients)
                 .where(c.client_id == client_id)
