@@ -128,3 +128,17 @@ def test_a_failure_inside_a_helper_of_an_earlier_block_names_both_lines(tmp_path
     assert str(failure.value).startswith(
         'page.md block 2 (bash, line 7): line 8: `check bad` failed (in `check`, at `test "$1" = ok`)'
     )
+
+
+def test_a_page_cannot_reach_the_internet(tmp_path: Path) -> None:
+    text = (
+        "```python\n"
+        "import requests\n"
+        "requests.get('https://api.mexc.com/api/v3/ping', timeout=5)\n"
+        "```\n"
+    )
+    with pytest.raises(DocFailure, match="ProxyError"):
+        _run(tmp_path, text)
+    with pytest.raises(DocFailure, match="line 2: `curl -sS https://api.mexc.com/api/v3/ping`"):
+        (tmp_path / "curl").mkdir()
+        _run(tmp_path / "curl", "```bash\ncurl -sS https://api.mexc.com/api/v3/ping\n```\n")

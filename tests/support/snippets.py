@@ -6,7 +6,8 @@ and ``python`` blocks are run, in page order, in one :class:`Page` session per p
 
 * a temporary home: ``BOURSE_DATABASE_URL`` is a fresh SQLite file and ``BOURSE_HOME`` a fresh
   directory, so ``scripts/run`` and ``.venv/bin/bourse demo-credentials --json`` of every block
-  find this page's server and nothing else;
+  find this page's server and nothing else; the proxy variables point at a closed local port,
+  so a snippet that would reach the internet (ccxt's futures host, say) fails instead;
 * a server started the way users start it. A block line that starts one in the foreground
   (``scripts/run ...`` or ``.venv/bin/bourse serve ...`` without ``&``: "in another terminal")
   is started as written, in the background, with ``--port 0`` added when it names no port (the
@@ -60,6 +61,7 @@ _SERVES = re.compile(
 # commands that are not started: (pattern, why)
 NOT_RUN = [(re.compile(r"^\s*scripts/test\b"), "it runs the whole suite, this test included")]
 BLOCK_SECONDS = 180
+NO_INTERNET = "http://127.0.0.1:9"  # the discard port: nothing listens, a connection is refused
 SERVER_SECONDS = 180
 
 
@@ -176,6 +178,11 @@ def _page_env(tmp: Path) -> dict[str, str]:
     env["BOURSE_HOME"] = str(tmp / "home")
     env["COLUMNS"] = "200"
     env["PYTHONUNBUFFERED"] = "1"
+    # no page reaches the internet: HTTP clients that honour the proxy variables (curl,
+    # requests, so ccxt and pymexc) are refused at once for any host but this machine's
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        env[name] = NO_INTERNET
+    env["no_proxy"] = env["NO_PROXY"] = "127.0.0.1,localhost,::1"
     return env
 
 
