@@ -238,6 +238,40 @@ def scenario(side: Side) -> list[tuple[str, str]]:
     run("brokers", "suspend", str(bid), "--reason", "a test")
     other = json.loads(run("brokers", "apply", str(user), "--json"))["brokerId"]
     run("brokers", "reject", str(other), "--reason", "no", "--json")
+    # an OAuth broker's clients: explicit redirect URIs, rotation, scopes, another app
+    oauth_owner = json.loads(
+        run("accounts", "open", "--kind", "BROKER_MASTER", "--name", "Copy Trader", "--json")
+    )["account"]
+    oid = json.loads(
+        run(
+            "brokers", "apply", str(oauth_owner), "--type", "OAUTH", "--name", "Copy Trader",
+            "--callback-url", "https://ct.example/cb", "--json",
+        )
+    )["brokerId"]  # fmt: skip
+    run("brokers", "approve", str(oid), "--redirect-uri", "http://ct.example/cb", code=1)
+    approved = json.loads(
+        run("brokers", "approve", str(oid), "--redirect-uri", "https://ct.example/oauth", "--json")
+    )
+    cid = approved["clientId"]
+    names[cid] = "<CLIENT>"
+    names[approved["clientSecret"]] = "<CLIENT_SECRET>"
+    run("brokers", "oauth", "clients", str(oid))
+    rotated = json.loads(run("brokers", "oauth", "rotate-secret", str(oid), cid, "--json"))
+    names[rotated["clientSecret"]] = "<CLIENT_SECRET2>"
+    run("brokers", "oauth", "add-redirect", str(oid), cid, "https://ct.example/cb2")
+    run("brokers", "oauth", "remove-redirect", str(oid), cid, "https://ct.example/oauth", "--json")
+    run("brokers", "oauth", "set-scopes", str(oid), cid, "read transfer", code=1)
+    run("brokers", "oauth", "approve-scopes", str(oid), "read trade transfer", "--json")
+    run("brokers", "oauth", "set-scopes", str(oid), cid, "read transfer")
+    app2 = json.loads(
+        run(
+            "brokers", "oauth", "register", str(oid), "--name", "Mobile",
+            "--redirect-uri", "https://m.ct.example/cb", "--json",
+        )
+    )  # fmt: skip
+    names[app2["clientId"]] = "<CLIENT2>"
+    names[app2["clientSecret"]] = "<CLIENT2_SECRET>"
+    run("brokers", "oauth", "clients", str(oid), "--json")
     run("keys", "delete", second)
     run("keys", "delete", second, code=1)  # already revoked
     run("accounts", "list")
