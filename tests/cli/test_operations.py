@@ -399,42 +399,28 @@ def test_unexpected_error_is_one_line_unless_debug(exchange: Exchange) -> None:
     assert err.count("\n") == 1 and err.startswith("error:")
 
 
-def test_commands_find_the_running_server_from_a_subdirectory(exchange: Exchange) -> None:
+def test_commands_find_the_running_server_from_a_subdirectory(
+    exchange: Exchange, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No flag, no variable: the nearest .bourse/ names the server and its database."""
     side = exchange.live
     sub = side.home.parent / "a" / "b"
     sub.mkdir(parents=True, exist_ok=True)
-    env = {"BOURSE_DATABASE_URL": "", "BOURSE_HOME": "", "BOURSE_SECRET_KEY": ""}
-    proc = subprocess.run(
-        [sys.executable, "-m", "bourse.cli", "demo-credentials", "--json"],
-        env=side.env(**env),
-        cwd=sub,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_S,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["url"] == side.base
-    status = subprocess.run(
-        [sys.executable, "-m", "bourse.cli", "status", "--json"],
-        env=side.env(**env),
-        cwd=sub,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_S,
-    )
-    data = json.loads(status.stdout)
+    monkeypatch.chdir(sub)
+    unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("BOURSE_")}
+    unset.update(BOURSE_DATABASE_URL=None, BOURSE_HOME=None, BOURSE_SECRET_KEY=None)
+
+    def cli(*args: str, code: int = 0) -> str:
+        res = CliRunner().invoke(app, list(args), env=unset)
+        assert res.exit_code == code, (args, res.stdout, res.stderr)
+        return res.stdout if code == 0 else res.stderr
+
+    assert json.loads(cli("demo-credentials", "--json"))["url"] == side.base
+    data = json.loads(cli("status", "--json"))
     assert data["running"] and data["url"] == side.base and data["home"] == str(side.home)
-    # chain-deposit sends to that server too (not to port 8080): it answers, without --demo, 404
-    err = subprocess.run(
-        [sys.executable, "-m", "bourse.cli", "chain-deposit", "USDT", "1", "--account", "100"],
-        env=side.env(**env),
-        cwd=sub,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_S,
-    )
-    assert err.returncode == 1 and "Not Found" in err.stderr, err.stderr
+    # chain-deposit sends to that server too (not to port 8080): without --demo it answers 404
+    err = cli("chain-deposit", "USDT", "1", "--account", "100", code=1)
+    assert "Not Found" in err, err
 
 
 def test_a_server_nobody_announced_refuses_writes_in_seconds(
