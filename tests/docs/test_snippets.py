@@ -3,6 +3,7 @@ parses, what a page session carries from block to block, and what a failure says
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,14 @@ def test_a_page_cannot_reach_the_internet(tmp_path: Path) -> None:
     with pytest.raises(DocFailure, match="line 2: `curl -sS https://api.mexc.com/api/v3/ping`"):
         (tmp_path / "curl").mkdir()
         _run(tmp_path / "curl", "```bash\ncurl -sS https://api.mexc.com/api/v3/ping\n```\n")
+
+
+def test_a_server_is_up_when_uvicorn_says_so_or_its_banner_url_answers() -> None:
+    assert snippets._serving("INFO:     Application startup complete.\n")
+    assert not snippets._serving("seeding the demo ...\n")
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        assert snippets._serving(f"│ API        http://127.0.0.1:{port}   (use it where ...\n")
+    assert not snippets._serving(f"│ API        http://127.0.0.1:{port}   (use it where ...\n")

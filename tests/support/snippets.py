@@ -37,6 +37,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -361,8 +362,7 @@ class Page:
         proc = self._popen(["bash", "-c", _WRAPPER, "bash", str(self.state), str(script)], out)
         deadline = time.monotonic() + SERVER_SECONDS
         while time.monotonic() < deadline:
-            text = log_path.read_text()
-            if "Application startup complete" in text:
+            if _serving(log_path.read_text()):
                 return ""
             if proc.poll() is not None:
                 break
@@ -432,6 +432,21 @@ def _failed_line(trace: str, script: str, block: Block) -> str:
             at = "" if command == line else f" (at `{command}`)"
             return f"line {number}: `{line}` failed{at}"
     return f"`{command}` failed"
+
+
+def _serving(log: str) -> bool:
+    """Whether a server's output says it serves: uvicorn's startup line, or (at a quieter log
+    level) the banner's URL answering a connection."""
+    if "Application startup complete" in log:
+        return True
+    banner = re.search(r"API\s+http://([\d.]+|\[[\d:a-f]+\]|localhost):(\d+)", log)
+    if banner is None:
+        return False
+    try:
+        with socket.create_connection((banner.group(1).strip("[]"), int(banner.group(2))), 1):
+            return True
+    except OSError:
+        return False
 
 
 def _group_alive(pgid: int) -> bool:
