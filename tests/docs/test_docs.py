@@ -23,6 +23,7 @@ PROMISED: dict[str, list[str]] = {
     "README.md": [r"\[\[\d", r"^(open|closed)$", r'^(\{\})?\{"url": "http://127\.0\.0\.1:9000"'],
     "docs/clients.md": [
         r"^placed (\d+) open\ncanceled \1 canceled$",
+        r"^async: USDT free \d",
         r"^placed (\d+) NEW\ncanceled \1 CANCELED$",
         r"^placed (\d+) NEW\ncanceled \1 CANCELED$",
         r"^placed (\d+) NEW\ncanceled \1 CANCELED$",
