@@ -19,8 +19,6 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +26,7 @@ import psycopg
 from alembic import command
 from alembic.config import Config
 from psycopg import sql
-from sqlalchemy import Connection, Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
@@ -93,9 +91,6 @@ def make_engine(
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
-        if kwargs.get("poolclass") is not StaticPool:
-            # ``engine.begin()`` is how the repositories write: take the write lock up front
-            engine.begin = _immediate_begin(engine)  # type: ignore[method-assign]
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     if lock_timeout_ms:
@@ -104,41 +99,6 @@ def make_engine(
         connect_args.setdefault("connect_timeout", 10)
         kwargs["connect_args"] = connect_args
     return create_engine(url, **kwargs)
-
-
-@contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """One transaction that holds the write lock from its first statement.
-
-    Outside the engine, a unit of work that reads and then writes (an accrual chunk reads its
-    cursor and the trades after it) must not start as a reader: in SQLite's WAL mode a reader
-    whose snapshot another writer has moved past cannot become a writer and fails at once
-    (``SQLITE_BUSY``, no busy wait). ``BEGIN IMMEDIATE`` takes the lock up front, so the
-    transaction waits its turn (the busy timeout) instead. On PostgreSQL it is a plain
-    transaction (row locks and ``ON CONFLICT`` handle concurrent writers there).
-    """
-    with (
-        engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE") as conn,
-        conn.begin(),
-    ):
-        yield conn
-
-
-def _immediate_begin(engine: Engine) -> Any:
-    """``engine.begin()`` for SQLite: ``write_transaction`` (``BEGIN IMMEDIATE``).
-
-    Repositories open a transaction with ``engine.begin()`` to write, and many read first (a
-    count under a limit, a row to change). A deferred SQLite transaction that read a snapshot
-    another writer has since moved past cannot write and fails at once ("database is locked",
-    no busy wait): with the engine committing all the time (a market maker) and followers
-    writing rebates, that is a refused key or account now and then. Taking the lock up front
-    makes it wait its turn instead; reads use ``engine.connect()`` and are not affected.
-    """
-
-    def begin() -> Any:
-        return write_transaction(engine)
-
-    return begin
 
 
 def schema_metadata() -> MetaData:
@@ -197,7 +157,10 @@ def migrate(url_or_engine: str | Engine | None = None, revision: str = "head") -
     own = not isinstance(url_or_engine, Engine)
     engine = url_or_engine if isinstance(url_or_engine, Engine) else make_engine(url_or_engine)
     try:
-        with write_transaction(engine) as conn:
+        with (
+            engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE") as conn,
+            conn.begin(),
+        ):
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
             cfg = alembic_config()

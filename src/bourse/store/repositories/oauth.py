@@ -12,7 +12,7 @@ by column name); ``bourse.oauth`` turns them into its authlib-facing records. Th
 * ``set_client_disabled`` and ``revoke_consent`` change the client or consent and revoke the
   tokens (and codes) in one transaction;
 * ``insert_client_limited`` counts a broker's clients and inserts under a write lock (SQLite
-  ``BEGIN IMMEDIATE``, the broker's row locked on PostgreSQL), so concurrent registrations
+  ``BEGIN IMMEDIATE``, an advisory lock per broker on PostgreSQL), so concurrent registrations
   never pass the cap; ``change_client`` is a read-modify-write of one client under its row
   lock; ``rotate_client_secret`` moves the current digest to ``previous_secret_hash`` in the
   same UPDATE that stores the new one.
@@ -26,7 +26,6 @@ from sqlalchemy import Connection, Engine, Row, func, insert, or_, select, updat
 from sqlalchemy.exc import IntegrityError
 
 from bourse.store.broker_tables import brokers
-from bourse.store.db import write_transaction
 from bourse.store.oauth_tables import oauth_clients, oauth_codes, oauth_consents, oauth_tokens
 from bourse.store.transaction import write
 
@@ -76,11 +75,7 @@ class OAuthRepository:
     def insert_client_limited(self, values: dict[str, Any], broker_id: int, limit: int) -> bool:
         """Insert a client of ``broker_id`` unless it already has ``limit`` enabled clients;
         ``False`` (nothing inserted) at the cap."""
-        with write_transaction(self.db) as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(
-                    select(brokers.c.id).where(brokers.c.id == broker_id).with_for_update()
-                )
+        with write(self.db, lock=("oauth_clients", broker_id)) as conn:
             n = conn.execute(
                 select(func.count()).where(
                     oauth_clients.c.broker_id == broker_id, oauth_clients.c.disabled.is_(False)
@@ -94,7 +89,7 @@ class OAuthRepository:
     def change_client(self, client_id: str, change: Any) -> Record | None:
         """Read the client under a write lock, ``change(row)`` gives the columns to set (or
         raises, which changes nothing); returns the row after. ``None`` if unknown."""
-        with write_transaction(self.db) as conn:
+        with write(self.db) as conn:
             q = select(oauth_clients).where(oauth_clients.c.client_id == client_id)
             if conn.dialect.name == "postgresql":
                 q = q.with_for_update()
