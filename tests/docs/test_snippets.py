@@ -154,3 +154,8 @@ def test_a_server_is_up_when_uvicorn_says_so_or_its_banner_url_answers() -> None
         port = listening.getsockname()[1]
         assert snippets._serving(f"│ API        http://127.0.0.1:{port}   (use it where ...\n")
     assert not snippets._serving(f"│ API        http://127.0.0.1:{port}   (use it where ...\n")
+
+
+def test_a_console_block_runs_its_dollar_lines_only(tmp_path: Path) -> None:
+    session = _run(tmp_path, "```console\n$ echo one\none\n$ echo two\nnot a command\n```\n")
+    assert session.output == ["one\ntwo\n"]

@@ -96,7 +96,8 @@ def parse(page: Path) -> list[Block]:
         if m is None:
             i += 1
             continue
-        indent, lang = m.group("indent"), m.group("info").strip()
+        indent, info = m.group("indent"), m.group("info").split()
+        lang = info[0] if info else ""  # the first word of the info string
         body: list[str] = []
         j = i + 1
         while j < len(lines) and lines[j].strip() != "```":
