@@ -3,7 +3,9 @@
 Besides the MEXC endpoints (``bourse.api.mexc.routes.ENDPOINTS``) it serves ``/openapi.json``,
 the OAuth 2.0 authorization server (``bourse.oauth``) and the web pages (``bourse.web``); when
 the wallet runs in sandbox mode (``WalletSettings.sandbox`` when the app is built) also the
-unsigned ``/sandbox/...`` endpoints that drive the simulated chain (``bourse.sandbox.endpoints``).
+unsigned ``/sandbox/...`` endpoints that drive the simulated chain (``bourse.sandbox.endpoints``),
+and, with the sandbox's controls (``platform.sandbox``), the middleware applying its injected
+faults (``bourse.sandbox.fault_middleware``).
 Unknown paths and methods answer with MEXC's error shape. The platform's lifecycle belongs to
 the caller (``Services.open`` before, ``platform.close()`` after).
 """
@@ -25,7 +27,9 @@ from bourse.api.mexc.routes import ENDPOINTS, merge, routes
 from bourse.api.ws.routes import ws_routes
 from bourse.oauth.server import AuthServer, OAuthConfig
 from bourse.operations.http import admin_routes
+from bourse.sandbox.controls import Sandbox
 from bourse.sandbox.endpoints import SANDBOX_ENDPOINTS
+from bourse.sandbox.fault_middleware import FaultMiddleware
 from bourse.services.bundle import Services
 from bourse.store.transaction import StoreBusy
 from bourse.web.once import routes as once_routes
@@ -77,4 +81,6 @@ def create_app(
         exception_handlers={HTTPException: http_error, StoreBusy: store_busy},
     )
     app.state.platform = platform
+    if isinstance(platform.sandbox, Sandbox):  # demo mode: the injected faults apply
+        app.add_middleware(FaultMiddleware, table=platform.sandbox.faults)
     return app

@@ -19,14 +19,9 @@ from bourse.app import create_app
 from bourse.cli.common import DbOption, console, db_url, err, fail, open_platform
 from bourse.config import AuthLimits, RateLimits
 from bourse.operations.home import announce, ensure_token, home_for, withdraw
-from bourse.sandbox.demo import (
-    DEMO_ACCOUNTS,
-    MARKET_MAKER_ROLE,
-    demo_credentials,
-    remember_url,
-    seed_demo,
-)
-from bourse.sandbox.market_maker import MarketMaker
+from bourse.sandbox.controls import start_sandbox
+from bourse.sandbox.demo import DEMO_ACCOUNTS, demo_credentials, remember_url, seed_demo
+from bourse.sandbox.faucet import parse_limits
 from bourse.services.brokers.settlement import next_run
 
 
@@ -155,6 +150,13 @@ def serve(
             "(rebates still accrue live; bourse brokers settle pays on demand).",
         ),
     ] = "00:05",
+    faucet_limit: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="With --demo: the most the faucet gives an account a day, as ASSET=AMOUNT "
+            "(repeatable; default USDT, USDC and MX 100000, BTC 5, ETH 100, others 1000).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the MEXC-compatible API, the operator API (/admin/v1) and, with --demo, a live
     demo market."""
@@ -175,6 +177,10 @@ def serve(
     url = public_url(host, sock.getsockname()[1])
     os.environ.setdefault("BOURSE_PUBLIC_URL", url)  # the OAuth issuer, unless set
     limits = RateLimits.off() if no_rate_limit else parse_rate_limit(rate_limit)
+    try:
+        limits_of_faucet = parse_limits(faucet_limit or [])
+    except ValueError as exc:
+        raise fail(f"--faucet-limit {exc}") from None
     auth = parse_login_limit(login_limit, enabled=not no_rate_limit)
     database = db_url(db)
     home = home_for(database)
@@ -182,7 +188,6 @@ def serve(
         token = ensure_token(home)
     except OSError as exc:
         raise fail(f"cannot keep the operator credential in {home}: {exc}") from exc
-    maker = None
     if role not in ("writer", "follower", "auto"):
         raise fail(f"--role {role!r}: expected writer, follower or auto")
     bus_config: dict[str, Any] = {"bus_url": bus, "bus_name": bus_name, "role": role} if bus else {}
@@ -194,9 +199,8 @@ def serve(
             raise fail("--demo seeds the exchange: only the writer can (this server follows one)")
         if demo:
             seeded = _seed_with_progress(platform)
-            maker = MarketMaker(
-                platform.engine, seeded.accounts[MARKET_MAKER_ROLE], seed=seed
-            ).start()
+            # the market maker, the faucet, the injected faults and the reset (bourse sandbox)
+            start_sandbox(platform, seeded.accounts, seed=seed, faucet_limits=limits_of_faucet)
             # the simulated chain: blocks advance, deposits confirm, withdrawals broadcast;
             # the unsigned /sandbox/... endpoints (send a deposit, approve a review) are on
             platform.wallet.settings.sandbox = True
@@ -219,9 +223,7 @@ def serve(
             queued, and the database is released."""
             if runtime is not None:
                 withdraw(runtime)
-            if maker is not None:
-                maker.stop()
-            platform.close()
+            platform.close()  # the sandbox's market maker first (Services.close)
 
         server = _Server(
             uvicorn.Config(

@@ -39,6 +39,7 @@ __all__ = [
     "AddAsset",
     "AddSymbol",
     "PayRebates",
+    "ResetBalances",
 ]
 
 
@@ -222,3 +223,13 @@ class PayRebates(Command):
 
     settlement_key: str
     payouts: tuple[tuple[int, str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ResetBalances(Command):
+    """Put the sandbox back to its seed in one batch: cancel every open order of every
+    customer account, then move each customer balance's available part to its target (one of
+    ``targets``: (account, asset, available units); every other one to 0) against the sandbox
+    funding account. Funds locked by withdrawals in flight stay locked."""
+
+    targets: tuple[tuple[int, str, int], ...]

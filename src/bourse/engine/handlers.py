@@ -12,7 +12,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from bourse.domain.accounts import DUST_DESK, FEE_REVENUE, AccountKind
+from bourse.domain.accounts import DUST_DESK, FEE_REVENUE, SANDBOX_FUNDING, AccountKind
 from bourse.domain.dust import DAY_MS, DustConversion, DustQuote, quote
 from bourse.domain.dust import MAX_PER_DAY as MAX_DUST_PER_DAY
 from bourse.domain.errors import DustLimitReached, InvalidParameter, StpGroupRefused
@@ -350,6 +350,42 @@ def add_symbol(s: EngineState, cmd: c.AddSymbol, now: int) -> Symbol:
     return sym
 
 
+# --- the sandbox (demo mode) -------------------------------------------------------------------
+def reset_balances(s: EngineState, cmd: c.ResetBalances, now: int) -> dict[str, int]:
+    """Cancel every customer order, then set every customer balance to its target."""
+    wallet, ex = s.wallet, s.exchange
+    customers = {a.id for a in wallet.accounts.values() if a.kind is not AccountKind.SYSTEM}
+    targets: dict[tuple[int, str], int] = {}
+    for account, asset, units in cmd.targets:
+        if account not in customers or asset not in wallet.assets or units < 0:
+            raise InvalidParameter(f"no reset target for account {account} {asset}")
+        targets[(account, asset)] = units
+    cancelled = 0
+    owners = sorted({(o.account, o.symbol) for o in ex.open_orders.values()})
+    for account, symbol in owners:
+        if account in customers:
+            cancelled += len(ex.cancel_all(account, symbol, now))
+    moved = 0
+    ledger = ex.ledger
+    keys = sorted({k for k in ledger.balances if k[0] in customers} | set(targets))
+    for key in keys:
+        available = ledger.available(*key)
+        want = targets.get(key, 0)
+        account, asset = key
+        if available > want:
+            ledger.post(
+                account, AVAILABLE, SANDBOX_FUNDING, AVAILABLE, asset, available - want, "reset"
+            )
+        elif available < want:
+            ledger.post(
+                SANDBOX_FUNDING, AVAILABLE, account, AVAILABLE, asset, want - available, "reset"
+            )
+        else:
+            continue
+        moved += 1
+    return {"cancelled": cancelled, "balances": moved}
+
+
 #: command type -> its handler
 HANDLERS: dict[type[c.Command], Handler] = {
     c.PlaceOrder: place_order,
@@ -373,4 +409,5 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.SetStpGroupMembers: set_stp_group_members,
     c.AddAsset: add_asset,
     c.AddSymbol: add_symbol,
+    c.ResetBalances: reset_balances,
 }

@@ -6,13 +6,17 @@ hours past the cap is refused whole (``FaucetLimit``), never cut. Checks and cre
 serialised in the process (the demo server is the only writer), and the total is read from the
 committed deposits, so concurrent requests cannot both slip under the cap and a restart does
 not reset it. A faucet credit is a deposit with a ``faucet:`` reference: it shows in the
-ledger like any other deposit.
+ledger like any other deposit. With a ``request_id`` the reference is
+``faucet:<account>:<request_id>``, so a retried request credits once (and a retry that asks
+for another grant under the same id is refused); ``bourse serve --demo --faucet-limit
+ASSET=AMOUNT`` replaces caps (``parse_limits``).
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
+from decimal import Decimal, InvalidOperation
 from dataclasses import dataclass
 
 from bourse.domain.accounts import AccountKind
@@ -51,14 +55,40 @@ class FaucetCredit:
     #: what the faucet may still give this account in this asset in the rolling day
     remaining: str
     tx_ref: str
+    #: False when the request id had been credited before (nothing moved this time)
+    credited: bool = True
 
 
-def cap(asset: str, scale: int) -> int:
-    return to_units(LIMITS.get(asset, DEFAULT), scale)
+def cap(asset: str, scale: int, limits: dict[str, str] | None = None) -> int:
+    table = LIMITS if limits is None else limits
+    return to_units(table.get(asset, DEFAULT), scale)
+
+
+def parse_limits(items: list[str]) -> dict[str, str]:
+    """``LIMITS`` with ``["USDT=5000", "BTC=0.5"]`` applied (``ValueError``, one line, when an
+    item is not ASSET=AMOUNT with a non-negative decimal amount)."""
+    out = dict(LIMITS)
+    for item in items:
+        asset, sep, amount = (x.strip() for x in item.partition("="))
+        try:
+            ok = bool(sep and asset) and Decimal(amount).is_finite() and Decimal(amount) >= 0
+        except InvalidOperation:
+            ok = False
+        if not ok:
+            raise ValueError(f"{item!r}: expected ASSET=AMOUNT, e.g. USDT=100000")
+        out[asset.upper()] = amount
+    return out
 
 
 def credit(
-    engine: Engine, ledger: FaucetLedger, account: int, asset: str, amount: str
+    engine: Engine,
+    ledger: FaucetLedger,
+    account: int,
+    asset: str,
+    amount: str,
+    request_id: str | None = None,
+    *,
+    limits: dict[str, str] | None = None,
 ) -> FaucetCredit:
     """Credit ``amount`` of ``asset`` to ``account`` if the cap allows it (see the module)."""
     code = asset.upper()
@@ -76,22 +106,31 @@ def credit(
         raise FaucetRefused(exc.message or "a bad amount") from exc
     if units <= 0:
         raise FaucetRefused("the amount must be positive")
-    limit = cap(code, scale)
+    if request_id is not None and not 0 < len(request_id) <= 64:
+        raise FaucetRefused("a request id has 1 to 64 characters")
+    limit = cap(code, scale, limits)
+    ref = f"{FAUCET_REF}{account}:{request_id or uuid.uuid4().hex}"
     with _lock:
         used = ledger.credited_since(account, code, now_ms() - WINDOW_MS)
-        if used + units > limit:
+        repeat = engine.read(lambda e: ("deposit", 0, ref) in e.idempotency)
+        if not repeat and used + units > limit:
             raise FaucetLimit(
                 f"the faucet gives at most {format_units(limit, scale)} {code} per account a "
                 f"day; {format_units(max(limit - used, 0), scale)} {code} left for {account}"
             )
-        ref = f"{FAUCET_REF}{account}:{uuid.uuid4().hex}"
-        engine.execute(c.CreditDeposit(account, code, units, ref))
+        try:  # a repeated request id with another grant: IdempotencyConflict
+            credited = bool(engine.execute(c.CreditDeposit(account, code, units, ref)))
+        except DomainError as exc:
+            raise FaucetRefused(exc.message or type(exc).__name__) from exc
+        if credited:
+            used += units
     available = engine.read(lambda e: e.exchange.ledger.available(account, code))
     return FaucetCredit(
         account,
         code,
         format_units(units, scale),
         format_units(available, scale),
-        format_units(limit - used - units, scale),
+        format_units(max(limit - used, 0), scale),
         ref,
+        credited,
     )

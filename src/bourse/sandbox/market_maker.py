@@ -11,6 +11,14 @@
 * now and then crosses the spread with a small IMMEDIATE_OR_CANCEL or MARKET order, so trades
   print and tickers and klines move.
 
+An operator steers it while it runs (``bourse sandbox ...``, docs/sandbox.md): ``set_price``
+moves a symbol's reference (the walk then wanders around the new price), ``set_path`` scripts
+the mid through waypoints ``(seconds from now, price)``, ``set_drift`` makes it a random walk
+with a drift and a volatility (basis points per minute), ``replay`` plays recorded trades
+``(time, price, qty, side)`` at a speed factor (the mid follows each trade's price and the
+maker prints the trade against its own quotes), and ``pause``/``resume`` stop and restart its
+cycles (its quotes stay on the books while paused). ``status`` says what each symbol does.
+
 It only talks to the engine through commands (``PlaceOrder``, ``CancelOrder``) and reads the
 books with ``engine.read``. Its own taker orders use ``StpMode.NONE`` so they may trade with its
 own quotes (one funded account is enough). Any ``DomainError`` (not enough funds, a level that
@@ -20,6 +28,7 @@ moved) is counted and skipped; nothing the engine says stops the thread. Every a
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -47,14 +56,44 @@ MAX_DRIFT_BPS = 2000
 COMMAND_TIMEOUT = 10.0
 
 
+#: how a symbol's mid moves: the demo walk, a scripted path, a drift, a replay
+WALK, PATH, DRIFT, REPLAY = "walk", "path", "drift", "replay"
+#: recorded trades printed per symbol and cycle at most (the rest follow next cycle)
+REPLAY_PER_CYCLE = 20
+
+
 @dataclass(slots=True)
 class _Book:
-    """The maker's view of one symbol: grid step, reference and current mid (price units)."""
+    """The maker's view of one symbol: grid step, reference and current mid (price units),
+    and what moves the mid (``mode`` with its script)."""
 
     symbol: str
     reference: int
     step: int
     mid: int
+    mode: str = WALK
+    #: PATH: waypoints (ms from ``started``, price units), sorted
+    path: list[tuple[int, int]] = field(default_factory=list)
+    #: DRIFT: ppm per minute of drift and of volatility
+    drift_ppm: int = 0
+    vol_ppm: int = 0
+    #: REPLAY: (ms from ``started`` at speed 1, price units, qty units, side), sorted; next index
+    trades: list[tuple[int, int, int, int]] = field(default_factory=list)
+    next_trade: int = 0
+    speed: float = 1.0
+    replayed: int = 0
+    started: float = 0.0
+    moved: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedTrade:
+    """One row of a replay: ms since the first row, price and quantity units, BUY or SELL."""
+
+    offset_ms: int
+    price: int
+    qty: int
+    side: int
 
 
 @dataclass(slots=True)
@@ -114,6 +153,9 @@ class MarketMaker:
         self._thread: threading.Thread | None = None
         self._books: dict[str, _Book] = {}
         self._symbol_names = list(symbols) if symbols is not None else list(self._refs)
+        #: held for one whole cycle and by every control, so a control never lands mid-cycle
+        self._cycle = threading.RLock()
+        self._paused = threading.Event()
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> MarketMaker:
@@ -148,7 +190,8 @@ class MarketMaker:
         while not self._stop.is_set():
             started = time.monotonic()
             try:
-                self.step()
+                if not self._paused.is_set():
+                    self.step()
             except Exception as exc:  # never let the demo liquidity thread die
                 self.stats.errors += 1
                 self.stats.last_error = repr(exc)
@@ -156,19 +199,173 @@ class MarketMaker:
             pause = self.interval + self.rng.uniform(-self.jitter, self.jitter)
             self._stop.wait(max(0.05, pause - (time.monotonic() - started)))
 
+    # --- controls (any thread) -----------------------------------------------------------------
+    def pause(self) -> None:
+        """Stop cycling (returns once a running cycle has finished); quotes stay."""
+        self._paused.set()
+        with self._cycle:
+            pass
+
+    def resume(self) -> None:
+        self._paused.clear()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused.is_set()
+
+    def _book(self, symbol: str) -> _Book:
+        with self._cycle:
+            if not self._books:
+                self._init_books()
+            book = self._books.get(symbol.upper())
+        if book is None:
+            raise KeyError(f"the market maker does not quote {symbol.upper()}")
+        return book
+
+    def _rebase(self, book: _Book, price: int) -> None:
+        """Make ``price`` the book's reference and mid; a new grid step when it moved far."""
+        book.reference = book.mid = max(price, 1)
+        step = max(1, price * GRID_BPS // 10_000)
+        if not (book.step // 2 <= step <= book.step * 2):
+            book.step = step
+
+    def set_price(self, symbol: str, price: int) -> None:
+        """Move ``symbol``'s mid to ``price`` (units) now; the demo walk goes on around it."""
+        if price <= 0:
+            raise ValueError("the price must be positive")
+        book = self._book(symbol)
+        with self._cycle:
+            book.mode = WALK
+            self._rebase(book, price)
+
+    def set_path(self, symbol: str, points: Sequence[tuple[int, int]]) -> None:
+        """Move the mid through ``points`` (ms from now, price units), linearly between them;
+        it stays at the last one (then the demo walk resumes around it)."""
+        pts = sorted(points)
+        if not pts or any(ms < 0 or price <= 0 for ms, price in pts):
+            raise ValueError("a path is one or more (seconds >= 0, price > 0) points")
+        book = self._book(symbol)
+        with self._cycle:
+            book.mode, book.path = PATH, list(pts)
+            if pts[0][0] > 0:
+                book.path.insert(0, (0, book.mid))
+            book.started = time.monotonic()
+
+    def set_drift(self, symbol: str, drift_ppm: int, vol_ppm: int) -> None:
+        """A random walk of the mid with ``drift_ppm`` per minute on average and
+        ``vol_ppm`` per square-root minute of volatility (ppm of the price)."""
+        if vol_ppm < 0 or abs(drift_ppm) >= 1_000_000:
+            raise ValueError("need |drift| < 100 % per minute and volatility >= 0")
+        book = self._book(symbol)
+        with self._cycle:
+            book.mode, book.drift_ppm, book.vol_ppm = DRIFT, drift_ppm, vol_ppm
+            book.moved = time.monotonic()
+
+    def replay(self, symbol: str, trades: Sequence[RecordedTrade], speed: float = 1.0) -> None:
+        """Play ``trades`` from now at ``speed`` times their recorded pace."""
+        if not trades:
+            raise ValueError("nothing to replay")
+        if not 0 < speed <= 1_000_000:
+            raise ValueError("the speed factor must be above 0")
+        book = self._book(symbol)
+        rows = sorted((t.offset_ms, t.price, t.qty, t.side) for t in trades)
+        with self._cycle:
+            book.mode, book.trades, book.next_trade = REPLAY, rows, 0
+            book.speed, book.replayed, book.started = speed, 0, time.monotonic()
+
+    def forget(self) -> None:
+        """Forget every symbol's mid and script (the next cycle starts from the references and
+        the books, as after a restart): after a sandbox reset."""
+        with self._cycle:
+            self._books.clear()
+
+    def status(self) -> list[dict[str, Any]]:
+        """What moves each symbol's mid: mode, mid and reference (price units), progress."""
+        with self._cycle:
+            if not self._books:
+                self._init_books()
+            out = []
+            for b in self._books.values():
+                row: dict[str, Any] = {
+                    "symbol": b.symbol,
+                    "mode": b.mode,
+                    "mid": b.mid,
+                    "reference": b.reference,
+                }
+                if b.mode == PATH:
+                    row["path_ends_in_s"] = max(
+                        0, round(b.path[-1][0] / 1000 - (time.monotonic() - b.started), 1)
+                    )
+                if b.mode == DRIFT:
+                    row["drift_ppm"], row["vol_ppm"] = b.drift_ppm, b.vol_ppm
+                if b.mode == REPLAY:
+                    row["replayed"], row["to_replay"] = b.next_trade, len(b.trades)
+                out.append(row)
+            return out
+
     # --- one cycle ---------------------------------------------------------------------------
     def step(self) -> None:
         """Run one cycle synchronously: move mids, fix the quotes, maybe take."""
-        if not self._books:
-            self._init_books()
-        for book in self._books.values():
-            if self._stop.is_set():
-                return
+        with self._cycle:
+            if not self._books:
+                self._init_books()
+            for book in self._books.values():
+                if self._stop.is_set():
+                    return
+                self._move(book)
+                self._requote(book)
+                if book.mode == REPLAY:
+                    self._replay_due(book)
+                elif self.rng.random() < self.taker_probability:
+                    self._take(book)
+            self.stats.cycles += 1
+
+    def _move(self, book: _Book) -> None:
+        now = time.monotonic()
+        if book.mode == WALK:
             self._walk(book)
-            self._requote(book)
-            if self.rng.random() < self.taker_probability:
-                self._take(book)
-        self.stats.cycles += 1
+        elif book.mode == PATH:
+            self._rebase(book, _along(book.path, int((now - book.started) * 1000)))
+            if (now - book.started) * 1000 >= book.path[-1][0]:
+                book.mode = WALK
+        elif book.mode == DRIFT:
+            minutes = max(0.0, now - (book.moved or now)) / 60
+            book.moved = now
+            shock = self.rng.gauss(0.0, 1.0) * math.sqrt(minutes)
+            change_ppm = round(book.drift_ppm * minutes + book.vol_ppm * shock)
+            self._rebase(book, book.mid + book.mid * change_ppm // 1_000_000)
+        elif book.mode == REPLAY:
+            due = book.trades[: self._replay_end(book, now)]
+            if due:
+                self._rebase(book, due[-1][1])
+
+    def _replay_end(self, book: _Book, now: float) -> int:
+        elapsed_ms = (now - book.started) * 1000 * book.speed
+        end = book.next_trade
+        while end < len(book.trades) and book.trades[end][0] <= elapsed_ms:
+            end += 1
+        return min(end, book.next_trade + REPLAY_PER_CYCLE)
+
+    def _replay_due(self, book: _Book) -> None:
+        """Print the recorded trades that are due, each against the maker's own quotes."""
+        end = self._replay_end(book, time.monotonic())
+        name = book.symbol
+        orders: list[c.Command] = []
+        for _, price, qty, side in book.trades[book.next_trade : end]:
+            req = OrderRequest(
+                self.account,
+                name,
+                side,
+                OrderType.IMMEDIATE_OR_CANCEL,
+                qty=qty,
+                price=price + book.step if side == BUY else max(1, price - book.step),
+                stp=StpMode.NONE,
+            )
+            orders.append(c.PlaceOrder(req))
+        book.next_trade = end
+        self.stats.taker_orders += self._send(orders)
+        if book.next_trade >= len(book.trades):
+            book.mode = WALK  # the recording is over: the walk goes on around its last price
 
     def _init_books(self) -> None:
         def current(engine: Any) -> dict[str, tuple[Any, int | None, int | None]]:
@@ -316,4 +513,14 @@ class MarketMaker:
         return ok
 
 
-__all__ = ["MarketMaker", "MakerStats", "REFERENCE_PRICES"]
+def _along(path: Sequence[tuple[int, int]], ms: int) -> int:
+    """The price at ``ms`` on ``path`` (linear between waypoints, flat after the last)."""
+    if ms <= path[0][0]:
+        return path[0][1]
+    for (t0, p0), (t1, p1) in zip(path, path[1:], strict=False):
+        if ms <= t1:
+            return p0 + (p1 - p0) * (ms - t0) // max(1, t1 - t0)
+    return path[-1][1]
+
+
+__all__ = ["MarketMaker", "MakerStats", "REFERENCE_PRICES", "RecordedTrade"]

@@ -59,6 +59,10 @@ class Services:
     #: in a process that follows another one's engine over the bus: what keeps this process's
     #: read-only engine copy in step (``/ws`` and market data are served from it)
     mirror: Mirror | None = None
+    #: in demo mode (``bourse serve --demo``): the sandbox's controls, a
+    #: ``bourse.sandbox.controls.Sandbox`` (faucet, market maker, faults, reset), which the
+    #: ``sandbox.*`` operations drive; production code never looks at it
+    sandbox: object | None = None
     _closed: bool = field(default=False, repr=False)
 
     def close(self) -> None:
@@ -67,6 +71,9 @@ class Services:
         if self._closed:
             return
         self._closed = True
+        stop = getattr(self.sandbox, "stop", None)
+        if stop is not None:
+            stop()
         self.followers.stop()
         if self.mirror is not None:
             self.mirror.close()
