@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from decimal import Decimal, InvalidOperation
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from bourse.domain.accounts import AccountKind
 from bourse.domain.errors import DomainError
