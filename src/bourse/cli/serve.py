@@ -51,6 +51,12 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def server_config(app: Any, log_level: str) -> uvicorn.Config:
+    """The server stack ``bourse serve`` runs ``app`` on (``bench/http.py`` serves its
+    hello-world baseline with it too, so the two differ only by the app)."""
+    return uvicorn.Config(app, log_level=log_level, lifespan="auto")
+
+
 def _seed_with_progress(platform: Any) -> Any:
     steps = sum(len(a.funds) + 1 + int(a.api_key) for a in DEMO_ACCOUNTS) + 1
     with Progress(
@@ -226,9 +232,7 @@ def serve(
             platform.close()  # the sandbox's market maker first (Services.close)
 
         server = _Server(
-            uvicorn.Config(
-                create_app(platform, operator_token=token), log_level=log_level, lifespan="auto"
-            ),
+            server_config(create_app(platform, operator_token=token), log_level),
             on_shutdown=done,
         )
         try:
