@@ -7,7 +7,9 @@ unsigned ``/sandbox/...`` endpoints that drive the simulated chain (``bourse.san
 and, with the sandbox's controls (``platform.sandbox``), the middleware applying its injected
 faults (``bourse.sandbox.fault_middleware``).
 Unknown paths and methods answer with MEXC's error shape. The platform's lifecycle belongs to
-the caller (``Services.open`` before, ``platform.close()`` after).
+the caller (``Services.open`` before, ``platform.close()`` after). Every HTTP request gets a
+request id (``X-Request-Id``, ``bourse.api.observability.middleware``); ``/healthz`` and
+``/readyz`` answer a load balancer (``bourse.api.observability.health``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Iterable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -24,6 +27,8 @@ from bourse.api.mexc import openapi
 from bourse.api.mexc.context import Endpoint
 from bourse.api.mexc.errors import NOT_FOUND, ApiError, busy
 from bourse.api.mexc.routes import ENDPOINTS, merge, routes
+from bourse.api.observability.health import health_routes
+from bourse.api.observability.middleware import RequestIds
 from bourse.api.ws.routes import ws_routes
 from bourse.oauth.server import AuthServer, OAuthConfig
 from bourse.operations.http import admin_routes
@@ -77,8 +82,10 @@ def create_app(
             *web_routes(oauth, platform.users, platform.referrals),
             *once_routes(platform.subaccounts.once_tokens),
             *(admin_routes(platform, operator_token) if operator_token else []),
+            *health_routes(platform),
         ],
         exception_handlers={HTTPException: http_error, StoreBusy: store_busy},
+        middleware=[Middleware(RequestIds)],
     )
     app.state.platform = platform
     if isinstance(platform.sandbox, Sandbox):  # demo mode: the injected faults apply

@@ -278,6 +278,17 @@ class NatsBus:
         if failure:
             raise BusUnavailable(f"cannot delete {self.stream}: {failure[0]}")
 
+    @property
+    def connected(self) -> bool:
+        """Whether the publishing connection is up (``/readyz``)."""
+        nc = self._nc
+        return nc is not None and nc.is_connected
+
+    @property
+    def backlog(self) -> int:
+        """Events in the outbox, not yet published (the metrics' bus lag on the writer)."""
+        return len(self._outbox)
+
     # --- the port --------------------------------------------------------------------------------
     def publish(self, event: Committed) -> None:
         """Queue ``event`` for the bus thread (engine thread; never waits)."""

@@ -46,6 +46,21 @@ class DustRecord(NamedTuple):
     time: int
 
 
+class OriginRecord(NamedTuple):
+    """Who moved money: one money-movement command, its origin and request id
+    (``engine.trace``), committed in the same batch as the movement."""
+
+    time: int
+    command: str
+    origin: str
+    request_id: str
+    account: int | None
+    asset: str
+    amount: int | None
+    ref: int | None  # the id of what the command made (transfer, deposit, withdrawal), if any
+    detail: str  # the command's other fields, JSON
+
+
 class IdempotencyRecord(NamedTuple):
     scope: str  # "order", "transfer", "withdraw", "deposit"
     account: int
@@ -81,6 +96,8 @@ class BatchChanges:
     symbols: list[Symbol] = field(default_factory=list)
     stp_groups: list[StpGroup] = field(default_factory=list)
     dust: list[DustRecord] = field(default_factory=list)
+    #: money movements' origins (``engine.trace``)
+    origins: list[OriginRecord] = field(default_factory=list)
     #: next free ids after this batch: "order", "trade", "withdrawal", "transfer", "account", "deposit"
     sequences: dict[str, int] = field(default_factory=dict)
 

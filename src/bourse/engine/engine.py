@@ -29,6 +29,7 @@ import gc
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -45,6 +46,7 @@ from bourse.engine.handlers import HANDLERS, Handler
 from bourse.engine.replays import replay_key
 from bourse.engine.replica import apply_committed
 from bourse.engine.state import load_state
+from bourse.engine.trace import MONEY_MOVEMENTS, Trace, current, origin_record
 
 log = logging.getLogger("bourse.engine")
 
@@ -79,6 +81,11 @@ class Engine:
         self._thread: threading.Thread | None = None
         self._listeners: list[Callable[[BatchChanges], None]] = []
         self.batches = 0
+        #: commands applied (refused ones included), for the metrics' commands/s
+        self.commands = 0
+        #: called on the engine thread after each committed batch with (commands, seconds the
+        #: commit took): the metrics' batch size and commit latency (keep it to counter updates)
+        self.observer: Callable[[int, float], None] | None = None
         #: why this engine refuses commands (a follower's copy of another process's engine)
         self.read_only: str | None = None
         self._load()
@@ -146,12 +153,23 @@ class Engine:
 
     # --- submitting --------------------------------------------------------------------------
     def submit(self, command: c.Command) -> Future[Any]:
+        """Queue ``command``; its ``engine.trace`` (request id, origin) is the caller's."""
         fut: Future[Any] = Future()
         if self.read_only is not None:
             fut.set_exception(EngineUnavailable(self.read_only))
             return fut
-        self._queue.put((command, fut))
+        self._queue.put((command, fut, current.get()))
         return fut
+
+    @property
+    def queue_depth(self) -> int:
+        """Commands queued and not yet taken by the engine thread (approximate)."""
+        return self._queue.qsize()
+
+    @property
+    def running(self) -> bool:
+        """Whether the engine thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
 
     def execute(self, command: c.Command, timeout: float | None = 30.0) -> Any:
         """Submit and wait (blocking); raises the command's error."""
@@ -173,7 +191,8 @@ class Engine:
         Returns each result or raises the first error after the batch is committed.
         """
         futs: list[Future[Any]] = [Future() for _ in commands]
-        self._run_batch(list(zip(commands, futs, strict=True)))
+        trace = current.get()
+        self._run_batch([(cmd, fut, trace) for cmd, fut in zip(commands, futs, strict=True)])
         return [f.result() for f in futs]
 
     # --- the loop ----------------------------------------------------------------------------
@@ -198,10 +217,10 @@ class Engine:
             if stop:
                 return
 
-    def _run_batch(self, batch: list[tuple[c.Command, Future[Any]]]) -> None:
+    def _run_batch(self, batch: list[tuple[c.Command, Future[Any], Trace]]) -> None:
         outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
         if self.read_only is not None:
-            for _, fut in batch:
+            for _, fut, _trace in batch:
                 fut.set_exception(EngineUnavailable(self.read_only))
             return
         with self.lock:
@@ -210,19 +229,22 @@ class Engine:
                 ensure_writer = getattr(self.store, "ensure_writer", None)
                 if ensure_writer is not None and not ensure_writer():
                     self._load()
-                for command, fut in batch:
+                for command, fut, trace in batch:
                     try:
-                        outcomes.append((fut, self._apply(command), None))
+                        outcomes.append((fut, self._apply(command, trace), None))
                     except DomainError as refused:
                         outcomes.append((fut, None, refused))
                 changes = self._collect()
+                started = time.perf_counter()
                 if not changes.is_empty():
                     self.store.commit(changes)
+                committed_in = time.perf_counter() - started
                 self.batches += 1
+                self.commands += len(batch)
             except Exception as exc:  # a bug or a failed commit: state may have diverged
                 log.exception("batch of %d commands failed; reloading state", len(batch))
                 err = EngineUnavailable(f"batch not committed: {exc}")
-                for _, fut in batch:
+                for _, fut, _trace in batch:
                     if not fut.done():
                         fut.set_exception(err)
                 try:
@@ -230,6 +252,12 @@ class Engine:
                 except Exception:
                     log.exception("reload after failed batch failed")
                 return
+            observer = self.observer
+            if observer is not None:
+                try:
+                    observer(len(batch), committed_in)
+                except Exception:
+                    log.exception("batch observer failed")
             for listener in self._listeners:
                 try:
                     listener(changes)
@@ -258,16 +286,24 @@ class Engine:
         return changes
 
     # --- applying ----------------------------------------------------------------------------
-    def _apply(self, cmd: c.Command) -> object:
-        """Run ``cmd``'s handler (``engine.handlers``) against the state."""
+    def _apply(self, cmd: c.Command, trace: Trace) -> object:
+        """Run ``cmd``'s handler (``engine.handlers``) against the state; a money movement's
+        origin (``trace``) joins the batch, committed with it (``engine.trace``)."""
         handler = HANDLERS.get(type(cmd)) or _handler_for(cmd)
         now = self.clock()
         replay = replay_key(cmd)
-        if not replay:
-            return handler(self.state, cmd, now)
-        self.state.replays.check(replay, now)  # a replayed signed request is refused
-        result = handler(self.state, cmd, now)
-        self.state.replays.remember(self.state.pending, replay, now)
+        if replay:
+            self.state.replays.check(replay, now)  # a replayed signed request is refused
+        state = self.state
+        if type(cmd) not in MONEY_MOVEMENTS:
+            result = handler(state, cmd, now)
+        else:
+            before = len(state.exchange.ledger.journal), len(state.pending.withdrawals)
+            result = handler(state, cmd, now)
+            if (len(state.exchange.ledger.journal), len(state.pending.withdrawals)) != before:
+                state.pending.origins.append(origin_record(cmd, trace, result, now))
+        if replay:
+            state.replays.remember(state.pending, replay, now)
         return result
 
 

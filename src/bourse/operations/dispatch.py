@@ -12,6 +12,7 @@ from typing import Any
 
 from bourse.engine import EngineUnavailable
 from bourse.engine.clock import now_ms
+from bourse.engine.trace import set_origin
 from bourse.operations.registry import OperationError, get
 from bourse.services.bundle import Services
 from bourse.store.repositories.audit import AuditLog
@@ -25,6 +26,7 @@ def is_demo(svc: Services) -> bool:
 def invoke(svc: Services, name: str, params: dict[str, Any], *, actor: str, source: str) -> Any:
     """The result of operation ``name`` with ``params`` (JSON-typed), audited."""
     audit = AuditLog(svc.db)
+    set_origin(f"operator:{actor}")  # recorded with every money movement the operation makes
     try:
         op = get(name)
         if op.demo_only and not is_demo(svc):

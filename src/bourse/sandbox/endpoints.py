@@ -15,6 +15,7 @@ from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.errors import ApiError
 from bourse.api.mexc.params import P
 from bourse.domain.money import format_units
+from bourse.engine.trace import set_origin
 from bourse.sandbox.chain import SimulatedChain
 from bourse.services.wallet import WalletService, format_id, parse_id
 from bourse.services.wallet import statuses as st
@@ -24,6 +25,7 @@ def _sandbox(ctx: Ctx) -> WalletService:
     svc = wallet_of(ctx)
     if not svc.settings.sandbox:
         raise ApiError(403, "Access Denied", 403)
+    set_origin("sandbox")  # recorded with the money movements this request makes
     return svc
 
 

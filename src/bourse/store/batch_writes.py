@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Engine, Table
 
 from bourse.store import tables as t
+from bourse.store.audit_tables import money_audit
 
 #: (table, columns in the order ``commit`` builds its row tuples, upsert?)
 _WRITES: dict[str, tuple[Table, tuple[str, ...], bool]] = {
@@ -39,6 +40,12 @@ _WRITES: dict[str, tuple[Table, tuple[str, ...], bool]] = {
     "dust": (
         t.dust_conversions,
         ("id", "line", "account_id", "asset", "amount", "convert", "fee", "time"),
+        False,
+    ),
+    # the fields of ``OriginRecord``, in order
+    "origins": (
+        money_audit,
+        ("time", "command", "origin", "request_id", "account", "asset", "amount", "ref", "detail"),
         False,
     ),
     "stp_groups": (

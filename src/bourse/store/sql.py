@@ -203,6 +203,8 @@ class SqlStore:
             work.append((w["accounts"], rows))
         if ch.dust:
             work.append((w["dust"], ch.dust))  # DustRecord is a tuple in column order
+        if ch.origins:
+            work.append((w["origins"], ch.origins))  # OriginRecord is a tuple in column order
         if ch.stp_groups:
             rows = [
                 (g.id, g.owner, g.name, ",".join(map(str, sorted(g.members))), g.created,

@@ -36,6 +36,7 @@ from bourse.api.mexc.errors import ApiError, to_response
 from bourse.api.mexc.params import collect, validate
 from bourse.api.mexc.ratelimit import RateLimiter
 from bourse.engine.clock import now_ms
+from bourse.engine.trace import set_origin
 from bourse.services import throttle
 from bourse.services.bundle import Services
 
@@ -103,6 +104,12 @@ def _endpoint_app(ep: Endpoint, platform: Services, limiter: RateLimiter) -> Any
                 raise
             if key is not None:
                 limiter.hit(f"uid:{key.account_id}", path, now)
+                # who moves money in this request (recorded with each movement it makes)
+                set_origin(
+                    f"oauth:{principal.client_id}"
+                    if principal is not None
+                    else f"api_key:{key.api_key}"
+                )
             # signed: checked above; public: some clients sign everything, and MEXC ignores it
             for name in SIGNED_PARAMS:
                 params.pop(name, None)

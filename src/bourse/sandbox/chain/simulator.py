@@ -22,6 +22,7 @@ from bourse.domain.errors import InvalidAddress, InvalidParameter
 from bourse.domain.money import MAX_UNITS, Asset
 from bourse.engine import Engine
 from bourse.engine.clock import Clock, now_ms
+from bourse.engine.trace import set_origin
 from bourse.sandbox.chain.addresses import derive_address, format_txid
 from bourse.sandbox.chain.blocks import BlockProducer, BlockReport, deposit_from_row
 from bourse.sandbox.chain.networks import ChainConfig
@@ -266,6 +267,7 @@ class SimulatedChain:
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self, max_blocks: int | None) -> None:
+        set_origin("sandbox")  # the simulated chain credits deposits and settles withdrawals
         mined = 0
         while not self._stop.wait(self.block_interval):
             try:
