@@ -80,6 +80,18 @@ PROMISED: dict[str, list[str]] = {
         r"^stopped: no server runs",
         r"local \(\S+\) +│ local +│ accounts\.list",
     ],
+    "docs/sandbox.md": [
+        r"^credited 5000 USDT to \d+; available 5000;",
+        r"^already credited \(same request id\): 5000 USDT to \d+; available 5000;",
+        r"^replaying 4 trades on BTCUSDT over 1\.5 s$",
+        r"^HTTP/1\.1 429 .*\n^retry-after: 5",
+        r"^throttled: RateLimitExceeded$",
+        r"^order book after (0\.[7-9]|[1-9]\.\d) s$",
+        r'^\{"code": ?801, .*\} HTTP 503$',
+        r"^\{\} HTTP 200$",
+        r"^reset: \d+ orders cancelled, \d+ balances back to the seed",
+        r"^ledger sound: ",
+    ],
     "docs/referrals.md": [
         r"account \d+ is invited by account \d+",
         r'"data":\[\{"asset":"BTC","type":"spot","rate":"0\.2","amount":"0\.\d+"',

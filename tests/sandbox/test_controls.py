@@ -372,6 +372,7 @@ def test_reset_while_the_market_maker_runs(demo: Demo) -> None:
     try:
         time.sleep(1)
         assert_ledger_balanced(demo.url)
+        assert "ledger sound" in demo.cli("check")
     finally:
         demo.cli("sandbox", "resume")
 

@@ -6,7 +6,8 @@ the reservations, as pure rules over figures the store reads in one consistent s
 2. Every balance bucket equals what the postings put in minus what they took out.
 3. For every asset the balances of all accounts, system accounts included, sum to zero (the
    double-entry rule: chain clearing goes negative as outside money comes in).
-4. No balance is negative, except chain clearing's (it mirrors money owed to the outside).
+4. No balance is negative, except chain clearing's and the sandbox resets' (they mirror money
+   owed to the outside).
 5. An account's locked balance equals what its open orders reserve plus what its pending
    withdrawals (amount and fee) hold.
 
