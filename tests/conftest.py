@@ -9,6 +9,8 @@
 * ``migrated_url``: the same database with the schema at head. It is a copy of a template
   migrated once (``tests.support.databases``), not migrated per test; PostgreSQL copies are
   made ahead and dropped behind the tests (``tests.support.pg_pool``).
+* ``bourse_config_dir`` (automatic): ``BOURSE_CONFIG_DIR`` points at a temporary directory
+  for the whole run, so the default server key file is never the user's own.
 * ``db_engine``: a SQLAlchemy engine (``bourse.store.db.make_engine``) on ``migrated_url``,
   disposed after the test.
 
@@ -18,18 +20,38 @@ Any test that takes one of these runs twice, as ``test_x[sqlite]`` and ``test_x[
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
+from bourse.services.serverkey import KEY_FILE_NAME, generate_server_key, write_key_file
 from bourse.store.db import make_engine, migrate
 from tests.support.databases import SqliteTemplate
 from tests.support.pg_pool import PgPool
 
 #: whether this test's ``db_url`` was cloned from the migrated template
 _FROM_TEMPLATE = pytest.StashKey[bool]()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bourse_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A private configuration directory for the whole run, inherited by every ``bourse``
+    subprocess: tests never touch ``~/.config``. It holds a server key, as an operator's does,
+    so ``bourse serve`` without ``--demo`` (production) starts."""
+    path = tmp_path_factory.mktemp("bourse-config")
+    write_key_file(path / KEY_FILE_NAME, generate_server_key().encode())
+    old = os.environ.get("BOURSE_CONFIG_DIR")
+    os.environ["BOURSE_CONFIG_DIR"] = str(path)
+    try:
+        yield path
+    finally:
+        if old is None:
+            os.environ.pop("BOURSE_CONFIG_DIR", None)
+        else:
+            os.environ["BOURSE_CONFIG_DIR"] = old
 
 
 @pytest.fixture(scope="session")

@@ -23,12 +23,13 @@ from bourse.engine import commands as c
 from bourse.engine.changes import BatchChanges
 from bourse.sandbox.chain import SimulatedChain, chain_secret
 from bourse.sandbox.listings import ASSETS, SYMBOLS
-from bourse.services.apikeys import ApiKeys, load_server_key
+from bourse.services.apikeys import ApiKeys
 from bourse.services.brokers import Brokers
 from bourse.services.brokers.rebates import has_attributed_trades
 from bourse.services.bundle import Services
 from bourse.services.marketdata import MarketData
 from bourse.services.referrals import Referrals
+from bourse.services.serverkey import ServerKeyError, load_server_keys
 from bourse.services.subaccounts import SubAccounts
 from bourse.services.throttle import CredentialThrottle
 from bourse.services.users import Users, engine_account_opener
@@ -50,9 +51,19 @@ log = logging.getLogger("bourse.bootstrap")
 def open_platform(config: Config | None = None) -> Services:
     """Migrate the database, load and start the engine, build the services."""
     config = config or Config()
+    keys = load_server_keys(
+        config.secret_key,
+        config.key_dir,
+        config.database_url,
+        key_file=config.secret_key_file,
+        required=config.require_secret_key,
+    )
     ensure_database(config.database_url)
     db = make_engine(config.database_url, lock_timeout_ms=config.lock_timeout_ms)
     migrate(db)
+    if config.require_secret_key and not ApiKeys(db, keys).key_opens_secrets():
+        db.dispose()
+        raise ServerKeyError("the server key does not decrypt the stored API secrets: wrong key?")
     store = SqlStore(db)
     engine = Engine(
         store,
@@ -79,7 +90,7 @@ def open_platform(config: Config | None = None) -> Services:
         if nats is not None:
             announce(engine, nats)
         engine.start()
-    server_key = load_server_key(config.secret_key, config.key_dir, config.database_url)
+    server_key = keys.key
     # the chain adapter: the sandbox simulator (a real chain connector would plug in here)
     chain = SimulatedChain(
         engine,
@@ -90,7 +101,7 @@ def open_platform(config: Config | None = None) -> Services:
         stuck_rate=config.chain_stuck_rate,
     )
     wallet = WalletService(engine, WalletRepository(db), chain, config.wallet)
-    apikeys = ApiKeys(db, server_key)
+    apikeys = ApiKeys(db, keys)
     users = Users(
         UserRepository(db),
         engine_account_opener(engine),

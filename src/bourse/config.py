@@ -106,8 +106,12 @@ class Config:
     """Everything ``bourse.bootstrap.open_platform`` needs.
 
     * ``database_url``: SQLAlchemy URL (``sqlite:///path.db`` or ``postgresql://...``);
-    * ``secret_key``: Fernet key encrypting API secrets at rest (else ``BOURSE_SECRET_KEY``,
-      else a key file in ``key_dir`` / next to the SQLite file, created once);
+    * ``secret_key`` / ``secret_key_file`` / ``key_dir``: the server key encrypting API and
+      TOTP secrets at rest (else ``BOURSE_SECRET_KEY`` / ``BOURSE_SECRET_KEY_FILE`` / the
+      configuration directory; never beside the database: ``bourse.services.serverkey``);
+    * ``require_secret_key``: production rules (``bourse serve`` without ``--demo``): the key
+      must exist already, apart from the data, and open the stored secrets; else the platform
+      does not start;
     * ``rate_limits``: see ``RateLimits`` (``RateLimits.off()`` for tests and benches);
     * ``auth_limits``: see ``AuthLimits`` (log-in, sign-up and OAuth client throttles and
       the log-in back-off; ``AuthLimits.off()`` switches the throttles off);
@@ -121,7 +125,9 @@ class Config:
 
     database_url: str = "sqlite:///.bourse/bourse.db"
     secret_key: str | None = None
+    secret_key_file: str | None = None
     key_dir: str | None = None
+    require_secret_key: bool = False
     rate_limits: RateLimits = field(default_factory=RateLimits)
     auth_limits: AuthLimits = field(default_factory=AuthLimits)
     maker_fee_ppm: int = 0

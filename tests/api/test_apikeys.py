@@ -26,13 +26,17 @@ def test_permissions_normalized() -> None:
 
 def test_server_key_file_created_once(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BOURSE_SECRET_KEY", raising=False)
+    monkeypatch.delenv("BOURSE_SECRET_KEY_FILE", raising=False)
     k1 = load_server_key(key_dir=str(tmp_path))
     assert load_server_key(key_dir=str(tmp_path)) == k1
     assert (tmp_path / "bourse.key").stat().st_mode & 0o777 == 0o600
     db = tmp_path / "sub" / "x.db"
     db.parent.mkdir()
+    monkeypatch.setenv("BOURSE_CONFIG_DIR", str(tmp_path / "config"))
     k2 = load_server_key(database_url=f"sqlite:///{db}")
-    assert (db.parent / "bourse.key").exists() and k2 != k1
+    # the default key lives in the configuration directory, never beside the database
+    assert not (db.parent / "bourse.key").exists() and k2 != k1
+    assert (tmp_path / "config" / "bourse.key").read_bytes().strip() == k2
     env_key = generate_server_key()
     monkeypatch.setenv("BOURSE_SECRET_KEY", env_key)
     assert load_server_key(key_dir=str(tmp_path)) == env_key.encode()

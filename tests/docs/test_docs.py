@@ -110,6 +110,12 @@ PROMISED: dict[str, list[str]] = {
         r"^failed log-ins and OAuth client checks 30/60s per IP",
         r"^credential throttle off; back-off",
         r"^(401\n){5}429 retry-after \d+\n401$",
+        r"^error: no server key at \S+/config/bourse\.key: create it with",
+        r"^exit 1\n",
+        r"^600 config/bourse\.key$",
+        r"^re-encrypted 1 API and 0 TOTP secrets of sqlite:///\S+ under the new server key in "
+        r"config/bourse\.key$",
+        r"^600 data/bourse\.db$",
         r"^first 200\nagain 400 \{'code': 26, 'msg': 'Duplicate request",
         r"^ledger sound: \d+ balances of \d+ accounts",
     ],

@@ -12,6 +12,7 @@ non-zero; ``--debug`` shows the traceback of an unexpected error.
     bourse accounts open
     bourse deposit 100 USDT 1000
     bourse keys create --account 100 --permissions SPOT_DEAL_READ,SPOT_DEAL_WRITE
+    bourse keys rotate-master           # re-encrypt every secret under a new server key
     bourse check                        # audit the ledger; exits 1 on any discrepancy
 
 One module per group: ``serve``, ``status`` (status, stop), ``demo``, ``db`` (migrate), ``accounts``, ``keys``,
@@ -22,6 +23,7 @@ holds the shared options, tables and errors.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Annotated
 
@@ -88,6 +90,7 @@ def main() -> None:
         quiet = logging.getLogger("bourse")
         quiet.addHandler(logging.NullHandler())
         quiet.propagate = False
+    os.umask(0o077)  # what it creates (the database, its WAL, key files) is the user's alone
     try:
         app()
     except Exception as exc:

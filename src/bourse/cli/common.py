@@ -23,6 +23,7 @@ from bourse.bootstrap import open_platform as _open
 from bourse.config import Config, RateLimits
 from bourse.operations.home import find_home, running_servers
 from bourse.services.bundle import Services
+from bourse.services.serverkey import ServerKeyError
 from bourse.store.db import DEFAULT_URL
 
 console = Console()
@@ -88,6 +89,8 @@ def open_platform(db: str | None, *, quiet: bool = False, **config: Any) -> Iter
     with err.status(f"opening {safe_url(url)} ...", spinner="dots") if not quiet else _null():
         try:
             platform = _open(Config(database_url=url, **config))
+        except ServerKeyError as exc:  # says itself what to do
+            raise fail(str(exc)) from exc
         except Exception as exc:  # bad URL, database down: a message, not a traceback
             raise fail(f"cannot open {safe_url(url)}: {exc}") from exc
     try:

@@ -9,9 +9,13 @@ import typer
 from rich.panel import Panel
 
 from bourse.cli.common import DbOption, JsonOption, console, print_json, split, table
+from bourse.cli.masterkey import new_master, rotate_master
 from bourse.cli.runner import run
 
-keys_app = typer.Typer(help="Create, list and delete API keys.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Create, list and delete API keys; create or rotate the server key.",
+    no_args_is_help=True,
+)
 
 
 @keys_app.command("create")
@@ -106,3 +110,7 @@ def keys_delete(
         print_json(res)
         return
     console.print(f"[green]revoked[/] {key}", soft_wrap=True)
+
+
+keys_app.command("new-master")(new_master)
+keys_app.command("rotate-master")(rotate_master)

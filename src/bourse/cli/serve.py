@@ -197,8 +197,14 @@ def serve(
     if role not in ("writer", "follower", "auto"):
         raise fail(f"--role {role!r}: expected writer, follower or auto")
     bus_config: dict[str, Any] = {"bus_url": bus, "bus_name": bus_name, "role": role} if bus else {}
+    # production (no --demo): the server key must be given, apart from the data
     with open_platform(
-        database, rate_limits=limits, auth_limits=auth, rebate_settle_at=settle, **bus_config
+        database,
+        rate_limits=limits,
+        auth_limits=auth,
+        rebate_settle_at=settle,
+        require_secret_key=not demo,
+        **bus_config,
     ) as platform:
         following = platform.mirror is not None
         if demo and following:

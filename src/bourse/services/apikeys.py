@@ -5,14 +5,9 @@ HMAC-SHA256 key of every signed request. Because verifying an HMAC needs the pla
 secret is stored **encrypted** (Fernet, AES-128-CBC + HMAC) with a server key, and shown to the
 user exactly once, when the key is created.
 
-The server key comes, in this order, from:
-
-1. ``Config.secret_key`` / the ``BOURSE_SECRET_KEY`` environment variable (a Fernet key:
-   32 url-safe base64-encoded bytes, see ``generate_server_key``);
-2. a key file ``bourse.key`` in ``Config.key_dir``, or next to the SQLite database file, or
-   (other databases) in ``$BOURSE_HOME`` (default ``~/.bourse``), never in whatever directory
-   a command happens to run from; it is created once (mode 0600) if it does not exist.
-   Losing it makes every stored API secret unreadable: back it up with the database.
+The server key (``bourse.services.serverkey``) comes from ``BOURSE_SECRET_KEY``,
+``BOURSE_SECRET_KEY_FILE`` or a key file in the configuration directory, never from beside the
+database. Losing it makes every stored API secret unreadable: back it up, apart from the data.
 
 Key attributes follow MEXC:
 
@@ -28,21 +23,33 @@ Key attributes follow MEXC:
 from __future__ import annotations
 
 import ipaddress
-import os
 import secrets
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import InvalidToken, MultiFernet
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 
 from bourse.domain.errors import InvalidParameter
 from bourse.engine.clock import now_ms as wall_ms
+from bourse.services.serverkey import (
+    KEY_FILE_NAME,
+    ServerKeys,
+    generate_server_key,
+    load_server_key,
+)
 from bourse.store.repositories.apikeys import ApiKeyRepository
+
+__all__ = [
+    "KEY_FILE_NAME",
+    "ApiKey",
+    "ApiKeys",
+    "generate_server_key",
+    "load_server_key",
+    "normalize_permission",
+]
 
 #: every permission name MEXC documents for API keys
 PERMISSIONS = (
@@ -69,7 +76,6 @@ MAX_KEYS_PER_ACCOUNT = 30
 MAX_IPS_PER_KEY = 10
 #: a key without an IP whitelist is valid for 90 days (MEXC FAQ)
 NO_IP_TTL_MS = 90 * 24 * 3600 * 1000
-KEY_FILE_NAME = "bourse.key"
 _DEFAULT = object()
 _CACHE_TTL_S = 2.0
 
@@ -84,39 +90,6 @@ def normalize_permission(name: str) -> str:
     if n not in PERMISSIONS:
         raise InvalidParameter(f"unknown API key permission {name!r}")
     return n
-
-
-def generate_server_key() -> str:
-    """A new random server key (a Fernet key) for ``BOURSE_SECRET_KEY``."""
-    return Fernet.generate_key().decode()
-
-
-def load_server_key(
-    secret_key: str | None = None, key_dir: str | None = None, database_url: str | None = None
-) -> bytes:
-    """The server key used to encrypt API secrets at rest (see the module docstring)."""
-    raw = secret_key or os.environ.get("BOURSE_SECRET_KEY")
-    if raw:
-        key = raw.encode() if isinstance(raw, str) else raw
-        Fernet(key)  # validates the format
-        return key
-    if key_dir:
-        directory = Path(key_dir)
-    else:
-        directory = Path(os.environ.get("BOURSE_HOME") or Path.home() / ".bourse")
-        if database_url:
-            u = make_url(database_url)
-            if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
-                directory = Path(u.database).resolve().parent
-    path = directory / KEY_FILE_NAME
-    if path.exists():
-        return path.read_bytes().strip()
-    directory.mkdir(parents=True, exist_ok=True)
-    key = Fernet.generate_key()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key + b"\n")
-    return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,10 +160,12 @@ class ApiKeys:
     server serves it) is seen when the entry expires.
     """
 
-    def __init__(self, db: Engine, server_key: bytes) -> None:
+    def __init__(self, db: Engine, server_key: bytes | ServerKeys) -> None:
         self.db = db
         self.repository = ApiKeyRepository(db)
-        self.fernet = Fernet(server_key)
+        keys = server_key if isinstance(server_key, ServerKeys) else ServerKeys(server_key)
+        #: encrypts with the current server key; decrypts with it or a rotation's other key
+        self.fernet: MultiFernet = keys.fernet()
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
         self._lock = threading.Lock()
         #: bumped by every ``forget``: a lookup caches what it read only if none happened since
@@ -285,6 +260,12 @@ class ApiKeys:
             expires=None if row.expires is None else int(row.expires),
             revoked=bool(row.revoked),
         )
+
+    def key_opens_secrets(self) -> bool:
+        """Whether the server key decrypts the newest stored secret (True with none stored):
+        a wrong key would make every key unusable, so production refuses to start with one."""
+        row = self.repository.newest()
+        return row is None or self._row_to_key(row) is not None
 
     def list_keys(self, account_id: int, include_revoked: bool = False) -> list[dict[str, Any]]:
         """The account's keys without secrets (``ApiKey.public()`` dicts), oldest first."""

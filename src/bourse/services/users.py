@@ -34,7 +34,7 @@ from typing import Any
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, MultiFernet
 
 from bourse.domain.accounts import AccountKind
 from bourse.engine import Engine
@@ -153,7 +153,7 @@ class Users:
         repo: UserRepository,
         open_account: OpenUserAccount | None = None,
         *,
-        fernet: Fernet | None = None,
+        fernet: Fernet | MultiFernet | None = None,
         clock: Clock = now_ms,
         throttle: CredentialThrottle | None = None,
     ) -> None:

@@ -4,7 +4,8 @@
 where ``scripts/run`` keeps it; its directory is created, private to the user, when missing).
 ``make_engine(url)`` builds a SQLAlchemy engine tuned for the store:
 
-* SQLite: WAL journal, ``synchronous=FULL`` (an acknowledged commit survives power loss),
+* SQLite: the database file and its WAL private to the user (mode 0600), WAL journal,
+  ``synchronous=FULL`` (an acknowledged commit survives power loss),
   a busy timeout, foreign keys on, and real transactions (pysqlite's implicit transaction
   handling is switched off and ``BEGIN`` is emitted when SQLAlchemy begins one), usable from
   any thread;
@@ -53,15 +54,31 @@ def normalize_url(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
+def private_files(path: str) -> None:
+    """Make a SQLite database file and its ``-wal`` / ``-shm`` companions mode 0600 (SQLite
+    creates the companions with the database file's mode, so they stay private too)."""
+    for name in (path, f"{path}-wal", f"{path}-shm", f"{path}-journal"):
+        try:
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+        except (FileNotFoundError, PermissionError):
+            continue
+
+
 def _sqlite_on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     # Let SQLAlchemy (not pysqlite) decide where transactions begin; see the "begin" hook.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     try:
+        path = cur.execute("PRAGMA database_list").fetchone()[2]
+        if path:
+            private_files(path)  # before WAL mode creates the companions
         cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA synchronous = FULL")
         cur.execute("PRAGMA foreign_keys = ON")
+        if path:
+            private_files(path)
     finally:
         cur.close()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from bourse.store import tables as t
 from bourse.store.transaction import write
@@ -56,10 +56,27 @@ class ApiKeyRepository:
             values = decide(row)
             conn.execute(update(t.api_keys).where(_k.api_key == api_key).values(**values))
 
+    @staticmethod
+    def reencrypt_all(conn: Connection, transform: Callable[[bytes], bytes | None]) -> int:
+        """Replace every stored secret by ``transform(secret)`` (None: leave it) inside the
+        caller's transaction ``conn``; how many were replaced."""
+        done = 0
+        for api_key, enc in conn.execute(select(_k.api_key, _k.secret_enc)).all():
+            new = transform(bytes(enc))
+            if new is not None:
+                conn.execute(update(t.api_keys).where(_k.api_key == api_key).values(secret_enc=new))
+                done += 1
+        return done
+
     # --- reading ---------------------------------------------------------------------------------
     def get(self, api_key: str) -> Any | None:
         with self.db.connect() as conn:
             return conn.execute(select(t.api_keys).where(_k.api_key == api_key)).first()
+
+    def newest(self) -> Any | None:
+        """The most recently created key row, if any."""
+        with self.db.connect() as conn:
+            return conn.execute(select(t.api_keys).order_by(_k.created.desc()).limit(1)).first()
 
     def of_account(self, account_id: int, include_revoked: bool = False) -> list[Any]:
         """The account's key rows, oldest first."""

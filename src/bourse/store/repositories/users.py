@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, Row, case, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Row, case, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bourse.store.oauth_tables import login_failures, sessions, users
@@ -32,6 +32,19 @@ class UserRepository:
         self.db = db
 
     # --- users ------------------------------------------------------------------------------
+    @staticmethod
+    def reencrypt_totp(conn: Connection, transform: Callable[[str], str | None]) -> int:
+        """Replace every stored TOTP secret by ``transform(stored)`` (None: leave it) inside
+        the caller's transaction ``conn`` (``bourse keys rotate-master``); how many."""
+        done = 0
+        q = select(users.c.id, users.c.totp_secret).where(users.c.totp_secret.is_not(None))
+        for uid, stored in conn.execute(q).all():
+            new = transform(stored)
+            if new is not None:
+                conn.execute(update(users).where(users.c.id == uid).values(totp_secret=new))
+                done += 1
+        return done
+
     def email_taken(self, email: str) -> bool:
         with self.db.connect() as conn:
             return (
