@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from bourse.cli import app
 from bourse.operations.home import read_token, running_server
 from tests.support.ledger import assert_ledger_balanced
-from tests.support.mexc import point_at
+from tests.support.mexc import Signer, point_at
 from tests.support.pg_pool import PgPool
 
 #: seconds any one command may take
@@ -190,6 +190,25 @@ def test_faucet_request_ids_and_configured_limit(demo: Demo) -> None:
     # the limit is per account: the master still gets its own
     assert demo.cli_json("sandbox", "faucet", str(master), "USDT", "1000")["credited"]
     assert "unknown asset DOGE" in demo.cli("sandbox", "faucet", str(sub), "DOGE", "1", code=1)
+
+
+def test_a_key_funds_its_own_account(demo: Demo) -> None:
+    """``POST /sandbox/faucet``, signed: the key's own account, the same caps and request ids."""
+    acc = _account(demo, "self-service")
+    key = demo.cli_json(
+        "keys", "create", "--account", str(acc), "--permissions", "SPOT_ACCOUNT_READ"
+    )
+    with httpx.Client(base_url=demo.base, timeout=10) as http:
+        signer = Signer(http, key["api_key"], key["secret"])
+        first = signer.post("/sandbox/faucet", asset="USDT", amount="600", requestId="mine-1")
+        assert first.status_code == 200, first.text
+        assert first.json()["available"] == "600" and first.json()["remaining"] == "400"
+        again = signer.post("/sandbox/faucet", asset="USDT", amount="600", requestId="mine-1")
+        assert again.json()["credited"] is False and again.json()["available"] == "600"
+        over = signer.post("/sandbox/faucet", asset="USDT", amount="600")
+        assert over.status_code == 400 and over.json()["code"] == 26
+        unsigned = http.post("/sandbox/faucet", params={"asset": "USDT", "amount": "1"})
+        assert unsigned.status_code in (400, 401) and "code" in unsigned.json()
 
 
 def test_faucet_limit_holds_under_concurrency(demo: Demo) -> None:

@@ -1,7 +1,9 @@
-"""Sandbox endpoints: unsigned, refused with 403 unless ``WalletSettings.sandbox`` (and unless
-the wallet's chain is the simulator). They play the outside world and the operator: send a
-deposit from the chain to any address, mine blocks now, approve or reject a withdrawal waiting
-for review. ``bourse.app.create_app`` serves them when the wallet runs in sandbox mode.
+"""Sandbox endpoints: refused with 403 unless ``WalletSettings.sandbox`` (and unless the
+wallet's chain is the simulator). The unsigned ones play the outside world and the operator:
+send a deposit from the chain to any address, mine blocks now, approve or reject a withdrawal
+waiting for review. The signed ``POST /sandbox/faucet`` lets a key fund its own account from
+the demo faucet (``bourse.sandbox.faucet``, its caps and request ids). ``bourse.app.create_app``
+serves them when the wallet runs in sandbox mode.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ from bourse.api.mexc import schemas as s
 from bourse.api.mexc.capital_service import call, units, wallet_of
 from bourse.api.mexc.capital_wire import COIN
 from bourse.api.mexc.context import Ctx, Endpoint
-from bourse.api.mexc.errors import ApiError
+from bourse.api.mexc.errors import PARAM_ERROR, ApiError
 from bourse.api.mexc.params import P
 from bourse.domain.money import format_units
 from bourse.engine.trace import set_origin
+from bourse.sandbox import faucet as f
 from bourse.sandbox.chain import SimulatedChain
+from bourse.sandbox.controls import Sandbox
 from bourse.services.wallet import WalletService, format_id, parse_id
 from bourse.services.wallet import statuses as st
+from bourse.store.repositories.faucet import FaucetLedger
 
 
 def _sandbox(ctx: Ctx) -> WalletService:
@@ -102,7 +107,51 @@ async def sandbox_review(ctx: Ctx) -> Any:
     return {"id": format_id(w.id), "status": str(w.status)}
 
 
+async def sandbox_faucet(ctx: Ctx) -> Any:
+    """Test funds for the key's own account, within the faucet's caps (demo mode)."""
+    _sandbox(ctx)
+    platform, p = ctx.services, ctx.params
+    limits = platform.sandbox.faucet_limits if isinstance(platform.sandbox, Sandbox) else None
+    try:
+        done = await call(
+            f.credit,
+            platform.engine,
+            FaucetLedger(platform.db),
+            ctx.account,
+            p["asset"],
+            p["amount"],
+            p.get("requestId"),
+            limits=limits,
+        )
+    except f.FaucetRefused as exc:
+        raise ApiError(PARAM_ERROR, str(exc)) from exc
+    except f.FaucetLimit as exc:
+        raise ApiError(26, str(exc)) from exc  # operation not allowed
+    return {
+        "asset": done.asset,
+        "amount": done.amount,
+        "available": done.available,
+        "remaining": done.remaining,
+        "requestId": p.get("requestId"),
+        "credited": done.credited,
+    }
+
+
 SANDBOX_ENDPOINTS: list[Endpoint] = [
+    Endpoint(
+        "POST",
+        "/sandbox/faucet",
+        sandbox_faucet,
+        (
+            P("asset", required=True),
+            P("amount", "decimal", required=True),
+            P("requestId"),
+        ),
+        True,
+        "SPOT_ACCOUNT_READ",
+        "Sandbox: test funds for the key's own account (capped per asset a day)",
+        s.obj({}),
+    ),
     Endpoint(
         "POST",
         "/sandbox/deposit",
