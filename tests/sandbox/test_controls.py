@@ -257,6 +257,8 @@ def test_price_path_replay_pause_resume(demo: Demo, tmp_path: Path) -> None:
         "sandbox", "replay", "BTCUSDT", str(_bad_csv(tmp_path)), code=1
     )
 
+    assert demo.admin("pause").json() == {"paused": True}
+    assert demo.admin("status").json()["paused"] is True
     assert demo.cli_json("sandbox", "pause") == {"paused": True}
     time.sleep(1)  # a cycle that was running has ended
     before = httpx.get(f"{demo.base}/api/v3/depth", params={"symbol": "BTCUSDT"}).json()
@@ -392,6 +394,8 @@ def test_reset_while_the_market_maker_runs(demo: Demo) -> None:
         time.sleep(1)
         assert_ledger_balanced(demo.url)
         assert "ledger sound" in demo.cli("check")
+        audit = demo.cli_json("audit", "--operation", "sandbox.reset")
+        assert audit and audit[0]["outcome"] == "ok" and audit[0]["source"] == "127.0.0.1"
     finally:
         demo.cli("sandbox", "resume")
 
