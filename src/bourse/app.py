@@ -26,9 +26,12 @@ from starlette.routing import Route
 from bourse.api.mexc import openapi
 from bourse.api.mexc.context import Endpoint
 from bourse.api.mexc.errors import NOT_FOUND, ApiError, busy
+from bourse.api.mexc.ratelimit import RateLimiter
 from bourse.api.mexc.routes import ENDPOINTS, merge, routes
 from bourse.api.observability.health import health_routes
+from bourse.api.observability.metrics import Metrics, metrics_routes
 from bourse.api.observability.middleware import RequestIds
+from bourse.api.ws.limits import StreamStats
 from bourse.api.ws.routes import ws_routes
 from bourse.oauth.server import AuthServer, OAuthConfig
 from bourse.operations.http import admin_routes
@@ -46,13 +49,15 @@ def create_app(
     extra_endpoints: Iterable[Endpoint] = (),
     *,
     operator_token: str | None = None,
+    metrics: bool = True,
 ) -> Starlette:
     """A Starlette app serving ``platform`` (MEXC Spot V3 REST + ``/openapi.json``).
 
     ``extra_endpoints`` (other endpoint families, e.g. wallet or broker) go through the same
     pipeline and into the same OpenAPI document; one with the same method and path as a core
     endpoint replaces it. With ``operator_token`` the operator API (``/admin/v1/...``,
-    ``bourse.operations.http``) is served too, guarded by that credential.
+    ``bourse.operations.http``) is served too, guarded by that credential, and so are the
+    Prometheus metrics (``/metrics``; ``metrics=False`` collects none: the benchmark's baseline).
     """
     sandbox = SANDBOX_ENDPOINTS if platform.wallet.settings.sandbox else ()
     endpoints = merge(ENDPOINTS, sandbox, extra_endpoints)
@@ -74,20 +79,29 @@ def create_app(
     async def store_busy(request: Request, exc: Exception) -> Response:
         return busy().response()  # pages and OAuth too: a busy database is retryable, not a 500
 
+    ws = StreamStats()
+    meter = Metrics(platform, ws) if metrics else None
+    limiter = RateLimiter(
+        platform.config.rate_limits, on_refusal=meter.refused if meter is not None else None
+    )
     app = Starlette(
         routes=[
-            *routes(platform, endpoints=endpoints),
+            *routes(platform, limiter, endpoints=endpoints),
             Route("/openapi.json", openapi_json, methods=["GET"]),
-            *ws_routes(platform),
+            *ws_routes(platform, stats=ws),
             *web_routes(oauth, platform.users, platform.referrals),
             *once_routes(platform.subaccounts.once_tokens),
             *(admin_routes(platform, operator_token) if operator_token else []),
             *health_routes(platform),
+            *(metrics_routes(meter, operator_token) if meter is not None else []),
         ],
         exception_handlers={HTTPException: http_error, StoreBusy: store_busy},
-        middleware=[Middleware(RequestIds)],
+        middleware=[
+            Middleware(RequestIds, observe=meter.observe_request if meter is not None else None)
+        ],
     )
     app.state.platform = platform
+    app.state.metrics = meter
     if isinstance(platform.sandbox, Sandbox):  # demo mode: the injected faults apply
         app.add_middleware(FaultMiddleware, table=platform.sandbox.faults)
     return app

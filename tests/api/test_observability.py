@@ -6,12 +6,17 @@ from __future__ import annotations
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+import httpx
 from sqlalchemy import select
 
+from bourse.app import create_app
+from bourse.config import RateLimits
 from bourse.operations.dispatch import invoke
 from bourse.store.audit_tables import money_audit
-from tests.support.platforms import Env
+from tests.support.platforms import Env, open_env
+from tests.support.server import ServerThread
 
 
 def test_healthz_and_readyz_answer_neutral_json(env: Env) -> None:
@@ -96,3 +101,21 @@ def test_money_movements_are_committed_with_their_origin_and_request_id(env: Env
     # the funding deposits of open_account ran outside any request: the system's
     assert [r["origin"] for r in deposits] == ["system", "operator:operator (ops@test)"]
     assert deposits[-1]["amount"] == 5 * unit and deposits[-1]["request_id"] == ""
+
+
+def test_rate_limit_refusals_are_counted_under_concurrency(
+    migrated_url: str, tmp_path: Any
+) -> None:
+    token = "t" * 32
+    limits = RateLimits(requests=3, window_ms=60_000)
+    for env in open_env(migrated_url, tmp_path, rate_limits=limits):
+        app = create_app(env.platform, operator_token=token)
+        with ServerThread(app) as srv, httpx.Client(base_url=srv.url, timeout=15) as http:
+            with ThreadPoolExecutor(8) as pool:
+                codes = list(pool.map(lambda _: http.get("/api/v3/ping").status_code, range(12)))
+            assert sorted(codes) == [200] * 3 + [429] * 9
+            text = http.get("/metrics", headers={"Authorization": f"Bearer {token}"}).text
+        assert 'bourse_rate_limit_refusals_total{status="429"} 9.0' in text
+        assert (
+            'bourse_http_requests_total{method="GET",route="/api/v3/ping",status="429"} 9.0' in text
+        )

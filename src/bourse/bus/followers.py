@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,6 +57,13 @@ class FollowerStats:
     given_up: int = 0  # wake-ups whose runs all failed
     last_ok: float = 0.0  # time.time() of the last completed run
     last_error: str = ""
+    #: time.time() of the oldest wanted batch not yet followed (0.0: caught up): the lag
+    behind_since: float = 0.0
+
+    def lag(self, now: float) -> float:
+        """Seconds the follower is behind the engine's committed batches (0 when caught up)."""
+        since = self.behind_since
+        return max(0.0, now - since) if since else 0.0
 
 
 class Follower:
@@ -92,6 +99,8 @@ class Follower:
             log.exception("follower %s: wants() failed; running anyway", self.name)
             wanted = True
         if wanted:
+            if not self.stats.behind_since:
+                self.stats.behind_since = time.time()
             self._idle_now.clear()
             self._wake.set()
 
@@ -129,6 +138,7 @@ class Follower:
             self._run()
 
     def _run(self) -> None:
+        behind = self.stats.behind_since  # batches offered after this run starts stay behind
         delay = self.backoff
         for attempt in range(self.retries + 1):
             try:
@@ -149,6 +159,8 @@ class Follower:
                 continue
             self.stats.runs += 1
             self.stats.last_ok = time.time()
+            if self.stats.behind_since == behind:
+                self.stats.behind_since = 0.0
             return
         self.stats.given_up += 1
         log.error("follower %s gave up until the next batch: %s", self.name, self.stats.last_error)
@@ -183,6 +195,9 @@ class Followers:
 
     def __getitem__(self, name: str) -> Follower:
         return self._followers[name]
+
+    def __iter__(self) -> Iterator[Follower]:
+        return iter(self._followers.values())
 
     def __contains__(self, name: object) -> bool:
         return name in self._followers

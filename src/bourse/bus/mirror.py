@@ -89,6 +89,11 @@ class Mirror:
         return self
 
     @property
+    def commits(self) -> int:
+        """The writer's committed batches folded into this copy (the metrics' lag)."""
+        return self._commits
+
+    @property
     def ready(self) -> bool:
         return self._ready.is_set()
 

@@ -29,6 +29,20 @@ class Queries:
         with self.db.connect() as conn:
             return list(conn.execute(q).mappings().all())
 
+    # --- operations (metrics) -------------------------------------------------------------------
+    def withdrawals_by_status(self) -> dict[str, int]:
+        """How many withdrawals are in each status."""
+        w = t.withdrawals.c
+        q = select(w.status, func.count()).group_by(w.status)
+        with self.db.connect() as conn:
+            return {str(status): int(n) for status, n in conn.execute(q).all()}
+
+    def committed_batches(self) -> int:
+        """The engine's committed batches as the database counts them (the meta row)."""
+        q = select(t.meta.c.value).where(t.meta.c.key == "commits")
+        with self.db.connect() as conn:
+            return int(conn.execute(q).scalar() or 0)
+
     # --- accounts ------------------------------------------------------------------------------
     def account_named(self, name: str) -> int | None:
         """The oldest account called ``name`` (read straight from the database)."""

@@ -13,6 +13,7 @@ limiter per worker).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from bourse.api.mexc.errors import TOO_MANY_REQUESTS, ApiError
 from bourse.config import RateLimits
@@ -25,8 +26,10 @@ _MAX_BANNED = 50_000  # bans kept before the expired ones are dropped
 
 
 class RateLimiter:
-    def __init__(self, config: RateLimits) -> None:
+    def __init__(self, config: RateLimits, on_refusal: Callable[[int], None] | None = None) -> None:
         self.config = config
+        #: called with the HTTP status (429, or 418 while banned) of every refusal (the metrics)
+        self.on_refusal = on_refusal
         self._windows = FixedWindows()
         self._banned: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -46,6 +49,7 @@ class RateLimiter:
                 if until is not None and now >= until:
                     del self._banned[bucket]
                 elif until is not None:
+                    self._refused(BANNED)
                     raise ApiError(
                         BANNED, "IP banned", 418, {"Retry-After": str(seconds(until - now))}
                     )
@@ -58,6 +62,11 @@ class RateLimiter:
                     if len(self._banned) >= _MAX_BANNED:
                         self._banned = {b: t for b, t in self._banned.items() if t > now}
                     self._banned[bucket] = now + self.config.ban_ms
+            self._refused(429)
             raise ApiError(
                 TOO_MANY_REQUESTS, "Too Many Requests", 429, {"Retry-After": str(seconds(left))}
             )
+
+    def _refused(self, status: int) -> None:
+        if self.on_refusal is not None:
+            self.on_refusal(status)

@@ -62,6 +62,7 @@ class Connection:
         try:
             self.queue.put_nowait(frame)
         except asyncio.QueueFull:
+            self.hub.stats.slow_dropped += 1
             self.drop("slow consumer")
 
     def drop(self, reason: str, last_words: str | None = None) -> None:
@@ -101,6 +102,8 @@ class Connection:
         window_start, window_count = started, 0
         lim = self.limits
         receive: asyncio.Future[Any] | None = None
+        stats = self.hub.stats
+        stats.connections += 1
         try:
             while not self.closed:
                 now = loop.time()
@@ -144,6 +147,7 @@ class Connection:
         except WebSocketDisconnect:
             pass
         finally:
+            stats.connections -= 1
             if receive is not None:
                 receive.cancel()
             if not self.closed:

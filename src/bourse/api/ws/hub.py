@@ -25,6 +25,7 @@ from typing import Protocol
 
 from bourse.api.ws import channels as ch
 from bourse.api.ws import frames, private
+from bourse.api.ws.limits import StreamStats
 from bourse.bus import BookUpdate, Committed, InProcessBus, Subscription, feed
 from bourse.domain.orders import Trade
 from bourse.engine import Engine
@@ -86,6 +87,8 @@ class StreamHub:
         self._books: dict[str, BookUpdate] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
+        #: open connections and slow consumers dropped (the metrics)
+        self.stats = StreamStats()
 
     # --- lifecycle -----------------------------------------------------------------------------
     def ensure_started(self) -> None:

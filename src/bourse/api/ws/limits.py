@@ -25,3 +25,12 @@ class StreamLimits:
     listen_key_check_s: float = 60.0
     #: frames queued for a connection before it is dropped as too slow
     send_queue: int = 2000
+
+
+@dataclass(slots=True)
+class StreamStats:
+    """What the metrics read of one hub: open connections, and connections dropped because
+    they fell ``send_queue`` frames behind (slow consumers)."""
+
+    connections: int = 0
+    slow_dropped: int = 0

@@ -17,7 +17,7 @@ from starlette.websockets import WebSocket
 
 from bourse.api.ws.connection import Connection
 from bourse.api.ws.hub import StreamHub
-from bourse.api.ws.limits import StreamLimits
+from bourse.api.ws.limits import StreamLimits, StreamStats
 from bourse.bus import InProcessBus
 from bourse.engine.clock import now_ms
 from bourse.services.bundle import Services
@@ -27,9 +27,12 @@ INVALID_KEY = "Invalid listen key"
 TOO_MANY = "Too many connections for this listen key"
 
 
-def ws_routes(platform: Services, limits: StreamLimits | None = None) -> list[WebSocketRoute]:
+def ws_routes(
+    platform: Services, limits: StreamLimits | None = None, stats: StreamStats | None = None
+) -> list[WebSocketRoute]:
     """The ``/ws`` route of ``platform``'s streams (one hub per app, on an in-process bus fed by
-    the engine, or by the ``Mirror`` when this process follows another one's engine)."""
+    the engine, or by the ``Mirror`` when this process follows another one's engine); the hub
+    counts its connections in ``stats`` (the metrics'), if given."""
     lim = limits or StreamLimits()
     mirror = platform.mirror
     hub = StreamHub(
@@ -38,6 +41,8 @@ def ws_routes(platform: Services, limits: StreamLimits | None = None) -> list[We
         InProcessBus(),
         attach=mirror.attach if mirror is not None else None,
     )
+    if stats is not None:
+        hub.stats = stats
     keys = ListenKeys(platform.db)
     open_per_key: Counter[str] = Counter()
 
