@@ -201,6 +201,7 @@ def run_engine(stream: list, accounts: int, batch: int) -> tuple[float, object, 
     from bourse.domain.accounts import AccountKind
     from bourse.engine import Engine
     from bourse.engine import commands as c
+    from bourse.engine.trace import SYSTEM
     from bourse.store.memory import MemoryStore
 
     store = MemoryStore()
@@ -241,7 +242,7 @@ def run_engine(stream: list, accounts: int, batch: int) -> tuple[float, object, 
         # apply_batch_now's own steps, keeping every command's outcome: it raises the first
         # refusal (a market order on an empty side, ...) and would drop the other results
         futs = [Future() for _ in cmds]
-        run_batch(list(zip(cmds, futs, strict=True)))
+        run_batch([(cmd, fut, SYSTEM) for cmd, fut in zip(cmds, futs, strict=True)])
         results = [None if f.exception() else f.result() for f in futs]
         for (kind, index), res in zip(kinds_sent, results, strict=True):
             if res is not None and kind != CANCEL:

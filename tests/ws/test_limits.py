@@ -9,7 +9,7 @@ import asyncio
 from typing import Any
 
 from bourse.api.ws.connection import Connection
-from bourse.api.ws.limits import StreamLimits
+from bourse.api.ws.limits import StreamLimits, StreamStats
 
 from .live import WsClient, live_ws
 
@@ -84,6 +84,7 @@ class _StuckSocket:
 class _Hub:
     def __init__(self) -> None:
         self.removed: list[Any] = []
+        self.stats = StreamStats()
 
     def remove(self, sink: Any, channel: Any) -> None:
         self.removed.append(channel)
@@ -98,5 +99,6 @@ def test_a_slow_consumer_is_dropped_not_waited_for() -> None:
             conn.push(b"frame")  # never blocks
         assert conn.closed and conn.close_reason == "slow consumer"
         assert hub.removed == ["x"]
+        assert hub.stats.slow_dropped == 1  # the metrics' bourse_ws_slow_consumers_dropped
 
     asyncio.run(run())
