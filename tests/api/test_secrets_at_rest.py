@@ -138,6 +138,9 @@ def test_rotate_master_reencrypts_everything(no_key_env: Path, migrated_url: str
     r = _bourse("keys", "rotate-master", "--db", migrated_url)
     assert r.returncode == 0, r.stderr
     assert "re-encrypted 3 API and 1 TOTP secrets" in r.stdout
+    trail = _bourse("audit", "--db", migrated_url, "--json")
+    assert trail.returncode == 0, trail.stderr
+    assert "keys.rotate-master" in trail.stdout
     new = (no_key_env / "bourse.key").read_bytes().strip()
     assert new != old and not (no_key_env / "bourse.key.next").exists()
     api, totp = _secrets(migrated_url)

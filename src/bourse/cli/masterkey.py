@@ -17,6 +17,8 @@ import typer
 from cryptography.fernet import Fernet
 
 from bourse.cli.common import DbOption, console, db_url, fail, safe_url
+from bourse.cli.runner import actor
+from bourse.engine.clock import now_ms
 from bourse.operations.home import home_for, running_server
 from bourse.services.serverkey import (
     KEY_FILE_NAME,
@@ -28,6 +30,7 @@ from bourse.services.serverkey import (
     write_key_file,
 )
 from bourse.store.db import ensure_database, make_engine, migrate
+from bourse.store.repositories.audit import AuditLog
 from bourse.store.sql import SqlStore, StoreLocked
 
 
@@ -96,6 +99,15 @@ def rotate_master(
             raise fail(str(exc)) from exc
         if legacy is not None:
             legacy.unlink()  # every secret is under the new key now
+        AuditLog(engine).record(  # in the operator audit trail (`bourse audit`)
+            time=now_ms(),
+            actor=f"local ({actor()})",
+            source="local",
+            operation="keys.rotate-master",
+            params={},
+            outcome="ok",
+            detail=f"{done.api_secrets} API and {done.totp_secrets} TOTP secrets re-encrypted",
+        )
     finally:
         store.close()
         engine.dispose()
