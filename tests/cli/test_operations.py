@@ -339,6 +339,7 @@ def test_every_operation_has_a_command() -> None:
             "demo.credentials": "demo-credentials",
             "accounts.deposit": "deposit",
             "audit.list": "audit",
+            "audit.money": "audit",  # bourse audit --money
         }.get(name, verb)
         assert command in text or command.partition("-")[2] in text, name
     assert "<bool>" not in text and "<str>" not in text and "<int>" not in text

@@ -1,4 +1,5 @@
-"""``bourse audit``: the operator audit log (operation ``audit.list``)."""
+"""``bourse audit``: the operator audit log (operation ``audit.list``), or with ``--money`` the
+money movements and their origins (operation ``audit.money``)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,22 @@ from bourse.cli.runner import run
 def audit_cmd(
     limit: Annotated[int, typer.Option(help="How many of the newest rows.")] = 50,
     operation: Annotated[str | None, typer.Option(help="Only this operation.")] = None,
+    money: Annotated[
+        bool, typer.Option("--money", help="Money movements and who made them instead.")
+    ] = False,
+    account: Annotated[int | None, typer.Option(help="With --money: only this account.")] = None,
+    origin: Annotated[
+        str | None,
+        typer.Option(help="With --money: only origins starting so (api_key:, oauth:, operator)."),
+    ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Who did what, when and from where, through the operator API or this command."""
+    """Who did what, when and from where, through the operator API or this command; with
+    --money, every money movement with its origin and request id."""
+    if money:
+        _money(limit, account, origin, db, as_json)
+        return
     rows = run(db, "audit.list", {"limit": limit, "operation": operation}, quiet=as_json)
     if as_json:
         print_json(rows)
@@ -37,4 +50,31 @@ def audit_cmd(
             for r in rows
         ],
         keep=("time (UTC)", "actor", "operation"),
+    )
+
+
+def _money(
+    limit: int, account: int | None, origin: str | None, db: str | None, as_json: bool
+) -> None:
+    params = {"limit": limit, "account": account, "origin": origin}
+    rows = run(db, "audit.money", params, quiet=as_json)
+    if as_json:
+        print_json(rows)
+        return
+    table(
+        "Money movements",
+        ("time (UTC)", "command", "account", "asset", "amount", "origin", "request id"),
+        [
+            (
+                datetime.fromtimestamp(r["time"] / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                r["command"],
+                "" if r["account"] is None else str(r["account"]),
+                r["asset"],
+                "" if r["amount"] is None else str(r["amount"]),
+                r["origin"],
+                r["request_id"],
+            )
+            for r in rows
+        ],
+        keep=("time (UTC)", "command", "origin"),
     )

@@ -15,6 +15,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from bourse.api.observability.logs import FORMATS, log_config
 from bourse.app import create_app
 from bourse.cli.common import DbOption, console, db_url, err, fail, open_platform
 from bourse.config import AuthLimits, RateLimits
@@ -51,10 +52,13 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def server_config(app: Any, log_level: str) -> uvicorn.Config:
+def server_config(app: Any, log_level: str, log_format: str = "text") -> uvicorn.Config:
     """The server stack ``bourse serve`` runs ``app`` on (``bench/http.py`` serves its
-    hello-world baseline with it too, so the two differ only by the app)."""
-    return uvicorn.Config(app, log_level=log_level, lifespan="auto")
+    hello-world baseline with it too, so the two differ only by the app); its logs one line
+    per event, as ``log_format`` (``bourse.api.observability.logs``)."""
+    return uvicorn.Config(
+        app, log_level=log_level, lifespan="auto", log_config=log_config(log_format, log_level)
+    )
 
 
 def _seed_with_progress(platform: Any) -> Any:
@@ -108,6 +112,20 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8080,
     db: DbOption = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    log_format: Annotated[
+        str,
+        typer.Option(
+            help="Logs one line per event: text (for a person) or json (for a log pipeline); "
+            "each carries the request id (X-Request-Id)."
+        ),
+    ] = "text",
+    metrics: Annotated[
+        bool,
+        typer.Option(
+            "--metrics/--no-metrics",
+            help="Collect Prometheus metrics (GET /metrics with the operator credential).",
+        ),
+    ] = True,
     seed: Annotated[int | None, typer.Option(help="Random seed of the demo market maker.")] = None,
     rate_limit: Annotated[
         str,
@@ -167,6 +185,8 @@ def serve(
     """Serve the MEXC-compatible API, the operator API (/admin/v1) and, with --demo, a live
     demo market."""
 
+    if log_format not in FORMATS:
+        raise fail(f"--log-format {log_format!r}: expected json or text")
     settle = None if settle_at.strip().lower() == "off" else settle_at.strip()
     if settle is not None:
         try:
@@ -238,7 +258,9 @@ def serve(
             platform.close()  # the sandbox's market maker first (Services.close)
 
         server = _Server(
-            server_config(create_app(platform, operator_token=token), log_level),
+            server_config(
+                create_app(platform, operator_token=token, metrics=metrics), log_level, log_format
+            ),
             on_shutdown=done,
         )
         try:

@@ -1,4 +1,5 @@
-"""The operator audit log (``bourse.store.audit_tables``): append and read back."""
+"""The operator audit log and the money audit (``bourse.store.audit_tables``): append the
+operator's rows and read both back (the engine writes the money audit with its batches)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from bourse.store.audit_tables import operator_audit
+from bourse.store.audit_tables import money_audit, operator_audit
 from bourse.store.repositories.base import Repository
 from bourse.store.transaction import write
 
@@ -47,3 +48,22 @@ class AuditLog(Repository):
         with self.db.connect() as conn:
             rows = conn.execute(q).mappings().all()
         return [{**r, "params": json.loads(r["params"])} for r in rows]
+
+
+class MoneyAudit(Repository):
+    """Rows of ``money_audit`` (written by the engine, atomically with each movement)."""
+
+    def recent(
+        self, limit: int = 100, account: int | None = None, origin: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The newest ``limit`` movements, newest first; only ``account``'s, and only origins
+        starting with ``origin`` (``api_key:``, ``operator``), when given."""
+        m = money_audit.c
+        q = select(money_audit).order_by(m.id.desc()).limit(limit)
+        if account is not None:
+            q = q.where(m.account == account)
+        if origin:
+            q = q.where(m.origin.startswith(origin, autoescape=True))
+        with self.db.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [{**r, "detail": json.loads(r["detail"])} for r in rows]
