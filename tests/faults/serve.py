@@ -105,31 +105,8 @@ def prepare(url: str, tmp: Path, users: int = 4, families: int = 2) -> World:
             ))  # fmt: skip
             world.users.append(User(acc, key, secret, sub))
         # an OAuth app, and token families from the consent flow
-        owner = engine.execute(c.OpenAccount(AccountKind.BROKER_MASTER, name="App")).id
-        bkey, bsecret = platform.apikeys.create_key(
-            owner, ["SPOT_ACCOUNT_READ", "SPOT_ACCOUNT_WRITE"]
-        )
-        b = platform.brokers.registry.apply(owner, "OAUTH", "App", callback_url=CALLBACK)
-        out = invoke(platform, "brokers.approve", {"broker": b.id}, actor="test", source="test")
-        world.client_id, world.client_secret = out["clientId"], out["clientSecret"]
-        ok(Signer(http, bkey, bsecret).post(
-            "/api/v3/broker/oauth/client/redirectUri", clientId=world.client_id,
-            redirectUri=CALLBACK,
-        ))  # fmt: skip
-        client = cl.get_client(platform.oauth, world.client_id)
-        assert client is not None
-        reg = cl.Registered(client, world.client_secret)
-        signup(http)
-        for _ in range(families):
-            verifier, challenge = pkce_pair()
-            params = authorize_params(reg, challenge, redirect_uri=CALLBACK, scope="read")
-            q = redirect_query(consent(http, params))
-            r = http.post("/oauth/token", data={
-                "grant_type": "authorization_code", "code": q["code"], "redirect_uri": CALLBACK,
-                "code_verifier": verifier, "client_id": world.client_id,
-                "client_secret": world.client_secret,
-            })  # fmt: skip
-            world.refresh_tokens.append(ok(r)["refresh_token"])
+        if families:
+            _oauth(platform, http, world, families)
     return world
 
 
@@ -138,25 +115,31 @@ class Serve:
 
     def __init__(self, world: World, *extra: str) -> None:
         self.world = world
+        # a file, not a pipe: nobody reads a pipe while the server runs, and a full one would
+        # block the server's next log line (with whichever thread writes it)
+        self.log_path = world.home.parent / f"serve-{time.monotonic_ns()}.log"
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bourse.cli", "serve", "--port", "0", "--no-rate-limit",
              "--log-level", "warning", "--settle-at", "off", *extra],
             env=world.env(),
             cwd=world.home.parent,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
+            stderr=self._log,
         )  # fmt: skip
         deadline = time.monotonic() + START_S
         while (
             server := running_server(world.home, world.url)
         ) is None or server.pid != self.proc.pid:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read() if self.proc.stderr else ""
-                raise AssertionError(f"bourse serve exited {self.proc.returncode}: {err[-3000:]}")
+                raise AssertionError(f"bourse serve exited {self.proc.returncode}: {self.log()}")
             assert time.monotonic() < deadline, "bourse serve did not announce itself"
             time.sleep(0.05)
         self.url: str = server.url
+
+    def log(self, tail: int = 3000) -> str:
+        """The end of the server's stderr."""
+        return self.log_path.read_text(errors="replace")[-tail:]
 
     def kill9(self) -> None:
         os.kill(self.proc.pid, signal.SIGKILL)
@@ -174,8 +157,7 @@ class Serve:
         self._close()
 
     def _close(self) -> None:
-        if self.proc.stderr:
-            self.proc.stderr.close()
+        self._log.close()
 
 
 def bourse_check(world: World) -> Any:
@@ -189,3 +171,31 @@ def bourse_check(world: World) -> Any:
         timeout=60,
     )
     return proc.returncode, proc.stdout + proc.stderr
+
+
+def _oauth(platform: Any, http: TestClient, world: World, families: int) -> None:
+    """An approved OAuth broker's app; ``families`` refresh tokens from the consent flow."""
+    engine = platform.engine
+    owner = engine.execute(c.OpenAccount(AccountKind.BROKER_MASTER, name="App")).id
+    bkey, bsecret = platform.apikeys.create_key(owner, ["SPOT_ACCOUNT_READ", "SPOT_ACCOUNT_WRITE"])
+    b = platform.brokers.registry.apply(owner, "OAUTH", "App", callback_url=CALLBACK)
+    out = invoke(platform, "brokers.approve", {"broker": b.id}, actor="test", source="test")
+    world.client_id, world.client_secret = out["clientId"], out["clientSecret"]
+    ok(Signer(http, bkey, bsecret).post(
+        "/api/v3/broker/oauth/client/redirectUri", clientId=world.client_id,
+        redirectUri=CALLBACK,
+    ))  # fmt: skip
+    client = cl.get_client(platform.oauth, world.client_id)
+    assert client is not None
+    reg = cl.Registered(client, world.client_secret)
+    signup(http)
+    for _ in range(families):
+        verifier, challenge = pkce_pair()
+        params = authorize_params(reg, challenge, redirect_uri=CALLBACK, scope="read")
+        q = redirect_query(consent(http, params))
+        r = http.post("/oauth/token", data={
+            "grant_type": "authorization_code", "code": q["code"], "redirect_uri": CALLBACK,
+            "code_verifier": verifier, "client_id": world.client_id,
+            "client_secret": world.client_secret,
+        })  # fmt: skip
+        world.refresh_tokens.append(ok(r)["refresh_token"])

@@ -86,6 +86,9 @@ class Engine:
         #: called on the engine thread after each committed batch with (commands, seconds the
         #: commit took): the metrics' batch size and commit latency (keep it to counter updates)
         self.observer: Callable[[int, float], None] | None = None
+        #: the state may hold a batch that was not committed (its reload failed too, e.g. the
+        #: database was down): the next batch reloads before it applies anything
+        self._stale = False
         #: why this engine refuses commands (a follower's copy of another process's engine)
         self.read_only: str | None = None
         self._load()
@@ -225,6 +228,9 @@ class Engine:
             return
         with self.lock:
             try:
+                if self._stale:
+                    self._load()
+                    self._stale = False
                 # one writer per database: if another process wrote since we loaded, reload
                 ensure_writer = getattr(self.store, "ensure_writer", None)
                 if ensure_writer is not None and not ensure_writer():
@@ -249,7 +255,9 @@ class Engine:
                         fut.set_exception(err)
                 try:
                     self._load()
+                    self._stale = False
                 except Exception:
+                    self._stale = True  # never build on the uncommitted batch
                     log.exception("reload after failed batch failed")
                 return
             observer = self.observer

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -52,11 +53,19 @@ from bourse.store.batch_writes import (
 )
 from bourse.store.rows import order_from_row, withdrawal_from_row
 
+log = logging.getLogger(__name__)
+
 _OPEN_STATUSES = (OrderStatus.NEW.value, OrderStatus.PARTIALLY_FILLED.value)
 _FINAL_WITHDRAWAL = tuple(s.value for s in FINAL_WITHDRAWAL)
 
 #: PostgreSQL advisory lock key held by the one engine that writes a database ("bourse")
 WRITER_LOCK_KEY = 0x626F75727365
+#: PostgreSQL: the writer's session ends this long after its last statement (PostgreSQL's own
+#: ``idle_session_timeout``), so the lock of a writer that died without closing its connection
+#: (host gone, network cut) frees itself; a live writer keeps it with a heartbeat
+WRITER_IDLE_TIMEOUT_MS = 5_000
+#: seconds between the live writer's heartbeats (well under the idle timeout)
+WRITER_HEARTBEAT_S = 1.0
 #: meta row counting committed batches: how a new writer sees that its loaded state is stale
 COMMITS = "commits"
 
@@ -72,6 +81,15 @@ class SqlStore:
     lock on the store's connection, or an exclusive ``flock`` on ``<file>.writer.lock`` beside
     a SQLite file) and keeps it until ``close``. A second process that tries to commit gets
     ``StoreLocked``; the lock dies with its process, ``kill -9`` included.
+
+    On PostgreSQL the lock lives as long as the writer's session, and the server may not see a
+    dead client for hours (a host that vanished sends no FIN; TCP keepalives are off by default
+    and a proxy in between keeps answering them). So the writer's session sets
+    ``idle_session_timeout`` (``WRITER_IDLE_TIMEOUT_MS``) and a heartbeat thread runs a
+    statement on it every ``WRITER_HEARTBEAT_S``: a writer that stops beating loses its session,
+    and with it the lock, within the timeout, and the next writer takes over. A writer that
+    was only paused finds its session gone at its next commit and cannot retake the lock while
+    another holds it: the lock, and every commit, are on the same connection.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -90,6 +108,8 @@ class SqlStore:
         self._lock_fd: int | None = None
         #: batches committed to the database as of our last load / commit
         self._db_commits = 0
+        self._heartbeat: threading.Thread | None = None
+        self._closing = threading.Event()
         self._sel_order = select(t.orders).where(t.orders.c.id == bindparam("id"))
         self._sel_withdrawal = select(t.withdrawals).where(t.withdrawals.c.id == bindparam("id"))
 
@@ -114,6 +134,10 @@ class SqlStore:
     def close(self) -> None:
         """Release the store's connection and the writer lock (the SQLAlchemy engine itself is
         the caller's to dispose)."""
+        self._closing.set()
+        beat = self._heartbeat
+        if beat is not None and beat is not threading.current_thread():
+            beat.join(WRITER_HEARTBEAT_S * 5)
         with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
@@ -121,6 +145,7 @@ class SqlStore:
                     # the pool keeps the session alive: give the advisory lock back explicitly
                     with contextlib.suppress(Exception), conn.begin():
                         conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": WRITER_LOCK_KEY})
+                        conn.exec_driver_sql("RESET idle_session_timeout")
                 conn.close()
             if self._lock_fd is not None:
                 os.close(self._lock_fd)  # releases the flock
@@ -152,6 +177,10 @@ class SqlStore:
                         ).scalar()
                         if not got:
                             raise StoreLocked("another Bourse engine is writing this database")
+                        if (self.engine.dialect.server_version_info or (0,)) >= (14,):
+                            conn.exec_driver_sql(
+                                f"SET idle_session_timeout = {WRITER_IDLE_TIMEOUT_MS}"
+                            )
                     else:
                         self._lock_sqlite_file()
                     current = conn.execute(
@@ -163,7 +192,32 @@ class SqlStore:
                 self._discard()
                 raise
             self._writer = True
+            if self.dialect == "postgresql" and not self._beating():
+                self._closing.clear()
+                self._heartbeat = threading.Thread(
+                    target=self._beat, name="bourse-writer-heartbeat", daemon=True
+                )
+                self._heartbeat.start()
             return int(current or 0) == self._db_commits
+
+    def _beat(self) -> None:
+        """Keep the writer's session (and lock) alive: a statement every heartbeat. A failed
+        one means the session is gone: drop it, so the next batch takes the lock again (or
+        learns that another writer has it)."""
+        while not self._closing.wait(WRITER_HEARTBEAT_S):
+            with self._lock:
+                conn = self._conn
+                if not self._writer or conn is None or conn.closed or conn.invalidated:
+                    continue
+                try:
+                    with conn.begin():
+                        conn.exec_driver_sql("SELECT 1")
+                except Exception:
+                    log.warning("the writer's database session is gone; the lock with it")
+                    self._discard()
+
+    def _beating(self) -> bool:
+        return self._heartbeat is not None and self._heartbeat.is_alive()
 
     def _lock_sqlite_file(self) -> None:
         path = self.engine.url.database
