@@ -23,11 +23,14 @@ import ccxt
 import httpx
 import pytest
 import websockets.sync.client as ws_client
+from sqlalchemy import select
 from typer.testing import CliRunner
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from bourse.cli import app
 from bourse.operations.home import read_token, running_server
+from bourse.store.audit_tables import money_audit
+from bourse.store.db import make_engine
 from tests.support.ledger import assert_ledger_balanced
 from tests.support.mexc import Signer, point_at
 from tests.support.pg_pool import PgPool
@@ -394,10 +397,22 @@ def test_reset_while_the_market_maker_runs(demo: Demo) -> None:
         time.sleep(1)
         assert_ledger_balanced(demo.url)
         assert "ledger sound" in demo.cli("check")
+        moved = _money_audit(demo.url, "ResetBalances")
+        assert moved and moved[-1]["origin"].startswith("operator:operator (")
         audit = demo.cli_json("audit", "--operation", "sandbox.reset")
         assert audit and audit[0]["outcome"] == "ok" and audit[0]["source"] == "127.0.0.1"
     finally:
         demo.cli("sandbox", "resume")
+
+
+def _money_audit(url: str, command: str) -> list[dict[str, Any]]:
+    db = make_engine(url)
+    try:
+        with db.connect() as conn:
+            q = select(money_audit).where(money_audit.c.command == command)
+            return [dict(r) for r in conn.execute(q.order_by(money_audit.c.id)).mappings()]
+    finally:
+        db.dispose()
 
 
 # --- outside demo mode ---------------------------------------------------------------------

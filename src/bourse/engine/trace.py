@@ -53,6 +53,7 @@ MONEY_MOVEMENTS: frozenset[type[c.Command]] = frozenset(
         c.VoidWithdrawal,
         c.ConvertDust,
         c.PayRebates,
+        c.ResetBalances,
     }
 )
 
