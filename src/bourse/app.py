@@ -33,15 +33,38 @@ from bourse.api.observability.metrics import Metrics, metrics_routes
 from bourse.api.observability.middleware import RequestIds
 from bourse.api.ws.limits import StreamStats
 from bourse.api.ws.routes import ws_routes
+from bourse.engine.trace import set_origin
 from bourse.oauth.server import AuthServer, OAuthConfig
+from bourse.operations import sandbox as sandbox_operations
 from bourse.operations.http import admin_routes
+from bourse.operations.registry import OperationError
 from bourse.sandbox.controls import Sandbox
 from bourse.sandbox.endpoints import SANDBOX_ENDPOINTS
 from bourse.sandbox.fault_middleware import FaultMiddleware
 from bourse.services.bundle import Services
 from bourse.store.transaction import StoreBusy
+from bourse.web import console
 from bourse.web.once import routes as once_routes
 from bourse.web.routes import all_routes as web_routes
+
+
+def console_faucet(platform: Services) -> console.Faucet | None:
+    """In demo mode, the console's "Get test funds" button: the sandbox faucet operation (the
+    same limits and request-id dedup as ``bourse sandbox faucet``), its money movements
+    recorded with origin ``sandbox``."""
+    if not platform.wallet.settings.sandbox:
+        return None
+
+    def give(account: int, asset: str, amount: str, request_id: str) -> None:
+        set_origin("sandbox")
+        try:
+            sandbox_operations.faucet(
+                platform, account=account, asset=asset, amount=amount, request_id=request_id
+            )
+        except OperationError as exc:
+            raise console.FaucetRefused(str(exc)) from None
+
+    return give
 
 
 def create_app(
@@ -89,6 +112,7 @@ def create_app(
             *routes(platform, limiter, endpoints=endpoints),
             Route("/openapi.json", openapi_json, methods=["GET"]),
             *ws_routes(platform, stats=ws),
+            *console.routes(platform, bool(oauth_config.secure_cookies), console_faucet(platform)),
             *web_routes(oauth, platform.users, platform.referrals),
             *once_routes(platform.subaccounts.once_tokens),
             *(admin_routes(platform, operator_token) if operator_token else []),

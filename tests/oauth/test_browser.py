@@ -90,7 +90,7 @@ def _walk(browser, base: str, reg: cl.Registered, cb: Callback, platform) -> Non
     password = "a long enough password"
 
     # sign up, then log out
-    page.goto(base + "/signup")
+    page.goto(base + "/signup?next=/account/apps")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")

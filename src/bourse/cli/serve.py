@@ -299,7 +299,7 @@ def print_banner(
         *([f"[bold]Log-in[/]     {auth}"] if auth else []),
         *([f"[bold]Bus[/]        {bus}"] if bus else []),
         f"[bold]OpenAPI[/]    {url}/openapi.json",
-        f"[bold]Web[/]        {url}/signup  {url}/login  {url}/account/apps",
+        f"[bold]Web[/]        {url}/  (console: markets, sign-up, balances, API keys)",
         f"[bold]OAuth[/]      {url}/.well-known/oauth-authorization-server",
         *(
             [f"[bold]Operator[/]   {url}/admin/v1/...  (credential: {home}/operator.token)"]

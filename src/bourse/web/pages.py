@@ -2,8 +2,9 @@
 
 Every HTML response carries ``X-Frame-Options: DENY`` and ``frame-ancestors 'none'``
 (clickjacking, RFC 9700 §4.16), ``Cache-Control: no-store``, ``Referrer-Policy: no-referrer``,
-``X-Content-Type-Options: nosniff`` and a strict Content-Security-Policy (no inline scripts;
-there is no JavaScript at all).
+``X-Content-Type-Options: nosniff`` and a strict Content-Security-Policy: no JavaScript at all
+on the log-in, sign-up and consent pages; the console's pages (``render(..., scripts=True)``)
+may load the vendored htmx from ``/static`` (``'self'``), never inline code or another origin.
 
 Cookies are ``HttpOnly`` and ``SameSite=Lax``; with an https issuer they are also ``Secure``
 and use the ``__Host-`` prefix (host-only, path ``/``).
@@ -55,6 +56,14 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 
+#: the console's pages: the same, but scripts from this origin (the vendored htmx) may run
+SCRIPT_HEADERS = {
+    **SECURITY_HEADERS,
+    "Content-Security-Policy": SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "script-src 'none'", "script-src 'self'"
+    ),
+}
+
 SESSION_TTL_S = SESSION_TTL_MS // 1000
 
 
@@ -65,9 +74,10 @@ def cookie_names(secure: bool) -> tuple[str, str]:
     return "bourse_session", "bourse_csrf"
 
 
-def render(name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-    html = _env.get_template(name).render(**ctx)
-    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+def render(name: str, status: int = 200, *, scripts: bool = False, **ctx: Any) -> HTMLResponse:
+    html = _env.get_template(name).render(scripts=scripts, **ctx)
+    headers = SCRIPT_HEADERS if scripts else SECURITY_HEADERS
+    return HTMLResponse(html, status_code=status, headers=headers)
 
 
 def secure_headers(response: Response) -> Response:
@@ -121,7 +131,7 @@ def check_csrf(expected: str | None, sent: str | None) -> bool:
     return secrets.compare_digest(expected.encode(), sent.encode())
 
 
-def safe_next(value: str | None, default: str = "/account/apps") -> str:
+def safe_next(value: str | None, default: str = "/account") -> str:
     """A local path to go to after log-in; anything else (``//host``, ``https:...``) is ignored."""
     if not value or len(value) > 4096:
         return default

@@ -246,10 +246,6 @@ class WebPages:
             error=error,
         )
 
-    async def home(self, request: Request) -> Response:
-        session = await self._session(request)
-        return _redirect("/account/apps" if session else "/login")
-
 
 def routes(
     server: AuthServer, users: us.Users, referrals: Referrals | None = None

@@ -1,0 +1,342 @@
+"""The web console: the public home page, and a logged-in user's dashboard and API keys.
+
+=========================  =========  ==================================================
+path                       verbs      what
+=========================  =========  ==================================================
+/                          GET        what Bourse is, the market overview, links
+/markets                   GET        the overview table alone (htmx refreshes it)
+/docs                      GET        where the API, its reference and the guides are
+/account                   GET        dashboard: balances free/locked, total in USDT
+/account/faucet            POST       demo mode: credit test funds (the sandbox faucet)
+/account/keys              GET, POST  the user's API keys; create one (secret shown once)
+/account/keys/delete       POST       delete a key (its binding closes)
+/account/keys/bind         POST       bind a key to an approved broker (once, ever)
+/account/keys/release      POST       release a key from its broker
+=========================  =========  ==================================================
+
+Pages call the services the API calls (``Services``), never SQL. Every form carries the
+session's CSRF token and works without JavaScript; htmx (vendored, ``/static/htmx.min.js``)
+only refreshes the market table in place. Refusals are shown in sentences
+(``bourse.web.messages``). Every response says how long the server took to build it in a
+``Server-Timing: render;dur=<ms>`` header (the console's render budget is 100 ms).
+
+The faucet is a sandbox service, which production code does not import: the app hands a
+``Faucet`` callable in demo mode (``bourse.app``), and without one the button is not shown.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bourse.domain.brokers import BrokerStatus
+from bourse.domain.errors import DomainError
+from bourse.engine.clock import now_ms
+from bourse.services import users as us
+from bourse.services.apikeys import PERMISSIONS
+from bourse.services.bundle import Services
+from bourse.web import figures, messages, pages
+
+#: ``(account, asset, amount, request_id)``: credit test funds; raises ``FaucetRefused``
+Faucet = Callable[[int, str, str, str], None]
+
+#: the permissions the key form offers, with what each lets a key do
+OFFERED_PERMISSIONS = (
+    ("SPOT_ACCOUNT_READ", "Read balances"),
+    ("SPOT_DEAL_READ", "Read orders and trades"),
+    ("SPOT_DEAL_WRITE", "Place and cancel orders"),
+    ("SPOT_TRANSFER_WRITE", "Transfer between accounts"),
+    ("SPOT_WITHDRAW_WRITE", "Withdraw (such a key cannot be bound to a broker)"),
+)
+assert {p for p, _ in OFFERED_PERMISSIONS} <= set(PERMISSIONS)
+DEFAULT_CHECKED = frozenset({"SPOT_ACCOUNT_READ", "SPOT_DEAL_READ", "SPOT_DEAL_WRITE"})
+MAX_SYMBOLS_PER_KEY = 30
+CSRF_REFUSED = "The form was not sent from this page, or it expired. Nothing was changed."
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class FaucetRefused(Exception):
+    """The faucet refused a credit; ``str(exc)`` says why, for a person."""
+
+
+def _timed(handler: Handler) -> Handler:
+    """Add ``Server-Timing: render;dur=<ms>``: the time the server spent on the response."""
+
+    @wraps(handler)
+    async def timed(request: Request) -> Response:
+        start = time.perf_counter()
+        resp = await handler(request)
+        resp.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - start) * 1000:.1f}"
+        return resp
+
+    return timed
+
+
+def _redirect(url: str) -> Response:
+    return pages.secure_headers(RedirectResponse(url, status_code=303))
+
+
+def _csv(text: str) -> list[str]:
+    return [x for x in (p.strip() for p in text.replace("\n", ",").split(",")) if x]
+
+
+class Console:
+    """The console's pages over the platform's services."""
+
+    def __init__(self, svc: Services, secure: bool, faucet: Faucet | None = None) -> None:
+        self.svc = svc
+        self.secure = secure
+        self.faucet = faucet
+
+    async def _session(self, request: Request) -> us.Session | None:
+        return await pages.current_session(request, self.svc.users, self.secure)
+
+    def _page(
+        self, name: str, session: us.Session | None, status: int = 200, **ctx: Any
+    ) -> Response:
+        return pages.render(
+            name,
+            status,
+            scripts=True,
+            user=session.user if session else None,
+            csrf=session.csrf if session else "",
+            wide=True,
+            demo=self.faucet is not None,
+            **ctx,
+        )
+
+    async def _form(self, request: Request) -> tuple[us.Session | None, dict[str, Any], bool]:
+        """The session, the form's fields, and whether its CSRF token is the session's."""
+        session = await self._session(request)
+        form = await request.form()
+        fields: dict[str, Any] = {k: form.getlist(k) for k in form}
+        ok = session is not None and pages.check_csrf(
+            session.csrf, str(form.get("csrf_token") or "")
+        )
+        return session, fields, ok
+
+    def _refused(self, session: us.Session | None) -> Response:
+        return self._page(
+            "error.html",
+            session,
+            403,
+            title="This request could not be verified",
+            message=CSRF_REFUSED,
+            code="csrf",
+        )
+
+    # --- public ------------------------------------------------------------------------------
+    async def home(self, request: Request) -> Response:
+        session = await self._session(request)
+        rows = await run_in_threadpool(figures.markets, self.svc, now_ms())
+        return self._page("home.html", session, title="Markets", markets=rows)
+
+    async def docs(self, request: Request) -> Response:
+        session = await self._session(request)
+        base = (self.svc.config.public_url or str(request.base_url)).rstrip("/")
+        return self._page("docs.html", session, title="Documentation", base=base)
+
+    async def markets(self, request: Request) -> Response:
+        rows = await run_in_threadpool(figures.markets, self.svc, now_ms())
+        return pages.render("_markets.html", scripts=True, markets=rows)
+
+    # --- dashboard -----------------------------------------------------------------------------
+    async def dashboard(self, request: Request, **ctx: Any) -> Response:
+        session = await self._session(request)
+        if session is None:
+            return _redirect("/login?next=/account")
+        account = session.user.account_id
+        rows, total = await run_in_threadpool(figures.balances, self.svc, account)
+        assets = await run_in_threadpool(self.svc.engine.read, lambda e: sorted(e.wallet.assets))
+        return self._page(
+            "dashboard.html",
+            session,
+            int(ctx.pop("status", 200)),
+            title="Dashboard",
+            balances=rows,
+            total=total,
+            valuation=figures.VALUATION_ASSET,
+            assets=assets,
+            faucet_id=secrets.token_urlsafe(12),
+            funded=request.query_params.get("funded", "")[:64],
+            **ctx,
+        )
+
+    async def fund(self, request: Request) -> Response:
+        session, form, ok = await self._form(request)
+        if session is None:
+            return _redirect("/login?next=/account")
+        if not ok:
+            return self._refused(session)
+        if self.faucet is None:
+            return await self.dashboard(
+                request, status=404, error="Test funds exist only on a demo server."
+            )
+        asset = str((form.get("asset") or [""])[0]).upper()[:16]
+        amount = str((form.get("amount") or [""])[0]).strip()[:40]
+        request_id = str((form.get("request_id") or [""])[0])[:32] or secrets.token_urlsafe(12)
+        try:
+            await run_in_threadpool(
+                self.faucet, session.user.account_id, asset, amount, f"web-{request_id}"
+            )
+        except FaucetRefused as exc:
+            return await self.dashboard(request, status=400, error=messages.say(exc))
+        return _redirect(f"/account?funded={amount}%20{asset}")
+
+    # --- API keys ------------------------------------------------------------------------------
+    def _key_rows(self, account: int) -> list[dict[str, Any]]:
+        bindings = self.svc.brokers.bindings
+        registry = self.svc.brokers.registry
+        rows = []
+        for k in self.svc.apikeys.list_keys(account):
+            broker_id = bindings.bound_broker(k["apiKey"])
+            binding = bindings.get(k["apiKey"])
+            name = ""
+            if broker_id is not None:
+                try:
+                    name = registry.get(broker_id).name
+                except DomainError:
+                    name = f"broker {broker_id}"
+            rows.append(
+                {
+                    **k,
+                    "broker_id": broker_id,
+                    "broker_name": name,
+                    "was_bound": binding is not None,
+                    "can_bind": binding is None and "SPOT_WITHDRAW_WRITE" not in k["permissions"],
+                }
+            )
+        return rows
+
+    def _keys_context(self, account: int) -> dict[str, Any]:
+        brokers = [
+            b
+            for b in self.svc.brokers.registry.list(BrokerStatus.APPROVED)
+            if account not in (b.account_id, b.rebate_account_id)
+        ]
+        symbols = self.svc.engine.read(lambda e: sorted(e.exchange.symbols))
+        return {"keys": self._key_rows(account), "brokers": brokers, "symbols": symbols}
+
+    async def keys(self, request: Request, **ctx: Any) -> Response:
+        session = await self._session(request)
+        if session is None:
+            return _redirect("/login?next=/account/keys")
+        data = await run_in_threadpool(self._keys_context, session.user.account_id)
+        status = int(ctx.pop("status", 200))
+        ctx.setdefault("checked", DEFAULT_CHECKED)
+        return self._page(
+            "keys.html",
+            session,
+            status,
+            title="API keys",
+            permissions=OFFERED_PERMISSIONS,
+            done=request.query_params.get("done", "")[:16],
+            **data,
+            **ctx,
+        )
+
+    async def create_key(self, request: Request) -> Response:
+        session, form, ok = await self._form(request)
+        if session is None:
+            return _redirect("/login?next=/account/keys")
+        if not ok:
+            return self._refused(session)
+        label = str((form.get("label") or [""])[0]).strip()
+        perms = [str(p) for p in form.get("permissions", [])]
+        symbols = [str(s).upper() for s in form.get("symbols", [])]
+        ips = _csv(str((form.get("ip") or [""])[0]))
+        keep = {"label": label, "checked": frozenset(perms), "picked": frozenset(symbols),
+                "ip": ", ".join(ips)}  # fmt: skip
+        listed = await run_in_threadpool(
+            self.svc.engine.read, lambda e: frozenset(e.exchange.symbols)
+        )
+        error = ""
+        if not perms:
+            error = "Choose at least one permission."
+        elif not set(perms) <= {p for p, _ in OFFERED_PERMISSIONS}:
+            error = "That permission cannot be given from this page."
+        elif len(symbols) > MAX_SYMBOLS_PER_KEY:
+            error = f"A key can be limited to at most {MAX_SYMBOLS_PER_KEY} trading pairs."
+        elif not set(symbols) <= listed:
+            error = "That trading pair is not listed here."
+        elif not label:
+            error = "Give the key a name, so you can tell it apart later."
+        if error:
+            return await self.keys(request, status=400, error=error, **keep)
+        try:
+            api_key, secret = await run_in_threadpool(
+                lambda: self.svc.apikeys.create_key(
+                    session.user.account_id, perms, label=label[:128], ip_whitelist=ips,
+                    symbols=symbols,
+                )
+            )  # fmt: skip
+        except DomainError as exc:
+            return await self.keys(request, status=400, error=messages.say(exc), **keep)
+        return await self.keys(request, status=201, created={"apiKey": api_key, "secret": secret})
+
+    async def _key_action(
+        self, request: Request, action: Callable[[int, str, dict[str, Any]], str]
+    ) -> Response:
+        session, form, ok = await self._form(request)
+        if session is None:
+            return _redirect("/login?next=/account/keys")
+        if not ok:
+            return self._refused(session)
+        api_key = str((form.get("api_key") or [""])[0]).strip()[:64]
+        try:
+            done = await run_in_threadpool(action, session.user.account_id, api_key, form)
+        except (DomainError, ValueError) as exc:
+            return await self.keys(request, status=400, error=messages.say(exc))
+        return _redirect(f"/account/keys?done={done}")
+
+    def _delete(self, account: int, api_key: str, form: dict[str, Any]) -> str:
+        if not self.svc.apikeys.delete_key(api_key, account):
+            raise ValueError("That API key does not exist or belongs to another account.")
+        self.svc.brokers.bindings.on_key_deleted(api_key)
+        return "deleted"
+
+    def _bind(self, account: int, api_key: str, form: dict[str, Any]) -> str:
+        text = str((form.get("broker_id") or [""])[0])
+        if not text.isdigit():
+            raise ValueError("Choose a broker to bind the key to.")
+        self.svc.brokers.bindings.bind(api_key, int(text), account)
+        return "bound"
+
+    def _release(self, account: int, api_key: str, form: dict[str, Any]) -> str:
+        self.svc.brokers.bindings.unbind(api_key, account_id=account, by="user")
+        return "released"
+
+    async def delete_key(self, request: Request) -> Response:
+        return await self._key_action(request, self._delete)
+
+    async def bind(self, request: Request) -> Response:
+        return await self._key_action(request, self._bind)
+
+    async def release(self, request: Request) -> Response:
+        return await self._key_action(request, self._release)
+
+
+def routes(svc: Services, secure: bool, faucet: Faucet | None = None) -> list[BaseRoute]:
+    """The console's routes (mount at the app root, before anything else claims ``/``)."""
+    c = Console(svc, secure, faucet)
+    return [
+        Route("/", _timed(c.home), methods=["GET"]),
+        Route("/markets", _timed(c.markets), methods=["GET"]),
+        Route("/docs", _timed(c.docs), methods=["GET"]),
+        Route("/account", _timed(c.dashboard), methods=["GET"]),
+        Route("/account/faucet", _timed(c.fund), methods=["POST"]),
+        Route("/account/keys", _timed(c.keys), methods=["GET"]),
+        Route("/account/keys", _timed(c.create_key), methods=["POST"]),
+        Route("/account/keys/delete", _timed(c.delete_key), methods=["POST"]),
+        Route("/account/keys/bind", _timed(c.bind), methods=["POST"]),
+        Route("/account/keys/release", _timed(c.release), methods=["POST"]),
+    ]

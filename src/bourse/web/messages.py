@@ -1,0 +1,36 @@
+"""What the console says when something is refused: one table, domain error → sentence.
+
+The API answers the same refusals with MEXC's codes (``bourse.api.mexc.errors.TABLE`` maps each
+domain error class to one); a person reading a page gets a sentence instead, saying what
+happened and what to do. The most specific class wins (MRO order); an error not listed here
+shows its own message, which the domain writes in plain English.
+"""
+
+from __future__ import annotations
+
+from bourse.domain import brokers as b
+from bourse.domain import errors as e
+
+#: domain error class → what the console says
+SENTENCES: dict[type[Exception], str] = {
+    b.KeyAlreadyBound: (
+        "This key is bound to a broker now, or was bound once before. A key can be bound only "
+        "once: create a new key for another broker."
+    ),
+    b.KeyNotBound: "This key is not bound to a broker, so there is nothing to release.",
+    b.NotKeyOwner: "That API key does not exist or belongs to another account.",
+    b.BrokerNotFound: "That broker does not exist.",
+    b.BrokerStateError: "That broker is not approved right now, so keys cannot be bound to it.",
+    e.UnknownSymbol: "That trading pair is not listed here.",
+    e.UnknownAsset: "That asset is not listed here.",
+}
+
+
+def say(exc: Exception) -> str:
+    """A sentence for a person about why ``exc`` refused the action."""
+    for cls in type(exc).__mro__:
+        hit = SENTENCES.get(cls)
+        if hit is not None:
+            return hit
+    text = (getattr(exc, "message", "") or str(exc)).strip().rstrip(".")
+    return (text[:1].upper() + text[1:] + ".") if text else "That did not work; please try again."

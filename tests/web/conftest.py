@@ -1,0 +1,52 @@
+"""A demo server as ``bourse serve --demo`` builds it: seeded accounts, listings and the demo
+API broker, the sandbox (market maker and faucet) running, served on loopback by uvicorn."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from bourse.app import create_app
+from bourse.bootstrap import open_platform
+from bourse.config import Config, RateLimits
+from bourse.sandbox.controls import start_sandbox
+from bourse.sandbox.demo import seed_demo
+from bourse.services.apikeys import generate_server_key
+from bourse.services.bundle import Services
+from tests.support.server import ServerThread
+
+#: seconds to wait for the market maker's first trades
+TRADES_TIMEOUT = 20.0
+
+
+@dataclass
+class Demo:
+    platform: Services
+    url: str
+    broker_id: int
+
+
+@pytest.fixture
+def demo(migrated_url: str) -> Iterator[Demo]:
+    config = Config(
+        database_url=migrated_url, secret_key=generate_server_key(), rate_limits=RateLimits.off()
+    )
+    with open_platform(config) as platform:
+        seeded = seed_demo(platform)
+        start_sandbox(platform, seeded.accounts, seed=7, interval=0.2, jitter=0.05)
+        platform.wallet.settings.sandbox = True
+        broker = platform.brokers.registry.by_source("demo-api-broker")
+        assert broker is not None
+        server = ServerThread(create_app(platform)).start()
+        platform.config.public_url = server.url
+        try:
+            deadline = time.monotonic() + TRADES_TIMEOUT
+            while platform.marketdata.last_price("BTCUSDT") is None:
+                assert time.monotonic() < deadline, "the demo market maker made no trade"
+                time.sleep(0.05)
+            yield Demo(platform, server.url, broker.id)
+        finally:
+            server.stop()
