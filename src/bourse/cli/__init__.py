@@ -15,7 +15,7 @@ non-zero; ``--debug`` shows the traceback of an unexpected error.
     bourse keys rotate-master           # re-encrypt every secret under a new server key
     bourse check                        # audit the ledger; exits 1 on any discrepancy
 
-One module per group: ``serve``, ``status`` (status, stop), ``demo``, ``db`` (migrate), ``accounts``, ``keys``,
+One module per group: ``serve``, ``status`` (status, stop), ``demo``, ``db`` (migrate, backup, restore), ``accounts``, ``keys``,
 ``brokers``, ``referrals``, ``audit``, ``sandbox``, ``check``; ``runner`` decides between the server and the database, ``common``
 holds the shared options, tables and errors.
 """
@@ -35,7 +35,7 @@ from bourse.cli.audit import audit_cmd
 from bourse.cli.brokers import brokers_app
 from bourse.cli.check import check
 from bourse.cli.common import err
-from bourse.cli.db import migrate
+from bourse.cli.db import backup, migrate, restore
 from bourse.cli.demo import chain_deposit, demo_credentials_cmd
 from bourse.cli.keys import keys_app
 from bourse.cli.referrals import referrals_app
@@ -70,6 +70,8 @@ app.command("stop")(stop_cmd)
 app.command("demo-credentials")(demo_credentials_cmd)
 app.command("chain-deposit")(chain_deposit)
 app.command()(migrate)
+app.command()(backup)
+app.command()(restore)
 app.command()(deposit)
 app.command("audit")(audit_cmd)
 app.command("check")(check)

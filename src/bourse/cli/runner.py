@@ -34,15 +34,21 @@ def actor() -> str:
 
 
 def run(
-    db: str | None, name: str, params: dict[str, Any] | None = None, *, quiet: bool = False
+    db: str | None,
+    name: str,
+    params: dict[str, Any] | None = None,
+    *,
+    quiet: bool = False,
+    timeout: float = TIMEOUT_S,
 ) -> Any:
-    """The result of operation ``name`` on the database of ``db`` (see the module docstring)."""
+    """The result of operation ``name`` on the database of ``db`` (see the module docstring);
+    ``timeout``: seconds to wait for a running server's answer."""
     url = db_url(db)
     body = {k: v for k, v in (params or {}).items() if v is not None}
     home = home_for(url)
     server = running_server(home, url)
     if server is not None:
-        return _remote(server.url, read_token(home), name, body, home=str(home))
+        return _remote(server.url, read_token(home), name, body, home=str(home), timeout=timeout)
     with open_platform(url, quiet=quiet, **direct_config()) as platform:
         try:
             return invoke(platform, name, body, actor=f"local ({actor()})", source="local")
@@ -50,7 +56,15 @@ def run(
             raise fail(str(exc)) from exc
 
 
-def _remote(base: str, token: str | None, name: str, body: dict[str, Any], *, home: str) -> Any:
+def _remote(
+    base: str,
+    token: str | None,
+    name: str,
+    body: dict[str, Any],
+    *,
+    home: str,
+    timeout: float = TIMEOUT_S,
+) -> Any:
     if token is None:
         raise fail(f"a server runs at {base} but {home} holds no operator.token readable by you")
     group, _, verb = name.partition(".")
@@ -59,7 +73,7 @@ def _remote(base: str, token: str | None, name: str, body: dict[str, Any], *, ho
             f"{base}{PREFIX}/{group}/{verb}",
             json=body,
             headers={"Authorization": f"Bearer {token}", "X-Bourse-Actor": actor()},
-            timeout=httpx.Timeout(TIMEOUT_S, connect=5.0),
+            timeout=httpx.Timeout(timeout, connect=5.0),
         )
     except httpx.HTTPError as exc:
         raise fail(f"cannot reach the server at {base}: {exc or type(exc).__name__}") from exc

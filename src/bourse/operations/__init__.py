@@ -5,7 +5,7 @@
 
 ``registry`` holds ``@operation`` and ``OPERATIONS``; one module per group declares its
 operations (``accounts``, ``keys``, ``brokers``, ``broker_oauth``, ``referrals``, ``demo``,
-``audit``, ``sandbox``); ``dispatch.invoke`` runs
+``audit``, ``sandbox``, ``db``); ``dispatch.invoke`` runs
 one and writes its audit row; ``http`` serves them at ``POST /admin/v1/<group>/<verb>``;
 ``home`` knows ``$BOURSE_HOME`` (the operator credential and the runtime file of a running
 server). Importing this package registers every operation.
@@ -16,6 +16,7 @@ from bourse.operations import (
     audit,
     broker_oauth,
     brokers,
+    db,
     demo,
     keys,
     referrals,
@@ -32,6 +33,7 @@ __all__ = [
     "audit",
     "broker_oauth",
     "brokers",
+    "db",
     "demo",
     "get",
     "invoke",

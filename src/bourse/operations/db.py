@@ -1,0 +1,26 @@
+"""``db.*``: the database as a whole. ``db.backup`` writes a consistent snapshot of the running
+platform's database to a file of the server's machine (``bourse.store.backup``), without
+stopping anything. Restoring is no operation: it needs the server stopped (``bourse restore``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from bourse.operations.registry import OperationError, operation
+from bourse.services.bundle import Services
+from bourse.store.backup import BackupError, backup
+
+
+@operation("db.backup", mutates=False)
+def backup_db(svc: Services, *, path: str) -> dict[str, Any]:
+    """Write a consistent backup of the database to ``path`` (absolute; 0600, atomically)."""
+    if not os.path.isabs(path):
+        raise OperationError(f"the backup path must be absolute, not {path!r}")
+    try:
+        manifest = backup(svc.config.database_url, Path(path))
+    except BackupError as exc:
+        raise OperationError(str(exc), 409) from exc
+    return {"path": path, **manifest.to_json()}
