@@ -79,6 +79,13 @@ PROMISED: dict[str, list[str]] = {
         r"^stopped the server at http://127\.0\.0\.1:\d+",
         r"^stopped: no server runs",
         r"local \(\S+\) +│ local +│ accounts\.list",
+        r"^backed up sqlite:///\S+ to \S+/bourse\.backup \(sqlite, schema \d+",
+        r"^restored sqlite:///\S+/trial/bourse\.db from ",
+        r"^ledger sound: ",
+        r"^error: a server runs for .* stop it first with bourse stop\nrefused while",
+        r"^stopped the server at http://127\.0\.0\.1:\d+",
+        r"^restored sqlite:///\S+ from \S+ \(backup of ",
+        r"^ledger sound: ",
     ],
     "docs/sandbox.md": [
         r"^credited 5000 USDT to \d+; available 5000;",

@@ -8,7 +8,16 @@ from typing import Annotated, Any
 
 import typer
 
-from bourse.cli.common import DbOption, JsonOption, console, db_url, err, fail, out, safe_url
+from bourse.cli.common import (
+    DbOption,
+    JsonOption,
+    console,
+    db_url,
+    err,
+    fail,
+    print_json,
+    safe_url,
+)
 from bourse.cli.runner import run
 from bourse.operations.home import home_for, running_server
 from bourse.store.backup import BackupError, head_revision
@@ -54,7 +63,7 @@ def backup(file: FileArg, db: DbOption = None, as_json: JsonOption = False) -> N
                 res = {"path": str(dest), **store_backup(url, dest, status.update).to_json()}
             except BackupError as exc:
                 raise fail(str(exc)) from exc
-    out(as_json, res, _summary("backed up", res))
+    _print(as_json, res, _summary("backed up", res))
 
 
 def restore(file: FileArg, db: DbOption = None, as_json: JsonOption = False) -> None:
@@ -78,7 +87,14 @@ def restore(file: FileArg, db: DbOption = None, as_json: JsonOption = False) -> 
     res = {"path": str(file.expanduser().resolve()), **manifest.to_json()}
     res["database"] = safe_url(url)
     res["migrated_to"] = head_revision()
-    out(as_json, res, _summary("restored", res))
+    _print(as_json, res, _summary("restored", res))
+
+
+def _print(as_json: bool, res: dict[str, Any], line: str) -> None:
+    if as_json:
+        print_json(res)
+    else:  # one line, never wrapped: paths are copied from it
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
 
 
 def _summary(verb: str, res: dict[str, Any]) -> str:
