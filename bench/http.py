@@ -22,8 +22,9 @@ Lua script (``bench/wrk_pool.lua``) walks it without repeats; a pool too small f
 stops it early and says so.
 
 Each endpoint: req/s and p50/p99 with ``--connections`` connections on ``--threads`` wrk
-threads, then a sequential client (one connection) p50. Ratios are against ``hello`` measured
-in the same run. Goals (issue 16): signed order >= 0.30 of hello-world; sequential order p50 <=
+threads, then a sequential client (one connection) p50. Both servers run throughout, and each
+endpoint's ratio is against ``hello`` measured just before it (other work on the machine comes
+and goes: a baseline minutes away would compare different machines). Goals (issue 16): signed order >= 0.30 of hello-world; sequential order p50 <=
 2 ms on SQLite.
 
     .venv/bin/python bench/http.py --quick        # under a minute
@@ -81,6 +82,9 @@ class Run:
     seq_p50_ms: float
     errors: int
     note: str = ""
+    #: the hello-world app's req/s measured just before (the machine's load drifts: each
+    #: endpoint's ratio is against its own neighbour)
+    hello_rps: float = 0.0
 
 
 # --- the hello-world app (a child process) ---------------------------------------------------
@@ -250,7 +254,15 @@ def phase(
     args: argparse.Namespace,
     pools: tuple[list[str], list[str]] | None = None,
     tmp: Path | None = None,
+    hello: str = "",
 ) -> Run:
+    """``name`` under load, then one connection; with ``hello``, the hello-world app's
+    throughput measured right before, as this endpoint's baseline."""
+    hello_rps = (
+        float(wrk(hello, "/", args.seconds, args.threads, args.connections)["rps"])
+        if hello
+        else 0.0
+    )
     files: list[Path | None] = [None, None]
     if pools is not None:
         assert tmp is not None
@@ -267,6 +279,7 @@ def phase(
         float(seq["p50"]),
         int(conc["errors"]) + int(seq["errors"]),
         " ".join(str(x) for x in (conc["note"], seq["note"]) if x),
+        hello_rps or float(conc["rps"]),
     )
 
 
@@ -374,37 +387,41 @@ def main() -> None:
     runs: list[Run] = []
     hello, hbase = start_hello(tmp, env)
     try:
-        wrk(hbase, "/", 1, args.threads, args.connections)  # warm-up
-        runs.append(phase("hello", hbase, "/", args))
+        server, base = start_bourse(url, tmp, env)
+        try:
+            wrk(hbase, "/", 1, args.threads, args.connections)  # warm-up
+            wrk(base, "/api/v3/ping", 1, args.threads, args.connections)
+            runs.append(phase("hello", hbase, "/", args))
+            plan: list[tuple[str, str, tuple[list[str], list[str]] | None]] = [
+                ("ping", "/api/v3/ping", None),
+                ("depth", f"/api/v3/depth?symbol={SYMBOL}&limit=100", None),
+                ("ticker", f"/api/v3/ticker/24hr?symbol={SYMBOL}", None),
+            ]
+            for name, path, _ in plan:
+                if want(name):
+                    runs.append(phase(name, base, path, args, hello=hbase))
+            if want("account"):
+                pools = (pool_account(conc_n, seeded.trader), pool_account(seq_n, seeded.trader))
+                runs.append(phase("account", base, "", args, pools, tmp, hello=hbase))
+            if want("order"):
+                pools = (
+                    pool_order(conc_n, seeded.trader, "c"),
+                    pool_order(seq_n, seeded.trader, "s"),
+                )
+                runs.append(phase("order", base, "", args, pools, tmp, hello=hbase))
+            if want("cancel"):
+                items = seeded.cancels
+                pools = (pool_cancel(items[:conc_n]), pool_cancel(items[conc_n:]))
+                runs.append(phase("cancel", base, "", args, pools, tmp, hello=hbase))
+        finally:
+            stop(server)
     finally:
         stop(hello)
-    server, base = start_bourse(url, tmp, env)
-    try:
-        wrk(base, "/api/v3/ping", 1, args.threads, args.connections)  # warm-up
-        if want("ping"):
-            runs.append(phase("ping", base, "/api/v3/ping", args))
-        if want("depth"):
-            runs.append(phase("depth", base, f"/api/v3/depth?symbol={SYMBOL}&limit=100", args))
-        if want("ticker"):
-            runs.append(phase("ticker", base, f"/api/v3/ticker/24hr?symbol={SYMBOL}", args))
-        if want("account"):
-            pools = (pool_account(conc_n, seeded.trader), pool_account(seq_n, seeded.trader))
-            runs.append(phase("account", base, "", args, pools, tmp))
-        if want("order"):
-            pools = (pool_order(conc_n, seeded.trader, "c"), pool_order(seq_n, seeded.trader, "s"))
-            runs.append(phase("order", base, "", args, pools, tmp))
-        if want("cancel"):
-            items = seeded.cancels
-            pools = (pool_cancel(items[:conc_n]), pool_cancel(items[conc_n:]))
-            runs.append(phase("cancel", base, "", args, pools, tmp))
-    finally:
-        stop(server)
     report(runs, args, load, time.monotonic() - started)
     shutil.rmtree(tmp, ignore_errors=True)
 
 
 def report(runs: list[Run], args: argparse.Namespace, load: tuple[float, ...], took: float) -> None:
-    base = runs[0].rps
     cmd = "bench/http.py " + shlex.join(sys.argv[1:])
     print(f"## bourse serve vs hello-world under wrk ({cmd.strip()})")
     print(
@@ -414,16 +431,17 @@ def report(runs: list[Run], args: argparse.Namespace, load: tuple[float, ...], t
         f"took {took:.0f}s"
     )
     print()
-    print("| endpoint | req/s | x hello | p50 ms | p99 ms | 1-conn p50 ms | errors |")
-    print("|---|---|---|---|---|---|---|")
+    print("| endpoint | req/s | hello req/s | x hello | p50 ms | p99 ms | 1-conn p50 ms | errors |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in runs:
         print(
-            f"| {r.name} | {r.rps:,.0f} | {r.rps / base:.2f} | {r.p50_ms:.2f} | "
-            f"{r.p99_ms:.2f} | {r.seq_p50_ms:.2f} | {r.errors}{' ' + r.note if r.note else ''} |"
+            f"| {r.name} | {r.rps:,.0f} | {r.hello_rps:,.0f} | {r.rps / r.hello_rps:.2f} | "
+            f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.seq_p50_ms:.2f} | "
+            f"{r.errors}{' ' + r.note if r.note else ''} |"
         )
     order = next((r for r in runs if r.name == "order"), None)
     if order is not None:
-        ratio = order.rps / base
+        ratio = order.rps / order.hello_rps
         print()
         print(
             f"signed order: {ratio:.2f} of hello-world (goal >= {GOAL_RATIO}: "

@@ -154,6 +154,50 @@ def test_bind_race_binds_exactly_once(world: World, keys: ApiKeys) -> None:
     assert sum(isinstance(r, KeyAlreadyBound) for r in results) == 1
 
 
+def test_an_unbind_stops_attribution_at_once_even_against_a_racing_lookup(
+    world: World, keys: ApiKeys
+) -> None:
+    """Lookups in flight while a key is unbound (they read the binding before the unbind, and
+    store what they read after it) cannot put the old binding back in the cache: the next
+    order after the unbind, from the event loop's cache or the database, earns nobody."""
+    bindings, attributor = world.brokers.bindings, world.brokers.attributor
+    bid, _ = approved(world)
+    user = world.users[0]
+    key, _ = keys.create_key(user, ["SPOT_DEAL_WRITE"])
+    bindings.bind(key, bid, user)
+    assert attributor.for_key(key, None).broker_id == bid
+    assert attributor.cached_for_key(key, None).broker_id == bid  # type: ignore[union-attr]
+    read = threading.Barrier(5)  # four lookups have read the bound row, and the unbind runs
+    unbound = threading.Event()
+    real_get = bindings.get
+
+    def slow_get(api_key: str):  # type: ignore[no-untyped-def]
+        row = real_get(api_key)
+        read.wait(10)
+        unbound.wait(10)  # store what was read only once the unbind is done
+        return row
+
+    bindings._cache.clear()  # cold: every lookup goes to the database
+    bindings.get = slow_get  # type: ignore[method-assign]
+    seen: list[int | None] = []
+    lookups = [
+        threading.Thread(target=lambda: seen.append(bindings.bound_broker(key))) for _ in range(4)
+    ]
+    for th in lookups:
+        th.start()
+    read.wait(10)
+    bindings.get = real_get  # type: ignore[method-assign]
+    bindings.unbind(key, account_id=user)
+    unbound.set()
+    for th in lookups:
+        th.join(10)
+    assert seen == [bid] * 4  # they did read the binding before the unbind
+    assert bindings.bound_broker(key) is None
+    assert attributor.for_key(key, None).broker_id is None
+    cached = attributor.cached_for_key(key, None)
+    assert cached is not None and cached.broker_id is None
+
+
 def test_bind_rules(world: World, keys: ApiKeys) -> None:
     bindings, reg = world.brokers.bindings, world.brokers.registry
     bid, b_acc = approved(world)

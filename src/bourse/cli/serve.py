@@ -3,8 +3,12 @@ file in ``$BOURSE_HOME`` (``bourse.operations.home``)."""
 
 from __future__ import annotations
 
+import atexit
 import gc
+import logging
+import logging.handlers
 import os
+import queue
 import socket
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -38,10 +42,17 @@ def public_url(host: str, port: int) -> str:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    """Bind the listening socket ourselves so ``--port 0`` still tells us the real port."""
+    """Bind the listening socket ourselves so ``--port 0`` still tells us the real port.
+
+    TCP_NODELAY is set on it, and Linux hands it down to every accepted connection: without
+    it a response written in two pieces (headers, then body) can wait for the client's delayed
+    ACK (Nagle's algorithm), ~40 ms a response. The protocol is named (``IPPROTO_TCP``, not 0)
+    so that asyncio's transports also recognise the connections as TCP and set it themselves.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError:
@@ -52,13 +63,58 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def server_config(app: Any, log_level: str, log_format: str = "text") -> uvicorn.Config:
+def server_config(
+    app: Any, log_level: str, log_format: str = "text", access_log: bool = True
+) -> uvicorn.Config:
     """The server stack ``bourse serve`` runs ``app`` on (``bench/http.py`` serves its
-    hello-world baseline with it too, so the two differ only by the app); its logs one line
-    per event, as ``log_format`` (``bourse.api.observability.logs``)."""
-    return uvicorn.Config(
-        app, log_level=log_level, lifespan="auto", log_config=log_config(log_format, log_level)
+    hello-world baseline with it too, so the two differ only by the app): uvicorn, with uvloop
+    and httptools when installed (they are dependencies); its logs one line per event, as
+    ``log_format`` (``bourse.api.observability.logs``), the access log written by a thread of
+    its own (``queue_access_log``)."""
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        lifespan="auto",
+        log_config=log_config(log_format, log_level),
+        access_log=access_log,
     )
+    if access_log:
+        queue_access_log()
+    return config
+
+
+class _RecordQueueHandler(logging.handlers.QueueHandler):
+    """Hands the record over as it is: formatting happens in the listener's thread (the
+    handlers' filters, which add the request id, have run on the record before)."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
+
+
+def queue_access_log() -> logging.handlers.QueueListener | None:
+    """Route uvicorn's access log through a queue to a thread that formats and writes it, so a
+    request costs the event loop a record and a queue put, never a write to a slow terminal or
+    pipe. The same lines as before (``uvicorn.access``'s own handlers write them); flushed at
+    exit. Once per process: returns the listener the first time, None after."""
+    logger = logging.getLogger("uvicorn.access")
+    if any(isinstance(h, _RecordQueueHandler) for h in logger.handlers):
+        return None
+    q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = logging.handlers.QueueListener(q, *logger.handlers, respect_handler_level=True)
+    handler = _RecordQueueHandler(q)
+    # filters run where the record is made (the request id is the current request's there)
+    for h in logger.handlers:
+        for f in h.filters:
+            handler.addFilter(f)
+    logger.handlers = [handler]
+    listener.start()
+
+    def flush() -> None:
+        if listener._thread is not None:  # not stopped already
+            listener.stop()
+
+    atexit.register(flush)
+    return listener
 
 
 def _seed_with_progress(platform: Any) -> Any:
@@ -124,6 +180,13 @@ def serve(
         typer.Option(
             "--metrics/--no-metrics",
             help="Collect Prometheus metrics (GET /metrics with the operator credential).",
+        ),
+    ] = True,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="One line per request (written by a thread of its own; off: not even that).",
         ),
     ] = True,
     seed: Annotated[int | None, typer.Option(help="Random seed of the demo market maker.")] = None,
@@ -259,7 +322,10 @@ def serve(
 
         server = _Server(
             server_config(
-                create_app(platform, operator_token=token, metrics=metrics), log_level, log_format
+                create_app(platform, operator_token=token, metrics=metrics),
+                log_level,
+                log_format,
+                access_log,
             ),
             on_shutdown=done,
         )

@@ -65,6 +65,10 @@ def private_files(path: str) -> None:
             continue
 
 
+#: SQLite connections kept open per engine (see ``make_engine``)
+SQLITE_POOL_SIZE = 64
+
+
 def _sqlite_on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     # Let SQLAlchemy (not pysqlite) decide where transactions begin; see the "begin" hook.
     dbapi_conn.isolation_level = None
@@ -105,6 +109,12 @@ def make_engine(
         if make_url(url).database in (None, "", ":memory:"):
             # one in-memory database shared by every thread (tests, throwaway demos)
             kwargs.setdefault("poolclass", StaticPool)
+        else:
+            # a connection per thread that may use one (the engine, AnyIO's 40 worker threads,
+            # the schedulers), kept: SQLAlchemy's default of 5 (+10 overflow) closed and
+            # reopened connections under load, running the PRAGMAs below again each time
+            kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
+            kwargs.setdefault("max_overflow", SQLITE_POOL_SIZE)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)

@@ -80,6 +80,14 @@ async def attribute(ctx: Ctx) -> Attribution:
     """
     attributor = ctx.services.brokers.attributor
     source = ctx.request.headers.get("source")
+    if ctx.principal is None and ctx.key is not None:
+        # from the caches on the event loop when they know (the common case): no worker
+        # thread, no SQL; only a cold cache sends the lookup to a thread below
+        known, owner = ctx.services.subaccounts.cached_broker_of(ctx.key.account_id)
+        if known and owner is None:
+            att = attributor.cached_for_key(ctx.key.api_key, source)
+            if att is not None:
+                return att
     if ctx.principal is not None:
         return await ctx.db(attributor.resolve, ctx.principal.broker_id, source)
     if ctx.key is not None:  # a sub-account of an independent broker always earns its broker

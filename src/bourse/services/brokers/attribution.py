@@ -61,6 +61,24 @@ class Attributor:
         bound = self.bindings.bound_broker(api_key) if api_key else None
         return self.resolve(bound, source_header)
 
+    def cached_for_key(self, api_key: str, source_header: str | None) -> Attribution | None:
+        """``for_key`` from the caches alone, or None when answering needs the database: what
+        the trading layer asks first, on the event loop, before handing the lookup to a thread.
+        """
+        known, bound = self.bindings.cached_bound_broker(api_key)
+        if not known:
+            return None
+        source = clean_source(source_header)
+        if bound is None and not source:
+            return attribute(None, source, None)  # the common case: no broker involved
+        snapshot = self.registry.cached_snapshot()
+        if snapshot is None:
+            return None
+        by_id, _ = snapshot
+        if bound is not None and bound not in by_id:
+            return None
+        return self.resolve(bound, source_header)
+
     def record(
         self, order_id: int, account_id: int, attribution: Attribution, api_key: str = ""
     ) -> bool:

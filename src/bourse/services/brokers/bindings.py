@@ -74,9 +74,13 @@ class Bindings:
         self.clock = clock
         self._cache: dict[str, tuple[float, int | None]] = {}
         self._lock = threading.Lock()
+        #: bumped by every ``_forget``: a lookup keeps what it read only if none happened since
+        #: it started, so a lookup racing an unbind cannot put the old binding back
+        self._generation = 0
 
     def _forget(self, api_key: str) -> None:
         with self._lock:
+            self._generation += 1
             self._cache.pop(api_key, None)
 
     # --- reading -------------------------------------------------------------------------------
@@ -94,18 +98,29 @@ class Bindings:
         return self.get(api_key)
 
     def bound_broker(self, api_key: str) -> int | None:
-        """The broker id the key is bound to now (cached briefly: it is on every order)."""
+        """The broker id the key is bound to now (cached briefly: it is on every order; this
+        process's binds and unbinds take effect at once)."""
+        known, broker = self.cached_bound_broker(api_key)
+        if known:
+            return broker
         mono = time.monotonic()
-        hit = self._cache.get(api_key)
-        if hit is not None and hit[0] > mono:
-            return hit[1]
+        generation = self._generation
         b = self.get(api_key)
         broker = b.broker_id if b is not None and b.active else None
         with self._lock:
             if len(self._cache) > _CACHE_MAX:
                 self._cache.clear()
-            self._cache[api_key] = (mono + _CACHE_TTL_S, broker)
+            if generation == self._generation:
+                self._cache[api_key] = (mono + _CACHE_TTL_S, broker)
         return broker
+
+    def cached_bound_broker(self, api_key: str) -> tuple[bool, int | None]:
+        """``(True, broker id or None)`` from the cache, ``(False, None)`` if only the database
+        knows: a lock-free dict read, for the event loop (no worker thread, no SQL)."""
+        hit = self._cache.get(api_key)
+        if hit is not None and hit[0] > time.monotonic():
+            return True, hit[1]
+        return False, None
 
     def list_for_broker(
         self, broker_id: int, include_unbound: bool = False

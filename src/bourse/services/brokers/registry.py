@@ -146,6 +146,13 @@ class Registry:
             self._cache = (mono + _CACHE_TTL_S, by_id, by_code)
         return by_id, by_code
 
+    def cached_snapshot(self) -> tuple[dict[int, Broker], dict[str, int]] | None:
+        """``cached()`` if it is fresh, else None (never reads the database)."""
+        snap = self._cache
+        if snap is not None and snap[0] > time.monotonic():
+            return snap[1], snap[2]
+        return None
+
     def invalidate(self) -> None:
         with self._lock:
             self._cache = None

@@ -138,6 +138,16 @@ class SubAccounts(SubAccountDirectory):
         return len(subs)
 
     # --- attribution ---------------------------------------------------------------------------
+    def cached_broker_of(self, account_id: int) -> tuple[bool, int | None]:
+        """``(True, broker_of(account_id))`` when no SQL is needed to answer (any account but
+        a sub-account not seen yet), else ``(False, None)``: for the event loop."""
+        if account_id in self._sub_broker:
+            return True, self._sub_broker[account_id]
+        acc = self.engine.wallet.accounts.get(account_id)
+        if acc is None or acc.kind is not AccountKind.BROKER_SUB:
+            return True, None
+        return False, None
+
     def broker_of(self, account_id: int) -> int | None:
         """The independent broker a sub-account belongs to (None for any other account).
 

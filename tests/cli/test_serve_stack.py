@@ -1,0 +1,101 @@
+"""The server stack of ``bourse serve``: the listening socket (every accepted connection has
+TCP_NODELAY) and the access log (written by a thread of its own, the same lines).
+
+Without it, a response written in two pieces waits for the client's delayed ACK (~40 ms), the
+latency issue 16 saw under wrk. Checked on the server side, with getsockopt on connections the
+listener accepted (the kernel hands the option down), for IPv4 and, where the host has it, IPv6.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+
+import pytest
+
+from bourse.cli.serve import _bind, queue_access_log
+
+
+def _has_ipv6() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_accepted_connections_have_tcp_nodelay(host: str) -> None:
+    if host == "::1" and not _has_ipv6():
+        pytest.skip("no IPv6 loopback on this host")
+    listener = _bind(host, 0)
+    accepted: list[socket.socket] = []
+    clients: list[socket.socket] = []
+    try:
+        assert listener.proto == socket.IPPROTO_TCP  # asyncio sets TCP_NODELAY only then
+        port = listener.getsockname()[1]
+        listener.settimeout(5)
+        for _ in range(3):  # several connections at once: each one inherits the option
+            clients.append(socket.create_connection((host, port), timeout=5))
+        for _ in clients:
+            conn, _addr = listener.accept()
+            accepted.append(conn)
+        for conn in accepted:
+            assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        # a plain listener's connections do not have it: the check above can fail
+        with socket.socket(listener.family, socket.SOCK_STREAM) as plain:
+            plain.bind((host, 0))
+            plain.listen(1)
+            plain.settimeout(5)
+            with socket.create_connection((host, plain.getsockname()[1]), timeout=5):
+                conn, _addr = plain.accept()
+                with conn:
+                    assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+    finally:
+        for s in accepted + clients:
+            s.close()
+        listener.close()
+
+
+def test_the_access_log_is_written_by_a_thread_of_its_own() -> None:
+    logger = logging.getLogger("uvicorn.access")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    lines: list[tuple[str, str]] = []
+    written = threading.Semaphore(0)
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append((self.format(record), threading.current_thread().name))
+            written.release()
+
+    logger.handlers = [Capture()]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    listener = queue_access_log()
+    try:
+        assert listener is not None
+        assert queue_access_log() is None  # once per process: no second queue in front
+        senders = [
+            threading.Thread(
+                target=logger.info, args=('%s - "%s %s"', f"127.0.0.1:{n}", "GET", "/api/v3/ping")
+            )
+            for n in range(8)
+        ]
+        for th in senders:
+            th.start()
+        for th in senders:
+            th.join(10)
+        for _ in senders:
+            assert written.acquire(timeout=10)
+        assert sorted(text for text, _ in lines) == sorted(
+            f'127.0.0.1:{n} - "GET /api/v3/ping"' for n in range(8)
+        )
+        writers = {name for _, name in lines}
+        assert threading.current_thread().name not in writers
+        assert not writers & {th.name for th in senders}
+    finally:
+        listener and listener.stop()
+        logger.handlers, _level, logger.propagate = saved
+        logger.setLevel(_level)
