@@ -218,15 +218,21 @@ def test_faucet_limit_holds_under_concurrency(demo: Demo) -> None:
     acc = _account(demo, "faucet race")
 
     def grab(i: int) -> int:
-        return demo.admin(
-            "faucet", account=acc, asset="USDT", amount="70", request_id=f"r{i}"
-        ).status_code
+        # a busy machine may answer 503 (busy store): a retry with the same request id is safe
+        for _ in range(5):
+            r = demo.admin("faucet", account=acc, asset="USDT", amount="70", request_id=f"r{i}")
+            if r.status_code in (200, 429):
+                return r.status_code
+            time.sleep(0.5)
+        return r.status_code
 
     with ThreadPoolExecutor(16) as pool:
         codes = list(pool.map(grab, range(40)))
-    assert codes.count(200) == USDT_LIMIT // 70 and codes.count(429) == 40 - USDT_LIMIT // 70
-    bal = demo.admin("faucet", account=acc, asset="USDT", amount="70", request_id="r0").json()
-    assert bal["available"] == str(70 * (USDT_LIMIT // 70))
+    fits = USDT_LIMIT // 70
+    assert codes.count(200) == fits and codes.count(429) == 40 - fits, codes
+    granted = codes.index(200)  # asked again, a granted request answers the balance
+    bal = demo.admin("faucet", account=acc, asset="USDT", amount="70", request_id=f"r{granted}")
+    assert bal.json()["credited"] is False and bal.json()["available"] == str(70 * fits)
 
 
 # --- the market maker ----------------------------------------------------------------------
