@@ -11,6 +11,7 @@ from typing import Any
 
 from bourse.api.mexc import schemas as s
 from bourse.api.mexc.context import Endpoint
+from bourse.api.mexc.openapi_links import LINKS, operation_id
 from bourse.api.mexc.params import INT64_MAX, P
 
 
@@ -78,7 +79,7 @@ def build(endpoints: list[Endpoint], server_url: str | None = None) -> dict[str,
     for ep in endpoints:
         params = [_parameter(p) for p in ep.params]
         op: dict[str, Any] = {
-            "operationId": f"{ep.method.lower()}{ep.path.replace('/', '_')}",
+            "operationId": operation_id(ep.method, ep.path),
             "summary": ep.summary or ep.path,
             "parameters": params + (list(_SIGNED) if ep.signed else []),
             "responses": {
@@ -95,6 +96,15 @@ def build(endpoints: list[Endpoint], server_url: str | None = None) -> dict[str,
                 "default": {"description": "MEXC error", "content": _JSON_ERROR},
             },
         }
+        links = {
+            f"{m.capitalize()}{p.replace('/api/v3', '').replace('/', '_')}": {
+                "operationId": operation_id(m, p),
+                "parameters": {f"query.{k}": f"$response.body#{v}" for k, v in args.items()},
+            }
+            for m, p, args in LINKS.get((ep.method, ep.path), [])
+        }
+        if links:
+            op["responses"]["200"]["links"] = links
         if ep.signed:
             op["security"] = [{"ApiKey": []}]
             op["responses"]["401"] = {
