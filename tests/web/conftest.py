@@ -6,13 +6,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 from bourse.app import create_app
 from bourse.bootstrap import open_platform
 from bourse.config import Config, RateLimits
-from bourse.sandbox.controls import start_sandbox
+from bourse.domain.money import format_units
+from bourse.sandbox.controls import Sandbox, start_sandbox
 from bourse.sandbox.demo import seed_demo
 from bourse.services.apikeys import generate_server_key
 from bourse.services.bundle import Services
@@ -27,6 +29,22 @@ class Demo:
     platform: Services
     url: str
     broker_id: int
+
+    def quiet_bid(self, symbol: str) -> str:
+        """Pause the market maker and give a bid price one tick above the best bid (inside the
+        spread, so an order there is the top of the book and nobody trades with it)."""
+        sandbox = self.platform.sandbox
+        assert isinstance(sandbox, Sandbox) and sandbox.maker is not None
+        sandbox.maker.pause()
+
+        def top(e: Any) -> tuple[int, int, int]:
+            book = e.exchange.books[symbol]
+            (bid, _), (ask, _) = book.bids.depth(1)[0], book.asks.depth(1)[0]
+            return bid, ask, e.exchange.symbols[symbol].price_scale
+
+        bid, ask, scale = self.platform.engine.read(top)
+        assert ask - bid >= 2, "the demo spread is too narrow for a bid inside it"
+        return format_units(bid + 1, scale)
 
 
 @pytest.fixture

@@ -176,7 +176,8 @@ def test_each_page_renders_within_budget_on_the_demo(demo: Demo) -> None:
     http.post("/account/faucet", data={"csrf_token": _csrf(http.get("/account").text),
                                        "asset": "USDT", "amount": "100", "request_id": "t"})  # fmt: skip
     report = {}
-    for path in ("/", "/markets", "/docs", "/account", "/account/keys"):
+    for path in ("/", "/markets", "/docs", "/account", "/account/keys", "/trade/BTCUSDT",
+                 "/trade/BTCUSDT/book"):  # fmt: skip
         durs = []
         for _ in range(7):
             start = time.perf_counter()

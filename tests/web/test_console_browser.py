@@ -1,6 +1,7 @@
 """The console's first journey in a real browser (Debian's chromium via playwright) against a
 demo server: open the home page (markets refreshed by htmx), sign up, get test funds, create a
-key limited to one trading pair, bind it to the demo broker. Screenshots of each step go to
+key limited to one trading pair, bind it to the demo broker, then place a limit order on the
+trade page, see it top the book, and cancel it. Screenshots of each step go to
 ``test-artifacts/console-*.png``; no page may log a script or CSP error."""
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 WAIT_MS = 10_000
 
 
-def test_signup_fund_create_pair_limited_key_bind_to_broker(demo: Demo) -> None:
+def test_signup_fund_key_bind_trade(demo: Demo) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     base = demo.url
     with sync_playwright() as pw:
@@ -87,6 +88,28 @@ def test_signup_fund_create_pair_limited_key_bind_to_broker(demo: Demo) -> None:
             page.reload()
             assert "#new-secret" not in page.content() and "new-secret" not in page.content()
             page.screenshot(path=str(ARTIFACTS / "console-key-bound.png"), full_page=True)
+
+            # the trade page: a bid inside the spread tops the book, then is cancelled
+            price = demo.quiet_bid("BTCUSDT")
+            page.click("nav >> text=Markets")
+            page.click('tr[data-symbol="BTCUSDT"] >> text=BTC')
+            page.wait_for_url(base + "/trade/BTCUSDT")
+            page.fill("input[name=price]", price)
+            page.fill("input[name=quantity]", "0.0123")
+            page.click('button:has-text("Place order")')
+            page.wait_for_url(lambda url: "/trade/BTCUSDT?placed=" in url)
+            order = page.locator("#open-orders tbody tr")
+            assert order.count() == 1 and price in order.inner_text()
+            top_bid = page.locator("tbody.bids tr").first
+            assert top_bid.inner_text().split() == [price, "0.0123"]
+            page.screenshot(path=str(ARTIFACTS / "console-trade-placed.png"), full_page=True)
+            order.locator('button:has-text("Cancel")').click()
+            page.wait_for_url(lambda url: "/trade/BTCUSDT?cancelled=" in url)
+            assert "You have no open orders" in page.content()
+            with page.expect_response(lambda r: r.url == base + "/trade/BTCUSDT/book"):
+                pass  # htmx polls the book every 2 s
+            assert page.locator("tbody.bids tr").first.inner_text().split()[0] != price
+            page.screenshot(path=str(ARTIFACTS / "console-trade-cancelled.png"), full_page=True)
             assert not errors, errors
         finally:
             browser.close()

@@ -68,20 +68,20 @@ class FaucetRefused(Exception):
     """The faucet refused a credit; ``str(exc)`` says why, for a person."""
 
 
-def _timed(handler: Handler) -> Handler:
+def timed(handler: Handler) -> Handler:
     """Add ``Server-Timing: render;dur=<ms>``: the time the server spent on the response."""
 
     @wraps(handler)
-    async def timed(request: Request) -> Response:
+    async def wrapper(request: Request) -> Response:
         start = time.perf_counter()
         resp = await handler(request)
         resp.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - start) * 1000:.1f}"
         return resp
 
-    return timed
+    return wrapper
 
 
-def _redirect(url: str) -> Response:
+def redirect(url: str) -> Response:
     return pages.secure_headers(RedirectResponse(url, status_code=303))
 
 
@@ -153,7 +153,7 @@ class Console:
     async def dashboard(self, request: Request, **ctx: Any) -> Response:
         session = await self._session(request)
         if session is None:
-            return _redirect("/login?next=/account")
+            return redirect("/login?next=/account")
         account = session.user.account_id
         rows, total = await run_in_threadpool(figures.balances, self.svc, account)
         assets = await run_in_threadpool(self.svc.engine.read, lambda e: sorted(e.wallet.assets))
@@ -174,7 +174,7 @@ class Console:
     async def fund(self, request: Request) -> Response:
         session, form, ok = await self._form(request)
         if session is None:
-            return _redirect("/login?next=/account")
+            return redirect("/login?next=/account")
         if not ok:
             return self._refused(session)
         if self.faucet is None:
@@ -190,7 +190,7 @@ class Console:
             )
         except FaucetRefused as exc:
             return await self.dashboard(request, status=400, error=messages.say(exc))
-        return _redirect(f"/account?funded={amount}%20{asset}")
+        return redirect(f"/account?funded={amount}%20{asset}")
 
     # --- API keys ------------------------------------------------------------------------------
     def _key_rows(self, account: int) -> list[dict[str, Any]]:
@@ -229,7 +229,7 @@ class Console:
     async def keys(self, request: Request, **ctx: Any) -> Response:
         session = await self._session(request)
         if session is None:
-            return _redirect("/login?next=/account/keys")
+            return redirect("/login?next=/account/keys")
         data = await run_in_threadpool(self._keys_context, session.user.account_id)
         status = int(ctx.pop("status", 200))
         ctx.setdefault("checked", DEFAULT_CHECKED)
@@ -247,7 +247,7 @@ class Console:
     async def create_key(self, request: Request) -> Response:
         session, form, ok = await self._form(request)
         if session is None:
-            return _redirect("/login?next=/account/keys")
+            return redirect("/login?next=/account/keys")
         if not ok:
             return self._refused(session)
         label = str((form.get("label") or [""])[0]).strip()
@@ -288,7 +288,7 @@ class Console:
     ) -> Response:
         session, form, ok = await self._form(request)
         if session is None:
-            return _redirect("/login?next=/account/keys")
+            return redirect("/login?next=/account/keys")
         if not ok:
             return self._refused(session)
         api_key = str((form.get("api_key") or [""])[0]).strip()[:64]
@@ -296,7 +296,7 @@ class Console:
             done = await run_in_threadpool(action, session.user.account_id, api_key, form)
         except (DomainError, ValueError) as exc:
             return await self.keys(request, status=400, error=messages.say(exc))
-        return _redirect(f"/account/keys?done={done}")
+        return redirect(f"/account/keys?done={done}")
 
     def _delete(self, account: int, api_key: str, form: dict[str, Any]) -> str:
         if not self.svc.apikeys.delete_key(api_key, account):
@@ -329,14 +329,14 @@ def routes(svc: Services, secure: bool, faucet: Faucet | None = None) -> list[Ba
     """The console's routes (mount at the app root, before anything else claims ``/``)."""
     c = Console(svc, secure, faucet)
     return [
-        Route("/", _timed(c.home), methods=["GET"]),
-        Route("/markets", _timed(c.markets), methods=["GET"]),
-        Route("/docs", _timed(c.docs), methods=["GET"]),
-        Route("/account", _timed(c.dashboard), methods=["GET"]),
-        Route("/account/faucet", _timed(c.fund), methods=["POST"]),
-        Route("/account/keys", _timed(c.keys), methods=["GET"]),
-        Route("/account/keys", _timed(c.create_key), methods=["POST"]),
-        Route("/account/keys/delete", _timed(c.delete_key), methods=["POST"]),
-        Route("/account/keys/bind", _timed(c.bind), methods=["POST"]),
-        Route("/account/keys/release", _timed(c.release), methods=["POST"]),
+        Route("/", timed(c.home), methods=["GET"]),
+        Route("/markets", timed(c.markets), methods=["GET"]),
+        Route("/docs", timed(c.docs), methods=["GET"]),
+        Route("/account", timed(c.dashboard), methods=["GET"]),
+        Route("/account/faucet", timed(c.fund), methods=["POST"]),
+        Route("/account/keys", timed(c.keys), methods=["GET"]),
+        Route("/account/keys", timed(c.create_key), methods=["POST"]),
+        Route("/account/keys/delete", timed(c.delete_key), methods=["POST"]),
+        Route("/account/keys/bind", timed(c.bind), methods=["POST"]),
+        Route("/account/keys/release", timed(c.release), methods=["POST"]),
     ]

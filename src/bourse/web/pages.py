@@ -42,7 +42,14 @@ def _ms_datetime(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _ms_time(ms: int | None) -> str:
+    if not ms:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%H:%M:%S")
+
+
 _env.filters["ms_datetime"] = _ms_datetime
+_env.filters["ms_time"] = _ms_time
 
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",

@@ -1,0 +1,207 @@
+"""The trade page of one pair: the order book and recent trades, an order form (limit or
+market), the user's open orders with a cancel button.
+
+=============================  =====  ====================================================
+path                           verbs  what
+=============================  =====  ====================================================
+/trade/{symbol}                GET    the page (anyone sees the book; the form needs log-in)
+/trade/{symbol}/book           GET    the book and recent trades alone (htmx polls it)
+/trade/{symbol}/order          POST   place an order (the engine's ``PlaceOrder``)
+/trade/{symbol}/cancel         POST   cancel one of the user's open orders
+=============================  =====  ====================================================
+
+Orders go to the engine the API sends them to, checked by the same domain rules (price band,
+precision, minimums); a web order has no API key and so earns no broker a rebate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bourse.domain.errors import DomainError, UnknownSymbol
+from bourse.domain.money import format_units, to_units
+from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType
+from bourse.domain.price_band import check_price_band
+from bourse.domain.symbols import Symbol
+from bourse.engine import commands as c
+from bourse.engine.clock import now_ms
+from bourse.services.bundle import Services
+from bourse.web import figures, messages, pages
+from bourse.web.console import Console, Faucet, redirect, timed
+
+#: levels of each side of the book shown, and recent trades
+BOOK_LEVELS = 10
+TRADES_SHOWN = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    price: str
+    qty: str
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRow:
+    price: str
+    qty: str
+    side: str  # the taker's: "buy" or "sell"
+    time: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrder:
+    id: int
+    side: str
+    type: str
+    price: str
+    qty: str
+    filled: str
+
+
+class TradePages(Console):
+    def _symbol(self, name: str) -> Symbol:
+        sym = self.svc.engine.read(lambda e: e.exchange.symbols.get(name.upper()))
+        if sym is None:
+            raise UnknownSymbol(name)
+        return sym
+
+    def _book(self, sym: Symbol) -> dict[str, Any]:
+        ps, qs = sym.price_scale, sym.qty_scale
+
+        def snap(e: Any) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+            book = e.exchange.books[sym.name]
+            return book.bids.depth(BOOK_LEVELS), book.asks.depth(BOOK_LEVELS)
+
+        bids, asks = self.svc.engine.read(snap)
+        trades = self.svc.marketdata.recent_trades(sym.name, TRADES_SHOWN)
+        trades.reverse()  # newest first
+        return {
+            "symbol": sym,
+            "bids": [Level(format_units(p, ps), format_units(q, qs)) for p, q in bids],
+            "asks": [Level(format_units(p, ps), format_units(q, qs)) for p, q in reversed(asks)],
+            "trades": [
+                TradeRow(
+                    format_units(p, ps), format_units(q, qs), "buy" if side == BUY else "sell", t
+                )
+                for _, p, q, _, side, t in trades
+            ],  # fmt: skip
+        }
+
+    def _open_orders(self, sym: Symbol, account: int) -> list[OpenOrder]:
+        def mine(e: Any) -> list[Any]:
+            book = e.exchange.books[sym.name]
+            return sorted((o for o in book.orders.values() if o.account == account),
+                          key=lambda o: o.id)  # fmt: skip
+
+        return [
+            OpenOrder(
+                o.id,
+                "Buy" if o.side == BUY else "Sell",
+                str(o.type).title(),
+                format_units(o.price, sym.price_scale),
+                format_units(o.qty, sym.qty_scale),
+                format_units(o.filled_qty, sym.qty_scale),
+            )
+            for o in self.svc.engine.read(mine)
+        ]
+
+    def _context(self, sym: Symbol, account: int | None) -> dict[str, Any]:
+        row = next(m for m in figures.markets(self.svc, now_ms()) if m.symbol == sym.name)
+        return {
+            **self._book(sym),
+            "market": row,
+            "orders": self._open_orders(sym, account) if account is not None else [],
+        }
+
+    async def page(self, request: Request, **ctx: Any) -> Response:
+        session = await self._session(request)
+        try:
+            sym = await run_in_threadpool(self._symbol, request.path_params["symbol"])
+        except UnknownSymbol as exc:
+            return self._page("error.html", session, 404, title="No such pair",
+                              message=messages.say(exc), code="")  # fmt: skip
+        account = session.user.account_id if session else None
+        data = await run_in_threadpool(self._context, sym, account)
+        status = int(ctx.pop("status", 200))
+        return self._page("trade.html", session, status, title=sym.name, poll=True,
+                          form=ctx.pop("form", {}), **data, **ctx)  # fmt: skip
+
+    async def book(self, request: Request) -> Response:
+        try:
+            sym = await run_in_threadpool(self._symbol, request.path_params["symbol"])
+        except UnknownSymbol:
+            return pages.render("error.html", 404, title="No such pair", message="", code="")
+        data = await run_in_threadpool(self._book, sym)
+        return pages.render("_book.html", scripts=True, poll=True, **data)
+
+    def _request(self, sym: Symbol, account: int, form: dict[str, Any]) -> OrderRequest:
+        def field(name: str) -> str:
+            return str((form.get(name) or [""])[0]).strip()[:40]
+
+        side = BUY if field("side") == "BUY" else SELL
+        if field("side") not in ("BUY", "SELL"):
+            raise DomainError("Choose buy or sell.")
+        otype = OrderType.MARKET if field("type") == "MARKET" else OrderType.LIMIT
+        if not field("quantity"):
+            raise DomainError("Enter the quantity to trade.")
+        qty = to_units(field("quantity"), sym.qty_scale, field="quantity")
+        price = 0
+        if otype is OrderType.LIMIT:
+            if not field("price"):
+                raise DomainError("Enter the price of a limit order.")
+            price = to_units(field("price"), sym.price_scale, field="price")
+            check_price_band(side, price, self.svc.marketdata.last_price(sym.name))
+        return OrderRequest(account=account, symbol=sym.name, side=side, type=otype, qty=qty,
+                            price=price)  # fmt: skip
+
+    async def order(self, request: Request) -> Response:
+        session, form, ok = await self._form(request)
+        name = str(request.path_params["symbol"]).upper()
+        if session is None:
+            return redirect(f"/login?next=/trade/{name}")
+        if not ok:
+            return self._refused(session)
+        try:
+            sym = await run_in_threadpool(self._symbol, name)
+            req = self._request(sym, session.user.account_id, form)
+            placed = await self.svc.engine.run(c.PlaceOrder(req))
+        except DomainError as exc:
+            kept = {k: str(v[0]) for k, v in form.items() if k != "csrf_token" and v}
+            return await self.page(request, status=400, error=messages.say(exc), form=kept)
+        return redirect(f"/trade/{sym.name}?placed={placed.id}")
+
+    async def cancel(self, request: Request) -> Response:
+        session, form, ok = await self._form(request)
+        name = str(request.path_params["symbol"]).upper()
+        if session is None:
+            return redirect(f"/login?next=/trade/{name}")
+        if not ok:
+            return self._refused(session)
+        text = str((form.get("order_id") or [""])[0])
+        try:
+            sym = await run_in_threadpool(self._symbol, name)
+            if not text.isdigit():
+                raise DomainError("Choose an order to cancel.")
+            await self.svc.engine.run(
+                c.CancelOrder(session.user.account_id, sym.name, int(text), None)
+            )
+        except DomainError as exc:
+            return await self.page(request, status=400, error=messages.say(exc))
+        return redirect(f"/trade/{sym.name}?cancelled={text}")
+
+
+def routes(svc: Services, secure: bool, faucet: Faucet | None = None) -> list[BaseRoute]:
+    """The trade pages' routes."""
+    t = TradePages(svc, secure, faucet)
+    return [
+        Route("/trade/{symbol}", timed(t.page), methods=["GET"]),
+        Route("/trade/{symbol}/book", timed(t.book), methods=["GET"]),
+        Route("/trade/{symbol}/order", timed(t.order), methods=["POST"]),
+        Route("/trade/{symbol}/cancel", timed(t.cancel), methods=["POST"]),
+    ]

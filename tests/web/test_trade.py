@@ -1,0 +1,92 @@
+"""The trade page over HTTP on a demo server: the book and trades render, a limit order is
+placed, shows in the book and the open orders, and is cancelled; forged and foreign requests
+change nothing; refusals come in words."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import httpx
+
+from tests.web.conftest import Demo
+from tests.web.test_console import _account, _csrf, _signup
+
+
+def _funded(demo: Demo) -> httpx.Client:
+    http = _signup(demo)
+    page = http.get("/account").text
+    r = http.post("/account/faucet", data={"csrf_token": _csrf(page), "asset": "USDT",
+                                           "amount": "5000", "request_id": "f"})  # fmt: skip
+    assert r.status_code == 303
+    return http
+
+
+def test_place_see_and_cancel_a_limit_order(demo: Demo) -> None:
+    http = _funded(demo)
+    page = httpx.get(demo.url + "/trade/BTCUSDT").text
+    assert "Log in to trade" in page and "Recent trades" in page
+    assert re.search(r'class="num (up|down)">[0-9.]+</td>', page)  # a trade row
+    price = demo.quiet_bid("BTCUSDT")
+    page = http.get("/trade/btcusdt").text
+    r = http.post("/trade/BTCUSDT/order", data={"csrf_token": _csrf(page), "side": "BUY",
+                  "type": "LIMIT", "price": price, "quantity": "0.0123"})  # fmt: skip
+    assert r.status_code == 303, r.text
+    order_id = int(r.headers["location"].rsplit("=", 1)[1])
+    page = http.get("/trade/BTCUSDT").text
+    assert f'<tr data-order="{order_id}">' in page
+    bids = page.split('<tbody class="bids">')[1].split("</tbody>")[0]
+    first = re.search(r'<td class="num up">([0-9.]+)</td><td class="num">([0-9.]+)</td>', bids)
+    assert first and first.groups() == (price, "0.0123"), bids
+    account = _account(demo, http)
+    locked = demo.platform.engine.read(
+        lambda e: tuple(e.exchange.ledger.balances[(account, "USDT")])
+    )
+    assert locked[1] > 0
+    # another user cannot cancel it
+    other = _signup(demo)
+    r = other.post("/trade/BTCUSDT/cancel", data={"csrf_token": _csrf(other.get(
+        "/trade/BTCUSDT").text), "order_id": str(order_id)})  # fmt: skip
+    assert r.status_code == 400 and "no longer open" in r.text
+    # nor can a form without the owner's CSRF token
+    r = http.post("/trade/BTCUSDT/cancel", data={"order_id": str(order_id)})
+    assert r.status_code == 403
+    assert f'<tr data-order="{order_id}">' in http.get("/trade/BTCUSDT").text
+    r = http.post("/trade/BTCUSDT/cancel", data={"csrf_token": _csrf(page),
+                                                 "order_id": str(order_id)})  # fmt: skip
+    assert r.status_code == 303
+    page = http.get("/trade/BTCUSDT").text
+    assert f'data-order="{order_id}"' not in page and "no open orders" in page
+    assert demo.platform.engine.read(
+        lambda e: tuple(e.exchange.ledger.balances[(account, "USDT")])
+    ) == (
+        locked[0] + locked[1], 0)  # fmt: skip
+
+
+def test_order_refusals_in_words(demo: Demo) -> None:
+    http = _funded(demo)
+    csrf = _csrf(http.get("/trade/BTCUSDT").text)
+    for data, words in (
+        ({"side": "BUY", "type": "LIMIT", "price": "60000", "quantity": "1"}, "balance is too low"),
+        ({"side": "BUY", "type": "LIMIT", "price": "", "quantity": "0.01"}, "Enter the price"),
+        ({"side": "SELL", "type": "LIMIT", "price": "1", "quantity": "0.01"}, "too far from"),
+        ({"side": "BUY", "type": "LIMIT", "price": "1.123", "quantity": "0.01"}, "decimals"),
+    ):
+        r = http.post("/trade/BTCUSDT/order", data={"csrf_token": csrf, **data})
+        assert r.status_code == 400 and words in r.text, (data, re.findall(r'alert">[^<]*', r.text))
+        assert f'value="{data["quantity"]}"' in r.text  # the form keeps what was typed
+    r = http.post("/trade/BTCUSDT/order", data={"side": "BUY", "type": "MARKET", "quantity": "1"})
+    assert r.status_code == 403
+    assert "no open orders" in http.get("/trade/BTCUSDT").text
+    assert httpx.get(demo.url + "/trade/NOPE").status_code == 404
+
+
+def test_market_order_fills_against_the_book(demo: Demo) -> None:
+    http = _funded(demo)
+    csrf = _csrf(http.get("/trade/BTCUSDT").text)
+    r = http.post("/trade/BTCUSDT/order", data={"csrf_token": csrf, "side": "BUY",
+                  "type": "MARKET", "quantity": "0.001"})  # fmt: skip
+    assert r.status_code == 303, re.findall(r'alert">[^<]*', r.text)
+    row = re.search(r'<tr data-asset="BTC">\s*<th scope="row">BTC</th>\s*<td class="num">([0-9.]+)<',
+                    http.get("/account").text)  # fmt: skip
+    assert row and Decimal("0.00099") <= Decimal(row.group(1)) <= Decimal("0.001")  # less the fee
