@@ -145,6 +145,9 @@ def test_backup_while_orders_flow_then_restore(demo: Side, tmp_path: Path) -> No
     # the audit log of the server has it (the server did the backup)
     assert "db.backup" in demo.bourse("audit", "--operation", "db.backup", "--json")
 
+    # a refusal of the server is one line, no traceback
+    missing = demo.bourse("backup", str(tmp_path / "nowhere" / "x.backup"), code=1)
+    assert missing.strip() == f"error: no directory {tmp_path / 'nowhere'}"
     # a restore is refused while the server runs, in one line, and changes nothing
     refused = demo.bourse("restore", str(file), code=1)
     assert "stop it first with bourse stop" in refused and len(refused.strip().splitlines()) == 1

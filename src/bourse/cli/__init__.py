@@ -14,6 +14,8 @@ non-zero; ``--debug`` shows the traceback of an unexpected error.
     bourse keys create --account 100 --permissions SPOT_DEAL_READ,SPOT_DEAL_WRITE
     bourse keys rotate-master           # re-encrypt every secret under a new server key
     bourse check                        # audit the ledger; exits 1 on any discrepancy
+    bourse backup bourse.backup         # a consistent snapshot, the server running or not
+    bourse restore bourse.backup        # the server stopped: replace the database by it
 
 One module per group: ``serve``, ``status`` (status, stop), ``demo``, ``db`` (migrate, backup, restore), ``accounts``, ``keys``,
 ``brokers``, ``referrals``, ``audit``, ``sandbox``, ``check``; ``runner`` decides between the server and the database, ``common``

@@ -331,7 +331,10 @@ def _restore_sqlite(u: URL, data: io.BufferedReader | Any, progress: Progress) -
         except (sqlite3.Error, SQLAlchemyError) as exc:
             raise BackupError(f"the backup's database cannot be opened: {_line(exc)}") from exc
         if target.exists():
-            _checkpoint(target)  # no old WAL may be replayed onto the restored file
+            try:  # no old WAL may be replayed onto the restored file
+                _checkpoint(target)
+            except sqlite3.Error as exc:
+                raise BackupError(f"cannot open the database {target}: {_line(exc)}") from exc
         os.replace(tmp, target)
         for leftover in (f"{target}-wal", f"{target}-shm"):
             with contextlib.suppress(FileNotFoundError):
