@@ -178,14 +178,25 @@ def _pg_revision(libpq: str) -> str | None:
     return str(row[0]) if row else None
 
 
-def _run(args: list[str], what: str) -> None:
+def _run(args: list[str], what: str, progress: Progress = _quiet) -> None:
+    """Run a PostgreSQL client tool; its ``--verbose`` lines go to ``progress`` as it works."""
     try:
-        proc = subprocess.run(args, capture_output=True, text=True, check=False)
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     except FileNotFoundError as exc:
         raise BackupError(f"{args[0]} is not installed (PostgreSQL's client tools)") from exc
+    errors: list[str] = []
+    assert proc.stderr is not None
+    with proc:
+        for raw in proc.stderr:
+            line = raw.strip()
+            if not line:
+                continue
+            if ": error: " in line or "FATAL" in line or "ERROR" in line:
+                errors.append(line)
+            elif ": " in line:
+                progress(f"{what}: {line.split(': ', 1)[1]}"[:120])
     if proc.returncode != 0:
-        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-        raise BackupError(f"{what} failed: {lines[-1] if lines else f'exit {proc.returncode}'}")
+        raise BackupError(f"{what} failed: {errors[0] if errors else f'exit {proc.returncode}'}")
 
 
 def _backup_pg(u: URL, out: Path, progress: Progress) -> tuple[Path, str | None]:
@@ -199,11 +210,13 @@ def _backup_pg(u: URL, out: Path, progress: Progress) -> tuple[Path, str | None]
         [
             "pg_dump",
             "--format=custom",
+            "--verbose",
             f"--lock-wait-timeout={LOCK_WAIT_S * 1000}",
             f"--file={out}",
             f"--dbname={libpq}",
         ],
         "pg_dump",
+        progress,
     )
     if _pg_revision(libpq) != before:
         raise BackupError("the schema was migrated during the backup: run it again")
@@ -381,10 +394,12 @@ def _restore_pg(u: URL, data: io.BufferedReader | Any, progress: Progress) -> No
                     "--no-privileges",
                     "--exit-on-error",
                     "--single-transaction",
+                    "--verbose",
                     f"--dbname={_libpq(u, temp)}",
                     dump.name,
                 ],
                 "pg_restore",
+                progress,
             )
             progress("migrating the restored database to head")
             try:
