@@ -283,6 +283,24 @@ def phase(
     )
 
 
+def fsync_ms(folder: Path, n: int = 50) -> float:
+    """p50 of an fsync of a 4 KiB append in ``folder``: the floor of a durable commit here (a
+    sequential client's order waits for one)."""
+    times = []
+    path = folder / "fsync.probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for _ in range(n):
+            os.write(fd, b"x" * 4096)
+            t0 = time.perf_counter()
+            os.fsync(fd)
+            times.append(time.perf_counter() - t0)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return sorted(times)[n // 2] * 1000
+
+
 # --- processes -------------------------------------------------------------------------------
 def bourse_command() -> list[str]:
     exe = Path(sys.executable).parent / "bourse"
@@ -383,6 +401,7 @@ def main() -> None:
     seq_n = int(args.seq_seconds * 3000) + 100
     seeded = seed(url, (conc_n + seq_n) if want("cancel") else 0)
     load = os.getloadavg()
+    fsync = fsync_ms(tmp)
 
     runs: list[Run] = []
     hello, hbase = start_hello(tmp, env)
@@ -417,18 +436,20 @@ def main() -> None:
             stop(server)
     finally:
         stop(hello)
-    report(runs, args, load, time.monotonic() - started)
+    report(runs, args, load, time.monotonic() - started, fsync)
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def report(runs: list[Run], args: argparse.Namespace, load: tuple[float, ...], took: float) -> None:
+def report(
+    runs: list[Run], args: argparse.Namespace, load: tuple[float, ...], took: float, fsync: float
+) -> None:
     cmd = "bench/http.py " + shlex.join(sys.argv[1:])
     print(f"## bourse serve vs hello-world under wrk ({cmd.strip()})")
     print(
         f"host: {os.cpu_count()} CPUs, Python {platform.python_version()}, SQLite, "
         f"wrk -t{args.threads} -c{args.connections} {args.seconds:g}s + one connection "
         f"{args.seq_seconds:g}s; load average at start {load[0]:.2f} {load[1]:.2f}; "
-        f"took {took:.0f}s"
+        f"took {took:.0f}s; fsync of the database's disk: p50 {fsync:.2f} ms"
     )
     print()
     print("| endpoint | req/s | hello req/s | x hello | p50 ms | p99 ms | 1-conn p50 ms | errors |")
