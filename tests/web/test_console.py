@@ -193,3 +193,34 @@ def test_each_page_renders_within_budget_on_the_demo(demo: Demo) -> None:
     print("median server render ms:", report)
     slow = {p: d for p, d in report.items() if d >= RENDER_BUDGET_MS}
     assert not slow, slow
+
+
+def test_renew_and_new_secret_keep_the_key_and_its_binding(demo: Demo) -> None:
+    alice, mallory = _signup(demo), _signup(demo)
+    key = _create_key(alice)
+    before = demo.platform.apikeys.lookup(key)
+    assert before is not None and before.expires is not None
+    csrf = _csrf(alice.get("/account/keys").text)
+    alice.post("/account/keys/bind", data={"csrf_token": csrf, "api_key": key,
+                                           "broker_id": str(demo.broker_id)})  # fmt: skip
+    m_csrf = _csrf(mallory.get("/account/keys").text)
+    for rotate in ("", "1"):
+        r = mallory.post("/account/keys/renew", data={"csrf_token": m_csrf, "api_key": key,
+                                                      "rotate": rotate})  # fmt: skip
+        assert r.status_code == 400 and "belongs to another account" in r.text
+    demo.platform.apikeys.forget(key)  # read the row again, not the lookup cache
+    assert demo.platform.apikeys.lookup(key) == before
+    time.sleep(0.01)
+    r = alice.post("/account/keys/renew", data={"csrf_token": csrf, "api_key": key})
+    assert r.status_code == 303 and r.headers["location"] == "/account/keys?done=renewed"
+    demo.platform.apikeys.forget(key)
+    renewed = demo.platform.apikeys.lookup(key)
+    assert renewed is not None and renewed.expires is not None
+    assert renewed.expires > before.expires and renewed.secret == before.secret
+    r = alice.post("/account/keys/renew", data={"csrf_token": csrf, "api_key": key, "rotate": "1"})
+    secret = re.search(r'id="new-secret">([0-9a-f]{32})<', r.text)
+    assert r.status_code == 200 and secret and "no longer works" in r.text
+    demo.platform.apikeys.forget(key)
+    rotated = demo.platform.apikeys.lookup(key)
+    assert rotated is not None and rotated.secret == secret.group(1) != before.secret
+    assert demo.platform.brokers.bindings.bound_broker(key) == demo.broker_id

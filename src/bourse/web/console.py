@@ -10,6 +10,7 @@ path                       verbs      what
 /account/faucet            POST       demo mode: credit test funds (the sandbox faucet)
 /account/keys              GET, POST  the user's API keys; create one (secret shown once)
 /account/keys/delete       POST       delete a key (its binding closes)
+/account/keys/renew        POST       extend a key's expiry, or give it a new secret (shown once)
 /account/keys/bind         POST       bind a key to an approved broker (once, ever)
 /account/keys/release      POST       release a key from its broker
 =========================  =========  ==================================================
@@ -41,7 +42,8 @@ from bourse.domain.brokers import BrokerStatus
 from bourse.domain.errors import DomainError
 from bourse.engine.clock import now_ms
 from bourse.services import users as us
-from bourse.services.apikeys import PERMISSIONS
+from bourse.services.apikeys import NO_IP_TTL_MS, PERMISSIONS
+from bourse.services.brokers.keys import renew_key
 from bourse.services.bundle import Services
 from bourse.web import figures, messages, pages
 
@@ -281,7 +283,9 @@ class Console:
             )  # fmt: skip
         except DomainError as exc:
             return await self.keys(request, status=400, error=messages.say(exc), **keep)
-        return await self.keys(request, status=201, created={"apiKey": api_key, "secret": secret})
+        return await self.keys(
+            request, status=201, created={"apiKey": api_key, "secret": secret, "new": True}
+        )
 
     async def _key_action(
         self, request: Request, action: Callable[[int, str, dict[str, Any]], str]
@@ -315,6 +319,30 @@ class Console:
         self.svc.brokers.bindings.unbind(api_key, account_id=account, by="user")
         return "released"
 
+    async def renew(self, request: Request) -> Response:
+        """Extend the key's expiry (90 days from now without an IP whitelist, never with one);
+        with ``rotate`` also a new secret, shown once. The access key and its binding stay."""
+        session, form, ok = await self._form(request)
+        if session is None:
+            return redirect("/login?next=/account/keys")
+        if not ok:
+            return self._refused(session)
+        api_key = str((form.get("api_key") or [""])[0]).strip()[:64]
+        rotate = (form.get("rotate") or [""])[0] == "1"
+        ttl = int(getattr(self.svc.config, "no_ip_key_ttl_ms", NO_IP_TTL_MS) or NO_IP_TTL_MS)
+        try:
+            done = await run_in_threadpool(
+                lambda: renew_key(self.svc.apikeys, api_key, session.user.account_id, now_ms(),
+                                  rotate_secret=rotate, ttl_ms=ttl)
+            )  # fmt: skip
+        except DomainError as exc:
+            return await self.keys(request, status=400, error=messages.say(exc))
+        if done.secret is None:
+            return redirect("/account/keys?done=renewed")
+        return await self.keys(
+            request, created={"apiKey": api_key, "secret": done.secret, "new": False}
+        )
+
     async def delete_key(self, request: Request) -> Response:
         return await self._key_action(request, self._delete)
 
@@ -337,6 +365,7 @@ def routes(svc: Services, secure: bool, faucet: Faucet | None = None) -> list[Ba
         Route("/account/keys", timed(c.keys), methods=["GET"]),
         Route("/account/keys", timed(c.create_key), methods=["POST"]),
         Route("/account/keys/delete", timed(c.delete_key), methods=["POST"]),
+        Route("/account/keys/renew", timed(c.renew), methods=["POST"]),
         Route("/account/keys/bind", timed(c.bind), methods=["POST"]),
         Route("/account/keys/release", timed(c.release), methods=["POST"]),
     ]
