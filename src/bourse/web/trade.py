@@ -4,7 +4,8 @@ market), the user's open orders with a cancel button.
 =============================  =====  ====================================================
 path                           verbs  what
 =============================  =====  ====================================================
-/trade/{symbol}                GET    the page (anyone sees the book; the form needs log-in)
+/trade/{symbol}                GET    the page (anyone sees the book; the form, open orders,
+                                      order and trade history need log-in)
 /trade/{symbol}/book           GET    the book and recent trades alone (htmx polls it)
 /trade/{symbol}/order          POST   place an order (the engine's ``PlaceOrder``)
 /trade/{symbol}/cancel         POST   cancel one of the user's open orders
@@ -35,9 +36,10 @@ from bourse.services.bundle import Services
 from bourse.web import figures, messages, pages
 from bourse.web.console import Console, Faucet, redirect, timed
 
-#: levels of each side of the book shown, and recent trades
+#: levels of each side of the book shown, recent trades, and rows of the user's history
 BOOK_LEVELS = 10
 TRADES_SHOWN = 20
+HISTORY_SHOWN = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,28 @@ class OpenOrder:
     price: str
     qty: str
     filled: str
+
+
+@dataclass(frozen=True, slots=True)
+class PastOrder:
+    id: int
+    side: str
+    type: str
+    price: str
+    qty: str
+    filled: str
+    status: str
+    time: int
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    order_id: int
+    side: str
+    price: str
+    qty: str
+    fee: str
+    time: int
 
 
 class TradePages(Console):
@@ -111,12 +135,41 @@ class TradePages(Console):
             for o in self.svc.engine.read(mine)
         ]
 
+    def _history(self, sym: Symbol, account: int) -> tuple[list[PastOrder], list[Fill]]:
+        """The account's newest orders and fills in ``sym``, newest first (the queries behind
+        ``allOrders`` and ``myTrades``)."""
+        ps, qs = sym.price_scale, sym.qty_scale
+        orders = self.svc.queries.orders(account, sym.name, limit=HISTORY_SHOWN)
+        past = [
+            PastOrder(o.id, "Buy" if o.side == BUY else "Sell", str(o.type).title(),
+                      format_units(o.price, ps) if o.price else "market",
+                      format_units(o.qty, qs), format_units(o.filled_qty, qs),
+                      str(o.status).replace("_", " ").lower(), o.created)
+            for o in reversed(orders)
+        ]  # fmt: skip
+        scales = self.svc.engine.read(lambda e: {a: x.scale for a, x in e.wallet.assets.items()})
+        fills = []
+        for r in reversed(self.svc.queries.my_trades(account, sym.name, limit=HISTORY_SHOWN)):
+            buyer = r.buyer_account == account
+            fee_asset = (r.buyer_fee_asset or sym.base.code) if buyer else (
+                r.seller_fee_asset or sym.quote.code)  # fmt: skip
+            fee = r.buyer_fee if buyer else r.seller_fee
+            fills.append(
+                Fill(int(r.buyer_order if buyer else r.seller_order), "Buy" if buyer else "Sell",
+                     format_units(r.price, ps), format_units(r.qty, qs),
+                     f"{format_units(fee, scales[fee_asset])} {fee_asset}", int(r.time))
+            )  # fmt: skip
+        return past, fills
+
     def _context(self, sym: Symbol, account: int | None) -> dict[str, Any]:
         row = next(m for m in figures.markets(self.svc, now_ms()) if m.symbol == sym.name)
+        past, fills = self._history(sym, account) if account is not None else ([], [])
         return {
             **self._book(sym),
             "market": row,
             "orders": self._open_orders(sym, account) if account is not None else [],
+            "history": past,
+            "fills": fills,
         }
 
     async def page(self, request: Request, **ctx: Any) -> Response:
