@@ -42,7 +42,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -62,6 +68,47 @@ SLOW_TTL_S = 1.0
 SLOW_TIMEOUT_S = 2.0
 #: seconds between two ledger audits (each reads the whole ledger)
 LEDGER_CHECK_INTERVAL_S = 300.0
+
+disable_created_metrics()  # no ``*_created`` series: a restart shows in the counters already
+
+#: every metric family /metrics can serve, with its type (deploy/ may name only these)
+FAMILIES: dict[str, str] = {
+    "bourse_http_requests": "counter",
+    "bourse_http_request_duration_seconds": "histogram",
+    "bourse_rate_limit_refusals": "counter",
+    "bourse_engine_commands": "counter",
+    "bourse_engine_batch_size": "histogram",
+    "bourse_engine_commit_seconds": "histogram",
+    "bourse_engine_queue_depth": "gauge",
+    "bourse_engine_batches": "counter",
+    "bourse_open_orders": "gauge",
+    "bourse_book_levels": "gauge",
+    "bourse_ws_connections": "gauge",
+    "bourse_ws_slow_consumers_dropped": "counter",
+    "bourse_bus_backlog_events": "gauge",
+    "bourse_bus_published": "counter",
+    "bourse_bus_lost_events": "counter",
+    "bourse_bus_follower_lag_batches": "gauge",
+    "bourse_follower_lag_seconds": "gauge",
+    "bourse_follower_runs": "counter",
+    "bourse_follower_failures": "counter",
+    "bourse_store_up": "gauge",
+    "bourse_withdrawals": "gauge",
+    "bourse_ledger_check_ok": "gauge",
+    "bourse_ledger_check_problems": "gauge",
+    "bourse_ledger_check_timestamp_seconds": "gauge",
+}
+_SUFFIXES = {
+    "counter": ("_total",),
+    "histogram": ("_bucket", "_count", "_sum"),
+    "gauge": ("",),
+}
+
+
+def sample_names() -> frozenset[str]:
+    """Every sample name a scrape can hold (``_total``, ``_bucket``, ... included)."""
+    return frozenset(f + sfx for f, kind in FAMILIES.items() for sfx in _SUFFIXES[kind])
+
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
