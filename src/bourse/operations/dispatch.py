@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bourse.engine import EngineUnavailable
+from bourse.engine import EngineUnavailable, trace
 from bourse.engine.clock import now_ms
 from bourse.engine.trace import set_origin
 from bourse.operations.registry import OperationError, get
@@ -25,8 +25,16 @@ def is_demo(svc: Services) -> bool:
 
 def invoke(svc: Services, name: str, params: dict[str, Any], *, actor: str, source: str) -> Any:
     """The result of operation ``name`` with ``params`` (JSON-typed), audited."""
-    audit = AuditLog(svc.db)
+    before = trace.current.get()
     set_origin(f"operator:{actor}")  # recorded with every money movement the operation makes
+    try:
+        return _invoke(svc, name, params, actor=actor, source=source)
+    finally:  # the caller's thread acts as itself again (a test, a CLI process)
+        trace.current.set(before)
+
+
+def _invoke(svc: Services, name: str, params: dict[str, Any], *, actor: str, source: str) -> Any:
+    audit = AuditLog(svc.db)
     try:
         op = get(name)
         if op.demo_only and not is_demo(svc):
