@@ -93,20 +93,8 @@ def demo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Side]:
     else:
         pg = request.getfixturevalue("pg_pool")
         side = Side(pg.empty(), home)
-    side.server = subprocess.Popen(
-        [sys.executable, "-m", "bourse.cli", "serve", "--demo", "--port", "0"]
-        + ["--no-rate-limit", "--log-level", "warning"],
-        env=side.env(),
-        cwd=home,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        deadline = time.monotonic() + 60
-        while running_server(home, side.url) is None:
-            assert side.server.poll() is None, "the demo server exited"
-            assert time.monotonic() < deadline, "the demo server did not announce itself"
-            time.sleep(0.1)
+        _serve(side)
         yield side
     finally:
         if side.server is not None:
@@ -114,6 +102,23 @@ def demo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Side]:
             side.server.wait(timeout=30)
         if pg is not None:
             pg.release(side.url)
+
+
+def _serve(side: Side) -> None:
+    """Start a demo server (market maker on) on ``side``; return once it announces itself."""
+    side.server = subprocess.Popen(
+        [sys.executable, "-m", "bourse.cli", "serve", "--demo", "--port", "0"]
+        + ["--no-rate-limit", "--log-level", "warning"],
+        env=side.env(),
+        cwd=side.home,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while running_server(side.home, side.url) is None:
+        assert side.server.poll() is None, "the demo server exited"
+        assert time.monotonic() < deadline, "the demo server did not announce itself"
+        time.sleep(0.1)
 
 
 def _orders_flow(url: str, since: int) -> int:
@@ -183,6 +188,14 @@ def test_backup_while_orders_flow_then_restore(demo: Side, tmp_path: Path) -> No
         assert "ledger sound" in demo.bourse("check", "--db", fresh)
     finally:
         _drop(fresh)
+
+    # in place, stopped: the exchange starts on the restored database and trades on from it
+    demo.bourse("restore", str(file))
+    restored = _max_order(demo.url)
+    assert before <= restored <= after
+    _serve(demo)
+    _orders_flow(demo.url, restored)
+    assert "ledger sound" in demo.bourse("check")
 
 
 def _rewrite(src: Path, dest: Path, **manifest: Any) -> None:
