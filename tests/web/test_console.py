@@ -177,7 +177,8 @@ def test_each_page_renders_within_budget_on_the_demo(demo: Demo) -> None:
                                        "asset": "USDT", "amount": "100", "request_id": "t"})  # fmt: skip
     report = {}
     for path in ("/", "/markets", "/docs", "/account", "/account/keys", "/trade/BTCUSDT",
-                 "/trade/BTCUSDT/book"):  # fmt: skip
+                 "/trade/BTCUSDT/book", "/login", "/signup", "/account/apps",
+                 "/account/2fa"):  # fmt: skip
         durs = []
         for _ in range(7):
             start = time.perf_counter()
@@ -187,7 +188,7 @@ def test_each_page_renders_within_budget_on_the_demo(demo: Demo) -> None:
             m = re.fullmatch(r"render;dur=([0-9.]+)", r.headers["server-timing"])
             assert m, r.headers["server-timing"]
             dur = float(m.group(1))
-            assert 0 < dur <= seen_ms, (path, dur, seen_ms)
+            assert 0 <= dur <= seen_ms, (path, dur, seen_ms)
             durs.append(dur)
         report[path] = statistics.median(durs)
     print("median server render ms:", report)

@@ -77,7 +77,7 @@ def timed(handler: Handler) -> Handler:
     async def wrapper(request: Request) -> Response:
         start = time.perf_counter()
         resp = await handler(request)
-        resp.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - start) * 1000:.1f}"
+        resp.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - start) * 1000:.3f}"
         return resp
 
     return wrapper

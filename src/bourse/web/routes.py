@@ -38,6 +38,7 @@ from bourse.services import users as us
 from bourse.services.referrals import Referrals
 from bourse.services.throttle import Throttled, client_ip
 from bourse.web import consent, pages
+from bourse.web.console import timed
 
 
 def _redirect(url: str) -> Response:
@@ -253,12 +254,12 @@ def routes(
     """The web pages' routes (mount at the app root)."""
     w = WebPages(server, users, referrals)
     return [
-        Route("/signup", w.signup, methods=["GET", "POST"]),
-        Route("/login", w.login, methods=["GET", "POST"]),
-        Route("/logout", w.logout, methods=["POST"]),
-        Route("/account/apps", w.apps, methods=["GET"]),
-        Route("/account/apps/revoke", w.revoke_app, methods=["POST"]),
-        Route("/account/2fa", w.two_factor, methods=["GET", "POST"]),
+        Route("/signup", timed(w.signup), methods=["GET", "POST"]),
+        Route("/login", timed(w.login), methods=["GET", "POST"]),
+        Route("/logout", timed(w.logout), methods=["POST"]),
+        Route("/account/apps", timed(w.apps), methods=["GET"]),
+        Route("/account/apps/revoke", timed(w.revoke_app), methods=["POST"]),
+        Route("/account/2fa", timed(w.two_factor), methods=["GET", "POST"]),
         Mount("/static", app=StaticFiles(directory=str(pages.STATIC)), name="static"),
     ]
 
