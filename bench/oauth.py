@@ -52,13 +52,16 @@ import time
 import urllib.parse
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# run as a script, this folder comes first on sys.path, and bench/http.py would hide the
+# standard library's ``http`` package: take the folder off
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.append(str(Path(__file__).resolve().parent))  # for rest, behind the standard library
 
 import httpx  # noqa: E402
 
 import rest  # noqa: E402  (also puts src/ on sys.path)
-from bourse.bootstrap import open_platform
-from bourse.config import AuthLimits, Config, RateLimits
+from bourse.bootstrap import open_platform  # noqa: E402
+from bourse.config import AuthLimits, Config, RateLimits  # noqa: E402
 from bourse.domain.money import to_units  # noqa: E402
 from bourse.engine import commands as c  # noqa: E402
 from bourse.oauth.clients import register_client  # noqa: E402

@@ -38,13 +38,17 @@ import urllib.parse
 import uuid
 from pathlib import Path
 
+# run as a script, this folder comes first on sys.path, and bench/http.py would hide the
+# standard library's ``http`` package: take the folder off
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import httpx  # noqa: E402
 
 from bourse.api.mexc.signing import sign  # noqa: E402
-from bourse.bootstrap import open_platform
-from bourse.config import Config, RateLimits
+from bourse.bootstrap import open_platform  # noqa: E402
+from bourse.config import Config, RateLimits  # noqa: E402
 from bourse.domain.accounts import AccountKind  # noqa: E402
 from bourse.domain.money import to_units  # noqa: E402
 from bourse.engine import commands as c  # noqa: E402

@@ -51,14 +51,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
+# run as a script, this folder comes first on sys.path, and bench/http.py would hide the
+# standard library's ``http`` package: take the folder off
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from bourse.api.ws.proto.PushDataV3ApiWrapper_pb2 import PushDataV3ApiWrapper
+import aiohttp  # noqa: E402
+from bourse.api.ws.proto.PushDataV3ApiWrapper_pb2 import PushDataV3ApiWrapper  # noqa: E402
 
 SYMBOL = "BTCUSDT"
 CHANNELS = (
@@ -123,6 +125,8 @@ def wait_http(url: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
+            import urllib.request  # after the sys.path guard (bench/http.py)
+
             with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status == 200:
                     return
