@@ -307,10 +307,12 @@ def bourse_command() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "bourse.cli"]
 
 
-def start_bourse(url: str, tmp: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+def start_bourse(
+    url: str, tmp: Path, env: dict[str, str], extra: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen, str]:
     out = open(tmp / "serve.out", "w+")  # noqa: SIM115 (closed with the process)
     proc = subprocess.Popen(
-        [*bourse_command(), "serve", "--no-rate-limit", "--port", "0", "--db", url],
+        [*bourse_command(), "serve", "--no-rate-limit", "--port", "0", "--db", url, *extra],
         stdout=out,
         stderr=subprocess.STDOUT,
         env={**env, "COLUMNS": "200"},
@@ -374,6 +376,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-rate", type=int, default=8000, help="pool size per second of phase")
     ap.add_argument("--only", default="", help="comma-separated phases (hello always runs)")
+    ap.add_argument(
+        "--serve-args",
+        default="",
+        help="further options of bourse serve, for experiments (e.g. --no-access-log); the "
+        "figures of record use none",
+    )
     ap.add_argument("--hello", metavar="PORT_FILE", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.hello:
@@ -398,7 +406,7 @@ def main() -> None:
     os.environ.update({k: env[k] for k in ("BOURSE_HOME", "BOURSE_SECRET_KEY")})
     url = f"sqlite:///{tmp}/bench.db"
     conc_n = int(args.seconds * args.max_rate)
-    seq_n = int(args.seq_seconds * 3000) + 100
+    seq_n = int(args.seq_seconds * args.max_rate) + 100
     seeded = seed(url, (conc_n + seq_n) if want("cancel") else 0)
     load = os.getloadavg()
     fsync = fsync_ms(tmp)
@@ -406,7 +414,7 @@ def main() -> None:
     runs: list[Run] = []
     hello, hbase = start_hello(tmp, env)
     try:
-        server, base = start_bourse(url, tmp, env)
+        server, base = start_bourse(url, tmp, env, tuple(shlex.split(args.serve_args)))
         try:
             wrk(hbase, "/", 1, args.threads, args.connections)  # warm-up
             wrk(base, "/api/v3/ping", 1, args.threads, args.connections)
