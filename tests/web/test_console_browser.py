@@ -94,6 +94,8 @@ def test_signup_fund_key_bind_trade(demo: Demo) -> None:
             page.click("nav >> text=Markets")
             page.click('tr[data-symbol="BTCUSDT"] >> text=BTC')
             page.wait_for_url(base + "/trade/BTCUSDT")
+            # the price chart: candles from the klines endpoint, drawn on a canvas
+            page.wait_for_selector("#chart[data-candles]:not([data-candles='0']) canvas")
             page.fill("input[name=price]", price)
             page.fill("input[name=quantity]", "0.0123")
             page.click('button:has-text("Place order")')

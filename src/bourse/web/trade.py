@@ -1,5 +1,6 @@
-"""The trade page of one pair: the order book and recent trades, an order form (limit or
-market), the user's open orders with a cancel button.
+"""The trade page of one pair: a price chart (``static/chart.js`` draws the public klines with
+the vendored lightweight-charts), the order book and recent trades, an order form (limit or
+market), the user's open orders with a cancel button, and the user's order and trade history.
 
 =============================  =====  ====================================================
 path                           verbs  what
