@@ -196,6 +196,17 @@ def test_an_unbind_stops_attribution_at_once_even_against_a_racing_lookup(
     assert attributor.for_key(key, None).broker_id is None
     cached = attributor.cached_for_key(key, None)
     assert cached is not None and cached.broker_id is None
+    # a deleted key's binding closes with it: no order attributed after, from any cache
+    key2, _ = keys.create_key(user, ["SPOT_DEAL_WRITE"])
+    bindings.bind(key2, bid, user)
+    assert attributor.cached_for_key(key2, None) is None  # not looked up yet: the database
+    assert attributor.for_key(key2, None).broker_id == bid
+    assert attributor.cached_for_key(key2, None).broker_id == bid  # type: ignore[union-attr]
+    assert keys.delete_key(key2, user)
+    bindings.on_key_deleted(key2)
+    assert keys.lookup(key2) is None or keys.lookup(key2).revoked  # type: ignore[union-attr]
+    assert attributor.cached_for_key(key2, None) is None  # forgotten at once
+    assert attributor.for_key(key2, None).broker_id is None
 
 
 def test_bind_rules(world: World, keys: ApiKeys) -> None:
