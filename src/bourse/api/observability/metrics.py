@@ -153,14 +153,22 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        #: (route, method, status) -> its counter and histogram children (labels() costs more)
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.state = PlatformState(platform, ws)
         r.register(self.state)
         platform.engine.observer = self.observe_batch
 
     # --- updated where things happen ---------------------------------------------------------
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route, method).observe(seconds)
+        children = self._children.get((route, method, status))
+        if children is None:  # first time for this label set: look the children up once
+            children = self._children[(route, method, status)] = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route, method),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def refused(self, status: int) -> None:
         self.refusals.labels(str(status)).inc()
