@@ -88,6 +88,8 @@ def scraped(tmp_path: Path) -> Iterator[dict[str, str]]:
                 if "bourse_ledger_check_ok" in text or time.monotonic() > deadline:
                     break
                 time.sleep(0.1)
+            ready = httpx.get(f"{srv.url}/readyz", timeout=15).json()
+            assert ready["checks"]["bus"] == {"ok": True, "detail": "connected"}, ready
             yield {f.name: f.type for f in text_string_to_metric_families(text)}
     finally:
         platform.close()

@@ -248,7 +248,12 @@ class Engine:
                 self.batches += 1
                 self.commands += len(batch)
             except Exception as exc:  # a bug or a failed commit: state may have diverged
-                log.exception("batch of %d commands failed; reloading state", len(batch))
+                rids = sorted({t.request_id for _, _, t in batch if t.request_id})
+                log.exception(
+                    "batch of %d commands failed; reloading state (request ids: %s)",
+                    len(batch),
+                    ", ".join(rids) or "none",
+                )
                 err = EngineUnavailable(f"batch not committed: {exc}")
                 for _, fut, _trace in batch:
                     if not fut.done():
