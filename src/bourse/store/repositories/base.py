@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, func, select
 
 from bourse.store.transaction import write
+
+
+def in_range(q: Any, col: Any, start: int | None, end: int | None) -> Any:
+    """``q`` limited to ``start <= col <= end``; either bound may be absent."""
+    if start is not None:
+        q = q.where(col >= start)
+    if end is not None:
+        q = q.where(col <= end)
+    return q
 
 
 class Repository:
@@ -29,3 +39,22 @@ class Repository:
         as every ``begin`` now is): for units of work that read before they write."""
         with write(self.db) as conn:
             yield conn
+
+    def page(
+        self,
+        q: Any,
+        order_by: tuple[Any, ...],
+        page: int,
+        page_size: int,
+        *,
+        mappings: bool = False,
+    ) -> tuple[int, list[Any]]:
+        """(total, rows of page ``page``) of ``q`` in ``order_by`` order, read on one connection
+        so the count and the page agree."""
+        with self.db.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+            result = conn.execute(
+                q.order_by(*order_by).limit(page_size).offset((page - 1) * page_size)
+            )
+            rows = result.mappings().all() if mappings else result.all()
+        return int(total), list(rows)

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, and_, func, or_, select, text, update
 
 from bourse.store import broker_tables as bt
 from bourse.store import tables as t
-from bourse.store.repositories.base import Repository
+from bourse.store.repositories.base import Repository, in_range
 from bourse.store.repositories.dialect import insert_ignore, upsert
 from bourse.store.transaction import write
 
@@ -23,14 +23,6 @@ DAY_MS = 86_400_000
 _r = bt.rebates.c
 _s = bt.rebate_settlements.c
 _h = bt.broker_rate_history.c
-
-
-def _range(q: Any, col: Any, start: int | None, end: int | None) -> Any:
-    if start is not None:
-        q = q.where(col >= start)
-    if end is not None:
-        q = q.where(col <= end)
-    return q
 
 
 class RebateRepository(Repository):
@@ -98,7 +90,7 @@ class RebateRepository(Repository):
         """(total, page) of non-zero rebate sums per (UTC day start ms ``day``, ``account_id``,
         ``asset``) as ``amount``, newest day first."""
         day = (_r.trade_time - _r.trade_time % DAY_MS).label("day")  # portable integer floor
-        base = _range(
+        base = in_range(
             select(day, _r.account_id, _r.asset, func.sum(_r.rebate).label("amount")).where(
                 _r.broker_id == broker_id, _r.rebate > 0
             ),
@@ -106,14 +98,7 @@ class RebateRepository(Repository):
             start,
             end,
         ).group_by(day, _r.account_id, _r.asset)
-        with self.db.connect() as conn:
-            total = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-            rows = conn.execute(
-                base.order_by(day.desc(), _r.account_id, _r.asset)
-                .limit(page_size)
-                .offset((page - 1) * page_size)
-            ).all()
-        return int(total), list(rows)
+        return self.page(base, (day.desc(), _r.account_id, _r.asset), page, page_size)
 
     def records(
         self,
@@ -135,19 +120,8 @@ class RebateRepository(Repository):
             conds.append(_r.status == status)
         if account_id is not None:
             conds.append(_r.account_id == account_id)
-        q = _range(select(bt.rebates).where(and_(*conds)), _r.trade_time, start, end)
-        with self.db.connect() as conn:
-            total = conn.execute(select(func.count()).select_from(q.subquery())).scalar_one()
-            rows = (
-                conn.execute(
-                    q.order_by(_r.trade_time.desc(), _r.id.desc())
-                    .limit(page_size)
-                    .offset((page - 1) * page_size)
-                )
-                .mappings()
-                .all()
-            )
-        return int(total), list(rows)
+        q = in_range(select(bt.rebates).where(and_(*conds)), _r.trade_time, start, end)
+        return self.page(q, (_r.trade_time.desc(), _r.id.desc()), page, page_size, mappings=True)
 
     def totals(self, broker_id: int) -> list[Any]:
         """Rows of (``asset``, ``status``, count ``n``, sum ``s``) for a broker."""

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, and_, case, func, select, update
 
 from bourse.store import referral_tables as rt
 from bourse.store import tables as t
-from bourse.store.repositories.base import Repository
+from bourse.store.repositories.base import Repository, in_range
 from bourse.store.repositories.dialect import insert_ignore
 from bourse.store.repositories.rebates import RebateRepository
 from bourse.store.transaction import write
@@ -22,14 +22,6 @@ from bourse.store.transaction import write
 _k = rt.referral_kickbacks.c
 _r = rt.referrals.c
 _c = rt.refer_codes.c
-
-
-def _range(q: Any, col: Any, start: int | None, end: int | None) -> Any:
-    if start is not None:
-        q = q.where(col >= start)
-    if end is not None:
-        q = q.where(col <= end)
-    return q
 
 
 class ReferralRepository(Repository):
@@ -168,7 +160,7 @@ class ReferralRepository(Repository):
         ``trade_usdt`` (the invitee's traded USDT volume, counted once per fee side) and the
         invitee's account ``name``."""
         sums = (
-            _range(
+            in_range(
                 select(
                     _k.invitee_account.label("invitee"),
                     func.sum(_k.usdt).label("usdt"),
@@ -199,14 +191,7 @@ class ReferralRepository(Repository):
             base = base.where(_r.invitee_account == invitee)
         if code is not None:
             base = base.where(_r.refer_code == code)
-        with self.db.connect() as conn:
-            total = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-            rows = conn.execute(
-                base.order_by(_r.invited_at.desc(), _r.invitee_account.desc())
-                .limit(page_size)
-                .offset((page - 1) * page_size)
-            ).all()
-        return int(total), list(rows)
+        return self.page(base, (_r.invited_at.desc(), _r.invitee_account.desc()), page, page_size)
 
     def records(
         self,
@@ -219,7 +204,7 @@ class ReferralRepository(Repository):
     ) -> tuple[int, list[Any]]:
         """(total, page) of ``earner``'s kickback rows of ``kind``, newest trade first, with the
         invitee's account ``name``."""
-        base = _range(
+        base = in_range(
             select(rt.referral_kickbacks, t.accounts.c.name)
             .select_from(
                 rt.referral_kickbacks.outerjoin(t.accounts, t.accounts.c.id == _k.invitee_account)
@@ -229,14 +214,7 @@ class ReferralRepository(Repository):
             start,
             end,
         )
-        with self.db.connect() as conn:
-            total = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-            rows = conn.execute(
-                base.order_by(_k.trade_time.desc(), _k.id.desc())
-                .limit(page_size)
-                .offset((page - 1) * page_size)
-            ).all()
-        return int(total), list(rows)
+        return self.page(base, (_k.trade_time.desc(), _k.id.desc()), page, page_size)
 
     # --- affiliate read models -------------------------------------------------------------
     def invitee_page(
@@ -252,7 +230,7 @@ class ReferralRepository(Repository):
     ) -> tuple[int, list[Any]]:
         """(total, page) of ``inviter``'s invitees invited between ``start`` and ``end``,
         newest first, with their account ``name``."""
-        base = _range(
+        base = in_range(
             select(_r.invitee_account, _r.refer_code, _r.invited_at, t.accounts.c.name)
             .select_from(rt.referrals.outerjoin(t.accounts, t.accounts.c.id == _r.invitee_account))
             .where(_r.inviter_account == inviter),
@@ -264,14 +242,7 @@ class ReferralRepository(Repository):
             base = base.where(_r.invitee_account == invitee)
         if code is not None:
             base = base.where(_r.refer_code == code)
-        with self.db.connect() as conn:
-            total = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-            rows = conn.execute(
-                base.order_by(_r.invited_at.desc(), _r.invitee_account.desc())
-                .limit(page_size)
-                .offset((page - 1) * page_size)
-            ).all()
-        return int(total), list(rows)
+        return self.page(base, (_r.invited_at.desc(), _r.invitee_account.desc()), page, page_size)
 
     def activity(
         self, accounts: list[int], asset: str, start: int | None, end: int | None
@@ -314,7 +285,7 @@ class ReferralRepository(Repository):
                     deposit=int(r.amount or 0), first_deposit=r.first, last_deposit=r.last
                 )
             for r in conn.execute(
-                _range(
+                in_range(
                     select(w.account_id, func.sum(w.amount).label("amount")).where(
                         w.account_id.in_(accounts), w.asset == asset
                     ),
@@ -405,14 +376,9 @@ class ReferralRepository(Repository):
             )
             .group_by(_k.payout_key, _k.asset)
         )
-        with self.db.connect() as conn:
-            total = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-            rows = conn.execute(
-                base.order_by(func.max(_k.paid_at).desc(), _k.payout_key.desc(), _k.asset)
-                .limit(page_size)
-                .offset((page - 1) * page_size)
-            ).all()
-        return int(total), list(rows)
+        return self.page(
+            base, (func.max(_k.paid_at).desc(), _k.payout_key.desc(), _k.asset), page, page_size
+        )
 
     def sub_affiliates(
         self, inviter: int, page: int, page_size: int, *, code: str | None = None
@@ -443,14 +409,7 @@ class ReferralRepository(Repository):
         )
         if code is not None:
             base = base.where(_r.refer_code == code)
-        with self.db.connect() as conn:
-            total = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-            rows = conn.execute(
-                base.order_by(_r.invited_at.desc(), _r.invitee_account.desc())
-                .limit(page_size)
-                .offset((page - 1) * page_size)
-            ).all()
-        return int(total), list(rows)
+        return self.page(base, (_r.invited_at.desc(), _r.invitee_account.desc()), page, page_size)
 
     def invitees_of(self, affiliates: list[int]) -> dict[int, list[int]]:
         """affiliate -> its invitees."""
