@@ -15,9 +15,6 @@ import pytest
 from tests.support import snippets
 from tests.support.snippets import PAGES, ROOT, RUN, SHOW
 
-# Pages whose blocks do not run yet, with why: tracked, to be emptied (a page here is skipped).
-NOT_YET: dict[str, str] = {}
-
 # What a page's blocks must print, as regexes over the page's output (in order of the page).
 PROMISED: dict[str, list[str]] = {
     "README.md": [r"\[\[\d", r"^(open|closed)$", r'^(\{\})?\{"url": "http://127\.0\.0\.1:9000"'],
@@ -178,10 +175,9 @@ def sessions(
         for item in request.session.items
         if getattr(item, "originalname", "") == "test_the_page_runs"
     ]
-    todo = [p for p in chosen if _name(p) not in NOT_YET]
     with ThreadPoolExecutor(max_workers=AT_ONCE) as pool:
         futures = {
-            p: pool.submit(snippets.run_page, p, tmp_path_factory.mktemp(p.stem)) for p in todo
+            p: pool.submit(snippets.run_page, p, tmp_path_factory.mktemp(p.stem)) for p in chosen
         }
         return {p: f.exception() or f.result() for p, f in futures.items()}
 
@@ -190,8 +186,6 @@ def sessions(
 @pytest.mark.timeout(900)  # the first one waits for all the pages
 @pytest.mark.parametrize("page", RUNNABLE, ids=_name)
 def test_the_page_runs(page: Path, sessions: dict[Path, snippets.Page | BaseException]) -> None:
-    if _name(page) in NOT_YET:
-        pytest.skip(f"not run yet: {NOT_YET[_name(page)]}")
     session = sessions[page]
     if isinstance(session, BaseException):
         raise session
@@ -206,6 +200,5 @@ def test_the_page_runs(page: Path, sessions: dict[Path, snippets.Page | BaseExce
 
 
 def test_the_lists_name_pages() -> None:
-    for name in [*NOT_YET, *PROMISED, *NEVER]:
+    for name in [*PROMISED, *NEVER]:
         assert (ROOT / name).exists(), name
-    assert all(NOT_YET.values()), "every page not run yet says why"

@@ -33,21 +33,7 @@ FORMAT = 2  # 2: accounts' mx_deduct, trades' fee assets, STP groups, dust conve
 
 _ORDER = Order.__slots__
 _TRADE = Trade.__slots__
-_WITHDRAWAL = (
-    "id",
-    "account",
-    "asset",
-    "amount",
-    "fee",
-    "address",
-    "network",
-    "memo",
-    "client_id",
-    "status",
-    "txid",
-    "created",
-    "updated",
-)
+_WITHDRAWAL = Withdrawal.__slots__
 _ORDER_ENUMS: dict[str, Any] = {"type": OrderType, "status": OrderStatus, "stp": StpMode}
 
 
