@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from bourse.services.serverkey import data_dir
 from bourse.store.db import normalize_url
 
 HOME_DIR = ".bourse"
@@ -49,20 +50,11 @@ def home_for(database_url: str) -> Path:
     env = os.environ.get("BOURSE_HOME")
     if env:
         return Path(env)
-    u = make_url(normalize_url(database_url))
-    if _is_sqlite_file(u.get_backend_name(), u.database):
-        return Path(str(u.database)).resolve().parent
+    folder = data_dir(database_url)
+    if folder is not None:
+        return folder
     # PostgreSQL: where the server key of such a database lives too (bourse.services.apikeys)
     return find_home() or Path.home() / HOME_DIR
-
-
-def _is_sqlite_file(backend: str, database: str | None) -> bool:
-    return (
-        backend == "sqlite"
-        and bool(database)
-        and database != ":memory:"
-        and not str(database).startswith("file:")
-    )
 
 
 def _private_dir(path: Path) -> Path:
@@ -110,7 +102,7 @@ def read_token(home: Path) -> str | None:
 def database_digest(database_url: str) -> str:
     """A file-name-safe name of a database (its URL without the password, hashed)."""
     u = make_url(normalize_url(database_url))
-    if _is_sqlite_file(u.get_backend_name(), u.database):
+    if data_dir(database_url) is not None:  # a SQLite file: named by its absolute path
         u = u.set(database=str(Path(str(u.database)).resolve()))
     text = u.render_as_string(hide_password=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
