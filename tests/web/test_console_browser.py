@@ -1,8 +1,8 @@
 """The console's first journey in a real browser (Debian's chromium via playwright) against a
 demo server: open the home page (markets refreshed by htmx), sign up, get test funds, create a
 key limited to one trading pair, bind it to the demo broker, then place a limit order on the
-trade page, see it top the book, and cancel it. Screenshots of each step go to
-``test-artifacts/console-*.png``; no page may log a script or CSP error."""
+trade page, see it top the book, and cancel it (the book live over ``/ws``). Screenshots of
+each step go to ``test-artifacts/console-*.png``; no page may log a script or CSP error."""
 
 from __future__ import annotations
 
@@ -108,8 +108,7 @@ def test_signup_fund_key_bind_trade(demo: Demo) -> None:
             order.locator('button:has-text("Cancel")').click()
             page.wait_for_url(lambda url: "/trade/BTCUSDT?cancelled=" in url)
             assert "You have no open orders" in page.content()
-            with page.expect_response(lambda r: r.url == base + "/trade/BTCUSDT/book"):
-                pass  # htmx polls the book every 2 s
+            page.wait_for_selector('[data-live-book][data-live="1"]')  # the book from /ws
             assert page.locator("tbody.bids tr").first.inner_text().split()[0] != price
             page.screenshot(path=str(ARTIFACTS / "console-trade-cancelled.png"), full_page=True)
             assert not errors, errors

@@ -7,10 +7,17 @@ path                           verbs  what
 =============================  =====  ====================================================
 /trade/{symbol}                GET    the page (anyone sees the book; the form, open orders,
                                       order and trade history need log-in)
-/trade/{symbol}/book           GET    the book and recent trades alone (htmx polls it)
+/trade/{symbol}/book           GET    the book and recent trades alone (htmx polls it
+                                      while the page's stream is not live)
 /trade/{symbol}/order          POST   place an order (the engine's ``PlaceOrder``)
 /trade/{symbol}/cancel         POST   cancel one of the user's open orders
 =============================  =====  ====================================================
+
+In a browser with JavaScript the book, recent trades and the chart's last candle are live:
+``static/livebook.js`` subscribes to the public depth, deals and kline streams at ``/ws``
+(same origin; ``static/pushdata.js`` decodes the protobuf frames) and keeps the book by MEXC's
+snapshot-and-diff procedure (docs/streams.md); htmx polling of ``/book`` is the fallback while
+the socket is down. Without JavaScript the page is the server's snapshot with a refresh link.
 
 Orders go to the engine the API sends them to, checked by the same domain rules (price band,
 precision, minimums); a web order has no API key and so earns no broker a rebate.

@@ -1,5 +1,7 @@
 // The trade page's price chart: 1-minute candles from the public klines endpoint, drawn by
-// the vendored lightweight-charts and refreshed every 5 s. Without JavaScript the page works
+// the vendored lightweight-charts. While livebook.js has the streams live it hands over the
+// current candle (a "bourse:kline" event on the chart) and the chart is loaded again only when
+// the stream (re)starts; otherwise it is refreshed every 5 s. Without JavaScript the page works
 // as it is; the chart is the only thing missing.
 (function () {
   "use strict";
@@ -25,7 +27,18 @@
         .catch(function () { /* the next refresh tries again */ });
     }
     load();
-    setInterval(load, 5000);
+    var timer = setInterval(load, 5000);
+    document.addEventListener("bourse:live", function (ev) {
+      clearInterval(timer);
+      timer = null;
+      load();  // what the stream missed
+      if (!ev.detail.live) timer = setInterval(load, 5000);
+    });
+    el.addEventListener("bourse:kline", function (ev) {
+      try {
+        series.update(ev.detail);
+      } catch (e) { /* a candle older than the last one drawn: the next load has it */ }
+    });
   }
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll(".chart[data-symbol]").forEach(draw);
