@@ -43,7 +43,7 @@ from bourse.sandbox.endpoints import SANDBOX_ENDPOINTS
 from bourse.sandbox.fault_middleware import FaultMiddleware
 from bourse.services.bundle import Services
 from bourse.store.transaction import StoreBusy
-from bourse.web import console, trade
+from bourse.web import broker, console, trade
 from bourse.web.once import routes as once_routes
 from bourse.web.routes import all_routes as web_routes
 
@@ -114,6 +114,7 @@ def create_app(
             *ws_routes(platform, stats=ws),
             *console.routes(platform, bool(oauth_config.secure_cookies), console_faucet(platform)),
             *trade.routes(platform, bool(oauth_config.secure_cookies)),
+            *broker.routes(platform, bool(oauth_config.secure_cookies), console_faucet(platform)),
             *web_routes(oauth, platform.users, platform.referrals),
             *once_routes(platform.subaccounts.once_tokens),
             *(admin_routes(platform, operator_token) if operator_token else []),

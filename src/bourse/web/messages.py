@@ -21,6 +21,11 @@ SENTENCES: dict[type[Exception], str] = {
     b.NotKeyOwner: "That API key does not exist or belongs to another account.",
     b.BrokerNotFound: "That broker does not exist.",
     b.BrokerStateError: "That broker is not approved right now, so keys cannot be bound to it.",
+    b.BrokerExists: (
+        "This account, or that broker code, has already applied. An account applies once; "
+        "choose another code if the code was taken."
+    ),
+    b.SubAccountCannotApply: "A sub-account cannot become a broker; its main account can.",
     e.UnknownSymbol: "That trading pair is not listed here.",
     e.InsufficientFunds: "Your available balance is too low for this order.",
     e.PriceOutOfBand: "That price is too far from the last trade price; choose a closer one.",

@@ -1,0 +1,93 @@
+"""The broker console's journeys in a real browser (Debian's chromium via playwright) against a
+demo server. Screenshots go to ``test-artifacts/console-broker-*.png``; no page may log a
+script or CSP error."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from playwright.sync_api import Page, sync_playwright
+
+from tests.web.conftest import Demo
+from tests.web.test_broker import _market_buy, _trader_bound_to, _uid
+from tests.web.test_console_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, WAIT_MS
+
+
+@contextmanager
+def _browser_page(base: str) -> Iterator[Page]:
+    """A chromium page signed up as a new user (on its dashboard); fails on any page error."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 800})
+            page.set_default_timeout(WAIT_MS)
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(base + "/signup")
+            page.fill("input[name=email]", f"broker-{secrets.token_hex(3)}@example.com")
+            page.fill("input[name=password]", "a long enough password")
+            page.keyboard.press("Enter")
+            page.wait_for_url(base + "/account")
+            yield page
+            assert not errors, errors
+        finally:
+            browser.close()
+
+
+def _apply(page: Page, base: str, kind: str, name: str) -> int:
+    """Apply from the Broker page with the keyboard's help; the new broker's id."""
+    page.click("nav >> text=Broker")
+    page.wait_for_url(base + "/broker")
+    page.check(f'input[name=broker_type][value="{kind}"]')
+    page.fill("input[name=name]", name)
+    page.press("input[name=name]", "Enter")
+    page.wait_for_url(base + "/broker?applied=1")
+    assert page.inner_text("#broker-status") == "PENDING"
+    m = re.search(r"<code>(\d+)</code>", page.content())
+    assert m
+    return int(m.group(1))
+
+
+def test_an_api_broker_sees_the_rebate_of_a_user_who_bound_a_key(demo: Demo) -> None:
+    base = demo.url
+    with _browser_page(base) as page:
+        broker_id = _apply(page, base, "API", "Grid Bots Ltd")
+        page.screenshot(path=str(ARTIFACTS / "console-broker-applied.png"), full_page=True)
+        demo.platform.brokers.registry.approve(broker_id)  # the operator's decision
+        page.reload()
+        assert page.inner_text("#broker-status") == "APPROVED"
+        assert page.inner_text("#rebate-rate") == "30%"
+
+        # a user binds a pair-limited key to the broker and trades through the REST API
+        trader = _trader_bound_to(demo, broker_id)
+        _market_buy(demo, trader, "120")
+        uid = _uid(trader.http)
+
+        page.click("nav[aria-label=Broker] >> text=Bound keys")
+        row = page.locator(f'tr[data-key="{trader.api_key}"]')
+        assert uid in row.inner_text() and "BTCUSDT" in row.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "console-broker-keys.png"), full_page=True)
+
+        page.click("nav[aria-label=Broker] >> text=Rebates")
+        deadline = time.monotonic() + 10
+        while page.locator("#records tr[data-trade]").count() == 0:
+            assert time.monotonic() < deadline, "the rebate never appeared"
+            time.sleep(0.2)
+            page.reload()
+        record = page.locator("#records tr[data-trade]").first
+        text = record.inner_text()
+        assert uid in text and "BTCUSDT buy" in text and "pending" in text
+        rebate = re.search(r"([0-9.]+) BTC\s+pending", text)
+        assert rebate and float(rebate.group(1)) > 0
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        daily = page.locator(f'#daily tr[data-day="{today}"][data-asset="BTC"] td.num')
+        assert daily.inner_text() == rebate.group(1)
+        # the chart of daily totals is drawn on a canvas
+        page.wait_for_selector('.rebate-chart[data-asset="BTC"][data-drawn="1"] canvas')
+        page.screenshot(path=str(ARTIFACTS / "console-broker-rebates.png"), full_page=True)
