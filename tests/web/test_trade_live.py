@@ -214,3 +214,57 @@ def _open_order_id(user: Signer, price: str) -> str:
     """The id of the user's open BTCUSDT order at ``price``."""
     orders = user.get("/api/v3/openOrders", symbol="BTCUSDT").json()
     return next(str(o["orderId"]) for o in orders if o["price"] == price)
+
+
+def _book(page: Page, side: str) -> list[list[str]]:
+    rows = page.locator(f"tbody.{side} tr").all_inner_texts()
+    return [str(r).split() for r in rows]
+
+
+def test_a_lost_depth_push_fetches_the_snapshot_again(demo: Demo) -> None:
+    """A depth push lost on the way (dropped by a route between page and server) is a version
+    gap: the page fetches the snapshot again, and its book ends equal to the server's."""
+    sandbox = demo.platform.sandbox
+    assert isinstance(sandbox, Sandbox) and sandbox.maker is not None
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.set_default_timeout(WAIT_MS)
+            snapshots: list[str] = []
+            page.on("request", lambda r: snapshots.append(r.url)
+                    if "/api/v3/depth?" in r.url else None)  # fmt: skip
+            dropped: list[str] = []
+            armed: list[bool] = []  # once the page is live
+
+            def route(ws: Any) -> None:
+                server = ws.connect_to_server()
+                ws.on_message(server.send)
+
+                def down(message: str | bytes) -> None:
+                    if isinstance(message, bytes) and armed and not dropped:
+                        frame = PushDataV3ApiWrapper.FromString(message)
+                        if frame.HasField("publicAggreDepths"):
+                            dropped.append(frame.publicAggreDepths.fromVersion)
+                            return
+                    ws.send(message)
+
+                server.on_message(down)
+
+            page.route_web_socket("**/ws", route)
+            page.goto(demo.url + "/trade/BTCUSDT")
+            page.wait_for_selector(LIVE)
+            armed.append(True)
+            deadline = time.monotonic() + 10
+            while len(snapshots) < 2 and time.monotonic() < deadline:
+                page.wait_for_timeout(100)  # the market maker moves the book every 0.2 s
+            assert dropped and len(snapshots) == 2, (dropped, snapshots)
+            page.wait_for_selector(LIVE)
+            sandbox.maker.pause()
+            page.wait_for_timeout(500)  # the last pushes of the maker's last cycle
+            r = httpx.get(demo.url + "/api/v3/depth", params={"symbol": "BTCUSDT", "limit": 10})
+            rest = r.json()
+            assert _book(page, "bids") == rest["bids"]
+            assert _book(page, "asks") == rest["asks"][::-1]
+        finally:
+            browser.close()
