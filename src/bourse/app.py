@@ -43,7 +43,7 @@ from bourse.sandbox.endpoints import SANDBOX_ENDPOINTS
 from bourse.sandbox.fault_middleware import FaultMiddleware
 from bourse.services.bundle import Services
 from bourse.store.transaction import StoreBusy
-from bourse.web import broker, console, trade
+from bourse.web import broker, console, security, trade, wallet
 from bourse.web.once import routes as once_routes
 from bourse.web.routes import all_routes as web_routes
 
@@ -102,6 +102,7 @@ def create_app(
     async def store_busy(request: Request, exc: Exception) -> Response:
         return busy().response()  # pages and OAuth too: a busy database is retryable, not a 500
 
+    secure, faucet = bool(oauth_config.secure_cookies), console_faucet(platform)
     ws = StreamStats()
     meter = Metrics(platform, ws) if metrics else None
     limiter = RateLimiter(
@@ -112,9 +113,11 @@ def create_app(
             *routes(platform, limiter, endpoints=endpoints),
             Route("/openapi.json", openapi_json, methods=["GET"]),
             *ws_routes(platform, stats=ws),
-            *console.routes(platform, bool(oauth_config.secure_cookies), console_faucet(platform)),
-            *trade.routes(platform, bool(oauth_config.secure_cookies)),
-            *broker.routes(platform, bool(oauth_config.secure_cookies), console_faucet(platform)),
+            *console.routes(platform, secure, faucet),
+            *trade.routes(platform, secure),
+            *broker.routes(platform, secure, faucet),
+            *wallet.routes(platform, secure, faucet),
+            *security.routes(platform, secure),
             *web_routes(oauth, platform.users, platform.referrals),
             *once_routes(platform.subaccounts.once_tokens),
             *(admin_routes(platform, operator_token) if operator_token else []),

@@ -77,6 +77,19 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class LogIn:
+    """One log-in as the security page lists it (a session row: log-ins make sessions)."""
+
+    created: int
+    last_seen: int
+    user_agent: str
+    #: live now (neither expired, idle too long, nor revoked)
+    live: bool
+    #: the session the list is shown in
+    current: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
     user: User
     csrf: str
@@ -239,6 +252,55 @@ class Users:
         self.throttle.succeeded(attempt)
         self.repo.clear_login_failures(email, ip)
         return _user(row)
+
+    def confirm(self, user_id: int, password: str, totp_code: str = "", *, ip: str = "") -> User:
+        """A logged-in user proves it is them again (before a withdrawal, a transfer to
+        someone else, a password change): the log-in password, and the 2FA code when 2FA is
+        on. The same checks, throttles and lockout as ``authenticate``; ``UserError`` (one
+        message) or ``Throttled``."""
+        row = self.repo.user(user_id)
+        if row is None:
+            raise UserError(BAD_LOGIN)
+        return self.authenticate(row.email, password, totp_code, ip=ip)
+
+    def change_password(
+        self,
+        user_id: int,
+        current: str,
+        new: str,
+        totp_code: str = "",
+        *,
+        keep_session: str | None = None,
+        ip: str = "",
+        now: int | None = None,
+    ) -> int:
+        """Set a new password once the current one (and the 2FA code when 2FA is on) is
+        confirmed; every other session ends (``keep_session``: the id hash of the one the
+        change was made in). Returns how many sessions ended."""
+        check_password_policy(new)
+        if new == current:
+            raise UserError("Choose a new password that differs from the current one.")
+        self.confirm(user_id, current, totp_code, ip=ip)
+        self.repo.set_password(user_id, _hasher.hash(new))
+        now = self.clock() if now is None else now
+        return self.repo.revoke_user_sessions(user_id, now, keep=keep_session)
+
+    def log_ins(
+        self, user_id: int, current: str = "", *, limit: int = 10, now: int | None = None
+    ) -> list[LogIn]:
+        """The user's newest log-ins (its sessions), newest first; ``current`` is the id hash
+        of the session asking."""
+        now = self.clock() if now is None else now
+        return [
+            LogIn(
+                r.created,
+                r.last_seen,
+                r.user_agent,
+                r.revoked is None and now < r.expires and now < r.last_seen + SESSION_IDLE_MS,
+                r.id_hash == current,
+            )
+            for r in self.repo.recent_sessions(user_id, limit)
+        ]
 
     def _second_step(self, row: Any, password: str, totp_code: str, now: int) -> bool:
         """After the right password: the TOTP code when 2FA is on (a code is good once, even

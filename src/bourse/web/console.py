@@ -45,6 +45,7 @@ from bourse.services import users as us
 from bourse.services.apikeys import NO_IP_TTL_MS, PERMISSIONS
 from bourse.services.brokers.keys import renew_key
 from bourse.services.bundle import Services
+from bourse.services.throttle import Throttled, client_ip
 from bourse.web import figures, messages, pages
 
 #: ``(account, asset, amount, request_id)``: credit test funds; raises ``FaucetRefused``
@@ -62,6 +63,8 @@ assert {p for p, _ in OFFERED_PERMISSIONS} <= set(PERMISSIONS)
 DEFAULT_CHECKED = frozenset({"SPOT_ACCOUNT_READ", "SPOT_DEAL_READ", "SPOT_DEAL_WRITE"})
 MAX_SYMBOLS_PER_KEY = 30
 CSRF_REFUSED = "The form was not sent from this page, or it expired. Nothing was changed."
+#: what a wrong password or 2FA code on a money form says (one sentence for both, as log-in)
+NOT_CONFIRMED = "The password or 2FA code is wrong. Nothing was changed."
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -85,6 +88,11 @@ def timed(handler: Handler) -> Handler:
 
 def redirect(url: str) -> Response:
     return pages.secure_headers(RedirectResponse(url, status_code=303))
+
+
+def field(form: dict[str, Any], name: str, limit: int = 64) -> str:
+    """A form's first value of ``name``, stripped and cut to ``limit`` characters."""
+    return str((form.get(name) or [""])[0]).strip()[:limit]
 
 
 def _csv(text: str) -> list[str]:
@@ -126,6 +134,27 @@ class Console:
         )
         return session, fields, ok
 
+    def _ip(self, request: Request) -> str:
+        peer = request.client.host if request.client else None
+        trust = bool(getattr(self.svc.config, "trust_forwarded_for", False))
+        return client_ip(request.headers.get("x-forwarded-for"), peer, trust)
+
+    async def _confirm(self, request: Request, session: us.Session, form: dict[str, Any]) -> str:
+        """Check the form's ``password`` and ``totp`` (the user proving it is them before
+        money leaves, ``Users.confirm``); "" when they are right, else what to say."""
+        try:
+            await run_in_threadpool(
+                lambda: self.svc.users.confirm(
+                    session.user.id, field(form, "password", 1024), field(form, "totp", 16),
+                    ip=self._ip(request),
+                )
+            )  # fmt: skip
+        except Throttled as exc:
+            return us.throttled_message(exc)
+        except us.UserError:
+            return NOT_CONFIRMED
+        return ""
+
     def _refused(self, session: us.Session | None) -> Response:
         return self._page(
             "error.html",
@@ -164,6 +193,7 @@ class Console:
             session,
             int(ctx.pop("status", 200)),
             title="Dashboard",
+            here="dashboard",
             balances=rows,
             total=total,
             valuation=figures.VALUATION_ASSET,
@@ -192,7 +222,8 @@ class Console:
             )
         except FaucetRefused as exc:
             return await self.dashboard(request, status=400, error=messages.say(exc))
-        return redirect(f"/account?funded={amount}%20{asset}")
+        back = "/account/deposit" if field(form, "back") == "deposit" else "/account"
+        return redirect(f"{back}?funded={amount}%20{asset}")
 
     # --- API keys ------------------------------------------------------------------------------
     def _key_rows(self, account: int) -> list[dict[str, Any]]:
@@ -240,6 +271,7 @@ class Console:
             session,
             status,
             title="API keys",
+            here="keys",
             permissions=OFFERED_PERMISSIONS,
             done=request.query_params.get("done", "")[:16],
             **data,

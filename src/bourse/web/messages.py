@@ -28,6 +28,7 @@ SENTENCES: dict[type[Exception], str] = {
     b.SubAccountCannotApply: "A sub-account cannot become a broker; its main account can.",
     e.UnknownSymbol: "That trading pair is not listed here.",
     e.InsufficientFunds: "Your available balance is too low for this order.",
+    e.InsufficientBalance: "Your available balance is too low for this amount.",
     e.PriceOutOfBand: "That price is too far from the last trade price; choose a closer one.",
     e.BelowMinQuantity: "That quantity is below the smallest order this pair accepts.",
     e.AboveMaxQuantity: "That quantity is above the largest order this pair accepts.",
@@ -41,6 +42,24 @@ SENTENCES: dict[type[Exception], str] = {
     e.TooManyOpenOrders: "You have too many open orders; cancel some first.",
     e.AccountFrozen: "Your account is frozen; contact the operator.",
     e.UnknownAsset: "That asset is not listed here.",
+    e.NetworkNotSupported: "That network does not carry this coin here, or it is suspended.",
+    e.InvalidAddress: "That address is not valid on the chosen network; check it and the network.",
+    e.MemoRequired: "This network needs a memo (tag) with the address.",
+    e.AddressNotWhitelisted: "That address is not in your withdrawal address book.",
+    e.WithdrawDisabled: "Withdrawals of this coin on this network are suspended for now.",
+    e.WithdrawAmountOutOfRange: (
+        "That amount is outside this network's limits: it must be at least the minimum, more "
+        "than the fee, and at most the maximum shown."
+    ),
+    e.WithdrawalNotFound: "That withdrawal does not exist or belongs to another account.",
+    e.WithdrawalNotCancelable: (
+        "That withdrawal was already sent to the network, or has finished, so it cannot be "
+        "cancelled."
+    ),
+    e.IdempotencyConflict: "This form was already sent with other values; reload the page.",
+    e.AccountTypeNotSupported: "Money can move only between your SPOT and FUTURES accounts.",
+    e.RecipientNotFound: "No user is known by that UID or e-mail.",
+    e.TransferNotAllowed: "This transfer is not allowed (not to yourself, nor from a sub-account).",
 }
 
 

@@ -133,6 +133,12 @@ class UserRepository:
         with write(self.db) as conn:
             return conn.execute(q.values(**values)).rowcount == 1
 
+    def set_password(self, user_id: int, password_hash: str) -> None:
+        with write(self.db) as conn:
+            conn.execute(
+                update(users).where(users.c.id == user_id).values(password_hash=password_hash)
+            )
+
     def set_totp(self, user_id: int, stored_secret: str | None, last_step: int) -> None:
         """Turn TOTP on (a stored secret) or off (``None``)."""
         with write(self.db) as conn:
@@ -171,10 +177,22 @@ class UserRepository:
                 .values(revoked=now)
             )
 
-    def revoke_user_sessions(self, user_id: int, now: int) -> None:
+    def revoke_user_sessions(self, user_id: int, now: int, keep: str | None = None) -> int:
+        """End the user's live sessions but ``keep`` (an id hash); how many ended."""
+        q = update(sessions).where(sessions.c.user_id == user_id, sessions.c.revoked.is_(None))
+        if keep is not None:
+            q = q.where(sessions.c.id_hash != keep)
         with write(self.db) as conn:
-            conn.execute(
-                update(sessions)
-                .where(sessions.c.user_id == user_id, sessions.c.revoked.is_(None))
-                .values(revoked=now)
-            )
+            return int(conn.execute(q.values(revoked=now)).rowcount)
+
+    def recent_sessions(self, user_id: int, limit: int) -> list[Record]:
+        """The user's newest sessions (each is one log-in), newest first."""
+        s = sessions.c
+        q = (
+            select(s.id_hash, s.created, s.last_seen, s.expires, s.revoked, s.user_agent)
+            .where(s.user_id == user_id)
+            .order_by(s.created.desc())
+            .limit(limit)
+        )
+        with self.db.connect() as conn:
+            return list(conn.execute(q).all())
