@@ -178,7 +178,8 @@ def test_each_page_renders_within_budget_on_the_demo(demo: Demo) -> None:
     report = {}
     for path in ("/", "/markets", "/docs", "/account", "/account/keys", "/trade/BTCUSDT",
                  "/trade/BTCUSDT/book", "/login", "/signup", "/account/apps",
-                 "/account/2fa"):  # fmt: skip
+                 "/account/2fa", "/account/deposit", "/account/withdraw",
+                 "/account/transfers", "/account/security"):  # fmt: skip
         durs = []
         for _ in range(7):
             start = time.perf_counter()
