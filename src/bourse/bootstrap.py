@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 from functools import partial
 
+from bourse.bus.engine_server import CommandServer
 from bourse.bus.feed import announce
 from bourse.bus.followers import Followers
+from bourse.bus.gateway import CommandClient, RemoteEngine
 from bourse.bus.mirror import Mirror
 from bourse.bus.nats import NatsBus
 from bourse.config import Config
@@ -65,7 +67,7 @@ def open_platform(config: Config | None = None) -> Services:
         db.dispose()
         raise ServerKeyError("the server key does not decrypt the stored API secrets: wrong key?")
     store = SqlStore(db)
-    engine = Engine(
+    engine = (RemoteEngine if config.role == "gateway" else Engine)(
         store,
         fees=FeeSchedule(maker=config.maker_fee_ppm, taker=config.taker_fee_ppm),
         stp_default=config.stp_default,
@@ -73,7 +75,16 @@ def open_platform(config: Config | None = None) -> Services:
     nats = NatsBus(config.bus_url, config.bus_name).start() if config.bus_url else None
     queries = Queries(db)
     mirror = None
-    if nats is not None and _follows(config.role, store, engine):
+    try:
+        follows = nats is not None and _follows(config.role, store, engine)
+    except StoreLocked:  # a writer that cannot write: give back what it opened
+        if nats is not None:
+            nats.close()
+        store.close()
+        db.dispose()
+        raise
+    if follows:
+        assert nats is not None
         marketdata = MarketData()
         mirror = Mirror(
             engine,
@@ -90,6 +101,14 @@ def open_platform(config: Config | None = None) -> Services:
         if nats is not None:
             announce(engine, nats)
         engine.start()
+    commands = None
+    if config.role == "engine" and config.bus_url:
+        commands = CommandServer(engine, config.bus_url, config.bus_name).start()
+    if isinstance(engine, RemoteEngine) and config.bus_url and mirror is not None:
+        following = mirror
+        engine.client = CommandClient(
+            config.bus_url, config.bus_name, caught_up=lambda n: following.commits >= n
+        ).start()
     server_key = keys.key
     # the chain adapter: the sandbox simulator (a real chain connector would plug in here)
     chain = SimulatedChain(
@@ -146,21 +165,22 @@ def open_platform(config: Config | None = None) -> Services:
         chain=chain,
         nats=nats,
         mirror=mirror.start() if mirror is not None else None,
+        commands=commands,
     )
 
 
 def _follows(role: str, store: SqlStore, engine: Engine) -> bool:
     """Whether this process follows another one's engine (``Config.role``); a writer takes the
     database's writer lock now, so a second process started with ``auto`` becomes a follower."""
-    if role == "follower":
+    if role in ("follower", "gateway"):
         return True
-    if role not in ("writer", "auto"):
-        raise ValueError(f"role {role!r}: expected writer, follower or auto")
+    if role not in ("writer", "engine", "auto"):
+        raise ValueError(f"role {role!r}: expected writer, follower, engine, gateway or auto")
     try:
         if not store.ensure_writer():
             engine.reload()  # another writer committed since we loaded
     except StoreLocked:
-        if role == "writer":
+        if role in ("writer", "engine"):
             raise
         log.info("another process writes this database: following it over the bus")
         return True

@@ -60,9 +60,9 @@ async def _log_reconnected() -> None:
     log.warning("NATS reconnected")
 
 
-async def _connect(url: str) -> Client:
+async def connect(url: str) -> Client:
     """A connection that reconnects for ever once made; the first connect is bounded in time."""
-    connect = nats.connect(
+    pending = nats.connect(
         url,
         connect_timeout=CONNECT_TIMEOUT_S,
         error_cb=_log_error,
@@ -72,7 +72,7 @@ async def _connect(url: str) -> Client:
         reconnect_time_wait=0.5,
     )
     try:
-        return await asyncio.wait_for(connect, CONNECT_TIMEOUT_S)
+        return await asyncio.wait_for(pending, CONNECT_TIMEOUT_S)
     except TimeoutError:
         raise BusUnavailable(f"no NATS server answered in {CONNECT_TIMEOUT_S:.0f} s") from None
 
@@ -81,7 +81,7 @@ class BusUnavailable(Exception):
     """The NATS server cannot be reached (or refused the stream)."""
 
 
-def _names(name: str) -> tuple[str, str]:
+def bus_names(name: str) -> tuple[str, str]:
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ValueError(f"bus name {name!r}: letters, digits, '_' and '-' only")
     return f"BOURSE_{name}", f"bourse.{name}.committed"
@@ -108,7 +108,7 @@ class NatsSubscription:
 
     async def _run(self) -> None:
         try:
-            nc = self._nc = await _connect(self._bus.url)
+            nc = self._nc = await connect(self._bus.url)
             start = self._start
             config = None
             if isinstance(start, int):
@@ -216,7 +216,7 @@ class NatsBus:
         max_bytes: int = 1 << 30,
     ) -> None:
         self.url = url
-        self.stream, self.subject = _names(name)
+        self.stream, self.subject = bus_names(name)
         self.max_backlog = max_backlog
         self.max_age_s = max_age_s
         self.max_bytes = max_bytes
@@ -263,7 +263,7 @@ class NatsBus:
         """Remove this bus's stream and its events from the server (tests, ``--reset``)."""
 
         async def run() -> None:
-            nc = await _connect(self.url)
+            nc = await connect(self.url)
             try:
                 with contextlib.suppress(NotFoundError):
                     await nc.jetstream().delete_stream(self.stream)
@@ -309,7 +309,7 @@ class NatsBus:
 
     async def last(self) -> tuple[int, Committed] | None:
         """The stream's newest event and its sequence (None when the stream is empty)."""
-        nc = await _connect(self.url)
+        nc = await connect(self.url)
         try:
             js = nc.jetstream()
             try:
@@ -346,7 +346,7 @@ class NatsBus:
 
     async def _serve(self, ready: threading.Event, failure: list[BaseException]) -> None:
         try:
-            nc = self._nc = await _connect(self.url)
+            nc = self._nc = await connect(self.url)
             js = nc.jetstream()
             config = StreamConfig(
                 name=self.stream,

@@ -17,7 +17,7 @@ non-zero; ``--debug`` shows the traceback of an unexpected error.
     bourse backup bourse.backup         # a consistent snapshot, the server running or not
     bourse restore bourse.backup        # the server stopped: replace the database by it
 
-One module per group: ``serve``, ``status`` (status, stop), ``demo``, ``db`` (migrate, backup, restore), ``accounts``, ``keys``,
+One module per group: ``serve``, ``engine_role`` (engine, gateway), ``status`` (status, stop), ``demo``, ``db`` (migrate, backup, restore), ``accounts``, ``keys``,
 ``brokers``, ``referrals``, ``audit``, ``sandbox``, ``check``; ``runner`` decides between the server and the database, ``common``
 holds the shared options, tables and errors.
 """
@@ -39,6 +39,7 @@ from bourse.cli.check import check
 from bourse.cli.common import err
 from bourse.cli.db import backup, migrate, restore
 from bourse.cli.demo import chain_deposit, demo_credentials_cmd
+from bourse.cli.engine_role import engine, gateway
 from bourse.cli.keys import keys_app
 from bourse.cli.referrals import referrals_app
 from bourse.cli.sandbox import sandbox_app
@@ -67,6 +68,8 @@ def _root(
 
 
 app.command()(serve)
+app.command()(engine)
+app.command()(gateway)
 app.command("status")(status_cmd)
 app.command("stop")(stop_cmd)
 app.command("demo-credentials")(demo_credentials_cmd)
@@ -89,7 +92,7 @@ def main() -> None:
     unless ``--debug``."""
     args = sys.argv[1:]
     command = next((a for a in args if not a.startswith("-")), None)
-    if "--debug" not in args and command != "serve":
+    if "--debug" not in args and command not in ("serve", "engine", "gateway"):
         # a command speaks in its own one-line errors; the engine's log is for servers
         quiet = logging.getLogger("bourse")
         quiet.addHandler(logging.NullHandler())

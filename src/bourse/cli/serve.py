@@ -226,7 +226,8 @@ def serve(
         str,
         typer.Option(
             help="With --bus: writer (owns the engine), follower (serves /ws and market data "
-            "from the bus) or auto (the writer unless another process writes the database)."
+            "from the bus), gateway (as a follower, and sends commands to `bourse engine`) or "
+            "auto (the writer unless another process writes the database)."
         ),
     ] = "auto",
     settle_at: Annotated[
@@ -277,8 +278,8 @@ def serve(
         token = ensure_token(home)
     except OSError as exc:
         raise fail(f"cannot keep the operator credential in {home}: {exc}") from exc
-    if role not in ("writer", "follower", "auto"):
-        raise fail(f"--role {role!r}: expected writer, follower or auto")
+    if role not in ("writer", "follower", "gateway", "auto"):
+        raise fail(f"--role {role!r}: expected writer, follower, gateway or auto")
     bus_config: dict[str, Any] = {"bus_url": bus, "bus_name": bus_name, "role": role} if bus else {}
     # production (no --demo): the server key must be given, apart from the data
     with open_platform(
@@ -308,7 +309,7 @@ def serve(
             limits=limits.describe(),
             auth=auth.describe(),
             home=str(home),
-            bus=f"{bus} ({'follower: read-only' if following else 'writer'})" if bus else None,
+            bus=f"{bus} ({_bus_role(role, following)})" if bus else None,
         )
         runtime = None if following else announce(home, database, url)
 
@@ -334,6 +335,12 @@ def serve(
         finally:
             done()
             sock.close()
+
+
+def _bus_role(role: str, following: bool) -> str:
+    if role == "gateway":
+        return "gateway: commands to the engine over NATS"
+    return "follower: read-only" if following else "writer"
 
 
 class _Server(uvicorn.Server):

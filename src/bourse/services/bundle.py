@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine as SAEngine
 
+from bourse.bus.engine_server import CommandServer
 from bourse.bus.followers import Followers
 from bourse.bus.mirror import Mirror
 from bourse.bus.nats import NatsBus
@@ -59,6 +60,8 @@ class Services:
     #: in a process that follows another one's engine over the bus: what keeps this process's
     #: read-only engine copy in step (``/ws`` and market data are served from it)
     mirror: Mirror | None = None
+    #: the engine role's consumer of the gateways' command stream (``bourse engine``)
+    commands: CommandServer | None = None
     #: in demo mode (``bourse serve --demo``): the sandbox's controls, a
     #: ``bourse.sandbox.controls.Sandbox`` (faucet, market maker, faults, reset), which the
     #: ``sandbox.*`` operations drive; production code never looks at it
@@ -71,6 +74,8 @@ class Services:
         if self._closed:
             return
         self._closed = True
+        if self.commands is not None:  # first: no new command, the replies already due go out
+            self.commands.close()
         stop = getattr(self.sandbox, "stop", None)
         if stop is not None:
             stop()

@@ -1,0 +1,152 @@
+"""The engine's side of the command stream: apply what gateways sent, reply after the commit.
+
+``CommandServer(engine, url, name).start()`` consumes the command stream
+(``bus.command_stream``) with the durable consumer ``engine`` and hands each command to the
+engine's ordinary ``submit``, in stream order, under the request's trace (its request id and
+origin, for the money movements' audit records). When the command's future resolves, which the
+engine does only after the batch is committed, the reply goes to the gateway's inbox, and only
+then is the message acknowledged (removed from the work-queue stream).
+
+Only the process that holds the database's writer lock runs a ``CommandServer`` (``bourse
+engine``; a standby waits for the lock first). On start it recreates the consumer, so every
+command no engine acknowledged is delivered again from the start of the stream: those a dead
+engine committed without acknowledging are refused by the keys the commit stored with them
+(client ids, replay keys); those whose deadline passed (the gateway answered "try again") are
+dropped unapplied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from concurrent.futures import Future
+from typing import Any
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from bourse.bus import command_stream, commands
+from bourse.bus.codec import CodecError
+from bourse.bus.loop_thread import LoopThread
+from bourse.bus.nats import CONNECT_TIMEOUT_S, BusUnavailable, connect
+from bourse.domain.errors import DomainError
+from bourse.engine import Engine
+from bourse.engine.clock import now_ms
+from bourse.engine.engine import EngineUnavailable
+from bourse.engine.trace import current
+
+log = logging.getLogger("bourse.bus.engine_server")
+
+#: seconds a delivered command may stay unacknowledged before NATS delivers it again
+ACK_WAIT_S = 60.0
+#: commands delivered and not yet acknowledged, at most
+MAX_IN_FLIGHT = 20_000
+
+
+class CommandServer:
+    """Feeds the command stream into ``engine`` and answers each command after its commit."""
+
+    def __init__(self, engine: Engine, url: str, name: str = "bourse") -> None:
+        self.engine = engine
+        self.url = url
+        self.name = name
+        self._thread: LoopThread | None = None
+        self._nc: Client | None = None
+        #: commands applied, and commands dropped because their deadline had passed
+        self.applied = 0
+        self.expired = 0
+
+    def start(self) -> CommandServer:
+        thread = self._thread = LoopThread("bourse-command-server")
+        try:
+            thread.call(self._open(), CONNECT_TIMEOUT_S + 5)
+        except Exception as exc:
+            thread.stop()
+            self._thread = None
+            raise BusUnavailable(f"cannot consume commands over {self.url}: {exc}") from exc
+        return self
+
+    async def _open(self) -> None:
+        nc = self._nc = await connect(self.url)
+        js = nc.jetstream()
+        stream, subject = await command_stream.ensure_stream(js, self.name)
+        with contextlib.suppress(NotFoundError):
+            await js.delete_consumer(stream, command_stream.CONSUMER)
+        await js.subscribe(
+            subject,
+            durable=command_stream.CONSUMER,
+            stream=stream,
+            cb=self._on_command,
+            manual_ack=True,
+            pending_msgs_limit=-1,
+            pending_bytes_limit=-1,
+            config=ConsumerConfig(
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=ACK_WAIT_S,
+                max_ack_pending=MAX_IN_FLIGHT,
+            ),
+        )
+
+    def close(self, timeout: float = 5.0) -> None:
+        thread, nc = self._thread, self._nc
+        self._thread = None
+        if thread is None:
+            return
+        if nc is not None:
+            try:  # drain: replies already due still go out
+                thread.call(nc.drain(), timeout)
+            except Exception:
+                log.debug("draining the command connection", exc_info=True)
+        thread.stop()
+
+    # --- serving ---------------------------------------------------------------------------------
+    async def _on_command(self, msg: Msg) -> None:
+        reply = (msg.headers or {}).get(command_stream.REPLY, "")
+        try:
+            command, trace, deadline = commands.decode_command(msg.data)
+        except CodecError as exc:
+            log.error("undecodable command on %s: %s", msg.subject, exc)
+            await self._answer(msg, reply, None, EngineUnavailable(f"undecodable: {exc}"), 0)
+            return
+        if now_ms() > deadline:  # its gateway has answered "try again": never apply it now
+            self.expired += 1
+            await self._answer(msg, reply, None, EngineUnavailable("deadline passed"), 0)
+            return
+        token = current.set(trace)
+        try:
+            future = self.engine.submit(command)
+        finally:
+            current.reset(token)
+        loop = asyncio.get_running_loop()
+        store = self.engine.store
+
+        def done(fut: Future[Any]) -> None:  # the engine's thread, right after the commit
+            commits = getattr(store, "durable_commits", 0)
+            error = fut.exception()
+            if error is not None and not isinstance(error, DomainError | EngineUnavailable):
+                error = EngineUnavailable(f"{type(error).__name__}: {error}")
+            result = None if error is not None else fut.result()
+            with contextlib.suppress(RuntimeError):  # the loop closed: NATS delivers it again
+                loop.call_soon_threadsafe(
+                    lambda: loop.create_task(self._answer(msg, reply, result, error, commits))
+                )
+
+        future.add_done_callback(done)
+
+    async def _answer(
+        self, msg: Msg, reply: str, result: Any, error: BaseException | None, commits: int
+    ) -> None:
+        nc = self._nc
+        if nc is None:
+            return
+        try:
+            if reply:
+                await nc.publish(reply, commands.encode_reply(result, error, commits))
+            await msg.ack()
+            self.applied += error is None
+        except Exception:
+            log.exception("answering a command failed (it will be delivered again)")

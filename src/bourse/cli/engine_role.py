@@ -1,0 +1,129 @@
+"""``bourse engine`` and ``bourse gateway``: the exchange split into processes on NATS.
+
+``bourse engine`` is the writer without HTTP: it holds the database's writer lock, applies the
+commands gateways put on the command stream (``bus.engine_server``) and publishes every
+committed batch on the bus. Started while another engine holds the lock it is a standby: it
+waits for the lock (the active engine's death releases it, ``kill -9`` included), then recovers
+from the store and consumes the commands no engine finished. ``bourse gateway`` is ``bourse
+serve`` in the gateway role: HTTP and WebSocket from a mirror of the engine, commands over NATS
+(``bus.gateway``). docs/scaling.md shows the topology.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from typing import Annotated, Any
+
+import typer
+
+from bourse.bootstrap import open_platform
+from bourse.cli.common import DbOption, db_url, err, fail, safe_url
+from bourse.cli.serve import serve
+from bourse.config import Config
+from bourse.store.db import ensure_database, make_engine, migrate
+from bourse.store.sql import SqlStore, StoreLocked
+
+BusOption = Annotated[
+    str,
+    typer.Option(envvar="BOURSE_BUS_URL", help="NATS server of the bus (nats://127.0.0.1:4222)."),
+]
+BusNameOption = Annotated[
+    str, typer.Option(envvar="BOURSE_BUS_NAME", help="Name of this exchange on the bus.")
+]
+#: seconds between two tries of a standby for the writer lock
+STANDBY_POLL_S = 0.25
+
+
+def _wait_for_lock(url: str, stop: threading.Event) -> bool:
+    """Wait until no process holds the writer lock (True), or ``stop`` is set (False). A cheap
+    probe (take the lock, give it back) so a standby loads nothing while it waits."""
+    ensure_database(url)
+    db = make_engine(url)
+    try:
+        migrate(db)
+        waiting = False
+        while not stop.is_set():
+            probe = SqlStore(db)
+            try:
+                probe.ensure_writer()
+                return True
+            except StoreLocked:
+                if not waiting:
+                    err.print("standby: another engine holds the writer lock; waiting for it")
+                    waiting = True
+            finally:
+                probe.close()
+            stop.wait(STANDBY_POLL_S)
+        return False
+    finally:
+        db.dispose()
+
+
+def engine(
+    db: DbOption = None,
+    bus: BusOption = "nats://127.0.0.1:4222",
+    bus_name: BusNameOption = "bourse",
+) -> None:
+    """Run the engine (no HTTP): apply the gateways' commands from NATS and publish what it
+    commits. A second one waits as the standby and takes over when the active one dies."""
+    url = db_url(db)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    config = Config(
+        database_url=url, bus_url=bus, bus_name=bus_name, role="engine", require_secret_key=True
+    )
+    platform: Any = None
+    while platform is None:
+        if not _wait_for_lock(url, stop):
+            return
+        try:
+            platform = open_platform(config)
+        except StoreLocked:  # another standby was quicker
+            continue
+        except Exception as exc:
+            raise fail(f"cannot run the engine on {safe_url(url)}: {exc}") from exc
+    try:
+        err.print(
+            f"engine: active on {safe_url(url)}, commands from {bus} ({bus_name}); "
+            f"{platform.engine.batches} batches",
+            highlight=False,
+        )
+        while not stop.wait(1.0):
+            if not platform.engine.running:
+                raise fail("the engine thread stopped")
+    finally:
+        started = time.monotonic()
+        platform.close()
+        err.print(f"engine: stopped ({time.monotonic() - started:.1f} s to close)")
+
+
+def gateway(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8080,
+    db: DbOption = None,
+    bus: BusOption = "nats://127.0.0.1:4222",
+    bus_name: BusNameOption = "bourse",
+    no_rate_limit: Annotated[
+        bool, typer.Option("--no-rate-limit", help="Switch rate limits off (load tests).")
+    ] = False,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="One line per request.")
+    ] = True,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve HTTP and WebSocket from the bus, sending commands to `bourse engine` over NATS
+    (any number of gateways, on any host)."""
+    serve(
+        host=host,
+        port=port,
+        db=db,
+        bus=bus,
+        bus_name=bus_name,
+        role="gateway",
+        no_rate_limit=no_rate_limit,
+        access_log=access_log,
+        log_level=log_level,
+    )
