@@ -15,12 +15,16 @@ import httpx
 from playwright.sync_api import Page, sync_playwright
 
 from bourse.api.ws.proto.PushDataV3ApiWrapper_pb2 import PushDataV3ApiWrapper
+from bourse.engine.clock import now_ms
 from bourse.sandbox.controls import Sandbox
 from bourse.sandbox.demo import demo_credentials
 from bourse.sandbox.faults import Fault
+from bourse.services.listenkeys import ListenKeys
 from tests.support.mexc import Signer
 from tests.web.conftest import Demo
+from tests.web.test_console import _account, _create_key, _csrf
 from tests.web.test_console_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, WAIT_MS
+from tests.web.test_trade import _funded
 
 STATIC = Path(__file__).resolve().parents[2] / "src" / "bourse" / "web" / "static"
 #: seconds a REST order may take to show in the page's book
@@ -268,3 +272,75 @@ def test_a_lost_depth_push_fetches_the_snapshot_again(demo: Demo) -> None:
             assert _book(page, "asks") == rest["asks"][::-1]
         finally:
             browser.close()
+
+
+def test_stream_key_needs_a_session_and_its_csrf_token_and_is_reused(demo: Demo) -> None:
+    http = _funded(demo)
+    path = "/trade/BTCUSDT/stream-key"
+    anonymous = httpx.post(demo.url + path, data={"csrf_token": "x"})
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == 401
+    assert http.post(path, data={"csrf_token": "forged"}).status_code == 403
+    assert httpx.get(demo.url + "/trade/BTCUSDT/mine").status_code == 401
+    csrf = _csrf(http.get("/trade/BTCUSDT").text)
+    keys = [http.post(path, data={"csrf_token": csrf}).json()["listenKey"] for _ in range(3)]
+    assert len(set(keys)) == 1 and len(keys[0]) == 64  # one key per account, extended
+    account = _account(demo, http)
+    assert ListenKeys(demo.platform.db).account_for(keys[0], now_ms()) == account
+    mine = http.get("/trade/BTCUSDT/mine").text
+    assert mine.startswith('<section id="mine"') and "no open orders" in mine
+
+
+def test_own_orders_and_fills_follow_the_private_stream(demo: Demo) -> None:
+    http = _funded(demo)
+    key = _create_key(http)
+    stored = demo.platform.apikeys.lookup(key)
+    assert stored is not None
+    user = Signer(http, key, stored.secret)
+    keys = demo_credentials(demo.platform)["accounts"]["independent_broker"]
+    seller = Signer(http, keys["api_key"], keys["secret"])
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1100, "height": 1200})
+            context.add_cookies([{"name": c.name, "value": c.value or "", "url": demo.url}
+                                 for c in http.cookies.jar])  # fmt: skip
+            page = context.new_page()
+            page.set_default_timeout(WAIT_MS)
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(demo.url + "/trade/BTCUSDT")
+            page.wait_for_selector('#mine[data-live="1"]')
+            page.wait_for_selector(LIVE)
+            assert "You have no open orders" in page.inner_text("#mine")
+
+            price = demo.quiet_bid("BTCUSDT")
+            r = user.post("/api/v3/order", symbol="BTCUSDT", side="BUY", type="LIMIT",
+                          price=price, quantity="0.02")  # fmt: skip
+            assert r.status_code == 200, r.text
+            order_id = r.json()["orderId"]
+            row = page.locator(f'#open-orders tr[data-order="{order_id}"]')
+            row.wait_for(timeout=int(LIVE_WITHIN_S * 1000))
+            assert row.inner_text().split()[:6] == [order_id, "Buy", "Limit", price, "0.02", "0"]
+
+            r = seller.post("/api/v3/order", symbol="BTCUSDT", side="SELL", type="LIMIT",
+                            price=price, quantity="0.005")  # fmt: skip
+            assert r.status_code == 200, r.text
+            page.wait_for_function(
+                "id => { const tr = document.querySelector(`#open-orders tr[data-order='${id}']`);"
+                " return tr && tr.children[5].textContent === '0.005' }",
+                arg=order_id,
+            )
+            fill = page.locator("#my-trades tbody tr").first
+            assert fill.inner_text().split()[3:6] == [order_id, "Buy", price]
+            page.screenshot(path=str(ARTIFACTS / "console-trade-mine-live.png"), full_page=True)
+
+            r = user.delete("/api/v3/order", symbol="BTCUSDT", orderId=order_id)
+            assert r.status_code == 200, r.text
+            row.wait_for(state="detached", timeout=int(LIVE_WITHIN_S * 1000))
+            assert "You have no open orders" in page.inner_text("#mine")
+            assert "partially canceled" in page.inner_text("#order-history")
+            assert not errors, errors
+        finally:
+            browser.close()
+            http.close()

@@ -9,6 +9,8 @@ path                           verbs  what
                                       order and trade history need log-in)
 /trade/{symbol}/book           GET    the book and recent trades alone (htmx polls it
                                       while the page's stream is not live)
+/trade/{symbol}/mine           GET    the user's open orders, order and trade history alone
+/trade/{symbol}/stream-key     POST   a listenKey for the user's own streams (JSON)
 /trade/{symbol}/order          POST   place an order (the engine's ``PlaceOrder``)
 /trade/{symbol}/cancel         POST   cancel one of the user's open orders
 =============================  =====  ====================================================
@@ -18,6 +20,9 @@ In a browser with JavaScript the book, recent trades and the chart's last candle
 (same origin; ``static/pushdata.js`` decodes the protobuf frames) and keeps the book by MEXC's
 snapshot-and-diff procedure (docs/streams.md); htmx polling of ``/book`` is the fallback while
 the socket is down. Without JavaScript the page is the server's snapshot with a refresh link.
+A logged-in user's page also opens the private order and fill streams with a listenKey from
+``/stream-key`` (one per account, reused and extended while valid, so page loads never use up
+the account's 60 keys) and fetches ``/mine`` when one of its orders changes.
 
 Orders go to the engine the API sends them to, checked by the same domain rules (price band,
 precision, minimums); a web order has no API key and so earns no broker a rebate.
@@ -30,7 +35,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bourse.domain.errors import DomainError, UnknownSymbol
@@ -41,8 +46,9 @@ from bourse.domain.symbols import Symbol
 from bourse.engine import commands as c
 from bourse.engine.clock import now_ms
 from bourse.services.bundle import Services
+from bourse.services.listenkeys import ListenKeyError, ListenKeys, UnknownListenKey
 from bourse.web import figures, messages, pages
-from bourse.web.console import Console, Faucet, redirect, timed
+from bourse.web.console import CSRF_REFUSED, Console, Faucet, redirect, timed
 
 #: levels of each side of the book shown, recent trades, and rows of the user's history
 BOOK_LEVELS = 10
@@ -97,6 +103,12 @@ class Fill:
 
 
 class TradePages(Console):
+    def __init__(self, svc: Services, secure: bool, faucet: Faucet | None = None) -> None:
+        super().__init__(svc, secure, faucet)
+        self.listen_keys = ListenKeys(svc.db)
+        #: account -> the listenKey its trade pages share
+        self._stream_keys: dict[int, str] = {}
+
     def _symbol(self, name: str) -> Symbol:
         sym = self.svc.engine.read(lambda e: e.exchange.symbols.get(name.upper()))
         if sym is None:
@@ -169,16 +181,14 @@ class TradePages(Console):
             )  # fmt: skip
         return past, fills
 
+    def _mine(self, sym: Symbol, account: int | None) -> dict[str, Any]:
+        past, fills = self._history(sym, account) if account is not None else ([], [])
+        orders = self._open_orders(sym, account) if account is not None else []
+        return {"symbol": sym, "orders": orders, "history": past, "fills": fills}
+
     def _context(self, sym: Symbol, account: int | None) -> dict[str, Any]:
         row = next(m for m in figures.markets(self.svc, now_ms()) if m.symbol == sym.name)
-        past, fills = self._history(sym, account) if account is not None else ([], [])
-        return {
-            **self._book(sym),
-            "market": row,
-            "orders": self._open_orders(sym, account) if account is not None else [],
-            "history": past,
-            "fills": fills,
-        }
+        return {**self._book(sym), **self._mine(sym, account), "market": row}
 
     async def page(self, request: Request, **ctx: Any) -> Response:
         session = await self._session(request)
@@ -200,6 +210,41 @@ class TradePages(Console):
             return pages.render("error.html", 404, title="No such pair", message="", code="")
         data = await run_in_threadpool(self._book, sym)
         return pages.render("_book.html", scripts=True, poll=True, **data)
+
+    async def mine(self, request: Request) -> Response:
+        session = await self._session(request)
+        if session is None:
+            return pages.render("error.html", 401, title="Log in", message="", code="")
+        try:
+            sym = await run_in_threadpool(self._symbol, request.path_params["symbol"])
+        except UnknownSymbol:
+            return pages.render("error.html", 404, title="No such pair", message="", code="")
+        data = await run_in_threadpool(self._mine, sym, session.user.account_id)
+        return pages.render("_mine.html", scripts=True, csrf=session.csrf, **data)
+
+    def _stream_key(self, account: int) -> str:
+        """The account's trade-page listenKey, extended; a new one if it lapsed."""
+        now = now_ms()
+        key = self._stream_keys.get(account)
+        if key is not None:
+            try:
+                self.listen_keys.extend(account, key, now)
+                return key
+            except UnknownListenKey:
+                pass
+        key = self._stream_keys[account] = self.listen_keys.create(account, now)
+        return key
+
+    async def stream_key(self, request: Request) -> Response:
+        session, _, ok = await self._form(request)
+        if session is None or not ok:
+            status, msg = (401, "Log in first.") if session is None else (403, CSRF_REFUSED)
+            return pages.secure_headers(JSONResponse({"code": status, "msg": msg}, status))
+        try:
+            key = await run_in_threadpool(self._stream_key, session.user.account_id)
+        except ListenKeyError as exc:
+            return pages.secure_headers(JSONResponse({"code": -1126, "msg": str(exc)}, 429))
+        return pages.secure_headers(JSONResponse({"listenKey": key}))
 
     def _request(self, sym: Symbol, account: int, form: dict[str, Any]) -> OrderRequest:
         def field(name: str) -> str:
@@ -263,6 +308,8 @@ def routes(svc: Services, secure: bool, faucet: Faucet | None = None) -> list[Ba
     return [
         Route("/trade/{symbol}", timed(t.page), methods=["GET"]),
         Route("/trade/{symbol}/book", timed(t.book), methods=["GET"]),
+        Route("/trade/{symbol}/mine", timed(t.mine), methods=["GET"]),
+        Route("/trade/{symbol}/stream-key", timed(t.stream_key), methods=["POST"]),
         Route("/trade/{symbol}/order", timed(t.order), methods=["POST"]),
         Route("/trade/{symbol}/cancel", timed(t.cancel), methods=["POST"]),
     ]

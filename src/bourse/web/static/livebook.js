@@ -12,6 +12,11 @@
 // polls /trade/SYM/book until the book is live; from then on every poll is cancelled
 // (htmx:beforeRequest), and it resumes when the socket closes. A closed socket is reopened
 // after 1, 2, 4 ... 30 s, at most MAX_RETRIES times in a row.
+//
+// A logged-in user's own orders and fills (the page's #mine section) follow the private
+// streams: the page asks for a listenKey (POST /trade/SYM/stream-key, with the form's CSRF
+// token), opens /ws?listenKey= and, on each order or fill of this pair, and on every
+// (re)connect, fetches the section as the server renders it (GET /trade/SYM/mine).
 (function () {
   "use strict";
   var LEVELS = 10;          // levels shown per side (trade.py's BOOK_LEVELS)
@@ -64,13 +69,13 @@
       "spot@public.kline.v3.api.pb@" + symbol + "@Min1",
     ];
     this.live = false;
-    this.retries = 0;
-    this.ws = null;
-    this.ping = null;
+    this.generation = 0;       // bumped by every snapshot and every closed socket
+    this.socket = null;
     this.resetBook();
   }
 
   LiveBook.prototype.resetBook = function () {
+    this.generation = (this.generation || 0) + 1;
     this.bids = new Map();
     this.asks = new Map();
     this.version = null;       // lastUpdateId of the snapshot, then the last applied toVersion
@@ -91,14 +96,32 @@
     document.dispatchEvent(new CustomEvent("bourse:live", { detail: { live: live } }));
   };
 
-  // --- the socket ---------------------------------------------------------------------------
-  LiveBook.prototype.connect = function () {
+  // --- a reconnecting /ws connection ------------------------------------------------------
+  // Subscribes to `channels` once open; on.ready() when the subscription is acknowledged,
+  // on.frame(decoded) for each push, on.down() when it closes. `query()` gives the URL's query
+  // string (a Promise or a string), asked anew for every attempt. A closed socket is reopened
+  // after 1, 2, 4 ... 30 s, at most MAX_RETRIES times in a row; up() resets the count.
+  function Socket(channels, query, on) {
+    this.channels = channels;
+    this.query = query;
+    this.on = on;
+    this.retries = 0;
+    this.ws = null;
+    this.ping = null;
+  }
+
+  Socket.prototype.open = function () {
     var self = this;
-    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var ws = new WebSocket(scheme + location.host + "/ws");
+    Promise.resolve(this.query()).then(function (q) {
+      var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+      self.attach(new WebSocket(scheme + location.host + "/ws" + q));
+    }).catch(function () { self.retry(); });
+  };
+
+  Socket.prototype.attach = function (ws) {
+    var self = this;
     ws.binaryType = "arraybuffer";
     this.ws = ws;
-    this.resetBook();
     ws.onopen = function () {
       ws.send(JSON.stringify({ method: "SUBSCRIPTION", params: self.channels }));
       self.ping = setInterval(function () {
@@ -107,38 +130,60 @@
     };
     ws.onmessage = function (ev) {
       if (ws !== self.ws) return;
-      if (typeof ev.data === "string") { self.control(ev.data); return; }
+      if (typeof ev.data === "string") {
+        var reply = null;
+        try { reply = JSON.parse(ev.data); } catch (e) { /* "Invalid listen key": it closes */ }
+        if (reply && reply.msg === self.channels.join(",")) self.on.ready();
+        return;
+      }
       var frame;
       try { frame = BoursePush.decode(new Uint8Array(ev.data)); } catch (e) { return; }
-      if (frame.publicAggreDepths) self.depth(frame.publicAggreDepths);
-      else if (frame.publicAggreDeals) self.deals(frame.publicAggreDeals.deals);
-      else if (frame.publicSpotKline) self.kline(frame.publicSpotKline);
+      self.on.frame(frame);
     };
     ws.onclose = function () {
       if (ws !== self.ws) return;
       clearInterval(self.ping);
       self.ws = null;
-      self.setLive(false);
-      if (self.retries >= MAX_RETRIES) {
-        if (self.status) self.status.textContent = "The book refreshes every 2 s";
-        return;
-      }
-      var wait = Math.min(MAX_BACKOFF_MS, 1000 * Math.pow(2, self.retries));
-      self.retries += 1;
-      setTimeout(function () { self.connect(); }, wait);
+      self.on.down();
+      self.retry();
     };
   };
 
-  LiveBook.prototype.control = function (text) {
-    var reply;
-    try { reply = JSON.parse(text); } catch (e) { return; }
-    if (reply && reply.msg === this.channels.join(",")) this.snapshot();
+  Socket.prototype.retry = function () {
+    var self = this;
+    if (this.retries >= MAX_RETRIES) { this.on.gone(); return; }
+    var wait = Math.min(MAX_BACKOFF_MS, 1000 * Math.pow(2, this.retries));
+    this.retries += 1;
+    setTimeout(function () { self.open(); }, wait);
+  };
+
+  Socket.prototype.up = function () { this.retries = 0; };
+
+  // close the current socket (it reopens after the back-off)
+  Socket.prototype.restart = function () { if (this.ws) this.ws.close(); };
+
+  // --- the public streams -------------------------------------------------------------------
+  LiveBook.prototype.connect = function () {
+    var self = this;
+    this.socket = new Socket(this.channels, function () { return ""; }, {
+      ready: function () { self.resetBook(); self.snapshot(); },
+      frame: function (f) {
+        if (f.publicAggreDepths) self.depth(f.publicAggreDepths);
+        else if (f.publicAggreDeals) self.deals(f.publicAggreDeals.deals);
+        else if (f.publicSpotKline) self.kline(f.publicSpotKline);
+      },
+      down: function () { self.resetBook(); self.setLive(false); },
+      gone: function () {
+        if (self.status) self.status.textContent = "The book refreshes every 2 s";
+      },
+    });
+    this.socket.open();
   };
 
   // --- the book -----------------------------------------------------------------------------
   LiveBook.prototype.snapshot = function () {
     if (this.fetching) return;
-    var self = this, ws = this.ws;
+    var self = this, generation = ++this.generation;
     this.fetching = true;
     this.version = null;
     this.started = false;
@@ -150,7 +195,7 @@
         return r.json();
       });
     })).then(function (got) {
-      if (ws !== self.ws) return;
+      if (generation !== self.generation) return;  // the socket closed meanwhile
       var snap = got[0];
       self.fetching = false;
       self.bids = new Map(snap.bids.map(function (l) { return [l[0], l[1]]; }));
@@ -168,11 +213,11 @@
       for (var i = 0; i < pending.length && self.version !== null; i++) self.apply(pending[i]);
       if (self.version === null) return;  // a gap in the buffer: apply() fetches again
       self.render();
-      self.retries = 0;
+      self.socket.up();
       self.setLive(true);
     }).catch(function () {
       self.fetching = false;
-      if (ws === self.ws) ws.close();  // reconnect, with back-off
+      if (generation === self.generation) self.socket.restart();  // reconnect, with back-off
     });
   };
 
@@ -254,6 +299,58 @@
     } }));
   };
 
+  // --- the user's own orders and fills -----------------------------------------------------
+  function Mine(section, symbol, csrf) {
+    this.section = section;
+    this.path = "/trade/" + encodeURIComponent(symbol);
+    this.symbol = symbol;
+    this.csrf = csrf;
+    this.loading = false;
+    this.again = false;
+  }
+
+  Mine.prototype.connect = function () {
+    var self = this;
+    function key() {
+      return fetch(self.path + "/stream-key", {
+        method: "POST", credentials: "same-origin",
+        body: new URLSearchParams({ csrf_token: self.csrf }),
+      }).then(function (r) {
+        if (!r.ok) throw new Error("stream-key: HTTP " + r.status);
+        return r.json();
+      }).then(function (j) { return "?listenKey=" + encodeURIComponent(j.listenKey); });
+    }
+    var channels = ["spot@private.orders.v3.api.pb", "spot@private.deals.v3.api.pb"];
+    this.socket = new Socket(channels, key, {
+      ready: function () {
+        self.socket.up();
+        self.section.setAttribute("data-live", "1");
+        self.refresh();  // what changed before the subscription
+      },
+      frame: function (f) { if (f.symbol === self.symbol) self.refresh(); },
+      down: function () { self.section.setAttribute("data-live", "0"); },
+      gone: function () {},
+    });
+    this.socket.open();
+  };
+
+  // the section as the server renders it; one fetch at a time, one more if pushes came meanwhile
+  Mine.prototype.refresh = function () {
+    if (this.loading) { this.again = true; return; }
+    this.loading = true;
+    var self = this;
+    fetch(this.path + "/mine", { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error("mine: HTTP " + r.status);
+      return r.text();
+    }).then(function (html) {
+      var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("mine");
+      if (fresh) self.section.replaceChildren.apply(self.section, Array.from(fresh.childNodes));
+    }).catch(function () { /* the next push or reconnect fetches again */ }).then(function () {
+      self.loading = false;
+      if (self.again) { self.again = false; self.refresh(); }
+    });
+  };
+
   document.addEventListener("DOMContentLoaded", function () {
     var root = document.querySelector("[data-live-book]");
     if (!root || typeof WebSocket === "undefined" || typeof BoursePush === "undefined") return;
@@ -269,5 +366,8 @@
       if (live.live && ev.detail && ev.detail.elt && ev.detail.elt.id === "book") live.render();
     });
     live.connect();
+    var mine = document.getElementById("mine");
+    var csrf = document.querySelector("#order-form input[name=csrf_token]");
+    if (mine && csrf) new Mine(mine, live.symbol, csrf.value).connect();
   });
 })();
