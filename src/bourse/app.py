@@ -15,13 +15,14 @@ request id (``X-Request-Id``, ``bourse.api.observability.middleware``); ``/healt
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from bourse.api.mexc import openapi
 from bourse.api.mexc.context import Endpoint
@@ -36,14 +37,17 @@ from bourse.api.ws.routes import ws_routes
 from bourse.engine.trace import set_origin
 from bourse.oauth.server import AuthServer, OAuthConfig
 from bourse.operations import sandbox as sandbox_operations
+from bourse.operations.dispatch import invoke
 from bourse.operations.http import admin_routes
 from bourse.operations.registry import OperationError
 from bourse.sandbox.controls import Sandbox
 from bourse.sandbox.endpoints import SANDBOX_ENDPOINTS
 from bourse.sandbox.fault_middleware import FaultMiddleware
 from bourse.services.bundle import Services
+from bourse.services.throttle import FailureWindow
+from bourse.store.repositories.audit import AuditLog
 from bourse.store.transaction import StoreBusy
-from bourse.web import broker, console, security, trade, wallet
+from bourse.web import broker, console, operator, security, trade, wallet
 from bourse.web.once import routes as once_routes
 from bourse.web.routes import all_routes as web_routes
 
@@ -65,6 +69,34 @@ def console_faucet(platform: Services) -> console.Faucet | None:
             raise console.FaucetRefused(str(exc)) from None
 
     return give
+
+
+def operator_invoke(platform: Services) -> operator.Invoke:
+    """The operator console's way to run an operation: the registry's ``invoke`` (audited,
+    actor ``operator (web)``), its refusals as the console's ``Refused``."""
+
+    def run(name: str, params: dict[str, Any], source: str) -> Any:
+        try:
+            return invoke(platform, name, params, actor=operator.ACTOR, source=source)
+        except OperationError as exc:
+            raise operator.Refused(str(exc), exc.status) from None
+
+    return run
+
+
+def operator_console(
+    platform: Services, token: str, throttle: FailureWindow, meter: Metrics | None, secure: bool
+) -> list[BaseRoute]:
+    """The operator console (``/operator``), signed in with the operator API's credential and
+    sharing its failure throttle; its health page reads ``meter``'s figures."""
+    return operator.routes(
+        operator_invoke(platform),
+        token,
+        AuditLog(platform.db),
+        secure=secure,
+        throttle=throttle,
+        samples=meter.samples if meter is not None else None,
+    )
 
 
 def create_app(
@@ -105,6 +137,7 @@ def create_app(
     secure, faucet = bool(oauth_config.secure_cookies), console_faucet(platform)
     ws = StreamStats()
     meter = Metrics(platform, ws) if metrics else None
+    throttle = FailureWindow()  # failed operator credentials: the API's and the console's
     limiter = RateLimiter(
         platform.config.rate_limits, on_refusal=meter.refused if meter is not None else None
     )
@@ -120,7 +153,12 @@ def create_app(
             *security.routes(platform, secure),
             *web_routes(oauth, platform.users, platform.referrals),
             *once_routes(platform.subaccounts.once_tokens),
-            *(admin_routes(platform, operator_token) if operator_token else []),
+            *(admin_routes(platform, operator_token, throttle) if operator_token else []),
+            *(
+                operator_console(platform, operator_token, throttle, meter, secure)
+                if operator_token
+                else []
+            ),
             *health_routes(platform),
             *(metrics_routes(meter, operator_token) if meter is not None else []),
         ],

@@ -331,6 +331,8 @@ def test_every_operation_has_a_command() -> None:
         ["brokers", "oauth"],
         ["referrals"],
         ["sandbox"],
+        ["listings"],
+        ["withdrawals"],
     ]
     text = "\n".join(side.cli(*g, "--help") for g in groups)
     for name in OPERATIONS:

@@ -19,6 +19,7 @@ from bourse.sandbox.demo import seed_demo
 from bourse.services.apikeys import generate_server_key
 from bourse.services.bundle import Services
 from tests.support.server import ServerThread
+from tests.web.operator_server import operated  # noqa: F401  (the operator console's server)
 
 #: seconds to wait for the market maker's first trades
 TRADES_TIMEOUT = 20.0

@@ -18,7 +18,7 @@ non-zero; ``--debug`` shows the traceback of an unexpected error.
     bourse restore bourse.backup        # the server stopped: replace the database by it
 
 One module per group: ``serve``, ``engine_role`` (engine, gateway), ``status`` (status, stop), ``demo``, ``db`` (migrate, backup, restore), ``accounts``, ``keys``,
-``brokers``, ``referrals``, ``audit``, ``sandbox``, ``check``; ``runner`` decides between the server and the database, ``common``
+``brokers``, ``referrals``, ``audit``, ``sandbox``, ``listings``, ``withdrawals``, ``check``; ``runner`` decides between the server and the database, ``common``
 holds the shared options, tables and errors.
 """
 
@@ -41,10 +41,12 @@ from bourse.cli.db import backup, migrate, restore
 from bourse.cli.demo import chain_deposit, demo_credentials_cmd
 from bourse.cli.engine_role import engine, gateway
 from bourse.cli.keys import keys_app
+from bourse.cli.listings import listings_app
 from bourse.cli.referrals import referrals_app
 from bourse.cli.sandbox import sandbox_app
 from bourse.cli.serve import public_url, serve
 from bourse.cli.status import status_cmd, stop_cmd
+from bourse.cli.withdrawals import withdrawals_app
 
 app = typer.Typer(
     name="bourse",
@@ -85,6 +87,8 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(brokers_app, name="brokers")
 app.add_typer(referrals_app, name="referrals")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(listings_app, name="listings")
+app.add_typer(withdrawals_app, name="withdrawals")
 
 
 def main() -> None:

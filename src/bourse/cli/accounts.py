@@ -7,10 +7,12 @@ from typing import Annotated
 
 import typer
 
-from bourse.cli.common import DbOption, JsonOption, console, print_json, table
+from bourse.cli.common import DbOption, JsonOption, console, out, print_json, table
 from bourse.cli.runner import run
 
-accounts_app = typer.Typer(help="Open and list accounts.", no_args_is_help=True)
+accounts_app = typer.Typer(
+    help="Open, list, find and show accounts; freeze and unfreeze them.", no_args_is_help=True
+)
 
 
 @accounts_app.command("open")
@@ -59,6 +61,67 @@ def accounts_list(
         ],
         keep=("name",),
     )
+
+
+@accounts_app.command("search")
+def accounts_search(
+    query: Annotated[str, typer.Argument(help="An account id, or part of a name (e-mail).")],
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Find accounts by id or by name (a user's account is named after the e-mail)."""
+    rows = run(db, "accounts.search", {"query": query, "limit": limit}, quiet=as_json)
+    if as_json:
+        print_json(rows)
+        return
+    table(
+        "Accounts",
+        ("id", "kind", "name", "frozen"),
+        [(str(r["account"]), r["kind"], r["name"], "yes" if r["frozen"] else "") for r in rows],
+        keep=("name",),
+    )
+
+
+@accounts_app.command("show")
+def accounts_show(
+    account: Annotated[int, typer.Argument(help="Account id.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """An account and its balances (free and locked)."""
+    res = run(db, "accounts.show", {"account": account}, quiet=as_json)
+    if as_json:
+        print_json(res)
+        return
+    state = "frozen" if res["frozen"] else "active"
+    table(
+        f"Account {res['account']} ({res['kind']}, {state}) {res['name']}",
+        ("asset", "free", "locked"),
+        [(b["asset"], b["free"], b["locked"]) for b in res["balances"]],
+    )
+
+
+@accounts_app.command("freeze")
+def accounts_freeze(
+    account: Annotated[int, typer.Argument(help="Account id.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Freeze an account: its open orders are cancelled, what it asks next is refused."""
+    res = run(db, "accounts.freeze", {"account": account}, quiet=as_json)
+    out(as_json, res, f"[green]froze account[/] {res['account']}")
+
+
+@accounts_app.command("unfreeze")
+def accounts_unfreeze(
+    account: Annotated[int, typer.Argument(help="Account id.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Unfreeze an account."""
+    res = run(db, "accounts.unfreeze", {"account": account}, quiet=as_json)
+    out(as_json, res, f"[green]unfroze account[/] {res['account']}")
 
 
 def deposit(

@@ -5,7 +5,7 @@
 
 ``registry`` holds ``@operation`` and ``OPERATIONS``; one module per group declares its
 operations (``accounts``, ``keys``, ``brokers``, ``broker_oauth``, ``referrals``, ``demo``,
-``audit``, ``sandbox``, ``db``); ``dispatch.invoke`` runs
+``audit``, ``sandbox``, ``db``, ``listings``, ``withdrawals``, ``ledger``); ``dispatch.invoke`` runs
 one and writes its audit row; ``http`` serves them at ``POST /admin/v1/<group>/<verb>``;
 ``home`` knows ``$BOURSE_HOME`` (the operator credential and the runtime file of a running
 server). Importing this package registers every operation.
@@ -19,8 +19,11 @@ from bourse.operations import (
     db,
     demo,
     keys,
+    ledger,
+    listings,
     referrals,
     sandbox,
+    withdrawals,
 )
 from bourse.operations.dispatch import invoke
 from bourse.operations.registry import OPERATIONS, Operation, OperationError, get, operation
@@ -38,7 +41,10 @@ __all__ = [
     "get",
     "invoke",
     "keys",
+    "ledger",
+    "listings",
     "operation",
     "referrals",
     "sandbox",
+    "withdrawals",
 ]

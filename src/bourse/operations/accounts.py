@@ -1,7 +1,9 @@
-"""``accounts.*``: open and list accounts, credit sandbox deposits."""
+"""``accounts.*``: open, list, find and show accounts, freeze and unfreeze them, credit sandbox
+deposits."""
 
 from __future__ import annotations
 
+import copy
 import uuid
 from typing import Any
 
@@ -69,3 +71,87 @@ def deposit(
         "credited": bool(credited),
         "available": format_units(available, scale),
     }
+
+
+def _row(a: Any) -> dict[str, Any]:
+    return {"account": a.id, "kind": str(a.kind), "name": a.name, "parent": a.parent,
+            "frozen": a.frozen}  # fmt: skip
+
+
+#: the most rows ``accounts.search`` answers with
+SEARCH_LIMIT = 100
+
+
+@operation("accounts.search", mutates=False)
+def search(svc: Services, *, query: str = "", limit: int = 50) -> list[dict[str, Any]]:
+    """Accounts whose id is ``query`` or whose name (a user's e-mail) contains it, oldest
+    first (system accounts left out); an empty query lists the first ones."""
+    text = query.strip().lower()[:128]
+    wanted = int(text) if text.isdigit() else None
+    cap = max(1, min(limit, SEARCH_LIMIT))
+
+    def find(e: Any) -> list[Any]:
+        out = []
+        for a in sorted(e.wallet.accounts.values(), key=lambda a: a.id):
+            if a.kind is AccountKind.SYSTEM:
+                continue
+            if not text or a.id == wanted or text in (a.name or "").lower():
+                out.append(copy.copy(a))
+                if len(out) >= cap:
+                    break
+        return out
+
+    return [_row(a) for a in svc.engine.read(find)]
+
+
+@operation("accounts.show", mutates=False)
+def show(svc: Services, *, account: int) -> dict[str, Any]:
+    """One account with its balances (free and locked, per asset, exact decimals)."""
+
+    def read(e: Any) -> tuple[Any, dict[str, tuple[int, int]], dict[str, int]]:
+        acc = e.wallet.accounts.get(account)
+        if acc is None or acc.kind is AccountKind.SYSTEM:
+            return None, {}, {}
+        scales = {code: a.scale for code, a in e.wallet.assets.items()}
+        return copy.copy(acc), dict(e.exchange.ledger.account_balances(account)), scales
+
+    acc, balances, scales = svc.engine.read(read)
+    if acc is None:
+        raise OperationError(f"account {account} does not exist", 404)
+    return {
+        **_row(acc),
+        "balances": [
+            {
+                "asset": code,
+                "free": format_units(free, scales[code]),
+                "locked": format_units(locked, scales[code]),
+            }  # fmt: skip
+            for code, (free, locked) in sorted(balances.items())
+            if free or locked
+        ],
+    }
+
+
+def _set_frozen(svc: Services, account: int, frozen: bool) -> dict[str, Any]:
+    known = svc.engine.read(
+        lambda e: (
+            account in e.wallet.accounts
+            and e.wallet.accounts[account].kind is not AccountKind.SYSTEM
+        )
+    )
+    if not known:
+        raise OperationError(f"account {account} does not exist", 404)
+    return _row(svc.engine.execute(c.SetAccountFrozen(account, frozen)))
+
+
+@operation("accounts.freeze")
+def freeze(svc: Services, *, account: int) -> dict[str, Any]:
+    """Freeze an account: its open orders are cancelled, and what it asks next is refused
+    (account frozen) until it is unfrozen."""
+    return _set_frozen(svc, account, True)
+
+
+@operation("accounts.unfreeze")
+def unfreeze(svc: Services, *, account: int) -> dict[str, Any]:
+    """Unfreeze an account."""
+    return _set_frozen(svc, account, False)

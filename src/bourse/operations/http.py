@@ -4,7 +4,8 @@ The body is a JSON object of the operation's parameters; the answer is its resul
 ``{"code": ..., "msg": ...}`` with the operation's status. Every request must carry the
 server's operator credential (``Authorization: Bearer <$BOURSE_HOME/operator.token>``), never
 a user's API key. A client address that fails the check ``MAX_FAILURES`` times within
-``FAILURE_WINDOW_S`` is refused (429) for the rest of the window, right credential or not.
+``FAILURE_WINDOW_S`` is refused (429) for the rest of the window, right credential or not
+(``bourse.services.throttle.FailureWindow``, shared with the operator console's sign-in).
 ``X-Bourse-Actor`` names the person behind the call (the ``bourse`` command sends
 ``user@host``); it is recorded in the audit log next to the credential, with the address.
 """
@@ -14,9 +15,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import threading
 import time
-from collections import deque
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -27,52 +26,28 @@ from starlette.routing import Route
 from bourse.operations.dispatch import invoke
 from bourse.operations.registry import OperationError
 from bourse.services.bundle import Services
+from bourse.services.throttle import FailureWindow
 from bourse.store.repositories.audit import AuditLog
 
 log = logging.getLogger("bourse.operations")
 
 PREFIX = "/admin/v1"
-MAX_FAILURES = 5
-FAILURE_WINDOW_S = 60.0
 #: the MEXC-shaped codes of the operator API's refusals
 AUTH_FAILED = 700001
 THROTTLED = 429
 REFUSED = 700003
 
 
-class Throttle:
-    """Failed credential checks per client address in a sliding window."""
-
-    def __init__(self, limit: int = MAX_FAILURES, window_s: float = FAILURE_WINDOW_S) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self._fails: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, source: str, now: float) -> deque[float]:
-        q = self._fails.setdefault(source, deque())
-        while q and q[0] <= now - self.window_s:
-            q.popleft()
-        return q
-
-    def blocked(self, source: str) -> bool:
-        with self._lock:
-            return len(self._recent(source, time.monotonic())) >= self.limit
-
-    def failed(self, source: str) -> None:
-        with self._lock:
-            if len(self._fails) > 10_000:
-                self._fails.clear()
-            self._recent(source, time.monotonic()).append(time.monotonic())
-
-
 def _error(status: int, code: int, msg: str) -> Response:
     return JSONResponse({"code": code, "msg": msg}, status_code=status)
 
 
-def admin_routes(platform: Services, token: str) -> list[Route]:
-    """The operator API of ``platform``, guarded by ``token``."""
-    throttle = Throttle()
+def admin_routes(
+    platform: Services, token: str, throttle: FailureWindow | None = None
+) -> list[Route]:
+    """The operator API of ``platform``, guarded by ``token``; ``throttle`` counts its failed
+    credentials (share one with the operator console's sign-in)."""
+    throttle = throttle or FailureWindow()
     audit = AuditLog(platform.db)
     expected = f"Bearer {token}".encode()
 

@@ -13,16 +13,24 @@ the answer never tells which exist) and raises ``Throttled`` (with the seconds t
 either is over its limit; the expensive check then does not run. A check that succeeds is
 given back (``succeeded``), so the budgets count failures (and attempts in flight, which keeps
 a burst of concurrent guesses inside the budget too).
+
+``FailureWindow`` counts failed operator credentials per client address (a sliding window):
+the operator API (``/admin/v1``) and the operator console's sign-in share one.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections import deque
 from dataclasses import dataclass
 
 from bourse.config import AuthLimits
 
 _PRUNE_AT = 50_000
+#: failed operator credentials per address allowed within ``FAILURE_WINDOW_S``
+MAX_FAILURES = 5
+FAILURE_WINDOW_S = 60.0
 
 
 def seconds(ms: int) -> int:
@@ -121,3 +129,31 @@ class CredentialThrottle:
         n, left = self.windows.count(f"signup:ip:{ip}", window, now)
         if n > limit:
             raise Throttled(seconds(left))
+
+
+class FailureWindow:
+    """Failed credential checks per client address in a sliding window: ``limit`` failures
+    within ``window_s`` and the address is ``blocked`` until the oldest leaves the window.
+    The operator API and the operator console's sign-in share one (the same credential)."""
+
+    def __init__(self, limit: int = MAX_FAILURES, window_s: float = FAILURE_WINDOW_S) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._fails: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, source: str, now: float) -> deque[float]:
+        q = self._fails.setdefault(source, deque())
+        while q and q[0] <= now - self.window_s:
+            q.popleft()
+        return q
+
+    def blocked(self, source: str) -> bool:
+        with self._lock:
+            return len(self._recent(source, time.monotonic())) >= self.limit
+
+    def failed(self, source: str) -> None:
+        with self._lock:
+            if len(self._fails) > 10_000:
+                self._fails.clear()
+            self._recent(source, time.monotonic()).append(time.monotonic())

@@ -179,6 +179,17 @@ class Metrics:
         self.commit.observe(commit_seconds)
 
     # --- the scrape ---------------------------------------------------------------------------
+    def samples(self) -> dict[str, float]:
+        """This process's figures as a scrape reads them, ``name`` or ``name{k="v",...}`` ->
+        value (the operator console's health page; worker thread: it may read the database)."""
+        self.state.refresh()
+        out: dict[str, float] = {}
+        for family in self.registry.collect():
+            for s in family.samples:
+                labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
+                out[f"{s.name}{{{labels}}}" if labels else s.name] = float(s.value)
+        return out
+
     def exposition(self) -> bytes:
         """The text format of every metric (worker thread: it may read the database)."""
         self.state.refresh()

@@ -1,0 +1,269 @@
+"""The operator console over HTTP: sign-in with the operator credential (refused, throttled
+under concurrent wrong attempts, shared with the operator API), no page or form without the
+operator session (a user's is not one), CSRF, each action through the registry and in
+operator_audit, and each page's server-side render time."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from sqlalchemy import select
+
+from bourse.domain.brokers import BrokerStatus
+from bourse.domain.money import to_units
+from bourse.domain.wallet import WithdrawalStatus
+from bourse.engine import commands as c
+from bourse.services.throttle import MAX_FAILURES
+from bourse.store.audit_tables import operator_audit
+from tests.web.operator_server import Operated, csrf
+
+#: the console's budget for building one page, in milliseconds
+RENDER_BUDGET_MS = 100.0
+PAGES = (
+    "/operator",
+    "/operator/users",
+    "/operator/users/{account}",
+    "/operator/brokers",
+    "/operator/listings",
+    "/operator/withdrawals",
+    "/operator/ledger",
+    "/operator/health",
+    "/operator/audit",
+)
+FORMS = (
+    "/operator/users/{account}/freeze",
+    "/operator/users/{account}/unfreeze",
+    "/operator/brokers/{broker}/approve",
+    "/operator/brokers/{broker}/reject",
+    "/operator/brokers/{broker}/suspend",
+    "/operator/brokers/{broker}/rate",
+    "/operator/listings/asset",
+    "/operator/listings/symbol",
+    "/operator/withdrawals/1/approve",
+    "/operator/withdrawals/1/reject",
+    "/operator/ledger",
+)
+
+
+def _audit(o: Operated, operation: str) -> list[dict[str, object]]:
+    q = select(operator_audit).where(operator_audit.c.operation == operation)
+    with o.platform.db.connect() as conn:
+        return [dict(r) for r in conn.execute(q.order_by(operator_audit.c.id)).mappings()]
+
+
+def _applicant(o: Operated) -> tuple[int, int]:
+    """A user who applied to be an API broker: (account, broker id), PENDING."""
+    _, account = o.user()
+    b = o.platform.brokers.registry.apply(account, "API", "Grid Bots Inc")
+    assert b.status is BrokerStatus.PENDING
+    return account, b.id
+
+
+def _units(o: Operated, asset: str, text: str) -> int:
+    return to_units(text, o.platform.engine.read(lambda e: e.wallet.assets[asset].scale))
+
+
+def _try_login(o: Operated, token: str) -> int:
+    with o.client() as http:
+        form = {"token": token, "csrf_token": csrf(http.get("/operator/login").text)}
+        return http.post("/operator/login", data=form).status_code
+
+
+def test_wrong_token_refused_and_concurrent_attempts_throttled(operated: Operated) -> None:
+    o = operated
+    with o.client() as http:
+        r = http.post(
+            "/operator/login",
+            data={"token": o.token + "x", "csrf_token": csrf(http.get("/operator/login").text)},
+        )
+        assert r.status_code == 401 and "not the operator credential" in r.text
+        assert "bourse_operator" not in r.headers.get("set-cookie", "")
+        # without the form's CSRF token the credential is not even looked at
+        r = http.post("/operator/login", data={"token": o.token, "csrf_token": "forged"})
+        assert r.status_code == 403 and "expired" in r.text
+    with ThreadPoolExecutor(12) as pool:
+        codes = list(pool.map(lambda _: _try_login(o, "bop_wrong"), range(12)))
+    # one failure above; the budget allows MAX_FAILURES in all, whatever the interleaving
+    assert codes.count(401) == MAX_FAILURES - 1 and codes.count(429) == 12 - codes.count(401)
+    # the address is blocked: the right credential too, and the operator API (one throttle)
+    assert _try_login(o, o.token) == 429
+    api = httpx.post(
+        o.url + "/admin/v1/accounts/list", json={}, headers={"Authorization": f"Bearer {o.token}"}
+    )
+    assert api.status_code == 429
+    refused = _audit(o, "operator.login")
+    assert len(refused) == MAX_FAILURES and {r["outcome"] for r in refused} == {"refused"}
+
+
+def test_no_page_or_form_without_the_operator_session(operated: Operated) -> None:
+    o = operated
+    user_http, account = o.user()
+    _, broker = _applicant(o)
+    anonymous = o.client()
+    assert user_http.get("/account").status_code == 200  # a live user session
+    user_csrf = csrf(user_http.get("/account").text)
+    for client in (anonymous, user_http):
+        for page in PAGES:
+            r = client.get(page.format(account=account))
+            assert r.status_code == 303 and r.headers["location"] == "/operator/login", page
+        for form in FORMS:
+            r = client.post(
+                form.format(account=account, broker=broker),
+                data={"csrf_token": user_csrf, "rate": "50%", "asset": "ZZZ", "scale": "2"},
+            )
+            assert r.status_code == 303 and r.headers["location"] == "/operator/login", form
+    assert o.platform.brokers.registry.get(broker).status is BrokerStatus.PENDING
+    assert not o.platform.engine.read(lambda e: e.wallet.accounts[account].frozen)
+    assert "ZZZ" not in o.platform.engine.read(lambda e: set(e.wallet.assets))
+    # signed out, the session opens nothing any more
+    op = o.operator()
+    assert op.get("/operator/brokers").status_code == 200
+    out = op.post("/operator/logout", data={"csrf_token": csrf(op.get("/operator").text)})
+    assert out.status_code == 303 and out.headers["location"] == "/operator/login"
+    assert op.get("/operator/brokers").status_code == 303
+
+
+def test_forms_refuse_without_the_sessions_csrf_token(operated: Operated) -> None:
+    o = operated
+    account, broker = _applicant(o)
+    op = o.operator()
+    for token in ("", "forged", csrf(o.client().get("/operator/login").text)):
+        r = op.post(f"/operator/brokers/{broker}/approve", data={"csrf_token": token})
+        assert r.status_code == 403 and "Nothing was changed" in r.text
+        r = op.post(f"/operator/users/{account}/freeze", data={"csrf_token": token})
+        assert r.status_code == 403
+    assert o.platform.brokers.registry.get(broker).status is BrokerStatus.PENDING
+    assert not o.platform.engine.read(lambda e: e.wallet.accounts[account].frozen)
+    assert _audit(o, "brokers.approve") == []
+
+
+def test_actions_run_through_the_registry_and_are_audited(operated: Operated) -> None:
+    o = operated
+    account, broker = _applicant(o)
+    op = o.operator()
+    token = csrf(op.get("/operator/brokers").text)
+
+    r = op.post(f"/operator/brokers/{broker}/approve", data={"csrf_token": token})
+    assert (
+        r.status_code == 303 and r.headers["location"] == "/operator/brokers?done=brokers.approve"
+    )
+    page = op.get(r.headers["location"]).text
+    assert "The broker is approved." in page
+    assert re.search(rf'<tr data-broker="{broker}">.*?APPROVED', page, re.S)
+    assert o.platform.brokers.registry.get(broker).status is BrokerStatus.APPROVED
+    r = op.post(f"/operator/brokers/{broker}/rate", data={"csrf_token": token, "rate": "35%"})
+    assert r.status_code == 303
+    assert o.platform.brokers.registry.rate_at(broker) == 350_000
+    r = op.post(f"/operator/brokers/{broker}/rate", data={"csrf_token": token, "rate": "lots"})
+    assert r.status_code == 409 and "Rate is not a valid number." in r.text, r.text
+
+    # the user's account: shown with balances, frozen (orders cancelled), unfrozen
+    o.platform.engine.execute(c.CreditDeposit(account, "USDT", _units(o, "USDT", "12.5"), "t:1"))
+    found = op.get("/operator/users", params={"q": str(account)}).text
+    assert f'<tr data-account="{account}">' in found
+    page = op.get(f"/operator/users/{account}").text
+    assert re.search(r'<tr data-asset="USDT">.*?12\.5', page, re.S)
+    r = op.post(f"/operator/users/{account}/freeze", data={"csrf_token": token})
+    assert r.status_code == 303
+    assert o.platform.engine.read(lambda e: e.wallet.accounts[account].frozen)
+    assert 'id="status">frozen' in op.get(r.headers["location"]).text
+    op.post(f"/operator/users/{account}/unfreeze", data={"csrf_token": token})
+    assert not o.platform.engine.read(lambda e: e.wallet.accounts[account].frozen)
+    assert op.get("/operator/users/999999").status_code == 404
+
+    # listings: an asset, then a symbol on it; a changed precision is refused in words
+    form = {"csrf_token": token, "asset": "OPW", "name": "Operator Web", "scale": "8"}
+    assert op.post("/operator/listings/asset", data=form).status_code == 303
+    symbol = {
+        "csrf_token": token, "base": "OPW", "quote": "USDT", "price_scale": "2",
+        "qty_scale": "4", "min_qty": "0.001", "max_qty": "1000", "min_notional": "1",
+        "max_notional": "100000", "trading": "on",
+    }  # fmt: skip
+    assert op.post("/operator/listings/symbol", data=symbol).status_code == 303
+    assert "OPWUSDT" in o.platform.engine.read(lambda e: set(e.exchange.symbols))
+    r = op.post("/operator/listings/asset", data={**form, "scale": "6"})
+    assert r.status_code == 409 and "The scale of OPW cannot change." in r.text
+
+    for name, params in (
+        ("brokers.approve", {"broker": broker}),
+        ("brokers.set-rate", {"broker": broker, "rate": "35%"}),
+        ("accounts.freeze", {"account": account}),
+        ("accounts.unfreeze", {"account": account}),
+        ("listings.add-asset", {"asset": "OPW", "name": "Operator Web", "scale": 8}),
+    ):
+        rows = [r for r in _audit(o, name) if r["outcome"] == "ok"]
+        assert len(rows) == 1, name
+        assert rows[0]["actor"] == "operator (web)" and rows[0]["source"] == "127.0.0.1"
+        sent = json.loads(str(rows[0]["params"]))
+        assert all(sent.get(k) == v for k, v in params.items()), rows[0]
+    assert [r["outcome"] for r in _audit(o, "listings.add-asset")] == ["ok", "refused"]
+    # ... and the audit page shows them
+    page = op.get("/operator/audit", params={"operation": "brokers.approve"}).text
+    assert page.count('<tr data-operation="brokers.approve">') == 1
+
+
+def test_withdrawal_review_queue(operated: Operated) -> None:
+    o = operated
+    _, account = o.user()
+    wallet = o.platform.wallet
+    wallet.settings.review_above["USDT"] = "10"
+    o.platform.engine.execute(c.CreditDeposit(account, "USDT", _units(o, "USDT", "100"), "t:w"))
+    dest = "0x" + "ab" * 20
+    held = wallet.withdraw(account, "USDT", "ETH", dest, _units(o, "USDT", "40"))
+    other = wallet.withdraw(account, "USDT", "ETH", dest, _units(o, "USDT", "20"))
+    assert held.status is other.status is WithdrawalStatus.REVIEW
+    op = o.operator()
+    page = op.get("/operator/withdrawals").text
+    assert f'<tr data-withdrawal="{held.id}">' in page and ">37 USDT" in page  # 40 less the fee
+    token = csrf(page)
+    r = op.post(f"/operator/withdrawals/{held.id}/reject", data={"csrf_token": token})
+    assert r.status_code == 303
+    assert "its funds are back" in op.get(r.headers["location"]).text
+    r = op.post(f"/operator/withdrawals/{other.id}/approve", data={"csrf_token": token})
+    assert r.status_code == 303
+    states = o.platform.engine.read(
+        lambda e: {i: w.status for i, w in e.wallet.withdrawals.items()}
+    )
+    assert held.id not in states and states[other.id] is WithdrawalStatus.PENDING
+    r = op.post(f"/operator/withdrawals/{held.id}/reject", data={"csrf_token": token})
+    assert r.status_code == 409 and "not in review" in r.text
+    assert [r["outcome"] for r in _audit(o, "withdrawals.reject")] == ["ok", "refused"]
+
+
+def test_ledger_check_and_health(operated: Operated) -> None:
+    o = operated
+    op = o.operator()
+    page = op.get("/operator/ledger").text
+    r = op.post("/operator/ledger", data={"csrf_token": csrf(page)})
+    assert r.status_code == 200 and "The ledger is sound" in r.text
+    assert len(_audit(o, "ledger.check")) == 1
+    _, account = o.user()
+    o.platform.engine.execute(c.CreditDeposit(account, "USDT", 1, "t:h"))  # a commit to count
+    health = op.get("/operator/health")
+    for figure in ("queue-depth", "commits-per-s", "ws-connections"):
+        assert f'id="{figure}">' in health.text
+    again = op.get("/operator/health", headers={"HX-Request": "true"})
+    assert again.text.lstrip().startswith("<table") and "<html" not in again.text
+    rate = re.search(r'id="commits-per-s">([0-9.]+|measuring)<', again.text)
+    assert rate, again.text
+
+
+def test_pages_render_within_budget(operated: Operated) -> None:
+    o = operated
+    account, _ = _applicant(o)
+    op = o.operator()
+    slow = {}
+    for page in PAGES:
+        times = []
+        for _ in range(5):
+            r = op.get(page.format(account=account))
+            assert r.status_code == 200, (page, r.text)
+            m = re.fullmatch(r"render;dur=([0-9.]+)", r.headers["server-timing"])
+            assert m
+            times.append(float(m.group(1)))
+        slow[page] = statistics.median(times)
+    assert max(slow.values()) < RENDER_BUDGET_MS, slow
