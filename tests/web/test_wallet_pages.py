@@ -150,26 +150,36 @@ def _user_id(demo: Demo, account: int) -> int:
         )
 
 
-def test_the_same_withdraw_form_sent_at_once_moves_money_once(demo: Demo) -> None:
-    http = _signup(demo)
-    account = _account(demo, http)
-    _fund(demo, http, "USDT", "100")
-    before = _free(demo, account, "USDT")
-    form = _withdraw_form(http, amount="30")
-    clients = [httpx.Client(base_url=demo.url, cookies=http.cookies, timeout=30) for _ in range(4)]
-    barrier = threading.Barrier(len(clients))
+def _at_once(
+    demo: Demo, http: httpx.Client, path: str, form: dict[str, str], n: int = 4
+) -> list[int]:
+    """Post ``form`` to ``path`` from ``n`` connections of ``http``'s session at the same
+    moment; the statuses."""
+    clients = [httpx.Client(base_url=demo.url, cookies=http.cookies, timeout=30) for _ in range(n)]
+    barrier = threading.Barrier(n)
     results: list[int] = []
 
     def send(c: httpx.Client) -> None:
         barrier.wait(timeout=10)
-        results.append(c.post("/account/withdraw", data=form).status_code)
+        results.append(c.post(path, data=form).status_code)
 
     threads = [threading.Thread(target=send, args=(c,)) for c in clients]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
-    assert results == [303] * len(clients), results
+    for c in clients:
+        c.close()
+    return results
+
+
+def test_the_same_withdraw_form_sent_at_once_moves_money_once(demo: Demo) -> None:
+    http = _signup(demo)
+    account = _account(demo, http)
+    _fund(demo, http, "USDT", "100")
+    before = _free(demo, account, "USDT")
+    form = _withdraw_form(http, amount="30")
+    assert _at_once(demo, http, "/account/withdraw", form) == [303] * 4
     assert len(demo.platform.wallet.withdraw_history(account)) == 1
     assert _free(demo, account, "USDT") == before - _units(demo, "30")
     # a new form (a new request id) is a new withdrawal
@@ -279,6 +289,21 @@ def test_transfers_between_own_accounts_and_to_another_user(demo: Demo) -> None:
     assert _free(demo, b, "USDT") == _units(demo, "10")
     assert _free(demo, a, "USDT") == _units(demo, "59.75")
     assert f"from UID {a}" in bob.get("/account/transfers").text
+
+
+def test_the_same_transfer_forms_sent_at_once_move_money_once(demo: Demo) -> None:
+    alice, bob = _signup(demo), _signup(demo)
+    a, b = _account(demo, alice), _account(demo, bob)
+    _fund(demo, alice, "USDT", "100")
+    csrf = _csrf(alice.get("/account/transfers").text)
+    own = {"csrf_token": csrf, "from": "SPOT", "to": "FUTURES", "asset": "USDT",
+           "amount": "7", "request_id": "c1"}  # fmt: skip
+    assert _at_once(demo, alice, "/account/transfers", own) == [303] * 4
+    other = {"csrf_token": csrf, "to_type": "UID", "to_account": str(b), "asset": "USDT",
+             "amount": "11", "request_id": "c2", "password": PASSWORD}  # fmt: skip
+    assert _at_once(demo, alice, "/account/transfers/internal", other) == [303] * 4
+    assert _free(demo, b, "USDT") == _units(demo, "11")
+    assert _free(demo, a, "USDT") == _units(demo, "82")
 
 
 def test_password_change_ends_other_sessions(demo: Demo) -> None:

@@ -15,6 +15,9 @@ path                       verbs      what
 /account/keys/release      POST       release a key from its broker
 =========================  =========  ==================================================
 
+The money pages (deposit, withdraw, transfers) are in ``bourse.web.wallet``, the security page
+in ``bourse.web.security``, the trade pages in ``bourse.web.trade``; they build on ``Console``.
+
 Pages call the services the API calls (``Services``), never SQL. Every form carries the
 session's CSRF token and works without JavaScript; htmx (vendored, ``/static/htmx.min.js``)
 only refreshes the market table in place. Refusals are shown in sentences
