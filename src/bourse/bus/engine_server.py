@@ -32,7 +32,7 @@ from bourse.bus import command_stream, commands
 from bourse.bus.codec import CodecError
 from bourse.bus.loop_thread import LoopThread
 from bourse.bus.nats import CONNECT_TIMEOUT_S, BusUnavailable, connect
-from bourse.domain.errors import DomainError
+from bourse.domain.errors import DomainError, ReplayedRequest
 from bourse.engine import Engine
 from bourse.engine.clock import now_ms
 from bourse.engine.engine import EngineUnavailable
@@ -58,6 +58,9 @@ class CommandServer:
         #: commands applied, and commands dropped because their deadline had passed
         self.applied = 0
         self.expired = 0
+        #: the stream's last sequence when this engine started: what came before it may have
+        #: been committed by a dead engine that did not acknowledge it
+        self._leftover = 0
 
     def start(self) -> CommandServer:
         thread = self._thread = LoopThread("bourse-command-server")
@@ -73,6 +76,7 @@ class CommandServer:
         nc = self._nc = await connect(self.url)
         js = nc.jetstream()
         stream, subject = await command_stream.ensure_stream(js, self.name)
+        self._leftover = (await js.stream_info(stream)).state.last_seq
         with contextlib.suppress(NotFoundError):
             await js.delete_consumer(stream, command_stream.CONSUMER)
         await js.subscribe(
@@ -124,11 +128,17 @@ class CommandServer:
         loop = asyncio.get_running_loop()
         store = self.engine.store
 
+        leftover = msg.metadata.sequence.stream <= self._leftover
+
         def done(fut: Future[Any]) -> None:  # the engine's thread, right after the commit
             commits = getattr(store, "durable_commits", 0)
             error = fut.exception()
             if error is not None and not isinstance(error, DomainError | EngineUnavailable):
                 error = EngineUnavailable(f"{type(error).__name__}: {error}")
+            elif leftover and isinstance(error, ReplayedRequest):
+                # most likely committed by the engine that died before it answered: whether it
+                # took effect is unknown to the gateway still waiting, never "refused"
+                error = EngineUnavailable("the engine failed over; the outcome is unknown")
             result = None if error is not None else fut.result()
             with contextlib.suppress(RuntimeError):  # the loop closed: NATS delivers it again
                 loop.call_soon_threadsafe(
