@@ -47,7 +47,7 @@ from bourse.services.bundle import Services
 from bourse.services.throttle import FailureWindow
 from bourse.store.repositories.audit import AuditLog
 from bourse.store.transaction import StoreBusy
-from bourse.web import broker, console, operator, security, trade, wallet
+from bourse.web import broker, broker_subaccounts, console, operator, security, trade, wallet
 from bourse.web.once import routes as once_routes
 from bourse.web.routes import all_routes as web_routes
 
@@ -149,6 +149,7 @@ def create_app(
             *console.routes(platform, secure, faucet),
             *trade.routes(platform, secure),
             *broker.routes(platform, secure, faucet),
+            *broker_subaccounts.routes(platform, secure, faucet),
             *wallet.routes(platform, secure, faucet),
             *security.routes(platform, secure),
             *web_routes(oauth, platform.users, platform.referrals),

@@ -91,3 +91,47 @@ def test_an_api_broker_sees_the_rebate_of_a_user_who_bound_a_key(demo: Demo) -> 
         # the chart of daily totals is drawn on a canvas
         page.wait_for_selector('.rebate-chart[data-asset="BTC"][data-drawn="1"] canvas')
         page.screenshot(path=str(ARTIFACTS / "console-broker-rebates.png"), full_page=True)
+
+
+def test_an_independent_broker_creates_and_funds_a_sub_account(demo: Demo) -> None:
+    base = demo.url
+    with _browser_page(base) as page:
+        broker_id = _apply(page, base, "INDEPENDENT", "Wallet Co")
+        demo.platform.brokers.registry.approve(broker_id)  # the operator's decision
+
+        # test funds into the master account (the dashboard's faucet, demo mode)
+        page.click("nav >> text=Dashboard")
+        page.select_option("select[name=asset]", "USDT")
+        page.fill("input[name=amount]", "1000")
+        page.click('button:has-text("Get test funds")')
+        page.wait_for_url(lambda url: "/account?funded=" in url)
+
+        # a sub-account for one of the broker's users
+        page.click("nav >> text=Broker")
+        page.click("nav[aria-label=Broker] >> text=Sub-accounts")
+        page.wait_for_url(base + "/broker/subaccounts")
+        master = page.locator('#master-balances tr[data-asset="USDT"] td').first
+        assert master.inner_text() == "1000"
+        page.fill("#create-sub input[name=name]", "carolwallet01")
+        page.fill("#create-sub input[name=note]", "Carol, wallet user")
+        page.press("#create-sub input[name=note]", "Enter")
+        page.wait_for_url(base + "/broker/subaccounts/carolwallet01?done=created")
+        assert page.inner_text("#sub-status") == "active"
+        assert "Nothing here yet" in page.inner_text("#sub-balances")
+        page.screenshot(path=str(ARTIFACTS / "console-broker-sub-created.png"), full_page=True)
+
+        # fund it from the master: 250.75 USDT, exactly
+        page.select_option("#transfer select[name=direction]", "in")
+        page.select_option("#transfer select[name=asset]", "USDT")
+        page.fill("#transfer input[name=amount]", "250.75")
+        page.click('#transfer button:has-text("Transfer")')
+        page.wait_for_url(base + "/broker/subaccounts/carolwallet01?done=moved-in")
+        row = page.locator('#sub-balances tr[data-asset="USDT"] td')
+        assert row.first.inner_text() == "250.75"
+        assert page.inner_text("#sub-total") == "250.75 USDT"
+        page.screenshot(path=str(ARTIFACTS / "console-broker-sub-funded.png"), full_page=True)
+
+        page.click("text=All sub-accounts")
+        assert "749.25" in page.inner_text("#master-balances")
+        assert "carolwallet01" in page.inner_text("#subaccounts")
+        page.screenshot(path=str(ARTIFACTS / "console-broker-subs.png"), full_page=True)
