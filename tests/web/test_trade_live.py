@@ -262,14 +262,18 @@ def test_a_lost_depth_push_fetches_the_snapshot_again(demo: Demo) -> None:
             deadline = time.monotonic() + 10
             while len(snapshots) < 2 and time.monotonic() < deadline:
                 page.wait_for_timeout(100)  # the market maker moves the book every 0.2 s
-            assert dropped and len(snapshots) == 2, (dropped, snapshots)
+            assert dropped and len(snapshots) >= 2, (dropped, snapshots)
             page.wait_for_selector(LIVE)
             sandbox.maker.pause()
-            page.wait_for_timeout(500)  # the last pushes of the maker's last cycle
-            r = httpx.get(demo.url + "/api/v3/depth", params={"symbol": "BTCUSDT", "limit": 10})
-            rest = r.json()
-            assert _book(page, "bids") == rest["bids"]
-            assert _book(page, "asks") == rest["asks"][::-1]
+            # the maker's last pushes reach the page within a few windows of 100 ms
+            deadline = time.monotonic() + 5
+            while True:
+                r = httpx.get(demo.url + "/api/v3/depth", params={"symbol": "BTCUSDT", "limit": 10})
+                rest, shown = r.json(), (_book(page, "bids"), _book(page, "asks"))
+                if shown == (rest["bids"], rest["asks"][::-1]) or time.monotonic() > deadline:
+                    break
+                page.wait_for_timeout(100)
+            assert shown == (rest["bids"], rest["asks"][::-1])
         finally:
             browser.close()
 
