@@ -47,7 +47,16 @@ from bourse.services.bundle import Services
 from bourse.services.throttle import FailureWindow
 from bourse.store.repositories.audit import AuditLog
 from bourse.store.transaction import StoreBusy
-from bourse.web import broker, broker_subaccounts, console, operator, security, trade, wallet
+from bourse.web import (
+    broker,
+    broker_oauth,
+    broker_subaccounts,
+    console,
+    operator,
+    security,
+    trade,
+    wallet,
+)
 from bourse.web.once import routes as once_routes
 from bourse.web.routes import all_routes as web_routes
 
@@ -150,6 +159,7 @@ def create_app(
             *trade.routes(platform, secure),
             *broker.routes(platform, secure, faucet),
             *broker_subaccounts.routes(platform, secure, faucet),
+            *broker_oauth.routes(platform, secure),
             *wallet.routes(platform, secure, faucet),
             *security.routes(platform, secure),
             *web_routes(oauth, platform.users, platform.referrals),

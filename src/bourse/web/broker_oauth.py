@@ -1,0 +1,169 @@
+"""An OAuth broker's app in the console: register it, its client id, secret rotation (the new
+secret shown once), redirect URIs and scopes.
+
+==============================  =====  =================================================
+path                            verbs  what
+==============================  =====  =================================================
+/broker/app                     GET    the broker's OAuth clients and what each may do
+/broker/app/register            POST   register an app (client id and secret, shown once)
+/broker/app/rotate              POST   a new secret (once); the old one lasts the grace
+/broker/app/redirect-uris       POST   add a redirect URI (exact string)
+/broker/app/redirect-uris/del   POST   remove one
+/broker/app/scopes              POST   the scopes the client may ask for
+==============================  =====  =================================================
+
+Every rule is ``bourse.oauth.management.ClientManager``'s, the one the Broker API's
+``/api/v3/broker/oauth/...`` uses; the broker is the logged-in account's, so another broker's
+client id is "not found".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bourse.domain.brokers import BrokerStateError, BrokerType
+from bourse.domain.errors import DomainError
+from bourse.oauth import scopes as sc
+from bourse.oauth.management import MAX_CLIENTS_PER_BROKER, ClientManager
+from bourse.services.brokers.registry import Broker
+from bourse.services.bundle import Services
+from bourse.web import messages
+from bourse.web.broker import BrokerConsole
+from bourse.web.console import Faucet, redirect, timed
+
+NOT_OAUTH = "Only an OAuth broker has an app. Your broker is {kind}."
+NOT_APPROVED = "Your broker is {status}: its app can change once an operator approves it."
+FIELD_MAX = 512
+
+#: ``act(manager, broker id, form)``: a string is where to go next, a dict is shown once
+Action = Callable[[ClientManager, int, dict[str, Any]], Any]
+
+
+def _one(form: dict[str, Any], name: str) -> str:
+    return str((form.get(name) or [""])[0]).strip()[:FIELD_MAX]
+
+
+class BrokerAppPages(BrokerConsole):
+    """The OAuth app pages (``BrokerConsole`` finds the broker, ``Console`` the session)."""
+
+    def __init__(self, svc: Services, secure: bool, faucet: Faucet | None = None) -> None:
+        super().__init__(svc, secure, faucet)
+        self.manager = ClientManager.of(svc)
+
+    def _context(self, broker: Broker) -> dict[str, Any]:
+        approved = sc.parse(broker.oauth_scopes)
+        return {
+            "clients": self.manager.clients(broker.id),
+            "approved": [sc.SCOPES[w] for w in approved if w in sc.SCOPES],
+            "max_clients": MAX_CLIENTS_PER_BROKER,
+            "grace_h": self.manager.grace_ms // 3_600_000,
+        }
+
+    async def app(self, request: Request, **ctx: Any) -> Response:
+        session, broker = await self._broker(request, "/broker/app")
+        if not isinstance(broker, Broker):
+            return broker
+        if broker.type is not BrokerType.OAUTH:
+            return self._page(
+                "error.html", session, 403, title="OAuth app",
+                message=NOT_OAUTH.format(kind=broker.type.value),
+            )  # fmt: skip
+        data = await run_in_threadpool(self._context, broker)
+        return self._page(
+            "broker_app.html",
+            session,
+            int(ctx.pop("status", 200)),
+            title="OAuth app",
+            broker=broker,
+            done=request.query_params.get("done", "")[:16],
+            **data,
+            **ctx,
+        )
+
+    async def _act(self, request: Request, act: Action) -> Response:
+        session, form, ok = await self._form(request)
+        if session is None:
+            return redirect("/login?next=/broker/app")
+        if not ok:
+            return self._refused(session)
+        broker = await run_in_threadpool(self._broker_of, session)
+        if broker is None or broker.type is not BrokerType.OAUTH:
+            return await self.app(request)  # the page that says why
+        try:
+            out = await run_in_threadpool(act, self.manager, broker.id, form)
+        except BrokerStateError:
+            error = NOT_APPROVED.format(status=broker.status.value)
+            return await self.app(request, status=400, error=error)
+        except DomainError as exc:
+            return await self.app(request, status=400, error=messages.say(exc))
+        if isinstance(out, str):
+            return redirect(f"/broker/app?done={out}")
+        return await self.app(request, status=201, **out)
+
+    @staticmethod
+    def _register(m: ClientManager, broker_id: int, form: dict[str, Any]) -> Any:
+        reg = m.register(
+            broker_id,
+            name=_one(form, "name"),
+            redirect_uris=[_one(form, "redirect_uri")],
+            scopes=" ".join(str(w) for w in form.get("scopes", [])) or None,
+        )
+        return {"secret": {"client_id": reg.client.client_id, "value": reg.client_secret,
+                           "new": True}}  # fmt: skip
+
+    @staticmethod
+    def _rotate(m: ClientManager, broker_id: int, form: dict[str, Any]) -> Any:
+        grace = None if _one(form, "grace") != "0" else 0
+        rot = m.rotate_secret(broker_id, _one(form, "client_id"), grace_ms=grace)
+        return {"secret": {"client_id": rot.client_id, "value": rot.client_secret,
+                           "new": False, "old_until": rot.previous_secret_expires}}  # fmt: skip
+
+    @staticmethod
+    def _add_uri(m: ClientManager, broker_id: int, form: dict[str, Any]) -> str:
+        m.add_redirect_uri(broker_id, _one(form, "client_id"), _one(form, "redirect_uri"))
+        return "uri-added"
+
+    @staticmethod
+    def _remove_uri(m: ClientManager, broker_id: int, form: dict[str, Any]) -> str:
+        m.remove_redirect_uri(broker_id, _one(form, "client_id"), _one(form, "redirect_uri"))
+        return "uri-removed"
+
+    @staticmethod
+    def _scopes(m: ClientManager, broker_id: int, form: dict[str, Any]) -> str:
+        words = " ".join(str(w) for w in form.get("scopes", []))
+        m.set_scopes(broker_id, _one(form, "client_id"), words)
+        return "scopes"
+
+    async def register(self, request: Request) -> Response:
+        return await self._act(request, self._register)
+
+    async def rotate(self, request: Request) -> Response:
+        return await self._act(request, self._rotate)
+
+    async def add_uri(self, request: Request) -> Response:
+        return await self._act(request, self._add_uri)
+
+    async def remove_uri(self, request: Request) -> Response:
+        return await self._act(request, self._remove_uri)
+
+    async def set_scopes(self, request: Request) -> Response:
+        return await self._act(request, self._scopes)
+
+
+def routes(svc: Services, secure: bool, faucet: Faucet | None = None) -> list[BaseRoute]:
+    """The OAuth app pages' routes (mount at the app root)."""
+    c = BrokerAppPages(svc, secure, faucet)
+    return [
+        Route("/broker/app", timed(c.app), methods=["GET"]),
+        Route("/broker/app/register", timed(c.register), methods=["POST"]),
+        Route("/broker/app/rotate", timed(c.rotate), methods=["POST"]),
+        Route("/broker/app/redirect-uris", timed(c.add_uri), methods=["POST"]),
+        Route("/broker/app/redirect-uris/del", timed(c.remove_uri), methods=["POST"]),
+        Route("/broker/app/scopes", timed(c.set_scopes), methods=["POST"]),
+    ]
