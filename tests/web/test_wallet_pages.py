@@ -135,6 +135,9 @@ def test_withdraw_with_2fa_on_needs_a_current_code(demo: Demo) -> None:
         assert r.status_code == 401 and "2FA code is wrong" in r.text
     # the enabling code's step is spent: the next step's code (one step of drift) is good
     good = pyotp.TOTP(secret).at(time.time() + 30)
+    # a typo in the address is refused before the code is looked at, so the code stays good
+    r = http.post("/account/withdraw", data=_withdraw_form(http, totp=good, address="Tnope"))
+    assert r.status_code == 400 and "not valid on the chosen network" in _alert(r.text)
     r = http.post("/account/withdraw", data=_withdraw_form(http, totp=good))
     assert r.status_code == 303, r.text[-1500:]
     # the same code again is refused (a code is good once)

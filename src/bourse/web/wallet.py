@@ -237,8 +237,14 @@ class WalletPages(Console):
             return await self.withdraw_page(request, status=status, error=error, coin=coin,
                                             form=kept)  # fmt: skip
 
-        try:
+        wallet, account = self.svc.wallet, session.user.account_id
+        memo, client_id = kept["memo"], f"web-{request_id}"
+        try:  # what can be checked before the password and 2FA code (a code is good once)
             amount = await self._amount(coin, kept["amount"])
+            args = (account, coin, kept["network"] or None, kept["address"], amount)
+            await run_in_threadpool(
+                lambda: wallet.check_withdrawal(*args, memo=memo, client_id=client_id)
+            )
         except DomainError as exc:
             return await again(400, messages.say(exc))
         refused = await self._confirm(request, session, form)
@@ -246,11 +252,8 @@ class WalletPages(Console):
             return await again(401, refused)
         try:
             w = await run_in_threadpool(
-                lambda: self.svc.wallet.withdraw(
-                    session.user.account_id, coin, kept["network"] or None, kept["address"],
-                    amount, memo=kept["memo"], client_id=f"web-{request_id}",
-                )
-            )  # fmt: skip
+                lambda: wallet.withdraw(*args, memo=memo, client_id=client_id)
+            )
         except DomainError as exc:
             return await again(400, messages.say(exc))
         return redirect(f"/account/withdraw?coin={coin}&done={format_id(w.id)}")

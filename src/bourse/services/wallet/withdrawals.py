@@ -9,7 +9,7 @@ An account with entries in its withdraw address book (the whitelist) can only wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bourse.domain.errors import (
@@ -50,7 +50,7 @@ class WithdrawalView:
 
 
 class Withdrawals(WalletBase):
-    def withdraw(
+    def check_withdrawal(
         self,
         account: int,
         coin: str,
@@ -62,11 +62,10 @@ class Withdrawals(WalletBase):
         client_id: str = "",
         remark: str = "",
         skip_whitelist: bool = False,
-        replay: str = "",
-    ) -> Withdrawal:
-        """Reserve a withdrawal of ``amount`` units (fee included); returns it as stored.
-        A retry with the same ``client_id`` returns the first withdrawal and reserves nothing;
-        without one, the signed request's ``replay`` key is accepted once (``engine.replays``)."""
+    ) -> c.ReserveWithdrawal:
+        """Every check of ``withdraw`` that needs no engine state (the balance is the engine's
+        to check): the command it would run. The console calls it before asking for the 2FA
+        code, so that a typo does not spend one."""
         asset = self.asset(coin)
         net = self.network(asset, network)
         if not net.withdraw_enable:
@@ -98,20 +97,40 @@ class Withdrawals(WalletBase):
             self._check_whitelist(account, asset.code, net, address, memo)
         threshold = self.review_threshold(asset)
         review = threshold is not None and amount > threshold
-        w: Withdrawal = self.engine.execute(
-            c.ReserveWithdrawal(
-                account,
-                asset.code,
-                amount - net.withdraw_fee,
-                net.withdraw_fee,
-                address,
-                net.id,
-                memo,
-                client_id,
-                review,
-                replay,
-            )
+        return c.ReserveWithdrawal(
+            account,
+            asset.code,
+            amount - net.withdraw_fee,
+            net.withdraw_fee,
+            address,
+            net.id,
+            memo,
+            client_id,
+            review,
         )
+
+    def withdraw(
+        self,
+        account: int,
+        coin: str,
+        network: str | None,
+        address: str,
+        amount: int,
+        *,
+        memo: str = "",
+        client_id: str = "",
+        remark: str = "",
+        skip_whitelist: bool = False,
+        replay: str = "",
+    ) -> Withdrawal:
+        """Reserve a withdrawal of ``amount`` units (fee included); returns it as stored.
+        A retry with the same ``client_id`` returns the first withdrawal and reserves nothing;
+        without one, the signed request's ``replay`` key is accepted once (``engine.replays``)."""
+        cmd = self.check_withdrawal(
+            account, coin, network, address, amount, memo=memo, client_id=client_id,
+            remark=remark, skip_whitelist=skip_whitelist,
+        )  # fmt: skip
+        w: Withdrawal = self.engine.execute(replace(cmd, replay=replay))
         if remark:
             self.repo.add_remark(w.id, remark)  # a retry: the first request's remark stays
         return w
