@@ -109,10 +109,11 @@ class Exchange(ExchangeState):
         )
         ledger.touched.add((account, asset))
         order.locked = lock
-        peers = self.stp_peers.get(account)
-        if otype is _FOK and walk(sym, opp, account, stp, order.price, qty, 0, peers)[0] < qty:
-            self.finish(order, sym, now, 0)
-            return order
+        if otype is _FOK:
+            peers = self.stp_peers.get(account)
+            if walk(sym, opp, account, stp, order.price, qty, 0, peers)[0] < qty:
+                self.finish(order, sym, now, 0)
+                return order
         last = match(self, order, sym, book, opp, now) if crossing else 0
         if last:
             self.last_prices[sym.name] = last

@@ -15,7 +15,7 @@ is posted inline (a function call per fill measurably slows the engine).
 from __future__ import annotations
 
 from bourse.domain.accounts import FEE_REVENUE
-from bourse.domain.fees import fee_for
+from bourse.domain.fees import RATE_DENOM
 from bourse.domain.ledger import LedgerCorrupted, Posting
 from bourse.domain.matching.settlement import Part, part, pay_fee_in_mx, revenue
 from bourse.domain.matching.state import ExchangeState
@@ -112,7 +112,8 @@ def match(
             seller.locked -= base
             if s_base[1] < 0 or b_quote[1] < 0:
                 raise LedgerCorrupted(f"locked funds overdrawn in trade {tid}")
-            buyer_fee = fee_for(base, b_rate)
+            # fees.fee_for, inlined (rounded up): a call per fee measurably slows the loop
+            buyer_fee = -((-base * b_rate) // RATE_DENOM)
             b_fee_asset = s_fee_asset = ""
             if buyer_fee and mx_accounts and b_acc in mx_accounts:
                 paid = pay_fee_in_mx(state, b_acc, quote_code, notional * b_rate, sym, price, tid)
@@ -128,7 +129,7 @@ def match(
                         Posting, (b_acc, 0, FEE_REVENUE, 0, base_code, buyer_fee, "fee", tid)
                     )
                 )
-            seller_fee = fee_for(notional, s_rate)
+            seller_fee = -((-notional * s_rate) // RATE_DENOM)
             if seller_fee and mx_accounts and s_acc in mx_accounts:
                 paid = pay_fee_in_mx(state, s_acc, quote_code, notional * s_rate, sym, price, tid)
                 if paid:
