@@ -204,6 +204,11 @@ def test_actions_run_through_the_registry_and_are_audited(operated: Operated) ->
     # ... and the audit page shows them
     page = op.get("/operator/audit", params={"operation": "brokers.approve"}).text
     assert page.count('<tr data-operation="brokers.approve">') == 1
+    page = op.get("/operator/audit").text  # actions only, unless reads are asked for
+    assert (
+        'data-operation="brokers.list"' not in page and 'data-operation="accounts.freeze"' in page
+    )
+    assert 'data-operation="brokers.list"' in op.get("/operator/audit?reads=on").text
 
 
 def test_withdrawal_review_queue(operated: Operated) -> None:

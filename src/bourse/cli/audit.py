@@ -15,6 +15,9 @@ from bourse.cli.runner import run
 def audit_cmd(
     limit: Annotated[int, typer.Option(help="How many of the newest rows.")] = 50,
     operation: Annotated[str | None, typer.Option(help="Only this operation.")] = None,
+    reads: Annotated[
+        bool, typer.Option("--reads/--actions-only", help="Include the operations that only read.")
+    ] = True,
     money: Annotated[
         bool, typer.Option("--money", help="Money movements and who made them instead.")
     ] = False,
@@ -31,7 +34,8 @@ def audit_cmd(
     if money:
         _money(limit, account, origin, db, as_json)
         return
-    rows = run(db, "audit.list", {"limit": limit, "operation": operation}, quiet=as_json)
+    params = {"limit": limit, "operation": operation, "reads": reads}
+    rows = run(db, "audit.list", params, quiet=as_json)
     if as_json:
         print_json(rows)
         return

@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from bourse.domain.money import format_units
-from bourse.operations.registry import operation
+from bourse.operations.registry import OPERATIONS, operation
 from bourse.services.bundle import Services
 from bourse.store.repositories.audit import AuditLog, MoneyAudit
 
 
 @operation("audit.list", mutates=False)
 def list_audit(
-    svc: Services, *, limit: int = 50, operation: str | None = None
+    svc: Services, *, limit: int = 50, operation: str | None = None, reads: bool = True
 ) -> list[dict[str, Any]]:
-    """The newest operator actions: who, what, when, from where, and how each ended."""
-    return AuditLog(svc.db).recent(max(1, min(limit, 1000)), operation)
+    """The newest operator actions: who, what, when, from where, and how each ended
+    (``reads=False``: not the operations that only read)."""
+    quiet = () if reads else [name for name, op in OPERATIONS.items() if not op.mutates]
+    return AuditLog(svc.db).recent(max(1, min(limit, 1000)), operation, quiet)
 
 
 @operation("audit.money", mutates=False)

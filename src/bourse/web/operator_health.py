@@ -41,7 +41,6 @@ class Health:
         return {
             "queue_depth": int(s.get("bourse_engine_queue_depth", 0)),
             "batches": int(batches),
-            "commands": int(s.get("bourse_engine_commands_total", 0)),
             "commits_per_s": None if rate is None else f"{rate:.1f}",
             "ws_connections": int(s.get("bourse_ws_connections", 0)),
             "ws_dropped": int(s.get("bourse_ws_slow_consumers_dropped_total", 0)),

@@ -78,5 +78,8 @@ def audit(
     run: Run, path: Mapping[str, str], query: Mapping[str, str]
 ) -> tuple[str, dict[str, Any]]:
     op = query.get("operation", "").strip()[:64] or None
-    rows = run("audit.list", {"limit": AUDIT_ROWS, "operation": op})
-    return "operator_audit.html", {"title": "Operator audit log", "rows": rows, "operation": op}
+    reads = query.get("reads") == "on"
+    rows = run("audit.list", {"limit": AUDIT_ROWS, "operation": op, "reads": reads})
+    return "operator_audit.html", {
+        "title": "Operator audit log", "rows": rows, "operation": op, "reads": reads,
+    }  # fmt: skip

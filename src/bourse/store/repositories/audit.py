@@ -4,6 +4,7 @@ operator's rows and read both back (the engine writes the money audit with its b
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -40,11 +41,15 @@ class AuditLog(Repository):
                 )
             )
 
-    def recent(self, limit: int = 100, operation: str | None = None) -> list[dict[str, Any]]:
-        """The newest ``limit`` rows, newest first."""
+    def recent(
+        self, limit: int = 100, operation: str | None = None, without: Collection[str] = ()
+    ) -> list[dict[str, Any]]:
+        """The newest ``limit`` rows, newest first; none of the operations in ``without``."""
         q = select(operator_audit).order_by(operator_audit.c.id.desc()).limit(limit)
         if operation:
             q = q.where(operator_audit.c.operation == operation)
+        if without:
+            q = q.where(operator_audit.c.operation.not_in(sorted(without)))
         with self.db.connect() as conn:
             rows = conn.execute(q).mappings().all()
         return [{**r, "params": json.loads(r["params"])} for r in rows]
