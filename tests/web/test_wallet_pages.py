@@ -190,6 +190,22 @@ def test_the_same_withdraw_form_sent_at_once_moves_money_once(demo: Demo) -> Non
     assert _free(demo, account, "USDT") == before - _units(demo, "60")
 
 
+def test_wrong_passwords_on_the_withdraw_form_lock_it_as_log_in_does(demo: Demo) -> None:
+    """Guesses sent at once all count: after the back-off's budget (5 in a row) even the
+    right password waits, with Retry-After, and nothing was withdrawn."""
+    http = _signup(demo)
+    account = _account(demo, http)
+    _fund(demo, http, "USDT", "100")
+    wrong = _withdraw_form(http, password="a wrong guess 123")
+    statuses = _at_once(demo, http, "/account/withdraw", wrong, n=6)
+    assert sorted(statuses) in ([401] * 6, [401] * 5 + [429]), statuses
+    r = http.post("/account/withdraw", data=_withdraw_form(http))
+    assert r.status_code == 429 and "Too many attempts" in _alert(r.text)
+    assert int(r.headers["retry-after"]) > 0
+    assert demo.platform.wallet.withdraw_history(account) == []
+    assert _free(demo, account, "USDT") == _units(demo, "100")
+
+
 def test_only_the_owner_cancels_a_withdrawal(demo: Demo) -> None:
     alice, mallory = _signup(demo), _signup(demo)
     account = _account(demo, alice)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -74,6 +75,20 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 class FaucetRefused(Exception):
     """The faucet refused a credit; ``str(exc)`` says why, for a person."""
+
+
+@dataclass(frozen=True, slots=True)
+class NotConfirmed:
+    """Why ``Console._confirm`` refused: the status, what to say, and (throttled) when to retry."""
+
+    status: int
+    message: str
+    retry_after: int = 0
+
+    def headers(self, resp: Response) -> Response:
+        if self.retry_after:
+            resp.headers["Retry-After"] = str(self.retry_after)
+        return resp
 
 
 def timed(handler: Handler) -> Handler:
@@ -142,9 +157,11 @@ class Console:
         trust = bool(getattr(self.svc.config, "trust_forwarded_for", False))
         return client_ip(request.headers.get("x-forwarded-for"), peer, trust)
 
-    async def _confirm(self, request: Request, session: us.Session, form: dict[str, Any]) -> str:
+    async def _confirm(
+        self, request: Request, session: us.Session, form: dict[str, Any]
+    ) -> NotConfirmed | None:
         """Check the form's ``password`` and ``totp`` (the user proving it is them before
-        money leaves, ``Users.confirm``); "" when they are right, else what to say."""
+        money leaves, ``Users.confirm``); ``None`` when they are right."""
         try:
             await run_in_threadpool(
                 lambda: self.svc.users.confirm(
@@ -153,10 +170,10 @@ class Console:
                 )
             )  # fmt: skip
         except Throttled as exc:
-            return us.throttled_message(exc)
+            return NotConfirmed(429, us.throttled_message(exc), exc.retry_after)
         except us.UserError:
-            return NOT_CONFIRMED
-        return ""
+            return NotConfirmed(401, NOT_CONFIRMED)
+        return None
 
     def _refused(self, session: us.Session | None) -> Response:
         return self._page(

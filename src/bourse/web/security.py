@@ -67,7 +67,9 @@ class SecurityPages(Console):
                 )
             )  # fmt: skip
         except Throttled as exc:
-            return await self.security(request, status=429, error=us.throttled_message(exc))
+            page = await self.security(request, status=429, error=us.throttled_message(exc))
+            page.headers["Retry-After"] = str(exc.retry_after)
+            return page
         except us.UserError as exc:
             text = NOT_CONFIRMED if str(exc) == us.BAD_LOGIN else str(exc)
             return await self.security(request, status=400, error=text)

@@ -249,7 +249,7 @@ class WalletPages(Console):
             return await again(400, messages.say(exc))
         refused = await self._confirm(request, session, form)
         if refused:
-            return await again(401, refused)
+            return refused.headers(await again(refused.status, refused.message))
         try:
             w = await run_in_threadpool(
                 lambda: wallet.withdraw(*args, memo=memo, client_id=client_id)
@@ -355,7 +355,9 @@ class WalletPages(Console):
             return await self.transfers(request, status=400, error=messages.say(exc), form=kept)
         refused = await self._confirm(request, session, form)
         if refused:
-            return await self.transfers(request, status=401, error=refused, form=kept)
+            page = await self.transfers(request, status=refused.status, error=refused.message,
+                                        form=kept)  # fmt: skip
+            return refused.headers(page)
         try:
             t = await run_in_threadpool(
                 lambda: self.svc.internal_transfers.transfer(
