@@ -186,6 +186,8 @@ def test_live_book_trades_and_reconnect(demo: Demo) -> None:
             assert "down" in (trade.locator("td").first.get_attribute("class") or "")  # a sell
             page.wait_for_function("() => document.querySelector('tbody.bids tr td')"
                                    ".nextElementSibling.textContent === '0.01'")  # fmt: skip
+            # the kline stream brings the chart's current candle to the trade's price
+            page.wait_for_selector(f'#chart[data-last-close="{price}"]')
             assert not [t for t in polls if t > live_since], "htmx polled the live book"
             page.screenshot(path=str(ARTIFACTS / "console-trade-live.png"), full_page=True)
 
@@ -274,6 +276,24 @@ def test_a_lost_depth_push_fetches_the_snapshot_again(demo: Demo) -> None:
                     break
                 page.wait_for_timeout(100)
             assert shown == (rest["bids"], rest["asks"][::-1])
+        finally:
+            browser.close()
+
+
+def test_without_javascript_the_page_is_the_servers_snapshot(demo: Demo) -> None:
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(java_script_enabled=False).new_page()
+            sockets: list[Any] = []
+            page.on("websocket", lambda ws: sockets.append(ws))
+            page.goto(demo.url + "/trade/BTCUSDT")
+            assert page.locator("tbody.bids tr").count() > 0
+            assert page.locator("#trades tbody tr").count() > 0
+            link = page.locator("#book-status a")
+            assert link.inner_text() == "refresh" and link.get_attribute("href") == "/trade/BTCUSDT"
+            page.wait_for_timeout(1000)
+            assert not sockets and page.get_attribute("[data-live-book]", "data-live") is None
         finally:
             browser.close()
 

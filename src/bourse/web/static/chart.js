@@ -36,7 +36,8 @@
     });
     el.addEventListener("bourse:kline", function (ev) {
       try {
-        series.update(ev.detail);
+        series.update(ev.detail.bar);
+        el.setAttribute("data-last-close", ev.detail.close);
       } catch (e) { /* a candle older than the last one drawn: the next load has it */ }
     });
   }

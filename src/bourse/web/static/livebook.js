@@ -294,8 +294,9 @@
   LiveBook.prototype.kline = function (k) {
     if (!this.chart) return;
     this.chart.dispatchEvent(new CustomEvent("bourse:kline", { detail: {
-      time: k.windowStart, open: +k.openingPrice, high: +k.highestPrice,
-      low: +k.lowestPrice, close: +k.closingPrice,
+      bar: { time: k.windowStart, open: +k.openingPrice, high: +k.highestPrice,
+             low: +k.lowestPrice, close: +k.closingPrice },
+      close: k.closingPrice,
     } }));
   };
 
