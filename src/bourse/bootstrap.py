@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from functools import partial
 
+from bourse.bus.cache_events import CacheEvents
 from bourse.bus.engine_server import CommandServer
 from bourse.bus.feed import announce
 from bourse.bus.followers import Followers
@@ -144,6 +145,14 @@ def open_platform(config: Config | None = None) -> Services:
     followers.start()
     if config.rebate_settle_at and mirror is None:
         brokers.start_scheduler(config.rebate_settle_at)
+    caches = None
+    if config.bus_url:  # a key changed here is dropped from every process's cache at once
+        caches = CacheEvents(config.bus_url, config.bus_name)
+        caches.on("apikey", partial(apikeys.forget, announce=False))
+        caches.on("binding", brokers.bindings.forget)
+        apikeys.on_forget = partial(caches.publish, "apikey")
+        brokers.bindings.on_forget = partial(caches.publish, "binding")
+        caches.start()
     internal = InternalTransfers(engine, InternalTransferRepository(db), wallet, UserRepository(db))
     subaccounts = SubAccounts(db, engine, apikeys, wallet, brokers.registry, brokers.bindings)
     return Services(
@@ -166,6 +175,7 @@ def open_platform(config: Config | None = None) -> Services:
         nats=nats,
         mirror=mirror.start() if mirror is not None else None,
         commands=commands,
+        caches=caches,
     )
 
 

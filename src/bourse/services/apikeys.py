@@ -26,6 +26,7 @@ import ipaddress
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,6 +171,8 @@ class ApiKeys:
         self._lock = threading.Lock()
         #: bumped by every ``forget``: a lookup caches what it read only if none happened since
         self._generation = 0
+        #: told every key this process changed (``bus.cache_events``: the other processes)
+        self.on_forget: Callable[[str], None] | None = None
 
     # --- writing -------------------------------------------------------------------------------
     def create_key(
@@ -236,11 +239,14 @@ class ApiKeys:
         """A secret as stored at rest (encrypted with the server key)."""
         return self.fernet.encrypt(secret.encode())
 
-    def forget(self, api_key: str) -> None:
-        """Drop ``api_key`` from the lookup cache (call after changing its row elsewhere)."""
+    def forget(self, api_key: str, *, announce: bool = True) -> None:
+        """Drop ``api_key`` from the lookup cache (call after changing its row elsewhere), and
+        unless ``announce`` is off (the change came from another process) tell ``on_forget``."""
         with self._lock:
             self._generation += 1
             self._cache.pop(api_key, None)
+        if announce and self.on_forget is not None:
+            self.on_forget(api_key)
 
     # --- reading -------------------------------------------------------------------------------
     def _row_to_key(self, row: Any) -> ApiKey | None:

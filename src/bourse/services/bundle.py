@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine as SAEngine
 
+from bourse.bus.cache_events import CacheEvents
 from bourse.bus.engine_server import CommandServer
 from bourse.bus.followers import Followers
 from bourse.bus.mirror import Mirror
@@ -62,6 +63,8 @@ class Services:
     mirror: Mirror | None = None
     #: the engine role's consumer of the gateways' command stream (``bourse engine``)
     commands: CommandServer | None = None
+    #: API key and binding cache drops shared with the other processes (with a bus)
+    caches: CacheEvents | None = None
     #: in demo mode (``bourse serve --demo``): the sandbox's controls, a
     #: ``bourse.sandbox.controls.Sandbox`` (faucet, market maker, faults, reset), which the
     #: ``sandbox.*`` operations drive; production code never looks at it
@@ -85,6 +88,8 @@ class Services:
         self.brokers.close()
         self.chain.stop()
         self.engine.stop()
+        if self.caches is not None:
+            self.caches.close()
         if self.nats is not None:  # after the engine: its last batches are published too
             self.nats.close()
         self.store.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,8 +78,16 @@ class Bindings:
         #: bumped by every ``_forget``: a lookup keeps what it read only if none happened since
         #: it started, so a lookup racing an unbind cannot put the old binding back
         self._generation = 0
+        #: told every key this process bound or unbound (``bus.cache_events``)
+        self.on_forget: Callable[[str], None] | None = None
 
     def _forget(self, api_key: str) -> None:
+        self.forget(api_key)
+        if self.on_forget is not None:
+            self.on_forget(api_key)
+
+    def forget(self, api_key: str) -> None:
+        """Drop ``api_key``'s cached binding (another process bound or unbound it)."""
         with self._lock:
             self._generation += 1
             self._cache.pop(api_key, None)

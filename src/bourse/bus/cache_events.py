@@ -1,0 +1,94 @@
+"""Cache invalidations between processes: "this API key changed", on plain NATS.
+
+Each gateway caches API keys and key bindings for ``_CACHE_TTL_S`` (they are read on every
+signed request). A change made by one process (a key deleted or edited, a key bound or
+unbound) drops the entry from that process's cache at once; ``CacheEvents`` carries the same
+drop to every other process of the exchange (subject ``bourse.<name>.caches``), so a deleted
+key stops working everywhere within a message's flight, not after the TTL. Delivery is
+best-effort (core NATS): a process that misses one (NATS away) still sees the change when its
+entry expires, as before.
+
+A message is ``[kind, key, origin]``; a process ignores its own (it already forgot the key).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from bourse.bus.loop_thread import LoopThread
+from bourse.bus.nats import CONNECT_TIMEOUT_S, BusUnavailable, bus_names, connect
+
+log = logging.getLogger("bourse.bus.cache_events")
+
+
+class CacheEvents:
+    """Publish this process's cache drops; apply the other processes' (``on(kind, fn)``)."""
+
+    def __init__(self, url: str, name: str = "bourse") -> None:
+        bus_names(name)  # the same rule for names as the bus
+        self.url = url
+        self.subject = f"bourse.{name}.caches"
+        self.origin = uuid.uuid4().hex
+        self._handlers: dict[str, Callable[[str], None]] = {}
+        self._thread: LoopThread | None = None
+        self._nc: Client | None = None
+        #: drops received from other processes and applied
+        self.received = 0
+
+    def on(self, kind: str, forget: Callable[[str], None]) -> CacheEvents:
+        """Call ``forget(key)`` when another process changed ``key`` of ``kind``."""
+        self._handlers[kind] = forget
+        return self
+
+    def start(self) -> CacheEvents:
+        thread = self._thread = LoopThread("bourse-cache-events")
+        try:
+            thread.call(self._open(), CONNECT_TIMEOUT_S + 3)
+        except Exception as exc:
+            thread.stop()
+            self._thread = None
+            raise BusUnavailable(f"cannot share cache changes over {self.url}: {exc}") from exc
+        return self
+
+    async def _open(self) -> None:
+        nc = self._nc = await connect(self.url)
+        await nc.subscribe(self.subject, cb=self._on_msg)
+        await nc.flush()
+
+    async def _on_msg(self, msg: Msg) -> None:
+        try:
+            kind, key, origin = json.loads(msg.data)
+        except (ValueError, TypeError):
+            log.warning("unreadable cache event on %s", msg.subject)
+            return
+        handler = self._handlers.get(kind)
+        if origin == self.origin or handler is None:
+            return
+        handler(key)
+        self.received += 1
+
+    def publish(self, kind: str, key: str) -> None:
+        """Tell the other processes ``key`` of ``kind`` changed (any thread; never waits)."""
+        thread, nc = self._thread, self._nc
+        if thread is None or nc is None:
+            return
+        data = json.dumps([kind, key, self.origin]).encode()
+        thread.spawn(nc.publish(self.subject, data))
+
+    def close(self) -> None:
+        thread, nc = self._thread, self._nc
+        self._thread = None
+        if thread is None:
+            return
+        if nc is not None:
+            try:
+                thread.call(nc.drain(), 3)
+            except Exception:
+                log.debug("closing the cache events connection", exc_info=True)
+        thread.stop()

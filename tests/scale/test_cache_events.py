@@ -1,0 +1,50 @@
+"""A key deleted (or a binding changed) by one process stops being served from another
+process's cache at once, not after its TTL: the drop crosses NATS (``bus.cache_events``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+
+from bourse.bus.cache_events import CacheEvents
+from bourse.services.apikeys import ApiKeys, generate_server_key
+from tests.support.nats import NATS_URL, unique_name
+
+
+@pytest.fixture
+def pair(db_engine: Engine) -> Iterator[tuple[ApiKeys, ApiKeys, list[CacheEvents]]]:
+    name, server_key = unique_name(), generate_server_key()
+    sides, events = [], []
+    for _ in range(2):
+        keys = ApiKeys(db_engine, server_key.encode())
+        ev = CacheEvents(NATS_URL, name).on("apikey", lambda k, x=keys: x.forget(k, announce=False))
+        keys.on_forget = lambda k, ev=ev: ev.publish("apikey", k)
+        sides.append(keys)
+        events.append(ev.start())
+    try:
+        yield sides[0], sides[1], events
+    finally:
+        for ev in events:
+            ev.close()
+
+
+def test_a_deleted_key_stops_working_in_the_other_process_at_once(
+    pair: tuple[ApiKeys, ApiKeys, list[CacheEvents]],
+) -> None:
+    here, there, events = pair
+    keys = [here.create_key(100 + i, ["SPOT_DEAL_READ"])[0] for i in range(20)]
+    for key in keys:  # cached in the other process
+        found = there.lookup(key)
+        assert found is not None and not found.revoked
+    started = time.monotonic()
+    for key in keys:
+        assert here.delete_key(key)
+    # well within the 2 s the cache keeps an entry: every drop arrived
+    while events[1].received < len(keys):
+        assert time.monotonic() - started < 1.0, events[1].received
+        time.sleep(0.005)
+    assert all(there.lookup(key).revoked for key in keys)  # type: ignore[union-attr]
+    assert events[0].received == 0  # a process ignores its own drops
