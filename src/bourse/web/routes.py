@@ -240,6 +240,7 @@ class WebPages:
         return pages.render(
             "totp.html",
             title="Two-factor authentication",
+            here="security",
             user=user,
             csrf=session.csrf,
             secret=secret,
