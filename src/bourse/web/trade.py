@@ -30,6 +30,7 @@ precision, minimums); a web order has no API key and so earns no broker a rebate
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,8 +107,9 @@ class TradePages(Console):
     def __init__(self, svc: Services, secure: bool, faucet: Faucet | None = None) -> None:
         super().__init__(svc, secure, faucet)
         self.listen_keys = ListenKeys(svc.db)
-        #: account -> the listenKey its trade pages share
+        #: account -> the listenKey its trade pages share (made under the lock: one per account)
         self._stream_keys: dict[int, str] = {}
+        self._stream_lock = threading.Lock()
 
     def _symbol(self, name: str) -> Symbol:
         sym = self.svc.engine.read(lambda e: e.exchange.symbols.get(name.upper()))
@@ -224,16 +226,17 @@ class TradePages(Console):
 
     def _stream_key(self, account: int) -> str:
         """The account's trade-page listenKey, extended; a new one if it lapsed."""
-        now = now_ms()
-        key = self._stream_keys.get(account)
-        if key is not None:
-            try:
-                self.listen_keys.extend(account, key, now)
-                return key
-            except UnknownListenKey:
-                pass
-        key = self._stream_keys[account] = self.listen_keys.create(account, now)
-        return key
+        with self._stream_lock:
+            now = now_ms()
+            key = self._stream_keys.get(account)
+            if key is not None:
+                try:
+                    self.listen_keys.extend(account, key, now)
+                    return key
+                except UnknownListenKey:
+                    pass
+            key = self._stream_keys[account] = self.listen_keys.create(account, now)
+            return key
 
     async def stream_key(self, request: Request) -> Response:
         session, _, ok = await self._form(request)
