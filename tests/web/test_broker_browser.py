@@ -5,39 +5,14 @@ script or CSP error."""
 from __future__ import annotations
 
 import re
-import secrets
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
+from tests.web.browser import chromium_page, sign_up
 from tests.web.conftest import Demo
 from tests.web.test_broker import _market_buy, _trader_bound_to, _uid
-from tests.web.test_console_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, WAIT_MS
-
-
-@contextmanager
-def _browser_page(base: str) -> Iterator[Page]:
-    """A chromium page signed up as a new user (on its dashboard); fails on any page error."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 800})
-            page.set_default_timeout(WAIT_MS)
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(base + "/signup")
-            page.fill("input[name=email]", f"broker-{secrets.token_hex(3)}@example.com")
-            page.fill("input[name=password]", "a long enough password")
-            page.keyboard.press("Enter")
-            page.wait_for_url(base + "/account")
-            yield page
-            assert not errors, errors
-        finally:
-            browser.close()
+from tests.web.test_console_browser import ARTIFACTS
 
 
 def _apply(page: Page, base: str, kind: str, name: str) -> int:
@@ -56,7 +31,8 @@ def _apply(page: Page, base: str, kind: str, name: str) -> int:
 
 def test_an_api_broker_sees_the_rebate_of_a_user_who_bound_a_key(demo: Demo) -> None:
     base = demo.url
-    with _browser_page(base) as page:
+    with chromium_page() as page:
+        sign_up(page, base, "broker")
         broker_id = _apply(page, base, "API", "Grid Bots Ltd")
         page.screenshot(path=str(ARTIFACTS / "console-broker-applied.png"), full_page=True)
         demo.platform.brokers.registry.approve(broker_id)  # the operator's decision
@@ -95,7 +71,8 @@ def test_an_api_broker_sees_the_rebate_of_a_user_who_bound_a_key(demo: Demo) -> 
 
 def test_an_independent_broker_creates_and_funds_a_sub_account(demo: Demo) -> None:
     base = demo.url
-    with _browser_page(base) as page:
+    with chromium_page() as page:
+        sign_up(page, base, "broker")
         broker_id = _apply(page, base, "INDEPENDENT", "Wallet Co")
         demo.platform.brokers.registry.approve(broker_id)  # the operator's decision
 
