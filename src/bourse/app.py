@@ -14,6 +14,7 @@ request id (``X-Request-Id``, ``bourse.api.observability.middleware``); ``/healt
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -60,6 +61,8 @@ from bourse.web import (
 from bourse.web.once import routes as once_routes
 from bourse.web.routes import all_routes as web_routes
 
+log = logging.getLogger("bourse.operations")
+
 
 def console_faucet(platform: Services) -> console.Faucet | None:
     """In demo mode, the console's "Get test funds" button: the sandbox faucet operation (the
@@ -89,6 +92,9 @@ def operator_invoke(platform: Services) -> operator.Invoke:
             return invoke(platform, name, params, actor=operator.ACTOR, source=source)
         except OperationError as exc:
             raise operator.Refused(str(exc), exc.status) from None
+        except Exception as exc:  # one line for the operator, as the operator API answers
+            log.exception("operation %s failed", name)
+            raise operator.Refused(f"{name} failed: {type(exc).__name__}: {exc}", 500) from None
 
     return run
 

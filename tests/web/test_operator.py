@@ -11,6 +11,7 @@ import statistics
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import websockets.sync.client as ws_client
 from sqlalchemy import select
 
 from bourse.domain.brokers import BrokerStatus
@@ -19,6 +20,7 @@ from bourse.domain.wallet import WithdrawalStatus
 from bourse.engine import commands as c
 from bourse.services.throttle import MAX_FAILURES
 from bourse.store.audit_tables import operator_audit
+from bourse.web.operator_session import IDLE_S, MAX_AGE_S, OperatorSessions
 from tests.web.operator_server import Operated, csrf
 
 #: the console's budget for building one page, in milliseconds
@@ -239,6 +241,30 @@ def test_withdrawal_review_queue(operated: Operated) -> None:
     assert [r["outcome"] for r in _audit(o, "withdrawals.reject")] == ["ok", "refused"]
 
 
+def test_session_cookie_and_expiry(operated: Operated) -> None:
+    o = operated
+    with o.client() as http:
+        form = {"token": o.token, "csrf_token": csrf(http.get("/operator/login").text)}
+        cookie = http.post("/operator/login", data=form).headers["set-cookie"].lower()
+    assert cookie.startswith("bourse_operator=") and o.token.lower() not in cookie
+    for flag in ("httponly", "samesite=strict", "path=/", f"max-age={MAX_AGE_S}"):
+        assert flag in cookie, cookie
+    now = [1000.0]
+    sessions = OperatorSessions(clock=lambda: now[0])
+    sid, session = sessions.create()
+    now[0] += IDLE_S - 1
+    assert sessions.load(sid) is session  # a request restarts the idle clock
+    now[0] += IDLE_S - 1
+    assert sessions.load(sid) is session and sessions.load(sid + "x") is None
+    now[0] += IDLE_S + 1
+    assert sessions.load(sid) is None  # idle too long, and gone for good
+    sid, _ = sessions.create()
+    for _ in range(MAX_AGE_S // (IDLE_S - 1) + 1):
+        now[0] += IDLE_S - 1
+        sessions.load(sid)
+    assert sessions.load(sid) is None  # busy, but signed in too long ago
+
+
 def test_ledger_check_and_health(operated: Operated) -> None:
     o = operated
     op = o.operator()
@@ -255,6 +281,15 @@ def test_ledger_check_and_health(operated: Operated) -> None:
     assert again.text.lstrip().startswith("<table") and "<html" not in again.text
     rate = re.search(r'id="commits-per-s">([0-9.]+|measuring)<', again.text)
     assert rate, again.text
+    # the figures are the ones /metrics serves: an open stream shows on both
+    ws_url = o.url.replace("http://", "ws://") + "/ws"
+    with ws_client.connect(ws_url, open_timeout=10):
+        health = op.get("/operator/health", headers={"HX-Request": "true"}).text
+        scrape = httpx.get(o.url + "/metrics", headers={"Authorization": f"Bearer {o.token}"})
+    assert re.search(r'id="ws-connections">1<', health), health
+    assert re.search(r"^bourse_ws_connections 1\.0$", scrape.text, re.M)
+    depth = re.search(r"^bourse_engine_queue_depth (\d+)", scrape.text, re.M)
+    assert depth and f'id="queue-depth">{depth.group(1)}<' in health
 
 
 def test_pages_render_within_budget(operated: Operated) -> None:
