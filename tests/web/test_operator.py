@@ -306,4 +306,5 @@ def test_pages_render_within_budget(operated: Operated) -> None:
             assert m
             times.append(float(m.group(1)))
         slow[page] = statistics.median(times)
+    print("operator console render medians, ms:", {p: round(t, 1) for p, t in slow.items()})
     assert max(slow.values()) < RENDER_BUDGET_MS, slow
