@@ -13,7 +13,7 @@ import httpx
 from tests.web.checks import assert_refused_without_csrf, assert_within_budget
 from tests.web.conftest import Demo
 from tests.web.test_broker import _apply
-from tests.web.test_console import _csrf, _signup
+from tests.web.test_console import PASSWORD, _csrf, _signup
 
 SUB = "alicesub01"
 #: copies of one form sent at once
@@ -98,7 +98,12 @@ def test_a_broker_runs_a_sub_account(demo: Demo) -> None:
     assert _free(http.get(page).text, "BTC") == "0.25"
     master = demo.platform.subaccounts.tenant_for_broker(_master(http)).master
     to = demo.platform.wallet.deposit_address(master, "USDT", None).address
-    form = {**_form(http, page), "coin": "USDT", "network": "", "address": to, "amount": "50"}
+    form = {**_form(http, page), "coin": "USDT", "network": "", "address": to, "amount": "50",
+            "password": "not my password"}  # fmt: skip
+    r = http.post(page + "/withdraw", data=form)
+    assert r.status_code == 401 and "The password or 2FA code is wrong" in r.text
+    assert "No withdrawals" in r.text
+    form["password"] = PASSWORD
     with ThreadPoolExecutor(SENDS) as pool:
         sent = list(pool.map(lambda _: http.post(page + "/withdraw", data=form), range(SENDS)))
     assert all(r.status_code == 303 for r in sent), [r.text for r in sent]
@@ -139,7 +144,10 @@ def test_another_broker_cannot_see_or_touch_the_sub_account(demo: Demo) -> None:
     attempts = [
         (page + "/transfer", {"direction": "out", "asset": "USDT", "amount": "100"}),
         (page + "/keys", {"note": "evil", "permissions": ["SPOT_DEAL_WRITE"]}),
-        (page + "/withdraw", {"coin": "USDT", "address": "x", "amount": "10"}),
+        (
+            page + "/withdraw",
+            {"coin": "USDT", "address": "x", "amount": "10", "password": PASSWORD},
+        ),
         (page + "/faucet", {"asset": "USDT", "amount": "1"}),
         ("/broker/subaccounts/status", {"name": SUB, "frozen": "1"}),
     ]

@@ -35,7 +35,7 @@ from bourse.services.brokers.registry import Broker
 from bourse.services.bundle import Services
 from bourse.web import messages
 from bourse.web.broker import BrokerConsole
-from bourse.web.console import Faucet, redirect, timed
+from bourse.web.console import Faucet, field, redirect, timed
 
 NOT_OAUTH = "Only an OAuth broker has an app. Your broker is {kind}."
 NOT_APPROVED = "Your broker is {status}: its app can change once an operator approves it."
@@ -43,10 +43,6 @@ FIELD_MAX = 512
 
 #: ``act(manager, broker id, form)``: a string is where to go next, a dict is shown once
 Action = Callable[[ClientManager, int, dict[str, Any]], Any]
-
-
-def _one(form: dict[str, Any], name: str) -> str:
-    return str((form.get(name) or [""])[0]).strip()[:FIELD_MAX]
 
 
 class BrokerAppPages(BrokerConsole):
@@ -110,8 +106,8 @@ class BrokerAppPages(BrokerConsole):
     def _register(m: ClientManager, broker_id: int, form: dict[str, Any]) -> Any:
         reg = m.register(
             broker_id,
-            name=_one(form, "name"),
-            redirect_uris=[_one(form, "redirect_uri")],
+            name=field(form, "name", FIELD_MAX),
+            redirect_uris=[field(form, "redirect_uri", FIELD_MAX)],
             scopes=" ".join(str(w) for w in form.get("scopes", [])) or None,
         )
         return {"secret": {"client_id": reg.client.client_id, "value": reg.client_secret,
@@ -119,25 +115,29 @@ class BrokerAppPages(BrokerConsole):
 
     @staticmethod
     def _rotate(m: ClientManager, broker_id: int, form: dict[str, Any]) -> Any:
-        grace = None if _one(form, "grace") != "0" else 0
-        rot = m.rotate_secret(broker_id, _one(form, "client_id"), grace_ms=grace)
+        grace = None if field(form, "grace", FIELD_MAX) != "0" else 0
+        rot = m.rotate_secret(broker_id, field(form, "client_id", FIELD_MAX), grace_ms=grace)
         return {"secret": {"client_id": rot.client_id, "value": rot.client_secret,
                            "new": False, "old_until": rot.previous_secret_expires}}  # fmt: skip
 
     @staticmethod
     def _add_uri(m: ClientManager, broker_id: int, form: dict[str, Any]) -> str:
-        m.add_redirect_uri(broker_id, _one(form, "client_id"), _one(form, "redirect_uri"))
+        m.add_redirect_uri(
+            broker_id, field(form, "client_id", FIELD_MAX), field(form, "redirect_uri", FIELD_MAX)
+        )
         return "uri-added"
 
     @staticmethod
     def _remove_uri(m: ClientManager, broker_id: int, form: dict[str, Any]) -> str:
-        m.remove_redirect_uri(broker_id, _one(form, "client_id"), _one(form, "redirect_uri"))
+        m.remove_redirect_uri(
+            broker_id, field(form, "client_id", FIELD_MAX), field(form, "redirect_uri", FIELD_MAX)
+        )
         return "uri-removed"
 
     @staticmethod
     def _scopes(m: ClientManager, broker_id: int, form: dict[str, Any]) -> str:
         words = " ".join(str(w) for w in form.get("scopes", []))
-        m.set_scopes(broker_id, _one(form, "client_id"), words)
+        m.set_scopes(broker_id, field(form, "client_id", FIELD_MAX), words)
         return "scopes"
 
     async def register(self, request: Request) -> Response:

@@ -43,16 +43,19 @@ from bourse.services.subaccounts import SubAccount, Tenant
 from bourse.services.wallet import format_id
 from bourse.web import figures, messages
 from bourse.web.broker import BrokerConsole
-from bourse.web.console import OFFERED_PERMISSIONS, Faucet, FaucetRefused, redirect, timed
+from bourse.web.console import (
+    OFFERED_PERMISSIONS,
+    Faucet,
+    FaucetRefused,
+    field,
+    redirect,
+    timed,
+)
 
 #: sub-accounts listed on the page, and rows of each history on a sub-account's page
 LISTED = 200
 HISTORY_SHOWN = 20
 FORM_FIELD_MAX = 512
-
-
-def _one(form: dict[str, Any], name: str, size: int = FORM_FIELD_MAX) -> str:
-    return str((form.get(name) or [""])[0]).strip()[:size]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +136,7 @@ class SubAccountPages(BrokerConsole):
         form, tenant = await self._post(request, "/broker/subaccounts")
         if not isinstance(tenant, Tenant):
             return tenant
-        name, note = _one(form, "name", 64), _one(form, "note", 256)
+        name, note = field(form, "name", 64), field(form, "note", 256)
         try:
             sub = await run_in_threadpool(self.svc.subaccounts.create, tenant, name, note)
         except DomainError as exc:
@@ -146,7 +149,7 @@ class SubAccountPages(BrokerConsole):
         form, tenant = await self._post(request, "/broker/subaccounts")
         if not isinstance(tenant, Tenant):
             return tenant
-        name, frozen = _one(form, "name", 64), _one(form, "frozen", 1) == "1"
+        name, frozen = field(form, "name", 64), field(form, "frozen", 1) == "1"
         try:
             await run_in_threadpool(self.svc.subaccounts.set_frozen, tenant, name, frozen)
         except DomainError as exc:
@@ -244,26 +247,30 @@ class SubAccountPages(BrokerConsole):
         if not set(perms) <= {p for p, _ in OFFERED_PERMISSIONS}:
             return {"error": "That permission cannot be given from this page."}
         out = self.svc.subaccounts.keys.create(
-            tenant, sub.name, ",".join(perms), _one(form, "ip"), _one(form, "note", 128)
+            tenant,
+            sub.name,
+            ",".join(perms),
+            field(form, "ip", FORM_FIELD_MAX),
+            field(form, "note", 128),
         )
         return {"created": {"apiKey": out["apiKey"], "secret": out["secretKey"]}}
 
     def _delete_key(self, tenant: Tenant, sub: SubAccount, form: dict[str, Any]) -> str:
-        self.svc.subaccounts.keys.delete(tenant, sub.name, _one(form, "api_key", 64))
+        self.svc.subaccounts.keys.delete(tenant, sub.name, field(form, "api_key", 64))
         return "key-deleted"
 
     def _transfer(self, tenant: Tenant, sub: SubAccount, form: dict[str, Any]) -> str:
-        asset = _one(form, "asset", 16).upper()
-        amount = to_units(_one(form, "amount", 64), self.svc.wallet.asset(asset).scale)
-        into = _one(form, "direction", 4) != "out"
+        asset = field(form, "asset", 16).upper()
+        amount = to_units(field(form, "amount", 64), self.svc.wallet.asset(asset).scale)
+        into = field(form, "direction", 4) != "out"
         src, dst = (None, sub.name) if into else (sub.name, None)
         self.svc.subaccounts.transfers.transfer(
-            tenant, src, dst, "SPOT", "SPOT", asset, amount, "web-" + _one(form, "form_id", 32)
+            tenant, src, dst, "SPOT", "SPOT", asset, amount, "web-" + field(form, "form_id", 32)
         )
         return "moved-in" if into else "moved-out"
 
     def _address(self, tenant: Tenant, sub: SubAccount, form: dict[str, Any]) -> Any:
-        coin, network = _one(form, "coin", 16).upper(), _one(form, "network", 64) or None
+        coin, network = field(form, "coin", 16).upper(), field(form, "network", 64) or None
         a = self.svc.wallet.deposit_address(sub.account_id, coin, network)
         return {"address": {"coin": a.coin, "network": a.network.id, "address": a.address,
                             "memo": a.memo or ""}}  # fmt: skip
@@ -271,17 +278,19 @@ class SubAccountPages(BrokerConsole):
     def _fund(self, tenant: Tenant, sub: SubAccount, form: dict[str, Any]) -> str:
         if self.faucet is None:
             raise FaucetRefused("Test funds exist only on a demo server.")
-        asset, amount = _one(form, "asset", 16).upper(), _one(form, "amount", 40)
-        self.faucet(sub.account_id, asset, amount, "web-sub-" + _one(form, "form_id", 32))
+        asset, amount = field(form, "asset", 16).upper(), field(form, "amount", 40)
+        self.faucet(sub.account_id, asset, amount, "web-sub-" + field(form, "form_id", 32))
         return "funded"
 
     def _withdraw(self, tenant: Tenant, sub: SubAccount, form: dict[str, Any]) -> str:
-        coin = _one(form, "coin", 16).upper()
-        amount = to_units(_one(form, "amount", 64), self.svc.wallet.asset(coin).scale)
+        coin = field(form, "coin", 16).upper()
+        amount = to_units(field(form, "amount", 64), self.svc.wallet.asset(coin).scale)
+        network = field(form, "network", 64) or None
+        address = field(form, "address", FORM_FIELD_MAX)
+        client_id = "web-" + field(form, "form_id", 32)
         self.svc.subaccounts.funds.withdraw(
-            sub, coin, _one(form, "network", 64) or None, _one(form, "address"), amount,
-            client_id="web-" + _one(form, "form_id", 32),
-        )  # fmt: skip
+            sub, coin, network, address, amount, client_id=client_id
+        )
         return "withdrawn"
 
     async def add_key(self, request: Request) -> Response:
@@ -300,6 +309,14 @@ class SubAccountPages(BrokerConsole):
         return await self._sub_action(request, self._fund)
 
     async def withdraw(self, request: Request) -> Response:
+        """Money leaves the platform: the broker proves it is them first (log-in password, and
+        the 2FA code when 2FA is on), as on its own withdraw page."""
+        session, form, ok = await self._form(request)
+        if session is not None and ok:
+            refused = await self._confirm(request, session, form)
+            if refused:
+                page = await self.detail(request, status=refused.status, error=refused.message)
+                return refused.headers(page)
         return await self._sub_action(request, self._withdraw)
 
 
