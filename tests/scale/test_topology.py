@@ -8,6 +8,8 @@ checks sound."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +27,7 @@ from tests.faults.serve import User, World, bourse_check, prepare
 from tests.scale.topology import ACTIVE, STANDBY, Topology, logs, mexc
 from tests.support.databases import create_pg_database, drop_pg_database, pg_template
 from tests.support.nats import unique_name
+from tests.support.process import Proc
 
 pytestmark = pytest.mark.slow
 
@@ -207,3 +210,51 @@ def test_kill_9_of_the_active_engine_the_standby_takes_over(
         assert status[oid] in ("CANCELED", "PARTIALLY_CANCELED"), (oid, status[oid])
     for oid in led.refused:
         assert status[oid] == "FILLED", (oid, status[oid])
+
+
+# --- bourse serve --workers ----------------------------------------------------------------------
+def test_serve_with_workers_runs_an_engine_and_gateways_on_one_socket(
+    topology: Topology, world: World
+) -> None:
+    serve = Proc(
+        ["serve", "--workers", "2", "--port", "0", "--no-rate-limit", "--log-level", "warning",
+         "--no-access-log", *topology._bus()],
+        world.env(),
+        world.home.parent,
+        "serve-workers",
+    )  # fmt: skip
+    try:
+        url = serve.wait_for(r"API\s+(http://[0-9.:]+)", 60).group(1)
+        found = serve.wait_for(r"engine pid (\d+), gateway pids ([\d ]+)", 60)
+        pids = [int(p) for p in (found.group(1), *found.group(2).split())]
+        assert len(pids) == 3  # the engine and two gateways
+        a = world.users[0]
+        orders = []
+        for n in range(20):  # new connections: the kernel spreads them over the gateways
+            ex = mexc(url, a.api_key, a.secret)
+            deadline = time.monotonic() + 60
+            while True:  # the gateways may still be starting: the socket queues, they answer
+                try:
+                    orders.append(
+                        ex.create_order("BTC/USDT", "limit", "buy", 0.001, 20000 + n)["id"]
+                    )
+                    break
+                except (ccxt.ExchangeNotAvailable, ccxt.NetworkError):
+                    assert time.monotonic() < deadline, serve.log()
+                    time.sleep(0.2)
+        assert len(set(orders)) == 20
+        # the operator's commands find the server as with one process
+        out = subprocess.run(
+            [sys.executable, "-m", "bourse.cli", "status"],
+            env=world.env(), cwd=world.home.parent, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert url in out.stdout, out.stdout + out.stderr
+    finally:
+        code = serve.stop()
+    assert code == 0, serve.log()
+    for pid in pids:  # every child stopped with it
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )
+    code, out = bourse_check(world)
+    assert code == 0, out

@@ -22,6 +22,7 @@ from rich.text import Text
 from bourse.api.observability.logs import FORMATS, log_config
 from bourse.app import create_app
 from bourse.cli.common import DbOption, console, db_url, err, fail, open_platform
+from bourse.cli.workers import run_workers
 from bourse.config import AuthLimits, RateLimits
 from bourse.operations.home import announce, ensure_token, home_for, withdraw
 from bourse.sandbox.controls import start_sandbox
@@ -238,6 +239,17 @@ def serve(
             "(rebates still accrue live; bourse brokers settle pays on demand).",
         ),
     ] = "00:05",
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="With --bus: one engine and this many gateway processes sharing the listening "
+            "socket (docs/scaling.md). Default 1: everything in this process.",
+        ),
+    ] = 1,
+    listen_fd: Annotated[
+        int | None, typer.Option(hidden=True, help="Serve on this inherited socket (--workers).")
+    ] = None,
     faucet_limit: Annotated[
         list[str] | None,
         typer.Option(
@@ -260,8 +272,10 @@ def serve(
     # an exchange allocates many long-lived objects (orders, balances): collect less often
     gc.set_threshold(100_000, 50, 100)
 
+    if workers > 1 and (not bus or demo or role not in ("auto", "writer")):
+        raise fail("--workers needs --bus (NATS), and runs its own engine: no --demo, no --role")
     try:
-        sock = _bind(host, port)
+        sock = socket.socket(fileno=listen_fd) if listen_fd is not None else _bind(host, port)
     except OSError as exc:
         raise fail(f"cannot listen on {host}:{port}: {exc}") from exc
     url = public_url(host, sock.getsockname()[1])
@@ -280,6 +294,16 @@ def serve(
         raise fail(f"cannot keep the operator credential in {home}: {exc}") from exc
     if role not in ("writer", "follower", "gateway", "auto"):
         raise fail(f"--role {role!r}: expected writer, follower, gateway or auto")
+    if workers > 1:
+        assert bus is not None
+        args = ["--log-level", log_level, "--log-format", log_format, "--rate-limit", rate_limit]
+        args += ["--login-limit", login_limit, "--settle-at", settle_at]
+        args += [] if metrics else ["--no-metrics"]
+        args += [] if access_log else ["--no-access-log"]
+        args += ["--no-rate-limit"] if no_rate_limit else []
+        print_banner(url, None, limits=limits.describe(), home=str(home), bus=f"{bus} (workers)")
+        run_workers(workers, sock.fileno(), url, database, home, bus, bus_name, args)
+        return
     bus_config: dict[str, Any] = {"bus_url": bus, "bus_name": bus_name, "role": role} if bus else {}
     # production (no --demo): the server key must be given, apart from the data
     with open_platform(
