@@ -274,6 +274,23 @@ def scenario(side: Side) -> list[tuple[str, str]]:
     run("brokers", "oauth", "clients", str(oid), "--json")
     run("keys", "delete", second)
     run("keys", "delete", second, code=1)  # already revoked
+    run("accounts", "search", "a user")
+    run("accounts", "freeze", str(user))
+    run("accounts", "show", str(user))
+    run("accounts", "unfreeze", str(user), "--json")
+    run("accounts", "show", str(user), "--json")
+    run("accounts", "show", "999999", code=1)
+    run("listings", "add-asset", "opw", "8", "--name", "Operator Web")
+    run("listings", "add-asset", "OPW", "6", code=1)  # a scale never changes
+    run(
+        "listings", "add-symbol", "OPW", "USDT", "--price-scale", "2", "--qty-scale", "4",
+        "--min-qty", "0.001", "--max-qty", "1000", "--min-notional", "1",
+        "--max-notional", "100000", "--paused", "--json",
+    )  # fmt: skip
+    run("listings", "assets")
+    run("listings", "symbols", "--json")
+    run("withdrawals", "pending")
+    run("withdrawals", "reject", "999", code=1)
     run("accounts", "list")
     run("accounts", "list", "--kind", "broker_sub", "--json")
     run("demo-credentials", "--json")
@@ -298,6 +315,11 @@ def test_every_command_same_output_live_and_stopped(exchange: Exchange) -> None:
     # the table keeps whole keys and names in a narrow terminal
     assert "<KEY>" in outputs["keys list --account 101"]
     assert "Acme Trading Company Limited (operations desk)" in outputs["accounts list"]
+    assert (
+        "frozen" in outputs["accounts show 101"]
+        and '"frozen": false' in outputs["accounts show 101 --json"]
+    )
+    assert '"symbol": "OPWUSDT"' in outputs["listings symbols --json"]
     # the live side went through the operator API: its audit rows say so
     rows = _audit(exchange.live.url)
     assert {r["operation"] for r in rows} >= {"accounts.open", "keys.create", "brokers.settle"}
