@@ -8,25 +8,11 @@ from __future__ import annotations
 
 import re
 import secrets
-from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, WAIT_MS
 from tests.web.conftest import Demo
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-#: milliseconds playwright waits for any one thing
-WAIT_MS = 10_000
 
 
 def test_signup_fund_key_bind_trade(demo: Demo) -> None:

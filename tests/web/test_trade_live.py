@@ -9,11 +9,12 @@ from __future__ import annotations
 import base64
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from bourse.api.ws.proto.PushDataV3ApiWrapper_pb2 import PushDataV3ApiWrapper
 from bourse.engine.clock import now_ms
@@ -21,10 +22,10 @@ from bourse.sandbox.controls import Sandbox
 from bourse.sandbox.demo import demo_credentials
 from bourse.sandbox.faults import Fault
 from bourse.services.listenkeys import ListenKeys
+from tests.support.browser import ARTIFACTS, WAIT_MS, chromium, watch
 from tests.support.mexc import Signer
 from tests.web.conftest import Demo
 from tests.web.test_console import _account, _create_key, _csrf
-from tests.web.test_console_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, WAIT_MS
 from tests.web.test_trade import _funded
 
 STATIC = Path(__file__).resolve().parents[2] / "src" / "bourse" / "web" / "static"
@@ -107,24 +108,20 @@ def _decode(page: Page, frame: bytes) -> Any:
 
 
 def test_decoder_reads_what_python_encodes() -> None:
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.add_script_tag(path=str(STATIC / "pushdata.js"))
-            for frame, expected in _frames():
-                assert _decode(page, frame) == expected
-            # a frame cut short is refused, not misread
-            depth = _frames()[0][0]
-            for cut in (1, 7, len(depth) // 2, len(depth) - 1):
-                refused = page.evaluate(
-                    "b64 => { try { BoursePush.decode(Uint8Array.from(atob(b64), "
-                    "c => c.charCodeAt(0))); return false } catch (e) { return true } }",
-                    base64.b64encode(depth[:cut]).decode(),
-                )
-                assert refused, cut
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        page.add_script_tag(path=str(STATIC / "pushdata.js"))
+        for frame, expected in _frames():
+            assert _decode(page, frame) == expected
+        # a frame cut short is refused, not misread
+        depth = _frames()[0][0]
+        for cut in (1, 7, len(depth) // 2, len(depth) - 1):
+            refused = page.evaluate(
+                "b64 => { try { BoursePush.decode(Uint8Array.from(atob(b64), "
+                "c => c.charCodeAt(0))); return false } catch (e) { return true } }",
+                base64.b64encode(depth[:cut]).decode(),
+            )
+            assert refused, cut
 
 
 def _top(page: Page, side: str) -> list[str]:
@@ -140,81 +137,74 @@ def test_live_book_trades_and_reconnect(demo: Demo) -> None:
     seller = Signer(http, other["api_key"], other["secret"])
     sandbox = demo.platform.sandbox
     assert isinstance(sandbox, Sandbox)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900})
-            page.set_default_timeout(WAIT_MS)
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            polls: list[float] = []
-            page.on("request", lambda r: polls.append(time.monotonic())
-                    if r.url.endswith("/trade/BTCUSDT/book") else None)  # fmt: skip
-            sockets: list[Any] = []
-            page.on("websocket", lambda ws: sockets.append(ws))
+    with closing(http), chromium() as browser:
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        errors: list[str] = []
+        watch(page, errors)
+        polls: list[float] = []
+        page.on("request", lambda r: polls.append(time.monotonic())
+                if r.url.endswith("/trade/BTCUSDT/book") else None)  # fmt: skip
+        sockets: list[Any] = []
+        page.on("websocket", lambda ws: sockets.append(ws))
 
-            page.goto(demo.url + "/trade/BTCUSDT")
-            page.wait_for_selector(LIVE)
-            assert page.inner_text("#book-status") == "Live"
-            assert len(sockets) == 1 and sockets[0].url == demo.url.replace("http", "ws") + "/ws"
-            live_since = time.monotonic()
+        page.goto(demo.url + "/trade/BTCUSDT")
+        page.wait_for_selector(LIVE)
+        assert page.inner_text("#book-status") == "Live"
+        assert len(sockets) == 1 and sockets[0].url == demo.url.replace("http", "ws") + "/ws"
+        live_since = time.monotonic()
 
-            # a bid inside the spread, placed through the REST API, tops the page's book
-            price = demo.quiet_bid("BTCUSDT")
-            placed = time.monotonic()
-            r = user.post("/api/v3/order", symbol="BTCUSDT", side="BUY", type="LIMIT",
-                          price=price, quantity="0.0137")  # fmt: skip
-            assert r.status_code == 200, r.text
-            page.wait_for_function(
-                "p => document.querySelector('tbody.bids tr td').textContent === p", arg=price
-            )
-            took = time.monotonic() - placed
-            assert took < LIVE_WITHIN_S, took
-            assert _top(page, "bids") == [price, "0.0137"]
+        # a bid inside the spread, placed through the REST API, tops the page's book
+        price = demo.quiet_bid("BTCUSDT")
+        placed = time.monotonic()
+        r = user.post("/api/v3/order", symbol="BTCUSDT", side="BUY", type="LIMIT",
+                      price=price, quantity="0.0137")  # fmt: skip
+        assert r.status_code == 200, r.text
+        page.wait_for_function(
+            "p => document.querySelector('tbody.bids tr td').textContent === p", arg=price
+        )
+        took = time.monotonic() - placed
+        assert took < LIVE_WITHIN_S, took
+        assert _top(page, "bids") == [price, "0.0137"]
 
-            # another account sells into it: a trade in recent trades, the bid partly filled
-            r = seller.post("/api/v3/order", symbol="BTCUSDT", side="SELL", type="LIMIT",
-                            price=price, quantity="0.0037")  # fmt: skip
-            assert r.status_code == 200, r.text
-            trade = page.locator("#trades tbody tr").first
-            page.wait_for_function(
-                "p => { const td = document.querySelector('#trades tbody tr td');"
-                " return td && td.textContent === p && td.nextElementSibling.textContent"
-                " === '0.0037' }",
-                arg=price,
-            )
-            assert "down" in (trade.locator("td").first.get_attribute("class") or "")  # a sell
-            page.wait_for_function("() => document.querySelector('tbody.bids tr td')"
-                                   ".nextElementSibling.textContent === '0.01'")  # fmt: skip
-            # the kline stream brings the chart's current candle to the trade's price
-            page.wait_for_selector(f'#chart[data-last-close="{price}"]')
-            assert not [t for t in polls if t > live_since], "htmx polled the live book"
-            page.screenshot(path=str(ARTIFACTS / "console-trade-live.png"), full_page=True)
+        # another account sells into it: a trade in recent trades, the bid partly filled
+        r = seller.post("/api/v3/order", symbol="BTCUSDT", side="SELL", type="LIMIT",
+                        price=price, quantity="0.0037")  # fmt: skip
+        assert r.status_code == 200, r.text
+        trade = page.locator("#trades tbody tr").first
+        page.wait_for_function(
+            "p => { const td = document.querySelector('#trades tbody tr td');"
+            " return td && td.textContent === p && td.nextElementSibling.textContent"
+            " === '0.0037' }",
+            arg=price,
+        )
+        assert "down" in (trade.locator("td").first.get_attribute("class") or "")  # a sell
+        page.wait_for_function("() => document.querySelector('tbody.bids tr td')"
+                               ".nextElementSibling.textContent === '0.01'")  # fmt: skip
+        # the kline stream brings the chart's current candle to the trade's price
+        page.wait_for_selector(f'#chart[data-last-close="{price}"]')
+        assert not [t for t in polls if t > live_since], "htmx polled the live book"
+        page.screenshot(path=str(ARTIFACTS / "console-trade-live.png"), full_page=True)
 
-            # the server drops the socket: the page polls meanwhile, then is live again
-            faults = sandbox.faults
-            faults.add(Fault(faults.next_id(), "/ws", "drop_ws", time.time() + 2.0))
-            page.wait_for_selector('[data-live-book][data-live="0"]')
-            dropped = time.monotonic()
-            with page.expect_request(lambda r: r.url.endswith("/trade/BTCUSDT/book")):
-                pass  # the fallback: htmx polls every 2 s
-            page.wait_for_selector(LIVE, timeout=20_000)
-            back = time.monotonic()
-            assert len(sockets) >= 2 and back - dropped < 15
-            assert page.inner_text("#book-status") == "Live"
-            # the new socket carries the book: the order's cancel (REST) shows, without a poll
-            r = user.delete("/api/v3/order", symbol="BTCUSDT", orderId=_open_order_id(user, price))
-            assert r.status_code == 200, r.text
-            page.wait_for_function(
-                "p => document.querySelector('tbody.bids tr td').textContent !== p", arg=price
-            )
-            assert not [t for t in polls if t > back + 0.1], "htmx polled the live book"
-            # the only errors: the refused handshakes while the fault was on
-            assert all(e.startswith("WebSocket connection to") for e in errors), errors
-        finally:
-            browser.close()
-            http.close()
+        # the server drops the socket: the page polls meanwhile, then is live again
+        faults = sandbox.faults
+        faults.add(Fault(faults.next_id(), "/ws", "drop_ws", time.time() + 2.0))
+        page.wait_for_selector('[data-live-book][data-live="0"]')
+        dropped = time.monotonic()
+        with page.expect_request(lambda r: r.url.endswith("/trade/BTCUSDT/book")):
+            pass  # the fallback: htmx polls every 2 s
+        page.wait_for_selector(LIVE, timeout=20_000)
+        back = time.monotonic()
+        assert len(sockets) >= 2 and back - dropped < 15
+        assert page.inner_text("#book-status") == "Live"
+        # the new socket carries the book: the order's cancel (REST) shows, without a poll
+        r = user.delete("/api/v3/order", symbol="BTCUSDT", orderId=_open_order_id(user, price))
+        assert r.status_code == 200, r.text
+        page.wait_for_function(
+            "p => document.querySelector('tbody.bids tr td').textContent !== p", arg=price
+        )
+        assert not [t for t in polls if t > back + 0.1], "htmx polled the live book"
+        # the only errors: the refused handshakes while the fault was on
+        assert all(e.startswith("WebSocket connection to") for e in errors), errors
 
 
 def _open_order_id(user: Signer, price: str) -> str:
@@ -233,70 +223,62 @@ def test_a_lost_depth_push_fetches_the_snapshot_again(demo: Demo) -> None:
     gap: the page fetches the snapshot again, and its book ends equal to the server's."""
     sandbox = demo.platform.sandbox
     assert isinstance(sandbox, Sandbox) and sandbox.maker is not None
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900})
-            page.set_default_timeout(WAIT_MS)
-            snapshots: list[str] = []
-            page.on("request", lambda r: snapshots.append(r.url)
-                    if "/api/v3/depth?" in r.url else None)  # fmt: skip
-            dropped: list[str] = []
-            armed: list[bool] = []  # once the page is live
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.set_default_timeout(WAIT_MS)
+        snapshots: list[str] = []
+        page.on("request", lambda r: snapshots.append(r.url)
+                if "/api/v3/depth?" in r.url else None)  # fmt: skip
+        dropped: list[str] = []
+        armed: list[bool] = []  # once the page is live
 
-            def route(ws: Any) -> None:
-                server = ws.connect_to_server()
-                ws.on_message(server.send)
+        def route(ws: Any) -> None:
+            server = ws.connect_to_server()
+            ws.on_message(server.send)
 
-                def down(message: str | bytes) -> None:
-                    if isinstance(message, bytes) and armed and not dropped:
-                        frame = PushDataV3ApiWrapper.FromString(message)
-                        if frame.HasField("publicAggreDepths"):
-                            dropped.append(frame.publicAggreDepths.fromVersion)
-                            return
-                    ws.send(message)
+            def down(message: str | bytes) -> None:
+                if isinstance(message, bytes) and armed and not dropped:
+                    frame = PushDataV3ApiWrapper.FromString(message)
+                    if frame.HasField("publicAggreDepths"):
+                        dropped.append(frame.publicAggreDepths.fromVersion)
+                        return
+                ws.send(message)
 
-                server.on_message(down)
+            server.on_message(down)
 
-            page.route_web_socket("**/ws", route)
-            page.goto(demo.url + "/trade/BTCUSDT")
-            page.wait_for_selector(LIVE)
-            armed.append(True)
-            deadline = time.monotonic() + 10
-            while len(snapshots) < 2 and time.monotonic() < deadline:
-                page.wait_for_timeout(100)  # the market maker moves the book every 0.2 s
-            assert dropped and len(snapshots) >= 2, (dropped, snapshots)
-            page.wait_for_selector(LIVE)
-            sandbox.maker.pause()
-            # the maker's last pushes reach the page within a few windows of 100 ms
-            deadline = time.monotonic() + 5
-            while True:
-                r = httpx.get(demo.url + "/api/v3/depth", params={"symbol": "BTCUSDT", "limit": 10})
-                rest, shown = r.json(), (_book(page, "bids"), _book(page, "asks"))
-                if shown == (rest["bids"], rest["asks"][::-1]) or time.monotonic() > deadline:
-                    break
-                page.wait_for_timeout(100)
-            assert shown == (rest["bids"], rest["asks"][::-1])
-        finally:
-            browser.close()
+        page.route_web_socket("**/ws", route)
+        page.goto(demo.url + "/trade/BTCUSDT")
+        page.wait_for_selector(LIVE)
+        armed.append(True)
+        deadline = time.monotonic() + 10
+        while len(snapshots) < 2 and time.monotonic() < deadline:
+            page.wait_for_timeout(100)  # the market maker moves the book every 0.2 s
+        assert dropped and len(snapshots) >= 2, (dropped, snapshots)
+        page.wait_for_selector(LIVE)
+        sandbox.maker.pause()
+        # the maker's last pushes reach the page within a few windows of 100 ms
+        deadline = time.monotonic() + 5
+        while True:
+            r = httpx.get(demo.url + "/api/v3/depth", params={"symbol": "BTCUSDT", "limit": 10})
+            rest, shown = r.json(), (_book(page, "bids"), _book(page, "asks"))
+            if shown == (rest["bids"], rest["asks"][::-1]) or time.monotonic() > deadline:
+                break
+            page.wait_for_timeout(100)
+        assert shown == (rest["bids"], rest["asks"][::-1])
 
 
 def test_without_javascript_the_page_is_the_servers_snapshot(demo: Demo) -> None:
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_context(java_script_enabled=False).new_page()
-            sockets: list[Any] = []
-            page.on("websocket", lambda ws: sockets.append(ws))
-            page.goto(demo.url + "/trade/BTCUSDT")
-            assert page.locator("tbody.bids tr").count() > 0
-            assert page.locator("#trades tbody tr").count() > 0
-            link = page.locator("#book-status a")
-            assert link.inner_text() == "refresh" and link.get_attribute("href") == "/trade/BTCUSDT"
-            page.wait_for_timeout(1000)
-            assert not sockets and page.get_attribute("[data-live-book]", "data-live") is None
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_context(java_script_enabled=False).new_page()
+        sockets: list[Any] = []
+        page.on("websocket", lambda ws: sockets.append(ws))
+        page.goto(demo.url + "/trade/BTCUSDT")
+        assert page.locator("tbody.bids tr").count() > 0
+        assert page.locator("#trades tbody tr").count() > 0
+        link = page.locator("#book-status a")
+        assert link.inner_text() == "refresh" and link.get_attribute("href") == "/trade/BTCUSDT"
+        page.wait_for_timeout(1000)
+        assert not sockets and page.get_attribute("[data-live-book]", "data-live") is None
 
 
 def test_stream_key_needs_a_session_and_its_csrf_token_and_is_reused(demo: Demo) -> None:
@@ -330,49 +312,42 @@ def test_own_orders_and_fills_follow_the_private_stream(demo: Demo) -> None:
     user = Signer(http, key, stored.secret)
     keys = demo_credentials(demo.platform)["accounts"]["independent_broker"]
     seller = Signer(http, keys["api_key"], keys["secret"])
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1100, "height": 1200})
-            context.add_cookies([{"name": c.name, "value": c.value or "", "url": demo.url}
-                                 for c in http.cookies.jar])  # fmt: skip
-            page = context.new_page()
-            page.set_default_timeout(WAIT_MS)
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(demo.url + "/trade/BTCUSDT")
-            page.wait_for_selector('#mine[data-live="1"]')
-            page.wait_for_selector(LIVE)
-            assert "You have no open orders" in page.inner_text("#mine")
+    with closing(http), chromium() as browser:
+        context = browser.new_context(viewport={"width": 1100, "height": 1200})
+        context.add_cookies([{"name": c.name, "value": c.value or "", "url": demo.url}
+                             for c in http.cookies.jar])  # fmt: skip
+        page = context.new_page()
+        errors: list[str] = []
+        watch(page, errors)
+        page.goto(demo.url + "/trade/BTCUSDT")
+        page.wait_for_selector('#mine[data-live="1"]')
+        page.wait_for_selector(LIVE)
+        assert "You have no open orders" in page.inner_text("#mine")
 
-            price = demo.quiet_bid("BTCUSDT")
-            r = user.post("/api/v3/order", symbol="BTCUSDT", side="BUY", type="LIMIT",
-                          price=price, quantity="0.02")  # fmt: skip
-            assert r.status_code == 200, r.text
-            order_id = r.json()["orderId"]
-            row = page.locator(f'#open-orders tr[data-order="{order_id}"]')
-            row.wait_for(timeout=int(LIVE_WITHIN_S * 1000))
-            assert row.inner_text().split()[:6] == [order_id, "Buy", "Limit", price, "0.02", "0"]
+        price = demo.quiet_bid("BTCUSDT")
+        r = user.post("/api/v3/order", symbol="BTCUSDT", side="BUY", type="LIMIT",
+                      price=price, quantity="0.02")  # fmt: skip
+        assert r.status_code == 200, r.text
+        order_id = r.json()["orderId"]
+        row = page.locator(f'#open-orders tr[data-order="{order_id}"]')
+        row.wait_for(timeout=int(LIVE_WITHIN_S * 1000))
+        assert row.inner_text().split()[:6] == [order_id, "Buy", "Limit", price, "0.02", "0"]
 
-            r = seller.post("/api/v3/order", symbol="BTCUSDT", side="SELL", type="LIMIT",
-                            price=price, quantity="0.005")  # fmt: skip
-            assert r.status_code == 200, r.text
-            page.wait_for_function(
-                "id => { const tr = document.querySelector(`#open-orders tr[data-order='${id}']`);"
-                " return tr && tr.children[5].textContent === '0.005' }",
-                arg=order_id,
-            )
-            fill = page.locator("#my-trades tbody tr").first
-            assert fill.inner_text().split()[3:6] == [order_id, "Buy", price]
-            page.screenshot(path=str(ARTIFACTS / "console-trade-mine-live.png"), full_page=True)
+        r = seller.post("/api/v3/order", symbol="BTCUSDT", side="SELL", type="LIMIT",
+                        price=price, quantity="0.005")  # fmt: skip
+        assert r.status_code == 200, r.text
+        page.wait_for_function(
+            "id => { const tr = document.querySelector(`#open-orders tr[data-order='${id}']`);"
+            " return tr && tr.children[5].textContent === '0.005' }",
+            arg=order_id,
+        )
+        fill = page.locator("#my-trades tbody tr").first
+        assert fill.inner_text().split()[3:6] == [order_id, "Buy", price]
+        page.screenshot(path=str(ARTIFACTS / "console-trade-mine-live.png"), full_page=True)
 
-            r = user.delete("/api/v3/order", symbol="BTCUSDT", orderId=order_id)
-            assert r.status_code == 200, r.text
-            row.wait_for(state="detached", timeout=int(LIVE_WITHIN_S * 1000))
-            assert "You have no open orders" in page.inner_text("#mine")
-            assert "partially canceled" in page.inner_text("#order-history")
-            assert not errors, errors
-        finally:
-            browser.close()
-            http.close()
+        r = user.delete("/api/v3/order", symbol="BTCUSDT", orderId=order_id)
+        assert r.status_code == 200, r.text
+        row.wait_for(state="detached", timeout=int(LIVE_WITHIN_S * 1000))
+        assert "You have no open orders" in page.inner_text("#mine")
+        assert "partially canceled" in page.inner_text("#order-history")
+        assert not errors, errors
