@@ -20,6 +20,8 @@ from bourse.domain.wallet import WithdrawalStatus
 from bourse.engine import commands as c
 from bourse.services.throttle import MAX_FAILURES
 from bourse.store.audit_tables import operator_audit
+from bourse.store.operator_tables import operator_sessions
+from bourse.store.repositories.operator_sessions import OperatorSessionRepository
 from bourse.web.operator_session import IDLE_S, MAX_AGE_S, OperatorSessions
 from tests.web.operator_server import Operated, csrf
 
@@ -249,20 +251,23 @@ def test_session_cookie_and_expiry(operated: Operated) -> None:
     assert cookie.startswith("bourse_operator=") and o.token.lower() not in cookie
     for flag in ("httponly", "samesite=strict", "path=/", f"max-age={MAX_AGE_S}"):
         assert flag in cookie, cookie
-    now = [1000.0]
-    sessions = OperatorSessions(clock=lambda: now[0])
+    now = [1_000_000]
+    sessions = OperatorSessions(OperatorSessionRepository(o.platform.db), clock=lambda: now[0])
     sid, session = sessions.create()
-    now[0] += IDLE_S - 1
-    assert sessions.load(sid) is session  # a request restarts the idle clock
-    now[0] += IDLE_S - 1
-    assert sessions.load(sid) is session and sessions.load(sid + "x") is None
-    now[0] += IDLE_S + 1
-    assert sessions.load(sid) is None  # idle too long, and gone for good
-    sid, _ = sessions.create()
+    now[0] += (IDLE_S - 1) * 1000
+    assert sessions.load(sid) == session  # a request restarts the idle clock
+    now[0] += (IDLE_S - 1) * 1000
+    assert sessions.load(sid) == session and sessions.load(sid + "x") is None
+    now[0] += (IDLE_S + 1) * 1000
+    assert sessions.load(sid) is None  # idle too long
+    sid, _ = sessions.create()  # (pruning the dead one)
     for _ in range(MAX_AGE_S // (IDLE_S - 1) + 1):
-        now[0] += IDLE_S - 1
+        now[0] += (IDLE_S - 1) * 1000
         sessions.load(sid)
     assert sessions.load(sid) is None  # busy, but signed in too long ago
+    with o.platform.db.connect() as conn:  # only digests are stored, never an id
+        stored = {r.id_hash for r in conn.execute(select(operator_sessions))}
+    assert sid not in stored and all(len(h) == 64 for h in stored)
 
 
 def test_ledger_check_and_health(operated: Operated) -> None:

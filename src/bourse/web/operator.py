@@ -46,6 +46,7 @@ from starlette.routing import BaseRoute, Route
 
 from bourse.services.throttle import FailureWindow
 from bourse.store.repositories.audit import AuditLog
+from bourse.store.repositories.operator_sessions import OperatorSessionRepository
 from bourse.web import messages, operator_pages, pages
 from bourse.web.console import CSRF_REFUSED, redirect, timed
 from bourse.web.operator_health import Health, Samples
@@ -177,7 +178,7 @@ class OperatorConsole:
         self.audit = audit
         self.secure = secure
         self.throttle = throttle or FailureWindow()
-        self.sessions = OperatorSessions()
+        self.sessions = OperatorSessions(OperatorSessionRepository(audit.db))
         self.health_view = Health(samples) if samples is not None else None
 
     @staticmethod
@@ -213,7 +214,7 @@ class OperatorConsole:
 
     async def login(self, request: Request) -> Response:
         if request.method == "GET":
-            if self.sessions.of(request, self.secure) is not None:
+            if await run_in_threadpool(self.sessions.of, request, self.secure) is not None:
                 return redirect("/operator")
             return self._login_page(request)
         form = await request.form()
@@ -235,7 +236,7 @@ class OperatorConsole:
                 "wrong or missing operator credential (web console)",
             )  # fmt: skip
             return self._login_page(request, 401, WRONG_TOKEN)
-        sid, _ = self.sessions.create()
+        sid, _ = await run_in_threadpool(self.sessions.create)
         await run_in_threadpool(self._record, source, "operator.login", "ok", "web console")
         resp = redirect("/operator")
         self.sessions.set_cookie(resp, sid, self.secure)
@@ -246,7 +247,7 @@ class OperatorConsole:
     ) -> tuple[OperatorSession | None, FormData, Response | None]:
         """The session and the form of a POST, and the answer when it must go no further: to
         the sign-in page without a session, a refusal without the session's CSRF token."""
-        session = self.sessions.of(request, self.secure)
+        session = await run_in_threadpool(self.sessions.of, request, self.secure)
         form = await request.form()
         if session is None:
             return None, form, redirect(LOGIN)
@@ -258,7 +259,7 @@ class OperatorConsole:
         _, _, stop = await self._posted(request)
         if stop is not None:
             return stop
-        self.sessions.revoke(request.cookies.get(cookie_name(self.secure)))
+        await run_in_threadpool(self.sessions.revoke, request.cookies.get(cookie_name(self.secure)))
         await run_in_threadpool(
             self._record, self._source(request), "operator.logout", "ok", "web console"
         )
@@ -292,7 +293,7 @@ class OperatorConsole:
 
     def page(self, build: operator_pages.Builder) -> Callable[[Request], Any]:
         async def handle(request: Request) -> Response:
-            session = self.sessions.of(request, self.secure)
+            session = await run_in_threadpool(self.sessions.of, request, self.secure)
             if session is None:
                 return redirect(LOGIN)
             done = request.query_params.get("done", "")
@@ -330,7 +331,7 @@ class OperatorConsole:
         return self._render("operator_ledger.html", session, title="Ledger check", result=result)
 
     async def health(self, request: Request) -> Response:
-        session = self.sessions.of(request, self.secure)
+        session = await run_in_threadpool(self.sessions.of, request, self.secure)
         if session is None:
             return redirect(LOGIN)
         view = self.health_view

@@ -3,19 +3,19 @@
 The browser never keeps the operator credential (``$BOURSE_HOME/operator.token``, the one the
 ``bourse`` command and ``/admin/v1`` use): ``/operator/login`` checks it once, in constant time,
 behind the operator API's own failure throttle (``services.throttle.FailureWindow``, one shared
-instance), and sets a random session id instead. The session lives in this process's memory
-only, keyed by the id's SHA-256: it ends after ``IDLE_S`` without a request, ``MAX_AGE_S`` after
-sign-in, at sign-out, and when the server restarts (docs/decisions.md, "Operator console
+instance), and sets a random session id instead. The session is a row of ``operator_sessions``
+keyed by the id's SHA-256 (``store.repositories.operator_sessions``), so every gateway process
+of the database knows it (``bourse serve --workers``); it ends after ``IDLE_S`` without a
+request, ``MAX_AGE_S`` after sign-in, or at sign-out (docs/decisions.md, "Operator console
 sign-in"). Its cookie is ``HttpOnly``, ``SameSite=Strict``, and ``Secure`` with the ``__Host-``
-prefix when the server's public URL is https; a user's session cookie is a different cookie
-and opens nothing here.
+prefix when the server's public URL is https; a user's session cookie is a different cookie and
+opens nothing here. The methods read the database: call them on a worker thread.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,19 +23,17 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bourse.store.repositories.operator_sessions import OperatorSessionRepository
+
 #: seconds without a request after which a session ends
 IDLE_S = 15 * 60
 #: seconds after sign-in after which a session ends, however busy
 MAX_AGE_S = 8 * 3600
-#: sessions kept at most; the least recently used goes first
-MAX_SESSIONS = 64
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class OperatorSession:
     csrf: str
-    created: float
-    seen: float
 
 
 def cookie_name(secure: bool) -> str:
@@ -46,25 +44,29 @@ def _digest(sid: str) -> str:
     return hashlib.sha256(sid.encode()).hexdigest()
 
 
-class OperatorSessions:
-    """The signed-in operator sessions of this process."""
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+
+class OperatorSessions:
+    """The signed-in operator sessions of a database; ``clock`` is wall time in ms."""
+
+    def __init__(
+        self, repo: OperatorSessionRepository, clock: Callable[[], int] = _wall_ms
+    ) -> None:
+        self.repo = repo
         self.clock = clock
-        self._by_digest: dict[str, OperatorSession] = {}
-        self._lock = threading.Lock()
+
+    def _limits(self, now: int) -> tuple[int, int]:
+        return now - IDLE_S * 1000, now - MAX_AGE_S * 1000
 
     def create(self) -> tuple[str, OperatorSession]:
-        """A new session and its id (the cookie's value; only its digest is kept)."""
+        """A new session and its id (the cookie's value; only its digest is stored)."""
         sid = secrets.token_urlsafe(32)
         now = self.clock()
-        session = OperatorSession(secrets.token_urlsafe(32), now, now)
-        with self._lock:
-            self._prune(now)
-            while len(self._by_digest) >= MAX_SESSIONS:
-                oldest = min(self._by_digest, key=lambda d: self._by_digest[d].seen)
-                del self._by_digest[oldest]
-            self._by_digest[_digest(sid)] = session
+        self.repo.prune(*self._limits(now))
+        session = OperatorSession(secrets.token_urlsafe(32))
+        self.repo.insert(_digest(sid), session.csrf, now)
         return sid, session
 
     def load(self, sid: str | None) -> OperatorSession | None:
@@ -72,29 +74,12 @@ class OperatorSessions:
         if not sid or len(sid) > 128:
             return None
         now = self.clock()
-        with self._lock:
-            session = self._by_digest.get(_digest(sid))
-            if session is None:
-                return None
-            if now - session.seen > IDLE_S or now - session.created > MAX_AGE_S:
-                del self._by_digest[_digest(sid)]
-                return None
-            session.seen = now
-            return session
+        csrf = self.repo.touch(_digest(sid), now, *self._limits(now))
+        return OperatorSession(csrf) if csrf is not None else None
 
     def revoke(self, sid: str | None) -> None:
         if sid:
-            with self._lock:
-                self._by_digest.pop(_digest(sid), None)
-
-    def _prune(self, now: float) -> None:
-        dead = [
-            d
-            for d, s in self._by_digest.items()
-            if now - s.seen > IDLE_S or now - s.created > MAX_AGE_S
-        ]
-        for d in dead:
-            del self._by_digest[d]
+            self.repo.delete(_digest(sid))
 
     # --- the cookie ------------------------------------------------------------------------
     def of(self, request: Request, secure: bool) -> OperatorSession | None:
