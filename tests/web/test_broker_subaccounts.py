@@ -70,6 +70,8 @@ def test_a_broker_runs_a_sub_account(demo: Demo) -> None:
         assert r.status_code == 303 and r.headers["location"] == page + "?done=moved-in"
     html = http.get(page).text
     assert _free(html, "USDT") == "250.5"
+    moved = re.findall(r'<tr data-transfer="[^"]+">(.*?)</tr>', html, re.S)
+    assert len(moved) == 1 and "in from master" in moved[0] and "250.5 USDT" in moved[0]
     assert _free(http.get("/broker/subaccounts").text, "USDT", "master-balances") == "749.5"
     # more than it holds: refused in words, nothing moved
     form = {**_form(http, page), "direction": "out", "asset": "USDT", "amount": "300"}
