@@ -10,9 +10,10 @@ then is the message acknowledged (removed from the work-queue stream).
 Only the process that holds the database's writer lock runs a ``CommandServer`` (``bourse
 engine``; a standby waits for the lock first). On start it recreates the consumer, so every
 command no engine acknowledged is delivered again from the start of the stream: those a dead
-engine committed without acknowledging are refused by the keys the commit stored with them
-(client ids, replay keys); those whose deadline passed (the gateway answered "try again") are
-dropped unapplied.
+engine committed without acknowledging are answered with their first result (a client id) or
+refused (a replay key, an order already cancelled), and a refusal of such a leftover is answered
+as "unknown" (retryable 503), since it may be the mark of the first application; those whose
+deadline passed (the gateway answered "try again") are dropped unapplied.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from bourse.bus import command_stream, commands
 from bourse.bus.codec import CodecError
 from bourse.bus.loop_thread import LoopThread
 from bourse.bus.nats import CONNECT_TIMEOUT_S, BusUnavailable, connect
-from bourse.domain.errors import DomainError, ReplayedRequest
+from bourse.domain.errors import DomainError
 from bourse.engine import Engine
 from bourse.engine.clock import now_ms
 from bourse.engine.engine import EngineUnavailable
@@ -135,9 +136,11 @@ class CommandServer:
             error = fut.exception()
             if error is not None and not isinstance(error, DomainError | EngineUnavailable):
                 error = EngineUnavailable(f"{type(error).__name__}: {error}")
-            elif leftover and isinstance(error, ReplayedRequest):
-                # most likely committed by the engine that died before it answered: whether it
-                # took effect is unknown to the gateway still waiting, never "refused"
+            elif leftover and isinstance(error, DomainError):
+                # a command the engine that died may have committed before it answered: its
+                # refusal now (a replayed request, an order already cancelled) may be the mark
+                # of that first application, so to a gateway still waiting the outcome is
+                # unknown (retryable), never "refused"
                 error = EngineUnavailable("the engine failed over; the outcome is unknown")
             result = None if error is not None else fut.result()
             with contextlib.suppress(RuntimeError):  # the loop closed: NATS delivers it again
