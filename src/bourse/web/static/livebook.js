@@ -25,6 +25,7 @@
   var MAX_RETRIES = 8;
   var MAX_BACKOFF_MS = 30000;
   var SNAPSHOT_LIMIT = 1000;
+  var MAX_BUFFERED = 600;   // depth pushes kept while a snapshot is fetched (a minute of 100 ms)
 
   // --- decimals as strings ------------------------------------------------------------------
   function cmpDec(a, b) {  // non-negative decimal strings
@@ -210,8 +211,13 @@
       self.dealBuffer = [];
       var pending = self.buffer;
       self.buffer = [];
-      for (var i = 0; i < pending.length && self.version !== null; i++) self.apply(pending[i]);
-      if (self.version === null) return;  // a gap in the buffer: apply() fetches again
+      for (var i = 0; i < pending.length; i++) {
+        self.apply(pending[i]);
+        if (self.version === null) {  // a gap in the buffer: apply() fetched again
+          self.buffer = self.buffer.concat(pending.slice(i + 1));
+          return;
+        }
+      }
       self.render();
       self.socket.up();
       self.setLive(true);
@@ -222,7 +228,11 @@
   };
 
   LiveBook.prototype.depth = function (d) {
-    if (this.version === null) { this.buffer.push(d); return; }
+    if (this.version === null) {
+      this.buffer.push(d);  // a snapshot is on its way
+      if (this.buffer.length > MAX_BUFFERED) this.buffer.shift();
+      return;
+    }
     this.apply(d);
     if (this.version !== null) this.render();
   };
