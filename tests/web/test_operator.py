@@ -189,6 +189,15 @@ def test_actions_run_through_the_registry_and_are_audited(operated: Operated) ->
     }  # fmt: skip
     assert op.post("/operator/listings/symbol", data=symbol).status_code == 303
     assert "OPWUSDT" in o.platform.engine.read(lambda e: set(e.exchange.symbols))
+    # the row's own button pauses trading (the same operation, its limits unchanged)
+    row = re.search(
+        r'<tr data-symbol="OPWUSDT">(.*?)</tr>', op.get("/operator/listings").text, re.S
+    )
+    assert row and "Pause trading" in row.group(1)
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', row.group(1)))
+    assert op.post("/operator/listings/symbol", data=fields).status_code == 303
+    paused = o.platform.engine.read(lambda e: e.exchange.symbols["OPWUSDT"])
+    assert not paused.trading and paused.max_notional == _units(o, "USDT", "100000")
     r = op.post("/operator/listings/asset", data={**form, "scale": "6"})
     assert r.status_code == 409 and "The scale of OPW cannot change." in r.text
 
