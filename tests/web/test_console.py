@@ -177,7 +177,7 @@ def test_each_page_renders_within_budget_on_the_demo(demo: Demo) -> None:
                                        "asset": "USDT", "amount": "100", "request_id": "t"})  # fmt: skip
     report = {}
     for path in ("/", "/markets", "/docs", "/account", "/account/keys", "/trade/BTCUSDT",
-                 "/trade/BTCUSDT/book", "/login", "/signup", "/account/apps",
+                 "/trade/BTCUSDT/book", "/trade/BTCUSDT/mine", "/login", "/signup", "/account/apps",
                  "/account/2fa", "/account/deposit", "/account/withdraw",
                  "/account/transfers", "/account/security"):  # fmt: skip
         durs = []
