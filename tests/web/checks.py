@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import statistics
+import threading
 from typing import Any
 
 import httpx
@@ -46,3 +47,26 @@ def assert_refused_without_csrf(
             body = dict(data) if token is None else {**data, "csrf_token": token}
             r = http.post(path, data=body)
             assert r.status_code == 403 and "Nothing was changed" in r.text, (path, token)
+
+
+def post_at_once(http: httpx.Client, path: str, form: dict[str, str], n: int = 4) -> list[int]:
+    """POST ``form`` to ``path`` from ``n`` connections of ``http``'s session released at the
+    same moment (a barrier); the statuses."""
+    clients = [httpx.Client(base_url=http.base_url, cookies=http.cookies, timeout=30)
+               for _ in range(n)]  # fmt: skip
+    barrier = threading.Barrier(n)
+    results: list[int] = []
+
+    def send(c: httpx.Client) -> None:
+        barrier.wait(timeout=10)
+        results.append(c.post(path, data=form).status_code)
+
+    threads = [threading.Thread(target=send, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    for c in clients:
+        c.close()
+    assert len(results) == n, "a request did not finish"
+    return results

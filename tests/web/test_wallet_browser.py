@@ -7,13 +7,13 @@ security page, going from page to page by the keyboard. Screenshots go to
 from __future__ import annotations
 
 import re
-import secrets
 from typing import Any
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
+from tests.web.browser import chromium_page, sign_up
 from tests.web.conftest import Demo
-from tests.web.test_console_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, WAIT_MS
+from tests.web.test_console_browser import ARTIFACTS
 from tests.web.test_wallet_pages import TRON_ADDRESS
 
 PASSWORD = "a long enough password"
@@ -36,87 +36,71 @@ def _by_keyboard(page: Page, label: str) -> None:
 
 
 def test_deposit_withdraw_transfer_security(demo: Demo) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
     base = demo.url
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 800})
-            page.set_default_timeout(WAIT_MS)
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
+    with chromium_page() as page:
+        sign_up(page, base, "dora")
 
-            page.goto(base + "/signup")
-            page.fill("input[name=email]", f"dora-{secrets.token_hex(3)}@example.com")
-            page.fill("input[name=password]", PASSWORD)
-            page.keyboard.press("Enter")
-            page.wait_for_url(base + "/account")
+        # deposit: the address of the chosen coin and network; test funds from here
+        _by_keyboard(page, "Deposit")
+        page.wait_for_url(base + "/account/deposit")
+        assert page.get_attribute('nav a[href="/account/deposit"]', "aria-current") == "page"
+        page.select_option("#pick select[name=coin]", "USDT")
+        page.select_option("#pick select[name=network]", "TRX")
+        page.click('button:has-text("Show address")')
+        page.wait_for_url(lambda url: "network=TRX" in url)
+        address = page.inner_text("#deposit-address")
+        assert re.fullmatch(r"T[1-9A-HJ-NP-Za-km-z]{33}", address), address
+        page.fill("input[name=amount]", "500")
+        page.click('button:has-text("Get test funds")')
+        page.wait_for_url(lambda url: "/account/deposit?funded=" in url)
+        assert "500 USDT of test funds credited" in page.content()
+        page.screenshot(path=str(ARTIFACTS / "console-deposit.png"), full_page=True)
 
-            # deposit: the address of the chosen coin and network; test funds from here
-            _by_keyboard(page, "Deposit")
-            page.wait_for_url(base + "/account/deposit")
-            assert page.get_attribute('nav a[href="/account/deposit"]', "aria-current") == "page"
-            page.select_option("#pick select[name=coin]", "USDT")
-            page.select_option("#pick select[name=network]", "TRX")
-            page.click('button:has-text("Show address")')
-            page.wait_for_url(lambda url: "network=TRX" in url)
-            address = page.inner_text("#deposit-address")
-            assert re.fullmatch(r"T[1-9A-HJ-NP-Za-km-z]{33}", address), address
-            page.fill("input[name=amount]", "500")
-            page.click('button:has-text("Get test funds")')
-            page.wait_for_url(lambda url: "/account/deposit?funded=" in url)
-            assert "500 USDT of test funds credited" in page.content()
-            page.screenshot(path=str(ARTIFACTS / "console-deposit.png"), full_page=True)
+        # withdraw 25 USDT (fee 1 included) with the password
+        _by_keyboard(page, "Withdraw")
+        page.wait_for_url(base + "/account/withdraw")
+        assert page.inner_text("#available") == "500 USDT"
+        page.select_option("#withdraw select[name=network]", "TRX")
+        page.fill("#withdraw input[name=address]", TRON_ADDRESS)
+        page.fill("#withdraw input[name=amount]", "25")
+        page.fill("#withdraw input[name=password]", PASSWORD)
+        page.click('#withdraw button:has-text("Withdraw")')
+        page.wait_for_url(lambda url: "done=" in url)
+        assert "requested" in page.inner_text("p.ok")
+        assert page.inner_text("#available") == "475 USDT"
+        row = page.locator("#withdrawals tbody tr").first
+        assert "25" in row.inner_text() and TRON_ADDRESS in row.inner_text()
+        assert row.locator("td.status").inner_text() == "Apply"
+        # the sandbox chain mines blocks: it sends the withdrawal and confirms it
+        chain: Any = demo.platform.chain
+        for _ in range(CHAIN_BLOCKS):
+            chain.advance(1)
+        page.reload()
+        row = page.locator("#withdrawals tbody tr").first
+        assert row.locator("td.status").inner_text() == "Success"
+        assert "tx " in row.inner_text() and not row.locator("button").count()
+        page.screenshot(path=str(ARTIFACTS / "console-withdraw.png"), full_page=True)
 
-            # withdraw 25 USDT (fee 1 included) with the password
-            _by_keyboard(page, "Withdraw")
-            page.wait_for_url(base + "/account/withdraw")
-            assert page.inner_text("#available") == "500 USDT"
-            page.select_option("#withdraw select[name=network]", "TRX")
-            page.fill("#withdraw input[name=address]", TRON_ADDRESS)
-            page.fill("#withdraw input[name=amount]", "25")
-            page.fill("#withdraw input[name=password]", PASSWORD)
-            page.click('#withdraw button:has-text("Withdraw")')
-            page.wait_for_url(lambda url: "done=" in url)
-            assert "requested" in page.inner_text("p.ok")
-            assert page.inner_text("#available") == "475 USDT"
-            row = page.locator("#withdrawals tbody tr").first
-            assert "25" in row.inner_text() and TRON_ADDRESS in row.inner_text()
-            assert row.locator("td.status").inner_text() == "Apply"
-            # the sandbox chain mines blocks: it sends the withdrawal and confirms it
-            chain: Any = demo.platform.chain
-            for _ in range(CHAIN_BLOCKS):
-                chain.advance(1)
-            page.reload()
-            row = page.locator("#withdrawals tbody tr").first
-            assert row.locator("td.status").inner_text() == "Success"
-            assert "tx " in row.inner_text() and not row.locator("button").count()
-            page.screenshot(path=str(ARTIFACTS / "console-withdraw.png"), full_page=True)
+        # 100 USDT to the FUTURES account
+        _by_keyboard(page, "Transfers")
+        page.wait_for_url(base + "/account/transfers")
+        form = page.locator("#transfer")
+        form.locator("select[name=from]").select_option("SPOT")
+        form.locator("select[name=to]").select_option("FUTURES")
+        form.locator("select[name=asset]").select_option("USDT")
+        form.locator("input[name=amount]").fill("100")
+        form.locator('button:has-text("Transfer")').click()
+        page.wait_for_url(lambda url: "/account/transfers?done=" in url)
+        futures = page.locator('#balances-futures tr[data-asset="USDT"] td').first
+        assert futures.inner_text() == "100"
+        spot = page.locator('#balances-spot tr[data-asset="USDT"] td').first
+        assert spot.inner_text() == "375"
+        assert "SPOT → FUTURES" in page.inner_text("#transfers")
+        page.screenshot(path=str(ARTIFACTS / "console-transfers.png"), full_page=True)
 
-            # 100 USDT to the FUTURES account
-            _by_keyboard(page, "Transfers")
-            page.wait_for_url(base + "/account/transfers")
-            form = page.locator("#transfer")
-            form.locator("select[name=from]").select_option("SPOT")
-            form.locator("select[name=to]").select_option("FUTURES")
-            form.locator("select[name=asset]").select_option("USDT")
-            form.locator("input[name=amount]").fill("100")
-            form.locator('button:has-text("Transfer")').click()
-            page.wait_for_url(lambda url: "/account/transfers?done=" in url)
-            futures = page.locator('#balances-futures tr[data-asset="USDT"] td').first
-            assert futures.inner_text() == "100"
-            spot = page.locator('#balances-spot tr[data-asset="USDT"] td').first
-            assert spot.inner_text() == "375"
-            assert "SPOT → FUTURES" in page.inner_text("#transfers")
-            page.screenshot(path=str(ARTIFACTS / "console-transfers.png"), full_page=True)
-
-            # security: 2FA off, this log-in listed
-            _by_keyboard(page, "Security")
-            page.wait_for_url(base + "/account/security")
-            assert "Turn it on" in page.inner_text("#totp-status")
-            assert "this one" in page.inner_text("#log-ins")
-            page.screenshot(path=str(ARTIFACTS / "console-security.png"), full_page=True)
-            assert not errors, errors
-        finally:
-            browser.close()
+        # security: 2FA off, this log-in listed
+        _by_keyboard(page, "Security")
+        page.wait_for_url(base + "/account/security")
+        assert "Turn it on" in page.inner_text("#totp-status")
+        assert "this one" in page.inner_text("#log-ins")
+        page.screenshot(path=str(ARTIFACTS / "console-security.png"), full_page=True)
