@@ -24,7 +24,6 @@ the form was drawn, so a form sent twice moves money once.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +42,7 @@ from bourse.services.bundle import Services
 from bourse.services.subaccounts import SubAccount, Tenant
 from bourse.services.wallet import format_id
 from bourse.web import figures, messages
-from bourse.web.broker import BrokerConsole
+from bourse.web.broker import BrokerConsole, side_by_side
 from bourse.web.console import (
     OFFERED_PERMISSIONS,
     Faucet,
@@ -94,22 +93,21 @@ class SubAccountPages(BrokerConsole):
         return Scope(session, broker, tenant)
 
     # --- the list ----------------------------------------------------------------------------
-    def _list_context(self, tenant: Tenant) -> dict[str, Any]:
-        subs = self.svc.subaccounts.list(tenant, page=1, limit=LISTED)
+    def _subs(self, tenant: Tenant) -> dict[str, Any]:
+        return {"subs": self.svc.subaccounts.list(tenant, page=1, limit=LISTED)}
+
+    def _count(self, tenant: Tenant) -> dict[str, Any]:
+        return {"count": self.svc.subaccounts.count(tenant), "quota": tenant.quota}
+
+    def _master(self, tenant: Tenant) -> dict[str, Any]:
         balances, total = figures.balances(self.svc, tenant.master)
-        return {
-            "subs": subs,
-            "count": self.svc.subaccounts.count(tenant),
-            "quota": tenant.quota,
-            "master_balances": balances,
-            "master_total": total,
-        }
+        return {"master_balances": balances, "master_total": total}
 
     async def index(self, request: Request, **ctx: Any) -> Response:
         scope = await self._tenant(request, "/broker/subaccounts")
         if not isinstance(scope, Scope):
             return scope
-        data = await run_in_threadpool(self._list_context, scope.tenant)
+        data = await side_by_side((self._subs, self._count, self._master), scope.tenant)
         return self._page(
             "broker_subaccounts.html",
             scope.session,
@@ -228,11 +226,7 @@ class SubAccountPages(BrokerConsole):
         sub = await run_in_threadpool(self.svc.subaccounts.get, tenant, name)
         parts = (self._balances, self._keys, self._deposits, self._withdrawals,
                  self._transfers, self._networks)  # fmt: skip
-        found = await asyncio.gather(*(run_in_threadpool(p, tenant, sub) for p in parts))
-        data: dict[str, Any] = {"sub": sub}
-        for part in found:
-            data.update(part)
-        return data
+        return {"sub": sub, **await side_by_side(parts, tenant, sub)}
 
     async def detail(self, request: Request, **ctx: Any) -> Response:
         name = str(request.path_params["name"])[:64]
