@@ -21,23 +21,24 @@ from collections.abc import Callable
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from bourse.bus.loop_thread import LoopThread
-from bourse.bus.nats import CONNECT_TIMEOUT_S, BusUnavailable, bus_names, connect
+from bourse.bus.nats import bus_names
+from bourse.bus.nats_client import NatsClient
 
 log = logging.getLogger("bourse.bus.cache_events")
 
 
-class CacheEvents:
+class CacheEvents(NatsClient):
     """Publish this process's cache drops; apply the other processes' (``on(kind, fn)``)."""
+
+    thread_name = "bourse-cache-events"
+    purpose = "share cache changes"
 
     def __init__(self, url: str, name: str = "bourse") -> None:
         bus_names(name)  # the same rule for names as the bus
-        self.url = url
+        super().__init__(url)
         self.subject = f"bourse.{name}.caches"
         self.origin = uuid.uuid4().hex
         self._handlers: dict[str, Callable[[str], None]] = {}
-        self._thread: LoopThread | None = None
-        self._nc: Client | None = None
         #: drops received from other processes and applied
         self.received = 0
 
@@ -46,18 +47,7 @@ class CacheEvents:
         self._handlers[kind] = forget
         return self
 
-    def start(self) -> CacheEvents:
-        thread = self._thread = LoopThread("bourse-cache-events")
-        try:
-            thread.call(self._open(), CONNECT_TIMEOUT_S + 3)
-        except Exception as exc:
-            thread.stop()
-            self._thread = None
-            raise BusUnavailable(f"cannot share cache changes over {self.url}: {exc}") from exc
-        return self
-
-    async def _open(self) -> None:
-        nc = self._nc = await connect(self.url)
+    async def _setup(self, nc: Client) -> None:
         await nc.subscribe(self.subject, cb=self._on_msg)
         await nc.flush()
 
@@ -80,15 +70,3 @@ class CacheEvents:
             return
         data = json.dumps([kind, key, self.origin]).encode()
         thread.spawn(nc.publish(self.subject, data))
-
-    def close(self) -> None:
-        thread, nc = self._thread, self._nc
-        self._thread = None
-        if thread is None:
-            return
-        if nc is not None:
-            try:
-                thread.call(nc.drain(), 3)
-            except Exception:
-                log.debug("closing the cache events connection", exc_info=True)
-        thread.stop()

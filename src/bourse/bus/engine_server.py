@@ -31,8 +31,7 @@ from nats.js.errors import NotFoundError
 
 from bourse.bus import command_stream, commands
 from bourse.bus.codec import CodecError
-from bourse.bus.loop_thread import LoopThread
-from bourse.bus.nats import CONNECT_TIMEOUT_S, BusUnavailable, connect
+from bourse.bus.nats_client import NatsClient
 from bourse.domain.errors import DomainError
 from bourse.engine import Engine
 from bourse.engine.clock import now_ms
@@ -47,15 +46,16 @@ ACK_WAIT_S = 60.0
 MAX_IN_FLIGHT = 20_000
 
 
-class CommandServer:
+class CommandServer(NatsClient):
     """Feeds the command stream into ``engine`` and answers each command after its commit."""
 
+    thread_name = "bourse-command-server"
+    purpose = "consume commands"
+
     def __init__(self, engine: Engine, url: str, name: str = "bourse") -> None:
+        super().__init__(url)
         self.engine = engine
-        self.url = url
         self.name = name
-        self._thread: LoopThread | None = None
-        self._nc: Client | None = None
         #: commands applied, and commands dropped because their deadline had passed
         self.applied = 0
         self.expired = 0
@@ -63,18 +63,7 @@ class CommandServer:
         #: been committed by a dead engine that did not acknowledge it
         self._leftover = 0
 
-    def start(self) -> CommandServer:
-        thread = self._thread = LoopThread("bourse-command-server")
-        try:
-            thread.call(self._open(), CONNECT_TIMEOUT_S + 5)
-        except Exception as exc:
-            thread.stop()
-            self._thread = None
-            raise BusUnavailable(f"cannot consume commands over {self.url}: {exc}") from exc
-        return self
-
-    async def _open(self) -> None:
-        nc = self._nc = await connect(self.url)
+    async def _setup(self, nc: Client) -> None:
         js = nc.jetstream()
         stream, subject = await command_stream.ensure_stream(js, self.name)
         self._leftover = (await js.stream_info(stream)).state.last_seq
@@ -95,18 +84,6 @@ class CommandServer:
                 max_ack_pending=MAX_IN_FLIGHT,
             ),
         )
-
-    def close(self, timeout: float = 5.0) -> None:
-        thread, nc = self._thread, self._nc
-        self._thread = None
-        if thread is None:
-            return
-        if nc is not None:
-            try:  # drain: replies already due still go out
-                thread.call(nc.drain(), timeout)
-            except Exception:
-                log.debug("draining the command connection", exc_info=True)
-        thread.stop()
 
     # --- serving ---------------------------------------------------------------------------------
     async def _on_command(self, msg: Msg) -> None:

@@ -28,8 +28,7 @@ from nats.js import JetStreamContext
 
 from bourse.bus import command_stream, commands
 from bourse.bus.codec import CodecError
-from bourse.bus.loop_thread import LoopThread
-from bourse.bus.nats import CONNECT_TIMEOUT_S, BusUnavailable, connect
+from bourse.bus.nats_client import NatsClient
 from bourse.engine import Engine
 from bourse.engine import commands as c
 from bourse.engine.clock import now_ms
@@ -46,8 +45,11 @@ CATCH_UP_S = 2.0
 PUBLISH_ATTEMPTS = 3
 
 
-class CommandClient:
+class CommandClient(NatsClient):
     """Sends commands on the command stream and waits for their replies (a loop thread)."""
+
+    thread_name = "bourse-commands"
+    purpose = "send commands"
 
     def __init__(
         self,
@@ -57,12 +59,10 @@ class CommandClient:
         timeout: float = TIMEOUT_S,
         caught_up: Callable[[int], bool] = lambda commits: True,
     ) -> None:
-        self.url = url
+        super().__init__(url)
         self.name = name
         self.timeout = timeout
         self._caught_up = caught_up
-        self._thread: LoopThread | None = None
-        self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._subject = ""
         self._inbox = ""
@@ -71,18 +71,7 @@ class CommandClient:
         #: commands that got no reply in time (the metrics' and the tests' view)
         self.timeouts = 0
 
-    def start(self) -> CommandClient:
-        thread = self._thread = LoopThread("bourse-commands")
-        try:
-            thread.call(self._open(), CONNECT_TIMEOUT_S + 3)
-        except Exception as exc:
-            thread.stop()
-            self._thread = None
-            raise BusUnavailable(f"cannot send commands over {self.url}: {exc}") from exc
-        return self
-
-    async def _open(self) -> None:
-        nc = self._nc = await connect(self.url)
+    async def _setup(self, nc: Client) -> None:
         js = self._js = nc.jetstream()
         _, self._subject = await command_stream.ensure_stream(js, self.name)
         self._inbox = nc.new_inbox()
@@ -92,18 +81,6 @@ class CommandClient:
         waiter = self._waiting.pop(msg.subject.rpartition(".")[2], None)
         if waiter is not None and not waiter.done():
             waiter.set_result(msg.data)
-
-    def close(self) -> None:
-        thread, nc = self._thread, self._nc
-        self._thread = None
-        if thread is None:
-            return
-        if nc is not None:
-            try:
-                thread.call(nc.close(), 3)
-            except Exception:
-                log.debug("closing the command connection", exc_info=True)
-        thread.stop()
 
     # --- sending ---------------------------------------------------------------------------------
     def send(self, command: c.Command, trace: Trace) -> Future[Any]:
