@@ -10,7 +10,6 @@ itself, and stops it with SIGTERM or SIGKILL. ``bourse_check(url)`` runs ``bours
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from bourse.sandbox.demo import FULL_SPOT_PERMISSIONS
 from bourse.services.apikeys import generate_server_key
 from tests.support.mexc import Signer, ok
 from tests.support.oauth import ISSUER, authorize_params, consent, pkce_pair, redirect_query, signup
+from tests.support.process import Proc
 
 CALLBACK = "https://app.example/callback"
 #: seconds ``bourse serve`` may take to announce itself
@@ -110,22 +110,18 @@ def prepare(url: str, tmp: Path, users: int = 4, families: int = 2) -> World:
     return world
 
 
-class Serve:
-    """``bourse serve`` on the world's database, in its own process."""
+class Serve(Proc):
+    """``bourse serve`` on the world's database, in its own process (``tests.support.process``:
+    its output in a file, ``kill9``, ``stop``), once it announced itself."""
 
     def __init__(self, world: World, *extra: str) -> None:
         self.world = world
-        # a file, not a pipe: nobody reads a pipe while the server runs, and a full one would
-        # block the server's next log line (with whichever thread writes it)
-        self.log_path = world.home.parent / f"serve-{time.monotonic_ns()}.log"
-        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bourse.cli", "serve", "--port", "0", "--no-rate-limit",
-             "--log-level", "warning", "--settle-at", "off", *extra],
-            env=world.env(),
-            cwd=world.home.parent,
-            stdout=subprocess.DEVNULL,
-            stderr=self._log,
+        super().__init__(
+            ["serve", "--port", "0", "--no-rate-limit", "--log-level", "warning",
+             "--settle-at", "off", *extra],
+            world.env(),
+            world.home.parent,
+            "serve",
         )  # fmt: skip
         deadline = time.monotonic() + START_S
         while (
@@ -136,28 +132,6 @@ class Serve:
             assert time.monotonic() < deadline, "bourse serve did not announce itself"
             time.sleep(0.05)
         self.url: str = server.url
-
-    def log(self, tail: int = 3000) -> str:
-        """The end of the server's stderr."""
-        return self.log_path.read_text(errors="replace")[-tail:]
-
-    def kill9(self) -> None:
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-        self._close()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self._close()
-
-    def _close(self) -> None:
-        self._log.close()
 
 
 def bourse_check(world: World) -> Any:
