@@ -1,13 +1,15 @@
 """From the engine to the bus: ``feed(engine, bus)`` publishes every committed batch.
 
-The engine calls its listeners on its own thread, after the commit and still under its lock, so
-``capture`` reads the books and balances exactly as the batch left them. It only looks at what
+The engine applies the next batch while one commits, so the feed is a staged listener
+(``Engine.subscribe_staged``): it reads the books and balances right after the batch is
+applied, exactly as the batch left them, and publishes once the batch committed. It only looks at what
 the batch touched (a dict lookup per changed order, the best ``TOP_LEVELS`` levels of each
 touched book, one entry per touched balance), then the bus hands the event off without waiting.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bourse.bus.events import TOP_LEVELS, BalanceUpdate, BookUpdate, Committed
@@ -19,13 +21,23 @@ from bourse.engine.changes import BatchChanges
 
 
 def capture(engine: Engine, changes: BatchChanges) -> Committed:
-    """The ``Committed`` event of the batch the engine just committed (engine thread, locked)."""
+    """The ``Committed`` event of the batch the engine just committed (engine thread, locked,
+    nothing of a later batch applied)."""
+    return _committed(engine, changes, _books(engine, changes), _balances(changes))
+
+
+def _committed(
+    engine: Engine,
+    changes: BatchChanges,
+    books: dict[str, BookUpdate],
+    balances: list[BalanceUpdate],
+) -> Committed:
     return Committed(
         version=engine.batches,
         time=engine.clock(),
         changes=changes,
-        books=_books(engine, changes),
-        balances=_balances(changes),
+        books=books,
+        balances=balances,
         commits=getattr(engine.store, "durable_commits", 0),
     )
 
@@ -85,11 +97,17 @@ def feed(engine: Engine, bus: Bus) -> int:
     """Publish every batch ``engine`` commits from now on to ``bus``; return the version (batch
     count) at which the feed starts, read atomically with the subscription."""
 
-    def on_batch(changes: BatchChanges) -> None:
-        bus.publish(capture(engine, changes))
+    def stage(changes: BatchChanges) -> Callable[[], None]:
+        # the books as this batch left them: the next batch may be applied before it commits
+        books, balances = _books(engine, changes), _balances(changes)
+
+        def publish() -> None:
+            bus.publish(_committed(engine, changes, books, balances))
+
+        return publish
 
     with engine.lock:
-        engine.subscribe(on_batch)
+        engine.subscribe_staged(stage)
         return engine.batches
 
 

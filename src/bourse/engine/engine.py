@@ -1,15 +1,20 @@
-"""The single-writer engine with group commit.
+"""The single-writer engine with a pipelined group commit.
 
 One thread owns all mutable exchange state. Callers ``submit`` commands from any thread (or
 ``await engine.run(cmd)`` from asyncio); the engine takes everything queued, applies it in
-order in memory, commits the whole batch in ONE store transaction, and only then resolves the
-callers' futures. While a batch commits, the next one queues up, so throughput grows with load
-(group commit) while every acknowledged command is durable.
+order in memory, and commits the whole batch in ONE store transaction on a committer thread.
+While batch N commits, the commands that arrive are applied at once into batch N+1 (the
+pipeline: applying no longer waits for the fsync); when N's commit finishes, N's callers are
+answered and its listeners told, and N+1 is closed and committed. A caller is answered only
+after the transaction holding its command committed, so every acknowledged command is durable;
+throughput grows with load (group commit).
 
 If a command fails with a ``DomainError`` nothing was changed (the domain checks before it
 posts) and only that caller sees the error. Any other exception, or a failed commit, means the
-in-memory state may have diverged from the store: the engine fails the whole batch and reloads
-its state from the store, which still holds exactly the last committed batch.
+in-memory state may have diverged from the store: the engine fails the batch, and the batch
+applied on top of it, and reloads its state from the store, which still holds exactly the last
+committed batch (crash-only). Handlers that read the store see the committing batch laid over
+it (``engine.inflight``).
 
 Each command is applied by its handler, looked up by type in ``engine.handlers.HANDLERS``;
 client-id deduplication lives in ``engine.idempotency``, refusing replayed signed requests in
@@ -17,21 +22,23 @@ client-id deduplication lives in ``engine.idempotency``, refusing replayed signe
 the store in ``engine.state``.
 
 Readers that need a consistent view (balances, depth) call ``engine.read(fn)``, which runs
-``fn`` under the same lock the engine holds while applying and committing a batch, so they only
-ever see committed state.
+``fn`` under the lock the engine holds from applying a command until it is committed; a waiting
+reader makes the engine drain its pipeline first, so readers only ever see committed state.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
+import functools
 import gc
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from bourse.domain.errors import DomainError, InvalidParameter
@@ -43,6 +50,7 @@ from bourse.engine import commands as c
 from bourse.engine.changes import BatchChanges, EngineStore
 from bourse.engine.clock import Clock, now_ms
 from bourse.engine.handlers import HANDLERS, Handler
+from bourse.engine.inflight import InFlightReads
 from bourse.engine.replays import replay_key
 from bourse.engine.replica import apply_committed
 from bourse.engine.state import load_state
@@ -52,10 +60,39 @@ log = logging.getLogger("bourse.engine")
 
 T = TypeVar("T")
 _STOP = object()
+#: put on the queue when a commit finishes (the pipelined loop answers it)
+_COMMITTED = object()
 
 
 class EngineUnavailable(Exception):
     """The batch could not be committed; the command did not take effect."""
+
+
+class _Applied:
+    """A batch applied in memory: its commands, their outcomes, its changes, and what the
+    staged listeners publish once it has committed."""
+
+    __slots__ = ("batch", "outcomes", "changes", "published")
+
+    def __init__(
+        self,
+        batch: list[tuple[c.Command, Future[Any], Trace]],
+        outcomes: list[tuple[Future[Any], Any, BaseException | None]],
+        changes: BatchChanges,
+        published: list[Callable[[], None]],
+    ) -> None:
+        self.batch = batch
+        self.outcomes = outcomes
+        self.changes = changes
+        self.published = published
+
+    def answer(self) -> None:
+        """Resolve the callers' futures (after the commit)."""
+        for fut, result, error in self.outcomes:
+            if error is not None:
+                fut.set_exception(error)
+            else:
+                fut.set_result(result)
 
 
 class Engine:
@@ -79,7 +116,13 @@ class Engine:
         self.lock = threading.RLock()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._listeners: list[Callable[[BatchChanges], None]] = []
+        #: staged listeners (``subscribe_staged``), plain ones wrapped, in subscription order
+        self._stages: list[Callable[[BatchChanges], Callable[[], None]]] = []
+        #: the store as handlers read it: the committing batch laid over it (pipelining)
+        self._reads = InFlightReads(store)
+        #: threads waiting in ``read`` (the engine lets its pipeline drain for them)
+        self._readers = 0
+        self._readers_lock = threading.Lock()
         self.batches = 0
         #: commands applied (refused ones included), for the metrics' commands/s
         self.commands = 0
@@ -96,16 +139,18 @@ class Engine:
     # --- state -------------------------------------------------------------------------------
     def _load(self) -> None:
         self.state = load_state(self.store, self._default_fees, self.stp_default, self.clock)
+        self._reads.inflight = None
+        self.state.store = self._reads
 
     def reload(self) -> None:
         """Load the state again from the store's last committed batch (a follower after a gap)."""
-        with self.lock:
+        with self._exclusive():
             self._load()
 
     def mirror(self, changes: BatchChanges, version: int) -> None:
         """Fold in a batch another engine committed, as its ``version`` (a read-only follower;
         ``engine.replica``). Listeners are not called: they are the writer's."""
-        with self.lock:
+        with self._exclusive():
             apply_committed(self.state, changes)
             self.batches = version
 
@@ -152,7 +197,15 @@ class Engine:
 
     def subscribe(self, listener: Callable[[BatchChanges], None]) -> None:
         """Call ``listener(changes)`` on the engine thread after every committed batch."""
-        self._listeners.append(listener)
+        self._stages.append(lambda changes: functools.partial(listener, changes))
+
+    def subscribe_staged(self, stage: Callable[[BatchChanges], Callable[[], None]]) -> None:
+        """For listeners that read the state a batch left (books, balances): the engine calls
+        ``stage(changes)`` on its thread right after applying the batch, before anything of
+        the next one is applied (the batch is not committed yet, so publish nothing there),
+        and calls what it returns after the batch committed, as it calls ``subscribe``'s
+        listeners; never if the commit failed."""
+        self._stages.append(stage)
 
     # --- submitting --------------------------------------------------------------------------
     def submit(self, command: c.Command) -> Future[Any]:
@@ -185,8 +238,21 @@ class Engine:
 
     def read(self, fn: Callable[[Engine], T]) -> T:
         """Run ``fn(engine)`` against committed state."""
-        with self.lock:
+        with self._exclusive():
             return fn(self)
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Hold ``lock`` with nothing uncommitted applied: the engine, seeing a waiting thread,
+        lets its pipeline drain (commits what is applied and answers it) before more work."""
+        with self._readers_lock:
+            self._readers += 1
+        try:
+            with self.lock:
+                yield
+        finally:
+            with self._readers_lock:
+                self._readers -= 1
 
     def apply_batch_now(self, commands: list[c.Command]) -> list[Any]:
         """Apply and commit ``commands`` on the calling thread (tests, tools, recovery-free use).
@@ -200,87 +266,250 @@ class Engine:
 
     # --- the loop ----------------------------------------------------------------------------
     def _loop(self) -> None:
+        committer = ThreadPoolExecutor(1, thread_name_prefix="bourse-commit")
+        try:
+            self._pipeline(committer)
+        finally:
+            committer.shutdown(wait=True)
+
+    def _pipeline(self, committer: ThreadPoolExecutor) -> None:
+        """Apply commands while the previous batch commits (on ``committer``); answer a batch
+        only once it committed.
+
+        While batch N commits, every command that arrives is applied at once into the open
+        batch N+1; when N's commit finishes (``_COMMITTED`` on the queue), N is answered and N+1
+        is closed and committed. The engine thread holds ``lock`` from the moment it applies a
+        command until no applied command is left uncommitted, so ``read`` never sees
+        uncommitted state: a waiting reader makes the engine commit what it applied and answer
+        it before it takes more work. If N's commit fails, N+1 (applied on top of N) fails with
+        it and the state is rebuilt from the store.
+        """
         q = self._queue
+        inflight: tuple[_Applied, Future[float]] | None = None
+        #: the open batch: commands applied while ``inflight`` commits, and their outcomes
+        items: list[tuple[c.Command, Future[Any], Trace]] = []
+        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
         while True:
+            if inflight is not None and self._readers:  # a reader waits: drain, let it in
+                self._drain(committer, inflight, items, outcomes)
+                inflight, items, outcomes = None, [], []
+                time.sleep(0)  # let the woken reader take the lock before we do
             item = q.get()
-            if item is _STOP:
-                return
-            batch = [item]
-            stop = False
-            while len(batch) < self.max_batch:
+            if item is _COMMITTED:
+                if inflight is not None and inflight[1].done():
+                    inflight = self._next(committer, inflight, items, outcomes)
+                    items, outcomes = [], []
+                continue
+            batch, stop = ([], True) if item is _STOP else self._gather(item)
+            if batch and self.read_only is not None:
+                self._refuse(batch)
+            elif batch:
+                if inflight is None:
+                    self.lock.acquire()
+                    self._check_writer()
                 try:
-                    nxt = q.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    stop = True
-                    break
-                batch.append(nxt)
-            self._run_batch(batch)
+                    self._apply_into(batch, outcomes)
+                except Exception as exc:  # a bug: the state may have diverged from the store
+                    items.extend(batch)
+                    if inflight is not None:
+                        self._settle(*inflight, also=items)
+                        inflight = None
+                    self._fail([items], exc)
+                    items, outcomes = [], []
+                    self.lock.release()
+                else:
+                    items.extend(batch)
+                    # nothing committing: commit now; N committed (its signal may have been
+                    # dropped by _gather), or the open batch is full: answer N, commit N+1
+                    if inflight is None or inflight[1].done() or len(items) >= self.max_batch:
+                        inflight = (
+                            self._next(committer, inflight, items, outcomes)
+                            if inflight is not None
+                            else self._start(committer, self._close(items, outcomes))
+                        )
+                        items, outcomes = [], []
             if stop:
+                if inflight is not None:
+                    self._drain(committer, inflight, items, outcomes)
                 return
 
+    def _start(
+        self, committer: ThreadPoolExecutor, applied: _Applied
+    ) -> tuple[_Applied, Future[float]]:
+        """Commit ``applied`` on ``committer``; its end is signalled on the queue."""
+        self._reads.inflight = applied.changes
+        commit = committer.submit(self._commit, applied.changes)
+        commit.add_done_callback(lambda _: self._queue.put(_COMMITTED))
+        return applied, commit
+
+    def _next(
+        self,
+        committer: ThreadPoolExecutor,
+        inflight: tuple[_Applied, Future[float]],
+        items: list[tuple[c.Command, Future[Any], Trace]],
+        outcomes: list[tuple[Future[Any], Any, BaseException | None]],
+    ) -> tuple[_Applied, Future[float]] | None:
+        """Wait for the running commit and answer it; then commit the open batch, if any (else
+        release the lock). If the commit failed, the open batch fails with it."""
+        if not self._settle(*inflight, also=items) or not items:
+            self.lock.release()
+            return None
+        return self._start(committer, self._close(items, outcomes))
+
+    def _drain(
+        self,
+        committer: ThreadPoolExecutor,
+        inflight: tuple[_Applied, Future[float]],
+        items: list[tuple[c.Command, Future[Any], Trace]],
+        outcomes: list[tuple[Future[Any], Any, BaseException | None]],
+    ) -> None:
+        """Commit and answer everything applied, then release the lock."""
+        following = self._next(committer, inflight, items, outcomes)
+        if following is not None:
+            self._next(committer, following, [], [])
+
+    def _gather(self, first: Any) -> tuple[list[tuple[c.Command, Future[Any], Trace]], bool]:
+        """``first`` and whatever else is queued (up to ``max_batch``); whether _STOP came.
+        ``_COMMITTED`` signals met on the way are dropped: the caller checks its commit."""
+        q = self._queue
+        batch = [first]
+        while len(batch) < self.max_batch:
+            try:
+                nxt = q.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is _STOP:
+                return batch, True
+            if nxt is not _COMMITTED:
+                batch.append(nxt)
+        return batch, False
+
+    def _settle(
+        self,
+        applied: _Applied,
+        commit: Future[float],
+        also: list[tuple[c.Command, Future[Any], Trace]],
+    ) -> bool:
+        """Wait for ``applied``'s commit and answer it. If it failed, fail ``also`` (applied on
+        top of it) with it, rebuild the state, and return False."""
+        try:
+            committed_in = commit.result()
+        except Exception as exc:
+            self._fail([applied.batch, also], exc)
+            return False
+        self._reads.inflight = None
+        self._acknowledge(applied, committed_in)
+        applied.answer()
+        return True
+
     def _run_batch(self, batch: list[tuple[c.Command, Future[Any], Trace]]) -> None:
-        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+        """Apply and commit ``batch`` on the calling thread, then answer it (no pipelining)."""
         if self.read_only is not None:
-            for _, fut, _trace in batch:
-                fut.set_exception(EngineUnavailable(self.read_only))
+            self._refuse(batch)
             return
         with self.lock:
             try:
-                if self._stale:
-                    self._load()
-                    self._stale = False
-                # one writer per database: if another process wrote since we loaded, reload
-                ensure_writer = getattr(self.store, "ensure_writer", None)
-                if ensure_writer is not None and not ensure_writer():
-                    self._load()
-                for command, fut, trace in batch:
-                    try:
-                        outcomes.append((fut, self._apply(command, trace), None))
-                    except DomainError as refused:
-                        outcomes.append((fut, None, refused))
-                changes = self._collect()
-                started = time.perf_counter()
-                if not changes.is_empty():
-                    self.store.commit(changes)
-                committed_in = time.perf_counter() - started
-                self.batches += 1
-                self.commands += len(batch)
+                self._check_writer()
+                outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+                self._apply_into(batch, outcomes)
+                applied = self._close(batch, outcomes)
+                committed_in = self._commit(applied.changes)
             except Exception as exc:  # a bug or a failed commit: state may have diverged
-                rids = sorted({t.request_id for _, _, t in batch if t.request_id})
-                log.exception(
-                    "batch of %d commands failed; reloading state (request ids: %s)",
-                    len(batch),
-                    ", ".join(rids) or "none",
-                )
-                err = EngineUnavailable(f"batch not committed: {exc}")
-                for _, fut, _trace in batch:
-                    if not fut.done():
-                        fut.set_exception(err)
-                try:
-                    self._load()
-                    self._stale = False
-                except Exception:
-                    self._stale = True  # never build on the uncommitted batch
-                    log.exception("reload after failed batch failed")
+                self._fail([batch], exc)
                 return
-            observer = self.observer
-            if observer is not None:
-                try:
-                    observer(len(batch), committed_in)
-                except Exception:
-                    log.exception("batch observer failed")
-            for listener in self._listeners:
-                try:
-                    listener(changes)
-                except Exception:
-                    log.exception("listener failed")
-        for fut, result, error in outcomes:
-            if error is not None:
-                fut.set_exception(error)
-            else:
-                fut.set_result(result)
+            self._acknowledge(applied, committed_in)
+        applied.answer()
+
+    def _refuse(self, batch: list[tuple[c.Command, Future[Any], Trace]]) -> None:
+        for _, fut, _trace in batch:
+            fut.set_exception(EngineUnavailable(self.read_only or "read-only"))
+
+    def _check_writer(self) -> None:
+        """Before applying on a state with nothing uncommitted: reload it if it may be stale."""
+        if self._stale:
+            self._load()
+            self._stale = False
+        # one writer per database: if another process wrote since we loaded, reload
+        ensure_writer = getattr(self.store, "ensure_writer", None)
+        if ensure_writer is not None and not ensure_writer():
+            self._load()
+
+    def _apply_into(
+        self,
+        batch: list[tuple[c.Command, Future[Any], Trace]],
+        outcomes: list[tuple[Future[Any], Any, BaseException | None]],
+    ) -> None:
+        """Apply ``batch`` in memory (the caller holds the lock), adding each outcome to
+        ``outcomes``. Raises if something other than a refusal went wrong: the state may then
+        have diverged from the store."""
+        for command, fut, trace in batch:
+            try:
+                outcomes.append((fut, self._apply(command, trace), None))
+            except DomainError as refused:
+                outcomes.append((fut, None, refused))
+
+    def _close(
+        self,
+        batch: list[tuple[c.Command, Future[Any], Trace]],
+        outcomes: list[tuple[Future[Any], Any, BaseException | None]],
+    ) -> _Applied:
+        """Collect the changes of the commands applied since the last close; staged listeners
+        see the state exactly as they left it."""
+        changes = self._collect()
+        published: list[Callable[[], None]] = []
+        for stage in self._stages:
+            try:
+                published.append(stage(changes))
+            except Exception:
+                log.exception("staged listener failed")
+        return _Applied(batch, outcomes, changes, published)
+
+    def _commit(self, changes: BatchChanges) -> float:
+        """Commit one batch's changes (any thread); the seconds it took."""
+        started = time.perf_counter()
+        if not changes.is_empty():
+            self.store.commit(changes)
+        return time.perf_counter() - started
+
+    def _acknowledge(self, applied: _Applied, committed_in: float) -> None:
+        """A batch committed: count it, then tell the observer and the listeners."""
+        self.batches += 1
+        self.commands += len(applied.batch)
+        observer = self.observer
+        if observer is not None:
+            try:
+                observer(len(applied.batch), committed_in)
+            except Exception:
+                log.exception("batch observer failed")
+        for publish in applied.published:
+            try:
+                publish()
+            except Exception:
+                log.exception("listener failed")
+
+    def _fail(
+        self, batches: list[list[tuple[c.Command, Future[Any], Trace]]], exc: Exception
+    ) -> None:
+        """Fail every command of ``batches`` (none was committed) and rebuild the state from
+        the store, which holds exactly the last committed batch."""
+        items = [item for batch in batches for item in batch]
+        rids = sorted({t.request_id for _, _, t in items if t.request_id})
+        log.error(
+            "batch of %d commands failed; reloading state (request ids: %s)",
+            len(items),
+            ", ".join(rids) or "none",
+            exc_info=exc,
+        )
+        err = EngineUnavailable(f"batch not committed: {exc}")
+        for _, fut, _trace in items:
+            if not fut.done():
+                fut.set_exception(err)
+        try:
+            self._load()
+            self._stale = False
+        except Exception:
+            self._stale = True  # never build on the uncommitted batch
+            log.exception("reload after failed batch failed")
 
     def _collect(self) -> BatchChanges:
         """This batch's changes: the ledger's and the exchange's, plus the handlers' own."""
