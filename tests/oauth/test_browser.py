@@ -10,14 +10,12 @@ and apps pages go to ``test-artifacts/``.
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
-from playwright.sync_api import sync_playwright
 from starlette.applications import Starlette
 
 from bourse.bootstrap import open_platform
@@ -27,21 +25,9 @@ from bourse.engine import commands as c
 from bourse.oauth import authenticate_bearer
 from bourse.oauth import clients as cl
 from bourse.oauth.server import OAuthConfig
+from tests.support.browser import ARTIFACTS, chromium
 from tests.support.server import Callback, free_port
 from tests.support.server import ServerThread as Server
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture
@@ -76,12 +62,8 @@ def test_browser_signup_consent_token_order_revoke(platform) -> None:  # type: i
             broker_id=42,
             scopes="read trade",
         )
-        with Server(_full_app(platform, config), port), sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                _walk(browser, base, reg, cb, platform)
-            finally:
-                browser.close()
+        with Server(_full_app(platform, config), port), chromium() as browser:
+            _walk(browser, base, reg, cb, platform)
 
 
 def _walk(browser, base: str, reg: cl.Registered, cb: Callback, platform) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ import time
 
 from playwright.sync_api import Page
 
-from tests.web.browser import chromium_page, sign_up
+from tests.support.browser import chromium_page, sign_up
 from tests.web.conftest import Demo
 from tests.web.test_broker import _market_buy, _trader_bound_to, _uid
 from tests.web.test_console_browser import ARTIFACTS

@@ -11,7 +11,7 @@ from typing import Any
 
 from playwright.sync_api import Page
 
-from tests.web.browser import chromium_page, sign_up
+from tests.support.browser import chromium_page, sign_up
 from tests.web.conftest import Demo
 from tests.web.test_console_browser import ARTIFACTS
 from tests.web.test_wallet_pages import TRON_ADDRESS
