@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,31 +22,11 @@ from sqlalchemy import select
 from bourse.store import tables as t
 from bourse.store.db import make_engine
 from tests.faults.load import MAX_REQUESTS
-from tests.faults.serve import User, World, bourse_check, prepare
+from tests.faults.serve import User, World, bourse_check
 from tests.scale.topology import ACTIVE, STANDBY, Topology, logs, mexc
-from tests.support.databases import create_pg_database, drop_pg_database, pg_template
-from tests.support.nats import unique_name
 from tests.support.process import Proc
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    url = create_pg_database("bourse_scale", template=pg_template())
-    try:
-        yield prepare(url, tmp_path, users=4, families=0)
-    finally:
-        drop_pg_database(url)
-
-
-@pytest.fixture
-def topology(world: World) -> Iterator[Topology]:
-    top = Topology(world, unique_name())
-    try:
-        yield top
-    finally:
-        top.close()
 
 
 def test_orders_through_two_gateways_reach_one_engine(topology: Topology, world: World) -> None:

@@ -34,8 +34,14 @@ class Topology:
     def _bus(self) -> list[str]:
         return ["--db", self.world.url, "--bus", NATS_URL, "--bus-name", self.name]
 
-    def engine(self, wait: str = ACTIVE) -> Proc:
-        proc = Proc(["engine", *self._bus()], self.world.env(), self.world.home.parent, "engine")
+    def engine(self, wait: str = ACTIVE, env: dict[str, str] | None = None) -> Proc:
+        """An engine (``env``: more environment variables for it)."""
+        proc = Proc(
+            ["engine", *self._bus()],
+            {**self.world.env(), **(env or {})},
+            self.world.home.parent,
+            "engine",
+        )
         self.procs.append(proc)
         proc.wait_for(wait, START_S)
         return proc

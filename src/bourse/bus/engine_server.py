@@ -13,7 +13,10 @@ command no engine acknowledged is delivered again from the start of the stream: 
 engine committed without acknowledging are answered with their first result (a client id) or
 refused (a replay key, an order already cancelled), and a refusal of such a leftover is answered
 as "unknown" (retryable 503), since it may be the mark of the first application; those whose
-deadline passed (the gateway answered "try again") are dropped unapplied.
+deadline passed (the gateway answered "try again") are dropped unapplied. Exactly once for every
+command, keyed or not: the engine commits the stream sequence of the last command it applied
+with the batch (``Trace.command_seq``), and a new engine answers every delivered command up to
+that sequence "unknown" without applying it again.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from concurrent.futures import Future
 from typing import Any
 
@@ -36,7 +40,7 @@ from bourse.domain.errors import DomainError
 from bourse.engine import Engine
 from bourse.engine.clock import now_ms
 from bourse.engine.engine import EngineUnavailable
-from bourse.engine.trace import current
+from bourse.engine.trace import Trace, current
 
 log = logging.getLogger("bourse.bus.engine_server")
 
@@ -44,6 +48,8 @@ log = logging.getLogger("bourse.bus.engine_server")
 ACK_WAIT_S = 60.0
 #: commands delivered and not yet acknowledged, at most
 MAX_IN_FLIGHT = 20_000
+#: tests only: die as ``kill -9`` would right after a command's commit, before its reply
+CRASH_AFTER_COMMIT = "BOURSE_TEST_CRASH_AFTER_COMMIT"
 
 
 class CommandServer(NatsClient):
@@ -62,11 +68,19 @@ class CommandServer(NatsClient):
         #: the stream's last sequence when this engine started: what came before it may have
         #: been committed by a dead engine that did not acknowledge it
         self._leftover = 0
+        #: the sequence of the last command the store holds as applied: never apply it again
+        self._committed = 0
+        self._crash = os.environ.get(CRASH_AFTER_COMMIT) == "1"
 
     async def _setup(self, nc: Client) -> None:
         js = nc.jetstream()
         stream, subject = await command_stream.ensure_stream(js, self.name)
         self._leftover = (await js.stream_info(stream)).state.last_seq
+        committed = self.engine.read(lambda e: e.state.command_seq)
+        if committed > self._leftover:  # the stream was created anew: its sequences restarted
+            log.warning("command stream %s restarted below sequence %d", stream, committed)
+            committed = 0
+        self._committed = committed
         with contextlib.suppress(NotFoundError):
             await js.delete_consumer(stream, command_stream.CONSUMER)
         await js.subscribe(
@@ -88,6 +102,10 @@ class CommandServer(NatsClient):
     # --- serving ---------------------------------------------------------------------------------
     async def _on_command(self, msg: Msg) -> None:
         reply = (msg.headers or {}).get(command_stream.REPLY, "")
+        seq = msg.metadata.sequence.stream
+        if seq <= self._committed:  # a dead engine committed it and did not acknowledge it
+            await self._answer(msg, reply, None, _failed_over(), 0)
+            return
         try:
             command, trace, deadline = commands.decode_command(msg.data)
         except CodecError as exc:
@@ -98,7 +116,7 @@ class CommandServer(NatsClient):
             self.expired += 1
             await self._answer(msg, reply, None, EngineUnavailable("deadline passed"), 0)
             return
-        token = current.set(trace)
+        token = current.set(Trace(trace.request_id, trace.origin, seq))
         try:
             future = self.engine.submit(command)
         finally:
@@ -106,9 +124,11 @@ class CommandServer(NatsClient):
         loop = asyncio.get_running_loop()
         store = self.engine.store
 
-        leftover = msg.metadata.sequence.stream <= self._leftover
+        leftover = seq <= self._leftover
 
         def done(fut: Future[Any]) -> None:  # the engine's thread, right after the commit
+            if self._crash:
+                os._exit(137)
             commits = getattr(store, "durable_commits", 0)
             error = fut.exception()
             if error is not None and not isinstance(error, DomainError | EngineUnavailable):
@@ -118,7 +138,7 @@ class CommandServer(NatsClient):
                 # refusal now (a replayed request, an order already cancelled) may be the mark
                 # of that first application, so to a gateway still waiting the outcome is
                 # unknown (retryable), never "refused"
-                error = EngineUnavailable("the engine failed over; the outcome is unknown")
+                error = _failed_over()
             result = None if error is not None else fut.result()
             with contextlib.suppress(RuntimeError):  # the loop closed: NATS delivers it again
                 loop.call_soon_threadsafe(
@@ -140,3 +160,7 @@ class CommandServer(NatsClient):
             self.applied += error is None
         except Exception:
             log.exception("answering a command failed (it will be delivered again)")
+
+
+def _failed_over() -> EngineUnavailable:
+    return EngineUnavailable("the engine failed over; the outcome is unknown")

@@ -533,6 +533,8 @@ class Engine:
         origin (``trace``) joins the batch, committed with it (``engine.trace``)."""
         handler = HANDLERS.get(type(cmd)) or _handler_for(cmd)
         now = self.clock()
+        if trace.command_seq:  # committed with the batch, refused or not (``engine.trace``)
+            self.state.command_seq = trace.command_seq
         replay = replay_key(cmd)
         if replay:
             self.state.replays.check(replay, now)  # a replayed signed request is refused

@@ -19,6 +19,9 @@ from bourse.engine.clock import Clock
 from bourse.engine.idempotency import Idempotency
 from bourse.engine.replays import Replays
 
+#: the sequences' key of the last applied command stream sequence (``EngineState.command_seq``)
+COMMAND_SEQ = "command_stream"
+
 
 class EngineState:
     """What one engine holds in memory between batches."""
@@ -41,13 +44,15 @@ class EngineState:
         self.next_deposit_id = sequences.get("deposit", 1)
         self.next_settlement_id = sequences.get("settlement", 1)
         self.next_dust_id = sequences.get("dust", 1)
+        #: the command stream's sequence of the last command applied (``engine.trace``)
+        self.command_seq = sequences.get(COMMAND_SEQ, 0)
         self.stp_groups = StpGroups(exchange.stp_peers)
         self.pending = BatchChanges()
 
     def sequences(self) -> dict[str, int]:
         """The next free id of everything the engine numbers (committed with each batch)."""
         ex, wallet = self.exchange, self.wallet
-        return {
+        seqs = {
             "order": ex.next_order_id,
             "trade": ex.next_trade_id,
             "withdrawal": wallet.next_withdrawal_id,
@@ -57,6 +62,9 @@ class EngineState:
             "settlement": self.next_settlement_id,
             "dust": self.next_dust_id,
         }
+        if self.command_seq:
+            seqs[COMMAND_SEQ] = self.command_seq
+        return seqs
 
 
 def load_state(

@@ -24,10 +24,14 @@ __all__ = ["MONEY_MOVEMENTS", "SYSTEM", "Trace", "current", "origin_record", "se
 class Trace:
     """``request_id``: the HTTP request's id (``X-Request-Id``); ``origin``: who moved the
     money: ``api_key:<key>``, ``oauth:<client id>``, ``operator:<actor>``, ``sandbox``,
-    ``system`` (background work)."""
+    ``system`` (background work); ``command_seq``: the command stream's sequence of the message
+    that carried the command (``bus.engine_server``), 0 for a command from anywhere else: the
+    engine commits the last one it applied with the batch, so an engine taking over skips what
+    its predecessor committed (exactly once, also for commands with no client id)."""
 
     request_id: str = ""
     origin: str = "system"
+    command_seq: int = 0
 
 
 SYSTEM = Trace()
