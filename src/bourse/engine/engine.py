@@ -53,12 +53,15 @@ from bourse.engine.handlers import HANDLERS, Handler
 from bourse.engine.inflight import InFlightReads
 from bourse.engine.replays import replay_key
 from bourse.engine.replica import apply_committed
+from bourse.engine.replies import LoopReply, Outcome, Reply, answer
 from bourse.engine.state import load_state
 from bourse.engine.trace import MONEY_MOVEMENTS, Trace, current, origin_record
 
 log = logging.getLogger("bourse.engine")
 
 T = TypeVar("T")
+#: a queued command: what to apply, where its outcome goes, and who asked (``engine.trace``)
+Item = tuple[c.Command, Reply, Trace]
 _STOP = object()
 #: put on the queue when a commit finishes (the pipelined loop answers it)
 _COMMITTED = object()
@@ -76,8 +79,8 @@ class _Applied:
 
     def __init__(
         self,
-        batch: list[tuple[c.Command, Future[Any], Trace]],
-        outcomes: list[tuple[Future[Any], Any, BaseException | None]],
+        batch: list[Item],
+        outcomes: list[Outcome],
         changes: BatchChanges,
         published: list[Callable[[], None]],
     ) -> None:
@@ -87,12 +90,8 @@ class _Applied:
         self.published = published
 
     def answer(self) -> None:
-        """Resolve the callers' futures (after the commit)."""
-        for fut, result, error in self.outcomes:
-            if error is not None:
-                fut.set_exception(error)
-            else:
-                fut.set_result(result)
+        """Answer the callers (after the commit)."""
+        answer(self.outcomes)
 
 
 class Engine:
@@ -234,7 +233,15 @@ class Engine:
         return self.submit(command).result(timeout)
 
     async def run(self, command: c.Command) -> Any:
-        return await asyncio.wrap_future(self.submit(command))
+        """Submit ``command`` and await its outcome: the engine thread answers this loop
+        directly (``engine.replies``), one hop there and one back."""
+        if type(self).submit is not Engine.submit:  # commands go elsewhere (a gateway's)
+            return await asyncio.wrap_future(self.submit(command))
+        reply = LoopReply(asyncio.get_running_loop())
+        if self.read_only is not None:
+            raise EngineUnavailable(self.read_only)
+        self._queue.put((command, reply, current.get()))
+        return await reply.future
 
     def read(self, fn: Callable[[Engine], T]) -> T:
         """Run ``fn(engine)`` against committed state."""
@@ -287,8 +294,8 @@ class Engine:
         q = self._queue
         inflight: tuple[_Applied, Future[float]] | None = None
         #: the open batch: commands applied while ``inflight`` commits, and their outcomes
-        items: list[tuple[c.Command, Future[Any], Trace]] = []
-        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+        items: list[Item] = []
+        outcomes: list[Outcome] = []
         while True:
             if inflight is not None and self._readers:  # a reader waits: drain, let it in
                 self._drain(committer, inflight, items, outcomes)
@@ -346,8 +353,8 @@ class Engine:
         self,
         committer: ThreadPoolExecutor,
         inflight: tuple[_Applied, Future[float]],
-        items: list[tuple[c.Command, Future[Any], Trace]],
-        outcomes: list[tuple[Future[Any], Any, BaseException | None]],
+        items: list[Item],
+        outcomes: list[Outcome],
     ) -> tuple[_Applied, Future[float]] | None:
         """Wait for the running commit and answer it; then commit the open batch, if any (else
         release the lock). If the commit failed, the open batch fails with it."""
@@ -360,15 +367,15 @@ class Engine:
         self,
         committer: ThreadPoolExecutor,
         inflight: tuple[_Applied, Future[float]],
-        items: list[tuple[c.Command, Future[Any], Trace]],
-        outcomes: list[tuple[Future[Any], Any, BaseException | None]],
+        items: list[Item],
+        outcomes: list[Outcome],
     ) -> None:
         """Commit and answer everything applied, then release the lock."""
         following = self._next(committer, inflight, items, outcomes)
         if following is not None:
             self._next(committer, following, [], [])
 
-    def _gather(self, first: Any) -> tuple[list[tuple[c.Command, Future[Any], Trace]], bool]:
+    def _gather(self, first: Any) -> tuple[list[Item], bool]:
         """``first`` and whatever else is queued (up to ``max_batch``); whether _STOP came.
         ``_COMMITTED`` signals met on the way are dropped: the caller checks its commit."""
         q = self._queue
@@ -388,7 +395,7 @@ class Engine:
         self,
         applied: _Applied,
         commit: Future[float],
-        also: list[tuple[c.Command, Future[Any], Trace]],
+        also: list[Item],
     ) -> bool:
         """Wait for ``applied``'s commit and answer it. If it failed, fail ``also`` (applied on
         top of it) with it, rebuild the state, and return False."""
@@ -402,7 +409,7 @@ class Engine:
         applied.answer()
         return True
 
-    def _run_batch(self, batch: list[tuple[c.Command, Future[Any], Trace]]) -> None:
+    def _run_batch(self, batch: list[Item]) -> None:
         """Apply and commit ``batch`` on the calling thread, then answer it (no pipelining)."""
         if self.read_only is not None:
             self._refuse(batch)
@@ -410,7 +417,7 @@ class Engine:
         with self.lock:
             try:
                 self._check_writer()
-                outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+                outcomes: list[Outcome] = []
                 self._apply_into(batch, outcomes)
                 applied = self._close(batch, outcomes)
                 committed_in = self._commit(applied.changes)
@@ -420,7 +427,7 @@ class Engine:
             self._acknowledge(applied, committed_in)
         applied.answer()
 
-    def _refuse(self, batch: list[tuple[c.Command, Future[Any], Trace]]) -> None:
+    def _refuse(self, batch: list[Item]) -> None:
         for _, fut, _trace in batch:
             fut.set_exception(EngineUnavailable(self.read_only or "read-only"))
 
@@ -436,8 +443,8 @@ class Engine:
 
     def _apply_into(
         self,
-        batch: list[tuple[c.Command, Future[Any], Trace]],
-        outcomes: list[tuple[Future[Any], Any, BaseException | None]],
+        batch: list[Item],
+        outcomes: list[Outcome],
     ) -> None:
         """Apply ``batch`` in memory (the caller holds the lock), adding each outcome to
         ``outcomes``. Raises if something other than a refusal went wrong: the state may then
@@ -450,8 +457,8 @@ class Engine:
 
     def _close(
         self,
-        batch: list[tuple[c.Command, Future[Any], Trace]],
-        outcomes: list[tuple[Future[Any], Any, BaseException | None]],
+        batch: list[Item],
+        outcomes: list[Outcome],
     ) -> _Applied:
         """Collect the changes of the commands applied since the last close; staged listeners
         see the state exactly as they left it."""
@@ -487,9 +494,7 @@ class Engine:
             except Exception:
                 log.exception("listener failed")
 
-    def _fail(
-        self, batches: list[list[tuple[c.Command, Future[Any], Trace]]], exc: Exception
-    ) -> None:
+    def _fail(self, batches: list[list[Item]], exc: Exception) -> None:
         """Fail every command of ``batches`` (none was committed) and rebuild the state from
         the store, which holds exactly the last committed batch."""
         items = [item for batch in batches for item in batch]
