@@ -396,10 +396,13 @@ def print_banner(
         *([f"[bold]Log-in[/]     {auth}"] if auth else []),
         *([f"[bold]Bus[/]        {bus}"] if bus else []),
         f"[bold]OpenAPI[/]    {url}/openapi.json",
-        f"[bold]Web[/]        {url}/  (console: markets, sign-up, balances, API keys)",
+        f"[bold]Web[/]        {url}/  (console: markets, trading, wallet, API keys; brokers at /broker)",
         f"[bold]OAuth[/]      {url}/.well-known/oauth-authorization-server",
         *(
-            [f"[bold]Operator[/]   {url}/admin/v1/...  (credential: {home}/operator.token)"]
+            [
+                f"[bold]Operator[/]   {url}/operator and {url}/admin/v1/...  "
+                f"(credential: {home}/operator.token)"
+            ]
             if home
             else []
         ),
