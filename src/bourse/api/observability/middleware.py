@@ -11,9 +11,10 @@ middleware: no body buffering, one dict lookup and two metric updates per reques
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -31,6 +32,26 @@ _SANE = re.compile(rb"[A-Za-z0-9._:\-]{1,64}")
 Observer = Callable[[str, str, int, float], None]
 
 
+class _Ids:
+    """Fresh request ids: a random 64-bit prefix per process (renewed in a forked child) and a
+    counter, as 32 hex digits. Unique without a syscall per request (``uuid4`` read
+    ``os.urandom`` each time: ~3.8 us against ~0.4 us); ids are labels, never secrets."""
+
+    def __init__(self) -> None:
+        self.renew()
+        os.register_at_fork(after_in_child=self.renew)
+
+    def renew(self) -> None:
+        self.prefix = os.urandom(8).hex()
+        self.counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+_ids = _Ids()
+
+
 def request_id(headers: list[tuple[bytes, bytes]]) -> str:
     """The client's sane ``X-Request-Id``, else a new one (32 hex digits)."""
     for name, value in headers:
@@ -38,7 +59,7 @@ def request_id(headers: list[tuple[bytes, bytes]]) -> str:
             if _SANE.fullmatch(value):
                 return value.decode()
             break
-    return uuid.uuid4().hex
+    return _ids.next()
 
 
 def route_template(scope: Scope) -> str:
