@@ -17,6 +17,11 @@ deadline passed (the gateway answered "try again") are dropped unapplied. Exactl
 command, keyed or not: the engine commits the stream sequence of the last command it applied
 with the batch (``Trace.command_seq``), and a new engine answers every delivered command up to
 that sequence "unknown" without applying it again.
+
+Fencing: once the store lost the writer lock (``SqlStore.writer_lost``: its session was killed
+or timed out, and another engine may be the writer now) the server takes no command any more
+and answers none that failed: it neither replies nor acknowledges, so the engine that holds the
+lock gets them all (``bourse engine`` exits, to come back as a standby).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import threading
 from concurrent.futures import Future
 from typing import Any
 
@@ -71,6 +77,12 @@ class CommandServer(NatsClient):
         #: the sequence of the last command the store holds as applied: never apply it again
         self._committed = 0
         self._crash = os.environ.get(CRASH_AFTER_COMMIT) == "1"
+        self._fenced: threading.Event = getattr(engine.store, "writer_lost", threading.Event())
+
+    @property
+    def fenced(self) -> bool:
+        """This engine lost the writer lock: it must not take commands any more."""
+        return self._fenced.is_set()
 
     async def _setup(self, nc: Client) -> None:
         js = nc.jetstream()
@@ -101,6 +113,8 @@ class CommandServer(NatsClient):
 
     # --- serving ---------------------------------------------------------------------------------
     async def _on_command(self, msg: Msg) -> None:
+        if self.fenced:  # another engine's: it gets it when it recreates the consumer
+            return
         reply = (msg.headers or {}).get(command_stream.REPLY, "")
         seq = msg.metadata.sequence.stream
         if seq <= self._committed:  # a dead engine committed it and did not acknowledge it
@@ -131,6 +145,8 @@ class CommandServer(NatsClient):
                 os._exit(137)
             commits = getattr(store, "durable_commits", 0)
             error = fut.exception()
+            if error is not None and self.fenced:  # not committed here: the next engine's
+                return
             if error is not None and not isinstance(error, DomainError | EngineUnavailable):
                 error = EngineUnavailable(f"{type(error).__name__}: {error}")
             elif leftover and isinstance(error, DomainError):

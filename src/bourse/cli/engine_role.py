@@ -4,7 +4,9 @@
 commands gateways put on the command stream (``bus.engine_server``) and publishes every
 committed batch on the bus. Started while another engine holds the lock it is a standby: it
 waits for the lock (the active engine's death releases it, ``kill -9`` included), then recovers
-from the store and consumes the commands no engine finished. ``bourse gateway`` is ``bourse
+from the store and consumes the commands no engine finished. An active engine that loses the
+lock (its database session killed or timed out) stops taking commands at once and exits
+non-zero: its supervisor restarts it, as a standby. ``bourse gateway`` is ``bourse
 serve`` in the gateway role: HTTP and WebSocket from a mirror of the engine, commands over NATS
 (``bus.gateway``). docs/scaling.md shows the topology.
 """
@@ -34,6 +36,8 @@ BusNameOption = Annotated[
 ]
 #: seconds between two tries of a standby for the writer lock
 STANDBY_POLL_S = 0.25
+#: seconds between two looks of the active engine at its writer lock and its engine thread
+FENCE_POLL_S = 0.1
 
 
 def _wait_for_lock(url: str, stop: threading.Event) -> bool:
@@ -91,7 +95,10 @@ def engine(
             f"{platform.engine.batches} batches",
             highlight=False,
         )
-        while not stop.wait(1.0):
+        lost = getattr(platform.engine.store, "writer_lost", threading.Event())
+        while not stop.wait(FENCE_POLL_S):
+            if lost.is_set():  # fenced: the command server took its last command already
+                raise fail("the engine lost the database's writer lock; exiting (restart me)")
             if not platform.engine.running:
                 raise fail("the engine thread stopped")
     finally:

@@ -110,6 +110,9 @@ class SqlStore:
         self._db_commits = 0
         self._heartbeat: threading.Thread | None = None
         self._closing = threading.Event()
+        #: set when this store held the writer lock and lost it (its PostgreSQL session ended:
+        #: killed, timed out, the server restarted): another engine may be the writer now
+        self.writer_lost = threading.Event()
         self._sel_order = select(t.orders).where(t.orders.c.id == bindparam("id"))
         self._sel_withdrawal = select(t.withdrawals).where(t.withdrawals.c.id == bindparam("id"))
 
@@ -121,8 +124,9 @@ class SqlStore:
         return conn
 
     def _discard(self) -> None:
-        if self.dialect == "postgresql":
+        if self.dialect == "postgresql" and self._writer:
             self._writer = False  # the advisory lock goes with the connection
+            self.writer_lost.set()
         conn, self._conn = self._conn, None
         if conn is not None:
             try:

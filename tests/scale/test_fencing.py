@@ -1,0 +1,86 @@
+"""Fencing: the active engine whose PostgreSQL session (and with it the writer lock) is killed
+while a standby waits stops taking commands at once and exits non-zero; the standby takes the
+lock and gets every command the fenced engine did not commit: each applied once, none refused
+as "engine unavailable" by an engine that can no longer write."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, text
+
+from bourse.bus.gateway import CommandClient
+from bourse.engine import commands as c
+from bourse.engine.trace import Trace
+from bourse.store import tables as t
+from bourse.store.db import make_engine
+from tests.faults.serve import World
+from tests.scale.topology import ACTIVE, STANDBY, Topology, logs
+from tests.support.nats import NATS_URL
+
+pytestmark = pytest.mark.slow
+
+AMOUNT = 7_654_321
+#: commands sent at once right after the active engine's session is killed
+BURST = 24
+
+
+def _kill_writer_session(url: str) -> int:
+    """pg_terminate_backend on the session holding this database's writer lock: how many."""
+    db = make_engine(url)
+    try:
+        with db.begin() as conn:
+            return len(
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l "
+                        "JOIN pg_database d ON d.oid = l.database "
+                        "WHERE l.locktype = 'advisory' AND l.granted "
+                        "AND d.datname = current_database()"
+                    )
+                ).all()
+            )
+    finally:
+        db.dispose()
+
+
+def _transfers(url: str, account: int) -> int:
+    db = make_engine(url)
+    try:
+        with db.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).where(
+                        t.transfers.c.from_account == account, t.transfers.c.amount == AMOUNT
+                    )
+                ).scalar_one()
+            )
+    finally:
+        db.dispose()
+
+
+def test_an_engine_that_loses_the_writer_lock_stops_and_exits(
+    topology: Topology, world: World
+) -> None:
+    active = topology.engine()
+    standby = topology.engine(wait=STANDBY)
+    a, b = world.users[0], world.users[1]
+    client = CommandClient(NATS_URL, topology.name, timeout=60).start()
+    try:
+
+        def transfer(k: int) -> object:
+            return client.send(
+                c.Transfer(a.account, b.account, "USDT", AMOUNT), Trace(f"fence-{k}", "sandbox")
+            )
+
+        assert isinstance(transfer(0).result(30), int), logs(active)
+        assert _kill_writer_session(world.url) == 1
+        sent = [transfer(k) for k in range(1, BURST + 1)]
+        code = active.proc.wait(15)
+        assert code != 0, logs(active)
+        assert "lost the database's writer lock" in active.log_path.read_text(), logs(active)
+        standby.wait_for(ACTIVE, 60)
+        results = [f.result(60) for f in sent]  # type: ignore[attr-defined]
+        assert all(isinstance(r, int) for r in results), results
+    finally:
+        client.close()
+    assert _transfers(world.url, a.account) == BURST + 1, logs(active, standby)
