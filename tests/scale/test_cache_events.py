@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
 from sqlalchemy import Engine
 
 from bourse.bus.cache_events import CacheEvents
+from bourse.domain.accounts import AccountKind
+from bourse.domain.brokers import AttributionStatus
+from bourse.engine import Engine as ExchangeEngine
+from bourse.engine import commands as c
 from bourse.services.apikeys import ApiKeys, generate_server_key
+from bourse.services.brokers.attribution import Attributor
+from bourse.services.brokers.bindings import Bindings
+from bourse.services.brokers.registry import Registry
+from bourse.store.sql import SqlStore
 from tests.support.nats import NATS_URL, unique_name
 
 
@@ -48,3 +57,41 @@ def test_a_deleted_key_stops_working_in_the_other_process_at_once(
         time.sleep(0.005)
     assert all(there.lookup(key).revoked for key in keys)  # type: ignore[union-attr]
     assert events[0].received == 0  # a process ignores its own drops
+
+
+def test_a_suspended_broker_stops_earning_in_the_other_process_at_once(
+    db_engine: Engine,
+) -> None:
+    """The attribution path reads brokers from a cache (every order asks): a suspension in one
+    process reaches the other's cache over NATS, well within the cache's TTL."""
+    name = unique_name()
+    sides, events = [], []
+    for _ in range(2):
+        registry = Registry(db_engine)
+        ev = CacheEvents(NATS_URL, name).on("broker", registry.forget)
+        registry.on_forget = partial(ev.publish, "broker")
+        sides.append(Attributor(db_engine, registry, Bindings(db_engine, registry)))
+        events.append(ev.start())
+    try:
+        here, there = sides
+        store = SqlStore(db_engine)
+        try:
+            (account,) = ExchangeEngine(store).apply_batch_now([c.OpenAccount(AccountKind.USER)])
+        finally:
+            store.close()
+        broker = here.registry.apply(account.id, "API", "cache events")
+        here.registry.approve(broker.id)
+        source = str(broker.id)
+        while events[1].received < 2:  # the application and the approval
+            time.sleep(0.005)
+        assert there.resolve(None, source).status is AttributionStatus.SOURCE  # cached there
+        started = time.monotonic()
+        here.registry.suspend(broker.id)
+        while there.resolve(None, source).status is AttributionStatus.SOURCE:
+            assert time.monotonic() - started < 0.5, "the other process still attributes"
+            time.sleep(0.005)
+        assert there.resolve(None, source).status is AttributionStatus.SOURCE_NOT_APPROVED
+        assert events[0].received == 0
+    finally:
+        for ev in events:
+            ev.close()

@@ -115,6 +115,9 @@ class Registry:
         self.default_rate_ppm = check_rate(default_rate_ppm)
         self._lock = threading.Lock()
         self._cache: tuple[float, dict[int, Broker], dict[str, int]] | None = None
+        #: told after every broker write of this process (``bus.cache_events``: the other
+        #: processes drop their cached brokers too, so a suspension holds everywhere at once)
+        self.on_forget: Callable[[str], None] | None = None
 
     # --- reading -------------------------------------------------------------------------------
     def get(self, broker_id: int) -> Broker:
@@ -154,6 +157,13 @@ class Registry:
         return None
 
     def invalidate(self) -> None:
+        """Drop the cached brokers after a write here, in every process."""
+        self.forget()
+        if self.on_forget is not None:
+            self.on_forget("")
+
+    def forget(self, _key: str = "") -> None:
+        """Drop the cached brokers (this process or another one changed a broker)."""
         with self._lock:
             self._cache = None
 
