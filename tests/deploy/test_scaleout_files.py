@@ -56,6 +56,8 @@ def test_systemd_units_parse_and_run_real_commands() -> None:
         assert service["EnvironmentFile"] == "/etc/bourse/bourse.env"
         assert service["Restart"] == "always"
         roles.add(_check_bourse(argv))
+        if argv[1] == "engine":  # probes: bourse engine serves /healthz and /readyz
+            assert "--health-port" in argv, argv
     assert roles == {"engine", "gateway"}
     env = dict(
         line.split("=", 1)
@@ -78,6 +80,9 @@ def test_the_compose_file_runs_the_scaling_topology() -> None:
             continue
         assert ENV | {"BOURSE_SECRET_KEY"} <= set(svc["environment"]), name
         roles.append(_check_bourse(svc["command"]))
+        if roles[-1] == "engine":  # the standby is healthy too: the probe is /healthz
+            assert "--health-port" in svc["command"], name
+            assert "/healthz" in " ".join(svc["healthcheck"]["test"]), name
     assert sorted(roles) == ["engine", "engine", "gateway", "gateway"]
     ports = [svc["ports"][0].split(":")[0] for svc in services.values() if "ports" in svc]
     assert len(ports) == len(set(ports)) == 2  # the two gateways on distinct host ports

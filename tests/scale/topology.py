@@ -34,10 +34,12 @@ class Topology:
     def _bus(self) -> list[str]:
         return ["--db", self.world.url, "--bus", NATS_URL, "--bus-name", self.name]
 
-    def engine(self, wait: str = ACTIVE, env: dict[str, str] | None = None) -> Proc:
-        """An engine (``env``: more environment variables for it)."""
+    def engine(
+        self, wait: str = ACTIVE, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> Proc:
+        """An engine (``env``: more environment variables for it, ``args``: more options)."""
         proc = Proc(
-            ["engine", *self._bus()],
+            ["engine", *self._bus(), *args],
             {**self.world.env(), **(env or {})},
             self.world.home.parent,
             "engine",

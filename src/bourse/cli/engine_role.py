@@ -22,7 +22,8 @@ import typer
 
 from bourse.bootstrap import open_platform
 from bourse.cli.common import DbOption, db_url, err, fail, safe_url
-from bourse.cli.serve import serve
+from bourse.cli.engine_health import EngineHealth
+from bourse.cli.serve import public_url, serve
 from bourse.config import Config
 from bourse.store.db import ensure_database, make_engine, migrate
 from bourse.store.sql import SqlStore, StoreLocked
@@ -69,10 +70,30 @@ def engine(
     db: DbOption = None,
     bus: BusOption = "nats://127.0.0.1:4222",
     bus_name: BusNameOption = "bourse",
+    health_host: Annotated[
+        str, typer.Option(help="Address of the health endpoints (with --health-port).")
+    ] = "127.0.0.1",
+    health_port: Annotated[
+        int | None,
+        typer.Option(help="Serve /healthz and /readyz on this port (0: any free port)."),
+    ] = None,
 ) -> None:
-    """Run the engine (no HTTP): apply the gateways' commands from NATS and publish what it
-    commits. A second one waits as the standby and takes over when the active one dies."""
+    """Run the engine (no HTTP but its probes): apply the gateways' commands from NATS and
+    publish what it commits. A second one waits as the standby and takes over when the active
+    one dies."""
     url = db_url(db)
+    health = None
+    if health_port is not None:
+        health = EngineHealth(health_host, health_port).start()
+        err.print(f"engine: health on {public_url(health_host, health.port)}", highlight=False)
+    try:
+        _run(url, bus, bus_name, health)
+    finally:
+        if health is not None:
+            health.stop()
+
+
+def _run(url: str, bus: str, bus_name: str, health: EngineHealth | None) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -89,6 +110,8 @@ def engine(
             continue
         except Exception as exc:
             raise fail(f"cannot run the engine on {safe_url(url)}: {exc}") from exc
+    if health is not None:
+        health.active(platform)
     try:
         err.print(
             f"engine: active on {safe_url(url)}, commands from {bus} ({bus_name}); "

@@ -97,6 +97,13 @@ class Readiness:
         return out
 
 
+def readyz_response(checks: dict[str, Check]) -> Response:
+    """``/readyz``'s answer: 200 when every check is ok, else 503 (see the module docstring)."""
+    ok = all(c.ok for c in checks.values())
+    body = {"ready": ok, "checks": {name: c.json() for name, c in checks.items()}}
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
 def health_routes(platform: Services, readiness: Readiness | None = None) -> list[Route]:
     """``GET /healthz`` and ``GET /readyz`` for ``platform``."""
     ready = readiness or Readiness(platform)
@@ -105,10 +112,7 @@ def health_routes(platform: Services, readiness: Readiness | None = None) -> lis
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        checks = await ready.checks()
-        ok = all(c.ok for c in checks.values())
-        body = {"ready": ok, "checks": {name: c.json() for name, c in checks.items()}}
-        return JSONResponse(body, status_code=200 if ok else 503)
+        return readyz_response(await ready.checks())
 
     return [
         Route("/healthz", healthz, methods=["GET"]),
