@@ -195,3 +195,29 @@ def test_a_failed_commit_fails_its_batch_and_the_next_then_recovers(
         )
     finally:
         engine.stop()
+
+
+def test_a_store_down_before_a_batch_fails_the_batch_not_the_engine(
+    migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reload a batch starts with (a failed commit left the state stale, or another writer
+    wrote) may meet the store down: that batch fails with a retryable error and the engine
+    answers the next one once the store is back (it once died there, holding its lock, so every
+    later request timed out)."""
+    engine, store, buyer, _seller = _start(migrated_url)
+    try:
+        down = {"on": True}
+
+        def unreachable(*_: Any, **__: Any) -> bool:
+            if down["on"]:
+                raise ConnectionError("the database is down")
+            return True
+
+        monkeypatch.setattr(store, "ensure_writer", unreachable, raising=False)
+        with pytest.raises(EngineUnavailable, match="the database is down"):
+            engine.execute(_limit(buyer, BUY, 100_00, "down"), WAIT)
+        down["on"] = False
+        order = engine.execute(_limit(buyer, BUY, 100_00, "down"), WAIT)
+        assert order.id in engine.read(lambda e: dict(e.exchange.open_orders))
+    finally:
+        engine.stop()

@@ -311,12 +311,14 @@ class Engine:
             if batch and self.read_only is not None:
                 self._refuse(batch)
             elif batch:
-                if inflight is None:
+                fresh = inflight is None
+                if fresh:
                     self.lock.acquire()
-                    self._check_writer()
                 try:
+                    if fresh:  # the store may be down (the reload fails): the batch fails
+                        self._check_writer()
                     self._apply_into(batch, outcomes)
-                except Exception as exc:  # a bug: the state may have diverged from the store
+                except Exception as exc:  # the store is down, or a bug: the state may diverge
                     items.extend(batch)
                     if inflight is not None:
                         self._settle(*inflight, also=items)
