@@ -37,8 +37,9 @@ def authenticate(
     params: dict[str, str],
     permission: str | None,
     now_ms: int,
-) -> ApiKey:
-    """The request's key after all checks; raises ``ApiError`` on the first failure."""
+) -> tuple[ApiKey, str]:
+    """The request's key after all checks, and its signature (lower-cased: the replay key's
+    part, ``bourse.api.mexc.replay``); raises ``ApiError`` on the first failure."""
     if not api_key:
         raise ApiError(e.API_KEY_REQUIRED, "api key required", 401)
     key = keys.lookup(api_key.strip())
@@ -49,7 +50,7 @@ def authenticate(
     if not key.ip_allowed(ip):
         raise ApiError(e.IP_NOT_WHITELISTED, f"IP [{ip}] not in the whitelist", 401)
 
-    _, sigs = signed_payload(query, body, body_is_form)
+    raw, sigs = signed_payload(query, body, body_is_form)
     if len(sigs) != 1 or not sigs[0]:
         raise e.missing("signature", e.MANDATORY_PARAM)
     ts_raw = params.get("timestamp")
@@ -66,13 +67,13 @@ def authenticate(
         if recv_window > MAX_RECV_WINDOW:
             raise ApiError(e.RECV_WINDOW_TOO_LARGE, "recvWindow must less than 60000")
 
-    if not verify_request(key.secret, query, body, body_is_form, sigs[0]):
+    if not verify_request(key.secret, query, body, body_is_form, sigs[0], raw):
         raise ApiError(e.BAD_SIGNATURE, "Signature for this request is not valid.", 401)
     if ts >= now_ms + FUTURE_TOLERANCE_MS or now_ms - ts > recv_window:
         raise ApiError(e.BAD_TIMESTAMP, "Timestamp for this request is outside of the recvWindow.")
     if permission is not None and permission not in key.permissions:
         raise ApiError(e.NO_PERMISSION, "No permission to access the endpoint.", 401)
-    return key
+    return key, sigs[0].decode("ascii", "replace").lower()
 
 
 def check_symbol(key: ApiKey | None, symbol: str) -> None:

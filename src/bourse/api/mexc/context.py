@@ -28,6 +28,8 @@ class Ctx:
     #: the OAuth principal when the request carried ``Authorization: Bearer`` (then ``key`` is
     #: a key-shaped view of the token: same account, the token's permissions)
     principal: Any = None
+    #: the request's signature, lower-cased, once ``key`` authenticated it ("" otherwise)
+    signature: str = ""
 
     @property
     def account(self) -> int:

@@ -76,6 +76,7 @@ def _endpoint_app(ep: Endpoint, platform: Services, limiter: RateLimiter) -> Any
             body = b"" if request.method == "GET" else await request.body()
             params, is_form = collect(query, body)
             key = principal = None
+            signature = ""
             try:
                 if signed and is_bearer(authorization := request.headers.get("authorization")):
                     # OAuth: the access token is the credential (no signature or timestamp)
@@ -88,7 +89,7 @@ def _endpoint_app(ep: Endpoint, platform: Services, limiter: RateLimiter) -> Any
                         now,
                     )
                 elif signed:
-                    key = authenticate(
+                    key, signature = authenticate(
                         keys,
                         request.headers.get("x-mexc-apikey"),
                         ip,
@@ -113,7 +114,9 @@ def _endpoint_app(ep: Endpoint, platform: Services, limiter: RateLimiter) -> Any
             # signed: checked above; public: some clients sign everything, and MEXC ignores it
             for name in SIGNED_PARAMS:
                 params.pop(name, None)
-            ctx = Ctx(platform, request, validate(specs, params), ip, now, key, principal)
+            ctx = Ctx(
+                platform, request, validate(specs, params), ip, now, key, principal, signature
+            )
             result = await ep.handler(ctx)
         except Exception as exc:  # every error becomes a MEXC error body
             return to_response(exc)

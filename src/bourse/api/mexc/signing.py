@@ -100,12 +100,19 @@ def verify(secret: str, payload: bytes, signature: bytes) -> bool:
 
 
 def verify_request(
-    secret: str, query: bytes, body: bytes, body_is_form: bool, signature: bytes
+    secret: str,
+    query: bytes,
+    body: bytes,
+    body_is_form: bool,
+    signature: bytes,
+    raw: bytes | None = None,
 ) -> bool:
     """Whether ``signature`` signs this request under MEXC's rule or one of the equivalent
     encodings. The raw rule is tried first, so a request signed as MEXC says costs one HMAC;
-    which candidate matched says nothing about the secret."""
-    raw, _ = signed_payload(query, body, body_is_form)
+    which candidate matched says nothing about the secret. ``raw``: the request's
+    ``signed_payload`` when the caller has it already."""
+    if raw is None:
+        raw, _ = signed_payload(query, body, body_is_form)
     if verify(secret, raw, signature):
         return True
     return any(verify(secret, p, signature) for p in alternatives(query, body, body_is_form))
