@@ -5,6 +5,7 @@ change nothing; refusals come in words."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import httpx
@@ -90,3 +91,23 @@ def test_market_order_fills_against_the_book(demo: Demo) -> None:
     row = re.search(r'<tr data-asset="BTC">\s*<th scope="row">BTC</th>\s*<td class="num">([0-9.]+)<',
                     http.get("/account").text)  # fmt: skip
     assert row and Decimal("0.00099") <= Decimal(row.group(1)) <= Decimal("0.001")  # less the fee
+
+
+def test_ids_that_are_not_ascii_digits_or_overflow_are_refused_in_words(demo: Demo) -> None:
+    """``str.isdigit`` admits "²" (``int`` fails) and any length (the store's 64 bits, Python's
+    4300-digit limit): each was a 500. Users race each other's forms, so several at once."""
+    http = _funded(demo)
+    csrf = _csrf(http.get("/trade/BTCUSDT").text)
+    bad = ("²", "9" * 30, "9" * 5000)
+    with ThreadPoolExecutor(len(bad)) as pool:
+        codes = list(pool.map(lambda v: http.post("/trade/BTCUSDT/cancel", data={
+            "csrf_token": csrf, "order_id": v}), bad))  # fmt: skip
+    assert [(r.status_code, "Choose an order" in r.text) for r in codes] == [(400, True)] * 3
+    page = http.get("/account/keys").text
+    r = http.post("/account/keys", data={"csrf_token": _csrf(page), "label": "k",
+                                         "permissions": "SPOT_ACCOUNT_READ"})  # fmt: skip
+    key = re.findall(r'name="api_key" value="([^"]+)"', r.text)[0]
+    for v in bad:
+        r = http.post("/account/keys/bind", data={"csrf_token": csrf, "api_key": key,
+                                                  "broker_id": v})  # fmt: skip
+        assert r.status_code == 400, (v[:8], r.status_code)

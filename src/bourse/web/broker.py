@@ -35,6 +35,7 @@ from starlette.routing import BaseRoute, Route
 
 from bourse.domain.brokers import BrokerType
 from bourse.domain.errors import DomainError
+from bourse.domain.ids import whole_id
 from bourse.domain.money import format_units
 from bourse.domain.orders import BUY
 from bourse.engine.clock import now_ms
@@ -235,7 +236,7 @@ class BrokerConsole(Console):
         if not isinstance(broker, Broker):
             return broker
         text = request.query_params.get("page", "1")
-        page = int(text) if text.isdigit() and 0 < len(text) < 7 and int(text) > 0 else 1
+        page = whole_id(text, 6) or 1
         parts = (self._records, self._daily, self._sums, self._settlements)
         data = await side_by_side(parts, broker, page)
         return self._page(

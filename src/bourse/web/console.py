@@ -44,6 +44,7 @@ from starlette.routing import BaseRoute, Route
 
 from bourse.domain.brokers import BrokerStatus
 from bourse.domain.errors import DomainError
+from bourse.domain.ids import whole_id
 from bourse.engine.clock import now_ms
 from bourse.services import users as us
 from bourse.services.apikeys import NO_IP_TTL_MS, PERMISSIONS
@@ -362,9 +363,10 @@ class Console:
 
     def _bind(self, account: int, api_key: str, form: dict[str, Any]) -> str:
         text = str((form.get("broker_id") or [""])[0])
-        if not text.isdigit():
+        broker_id = whole_id(text)
+        if broker_id is None:
             raise ValueError("Choose a broker to bind the key to.")
-        self.svc.brokers.bindings.bind(api_key, int(text), account)
+        self.svc.brokers.bindings.bind(api_key, broker_id, account)
         return "bound"
 
     def _release(self, account: int, api_key: str, form: dict[str, Any]) -> str:

@@ -44,6 +44,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from bourse.domain.ids import whole_id
 from bourse.services.throttle import FailureWindow
 from bourse.store.repositories.audit import AuditLog
 from bourse.store.repositories.operator_sessions import OperatorSessionRepository
@@ -76,9 +77,10 @@ def _field(form: FormData, name: str, size: int = 200) -> str:
 
 
 def _int(text: str, what: str) -> int:
-    if not text.isdigit() or len(text) > 18:
+    value = whole_id(text)
+    if value is None:
         raise Refused(f"{what} must be a whole number, not {text!r}")
-    return int(text)
+    return value
 
 
 @dataclass(frozen=True, slots=True)

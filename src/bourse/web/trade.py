@@ -40,6 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bourse.domain.errors import DomainError, UnknownSymbol
+from bourse.domain.ids import whole_id
 from bourse.domain.money import format_units, to_units
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType
 from bourse.domain.price_band import check_price_band
@@ -295,10 +296,11 @@ class TradePages(Console):
         text = str((form.get("order_id") or [""])[0])
         try:
             sym = await run_in_threadpool(self._symbol, name)
-            if not text.isdigit():
+            order_id = whole_id(text)
+            if order_id is None:
                 raise DomainError("Choose an order to cancel.")
             await self.svc.engine.run(
-                c.CancelOrder(session.user.account_id, sym.name, int(text), None)
+                c.CancelOrder(session.user.account_id, sym.name, order_id, None)
             )
         except DomainError as exc:
             return await self.page(request, status=400, error=messages.say(exc))

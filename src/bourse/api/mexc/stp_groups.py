@@ -15,6 +15,7 @@ from bourse.api.mexc import schemas as s
 from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.params import P, invalid
 from bourse.domain.errors import StpGroupNotFound
+from bourse.domain.ids import whole_id
 from bourse.domain.stp_groups import MAX_NAME, StpGroup
 from bourse.engine import commands as c
 
@@ -39,16 +40,18 @@ def group_json(g: StpGroup, members: bool) -> dict[str, Any]:
 
 def group_id(ctx: Ctx) -> int:
     raw = ctx.params["tradeGroupId"]
-    if not raw.isdigit() or len(raw) > 18:
+    found = whole_id(raw)
+    if found is None:
         raise StpGroupNotFound("STP group not found")
-    return int(raw)
+    return found
 
 
 def uids(ctx: Ctx) -> tuple[int, ...]:
     parts = [x.strip() for x in ctx.params["uid"].split(",")]
-    if not parts or len(parts) > MAX_UIDS or not all(x.isdigit() and len(x) <= 18 for x in parts):
+    found = [whole_id(x) for x in parts]
+    if not parts or len(parts) > MAX_UIDS or None in found:
         raise invalid("uid", f"a comma-separated list of up to {MAX_UIDS} UIDs")
-    return tuple(int(x) for x in parts)
+    return tuple(x for x in found if x is not None)
 
 
 async def create_group(ctx: Ctx) -> Any:

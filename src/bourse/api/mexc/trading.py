@@ -28,6 +28,7 @@ from bourse.api.mexc.params import MAX_TIME_MS, P, validate
 from bourse.api.mexc.replay import replay_key
 from bourse.domain.brokers import Attribution
 from bourse.domain.errors import DomainError, OrderNotFound
+from bourse.domain.ids import whole_id
 from bourse.domain.money import to_units
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType, StpMode
 from bourse.domain.price_band import check_price_band
@@ -217,9 +218,10 @@ def _order_ref(p: dict[str, Any]) -> tuple[int | None, str | None, bool]:
             "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
         )
     if oid is not None:
-        if not oid.isdigit() or len(oid) > 18:
+        order_id = whole_id(oid)
+        if order_id is None:
             return None, None, False
-        return int(oid), None, True
+        return order_id, None, True
     return None, cid, True
 
 
@@ -304,9 +306,9 @@ async def my_trades(ctx: Ctx) -> Any:
     sym = ctx.symbol(p["symbol"])
     oid = None
     if "orderId" in p:
-        if not p["orderId"].isdigit() or len(p["orderId"]) > 18:
+        oid = whole_id(p["orderId"])
+        if oid is None:
             return []
-        oid = int(p["orderId"])
     start, end = p.get("startTime"), p.get("endTime")
     if start is not None and end is not None and end < start:
         raise invalid("endTime", "must not be before startTime")
