@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bourse.api.exact_router import ExactRouter
 from bourse.api.mexc import openapi
 from bourse.api.mexc.context import Endpoint
 from bourse.api.mexc.errors import NOT_FOUND, ApiError, busy
@@ -184,6 +185,7 @@ def create_app(
             Middleware(RequestIds, observe=meter.observe_request if meter is not None else None)
         ],
     )
+    app.router = ExactRouter(app.router.routes)  # the same routes, found by path and method
     app.state.platform = platform
     app.state.metrics = meter
     if isinstance(platform.sandbox, Sandbox):  # demo mode: the injected faults apply
