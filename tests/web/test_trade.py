@@ -111,3 +111,21 @@ def test_ids_that_are_not_ascii_digits_or_overflow_are_refused_in_words(demo: De
         r = http.post("/account/keys/bind", data={"csrf_token": csrf, "api_key": key,
                                                   "broker_id": v})  # fmt: skip
         assert r.status_code == 400, (v[:8], r.status_code)
+
+
+def test_a_double_submitted_order_form_places_one_order(demo: Demo) -> None:
+    """The form carries a one-time id (the client order id): the same form sent four times
+    at once, as a double-click or a resent request does, places one order."""
+    http = _funded(demo)
+    price = demo.quiet_bid("BTCUSDT")
+    page = http.get("/trade/BTCUSDT").text
+    rid = re.search(r'name="request_id" value="([^"]+)"', page)
+    assert rid
+    data = {"csrf_token": _csrf(page), "request_id": rid.group(1), "side": "BUY",
+            "type": "LIMIT", "price": price, "quantity": "0.001"}  # fmt: skip
+    with ThreadPoolExecutor(4) as pool:
+        sent = list(pool.map(lambda _: http.post("/trade/BTCUSDT/order", data=data), range(4)))
+    assert {r.status_code for r in sent} == {303}
+    assert len({r.headers["location"] for r in sent}) == 1
+    page = http.get("/trade/BTCUSDT").text
+    assert len(re.findall(r'<tr data-order="\d+">', page)) == 1

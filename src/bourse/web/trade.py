@@ -30,6 +30,8 @@ precision, minimums); a web order has no API key and so earns no broker a rebate
 
 from __future__ import annotations
 
+import re
+import secrets
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +58,8 @@ from bourse.web.console import CSRF_REFUSED, Console, Faucet, redirect, timed
 BOOK_LEVELS = 10
 TRADES_SHOWN = 20
 HISTORY_SHOWN = 20
+#: the order form's one-time id (``secrets.token_urlsafe(12)``)
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{8,32}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +208,8 @@ class TradePages(Console):
         data = await run_in_threadpool(self._context, sym, account)
         status = int(ctx.pop("status", 200))
         return self._page("trade.html", session, status, title=sym.name, poll=True,
-                          form=ctx.pop("form", {}), **data, **ctx)  # fmt: skip
+                          form=ctx.pop("form", {}), request_id=secrets.token_urlsafe(12),
+                          **data, **ctx)  # fmt: skip
 
     async def book(self, request: Request) -> Response:
         try:
@@ -267,8 +272,12 @@ class TradePages(Console):
                 raise DomainError("Enter the price of a limit order.")
             price = to_units(field("price"), sym.price_scale, field="price")
             check_price_band(side, price, self.svc.marketdata.last_price(sym.name))
+        # the form's one-time id as the client order id: the engine's idempotency makes a
+        # double-click or a resent form place the order once
+        rid = field("request_id")
+        client_id = f"web-{rid}" if _REQUEST_ID.fullmatch(rid) else ""
         return OrderRequest(account=account, symbol=sym.name, side=side, type=otype, qty=qty,
-                            price=price)  # fmt: skip
+                            price=price, client_id=client_id)  # fmt: skip
 
     async def order(self, request: Request) -> Response:
         session, form, ok = await self._form(request)
