@@ -82,6 +82,9 @@ def test_missing_extra_and_malformed_params(trader) -> None:  # type: ignore[no-
     err(trader.post("/api/v3/batchOrders", batchOrders="not json"), 33333)
     err(trader.post("/api/v3/batchOrders", batchOrders=json.dumps([{**BUY}] * 21)), 33333)
     err(trader.delete("/api/v3/openOrders", symbol="A,B,C,D,E,F"), 33333)
+    # PostgreSQL text holds no NUL: refused as a bad parameter (it was a 500 there)
+    bad = {**BUY, "quantity": "0.001", "price": "20000", "newClientOrderId": "a\x00b"}
+    assert "NUL" in err(trader.post("/api/v3/order", **bad), 33333)["msg"]
 
 
 def test_public_param_errors(env: Env) -> None:
@@ -95,6 +98,7 @@ def test_public_param_errors(env: Env) -> None:
     err(http.get("/api/v3/exchangeInfo", params={"symbol": "BTCUSDT", "symbols": "ETHUSDT"}), -1128)
     err(http.get("/api/v3/ping?a=1&a=2"), 33333)
     err(http.get("/api/v3/ping?a=%ff"), 700008)
+    err(http.get("/api/v3/depth?symbol=BTC%00USDT"), 33333)
     err(http.get("/api/v3/nothing-here"), 404, 404)
     assert http.get("/api/v3/ping").json() == {}
 

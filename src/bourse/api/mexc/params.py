@@ -108,7 +108,7 @@ def collect(query: bytes, body: bytes, content_type: str = "") -> tuple[dict[str
             raise ApiError(PARAM_ERROR, f"Duplicate parameter '{k}'.")
         params[k] = v
     if not body.strip():
-        return params, False
+        return _without_nul(params), False
     body_params: dict[str, str] = {}
     is_form = False
     if body_is_json(body):
@@ -133,7 +133,15 @@ def collect(query: bytes, body: bytes, content_type: str = "") -> tuple[dict[str
             raise ApiError(
                 PARAM_ERROR, f"Parameter '{k[:64]}' has different values in the query and the body."
             )
-    return params, is_form
+    return _without_nul(params), is_form
+
+
+def _without_nul(params: dict[str, str]) -> dict[str, str]:
+    """``params``, refused if a name or value holds NUL (PostgreSQL text cannot: a 500 there)."""
+    for k, v in params.items():
+        if "\x00" in k or "\x00" in v:
+            raise ApiError(PARAM_ERROR, f"Parameter {k[:64]!r} contains a NUL character.")
+    return params
 
 
 def parse_int(name: str, text: str, minimum: int | None = None, maximum: int | None = None) -> int:
