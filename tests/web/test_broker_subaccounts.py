@@ -198,3 +198,16 @@ def test_sub_account_pages_render_within_budget(demo: Demo) -> None:
     form = {**_form(http, page), "direction": "in", "asset": "USDT", "amount": "10"}
     assert http.post(page + "/transfer", data=form).status_code == 303
     assert_within_budget(http, ["/broker/subaccounts", page])
+
+
+def test_a_post_without_its_one_time_id_applies_as_sent(demo: Demo) -> None:
+    """A hand-made post without ``form_id`` gets a fresh id each time: two posts move money
+    twice (each was sent once), instead of sharing the empty id ("web-"), where the second
+    would silently count as a retry of the first."""
+    http = _independent(demo)
+    page = _create_sub(http)
+    form = {**_form(http, page), "direction": "in", "asset": "USDT", "amount": "10"}
+    del form["form_id"]
+    for _ in range(2):
+        assert http.post(page + "/transfer", data=form).status_code == 303
+    assert _free(http.get(page).text, "USDT") == "20"

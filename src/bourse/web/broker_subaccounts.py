@@ -48,6 +48,7 @@ from bourse.web.console import (
     Faucet,
     FaucetRefused,
     field,
+    once_id,
     redirect,
     timed,
 )
@@ -295,7 +296,7 @@ class SubAccountPages(BrokerConsole):
         into = field(form, "direction", 4) != "out"
         src, dst = (None, sub.name) if into else (sub.name, None)
         self.svc.subaccounts.transfers.transfer(
-            tenant, src, dst, "SPOT", "SPOT", asset, amount, "web-" + field(form, "form_id", 32)
+            tenant, src, dst, "SPOT", "SPOT", asset, amount, "web-" + once_id(form, "form_id")
         )
         return "moved-in" if into else "moved-out"
 
@@ -309,7 +310,7 @@ class SubAccountPages(BrokerConsole):
         if self.faucet is None:
             raise FaucetRefused("Test funds exist only on a demo server.")
         asset, amount = field(form, "asset", 16).upper(), field(form, "amount", 40)
-        self.faucet(sub.account_id, asset, amount, "web-sub-" + field(form, "form_id", 32))
+        self.faucet(sub.account_id, asset, amount, "web-sub-" + once_id(form, "form_id"))
         return "funded"
 
     def _withdraw(self, tenant: Tenant, sub: SubAccount, form: dict[str, Any]) -> str:
@@ -317,7 +318,7 @@ class SubAccountPages(BrokerConsole):
         amount = to_units(field(form, "amount", 64), self.svc.wallet.asset(coin).scale)
         network = field(form, "network", 64) or None
         address = field(form, "address", FORM_FIELD_MAX)
-        client_id = "web-" + field(form, "form_id", 32)
+        client_id = "web-" + once_id(form, "form_id")
         self.svc.subaccounts.funds.withdraw(
             sub, coin, network, address, amount, client_id=client_id
         )

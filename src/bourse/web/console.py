@@ -114,6 +114,13 @@ def field(form: dict[str, Any], name: str, limit: int = 64) -> str:
     return str((form.get(name) or [""])[0]).strip()[:limit]
 
 
+def once_id(form: dict[str, Any], name: str = "request_id") -> str:
+    """The one-time id a money form is drawn with: sent again (a double-click, a reload), the
+    form applies once (the engine's client-id idempotency). A post made by hand without one
+    gets a fresh id, so it applies once, as it was sent once; never a shared empty id."""
+    return field(form, name, 32) or secrets.token_urlsafe(12)
+
+
 def _csv(text: str) -> list[str]:
     return [x for x in (p.strip() for p in text.replace("\n", ",").split(",")) if x]
 
@@ -236,7 +243,7 @@ class Console:
             )
         asset = str((form.get("asset") or [""])[0]).upper()[:16]
         amount = str((form.get("amount") or [""])[0]).strip()[:40]
-        request_id = str((form.get("request_id") or [""])[0])[:32] or secrets.token_urlsafe(12)
+        request_id = once_id(form)
         try:
             await run_in_threadpool(
                 self.faucet, session.user.account_id, asset, amount, f"web-{request_id}"

@@ -35,7 +35,7 @@ SENTENCES: dict[type[Exception], str] = {
     e.BelowMinNotional: "The order's value is below the minimum for this pair.",
     e.AboveMaxNotional: "The order's value is above the maximum for this pair.",
     e.PrecisionError: "That number has more decimals than this pair allows.",
-    e.AmountOutOfRange: "Enter a positive amount.",
+    e.AmountOutOfRange: "That amount is zero, negative or too large; enter a positive amount.",
     e.NoLiquidity: "There is nobody on the other side of the book to trade with right now.",
     e.OrderNotFound: "That order is no longer open (it was filled or cancelled).",
     e.SymbolNotTrading: "Trading in this pair is paused.",

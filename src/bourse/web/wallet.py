@@ -40,7 +40,7 @@ from bourse.services.wallet.chain import Network
 from bourse.services.wallet.statuses import DEPOSIT_STATUS_NAMES, WITHDRAW_STATUS_NAMES
 from bourse.services.wallet.transfers import ACCOUNT_TYPES
 from bourse.web import figures, messages
-from bourse.web.console import Console, Faucet, field, redirect, timed
+from bourse.web.console import Console, Faucet, field, once_id, redirect, timed
 
 #: rows of each history shown
 HISTORY_SHOWN = 20
@@ -231,7 +231,7 @@ class WalletPages(Console):
             return self._refused(session)
         coin = field(form, "coin", 16).upper()
         kept = {k: field(form, k, 128) for k in ("network", "address", "memo", "amount")}
-        request_id = field(form, "request_id", 32) or secrets.token_urlsafe(12)
+        request_id = once_id(form)
 
         async def again(status: int, error: str) -> Response:
             return await self.withdraw_page(request, status=status, error=error, coin=coin,
@@ -326,7 +326,7 @@ class WalletPages(Console):
         if not ok:
             return self._refused(session)
         kept = {k: field(form, k, 40) for k in ("from", "to", "asset", "amount")}
-        request_id = field(form, "request_id", 32) or secrets.token_urlsafe(12)
+        request_id = once_id(form)
         try:
             amount = await self._amount(kept["asset"], kept["amount"])
             t = await run_in_threadpool(
@@ -347,7 +347,7 @@ class WalletPages(Console):
         if not ok:
             return self._refused(session)
         kept = {k: field(form, k, 256) for k in ("to_type", "to_account", "asset", "amount")}
-        request_id = field(form, "request_id", 32) or secrets.token_urlsafe(12)
+        request_id = once_id(form)
         account = session.user.account_id
         try:
             amount = await self._amount(kept["asset"], kept["amount"])
