@@ -16,6 +16,10 @@ applied on top of it, and reloads its state from the store, which still holds ex
 committed batch (crash-only). Handlers that read the store see the committing batch laid over
 it (``engine.inflight``).
 
+The loop that orders applying and committing across the engine thread and its committer
+thread is ``engine.pipeline``; this module owns the state and what a batch is: how commands are
+applied, a batch closed, committed, acknowledged or failed.
+
 Each command is applied by its handler, looked up by type in ``engine.handlers.HANDLERS``;
 client-id deduplication lives in ``engine.idempotency``, refusing replayed signed requests in
 ``engine.replays``, the in-memory state and its rebuild from
@@ -51,47 +55,20 @@ from bourse.engine.changes import BatchChanges, EngineStore
 from bourse.engine.clock import Clock, now_ms
 from bourse.engine.handlers import HANDLERS, Handler
 from bourse.engine.inflight import InFlightReads
+from bourse.engine.pipeline import STOP, Applied, Item, Pipeline
 from bourse.engine.replays import replay_key
 from bourse.engine.replica import apply_committed
-from bourse.engine.replies import LoopReply, Outcome, Reply, answer
+from bourse.engine.replies import LoopReply, Outcome
 from bourse.engine.state import load_state
 from bourse.engine.trace import MONEY_MOVEMENTS, Trace, current, origin_record
 
 log = logging.getLogger("bourse.engine")
 
 T = TypeVar("T")
-#: a queued command: what to apply, where its outcome goes, and who asked (``engine.trace``)
-Item = tuple[c.Command, Reply, Trace]
-_STOP = object()
-#: put on the queue when a commit finishes (the pipelined loop answers it)
-_COMMITTED = object()
 
 
 class EngineUnavailable(Exception):
     """The batch could not be committed; the command did not take effect."""
-
-
-class _Applied:
-    """A batch applied in memory: its commands, their outcomes, its changes, and what the
-    staged listeners publish once it has committed."""
-
-    __slots__ = ("batch", "outcomes", "changes", "published")
-
-    def __init__(
-        self,
-        batch: list[Item],
-        outcomes: list[Outcome],
-        changes: BatchChanges,
-        published: list[Callable[[], None]],
-    ) -> None:
-        self.batch = batch
-        self.outcomes = outcomes
-        self.changes = changes
-        self.published = published
-
-    def answer(self) -> None:
-        """Answer the callers (after the commit)."""
-        answer(self.outcomes)
 
 
 class Engine:
@@ -190,7 +167,7 @@ class Engine:
 
     def stop(self, timeout: float = 10.0) -> None:
         if self._thread is not None:
-            self._queue.put(_STOP)
+            self._queue.put(STOP)
             self._thread.join(timeout)
             self._thread = None
 
@@ -275,141 +252,9 @@ class Engine:
     def _loop(self) -> None:
         committer = ThreadPoolExecutor(1, thread_name_prefix="bourse-commit")
         try:
-            self._pipeline(committer)
+            Pipeline(self, committer).run()
         finally:
             committer.shutdown(wait=True)
-
-    def _pipeline(self, committer: ThreadPoolExecutor) -> None:
-        """Apply commands while the previous batch commits (on ``committer``); answer a batch
-        only once it committed.
-
-        While batch N commits, every command that arrives is applied at once into the open
-        batch N+1; when N's commit finishes (``_COMMITTED`` on the queue), N is answered and N+1
-        is closed and committed. The engine thread holds ``lock`` from the moment it applies a
-        command until no applied command is left uncommitted, so ``read`` never sees
-        uncommitted state: a waiting reader makes the engine commit what it applied and answer
-        it before it takes more work. If N's commit fails, N+1 (applied on top of N) fails with
-        it and the state is rebuilt from the store.
-        """
-        q = self._queue
-        inflight: tuple[_Applied, Future[float]] | None = None
-        #: the open batch: commands applied while ``inflight`` commits, and their outcomes
-        items: list[Item] = []
-        outcomes: list[Outcome] = []
-        while True:
-            if inflight is not None and self._readers:  # a reader waits: drain, let it in
-                self._drain(committer, inflight, items, outcomes)
-                inflight, items, outcomes = None, [], []
-                time.sleep(0)  # let the woken reader take the lock before we do
-            item = q.get()
-            if item is _COMMITTED:
-                if inflight is not None and inflight[1].done():
-                    inflight = self._next(committer, inflight, items, outcomes)
-                    items, outcomes = [], []
-                continue
-            batch, stop = ([], True) if item is _STOP else self._gather(item)
-            if batch and self.read_only is not None:
-                self._refuse(batch)
-            elif batch:
-                fresh = inflight is None
-                if fresh:
-                    self.lock.acquire()
-                try:
-                    if fresh:  # the store may be down (the reload fails): the batch fails
-                        self._check_writer()
-                    self._apply_into(batch, outcomes)
-                except Exception as exc:  # the store is down, or a bug: the state may diverge
-                    items.extend(batch)
-                    if inflight is not None:
-                        self._settle(*inflight, also=items)
-                        inflight = None
-                    self._fail([items], exc)
-                    items, outcomes = [], []
-                    self.lock.release()
-                else:
-                    items.extend(batch)
-                    # nothing committing: commit now; N committed (its signal may have been
-                    # dropped by _gather), or the open batch is full: answer N, commit N+1
-                    if inflight is None or inflight[1].done() or len(items) >= self.max_batch:
-                        inflight = (
-                            self._next(committer, inflight, items, outcomes)
-                            if inflight is not None
-                            else self._start(committer, self._close(items, outcomes))
-                        )
-                        items, outcomes = [], []
-            if stop:
-                if inflight is not None:
-                    self._drain(committer, inflight, items, outcomes)
-                return
-
-    def _start(
-        self, committer: ThreadPoolExecutor, applied: _Applied
-    ) -> tuple[_Applied, Future[float]]:
-        """Commit ``applied`` on ``committer``; its end is signalled on the queue."""
-        self._reads.inflight = applied.changes
-        commit = committer.submit(self._commit, applied.changes)
-        commit.add_done_callback(lambda _: self._queue.put(_COMMITTED))
-        return applied, commit
-
-    def _next(
-        self,
-        committer: ThreadPoolExecutor,
-        inflight: tuple[_Applied, Future[float]],
-        items: list[Item],
-        outcomes: list[Outcome],
-    ) -> tuple[_Applied, Future[float]] | None:
-        """Wait for the running commit and answer it; then commit the open batch, if any (else
-        release the lock). If the commit failed, the open batch fails with it."""
-        if not self._settle(*inflight, also=items) or not items:
-            self.lock.release()
-            return None
-        return self._start(committer, self._close(items, outcomes))
-
-    def _drain(
-        self,
-        committer: ThreadPoolExecutor,
-        inflight: tuple[_Applied, Future[float]],
-        items: list[Item],
-        outcomes: list[Outcome],
-    ) -> None:
-        """Commit and answer everything applied, then release the lock."""
-        following = self._next(committer, inflight, items, outcomes)
-        if following is not None:
-            self._next(committer, following, [], [])
-
-    def _gather(self, first: Any) -> tuple[list[Item], bool]:
-        """``first`` and whatever else is queued (up to ``max_batch``); whether _STOP came.
-        ``_COMMITTED`` signals met on the way are dropped: the caller checks its commit."""
-        q = self._queue
-        batch = [first]
-        while len(batch) < self.max_batch:
-            try:
-                nxt = q.get_nowait()
-            except queue.Empty:
-                break
-            if nxt is _STOP:
-                return batch, True
-            if nxt is not _COMMITTED:
-                batch.append(nxt)
-        return batch, False
-
-    def _settle(
-        self,
-        applied: _Applied,
-        commit: Future[float],
-        also: list[Item],
-    ) -> bool:
-        """Wait for ``applied``'s commit and answer it. If it failed, fail ``also`` (applied on
-        top of it) with it, rebuild the state, and return False."""
-        try:
-            committed_in = commit.result()
-        except Exception as exc:
-            self._fail([applied.batch, also], exc)
-            return False
-        self._reads.inflight = None
-        self._acknowledge(applied, committed_in)
-        applied.answer()
-        return True
 
     def _run_batch(self, batch: list[Item]) -> None:
         """Apply and commit ``batch`` on the calling thread, then answer it (no pipelining)."""
@@ -461,7 +306,7 @@ class Engine:
         self,
         batch: list[Item],
         outcomes: list[Outcome],
-    ) -> _Applied:
+    ) -> Applied:
         """Collect the changes of the commands applied since the last close; staged listeners
         see the state exactly as they left it."""
         changes = self._collect()
@@ -471,7 +316,7 @@ class Engine:
                 published.append(stage(changes))
             except Exception:
                 log.exception("staged listener failed")
-        return _Applied(batch, outcomes, changes, published)
+        return Applied(batch, outcomes, changes, published)
 
     def _commit(self, changes: BatchChanges) -> float:
         """Commit one batch's changes (any thread); the seconds it took."""
@@ -480,7 +325,7 @@ class Engine:
             self.store.commit(changes)
         return time.perf_counter() - started
 
-    def _acknowledge(self, applied: _Applied, committed_in: float) -> None:
+    def _acknowledge(self, applied: Applied, committed_in: float) -> None:
         """A batch committed: count it, then tell the observer and the listeners."""
         self.batches += 1
         self.commands += len(applied.batch)

@@ -1,6 +1,6 @@
 """The store as handlers read it while the previous batch is still committing.
 
-With the pipelined commit (``engine.engine``) the engine applies batch N+1 while batch N's
+With the pipelined commit (``engine.pipeline``) the engine applies batch N+1 while batch N's
 transaction runs, so N's orders, withdrawals and dust conversions are in memory but not yet in
 the database. The few handlers that read the store (an idempotent retry's earlier order or
 withdrawal, the daily count of dust conversions) read it through ``InFlightReads``, which looks
