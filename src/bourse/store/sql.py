@@ -15,7 +15,7 @@ Rows that only ever grow (postings, trades, transfers, deposits, idempotency key
 rows that change (balances, orders, accounts, fee overrides, withdrawals, assets, symbols,
 sequences, replay keys) are upserted; a fee override cleared to the default is deleted, and so
 are replay keys past their window. Reads (``load``,
-``get_order``, ``get_withdrawal``) use SQLAlchemy Core.
+``get_order``, ``get_withdrawal``) use SQLAlchemy Core; what ``load`` reads is ``snapshot``.
 
 The SQL of the writes is in ``batch_writes``; rows become domain objects in ``rows``.
 It behaves exactly like ``bourse.store.memory.MemoryStore`` with history kept: ``load`` gives
@@ -34,12 +34,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, select, text
 
-from bourse.domain.accounts import AccountKind
-from bourse.domain.money import Asset
-from bourse.domain.orders import Order, OrderStatus
-from bourse.domain.stp_groups import StpGroup
-from bourse.domain.symbols import Symbol
-from bourse.domain.wallet import FINAL_WITHDRAWAL, Account, Withdrawal
+from bourse.domain.orders import Order
+from bourse.domain.wallet import Withdrawal
 from bourse.engine.changes import BatchChanges, Snapshot
 from bourse.store import tables as t
 from bourse.store.batch_writes import (
@@ -52,11 +48,9 @@ from bourse.store.batch_writes import (
     last_by,
 )
 from bourse.store.rows import order_from_row, withdrawal_from_row
+from bourse.store.snapshot import COMMITS, read_snapshot
 
 log = logging.getLogger(__name__)
-
-_OPEN_STATUSES = (OrderStatus.NEW.value, OrderStatus.PARTIALLY_FILLED.value)
-_FINAL_WITHDRAWAL = tuple(s.value for s in FINAL_WITHDRAWAL)
 
 #: PostgreSQL advisory lock key held by the one engine that writes a database ("bourse")
 WRITER_LOCK_KEY = 0x626F75727365
@@ -66,8 +60,6 @@ WRITER_LOCK_KEY = 0x626F75727365
 WRITER_IDLE_TIMEOUT_MS = 5_000
 #: seconds between the live writer's heartbeats (well under the idle timeout)
 WRITER_HEARTBEAT_S = 1.0
-#: meta row counting committed batches: how a new writer sees that its loaded state is stale
-COMMITS = "commits"
 
 
 class StoreLocked(Exception):
@@ -371,111 +363,9 @@ class SqlStore:
                 raise
 
     def _load(self, conn: Connection) -> Snapshot:
-        assets = [
-            Asset(r.code, r.scale, r.name)
-            for r in conn.execute(select(t.assets).order_by(t.assets.c.code))
-        ]
-        by_code = {a.code: a for a in assets}
-        symbols = [
-            Symbol(
-                name=r.name,
-                base=by_code[r.base],
-                quote=by_code[r.quote],
-                price_scale=r.price_scale,
-                qty_scale=r.qty_scale,
-                min_qty=r.min_qty,
-                max_qty=r.max_qty,
-                min_notional=r.min_notional,
-                max_notional=r.max_notional,
-                trading=bool(r.trading),
-                order_types=tuple(x for x in r.order_types.split(",") if x),
-            )
-            for r in conn.execute(select(t.symbols).order_by(t.symbols.c.name))
-        ]
-        accounts = [
-            Account(
-                r.id, AccountKind(r.kind), r.parent_id, bool(r.frozen), r.name, bool(r.mx_deduct)
-            )
-            for r in conn.execute(select(t.accounts).order_by(t.accounts.c.id))
-        ]
-        b = t.balances.c
-        balances = {
-            (r[0], r[1]): (r[2], r[3])
-            for r in conn.execute(select(b.account_id, b.asset, b.available, b.locked))
-        }
-        open_orders = [
-            order_from_row(r)
-            for r in conn.execute(
-                select(t.orders)
-                .where(t.orders.c.status.in_(_OPEN_STATUSES))
-                .order_by(t.orders.c.id)
-            ).mappings()
-        ]
-        f = t.fee_overrides.c
-        fee_overrides = {
-            r[0]: (r[1], r[2]) for r in conn.execute(select(f.account_id, f.maker, f.taker))
-        }
-        open_withdrawals = [
-            withdrawal_from_row(r)
-            for r in conn.execute(
-                select(t.withdrawals)
-                .where(t.withdrawals.c.status.not_in(_FINAL_WITHDRAWAL))
-                .order_by(t.withdrawals.c.id)
-            ).mappings()
-        ]
-        i = t.idempotency.c
-        idempotency = {
-            (r[0], r[1], r[2]): (r[3], r[4])
-            for r in conn.execute(
-                select(i.scope, i.account_id, i.client_id, i.fingerprint, i.result_id)
-            )
-        }
-        rp = t.replays.c
-        replays = {r[0]: r[1] for r in conn.execute(select(rp.key, rp.expires))}
-        sequences = {r[0]: r[1] for r in conn.execute(select(t.meta.c.key, t.meta.c.value))}
-        self._db_commits = int(sequences.pop(COMMITS, 0))  # ours, not an engine sequence
-        self._seq_written = dict(sequences)
-        return Snapshot(
-            assets=assets,
-            symbols=symbols,
-            accounts=accounts,
-            balances=balances,
-            open_orders=open_orders,
-            fee_overrides=fee_overrides,
-            open_withdrawals=open_withdrawals,
-            idempotency=idempotency,
-            sequences=sequences,
-            last_prices=self._last_prices(conn),
-            stp_groups=[
-                StpGroup(
-                    r.id,
-                    r.owner_account,
-                    r.name,
-                    {int(x) for x in r.members.split(",") if x},
-                    r.created,
-                    r.updated,
-                    bool(r.deleted),
-                )
-                for r in conn.execute(select(t.stp_groups).order_by(t.stp_groups.c.id))
-            ],
-            replays=replays,
-        )
-
-    @staticmethod
-    def _last_prices(conn: Connection) -> dict[str, int]:
-        """The price of each symbol's newest trade (one index lookup per listed symbol)."""
-        tr = t.trades.c
-        out: dict[str, int] = {}
-        for (name,) in conn.execute(select(t.symbols.c.name)):
-            row = conn.execute(
-                select(tr.price)
-                .where(tr.symbol == name)
-                .order_by(tr.time.desc(), tr.id.desc())
-                .limit(1)
-            ).first()
-            if row is not None:
-                out[name] = row[0]
-        return out
+        snapshot, self._db_commits = read_snapshot(conn)
+        self._seq_written = dict(snapshot.sequences)
+        return snapshot
 
     def _one(self, stmt: Any, params: dict[str, Any]) -> Any:
         with self._lock:

@@ -1,0 +1,133 @@
+"""What ``SqlStore.load`` reads: the engine's ``Snapshot`` (``engine.state`` rebuilds from it).
+
+Only what the engine keeps in memory is read: assets, symbols, accounts, balances, open orders
+and open withdrawals, fee overrides, client ids, replay keys, sequences, the last price of each
+symbol and self-trade-prevention groups. The caller runs it in one transaction (on PostgreSQL a
+repeatable-read one), so every table is read as of the same commit.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, select
+
+from bourse.domain.accounts import AccountKind
+from bourse.domain.money import Asset
+from bourse.domain.orders import OrderStatus
+from bourse.domain.stp_groups import StpGroup
+from bourse.domain.symbols import Symbol
+from bourse.domain.wallet import FINAL_WITHDRAWAL, Account
+from bourse.engine.changes import Snapshot
+from bourse.store import tables as t
+from bourse.store.rows import order_from_row, withdrawal_from_row
+
+#: meta row counting committed batches: how a new writer sees that its loaded state is stale
+COMMITS = "commits"
+
+_OPEN_STATUSES = (OrderStatus.NEW.value, OrderStatus.PARTIALLY_FILLED.value)
+_FINAL_WITHDRAWAL = tuple(s.value for s in FINAL_WITHDRAWAL)
+
+
+def read_snapshot(conn: Connection) -> tuple[Snapshot, int]:
+    """The snapshot on ``conn``, and the count of batches committed so far (``COMMITS``, kept
+    out of the snapshot's sequences: it is the store's, not the engine's)."""
+    assets = [
+        Asset(r.code, r.scale, r.name)
+        for r in conn.execute(select(t.assets).order_by(t.assets.c.code))
+    ]
+    by_code = {a.code: a for a in assets}
+    symbols = [
+        Symbol(
+            name=r.name,
+            base=by_code[r.base],
+            quote=by_code[r.quote],
+            price_scale=r.price_scale,
+            qty_scale=r.qty_scale,
+            min_qty=r.min_qty,
+            max_qty=r.max_qty,
+            min_notional=r.min_notional,
+            max_notional=r.max_notional,
+            trading=bool(r.trading),
+            order_types=tuple(x for x in r.order_types.split(",") if x),
+        )
+        for r in conn.execute(select(t.symbols).order_by(t.symbols.c.name))
+    ]
+    accounts = [
+        Account(r.id, AccountKind(r.kind), r.parent_id, bool(r.frozen), r.name, bool(r.mx_deduct))
+        for r in conn.execute(select(t.accounts).order_by(t.accounts.c.id))
+    ]
+    b = t.balances.c
+    balances = {
+        (r[0], r[1]): (r[2], r[3])
+        for r in conn.execute(select(b.account_id, b.asset, b.available, b.locked))
+    }
+    open_orders = [
+        order_from_row(r)
+        for r in conn.execute(
+            select(t.orders).where(t.orders.c.status.in_(_OPEN_STATUSES)).order_by(t.orders.c.id)
+        ).mappings()
+    ]
+    f = t.fee_overrides.c
+    fee_overrides = {
+        r[0]: (r[1], r[2]) for r in conn.execute(select(f.account_id, f.maker, f.taker))
+    }
+    open_withdrawals = [
+        withdrawal_from_row(r)
+        for r in conn.execute(
+            select(t.withdrawals)
+            .where(t.withdrawals.c.status.not_in(_FINAL_WITHDRAWAL))
+            .order_by(t.withdrawals.c.id)
+        ).mappings()
+    ]
+    i = t.idempotency.c
+    idempotency = {
+        (r[0], r[1], r[2]): (r[3], r[4])
+        for r in conn.execute(
+            select(i.scope, i.account_id, i.client_id, i.fingerprint, i.result_id)
+        )
+    }
+    rp = t.replays.c
+    replays = {r[0]: r[1] for r in conn.execute(select(rp.key, rp.expires))}
+    sequences = {r[0]: r[1] for r in conn.execute(select(t.meta.c.key, t.meta.c.value))}
+    commits = int(sequences.pop(COMMITS, 0))  # the store's, not an engine sequence
+    snapshot = Snapshot(
+        assets=assets,
+        symbols=symbols,
+        accounts=accounts,
+        balances=balances,
+        open_orders=open_orders,
+        fee_overrides=fee_overrides,
+        open_withdrawals=open_withdrawals,
+        idempotency=idempotency,
+        sequences=sequences,
+        last_prices=_last_prices(conn),
+        stp_groups=[
+            StpGroup(
+                r.id,
+                r.owner_account,
+                r.name,
+                {int(x) for x in r.members.split(",") if x},
+                r.created,
+                r.updated,
+                bool(r.deleted),
+            )
+            for r in conn.execute(select(t.stp_groups).order_by(t.stp_groups.c.id))
+        ],
+        replays=replays,
+    )
+    return snapshot, commits
+
+
+def _last_prices(conn: Connection) -> dict[str, int]:
+    """The price of each symbol's newest trade (one index lookup per listed symbol)."""
+    tr = t.trades.c
+    out: dict[str, int] = {}
+    for (name,) in conn.execute(select(t.symbols.c.name)):
+        row = conn.execute(
+            select(tr.price)
+            .where(tr.symbol == name)
+            .order_by(tr.time.desc(), tr.id.desc())
+            .limit(1)
+        ).first()
+        if row is not None:
+            out[name] = row[0]
+    return out
