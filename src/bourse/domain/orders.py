@@ -26,6 +26,7 @@ class OrderStatus(StrEnum):
 
 
 OPEN_STATUSES = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
+_NEW = OrderStatus.NEW
 
 
 class StpMode(StrEnum):
@@ -115,7 +116,7 @@ class Order:
         self.filled_qty = 0
         self.filled_quote = 0
         self.locked = 0
-        self.status = OrderStatus.NEW
+        self.status = _NEW
         self.client_id = client_id
         self.stp = stp
         self.source = source

@@ -17,15 +17,19 @@ A command either succeeds as a whole or raises before changing anything. The eng
 
 from __future__ import annotations
 
+from bisect import insort
+from collections import deque
+
 from bourse.domain.errors import OrderNotFound, UnknownSymbol
-from bourse.domain.ledger import AVAILABLE, LOCKED, Posting
+from bourse.domain.ledger import AVAILABLE, LOCKED, LedgerCorrupted, Posting
 from bourse.domain.matching.locking import order_lock, walk
 from bourse.domain.matching.loop import match
 from bourse.domain.matching.state import ExchangeState
-from bourse.domain.matching.validation import admit, find_symbol, validate
+from bourse.domain.matching.validation import ALL_TYPES, admit, find_symbol, validate
 from bourse.domain.orderbook import OrderBook
 from bourse.domain.orders import (
     BUY,
+    SELL,
     Order,
     OrderRequest,
     OrderStatus,
@@ -39,6 +43,12 @@ _PART_CANCELED = OrderStatus.PARTIALLY_CANCELED
 _LIMIT = OrderType.LIMIT
 _LIMIT_MAKER = OrderType.LIMIT_MAKER
 _FOK = OrderType.FILL_OR_KILL
+_IOC = OrderType.IMMEDIATE_OR_CANCEL
+_ALL_TYPES = ALL_TYPES
+_new_order = object.__new__
+#: ``Order.__init__`` called as a plain function on ``object.__new__(Order)``: the interpreter
+#: inlines a Python-to-Python call, where ``Order(...)`` goes through ``type.__call__``
+_init_order = Order.__init__
 _new_posting = tuple.__new__  # Posting(...) without the namedtuple's Python-level __new__
 
 
@@ -73,7 +83,106 @@ class Exchange(ExchangeState):
 
     # --- placing -------------------------------------------------------------------------------
     def place(self, req: OrderRequest, now: int) -> Order:
-        """Validate, lock funds, match, and rest or finish the order. Returns the order."""
+        """Validate, lock funds, match, and rest or finish the order. Returns the order.
+
+        The common case, a valid LIMIT or IOC order the account can pay for, runs here with
+        ``admit`` and ``order_lock`` inlined (the same checks, in expressions: this is every
+        order's path); any other order, and any order that fails one of those checks, goes
+        through the full pipeline, which raises exactly the error it always raised.
+        """
+        sym = self.symbols.get(req.symbol)
+        otype = req.type
+        if sym is None or (otype is not _LIMIT and otype is not _IOC):
+            return self._place(req, now)
+        qty = req.qty
+        price = req.price
+        side = req.side
+        account = req.account
+        nm = sym.notional_mult
+        notional = price * qty * nm
+        if (
+            qty <= 0
+            or price <= 0
+            or req.quote_qty
+            or not sym.trading
+            or qty < sym.min_qty
+            or qty > sym.max_qty
+            or (sym.order_types is not _ALL_TYPES and otype not in sym.order_types)
+            or notional < sym.min_notional
+            or notional > sym.max_notional
+        ):
+            return self._place(req, now)
+        book = self.books[sym.name]
+        if side == BUY:
+            opp = book.asks
+            asset = sym.quote.code
+            lock = notional
+        elif side == SELL:
+            opp = book.bids
+            asset = sym.base.code
+            lock = qty * sym.base_mult
+        else:
+            return self._place(req, now)
+        if otype is _LIMIT and self.open_count.get(account, 0) >= self.max_open_orders:
+            return self._place(req, now)  # it may rest: over the open-order cap
+        ledger = self.ledger
+        key = (account, asset)
+        bal = ledger.balances.get(key)
+        if bal is None or bal[AVAILABLE] < lock:
+            return self._place(req, now)
+        # keys are ``sign x price``, best last: one comparison serves both sides
+        keys = opp.keys
+        crossing = keys[-1] >= opp.sign * price if keys else False
+        stp = req.stp or self.stp_default
+        # From here on nothing can fail. The order, and its lock posting (Ledger.lock, inlined).
+        oid = self.next_order_id
+        self.next_order_id = oid + 1
+        order = _new_order(Order)
+        _init_order(
+            order, oid, account, sym.name, side, otype, price, qty, 0, req.client_id, stp,
+            req.source, req.broker_id, now,
+        )  # fmt: skip
+        self.changed_orders[oid] = order
+        bal[AVAILABLE] -= lock
+        bal[LOCKED] += lock
+        ledger.journal.append(
+            _new_posting(
+                Posting, (account, AVAILABLE, account, LOCKED, asset, lock, "order_lock", oid)
+            )
+        )
+        ledger.touched.add(key)
+        order.locked = lock
+        if crossing:
+            last = match(self, order, sym, book, opp, now)
+            if last:
+                self.last_prices[sym.name] = last
+            status = order.status
+            if status is _CANCELED or status is _PART_CANCELED:  # by self-trade prevention
+                self.finish(order, sym, now, last)
+                return order
+        else:
+            last = 0
+        if otype is _LIMIT and order.remaining > 0:
+            # ExchangeState.rest, inlined: this is every resting order's path
+            side_ = book.bids if side == BUY else book.asks
+            level = side_.levels.get(price)
+            if level is None:
+                side_.levels[price] = deque((order,))
+                side_.level_qty[price] = order.remaining
+                insort(side_.keys, side_.sign * price)
+            else:
+                level.append(order)
+                side_.level_qty[price] += order.remaining
+            book.orders[oid] = order
+            self.open_orders[oid] = order
+            open_count = self.open_count
+            open_count[account] = open_count.get(account, 0) + 1
+        else:
+            self.finish(order, sym, now, last)
+        return order
+
+    def _place(self, req: OrderRequest, now: int) -> Order:
+        """``place`` through the full pipeline: every order type and every refusal."""
         sym, otype = admit(self.symbols, req)
         book = self.books[sym.name]
         opp = book.asks if req.side == BUY else book.bids
@@ -83,21 +192,11 @@ class Exchange(ExchangeState):
         # From here on nothing can fail. The order, and its lock posting (Ledger.lock, inlined).
         oid = self.next_order_id
         self.next_order_id = oid + 1
-        order = Order(
-            oid,
-            account,
-            sym.name,
-            req.side,
-            otype,
-            req.price,
-            qty,
-            req.quote_qty,
-            req.client_id,
-            stp,
-            req.source,
-            req.broker_id,
-            now,
-        )
+        order = _new_order(Order)
+        _init_order(
+            order, oid, account, sym.name, req.side, otype, req.price, qty, req.quote_qty,
+            req.client_id, stp, req.source, req.broker_id, now,
+        )  # fmt: skip
         self.changed_orders[oid] = order
         bal[AVAILABLE] -= lock
         bal[LOCKED] += lock
@@ -172,8 +271,33 @@ class Exchange(ExchangeState):
             side.level_qty[price] -= order.remaining
         else:
             side.drop_level(price)
-        del book.orders[order.id]
-        self.close_resting(book, order, self.symbols[symbol], now, reason, in_book=False)
+        oid = order.id
+        del book.orders[oid]
+        # ExchangeState.close_resting and release, inlined: this is every cancel's path
+        del self.open_orders[oid]
+        acc = order.account
+        self.open_count[acc] -= 1
+        locked = order.locked
+        if locked:
+            sym = self.symbols[symbol]
+            ledger = self.ledger
+            key = (acc, sym.quote.code if order.side == BUY else sym.base.code)
+            bal = ledger.balances[key]
+            if bal[LOCKED] < locked:
+                raise LedgerCorrupted(f"order {oid} holds more than is locked")
+            bal[LOCKED] -= locked
+            bal[AVAILABLE] += locked
+            ledger.journal.append(
+                _new_posting(
+                    Posting, (acc, LOCKED, acc, AVAILABLE, key[1], locked, "order_unlock", oid)
+                )
+            )
+            ledger.touched.add(key)
+            order.locked = 0
+        order.status = _PART_CANCELED if order.filled_qty else _CANCELED
+        order.cancel_reason = reason
+        order.updated = now
+        self.changed_orders[oid] = order
         return order
 
     def cancel_all(self, account: int, symbol: str, now: int) -> list[Order]:

@@ -32,7 +32,8 @@ PRICED = frozenset(
 )
 _MARKET = OrderType.MARKET
 #: a Symbol's default ``order_types`` (the same tuple object): every type allowed
-_ALL_TYPES = Symbol.__dataclass_fields__["order_types"].default
+ALL_TYPES = Symbol.__dataclass_fields__["order_types"].default
+_ALL_TYPES = ALL_TYPES
 _SIDES = (BUY, SELL)
 
 
