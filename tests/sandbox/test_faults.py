@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from bourse.sandbox.faults import MAX_FAULTS, Fault, MemoryFaults
-from bourse.sandbox.market_maker import _along
+from bourse.sandbox.mid_price import along
 
 
 class Clock:
@@ -75,4 +75,4 @@ def test_the_table_is_bounded_under_concurrency() -> None:
 )
 def test_a_path_is_linear_between_waypoints_and_flat_after(ms: int, price: int) -> None:
     path = [(0, 100), (1000, 200), (2000, 200), (3000, 100)]
-    assert _along(path, ms) == price
+    assert along(path, ms) == price

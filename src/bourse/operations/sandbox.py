@@ -20,7 +20,8 @@ from bourse.operations.registry import OperationError, operation
 from bourse.sandbox import faucet as f
 from bourse.sandbox.controls import ResetInProgress, Sandbox
 from bourse.sandbox.faults import KINDS, MAX_DURATION_S, Fault
-from bourse.sandbox.market_maker import MarketMaker, RecordedTrade
+from bourse.sandbox.market_maker import MarketMaker
+from bourse.sandbox.mid_price import RecordedTrade
 from bourse.services.bundle import Services
 from bourse.store.repositories.faucet import FaucetLedger
 

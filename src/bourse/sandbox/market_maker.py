@@ -28,7 +28,6 @@ moved) is counted and skipped; nothing the engine says stops the thread. Every a
 from __future__ import annotations
 
 import logging
-import math
 import random
 import threading
 import time
@@ -42,58 +41,27 @@ from bourse.domain.errors import DomainError
 from bourse.domain.money import to_units
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType, StpMode
 from bourse.engine import commands as c
+from bourse.sandbox.mid_price import (
+    DRIFT,
+    PATH,
+    REPLAY,
+    WALK,
+    Book,
+    RecordedTrade,
+    clamp,
+    grid_step,
+    move,
+    rebase,
+    replay_end,
+)
 
 log = logging.getLogger("bourse.sandbox.market_maker")
 
 #: reference mid prices (quote per base) for the demo listings
 REFERENCE_PRICES: dict[str, str] = {"BTCUSDT": "60000", "ETHUSDT": "3000", "MXUSDT": "2.5"}
 
-#: distance between grid levels, in basis points of the reference price
-GRID_BPS = 5
-#: the mid never wanders further than this from the reference price (basis points)
-MAX_DRIFT_BPS = 2000
 #: seconds to wait for the engine to acknowledge one cycle's commands
 COMMAND_TIMEOUT = 10.0
-
-
-#: how a symbol's mid moves: the demo walk, a scripted path, a drift, a replay
-WALK, PATH, DRIFT, REPLAY = "walk", "path", "drift", "replay"
-#: recorded trades printed per symbol and cycle at most (the rest follow next cycle)
-REPLAY_PER_CYCLE = 20
-
-
-@dataclass(slots=True)
-class _Book:
-    """The maker's view of one symbol: grid step, reference and current mid (price units),
-    and what moves the mid (``mode`` with its script)."""
-
-    symbol: str
-    reference: int
-    step: int
-    mid: int
-    mode: str = WALK
-    #: PATH: waypoints (ms from ``started``, price units), sorted
-    path: list[tuple[int, int]] = field(default_factory=list)
-    #: DRIFT: ppm per minute of drift and of volatility
-    drift_ppm: int = 0
-    vol_ppm: int = 0
-    #: REPLAY: (ms from ``started`` at speed 1, price units, qty units, side), sorted; next index
-    trades: list[tuple[int, int, int, int]] = field(default_factory=list)
-    next_trade: int = 0
-    speed: float = 1.0
-    replayed: int = 0
-    started: float = 0.0
-    moved: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedTrade:
-    """One row of a replay: ms since the first row, price and quantity units, BUY or SELL."""
-
-    offset_ms: int
-    price: int
-    qty: int
-    side: int
 
 
 @dataclass(slots=True)
@@ -151,7 +119,7 @@ class MarketMaker:
         self._refs.update(reference_prices or {})
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._books: dict[str, _Book] = {}
+        self._books: dict[str, Book] = {}
         self._symbol_names = list(symbols) if symbols is not None else list(self._refs)
         #: held for one whole cycle and by every control, so a control never lands mid-cycle
         self._cycle = threading.RLock()
@@ -213,7 +181,7 @@ class MarketMaker:
     def paused(self) -> bool:
         return self._paused.is_set()
 
-    def _book(self, symbol: str) -> _Book:
+    def _book(self, symbol: str) -> Book:
         with self._cycle:
             if not self._books:
                 self._init_books()
@@ -222,13 +190,6 @@ class MarketMaker:
             raise KeyError(f"the market maker does not quote {symbol.upper()}")
         return book
 
-    def _rebase(self, book: _Book, price: int) -> None:
-        """Make ``price`` the book's reference and mid; a new grid step when it moved far."""
-        book.reference = book.mid = max(price, 1)
-        step = max(1, price * GRID_BPS // 10_000)
-        if not (book.step // 2 <= step <= book.step * 2):
-            book.step = step
-
     def set_price(self, symbol: str, price: int) -> None:
         """Move ``symbol``'s mid to ``price`` (units) now; the demo walk goes on around it."""
         if price <= 0:
@@ -236,7 +197,7 @@ class MarketMaker:
         book = self._book(symbol)
         with self._cycle:
             book.mode = WALK
-            self._rebase(book, price)
+            rebase(book, price)
 
     def set_path(self, symbol: str, points: Sequence[tuple[int, int]]) -> None:
         """Move the mid through ``points`` (ms from now, price units), linearly between them;
@@ -312,7 +273,7 @@ class MarketMaker:
             for book in self._books.values():
                 if self._stop.is_set():
                     return
-                self._move(book)
+                move(book, self.rng)
                 self._requote(book)
                 if book.mode == REPLAY:
                     self._replay_due(book)
@@ -320,35 +281,9 @@ class MarketMaker:
                     self._take(book)
             self.stats.cycles += 1
 
-    def _move(self, book: _Book) -> None:
-        now = time.monotonic()
-        if book.mode == WALK:
-            self._walk(book)
-        elif book.mode == PATH:
-            self._rebase(book, _along(book.path, int((now - book.started) * 1000)))
-            if (now - book.started) * 1000 >= book.path[-1][0]:
-                book.mode = WALK
-        elif book.mode == DRIFT:
-            minutes = max(0.0, now - (book.moved or now)) / 60
-            book.moved = now
-            shock = self.rng.gauss(0.0, 1.0) * math.sqrt(minutes)
-            change_ppm = round(book.drift_ppm * minutes + book.vol_ppm * shock)
-            self._rebase(book, book.mid + book.mid * change_ppm // 1_000_000)
-        elif book.mode == REPLAY:
-            due = book.trades[: self._replay_end(book, now)]
-            if due:
-                self._rebase(book, due[-1][1])
-
-    def _replay_end(self, book: _Book, now: float) -> int:
-        elapsed_ms = (now - book.started) * 1000 * book.speed
-        end = book.next_trade
-        while end < len(book.trades) and book.trades[end][0] <= elapsed_ms:
-            end += 1
-        return min(end, book.next_trade + REPLAY_PER_CYCLE)
-
-    def _replay_due(self, book: _Book) -> None:
+    def _replay_due(self, book: Book) -> None:
         """Print the recorded trades that are due, each against the maker's own quotes."""
-        end = self._replay_end(book, time.monotonic())
+        end = replay_end(book, time.monotonic())
         name = book.symbol
         orders: list[c.Command] = []
         for _, price, qty, side in book.trades[book.next_trade : end]:
@@ -383,31 +318,20 @@ class MarketMaker:
             if ref_text is None:
                 continue
             reference = to_units(ref_text, sym.price_scale)
-            step = max(1, reference * GRID_BPS // 10_000)
+            step = grid_step(reference)
             mid = reference
             if bid is not None and ask is not None and bid < ask:
                 mid = (bid + ask) // 2  # pick up where the market is (restart)
-            mid = self._clamp(mid, reference)
-            self._books[name] = _Book(name, reference, step, mid)
+            mid = clamp(mid, reference)
+            self._books[name] = Book(name, reference, step, mid)
 
-    @staticmethod
-    def _clamp(mid: int, reference: int) -> int:
-        span = reference * MAX_DRIFT_BPS // 10_000
-        return min(max(mid, reference - span), reference + span)
-
-    def _walk(self, book: _Book) -> None:
-        # one grid step up or down half the time, nudged back toward the reference
-        move = self.rng.choice((-1, 0, 0, 1)) * book.step
-        pull = (book.reference - book.mid) // 50
-        book.mid = self._clamp(book.mid + move + pull, book.reference)
-
-    def _wanted(self, book: _Book) -> tuple[list[int], list[int]]:
+    def _wanted(self, book: Book) -> tuple[list[int], list[int]]:
         center = book.mid // book.step
         bids = [(center - k) * book.step for k in range(1, self.levels + 1)]
         asks = [(center + k) * book.step for k in range(1, self.levels + 1)]
         return [p for p in bids if p > 0], asks
 
-    def _requote(self, book: _Book) -> None:
+    def _requote(self, book: Book) -> None:
         bids, asks = self._wanted(book)
         want = {BUY: set(bids), SELL: set(asks)}
         name, account = book.symbol, self.account
@@ -458,7 +382,7 @@ class MarketMaker:
             qty = min(sym.max_qty, qty * 2)  # at most ~63 doublings
         return int(min(qty, sym.max_qty))
 
-    def _take(self, book: _Book) -> None:
+    def _take(self, book: Book) -> None:
         name = book.symbol
 
         def top(engine: Any) -> tuple[Any, int | None, int | None]:
@@ -513,14 +437,4 @@ class MarketMaker:
         return ok
 
 
-def _along(path: Sequence[tuple[int, int]], ms: int) -> int:
-    """The price at ``ms`` on ``path`` (linear between waypoints, flat after the last)."""
-    if ms <= path[0][0]:
-        return path[0][1]
-    for (t0, p0), (t1, p1) in zip(path, path[1:], strict=False):
-        if ms <= t1:
-            return p0 + (p1 - p0) * (ms - t0) // max(1, t1 - t0)
-    return path[-1][1]
-
-
-__all__ = ["MarketMaker", "MakerStats", "REFERENCE_PRICES", "RecordedTrade"]
+__all__ = ["MarketMaker", "MakerStats", "REFERENCE_PRICES"]
