@@ -30,7 +30,7 @@ from bourse.api.mexc import openapi
 from bourse.api.mexc.context import Endpoint
 from bourse.api.mexc.errors import NOT_FOUND, ApiError, busy
 from bourse.api.mexc.ratelimit import RateLimiter
-from bourse.api.mexc.routes import ENDPOINTS, merge, routes
+from bourse.api.mexc.routes import ENDPOINTS, EndpointApp, merge, routes
 from bourse.api.observability.health import health_routes
 from bourse.api.observability.metrics import Metrics, metrics_routes
 from bourse.api.observability.middleware import RequestIds
@@ -157,6 +157,7 @@ def create_app(
     limiter = RateLimiter(
         platform.config.rate_limits, on_refusal=meter.refused if meter is not None else None
     )
+    direct: dict[tuple[str, str], tuple[Any, Any]] = {}  # filled once the router is built
     app = Starlette(
         routes=[
             *routes(platform, limiter, endpoints=endpoints),
@@ -182,10 +183,19 @@ def create_app(
         ],
         exception_handlers={HTTPException: http_error, StoreBusy: store_busy},
         middleware=[
-            Middleware(RequestIds, observe=meter.observe_request if meter is not None else None)
+            Middleware(
+                RequestIds,
+                observe=meter.observe_request if meter is not None else None,
+                direct=direct,
+            )
         ],
     )
     app.router = ExactRouter(app.router.routes)  # the same routes, found by path and method
+    # the MEXC endpoints the router would find by path and method: answered by the request-id
+    # middleware directly (their pipeline maps every error itself), not through the stack
+    for key, route in app.router.index().items():
+        if isinstance(route.endpoint, EndpointApp):
+            direct[key] = (route, route.endpoint.respond)
     app.state.platform = platform
     app.state.metrics = meter
     if isinstance(platform.sandbox, Sandbox):  # demo mode: the injected faults apply

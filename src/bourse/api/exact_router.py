@@ -36,11 +36,15 @@ class ExactRouter(Router):
                     index[key] = route
         return index
 
+    def index(self) -> dict[tuple[str, str], Route]:
+        """(path, method) -> the route Starlette's scan would find first, for plain paths."""
+        if self._indexed != len(self.routes):
+            self._index, self._indexed = self._build(), len(self.routes)
+        return self._index
+
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            if self._indexed != len(self.routes):
-                self._index, self._indexed = self._build(), len(self.routes)
-            route = self._index.get((get_route_path(scope), scope["method"]))
+            route = self.index().get((get_route_path(scope), scope["method"]))
             if route is not None:
                 match, child_scope = route.matches(scope)
                 if match is Match.FULL:

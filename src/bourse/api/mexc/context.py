@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,15 @@ class Ctx:
     principal: Any = None
     #: the request's signature, lower-cased, once ``key`` authenticated it ("" otherwise)
     signature: str = ""
+    #: the request's headers by lower-case name (``routes.header_map``); ``header`` reads them
+    headers: Mapping[bytes, bytes] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        """The request header ``name`` (lower case), as ``request.headers.get`` answers."""
+        if not self.headers:  # a Ctx made without them
+            return self.request.headers.get(name)
+        value = self.headers.get(name.encode("latin-1"))
+        return None if value is None else value.decode("latin-1")
 
     @property
     def account(self) -> int:

@@ -9,13 +9,15 @@ run the handler; turn any error into MEXC's ``{"code","msg"}`` with the mapped H
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
 
 from bourse.api.mexc import (
     account,
@@ -59,73 +61,164 @@ def client_ip(request: Request, trust_forwarded: bool) -> str:
     return throttle.client_ip(request.headers.get("x-forwarded-for"), peer, trust_forwarded)
 
 
-def _endpoint_app(ep: Endpoint, platform: Services, limiter: RateLimiter) -> Any:
-    trust = platform.config.trust_forwarded_for
-    keys = platform.apikeys
-    specs = ep.params
-    signed = ep.signed
-    path = ep.path
+def header_map(raw: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
+    """A request's headers by (lower-case) name; a repeated name keeps its first value, as
+    Starlette's ``Headers.get`` answers."""
+    out: dict[bytes, bytes] = {}
+    for name, value in raw:
+        if name not in out:
+            out[name] = value
+    return out
 
-    async def handle(request: Request) -> Response:
-        now = now_ms()
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The request body, as Starlette's ``Request.body`` reads it (a client gone: raises
+    ``ClientDisconnect``). Ends with the body: the server sends its last chunk with
+    ``more_body`` false, or ``http.disconnect``."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.request":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+        elif kind == "http.disconnect":
+            raise ClientDisconnect()
+
+
+def render(result: Any) -> bytes:
+    """``result`` as Starlette's ``JSONResponse`` writes it (compact, UTF-8, no NaN)."""
+    return json.dumps(
+        result, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
+
+
+_JSON = (b"content-type", b"application/json")
+Headers = tuple[tuple[bytes, bytes], ...]
+
+
+class EndpointApp:
+    """One endpoint's pipeline (see the module docstring) as a pure ASGI app: the request read
+    from the ASGI scope and the answer sent as ASGI messages, no Starlette ``Request`` or
+    ``Response`` on the way of a JSON answer (the handler still gets a ``Request`` in its
+    ``Ctx``). ``respond`` also takes headers to add and returns the status: the request-id
+    middleware calls it directly for a route it finds by path and method
+    (``bourse.api.observability.middleware``)."""
+
+    def __init__(self, ep: Endpoint, platform: Services, limiter: RateLimiter) -> None:
+        self.ep = ep
+        self.platform = platform
+        self.limiter = limiter
+        self.trust = platform.config.trust_forwarded_for
+        self.__name__ = f"{ep.method.lower()}_{ep.path.strip('/').replace('/', '_')}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.respond(scope, receive, send, ())
+
+    async def respond(self, scope: Scope, receive: Receive, send: Send, extra: Headers) -> int:
+        """Serve the request; ``extra`` headers go on the answer; returns its HTTP status."""
         try:
-            ip = client_ip(request, trust)
-            if not signed:
-                limiter.hit("ip:" + ip, path, now)
-            query: bytes = request.scope.get("query_string", b"")
-            body = b"" if request.method == "GET" else await request.body()
-            params, is_form = collect(query, body)
-            key = principal = None
-            signature = ""
-            try:
-                if signed and is_bearer(authorization := request.headers.get("authorization")):
-                    # OAuth: the access token is the credential (no signature or timestamp)
-                    key, principal = await run_in_threadpool(
-                        bearer_key,
-                        platform,
-                        authorization,
-                        request.headers.get("source"),
-                        ep.permission,
-                        now,
-                    )
-                elif signed:
-                    key, signature = authenticate(
-                        keys,
-                        request.headers.get("x-mexc-apikey"),
-                        ip,
-                        query,
-                        body,
-                        is_form,
-                        params,
-                        ep.permission,
-                        now,
-                    )
-            except ApiError:
-                limiter.hit("auth-failed:" + ip, path, now)  # credential guessing, per IP
-                raise
-            if key is not None:
-                limiter.hit(f"uid:{key.account_id}", path, now)
-                # who moves money in this request (recorded with each movement it makes)
-                set_origin(
-                    f"oauth:{principal.client_id}"
-                    if principal is not None
-                    else f"api_key:{key.api_key}"
-                )
-            # signed: checked above; public: some clients sign everything, and MEXC ignores it
-            for name in SIGNED_PARAMS:
-                params.pop(name, None)
-            ctx = Ctx(
-                platform, request, validate(specs, params), ip, now, key, principal, signature
-            )
-            result = await ep.handler(ctx)
+            result = await self.handle(scope, receive)
         except Exception as exc:  # every error becomes a MEXC error body
-            return to_response(exc)
+            result = to_response(exc)
         if isinstance(result, Response):
-            return result
-        return JSONResponse(result)
+            return await _send_response(result, scope, receive, send, extra)
+        body = render(result)
+        length = (b"content-length", str(len(body)).encode())
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [length, _JSON, *extra]}
+        )
+        await send({"type": "http.response.body", "body": body})
+        return 200
 
-    handle.__name__ = f"{ep.method.lower()}_{path.strip('/').replace('/', '_')}"
-    return handle
+    async def handle(self, scope: Scope, receive: Receive) -> Any:
+        ep, limiter, path, signed = self.ep, self.limiter, self.ep.path, self.ep.signed
+        now = now_ms()
+        headers = header_map(scope["headers"])
+        peer = scope.get("client")
+        ip = throttle.client_ip(
+            _text(headers.get(b"x-forwarded-for")), peer[0] if peer else None, self.trust
+        )
+        if not signed:
+            limiter.hit("ip:" + ip, path, now)
+        query: bytes = scope.get("query_string", b"")
+        body = b"" if scope["method"] == "GET" else await read_body(receive)
+        params, is_form = collect(query, body)
+        key = principal = None
+        signature = ""
+        try:
+            if signed and is_bearer(authorization := _text(headers.get(b"authorization"))):
+                # OAuth: the access token is the credential (no signature or timestamp)
+                key, principal = await run_in_threadpool(
+                    bearer_key,
+                    self.platform,
+                    authorization,
+                    _text(headers.get(b"source")),
+                    ep.permission,
+                    now,
+                )
+            elif signed:
+                key, signature = authenticate(
+                    self.platform.apikeys,
+                    _text(headers.get(b"x-mexc-apikey")),
+                    ip,
+                    query,
+                    body,
+                    is_form,
+                    params,
+                    ep.permission,
+                    now,
+                )
+        except ApiError:
+            limiter.hit("auth-failed:" + ip, path, now)  # credential guessing, per IP
+            raise
+        if key is not None:
+            limiter.hit(f"uid:{key.account_id}", path, now)
+            # who moves money in this request (recorded with each movement it makes)
+            set_origin(
+                f"oauth:{principal.client_id}"
+                if principal is not None
+                else f"api_key:{key.api_key}"
+            )
+        # signed: checked above; public: some clients sign everything, and MEXC ignores it
+        for name in SIGNED_PARAMS:
+            params.pop(name, None)
+        request = Request(scope, receive)
+        request._body = body  # read above: a handler asking again gets it
+        ctx = Ctx(
+            self.platform,
+            request,
+            validate(ep.params, params),
+            ip,
+            now,
+            key,
+            principal,
+            signature,
+            headers,
+        )
+        return await ep.handler(ctx)
+
+
+async def _send_response(
+    response: Response, scope: Scope, receive: Receive, send: Send, extra: Headers
+) -> int:
+    """Send a Starlette ``response`` with the ``extra`` headers; returns its status."""
+    if not extra:
+        await response(scope, receive, send)
+        return response.status_code
+
+    async def send_extra(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), *extra]
+        await send(message)
+
+    await response(scope, receive, send_extra)
+    return response.status_code
 
 
 def merge(*families: Iterable[Endpoint]) -> list[Endpoint]:
@@ -146,6 +239,6 @@ def routes(
     """Starlette routes for ``endpoints`` (default ``ENDPOINTS``), one shared limiter."""
     limiter = limiter or RateLimiter(platform.config.rate_limits)
     return [
-        Route(ep.path, _endpoint_app(ep, platform, limiter), methods=[ep.method])
+        Route(ep.path, EndpointApp(ep, platform, limiter), methods=[ep.method])
         for ep in (ENDPOINTS if endpoints is None else endpoints)
     ]

@@ -69,7 +69,7 @@ BATCH_ITEM_PARAMS = tuple(
 
 
 def _source(ctx: Ctx) -> str:
-    return (ctx.request.headers.get("source") or "")[:SOURCE_MAX]
+    return (ctx.header("source") or "")[:SOURCE_MAX]
 
 
 async def attribute(ctx: Ctx) -> Attribution:
@@ -80,7 +80,7 @@ async def attribute(ctx: Ctx) -> Attribution:
     independent broker that owns it; any other key's binding comes from the registry.
     """
     attributor = ctx.services.brokers.attributor
-    source = ctx.request.headers.get("source")
+    source = ctx.header("source")
     if ctx.principal is None and ctx.key is not None:
         # from the caches on the event loop when they know (the common case): no worker
         # thread, no SQL; only a cold cache sends the lookup to a thread below

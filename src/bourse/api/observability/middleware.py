@@ -15,7 +15,7 @@ import itertools
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from bourse.engine.trace import Trace, current
@@ -30,6 +30,10 @@ HEADER = b"x-request-id"
 _SANE = re.compile(rb"[A-Za-z0-9._:\-]{1,64}")
 #: called once per HTTP request with (route template, method, status, seconds)
 Observer = Callable[[str, str, int, float], None]
+#: an app answering a request directly, given the headers to add; returns the HTTP status
+Direct = Callable[[Scope, Receive, Send, tuple[tuple[bytes, bytes], ...]], Awaitable[int]]
+#: (path, method) -> (the route, as the router would have found it; its direct app)
+DirectRoutes = Mapping[tuple[str, str], tuple[Any, Direct]]
 
 
 class _Ids:
@@ -70,11 +74,22 @@ def route_template(scope: Scope) -> str:
 
 
 class RequestIds:
-    """The middleware (see the module docstring); ``observe`` gets each finished request."""
+    """The middleware (see the module docstring); ``observe`` gets each finished request.
 
-    def __init__(self, app: ASGIApp, observe: Observer | None = None) -> None:
+    ``direct``: routes answered without the rest of the stack (Starlette's exception
+    middleware, router and request/response wrappers), for a request whose (path, method) is
+    in it: the MEXC endpoints, which turn every error into their own answer and take the
+    request id as a header to send (``bourse.api.mexc.routes.EndpointApp``). The map is read
+    per request, so it may be filled after the app is built, and must hold only what the
+    router would find first for that path and method (``ExactRouter.index``).
+    """
+
+    def __init__(
+        self, app: ASGIApp, observe: Observer | None = None, direct: DirectRoutes | None = None
+    ) -> None:
         self.app = app
         self.observe = observe
+        self.direct: DirectRoutes = direct if direct is not None else {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -91,6 +106,20 @@ class RequestIds:
             return
         status = 500
         header = (HEADER, rid.encode())
+        started = time.perf_counter()
+        hit = None if scope.get("root_path") else self.direct.get((scope["path"], scope["method"]))
+        if hit is not None:
+            route, respond = hit
+            scope["route"] = route
+            scope["endpoint"] = route.endpoint
+            scope["path_params"] = {}
+            try:
+                status = await respond(scope, receive, send, (header,))
+            finally:
+                current.reset(token)
+                if self.observe is not None:
+                    self.observe(route.path, scope["method"], status, time.perf_counter() - started)
+            return
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -99,7 +128,6 @@ class RequestIds:
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
-        started = time.perf_counter()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
