@@ -139,6 +139,33 @@ def test_upserts_keep_the_last_change_of_a_batch(db_engine) -> None:  # type: ig
     assert _count(db_engine, t.orders) == 1 and _count(db_engine, t.balances) == 1
 
 
+#: text a row may carry that an array literal or a SQL string could get wrong
+AWKWARD = ['a"b', "back\\slash", "c,d", "{e}", " f ", "NULL", "null", "", "é€😀", "'; --", '\\"']
+
+
+def test_awkward_text_and_nulls_round_trip(db_engine) -> None:  # type: ignore[no-untyped-def]
+    """Every text value comes back as written (PostgreSQL writes each column as one array
+    literal: quotes, backslashes, commas, braces, blanks and the word NULL are escaped), and
+    a NULL stays NULL next to values in the same column."""
+    store = SqlStore(db_engine)
+    orders = [
+        _order(i + 1, client_id=v, source=v[::-1], broker_id=None if i % 2 else i)
+        for i, v in enumerate(AWKWARD)
+    ]
+    accounts = [Account(200 + i, AccountKind.USER, name=v) for i, v in enumerate(AWKWARD)]
+    keys = [IdempotencyRecord("order", 100, v, v + "fp", i, 1) for i, v in enumerate(AWKWARD)]
+    store.commit(
+        BatchChanges(accounts=accounts, orders=orders, idempotency=keys, sequences={"order": 99})
+    )
+    for i, v in enumerate(AWKWARD):
+        got = store.get_order(i + 1)
+        assert got is not None
+        assert (got.client_id, got.source, got.broker_id) == (v, v[::-1], None if i % 2 else i)
+    snap = SqlStore(db_engine).load()
+    assert [a.name for a in snap.accounts] == AWKWARD
+    assert snap.idempotency == {("order", 100, v): (v + "fp", i) for i, v in enumerate(AWKWARD)}
+
+
 def test_a_failing_batch_leaves_nothing_behind(db_engine) -> None:  # type: ignore[no-untyped-def]
     store = SqlStore(db_engine)
     rec = IdempotencyRecord("order", 100, "dup", "f", 1, 1)

@@ -8,8 +8,8 @@ checkout or ping per batch):
 
 * SQLite: ``executemany`` of ``INSERT`` / ``INSERT .. ON CONFLICT (pk) DO UPDATE``;
 * PostgreSQL (psycopg 3): one ``INSERT .. SELECT * FROM unnest(<column arrays>)`` (with
-  ``ON CONFLICT (pk) DO UPDATE`` for upserts) per table, all sent in one pipeline, so a batch
-  costs two round trips plus the commit's flush, whatever its size.
+  ``ON CONFLICT (pk) DO UPDATE`` for upserts) per table, sent with ``BEGIN`` and ``COMMIT`` in
+  one pipeline, so a batch costs one round trip plus the commit's flush, whatever its size.
 
 Rows that only ever grow (postings, trades, transfers, deposits, idempotency keys) are inserted;
 rows that change (balances, orders, accounts, fee overrides, withdrawals, assets, symbols,
@@ -29,7 +29,6 @@ import fcntl
 import logging
 import os
 import threading
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, select, text
@@ -39,13 +38,10 @@ from bourse.domain.wallet import Withdrawal
 from bourse.engine.changes import BatchChanges, Snapshot
 from bourse.store import tables as t
 from bourse.store.batch_writes import (
-    Write,
+    batch_work,
     build_writes,
-    by_code,
-    by_first,
-    by_id,
-    by_name,
-    last_by,
+    execute_postgresql,
+    execute_sqlite,
 )
 from bourse.store.rows import order_from_row, withdrawal_from_row
 from bourse.store.snapshot import COMMITS, read_snapshot
@@ -88,9 +84,7 @@ class SqlStore:
         self.engine = engine
         self.dialect = engine.dialect.name
         self._writes = build_writes(engine)
-        self._execute = (
-            self._execute_postgresql if self.dialect == "postgresql" else self._execute_sqlite
-        )
+        self._execute = execute_postgresql if self.dialect == "postgresql" else execute_sqlite
         self._lock = threading.RLock()
         self._conn: Connection | None = None
         #: sequences as last committed, so unchanged ones are not rewritten every batch
@@ -232,85 +226,7 @@ class SqlStore:
     def commit(self, ch: BatchChanges) -> None:
         """Write the whole batch in ONE transaction; on any error nothing of it is stored."""
         w = self._writes
-        work: list[tuple[Write, Sequence[Sequence[Any]]]] = []
-        rows: list[tuple[Any, ...]]
-        if ch.assets:
-            work.append(
-                (w["assets"], [(a.code, a.scale, a.name) for a in last_by(ch.assets, by_code)])
-            )
-        if ch.symbols:
-            rows = [
-                (s.name, s.base.code, s.quote.code, s.price_scale, s.qty_scale, s.min_qty,
-                 s.max_qty, s.min_notional, s.max_notional, s.trading, ",".join(s.order_types))
-                for s in last_by(ch.symbols, by_name)
-            ]  # fmt: skip
-            work.append((w["symbols"], rows))
-        if ch.accounts:
-            rows = [
-                (a.id, str(a.kind), a.parent, a.frozen, a.name, a.mx_deduct)
-                for a in last_by(ch.accounts, by_id)
-            ]
-            work.append((w["accounts"], rows))
-        if ch.dust:
-            work.append((w["dust"], ch.dust))  # DustRecord is a tuple in column order
-        if ch.origins:
-            work.append((w["origins"], ch.origins))  # OriginRecord is a tuple in column order
-        if ch.stp_groups:
-            rows = [
-                (g.id, g.owner, g.name, ",".join(map(str, sorted(g.members))), g.created,
-                 g.updated, g.deleted)
-                for g in last_by(ch.stp_groups, by_id)
-            ]  # fmt: skip
-            work.append((w["stp_groups"], rows))
-        if ch.postings:
-            work.append((w["postings"], ch.postings))  # Posting is a tuple in column order
-        if ch.balances:
-            rows = [(k[0], k[1], v[0], v[1]) for k, v in ch.balances.items()]
-            work.append((w["balances"], rows))
-        if ch.orders:
-            rows = [
-                (o.id, o.account, o.symbol, o.side, str(o.type), o.price, o.qty, o.quote_qty,
-                 o.remaining, o.filled_qty, o.filled_quote, o.locked, str(o.status), o.client_id,
-                 str(o.stp), o.source, o.broker_id, o.created, o.updated, o.cancel_reason)
-                for o in last_by(ch.orders, by_id)
-            ]  # fmt: skip
-            work.append((w["orders"], rows))
-        if ch.trades:
-            rows = [
-                (x.id, x.symbol, x.price, x.qty, x.quote_qty, x.buyer_order, x.seller_order,
-                 x.buyer_account, x.seller_account, x.taker_side, x.buyer_fee, x.seller_fee,
-                 x.buyer_broker, x.seller_broker, x.time, x.buyer_fee_asset or None,
-                 x.seller_fee_asset or None)
-                for x in ch.trades
-            ]  # fmt: skip
-            work.append((w["trades"], rows))
-        if ch.transfers:
-            work.append((w["transfers"], ch.transfers))  # NamedTuples in column order
-        if ch.deposits:
-            work.append((w["deposits"], ch.deposits))
-        if ch.idempotency:
-            work.append((w["idempotency"], ch.idempotency))
-        if ch.replays:
-            work.append((w["replays_prune"], [(ch.replays_expired_before,)]))
-            work.append((w["replays"], last_by(ch.replays, by_first)))
-        if ch.fees:
-            upserts, deletes = [], []
-            for account, maker, taker in last_by(ch.fees, by_first):
-                if maker is None:
-                    deletes.append((account,))
-                else:
-                    upserts.append((account, maker, taker))
-            if upserts:
-                work.append((w["fee_overrides"], upserts))
-            if deletes:
-                work.append((w["fee_delete"], deletes))
-        if ch.withdrawals:
-            rows = [
-                (x.id, x.account, x.asset, x.amount, x.fee, x.address, x.network, x.memo,
-                 x.client_id, str(x.status), x.txid, x.created, x.updated)
-                for x in last_by(ch.withdrawals, by_id)
-            ]  # fmt: skip
-            work.append((w["withdrawals"], rows))
+        work = batch_work(w, ch)
         seq_written = self._seq_written
         seqs = [(k, v) for k, v in ch.sequences.items() if seq_written.get(k) != v]
         seqs.append((COMMITS, self._db_commits + 1))
@@ -319,33 +235,13 @@ class SqlStore:
         with self._lock:
             conn = self._connection()
             try:
-                with conn.begin():
-                    self._execute(conn, work)
+                self._execute(conn.connection.dbapi_connection, work)
             except BaseException:
-                self._discard()
+                self._discard()  # its transaction, if any, is rolled back as it closes
                 raise
             seq_written.update(seqs)
             self._db_commits += 1
             self.commits += 1
-
-    def _execute_sqlite(
-        self, conn: Connection, work: list[tuple[Write, Sequence[Sequence[Any]]]]
-    ) -> None:
-        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            for write, rows in work:
-                cur.executemany(write.sql, rows)
-        finally:
-            cur.close()
-
-    def _execute_postgresql(
-        self, conn: Connection, work: list[tuple[Write, Sequence[Sequence[Any]]]]
-    ) -> None:
-        # one statement per table with column arrays (unnest), all sent in one pipeline
-        dbapi = conn.connection.dbapi_connection
-        with dbapi.pipeline(), dbapi.cursor() as cur:  # type: ignore[union-attr]
-            for write, rows in work:
-                cur.execute(write.sql, [list(col) for col in zip(*rows, strict=True)])
 
     # --- reading -------------------------------------------------------------------------------
     def load(self) -> Snapshot:
