@@ -11,10 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from bourse.bootstrap import open_platform
-from bourse.cli.brokers import brokers_app, parse_rate
+from bourse.cli.brokers import brokers_app
 from bourse.config import Config
 from bourse.domain.accounts import AccountKind
 from bourse.engine import commands as c
+from bourse.operations.brokers import parse_rate
 from bourse.services.apikeys import generate_server_key
 from bourse.services.brokers.settlement import RebateScheduler, next_run
 

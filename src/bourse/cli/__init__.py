@@ -31,6 +31,11 @@ from typing import Annotated
 
 import typer
 
+# Start-up cost: a command that a running server serves answers in a fraction of a second, so
+# a command module imports at its top only what its options and its output need (typer, rich,
+# bourse.cli.common, bourse.operations.home); what works on the database or serves (the
+# platform, SQLAlchemy, Alembic, uvicorn, NATS) it imports inside the function that needs it,
+# when that runs. tests/cli/test_startup.py holds the remote path and --help to it.
 from bourse.cli import common
 from bourse.cli.accounts import accounts_app, deposit
 from bourse.cli.audit import audit_cmd

@@ -21,7 +21,6 @@ import typer
 from bourse.cli.broker_oauth import oauth_app
 from bourse.cli.common import DbOption, JsonOption, fail, out, print_json, table
 from bourse.cli.runner import run
-from bourse.operations.brokers import parse_rate
 
 brokers_app = typer.Typer(
     help="Broker program: applications, review, rebate rates, key bindings, rebates.",
@@ -30,7 +29,7 @@ brokers_app = typer.Typer(
 
 brokers_app.add_typer(oauth_app, name="oauth")
 
-__all__ = ["brokers_app", "parse_rate"]
+__all__ = ["brokers_app"]
 
 
 @brokers_app.command("apply")

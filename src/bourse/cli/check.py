@@ -9,21 +9,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from sqlalchemy.engine import make_url
 
 from bourse.cli.common import DbOption, console, db_url, err, fail, safe_url
-from bourse.domain.ledger_check import audit
-from bourse.store.db import make_engine
-from bourse.store.ledger_check import ledger_figures
+from bourse.operations.dburl import sqlite_file
 
 
 def check(db: DbOption = None) -> None:
     """Audit the ledger: postings balanced, balances equal to the postings, locked funds equal
     to open orders and pending withdrawals, no negative balance. Exits 1 on any discrepancy."""
+    from bourse.domain.ledger_check import audit
+    from bourse.store.db import make_engine
+    from bourse.store.ledger_check import ledger_figures
+
     url = db_url(db)
-    u = make_url(url)
-    path = u.database if u.get_backend_name() == "sqlite" else None
-    if path and path != ":memory:" and not path.startswith("file:") and not Path(path).exists():
+    path = sqlite_file(url)
+    if path is not None and not Path(path).exists():
         raise fail(f"no database at {path}")
     engine = make_engine(url)
     try:

@@ -10,21 +10,23 @@ import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import typer.core
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
-from bourse.bootstrap import open_platform as _open
 from bourse.config import Config, RateLimits
+from bourse.operations.dburl import safe_url, sqlite_file
 from bourse.operations.home import find_home, running_servers
-from bourse.services.bundle import Services
-from bourse.services.serverkey import ServerKeyError
-from bourse.store.db import DEFAULT_URL
+
+if TYPE_CHECKING:
+    from bourse.services.bundle import Services
+
+#: the database when there is no ``.bourse/`` at all (``bourse.store.db.DEFAULT_URL``)
+DEFAULT_URL = "sqlite:///.bourse/bourse.db"
 
 console = Console()
 err = Console(stderr=True)
@@ -74,16 +76,16 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 def missing_sqlite_file(url: str) -> bool:
     """Whether ``url`` names a SQLite file that does not exist (yet)."""
-    u = make_url(url)
-    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
-        return False
-    return not Path(u.database).exists()
+    path = sqlite_file(url)
+    return path is not None and not Path(path).exists()
 
 
 @contextmanager
 def open_platform(db: str | None, *, quiet: bool = False, **config: Any) -> Iterator[Services]:
     """Open the platform (migrating the database) with a spinner; always closed afterwards.
     ``config`` sets further ``Config`` fields."""
+    from bourse.bootstrap import open_platform as _open
+    from bourse.services.serverkey import ServerKeyError
 
     url = db_url(db)
     with err.status(f"opening {safe_url(url)} ...", spinner="dots") if not quiet else _null():
@@ -108,14 +110,6 @@ def direct_config() -> dict[str, Any]:
 @contextmanager
 def _null() -> Iterator[None]:
     yield
-
-
-def safe_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
 
 
 def split(values: Sequence[str] | None) -> list[str]:

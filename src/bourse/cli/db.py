@@ -20,15 +20,13 @@ from bourse.cli.common import (
 )
 from bourse.cli.runner import run
 from bourse.operations.home import home_for, running_server
-from bourse.store.backup import BackupError, head_revision
-from bourse.store.backup import backup as store_backup
-from bourse.store.backup import restore as store_restore
-from bourse.store.db import ensure_database
-from bourse.store.db import migrate as run_migrations
 
 
 def migrate(db: DbOption = None) -> None:
     """Create or upgrade the database schema (safe while a server runs)."""
+    from bourse.store.db import ensure_database
+    from bourse.store.db import migrate as run_migrations
+
     url = db_url(db)
     with err.status(f"migrating {safe_url(url)} ...", spinner="dots"):
         try:
@@ -58,6 +56,9 @@ def backup(file: FileArg, db: DbOption = None, as_json: JsonOption = False) -> N
         with err.status(f"the server at {server.url} is backing up {safe_url(url)} ..."):
             res = run(db, "db.backup", {"path": str(dest)}, quiet=True, timeout=BACKUP_WAIT_S)
     else:
+        from bourse.store.backup import BackupError
+        from bourse.store.backup import backup as store_backup
+
         with err.status(f"backing up {safe_url(url)} ...", spinner="dots") as status:
             try:
                 res = {"path": str(dest), **store_backup(url, dest, status.update).to_json()}
@@ -71,6 +72,9 @@ def restore(file: FileArg, db: DbOption = None, as_json: JsonOption = False) -> 
 
     Refused while a server runs for the database (stop it first: bourse stop) and for a backup
     of a newer schema. Atomic: the restored copy replaces the database only once complete."""
+    from bourse.store.backup import BackupError, head_revision
+    from bourse.store.backup import restore as store_restore
+
     url = db_url(db)
     home = home_for(url)
     server = running_server(home, url)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import httpx
 import typer
 
 from bourse.cli.common import (
@@ -21,7 +20,6 @@ from bourse.cli.common import (
 from bourse.cli.runner import run
 from bourse.cli.serve import print_banner
 from bourse.operations.home import home_for, running_server
-from bourse.sandbox.demo import DEFAULT_URL
 
 
 def demo_credentials_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
@@ -58,6 +56,10 @@ def chain_deposit(
 ) -> None:
     """Send a sandbox chain deposit to a running `bourse serve --demo` (credited after its
     confirmations, like a real one)."""
+    import httpx
+
+    from bourse.sandbox.demo import DEFAULT_URL
+
     if url is None:
         database = db_url(db)
         server = running_server(home_for(database), database)

@@ -16,17 +16,16 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bourse.bootstrap import open_platform
 from bourse.cli.common import DbOption, db_url, err, fail, safe_url
-from bourse.cli.engine_health import EngineHealth
 from bourse.cli.serve import public_url, serve
 from bourse.config import Config
-from bourse.store.db import ensure_database, make_engine, migrate
-from bourse.store.sql import SqlStore, StoreLocked
+
+if TYPE_CHECKING:
+    from bourse.cli.engine_health import EngineHealth
 
 BusOption = Annotated[
     str,
@@ -44,6 +43,9 @@ FENCE_POLL_S = 0.1
 def _wait_for_lock(url: str, stop: threading.Event) -> bool:
     """Wait until no process holds the writer lock (True), or ``stop`` is set (False). A cheap
     probe (take the lock, give it back) so a standby loads nothing while it waits."""
+    from bourse.store.db import ensure_database, make_engine, migrate
+    from bourse.store.sql import SqlStore, StoreLocked
+
     ensure_database(url)
     db = make_engine(url)
     try:
@@ -81,6 +83,8 @@ def engine(
     """Run the engine (no HTTP but its probes): apply the gateways' commands from NATS and
     publish what it commits. A second one waits as the standby and takes over when the active
     one dies."""
+    from bourse.cli.engine_health import EngineHealth
+
     url = db_url(db)
     health = None
     if health_port is not None:
@@ -94,6 +98,9 @@ def engine(
 
 
 def _run(url: str, bus: str, bus_name: str, health: EngineHealth | None) -> None:
+    from bourse.bootstrap import open_platform
+    from bourse.store.sql import StoreLocked
+
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -14,30 +14,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from cryptography.fernet import Fernet
 
 from bourse.cli.common import DbOption, console, db_url, fail, safe_url
 from bourse.cli.runner import actor
-from bourse.engine.clock import now_ms
 from bourse.operations.home import home_for, running_server
-from bourse.services.serverkey import (
-    KEY_FILE_NAME,
-    ServerKeyError,
-    config_dir,
-    data_dir,
-    load_server_keys,
-    rotate,
-    write_key_file,
-)
-from bourse.store.db import ensure_database, make_engine, migrate
-from bourse.store.repositories.audit import AuditLog
-from bourse.store.sql import SqlStore, StoreLocked
 
 
 def new_master(
     path: Annotated[Path, typer.Argument(help="The key file to create (mode 0600).")],
 ) -> None:
     """Create a new server key file (for BOURSE_SECRET_KEY_FILE); never overwrites one."""
+    from cryptography.fernet import Fernet
+
+    from bourse.services.serverkey import write_key_file
+
     try:
         write_key_file(path, Fernet.generate_key())
     except FileExistsError:
@@ -62,6 +52,19 @@ def rotate_master(
 ) -> None:
     """Re-encrypt every API and TOTP secret under a new server key, atomically. The server
     must be stopped (a running one makes this refuse)."""
+    from bourse.engine.clock import now_ms
+    from bourse.services.serverkey import (
+        KEY_FILE_NAME,
+        ServerKeyError,
+        config_dir,
+        data_dir,
+        load_server_keys,
+        rotate,
+    )
+    from bourse.store.db import ensure_database, make_engine, migrate
+    from bourse.store.repositories.audit import AuditLog
+    from bourse.store.sql import SqlStore, StoreLocked
+
     url = db_url(db)
     server = running_server(home_for(url), url)
     if server is not None:  # its key is in memory: re-encrypting under it would lose secrets

@@ -13,12 +13,8 @@ import getpass
 import socket
 from typing import Any
 
-import httpx
-
 from bourse.cli.common import db_url, direct_config, fail, open_platform, safe_url
-from bourse.operations import OperationError, invoke
-from bourse.operations.home import home_for, read_token, running_server
-from bourse.operations.http import PREFIX
+from bourse.operations.home import PREFIX, home_for, read_token, running_server
 
 #: seconds to wait for a running server's answer (connect: 5)
 TIMEOUT_S = 30.0
@@ -49,6 +45,8 @@ def run(
     server = running_server(home, url)
     if server is not None:
         return _remote(server.url, read_token(home), name, body, home=str(home), timeout=timeout)
+    from bourse.operations import OperationError, invoke
+
     with open_platform(url, quiet=quiet, **direct_config()) as platform:
         try:
             return invoke(platform, name, body, actor=f"local ({actor()})", source="local")
@@ -67,6 +65,8 @@ def _remote(
 ) -> Any:
     if token is None:
         raise fail(f"a server runs at {base} but {home} holds no operator.token readable by you")
+    import httpx
+
     group, _, verb = name.partition(".")
     try:
         r = httpx.post(

@@ -10,25 +10,19 @@ import logging.handlers
 import os
 import queue
 import socket
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import uvicorn
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from bourse.api.observability.logs import FORMATS, log_config
-from bourse.app import create_app
 from bourse.cli.common import DbOption, console, db_url, err, fail, open_platform
-from bourse.cli.workers import run_workers
 from bourse.config import AuthLimits, RateLimits
 from bourse.operations.home import announce, ensure_token, home_for, withdraw
-from bourse.sandbox.controls import start_sandbox
-from bourse.sandbox.demo import DEMO_ACCOUNTS, demo_credentials, remember_url, seed_demo
-from bourse.sandbox.faucet import parse_limits
-from bourse.services.brokers.settlement import next_run
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def public_url(host: str, port: int) -> str:
@@ -72,6 +66,10 @@ def server_config(
     and httptools when installed (they are dependencies); its logs one line per event, as
     ``log_format`` (``bourse.api.observability.logs``), the access log written by a thread of
     its own (``queue_access_log``)."""
+    import uvicorn
+
+    from bourse.api.observability.logs import log_config
+
     config = uvicorn.Config(
         app,
         log_level=log_level,
@@ -119,6 +117,8 @@ def queue_access_log() -> logging.handlers.QueueListener | None:
 
 
 def _seed_with_progress(platform: Any) -> Any:
+    from bourse.sandbox.demo import DEMO_ACCOUNTS, seed_demo
+
     steps = sum(len(a.funds) + 1 + int(a.api_key) for a in DEMO_ACCOUNTS) + 1
     with Progress(
         SpinnerColumn(),
@@ -260,6 +260,14 @@ def serve(
 ) -> None:
     """Serve the MEXC-compatible API, the operator API (/admin/v1) and, with --demo, a live
     demo market."""
+    from bourse.api.observability.logs import FORMATS
+    from bourse.app import create_app
+    from bourse.cli.uvicorn_server import Server
+    from bourse.cli.workers import run_workers
+    from bourse.sandbox.controls import start_sandbox
+    from bourse.sandbox.demo import demo_credentials, remember_url
+    from bourse.sandbox.faucet import parse_limits
+    from bourse.services.brokers.settlement import next_run
 
     if log_format not in FORMATS:
         raise fail(f"--log-format {log_format!r}: expected json or text")
@@ -345,7 +353,7 @@ def serve(
                 withdraw(runtime)
             platform.close()  # the sandbox's market maker first (Services.close)
 
-        server = _Server(
+        server = Server(
             server_config(
                 create_app(platform, operator_token=token, metrics=metrics),
                 log_level,
@@ -365,21 +373,6 @@ def _bus_role(role: str, following: bool) -> str:
     if role == "gateway":
         return "gateway: commands to the engine over NATS"
     return "follower: read-only" if following else "writer"
-
-
-class _Server(uvicorn.Server):
-    """uvicorn's server, calling ``on_shutdown`` once it stopped serving: uvicorn re-raises
-    SIGTERM/SIGINT after its shutdown, so code after ``run`` may never execute."""
-
-    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None]) -> None:
-        super().__init__(config)
-        self._on_shutdown = on_shutdown
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        try:
-            await super().shutdown(sockets)
-        finally:
-            self._on_shutdown()
 
 
 def print_banner(

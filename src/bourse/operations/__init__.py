@@ -8,25 +8,21 @@ operations (``accounts``, ``keys``, ``brokers``, ``broker_oauth``, ``referrals``
 ``audit``, ``sandbox``, ``db``, ``listings``, ``withdrawals``, ``ledger``); ``dispatch.invoke`` runs
 one and writes its audit row; ``http`` serves them at ``POST /admin/v1/<group>/<verb>``;
 ``home`` knows ``$BOURSE_HOME`` (the operator credential and the runtime file of a running
-server). Importing this package registers every operation.
+server) and ``dburl`` reads database URLs for it.
+
+Importing the package itself imports nothing: the ``bourse`` command reads ``home`` on every
+run, and a command that a running server serves never needs the platform. ``catalog`` imports
+every group and ``dispatch`` imports it, so whatever can run an operation sees them all; the
+names below (``invoke``, ``OPERATIONS``, ...) load it on first use.
 """
 
-from bourse.operations import (
-    accounts,
-    audit,
-    broker_oauth,
-    brokers,
-    db,
-    demo,
-    keys,
-    ledger,
-    listings,
-    referrals,
-    sandbox,
-    withdrawals,
-)
-from bourse.operations.dispatch import invoke
-from bourse.operations.registry import OPERATIONS, Operation, OperationError, get, operation
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bourse.operations.dispatch import invoke
+    from bourse.operations.registry import OPERATIONS, Operation, OperationError, get, operation
 
 __all__ = [
     "OPERATIONS",
@@ -48,3 +44,15 @@ __all__ = [
     "sandbox",
     "withdrawals",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``invoke``, ``OPERATIONS``, a group, ...: from the whole catalogue, loaded now."""
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from bourse.operations import dispatch, registry
+
+    for where in (globals(), vars(dispatch), vars(registry)):
+        if name in where:
+            return where[name]
+    raise AttributeError(name)

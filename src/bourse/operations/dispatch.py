@@ -4,6 +4,7 @@
 it finds the operation, refuses demo-only ones outside demo mode, runs it, and records who
 asked what, when, from where and how it ended in ``operator_audit`` (refusals and failures
 included). Parameters are audited; results never are (they may hold a new key's secret).
+It imports ``catalog``: whatever can invoke an operation finds them all.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from bourse.engine import EngineUnavailable, trace
 from bourse.engine.clock import now_ms
 from bourse.engine.trace import set_origin
+from bourse.operations import catalog  # noqa: F401 - registers every operation
 from bourse.operations.registry import OperationError, get
 from bourse.services.bundle import Services
 from bourse.store.repositories.audit import AuditLog

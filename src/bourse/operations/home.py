@@ -22,15 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
-
-from bourse.services.serverkey import data_dir
-from bourse.store.db import normalize_url
+from bourse.operations.dburl import data_dir, identity
 
 HOME_DIR = ".bourse"
 TOKEN_FILE = "operator.token"
 RUN_DIR = "run"
 TOKEN_PREFIX = "bop_"
+#: the path of the operator API (``bourse.operations.http``) under a running server's URL
+PREFIX = "/admin/v1"
 
 
 def find_home(start: Path | None = None) -> Path | None:
@@ -100,12 +99,9 @@ def read_token(home: Path) -> str | None:
 
 
 def database_digest(database_url: str) -> str:
-    """A file-name-safe name of a database (its URL without the password, hashed)."""
-    u = make_url(normalize_url(database_url))
-    if data_dir(database_url) is not None:  # a SQLite file: named by its absolute path
-        u = u.set(database=str(Path(str(u.database)).resolve()))
-    text = u.render_as_string(hide_password=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    """A file-name-safe name of a database (its URL without the password, a SQLite file by its
+    absolute path, hashed)."""
+    return hashlib.sha256(identity(database_url).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)

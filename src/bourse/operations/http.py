@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bourse.operations.dispatch import invoke
+from bourse.operations.home import PREFIX
 from bourse.operations.registry import OperationError
 from bourse.services.bundle import Services
 from bourse.services.throttle import FailureWindow
@@ -31,7 +32,6 @@ from bourse.store.repositories.audit import AuditLog
 
 log = logging.getLogger("bourse.operations")
 
-PREFIX = "/admin/v1"
 #: the MEXC-shaped codes of the operator API's refusals
 AUTH_FAILED = 700001
 THROTTLED = 429

@@ -1,0 +1,120 @@
+"""The ``bourse`` command starts light: ``--help``, ``status`` and a command that a running
+server serves never import SQLAlchemy, Alembic, psycopg, uvicorn, NATS or the platform; the
+same command with the server stopped opens the database itself and does (so the probe sees).
+
+Structural, not timed: each command runs in a fresh interpreter that then lists which of those
+modules it holds (``bourse.cli``'s start-up comment says why they wait).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bourse.operations.home import running_server
+from tests.support.process import Proc
+
+HEAVY = ("sqlalchemy", "alembic", "psycopg", "uvicorn", "nats", "starlette", "bourse.bootstrap")
+#: runs ``bourse ARGV`` in this interpreter, then prints the heavy modules it holds, last
+PROBE = f"""
+import json, sys
+from bourse.cli import app
+try:
+    app(sys.argv[1:], prog_name="bourse")
+    code = 0
+except SystemExit as exc:
+    code = exc.code
+held = sorted(m for m in {HEAVY!r} if m in sys.modules)
+print(json.dumps({{"code": code, "held": held}}), file=sys.stderr)
+"""
+#: seconds a command or the server's start may take
+COMMAND_S = 60.0
+
+
+@dataclass
+class Probed:
+    code: int
+    held: list[str]
+    stdout: str
+
+
+@dataclass
+class Home:
+    url: str
+    home: Path
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BOURSE_")}
+        env.update(
+            BOURSE_DATABASE_URL=self.url,
+            BOURSE_HOME=str(self.home),
+            BOURSE_SECRET_KEY="Tuuxnd6aTIwQYXUtHsKbGsZ7gmu2iQ4HuAFL7C7ocLU=",
+        )
+        return env
+
+    def probe(self, *args: str) -> Probed:
+        proc = subprocess.run(
+            [sys.executable, "-c", PROBE, *args],
+            env=self.env(),
+            cwd=self.home,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_S,
+        )
+        last = json.loads(proc.stderr.strip().splitlines()[-1])
+        return Probed(last["code"], last["held"], proc.stdout)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Home]:
+    home = tmp_path / ".bourse"
+    home.mkdir()
+    yield Home(f"sqlite:///{home / 'bourse.db'}", home)
+
+
+def test_help_and_status_of_a_stopped_server_import_nothing_heavy(home: Home) -> None:
+    helped = home.probe("--help")
+    assert (helped.code, helped.held) == (0, [])
+    assert "accounts" in helped.stdout
+    status = home.probe("status", "--json")
+    assert (status.code, status.held) == (0, [])
+    assert json.loads(status.stdout)["running"] is False
+
+
+def test_a_command_served_by_a_running_server_imports_nothing_heavy(home: Home) -> None:
+    server = Proc(
+        ["serve", "--port", "0", "--no-rate-limit", "--log-level", "warning"],
+        home.env(),
+        home.home,
+        "serve",
+    )
+    try:
+        deadline = time.monotonic() + COMMAND_S
+        while running_server(home.home, home.url) is None:
+            assert server.alive, server.log()
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.1)
+        opened = home.probe("accounts", "open", "--name", "remote", "--json")
+        assert (opened.code, opened.held) == (0, [])
+        listed = home.probe("accounts", "list", "--json")
+        assert (listed.code, listed.held) == (0, [])
+        assert [a["name"] for a in json.loads(listed.stdout)] == ["remote"]
+        status = home.probe("status", "--json")
+        assert (status.code, status.held) == (0, [])
+        assert json.loads(status.stdout)["running"] is True
+    finally:
+        server.stop()
+    assert running_server(home.home, home.url) is None, server.log()
+    # the server stopped: the same command opens the database itself, and the probe sees it
+    direct = home.probe("accounts", "list", "--json")
+    assert direct.code == 0
+    assert {"sqlalchemy", "alembic", "bourse.bootstrap"} <= set(direct.held)
+    assert [a["name"] for a in json.loads(direct.stdout)] == ["remote"]
