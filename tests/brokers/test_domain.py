@@ -99,7 +99,7 @@ def test_rebate_lines_sides_and_assets() -> None:
         8,
         False,
     )
-    tr.buyer_broker = None
+    tr = tr._replace(buyer_broker=None)
     assert [ln.side for ln in rebate_lines(tr, "BTC", "USDT")] == [SELL]
 
 

@@ -32,7 +32,7 @@ from bourse.engine.changes import (
 FORMAT = 2  # 2: accounts' mx_deduct, trades' fee assets, STP groups, dust conversions
 
 _ORDER = Order.__slots__
-_TRADE = Trade.__slots__
+_TRADE = Trade._fields
 _WITHDRAWAL = Withdrawal.__slots__
 _ORDER_ENUMS: dict[str, Any] = {"type": OrderType, "status": OrderStatus, "stp": StpMode}
 

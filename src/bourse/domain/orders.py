@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 BUY = 0
 SELL = 1
@@ -163,68 +164,35 @@ class Order:
         )
 
 
-class Trade:
-    """One fill between a taker and a maker order, with everything rebates need later."""
+class Trade(NamedTuple):
+    """One fill between a taker and a maker order, with everything rebates need later.
 
-    __slots__ = (
-        "id",
-        "symbol",
-        "price",
-        "qty",
-        "quote_qty",
-        "buyer_order",
-        "seller_order",
-        "buyer_account",
-        "seller_account",
-        "taker_side",
-        "buyer_fee",
-        "seller_fee",
-        "buyer_broker",
-        "seller_broker",
-        "time",
-        "buyer_fee_asset",
-        "seller_fee_asset",
-    )
+    A tuple (immutable, of ints and strings only): the match loop builds one per fill with
+    ``tuple.__new__``, and the cyclic GC stops tracking it at its first collection, where a
+    ``__slots__`` object would be walked by every collection until the engine drained it.
+    """
 
-    def __init__(
-        self,
-        id: int,
-        symbol: str,
-        price: int,
-        qty: int,
-        quote_qty: int,
-        buyer_order: int,
-        seller_order: int,
-        buyer_account: int,
-        seller_account: int,
-        taker_side: int,
-        buyer_fee: int,
-        seller_fee: int,
-        buyer_broker: int | None,
-        seller_broker: int | None,
-        time: int,
-        buyer_fee_asset: str = "",
-        seller_fee_asset: str = "",
-    ) -> None:
-        self.id = id
-        self.symbol = symbol
-        self.price = price
-        self.qty = qty
-        self.quote_qty = quote_qty
-        self.buyer_order = buyer_order
-        self.seller_order = seller_order
-        self.buyer_account = buyer_account
-        self.seller_account = seller_account
-        self.taker_side = taker_side
-        self.buyer_fee = buyer_fee  # in base ledger units (the buyer receives base)
-        self.seller_fee = seller_fee  # in quote ledger units (the seller receives quote)
-        self.buyer_broker = buyer_broker
-        self.seller_broker = seller_broker
-        self.time = time
-        #: the asset a side paid its fee in when not the usual one ("": base / quote); "MX"
-        #: when the account pays fees in MX (``domain.mx``)
-        self.buyer_fee_asset = buyer_fee_asset
-        self.seller_fee_asset = seller_fee_asset
+    id: int
+    symbol: str
+    price: int
+    qty: int
+    quote_qty: int
+    buyer_order: int
+    seller_order: int
+    buyer_account: int
+    seller_account: int
+    taker_side: int
+    #: in base ledger units (the buyer receives base)
+    buyer_fee: int
+    #: in quote ledger units (the seller receives quote)
+    seller_fee: int
+    buyer_broker: int | None
+    seller_broker: int | None
+    time: int
+    #: the asset a side paid its fee in when not the usual one ("": base / quote); "MX"
+    #: when the account pays fees in MX (``domain.mx``)
+    buyer_fee_asset: str = ""
+    seller_fee_asset: str = ""
 
     def fee_asset(self, buyer: bool, base: str, quote: str) -> str:
         """The asset one side paid its fee in."""

@@ -28,7 +28,8 @@ from bourse.domain.symbols import Symbol
 _FILLED = OrderStatus.FILLED
 _PART_FILLED = OrderStatus.PARTIALLY_FILLED
 _STP_NONE = StpMode.NONE
-_new_posting = tuple.__new__  # Posting(...) without the namedtuple's Python-level __new__
+#: Posting(...) and Trade(...) without the namedtuple's Python-level __new__
+_new_tuple = _new_posting = tuple.__new__
 
 
 def match(
@@ -145,9 +146,9 @@ def match(
                     )
                 )
             trades_append(
-                Trade(tid, name, price, q, notional, buyer.id, seller.id, b_acc, s_acc, t_side,
-                      buyer_fee, seller_fee, buyer.broker_id, seller.broker_id, now,
-                      b_fee_asset, s_fee_asset)
+                _new_tuple(Trade, (tid, name, price, q, notional, buyer.id, seller.id, b_acc,
+                                   s_acc, t_side, buyer_fee, seller_fee, buyer.broker_id,
+                                   seller.broker_id, now, b_fee_asset, s_fee_asset))
             )  # fmt: skip
             tid += 1
             last = price
