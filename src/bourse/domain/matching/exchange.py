@@ -24,6 +24,7 @@ from bourse.domain.errors import OrderNotFound, UnknownSymbol
 from bourse.domain.ledger import AVAILABLE, LOCKED, LedgerCorrupted, Posting
 from bourse.domain.matching.locking import order_lock, walk
 from bourse.domain.matching.loop import match
+from bourse.domain.matching.market import place_market
 from bourse.domain.matching.state import ExchangeState
 from bourse.domain.matching.validation import ALL_TYPES, admit, find_symbol, validate
 from bourse.domain.orderbook import OrderBook
@@ -40,6 +41,8 @@ from bourse.domain.symbols import Symbol
 
 _CANCELED = OrderStatus.CANCELED
 _PART_CANCELED = OrderStatus.PARTIALLY_CANCELED
+_FILLED = OrderStatus.FILLED
+_MARKET = OrderType.MARKET
 _LIMIT = OrderType.LIMIT
 _LIMIT_MAKER = OrderType.LIMIT_MAKER
 _FOK = OrderType.FILL_OR_KILL
@@ -93,6 +96,8 @@ class Exchange(ExchangeState):
         sym = self.symbols.get(req.symbol)
         otype = req.type
         if sym is None or (otype is not _LIMIT and otype is not _IOC):
+            if sym is not None and otype is _MARKET:
+                return place_market(self, sym, req, now) or self._place(req, now)
             return self._place(req, now)
         qty = req.qty
         price = req.price
@@ -177,8 +182,14 @@ class Exchange(ExchangeState):
             self.open_orders[oid] = order
             open_count = self.open_count
             open_count[account] = open_count.get(account, 0) + 1
-        else:
-            self.finish(order, sym, now, last)
+        else:  # ExchangeState.finish of an IOC (or a filled LIMIT), inlined
+            if order.locked:
+                self.release(order, sym)
+            if order.remaining:
+                order.status = _PART_CANCELED if order.filled_qty else _CANCELED
+            else:
+                order.status = _FILLED
+            order.updated = now
         return order
 
     def _place(self, req: OrderRequest, now: int) -> Order:
