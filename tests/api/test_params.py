@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qsl
 
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bourse.api.mexc.errors import TABLE, code_for
+from bourse.api.mexc.errors import TABLE, ApiError, code_for
+from bourse.api.mexc.params import collect
+from bourse.api.mexc.routes import render
 from bourse.domain import errors as d
 from tests.support.mexc import err, ok
 from tests.support.platforms import Env
@@ -143,3 +149,40 @@ def test_public_endpoints_ignore_signing_params(env: Env) -> None:
         params={"symbol": "BTCUSDT", "timestamp": "1", "recvWindow": "5000", "signature": "x"},
     )
     assert ok(r)["bids"] == []
+
+
+@given(st.text(alphabet="ab=&;%+2Cé\x00 ", max_size=30))
+def test_query_parsed_as_parse_qsl_parses_it(text: str) -> None:
+    # without % or + the query is split by hand: the same pairs as parse_qsl (or its refusal)
+    try:
+        expected: object = dict(parse_qsl(text, keep_blank_values=True, errors="strict"))
+        if len(expected) != len(parse_qsl(text, keep_blank_values=True)) or "\x00" in text:
+            expected = ApiError
+    except ValueError:
+        expected = ApiError
+    try:
+        got: object = collect(text.encode(), b"")[0]
+    except ApiError:
+        got = ApiError
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"symbol": "BTCUSDT", "orderId": "1", "orderListId": -1, "clientOrderId": None},
+        {"a": [1, None, True, False, 'x\u00e9\u2028"\\\x01'], "b": {"c": 2**63 - 1}},
+        [{"k": ""}, []],
+        {"big": 2**70},  # beyond orjson: json writes it
+        {1: "non-str key"},  # likewise
+    ],
+)
+def test_render_writes_what_json_writes(value: object) -> None:
+    compact = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    assert render(value) == compact.encode()
+
+
+def test_render_refuses_what_json_refuses() -> None:
+    with pytest.raises(TypeError):
+        render({"amount": object()})
+    assert orjson.dumps({"x": 1}) == render({"x": 1})

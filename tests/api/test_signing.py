@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from bourse.api.mexc.signing import sign, signed_payload, strip_signature, verify
 
 SECRET = "45d0b3c26f2644f19bfb98b07741b2f5"
@@ -62,3 +65,17 @@ def test_python_booleans_signed_lowercase_on_the_wire() -> None:
         other = wire.replace(b"mxDeductEnable=true", changed)
         assert not verify_request(secret, other, b"", False, sig)
     assert not verify_request(secret, wire.replace(b"5000", b"6000"), b"", False, sig)
+
+
+def _strip_reference(raw: bytes) -> tuple[bytes, list[bytes]]:
+    kept = [p for p in raw.split(b"&") if not p.startswith(b"signature=")]
+    found = [p[len(b"signature=") :] for p in raw.split(b"&") if p.startswith(b"signature=")]
+    return b"&".join(kept), found
+
+
+@given(st.lists(st.sampled_from([b"a=1", b"", b"signature=", b"signature=ab", b"x", b"signature"])))
+def test_strip_signature_wherever_it_stands(parts: list[bytes]) -> None:
+    # the one-signature-last shortcut and the general split answer alike
+    raw = b"&".join(parts)
+    assert strip_signature(raw) == _strip_reference(raw)
+    assert strip_signature(raw + b"&signature=f0") == _strip_reference(raw + b"&signature=f0")

@@ -120,3 +120,20 @@ def test_round_trip(units, scale):
 def test_pow10():
     assert [pow10(i) for i in range(4)] == [1, 10, 100, 1000]
     assert pow10(30) == 10**30
+
+
+def _outcome(text: str, scale: int) -> object:
+    try:
+        return to_units(text, scale, field="qty")
+    except (InvalidParameter, PrecisionError, AmountOutOfRange) as exc:
+        return type(exc), str(exc)
+
+
+@given(
+    st.from_regex(r"[0-9]{1,33}(\.[0-9]{0,45})?", fullmatch=True)
+    | st.text(alphabet="0123456789.", max_size=70),
+    st.integers(min_value=0, max_value=18),
+)
+def test_plain_fast_path_answers_as_decimal(text: str, scale: int) -> None:
+    # a leading space takes the Decimal path (the text is stripped there): same value or error
+    assert _outcome(text, scale) == _outcome(" " + text, scale)

@@ -21,6 +21,9 @@ _POW10: list[int] = [10**i for i in range(40)]
 #: a plain decimal number in ASCII (Python's Decimal would also take "1_000" and other scripts'
 #: digits, which no client means to send)
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+#: the common shape, parsed without ``Decimal``: at most 31 whole digits, so never "too large"
+#: by magnitude before the ``MAX_UNITS`` check (as ``Decimal.adjusted() > 30`` would say)
+_PLAIN = re.compile(r"([0-9]{1,31})(?:\.([0-9]*))?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,18 @@ def to_units(value: str | Decimal | int, scale: int, *, field: str = "amount") -
     Refuses non-numbers, NaN/Infinity, exponents that hide huge values, negative numbers and
     anything with more decimals than ``scale`` (no silent rounding).
     """
+    if type(value) is str and len(value) <= 64 and scale < len(_POW10):
+        plain = _PLAIN.fullmatch(value)
+        if plain is not None:  # digits[.digits]: the same answer in int arithmetic, 2x faster
+            whole, frac = plain.group(1), (plain.group(2) or "").rstrip("0")
+            if len(frac) > scale:
+                raise PrecisionError(f"{field} has too many decimals (at most {scale})")
+            plain_units = int(whole) * _POW10[scale]
+            if frac:
+                plain_units += int(frac) * _POW10[scale - len(frac)]
+            if plain_units > MAX_UNITS:
+                raise AmountOutOfRange(f"{field} is too large")
+            return plain_units
     if isinstance(value, int) and not isinstance(value, bool):
         d = Decimal(value)
     elif isinstance(value, Decimal):

@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -91,11 +92,23 @@ async def read_body(receive: Receive) -> bytes:
             raise ClientDisconnect()
 
 
+#: what orjson must refuse rather than write differently from ``json`` (which refuses them)
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
 def render(result: Any) -> bytes:
-    """``result`` as Starlette's ``JSONResponse`` writes it (compact, UTF-8, no NaN)."""
-    return json.dumps(
-        result, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
-    ).encode("utf-8")
+    """``result`` as Starlette's ``JSONResponse`` writes it (compact, UTF-8, no NaN).
+
+    orjson writes the same bytes for what the handlers answer (str keys; str, int, bool, None,
+    lists and dicts; no floats: money is exact) in a tenth of the time; anything it refuses
+    (an int beyond 64 bits, a non-str key, a float NaN would pass as null: none is ever
+    answered) goes through ``json`` as before, which answers or raises as it did."""
+    try:
+        return orjson.dumps(result, option=_ORJSON_OPTIONS)
+    except TypeError:
+        return json.dumps(
+            result, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+        ).encode("utf-8")
 
 
 _JSON = (b"content-type", b"application/json")

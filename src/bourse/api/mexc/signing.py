@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from urllib.parse import parse_qsl, quote, quote_plus
 
 _SIG = b"signature="
+_AMP = ord("&")
 
 
 def _quote_all(value: str) -> str:
@@ -55,6 +56,10 @@ def strip_signature(raw: bytes) -> tuple[bytes, list[bytes]]:
     raw values (still percent-encoded)."""
     if _SIG not in raw:
         return raw, []
+    at = raw.find(_SIG)
+    if (at == 0 or raw[at - 1] == _AMP) and raw.find(_SIG, at + 1) < 0 and raw.find(b"&", at) < 0:
+        # the common case: one signature, sent last (or alone)
+        return raw[: max(at - 1, 0)], [raw[at + len(_SIG) :]]
     kept: list[bytes] = []
     found: list[bytes] = []
     for part in raw.split(b"&"):
