@@ -42,7 +42,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from bourse.domain.errors import DomainError, InvalidParameter
@@ -53,9 +53,10 @@ from bourse.domain.wallet import FINAL_WITHDRAWAL, Wallet
 from bourse.engine import commands as c
 from bourse.engine.changes import BatchChanges, EngineStore
 from bourse.engine.clock import Clock, now_ms
+from bourse.engine.committer import Committer
 from bourse.engine.handlers import HANDLERS, Handler
 from bourse.engine.inflight import InFlightReads
-from bourse.engine.pipeline import STOP, Applied, Item, Pipeline
+from bourse.engine.pipeline import COMMITTED, STOP, Applied, Item, Pipeline
 from bourse.engine.replays import replay_key
 from bourse.engine.replica import apply_committed
 from bourse.engine.replies import LoopReply, Outcome
@@ -250,11 +251,11 @@ class Engine:
 
     # --- the loop ----------------------------------------------------------------------------
     def _loop(self) -> None:
-        committer = ThreadPoolExecutor(1, thread_name_prefix="bourse-commit")
+        committer = Committer(self._commit, functools.partial(self._queue.put, COMMITTED))
         try:
             Pipeline(self, committer).run()
         finally:
-            committer.shutdown(wait=True)
+            committer.shutdown()
 
     def _run_batch(self, batch: list[Item]) -> None:
         """Apply and commit ``batch`` on the calling thread, then answer it (no pipelining)."""

@@ -17,11 +17,11 @@ from __future__ import annotations
 import queue
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 from bourse.engine import commands as c
 from bourse.engine.changes import BatchChanges
+from bourse.engine.committer import Commit, Committer
 from bourse.engine.inflight import InFlightReads
 from bourse.engine.replies import Outcome, Reply, answer
 from bourse.engine.trace import Trace
@@ -57,8 +57,8 @@ class Applied:
         answer(self.outcomes)
 
 
-#: a batch whose commit runs on the committer thread, and that commit (its seconds)
-InFlight = tuple[Applied, "Future[float]"]
+#: a batch whose commit runs on the committer thread, and that commit
+InFlight = tuple[Applied, Commit]
 
 
 class _Lock(Protocol):
@@ -69,7 +69,8 @@ class _Lock(Protocol):
 
 class Steps(Protocol):
     """What the pipeline uses of the engine (``engine.engine.Engine``): its queue, its lock
-    and readers, and the steps of a batch, each run on the engine thread but ``_commit``."""
+    and readers, and the steps of a batch, each run on the engine thread (the commit itself runs
+    on the ``Committer``)."""
 
     @property
     def _queue(self) -> queue.SimpleQueue[Any]: ...
@@ -88,7 +89,6 @@ class Steps(Protocol):
     def _check_writer(self) -> None: ...
     def _apply_into(self, batch: list[Item], outcomes: list[Outcome]) -> None: ...
     def _close(self, batch: list[Item], outcomes: list[Outcome]) -> Applied: ...
-    def _commit(self, changes: BatchChanges) -> float: ...
     def _acknowledge(self, applied: Applied, committed_in: float) -> None: ...
     def _fail(self, batches: list[list[Item]], exc: Exception) -> None: ...
 
@@ -96,7 +96,7 @@ class Steps(Protocol):
 class Pipeline:
     """The engine thread's loop over ``engine``'s queue, committing on ``committer``."""
 
-    def __init__(self, engine: Steps, committer: ThreadPoolExecutor) -> None:
+    def __init__(self, engine: Steps, committer: Committer) -> None:
         self.engine = engine
         self.committer = committer
 
@@ -125,7 +125,7 @@ class Pipeline:
                 time.sleep(0)  # let the woken reader take the lock before we do
             item = q.get()
             if item is COMMITTED:
-                if inflight is not None and inflight[1].done():
+                if inflight is not None and inflight[1].done:
                     inflight = self._next(inflight, items, outcomes)
                     items, outcomes = [], []
                 continue
@@ -152,7 +152,7 @@ class Pipeline:
                     items.extend(batch)
                     # nothing committing: commit now; N committed (its signal may have been
                     # dropped by _gather), or the open batch is full: answer N, commit N+1
-                    if inflight is None or inflight[1].done() or len(items) >= engine.max_batch:
+                    if inflight is None or inflight[1].done or len(items) >= engine.max_batch:
                         inflight = (
                             self._next(inflight, items, outcomes)
                             if inflight is not None
@@ -168,9 +168,7 @@ class Pipeline:
         """Commit ``applied`` on ``committer``; its end is signalled on the queue."""
         engine = self.engine
         engine._reads.inflight = applied.changes
-        commit = self.committer.submit(engine._commit, applied.changes)
-        commit.add_done_callback(lambda _: engine._queue.put(COMMITTED))
-        return applied, commit
+        return applied, self.committer.submit(applied.changes)
 
     def _next(
         self, inflight: InFlight, items: list[Item], outcomes: list[Outcome]
@@ -204,7 +202,7 @@ class Pipeline:
                 batch.append(nxt)
         return batch, False
 
-    def _settle(self, applied: Applied, commit: Future[float], also: list[Item]) -> bool:
+    def _settle(self, applied: Applied, commit: Commit, also: list[Item]) -> bool:
         """Wait for ``applied``'s commit and answer it. If it failed, fail ``also`` (applied on
         top of it) with it, rebuild the state, and return False."""
         engine = self.engine
