@@ -114,12 +114,12 @@ class Serve(Proc):
     """``bourse serve`` on the world's database, in its own process (``tests.support.process``:
     its output in a file, ``kill9``, ``stop``), once it announced itself."""
 
-    def __init__(self, world: World, *extra: str) -> None:
+    def __init__(self, world: World, *extra: str, env: dict[str, str] | None = None) -> None:
         self.world = world
         super().__init__(
             ["serve", "--port", "0", "--no-rate-limit", "--log-level", "warning",
              "--settle-at", "off", *extra],
-            world.env(),
+            {**world.env(), **(env or {})},
             world.home.parent,
             "serve",
         )  # fmt: skip

@@ -99,6 +99,7 @@ def engine(
 
 def _run(url: str, bus: str, bus_name: str, health: EngineHealth | None) -> None:
     from bourse.bootstrap import open_platform
+    from bourse.cli.crash import exit_on_engine_crash
     from bourse.store.sql import StoreLocked
 
     stop = threading.Event()
@@ -117,6 +118,7 @@ def _run(url: str, bus: str, bus_name: str, health: EngineHealth | None) -> None
             continue
         except Exception as exc:
             raise fail(f"cannot run the engine on {safe_url(url)}: {exc}") from exc
+    exit_on_engine_crash(platform.engine, "bourse engine")  # crash-only (cli.crash)
     if health is not None:
         health.active(platform)
     try:

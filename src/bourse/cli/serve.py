@@ -262,6 +262,7 @@ def serve(
     demo market."""
     from bourse.api.observability.logs import FORMATS
     from bourse.app import create_app
+    from bourse.cli.crash import exit_on_engine_crash
     from bourse.cli.uvicorn_server import Server
     from bourse.cli.workers import run_workers
     from bourse.sandbox.controls import start_sandbox
@@ -322,6 +323,7 @@ def serve(
         require_secret_key=not demo,
         **bus_config,
     ) as platform:
+        exit_on_engine_crash(platform.engine, "bourse serve")  # crash-only (cli.crash)
         following = platform.mirror is not None
         if demo and following:
             raise fail("--demo seeds the exchange: only the writer can (this server follows one)")

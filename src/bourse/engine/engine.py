@@ -54,6 +54,7 @@ from bourse.engine import commands as c
 from bourse.engine.changes import BatchChanges, EngineStore
 from bourse.engine.clock import Clock, now_ms
 from bourse.engine.committer import Committer
+from bourse.engine.crash import fault_from_env
 from bourse.engine.handlers import HANDLERS, Handler
 from bourse.engine.inflight import InFlightReads
 from bourse.engine.pipeline import COMMITTED, STOP, Applied, Item, Pipeline
@@ -111,6 +112,11 @@ class Engine:
         self._stale = False
         #: why this engine refuses commands (a follower's copy of another process's engine)
         self.read_only: str | None = None
+        #: what escaped the engine thread's loop, if anything (``engine.crash``)
+        self.crashed: BaseException | None = None
+        #: called on the engine thread with it, once logged (``bourse serve`` exits there)
+        self.on_crash: Callable[[BaseException], None] | None = None
+        self._fault = fault_from_env()  # tests only (``engine.crash.RAISE_IN_ENGINE``)
         self._load()
 
     # --- state -------------------------------------------------------------------------------
@@ -254,8 +260,41 @@ class Engine:
         committer = Committer(self._commit, functools.partial(self._queue.put, COMMITTED))
         try:
             Pipeline(self, committer).run()
+        except BaseException as exc:  # a bug in the loop itself: crash-only (engine.crash)
+            self._crash(exc)
         finally:
             committer.shutdown()
+
+    def _crash(self, exc: BaseException) -> None:
+        """Something escaped the loop (on the engine thread, which ends): log it once, refuse
+        commands from now on and call ``on_crash``. If that returns (no process to end: an
+        embedded engine), answer what is queued, reload the committed state and let readers in.
+        """
+        log.critical(
+            "the engine thread crashed: no more commands; restart the process (it recovers "
+            "from the store)",
+            exc_info=exc,
+        )
+        self.read_only = f"the engine thread crashed ({type(exc).__name__}); restart the server"
+        self.crashed = exc
+        if self.on_crash is not None:
+            self.on_crash(exc)
+        for _ in range(self._queue.qsize()):  # what was queued before read_only was set
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, tuple):
+                self._refuse([item])
+        try:
+            self._load()
+        except Exception:
+            log.exception("reload after the engine thread crashed failed")
+        for _ in range(1_000):  # the lock the loop held (RLock: once per nested hold)
+            try:
+                self.lock.release()
+            except RuntimeError:  # not (or no longer) held by this thread
+                break
 
     def _run_batch(self, batch: list[Item]) -> None:
         """Apply and commit ``batch`` on the calling thread, then answer it (no pipelining)."""
@@ -310,6 +349,8 @@ class Engine:
     ) -> Applied:
         """Collect the changes of the commands applied since the last close; staged listeners
         see the state exactly as they left it."""
+        if self._fault is not None:
+            self._fault.count(len(batch))
         changes = self._collect()
         published: list[Callable[[], None]] = []
         for stage in self._stages:
