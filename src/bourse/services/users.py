@@ -58,7 +58,10 @@ SESSION_IDLE_MS = 2 * 3600 * 1000
 SESSION_TOUCH_MS = 60 * 1000
 TOTP_ISSUER = "Bourse"
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+#: one "@", a local part of 1-64 characters and a domain with a dot inside; no white space or
+#: control character anywhere (PostgreSQL text cannot even hold a NUL); 254 at most in all
+_EMAIL_CHAR = r"[^@\s\x00-\x1f\x7f-\x9f]"
+_EMAIL = re.compile(rf"{_EMAIL_CHAR}{{1,64}}@{_EMAIL_CHAR}+\.{_EMAIL_CHAR}+")
 
 #: opens the exchange account of a new user (its argument is the e-mail); returns its id
 OpenUserAccount = Callable[[str], int]
@@ -125,7 +128,7 @@ def _user(row: Any) -> User:
 
 def normalize_email(email: str) -> str:
     email = (email or "").strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email):
+    if len(email) > 254 or not _EMAIL.fullmatch(email):
         raise UserError("Enter a valid e-mail address.")
     return email
 

@@ -39,6 +39,7 @@ from bourse.oauth.grants import Owner
 from bourse.oauth.server import AuthServer, HttpRequest, OAuthResponse
 from bourse.services.users import Session, Users
 from bourse.web import pages
+from bourse.web.console import timed
 
 #: parameters of the consent form that are ours, not the OAuth request's
 _FORM_FIELDS = ("csrf_token", "decision")
@@ -99,7 +100,7 @@ class ConsentPage:
                 )
             return self._consent_page(request, session, grant)
 
-        form = await request.form()
+        form = await pages.read_form(request)
         items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
         if session is None:
             return pages.render(
@@ -131,4 +132,4 @@ class ConsentPage:
 def routes(server: AuthServer, users: Users) -> list[Route]:
     """The authorization endpoint's route (mount at the app root)."""
     page = ConsentPage(server, users)
-    return [Route("/oauth/authorize", page.authorize, methods=["GET", "POST"])]
+    return [Route("/oauth/authorize", timed(page.authorize), methods=["GET", "POST"])]

@@ -93,12 +93,18 @@ class NotConfirmed:
 
 
 def timed(handler: Handler) -> Handler:
-    """Add ``Server-Timing: render;dur=<ms>``: the time the server spent on the response."""
+    """Add ``Server-Timing: render;dur=<ms>``: the time the server spent on the response. A
+    query string or form with a NUL character in a field gets the 400 page
+    (``pages.refuse_nul``): every page is served through here."""
 
     @wraps(handler)
     async def wrapper(request: Request) -> Response:
         start = time.perf_counter()
-        resp = await handler(request)
+        try:
+            pages.refuse_nul(request.query_params.multi_items())
+            resp = await handler(request)
+        except pages.FormRefused:
+            resp = pages.refused_form()
         resp.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - start) * 1000:.3f}"
         return resp
 
@@ -153,7 +159,7 @@ class Console:
     async def _form(self, request: Request) -> tuple[us.Session | None, dict[str, Any], bool]:
         """The session, the form's fields, and whether its CSRF token is the session's."""
         session = await self._session(request)
-        form = await request.form()
+        form = await pages.read_form(request)
         fields: dict[str, Any] = {k: form.getlist(k) for k in form}
         ok = session is not None and pages.check_csrf(
             session.csrf, str(form.get("csrf_token") or "")

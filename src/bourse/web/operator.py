@@ -219,7 +219,7 @@ class OperatorConsole:
             if await run_in_threadpool(self.sessions.of, request, self.secure) is not None:
                 return redirect("/operator")
             return self._login_page(request)
-        form = await request.form()
+        form = await pages.read_form(request)
         source = self._source(request)
         _, csrf_cookie = pages.cookie_names(self.secure)
         if not pages.check_csrf(request.cookies.get(csrf_cookie), _field(form, "csrf_token")):
@@ -250,7 +250,7 @@ class OperatorConsole:
         """The session and the form of a POST, and the answer when it must go no further: to
         the sign-in page without a session, a refusal without the session's CSRF token."""
         session = await run_in_threadpool(self.sessions.of, request, self.secure)
-        form = await request.form()
+        form = await pages.read_form(request)
         if session is None:
             return None, form, redirect(LOGIN)
         if not pages.check_csrf(session.csrf, _field(form, "csrf_token")):

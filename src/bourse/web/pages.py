@@ -8,17 +8,23 @@ may load the vendored htmx from ``/static`` (``'self'``), never inline code or a
 
 Cookies are ``HttpOnly`` and ``SameSite=Lax``; with an https issuer they are also ``Secure``
 and use the ``__Host-`` prefix (host-only, path ``/``).
+
+Every page reads its form with ``read_form``: a field (name or value) holding a NUL character
+is refused there (``FormRefused``, answered with a 400 page by ``console.timed``), as the API
+refuses it (a bad parameter, 33333): PostgreSQL text cannot hold one, so it would fail late.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -85,6 +91,37 @@ def render(name: str, status: int = 200, *, scripts: bool = False, **ctx: Any) -
     html = _env.get_template(name).render(scripts=scripts, **ctx)
     headers = SCRIPT_HEADERS if scripts else SECURITY_HEADERS
     return HTMLResponse(html, status_code=status, headers=headers)
+
+
+class FormRefused(Exception):
+    """A form or query string that cannot be taken as sent: a field holds a NUL character."""
+
+
+#: what a page says to a form ``read_form`` refuses (400)
+NUL_REFUSED = (
+    "A field of the form holds a character that cannot be stored (NUL). Nothing was changed."
+)
+
+
+def refuse_nul(items: Iterable[tuple[str, Any]]) -> None:
+    """``FormRefused`` when a name or a text value of ``items`` holds a NUL character."""
+    for name, value in items:
+        if "\x00" in name or (isinstance(value, str) and "\x00" in value):
+            raise FormRefused(NUL_REFUSED)
+
+
+async def read_form(request: Request) -> FormData:
+    """The request's form; ``FormRefused`` when a field holds a NUL character."""
+    form = await request.form()
+    refuse_nul(form.multi_items())
+    return form
+
+
+def refused_form() -> Response:
+    """The answer to a form or a query string that ``refuse_nul`` refused."""
+    return render(
+        "error.html", 400, title="This form could not be read", message=NUL_REFUSED, code="form"
+    )
 
 
 def secure_headers(response: Response) -> Response:
