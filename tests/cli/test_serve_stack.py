@@ -8,13 +8,16 @@ listener accepted (the kernel hands the option down), for IPv4 and, where the ho
 
 from __future__ import annotations
 
+import io
 import logging
 import os
+import queue
 import socket
 import threading
 
 import pytest
 
+from bourse.cli.access_log import BatchWriter
 from bourse.cli.serve import _bind, queue_access_log
 
 
@@ -102,3 +105,19 @@ def test_the_access_log_is_written_by_a_thread_of_its_own() -> None:
         listener and listener.stop()
         logger.handlers, _level, logger.propagate = saved
         logger.setLevel(_level)
+
+
+def test_the_access_log_writer_keeps_order_and_levels_and_writes_all_at_stop() -> None:
+    out, quiet = io.StringIO(), io.StringIO()
+    loud = logging.StreamHandler(out)
+    loud.setFormatter(logging.Formatter("%(message)s"))
+    errors_only = logging.StreamHandler(quiet)
+    errors_only.setLevel(logging.ERROR)
+    q: queue.SimpleQueue[object] = queue.SimpleQueue()
+    writer = BatchWriter(q, [loud, errors_only])
+    writer.start()
+    for n in range(2500):  # more than a batch
+        q.put(logging.makeLogRecord({"msg": f"line {n}", "levelno": logging.INFO}))
+    writer.stop()  # returns once every queued line is written
+    assert out.getvalue().splitlines() == [f"line {n}" for n in range(2500)]
+    assert quiet.getvalue() == ""

@@ -3,12 +3,8 @@ file in ``$BOURSE_HOME`` (``bourse.operations.home``)."""
 
 from __future__ import annotations
 
-import atexit
 import gc
-import logging
-import logging.handlers
 import os
-import queue
 import socket
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,6 +13,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from bourse.cli.access_log import queue_access_log
 from bourse.cli.common import DbOption, console, db_url, err, fail, open_platform
 from bourse.config import AuthLimits, RateLimits
 from bourse.operations.home import announce, ensure_token, home_for, withdraw
@@ -80,40 +77,6 @@ def server_config(
     if access_log:
         queue_access_log()
     return config
-
-
-class _RecordQueueHandler(logging.handlers.QueueHandler):
-    """Hands the record over as it is: formatting happens in the listener's thread (the
-    handlers' filters, which add the request id, have run on the record before)."""
-
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        return record
-
-
-def queue_access_log() -> logging.handlers.QueueListener | None:
-    """Route uvicorn's access log through a queue to a thread that formats and writes it, so a
-    request costs the event loop a record and a queue put, never a write to a slow terminal or
-    pipe. The same lines as before (``uvicorn.access``'s own handlers write them); flushed at
-    exit. Once per process: returns the listener the first time, None after."""
-    logger = logging.getLogger("uvicorn.access")
-    if any(isinstance(h, _RecordQueueHandler) for h in logger.handlers):
-        return None
-    q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    listener = logging.handlers.QueueListener(q, *logger.handlers, respect_handler_level=True)
-    handler = _RecordQueueHandler(q)
-    # filters run where the record is made (the request id is the current request's there)
-    for h in logger.handlers:
-        for f in h.filters:
-            handler.addFilter(f)
-    logger.handlers = [handler]
-    listener.start()
-
-    def flush() -> None:
-        if listener._thread is not None:  # not stopped already
-            listener.stop()
-
-    atexit.register(flush)
-    return listener
 
 
 def _seed_with_progress(platform: Any) -> Any:
