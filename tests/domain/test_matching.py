@@ -313,6 +313,20 @@ def test_cancel_unlocks_exactly(mk: Market):
         mk.ex.cancel(A, "NOPE", 99, order_id=1)
 
 
+def test_cancel_from_anywhere_in_a_long_level(mk: Market):
+    """A level keeps time priority whichever of its orders is cancelled: the first, the last,
+    one near the back (looked for from there) and one deep in a long level (a full scan)."""
+    level = [mk.place(A if i % 2 else B, BUY, price="30000", qty="0.01") for i in range(40)]
+    for k in (39, 0, 36, 5, 20):  # last, first, near the back, deep, middle
+        o = level.pop(k if k < len(level) else -1)
+        mk.ex.cancel(o.account, "BTCUSDT", 9, order_id=o.id)
+        assert o.status is S.CANCELED and o.locked == 0
+        assert list(mk.ex.books["BTCUSDT"].bids.levels[o.price]) == level
+    assert mk.ex.books["BTCUSDT"].bids.depth(1) == [(mk.price("30000"), mk.qty("0.35"))]
+    taker = mk.place(C, SELL, price="30000", qty="0.35")
+    assert taker.status is S.FILLED and [o.status for o in level] == [S.FILLED] * 35
+
+
 def test_cancel_all(mk: Market):
     mine = [mk.place(A, BUY, price=p, qty="0.1") for p in ("100", "200", "300")]
     mine.append(mk.place(A, SELL, price="40000", qty="0.5"))

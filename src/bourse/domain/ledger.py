@@ -47,7 +47,7 @@ _new = tuple.__new__  # Posting(...) without the namedtuple's Python-level __new
 class Ledger:
     """Balances plus the journal of postings not yet handed to the store."""
 
-    __slots__ = ("balances", "journal", "touched")
+    __slots__ = ("balances", "journal", "touched", "pairs")
 
     def __init__(self) -> None:
         #: (account, asset) -> [available, locked]; the list is mutated in place.
@@ -56,6 +56,11 @@ class Ledger:
         self.journal: list[Posting] = []
         #: (account, asset) keys changed since the last drain.
         self.touched: set[tuple[int, str]] = set()
+        #: (base, quote) -> account -> its base and quote buckets: the match loop's look-up
+        #: (``matching.settlement.buckets``). Every key behind it is in ``touched``, so it is
+        #: emptied with ``touched``; a bucket list is mutated in place, never replaced, by
+        #: everything that writes balances while matching runs.
+        self.pairs: dict[tuple[str, str], dict[int, tuple[list[int], list[int]]]] = {}
 
     # --- reads -------------------------------------------------------------------------------
     def available(self, account: int, asset: str) -> int:
@@ -140,7 +145,7 @@ class Ledger:
     def drain(self) -> tuple[list[Posting], set[tuple[int, str]]]:
         """Hand the journal and touched keys to the caller and start afresh."""
         journal, touched = self.journal, self.touched
-        self.journal, self.touched = [], set()
+        self.journal, self.touched, self.pairs = [], set(), {}
         return journal, touched
 
     # --- invariants --------------------------------------------------------------------------

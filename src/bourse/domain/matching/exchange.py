@@ -43,6 +43,8 @@ _CANCELED = OrderStatus.CANCELED
 _PART_CANCELED = OrderStatus.PARTIALLY_CANCELED
 _FILLED = OrderStatus.FILLED
 _MARKET = OrderType.MARKET
+#: how far from the back of its level ``cancel`` looks for the order before a full scan
+_BACK_SCAN = 16
 _LIMIT = OrderType.LIMIT
 _LIMIT_MAKER = OrderType.LIMIT_MAKER
 _FOK = OrderType.FILL_OR_KILL
@@ -119,11 +121,11 @@ class Exchange(ExchangeState):
             return self._place(req, now)
         book = self.books[sym.name]
         if side == BUY:
-            opp = book.asks
+            opp, own = book.asks, book.bids
             asset = sym.quote.code
             lock = notional
         elif side == SELL:
-            opp = book.bids
+            opp, own = book.bids, book.asks
             asset = sym.base.code
             lock = qty * sym.base_mult
         else:
@@ -167,17 +169,17 @@ class Exchange(ExchangeState):
                 return order
         else:
             last = 0
-        if otype is _LIMIT and order.remaining > 0:
+        rem = order.remaining
+        if otype is _LIMIT and rem > 0:
             # ExchangeState.rest, inlined: this is every resting order's path
-            side_ = book.bids if side == BUY else book.asks
-            level = side_.levels.get(price)
+            level = own.levels.get(price)
             if level is None:
-                side_.levels[price] = deque((order,))
-                side_.level_qty[price] = order.remaining
-                insort(side_.keys, side_.sign * price)
+                own.levels[price] = deque((order,))
+                own.level_qty[price] = rem
+                insort(own.keys, own.sign * price)
             else:
                 level.append(order)
-                side_.level_qty[price] += order.remaining
+                own.level_qty[price] += rem
             book.orders[oid] = order
             self.open_orders[oid] = order
             open_count = self.open_count
@@ -185,7 +187,7 @@ class Exchange(ExchangeState):
         else:  # ExchangeState.finish of an IOC (or a filled LIMIT), inlined
             if order.locked:
                 self.release(order, sym)
-            if order.remaining:
+            if rem:
                 order.status = _PART_CANCELED if order.filled_qty else _CANCELED
             else:
                 order.status = _FILLED
@@ -276,8 +278,21 @@ class Exchange(ExchangeState):
         level = side.levels[price]
         if level[0] is order:
             level.popleft()
-        else:
+        elif level[-1] is order:
+            level.pop()
+        elif len(level) <= _BACK_SCAN:
             level.remove(order)
+        else:
+            # the orders cancelled most are the recent ones, at the back of their level:
+            # on a long level, look there first (a few steps) before deque.remove's scan
+            i = len(level) - 2
+            stop = max(i - _BACK_SCAN, 0)
+            while i > stop and level[i] is not order:
+                i -= 1
+            if i > stop:
+                del level[i]
+            else:
+                level.remove(order)
         if level:
             side.level_qty[price] -= order.remaining
         else:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from bourse.domain.accounts import FEE_REVENUE
 from bourse.domain.fees import RATE_DENOM
 from bourse.domain.ledger import LedgerCorrupted, Posting
-from bourse.domain.matching.settlement import Part, part, pay_fee_in_mx, revenue
+from bourse.domain.matching.settlement import Part, buckets, part, pay_fee_in_mx, revenue
 from bourse.domain.matching.state import ExchangeState
 from bourse.domain.matching.stp import prevent
 from bourse.domain.mx import MX
@@ -51,7 +51,11 @@ def match(
     limit_key = sign * limit
     tid = state.next_trade_id
     t_part: Part | None = None  # the taker's buckets and rate, looked up on its first fill
-    makers: dict[int, Part] = {}  # the same for each maker account
+    # each maker's buckets (``settlement.buckets``, kept until the ledger is drained) and rate
+    pairs = ledger.pairs.get((base_code, quote_code))
+    if pairs is None:
+        pairs = ledger.pairs[(base_code, quote_code)] = {}
+    overrides, maker_rate = fees.overrides, fees.maker
     fee_base = fee_quote = None  # fee revenue buckets, looked up on the first fee
     mx_accounts = state.mx_deduct  # accounts paying fees in MX (usually none)
     last = 0
@@ -81,9 +85,11 @@ def match(
             # --- settle the fill: as buyer and seller (``settlement``)
             if t_part is None:
                 t_part = part(ledger, fees, t_acc, base_code, quote_code, True)
-            m_part = makers.get(m_acc)
-            if m_part is None:
-                m_part = makers[m_acc] = part(ledger, fees, m_acc, base_code, quote_code, False)
+            m_bq = pairs.get(m_acc)
+            if m_bq is None:
+                m_bq = buckets(ledger, m_acc, base_code, quote_code)
+            m_rates = overrides.get(m_acc)
+            m_part = (m_bq[0], m_bq[1], m_rates[0] if m_rates else maker_rate)
             if buy:
                 buyer, seller, (b_base, b_quote, b_rate), (s_base, s_quote, s_rate) = (
                     taker, maker, t_part, m_part

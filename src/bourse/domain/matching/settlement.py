@@ -30,19 +30,35 @@ from bourse.domain.symbols import Symbol
 
 #: an account's base and quote [available, locked] buckets and its fee rate in this match
 Part = tuple[list[int], list[int], int]
+#: an account's base and quote [available, locked] buckets
+Buckets = tuple[list[int], list[int]]
 
 
-def part(
-    ledger: Ledger, fees: FeeSchedule, account: int, base: str, quote: str, taker: bool
-) -> Part:
-    """The account's base and quote buckets (created if missing, marked touched) and its taker
-    or maker fee rate (``FeeSchedule.rates``, inlined)."""
+def buckets(ledger: Ledger, account: int, base: str, quote: str) -> Buckets:
+    """The account's base and quote buckets (created if missing, marked touched), cached in
+    ``ledger.pairs`` until the next drain: the match loop asks for them on every fill."""
+    pairs = ledger.pairs.get((base, quote))
+    if pairs is None:
+        pairs = ledger.pairs[(base, quote)] = {}
+    found = pairs.get(account)
+    if found is not None:
+        return found
     balances, touched = ledger.balances, ledger.touched
     base_key, quote_key = (account, base), (account, quote)
     base_bucket = balances.get(base_key) or balances.setdefault(base_key, [0, 0])
     quote_bucket = balances.get(quote_key) or balances.setdefault(quote_key, [0, 0])
     touched.add(base_key)
     touched.add(quote_key)
+    found = pairs[account] = (base_bucket, quote_bucket)
+    return found
+
+
+def part(
+    ledger: Ledger, fees: FeeSchedule, account: int, base: str, quote: str, taker: bool
+) -> Part:
+    """The account's base and quote buckets (``buckets``) and its taker or maker fee rate
+    (``FeeSchedule.rates``, inlined)."""
+    base_bucket, quote_bucket = buckets(ledger, account, base, quote)
     rates = fees.overrides.get(account)
     if taker:
         return base_bucket, quote_bucket, rates[1] if rates else fees.taker
