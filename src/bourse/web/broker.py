@@ -159,11 +159,7 @@ class BrokerConsole(Console):
         )
 
     async def apply(self, request: Request) -> Response:
-        session, form, ok = await self._form(request)
-        if session is None:
-            return redirect("/login?next=/broker")
-        if not ok:
-            return self._refused(session)
+        session, form = await self._posted(request, "/broker")
 
         def field(name: str, size: int) -> str:
             return str((form.get(name) or [""])[0]).strip()[:size]
@@ -264,11 +260,7 @@ class BrokerConsole(Console):
         )
 
     async def release_key(self, request: Request) -> Response:
-        session, form, ok = await self._form(request)
-        if session is None:
-            return redirect("/login?next=/broker/keys")
-        if not ok:
-            return self._refused(session)
+        session, form = await self._posted(request, "/broker/keys")
         broker = await run_in_threadpool(self._broker_of, session)
         if broker is None:
             return await self.status_page(request, status=403, error=NOT_A_BROKER)

@@ -83,11 +83,7 @@ class BrokerAppPages(BrokerConsole):
         )
 
     async def _act(self, request: Request, act: Action) -> Response:
-        session, form, ok = await self._form(request)
-        if session is None:
-            return redirect("/login?next=/broker/app")
-        if not ok:
-            return self._refused(session)
+        session, form = await self._posted(request, "/broker/app")
         broker = await run_in_threadpool(self._broker_of, session)
         if broker is None or broker.type is not BrokerType.OAUTH:
             return await self.app(request)  # the page that says why

@@ -122,13 +122,9 @@ class SubAccountPages(BrokerConsole):
         )
 
     async def _post(self, request: Request, path: str) -> tuple[dict[str, Any], Tenant | Response]:
-        """A form's fields and tenant, or the response that ends it (log-in, CSRF refusal,
-        no tenant)."""
-        session, form, ok = await self._form(request)
-        if session is None:
-            return form, redirect(f"/login?next={path}")
-        if not ok:
-            return form, self._refused(session)
+        """A form's fields and tenant, or the response that ends it (no tenant; log-in and the
+        CSRF refusal as ``_posted``)."""
+        _, form = await self._posted(request, path)
         scope = await self._tenant(request, path)
         return form, scope.tenant if isinstance(scope, Scope) else scope
 

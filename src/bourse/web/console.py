@@ -95,7 +95,8 @@ class NotConfirmed:
 def timed(handler: Handler) -> Handler:
     """Add ``Server-Timing: render;dur=<ms>``: the time the server spent on the response. A
     query string or form with a NUL character in a field gets the 400 page
-    (``pages.refuse_nul``): every page is served through here."""
+    (``pages.refuse_nul``), and a helper that raised ``pages.Answered`` its response: every
+    page is served through here."""
 
     @wraps(handler)
     async def wrapper(request: Request) -> Response:
@@ -105,6 +106,8 @@ def timed(handler: Handler) -> Handler:
             resp = await handler(request)
         except pages.FormRefused:
             resp = pages.refused_form()
+        except pages.Answered as answer:
+            resp = answer.response
         resp.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - start) * 1000:.3f}"
         return resp
 
@@ -165,6 +168,17 @@ class Console:
             session.csrf, str(form.get("csrf_token") or "")
         )
         return session, fields, ok
+
+    async def _posted(self, request: Request, back: str) -> tuple[us.Session, dict[str, Any]]:
+        """The session and the fields of a POST. Without a session the request is sent to log
+        in (then back to ``back``), without the session's CSRF token it is refused: raised as
+        ``pages.Answered``, which ``timed`` sends."""
+        session, form, ok = await self._form(request)
+        if session is None:
+            raise pages.Answered(redirect(f"/login?next={back}"))
+        if not ok:
+            raise pages.Answered(self._refused(session))
+        return session, form
 
     def _ip(self, request: Request) -> str:
         peer = request.client.host if request.client else None
@@ -238,11 +252,7 @@ class Console:
         )
 
     async def fund(self, request: Request) -> Response:
-        session, form, ok = await self._form(request)
-        if session is None:
-            return redirect("/login?next=/account")
-        if not ok:
-            return self._refused(session)
+        session, form = await self._posted(request, "/account")
         if self.faucet is None:
             return await self.dashboard(
                 request, status=404, error="Test funds exist only on a demo server."
@@ -313,11 +323,7 @@ class Console:
         )
 
     async def create_key(self, request: Request) -> Response:
-        session, form, ok = await self._form(request)
-        if session is None:
-            return redirect("/login?next=/account/keys")
-        if not ok:
-            return self._refused(session)
+        session, form = await self._posted(request, "/account/keys")
         label = str((form.get("label") or [""])[0]).strip()
         perms = [str(p) for p in form.get("permissions", [])]
         symbols = [str(s).upper() for s in form.get("symbols", [])]
@@ -356,11 +362,7 @@ class Console:
     async def _key_action(
         self, request: Request, action: Callable[[int, str, dict[str, Any]], str]
     ) -> Response:
-        session, form, ok = await self._form(request)
-        if session is None:
-            return redirect("/login?next=/account/keys")
-        if not ok:
-            return self._refused(session)
+        session, form = await self._posted(request, "/account/keys")
         api_key = str((form.get("api_key") or [""])[0]).strip()[:64]
         try:
             done = await run_in_threadpool(action, session.user.account_id, api_key, form)
@@ -389,11 +391,7 @@ class Console:
     async def renew(self, request: Request) -> Response:
         """Extend the key's expiry (90 days from now without an IP whitelist, never with one);
         with ``rotate`` also a new secret, shown once. The access key and its binding stay."""
-        session, form, ok = await self._form(request)
-        if session is None:
-            return redirect("/login?next=/account/keys")
-        if not ok:
-            return self._refused(session)
+        session, form = await self._posted(request, "/account/keys")
         api_key = str((form.get("api_key") or [""])[0]).strip()[:64]
         rotate = (form.get("rotate") or [""])[0] == "1"
         ttl = int(getattr(self.svc.config, "no_ip_key_ttl_ms", NO_IP_TTL_MS) or NO_IP_TTL_MS)

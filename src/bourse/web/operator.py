@@ -244,23 +244,20 @@ class OperatorConsole:
         self.sessions.set_cookie(resp, sid, self.secure)
         return resp
 
-    async def _posted(
-        self, request: Request
-    ) -> tuple[OperatorSession | None, FormData, Response | None]:
-        """The session and the form of a POST, and the answer when it must go no further: to
-        the sign-in page without a session, a refusal without the session's CSRF token."""
+    async def _posted(self, request: Request) -> tuple[OperatorSession, FormData]:
+        """The session and the form of a POST. Without a session the request goes to the
+        sign-in page, without the session's CSRF token it is refused: raised as
+        ``pages.Answered``, which ``timed`` sends."""
         session = await run_in_threadpool(self.sessions.of, request, self.secure)
         form = await pages.read_form(request)
         if session is None:
-            return None, form, redirect(LOGIN)
+            raise pages.Answered(redirect(LOGIN))
         if not pages.check_csrf(session.csrf, _field(form, "csrf_token")):
-            return session, form, self._refused_csrf(session)
-        return session, form, None
+            raise pages.Answered(self._refused_csrf(session))
+        return session, form
 
     async def logout(self, request: Request) -> Response:
-        _, _, stop = await self._posted(request)
-        if stop is not None:
-            return stop
+        await self._posted(request)
         await run_in_threadpool(self.sessions.revoke, request.cookies.get(cookie_name(self.secure)))
         await run_in_threadpool(
             self._record, self._source(request), "operator.logout", "ok", "web console"
@@ -305,9 +302,7 @@ class OperatorConsole:
 
     def action(self, act: Action) -> Callable[[Request], Any]:
         async def handle(request: Request) -> Response:
-            session, form, stop = await self._posted(request)
-            if stop is not None or session is None:
-                return stop or redirect(LOGIN)
+            session, form = await self._posted(request)
             path = {k: str(v) for k, v in request.path_params.items()}
             try:
                 params = act.params(path, form)
@@ -320,9 +315,7 @@ class OperatorConsole:
         return handle
 
     async def ledger_check(self, request: Request) -> Response:
-        session, _, stop = await self._posted(request)
-        if stop is not None or session is None:
-            return stop or redirect(LOGIN)
+        session, _ = await self._posted(request)
         try:
             result = await run_in_threadpool(self._runner(request), "ledger.check", {})
         except Refused as exc:

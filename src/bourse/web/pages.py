@@ -93,6 +93,15 @@ def render(name: str, status: int = 200, *, scripts: bool = False, **ctx: Any) -
     return HTMLResponse(html, status_code=status, headers=headers)
 
 
+class Answered(Exception):
+    """Raised by a page's helper with the response the request gets instead (a redirect to
+    log in, a refusal); ``console.timed`` sends it."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
 class FormRefused(Exception):
     """A form or query string that cannot be taken as sent: a field holds a NUL character."""
 

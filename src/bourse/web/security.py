@@ -49,11 +49,7 @@ class SecurityPages(Console):
         )
 
     async def change_password(self, request: Request) -> Response:
-        session, form, ok = await self._form(request)
-        if session is None:
-            return redirect("/login?next=/account/security")
-        if not ok:
-            return self._refused(session)
+        session, form = await self._posted(request, "/account/security")
         new = field(form, "new_password", 2048)
         if new != field(form, "new_password2", 2048):
             return await self.security(

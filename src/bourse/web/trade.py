@@ -280,12 +280,8 @@ class TradePages(Console):
                             price=price, client_id=client_id)  # fmt: skip
 
     async def order(self, request: Request) -> Response:
-        session, form, ok = await self._form(request)
         name = str(request.path_params["symbol"]).upper()
-        if session is None:
-            return redirect(f"/login?next=/trade/{name}")
-        if not ok:
-            return self._refused(session)
+        session, form = await self._posted(request, f"/trade/{name}")
         try:
             sym = await run_in_threadpool(self._symbol, name)
             req = self._request(sym, session.user.account_id, form)
@@ -296,12 +292,8 @@ class TradePages(Console):
         return redirect(f"/trade/{sym.name}?placed={placed.id}")
 
     async def cancel(self, request: Request) -> Response:
-        session, form, ok = await self._form(request)
         name = str(request.path_params["symbol"]).upper()
-        if session is None:
-            return redirect(f"/login?next=/trade/{name}")
-        if not ok:
-            return self._refused(session)
+        session, form = await self._posted(request, f"/trade/{name}")
         text = str((form.get("order_id") or [""])[0])
         try:
             sym = await run_in_threadpool(self._symbol, name)

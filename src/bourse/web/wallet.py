@@ -224,11 +224,7 @@ class WalletPages(Console):
         )
 
     async def withdraw(self, request: Request) -> Response:
-        session, form, ok = await self._form(request)
-        if session is None:
-            return redirect("/login?next=/account/withdraw")
-        if not ok:
-            return self._refused(session)
+        session, form = await self._posted(request, "/account/withdraw")
         coin = field(form, "coin", 16).upper()
         kept = {k: field(form, k, 128) for k in ("network", "address", "memo", "amount")}
         request_id = once_id(form)
@@ -259,11 +255,7 @@ class WalletPages(Console):
         return redirect(f"/account/withdraw?coin={coin}&done={format_id(w.id)}")
 
     async def cancel_withdrawal(self, request: Request) -> Response:
-        session, form, ok = await self._form(request)
-        if session is None:
-            return redirect("/login?next=/account/withdraw")
-        if not ok:
-            return self._refused(session)
+        session, form = await self._posted(request, "/account/withdraw")
         try:
             wid = parse_id(field(form, "id", 20))
             await run_in_threadpool(self.svc.wallet.cancel_withdrawal, session.user.account_id, wid)
@@ -320,11 +312,7 @@ class WalletPages(Console):
 
     async def transfer(self, request: Request) -> Response:
         """Between the user's own SPOT and FUTURES wallets (``capital/transfer``)."""
-        session, form, ok = await self._form(request)
-        if session is None:
-            return redirect("/login?next=/account/transfers")
-        if not ok:
-            return self._refused(session)
+        session, form = await self._posted(request, "/account/transfers")
         kept = {k: field(form, k, 40) for k in ("from", "to", "asset", "amount")}
         request_id = once_id(form)
         try:
@@ -341,11 +329,7 @@ class WalletPages(Console):
 
     async def transfer_internal(self, request: Request) -> Response:
         """To another user (``capital/transfer/internal``), after the password and 2FA code."""
-        session, form, ok = await self._form(request)
-        if session is None:
-            return redirect("/login?next=/account/transfers")
-        if not ok:
-            return self._refused(session)
+        session, form = await self._posted(request, "/account/transfers")
         kept = {k: field(form, k, 256) for k in ("to_type", "to_account", "asset", "amount")}
         request_id = once_id(form)
         account = session.user.account_id
