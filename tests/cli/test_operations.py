@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -32,40 +31,11 @@ from bourse.operations.home import read_token, running_server
 from bourse.store.audit_tables import operator_audit
 from bourse.store.db import make_engine
 from tests.support.pg_pool import PgPool
-
-#: seconds any one command may take, live or stopped (a hang fails the test)
-COMMAND_S = 20.0
+from tests.support.served import COMMAND_S, Served
 
 
-@dataclass
-class Side:
+class Side(Served):
     """One database with its BOURSE_HOME; ``server`` while a server runs on it."""
-
-    url: str
-    home: Path
-    server: subprocess.Popen[str] | None = None
-
-    def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BOURSE_")}
-        env.update(
-            BOURSE_DATABASE_URL=self.url,
-            BOURSE_HOME=str(self.home),
-            BOURSE_SECRET_KEY="Tuuxnd6aTIwQYXUtHsKbGsZ7gmu2iQ4HuAFL7C7ocLU=",
-            COLUMNS="100",
-            PYTHONUNBUFFERED="1",
-        )
-        env.update(extra)
-        return {k: v for k, v in env.items() if v != ""}  # "": unset
-
-    def cli(self, *args: str, code: int = 0) -> str:
-        """Run ``bourse ARGS`` in this process (a subprocess costs seconds of imports); its
-        stdout, or its stderr when ``code`` is not 0."""
-        t0 = time.monotonic()
-        env = {k: v for k, v in self.env().items() if k.startswith("BOURSE_")}
-        res = CliRunner().invoke(app, list(args), env=env)
-        assert time.monotonic() - t0 < COMMAND_S
-        assert res.exit_code == code, (args, res.stdout, res.stderr, res.exception)
-        return res.stdout if code == 0 else res.stderr
 
     def bourse(self, *args: str, code: int = 0, **env: str) -> str:
         """Run ``bourse ARGS`` as the operator would, in a process of its own; its stdout, or
@@ -73,7 +43,7 @@ class Side:
         t0 = time.monotonic()
         proc = subprocess.run(
             [sys.executable, "-m", "bourse.cli", *args],
-            env=self.env(**env),
+            env=self.env(PYTHONUNBUFFERED="1", **env),
             cwd=self.home,
             capture_output=True,
             text=True,
@@ -83,45 +53,6 @@ class Side:
         assert proc.returncode == code, (args, proc.stdout, proc.stderr)
         assert "Traceback" not in proc.stderr, proc.stderr
         return proc.stdout if code == 0 else proc.stderr
-
-    def start(self) -> None:
-        self.server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bourse.cli",
-                "serve",
-                "--port",
-                "0",
-                "--no-rate-limit",
-                "--log-level",
-                "warning",
-            ],
-            env=self.env(),
-            cwd=self.home,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 60
-        while running_server(self.home, self.url) is None:
-            assert self.server.poll() is None, (
-                self.server.stderr.read() if self.server.stderr else ""
-            )
-            assert time.monotonic() < deadline, "the server did not announce itself"
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.send_signal(signal.SIGTERM)
-            self.server.wait(timeout=30)
-            self.server = None
-
-    @property
-    def base(self) -> str:
-        server = running_server(self.home, self.url)
-        assert server is not None
-        return server.url
 
 
 @dataclass

@@ -9,18 +9,15 @@ modules it holds (``bourse.cli``'s start-up comment says why they wait).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from bourse.operations.home import running_server
-from tests.support.process import Proc
+from tests.support.served import Served
 
 HEAVY = ("sqlalchemy", "alembic", "psycopg", "uvicorn", "nats", "starlette", "bourse.bootstrap")
 #: runs ``bourse ARGV`` in this interpreter, then prints the heavy modules it holds, last
@@ -35,7 +32,7 @@ except SystemExit as exc:
 held = sorted(m for m in {HEAVY!r} if m in sys.modules)
 print(json.dumps({{"code": code, "held": held}}), file=sys.stderr)
 """
-#: seconds a command or the server's start may take
+#: seconds a probed command may take
 COMMAND_S = 60.0
 
 
@@ -46,20 +43,7 @@ class Probed:
     stdout: str
 
 
-@dataclass
-class Home:
-    url: str
-    home: Path
-
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BOURSE_")}
-        env.update(
-            BOURSE_DATABASE_URL=self.url,
-            BOURSE_HOME=str(self.home),
-            BOURSE_SECRET_KEY="Tuuxnd6aTIwQYXUtHsKbGsZ7gmu2iQ4HuAFL7C7ocLU=",
-        )
-        return env
-
+class Home(Served):
     def probe(self, *args: str) -> Probed:
         proc = subprocess.run(
             [sys.executable, "-c", PROBE, *args],
@@ -74,10 +58,10 @@ class Home:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Iterator[Home]:
+def home(tmp_path: Path) -> Home:
     home = tmp_path / ".bourse"
     home.mkdir()
-    yield Home(f"sqlite:///{home / 'bourse.db'}", home)
+    return Home(f"sqlite:///{home / 'bourse.db'}", home)
 
 
 def test_help_and_status_of_a_stopped_server_import_nothing_heavy(home: Home) -> None:
@@ -90,18 +74,8 @@ def test_help_and_status_of_a_stopped_server_import_nothing_heavy(home: Home) ->
 
 
 def test_a_command_served_by_a_running_server_imports_nothing_heavy(home: Home) -> None:
-    server = Proc(
-        ["serve", "--port", "0", "--no-rate-limit", "--log-level", "warning"],
-        home.env(),
-        home.home,
-        "serve",
-    )
+    home.start()
     try:
-        deadline = time.monotonic() + COMMAND_S
-        while running_server(home.home, home.url) is None:
-            assert server.alive, server.log()
-            assert time.monotonic() < deadline, server.log()
-            time.sleep(0.1)
         opened = home.probe("accounts", "open", "--name", "remote", "--json")
         assert (opened.code, opened.held) == (0, [])
         listed = home.probe("accounts", "list", "--json")
@@ -111,8 +85,8 @@ def test_a_command_served_by_a_running_server_imports_nothing_heavy(home: Home) 
         assert (status.code, status.held) == (0, [])
         assert json.loads(status.stdout)["running"] is True
     finally:
-        server.stop()
-    assert running_server(home.home, home.url) is None, server.log()
+        home.stop()
+    assert running_server(home.home, home.url) is None
     # the server stopped: the same command opens the database itself, and the probe sees it
     direct = home.probe("accounts", "list", "--json")
     assert direct.code == 0

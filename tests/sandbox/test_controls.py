@@ -7,15 +7,11 @@ while the market maker runs leaves the seed's balances and a balanced ledger.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,82 +20,32 @@ import httpx
 import pytest
 import websockets.sync.client as ws_client
 from sqlalchemy import select
-from typer.testing import CliRunner
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from bourse.cli import app
-from bourse.operations.home import read_token, running_server
+from bourse.operations.home import read_token
 from bourse.store.audit_tables import money_audit
 from bourse.store.db import make_engine
 from tests.support.ledger import assert_ledger_balanced
 from tests.support.mexc import Signer, point_at
 from tests.support.pg_pool import PgPool
+from tests.support.served import Served
 
-#: seconds any one command may take
-COMMAND_S = 20.0
 #: the faucet's USDT limit per account and day on the demo under test
 USDT_LIMIT = 1000
 
 
 @dataclass
-class Demo:
-    url: str
-    home: Path
+class Demo(Served):
     args: tuple[str, ...] = ()
-    server: subprocess.Popen[str] | None = None
-    _base: str = field(default="", repr=False)
 
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BOURSE_")}
-        env.update(
-            BOURSE_DATABASE_URL=self.url,
-            BOURSE_HOME=str(self.home),
-            BOURSE_SECRET_KEY="Tuuxnd6aTIwQYXUtHsKbGsZ7gmu2iQ4HuAFL7C7ocLU=",
-            COLUMNS="120",
-        )
-        return env
-
-    def cli(self, *args: str, code: int = 0) -> str:
-        """``bourse ARGS`` (in this process); stdout, or stderr when ``code`` is not 0."""
-        t0 = time.monotonic()
-        env = {k: v for k, v in self.env().items() if k.startswith("BOURSE_")}
-        res = CliRunner().invoke(app, list(args), env=env)
-        assert time.monotonic() - t0 < COMMAND_S
-        assert res.exit_code == code, (args, res.stdout, res.stderr, res.exception)
-        return res.stdout if code == 0 else res.stderr
+    def env(self, **extra: str) -> dict[str, str]:
+        return super().env(COLUMNS="120", **extra)
 
     def cli_json(self, *args: str) -> Any:
         return json.loads(self.cli(*args, "--json"))
 
-    def start(self) -> Demo:
-        self.server = subprocess.Popen(
-            [sys.executable, "-m", "bourse.cli", "serve", "--port", "0", "--no-rate-limit"]
-            + ["--log-level", "warning", *self.args],
-            env=self.env(),
-            cwd=self.home,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 90
-        while (server := running_server(self.home, self.url)) is None:
-            assert self.server.poll() is None, (
-                self.server.stderr.read() if self.server.stderr else ""
-            )
-            assert time.monotonic() < deadline, "the server did not announce itself"
-            time.sleep(0.1)
-        self._base = server.url
-        return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.send_signal(signal.SIGTERM)
-            self.server.wait(timeout=30)
-            self.server = None
-
-    @property
-    def base(self) -> str:
-        return self._base
+    def start(self, *args: str) -> None:
+        super().start(*self.args, *args)
 
     def admin(self, verb: str, **params: Any) -> httpx.Response:
         token = read_token(self.home)
@@ -123,7 +69,7 @@ def _demo(backend: str, root: Path, pg: PgPool | None, *args: str) -> Demo:
     home = root / ".bourse"
     home.mkdir(parents=True)
     url = f"sqlite:///{home / 'bourse.db'}" if pg is None else pg.empty()
-    return Demo(url, home, args)
+    return Demo(url, home, args=args)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
