@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from bourse.api.mexc.signing import sign
 from bourse.engine.clock import now_ms
 from bourse.sandbox.demo import FULL_SPOT_PERMISSIONS
 from tests.support.mexc import Signer, ok
@@ -106,3 +107,23 @@ def test_replayed_batch_refuses_each_order(env: Env) -> None:
     again = ok(s.request("POST", "/api/v3/batchOrders", params, timestamp=ts, recv_window=60000))
     assert [x["code"] for x in again] == [REPLAYED, REPLAYED]
     assert len(ok(s.get("/api/v3/openOrders", symbol="BTCUSDT"))) == 2
+
+
+def test_replayed_order_with_blank_padded_signature_refused(env: Env) -> None:
+    """Blanks around a signature do not change what it signs (the check strips them), so they
+    do not make the request a new one: a copy of a captured request with its form-body
+    signature padded is refused as the same request, not placed again."""
+    acc = env.open_account(USDT="1000")
+    s = env.signer(acc, list(FULL_SPOT_PERMISSIONS))
+    body = "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=0.001&price=1000"
+    query = f"timestamp={now_ms()}&recvWindow=60000"
+    sig = sign(s.secret, (query + body).encode())
+    headers = {"X-MEXC-APIKEY": s.api_key, "Content-Type": "application/x-www-form-urlencoded"}
+    padded = [sig, sig + " ", " " + sig, sig + "\t", sig.upper() + "\n", sig + "\r\n"]
+    answers = [
+        s.http.post(f"/api/v3/order?{query}", content=f"{body}&signature={x}", headers=headers)
+        for x in padded
+    ]
+    _one_ok_rest_replayed(answers)
+    assert len(ok(s.get("/api/v3/openOrders", symbol="BTCUSDT"))) == 1
+    assert _available(env, acc) == 999 * UNIT

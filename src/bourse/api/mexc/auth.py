@@ -38,8 +38,9 @@ def authenticate(
     permission: str | None,
     now_ms: int,
 ) -> tuple[ApiKey, str]:
-    """The request's key after all checks, and its signature (lower-cased: the replay key's
-    part, ``bourse.api.mexc.replay``); raises ``ApiError`` on the first failure."""
+    """The request's key after all checks, and its signature (stripped and lower-cased, as
+    ``signing.verify`` compares it: the replay key's part, ``bourse.api.mexc.replay``); raises
+    ``ApiError`` on the first failure."""
     if not api_key:
         raise ApiError(e.API_KEY_REQUIRED, "api key required", 401)
     key = keys.lookup(api_key.strip())
@@ -73,7 +74,8 @@ def authenticate(
         raise ApiError(e.BAD_TIMESTAMP, "Timestamp for this request is outside of the recvWindow.")
     if permission is not None and permission not in key.permissions:
         raise ApiError(e.NO_PERMISSION, "No permission to access the endpoint.", 401)
-    return key, sigs[0].decode("ascii", "replace").lower()
+    # as ``verify`` read it: blanks around it or a hex digit's case make no other request
+    return key, sigs[0].strip().decode("ascii", "replace").lower()
 
 
 def check_symbol(key: ApiKey | None, symbol: str) -> None:
