@@ -4,15 +4,19 @@ another one committed reloads before it applies anything (no clobbered balances)
 from __future__ import annotations
 
 import threading
+import time
 
+import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
 from bourse.domain.accounts import AccountKind
 from bourse.engine import Engine, EngineUnavailable
 from bourse.engine import commands as c
 from bourse.sandbox.listings import ASSETS, SYMBOLS
 from bourse.store.db import make_engine, migrate
-from bourse.store.sql import SqlStore
+from bourse.store.sql import WRITER_HEARTBEAT_S, WRITER_IDLE_TIMEOUT_MS, SqlStore
+from tests.support.pg_pool import PgPool
 
 
 def _available(engine: Engine, account: int, asset: str) -> int:
@@ -64,3 +68,39 @@ def test_migrating_while_another_process_writes_does_not_wait(migrated_url: str)
     finally:
         store_a.close()
         db_a.dispose()
+
+
+def test_a_writer_gone_right_after_a_commit_loses_its_session(pg_pool: PgPool) -> None:
+    """PostgreSQL: a writer that stops right after a commit (killed, frozen: no heartbeat
+    follows) loses its session, and the writer lock with it, to ``idle_session_timeout``.
+    The commit must leave the session armed for it: a backend that got one more message
+    after its last ready-for-query (a pipeline's flush request) never times out."""
+    url = pg_pool.migrated()
+    db = make_engine(url)
+    store = SqlStore(db)
+    try:
+        a = Engine(store)
+        a.apply_batch_now([c.AddAsset(x) for x in ASSETS[:1]])  # the lock, and the heartbeat
+        store._closing.set()  # the heartbeat stops, as a frozen or killed writer's does
+        assert store._heartbeat is not None
+        store._heartbeat.join(WRITER_HEARTBEAT_S * 5)
+        a.apply_batch_now([c.AddAsset(x) for x in ASSETS[1:2]])  # the last thing it does
+        conn = store._conn
+        assert conn is not None
+        pid = conn.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+        deadline = time.monotonic() + WRITER_IDLE_TIMEOUT_MS / 1000 + 10
+        with psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(
+            hide_password=False), autocommit=True) as probe:  # fmt: skip
+            while time.monotonic() < deadline:
+                alive = probe.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)
+                ).fetchone()
+                if alive == (0,):
+                    break
+                time.sleep(0.25)
+            else:
+                pytest.fail("the stopped writer's session (and lock) outlived its idle timeout")
+    finally:
+        store.close()
+        db.dispose()
+        pg_pool.release(url)

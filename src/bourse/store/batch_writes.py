@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
+from psycopg import ClientCursor
 from sqlalchemy import Boolean, Engine, Integer, Table
 
 from bourse.engine.changes import BatchChanges
@@ -375,15 +376,19 @@ def execute_sqlite(dbapi: Any, work: Work) -> None:
 
 
 def execute_postgresql(dbapi: Any, work: Work) -> None:
-    """Commit ``work`` as ``BEGIN``, one statement per table, ``COMMIT`` in one pipeline: one
-    round trip. In autocommit mode psycopg adds no ``BEGIN`` of its own (it would sync on it,
-    a round trip more). A failed statement aborts the rest of the pipeline, the ``COMMIT``
-    included, and raises at the sync; the caller then drops the connection, which rolls the
-    transaction back."""
+    """Commit ``work`` as ONE simple query, ``BEGIN; <one statement per table>; COMMIT``: one
+    round trip, with the column arrays bound client-side (psycopg's ``ClientCursor``: libpq's
+    literal escaping, in C). In autocommit mode psycopg adds no ``BEGIN`` of its own (a round
+    trip more). A failed statement skips the rest, the ``COMMIT`` included, and raises; the
+    caller then drops the connection, which rolls the transaction back.
+
+    Not a pipeline: psycopg ends a pipeline with a flush request after its sync, and a backend
+    that got a message after its last ready-for-query does not arm ``idle_session_timeout``
+    (``sql.WRITER_IDLE_TIMEOUT_MS``), so a writer killed right after a commit kept its session
+    and the writer lock for good. A simple query ends with ready-for-query."""
+    sql = ";".join(["BEGIN", *(write.sql for write, _ in work), "COMMIT"])
+    params = [a for write, rows in work for a in pg_arrays(write.kinds, rows)]
     dbapi.autocommit = True
-    with dbapi.pipeline(), dbapi.cursor() as cur:
-        cur.execute("BEGIN")
-        for write, rows in work:
-            cur.execute(write.sql, pg_arrays(write.kinds, rows))
-        cur.execute("COMMIT")
+    with ClientCursor(dbapi) as cur:
+        cur.execute(sql, params)
     dbapi.autocommit = False
