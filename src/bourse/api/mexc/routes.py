@@ -35,7 +35,7 @@ from bourse.api.mexc import (
 from bourse.api.mexc.auth import SIGNED_PARAMS, authenticate
 from bourse.api.mexc.bearer import bearer_key, is_bearer
 from bourse.api.mexc.context import Ctx, Endpoint
-from bourse.api.mexc.errors import ApiError, to_response
+from bourse.api.mexc.errors import PARAM_ERROR, ApiError, to_response
 from bourse.api.mexc.params import collect, validate
 from bourse.api.mexc.ratelimit import RateLimiter
 from bourse.engine.clock import now_ms
@@ -76,16 +76,35 @@ def _text(value: bytes | None) -> str | None:
     return None if value is None else value.decode("latin-1")
 
 
-async def read_body(receive: Receive) -> bytes:
+#: the largest request body a MEXC endpoint reads (the largest a client sends, a batch of 20
+#: orders, is a few kB): a bigger one is refused (HTTP 413) before it is held in memory whole
+MAX_BODY = 1 << 20
+
+
+def too_large() -> ApiError:
+    return ApiError(PARAM_ERROR, f"The request body is over {MAX_BODY} bytes.", 413)
+
+
+def _over(length: bytes) -> bool:
+    """Whether a Content-Length announces more than ``MAX_BODY`` bytes."""
+    return length.isdigit() and (len(length) > 12 or int(length) > MAX_BODY)
+
+
+async def read_body(receive: Receive, limit: int = MAX_BODY) -> bytes:
     """The request body, as Starlette's ``Request.body`` reads it (a client gone: raises
-    ``ClientDisconnect``). Ends with the body: the server sends its last chunk with
-    ``more_body`` false, or ``http.disconnect``."""
+    ``ClientDisconnect``), up to ``limit`` bytes (beyond: raises ``too_large``). Ends with the
+    body: the server sends its last chunk with ``more_body`` false, or ``http.disconnect``."""
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         kind = message["type"]
         if kind == "http.request":
-            chunks.append(message.get("body", b""))
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise too_large()
+            chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
         elif kind == "http.disconnect":
@@ -112,6 +131,8 @@ def render(result: Any) -> bytes:
 
 
 _JSON = (b"content-type", b"application/json")
+#: the status a request whose client went away counts as (nginx's "client closed request")
+CLIENT_GONE = 499
 Headers = tuple[tuple[bytes, bytes], ...]
 
 
@@ -137,6 +158,8 @@ class EndpointApp:
         """Serve the request; ``extra`` headers go on the answer; returns its HTTP status."""
         try:
             result = await self.handle(scope, receive)
+        except ClientDisconnect:  # gone before its body arrived: no one to answer, no error
+            return CLIENT_GONE
         except Exception as exc:  # every error becomes a MEXC error body
             result = to_response(exc)
         if isinstance(result, Response):
@@ -160,7 +183,12 @@ class EndpointApp:
         if not signed:
             limiter.hit("ip:" + ip, path, now)
         query: bytes = scope.get("query_string", b"")
-        body = b"" if scope["method"] == "GET" else await read_body(receive)
+        if scope["method"] == "GET":
+            body = b""
+        elif _over(headers.get(b"content-length", b"")):  # announced: refused before any is read
+            raise too_large()
+        else:
+            body = await read_body(receive)
         params, is_form = collect(query, body)
         key = principal = None
         signature = ""

@@ -1,0 +1,72 @@
+"""What a MEXC endpoint does with a request body it should not read whole, over HTTP: one over
+``MAX_BODY`` (announced by its Content-Length or sent chunked) is refused with MEXC's error
+shape and HTTP 413, the request id on it, before the server holds it in memory; one just under
+is read as usual. A client that goes away before its body arrives gets nothing sent and logs no
+error (there is no one to answer, and nothing went wrong on the server)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.types import Message
+
+from bourse.api.mexc.errors import PARAM_ERROR
+from bourse.api.mexc.routes import MAX_BODY, EndpointApp, routes
+from tests.support.mexc import err
+from tests.support.platforms import Env
+
+
+def _too_large(env: Env, **kw: Any) -> None:
+    r = env.http.post("/api/v3/order?symbol=BTCUSDT", **kw)
+    assert r.status_code == 413, r.text
+    assert err(r, PARAM_ERROR, 413)["msg"] == f"The request body is over {MAX_BODY} bytes."
+    assert r.headers["x-request-id"]
+
+
+def test_body_over_the_limit_refused(env: Env) -> None:
+    _too_large(env, content=b"a" * (MAX_BODY + 1))
+    _too_large(env, content=b"a=" + b"b" * 10_000_000)
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the server counts what arrives
+        for _ in range(MAX_BODY // 65536 + 2):
+            yield b"c" * 65536
+
+    _too_large(env, content=chunks())
+    # just under: read and parsed as usual (an unsigned order: the key is missing)
+    r = env.http.post("/api/v3/order", content=b"a=" + b"b" * (MAX_BODY - 2))
+    assert err(r, 400, 401)["msg"] == "api key required"
+    assert env.http.get("/api/v3/ping").json() == {}  # the server serves on
+
+
+def test_client_gone_before_its_body_answers_nothing(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    order = next(
+        r.endpoint
+        for r in routes(env.platform)
+        if isinstance(r.endpoint, EndpointApp) and r.path == "/api/v3/order"
+    )
+    scope = {
+        "type": "http", "method": "POST", "path": "/api/v3/order", "query_string": b"",
+        "headers": [(b"content-length", b"100")], "client": ("127.0.0.1", 1),
+    }  # fmt: skip
+    arrived: list[Message] = [
+        {"type": "http.request", "body": b"x=1", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return arrived.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    with caplog.at_level(logging.INFO, logger="bourse"):
+        status = asyncio.run(order.respond(scope, receive, send, ()))
+    assert (status, sent, arrived) == (499, [], [])
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
