@@ -89,16 +89,15 @@ def match(
             if m_bq is None:
                 m_bq = buckets(ledger, m_acc, base_code, quote_code)
             m_rates = overrides.get(m_acc)
-            m_part = (m_bq[0], m_bq[1], m_rates[0] if m_rates else maker_rate)
+            m_rate = m_rates[0] if m_rates else maker_rate
             if buy:
-                buyer, seller, (b_base, b_quote, b_rate), (s_base, s_quote, s_rate) = (
-                    taker, maker, t_part, m_part
-                )  # fmt: skip
+                buyer, seller, b_acc, s_acc = taker, maker, t_acc, m_acc
+                (b_base, b_quote, b_rate), (s_base, s_quote) = t_part, m_bq
+                s_rate = m_rate
             else:
-                buyer, seller, (b_base, b_quote, b_rate), (s_base, s_quote, s_rate) = (
-                    maker, taker, m_part, t_part
-                )  # fmt: skip
-            b_acc, s_acc = buyer.account, seller.account
+                buyer, seller, b_acc, s_acc = maker, taker, m_acc, t_acc
+                (b_base, b_quote), (s_base, s_quote, s_rate) = m_bq, t_part
+                b_rate = m_rate
             b_quote[1] -= notional  # 1: LOCKED, 0: AVAILABLE
             s_quote[0] += notional
             jappend(_new_posting(Posting, (b_acc, 1, s_acc, 0, quote_code, notional, "trade", tid)))
