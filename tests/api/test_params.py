@@ -186,3 +186,21 @@ def test_render_refuses_what_json_refuses() -> None:
     with pytest.raises(TypeError):
         render({"amount": object()})
     assert orjson.dumps({"x": 1}) == render({"x": 1})
+
+
+def test_json_body_name_repeated_refused_as_in_a_form() -> None:
+    # a JSON parser keeps the last of a repeated name, a proxy or a log reader may show the first:
+    # refused, as a repeat in the query or a form body is
+    for body in (b'{"quantity":"1","quantity":"2"}', b'{"quantity":"1", "quantity" :"1"}'):
+        with pytest.raises(ApiError, match="Duplicate parameter 'quantity'"):
+            collect(b"", body)
+    with pytest.raises(ApiError, match="Duplicate parameter 'quantity'"):
+        collect(b"", b"quantity=1&quantity=2")
+    assert collect(b"", b'{"quantity":"1","price":{"a":1}}')[0]["quantity"] == "1"
+
+
+def test_batch_order_name_repeated_refused(trader) -> None:  # type: ignore[no-untyped-def]
+    item = '{"symbol":"BTCUSDT","side":"BUY","type":"LIMIT","quantity":"0.001","price":"1","price":"2"}'
+    r = trader.post("/api/v3/batchOrders", batchOrders=f"[{item}]")
+    assert err(r, 33333)["msg"] == "Duplicate parameter 'price'."
+    assert ok(trader.get("/api/v3/openOrders", symbol="BTCUSDT")) == []

@@ -94,6 +94,15 @@ def _to_str(value: Any) -> str | None:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when a name repeats (``json`` would keep the last silently)."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        name = next(k for i, (k, _) in enumerate(pairs) if any(k == j for j, _ in pairs[:i]))
+        raise ApiError(PARAM_ERROR, f"Duplicate parameter '{name[:64]}'.")
+    return out
+
+
 def body_is_json(body: bytes) -> bool:
     """Whether ``body`` is JSON (by content: a form body never starts with ``{`` or ``[``)."""
     return body.lstrip()[:1] in (b"{", b"[")
@@ -115,7 +124,7 @@ def collect(query: bytes, body: bytes, content_type: str = "") -> tuple[dict[str
     is_form = False
     if body_is_json(body):
         try:
-            data = json.loads(body, parse_float=Decimal, parse_int=int)
+            data = json.loads(body, parse_float=Decimal, parse_int=int, object_pairs_hook=_object)
         except (ValueError, RecursionError):
             raise ApiError(PARAM_ERROR, "The request body is not valid JSON.") from None
         if not isinstance(data, dict):
@@ -217,7 +226,7 @@ def convert(spec: P, raw: str) -> Any:
         return raw
     if kind == "json":
         try:
-            return json.loads(raw, parse_float=Decimal, parse_int=int)
+            return json.loads(raw, parse_float=Decimal, parse_int=int, object_pairs_hook=_object)
         except (ValueError, RecursionError):
             raise invalid(name, "not valid JSON") from None
     if len(raw) > 256:
