@@ -132,14 +132,22 @@ def out(as_json: bool, data: Any, text: str) -> None:
         console.print(text)
 
 
+#: the most a folding column asks for its longest word (a request id folds in 2 lines, not 32)
+_FOLD_CAP = 16
+
+
 def table(
     title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], keep: Sequence[str] = ()
 ) -> None:
     """Print a table; the ``keep`` columns (keys, names) are never cut or wrapped: the table
-    grows wider than the terminal rather than lose a character of an API key."""
-    t = Table(title=title)
-    for col in columns:
-        t.add_column(col, no_wrap=col in keep, overflow="fold")
+    grows wider than the terminal rather than lose a character of an API key. The other columns
+    fold, but never narrower than their longest word (at most ``_FOLD_CAP``): otherwise wide
+    ``keep`` columns squeeze them to a character or none on an 80-column terminal or a pipe."""
+    t = Table(title=title, min_width=len(title))  # a title never wraps over a narrow table
+    for i, col in enumerate(columns):
+        words = [w for text in (col, *(str(row[i]) for row in rows)) for w in text.split()]
+        longest = max(map(len, words), default=1)
+        t.add_column(col, no_wrap=col in keep, overflow="fold", min_width=min(longest, _FOLD_CAP))
     for row in rows:
         t.add_row(*row)
     need = Measurement.get(console, console.options.update(width=10_000), t).minimum
