@@ -14,6 +14,11 @@
 * ``db_engine``: a SQLAlchemy engine (``bourse.store.db.make_engine``) on ``migrated_url``,
   disposed after the test.
 
+Parallel runs (``scripts/test`` runs pytest-xdist workers, ``--dist loadgroup``): the tests are
+put in the order ``slow`` first (long tests do not end the run on one busy worker), then the
+rest, then the ``alone`` ones (``tests.support.alone``: no other test runs while one of them
+measures time).
+
 Any test that takes one of these runs twice, as ``test_x[sqlite]`` and ``test_x[postgresql]``;
 ``-k sqlite`` / ``-k postgresql`` picks one backend.
 """
@@ -21,7 +26,7 @@ Any test that takes one of these runs twice, as ``test_x[sqlite]`` and ``test_x[
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,11 +34,32 @@ from sqlalchemy import Engine
 
 from bourse.services.serverkey import KEY_FILE_NAME, generate_server_key, write_key_file
 from bourse.store.db import make_engine, migrate
+from tests.support.alone import room
 from tests.support.databases import SqliteTemplate
 from tests.support.pg_pool import PgPool
 
 #: whether this test's ``db_url`` was cloned from the migrated template
 _FROM_TEMPLATE = pytest.StashKey[bool]()
+
+
+def _rank(item: pytest.Item) -> int:
+    if item.get_closest_marker("alone") is not None:
+        return 2
+    return 0 if item.get_closest_marker("slow") is not None else 1
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first, ``alone`` tests last (a stable sort: otherwise in file order)."""
+    items.sort(key=_rank)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    """Each test in the run's lock: shared, or exclusive for an ``alone`` test."""
+    with room(item.config, item.get_closest_marker("alone") is not None, item.nodeid):
+        return (yield)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -76,6 +76,7 @@ def _rest_asks(env: Env, n: int) -> None:
         )
 
 
+@pytest.mark.alone
 def test_rebates_visible_within_a_second_of_the_fill(env: Env, db_url: str) -> None:
     bid, bsig = _approved_broker(env)
     _rest_asks(env, TRADERS * ORDERS_EACH)

@@ -130,6 +130,7 @@ def _orders_flow(url: str, since: int) -> int:
     return now
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_backup_while_orders_flow_then_restore(demo: Side, tmp_path: Path) -> None:
     backend = make_url(demo.url).get_backend_name()

@@ -10,9 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "http.py"
 
 
+@pytest.mark.slow
 def test_bench_http_runs_and_every_signed_request_is_accepted() -> None:
     # scripts/test installs Debian's wrk when it is missing: never skipped in CI
     assert shutil.which("wrk"), (

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import ccxt.pro
+import pytest
 
 from bourse.domain.orders import BUY, OrderRequest, OrderType
 from bourse.engine import commands as c
@@ -131,6 +132,7 @@ def _keep_user_trading(live: LiveServer, done: threading.Event) -> threading.Thr
     return t
 
 
+@pytest.mark.slow
 def test_ccxt_pros_own_watch_tests(live_server: LiveServer) -> None:
     """ccxt.pro's shipped test functions (``ccxt.pro.test.Exchange``) for each watch method, run
     side by side for their 15 s; they pass on a failed connection too, so the exchange's caches

@@ -74,6 +74,7 @@ def test_demo_credentials_default_url(tmp_path: Path) -> None:
     assert set(data["accounts"]["user"]) == {"api_key", "secret"}
 
 
+@pytest.mark.slow
 def test_accounts_deposit_and_keys(tmp_path: Path) -> None:
     bourse(tmp_path, "migrate")
     acc = json.loads(bourse(tmp_path, "accounts", "open", "--json").stdout)["account"]

@@ -80,6 +80,7 @@ def _check(url: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_sound_ledger_then_corrupted_balance_through_the_cli(world: World) -> None:
     sound = _check(world.url)
     assert sound.returncode == 0, sound.stderr

@@ -43,6 +43,7 @@ def _check(w: WalletWorld, accounts: list[int]) -> None:
         assert total == credited - settled + moved_in - moved_out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_walk(migrated_url: str, seed: int) -> None:
     rng = random.Random(seed)

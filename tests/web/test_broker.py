@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 
 import httpx
+import pytest
 
 from bourse.domain.brokers import BrokerStatus
 from tests.support.mexc import Signer
@@ -166,6 +167,7 @@ def test_broker_forms_without_the_session_csrf_token_change_nothing(demo: Demo) 
     assert demo.platform.brokers.bindings.bound_broker(trader.api_key) == a_id
 
 
+@pytest.mark.alone
 def test_broker_pages_render_within_budget(demo: Demo) -> None:
     alice = _signup(demo)
     a_id = _apply(demo, alice)

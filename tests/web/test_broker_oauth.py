@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 
 from bourse.oauth.management import ClientManager
 from tests.web.checks import assert_refused_without_csrf, assert_within_budget
@@ -131,6 +132,7 @@ def test_other_accounts_get_a_clear_page_and_forms_need_the_csrf_token(demo: Dem
     assert clients[0].redirect_uris == (CALLBACK,) and clients[0].secret_rotated is None
 
 
+@pytest.mark.alone
 def test_app_page_renders_within_budget(demo: Demo) -> None:
     http, _ = _oauth_broker(demo)
     _register(http)

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import httpx
+import pytest
 
 from tests.web.checks import assert_refused_without_csrf, assert_within_budget
 from tests.web.conftest import Demo
@@ -192,6 +193,7 @@ def test_sub_account_forms_without_the_session_csrf_token_change_nothing(demo: D
     assert "No keys yet" in html and "othersub01" not in http.get("/broker/subaccounts").text
 
 
+@pytest.mark.alone
 def test_sub_account_pages_render_within_budget(demo: Demo) -> None:
     http = _independent(demo)
     page = _create_sub(http)

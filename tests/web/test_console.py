@@ -9,6 +9,7 @@ import statistics
 import time
 
 import httpx
+import pytest
 
 from tests.web.conftest import Demo
 
@@ -168,6 +169,7 @@ def test_key_form_limits_pairs_and_refuses_in_words(demo: Demo) -> None:
     assert len(demo.platform.apikeys.list_keys(stored.account_id)) == 1
 
 
+@pytest.mark.alone
 def test_each_page_renders_within_budget_on_the_demo(demo: Demo) -> None:
     """Server-side time (``Server-Timing``) of each page, median of several requests while
     the market maker trades; checked against the time the client saw, so it is not made up."""

@@ -9,10 +9,13 @@ from __future__ import annotations
 import re
 import secrets
 
+import pytest
+
 from tests.support.browser import ARTIFACTS, chromium_page
 from tests.web.conftest import Demo
 
 
+@pytest.mark.slow
 def test_signup_fund_key_bind_trade(demo: Demo) -> None:
     base = demo.url
     with chromium_page() as page:

@@ -11,6 +11,7 @@ import statistics
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 import websockets.sync.client as ws_client
 from sqlalchemy import select
 
@@ -306,6 +307,7 @@ def test_ledger_check_and_health(operated: Operated) -> None:
     assert depth and f'id="queue-depth">{depth.group(1)}<' in health
 
 
+@pytest.mark.alone
 def test_pages_render_within_budget(operated: Operated) -> None:
     o = operated
     account, _ = _applicant(o)

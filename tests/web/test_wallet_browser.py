@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page
 
 from tests.support.browser import chromium_page, sign_up
@@ -35,6 +36,7 @@ def _by_keyboard(page: Page, label: str) -> None:
     page.keyboard.press("Enter")
 
 
+@pytest.mark.slow
 def test_deposit_withdraw_transfer_security(demo: Demo) -> None:
     base = demo.url
     with chromium_page() as page:

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
+import pytest
 
 from bourse.bus.nats import NatsBus
 from bourse.engine.clock import now_ms
@@ -117,6 +118,7 @@ def _depth(url: str) -> tuple[dict[str, str], dict[str, str]]:
     return dict(map(tuple, body["bids"])), dict(map(tuple, body["asks"]))
 
 
+@pytest.mark.slow
 def test_a_follower_process_serves_the_writers_book(migrated_url: str, tmp_path: Path) -> None:
     name = unique_name()
     try:
