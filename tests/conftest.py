@@ -14,7 +14,8 @@
 * ``db_engine``: a SQLAlchemy engine (``bourse.store.db.make_engine``) on ``migrated_url``,
   disposed after the test.
 
-Parallel runs (``scripts/test`` runs pytest-xdist workers, ``--dist loadgroup``): the tests are
+Parallel runs (``scripts/test`` runs pytest-xdist workers, ``--dist loadgroup``, with the groups of
+``tests.support.workers``): the tests are
 put in the order ``slow`` first (long tests do not end the run on one busy worker), then the
 rest, then the ``alone`` ones (``tests.support.alone``: no other test runs while one of them
 measures time).
@@ -46,6 +47,16 @@ def _rank(item: pytest.Item) -> int:
     if item.get_closest_marker("alone") is not None:
         return 2
     return 0 if item.get_closest_marker("slow") is not None else 1
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, absent with -p no:xdist
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist loadgroup`` groups by ``tests.support.workers.SAME_WORKER``."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from tests.support.workers import GroupScheduling  # only where xdist is installed
+
+    return GroupScheduling(config, log)  # type: ignore[arg-type]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

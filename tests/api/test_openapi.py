@@ -137,7 +137,6 @@ def test_unsigned(method: str, path: str, api_schema: Any, live: tuple[Env, Sign
     )
 
 
-@pytest.mark.slow
 def test_signed_on_postgresql(live_pg: tuple[Env, Signer]) -> None:
     env, trader = live_pg
     schema = schemathesis.openapi.from_url(env.url + "/openapi.json")

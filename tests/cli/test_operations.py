@@ -236,7 +236,6 @@ def scenario(side: Side) -> list[tuple[str, str]]:
     return [(cmd, name(text)) for cmd, text in out]
 
 
-@pytest.mark.slow
 def test_every_command_same_output_live_and_stopped(exchange: Exchange) -> None:
     live = scenario(exchange.live)
     assert running_server(exchange.stopped.home, exchange.stopped.url) is None

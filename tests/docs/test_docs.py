@@ -183,9 +183,6 @@ def sessions(
 
 
 @pytest.mark.slow
-# one worker runs every page: ``sessions`` starts the pages of every selected test, and under
-# pytest-xdist each worker sees them all
-@pytest.mark.xdist_group("docs-pages")
 @pytest.mark.timeout(900)  # the first one waits for all the pages
 @pytest.mark.parametrize("page", RUNNABLE, ids=_name)
 def test_the_page_runs(page: Path, sessions: dict[Path, snippets.Page | BaseException]) -> None:

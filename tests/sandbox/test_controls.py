@@ -241,7 +241,6 @@ def _bad_csv(tmp_path: Path) -> Path:
 
 
 # --- faults --------------------------------------------------------------------------------
-@pytest.mark.slow
 def test_faults_as_ccxt_sees_them(demo: Demo) -> None:
     ex = demo.mexc()
     ex.load_markets()
