@@ -385,11 +385,15 @@ def test_a_server_nobody_announced_refuses_writes_in_seconds(
     """A home without the runtime file: the command opens the database itself, and the running
     engine's writer lock makes it refuse in one line, quickly (PostgreSQL: no hang)."""
     side = exchange.live
+    # an account of its own, opened through the server (the test does not rely on the order
+    # the module's tests run in, nor on a worker having run the others)
+    mine = json.loads(side.bourse("accounts", "open", "--name", "unannounced", "--json"))
     t0 = time.monotonic()
     err = side.bourse("accounts", "open", code=1, BOURSE_HOME=str(tmp_path))
     assert time.monotonic() - t0 < 15
     assert err.count("\n") == 1 and "server running on this database" in err, err
-    assert "100" in side.bourse("accounts", "list", BOURSE_HOME=str(tmp_path))  # reads work
+    listed = side.bourse("accounts", "list", "--json", BOURSE_HOME=str(tmp_path))  # reads work
+    assert mine["account"] in [a["account"] for a in json.loads(listed)], listed
 
 
 def test_failed_credentials_are_throttled(exchange: Exchange) -> None:
