@@ -21,6 +21,7 @@ from bourse.domain.errors import (
     TooManyOpenOrders,
     UnknownSymbol,
 )
+from bourse.domain.ledger import P_KIND
 from bourse.domain.orders import BUY, SELL, OrderStatus, OrderType, StpMode
 from tests.support.market import A, B, C, Market, new_market
 
@@ -101,7 +102,7 @@ def test_limit_buy_price_improvement_is_refunded(mk: Market):
     assert buy.locked == mk.u("6000")
     assert mk.bal(A, "USDT") == (mk.u("1000000") - mk.u("2900") - mk.u("6000"), mk.u("6000"))
     assert mk.bal(A, "BTC") == (mk.u("100.1"), 0)
-    kinds = [p.kind for p in mk.ledger.journal]
+    kinds = [p[P_KIND] for p in mk.ledger.journal]
     assert "order_refund" in kinds
 
 

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from bourse.domain.accounts import CHAIN_CLEARING, FEE_REVENUE, AccountKind, may_go_negative
 from bourse.domain.errors import DomainError, IdempotencyConflict
 from bourse.domain.fees import FeeSchedule
-from bourse.domain.ledger import AVAILABLE, LOCKED
+from bourse.domain.ledger import AVAILABLE, LOCKED, P_AMOUNT, P_KIND, P_REF
 from bourse.domain.matching import Exchange
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderStatus, OrderType, StpMode
 from bourse.engine import Engine
@@ -127,10 +127,10 @@ def check_ledger(ex: Exchange) -> None:
 
 def buckets_from_postings(postings) -> dict[tuple[int, str], list[int]]:
     out: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
-    for p in postings:
-        assert p.amount > 0
-        out[(p.from_account, p.asset)][p.from_bucket] -= p.amount
-        out[(p.to_account, p.asset)][p.to_bucket] += p.amount
+    for from_account, from_bucket, to_account, to_bucket, asset, amount, _, _ in postings:
+        assert amount > 0
+        out[(from_account, asset)][from_bucket] -= amount
+        out[(to_account, asset)][to_bucket] += amount
     return out
 
 
@@ -145,19 +145,15 @@ def check_trades(symbols, trades, postings, orders_by_id=None) -> None:
     """Every fill conserves base and quote; fees go to fee revenue; nothing else moves."""
     by_ref: dict[int, list] = defaultdict(list)
     for p in postings:
-        if p.kind in ("trade", "fee", "order_refund"):
-            by_ref[p.ref].append(p)
+        if p[P_KIND] in ("trade", "fee", "order_refund"):
+            by_ref[p[P_REF]].append(p)
     assert set(by_ref) <= {t.id for t in trades}
     for t in trades:
         sym = symbols[t.symbol]
         base, quote = sym.base.code, sym.quote.code
         b, s = t.buyer_account, t.seller_account
         assert t.quote_qty == t.price * t.qty * sym.notional_mult and t.qty > 0
-        got = sorted(
-            (p.kind, p.from_account, p.from_bucket, p.to_account, p.to_bucket, p.asset, p.amount)
-            for p in by_ref[t.id]
-            if p.kind != "order_refund"
-        )
+        got = sorted((p[P_KIND], *p[:P_KIND]) for p in by_ref[t.id] if p[P_KIND] != "order_refund")
         want = [
             ("trade", b, LOCKED, s, AVAILABLE, quote, t.quote_qty),
             ("trade", s, LOCKED, b, AVAILABLE, base, t.qty * sym.base_mult),
@@ -170,11 +166,11 @@ def check_trades(symbols, trades, postings, orders_by_id=None) -> None:
             want.append(("fee", s, AVAILABLE, FEE_REVENUE, AVAILABLE, fee_asset, t.seller_fee))
         assert got == sorted(want), (t.id, got, want)
         assert 0 <= t.buyer_fee <= t.qty * sym.base_mult and 0 <= t.seller_fee <= t.quote_qty
-        refunds = [p for p in by_ref[t.id] if p.kind == "order_refund"]
+        refunds = [p for p in by_ref[t.id] if p[P_KIND] == "order_refund"]
         if refunds:
             (r,) = refunds
             assert t.taker_side == BUY
-            assert (r.from_account, r.from_bucket, r.to_account, r.to_bucket, r.asset) == (
+            assert r[:P_AMOUNT] == (
                 b,
                 LOCKED,
                 b,
@@ -183,7 +179,7 @@ def check_trades(symbols, trades, postings, orders_by_id=None) -> None:
             )
             if orders_by_id is not None:
                 limit = orders_by_id[t.buyer_order].price
-                assert r.amount == (limit - t.price) * t.qty * sym.notional_mult
+                assert r[P_AMOUNT] == (limit - t.price) * t.qty * sym.notional_mult
         elif orders_by_id is not None and t.taker_side == BUY:
             limit = orders_by_id[t.buyer_order].price
             assert limit in (0, t.price)

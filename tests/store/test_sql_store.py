@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 
 from bourse.domain.accounts import AccountKind
 from bourse.domain.errors import IdempotencyConflict
-from bourse.domain.ledger import Posting
 from bourse.domain.money import Asset, to_units
 from bourse.domain.orders import BUY, SELL, Order, OrderRequest, OrderStatus, OrderType, StpMode
 from bourse.domain.symbols import Symbol
@@ -57,7 +56,7 @@ def test_round_trip_of_every_kind_of_row(db_engine) -> None:  # type: ignore[no-
             assets=[usdt, btc],
             symbols=[sym],
             accounts=[Account(100, AccountKind.USER), Account(101, AccountKind.BROKER_SUB, 100)],
-            postings=[Posting(3, 0, 100, 0, "USDT", 1_000, "deposit", 1)],
+            postings=[(3, 0, 100, 0, "USDT", 1_000, "deposit", 1)],
             balances={(100, "USDT"): (495, 505), (3, "USDT"): (-1_000, 0), (101, "BTC"): (big, 0)},
             orders=[
                 _order(1, locked=30, status=OrderStatus.PARTIALLY_FILLED, remaining=10),
@@ -171,7 +170,7 @@ def test_a_failing_batch_leaves_nothing_behind(db_engine) -> None:  # type: igno
     rec = IdempotencyRecord("order", 100, "dup", "f", 1, 1)
     store.commit(BatchChanges(idempotency=[rec], sequences={"order": 2}))
     bad = BatchChanges(
-        postings=[Posting(3, 0, 100, 0, "USDT", 7, "deposit", 1)],
+        postings=[(3, 0, 100, 0, "USDT", 7, "deposit", 1)],
         balances={(100, "USDT"): (7, 0), (3, "USDT"): (-7, 0)},
         orders=[_order(9)],
         idempotency=[rec],  # the same key again: the last write of the batch fails

@@ -20,7 +20,6 @@ from bourse.bus import Committed, InProcessBus, capture, codec, feed
 from bourse.bus.events import BalanceUpdate, BookUpdate
 from bourse.bus.nats import BusUnavailable, NatsBus
 from bourse.domain.accounts import AccountKind
-from bourse.domain.ledger import Posting
 from bourse.domain.money import Asset
 from bourse.domain.orders import BUY, SELL, Order, OrderStatus, OrderType, StpMode, Trade
 from bourse.domain.stp_groups import StpGroup
@@ -82,7 +81,7 @@ def _every_field() -> Committed:
     order.status, order.cancel_reason, order.updated = OrderStatus.PARTIALLY_FILLED, "stp", 9
     trade = Trade(4, "BTCUSDT", BIG, 2, BIG * 2, 8, 7, 102, 101, BUY, 3, BIG, None, 3, 11, "MX", "")
     changes = BatchChanges(
-        postings=[Posting(101, 0, 102, 1, "BTC", BIG, "trade", 4)],
+        postings=[(101, 0, 102, 1, "BTC", BIG, "trade", 4)],
         balances={(101, "BTC"): (BIG, 0), (102, "USDT"): (0, BIG)},
         orders=[order],
         trades=[trade],

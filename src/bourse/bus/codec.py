@@ -15,7 +15,6 @@ from typing import Any
 
 from bourse.bus.events import BalanceUpdate, BookUpdate, Committed
 from bourse.domain.accounts import AccountKind
-from bourse.domain.ledger import Posting
 from bourse.domain.money import Asset
 from bourse.domain.orders import Order, OrderStatus, OrderType, StpMode, Trade
 from bourse.domain.stp_groups import StpGroup
@@ -178,7 +177,7 @@ def _to_changes(body: list[Any]) -> BatchChanges:
         sequences,
     ) = body
     return BatchChanges(
-        postings=[Posting(*p) for p in postings],
+        postings=[tuple(p) for p in postings],
         balances={(acc, asset): (av, lk) for acc, asset, av, lk in balances},
         orders=[_to_order(o) for o in orders],
         trades=[_to_trade(t) for t in trades],

@@ -14,7 +14,16 @@ from typing import Any
 
 from bourse.bus.events import TOP_LEVELS, BalanceUpdate, BookUpdate, Committed
 from bourse.bus.port import Bus
-from bourse.domain.ledger import AVAILABLE
+from bourse.domain.ledger import (
+    AVAILABLE,
+    P_AMOUNT,
+    P_ASSET,
+    P_FROM_ACCOUNT,
+    P_FROM_BUCKET,
+    P_KIND,
+    P_TO_ACCOUNT,
+    P_TO_BUCKET,
+)
 from bourse.domain.orders import BUY
 from bourse.engine import Engine
 from bourse.engine.changes import BatchChanges
@@ -77,15 +86,16 @@ def _balances(changes: BatchChanges) -> list[BalanceUpdate]:
         return []
     moved: dict[tuple[int, str], list[Any]] = {}
     for p in changes.postings:
+        asset, amount, kind = p[P_ASSET], p[P_AMOUNT], p[P_KIND]
         for account, bucket, sign in (
-            (p.from_account, p.from_bucket, -1),
-            (p.to_account, p.to_bucket, 1),
+            (p[P_FROM_ACCOUNT], p[P_FROM_BUCKET], -1),
+            (p[P_TO_ACCOUNT], p[P_TO_BUCKET], 1),
         ):
-            entry = moved.get((account, p.asset))
+            entry = moved.get((account, asset))
             if entry is None:
-                entry = moved[(account, p.asset)] = [0, 0, p.kind]
-            entry[0 if bucket == AVAILABLE else 1] += sign * p.amount
-            entry[2] = p.kind
+                entry = moved[(account, asset)] = [0, 0, kind]
+            entry[0 if bucket == AVAILABLE else 1] += sign * amount
+            entry[2] = kind
     out = []
     for (account, asset), (available, locked) in changes.balances.items():
         d_avail, d_locked, kind = moved.get((account, asset), (0, 0, ""))

@@ -36,6 +36,7 @@ def apply_committed(state: EngineState, changes: BatchChanges) -> None:
             ex.stp_peers.pop(member, None)
         state.stp_groups.restore(group)
     balances = ex.ledger.balances
+    ex.ledger.pairs.clear()  # it caches bucket lists, which the loop below replaces
     for key, (available, locked) in changes.balances.items():
         balances[key] = [available, locked]
     for w in changes.withdrawals:

@@ -21,7 +21,7 @@ from bisect import insort
 from collections import deque
 
 from bourse.domain.errors import OrderNotFound, UnknownSymbol
-from bourse.domain.ledger import AVAILABLE, LOCKED, LedgerCorrupted, Posting
+from bourse.domain.ledger import AVAILABLE, LOCKED, LedgerCorrupted
 from bourse.domain.matching.locking import order_lock, walk
 from bourse.domain.matching.loop import match
 from bourse.domain.matching.market import place_market
@@ -54,7 +54,6 @@ _new_order = object.__new__
 #: ``Order.__init__`` called as a plain function on ``object.__new__(Order)``: the interpreter
 #: inlines a Python-to-Python call, where ``Order(...)`` goes through ``type.__call__``
 _init_order = Order.__init__
-_new_posting = tuple.__new__  # Posting(...) without the namedtuple's Python-level __new__
 
 
 class Exchange(ExchangeState):
@@ -152,11 +151,7 @@ class Exchange(ExchangeState):
         self.changed_orders[oid] = order
         bal[AVAILABLE] -= lock
         bal[LOCKED] += lock
-        ledger.journal.append(
-            _new_posting(
-                Posting, (account, AVAILABLE, account, LOCKED, asset, lock, "order_lock", oid)
-            )
-        )
+        ledger.journal.append((account, AVAILABLE, account, LOCKED, asset, lock, "order_lock", oid))
         ledger.touched.add(key)
         order.locked = lock
         if crossing:
@@ -214,11 +209,7 @@ class Exchange(ExchangeState):
         bal[AVAILABLE] -= lock
         bal[LOCKED] += lock
         ledger = self.ledger
-        ledger.journal.append(
-            _new_posting(
-                Posting, (account, AVAILABLE, account, LOCKED, asset, lock, "order_lock", oid)
-            )
-        )
+        ledger.journal.append((account, AVAILABLE, account, LOCKED, asset, lock, "order_lock", oid))
         ledger.touched.add((account, asset))
         order.locked = lock
         if otype is _FOK:
@@ -314,9 +305,7 @@ class Exchange(ExchangeState):
             bal[LOCKED] -= locked
             bal[AVAILABLE] += locked
             ledger.journal.append(
-                _new_posting(
-                    Posting, (acc, LOCKED, acc, AVAILABLE, key[1], locked, "order_unlock", oid)
-                )
+                (acc, LOCKED, acc, AVAILABLE, key[1], locked, "order_unlock", oid)
             )
             ledger.touched.add(key)
             order.locked = 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from bourse.domain.accounts import FEE_REVENUE
 from bourse.domain.fees import RATE_DENOM
-from bourse.domain.ledger import LedgerCorrupted, Posting
+from bourse.domain.ledger import LedgerCorrupted
 from bourse.domain.matching.settlement import Part, buckets, part, pay_fee_in_mx, revenue
 from bourse.domain.matching.state import ExchangeState
 from bourse.domain.matching.stp import prevent
@@ -28,8 +28,8 @@ from bourse.domain.symbols import Symbol
 _FILLED = OrderStatus.FILLED
 _PART_FILLED = OrderStatus.PARTIALLY_FILLED
 _STP_NONE = StpMode.NONE
-#: Posting(...) and Trade(...) without the namedtuple's Python-level __new__
-_new_tuple = _new_posting = tuple.__new__
+#: Trade(...) without the namedtuple's Python-level __new__
+_new_tuple = tuple.__new__
 
 
 def match(
@@ -100,21 +100,17 @@ def match(
                 b_rate = m_rate
             b_quote[1] -= notional  # 1: LOCKED, 0: AVAILABLE
             s_quote[0] += notional
-            jappend(_new_posting(Posting, (b_acc, 1, s_acc, 0, quote_code, notional, "trade", tid)))
+            jappend((b_acc, 1, s_acc, 0, quote_code, notional, "trade", tid))
             buyer.locked -= notional
             if price < limit:  # a limit buyer taker got a better price (a seller never does)
                 refund = (limit - price) * q * nm
                 b_quote[1] -= refund
                 b_quote[0] += refund
-                jappend(
-                    _new_posting(
-                        Posting, (b_acc, 1, b_acc, 0, quote_code, refund, "order_refund", tid)
-                    )
-                )
+                jappend((b_acc, 1, b_acc, 0, quote_code, refund, "order_refund", tid))
                 buyer.locked -= refund
             s_base[1] -= base
             b_base[0] += base
-            jappend(_new_posting(Posting, (s_acc, 1, b_acc, 0, base_code, base, "trade", tid)))
+            jappend((s_acc, 1, b_acc, 0, base_code, base, "trade", tid))
             seller.locked -= base
             if s_base[1] < 0 or b_quote[1] < 0:
                 raise LedgerCorrupted(f"locked funds overdrawn in trade {tid}")
@@ -130,11 +126,7 @@ def match(
                     fee_base = revenue(ledger, base_code)
                 b_base[0] -= buyer_fee
                 fee_base[0] += buyer_fee
-                jappend(
-                    _new_posting(
-                        Posting, (b_acc, 0, FEE_REVENUE, 0, base_code, buyer_fee, "fee", tid)
-                    )
-                )
+                jappend((b_acc, 0, FEE_REVENUE, 0, base_code, buyer_fee, "fee", tid))
             seller_fee = -((-notional * s_rate) // RATE_DENOM)
             if seller_fee and mx_accounts and s_acc in mx_accounts:
                 paid = pay_fee_in_mx(state, s_acc, quote_code, notional * s_rate, sym, price, tid)
@@ -145,11 +137,7 @@ def match(
                     fee_quote = revenue(ledger, quote_code)
                 s_quote[0] -= seller_fee
                 fee_quote[0] += seller_fee
-                jappend(
-                    _new_posting(
-                        Posting, (s_acc, 0, FEE_REVENUE, 0, quote_code, seller_fee, "fee", tid)
-                    )
-                )
+                jappend((s_acc, 0, FEE_REVENUE, 0, quote_code, seller_fee, "fee", tid))
             trades_append(
                 _new_tuple(Trade, (tid, name, price, q, notional, buyer.id, seller.id, b_acc,
                                    s_acc, t_side, buyer_fee, seller_fee, buyer.broker_id,

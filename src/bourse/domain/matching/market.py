@@ -9,7 +9,7 @@ the caller then runs the general pipeline, which raises exactly the error it alw
 
 from __future__ import annotations
 
-from bourse.domain.ledger import AVAILABLE, LOCKED, Posting
+from bourse.domain.ledger import AVAILABLE, LOCKED
 from bourse.domain.matching.locking import walk
 from bourse.domain.matching.loop import match
 from bourse.domain.matching.state import ExchangeState
@@ -20,7 +20,6 @@ from bourse.domain.symbols import Symbol
 _MARKET = OrderType.MARKET
 _new_order = object.__new__
 _init_order = Order.__init__  # called as a plain function: no type.__call__
-_new_posting = tuple.__new__  # Posting(...) without the namedtuple's Python-level __new__
 
 
 def place_market(state: ExchangeState, sym: Symbol, req: OrderRequest, now: int) -> Order | None:
@@ -72,9 +71,7 @@ def place_market(state: ExchangeState, sym: Symbol, req: OrderRequest, now: int)
     state.changed_orders[oid] = order
     bal[AVAILABLE] -= lock
     bal[LOCKED] += lock
-    ledger.journal.append(
-        _new_posting(Posting, (account, AVAILABLE, account, LOCKED, asset, lock, "order_lock", oid))
-    )
+    ledger.journal.append((account, AVAILABLE, account, LOCKED, asset, lock, "order_lock", oid))
     ledger.touched.add(key)
     order.locked = lock
     last = match(state, order, sym, book, opp, now)

@@ -23,7 +23,7 @@ from collections import ChainMap
 
 from bourse.domain.accounts import FEE_REVENUE
 from bourse.domain.fees import RATE_DENOM, FeeSchedule
-from bourse.domain.ledger import AVAILABLE, Ledger, Posting
+from bourse.domain.ledger import AVAILABLE, Ledger
 from bourse.domain.matching.state import ExchangeState
 from bourse.domain.mx import MX, mx_fee, mx_rate
 from bourse.domain.symbols import Symbol
@@ -104,7 +104,5 @@ def pay_fee_in_mx(
     bucket[AVAILABLE] -= amount
     revenue(ledger, MX)[AVAILABLE] += amount
     ledger.touched.add(key)
-    ledger.journal.append(
-        Posting(account, AVAILABLE, FEE_REVENUE, AVAILABLE, MX, amount, "fee", trade_id)
-    )
+    ledger.journal.append((account, AVAILABLE, FEE_REVENUE, AVAILABLE, MX, amount, "fee", trade_id))
     return amount

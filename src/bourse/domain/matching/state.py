@@ -12,7 +12,7 @@ from bisect import insort
 from collections import deque
 
 from bourse.domain.fees import FeeSchedule
-from bourse.domain.ledger import AVAILABLE, LOCKED, Ledger, LedgerCorrupted, Posting
+from bourse.domain.ledger import AVAILABLE, LOCKED, Ledger, LedgerCorrupted
 from bourse.domain.orderbook import OrderBook
 from bourse.domain.orders import BUY, Order, OrderStatus, StpMode, Trade
 from bourse.domain.symbols import Symbol
@@ -22,7 +22,6 @@ MAX_OPEN_ORDERS = 500
 _CANCELED = OrderStatus.CANCELED
 _PART_CANCELED = OrderStatus.PARTIALLY_CANCELED
 _FILLED = OrderStatus.FILLED
-_new_posting = tuple.__new__  # Posting(...) without the namedtuple's Python-level __new__
 
 
 class ExchangeState:
@@ -125,10 +124,7 @@ class ExchangeState:
         bal[LOCKED] -= locked
         bal[AVAILABLE] += locked
         ledger.journal.append(
-            _new_posting(
-                Posting,
-                (key[0], LOCKED, key[0], AVAILABLE, key[1], locked, "order_unlock", order.id),
-            )
+            (key[0], LOCKED, key[0], AVAILABLE, key[1], locked, "order_unlock", order.id),
         )
         ledger.touched.add(key)
         order.locked = 0
