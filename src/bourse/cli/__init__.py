@@ -24,6 +24,7 @@ holds the shared options, tables and errors.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import sys
@@ -94,6 +95,22 @@ app.add_typer(referrals_app, name="referrals")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(listings_app, name="listings")
 app.add_typer(withdrawals_app, name="withdrawals")
+
+
+def _one_line_summaries(group: typer.Typer) -> None:
+    """A command's summary in ``--help`` lists is its docstring's first paragraph on one line:
+    typer's rich mode keeps the docstring's line breaks, which broke each summary mid-sentence
+    over two or three lines of the list."""
+    for info in group.registered_commands:
+        doc = info.help or (info.callback.__doc__ if info.callback else None)
+        if info.short_help is None and doc:
+            info.short_help = " ".join(inspect.cleandoc(doc).split("\n\n")[0].split())
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _one_line_summaries(sub.typer_instance)
+
+
+_one_line_summaries(app)
 
 
 def main() -> None:
