@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 
 from bourse.domain.accounts import DUST_DESK, AccountKind
+from bourse.domain.matching.settlement import buckets
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType, StpMode
 from bourse.engine import Engine
 from bourse.engine import commands as c
@@ -59,3 +60,18 @@ def test_follower_matches_the_writer() -> None:
     assert ours.last_prices == theirs.last_prices == {"MXUSDT": 25_000}
     assert [g.name for g in follower.stp_groups.owned(master)] == ["desk"]
     assert ours.ledger.balances == theirs.ledger.balances
+
+
+def test_a_committed_batch_drops_the_cached_buckets() -> None:
+    """``Ledger.pairs`` caches the bucket lists the match loop writes in place; a follower
+    replaces those lists, so a cached pair would point at lists no longer in the ledger."""
+    follower = load_state(MemoryStore(), (0, 500), StpMode.NONE, lambda: 1_700_000_000_000)
+    ledger = follower.exchange.ledger
+    ledger.balances[(7, "USDT")] = [5, 0]
+    assert buckets(ledger, 7, "BTC", "USDT")[1] == [5, 0]
+
+    apply_committed(follower, BatchChanges(balances={(7, "BTC"): (3, 0), (7, "USDT"): (9, 1)}))
+
+    base, quote = buckets(ledger, 7, "BTC", "USDT")
+    assert (base, quote) == ([3, 0], [9, 1])
+    assert base is ledger.balances[(7, "BTC")] and quote is ledger.balances[(7, "USDT")]
