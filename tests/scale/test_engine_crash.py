@@ -10,7 +10,6 @@ import contextlib
 import time
 
 import pytest
-from sqlalchemy import func, select
 
 from bourse.bus.gateway import CommandClient
 from bourse.cli.crash import EXIT_CRASHED
@@ -18,10 +17,8 @@ from bourse.engine import commands as c
 from bourse.engine.crash import RAISE_IN_ENGINE
 from bourse.engine.engine import EngineUnavailable
 from bourse.engine.trace import Trace
-from bourse.store import tables as t
-from bourse.store.db import make_engine
 from tests.faults.serve import World
-from tests.scale.topology import ACTIVE, STANDBY, Topology, logs
+from tests.scale.topology import ACTIVE, STANDBY, Topology, logs, stored_transfers
 from tests.support.nats import NATS_URL
 
 pytestmark = pytest.mark.slow
@@ -63,14 +60,5 @@ def test_engine_thread_crash_ends_bourse_engine_and_the_standby_takes_over(
         done += 1
     finally:
         client.close()
-    db = make_engine(world.url)
-    try:
-        with db.connect() as conn:
-            count = conn.execute(
-                select(func.count()).where(
-                    t.transfers.c.from_account == a.account, t.transfers.c.amount == AMOUNT
-                )
-            ).scalar_one()
-    finally:
-        db.dispose()
+    count = stored_transfers(world.url, a.account, AMOUNT)
     assert count == done, logs(active, standby)

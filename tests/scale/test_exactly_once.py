@@ -6,17 +6,14 @@ standby, delivered it again, answers "unknown" (retryable) instead of applying i
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
 
 from bourse.bus.engine_server import CRASH_AFTER_COMMIT
 from bourse.bus.gateway import CommandClient
 from bourse.engine import commands as c
 from bourse.engine.engine import EngineUnavailable
 from bourse.engine.trace import Trace
-from bourse.store import tables as t
-from bourse.store.db import make_engine
 from tests.faults.serve import World
-from tests.scale.topology import ACTIVE, STANDBY, Topology, logs
+from tests.scale.topology import ACTIVE, STANDBY, Topology, logs, stored_transfers
 from tests.support.nats import NATS_URL
 
 pytestmark = pytest.mark.slow
@@ -47,14 +44,5 @@ def test_an_unkeyed_command_committed_by_a_dying_engine_is_not_applied_again(
         assert isinstance(again.result(60), int), logs(standby)
     finally:
         client.close()
-    db = make_engine(world.url)
-    try:
-        with db.connect() as conn:
-            count = conn.execute(
-                select(func.count()).where(
-                    t.transfers.c.from_account == a.account, t.transfers.c.amount == AMOUNT
-                )
-            ).scalar_one()
-    finally:
-        db.dispose()
+    count = stored_transfers(world.url, a.account, AMOUNT)
     assert count == 2, logs(standby)

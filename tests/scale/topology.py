@@ -12,8 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 import ccxt
+from sqlalchemy import func, select
 
 from bourse.bus.nats import NatsBus
+from bourse.store import tables as t
+from bourse.store.db import make_engine
 from tests.faults.serve import World
 from tests.support.mexc import point_at
 from tests.support.nats import NATS_URL
@@ -77,3 +80,20 @@ def mexc(url: str, key: str, secret: str) -> Any:
 
 def logs(*procs: Proc) -> str:
     return "\n".join(f"--- {p.name}\n{p.log(2000)}" for p in procs)
+
+
+def stored_transfers(url: str, account: int, amount: int) -> int:
+    """How many transfers of ``amount`` from ``account`` the database holds (each answered
+    command must be there exactly once)."""
+    db = make_engine(url)
+    try:
+        with db.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).where(
+                        t.transfers.c.from_account == account, t.transfers.c.amount == amount
+                    )
+                ).scalar_one()
+            )
+    finally:
+        db.dispose()
