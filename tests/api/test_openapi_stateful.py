@@ -71,7 +71,6 @@ def test_the_links_name_served_operations() -> None:
             assert set(params) <= declared, (method, path, set(params) - declared)
 
 
-@pytest.mark.slow
 def test_stateful_sequences_follow_the_links_without_a_5xx(
     live: tuple[Env, Signer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
