@@ -125,7 +125,18 @@ def main() -> None:
         quiet.propagate = False
     os.umask(0o077)  # what it creates (the database, its WAL, key files) is the user's alone
     try:
-        app()
+        # not standalone: click would print a usage error as a framed box of several lines
+        code = app(standalone_mode=False)
+    except typer.Abort:  # Ctrl-C at a prompt
+        err.print("aborted", highlight=False)
+        sys.exit(130)
+    except typer.TyperException as exc:  # a bad command line: click's message, on one line
+        ctx = getattr(exc, "ctx", None)
+        see = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        text = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+        if text:  # empty when a group given no command printed its help instead
+            err.print(f"[bold red]error:[/] {text}{see}", highlight=False, soft_wrap=True)
+        sys.exit(getattr(exc, "exit_code", 2))
     except Exception as exc:
         if _state["debug"] or "--debug" in sys.argv:
             raise
@@ -136,6 +147,7 @@ def main() -> None:
             soft_wrap=True,
         )
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 __all__ = ["app", "main", "public_url"]
