@@ -231,6 +231,9 @@ def test_a_lost_depth_push_fetches_the_snapshot_again(demo: Demo) -> None:
                 if "/api/v3/depth?" in r.url else None)  # fmt: skip
         dropped: list[str] = []
         armed: list[bool] = []  # once the page is live
+        # pushes let through once armed before one is dropped: a push made before the page's
+        # snapshot but delivered after it is already in the snapshot, and losing it is no gap
+        passed: list[str] = []
 
         def route(ws: Any) -> None:
             server = ws.connect_to_server()
@@ -240,8 +243,11 @@ def test_a_lost_depth_push_fetches_the_snapshot_again(demo: Demo) -> None:
                 if isinstance(message, bytes) and armed and not dropped:
                     frame = PushDataV3ApiWrapper.FromString(message)
                     if frame.HasField("publicAggreDepths"):
-                        dropped.append(frame.publicAggreDepths.fromVersion)
-                        return
+                        if len(passed) < 2:
+                            passed.append(frame.publicAggreDepths.fromVersion)
+                        else:
+                            dropped.append(frame.publicAggreDepths.fromVersion)
+                            return
                 ws.send(message)
 
             server.on_message(down)
@@ -253,7 +259,7 @@ def test_a_lost_depth_push_fetches_the_snapshot_again(demo: Demo) -> None:
         deadline = time.monotonic() + 10
         while len(snapshots) < 2 and time.monotonic() < deadline:
             page.wait_for_timeout(100)  # the market maker moves the book every 0.2 s
-        assert dropped and len(snapshots) >= 2, (dropped, snapshots)
+        assert dropped and len(snapshots) >= 2, (passed, dropped, snapshots)
         page.wait_for_selector(LIVE)
         sandbox.maker.pause()
         # the maker's last pushes reach the page within a few windows of 100 ms
