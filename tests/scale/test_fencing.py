@@ -6,15 +6,14 @@ as "engine unavailable" by an engine that can no longer write."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from bourse.bus.gateway import CommandClient
 from bourse.engine import commands as c
 from bourse.engine.trace import Trace
-from bourse.store import tables as t
 from bourse.store.db import make_engine
 from tests.faults.serve import World
-from tests.scale.topology import ACTIVE, STANDBY, Topology, logs
+from tests.scale.topology import ACTIVE, STANDBY, Topology, logs, stored_transfers
 from tests.support.nats import NATS_URL
 
 pytestmark = pytest.mark.slow
@@ -38,21 +37,6 @@ def _kill_writer_session(url: str) -> int:
                         "AND d.datname = current_database()"
                     )
                 ).all()
-            )
-    finally:
-        db.dispose()
-
-
-def _transfers(url: str, account: int) -> int:
-    db = make_engine(url)
-    try:
-        with db.connect() as conn:
-            return int(
-                conn.execute(
-                    select(func.count()).where(
-                        t.transfers.c.from_account == account, t.transfers.c.amount == AMOUNT
-                    )
-                ).scalar_one()
             )
     finally:
         db.dispose()
@@ -83,4 +67,4 @@ def test_an_engine_that_loses_the_writer_lock_stops_and_exits(
         assert all(isinstance(r, int) for r in results), results
     finally:
         client.close()
-    assert _transfers(world.url, a.account) == BURST + 1, logs(active, standby)
+    assert stored_transfers(world.url, a.account, AMOUNT) == BURST + 1, logs(active, standby)
