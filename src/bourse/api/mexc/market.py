@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bourse.api.mexc import depth_snapshots, wire
 from bourse.api.mexc import schemas as s
-from bourse.api.mexc import wire
 from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.errors import ApiError, invalid
 from bourse.api.mexc.params import MAX_TIME_MS, P
@@ -62,19 +62,10 @@ async def exchange_info(ctx: Ctx) -> Any:
 async def depth(ctx: Ctx) -> Any:
     sym = ctx.symbol(ctx.params["symbol"])
     limit = ctx.params.get("limit", 100)
-
-    def snap(engine: Any) -> tuple[int, list[Any], list[Any]]:
-        book = engine.exchange.books[sym.name]
-        return engine.batches, book.bids.depth(limit), book.asks.depth(limit)
-
-    update_id, bids, asks = await ctx.read(snap)
-    ps, qs = sym.price_scale, sym.qty_scale
-    return {
-        "lastUpdateId": update_id,
-        "bids": [[format_units(p, ps), format_units(q, qs)] for p, q in bids],
-        "asks": [[format_units(p, ps), format_units(q, qs)] for p, q in asks],
-        "timestamp": ctx.now,
-    }
+    update_id, bids, asks = await depth_snapshots.snapshot(
+        ctx.services.engine, sym, limit, ctx.read
+    )
+    return {"lastUpdateId": update_id, "bids": bids, "asks": asks, "timestamp": ctx.now}
 
 
 async def trades(ctx: Ctx) -> Any:
