@@ -2,7 +2,8 @@
 once with its traceback and handed to ``on_crash`` (``bourse serve`` exits there; see
 tests/faults/test_engine_crash.py). An engine embedded without that hook refuses every command
 from then on, says why (``read_only``, which ``/readyz`` reports), and lets readers in on the
-committed state again (the lock its loop held is released)."""
+committed state again (the lock its loop held is released). The commands the loop had taken
+and not answered are answered as unknown, never left waiting."""
 
 from __future__ import annotations
 
@@ -45,11 +46,14 @@ def test_a_crash_is_logged_once_and_what_follows_is_refused(
         locked = engine.read(lambda e: e.exchange.ledger.balances[(buyer, USDT.code)][1])
         assert locked > 0
         with caplog.at_level(logging.CRITICAL, logger="bourse.engine"):
-            engine.submit(_order(buyer, 31_000_000))  # the fatal one: its outcome is unknown
+            fatal = engine.submit(_order(buyer, 31_000_000))
             deadline = time.monotonic() + WAIT
             while engine.running and time.monotonic() < deadline:
                 time.sleep(0.01)
         assert not engine.running
+        # its caller is answered, not left waiting: the outcome is unknown (it may have committed)
+        with pytest.raises(EngineUnavailable, match="outcome is unknown"):
+            fatal.result(WAIT)
         assert len(crashes) == 1 and isinstance(crashes[0], InjectedFault)
         assert engine.crashed is crashes[0]
         logged = [r for r in caplog.records if "engine thread crashed" in r.getMessage()]

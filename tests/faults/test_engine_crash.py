@@ -47,6 +47,9 @@ def test_engine_thread_crash_exits_and_restart_recovers(tmp_path: Path) -> None:
                     )  # fmt: skip
                 except httpx.TransportError:
                     break
+                if r.status_code == 503:  # the fatal one, answered as unknown before the exit
+                    assert r.json()["code"] == 503, r.text
+                    break
                 acked[cid] = ok(r)["orderId"]
             else:
                 raise AssertionError(f"the server took {len(acked)} orders and did not crash")

@@ -6,7 +6,8 @@ itself (``engine.pipeline``: a bug in closing, committing or answering a batch) 
 engine with no thread to apply commands, while the process around it (HTTP, the bus) would
 keep taking orders that then wait for ever. So the engine logs the exception with its
 traceback once, refuses commands from then on (``Engine.read_only``: ``/readyz`` says why),
-and calls ``Engine.on_crash``; ``bourse serve`` and ``bourse engine`` set it to end the
+answers the commands it had taken as unknown (``EngineUnavailable``: their batch may have
+committed), and calls ``Engine.on_crash``; ``bourse serve`` and ``bourse engine`` set it to end the
 process non-zero at once (``bourse.cli.crash``), like ``kill -9``: the supervisor restarts
 it, and the new process recovers from the store, which holds every acknowledged command
 (callers are answered only after their batch committed). The committer thread needs nothing

@@ -41,7 +41,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -60,7 +60,7 @@ from bourse.engine.inflight import InFlightReads
 from bourse.engine.pipeline import COMMITTED, STOP, Applied, Item, Pipeline
 from bourse.engine.replays import replay_key
 from bourse.engine.replica import apply_committed
-from bourse.engine.replies import LoopReply, Outcome
+from bourse.engine.replies import LoopReply, Outcome, Reply
 from bourse.engine.state import load_state
 from bourse.engine.trace import MONEY_MOVEMENTS, Trace, current, origin_record
 
@@ -258,18 +258,20 @@ class Engine:
     # --- the loop ----------------------------------------------------------------------------
     def _loop(self) -> None:
         committer = Committer(self._commit, functools.partial(self._queue.put, COMMITTED))
+        pipeline = Pipeline(self, committer)
         try:
-            Pipeline(self, committer).run()
+            pipeline.run()
         except BaseException as exc:  # a bug in the loop itself: crash-only (engine.crash)
-            self._crash(exc)
+            self._crash(exc, pipeline.orphans)
         finally:
             committer.shutdown()
 
-    def _crash(self, exc: BaseException) -> None:
+    def _crash(self, exc: BaseException, orphans: Sequence[Reply] = ()) -> None:
         """Something escaped the loop (on the engine thread, which ends): log it once, refuse
-        commands from now on and call ``on_crash``. If that returns (no process to end: an
-        embedded engine), answer what is queued, reload the committed state and let readers in.
-        """
+        commands from now on, answer the commands it had taken (``orphans``: their outcome is
+        unknown, their batch may have committed) and call ``on_crash``. If that returns (no
+        process to end: an embedded engine), answer what is queued, reload the committed state
+        and let readers in."""
         log.critical(
             "the engine thread crashed: no more commands; restart the process (it recovers "
             "from the store)",
@@ -277,6 +279,11 @@ class Engine:
         )
         self.read_only = f"the engine thread crashed ({type(exc).__name__}); restart the server"
         self.crashed = exc
+        unknown = EngineUnavailable(f"{self.read_only}: the command's outcome is unknown")
+        for reply in orphans:
+            if not reply.done():
+                with contextlib.suppress(Exception):  # a reply already set meanwhile
+                    reply.set_exception(unknown)
         if self.on_crash is not None:
             self.on_crash(exc)
         for _ in range(self._queue.qsize()):  # what was queued before read_only was set

@@ -99,6 +99,9 @@ class Pipeline:
     def __init__(self, engine: Steps, committer: Committer) -> None:
         self.engine = engine
         self.committer = committer
+        #: if ``run`` raised: the replies of every command it had taken and not answered (their
+        #: outcome is unknown: a batch may have committed before the failure)
+        self.orphans: list[Reply] = []
 
     def run(self) -> None:
         """Apply commands while the previous batch commits (on ``committer``); answer a batch
@@ -118,51 +121,57 @@ class Pipeline:
         #: the open batch: commands applied while ``inflight`` commits, and their outcomes
         items: list[Item] = []
         outcomes: list[Outcome] = []
-        while True:
-            if inflight is not None and engine._readers:  # a reader waits: drain, let it in
-                self._drain(inflight, items, outcomes)
-                inflight, items, outcomes = None, [], []
-                time.sleep(0)  # let the woken reader take the lock before we do
-            item = q.get()
-            if item is COMMITTED:
-                if inflight is not None and inflight[1].done:
-                    inflight = self._next(inflight, items, outcomes)
-                    items, outcomes = [], []
-                continue
-            batch, stop = ([], True) if item is STOP else self._gather(item)
-            if batch and engine.read_only is not None:
-                engine._refuse(batch)
-            elif batch:
-                fresh = inflight is None
-                if fresh:
-                    engine.lock.acquire()
-                try:
-                    if fresh:  # the store may be down (the reload fails): the batch fails
-                        engine._check_writer()
-                    engine._apply_into(batch, outcomes)
-                except Exception as exc:  # the store is down, or a bug: the state may diverge
-                    items.extend(batch)
-                    if inflight is not None:
-                        self._settle(*inflight, also=items)
-                        inflight = None
-                    engine._fail([items], exc)
-                    items, outcomes = [], []
-                    engine.lock.release()
-                else:
-                    items.extend(batch)
-                    # nothing committing: commit now; N committed (its signal may have been
-                    # dropped by _gather), or the open batch is full: answer N, commit N+1
-                    if inflight is None or inflight[1].done or len(items) >= engine.max_batch:
-                        inflight = (
-                            self._next(inflight, items, outcomes)
-                            if inflight is not None
-                            else self._start(engine._close(items, outcomes))
-                        )
-                        items, outcomes = [], []
-            if stop:
-                if inflight is not None:
+        batch: list[Item] = []
+        try:
+            while True:
+                if inflight is not None and engine._readers:  # a reader waits: drain, let it in
                     self._drain(inflight, items, outcomes)
-                return
+                    inflight, items, outcomes = None, [], []
+                    time.sleep(0)  # let the woken reader take the lock before we do
+                item = q.get()
+                if item is COMMITTED:
+                    if inflight is not None and inflight[1].done:
+                        inflight = self._next(inflight, items, outcomes)
+                        items, outcomes = [], []
+                    continue
+                batch, stop = ([], True) if item is STOP else self._gather(item)
+                if batch and engine.read_only is not None:
+                    engine._refuse(batch)
+                elif batch:
+                    fresh = inflight is None
+                    if fresh:
+                        engine.lock.acquire()
+                    try:
+                        if fresh:  # the store may be down (the reload fails): the batch fails
+                            engine._check_writer()
+                        engine._apply_into(batch, outcomes)
+                    except Exception as exc:  # the store is down, or a bug: the state may diverge
+                        items.extend(batch)
+                        if inflight is not None:
+                            self._settle(*inflight, also=items)
+                            inflight = None
+                        engine._fail([items], exc)
+                        items, outcomes = [], []
+                        engine.lock.release()
+                    else:
+                        items.extend(batch)
+                        # nothing committing: commit now; N committed (its signal may have been
+                        # dropped by _gather), or the open batch is full: answer N, commit N+1
+                        if inflight is None or inflight[1].done or len(items) >= engine.max_batch:
+                            inflight = (
+                                self._next(inflight, items, outcomes)
+                                if inflight is not None
+                                else self._start(engine._close(items, outcomes))
+                            )
+                            items, outcomes = [], []
+                if stop:
+                    if inflight is not None:
+                        self._drain(inflight, items, outcomes)
+                    return
+        except BaseException:  # crash-only (engine.crash): nobody may wait for ever
+            applied = inflight[0].batch if inflight is not None else []
+            self.orphans = [fut for _, fut, _ in (*applied, *items, *batch)]
+            raise
 
     def _start(self, applied: Applied) -> InFlight:
         """Commit ``applied`` on ``committer``; its end is signalled on the queue."""
