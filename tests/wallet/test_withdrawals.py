@@ -94,6 +94,12 @@ def test_cancel_before_broadcast_releases_the_reserve(world: WalletWorld) -> Non
     r2 = world.wallet.withdraw(world.alice, "USDT", "ETH", DEST_ETH, world.units("USDT", "15"))
     assert r2.status is WS.REVIEW
     assert world.wallet.reject_withdrawal(r2.id).status is WS.CANCELED
+    # a second review of it says it is final; one of an unknown id says there is no such one
+    for review in (world.wallet.approve_withdrawal, world.wallet.reject_withdrawal):
+        with pytest.raises(WithdrawalNotCancelable, match=f"^withdrawal {r2.id} is CANCELED, not"):
+            review(r2.id)
+        with pytest.raises(WithdrawalNotFound, match="^withdrawal 999999 does not exist$"):
+            review(999_999)
     # once broadcast it cannot be cancelled any more
     world.chain.advance(1)
     assert _status(world, world.alice, r.id)[0] is WS.PROCESSING

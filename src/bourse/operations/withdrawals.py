@@ -4,8 +4,10 @@ the chain) or rejects it (it ends CANCELED and its reserve is released)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from bourse.domain.errors import WithdrawalNotFound
 from bourse.domain.money import format_units
 from bourse.domain.wallet import Withdrawal, WithdrawalStatus
 from bourse.operations.registry import OperationError, operation
@@ -49,15 +51,21 @@ def _scale(svc: Services, asset: str) -> int:
     return int(svc.engine.read(lambda e: e.wallet.assets[asset].scale))
 
 
+def _review(svc: Services, decide: Callable[[int], Withdrawal], withdrawal: int) -> dict[str, Any]:
+    try:
+        w = decide(withdrawal)
+    except WithdrawalNotFound as exc:
+        raise OperationError(exc.message, 404) from exc
+    return _row(w, _scale(svc, w.asset))
+
+
 @operation("withdrawals.approve")
 def approve(svc: Services, *, withdrawal: int) -> dict[str, Any]:
     """Release a withdrawal in review to the chain."""
-    w = svc.wallet.approve_withdrawal(withdrawal)
-    return _row(w, _scale(svc, w.asset))
+    return _review(svc, svc.wallet.approve_withdrawal, withdrawal)
 
 
 @operation("withdrawals.reject")
 def reject(svc: Services, *, withdrawal: int) -> dict[str, Any]:
     """Refuse a withdrawal in review: it ends CANCELED, its reserve released."""
-    w = svc.wallet.reject_withdrawal(withdrawal)
-    return _row(w, _scale(svc, w.asset))
+    return _review(svc, svc.wallet.reject_withdrawal, withdrawal)

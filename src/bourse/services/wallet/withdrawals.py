@@ -165,16 +165,29 @@ class Withdrawals(WalletBase):
             raise WithdrawalNotCancelable(str(exc)) from exc
         return voided
 
+    def _in_review(self, withdrawal_id: int) -> None:
+        """Refuse an operator's review of a withdrawal that does not exist
+        (``WithdrawalNotFound``) or is not in review (``WithdrawalNotCancelable``): open ones
+        are in memory, final ones only in the store."""
+        w = self.engine.read(lambda e: e.wallet.withdrawals.get(withdrawal_id))
+        if w is None:
+            w = self.engine.store.get_withdrawal(withdrawal_id)
+        if w is None:
+            raise WithdrawalNotFound(f"withdrawal {withdrawal_id} does not exist")
+        if w.status is not WithdrawalStatus.REVIEW:
+            raise WithdrawalNotCancelable(
+                f"withdrawal {withdrawal_id} is {w.status}, not in review"
+            )
+
     def approve_withdrawal(self, withdrawal_id: int) -> Withdrawal:
         """Operator: release a withdrawal from review to the broadcast queue."""
+        self._in_review(withdrawal_id)
         approved: Withdrawal = self.engine.execute(c.ApproveWithdrawal(withdrawal_id))
         return approved
 
     def reject_withdrawal(self, withdrawal_id: int) -> Withdrawal:
         """Operator: refuse a withdrawal in review (it ends CANCELED, the reserve released)."""
-        w = self.engine.read(lambda e: e.wallet.withdrawals.get(withdrawal_id))
-        if w is None or w.status is not WithdrawalStatus.REVIEW:
-            raise WithdrawalNotCancelable(f"withdrawal {withdrawal_id} is not in review")
+        self._in_review(withdrawal_id)
         rejected: Withdrawal = self.engine.execute(c.VoidWithdrawal(withdrawal_id, failed=False))
         return rejected
 
