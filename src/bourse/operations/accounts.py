@@ -14,6 +14,12 @@ from bourse.operations.registry import OperationError, operation
 from bourse.services.bundle import Services
 
 
+def require_account(svc: Services, account: int) -> None:
+    """Refuse (404) an ``account`` id that names no account."""
+    if not svc.engine.read(lambda e: account in e.wallet.accounts):
+        raise OperationError(f"account {account} does not exist", 404)
+
+
 @operation("accounts.open")
 def open_account(
     svc: Services, *, kind: str = "USER", name: str = "", parent: int | None = None
@@ -57,8 +63,7 @@ def deposit(
     )
     if scale is None:
         raise OperationError(f"unknown asset {code}", 404)
-    if not svc.engine.read(lambda e: account in e.wallet.accounts):
-        raise OperationError(f"account {account} does not exist", 404)
+    require_account(svc, account)
     units = to_units(amount, scale)
     ref = tx_ref or f"cli:{uuid.uuid4().hex}"
     credited = svc.engine.execute(c.CreditDeposit(account, code, units, ref))

@@ -153,6 +153,8 @@ def bind(svc: Services, *, api_key: str, broker: int) -> dict[str, Any]:
 @operation("brokers.unbind")
 def unbind(svc: Services, *, api_key: str) -> dict[str, Any]:
     """Unbind an API key (recorded; the key cannot be bound again)."""
+    if svc.apikeys.lookup(api_key) is None:
+        raise OperationError(f"no API key {api_key}", 404)
     b = svc.brokers.bindings.unbind(api_key, by="admin")
     return {"apiKey": api_key, "brokerId": b.broker_id, "unbindTime": b.unbound_at}
 
@@ -176,6 +178,8 @@ def settle(
     svc: Services, *, broker: int | None = None, retry_failed: bool = False
 ) -> dict[str, Any]:
     """Accrue, then pay pending rebates (each payout once, however often this runs)."""
+    if broker is not None:
+        svc.brokers.registry.get(broker)  # refuses an unknown one
     rep = svc.brokers.settle(broker, retry_failed=retry_failed)
     return {
         "paid": rep.paid,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bourse.operations.accounts import require_account
 from bourse.operations.registry import OperationError, operation
 from bourse.services.bundle import Services
 
@@ -19,8 +20,7 @@ def create(
     label: str = "",
 ) -> dict[str, Any]:
     """Create an API key; the secret is in this answer and nowhere else, ever."""
-    if not svc.engine.read(lambda e: account in e.wallet.accounts):
-        raise OperationError(f"account {account} does not exist", 404)
+    require_account(svc, account)
     api_key, secret = svc.apikeys.create_key(
         account, permissions or None, label=label, ip_whitelist=ip or [], symbols=symbols or []
     )
@@ -36,6 +36,7 @@ def create(
 @operation("keys.list", mutates=False)
 def list_keys(svc: Services, *, account: int) -> list[dict[str, Any]]:
     """An account's API keys (never their secrets)."""
+    require_account(svc, account)
     return svc.apikeys.list_keys(account)
 
 

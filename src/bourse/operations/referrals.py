@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bourse.domain.referrals import AlreadyInvited, ReferralError
+from bourse.operations.accounts import require_account
 from bourse.operations.registry import OperationError, operation
 from bourse.services.bundle import Services
 
@@ -14,12 +15,14 @@ from bourse.services.bundle import Services
 @operation("referrals.code")
 def code(svc: Services, *, account: int) -> dict[str, Any]:
     """An account's refer code (made on first use)."""
+    require_account(svc, account)
     return {"account": account, "referCode": svc.referrals.refer_code(account)}
 
 
 @operation("referrals.invite")
 def invite(svc: Services, *, account: int, code: str) -> dict[str, Any]:
     """Make ``account`` the invitee of the owner of refer code ``code`` (once)."""
+    require_account(svc, account)
     try:
         inviter = svc.referrals.invite(account, code)
     except AlreadyInvited as exc:
