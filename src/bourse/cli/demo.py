@@ -11,7 +11,6 @@ from bourse.cli.common import (
     JsonOption,
     console,
     db_url,
-    err,
     fail,
     missing_sqlite_file,
     print_json,
@@ -33,8 +32,6 @@ def demo_credentials_cmd(db: DbOption = None, as_json: JsonOption = False) -> No
     if as_json:
         print_json(creds)
         return
-    if not creds["accounts"]:
-        err.print("[yellow]no demo accounts yet: run `bourse serve --demo`[/]")
     print_banner(creds["url"], creds)
 
 
