@@ -141,6 +141,7 @@ def scenario(side: Side) -> list[tuple[str, str]]:
     names[secret] = "<SECRET2>"
     run("keys", "list", "--account", str(user))
     run("keys", "list", "--account", str(user), "--json")
+    run("keys", "list", "--account", "999999", code=1)
     bid = json.loads(
         run(
             "brokers",
@@ -165,7 +166,9 @@ def scenario(side: Side) -> list[tuple[str, str]]:
     run("brokers", "list", "--status", "approved", "--json")
     run("brokers", "accrue", "--json")
     run("brokers", "settle", "--json")
+    run("brokers", "settle", "--broker", "999", code=1)
     run("brokers", "unbind", created["api_key"], "--json")
+    run("brokers", "unbind", "mx0vnosuchkey", code=1)
     run("brokers", "suspend", str(bid), "--reason", "a test")
     other = json.loads(run("brokers", "apply", str(user), "--json"))["brokerId"]
     run("brokers", "reject", str(other), "--reason", "no", "--json")
@@ -221,10 +224,14 @@ def scenario(side: Side) -> list[tuple[str, str]]:
     run("listings", "assets")
     run("listings", "symbols", "--json")
     run("withdrawals", "pending")
+    run("withdrawals", "approve", "999", code=1)
     run("withdrawals", "reject", "999", code=1)
+    run("referrals", "code", "999999", code=1)
+    run("referrals", "invite", "999999", "AAAAAAAA", code=1)
     run("accounts", "list")
     run("accounts", "list", "--kind", "broker_sub", "--json")
-    run("demo-credentials", "--json")
+    run("demo-credentials", code=1)  # not a demo database
+    run("demo-credentials", "--json", code=1)
 
     def name(text: str) -> str:
         for raw, alias in names.items():
@@ -251,6 +258,21 @@ def test_every_command_same_output_live_and_stopped(exchange: Exchange) -> None:
         and '"frozen": false' in outputs["accounts show 101 --json"]
     )
     assert '"symbol": "OPWUSDT"' in outputs["listings symbols --json"]
+    # an unknown id is named as unknown, in one line (not "not in review", not an empty list)
+    for cmd, what in [
+        ("withdrawals approve 999", "withdrawal 999 does not exist"),
+        ("withdrawals reject 999", "withdrawal 999 does not exist"),
+        ("keys list --account 999999", "account 999999 does not exist"),
+        ("referrals code 999999", "account 999999 does not exist"),
+        ("referrals invite 999999 AAAAAAAA", "account 999999 does not exist"),
+        ("brokers settle --broker 999", "broker 999 does not exist"),
+        ("brokers unbind mx0vnosuchkey", "no API key mx0vnosuchkey"),
+    ]:
+        assert outputs[cmd] == f"error: {what}\n", (cmd, outputs[cmd])
+    # a database never seeded with the demo has no demo credentials to print, JSON or not
+    for cmd in ("demo-credentials", "demo-credentials --json"):
+        assert outputs[cmd].startswith("error: no demo credentials in this database")
+        assert outputs[cmd].count("\n") == 1 and "bourse serve --demo" in outputs[cmd]
     # the live side went through the operator API: its audit rows say so
     rows = _audit(exchange.live.url)
     assert {r["operation"] for r in rows} >= {"accounts.open", "keys.create", "brokers.settle"}
@@ -313,7 +335,6 @@ def test_operator_credential_required(exchange: Exchange) -> None:
         absent = client.post("/admin/v1/accounts/open", json={})
         assert absent.status_code == 401 and absent.json()["code"] == 700001
         # a user's API key is not an operator credential, whatever header carries it
-        user_key = json.loads(exchange.live.bourse("demo-credentials", "--json"))
         wrong = client.post(
             "/admin/v1/accounts/open",
             json={},
@@ -330,7 +351,6 @@ def test_operator_credential_required(exchange: Exchange) -> None:
             headers={"Authorization": f"Bearer {token}"},
         )
         assert bad.status_code == 400 and "colour" in bad.json()["msg"]
-    assert user_key["url"] == base
     refused = [r for r in _audit(exchange.live.url) if r["actor"] == "unauthenticated"]
     assert len(refused) >= 2 and all(r["outcome"] == "refused" for r in refused)
 
@@ -371,7 +391,7 @@ def test_commands_find_the_running_server_from_a_subdirectory(
         assert res.exit_code == code, (args, res.stdout, res.stderr)
         return res.stdout if code == 0 else res.stderr
 
-    assert json.loads(cli("demo-credentials", "--json"))["url"] == side.base
+    assert "no demo credentials in this database" in cli("demo-credentials", "--json", code=1)
     data = json.loads(cli("status", "--json"))
     assert data["running"] and data["url"] == side.base and data["home"] == str(side.home)
     # chain-deposit sends to that server too (not to port 8080): without --demo it answers 404
@@ -394,6 +414,26 @@ def test_a_server_nobody_announced_refuses_writes_in_seconds(
     assert err.count("\n") == 1 and "server running on this database" in err, err
     listed = side.bourse("accounts", "list", "--json", BOURSE_HOME=str(tmp_path))  # reads work
     assert mine["account"] in [a["account"] for a in json.loads(listed)], listed
+
+
+def test_demo_credentials_of_the_demo_live_and_stopped(tmp_path: Path) -> None:
+    """On the demo's database (seeded by ``bourse serve --demo``, as scripts/run does) the
+    credentials are the same from the running server and from the stopped database."""
+    home = tmp_path / ".bourse"
+    home.mkdir()
+    side = Side(f"sqlite:///{home / 'bourse.db'}", home)
+    side.start("--demo")
+    try:
+        live = json.loads(side.bourse("demo-credentials", "--json"))
+        banner = side.bourse("demo-credentials")
+    finally:
+        side.stop()
+    assert running_server(side.home, side.url) is None
+    stopped = json.loads(side.bourse("demo-credentials", "--json"))
+    assert live == stopped and live["url"] == side.base
+    assert {"user", "api_broker", "independent_broker"} <= set(live["accounts"])
+    assert live["accounts"]["user"]["api_key"] in banner
+    assert live["accounts"]["user"]["api_key"] in side.bourse("demo-credentials")
 
 
 def test_failed_credentials_are_throttled(exchange: Exchange) -> None:
