@@ -4,8 +4,7 @@
     def delete(svc: Services, *, api_key: str) -> dict[str, Any]: ...
 
 ``registry`` holds ``@operation`` and ``OPERATIONS``; one module per group declares its
-operations (``accounts``, ``keys``, ``brokers``, ``broker_oauth``, ``referrals``, ``demo``,
-``audit``, ``sandbox``, ``db``, ``listings``, ``withdrawals``, ``ledger``); ``dispatch.invoke`` runs
+operations, and ``catalog`` lists the groups (the one list of them); ``dispatch.invoke`` runs
 one and writes its audit row; ``http`` serves them at ``POST /admin/v1/<group>/<verb>``;
 ``home`` knows ``$BOURSE_HOME`` (the operator credential and the runtime file of a running
 server) and ``dburl`` reads database URLs for it.
@@ -24,35 +23,17 @@ if TYPE_CHECKING:
     from bourse.operations.dispatch import invoke
     from bourse.operations.registry import OPERATIONS, Operation, OperationError, get, operation
 
-__all__ = [
-    "OPERATIONS",
-    "Operation",
-    "OperationError",
-    "accounts",
-    "audit",
-    "broker_oauth",
-    "brokers",
-    "db",
-    "demo",
-    "get",
-    "invoke",
-    "keys",
-    "ledger",
-    "listings",
-    "operation",
-    "referrals",
-    "sandbox",
-    "withdrawals",
-]
+__all__ = ["OPERATIONS", "Operation", "OperationError", "get", "invoke", "operation"]
 
 
 def __getattr__(name: str) -> Any:
-    """``invoke``, ``OPERATIONS``, a group, ...: from the whole catalogue, loaded now."""
+    """``invoke``, ``OPERATIONS``, ...: from the whole catalogue, loaded now. (A group is a
+    submodule: ``from bourse.operations import accounts`` imports it.)"""
     if name not in __all__:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from bourse.operations import dispatch, registry
 
-    for where in (globals(), vars(dispatch), vars(registry)):
+    for where in (vars(dispatch), vars(registry)):
         if name in where:
             return where[name]
     raise AttributeError(name)
