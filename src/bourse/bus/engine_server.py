@@ -22,6 +22,11 @@ Fencing: once the store lost the writer lock (``SqlStore.writer_lost``: its sess
 or timed out, and another engine may be the writer now) the server takes no command any more
 and answers none that failed: it neither replies nor acknowledges, so the engine that holds the
 lock gets them all (``bourse engine`` exits, to come back as a standby).
+
+Heartbeat: from the same loop, the server publishes the engine's beat (``bus.heartbeat``) while
+it serves: not fenced, not closing, the engine thread alive and not stalled (no command in
+flight waited more than ``heartbeat.STALL_S`` for one to be answered). Gateways are ready only
+while they hear it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from concurrent.futures import Future
 from typing import Any
 
@@ -39,7 +45,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from bourse.bus import command_stream, commands
+from bourse.bus import command_stream, commands, heartbeat
 from bourse.bus.codec import CodecError
 from bourse.bus.nats_client import NatsClient
 from bourse.domain.errors import DomainError
@@ -78,11 +84,32 @@ class CommandServer(NatsClient):
         self._committed = 0
         self._crash = os.environ.get(CRASH_AFTER_COMMIT) == "1"
         self._fenced: threading.Event = getattr(engine.store, "writer_lost", threading.Event())
+        #: the heartbeat's stall check: commands handed to the engine (the loop thread counts),
+        #: commands it answered, and when it last answered one or began to have one waiting
+        self._submitted = 0
+        self._finished = 0
+        self._progress_at = time.monotonic()
+        self._counting = threading.Lock()
+        self._closing = False
+        self._beat: asyncio.Task[None] | None = None
 
     @property
     def fenced(self) -> bool:
         """This engine lost the writer lock: it must not take commands any more."""
         return self._fenced.is_set()
+
+    @property
+    def alive(self) -> bool:
+        """Whether this engine serves commands: what its heartbeat says (``bus.heartbeat``)."""
+        engine = self.engine
+        if self.fenced or self._closing or not engine.running or engine.read_only is not None:
+            return False
+        waiting = self._submitted > self._finished
+        return not waiting or time.monotonic() - self._progress_at < heartbeat.STALL_S
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._closing = True  # no beat while the last replies go out
+        super().close(timeout)
 
     async def _setup(self, nc: Client) -> None:
         js = nc.jetstream()
@@ -110,6 +137,9 @@ class CommandServer(NatsClient):
                 max_ack_pending=MAX_IN_FLIGHT,
             ),
         )
+        self._beat = asyncio.get_running_loop().create_task(
+            heartbeat.beat(nc, self.name, lambda: self.alive)
+        )
 
     # --- serving ---------------------------------------------------------------------------------
     async def _on_command(self, msg: Msg) -> None:
@@ -130,6 +160,10 @@ class CommandServer(NatsClient):
             self.expired += 1
             await self._answer(msg, reply, None, EngineUnavailable("deadline passed"), 0)
             return
+        with self._counting:
+            if self._submitted == self._finished:  # none was waiting: the stall clock starts
+                self._progress_at = time.monotonic()
+            self._submitted += 1
         token = current.set(Trace(trace.request_id, trace.origin, seq))
         try:
             future = self.engine.submit(command)
@@ -143,6 +177,9 @@ class CommandServer(NatsClient):
         def done(fut: Future[Any]) -> None:  # the engine's thread, right after the commit
             if self._crash:
                 os._exit(137)
+            with self._counting:
+                self._finished += 1
+                self._progress_at = time.monotonic()
             commits = getattr(store, "durable_commits", 0)
             error = fut.exception()
             if error is not None and self.fenced:  # not committed here: the next engine's

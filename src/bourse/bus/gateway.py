@@ -11,6 +11,9 @@ No reply within ``timeout`` s (the engine is down, failing over, or NATS is away
 command with ``EngineUnavailable``, which the API answers with MEXC's retryable 503; the command
 carries the same deadline, and an engine that finds it past its deadline does not apply it.
 The gateway never acknowledges what the engine did not commit.
+
+The client also listens for the active engine's heartbeat (``bus.heartbeat``): ``heard`` is
+what the gateway's ``/readyz`` asks whether an engine is there to take its commands.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from bourse.bus import command_stream, commands
+from bourse.bus import command_stream, commands, heartbeat
 from bourse.bus.codec import CodecError
 from bourse.bus.nats_client import NatsClient
 from bourse.engine import Engine
@@ -70,12 +73,15 @@ class CommandClient(NatsClient):
         self._waiting: dict[str, asyncio.Future[bytes]] = {}
         #: commands that got no reply in time (the metrics' and the tests' view)
         self.timeouts = 0
+        #: when the active engine's heartbeat was last heard
+        self.heard = heartbeat.Heard()
 
     async def _setup(self, nc: Client) -> None:
         js = self._js = nc.jetstream()
         _, self._subject = await command_stream.ensure_stream(js, self.name)
         self._inbox = nc.new_inbox()
         await nc.subscribe(f"{self._inbox}.*", cb=self._on_reply)
+        await self.heard.listen(nc, self.name)
 
     async def _on_reply(self, msg: Msg) -> None:
         waiter = self._waiting.pop(msg.subject.rpartition(".")[2], None)
