@@ -4,7 +4,11 @@
 ``ready: false``; each check is ``{"ok": bool, "detail": str}``:
 
 * ``engine``: a writer's engine thread runs and holds the writer role; a follower's copy has
-  caught up with the bus (``Mirror.ready``);
+  caught up with the bus (``Mirror.ready``), and a gateway (``bourse gateway``, which sends its
+  commands to ``bourse engine``) also heard the active engine's heartbeat within
+  ``bus.heartbeat.SILENCE_S`` (3 s), so a gateway with no engine behind it (dead, hung, fenced,
+  no standby took over) is not ready: the detail says which part failed ("no engine heard for
+  4.1 s"); a failover (about a second) stays inside the bound;
 * ``store``: ``SELECT 1`` answered within ``timeout`` seconds;
 * ``bus`` (only with ``Config.bus_url``): the NATS connection is up.
 
@@ -26,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bourse.bus.gateway import RemoteEngine
 from bourse.services.bundle import Services
 
 
@@ -52,9 +57,20 @@ class Readiness:
     def engine(self) -> Check:
         p = self.platform
         if p.mirror is not None:
-            if p.mirror.ready:
-                return Check(True, "follower, caught up with the bus")
-            return Check(False, "follower, catching up with the bus")
+            engine = p.engine
+            client = engine.client if isinstance(engine, RemoteEngine) else None
+            if client is None:  # a follower of a writer that takes no commands from it
+                if p.mirror.ready:
+                    return Check(True, "follower, caught up with the bus")
+                return Check(False, "follower, catching up with the bus")
+            problems = [] if p.mirror.ready else ["catching up with the bus"]
+            silent = client.heard.problem()
+            if silent is not None:
+                problems.append(silent)
+            if problems:
+                return Check(False, "gateway, " + "; ".join(problems))
+            ago = client.heard.silence()[0]
+            return Check(True, f"gateway, caught up with the bus, engine heard {ago:.1f} s ago")
         if not p.engine.running:
             return Check(False, "the engine thread is not running")
         if p.engine.read_only is not None:
