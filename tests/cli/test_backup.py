@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from bourse.operations.home import running_server
+from bourse.operations.runtime import running_server
 from bourse.store import tables as t
 from bourse.store.backup import BackupError, backup, head_revision, read_manifest, restore
 from bourse.store.db import make_engine, migrate

@@ -40,7 +40,7 @@ OTHER = [
 
 
 def sqlalchemy_identity(url: str) -> str:
-    """What ``home.database_digest`` hashed before it read URLs itself."""
+    """What ``runtime.database_digest`` hashed before it read URLs itself."""
     u = make_url(store_db.normalize_url(url))
     if data_dir(url) is not None:
         u = u.set(database=str(Path(str(u.database)).resolve()))

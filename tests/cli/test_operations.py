@@ -27,7 +27,8 @@ from typer.testing import CliRunner
 
 from bourse.cli import app
 from bourse.operations import OPERATIONS
-from bourse.operations.home import read_token, running_server
+from bourse.operations.home import read_token
+from bourse.operations.runtime import running_server
 from bourse.store.audit_tables import operator_audit
 from bourse.store.db import make_engine
 from tests.support.pg_pool import PgPool

@@ -16,7 +16,8 @@ import httpx
 from typer.testing import CliRunner
 
 from bourse.cli import app
-from bourse.operations.home import read_token, running_server
+from bourse.operations.home import read_token
+from bourse.operations.runtime import running_server
 from tests.support.mexc import Signer
 
 

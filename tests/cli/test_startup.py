@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bourse.operations.home import running_server
+from bourse.operations.runtime import running_server
 from tests.support.served import Served
 
 HEAVY = ("sqlalchemy", "alembic", "psycopg", "uvicorn", "nats", "starlette", "bourse.bootstrap")

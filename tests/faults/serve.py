@@ -27,7 +27,7 @@ from bourse.domain.money import to_units
 from bourse.engine import commands as c
 from bourse.oauth import clients as cl
 from bourse.operations import invoke
-from bourse.operations.home import running_server
+from bourse.operations.runtime import running_server
 from bourse.sandbox.demo import FULL_SPOT_PERMISSIONS
 from bourse.services.apikeys import generate_server_key
 from tests.support.mexc import Signer, ok

@@ -13,7 +13,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from bourse.cli import app
-from bourse.operations.home import running_server
+from bourse.operations.runtime import running_server
 from tests.support.process import Proc
 
 #: the server key of every served test database

@@ -17,7 +17,7 @@ non-zero; ``--debug`` shows the traceback of an unexpected error.
     bourse backup bourse.backup         # a consistent snapshot, the server running or not
     bourse restore bourse.backup        # the server stopped: replace the database by it
 
-One module per group: ``serve``, ``engine_role`` (engine, gateway), ``status`` (status, stop), ``demo``, ``db`` (migrate, backup, restore), ``accounts``, ``keys``,
+One module per group: ``serve``, ``engine_role`` (engine, gateway), ``status``, ``stop``, ``demo``, ``db`` (migrate, backup, restore), ``accounts``, ``keys``,
 ``brokers``, ``referrals``, ``audit``, ``sandbox``, ``listings``, ``withdrawals``, ``check``; ``runner`` decides between the server and the database, ``common``
 holds the shared options, tables and errors.
 """
@@ -51,7 +51,8 @@ from bourse.cli.listings import listings_app
 from bourse.cli.referrals import referrals_app
 from bourse.cli.sandbox import sandbox_app
 from bourse.cli.serve import public_url, serve
-from bourse.cli.status import status_cmd, stop_cmd
+from bourse.cli.status import status_cmd
+from bourse.cli.stop import stop_cmd
 from bourse.cli.withdrawals import withdrawals_app
 
 app = typer.Typer(

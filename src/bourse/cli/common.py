@@ -20,7 +20,8 @@ from rich.table import Table
 
 from bourse.config import Config, RateLimits
 from bourse.operations.dburl import safe_url, sqlite_file
-from bourse.operations.home import find_home, running_servers
+from bourse.operations.home import find_home
+from bourse.operations.runtime import running_servers
 
 if TYPE_CHECKING:
     from bourse.services.bundle import Services

@@ -19,7 +19,8 @@ from bourse.cli.common import (
     safe_url,
 )
 from bourse.cli.runner import run
-from bourse.operations.home import home_for, running_server
+from bourse.operations.home import home_for
+from bourse.operations.runtime import any_process, running_server
 
 
 def migrate(db: DbOption = None) -> None:
@@ -77,11 +78,10 @@ def restore(file: FileArg, db: DbOption = None, as_json: JsonOption = False) -> 
 
     url = db_url(db)
     home = home_for(url)
-    server = running_server(home, url)
+    server = any_process(home, url)
     if server is not None:
         raise fail(
-            f"a server runs for {safe_url(url)} at {server.url} (pid {server.pid}): "
-            "stop it first with bourse stop"
+            f"a server runs for {safe_url(url)}: {server.label()}; stop it first with bourse stop"
         )
     with err.status(f"restoring {safe_url(url)} ...", spinner="dots") as status:
         try:

@@ -18,7 +18,8 @@ from bourse.cli.common import (
 )
 from bourse.cli.runner import run
 from bourse.cli.serve import print_banner
-from bourse.operations.home import home_for, running_server
+from bourse.operations.home import home_for
+from bourse.operations.runtime import running_server
 
 
 def demo_credentials_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:

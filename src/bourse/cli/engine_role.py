@@ -8,7 +8,9 @@ from the store and consumes the commands no engine finished. An active engine th
 lock (its database session killed or timed out) stops taking commands at once and exits
 non-zero: its supervisor restarts it, as a standby. ``bourse gateway`` is ``bourse
 serve`` in the gateway role: HTTP and WebSocket from a mirror of the engine, commands over NATS
-(``bus.gateway``). docs/scaling.md shows the topology.
+(``bus.gateway``). Both announce themselves in ``$BOURSE_HOME`` (``operations.runtime``): the
+engine as active or standby, the gateway with its URL, where the ``bourse`` commands send their
+operations. docs/scaling.md shows the topology.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -23,6 +27,8 @@ import typer
 from bourse.cli.common import DbOption, db_url, err, fail, safe_url
 from bourse.cli.serve import public_url, serve
 from bourse.config import Config
+from bourse.operations.home import home_for
+from bourse.operations.runtime import announce, withdraw
 
 if TYPE_CHECKING:
     from bourse.cli.engine_health import EngineHealth
@@ -86,18 +92,38 @@ def engine(
     from bourse.cli.engine_health import EngineHealth
 
     url = db_url(db)
+    home = home_for(url)
     health = None
     if health_port is not None:
         health = EngineHealth(health_host, health_port).start()
         err.print(f"engine: health on {public_url(health_host, health.port)}", highlight=False)
+    health_url = public_url(health_host, health.port) if health is not None else ""
+
+    def say(state: str) -> Path:
+        """Announce this engine in its home, as ``state`` (bourse status, bourse stop)."""
+        try:
+            return announce(home, url, health_url, role="engine", state=state)
+        except OSError as exc:
+            raise fail(f"cannot write the runtime file in {home}: {exc}") from exc
+
     try:
-        _run(url, bus, bus_name, health)
+        runtime = say("standby")
+        try:
+            _run(url, bus, bus_name, health, lambda: say("active"))
+        finally:
+            withdraw(runtime)
     finally:
         if health is not None:
             health.stop()
 
 
-def _run(url: str, bus: str, bus_name: str, health: EngineHealth | None) -> None:
+def _run(
+    url: str,
+    bus: str,
+    bus_name: str,
+    health: EngineHealth | None,
+    on_active: Callable[[], object],
+) -> None:
     from bourse.bootstrap import open_platform
     from bourse.cli.crash import exit_on_engine_crash
     from bourse.store.sql import StoreLocked
@@ -121,6 +147,7 @@ def _run(url: str, bus: str, bus_name: str, health: EngineHealth | None) -> None
     exit_on_engine_crash(platform.engine, "bourse engine")  # crash-only (cli.crash)
     if health is not None:
         health.active(platform)
+    on_active()
     try:
         err.print(
             f"engine: active on {safe_url(url)}, commands from {bus} ({bus_name}); "

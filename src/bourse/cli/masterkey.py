@@ -17,7 +17,8 @@ import typer
 
 from bourse.cli.common import DbOption, console, db_url, fail, safe_url
 from bourse.cli.runner import actor
-from bourse.operations.home import home_for, running_server
+from bourse.operations.home import home_for
+from bourse.operations.runtime import any_process
 
 
 def new_master(
@@ -66,10 +67,10 @@ def rotate_master(
     from bourse.store.sql import SqlStore, StoreLocked
 
     url = db_url(db)
-    server = running_server(home_for(url), url)
+    server = any_process(home_for(url), url)
     if server is not None:  # its key is in memory: re-encrypting under it would lose secrets
         raise fail(
-            f"a server runs at {server.url} for this database: stop it (bourse stop), then run "
+            f"{server.label()} runs for this database: stop it (bourse stop), then run "
             "`bourse keys rotate-master` again"
         )
     try:

@@ -1,8 +1,9 @@
 """Run an operation for a command: through the running server's operator API when one runs
 for the database, else on the database directly. Both ways return the same JSON.
 
-A server announces itself in ``$BOURSE_HOME/run/`` (``bourse.operations.home``); the command
-sends ``POST /admin/v1/<group>/<verb>`` with the operator credential kept in the same home.
+A server (``bourse serve``, else a ``bourse gateway``, whose engine then runs the operation)
+announces itself in ``$BOURSE_HOME/run/`` (``bourse.operations.runtime``); the command sends
+``POST /admin/v1/<group>/<verb>`` with the operator credential kept in the same home.
 With no server, the command opens the platform itself (bounded lock waits, no schedulers),
 runs the operation and closes it. Either way a refusal ends the command with one line.
 """
@@ -14,7 +15,8 @@ import socket
 from typing import Any
 
 from bourse.cli.common import db_url, direct_config, fail, open_platform, safe_url
-from bourse.operations.home import PREFIX, home_for, read_token, running_server
+from bourse.operations.home import PREFIX, home_for, read_token
+from bourse.operations.runtime import running_server
 
 #: seconds to wait for a running server's answer (connect: 5)
 TIMEOUT_S = 30.0

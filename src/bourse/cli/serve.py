@@ -16,7 +16,8 @@ from rich.text import Text
 from bourse.cli.access_log import queue_access_log
 from bourse.cli.common import DbOption, console, db_url, err, fail, open_platform
 from bourse.config import AuthLimits, RateLimits
-from bourse.operations.home import announce, ensure_token, home_for, withdraw
+from bourse.operations.home import ensure_token, home_for
+from bourse.operations.runtime import announce, withdraw
 
 if TYPE_CHECKING:
     import uvicorn
@@ -300,6 +301,10 @@ def serve(
             platform.chain.start()
         if not following:  # the CLI's commands go to the writer, not to a follower
             remember_url(platform, url)
+        # before the banner, so whoever reads it finds the process announced; a gateway runs
+        # operations (through its engine), a follower is only listed (it is read-only)
+        kind = "gateway" if role == "gateway" else "follower" if following else "serve"
+        runtime = announce(home, database, url, role=kind)
         print_banner(
             url,
             demo_credentials(platform) if demo else None,
@@ -308,14 +313,12 @@ def serve(
             home=str(home),
             bus=f"{bus} ({_bus_role(role, following)})" if bus else None,
         )
-        runtime = None if following else announce(home, database, url)
 
         def done() -> None:
             """Once it stops serving (also on SIGTERM, after which uvicorn ends the process):
             no longer announced, then the market maker and the engine stop, finishing what is
             queued, and the database is released."""
-            if runtime is not None:
-                withdraw(runtime)
+            withdraw(runtime)
             platform.close()  # the sandbox's market maker first (Services.close)
 
         server = Server(

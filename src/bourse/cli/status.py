@@ -1,68 +1,46 @@
-"""``bourse status`` and ``bourse stop``: is a server running for the database, and stop it.
+"""``bourse status``: which processes run for the database on this host, and where its home is.
 
-Both read the runtime file the server keeps in ``$BOURSE_HOME`` (``bourse.operations.home``);
-neither opens the database.
+It reads the runtime files the processes keep in ``$BOURSE_HOME`` (``operations.runtime``)
+and never opens the database. The first line names the process the ``bourse`` commands talk
+to (a ``bourse serve``, else a gateway); with more than one process a table lists them all.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import time
-from typing import Annotated
-
-import typer
-
-from bourse.cli.common import DbOption, JsonOption, console, db_url, fail, out, safe_url
-from bourse.operations.home import RunningServer, home_for, running_server
-
-#: seconds ``bourse stop`` waits for the server to finish its work and exit
-STOP_S = 30.0
+from bourse.cli.common import DbOption, JsonOption, console, db_url, print_json, safe_url, table
+from bourse.operations.home import home_for
+from bourse.operations.runtime import RunningServer, processes, running_server
 
 
 def status_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
-    """Say whether a server runs for the database (its URL and pid) and where its home is."""
+    """Say which processes run for the database (a server, gateways, engines: role, pid, URL)
+    and where its home is."""
     url = db_url(db)
     home = home_for(url)
+    found = processes(home, url)
     server = running_server(home, url)
-    data = {
-        "running": server is not None,
-        "url": server.url if server else None,
-        "pid": server.pid if server else None,
-        "database": safe_url(url),
-        "home": str(home),
-    }
-    text = (
-        f"[green]running[/] at {server.url} (pid {server.pid}); database {safe_url(url)}; "
-        f"home {home}"
-        if server
-        else f"[yellow]stopped[/]: no server runs for {safe_url(url)} (home {home})"
-    )
-    out(as_json, data, text)
+    if as_json:
+        print_json(
+            {
+                "running": bool(found),
+                "url": server.url if server else None,
+                "pid": server.pid if server else None,
+                "database": safe_url(url),
+                "home": str(home),
+                "processes": [p.to_json() for p in found],
+            }
+        )
+        return
+    where = f"database {safe_url(url)}; home {home}"
+    if server is not None:
+        console.print(f"[green]running[/] at {server.url} (pid {server.pid}); {where}")
+    elif found:
+        console.print(f"[green]running[/]: no server takes operations (engines only); {where}")
+    else:
+        console.print(f"[yellow]stopped[/]: no server runs for {safe_url(url)} (home {home})")
+    if len(found) > 1:
+        table("", ["role", "pid", "state", "url"], [_row(p) for p in found], keep=["url"])
 
 
-def stop_cmd(
-    db: DbOption = None,
-    wait: Annotated[float, typer.Option(help="Seconds to wait for it to exit.")] = STOP_S,
-) -> None:
-    """Stop the server running for the database (SIGTERM: it finishes queued work first)."""
-    url = db_url(db)
-    home = home_for(url)
-    server = running_server(home, url)
-    if server is None:
-        raise fail(f"no server runs for {safe_url(url)} (home {home})")
-    try:
-        os.kill(server.pid, signal.SIGTERM)
-    except OSError as exc:
-        raise fail(f"cannot stop pid {server.pid}: {exc}") from exc
-    deadline = time.monotonic() + wait
-    while _running(server) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _running(server):
-        raise fail(f"the server (pid {server.pid}) is still running after {wait:g} s")
-    console.print(f"[green]stopped[/] the server at {server.url} (pid {server.pid})")
-
-
-def _running(server: RunningServer) -> bool:
-    """The process has not exited (the database's writer lock goes with it)."""
-    return server.alive()
+def _row(p: RunningServer) -> list[str]:
+    return [p.role, str(p.pid), p.state or "-", p.url or "-"]

@@ -6,7 +6,9 @@ engine`` and N ``bourse serve --role gateway`` processes that inherit the socket
 spreads the connections over them) and send their commands to the engine over NATS. A child
 that dies is started again after a second (the engine's restart recovers from the store, the
 commands in flight get a retryable 503 meanwhile). SIGTERM or SIGINT stops them all. The
-operator commands find the server through this process's runtime file, as with one process.
+operator commands find the server through this process's runtime file (role ``serve``), as
+with one process; the children announce themselves too, with this process as their parent, so
+``bourse status`` lists them and ``bourse stop`` leaves them to it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 from pathlib import Path
 
 from bourse.cli.common import console, fail
-from bourse.operations.home import announce, withdraw
+from bourse.operations.runtime import announce, withdraw
 from bourse.store.db import ensure_database, make_engine, migrate
 
 #: seconds before a dead child is started again

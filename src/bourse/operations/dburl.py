@@ -144,7 +144,7 @@ def data_dir(url: str) -> Path | None:
 
 def identity(url: str) -> str:
     """What names a database in ``$BOURSE_HOME/run``: the normalized URL without its password,
-    a SQLite file by its absolute path (the text ``home.database_digest`` always hashed)."""
+    a SQLite file by its absolute path (the text ``runtime.database_digest`` always hashed)."""
     u = parse(url)
     if u is not None:
         u = u.normalized()
