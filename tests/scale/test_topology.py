@@ -8,6 +8,7 @@ checks sound."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -228,6 +229,28 @@ def test_serve_with_workers_runs_an_engine_and_gateways_on_one_socket(
             env=world.env(), cwd=world.home.parent, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert url in out.stdout, out.stdout + out.stderr
+        # every process is listed (a gateway may still be starting: the other took the
+        # orders); bourse stop signals the supervisor, which stops its children
+        expected = {serve.proc.pid: "serve", pids[0]: "engine", pids[1]: "gateway",
+                    pids[2]: "gateway"}  # fmt: skip
+        deadline = time.monotonic() + 60
+        while True:
+            listed = subprocess.run(
+                [sys.executable, "-m", "bourse.cli", "status", "--json"],
+                env=world.env(), cwd=world.home.parent, capture_output=True, text=True,
+                timeout=60,
+            )  # fmt: skip
+            roles = {p["pid"]: p["role"] for p in json.loads(listed.stdout)["processes"]}
+            if roles == expected:
+                break
+            assert time.monotonic() < deadline, (listed.stdout, serve.log())
+            time.sleep(0.2)
+        stop = subprocess.run(
+            [sys.executable, "-m", "bourse.cli", "stop"],
+            env=world.env(), cwd=world.home.parent, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert stop.stdout.startswith(f"stopped the server at {url}"), stop.stdout + stop.stderr
+        assert serve.proc.wait(10) == 0, serve.log()
     finally:
         code = serve.stop()
     assert code == 0, serve.log()
