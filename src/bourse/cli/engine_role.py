@@ -147,8 +147,8 @@ def _run(
     exit_on_engine_crash(platform.engine, "bourse engine")  # crash-only (cli.crash)
     if health is not None:
         health.active(platform)
-    on_active()
     try:
+        on_active()
         err.print(
             f"engine: active on {safe_url(url)}, commands from {bus} ({bus_name}); "
             f"{platform.engine.batches} batches",
