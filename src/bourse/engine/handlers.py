@@ -60,7 +60,13 @@ def place_order(s: EngineState, cmd: c.PlaceOrder, now: int) -> Order | None:
 
 
 def cancel_order(s: EngineState, cmd: c.CancelOrder, now: int) -> Order:
-    order = s.exchange.cancel(cmd.account, cmd.symbol, now, cmd.order_id, cmd.client_id)
+    order_id = cmd.order_id
+    if order_id is None and cmd.client_id:
+        # by client id: the order id its PlaceOrder remembered (one dict lookup), not a walk
+        # over every order of the book; an id never used names no order (-1: none has it)
+        known = s.idempotency.keys.get(("order", cmd.account, cmd.client_id))
+        order_id = known[1] if known is not None else -1
+    order = s.exchange.cancel(cmd.account, cmd.symbol, now, order_id, cmd.client_id)
     return copy.copy(order)
 
 
