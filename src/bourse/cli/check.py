@@ -6,12 +6,9 @@ and exits 0. It only reads (one consistent snapshot), so it is safe while a serv
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
-from bourse.cli.common import DbOption, console, db_url, err, fail, safe_url
-from bourse.operations.dburl import sqlite_file
+from bourse.cli.common import DbOption, console, db_url, err, fail, require_database, safe_url
 
 
 def check(db: DbOption = None) -> None:
@@ -22,9 +19,7 @@ def check(db: DbOption = None) -> None:
     from bourse.store.ledger_check import ledger_figures
 
     url = db_url(db)
-    path = sqlite_file(url)
-    if path is not None and not Path(path).exists():
-        raise fail(f"no database at {path}")
+    require_database(url)
     engine = make_engine(url)
     try:
         figures = ledger_figures(engine)

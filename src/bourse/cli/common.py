@@ -9,7 +9,6 @@ import sys
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -19,7 +18,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from bourse.config import Config, RateLimits
-from bourse.operations.dburl import safe_url, sqlite_file
+from bourse.operations.dburl import parse, safe_url
 from bourse.operations.home import find_home
 from bourse.operations.runtime import running_servers
 
@@ -49,8 +48,11 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 
 def db_url(db: str | None) -> str:
     """``--db`` / ``BOURSE_DATABASE_URL``, else the database of the nearest ``.bourse/``: the
-    one its running server uses (when exactly one runs), else its ``bourse.db``."""
+    one its running server uses (when exactly one runs), else its ``bourse.db``. A ``--db``
+    that is no database URL ends the command in one line."""
     if db:
+        if parse(db) is None and not _is_url(db):
+            raise fail(f"not a database URL: {db!r} (sqlite:///path.db or postgresql://...)")
         return db
     home = find_home()
     if home is None:
@@ -59,6 +61,17 @@ def db_url(db: str | None) -> str:
     if len({s.database for s in servers}) == 1:
         return servers[0].database
     return f"sqlite:///{home / 'bourse.db'}"
+
+
+def _is_url(url: str) -> bool:
+    """Whether SQLAlchemy reads ``url`` as a URL (what ``parse`` leaves to it)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        make_url(url)
+    except Exception:
+        return False
+    return True
 
 
 #: ``bourse --debug``: errors show the traceback of their cause
@@ -75,20 +88,42 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def missing_sqlite_file(url: str) -> bool:
-    """Whether ``url`` names a SQLite file that does not exist (yet)."""
-    path = sqlite_file(url)
-    return path is not None and not Path(path).exists()
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (its type's name when it has none)."""
+    return next(iter(str(exc).splitlines()), "") or type(exc).__name__
+
+
+def require_database(url: str) -> None:
+    """End the command in one line unless ``url`` names an existing database with a Bourse
+    schema: a command that operates an exchange never creates one (a mistyped ``--db`` would
+    otherwise make an empty exchange). Only ``bourse serve``, ``engine``, ``gateway``,
+    ``migrate`` and ``restore`` create a database."""
+    from bourse.store.db import has_schema
+
+    try:
+        present = has_schema(url)
+    except Exception as exc:  # database down, refused: a message, not a traceback
+        raise fail(f"cannot open {safe_url(url)}: {first_line(exc)}") from exc
+    if not present:
+        raise fail(
+            f"no Bourse database at {safe_url(url)} (start one with bourse serve, or create "
+            "it with bourse migrate)"
+        )
 
 
 @contextmanager
-def open_platform(db: str | None, *, quiet: bool = False, **config: Any) -> Iterator[Services]:
+def open_platform(
+    db: str | None, *, quiet: bool = False, create: bool = False, **config: Any
+) -> Iterator[Services]:
     """Open the platform (migrating the database) with a spinner; always closed afterwards.
+    Unless ``create``, a database that does not exist yet is refused (``require_database``).
     ``config`` sets further ``Config`` fields."""
     from bourse.bootstrap import open_platform as _open
     from bourse.services.serverkey import ServerKeyError
 
     url = db_url(db)
+    if not create:
+        require_database(url)
     with err.status(f"opening {safe_url(url)} ...", spinner="dots") if not quiet else _null():
         try:
             platform = _open(Config(database_url=url, **config))

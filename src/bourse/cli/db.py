@@ -16,6 +16,7 @@ from bourse.cli.common import (
     err,
     fail,
     print_json,
+    require_database,
     safe_url,
 )
 from bourse.cli.runner import run
@@ -60,6 +61,7 @@ def backup(file: FileArg, db: DbOption = None, as_json: JsonOption = False) -> N
         from bourse.store.backup import BackupError
         from bourse.store.backup import backup as store_backup
 
+        require_database(url)
         with err.status(f"backing up {safe_url(url)} ...", spinner="dots") as status:
             try:
                 res = {"path": str(dest), **store_backup(url, dest, status.update).to_json()}

@@ -12,9 +12,7 @@ from bourse.cli.common import (
     console,
     db_url,
     fail,
-    missing_sqlite_file,
     print_json,
-    safe_url,
 )
 from bourse.cli.runner import run
 from bourse.cli.serve import print_banner
@@ -25,10 +23,6 @@ from bourse.operations.runtime import running_server
 def demo_credentials_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Print the demo server URL and API keys (seeded by `bourse serve --demo`)."""
     url = db_url(db)
-    if missing_sqlite_file(url):
-        raise fail(
-            f"{safe_url(url)} does not exist (run `bourse serve --demo` or scripts/run first)"
-        )
     creds = run(url, "demo.credentials", quiet=True)
     if as_json:
         print_json(creds)

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from bourse.cli.common import DbOption, console, db_url, fail, safe_url
+from bourse.cli.common import DbOption, console, db_url, fail, require_database, safe_url
 from bourse.cli.runner import actor
 from bourse.operations.home import home_for
 from bourse.operations.runtime import any_process
@@ -62,7 +62,7 @@ def rotate_master(
         load_server_keys,
         rotate,
     )
-    from bourse.store.db import ensure_database, make_engine, migrate
+    from bourse.store.db import make_engine, migrate
     from bourse.store.repositories.audit import AuditLog
     from bourse.store.sql import SqlStore, StoreLocked
 
@@ -73,6 +73,7 @@ def rotate_master(
             f"{server.label()} runs for this database: stop it (bourse stop), then run "
             "`bourse keys rotate-master` again"
         )
+    require_database(url)
     try:
         keys = load_server_keys(None, None, url)
     except ServerKeyError as exc:
@@ -85,7 +86,6 @@ def rotate_master(
         legacy = None if os.environ.get("BOURSE_SECRET_KEY_FILE") else keys.path
     if legacy is not None and new_key_file is None:
         new_key_file = config_dir() / KEY_FILE_NAME
-    ensure_database(url)
     engine = make_engine(url)
     store = SqlStore(engine)
     try:

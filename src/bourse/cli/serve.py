@@ -281,6 +281,7 @@ def serve(
     # production (no --demo): the server key must be given, apart from the data
     with open_platform(
         database,
+        create=True,
         rate_limits=limits,
         auth_limits=auth,
         rebate_settle_at=settle,

@@ -17,9 +17,11 @@ the package, so no ``alembic.ini`` is needed.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import pkgutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ from alembic import command
 from alembic.config import Config
 from psycopg import sql
 from sqlalchemy import Engine, MetaData, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
 import bourse.store as store_pkg
@@ -172,6 +174,53 @@ def ensure_database(url: str | None = None) -> bool:
         except psycopg.errors.DuplicateDatabase:  # created meanwhile by another process
             return False
     return True
+
+
+def has_schema(url: str) -> bool:
+    """Whether ``url`` names an existing database that holds a Bourse schema (Alembic's
+    ``alembic_version`` table, at any revision), found without creating anything: no SQLite
+    file or directory, no PostgreSQL database. An in-memory SQLite database never does; a
+    SQLite ``file:`` URI is not looked at (True). A database that cannot be reached raises."""
+    u = make_url(normalize_url(url))
+    if u.get_backend_name() == "sqlite":
+        path = u.database
+        if path in (None, "", ":memory:"):
+            return False
+        if path.startswith("file:"):
+            return True
+        if not Path(path).is_file():
+            return False
+        with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn:
+            found = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            ).fetchone()
+        return found is not None
+    if u.get_backend_name() != "postgresql" or not u.database:
+        return True  # not ours to tell: opening it says what is wrong
+    libpq = u.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        conn = psycopg.connect(libpq, connect_timeout=10)
+    except psycopg.OperationalError:
+        if not _pg_database_exists(u):
+            return False
+        raise
+    with conn:
+        found = conn.execute("SELECT to_regclass('alembic_version')").fetchone()
+    return found is not None and found[0] is not None
+
+
+def _pg_database_exists(u: URL) -> bool:
+    """Whether the PostgreSQL server of URL ``u`` has its database (asked of the ``postgres``
+    database; True when that cannot be asked: the caller's own error then says more)."""
+    admin = u.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
+            row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (u.database,))
+            return row.fetchone() is not None
+    except psycopg.Error:
+        return True
 
 
 def migrate(url_or_engine: str | Engine | None = None, revision: str = "head") -> None:
