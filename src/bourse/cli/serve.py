@@ -14,13 +14,15 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.text import Text
 
 from bourse.cli.access_log import queue_access_log
-from bourse.cli.common import DbOption, console, db_url, err, fail, open_platform
+from bourse.cli.common import DbOption, console, db_url, err, fail, open_platform, safe_url
 from bourse.config import AuthLimits, RateLimits
 from bourse.operations.home import ensure_token, home_for
-from bourse.operations.runtime import announce, withdraw
+from bourse.operations.runtime import announce, any_process, withdraw
 
 if TYPE_CHECKING:
     import uvicorn
+
+    from bourse.services.bundle import Services
 
 
 def public_url(host: str, port: int) -> str:
@@ -278,6 +280,13 @@ def serve(
         run_workers(workers, sock.fileno(), url, database, home, bus, bus_name, args)
         return
     bus_config: dict[str, Any] = {"bus_url": bus, "bus_name": bus_name, "role": role} if bus else {}
+    if not bus:  # the database's only engine (with --bus, a second server follows the first)
+        running = any_process(home, database)
+        if running is not None:
+            raise fail(
+                f"a server runs for {safe_url(database)}: {running.label()}; stop it first "
+                "with bourse stop"
+            )
     # production (no --demo): the server key must be given, apart from the data
     with open_platform(
         database,
@@ -292,6 +301,8 @@ def serve(
         following = platform.mirror is not None
         if demo and following:
             raise fail("--demo seeds the exchange: only the writer can (this server follows one)")
+        if not following:
+            _become_writer(platform)
         if demo:
             seeded = _seed_with_progress(platform)
             # the market maker, the faucet, the injected faults and the reset (bourse sandbox)
@@ -336,6 +347,18 @@ def serve(
         finally:
             done()
             sock.close()
+
+
+def _become_writer(platform: Services) -> None:
+    """Take the database's writer lock before seeding or serving: an engine of another home or
+    host that writes it ends the start in one line, not at the first batch with a traceback."""
+    from bourse.store.sql import StoreLocked
+
+    try:
+        if not platform.store.ensure_writer():
+            platform.engine.reload()  # another writer committed since the platform loaded
+    except StoreLocked as exc:
+        raise fail(f"{exc} ({safe_url(platform.config.database_url)}); stop it first") from exc
 
 
 def _bus_role(role: str, following: bool) -> str:
