@@ -47,8 +47,14 @@ def run(
     server = running_server(home, url)
     if server is not None:
         return _remote(server.url, read_token(home), name, body, home=str(home), timeout=timeout)
-    from bourse.operations import OperationError, invoke
+    from bourse.operations import OPERATIONS, OperationError, invoke
 
+    op = OPERATIONS.get(name)
+    if op is not None and op.demo_only:  # the sandbox is a running demo's, not the database's
+        raise fail(
+            f"no server runs for {safe_url(url)}: the sandbox lives in a running "
+            "`bourse serve --demo` (scripts/run)"
+        )
     with open_platform(url, quiet=quiet, **direct_config()) as platform:
         try:
             return invoke(platform, name, body, actor=f"local ({actor()})", source="local")
