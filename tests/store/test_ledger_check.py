@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, insert, update
@@ -142,7 +143,8 @@ def test_each_corruption_is_caught(world: World) -> None:
     assert len(lines) == 6, "\n".join(lines)
 
 
-def test_missing_database_is_one_line(tmp_path: object) -> None:
+def test_missing_database_is_one_line(tmp_path: Path) -> None:
     r = _check(f"sqlite:///{tmp_path}/nothing.db")
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
-    assert "no database at" in r.stderr
+    assert "no Bourse database at" in r.stderr
+    assert not (tmp_path / "nothing.db").exists()  # nor created by the check
