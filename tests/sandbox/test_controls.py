@@ -408,8 +408,9 @@ def test_refused_outside_demo_mode(plain: Demo) -> None:
         assert "only in demo mode" in err and "Traceback" not in err, args
     r = plain.admin("reset")
     assert r.status_code == 403 and "only in demo mode" in r.json()["msg"]
-    plain.stop()  # and on the database directly, with no server
+    plain.stop()  # with no server, no sandbox runs at all: the command says so
     try:
-        assert "only in demo mode" in plain.cli("sandbox", "faucet", "100", "USDT", "1", code=1)
+        err = plain.cli("sandbox", "faucet", "100", "USDT", "1", code=1)
+        assert "no server runs for" in err and "bourse serve --demo" in err, err
     finally:
         plain.start()
