@@ -183,18 +183,7 @@ def has_schema(url: str) -> bool:
     SQLite ``file:`` URI is not looked at (True). A database that cannot be reached raises."""
     u = make_url(normalize_url(url))
     if u.get_backend_name() == "sqlite":
-        path = u.database
-        if path in (None, "", ":memory:"):
-            return False
-        if path.startswith("file:"):
-            return True
-        if not Path(path).is_file():
-            return False
-        with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn:
-            found = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
-            ).fetchone()
-        return found is not None
+        return _sqlite_has_schema(u.database)
     if u.get_backend_name() != "postgresql" or not u.database:
         return True  # not ours to tell: opening it says what is wrong
     libpq = u.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -207,6 +196,20 @@ def has_schema(url: str) -> bool:
     with conn:
         found = conn.execute("SELECT to_regclass('alembic_version')").fetchone()
     return found is not None and found[0] is not None
+
+
+def _sqlite_has_schema(path: str | None) -> bool:
+    if not path or path == ":memory:":
+        return False
+    if path.startswith("file:"):
+        return True
+    if not Path(path).is_file():  # connecting would create it (and its folder)
+        return False
+    with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn:
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        ).fetchone()
+    return found is not None
 
 
 def _pg_database_exists(u: URL) -> bool:
