@@ -117,6 +117,8 @@ def scenario(side: Side) -> list[tuple[str, str]]:
     )["account"]
     user = json.loads(run("accounts", "open", "--name", "a user", "--json"))["account"]
     run("accounts", "open", "--kind", "BROKER_SUB", "--parent", str(master))
+    run("accounts", "open", "--kind", "BROKER_SUB", code=1)  # a sub-account needs a parent
+    run("accounts", "open", "--kind", "USER", "--parent", str(master), code=1)
     run("deposit", str(user), "usdt", "1000.5", "--tx-ref", "t1")
     run("deposit", str(user), "USDT", "1000.5", "--tx-ref", "t1", "--json")  # credited once
     run("deposit", str(user), "NOPE", "1", code=1)
@@ -268,6 +270,11 @@ def test_every_command_same_output_live_and_stopped(exchange: Exchange) -> None:
         ("referrals invite 999999 AAAAAAAA", "account 999999 does not exist"),
         ("brokers settle --broker 999", "broker 999 does not exist"),
         ("brokers unbind mx0vnosuchkey", "no API key mx0vnosuchkey"),
+        ("accounts open --kind BROKER_SUB", "a BROKER_SUB account needs a parent account"),
+        (
+            "accounts open --kind USER --parent 100",
+            "a USER account takes no parent (only BROKER_SUB does)",
+        ),
     ]:
         assert outputs[cmd] == f"error: {what}\n", (cmd, outputs[cmd])
     # a database never seeded with the demo has no demo credentials to print, JSON or not

@@ -22,7 +22,7 @@ def accounts_open(
     ] = "USER",
     name: Annotated[str, typer.Option(help="A name for the account.")] = "",
     parent: Annotated[
-        int | None, typer.Option(help="Master account of a BROKER_SUB account.")
+        int | None, typer.Option(help="Parent of a BROKER_SUB account (a USER or BROKER_MASTER).")
     ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,

@@ -10,12 +10,37 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from bourse.domain.errors import AccountShapeInvalid
+
 
 class AccountKind(StrEnum):
     USER = "USER"
     BROKER_MASTER = "BROKER_MASTER"
     BROKER_SUB = "BROKER_SUB"
     SYSTEM = "SYSTEM"
+
+
+#: the kinds a sub-account may hang under: a broker's master (broker API) or a user (MEXC's
+#: normal sub-account API); never another sub-account or a system account
+MAIN_KINDS = frozenset({AccountKind.USER, AccountKind.BROKER_MASTER})
+
+
+def check_shape(kind: AccountKind, parent: AccountKind | None) -> None:
+    """Refuse an account that cannot exist: ``parent`` is the kind of the parent account
+    (``None`` for none). A ``BROKER_SUB`` needs a main account (user or broker master) as its
+    parent; every other kind has none, and system accounts are fixed (never opened)."""
+    if kind is AccountKind.SYSTEM:
+        raise AccountShapeInvalid("system accounts are fixed")
+    if kind is AccountKind.BROKER_SUB:
+        if parent is None:
+            raise AccountShapeInvalid("a BROKER_SUB account needs a parent account")
+        if parent not in MAIN_KINDS:
+            raise AccountShapeInvalid(
+                f"a BROKER_SUB account's parent must be a USER or BROKER_MASTER account, "
+                f"not {parent}"
+            )
+    elif parent is not None:
+        raise AccountShapeInvalid(f"a {kind} account takes no parent (only BROKER_SUB does)")
 
 
 #: Fixed ids of the system accounts (ids below 100 are reserved for the system).

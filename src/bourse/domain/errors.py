@@ -125,6 +125,10 @@ class AccountNotFound(DomainError):
     """The account does not exist."""
 
 
+class AccountShapeInvalid(InvalidParameter):
+    """This kind of account cannot have this parent (``domain.accounts.check_shape``)."""
+
+
 class AccountFrozen(DomainError):
     """The account is frozen."""
 

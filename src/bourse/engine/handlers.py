@@ -12,7 +12,13 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from bourse.domain.accounts import DUST_DESK, FEE_REVENUE, SANDBOX_FUNDING, AccountKind
+from bourse.domain.accounts import (
+    DUST_DESK,
+    FEE_REVENUE,
+    SANDBOX_FUNDING,
+    AccountKind,
+    check_shape,
+)
 from bourse.domain.dust import DAY_MS, DustConversion, DustQuote, quote
 from bourse.domain.dust import MAX_PER_DAY as MAX_DUST_PER_DAY
 from bourse.domain.errors import DustLimitReached, InvalidParameter, StpGroupRefused
@@ -247,10 +253,8 @@ def _withdrawal_snapshot(s: EngineState, wid: int) -> Withdrawal:
 
 # --- accounts and fees ------------------------------------------------------------------------
 def open_account(s: EngineState, cmd: c.OpenAccount, now: int) -> Account:
-    if cmd.kind is AccountKind.SYSTEM:
-        raise InvalidParameter("system accounts are fixed")
-    if cmd.parent is not None:
-        s.wallet.account(cmd.parent)
+    parent = None if cmd.parent is None else s.wallet.account(cmd.parent).kind
+    check_shape(cmd.kind, parent)
     acc = Account(s.next_account_id, cmd.kind, cmd.parent, False, cmd.name)
     s.next_account_id += 1
     s.wallet.accounts[acc.id] = acc

@@ -24,7 +24,8 @@ def require_account(svc: Services, account: int) -> None:
 def open_account(
     svc: Services, *, kind: str = "USER", name: str = "", parent: int | None = None
 ) -> dict[str, Any]:
-    """Open a new account (USER, BROKER_MASTER or BROKER_SUB under --parent)."""
+    """Open a new account (USER, BROKER_MASTER, or BROKER_SUB under a USER or BROKER_MASTER
+    --parent)."""
     try:
         account_kind = AccountKind(kind.upper())
     except ValueError:

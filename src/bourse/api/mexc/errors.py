@@ -89,6 +89,7 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     d.ReplayedRequest: (26, 400),  # operation not allowed (ccxt: ExchangeError, not retried)
     d.AccountNotFound: (10001, 401),
     d.RecipientNotFound: (10001, 400),  # user does not exist (a client error, not auth)
+    d.AccountShapeInvalid: (PARAM_ERROR, 400),  # only an operator or the services open accounts
     d.AccountFrozen: (30018, 400),  # ccxt: AccountSuspended
     d.TransferNotAllowed: (10103, 400),
     d.LedgerImbalance: (500, 500),
