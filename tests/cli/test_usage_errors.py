@@ -17,6 +17,10 @@ import pytest
         (["nosuch"], "No such command 'nosuch'"),
         (["accounts", "show"], "Missing argument 'account'"),
         (["accounts", "show", "abc"], "Invalid value for 'account'"),
+        # a limit below 1 is refused, not quietly read as 1
+        (["audit", "--limit", "0"], "Invalid value for '--limit'"),
+        (["audit", "--money", "--limit", "-1"], "Invalid value for '--limit'"),
+        (["accounts", "search", "x", "--limit", "0"], "Invalid value for '--limit'"),
     ],
 )
 def test_a_bad_command_line_is_one_line(argv: list[str], says: str, tmp_path: object) -> None:

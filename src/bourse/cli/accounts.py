@@ -66,7 +66,7 @@ def accounts_list(
 @accounts_app.command("search")
 def accounts_search(
     query: Annotated[str, typer.Argument(help="An account id, or part of a name (e-mail).")],
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 50,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:

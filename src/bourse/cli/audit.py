@@ -13,7 +13,7 @@ from bourse.cli.runner import run
 
 
 def audit_cmd(
-    limit: Annotated[int, typer.Option(help="How many of the newest rows.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, help="How many of the newest rows.")] = 50,
     operation: Annotated[str | None, typer.Option(help="Only this operation.")] = None,
     reads: Annotated[
         bool, typer.Option("--reads/--actions-only", help="Include the operations that only read.")
