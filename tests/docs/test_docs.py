@@ -58,7 +58,7 @@ PROMISED: dict[str, list[str]] = {
         r'"status":"1"',
     ],
     "docs/wallet.md": [
-        r'"status": 5,\n.*\n\s*"confirmations": 3',
+        r"^credited 250 USDT to T\S+ \(TRX, tx \S+, 3/3 confirmations\)$",
         r'^\[\{"amount":"250","coin":"USDT","network":"TRX","status":5',
         r'^\{"id":"\d+"\}$',
         r'"amount":"20",.*"transactionFee":"1",.*"withdrawOrderId":"doc-1"',

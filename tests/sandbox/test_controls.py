@@ -7,6 +7,7 @@ while the market maker runs leaves the seed's balances and a balanced ledger.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -112,6 +113,21 @@ def _wait(check: Any, seconds: float = 15.0, what: str = "") -> Any:
             return got
         assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
         time.sleep(0.2)
+
+
+# --- chain deposits ------------------------------------------------------------------------
+def test_chain_deposit_says_what_happened_in_one_line_and_json_on_demand(demo: Demo) -> None:
+    acc = str(_account(demo, "chain depositor"))
+    sent = demo.cli("chain-deposit", "USDT", "30", "--account", acc)
+    found = re.fullmatch(
+        r"sent 30 USDT to \S+ \(\w+, tx \w+, \d+/(\d+) confirmations\): credited after \1\n",
+        sent,
+    )
+    assert found, sent
+    done = demo.cli("chain-deposit", "USDT", "20", "--account", acc, "--confirm")
+    assert re.fullmatch(r"credited 20 USDT to \S+ \(\w+, tx \w+, (\d+)/\1 confirmations\)\n", done)
+    dep = demo.cli_json("chain-deposit", "USDT", "10", "--account", acc, "--confirm")
+    assert dep["credited"] is True and dep["amount"] == "10" and dep["status"] == 5
 
 
 # --- the faucet ----------------------------------------------------------------------------

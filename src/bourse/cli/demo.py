@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -45,6 +45,7 @@ def chain_deposit(
         typer.Option(help="Server URL (default: the running demo's, from its BOURSE_HOME)."),
     ] = None,
     db: DbOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Send a sandbox chain deposit to a running `bourse serve --demo` (credited after its
     confirmations, like a real one)."""
@@ -68,4 +69,24 @@ def chain_deposit(
         raise fail(f"cannot reach {url}: {exc or type(exc).__name__}") from exc
     if r.status_code != 200:
         raise fail(r.text)
-    console.print_json(r.text)
+    dep = r.json()
+    if as_json:
+        print_json(dep)
+        return
+    console.print(_deposit_line(dep), soft_wrap=True)  # one line, however long the address
+
+
+def _deposit_line(dep: dict[str, Any]) -> str:
+    """One line on a chain deposit: credited, waiting for its confirmations, too small, or to
+    an address nobody owns."""
+    what = f"{dep['amount']} {dep['coin']} to {dep['address']}"
+    memo = f" memo {dep['memo']}" if dep.get("memo") else ""
+    seen = f"{dep['confirmations']}/{dep['required']} confirmations"
+    where = f"({dep['netWork']}, tx {dep['transHash']}, {seen})"
+    if dep["credited"]:
+        return f"[green]credited[/] {what}{memo} {where}"
+    if dep["status"] is None:
+        return f"sent {what}{memo} {where}: no account owns this address"
+    if dep["chainStatus"] == "SMALL":
+        return f"sent {what}{memo} {where}: below the minimum deposit, not credited"
+    return f"sent {what}{memo} {where}: credited after {dep['required']}"
