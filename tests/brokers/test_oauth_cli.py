@@ -105,6 +105,29 @@ def test_operator_manages_an_oauth_brokers_clients(db: str) -> None:
     assert "at most" in out
     assert len(_run(db, "oauth", "clients", str(bid))) == MAX_CLIENTS_PER_BROKER
 
+    # the table at 80 columns, piped: every column keeps its data (none squeezed to nothing),
+    # even beside a redirect URI that alone takes most of the width
+    long_uri = "https://copytrader.example/oauth/callback/for/the/mobile/app/v2"
+    _run(db, "oauth", "add-redirect", str(bid), cid, long_uri)
+    res = runner.invoke(
+        brokers_app, ["oauth", "clients", str(bid), "--db", db], env={"COLUMNS": "80"}
+    )
+    assert res.exit_code == 0, res.output
+    text = res.stdout
+    assert "┃┃" not in text and "││" not in text and "┳┳" not in text, text
+    header = next(line for line in text.splitlines() if "client id" in line)
+    assert all(f" {col} " in header for col in ("name", "scopes", "redirect URIs", "disabled"))
+    rows = [line for line in text.splitlines() if "│ bc_" in line]
+    assert len(rows) == MAX_CLIENTS_PER_BROKER, text
+    first = next(line for line in rows if cid in line)
+    cells = [cell.strip() for cell in first.split("│")[1:-1]]
+    assert cells[1:] == ["CT", "read", CB, "False"], first
+    assert long_uri in text and "transfer" in text, text  # the URI whole, the scopes folded
+    for i in range(MAX_CLIENTS_PER_BROKER - 1):  # each row: its name, scopes, URI, flag
+        row = next(line for line in rows if f"https://app{i}.example/cb" in line)
+        cells = [cell.strip() for cell in row.split("│")[1:-1]]
+        assert cells[1:3] == [f"app{i}", "read"] and cells[4] == "False", row
+
 
 def test_api_brokers_have_no_oauth_clients(db: str) -> None:
     with open_platform(Config(database_url=db, rebate_settle_at=None)) as p:

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import typer.core
+from rich.cells import cell_len
 from rich.console import Console
 from rich.measure import Measurement
+from rich.segment import Segments
 from rich.table import Table
 
 from bourse.config import Config, RateLimits
@@ -181,13 +183,20 @@ def table(
     ``keep`` columns squeeze them to a character or none on an 80-column terminal or a pipe."""
     t = Table(title=title, min_width=len(title))  # a title never wraps over a narrow table
     for i, col in enumerate(columns):
-        words = [w for text in (col, *(str(row[i]) for row in rows)) for w in text.split()]
-        longest = max(map(len, words), default=1)
-        t.add_column(col, no_wrap=col in keep, overflow="fold", min_width=min(longest, _FOLD_CAP))
+        texts = (col, *(str(row[i]) for row in rows))
+        if col in keep:  # as wide as its widest line: rich measures a no_wrap cell by its words
+            widest = max(cell_len(line) for text in texts for line in text.splitlines() or [""])
+            t.add_column(col, no_wrap=True, overflow="fold", min_width=max(widest, 1))
+            continue
+        longest = max((cell_len(w) for text in texts for w in text.split()), default=1)
+        t.add_column(col, overflow="fold", min_width=min(longest, _FOLD_CAP))
     for row in rows:
         t.add_row(*row)
     need = Measurement.get(console, console.options.update(width=10_000), t).minimum
-    console.print(t, width=max(console.width, need), crop=False)
+    # rendered here, not by ``console.print(t, width=...)``: print caps that width at the
+    # terminal's, and rich then squeezes columns below their minimum (to nothing at 80 columns)
+    wide = console.options.update_width(max(console.width, need))
+    console.print(Segments(console.render(t, wide)), crop=False)
 
 
 # --- help: click's metavars (TEXT, INTEGER), no type tag on a flag ---------------------------
