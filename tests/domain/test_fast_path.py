@@ -14,6 +14,7 @@ self-trades under each STP mode, STP groups, fees paid in MX, and cancels.
 
 from __future__ import annotations
 
+import contextlib
 import random
 from dataclasses import replace
 from typing import Any
@@ -25,6 +26,7 @@ from bourse.domain.errors import DomainError
 from bourse.domain.fees import FeeSchedule
 from bourse.domain.ledger import AVAILABLE
 from bourse.domain.matching import Exchange
+from bourse.domain.matching import state as state_module
 from bourse.domain.orders import BUY, SELL, Order, OrderRequest, OrderType, StpMode
 from bourse.sandbox.listings import SYMBOLS
 
@@ -183,6 +185,38 @@ def test_fast_paths_decide_as_the_pipeline(seed: int) -> None:
         assert got == want, cmd
         assert state(fast) == state(ref), cmd
         seen.add(want[1] if want[0] == "error" else "placed")
+        for ex in (fast, ref):  # each account's index holds its open orders
+            for a in ACCOUNTS:
+                mine = {o.id for o in ex.open_orders.values() if o.account == a}
+                assert mine <= ex.rested_by_account.get(a, set()), (cmd, a)
+                if now % 7 == 0:  # reading drops the closed ones (not each time: they pile up)
+                    assert {o.id for o in ex.open_of(a)} == mine, (cmd, a)
     fast.ledger.check()
     # the stream reached the fast paths and the refusals they must hand over
     assert {"placed", "TooManyOpenOrders", "InsufficientFunds"} <= seen, seen
+
+
+def test_the_open_order_index_stays_within_the_open_orders(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Closed ids are dropped from ``rested_by_account`` by ``drain`` once they outnumber twice
+    the open orders plus a margin, whoever reads the index or not."""
+    monkeypatch.setattr(state_module, "SWEEP_MARGIN", 256)
+    ex = build(Exchange, [10**16] * len(ACCOUNTS))
+    ex.max_open_orders = 10**9
+    rnd = random.Random(7)
+    most = rested = 0  # the most orders open at once; orders that rested
+    for now in range(1, 20_001):
+        acc = rnd.choice(ACCOUNTS)
+        side = rnd.choice((BUY, SELL))
+        price = MID + rnd.randint(-3, 3)  # at the mid: most orders trade soon after resting
+        req = OrderRequest(acc, "BTCUSDT", side, OrderType.LIMIT, qty=BTC.min_qty, price=price)
+        with contextlib.suppress(DomainError):
+            rested += ex.place(req, now).id in ex.open_orders
+        if now % 100 == 0:
+            ex.drain()
+            ex.ledger.drain()
+            most = max(most, len(ex.open_orders))
+            indexed = sum(len(ids) for ids in ex.rested_by_account.values())
+            assert indexed <= len(ex.open_orders) + 2 * most + 256 + 100, (now, indexed)
+    assert indexed < rested  # swept: without sweeps it holds every id that ever rested

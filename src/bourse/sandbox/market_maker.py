@@ -338,7 +338,8 @@ class MarketMaker:
 
         def mine(engine: Any) -> tuple[Any, list[tuple[int, int, int]], int | None, int | None]:
             ob = engine.exchange.books[name]
-            own = [(o.id, o.side, o.price) for o in ob.orders.values() if o.account == account]
+            mine = engine.exchange.open_of(account)
+            own = [(o.id, o.side, o.price) for o in mine if o.symbol == name]
             return engine.exchange.symbols[name], own, ob.best_bid(), ob.best_ask()
 
         sym, own, _, _ = self.engine.read(mine)

@@ -146,9 +146,8 @@ class TradePages(Console):
 
     def _open_orders(self, sym: Symbol, account: int) -> list[OpenOrder]:
         def mine(e: Any) -> list[Any]:
-            book = e.exchange.books[sym.name]
-            return sorted((o for o in book.orders.values() if o.account == account),
-                          key=lambda o: o.id)  # fmt: skip
+            mine = e.exchange.open_of(account)
+            return sorted((o for o in mine if o.symbol == sym.name), key=lambda o: o.id)
 
         return [
             OpenOrder(

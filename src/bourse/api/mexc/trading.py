@@ -270,10 +270,7 @@ async def open_orders(ctx: Ctx) -> Any:
 
     def mine(engine: Any) -> list[Any]:
         ex = engine.exchange
-        books = [ex.books[name]] if name is not None else list(ex.books.values())
-        found: list[Any] = []
-        for book in books:
-            found.extend(o for o in book.orders.values() if o.account == account)
+        found = [o for o in ex.open_of(account) if name is None or o.symbol == name]
         found.sort(key=lambda o: o.id)
         return [wire.order_info(o, ex.symbols[o.symbol]) for o in found]
 

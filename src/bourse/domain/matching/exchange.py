@@ -69,12 +69,14 @@ class Exchange(ExchangeState):
         self.books[order.symbol].rest(order)
         self.open_orders[order.id] = order
         self.open_count[order.account] = self.open_count.get(order.account, 0) + 1
+        self.rested_by_account[order.account].add(order.id)
         if order.id >= self.next_order_id:
             self.next_order_id = order.id + 1
 
     def drain(self) -> tuple[dict[int, Order], list[Trade]]:
         changed, trades = self.changed_orders, self.trades
         self.changed_orders, self.trades = {}, []
+        self.sweep(len(changed))
         return changed, trades
 
     # --- validation ---------------------------------------------------------------------------
@@ -179,6 +181,7 @@ class Exchange(ExchangeState):
             self.open_orders[oid] = order
             open_count = self.open_count
             open_count[account] = open_count.get(account, 0) + 1
+            self.rested_by_account[account].add(oid)
         else:  # ExchangeState.finish of an IOC (or a filled LIMIT), inlined
             if order.locked:
                 self.release(order, sym)
@@ -319,7 +322,7 @@ class Exchange(ExchangeState):
         book = self.books.get(symbol)
         if book is None:
             raise UnknownSymbol(f"invalid symbol {symbol!r}")
-        mine = sorted((o for o in book.orders.values() if o.account == account), key=_by_id)
+        mine = sorted((o for o in self.open_of(account) if o.symbol == symbol), key=_by_id)
         for order in mine:
             book.remove(order)
             self.close_resting(book, order, self.symbols[symbol], now, "", in_book=False)

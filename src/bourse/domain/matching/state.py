@@ -9,7 +9,7 @@ and counted in ``open_count``, and it holds its lock exactly while it is open.
 from __future__ import annotations
 
 from bisect import insort
-from collections import deque
+from collections import defaultdict, deque
 
 from bourse.domain.fees import FeeSchedule
 from bourse.domain.ledger import AVAILABLE, LOCKED, Ledger, LedgerCorrupted
@@ -18,6 +18,8 @@ from bourse.domain.orders import BUY, Order, OrderStatus, StpMode, Trade
 from bourse.domain.symbols import Symbol
 
 MAX_OPEN_ORDERS = 500
+#: closed ids ``rested_by_account`` may hold beyond twice the open orders before a sweep
+SWEEP_MARGIN = 65_536
 
 _CANCELED = OrderStatus.CANCELED
 _PART_CANCELED = OrderStatus.PARTIALLY_CANCELED
@@ -41,6 +43,13 @@ class ExchangeState:
         self.books: dict[str, OrderBook] = {}
         self.open_orders: dict[int, Order] = {}
         self.open_count: dict[int, int] = {}
+        #: account -> ids of its orders that rested, a superset of its open ones: added when an
+        #: order rests, never removed on the paths that close orders (the match loop would pay
+        #: for it on every fill); ``open_of`` skips and drops the closed ones, and ``sweep``
+        #: (from ``Exchange.drain``) every account's once they outnumber its open ones
+        self.rested_by_account: defaultdict[int, set[int]] = defaultdict(set)
+        #: orders changed since the last sweep (an upper bound of those that rested)
+        self.unswept = 0
         self.next_order_id = 1
         self.next_trade_id = 1
         #: orders created or changed since the last drain, by id
@@ -71,6 +80,31 @@ class ExchangeState:
         self.open_orders[order.id] = order
         open_count = self.open_count
         open_count[order.account] = open_count.get(order.account, 0) + 1
+        self.rested_by_account[order.account].add(order.id)
+
+    def open_of(self, account: int) -> list[Order]:
+        """The account's open orders (any symbol, unordered): its index, not every book."""
+        ids = self.rested_by_account.get(account)
+        if not ids:
+            return []
+        open_orders = self.open_orders
+        mine = [o for i in ids if (o := open_orders.get(i)) is not None and o.account == account]
+        if len(mine) < len(ids):
+            self.rested_by_account[account] = {o.id for o in mine}
+        return mine
+
+    def sweep(self, changed: int) -> None:
+        """Count ``changed`` orders; once they outnumber twice the open ones plus
+        ``SWEEP_MARGIN``, drop every account's closed ids from ``rested_by_account``: the index
+        stays within about three times the open orders plus the margin, at an amortized O(1)
+        per order."""
+        self.unswept += changed
+        if self.unswept <= 2 * len(self.open_orders) + SWEEP_MARGIN:
+            return
+        self.unswept = 0
+        for account in list(self.rested_by_account):
+            if not self.open_of(account):
+                del self.rested_by_account[account]
 
     def close_resting(
         self,
