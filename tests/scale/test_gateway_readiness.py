@@ -6,6 +6,7 @@ thread stuck with a command in flight) stops beating too, and beats again once i
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from typing import Any
@@ -101,6 +102,11 @@ def test_a_gateway_is_ready_only_with_an_engine_behind_it(topology: Topology, wo
         assert "\n" not in checks["engine"]["detail"] and "127.0.0.1" not in str(body)
         assert all(c["ok"] for name, c in checks.items() if name != "engine"), body
         assert noticed > SILENCE_S - 2 * INTERVAL_S, f"503 after {noticed:.1f} s only"
+        # and /metrics says how long it has heard nothing (deploy/prometheus alerts on it)
+        token = (world.home / "operator.token").read_text().strip()
+        scrape = http.get(f"{url}/metrics", headers={"Authorization": f"Bearer {token}"})
+        heard = re.search(r"^bourse_engine_heard_seconds (\S+)$", scrape.text, re.M)
+        assert heard is not None and float(heard.group(1)) > SILENCE_S, scrape.text[:2000]
 
         # an engine again: ready again
         again = topology.engine()

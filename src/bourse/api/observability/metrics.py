@@ -12,7 +12,9 @@ Updated where things happen (the cost is a counter increment or a histogram buck
 
 Read when scraped (nothing is done for them between scrapes):
 
-* ``bourse_engine_queue_depth``, ``bourse_engine_batches_total``;
+* ``bourse_engine_queue_depth``, ``bourse_engine_batches_total``; on a gateway,
+  ``bourse_engine_heard_seconds``: since it last heard the active engine's heartbeat
+  (``bus.heartbeat``; its ``/readyz`` fails past ``SILENCE_S``);
 * ``bourse_open_orders{symbol,side}``, ``bourse_book_levels{symbol,side}`` (under the engine's
   read lock: one pass over the price levels);
 * ``bourse_ws_connections``, ``bourse_ws_slow_consumers_dropped_total``;
@@ -58,6 +60,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bourse.api.ws.limits import StreamStats
+from bourse.bus.gateway import RemoteEngine
 from bourse.domain.ledger_check import audit
 from bourse.services.bundle import Services
 from bourse.store.ledger_check import ledger_figures
@@ -81,6 +84,7 @@ FAMILIES: dict[str, str] = {
     "bourse_engine_commit_seconds": "histogram",
     "bourse_engine_queue_depth": "gauge",
     "bourse_engine_batches": "counter",
+    "bourse_engine_heard_seconds": "gauge",
     "bourse_open_orders": "gauge",
     "bourse_book_levels": "gauge",
     "bourse_ws_connections": "gauge",
@@ -274,6 +278,13 @@ class PlatformState:
         c = CounterMetricFamily("bourse_engine_batches", "Batches the engine committed")
         c.add_metric([], engine.batches)
         yield c
+        client = engine.client if isinstance(engine, RemoteEngine) else None
+        if client is not None:  # a gateway: is an engine there to take its commands?
+            yield _gauge(
+                "bourse_engine_heard_seconds",
+                "Seconds since this gateway last heard the active engine's heartbeat",
+                round(client.heard.silence()[0], 3),
+            )
 
         def books(e: Any) -> list[tuple[str, int, int, int, int]]:
             out = []
