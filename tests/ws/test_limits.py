@@ -65,11 +65,19 @@ def test_limits(migrated_url: str) -> None:
             private = await WsClient.connect(f"{live.ws_url}?listenKey={key}")
             await private.send("SUBSCRIPTION", "spot@private.orders.v3.api.pb")
             assert (await private.recv())["code"] == 0
-            closed = await asyncio.get_running_loop().run_in_executor(
+            deleting = asyncio.get_running_loop().run_in_executor(
                 None, lambda: live.signed("DELETE", "/api/v3/userDataStream", listenKey=key)
             )
-            assert closed == {"listenKey": key}
-            assert await private.recv(2) == "Invalid listen key"  # the key went away
+            while not deleting.done():  # traffic: on a busy machine the DELETE may take > 1 s
+                await private.send("PING")
+                await asyncio.sleep(0.3)
+            assert await deleting == {"listenKey": key}
+            await private.send("PING")  # the 1 s traffic limit must not close it first
+            frames = []
+            while (frame := await private.recv(2)) not in (None, "Invalid listen key"):
+                frames.append(frame)  # PONGs
+            assert frame == "Invalid listen key", frames  # the key went away
+            assert all(f.get("msg") == "PONG" for f in frames), frames
             assert await private.recv(2) is None
             await private.close()
 

@@ -301,7 +301,7 @@ def serve(
         following = platform.mirror is not None
         if demo and following:
             raise fail("--demo seeds the exchange: only the writer can (this server follows one)")
-        if not following:
+        if demo and not following:  # the seed writes now: take the writer lock first
             _become_writer(platform)
         if demo:
             seeded = _seed_with_progress(platform)
@@ -350,15 +350,28 @@ def serve(
 
 
 def _become_writer(platform: Services) -> None:
-    """Take the database's writer lock before seeding or serving: an engine of another home or
-    host that writes it ends the start in one line, not at the first batch with a traceback."""
-    from bourse.store.sql import StoreLocked
+    """Take the database's writer lock before the demo's seed: an engine of another home or
+    host that writes it ends the start in one line, not at the first batch with a traceback.
+    On PostgreSQL a writer that died uncleanly holds the lock until its session times out
+    (``WRITER_IDLE_TIMEOUT_MS``): wait that long, twice, first. (Without ``--demo`` nothing is
+    written at start: the server serves, answers orders 503 while another engine holds the
+    lock, and takes it once free, the failover of docs/scaling.md.)"""
+    import time
 
-    try:
-        if not platform.store.ensure_writer():
-            platform.engine.reload()  # another writer committed since the platform loaded
-    except StoreLocked as exc:
-        raise fail(f"{exc} ({safe_url(platform.config.database_url)}); stop it first") from exc
+    from bourse.store.sql import WRITER_IDLE_TIMEOUT_MS, StoreLocked
+
+    url = platform.config.database_url
+    patience = 2 * WRITER_IDLE_TIMEOUT_MS / 1000 if platform.store.dialect == "postgresql" else 0.0
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            if not platform.store.ensure_writer():
+                platform.engine.reload()  # another writer committed since the platform loaded
+            return
+        except StoreLocked as exc:
+            if time.monotonic() >= deadline:
+                raise fail(f"{exc} ({safe_url(url)}); stop it first") from exc
+            time.sleep(0.5)
 
 
 def _bus_role(role: str, following: bool) -> str:
