@@ -38,9 +38,10 @@ def pro(live: LiveServer, role: str | None = "user") -> Any:
 
 def _apply_straddling_push(ex: Any) -> None:
     """Work around ccxt 4.5.90's local-book sync (docs/streams.md, "Depth versions"): it skips
-    the buffered push whose ``fromVersion..toVersion`` holds the snapshot's ``lastUpdateId``,
-    so the changes after the snapshot in that push are lost and a busy book can end up
-    crossed (``test_ccxt_drops_the_push_that_straddles_the_snapshot`` shows it). Lowering the
+    every push whose ``fromVersion`` is below the snapshot's ``lastUpdateId``, the one whose
+    ``fromVersion..toVersion`` holds it too (buffered already, or the next to come), so the
+    changes after the snapshot in that push are lost and a busy book can end up crossed
+    (``test_ccxt_drops_the_push_that_straddles_the_snapshot`` shows it). Lowering the
     snapshot's nonce to that push's ``fromVersion`` makes ccxt apply it, which MEXC's
     documented procedure does; sizes are absolute, so the part already in the snapshot is
     harmless."""
@@ -49,10 +50,14 @@ def _apply_straddling_push(ex: Any) -> None:
     async def snapshot(symbol: str, limit: Any = None, params: Any = None) -> Any:
         book = await fetch(symbol, limit, params or {})
         stored = ex.orderbooks.get(symbol)
-        for push in stored.cache if stored is not None else ():
-            low, high = int(push.get("fromVersion", 0)), int(push.get("toVersion", 0))
-            if low < book["nonce"] < high:
-                book["nonce"] = low
+        pushes = [p for p in (stored.cache if stored is not None else ()) if "toVersion" in p]
+        ranges = [(int(p["fromVersion"]), int(p["toVersion"])) for p in pushes]
+        nonce = book["nonce"]
+        held = [low for low, high in ranges if low < nonce <= high]
+        if held:  # a buffered push holds it
+            book["nonce"] = held[0]
+        elif ranges and ranges[-1][1] < nonce:  # the next push will: it starts right after
+            book["nonce"] = ranges[-1][1] + 1
         return book
 
     ex.fetch_rest_order_book_safe = snapshot
@@ -224,10 +229,11 @@ class _Client:
         self.rejected.append(error)
 
 
-def _synced_book(straddle_fix: bool) -> Any:
+def _synced_book(straddle_fix: bool, late: bool = False) -> Any:
     """ccxt.pro's ``mexc`` keeps a local book from three pushes (versions 1-3, 4-6, 7-8) and a
     snapshot at version 5, inside the second push: at version 6 the ask at 101 was taken and a
-    bid rests there instead. Bourse and MEXC send exactly these shapes."""
+    bid rests there instead. ``late``: the second push arrives after the snapshot. Bourse and
+    MEXC send exactly these shapes."""
     ex = ccxt.pro.mexc()
     if straddle_fix:
         _apply_straddling_push(ex)
@@ -247,8 +253,11 @@ def _synced_book(straddle_fix: bool) -> Any:
 
     ex.fetch_order_book = fetch_order_book
     push(1, 3, [level("100", "1")], [level("102", "1")])
-    push(4, 6, [level("101", "2")], [level("101", "0")])
+    if not late:
+        push(4, 6, [level("101", "2")], [level("101", "0")])
     asyncio.run(ex.load_order_book(client, "orderbook:BTCUSDT", "BTCUSDT"))
+    if late:
+        push(4, 6, [level("101", "2")], [level("101", "0")])
     push(7, 8, [level("99", "1")], [])
     assert not client.rejected
     book = ex.orderbooks["BTCUSDT"]
@@ -257,6 +266,7 @@ def _synced_book(straddle_fix: bool) -> Any:
 
 def test_the_straddle_fix_keeps_ccxts_book_right() -> None:
     assert _synced_book(straddle_fix=True) == ([[101, 2], [100, 1], [99, 1]], [[102, 1]])
+    assert _synced_book(straddle_fix=True, late=True) == ([[101, 2], [100, 1], [99, 1]], [[102, 1]])
 
 
 @pytest.mark.xfail(
@@ -265,5 +275,9 @@ def test_the_straddle_fix_keeps_ccxts_book_right() -> None:
     "push whose fromVersion is below the snapshot's lastUpdateId, the one that holds it too, "
     "so the ask at 101 stays and the bid at 101 never comes (MEXC the same)",
 )
-def test_ccxt_drops_the_push_that_straddles_the_snapshot() -> None:
-    assert _synced_book(straddle_fix=False) == ([[101, 2], [100, 1], [99, 1]], [[102, 1]])
+@pytest.mark.parametrize("late", [False, True], ids=["buffered", "after-the-snapshot"])
+def test_ccxt_drops_the_push_that_straddles_the_snapshot(late: bool) -> None:
+    assert _synced_book(straddle_fix=False, late=late) == (
+        [[101, 2], [100, 1], [99, 1]],
+        [[102, 1]],
+    )
