@@ -209,7 +209,10 @@ def test_live_book_trades_and_reconnect(demo: Demo) -> None:
 
 def _open_order_id(user: Signer, price: str) -> str:
     """The id of the user's open BTCUSDT order at ``price``."""
-    orders = user.get("/api/v3/openOrders", symbol="BTCUSDT").json()
+    try:
+        orders = user.get("/api/v3/openOrders", symbol="BTCUSDT").json()
+    except httpx.RemoteProtocolError:  # its kept-alive connection idled out (5 s) as it asked
+        orders = user.get("/api/v3/openOrders", symbol="BTCUSDT").json()
     return next(str(o["orderId"]) for o in orders if o["price"] == price)
 
 
