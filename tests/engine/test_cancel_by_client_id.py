@@ -4,8 +4,6 @@ never another account's order, also after a restart."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from bourse.domain.accounts import AccountKind
@@ -15,21 +13,9 @@ from bourse.domain.orders import BUY, OrderRequest, OrderStatus, OrderType
 from bourse.engine import Engine
 from bourse.engine import commands as c
 from bourse.sandbox.listings import ASSETS, SYMBOLS
-from bourse.store.db import make_engine
 from bourse.store.sql import SqlStore
 
 SYMBOL = SYMBOLS[0]
-
-
-@pytest.fixture
-def store(migrated_url: str) -> Iterator[SqlStore]:
-    db = make_engine(migrated_url)
-    s = SqlStore(db)
-    try:
-        yield s
-    finally:
-        s.close()
-        db.dispose()
 
 
 def _buy(account: int, price: int, client_id: str) -> c.PlaceOrder:

@@ -4,8 +4,6 @@ accepted again after the window, and its row is dropped from the store afterward
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import func, select
 
@@ -16,7 +14,6 @@ from bourse.engine import commands as c
 from bourse.engine.replays import WINDOW_MS
 from bourse.sandbox.listings import ASSETS
 from bourse.store import tables as t
-from bourse.store.db import make_engine
 from bourse.store.sql import SqlStore
 
 T0 = 1_700_000_000_000
@@ -28,17 +25,6 @@ class Clock:
 
     def __call__(self) -> int:
         return self.now
-
-
-@pytest.fixture
-def store(migrated_url: str) -> Iterator[SqlStore]:
-    db = make_engine(migrated_url)
-    s = SqlStore(db)
-    try:
-        yield s
-    finally:
-        s.close()
-        db.dispose()
 
 
 def _rows(store: SqlStore) -> int:
