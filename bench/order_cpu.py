@@ -14,6 +14,7 @@ difference / the orders wrk completed.
     .venv/bin/python bench/order_cpu.py                          # this tree, 3 rounds of 4 s
     .venv/bin/python bench/order_cpu.py --src /old/src --src src --rounds 4
     .venv/bin/python bench/order_cpu.py --py-spy profile.txt     # and where the time goes
+    .venv/bin/python bench/order_cpu.py --threads                # and each thread's share
 
 Linux only (``/proc``). Not part of the test suite.
 """
@@ -48,15 +49,48 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def threads_now(pid: int) -> tuple[dict[str, float], int]:
+    """utime + stime of each thread of process ``pid`` (``main``, the event loop, else by
+    thread id: Python 3.11 names no OS thread; ``py-spy dump --pid`` tells which is which),
+    and the context switches (voluntary or not) of all of them so far."""
+    cpu: dict[str, float] = {}
+    switched = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+            status = (task / "status").read_text()
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+        name = "main" if task.name == str(pid) else task.name
+        fields = stat[stat.rindex(")") + 2 :].split()
+        cpu[name] = (int(fields[11]) + int(fields[12])) / TICK
+        switched += sum(int(ln.split()[1]) for ln in status.splitlines() if "ctxt_switches" in ln)
+    return cpu, switched
+
+
 def measure(
     base: str, pid: int, lines: list[str], tmp: Path, args: argparse.Namespace, name: str
 ) -> tuple[float, float]:
-    """One wrk run of ``lines``: (CPU us per order, orders/s)."""
+    """One wrk run of ``lines``: (CPU us per order, orders/s); with ``--threads`` it also
+    prints each thread's CPU per order and the context switches per order."""
     pool = tmp / f"{name}.pool"
     pool.write_text("".join(lines))
     before = cpu_seconds(pid)
+    threads, switched = threads_now(pid)
     run = bh.wrk(base, "", args.seconds, 2, args.connections, pool)
     used = cpu_seconds(pid) - before
+    if args.threads and run["rps"]:
+        orders = float(run["rps"]) * args.seconds
+        after, switched_after = threads_now(pid)
+        print(
+            "  per thread, us per order: "
+            + ", ".join(
+                f"{n} {(after[n] - threads.get(n, 0.0)) / orders * 1e6:.0f}"
+                for n in sorted(after, key=lambda n: threads.get(n, 0.0) - after[n])
+                if after[n] > threads.get(n, 0.0)
+            )
+            + f"; {(switched_after - switched) / orders:.1f} context switches per order"
+        )
     if run["errors"] or run["note"]:
         print(f"  warning: {run['errors']} non-2xx {run['note']}", file=sys.stderr)
     orders = float(run["rps"]) * args.seconds
@@ -72,6 +106,8 @@ def main() -> None:
     ap.add_argument("--src", action="append", default=[], help="source tree(s) to alternate")
     ap.add_argument("--serve-args", default="", help="further options of bourse serve")
     ap.add_argument("--py-spy", metavar="FILE", help="py-spy record the last round (raw stacks)")
+    ap.add_argument("--threads", action="store_true", help="also each thread's CPU per order")
+    ap.add_argument("--perf", metavar="FILE", help="perf record the last round (every thread)")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install wrk")
@@ -111,10 +147,19 @@ def main() -> None:
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
                     )  # fmt: skip
+                perf = None
+                if args.perf and r == args.rounds - 1:
+                    perf = subprocess.Popen(
+                        ["perf", "record", "-q", "-o", f"{args.perf}.{i}", "-p", str(proc.pid),
+                         "--", "sleep", str(args.seconds)],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )  # fmt: skip
                 lines = bh.pool_order(n, seeded.trader, f"r{r}x")
                 us, rps = measure(base, proc.pid, lines, tmp, args, f"r{r}t{i}")
-                if spy is not None:
-                    spy.wait(timeout=args.seconds + 30)
+                for tool in (spy, perf):
+                    if tool is not None:
+                        tool.wait(timeout=args.seconds + 30)
                 results[tree].append((us, rps))
                 print(f"round {r + 1} {tree}: {us:.0f} us CPU per order, {rps:,.0f} orders/s")
                 time.sleep(0.5)
