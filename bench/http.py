@@ -4,7 +4,8 @@ Starts ``bourse serve --no-rate-limit --port 0 --db <fresh SQLite file>`` exactl
 does (rate limits off by flag, nothing else changed: log level, access log and server stack are
 the defaults), and a hello-world Starlette app (``GET /`` answering ``{}``) served by the same
 stack (``bourse.cli.serve.server_config``: the same event loop, HTTP parser, socket options and
-logging, one worker each). Then drives each with wrk (Debian's package: ``apt-get install wrk``):
+logging, one worker each, each kept on one CPU as ``bourse serve``'s default ``--cpu auto``
+keeps itself). Then drives each with wrk (Debian's package: ``apt-get install wrk``):
 
 * ``hello``: the baseline, ``GET /`` on the hello-world app;
 * ``ping``, ``depth`` (``/api/v3/depth``, 100 levels a side), ``ticker`` (``/api/v3/ticker/24hr``);
@@ -95,7 +96,10 @@ def serve_hello(port_file: str) -> None:
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
+    from bourse.cli.cpu import choose, pin
     from bourse.cli.serve import _bind, server_config
+
+    pin(choose("auto"))  # on one CPU, as ``bourse serve`` runs by default (``--cpu``)
 
     async def hello(request: Request) -> JSONResponse:
         return JSONResponse({})

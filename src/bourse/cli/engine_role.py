@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bourse.cli.common import DbOption, db_url, err, fail, safe_url
+from bourse.cli.cpu import CPU_HELP, CpuChoiceError, choose, pin
 from bourse.cli.serve import public_url, serve
 from bourse.config import Config
 from bourse.operations.home import home_for
@@ -85,12 +86,17 @@ def engine(
         int | None,
         typer.Option(help="Serve /healthz and /readyz on this port (0: any free port)."),
     ] = None,
+    cpu: Annotated[str, typer.Option(envvar="BOURSE_CPU", help=CPU_HELP)] = "auto",
 ) -> None:
     """Run the engine (no HTTP but its probes): apply the gateways' commands from NATS and
     publish what it commits. A second one waits as the standby and takes over when the active
     one dies."""
     from bourse.cli.engine_health import EngineHealth
 
+    try:  # before any thread starts: each inherits the CPU (bourse.cli.cpu)
+        pin(choose(cpu))
+    except CpuChoiceError as exc:
+        raise fail(str(exc)) from None
     url = db_url(db)
     home = home_for(url)
     health = None
@@ -179,6 +185,7 @@ def gateway(
         bool, typer.Option("--access-log/--no-access-log", help="One line per request.")
     ] = True,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    cpu: Annotated[str, typer.Option(envvar="BOURSE_CPU", help=CPU_HELP)] = "auto",
 ) -> None:
     """Serve HTTP and WebSocket from the bus, sending commands to `bourse engine` over NATS
     (any number of gateways, on any host)."""
@@ -192,4 +199,5 @@ def gateway(
         no_rate_limit=no_rate_limit,
         access_log=access_log,
         log_level=log_level,
+        cpu=cpu,
     )

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from bourse.cli.access_log import queue_access_log
 from bourse.cli.common import DbOption, console, db_url, err, fail, open_platform, safe_url
+from bourse.cli.cpu import CPU_HELP, CpuChoiceError, choose, pin
 from bourse.config import AuthLimits, RateLimits
 from bourse.operations.home import ensure_token, home_for
 from bourse.operations.runtime import announce, any_process, withdraw
@@ -216,6 +217,7 @@ def serve(
     listen_fd: Annotated[
         int | None, typer.Option(hidden=True, help="Serve on this inherited socket (--workers).")
     ] = None,
+    cpu: Annotated[str, typer.Option(envvar="BOURSE_CPU", help=CPU_HELP)] = "auto",
     faucet_limit: Annotated[
         list[str] | None,
         typer.Option(
@@ -249,6 +251,12 @@ def serve(
 
     if workers > 1 and (not bus or demo or role not in ("auto", "writer")):
         raise fail("--workers needs --bus (NATS), and runs its own engine: no --demo, no --role")
+    try:  # before any thread starts: each inherits the CPU (bourse.cli.cpu)
+        pinned = None if workers > 1 else choose(cpu)
+        spread = [choose(cpu, i) for i in range(workers + 1)] if workers > 1 else []
+    except CpuChoiceError as exc:
+        raise fail(str(exc)) from None
+    pin(pinned)
     try:
         sock = socket.socket(fileno=listen_fd) if listen_fd is not None else _bind(host, port)
     except OSError as exc:
@@ -277,7 +285,8 @@ def serve(
         args += [] if access_log else ["--no-access-log"]
         args += ["--no-rate-limit"] if no_rate_limit else []
         print_banner(url, None, limits=limits.describe(), home=str(home), bus=f"{bus} (workers)")
-        run_workers(workers, sock.fileno(), url, database, home, bus, bus_name, args)
+        cpus = ["none" if c is None else str(c) for c in spread]
+        run_workers(workers, sock.fileno(), url, database, home, bus, bus_name, args, cpus)
         return
     bus_config: dict[str, Any] = {"bus_url": bus, "bus_name": bus_name, "role": role} if bus else {}
     if not bus:  # the database's only engine (with --bus, a second server follows the first)
@@ -324,6 +333,7 @@ def serve(
             auth=auth.describe(),
             home=str(home),
             bus=f"{bus} ({_bus_role(role, following)})" if bus else None,
+            cpu=pinned,
         )
 
         def done() -> None:
@@ -387,12 +397,18 @@ def print_banner(
     home: str | None = None,
     auth: str | None = None,
     bus: str | None = None,
+    cpu: int | None = None,
 ) -> None:
     lines = [
         f"[bold]API[/]        {url}   (use it where a MEXC client says https://api.mexc.com)",
         *([f"[bold]Limits[/]     {limits}"] if limits else []),
         *([f"[bold]Log-in[/]     {auth}"] if auth else []),
         *([f"[bold]Bus[/]        {bus}"] if bus else []),
+        *(
+            [f"[bold]CPU[/]        {cpu} (every thread; --cpu none: the scheduler's choice)"]
+            if cpu is not None
+            else []
+        ),
         f"[bold]OpenAPI[/]    {url}/openapi.json",
         f"[bold]Web[/]        {url}/  (console: markets, trading, wallet, API keys; brokers at /broker)",
         f"[bold]OAuth[/]      {url}/.well-known/oauth-authorization-server",

@@ -38,8 +38,10 @@ def run_workers(
     bus: str,
     bus_name: str,
     gateway_args: list[str],
+    cpus: list[str],
 ) -> None:
-    """Run the engine and ``workers`` gateways on ``sock_fd`` until SIGTERM/SIGINT."""
+    """Run the engine and ``workers`` gateways on ``sock_fd`` until SIGTERM/SIGINT; ``cpus``:
+    each child's ``--cpu``, the engine's first."""
     db = make_engine(database)
     try:  # once, here: the children would race each other through the migrations
         ensure_database(database)
@@ -56,9 +58,11 @@ def run_workers(
         "BOURSE_PUBLIC_URL": os.environ.get("BOURSE_PUBLIC_URL", url),
     }
     bourse = [sys.executable, "-m", "bourse.cli"]
-    commands: list[tuple[list[str], tuple[int, ...]]] = [([*bourse, "engine"], ())]
+    commands: list[tuple[list[str], tuple[int, ...]]] = [
+        ([*bourse, "engine", "--cpu", cpus[0]], ())
+    ]
     gateway = [*bourse, "serve", "--role", "gateway", "--listen-fd", str(sock_fd), *gateway_args]
-    commands += [(gateway, (sock_fd,))] * workers
+    commands += [([*gateway, "--cpu", cpus[1 + i]], (sock_fd,)) for i in range(workers)]
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -1,0 +1,85 @@
+"""``--cpu``: the one CPU a server process (and every thread it starts) runs on.
+
+A Bourse process runs Python on one core at a time (the GIL), and an order goes through
+several of its threads: the event loop, the engine, the committer, the access log. Left to the
+scheduler, those threads sit on different CPUs, and every hand-over between them is a wake-up
+across CPUs (an inter-processor interrupt, dear on a virtual machine) for no parallelism in
+return. Kept on one CPU, a hand-over is a local switch: on the 2-vCPU machine of BENCHMARKS.md
+the same server took ~25% more orders per second, and the other endpoints gained too.
+
+So a server pins itself by default (``auto``): to the CPU the scheduler started it on, or, for
+the processes of ``bourse serve --workers``, one CPU each in turn. ``--cpu none`` leaves the
+placement to the scheduler (a host whose other work would crowd that CPU); ``--cpu N`` picks
+it. The pin must come before the process starts a thread: a thread inherits its creator's CPUs
+when it starts, and a thread already running keeps its own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+AUTO = "auto"
+NONE = "none"
+#: the ``--cpu`` option's help, the same on every command that serves
+CPU_HELP = (
+    "The CPU this process and its threads run on: auto (the one it starts on; with --workers, "
+    "one each), none (the scheduler's choice) or a CPU number (docs/operations.md)."
+)
+
+
+class CpuChoiceError(ValueError):
+    """A ``--cpu`` value that cannot be used here (the message says why, in one line)."""
+
+
+def allowed_cpus() -> list[int]:
+    """The CPUs this process may run on, in order."""
+    return sorted(os.sched_getaffinity(0))
+
+
+def current_cpu() -> int | None:
+    """The CPU this thread runs on right now (``/proc/self/stat``), if Linux says."""
+    try:
+        stat = Path("/proc/thread-self/stat").read_text()
+        return int(stat[stat.rindex(")") + 2 :].split()[36])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def choose(text: str, index: int | None = None) -> int | None:
+    """The CPU ``--cpu text`` means (None: do not pin). ``index``: the process's place among
+    several started together (``--workers``), which ``auto`` spreads one CPU each."""
+    value = text.strip().lower()
+    allowed = allowed_cpus()
+    if value == NONE:
+        return None
+    if value == AUTO:
+        if len(allowed) < 2:  # one CPU: nothing to keep together
+            return None
+        if index is not None:
+            return allowed[index % len(allowed)]
+        here = current_cpu()
+        return here if here in allowed else allowed[0]
+    if not value.isdigit():
+        raise CpuChoiceError(f"--cpu {text!r}: expected auto, none or a CPU number")
+    cpu = int(value)
+    if cpu not in allowed:
+        raise CpuChoiceError(f"--cpu {cpu}: this process may run on CPUs {_ranges(allowed)}")
+    return cpu
+
+
+def pin(cpu: int | None) -> None:
+    """Keep the calling thread, and every thread it starts from now on, on ``cpu``."""
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+
+
+def _ranges(cpus: list[int]) -> str:
+    """``[0, 1, 2, 5]`` as ``0-2,5``."""
+    out: list[str] = []
+    for cpu in cpus:
+        if out and out[-1].split("-")[-1] == str(cpu - 1):
+            out[-1] = f"{out[-1].split('-')[0]}-{cpu}"
+        else:
+            out.append(str(cpu))
+    return ",".join(out)

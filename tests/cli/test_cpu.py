@@ -1,0 +1,113 @@
+"""``--cpu``: a server keeps itself and every thread it starts on one CPU (``bourse.cli.cpu``),
+by default the one it started on; ``none`` leaves it to the scheduler; a CPU it may not run on
+is refused in one line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from bourse.cli.cpu import CpuChoiceError, _ranges, allowed_cpus, choose, current_cpu, pin
+from tests.support.served import Served
+
+MANY = len(allowed_cpus()) >= 2
+
+
+def _cpus_of_threads(pid: int) -> set[str]:
+    """Each thread's ``Cpus_allowed_list`` (a set: one element if they all agree)."""
+    out = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for line in (task / "status").read_text().splitlines():
+            if line.startswith("Cpus_allowed_list:"):
+                out.add(line.split()[1])
+    return out
+
+
+def test_choose_reads_auto_none_and_numbers() -> None:
+    allowed = allowed_cpus()
+    assert choose("none") is None and choose(" NONE ") is None
+    if MANY:
+        assert choose("auto") in allowed
+        # the processes of --workers: one CPU each, in turn
+        assert [choose("auto", i) for i in range(len(allowed) + 1)] == [*allowed, allowed[0]]
+    else:  # one CPU: nothing to keep together
+        assert choose("auto") is None and choose("auto", 1) is None
+    assert choose(str(allowed[-1])) == allowed[-1]
+    assert current_cpu() in allowed
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [("abc", "expected auto, none or a CPU number"), ("-1", "expected auto"), ("4096", "CPUs")],
+)
+def test_choose_refuses_what_cannot_be_used(text: str, says: str) -> None:
+    with pytest.raises(CpuChoiceError, match=says):
+        choose(text)
+
+
+def test_ranges_are_written_as_linux_lists_them() -> None:
+    assert _ranges([0, 1, 2, 5, 7, 8]) == "0-2,5,7-8"
+    assert _ranges([3]) == "3"
+
+
+def test_a_pin_holds_for_the_threads_started_after_it() -> None:
+    """Pinned in a thread of its own (not to pin the test process): the thread it starts is
+    on the same CPU; a thread started before keeps every CPU."""
+    cpu = allowed_cpus()[-1]
+    seen: dict[str, set[int]] = {}
+
+    def child() -> None:
+        seen["child"] = os.sched_getaffinity(0)
+
+    def pinned() -> None:
+        pin(cpu)
+        seen["pinned"] = os.sched_getaffinity(0)
+        t = threading.Thread(target=child)
+        t.start()
+        t.join()
+
+    t = threading.Thread(target=pinned)
+    t.start()
+    t.join()
+    assert seen == {"pinned": {cpu}, "child": {cpu}}
+    assert os.sched_getaffinity(0) == set(allowed_cpus())  # this thread: untouched
+
+
+def test_a_cpu_the_process_may_not_use_is_one_line(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bourse.cli", "serve", "--cpu", "4096", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "BOURSE_HOME": str(tmp_path)},
+    )
+    assert proc.returncode == 1, proc
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("error: --cpu 4096: this process may run on CPUs ")
+
+
+@pytest.mark.parametrize("cpu", ["auto", "none"])
+def test_a_running_server_keeps_every_thread_where_cpu_says(tmp_path: Path, cpu: str) -> None:
+    home = tmp_path / ".bourse"
+    home.mkdir()
+    served = Served(f"sqlite:///{home / 'bourse.db'}", home)
+    served.cli("migrate")
+    served.start("--cpu", cpu)
+    try:
+        assert served.server is not None
+        pid = served.server.proc.pid
+        every = _ranges(allowed_cpus())
+        if cpu == "none" or not MANY:
+            assert _cpus_of_threads(pid) == {every}
+        else:  # one CPU, the same for the event loop, the engine, the committer, the log...
+            (only,) = _cpus_of_threads(pid)
+            assert only.isdigit() and int(only) in allowed_cpus()
+            assert len(list(Path(f"/proc/{pid}/task").iterdir())) >= 4
+            assert f"CPU        {only} (every thread" in served.server.log()
+    finally:
+        served.stop()
