@@ -23,7 +23,8 @@ applied, a batch closed, committed, acknowledged or failed.
 Each command is applied by its handler, looked up by type in ``engine.handlers.HANDLERS``;
 client-id deduplication lives in ``engine.idempotency``, refusing replayed signed requests in
 ``engine.replays``, the in-memory state and its rebuild from
-the store in ``engine.state``.
+the store in ``engine.state``, and whether the engine thread still serves (a probe through its
+queue, which the heartbeat asks) in ``engine.liveness``.
 
 Readers that need a consistent view (balances, depth) call ``engine.read(fn)``, which runs
 ``fn`` under the lock the engine holds from applying a command until it is committed; a waiting
@@ -57,6 +58,7 @@ from bourse.engine.committer import Committer
 from bourse.engine.crash import fault_from_env
 from bourse.engine.handlers import HANDLERS, Handler
 from bourse.engine.inflight import InFlightReads
+from bourse.engine.liveness import Liveness
 from bourse.engine.pipeline import COMMITTED, STOP, Applied, Item, Pipeline
 from bourse.engine.replays import replay_key
 from bourse.engine.replica import apply_committed
@@ -117,6 +119,8 @@ class Engine:
         #: called on the engine thread with it, once logged (``bourse serve`` exits there)
         self.on_crash: Callable[[BaseException], None] | None = None
         self._fault = fault_from_env()  # tests only (``engine.crash.RAISE_IN_ENGINE``)
+        #: whether the engine thread still serves (probes through the queue: the heartbeat's)
+        self.liveness = Liveness(self._queue.put, lambda: self.batches)
         self._load()
 
     # --- state -------------------------------------------------------------------------------

@@ -8,6 +8,10 @@ listeners told, and N+1 is closed and committed. A caller is answered only after
 transaction holding its command committed. If N's commit fails, N+1 (applied on top of N) fails
 with it and the engine rebuilds its state from the store.
 
+A ``Probe`` (``engine.liveness``) on the queue is answered where a command taken in its place
+could be: at once when nothing is committing (after taking the lock), else once the batch that
+commits is settled. Commands are told from the markers by their type (a tuple), one check each.
+
 What a batch is and how it is applied, committed and acknowledged is the engine's
 (``engine.engine``); this module only orders those steps across the two threads.
 """
@@ -23,6 +27,7 @@ from bourse.engine import commands as c
 from bourse.engine.changes import BatchChanges
 from bourse.engine.committer import Commit, Committer
 from bourse.engine.inflight import InFlightReads
+from bourse.engine.liveness import Probe
 from bourse.engine.replies import Outcome, Reply, answer
 from bourse.engine.trace import Trace
 
@@ -102,6 +107,8 @@ class Pipeline:
         #: if ``run`` raised: the replies of every command it had taken and not answered (their
         #: outcome is unknown: a batch may have committed before the failure)
         self.orphans: list[Reply] = []
+        #: probes taken and not answered yet (``engine.liveness``)
+        self.probes: list[Probe] = []
 
     def run(self) -> None:
         """Apply commands while the previous batch commits (on ``committer``); answer a batch
@@ -128,11 +135,18 @@ class Pipeline:
                     self._drain(inflight, items, outcomes)
                     inflight, items, outcomes = None, [], []
                     time.sleep(0)  # let the woken reader take the lock before we do
+                if self.probes and inflight is None:  # a command could be applied now
+                    engine.lock.acquire()
+                    engine.lock.release()
+                    self._answer_probes()
                 item = q.get()
                 if item is COMMITTED:
                     if inflight is not None and inflight[1].done:
                         inflight = self._next(inflight, items, outcomes)
                         items, outcomes = [], []
+                    continue
+                if type(item) is Probe:  # answered at the top, or once the commit settles
+                    self.probes.append(item)
                     continue
                 batch, stop = ([], True) if item is STOP else self._gather(item)
                 if batch and engine.read_only is not None:
@@ -197,7 +211,8 @@ class Pipeline:
 
     def _gather(self, first: Any) -> tuple[list[Item], bool]:
         """``first`` and whatever else is queued (up to ``max_batch``); whether STOP came.
-        ``COMMITTED`` signals met on the way are dropped: the caller checks its commit."""
+        ``COMMITTED`` signals met on the way are dropped: the caller checks its commit; probes
+        wait in ``probes``."""
         q = self.engine._queue
         batch = [first]
         while len(batch) < self.engine.max_batch:
@@ -205,10 +220,12 @@ class Pipeline:
                 nxt = q.get_nowait()
             except queue.Empty:
                 break
-            if nxt is STOP:
-                return batch, True
-            if nxt is not COMMITTED:
+            if type(nxt) is tuple:  # a command (``Item``)
                 batch.append(nxt)
+            elif nxt is STOP:
+                return batch, True
+            elif type(nxt) is Probe:
+                self.probes.append(nxt)
         return batch, False
 
     def _settle(self, applied: Applied, commit: Commit, also: list[Item]) -> bool:
@@ -219,8 +236,16 @@ class Pipeline:
             committed_in = commit.result()
         except Exception as exc:
             engine._fail([applied.batch, also], exc)
+            self._answer_probes()
             return False
         engine._reads.inflight = None
         engine._acknowledge(applied, committed_in)
         applied.answer()
+        self._answer_probes()
         return True
+
+    def _answer_probes(self) -> None:
+        if self.probes:
+            for probe in self.probes:
+                probe.answer()
+            self.probes = []
