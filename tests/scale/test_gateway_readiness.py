@@ -1,14 +1,17 @@
 """A gateway's ``/readyz`` says whether an engine is behind it (``bus.heartbeat``): 200 while
 the active engine beats, through a failover to the standby too; 503 with the engine check's
 reason within a few seconds after the last engine is killed (kill -9, no standby left), while
-the store and NATS checks stay ok; 200 again once an engine runs again. A hung engine (its
-thread stuck with a command in flight) stops beating too, and beats again once it goes on."""
+the store and NATS checks stay ok; 200 again once an engine runs again. A hung engine stops
+beating too, and beats again once it goes on: its thread stuck with a command in flight, and
+stuck with none (in the handler of a command no gateway sent: the beat's probe through the
+engine's queue goes unanswered) within ``STALL_S`` and a beat interval; an idle engine beats on."""
 
 from __future__ import annotations
 
 import re
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -19,6 +22,7 @@ from bourse.bus.gateway import CommandClient
 from bourse.bus.heartbeat import INTERVAL_S, SILENCE_S, STALL_S
 from bourse.config import Config
 from bourse.engine import commands as c
+from bourse.engine.handlers import HANDLERS
 from bourse.engine.trace import Trace
 from tests.faults.serve import World
 from tests.scale.topology import ACTIVE, STANDBY, Topology, logs
@@ -151,3 +155,66 @@ def test_a_hung_engine_stops_beating(topology: Topology, world: World) -> None:
         finally:
             client.close()
     assert went > STALL_S + SILENCE_S - 2 * INTERVAL_S - 1, f"silent after {went:.1f} s only"
+
+
+@dataclass(frozen=True, slots=True)
+class Hang(c.Command):
+    """A command whose handler waits for the test (registered by the test only)."""
+
+
+def _gaps(client: CommandClient, seconds: float) -> float:
+    """The longest silence between beats over ``seconds`` (asking every 0.05 s)."""
+    longest, deadline = 0.0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        longest = max(longest, client.heard.silence()[0])
+        time.sleep(0.05)
+    return longest
+
+
+def test_a_hung_engine_with_nothing_in_flight_stops_beating(
+    topology: Topology, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = Config(
+        database_url=world.url,
+        bus_url=NATS_URL,
+        bus_name=topology.name,
+        role="engine",
+        secret_key=world.secret_key,
+    )
+    entered, release = threading.Event(), threading.Event()
+
+    def hang(state: Any, cmd: Hang, now: int) -> None:
+        entered.set()
+        assert release.wait(60)
+
+    monkeypatch.setitem(HANDLERS, Hang, hang)
+    with open_platform(config) as platform:
+        client = CommandClient(NATS_URL, topology.name, timeout=60).start()
+        try:
+            _until_heard(client, True, 10)
+            idle = _gaps(client, 4 * STALL_S)  # idle: it beats on
+            assert idle < 3 * INTERVAL_S, f"an idle engine was silent for {idle:.1f} s"
+            # the engine thread stuck in a handler; no command of a gateway in flight
+            hung = platform.engine.submit(Hang())
+            try:
+                assert entered.wait(10)
+                since = time.monotonic()
+                while (silent := client.heard.silence()[0]) < 3 * INTERVAL_S:
+                    assert time.monotonic() - since < STALL_S + 10, "a hung engine beats on"
+                    time.sleep(0.05)
+                beat_for = time.monotonic() - silent - since
+                assert not hung.done()
+            finally:
+                release.set()
+            hung.result(30)
+            # it goes on, and beats again
+            back = time.monotonic()
+            while client.heard.silence()[0] > time.monotonic() - back:
+                assert time.monotonic() - back < 5, "released, and still no beat"
+                time.sleep(0.05)
+            resumed = time.monotonic() - back
+        finally:
+            client.close()
+    # the bound: a probe waits STALL_S, sent at most an interval after the thread hung
+    assert beat_for <= STALL_S + INTERVAL_S + 0.5, f"a hung engine beat for {beat_for:.1f} s"
+    print(f"idle gaps up to {idle:.2f} s; hung: beat for {beat_for:.2f} s; back in {resumed:.2f} s")

@@ -24,9 +24,9 @@ and answers none that failed: it neither replies nor acknowledges, so the engine
 lock gets them all (``bourse engine`` exits, to come back as a standby).
 
 Heartbeat: from the same loop, the server publishes the engine's beat (``bus.heartbeat``) while
-it serves: not fenced, not closing, the engine thread alive and not stalled (no command in
-flight waited more than ``heartbeat.STALL_S`` for one to be answered). Gateways are ready only
-while they hear it.
+it serves: not fenced, not closing, the engine thread alive and responsive (it answered the
+probe each beat puts on its queue, or it is committing batch after batch: ``engine.liveness``,
+with ``heartbeat.STALL_S`` as the bound). Gateways are ready only while they hear it.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ import contextlib
 import logging
 import os
 import threading
-import time
 from concurrent.futures import Future
 from typing import Any
 
@@ -84,12 +83,6 @@ class CommandServer(NatsClient):
         self._committed = 0
         self._crash = os.environ.get(CRASH_AFTER_COMMIT) == "1"
         self._fenced: threading.Event = getattr(engine.store, "writer_lost", threading.Event())
-        #: the heartbeat's stall check: commands handed to the engine (the loop thread counts),
-        #: commands it answered, and when it last answered one or began to have one waiting
-        self._submitted = 0
-        self._finished = 0
-        self._progress_at = time.monotonic()
-        self._counting = threading.Lock()
         self._closing = False
         self._beat: asyncio.Task[None] | None = None
 
@@ -104,8 +97,7 @@ class CommandServer(NatsClient):
         engine = self.engine
         if self.fenced or self._closing or not engine.running or engine.read_only is not None:
             return False
-        waiting = self._submitted > self._finished
-        return not waiting or time.monotonic() - self._progress_at < heartbeat.STALL_S
+        return engine.liveness.responsive(heartbeat.STALL_S)
 
     def close(self, timeout: float = 5.0) -> None:
         self._closing = True  # no beat while the last replies go out
@@ -160,10 +152,6 @@ class CommandServer(NatsClient):
             self.expired += 1
             await self._answer(msg, reply, None, EngineUnavailable("deadline passed"), 0)
             return
-        with self._counting:
-            if self._submitted == self._finished:  # none was waiting: the stall clock starts
-                self._progress_at = time.monotonic()
-            self._submitted += 1
         token = current.set(Trace(trace.request_id, trace.origin, seq))
         try:
             future = self.engine.submit(command)
@@ -177,9 +165,6 @@ class CommandServer(NatsClient):
         def done(fut: Future[Any]) -> None:  # the engine's thread, right after the commit
             if self._crash:
                 os._exit(137)
-            with self._counting:
-                self._finished += 1
-                self._progress_at = time.monotonic()
             commits = getattr(store, "durable_commits", 0)
             error = fut.exception()
             if error is not None and self.fenced:  # not committed here: the next engine's

@@ -5,8 +5,14 @@ A gateway's copy of the engine can be caught up with the event stream while no e
 engine's command server (``bus.engine_server``), on the loop that consumes the command stream,
 publishes an empty core-NATS message on ``bourse.<name>.heartbeat`` every ``INTERVAL_S``
 seconds while it can serve: it holds the writer lock (a standby never beats), its engine thread
-runs, and the engine is not stalled (commands in flight and none answered for ``STALL_S``).
-A dead, hung or fenced engine stops beating.
+runs, and that thread is responsive (``engine.liveness``): each beat puts a probe on the queue
+the engine takes its commands from (when the last one was answered), and the engine stops
+beating once a probe has waited ``STALL_S`` unanswered with no batch acknowledged meanwhile
+(an engine working through a backlog is busy, not stuck). A dead, fenced or hung engine stops
+beating, hung with no command in flight too (stuck in a handler, a commit or a listener, or
+waiting for a lock): at most ``STALL_S + INTERVAL_S`` (1.5 s) after it hung. A commit slower than ``STALL_S`` skips beats while it
+lasts, but gateways only give up after ``SILENCE_S`` without one, so an engine must make no
+progress for about 4 s before they do (a loaded PostgreSQL commit takes 100s of ms).
 
 Each gateway's command client (``bus.gateway``) notes when it last heard a beat (``Heard``);
 its ``/readyz`` engine check fails once it heard none for ``SILENCE_S`` seconds. A failover
@@ -33,8 +39,9 @@ log = logging.getLogger("bourse.bus.heartbeat")
 INTERVAL_S = 0.5
 #: seconds without a beat after which a gateway's ``/readyz`` says no engine is there
 SILENCE_S = 3.0
-#: seconds an engine with commands in flight may go without answering one before it stops beating
-STALL_S = 2.0
+#: seconds the engine thread may leave a probe unanswered, acknowledging no batch meanwhile,
+#: before its engine stops beating (``engine.liveness``)
+STALL_S = 1.0
 
 
 def subject(name: str) -> str:
