@@ -122,6 +122,7 @@ def scenario(side: Side) -> list[tuple[str, str]]:
     run("deposit", str(user), "usdt", "1000.5", "--tx-ref", "t1")
     run("deposit", str(user), "USDT", "1000.5", "--tx-ref", "t1", "--json")  # credited once
     run("deposit", str(user), "NOPE", "1", code=1)
+    run("deposit", "3", "USDT", "1", code=1)  # chain clearing: it would credit itself
     created = json.loads(
         run(
             "keys",
@@ -270,6 +271,11 @@ def test_every_command_same_output_live_and_stopped(exchange: Exchange) -> None:
         ("referrals invite 999999 AAAAAAAA", "account 999999 does not exist"),
         ("brokers settle --broker 999", "broker 999 does not exist"),
         ("brokers unbind mx0vnosuchkey", "no API key mx0vnosuchkey"),
+        (
+            "deposit 3 USDT 1",
+            "account 3, chain deposits/withdrawals clearing, is a system account and takes no "
+            "deposit",
+        ),
         ("accounts open --kind BROKER_SUB", "a BROKER_SUB account needs a parent account"),
         (
             "accounts open --kind USER --parent 100",

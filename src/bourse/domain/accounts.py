@@ -9,8 +9,9 @@ rebates payable holds broker rebates until they are paid.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
-from bourse.domain.errors import AccountShapeInvalid
+from bourse.domain.errors import AccountShapeInvalid, SystemAccountRefused
 
 
 class AccountKind(StrEnum):
@@ -62,6 +63,28 @@ SYSTEM_ACCOUNTS = {
 }
 
 FIRST_USER_ACCOUNT_ID = 100
+
+#: a money movement that names an account: a deposit credited to it, a withdrawal from it, a
+#: transfer from or to it, a rebate paid to it
+Movement = Literal["deposit", "withdrawal", "transfer", "rebate"]
+
+#: The system accounts each movement may name: only a deposit may, to the dust desk, which pays
+#: MX out of what the operator funds it with (``bourse deposit 4 MX <amount>``). A deposit to
+#: chain clearing would post from that account to itself, one to sandbox funding would move
+#: outside money between its two mirrors, fee revenue and rebates payable hold only what fees
+#: put there, and withdrawals and transfers move customers' money. The engine's own flows
+#: (fees, settled withdrawals, dust, sandbox resets, rebates out of fee revenue) post to system
+#: accounts directly, never as one of these movements.
+SYSTEM_TARGETS: dict[Movement, frozenset[int]] = {"deposit": frozenset({DUST_DESK})}
+
+
+def check_movement(movement: Movement, account_id: int, kind: AccountKind) -> None:
+    """Refuse a ``movement`` that names a system account it may not (``SYSTEM_TARGETS``)."""
+    if kind is AccountKind.SYSTEM and account_id not in SYSTEM_TARGETS.get(movement, ()):
+        name = SYSTEM_ACCOUNTS.get(account_id, "reserved")
+        raise SystemAccountRefused(
+            f"account {account_id}, {name}, is a system account and takes no {movement}"
+        )
 
 
 def may_go_negative(account_id: int) -> bool:

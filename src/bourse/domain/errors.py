@@ -137,6 +137,10 @@ class TransferNotAllowed(DomainError):
     """This transfer is not allowed between these accounts."""
 
 
+class SystemAccountRefused(TransferNotAllowed):
+    """A system account cannot take part in this money movement (``domain.accounts``)."""
+
+
 class RecipientNotFound(AccountNotFound):
     """No user is known by the account named as a transfer's recipient."""
 

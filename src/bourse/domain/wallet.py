@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bourse.domain.accounts import CHAIN_CLEARING, FEE_REVENUE, AccountKind
+from bourse.domain.accounts import CHAIN_CLEARING, FEE_REVENUE, AccountKind, check_movement
 from bourse.domain.errors import (
     AccountFrozen,
     AccountNotFound,
@@ -112,8 +112,8 @@ class Wallet:
         a, b = self.active(src), self.active(dst)
         if src == dst:
             raise TransferNotAllowed("cannot transfer to the same account")
-        if a.kind is AccountKind.SYSTEM or b.kind is AccountKind.SYSTEM:
-            raise TransferNotAllowed("system accounts cannot be used in transfers")
+        check_movement("transfer", src, a.kind)
+        check_movement("transfer", dst, b.kind)
         if self.ledger.available(src, asset) < amount:
             raise InsufficientBalance("not enough available balance")
         tid = self.next_transfer_id
@@ -125,9 +125,7 @@ class Wallet:
         """Move a broker's rebate from fee revenue to the broker's available balance."""
         self.asset(asset)
         self._positive(amount)
-        acc = self.account(broker_account)
-        if acc.kind is AccountKind.SYSTEM:
-            raise TransferNotAllowed("rebates are paid to broker accounts")
+        check_movement("rebate", broker_account, self.account(broker_account).kind)
         if self.ledger.available(FEE_REVENUE, asset) < amount:
             raise InsufficientBalance("fee revenue cannot cover the rebate")
         self.ledger.post(
@@ -137,7 +135,7 @@ class Wallet:
     def credit_deposit(self, account: int, asset: str, amount: int, ref: int) -> None:
         self.asset(asset)
         self._positive(amount)
-        self.account(account)
+        check_movement("deposit", account, self.account(account).kind)
         # Every customer balance is bounded by what came in from the chain, so bounding the
         # clearing account keeps every balance inside a signed 64-bit column.
         if self.ledger.available(CHAIN_CLEARING, asset) - amount < -MAX_UNITS:
@@ -163,7 +161,7 @@ class Wallet:
         self._positive(amount)
         if fee < 0:
             raise InvalidParameter("fee cannot be negative")
-        self.active(account)
+        check_movement("withdrawal", account, self.active(account).kind)
         if self.ledger.available(account, asset) < amount + fee:
             raise InsufficientBalance("not enough available balance")
         wid = self.next_withdrawal_id

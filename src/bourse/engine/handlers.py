@@ -17,6 +17,7 @@ from bourse.domain.accounts import (
     FEE_REVENUE,
     SANDBOX_FUNDING,
     AccountKind,
+    check_movement,
     check_shape,
 )
 from bourse.domain.dust import DAY_MS, DustConversion, DustQuote, quote
@@ -134,7 +135,7 @@ def pay_rebates(s: EngineState, cmd: c.PayRebates, now: int) -> bool:
     wallet = s.wallet
     totals: dict[str, int] = {}
     for account, asset, amount in cmd.payouts:
-        wallet.account(account)
+        check_movement("rebate", account, wallet.account(account).kind)
         wallet.asset(asset)
         if amount <= 0:
             raise InvalidParameter("rebate amounts must be positive")
