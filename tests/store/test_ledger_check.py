@@ -1,5 +1,6 @@
 """``bourse check`` (the ledger audit) on SQLite and PostgreSQL: sound after trading, transfers
-and withdrawals; each kind of corrupted row is caught with its own line and a non-zero exit."""
+and withdrawals; each kind of corrupted row, and each stored account of an impossible shape, is
+caught with its own line and a non-zero exit."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, insert, update
 
-from bourse.domain.accounts import CHAIN_CLEARING, AccountKind
+from bourse.domain.accounts import CHAIN_CLEARING, FEE_REVENUE, AccountKind
 from bourse.domain.ledger_check import audit
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType
 from bourse.engine import Engine as BourseEngine
@@ -34,6 +35,7 @@ class World:
     alice: int
     bob: int
     resting: int  # an open order of alice's
+    sub: int  # a BROKER_SUB under alice (a USER)
 
 
 def _limit(account: int, side: int, qty: int, price: int) -> c.PlaceOrder:
@@ -48,6 +50,17 @@ def world(migrated_url: str) -> Iterator[World]:
         eng = BourseEngine(store)
         eng.apply_batch_now([c.AddAsset(a) for a in ASSETS] + [c.AddSymbol(s) for s in SYMBOLS])
         alice, bob = (a.id for a in eng.apply_batch_now([c.OpenAccount(AccountKind.USER)] * 2))
+        # every shape that can exist: subs under a user and under a broker master
+        (master,) = eng.apply_batch_now([c.OpenAccount(AccountKind.BROKER_MASTER)])
+        sub, _ = (
+            a.id
+            for a in eng.apply_batch_now(
+                [
+                    c.OpenAccount(AccountKind.BROKER_SUB, parent=alice),
+                    c.OpenAccount(AccountKind.BROKER_SUB, parent=master.id),
+                ]
+            )
+        )
         eng.apply_batch_now(
             [
                 c.CreditDeposit(alice, "USDT", 100_000 * UNIT, "a"),
@@ -64,7 +77,7 @@ def world(migrated_url: str) -> Iterator[World]:
             [c.ReserveWithdrawal(bob, "USDT", 5 * UNIT, UNIT // 10, "T" + "E" * 33, "TRX")]
         )
         store.close()
-        yield World(migrated_url, db, alice, bob, resting.id)
+        yield World(migrated_url, db, alice, bob, resting.id, sub)
     finally:
         store.close()
         db.dispose()
@@ -141,6 +154,35 @@ def test_each_corruption_is_caught(world: World) -> None:
     # the forged ETH posting also leaves bob's ETH off its postings
     assert any(x.startswith(f"balance {world.bob} ETH available: 0 stored, -4") for x in lines)
     assert len(lines) == 6, "\n".join(lines)
+
+
+def test_impossible_account_shapes_are_reported(world: World) -> None:
+    """Rows an older version may have written, before the engine refused such shapes."""
+    assert audit(ledger_figures(world.db)) == []  # the shapes that can exist are sound
+    bad = {
+        900: ("BROKER_SUB", None, "a BROKER_SUB account needs a parent account"),
+        901: ("BROKER_SUB", world.sub, "parent must be a USER or BROKER_MASTER account, not BROKER_SUB"),
+        902: ("BROKER_SUB", FEE_REVENUE, "parent must be a USER or BROKER_MASTER account, not SYSTEM"),
+        903: ("BROKER_SUB", 999_999, "its parent 999999 does not exist"),
+        904: ("USER", world.alice, "a USER account takes no parent (only BROKER_SUB does)"),
+        905: ("BROKER_MASTER", world.alice, "a BROKER_MASTER account takes no parent"),
+        906: ("SYSTEM", None, "system accounts are fixed"),
+        907: ("TRADER", None, ""),
+        50: ("USER", None, "id 50 is reserved for system accounts"),
+    }  # fmt: skip
+    with world.db.begin() as conn:
+        for account, (kind, parent, _) in bad.items():
+            conn.execute(insert(t.accounts).values(id=account, kind=kind, parent_id=parent))
+    r = _check(world.url)
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == len(bad), lines  # one line per impossible account, nothing else
+    for account, (kind, _, what) in bad.items():
+        if kind == "TRADER":
+            assert f"account {account}: kind 'TRADER' is unknown" in lines
+            continue
+        (line,) = (x for x in lines if x.startswith(f"account {account} ({kind}): "))
+        assert what in line, line
 
 
 def test_missing_database_is_one_line(tmp_path: Path) -> None:

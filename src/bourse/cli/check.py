@@ -13,7 +13,8 @@ from bourse.cli.common import DbOption, console, db_url, err, fail, require_data
 
 def check(db: DbOption = None) -> None:
     """Audit the ledger: postings balanced, balances equal to the postings, locked funds equal
-    to open orders and pending withdrawals, no negative balance. Exits 1 on any discrepancy."""
+    to open orders and pending withdrawals, no negative balance, every account of a possible
+    shape (kind and parent). Exits 1 on any discrepancy."""
     from bourse.domain.ledger_check import audit
     from bourse.store.db import make_engine
     from bourse.store.ledger_check import ledger_figures

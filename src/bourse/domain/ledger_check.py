@@ -10,6 +10,10 @@ the reservations, as pure rules over figures the store reads in one consistent s
    owed to the outside).
 5. An account's locked balance equals what its open orders reserve plus what its pending
    withdrawals (amount and fee) hold.
+6. Every stored account has a shape that can exist (``domain.accounts.check_shape``): a known
+   kind, a ``BROKER_SUB`` under an existing user or broker master, every other kind under
+   nothing, no stored system account and no id reserved for one. A database written before
+   the engine refused impossible shapes may hold one.
 
 ``audit`` returns one line per discrepancy, empty when the ledger is sound.
 """
@@ -19,7 +23,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from bourse.domain.accounts import may_go_negative
+from bourse.domain.accounts import (
+    FIRST_USER_ACCOUNT_ID,
+    SYSTEM_ACCOUNTS,
+    AccountKind,
+    check_shape,
+    may_go_negative,
+)
+from bourse.domain.errors import AccountShapeInvalid
 from bourse.domain.ledger import AVAILABLE, LOCKED
 
 _BUCKETS = {AVAILABLE: "available", LOCKED: "locked"}
@@ -55,11 +66,14 @@ class LedgerFigures:
     #: (account, asset) -> what pending withdrawals hold (amount + fee)
     withdrawal_holds: Amounts = field(default_factory=dict)
     suspect_postings: list[PostingFault] = field(default_factory=list)
+    #: stored account id -> (kind as stored, parent id); system accounts have no row
+    shapes: dict[int, tuple[str, int | None]] = field(default_factory=dict)
 
 
 def audit(f: LedgerFigures) -> list[str]:
     """One line per discrepancy (none: the ledger is sound)."""
     out = [_posting_fault(p, f.accounts) for p in f.suspect_postings]
+    out += filter(None, (_shape_fault(acc, f.shapes) for acc in sorted(f.shapes)))
     keys = sorted(set(f.balances) | set(f.posted) | set(f.order_holds) | set(f.withdrawal_holds))
     totals: dict[str, int] = {}
     for key in keys:
@@ -103,3 +117,36 @@ def _posting_fault(p: PostingFault, accounts: Iterable[int]) -> str:
     if (p.from_account, p.from_bucket) == (p.to_account, p.to_bucket):
         why.append("moves a bucket to itself")
     return f"posting {p.id} ({p.asset}): " + "; ".join(why or ["inconsistent"])
+
+
+def _shape_fault(account: int, shapes: dict[int, tuple[str, int | None]]) -> str | None:
+    """What is impossible about stored ``account``'s shape (rule 6), or None."""
+    raw, parent = shapes[account]
+    where = f"account {account} ({raw})"
+    kind = _kind(raw)
+    if kind is None:
+        return f"account {account}: kind {raw!r} is unknown"
+    if account < FIRST_USER_ACCOUNT_ID and kind is not AccountKind.SYSTEM:
+        return f"{where}: id {account} is reserved for system accounts"
+    parent_kind = None
+    if parent is not None:
+        if parent in shapes:
+            parent_kind = _kind(shapes[parent][0])
+            if parent_kind is None:
+                return f"{where}: its parent {parent} has an unknown kind"
+        elif parent in SYSTEM_ACCOUNTS:
+            parent_kind = AccountKind.SYSTEM
+        else:
+            return f"{where}: its parent {parent} does not exist"
+    try:
+        check_shape(kind, parent_kind)
+    except AccountShapeInvalid as exc:
+        return f"{where}: {exc.message}"
+    return None
+
+
+def _kind(raw: str) -> AccountKind | None:
+    try:
+        return AccountKind(raw)
+    except ValueError:
+        return None

@@ -32,7 +32,12 @@ def ledger_figures(db: Engine) -> LedgerFigures:
 
 def _figures(conn: Connection) -> LedgerFigures:
     # system accounts exist without a row (the engine creates them in memory)
-    accounts = {int(r[0]) for r in conn.execute(select(t.accounts.c.id))} | set(SYSTEM_ACCOUNTS)
+    a = t.accounts.c
+    shapes = {
+        int(r[0]): (str(r[1]), None if r[2] is None else int(r[2]))
+        for r in conn.execute(select(a.id, a.kind, a.parent_id))
+    }
+    accounts = set(shapes) | set(SYSTEM_ACCOUNTS)
     b = t.balances.c
     balances = {
         (int(r[0]), r[1]): (int(r[2]), int(r[3]))
@@ -96,4 +101,5 @@ def _figures(conn: Connection) -> LedgerFigures:
         order_holds=order_holds,
         withdrawal_holds=withdrawal_holds,
         suspect_postings=faults,
+        shapes=shapes,
     )
