@@ -92,6 +92,7 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     d.AccountShapeInvalid: (PARAM_ERROR, 400),  # only an operator or the services open accounts
     d.AccountFrozen: (30018, 400),  # ccxt: AccountSuspended
     d.TransferNotAllowed: (10103, 400),
+    d.SystemAccountRefused: (10103, 400),  # the account transfer is not supported
     d.LedgerImbalance: (500, 500),
     # broker program
     b.BrokerError: (PARAM_ERROR, 400),
