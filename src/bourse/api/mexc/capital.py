@@ -94,7 +94,7 @@ async def _withdraw(ctx: Ctx, network: str | None) -> dict[str, Any]:
         memo=p.get("memo", ""),
         client_id=p.get("withdrawOrderId", ""),
         remark=p.get("remark", ""),
-        replay=await replay_key(ctx),
+        replay=replay_key(ctx),
     )
     return {"id": format_id(w.id)}
 

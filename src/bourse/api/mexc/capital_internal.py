@@ -36,7 +36,7 @@ async def internal_transfer(ctx: Ctx) -> Any:
         p["toAccount"],
         p["asset"],
         amount,
-        request_key=await request_key(ctx),
+        request_key=request_key(ctx),
     )
     return {"tranId": format_id(v.transfer_id)}
 

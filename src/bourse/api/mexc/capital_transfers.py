@@ -30,7 +30,7 @@ async def transfer(ctx: Ctx) -> Any:
         p["asset"],
         amount,
         client_id=p.get("clientTranId", ""),
-        replay=await replay_key(ctx),
+        replay=replay_key(ctx),
     )
     return {"tranId": format_id(v.id)}
 

@@ -13,17 +13,17 @@ import hashlib
 from bourse.api.mexc.context import Ctx
 
 
-async def request_key(ctx: Ctx) -> str:
+def request_key(ctx: Ctx) -> str:
     """``<api key>:<signature>`` of the signed request ("" without a signature)."""
     if ctx.key is None or ctx.principal is not None or not ctx.signature:
         return ""
     return f"{ctx.key.api_key}:{ctx.signature}"  # the one signature authentication checked
 
 
-async def replay_key(ctx: Ctx, part: str = "") -> str:
+def replay_key(ctx: Ctx, part: str = "") -> str:
     """The engine's replay key of this request (of its ``part``, e.g. one order of a batch):
     a SHA-256 digest of ``request_key``, or "" when the request has no signature."""
-    key = await request_key(ctx)
+    key = request_key(ctx)
     if not key:
         return ""
     return hashlib.sha256(f"{key}#{part}".encode()).hexdigest()

@@ -16,7 +16,6 @@ so does this (``bourse.api.mexc.params`` refuses a body value that contradicts t
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Callable, Iterator
 from urllib.parse import parse_qsl, quote, quote_plus
@@ -48,7 +47,7 @@ def sign(secret: str | bytes, payload: str | bytes) -> str:
     """``lowercase_hex(HMAC_SHA256(secret, payload))``."""
     key = secret.encode() if isinstance(secret, str) else secret
     msg = payload.encode() if isinstance(payload, str) else payload
-    return hmac.new(key, msg, hashlib.sha256).hexdigest()
+    return hmac.digest(key, msg, "sha256").hex()  # one-shot: OpenSSL's, no HMAC object
 
 
 def strip_signature(raw: bytes) -> tuple[bytes, list[bytes]]:

@@ -145,7 +145,9 @@ def order_request(ctx: Ctx, p: dict[str, Any], att: Attribution | None = None) -
 async def new_order(ctx: Ctx) -> Any:
     att = await attribute(ctx)
     req = order_request(ctx, ctx.params, att)
-    order = await ctx.services.engine.run(c.PlaceOrder(req, replay=await replay_key(ctx)))
+    # a client id makes the order idempotent by it (the engine ignores a replay key then)
+    replay = "" if req.client_id else replay_key(ctx)
+    order = await ctx.services.engine.run(c.PlaceOrder(req, replay=replay))
     await audit(ctx, order.id, att)
     return wire.order_ack(order, ctx.symbol(order.symbol))
 
@@ -179,7 +181,7 @@ async def batch_orders(ctx: Ctx) -> Any:
             err = exc if isinstance(exc, ApiError) else from_domain(exc)
             slots.append({"newClientOrderId": client_id, "msg": err.msg, "code": err.code})
             continue
-        replay = await replay_key(ctx, str(len(slots)))  # one key per order of the batch
+        replay = replay_key(ctx, str(len(slots)))  # one key per order of the batch
         slots.append((req, engine.submit(c.PlaceOrder(req, replay=replay))))
     out = []
     for slot in slots:

@@ -110,7 +110,7 @@ async def withdraw(ctx: Ctx) -> Any:
         password=p.get("password"),
         remark=p.get("remark", ""),
         client_id=p.get("withdrawOrderId", ""),
-        replay=await replay_key(ctx),
+        replay=replay_key(ctx),
     )
     return {"id": format_id(w.id)}
 

@@ -44,7 +44,7 @@ async def transfer_id(ctx: Ctx, t: Tenant) -> str:
         p["asset"],
         amount,
         p.get("clientTranId", ""),
-        replay=await replay_key(ctx),
+        replay=replay_key(ctx),
     )
     return format_id(tid)
 
