@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -119,3 +121,33 @@ def test_rate_limit_refusals_are_counted_under_concurrency(
         assert (
             'bourse_http_requests_total{method="GET",route="/api/v3/ping",status="429"} 9.0' in text
         )
+
+
+def test_readyz_is_false_while_the_engine_thread_is_stuck(env: Env) -> None:
+    """A reader holding the engine's lock (as a stuck handler or commit would) leaves the probe
+    of ``/readyz`` unanswered: not ready within the bound; ready again once released."""
+    engine = env.platform.engine
+    release, holding = threading.Event(), threading.Event()
+
+    def hold(_: Any) -> None:
+        holding.set()
+        assert release.wait(30)
+
+    reader = threading.Thread(target=engine.read, args=(hold,))
+    reader.start()
+    try:
+        assert holding.wait(10)
+        deadline = time.monotonic() + 10
+        while (r := env.http.get("/readyz")).status_code == 200:
+            assert time.monotonic() < deadline, "still ready with the engine thread stuck"
+            time.sleep(0.2)
+        assert r.status_code == 503
+        check = r.json()["checks"]["engine"]
+        assert check == {"ok": False, "detail": "the engine thread has not answered for over 1 s"}
+    finally:
+        release.set()
+        reader.join(10)
+    deadline = time.monotonic() + 10
+    while (r := env.http.get("/readyz")).status_code != 200:
+        assert time.monotonic() < deadline, r.text
+        time.sleep(0.2)

@@ -20,6 +20,7 @@ batch boundary at most.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -40,7 +41,7 @@ class Probe:
 
 class Liveness:
     """``responsive(within)``: the engine thread answered its probe, or is committing batches
-    (one caller at a time: the heartbeat's loop)."""
+    (from any thread: the heartbeat's loop and ``/readyz`` both ask)."""
 
     def __init__(self, put: Callable[[Any], None], batches: Callable[[], int]) -> None:
         self._put = put
@@ -48,16 +49,18 @@ class Liveness:
         self._probe: Probe | None = None
         self._seen = -1
         self._moved = float("-inf")
+        self._lock = threading.Lock()
 
     def responsive(self, within: float) -> bool:
         """False once a probe waited ``within`` seconds with no batch acknowledged meanwhile
         (sends the next probe when the last one was answered)."""
-        now = time.monotonic()
-        batches = self._batches()
-        if batches != self._seen:
-            self._seen, self._moved = batches, now
-        probe = self._probe
-        if probe is None or probe.answered:
-            probe = self._probe = Probe(now)
-            self._put(probe)
-        return now - probe.sent < within or now - self._moved < within
+        with self._lock:
+            now = time.monotonic()
+            batches = self._batches()
+            if batches != self._seen:
+                self._seen, self._moved = batches, now
+            probe = self._probe
+            if probe is None or probe.answered:
+                probe = self._probe = Probe(now)
+                self._put(probe)
+            return now - probe.sent < within or now - self._moved < within

@@ -3,7 +3,10 @@
 ``/readyz`` answers 200 ``{"ready": true, "checks": {...}}`` or 503 with the same shape and
 ``ready: false``; each check is ``{"ok": bool, "detail": str}``:
 
-* ``engine``: a writer's engine thread runs and holds the writer role; a follower's copy has
+* ``engine``: a writer's engine thread runs, holds the writer role and answers: a probe put on
+  its queue (``engine.liveness``) has not waited over ``bus.heartbeat.STALL_S`` (1 s) with no
+  batch committed meanwhile (a probe is sent when the last one was answered, so a stuck engine
+  shows from the second ``/readyz`` a second or more apart); a follower's copy has
   caught up with the bus (``Mirror.ready``), and a gateway (``bourse gateway``, which sends its
   commands to ``bourse engine``) also heard the active engine's heartbeat within
   ``bus.heartbeat.SILENCE_S`` (3 s), so a gateway with no engine behind it (dead, hung, fenced,
@@ -30,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bourse.bus import heartbeat
 from bourse.bus.gateway import RemoteEngine
 from bourse.services.bundle import Services
 
@@ -75,6 +79,12 @@ class Readiness:
             return Check(False, "the engine thread is not running")
         if p.engine.read_only is not None:
             return Check(False, p.engine.read_only)
+        # the engine thread answers the probe this puts on its queue (engine.liveness): one
+        # stuck in a handler, a commit or behind a lock is not ready, as its heartbeat stops
+        if not p.engine.liveness.responsive(heartbeat.STALL_S):
+            return Check(
+                False, f"the engine thread has not answered for over {heartbeat.STALL_S:g} s"
+            )
         return Check(True, "writer")
 
     def bus(self) -> Check | None:
