@@ -129,14 +129,19 @@ def _until_heard(client: CommandClient, heard: bool, within: float) -> float:
     return time.monotonic() - started
 
 
-def test_a_hung_engine_stops_beating(topology: Topology, world: World) -> None:
-    config = Config(
+def _engine_config(topology: Topology, world: World) -> Config:
+    """An engine of ``world``'s database on this test's bus."""
+    return Config(
         database_url=world.url,
         bus_url=NATS_URL,
         bus_name=topology.name,
         role="engine",
         secret_key=world.secret_key,
     )
+
+
+def test_a_hung_engine_stops_beating(topology: Topology, world: World) -> None:
+    config = _engine_config(topology, world)
     a, b = world.users[0], world.users[1]
     with open_platform(config) as platform:
         client = CommandClient(NATS_URL, topology.name, timeout=60).start()
@@ -174,13 +179,7 @@ def _gaps(client: CommandClient, seconds: float) -> float:
 def test_a_hung_engine_with_nothing_in_flight_stops_beating(
     topology: Topology, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = Config(
-        database_url=world.url,
-        bus_url=NATS_URL,
-        bus_name=topology.name,
-        role="engine",
-        secret_key=world.secret_key,
-    )
+    config = _engine_config(topology, world)
     entered, release = threading.Event(), threading.Event()
 
     def hang(state: Any, cmd: Hang, now: int) -> None:
