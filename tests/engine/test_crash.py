@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bourse.domain.accounts import AccountKind
 from bourse.domain.ledger import AVAILABLE, LOCKED
@@ -40,7 +40,7 @@ from bourse.engine import commands as c
 from bourse.sandbox.listings import SYMBOLS
 from bourse.store import tables as t
 from bourse.store.db import make_engine, migrate
-from bourse.store.sql import SqlStore
+from bourse.store.sql import WRITER_LOCK_KEY, SqlStore
 
 pytestmark = pytest.mark.slow
 
@@ -235,6 +235,25 @@ def check_engine_resumes(db: Any, stored: dict[tuple[int, str], list[int]]) -> N
     again.exchange.ledger.check()
 
 
+def wait_for_the_writer_lock(db: Any) -> None:
+    """On PostgreSQL, until the killed worker's session is gone: its server-side backend may
+    still be running the batch the worker had sent (``BEGIN; ..; COMMIT`` in one query) and
+    commit it after the kill, whole. The next engine waits for this too (the writer lock is
+    that session's until it ends); a check reading before it would see postings and balances
+    from either side of that commit."""
+    if db.dialect.name != "postgresql":
+        return
+    deadline = time.monotonic() + 30
+    with db.connect() as conn:
+        while not conn.execute(
+            text("SELECT pg_try_advisory_lock(:k)"), {"k": WRITER_LOCK_KEY}
+        ).scalar():
+            assert time.monotonic() < deadline, "the killed worker's session never ended"
+            time.sleep(0.05)
+        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": WRITER_LOCK_KEY})
+        conn.commit()
+
+
 def test_kill_9_loses_no_acknowledged_command(db_url: str) -> None:
     migrate(db_url)
     rng = random.Random(20261124 + (0 if db_url.startswith("sqlite") else 1))
@@ -244,6 +263,7 @@ def test_kill_9_loses_no_acknowledged_command(db_url: str) -> None:
         for rnd in range(ROUNDS):
             acks, killed = run_and_kill(db_url, rnd, rng.randrange(10**6), rng.uniform(0.3, 2.5))
             assert killed, "the worker finished before it was killed; kill earlier"
+            wait_for_the_writer_lock(db)
             with db.connect() as conn:
                 for k, n in check_acknowledged(conn, acks).items():
                     total[k] += n
