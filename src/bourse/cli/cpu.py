@@ -18,14 +18,24 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bourse.cli.common import fail
 
 AUTO = "auto"
 NONE = "none"
-#: the ``--cpu`` option's help, the same on every command that serves
-CPU_HELP = (
-    "The CPU this process and its threads run on: auto (the one it starts on; with --workers, "
-    "one each), none (the scheduler's choice) or a CPU number (docs/operations.md)."
-)
+#: the ``--cpu`` option, the same on every command that serves
+CpuOption = Annotated[
+    str,
+    typer.Option(
+        envvar="BOURSE_CPU",
+        help="The CPU this process and its threads run on: auto (the one it starts on; with "
+        "--workers, one each), none (the scheduler's choice) or a CPU number "
+        "(docs/operations.md).",
+    ),
+]
 
 
 class CpuChoiceError(ValueError):
@@ -66,6 +76,14 @@ def choose(text: str, index: int | None = None) -> int | None:
     if cpu not in allowed:
         raise CpuChoiceError(f"--cpu {cpu}: this process may run on CPUs {_ranges(allowed)}")
     return cpu
+
+
+def choose_or_fail(text: str, index: int | None = None) -> int | None:
+    """``choose``, its refusal the command's one-line error (exit 1)."""
+    try:
+        return choose(text, index)
+    except CpuChoiceError as exc:
+        raise fail(str(exc)) from None
 
 
 def pin(cpu: int | None) -> None:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bourse.cli.common import DbOption, db_url, err, fail, safe_url
-from bourse.cli.cpu import CPU_HELP, CpuChoiceError, choose, pin
+from bourse.cli.cpu import CpuOption, choose_or_fail, pin
 from bourse.cli.serve import public_url, serve
 from bourse.config import Config
 from bourse.operations.home import home_for
@@ -86,17 +86,14 @@ def engine(
         int | None,
         typer.Option(help="Serve /healthz and /readyz on this port (0: any free port)."),
     ] = None,
-    cpu: Annotated[str, typer.Option(envvar="BOURSE_CPU", help=CPU_HELP)] = "auto",
+    cpu: CpuOption = "auto",
 ) -> None:
     """Run the engine (no HTTP but its probes): apply the gateways' commands from NATS and
     publish what it commits. A second one waits as the standby and takes over when the active
     one dies."""
     from bourse.cli.engine_health import EngineHealth
 
-    try:  # before any thread starts: each inherits the CPU (bourse.cli.cpu)
-        pin(choose(cpu))
-    except CpuChoiceError as exc:
-        raise fail(str(exc)) from None
+    pin(choose_or_fail(cpu))  # before any thread starts: each inherits the CPU (bourse.cli.cpu)
     url = db_url(db)
     home = home_for(url)
     health = None
@@ -185,7 +182,7 @@ def gateway(
         bool, typer.Option("--access-log/--no-access-log", help="One line per request.")
     ] = True,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
-    cpu: Annotated[str, typer.Option(envvar="BOURSE_CPU", help=CPU_HELP)] = "auto",
+    cpu: CpuOption = "auto",
 ) -> None:
     """Serve HTTP and WebSocket from the bus, sending commands to `bourse engine` over NATS
     (any number of gateways, on any host)."""
