@@ -145,9 +145,7 @@ def order_request(ctx: Ctx, p: dict[str, Any], att: Attribution | None = None) -
 async def new_order(ctx: Ctx) -> Any:
     att = await attribute(ctx)
     req = order_request(ctx, ctx.params, att)
-    # a client id makes the order idempotent by it (the engine ignores a replay key then)
-    replay = "" if req.client_id else replay_key(ctx)
-    order = await ctx.services.engine.run(c.PlaceOrder(req, replay=replay))
+    order = await ctx.services.engine.run(c.PlaceOrder(req, replay=replay_key(ctx)))
     await audit(ctx, order.id, att)
     return wire.order_ack(order, ctx.symbol(order.symbol))
 
