@@ -10,9 +10,10 @@ the engine takes its commands from (when the last one was answered), and the eng
 beating once a probe has waited ``STALL_S`` unanswered with no batch acknowledged meanwhile
 (an engine working through a backlog is busy, not stuck). A dead, fenced or hung engine stops
 beating, hung with no command in flight too (stuck in a handler, a commit or a listener, or
-waiting for a lock): at most ``STALL_S + INTERVAL_S`` (1.5 s) after it hung. A commit slower than ``STALL_S`` skips beats while it
-lasts, but gateways only give up after ``SILENCE_S`` without one, so an engine must make no
-progress for about 4 s before they do (a loaded PostgreSQL commit takes 100s of ms).
+waiting for a lock): at most ``STALL_S + INTERVAL_S`` (1.5 s) after it hung. A commit slower
+than ``STALL_S`` skips beats while it lasts, but gateways only give up after ``SILENCE_S``
+without one, so an engine must make no progress for about 4 s before they do (a loaded
+PostgreSQL commit takes 100s of ms).
 
 Each gateway's command client (``bus.gateway``) notes when it last heard a beat (``Heard``);
 its ``/readyz`` engine check fails once it heard none for ``SILENCE_S`` seconds. A failover
