@@ -18,6 +18,11 @@ from tests.support.served import Served
 MANY = len(allowed_cpus()) >= 2
 
 
+def _policies_of_threads(pid: int) -> set[int]:
+    """Each thread's scheduling policy (a set: one element if they all agree)."""
+    return {os.sched_getscheduler(int(task.name)) for task in Path(f"/proc/{pid}/task").iterdir()}
+
+
 def _cpus_of_threads(pid: int) -> set[str]:
     """Each thread's ``Cpus_allowed_list`` (a set: one element if they all agree)."""
     out = set()
@@ -57,16 +62,20 @@ def test_ranges_are_written_as_linux_lists_them() -> None:
 
 def test_a_pin_holds_for_the_threads_started_after_it() -> None:
     """Pinned in a thread of its own (not to pin the test process): the thread it starts is
-    on the same CPU; a thread started before keeps every CPU."""
+    on the same CPU, under SCHED_BATCH; a thread started before keeps every CPU and the
+    default policy."""
     cpu = allowed_cpus()[-1]
-    seen: dict[str, set[int]] = {}
+    seen: dict[str, tuple[set[int], int]] = {}
+
+    def here() -> tuple[set[int], int]:
+        return os.sched_getaffinity(0), os.sched_getscheduler(0)
 
     def child() -> None:
-        seen["child"] = os.sched_getaffinity(0)
+        seen["child"] = here()
 
     def pinned() -> None:
         pin(cpu)
-        seen["pinned"] = os.sched_getaffinity(0)
+        seen["pinned"] = here()
         t = threading.Thread(target=child)
         t.start()
         t.join()
@@ -74,8 +83,24 @@ def test_a_pin_holds_for_the_threads_started_after_it() -> None:
     t = threading.Thread(target=pinned)
     t.start()
     t.join()
-    assert seen == {"pinned": {cpu}, "child": {cpu}}
-    assert os.sched_getaffinity(0) == set(allowed_cpus())  # this thread: untouched
+    batch = ({cpu}, os.SCHED_BATCH)
+    assert seen == {"pinned": batch, "child": batch}
+    assert here() == (set(allowed_cpus()), os.SCHED_OTHER)  # this thread: untouched
+
+
+def test_a_pin_keeps_a_policy_the_operator_chose() -> None:
+    """Started under ``chrt --idle`` (say), a pinned thread stays SCHED_IDLE."""
+    seen: list[int] = []
+
+    def pinned() -> None:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        pin(allowed_cpus()[-1])
+        seen.append(os.sched_getscheduler(0))
+
+    t = threading.Thread(target=pinned)
+    t.start()
+    t.join()
+    assert seen == [os.SCHED_IDLE]
 
 
 def test_a_cpu_the_process_may_not_use_is_one_line(tmp_path: Path) -> None:
@@ -104,7 +129,9 @@ def test_a_running_server_keeps_every_thread_where_cpu_says(tmp_path: Path, cpu:
         every = _ranges(allowed_cpus())
         if cpu == "none" or not MANY:
             assert _cpus_of_threads(pid) == {every}
+            assert _policies_of_threads(pid) == {os.SCHED_OTHER}
         else:  # one CPU, the same for the event loop, the engine, the committer, the log...
+            assert _policies_of_threads(pid) == {os.SCHED_BATCH}  # no wake-up preemption
             (only,) = _cpus_of_threads(pid)
             assert only.isdigit() and int(only) in allowed_cpus()
             assert len(list(Path(f"/proc/{pid}/task").iterdir())) >= 4
