@@ -18,9 +18,9 @@ scheduler's wake-up preemption. Without it, a thread woken by another of the sam
 (the engine by the event loop's command, the loop by the engine's reply) took the CPU at once,
 found the GIL held by the thread it had just pushed aside, and slept again: two context
 switches for nothing, ~2.7 per order. Under SCHED_BATCH the woken thread runs when the running
-one blocks or yields the GIL: 0.7 switches per order, ~10% less CPU per order and ~25% more
-orders per second (BENCHMARKS.md). Time slices and fairness towards other processes are
-unchanged; only the wake-up that preempts is gone.
+one blocks or yields the GIL: 0.7 switches per order and ~10% less CPU per order
+(BENCHMARKS.md). Time slices and fairness towards other processes are unchanged; only the
+wake-up that preempts is gone.
 """
 
 from __future__ import annotations
