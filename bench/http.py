@@ -488,7 +488,7 @@ def report(
         ratio = order.rps / order.hello_rps
         print()
         print(
-            f"signed order: {ratio:.2f} of hello-world (goal >= {GOAL_RATIO}: "
+            f"signed order: {ratio:.3f} of hello-world (goal >= {GOAL_RATIO}: "
             f"{'met' if ratio >= GOAL_RATIO else 'NOT met'}); sequential p50 "
             f"{order.seq_p50_ms:.2f} ms (goal <= {GOAL_SEQ_P50_MS} ms: "
             f"{'met' if order.seq_p50_ms <= GOAL_SEQ_P50_MS else 'NOT met'})"
