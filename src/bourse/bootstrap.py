@@ -17,6 +17,7 @@ from bourse.bus.engine_server import CommandServer
 from bourse.bus.feed import announce
 from bourse.bus.followers import Followers
 from bourse.bus.gateway import CommandClient, RemoteEngine
+from bourse.bus.heartbeat import Listener, Publisher
 from bourse.bus.mirror import Mirror
 from bourse.bus.nats import NatsBus
 from bourse.config import Config
@@ -110,6 +111,14 @@ def open_platform(config: Config | None = None) -> Services:
         engine.client = CommandClient(
             config.bus_url, config.bus_name, caught_up=lambda n: following.commits >= n
         ).start()
+    # the writer's heartbeat (bus.heartbeat): `bourse engine` beats from its command server; a
+    # `bourse serve --bus` writer from a thread of its own, and a plain follower listens to it
+    heartbeat: Publisher | Listener | None = None
+    if config.bus_url and commands is None and not isinstance(engine, RemoteEngine):
+        if mirror is None:
+            heartbeat = Publisher(engine, config.bus_url, config.bus_name).start()
+        else:
+            heartbeat = Listener(config.bus_url, config.bus_name).start()
     server_key = keys.key
     # the chain adapter: the sandbox simulator (a real chain connector would plug in here)
     chain = SimulatedChain(
@@ -177,6 +186,7 @@ def open_platform(config: Config | None = None) -> Services:
         nats=nats,
         mirror=mirror.start() if mirror is not None else None,
         commands=commands,
+        heartbeat=heartbeat,
         caches=caches,
     )
 

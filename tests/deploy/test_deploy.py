@@ -97,8 +97,9 @@ def scraped(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 def test_a_scrape_serves_the_declared_families(scraped: dict[str, str]) -> None:
     ours = {name: kind for name, kind in scraped.items() if name.startswith("bourse_")}
-    # a follower's lag appears only in a process that follows another one's engine, the time
-    # since an engine was heard only on a gateway (tests/scale/test_gateway_readiness.py)
+    # a follower's lag and the time since the writer was heard appear only in a process that
+    # follows another one's engine (tests/scale/test_gateway_readiness.py,
+    # tests/scale/test_follower_readiness.py)
     elsewhere = {"bourse_bus_follower_lag_batches", "bourse_engine_heard_seconds"}
     expected = {k: v for k, v in metrics.FAMILIES.items() if k not in elsewhere}
     assert ours == expected

@@ -24,9 +24,9 @@ and answers none that failed: it neither replies nor acknowledges, so the engine
 lock gets them all (``bourse engine`` exits, to come back as a standby).
 
 Heartbeat: from the same loop, the server publishes the engine's beat (``bus.heartbeat``) while
-it serves: not fenced, not closing, the engine thread alive and responsive (it answered the
-probe each beat puts on its queue, or it is committing batch after batch: ``engine.liveness``,
-with ``heartbeat.STALL_S`` as the bound). Gateways are ready only while they hear it.
+it serves: not closing, and ``heartbeat.serves``: not fenced, the engine thread alive and
+responsive (it answered the probe each beat puts on its queue, or it is committing batch after
+batch: ``engine.liveness``, with ``heartbeat.STALL_S`` as the bound). Gateways are ready only while they hear it.
 """
 
 from __future__ import annotations
@@ -94,10 +94,7 @@ class CommandServer(NatsClient):
     @property
     def alive(self) -> bool:
         """Whether this engine serves commands: what its heartbeat says (``bus.heartbeat``)."""
-        engine = self.engine
-        if self.fenced or self._closing or not engine.running or engine.read_only is not None:
-            return False
-        return engine.liveness.responsive(heartbeat.STALL_S)
+        return not self._closing and heartbeat.serves(self.engine)
 
     def close(self, timeout: float = 5.0) -> None:
         self._closing = True  # no beat while the last replies go out

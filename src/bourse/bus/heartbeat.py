@@ -15,11 +15,17 @@ than ``STALL_S`` skips beats while it lasts, but gateways only give up after ``S
 without one, so an engine must make no progress for about 4 s before they do (a loaded
 PostgreSQL commit takes 100s of ms).
 
-Each gateway's command client (``bus.gateway``) notes when it last heard a beat (``Heard``);
-its ``/readyz`` engine check fails once it heard none for ``SILENCE_S`` seconds. A failover
-(the standby takes the lock, loads the state and starts beating) takes about a second, well
-inside that bound, so a normal takeover does not flap the gateways' readiness. Beats are
-best-effort and not stored (no JetStream): one costs a few bytes every half second.
+A writer started by ``bourse serve --bus`` has no command server: it beats from a loop thread
+of its own (``Publisher``), on the same subject and under the same rule (``serves``).
+
+Each gateway's command client (``bus.gateway``) notes when it last heard a beat (``Heard``), and
+so does a plain follower (``bourse serve --bus`` on a database another process writes:
+``Listener``); their ``/readyz`` engine check fails once they heard none for ``SILENCE_S``
+seconds, so a follower of a dead, hung or fenced writer stops saying it serves current books
+and balances. A failover (the standby takes the lock, loads the state and starts beating)
+takes about a second, well inside that bound, so a normal takeover does not flap the
+gateways' readiness. Beats are best-effort and not stored (no JetStream): one costs a few
+bytes every half second.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from bourse.bus.nats import bus_names
+from bourse.bus.nats_client import NatsClient
+from bourse.engine import Engine
 
 log = logging.getLogger("bourse.bus.heartbeat")
 
@@ -49,6 +57,17 @@ def subject(name: str) -> str:
     """The heartbeat subject of the exchange ``name`` (core NATS, no stream)."""
     bus_names(name)  # the same rule for names as the bus
     return f"bourse.{name}.heartbeat"
+
+
+def serves(engine: Engine) -> bool:
+    """Whether ``engine`` may beat: it holds the writer role (its store did not lose the writer
+    lock, it is not read-only), its thread runs and answers (``engine.liveness``)."""
+    lost = getattr(engine.store, "writer_lost", None)
+    if lost is not None and lost.is_set():
+        return False
+    if not engine.running or engine.read_only is not None:
+        return False
+    return engine.liveness.responsive(STALL_S)
 
 
 async def beat(nc: Client, name: str, alive: Callable[[], bool]) -> None:
@@ -81,11 +100,56 @@ class Heard:
         at = self._at
         return time.monotonic() - (self._since if at is None else at), at is not None
 
-    def problem(self) -> str | None:
-        """Why no engine counts as there (one line for ``/readyz``), or None if one is."""
+    def problem(self, who: str = "engine") -> str | None:
+        """Why no ``who`` counts as there (one line for ``/readyz``), or None if one is."""
         silent, ever = self.silence()
         if not ever:
-            return "no engine heard yet"
+            return f"no {who} heard yet"
         if silent > SILENCE_S:
-            return f"no engine heard for {silent:.1f} s"
+            return f"no {who} heard for {silent:.1f} s"
         return None
+
+
+class Publisher(NatsClient):
+    """The writer's beat, on a loop thread of its own, while ``serves(engine)`` (``bourse serve
+    --bus`` as the writer; ``bourse engine`` beats from its command server's loop)."""
+
+    thread_name = "bourse-heartbeat"
+    purpose = "publish the writer's heartbeat"
+
+    def __init__(self, engine: Engine, url: str, name: str = "bourse") -> None:
+        subject(name)  # the bus's rule for names, checked before connecting
+        super().__init__(url)
+        self.engine = engine
+        self.name = name
+        self._closing = False
+        self._beat: asyncio.Task[None] | None = None
+
+    @property
+    def alive(self) -> bool:
+        return not self._closing and serves(self.engine)
+
+    async def _setup(self, nc: Client) -> None:
+        self._beat = asyncio.get_running_loop().create_task(beat(nc, self.name, lambda: self.alive))
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._closing = True  # no beat from a writer that shuts down
+        super().close(timeout)
+
+
+class Listener(NatsClient):
+    """Hears the writer's beat on a connection of its own (a plain follower; a gateway's
+    command client listens on its own connection): ``heard`` is what ``/readyz`` asks."""
+
+    thread_name = "bourse-heartbeat"
+    purpose = "hear the writer's heartbeat"
+
+    def __init__(self, url: str, name: str = "bourse") -> None:
+        subject(name)  # the bus's rule for names, checked before connecting
+        super().__init__(url)
+        self.name = name
+        self.heard = Heard()
+
+    async def _setup(self, nc: Client) -> None:
+        await self.heard.listen(nc, self.name)
+        await nc.flush()

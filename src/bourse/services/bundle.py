@@ -13,6 +13,8 @@ from sqlalchemy import Engine as SAEngine
 from bourse.bus.cache_events import CacheEvents
 from bourse.bus.engine_server import CommandServer
 from bourse.bus.followers import Followers
+from bourse.bus.gateway import RemoteEngine
+from bourse.bus.heartbeat import Heard, Listener, Publisher
 from bourse.bus.mirror import Mirror
 from bourse.bus.nats import NatsBus
 from bourse.config import Config
@@ -63,6 +65,9 @@ class Services:
     mirror: Mirror | None = None
     #: the engine role's consumer of the gateways' command stream (``bourse engine``)
     commands: CommandServer | None = None
+    #: the writer's heartbeat (``bus.heartbeat``): published by a ``bourse serve --bus`` writer
+    #: (``Publisher``), heard by a follower (``Listener``, which its ``/readyz`` asks)
+    heartbeat: Publisher | Listener | None = None
     #: API key and binding cache drops shared with the other processes (with a bus)
     caches: CacheEvents | None = None
     #: in demo mode (``bourse serve --demo``): the sandbox's controls, a
@@ -70,6 +75,17 @@ class Services:
     #: ``sandbox.*`` operations drive; production code never looks at it
     sandbox: object | None = None
     _closed: bool = field(default=False, repr=False)
+
+    def heard(self) -> tuple[str, Heard] | None:
+        """Whose heartbeat this process counts on (``"engine"``: a gateway's, ``"writer"``: a
+        follower's) and when it last heard it; None in the writer itself."""
+        engine = self.engine
+        client = engine.client if isinstance(engine, RemoteEngine) else None
+        if client is not None:
+            return "engine", client.heard
+        if isinstance(self.heartbeat, Listener):
+            return "writer", self.heartbeat.heard
+        return None
 
     def close(self) -> None:
         """Stop the schedulers, the chain and the engine (finishing queued commands); release
@@ -79,6 +95,8 @@ class Services:
         self._closed = True
         if self.commands is not None:  # first: no new command, the replies already due go out
             self.commands.close()
+        if self.heartbeat is not None:  # a writer shutting down beats no more
+            self.heartbeat.close()
         stop = getattr(self.sandbox, "stop", None)
         if stop is not None:
             stop()

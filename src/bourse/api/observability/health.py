@@ -6,12 +6,17 @@
 * ``engine``: a writer's engine thread runs, holds the writer role and answers: a probe put on
   its queue (``engine.liveness``) has not waited over ``bus.heartbeat.STALL_S`` (1 s) with no
   batch committed meanwhile (a probe is sent when the last one was answered, so a stuck engine
-  shows from the second ``/readyz`` a second or more apart); a follower's copy has
-  caught up with the bus (``Mirror.ready``), and a gateway (``bourse gateway``, which sends its
-  commands to ``bourse engine``) also heard the active engine's heartbeat within
-  ``bus.heartbeat.SILENCE_S`` (3 s), so a gateway with no engine behind it (dead, hung, fenced,
-  no standby took over) is not ready: the detail says which part failed ("no engine heard for
-  4.1 s"); a failover (about a second) stays inside the bound;
+  shows from the second ``/readyz`` a second or more apart); a process that follows the bus
+  has its copy caught up (``Mirror.ready``) and heard the writer's heartbeat
+  (``bus.heartbeat``) within ``bus.heartbeat.SILENCE_S`` (3 s): a gateway (``bourse gateway``,
+  which sends its commands to ``bourse engine``) the active engine's, a plain follower
+  (``bourse serve --bus`` on a database another process writes) its writer's (``bourse serve
+  --bus`` or ``bourse engine``).
+  A gateway with no engine behind it (dead, hung, fenced, no standby took over) could only
+  answer orders 503, and a follower of such a writer serves books and balances that no longer
+  move: neither is ready, and the detail says which part failed ("gateway, no engine heard for
+  4.1 s", "follower, no writer heard for 4.1 s"); a failover (about a second) stays inside
+  the bound;
 * ``store``: ``SELECT 1`` answered within ``timeout`` seconds;
 * ``bus`` (only with ``Config.bus_url``): the NATS connection is up.
 
@@ -61,20 +66,18 @@ class Readiness:
     def engine(self) -> Check:
         p = self.platform
         if p.mirror is not None:
-            engine = p.engine
-            client = engine.client if isinstance(engine, RemoteEngine) else None
-            if client is None:  # a follower of a writer that takes no commands from it
-                if p.mirror.ready:
-                    return Check(True, "follower, caught up with the bus")
-                return Check(False, "follower, catching up with the bus")
+            role = "gateway" if isinstance(p.engine, RemoteEngine) else "follower"
             problems = [] if p.mirror.ready else ["catching up with the bus"]
-            silent = client.heard.problem()
+            # the active engine's (a gateway) or the writer's (a follower) heartbeat: a copy
+            # of a dead, hung or fenced writer is caught up and stale
+            who, beats = p.heard() or ("", None)
+            silent = beats.problem(who) if beats is not None else None
             if silent is not None:
                 problems.append(silent)
             if problems:
-                return Check(False, "gateway, " + "; ".join(problems))
-            ago = client.heard.silence()[0]
-            return Check(True, f"gateway, caught up with the bus, engine heard {ago:.1f} s ago")
+                return Check(False, f"{role}, " + "; ".join(problems))
+            ago = f", {who} heard {beats.silence()[0]:.1f} s ago" if beats is not None else ""
+            return Check(True, f"{role}, caught up with the bus{ago}")
         if not p.engine.running:
             return Check(False, "the engine thread is not running")
         if p.engine.read_only is not None:

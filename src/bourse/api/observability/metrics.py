@@ -12,9 +12,9 @@ Updated where things happen (the cost is a counter increment or a histogram buck
 
 Read when scraped (nothing is done for them between scrapes):
 
-* ``bourse_engine_queue_depth``, ``bourse_engine_batches_total``; on a gateway,
-  ``bourse_engine_heard_seconds``: since it last heard the active engine's heartbeat
-  (``bus.heartbeat``; its ``/readyz`` fails past ``SILENCE_S``);
+* ``bourse_engine_queue_depth``, ``bourse_engine_batches_total``; on a gateway or a follower,
+  ``bourse_engine_heard_seconds``: since it last heard the writer's heartbeat (the active
+  engine's: ``bus.heartbeat``; its ``/readyz`` fails past ``SILENCE_S``);
 * ``bourse_open_orders{symbol,side}``, ``bourse_book_levels{symbol,side}`` (under the engine's
   read lock: one pass over the price levels);
 * ``bourse_ws_connections``, ``bourse_ws_slow_consumers_dropped_total``;
@@ -60,7 +60,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bourse.api.ws.limits import StreamStats
-from bourse.bus.gateway import RemoteEngine
 from bourse.domain.ledger_check import audit
 from bourse.services.bundle import Services
 from bourse.store.ledger_check import ledger_figures
@@ -278,12 +277,12 @@ class PlatformState:
         c = CounterMetricFamily("bourse_engine_batches", "Batches the engine committed")
         c.add_metric([], engine.batches)
         yield c
-        client = engine.client if isinstance(engine, RemoteEngine) else None
-        if client is not None:  # a gateway: is an engine there to take its commands?
+        heard = p.heard()
+        if heard is not None:  # a gateway or a follower: is the engine behind it there?
             yield _gauge(
                 "bourse_engine_heard_seconds",
-                "Seconds since this gateway last heard the active engine's heartbeat",
-                round(client.heard.silence()[0], 3),
+                "Seconds since this gateway or follower last heard the writer's heartbeat",
+                round(heard[1].silence()[0], 3),
             )
 
         def books(e: Any) -> list[tuple[str, int, int, int, int]]:
