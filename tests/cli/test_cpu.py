@@ -12,7 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from bourse.cli.cpu import CpuChoiceError, _ranges, allowed_cpus, choose, current_cpu, pin
+from bourse.cli import cpu as cpu_module
+from bourse.cli.cpu import (
+    CpuChoiceError,
+    _ranges,
+    allowed_cpus,
+    choose,
+    claim,
+    current_cpu,
+    pin,
+)
+from bourse.cli.cpu_host import is_server, pinned_server_pids
 from tests.support.served import Served
 
 MANY = len(allowed_cpus()) >= 2
@@ -44,6 +54,55 @@ def test_choose_reads_auto_none_and_numbers() -> None:
         assert choose("auto") is None and choose("auto", 1) is None
     assert choose(str(allowed[-1])) == allowed[-1]
     assert current_cpu() in allowed
+
+
+@pytest.mark.skipif(not MANY, reason="needs two CPUs to choose between")
+def test_auto_keeps_away_from_a_cpu_another_server_is_pinned_to() -> None:
+    allowed = allowed_cpus()
+    here = current_cpu()
+    assert here is not None
+    assert choose("auto", taken={}) == here  # free: where it started
+    taken_here = choose("auto", taken={here: 1})
+    assert taken_here != here and taken_here in allowed
+    # every CPU taken: the least taken, where it started among equals
+    assert choose("auto", taken=dict.fromkeys(allowed, 2) | {allowed[-1]: 1}) == allowed[-1]
+    assert choose("auto", taken=dict.fromkeys(allowed, 1)) == here
+    # --workers spreads by index, and a number is a number, whatever is taken
+    assert choose("auto", 0, taken={allowed[0]: 5}) == allowed[0]
+    assert choose(str(here), taken={here: 5}) == here
+
+
+@pytest.mark.parametrize(
+    ("argv", "server"),
+    [
+        (["/srv/.venv/bin/python", "/srv/.venv/bin/bourse", "serve", "--demo"], True),
+        (["python", "-m", "bourse.cli", "gateway", "--bus", "nats://x"], True),
+        (["bourse", "engine"], True),
+        (["/srv/.venv/bin/python", "/srv/.venv/bin/bourse", "status"], False),
+        (["python", "bench/http.py", "--hello", "serve"], False),
+        (["vim", "bourse.py", "serve"], False),
+        ([""], False),
+    ],
+)
+def test_a_bourse_server_is_known_by_its_command_line(argv: list[str], server: bool) -> None:
+    assert is_server(argv) is server
+
+
+def test_the_pinned_servers_of_this_host_are_found() -> None:
+    """A process whose command line is a server's counts once pinned (as ``taskset`` would),
+    and not while it may run anywhere."""
+    cpu = allowed_cpus()[-1]
+    code = "import time; time.sleep(30)"
+    proc = subprocess.Popen([sys.executable, "-c", code, "/x/bourse", "engine"])
+    try:
+        os.sched_setaffinity(proc.pid, {cpu})
+        assert pinned_server_pids().get(proc.pid) == cpu
+        if MANY:
+            os.sched_setaffinity(proc.pid, set(allowed_cpus()))
+            assert proc.pid not in pinned_server_pids()
+    finally:
+        proc.kill()
+        proc.wait(10)
 
 
 @pytest.mark.parametrize(
@@ -114,6 +173,25 @@ def test_a_cpu_the_process_may_not_use_is_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc
     assert proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stderr.startswith("error: --cpu 4096: this process may run on CPUs ")
+
+
+@pytest.mark.skipif(not MANY, reason="needs two CPUs to choose between")
+def test_claim_pins_away_from_a_cpu_another_server_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``claim`` (what ``serve``, ``engine`` and ``gateway`` call) asks the host: in a thread
+    of its own (not to pin the test process), told its CPU is taken, it pins elsewhere."""
+    seen: dict[str, object] = {}
+
+    def claimed() -> None:
+        here = current_cpu()
+        monkeypatch.setattr(cpu_module, "pinned_servers", lambda: {here: 1})
+        seen["here"], seen["claimed"] = here, claim("auto")
+        seen["now"] = os.sched_getaffinity(0)
+
+    t = threading.Thread(target=claimed)
+    t.start()
+    t.join()
+    assert seen["claimed"] != seen["here"]
+    assert seen["now"] == {seen["claimed"]}
 
 
 @pytest.mark.parametrize("cpu", ["auto", "none"])

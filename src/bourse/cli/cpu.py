@@ -7,8 +7,10 @@ across CPUs (an inter-processor interrupt, dear on a virtual machine) for no par
 return. Kept on one CPU, a hand-over is a local switch: on the 2-vCPU machine of BENCHMARKS.md
 the same server took ~25% more orders per second, and the other endpoints gained too.
 
-So a server pins itself by default (``auto``): to the CPU the scheduler started it on, or, for
-the processes of ``bourse serve --workers``, one CPU each in turn. ``--cpu none`` leaves the
+So a server pins itself by default (``auto``): to the CPU the scheduler started it on, unless
+another Bourse server on this host is pinned there (``bourse.cli.cpu_host``: then to the CPU
+the fewest are pinned to), or, for the processes of ``bourse serve --workers``, one CPU each in
+turn. ``--cpu none`` leaves the
 placement to the scheduler (a host whose other work would crowd that CPU); ``--cpu N`` picks
 it. The pin must come before the process starts a thread: a thread inherits its creator's CPUs
 when it starts, and a thread already running keeps its own.
@@ -26,12 +28,14 @@ wake-up that preempts is gone.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bourse.cli.common import fail
+from bourse.cli.cpu_host import host_lock, pinned_servers
 
 AUTO = "auto"
 NONE = "none"
@@ -40,9 +44,9 @@ CpuOption = Annotated[
     str,
     typer.Option(
         envvar="BOURSE_CPU",
-        help="The CPU this process and its threads run on: auto (the one it starts on; with "
-        "--workers, one each), none (the scheduler's choice) or a CPU number "
-        "(docs/operations.md).",
+        help="The CPU this process and its threads run on: auto (the one it starts on, if "
+        "no other Bourse server is pinned there; with --workers, one each), none (the "
+        "scheduler's choice) or a CPU number (docs/operations.md).",
     ),
 ]
 
@@ -65,9 +69,12 @@ def current_cpu() -> int | None:
         return None
 
 
-def choose(text: str, index: int | None = None) -> int | None:
+def choose(
+    text: str, index: int | None = None, taken: Mapping[int, int] | None = None
+) -> int | None:
     """The CPU ``--cpu text`` means (None: do not pin). ``index``: the process's place among
-    several started together (``--workers``), which ``auto`` spreads one CPU each."""
+    several started together (``--workers``), which ``auto`` spreads one CPU each. ``taken``:
+    CPU -> the other servers pinned to it (default: this host's, ``cpu_host``)."""
     value = text.strip().lower()
     allowed = allowed_cpus()
     if value == NONE:
@@ -78,7 +85,10 @@ def choose(text: str, index: int | None = None) -> int | None:
         if index is not None:
             return allowed[index % len(allowed)]
         here = current_cpu()
-        return here if here in allowed else allowed[0]
+        here = here if here in allowed else allowed[0]
+        taken = pinned_servers() if taken is None else taken
+        # where it started if free (its caches are warm there), else the least taken
+        return min(allowed, key=lambda c: (taken.get(c, 0), c != here, c))
     if not value.isdigit():
         raise CpuChoiceError(f"--cpu {text!r}: expected auto, none or a CPU number")
     cpu = int(value)
@@ -93,6 +103,15 @@ def choose_or_fail(text: str, index: int | None = None) -> int | None:
         return choose(text, index)
     except CpuChoiceError as exc:
         raise fail(str(exc)) from None
+
+
+def claim(text: str) -> int | None:
+    """``choose_or_fail`` and ``pin``, under the host's lock (``cpu_host``), so servers
+    started at the same moment see each other's pin; the CPU pinned to, if any."""
+    with host_lock():
+        cpu = choose_or_fail(text)
+        pin(cpu)
+    return cpu
 
 
 def pin(cpu: int | None) -> None:

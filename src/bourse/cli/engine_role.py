@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bourse.cli.common import DbOption, db_url, err, fail, safe_url
-from bourse.cli.cpu import CpuOption, choose_or_fail, pin
+from bourse.cli.cpu import CpuOption, claim
 from bourse.cli.serve import public_url, serve
 from bourse.config import Config
 from bourse.operations.home import home_for
@@ -93,7 +93,7 @@ def engine(
     one dies."""
     from bourse.cli.engine_health import EngineHealth
 
-    pin(choose_or_fail(cpu))  # before any thread starts: each inherits the CPU (bourse.cli.cpu)
+    claim(cpu)  # before any thread starts: each inherits the CPU (bourse.cli.cpu)
     url = db_url(db)
     home = home_for(url)
     health = None

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from bourse.cli.access_log import queue_access_log
 from bourse.cli.common import DbOption, console, db_url, err, fail, open_platform, safe_url
-from bourse.cli.cpu import CpuOption, choose_or_fail, pin
+from bourse.cli.cpu import CpuOption, choose_or_fail, claim
 from bourse.config import AuthLimits, RateLimits
 from bourse.operations.home import ensure_token, home_for
 from bourse.operations.runtime import announce, any_process, withdraw
@@ -252,9 +252,8 @@ def serve(
     if workers > 1 and (not bus or demo or role not in ("auto", "writer")):
         raise fail("--workers needs --bus (NATS), and runs its own engine: no --demo, no --role")
     # before any thread starts: each inherits the CPU (bourse.cli.cpu)
-    pinned = None if workers > 1 else choose_or_fail(cpu)
+    pinned = None if workers > 1 else claim(cpu)
     spread = [choose_or_fail(cpu, i) for i in range(workers + 1)] if workers > 1 else []
-    pin(pinned)
     try:
         sock = socket.socket(fileno=listen_fd) if listen_fd is not None else _bind(host, port)
     except OSError as exc:
