@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,8 @@ def scenario(side: Side) -> list[tuple[str, str]]:
     run("deposit", str(user), "USDT", "1000.5", "--tx-ref", "t1", "--json")  # credited once
     run("deposit", str(user), "NOPE", "1", code=1)
     run("deposit", "3", "USDT", "1", code=1)  # chain clearing: it would credit itself
+    run("deposit", str(user), "USDT", "2", "--tx-ref", "t1", code=1)  # t1 credited 1000.5
+    run("accounts", "open", "--kind", "BROKER_SUB", "--parent", "999999", code=1)
     created = json.loads(
         run(
             "keys",
@@ -161,6 +164,8 @@ def scenario(side: Side) -> list[tuple[str, str]]:
         )
     )["brokerId"]
     run("brokers", "approve", str(bid))
+    run("brokers", "apply", str(master), code=1)  # once per account
+    run("brokers", "reject", str(bid), code=1)  # approved: no longer an application
     run("brokers", "set-rate", str(bid), "25%", "--json")
     run("brokers", "set-rate", str(bid), code=1)  # neither a rate nor --ppm
     run("brokers", "bind", created["api_key"], str(bid))
@@ -232,6 +237,12 @@ def scenario(side: Side) -> list[tuple[str, str]]:
     run("withdrawals", "reject", "999", code=1)
     run("referrals", "code", "999999", code=1)
     run("referrals", "invite", "999999", "AAAAAAAA", code=1)
+    refer = json.loads(run("referrals", "code", str(master), "--json"))["referCode"]
+    names[refer] = "<REFER>"
+    run("referrals", "invite", str(user), refer)
+    run("referrals", "invite", str(user), refer, code=1)  # once
+    run("referrals", "invite", str(master), refer, code=1)  # one's own code
+    run("referrals", "invite", str(user), "ZZZZZZZZ", code=1)
     run("accounts", "list")
     run("accounts", "list", "--kind", "broker_sub", "--json")
     run("demo-credentials", code=1)  # not a demo database
@@ -281,6 +292,14 @@ def test_every_command_same_output_live_and_stopped(exchange: Exchange) -> None:
             "accounts open --kind USER --parent 100",
             "a USER account takes no parent (only BROKER_SUB does)",
         ),
+        ("accounts open --kind BROKER_SUB --parent 999999", "account 999999 does not exist"),
+        (
+            "deposit 101 USDT 2 --tx-ref t1",
+            "client id 't1' was already used with different parameters",
+        ),
+        ("brokers apply 100", "account 100 has already applied as a broker"),
+        ("brokers reject 1", "cannot reject a broker that is APPROVED"),
+        ("referrals invite 101 ZZZZZZZZ", "Refer code does not exist."),
     ]:
         assert outputs[cmd] == f"error: {what}\n", (cmd, outputs[cmd])
     # a database never seeded with the demo has no demo credentials to print, JSON or not
@@ -367,6 +386,88 @@ def test_operator_credential_required(exchange: Exchange) -> None:
         assert bad.status_code == 400 and "colour" in bad.json()["msg"]
     refused = [r for r in _audit(exchange.live.url) if r["actor"] == "unauthenticated"]
     assert len(refused) >= 2 and all(r["outcome"] == "refused" for r in refused)
+
+
+def test_refusals_answer_400_404_or_409(exchange: Exchange) -> None:
+    """Through the running server's operator API: an id that names nothing is a 404, a request
+    that could never succeed a 400, one the current state refuses a 409, each in MEXC's shape
+    with the operation's own message; of concurrent conflicting calls one is done and every
+    other one is a 409."""
+    side = exchange.live
+    auth = {"Authorization": f"Bearer {read_token(side.home)}"}
+
+    def call(op: str, /, **params: Any) -> httpx.Response:
+        group, _, verb = op.partition(".")
+        return httpx.post(f"{side.base}/admin/v1/{group}/{verb}", json=params, headers=auth)
+
+    def ok(op: str, /, **params: Any) -> Any:
+        r = call(op, **params)
+        assert r.status_code == 200, (op, r.text)
+        return r.json()
+
+    user = ok("accounts.open", name="statuses")["account"]
+    master = ok("accounts.open", kind="BROKER_MASTER", name="statuses master")["account"]
+    broker = ok("brokers.apply", account=master, name="statuses")["brokerId"]
+    ok("brokers.approve", broker=broker)
+    key = ok("keys.create", account=user, permissions=["SPOT_DEAL_READ"])["api_key"]
+    ok("brokers.bind", api_key=key, broker=broker)
+    refer = ok("referrals.code", account=master)["referCode"]
+    ok("accounts.deposit", account=user, asset="USDT", amount="1", tx_ref=f"st-{user}")
+    cases: list[tuple[int, str, dict[str, Any], str]] = [
+        # an id that names nothing
+        (404, "keys.list", {"account": 999999}, "account 999999 does not exist"),
+        (404, "accounts.open", {"kind": "BROKER_SUB", "parent": 999999},
+         "account 999999 does not exist"),
+        (404, "accounts.deposit", {"account": user, "asset": "NOPE", "amount": "1"},
+         "unknown asset NOPE"),
+        (404, "withdrawals.approve", {"withdrawal": 999999}, "withdrawal 999999 does not exist"),
+        (404, "brokers.suspend", {"broker": 999999}, "broker 999999 does not exist"),
+        (404, "brokers.unbind", {"api_key": "mx0vnosuchkey"}, "no API key mx0vnosuchkey"),
+        (404, "referrals.invite", {"account": user, "code": "ZZZZZZZZ"},
+         "Refer code does not exist."),
+        # a request that could never succeed
+        (400, "accounts.deposit", {"account": 3, "asset": "USDT", "amount": "1"},
+         "account 3, chain deposits/withdrawals clearing, is a system account and takes no "
+         "deposit"),
+        (400, "accounts.deposit", {"account": user, "asset": "USDT", "amount": "lots"},
+         "amount is not a valid number"),
+        (400, "accounts.deposit", {"account": user, "asset": "USDT", "amount": "1e-30"},
+         "amount has too many decimals (at most 8)"),
+        (400, "accounts.open", {"kind": "BROKER_SUB"},
+         "a BROKER_SUB account needs a parent account"),
+        (400, "referrals.invite", {"account": master, "code": refer},
+         "You cannot use your own refer code."),
+        (400, "brokers.set-rate", {"broker": broker}, "give a rate or --ppm"),
+        # a conflict with the current state
+        (409, "accounts.deposit",
+         {"account": user, "asset": "USDT", "amount": "2", "tx_ref": f"st-{user}"},
+         f"client id 'st-{user}' was already used with different parameters"),
+        (409, "brokers.apply", {"account": master},
+         f"account {master} has already applied as a broker"),
+        (409, "brokers.reject", {"broker": broker}, "cannot reject a broker that is APPROVED"),
+        (409, "brokers.bind", {"api_key": key, "broker": broker},
+         "this API key is already bound to a broker"),
+    ]  # fmt: skip
+    for status, name, params, msg in cases:
+        r = call(name, **params)
+        assert (r.status_code, r.json()) == (status, {"code": 700003, "msg": msg}), (name, r.text)
+
+    # racing calls of which only one can be done: the others are conflicts, not errors
+    invitee = ok("accounts.open", name="raced")["account"]
+    raced_key = ok("keys.create", account=invitee, permissions=["SPOT_DEAL_READ"])["api_key"]
+    for name, params, msg in [
+        ("referrals.invite", {"account": invitee, "code": refer},
+         f"account {invitee}: This account already has an inviter."),
+        ("brokers.bind", {"api_key": raced_key, "broker": broker},
+         "this API key is already bound to a broker"),
+    ]:  # fmt: skip
+        with ThreadPoolExecutor(8) as pool:
+            answers = [f.result() for f in [pool.submit(call, name, **params) for _ in range(8)]]
+        codes = sorted(r.status_code for r in answers)
+        assert codes == [200] + [409] * 7, (name, [r.text for r in answers])
+        assert all(
+            r.json() == {"code": 700003, "msg": msg} for r in answers if r.status_code == 409
+        )
 
 
 def test_cli_with_a_wrong_credential_fails_in_one_line(exchange: Exchange, tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ def test_json_logs_request_ids_and_the_money_audit(tmp_path: Path) -> None:
             orphan = http.post(
                 "/admin/v1/accounts/open", headers=admin, json={"kind": "BROKER_SUB"}
             )
-            assert orphan.status_code == 409 and "needs a parent" in orphan.text, orphan.text
+            assert orphan.status_code == 400 and "needs a parent" in orphan.text, orphan.text
             deposit = {"account": account, "asset": "USDT", "amount": "100", "tx_ref": "log-1"}
             assert http.post("/admin/v1/accounts/deposit", headers=admin, json=deposit).is_success
             key = http.post(

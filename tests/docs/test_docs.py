@@ -71,6 +71,11 @@ PROMISED: dict[str, list[str]] = {
         r"operator \(\S+\) +│ 127\.0\.0\.1 +│ demo\.credentials",
         r'^\{"account": ?\d+, ?"asset": ?"USDT", ?"amount": ?"5"',
         r"^401$",
+        r'^\{"code":700003,"msg":"account 999999 does not exist"\} 404$',
+        r'^\{"code":700003,"msg":"account 3, chain deposits/withdrawals clearing, is a system '
+        r'account and takes no deposit"\} 400$',
+        r'^\{"code":700003,"msg":"client id \'docs-1\' was already used with different '
+        r'parameters"\} 409$',
         r'^\{"status": ?"ok"\}$',
         r'^\{"ready": ?true,',
         r"^x-request-id: docs-ping-1",

@@ -164,7 +164,7 @@ def test_actions_run_through_the_registry_and_are_audited(operated: Operated) ->
     assert r.status_code == 303
     assert o.platform.brokers.registry.rate_at(broker) == 350_000
     r = op.post(f"/operator/brokers/{broker}/rate", data={"csrf_token": token, "rate": "lots"})
-    assert r.status_code == 409 and "Rate is not a valid number." in r.text, r.text
+    assert r.status_code == 400 and "Rate is not a valid number." in r.text, r.text
 
     # the user's account: shown with balances, frozen (orders cancelled), unfrozen
     o.platform.engine.execute(c.CreditDeposit(account, "USDT", _units(o, "USDT", "12.5"), "t:1"))
@@ -200,7 +200,7 @@ def test_actions_run_through_the_registry_and_are_audited(operated: Operated) ->
     paused = o.platform.engine.read(lambda e: e.exchange.symbols["OPWUSDT"])
     assert not paused.trading and paused.max_notional == _units(o, "USDT", "100000")
     r = op.post("/operator/listings/asset", data={**form, "scale": "6"})
-    assert r.status_code == 409 and "The scale of OPW cannot change." in r.text
+    assert r.status_code == 400 and "The scale of OPW cannot change." in r.text
 
     for name, params in (
         ("brokers.approve", {"broker": broker}),

@@ -5,9 +5,10 @@
 
 ``registry`` holds ``@operation`` and ``OPERATIONS``; one module per group declares its
 operations, and ``catalog`` lists the groups (the one list of them); ``dispatch.invoke`` runs
-one and writes its audit row; ``http`` serves them at ``POST /admin/v1/<group>/<verb>``;
-``home`` knows ``$BOURSE_HOME`` (the operator credential and the runtime file of a running
-server) and ``dburl`` reads database URLs for it.
+one and writes its audit row; ``http`` serves them at ``POST /admin/v1/<group>/<verb>``, a
+domain refusal with the status ``refusals`` gives it; ``home`` knows ``$BOURSE_HOME`` (the
+operator credential and the runtime file of a running server) and ``dburl`` reads database URLs
+for it.
 
 Importing the package itself imports nothing: the ``bourse`` command reads ``home`` on every
 run, and a command that a running server serves never needs the platform. ``catalog`` imports

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bourse.domain.referrals import AlreadyInvited, ReferralError
+from bourse.domain.referrals import AlreadyInvited
 from bourse.operations.accounts import require_account
+from bourse.operations.refusals import status_of
 from bourse.operations.registry import OperationError, operation
 from bourse.services.bundle import Services
 
@@ -25,10 +26,8 @@ def invite(svc: Services, *, account: int, code: str) -> dict[str, Any]:
     require_account(svc, account)
     try:
         inviter = svc.referrals.invite(account, code)
-    except AlreadyInvited as exc:
-        raise OperationError(f"account {account}: {exc.message or exc}", 409) from exc
-    except ReferralError as exc:
-        raise OperationError(exc.message or str(exc), 400) from exc
+    except AlreadyInvited as exc:  # says which account has one
+        raise OperationError(f"account {account}: {exc.message or exc}", status_of(exc)) from exc
     return {"account": account, "inviter": inviter, "referCode": code}
 
 

@@ -5,7 +5,8 @@ An operation is a plain function ``(services, **params) -> JSON-able`` over a ru
 /admin/v1/<group>/<verb>`` on the server (``bourse.operations.http``) and the ``bourse`` command
 when no server runs (``bourse.cli.runner``), so both ways give the same result. Parameters are
 keyword-only and JSON-typed (int, str, bool, lists of them); an operation refuses with
-``OperationError`` (or a ``DomainError``), whose message is one line for the operator.
+``OperationError`` or a ``DomainError`` (its HTTP status from ``refusals.STATUS``), either's
+message one line for the operator.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bourse.domain.errors import DomainError
+from bourse.operations.refusals import status_of
 from bourse.services.bundle import Services
 
 OperationFn = Callable[..., Any]
@@ -25,8 +27,10 @@ OperationFn = Callable[..., Any]
 class OperationError(Exception):
     """An operation cannot proceed; ``str(exc)`` says why in one line.
 
-    ``status`` is the HTTP status the operator API answers with (400: a bad request, 404: no
-    such thing, 409: a conflict with the current state).
+    ``status`` is the HTTP status the operator API answers with: 400, a request that could
+    never succeed; 403, demo-only outside demo mode; 404, no such thing; 409, a conflict with
+    the current state (``refusals`` says which for each domain error); 429, over a limit; 503,
+    the engine is elsewhere.
     """
 
     def __init__(self, message: str, status: int = 400) -> None:
@@ -64,7 +68,7 @@ class Operation:
         try:
             result = self.fn(services, **params)
         except DomainError as exc:
-            raise OperationError(exc.message or type(exc).__name__, 409) from exc
+            raise OperationError(exc.message or type(exc).__name__, status_of(exc)) from exc
         # the wire form: what a caller over HTTP would get (tuples become lists, ...)
         return json.loads(json.dumps(result, default=str))
 

@@ -14,8 +14,10 @@ from dataclasses import asdict
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from bourse.domain.errors import DomainError
 from bourse.domain.money import format_units, to_units
 from bourse.domain.orders import BUY, SELL
+from bourse.operations.refusals import status_of
 from bourse.operations.registry import OperationError, operation
 from bourse.sandbox import faucet as f
 from bourse.sandbox.controls import ResetInProgress, Sandbox
@@ -79,8 +81,10 @@ def faucet(
         done = f.credit(
             svc.engine, FaucetLedger(svc.db), account, asset, amount, request_id, limits=limits
         )
-    except f.FaucetRefused as exc:
-        raise OperationError(str(exc), 404 if exc.missing else 400) from exc
+    except f.FaucetRefused as exc:  # the engine's refusal keeps its status (a reused request id)
+        cause = exc.__cause__
+        status = status_of(cause) if isinstance(cause, DomainError) else 400
+        raise OperationError(str(exc), 404 if exc.missing else status) from exc
     except f.FaucetLimit as exc:
         raise OperationError(str(exc), 429) from exc
     return asdict(done)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bourse.domain.errors import WithdrawalNotFound
 from bourse.domain.money import format_units
 from bourse.domain.wallet import Withdrawal, WithdrawalStatus
 from bourse.operations.registry import OperationError, operation
@@ -52,10 +51,7 @@ def _scale(svc: Services, asset: str) -> int:
 
 
 def _review(svc: Services, decide: Callable[[int], Withdrawal], withdrawal: int) -> dict[str, Any]:
-    try:
-        w = decide(withdrawal)
-    except WithdrawalNotFound as exc:
-        raise OperationError(exc.message, 404) from exc
+    w = decide(withdrawal)  # WithdrawalNotFound (404), WithdrawalNotCancelable (409)
     return _row(w, _scale(svc, w.asset))
 
 
