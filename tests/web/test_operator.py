@@ -253,6 +253,37 @@ def test_withdrawal_review_queue(operated: Operated) -> None:
     assert [r["outcome"] for r in _audit(o, "withdrawals.reject")] == ["ok", "refused"]
 
 
+def test_racing_reviews_conflict_through_the_operator_api(operated: Operated) -> None:
+    """Concurrent approvals of one withdrawal in review through the operator API: one is done,
+    every other one is a 409 (whether it lost before or inside the engine), never a 400 or a
+    500; what the state refuses is a 409 too (a demo server without its sandbox)."""
+    o = operated
+    _, account = o.user()
+    wallet = o.platform.wallet
+    wallet.settings.review_above["USDT"] = "10"
+    o.platform.engine.execute(c.CreditDeposit(account, "USDT", _units(o, "USDT", "100"), "t:r"))
+    held = wallet.withdraw(account, "USDT", "ETH", "0x" + "cd" * 20, _units(o, "USDT", "40"))
+    assert held.status is WithdrawalStatus.REVIEW
+    auth = {"Authorization": f"Bearer {o.token}"}
+
+    def call(verb: str, **params: object) -> httpx.Response:
+        return httpx.post(f"{o.url}/admin/v1/{verb}", json=params, headers=auth, timeout=10)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(lambda _: call("withdrawals/approve", withdrawal=held.id), range(8))
+        )
+    assert sorted(r.status_code for r in answers) == [200] + [409] * 7, [r.text for r in answers]
+    assert all(r.json()["code"] == 700003 for r in answers if r.status_code == 409)
+    r = call("withdrawals/reject", withdrawal=held.id)
+    assert r.status_code == 409 and r.json() == {
+        "code": 700003,
+        "msg": f"withdrawal {held.id} is PENDING, not in review",
+    }
+    r = call("sandbox/status")
+    assert r.status_code == 409 and "no sandbox runs here" in r.json()["msg"], r.text
+
+
 def test_session_cookie_and_expiry(operated: Operated) -> None:
     o = operated
     with o.client() as http:

@@ -182,13 +182,21 @@ class Withdrawals(WalletBase):
     def approve_withdrawal(self, withdrawal_id: int) -> Withdrawal:
         """Operator: release a withdrawal from review to the broadcast queue."""
         self._in_review(withdrawal_id)
-        approved: Withdrawal = self.engine.execute(c.ApproveWithdrawal(withdrawal_id))
+        try:
+            approved: Withdrawal = self.engine.execute(c.ApproveWithdrawal(withdrawal_id))
+        except InvalidParameter as exc:  # approved or rejected in the meantime
+            raise WithdrawalNotCancelable(str(exc)) from exc
         return approved
 
     def reject_withdrawal(self, withdrawal_id: int) -> Withdrawal:
         """Operator: refuse a withdrawal in review (it ends CANCELED, the reserve released)."""
         self._in_review(withdrawal_id)
-        rejected: Withdrawal = self.engine.execute(c.VoidWithdrawal(withdrawal_id, failed=False))
+        try:
+            rejected: Withdrawal = self.engine.execute(
+                c.VoidWithdrawal(withdrawal_id, failed=False)
+            )
+        except InvalidParameter as exc:  # approved and broadcast, or rejected, in the meantime
+            raise WithdrawalNotCancelable(str(exc)) from exc
         return rejected
 
     def withdraw_history(
