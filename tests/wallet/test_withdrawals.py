@@ -3,6 +3,9 @@ while the chain has not said what happened."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 import pytest
 from sqlalchemy import select, update
 
@@ -12,12 +15,14 @@ from bourse.domain.errors import (
     IdempotencyConflict,
     InsufficientBalance,
     InvalidAddress,
+    InvalidParameter,
     MemoRequired,
     WithdrawalNotCancelable,
     WithdrawalNotFound,
     WithdrawAmountOutOfRange,
 )
 from bourse.domain.wallet import WithdrawalStatus as WS
+from bourse.engine import commands as c
 from bourse.store import wallet_tables as wt
 from tests.support.wallet import WalletWorld, assert_books_balance
 
@@ -105,6 +110,64 @@ def test_cancel_before_broadcast_releases_the_reserve(world: WalletWorld) -> Non
     assert _status(world, world.alice, r.id)[0] is WS.PROCESSING
     with pytest.raises(WithdrawalNotCancelable):
         world.wallet.cancel_withdrawal(world.alice, r.id)
+    assert_books_balance(world)
+
+
+def test_a_rejection_after_an_approval_refuses_instead_of_cancelling(world: WalletWorld) -> None:
+    """The review is checked by the engine with the rejection itself: once approved, a
+    rejection (say one that read "in review" a moment before) is refused and the approval
+    stands; a user's own cancel of a PENDING withdrawal is still allowed."""
+    world.fund(world.bob, "BTC", "5")
+    addr = "bc1q" + "q" * 38
+    w = world.wallet.withdraw(world.bob, "BTC", None, addr, world.units("BTC", "2"))
+    world.engine.execute(c.ApproveWithdrawal(w.id))
+    with pytest.raises(InvalidParameter, match="not waiting for review"):
+        world.engine.execute(c.RejectWithdrawal(w.id))
+    assert _status(world, world.bob, w.id)[0] is WS.PENDING
+    assert world.wallet.cancel_withdrawal(world.bob, w.id).status is WS.CANCELED
+    assert_books_balance(world)
+
+
+def _race(decisions: dict[str, Callable[[int], object]], wid: int) -> dict[str, str]:
+    """Each decision on ``wid`` in a thread of its own, released together: name -> done or
+    refused."""
+    outcome: dict[str, str] = {}
+    barrier = threading.Barrier(len(decisions))
+
+    def review(name: str, decide: Callable[[int], object]) -> None:
+        barrier.wait(5)
+        try:
+            decide(wid)
+            outcome[name] = "done"
+        except WithdrawalNotCancelable:
+            outcome[name] = "refused"
+
+    threads = [threading.Thread(target=review, args=item) for item in decisions.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    return outcome
+
+
+def test_approve_and_reject_racing_decide_once(world: WalletWorld) -> None:
+    """Two operators review the same withdrawals at the same moment, one approving, one
+    rejecting: for each, exactly one of them is told it worked, and the withdrawal ends as
+    that one said (never approved to one operator and CANCELED)."""
+    world.fund(world.bob, "BTC", "40")
+    addr = "bc1q" + "q" * 38
+    ids = [
+        world.wallet.withdraw(world.bob, "BTC", None, addr, world.units("BTC", "2")).id
+        for _ in range(8)
+    ]
+    for wid in ids:
+        outcome = _race(
+            {"approve": world.wallet.approve_withdrawal, "reject": world.wallet.reject_withdrawal},
+            wid,
+        )
+        assert sorted(outcome.values()) == ["done", "refused"], (wid, outcome)
+        status = _status(world, world.bob, wid)[0]
+        assert status is (WS.PENDING if outcome["approve"] == "done" else WS.CANCELED)
     assert_books_balance(world)
 
 

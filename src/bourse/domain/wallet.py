@@ -205,6 +205,15 @@ class Wallet:
         w.status, w.updated = WithdrawalStatus.PENDING, now
         return w
 
+    def reject(self, wid: int, now: int) -> Withdrawal:
+        """Refuse a withdrawal still waiting for review (an operator's ``reject``): checked here,
+        with the refusal, so a rejection that lost a race to an approval refuses instead of
+        cancelling the withdrawal its approver was told went through."""
+        w = self._open_withdrawal(wid)
+        if w.status is not WithdrawalStatus.REVIEW:
+            raise InvalidParameter(f"withdrawal {wid} is not waiting for review")
+        return self.void_withdrawal(wid, now, failed=False)
+
     def settle_withdrawal(self, wid: int, txid: str, now: int) -> Withdrawal:
         w = self._open_withdrawal(wid)
         ledger = self.ledger

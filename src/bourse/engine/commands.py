@@ -28,6 +28,7 @@ __all__ = [
     "ReserveWithdrawal",
     "MarkWithdrawalProcessing",
     "ApproveWithdrawal",
+    "RejectWithdrawal",
     "SettleWithdrawal",
     "VoidWithdrawal",
     "SetFees",
@@ -133,6 +134,14 @@ class MarkWithdrawalProcessing(Command):
 
 @dataclass(frozen=True, slots=True)
 class ApproveWithdrawal(Command):
+    withdrawal_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class RejectWithdrawal(Command):
+    """An operator refuses a withdrawal still in review (``VoidWithdrawal`` would also cancel
+    one approved meanwhile)."""
+
     withdrawal_id: int
 
 

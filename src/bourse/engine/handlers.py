@@ -224,6 +224,10 @@ def approve_withdrawal(s: EngineState, cmd: c.ApproveWithdrawal, now: int) -> Wi
     return _withdrawal_changed(s, s.wallet.approve(cmd.withdrawal_id, now))
 
 
+def reject_withdrawal(s: EngineState, cmd: c.RejectWithdrawal, now: int) -> Withdrawal:
+    return _withdrawal_changed(s, s.wallet.reject(cmd.withdrawal_id, now))
+
+
 def settle_withdrawal(s: EngineState, cmd: c.SettleWithdrawal, now: int) -> Withdrawal:
     return _withdrawal_changed(s, s.wallet.settle_withdrawal(cmd.withdrawal_id, cmd.txid, now))
 
@@ -409,6 +413,7 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.ReserveWithdrawal: reserve_withdrawal,
     c.MarkWithdrawalProcessing: mark_withdrawal_processing,
     c.ApproveWithdrawal: approve_withdrawal,
+    c.RejectWithdrawal: reject_withdrawal,
     c.SettleWithdrawal: settle_withdrawal,
     c.VoidWithdrawal: void_withdrawal,
     c.OpenAccount: open_account,

@@ -53,6 +53,7 @@ MONEY_MOVEMENTS: frozenset[type[c.Command]] = frozenset(
         c.ReserveWithdrawal,
         c.MarkWithdrawalProcessing,
         c.ApproveWithdrawal,
+        c.RejectWithdrawal,
         c.SettleWithdrawal,
         c.VoidWithdrawal,
         c.ConvertDust,

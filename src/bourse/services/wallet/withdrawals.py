@@ -192,10 +192,8 @@ class Withdrawals(WalletBase):
         """Operator: refuse a withdrawal in review (it ends CANCELED, the reserve released)."""
         self._in_review(withdrawal_id)
         try:
-            rejected: Withdrawal = self.engine.execute(
-                c.VoidWithdrawal(withdrawal_id, failed=False)
-            )
-        except InvalidParameter as exc:  # approved and broadcast, or rejected, in the meantime
+            rejected: Withdrawal = self.engine.execute(c.RejectWithdrawal(withdrawal_id))
+        except InvalidParameter as exc:  # approved or rejected in the meantime
             raise WithdrawalNotCancelable(str(exc)) from exc
         return rejected
 
