@@ -15,16 +15,19 @@ CSRF, cookies), so it is served by ``bourse.web.consent``, which calls ``AuthSer
 below web: the protocol never renders HTML nor reads a session cookie.
 
 Token, revocation and introspection responses carry ``Cache-Control: no-store``; their
-parameters are read from the form body only, never from the query string. Client
-authentication is throttled per IP and per client id (``AuthServer.throttle``): over budget,
-the answer is HTTP 429 ``{"error": "too_many_requests"}`` with ``Retry-After``, and the secret
-is not checked.
+parameters are read from the form body only, never from the query string; a parameter or
+HTTP Basic credentials holding a NUL character or text that is not UTF-8 is refused
+(``invalid_request``). Client authentication is throttled per IP and per client id
+(``AuthServer.throttle``): over budget, the answer is HTTP 429
+``{"error": "too_many_requests"}`` with ``Retry-After``, and the secret is not checked.
 
 ``routes(server)`` returns the list to mount at the root of the app.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Mapping
 
@@ -33,10 +36,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from bourse.domain.text import storable, storable_encoded
 from bourse.oauth.server import AuthServer, HttpRequest, OAuthResponse
 from bourse.services.throttle import Throttled, client_ip
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+#: a parameter the store could not even look up (PostgreSQL text holds no NUL: it was a 500)
+UNSTORABLE = "a parameter or the client credentials hold a NUL character, or text that is not UTF-8"
 
 
 def to_starlette(
@@ -69,6 +75,22 @@ def _json_error(error: str, description: str, status: int = 400) -> JSONResponse
     )
 
 
+def _basic_readable(headers: Mapping[str, str]) -> bool:
+    """Whether HTTP Basic client credentials, if sent, are UTF-8 text without a NUL: authlib
+    decodes them strictly (``extract_basic_authorization``), and other bytes were a 500."""
+    parts = (headers.get("authorization") or "").split(None, 1)
+    if len(parts) != 2 or parts[0].lower() != "basic":
+        return True
+    try:
+        raw = base64.b64decode(parts[1])
+    except (binascii.Error, ValueError):
+        return True  # not base64: authlib reads no credentials from it
+    try:
+        return storable(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return False
+
+
 class Endpoints:
     def __init__(self, server: AuthServer) -> None:
         self.server = server
@@ -78,8 +100,17 @@ class Endpoints:
             return _json_error(
                 "invalid_request", "send the parameters in the request body, not in the URL"
             )
+        kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if kind == "application/x-www-form-urlencoded" and not storable_encoded(
+            await request.body()  # kept: the form is parsed from the same bytes
+        ):
+            return _json_error("invalid_request", UNSTORABLE)
         form = await request.form()
         items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+        if not _basic_readable(request.headers) or not all(
+            storable(k) and storable(v) for k, v in items
+        ):
+            return _json_error("invalid_request", UNSTORABLE)
         uri = self.server.request_uri(request.url.path, "")
         peer = request.client.host if request.client else None
         ip = client_ip(
