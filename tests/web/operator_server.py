@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from bourse.app import create_app
 from bourse.bootstrap import open_platform
@@ -28,6 +29,7 @@ class Operated:
     platform: Services
     url: str
     token: str
+    app: Starlette
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10)
@@ -68,6 +70,7 @@ def operated(migrated_url: str) -> Iterator[Operated]:
     with open_platform(config) as platform:
         seed_demo(platform)
         platform.wallet.settings.sandbox = True
-        with ServerThread(create_app(platform, operator_token=token)) as server:
+        app = create_app(platform, operator_token=token)
+        with ServerThread(app) as server:
             platform.config.public_url = server.url
-            yield Operated(platform, server.url, token)
+            yield Operated(platform, server.url, token, app)

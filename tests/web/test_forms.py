@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import httpx
 
-from bourse.web.pages import NUL_REFUSED
+from bourse.web.messages import UNREADABLE
 from tests.web.operator_server import PASSWORD, Operated, csrf
 
 NUL = "\x00"
@@ -35,7 +35,7 @@ GOOD_EMAILS = ["first.last+tag@sub.example.com", f"{'l' * 64}@example.com", "Up@
 
 
 def refused(r: httpx.Response) -> bool:
-    return r.status_code == 400 and NUL_REFUSED in r.text
+    return r.status_code == 400 and UNREADABLE in r.text
 
 
 def test_a_nul_in_a_form_or_query_gets_the_400_page_and_changes_nothing(

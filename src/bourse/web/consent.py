@@ -100,7 +100,7 @@ class ConsentPage:
                 )
             return self._consent_page(request, session, grant)
 
-        form = await pages.read_form(request)
+        form = await request.form()
         items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
         if session is None:
             return pages.render(

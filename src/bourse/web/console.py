@@ -51,7 +51,7 @@ from bourse.services.apikeys import NO_IP_TTL_MS, PERMISSIONS
 from bourse.services.brokers.keys import renew_key
 from bourse.services.bundle import Services
 from bourse.services.throttle import Throttled, client_ip
-from bourse.web import figures, messages, pages
+from bourse.web import figures, messages, pages, readable
 
 #: ``(account, asset, amount, request_id)``: credit test funds; raises ``FaucetRefused``
 Faucet = Callable[[int, str, str, str], None]
@@ -92,20 +92,21 @@ class NotConfirmed:
         return resp
 
 
-def timed(handler: Handler) -> Handler:
+def timed(handler: Handler, refused: str = "error.html") -> Handler:
     """Add ``Server-Timing: render;dur=<ms>``: the time the server spent on the response. A
-    query string or form with a NUL character in a field gets the 400 page
-    (``pages.refuse_nul``), and a helper that raised ``pages.Answered`` its response: every
-    page is served through here."""
+    path, query string or form holding text that cannot be stored as sent (a NUL character,
+    bytes that are not UTF-8) gets the 400 page in template ``refused`` before the handler runs
+    (``readable.check``), and a helper that raised ``pages.Answered`` its response: every page
+    is served through here."""
 
     @wraps(handler)
     async def wrapper(request: Request) -> Response:
         start = time.perf_counter()
         try:
-            pages.refuse_nul(request.query_params.multi_items())
+            await readable.check(request)
             resp = await handler(request)
-        except pages.FormRefused:
-            resp = pages.refused_form()
+        except readable.Unreadable:
+            resp = readable.refused(refused)
         except pages.Answered as answer:
             resp = answer.response
         resp.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - start) * 1000:.3f}"
@@ -162,7 +163,7 @@ class Console:
     async def _form(self, request: Request) -> tuple[us.Session | None, dict[str, Any], bool]:
         """The session, the form's fields, and whether its CSRF token is the session's."""
         session = await self._session(request)
-        form = await pages.read_form(request)
+        form = await request.form()
         fields: dict[str, Any] = {k: form.getlist(k) for k in form}
         ok = session is not None and pages.check_csrf(
             session.csrf, str(form.get("csrf_token") or "")

@@ -11,6 +11,13 @@ from __future__ import annotations
 from bourse.domain import brokers as b
 from bourse.domain import errors as e
 
+#: what a page says to an address or form holding text that cannot be stored as sent: a NUL
+#: character, or bytes that are not UTF-8 text (``bourse.web.readable``; 400)
+UNREADABLE = (
+    "A field of the form, or the page address, holds a character that cannot be stored (NUL, "
+    "or text that is not UTF-8). Nothing was changed."
+)
+
 #: domain error class → what the console says
 SENTENCES: dict[type[Exception], str] = {
     b.KeyAlreadyBound: (

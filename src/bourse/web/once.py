@@ -17,6 +17,7 @@ from bourse.domain.money import format_units
 from bourse.services.subaccounts.errors import OnceTokenInvalid
 from bourse.services.subaccounts.once_tokens import OnceTokens
 from bourse.web import pages
+from bourse.web.console import timed
 
 
 def routes(tokens: OnceTokens) -> list[BaseRoute]:
@@ -41,4 +42,4 @@ def routes(tokens: OnceTokens) -> list[BaseRoute]:
         resp.headers["Cache-Control"] = "no-store"
         return resp
 
-    return [Route("/subaccount/once", once, methods=["GET"])]
+    return [Route("/subaccount/once", timed(once), methods=["GET"])]

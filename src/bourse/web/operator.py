@@ -48,8 +48,8 @@ from bourse.domain.ids import whole_id
 from bourse.services.throttle import FailureWindow
 from bourse.store.repositories.audit import AuditLog
 from bourse.store.repositories.operator_sessions import OperatorSessionRepository
-from bourse.web import messages, operator_pages, pages
-from bourse.web.console import CSRF_REFUSED, redirect, timed
+from bourse.web import console, messages, operator_pages, pages
+from bourse.web.console import CSRF_REFUSED, Handler, redirect
 from bourse.web.operator_health import Health, Samples
 from bourse.web.operator_session import OperatorSession, OperatorSessions, cookie_name
 
@@ -219,7 +219,7 @@ class OperatorConsole:
             if await run_in_threadpool(self.sessions.of, request, self.secure) is not None:
                 return redirect("/operator")
             return self._login_page(request)
-        form = await pages.read_form(request)
+        form = await request.form()
         source = self._source(request)
         _, csrf_cookie = pages.cookie_names(self.secure)
         if not pages.check_csrf(request.cookies.get(csrf_cookie), _field(form, "csrf_token")):
@@ -249,7 +249,7 @@ class OperatorConsole:
         sign-in page, without the session's CSRF token it is refused: raised as
         ``pages.Answered``, which ``timed`` sends."""
         session = await run_in_threadpool(self.sessions.of, request, self.secure)
-        form = await pages.read_form(request)
+        form = await request.form()
         if session is None:
             raise pages.Answered(redirect(LOGIN))
         if not pages.check_csrf(session.csrf, _field(form, "csrf_token")):
@@ -350,6 +350,10 @@ def routes(
 ) -> list[BaseRoute]:
     """The operator console's routes, guarded by the operator credential ``token``."""
     c = OperatorConsole(invoke, token, audit, secure=secure, throttle=throttle, samples=samples)
+
+    def timed(handler: Handler) -> Handler:  # an unreadable form: the operator's error page
+        return console.timed(handler, refused="operator_error.html")
+
     out: list[BaseRoute] = [
         Route(LOGIN, timed(c.login), methods=["GET", "POST"]),
         Route("/operator/logout", timed(c.logout), methods=["POST"]),

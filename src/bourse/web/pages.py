@@ -9,22 +9,20 @@ may load the vendored htmx from ``/static`` (``'self'``), never inline code or a
 Cookies are ``HttpOnly`` and ``SameSite=Lax``; with an https issuer they are also ``Secure``
 and use the ``__Host-`` prefix (host-only, path ``/``).
 
-Every page reads its form with ``read_form``: a field (name or value) holding a NUL character
-is refused there (``FormRefused``, answered with a 400 page by ``console.timed``), as the API
-refuses it (a bad parameter, 33333): PostgreSQL text cannot hold one, so it would fail late.
+A form or address holding text that cannot be stored (a NUL character, bytes that are not
+UTF-8) is refused before any page's handler runs (``bourse.web.readable``, from
+``console.timed``).
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -100,37 +98,6 @@ class Answered(Exception):
     def __init__(self, response: Response) -> None:
         super().__init__(response.status_code)
         self.response = response
-
-
-class FormRefused(Exception):
-    """A form or query string that cannot be taken as sent: a field holds a NUL character."""
-
-
-#: what a page says to a form ``read_form`` refuses (400)
-NUL_REFUSED = (
-    "A field of the form holds a character that cannot be stored (NUL). Nothing was changed."
-)
-
-
-def refuse_nul(items: Iterable[tuple[str, Any]]) -> None:
-    """``FormRefused`` when a name or a text value of ``items`` holds a NUL character."""
-    for name, value in items:
-        if "\x00" in name or (isinstance(value, str) and "\x00" in value):
-            raise FormRefused(NUL_REFUSED)
-
-
-async def read_form(request: Request) -> FormData:
-    """The request's form; ``FormRefused`` when a field holds a NUL character."""
-    form = await request.form()
-    refuse_nul(form.multi_items())
-    return form
-
-
-def refused_form() -> Response:
-    """The answer to a form or a query string that ``refuse_nul`` refused."""
-    return render(
-        "error.html", 400, title="This form could not be read", message=NUL_REFUSED, code="form"
-    )
 
 
 def secure_headers(response: Response) -> Response:

@@ -98,7 +98,7 @@ class WebPages:
             return self._anon_page(
                 request, "signup.html", next=next_url, invite_code=code[:32], **page
             )
-        form = await pages.read_form(request)
+        form = await request.form()
         next_url = pages.safe_next(str(form.get("next") or ""))
         email = str(form.get("email") or "")
         code = str(form.get("invite_code") or "").strip()
@@ -132,7 +132,7 @@ class WebPages:
         next_url = pages.safe_next(request.query_params.get("next"))
         if request.method == "GET":
             return self._anon_page(request, "login.html", title="Log in", next=next_url)
-        form = await pages.read_form(request)
+        form = await request.form()
         next_url = pages.safe_next(str(form.get("next") or ""))
         email = str(form.get("email") or "")
         if not self._anon_csrf_ok(request, str(form.get("csrf_token") or "")):
@@ -161,7 +161,7 @@ class WebPages:
 
     async def logout(self, request: Request) -> Response:
         session = await self._session(request)
-        form = await pages.read_form(request)
+        form = await request.form()
         if session is None:
             return _redirect("/login")
         if not pages.check_csrf(session.csrf, str(form.get("csrf_token") or "")):
@@ -197,7 +197,7 @@ class WebPages:
         session = await self._session(request)
         if session is None:
             return _redirect("/login?next=/account/apps")
-        form = await pages.read_form(request)
+        form = await request.form()
         if not pages.check_csrf(session.csrf, str(form.get("csrf_token") or "")):
             return pages.render(
                 "error.html",
@@ -221,7 +221,7 @@ class WebPages:
         error = ""
         secret = us.new_totp_secret()
         if request.method == "POST":
-            form = await pages.read_form(request)
+            form = await request.form()
             if not pages.check_csrf(session.csrf, str(form.get("csrf_token") or "")):
                 error = "The form expired; please try again."
             else:
