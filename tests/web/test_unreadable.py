@@ -4,6 +4,9 @@ one: it was a 500 there), a lone surrogate (a multipart form declaring ``charset
 on both backends), bytes that are not UTF-8. A page answers 400 with ``messages.UNREADABLE``
 and echoes nothing it was sent; the OAuth token endpoints answer ``invalid_request``.
 
+The operator API refuses an operation name holding a NUL before auditing it (the audit row
+could not hold it on PostgreSQL: it was a 500, for anyone).
+
 The POST routes come from the app's router and their fields from the forms its pages show to
 each role (a user, three kinds of broker, the operator, nobody), so a new form, or a new
 route, is covered without being listed here.
@@ -333,3 +336,13 @@ def test_http_basic_credentials_not_utf8_are_refused(operated: Operated) -> None
         for path in ("/oauth/token", "/oauth/revoke", "/oauth/introspect"):
             r = http.post(path, data={"grant_type": "refresh_token", "token": "t"}, headers=auth)
             _refused(r, f"{path} {raw!r}")
+
+
+def test_the_operator_api_refuses_a_name_no_audit_row_can_hold(operated: Operated) -> None:
+    http = operated.client()
+    before = _snapshot(operated)["operator_audit"]
+    for auth in ({}, {"authorization": f"Bearer {operated.token}"}):
+        for path in ("/admin/v1/accounts%00/list", "/admin/v1/accounts/li%00st"):
+            r = http.post(path, json={}, headers=auth)
+            assert r.status_code == 404 and r.json()["msg"] == "no such operation", r.text
+    assert _snapshot(operated)["operator_audit"] == before

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bourse.domain.text import storable
 from bourse.operations.dispatch import invoke
 from bourse.operations.home import PREFIX
 from bourse.operations.registry import OperationError
@@ -54,6 +55,8 @@ def admin_routes(
     async def handle(request: Request) -> Response:
         source = request.client.host if request.client else "unknown"
         name = f"{request.path_params['group']}.{request.path_params['verb']}"
+        if not storable(name):  # names no operation, and no audit row can hold it (PostgreSQL)
+            return _error(404, REFUSED, "no such operation")
         if throttle.blocked(source):
             return _error(429, THROTTLED, "too many failed operator credentials; wait a minute")
         given = request.headers.get("authorization", "").encode()
