@@ -134,7 +134,7 @@ def main() -> None:
     except typer.TyperException as exc:  # a bad command line: click's message, on one line
         ctx = getattr(exc, "ctx", None)
         see = f" (see {ctx.command_path} --help)" if ctx is not None else ""
-        text = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+        text = common.usage_error(exc)
         if text:  # empty when a group given no command printed its help instead
             err.print(f"[bold red]error:[/] {text}{see}", highlight=False, soft_wrap=True)
         sys.exit(getattr(exc, "exit_code", 2))

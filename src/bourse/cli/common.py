@@ -90,6 +90,50 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+#: what a value given on the command line should have been, by the validation error's type
+_EXPECTED = {
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "int_type": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "decimal_parsing": "a number",
+    "decimal_type": "a number",
+}
+#: a number out of an option's bounds (``min=``, ``max=``), by the validation error's type
+_BOUND = {
+    "greater_than_equal": ("ge", "at least"),
+    "greater_than": ("gt", "more than"),
+    "less_than_equal": ("le", "at most"),
+    "less_than": ("lt", "less than"),
+}
+
+
+def usage_error(exc: Exception) -> str:
+    """A bad command line in one plain line: a value of the wrong type or out of bounds says
+    which parameter and what it takes (``account: expected a whole number, got 'abc'``),
+    not the validation library's words; any other usage error is click's message."""
+    text = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+    param = getattr(exc, "param", None)
+    cause = exc.__cause__
+    errors = getattr(cause, "errors", None)
+    if param is None or not callable(errors):
+        return text
+    try:
+        (first, *_) = errors(include_url=False)
+    except Exception:  # not a validation error after all
+        return text
+    opts = [o for o in getattr(param, "opts", ()) if o.startswith("-")]
+    name = max(opts, key=len) if opts else param.get_error_hint().strip("'")
+    kind, given = first.get("type"), first.get("input")
+    if kind in _EXPECTED:
+        return f"{name}: expected {_EXPECTED[kind]}, got {given!r}"
+    if kind in _BOUND:
+        key, words = _BOUND[kind]
+        return f"{name}: must be {words} {first.get('ctx', {}).get(key)}, got {given}"
+    return text
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an error's message (its type's name when it has none)."""
     return next(iter(str(exc).splitlines()), "") or type(exc).__name__
