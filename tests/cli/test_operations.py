@@ -482,6 +482,17 @@ def test_cli_with_a_wrong_credential_fails_in_one_line(exchange: Exchange, tmp_p
     assert err.count("\n") == 1 and "operator credential required" in err
 
 
+def test_a_value_of_the_wrong_type_is_one_plain_line_live_and_stopped(exchange: Exchange) -> None:
+    """On the command line (exit 2, before any server or database is asked), the same either
+    way: which parameter, what it takes, what it got, and where to look."""
+    for side in (exchange.live, exchange.stopped):
+        err = side.bourse("deposit", "abc", "USDT", "5", code=2)
+        assert err == (
+            "error: account: expected a whole number, got 'abc' (see python -m bourse.cli "
+            "deposit --help)\n"
+        ), err
+
+
 def test_unexpected_error_is_one_line_unless_debug(exchange: Exchange) -> None:
     side = exchange.stopped
     err = side.bourse(
