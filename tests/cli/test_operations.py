@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+import typer
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -223,6 +224,7 @@ def scenario(side: Side) -> list[tuple[str, str]]:
     run("accounts", "unfreeze", str(user), "--json")
     run("accounts", "show", str(user), "--json")
     run("accounts", "show", "999999", code=1)
+    run("accounts", "show", "99999999999999999999999", code=1)  # no id is that large
     run("listings", "add-asset", "opw", "8", "--name", "Operator Web")
     run("listings", "add-asset", "OPW", "6", code=1)  # a scale never changes
     run(
@@ -296,6 +298,10 @@ def test_every_command_same_output_live_and_stopped(exchange: Exchange) -> None:
         (
             "deposit 101 USDT 2 --tx-ref t1",
             "client id 't1' was already used with different parameters",
+        ),
+        (
+            "accounts show 99999999999999999999999",
+            "account: 99999999999999999999999 is out of range",
         ),
         ("brokers apply 100", "account 100 has already applied as a broker"),
         ("brokers reject 1", "cannot reject a broker that is APPROVED"),
@@ -491,6 +497,49 @@ def test_a_value_of_the_wrong_type_is_one_plain_line_live_and_stopped(exchange: 
             "error: account: expected a whole number, got 'abc' (see python -m bourse.cli "
             "deposit --help)\n"
         ), err
+
+
+def test_an_operation_refuses_a_parameter_of_the_wrong_type_live_and_stopped(
+    exchange: Exchange, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the operator API (and the stopped database) is sent is checked against the
+    operation's signature: a value of the wrong type could never succeed, so it is a 400 that
+    says so, never "account abc does not exist" (404); a whole number sent as text is read."""
+    live = exchange.live
+    auth = {"Authorization": f"Bearer {read_token(live.home)}"}
+    user = json.loads(live.bourse("accounts", "open", "--name", "typed", "--json"))["account"]
+    cases: list[tuple[str, dict[str, Any], str]] = [
+        ("accounts.deposit", {"account": "abc", "asset": "USDT", "amount": "1"},
+         "account: expected a whole number, got 'abc'"),
+        ("accounts.show", {"account": 1.5}, "account: expected a whole number, got 1.5"),
+        ("accounts.show", {"account": True}, "account: expected a whole number, got true"),
+        ("accounts.show", {"account": 10**20}, "account: 100000000000000000000 is out of range"),
+        ("accounts.deposit", {"account": user, "asset": ["USDT"], "amount": "1"},
+         'asset: expected a string, got ["USDT"]'),
+        ("keys.create", {"account": user, "permissions": "SPOT_DEAL_READ"},
+         "permissions: expected a list of strings, got 'SPOT_DEAL_READ'"),
+        ("accounts.search", {"limit": "ten"}, "limit: expected a whole number, got 'ten'"),
+    ]  # fmt: skip
+    for name, params, msg in cases:
+        group, _, verb = name.partition(".")
+        r = httpx.post(f"{live.base}/admin/v1/{group}/{verb}", json=params, headers=auth)
+        assert (r.status_code, r.json()) == (400, {"code": 700003, "msg": msg}), (name, r.text)
+    # the same refusals through the command's runner, to the server and on the stopped database
+    from bourse.cli.runner import run
+
+    for side in (exchange.live, exchange.stopped):
+        for key, value in side.env().items():
+            if key.startswith("BOURSE_"):
+                monkeypatch.setenv(key, value)
+        for name, params, msg in cases:
+            capsys.readouterr()
+            with pytest.raises(typer.Exit) as ended:
+                run(side.url, name, params, quiet=True)
+            assert ended.value.exit_code == 1
+            assert capsys.readouterr().err == f"error: {msg}\n", (side.home, name)
+        mine = json.loads(side.bourse("accounts", "open", "--json"))["account"]
+        shown = run(side.url, "accounts.show", {"account": str(mine)}, quiet=True)  # text is read
+        assert shown["account"] == mine, side.home
 
 
 def test_unexpected_error_is_one_line_unless_debug(exchange: Exchange) -> None:

@@ -4,7 +4,8 @@ An operation is a plain function ``(services, **params) -> JSON-able`` over a ru
 (``bourse.services.bundle.Services``). The same function answers ``POST
 /admin/v1/<group>/<verb>`` on the server (``bourse.operations.http``) and the ``bourse`` command
 when no server runs (``bourse.cli.runner``), so both ways give the same result. Parameters are
-keyword-only and JSON-typed (int, str, bool, lists of them); an operation refuses with
+keyword-only and JSON-typed (int, str, bool, lists of them), checked against the signature
+before it runs (``params``: a value of the wrong type is a 400); an operation refuses with
 ``OperationError`` or a ``DomainError`` (its HTTP status from ``refusals.STATUS``), either's
 message one line for the operator.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bourse.domain.errors import DomainError
+from bourse.operations.params import ParamError, coerce, kinds
 from bourse.operations.refusals import status_of
 from bourse.services.bundle import Services
 
@@ -65,6 +67,11 @@ class Operation:
             inspect.signature(self.fn).bind(services, **params)
         except TypeError as exc:
             raise OperationError(f"{self.name}: {exc}") from None
+        declared = kinds(self.fn)
+        try:
+            params = {k: coerce(k, v, declared[k]) for k, v in params.items()}
+        except ParamError as exc:
+            raise OperationError(str(exc)) from None
         try:
             result = self.fn(services, **params)
         except DomainError as exc:
