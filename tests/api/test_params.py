@@ -117,10 +117,11 @@ def test_idempotent_client_order_id(trader) -> None:  # type: ignore[no-untyped-
         trader.post("/api/v3/order", **BUY, quantity="0.001", price="20000", newClientOrderId="c1")
     )
     assert again["orderId"] == first["orderId"]
-    err(
+    other = err(
         trader.post("/api/v3/order", **BUY, quantity="0.002", price="20000", newClientOrderId="c1"),
         33333,
-    )
+    )  # named as the client sent it
+    assert other["msg"] == "newClientOrderId 'c1' was already used with different parameters"
     err(
         trader.post(
             "/api/v3/order", **BUY, quantity="0.002", price="20000", newClientOrderId="bad id!"

@@ -297,7 +297,7 @@ def test_every_command_same_output_live_and_stopped(exchange: Exchange) -> None:
         ("accounts open --kind BROKER_SUB --parent 999999", "account 999999 does not exist"),
         (
             "deposit 101 USDT 2 --tx-ref t1",
-            "client id 't1' was already used with different parameters",
+            "transaction reference 't1' was already credited with another account, asset or amount",
         ),
         (
             "accounts show 99999999999999999999999",
@@ -447,7 +447,8 @@ def test_refusals_answer_400_404_or_409(exchange: Exchange) -> None:
         # a conflict with the current state
         (409, "accounts.deposit",
          {"account": user, "asset": "USDT", "amount": "2", "tx_ref": f"st-{user}"},
-         f"client id 'st-{user}' was already used with different parameters"),
+         f"transaction reference 'st-{user}' was already credited with another account, asset "
+         "or amount"),
         (409, "brokers.apply", {"account": master},
          f"account {master} has already applied as a broker"),
         (409, "brokers.reject", {"broker": broker}, "cannot reject a broker that is APPROVED"),

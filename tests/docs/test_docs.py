@@ -75,8 +75,8 @@ PROMISED: dict[str, list[str]] = {
         r'^\{"code":700003,"msg":"account 3, chain deposits/withdrawals clearing, is a system '
         r'account and takes no deposit"\} 400$',
         r'^\{"code":700003,"msg":"account: expected a whole number, got \'abc\'"\} 400$',
-        r'^\{"code":700003,"msg":"client id \'docs-1\' was already used with different '
-        r'parameters"\} 409$',
+        r'^\{"code":700003,"msg":"transaction reference \'docs-1\' was already credited with '
+        r'another account, asset or amount"\} 409$',
         r'^\{"status": ?"ok"\}$',
         r'^\{"ready": ?true,',
         r"^x-request-id: docs-ping-1",

@@ -58,7 +58,7 @@ def test_refusals(world: WalletWorld) -> None:
         world.alice, "SPOT", "FUTURES", "USDT", u("USDT", "4"), client_id="c1"
     )
     assert a.id == b.id and world.available(world.alice, "USDT") == u("USDT", "6")
-    with pytest.raises(IdempotencyConflict):
+    with pytest.raises(IdempotencyConflict, match="^clientTranId 'c1' was already used with"):
         world.wallet.universal_transfer(
             world.alice, "SPOT", "FUTURES", "USDT", u("USDT", "5"), client_id="c1"
         )

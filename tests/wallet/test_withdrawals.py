@@ -282,7 +282,7 @@ def test_retry_with_the_same_withdraw_order_id_reserves_once(world: WalletWorld)
     )
     assert again.id == first.id
     assert world.locked(world.alice, "USDT") == amt
-    with pytest.raises(IdempotencyConflict):
+    with pytest.raises(IdempotencyConflict, match="^withdrawOrderId 'wd-1' was already used"):
         world.wallet.withdraw(world.alice, "USDT", "TRX", DEST_TRX, amt + 1, client_id="wd-1")
     # bob's "wd-1" is his own
     world.fund(world.bob, "USDT", "100")

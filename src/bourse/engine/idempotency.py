@@ -19,6 +19,17 @@ from bourse.engine.clock import Clock
 #: (scope, account, client id) -> (fingerprint, result id)
 Keys = dict[tuple[str, int, str], tuple[str, int]]
 
+#: the refusal of a client id reused with other parameters, by scope, in the words of what the
+#: client sent (the MEXC parameter, a deposit's transaction reference); ``{id}`` is the id
+CONFLICT = {
+    "order": "newClientOrderId {id} was already used with different parameters",
+    "transfer": "clientTranId {id} was already used with different parameters",
+    "withdraw": "withdrawOrderId {id} was already used with different parameters",
+    "deposit": "transaction reference {id} was already credited with another account, asset "
+    "or amount",
+    "rebate": "rebate settlement {id} was already paid with other payouts",
+}
+
 
 def fingerprint(*parts: object) -> str:
     """A short, stable digest of a command's parameters."""
@@ -40,9 +51,8 @@ class Idempotency:
         if hit is None:
             return None
         if hit[0] != fp:
-            raise IdempotencyConflict(
-                f"client id {client_id!r} was already used with different parameters"
-            )
+            words = CONFLICT.get(scope, "client id {id} was already used with different parameters")
+            raise IdempotencyConflict(words.format(id=repr(client_id)))
         return hit[1]
 
     def remember(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from bourse.domain.accounts import AccountKind
-from bourse.domain.errors import DomainError
+from bourse.domain.errors import DomainError, IdempotencyConflict
 from bourse.domain.money import format_units, to_units
 from bourse.engine import Engine
 from bourse.engine import commands as c
@@ -118,8 +118,12 @@ def credit(
                 f"the faucet gives at most {format_units(limit, scale)} {code} per account a "
                 f"day; {format_units(max(limit - used, 0), scale)} {code} left for {account}"
             )
-        try:  # a repeated request id with another grant: IdempotencyConflict
+        try:
             credited = bool(engine.execute(c.CreditDeposit(account, code, units, ref)))
+        except IdempotencyConflict as exc:  # in the words of what the caller sent
+            raise FaucetRefused(
+                f"request id {request_id!r} was already used with another asset or amount"
+            ) from exc
         except DomainError as exc:
             raise FaucetRefused(exc.message or type(exc).__name__) from exc
         if credited:
