@@ -372,14 +372,21 @@ def test_operator_credential_required(exchange: Exchange) -> None:
         )
         assert ok.status_code == 200 and isinstance(ok.json(), list)
         absent = client.post("/admin/v1/accounts/open", json={})
-        assert absent.status_code == 401 and absent.json()["code"] == 700001
-        # a user's API key is not an operator credential, whatever header carries it
+        assert (absent.status_code, absent.json()) == (
+            401,
+            {"code": 700001, "msg": "operator credential required"},
+        )
+        # a user's API key is not an operator credential, whatever header carries it; a wrong
+        # credential is refused as such (its sender knows it sent one: nothing new to learn)
         wrong = client.post(
             "/admin/v1/accounts/open",
             json={},
             headers={"Authorization": "Bearer bop_wrong", "X-MEXC-APIKEY": "x"},
         )
-        assert wrong.status_code == 401
+        assert (wrong.status_code, wrong.json()) == (
+            401,
+            {"code": 700001, "msg": "operator credential refused"},
+        )
         unknown = client.post(
             "/admin/v1/accounts/nothing", json={}, headers={"Authorization": f"Bearer {token}"}
         )
@@ -486,7 +493,17 @@ def test_cli_with_a_wrong_credential_fails_in_one_line(exchange: Exchange, tmp_p
         err = side.bourse("accounts", "list", code=1)
     finally:
         path.write_text(good)
-    assert err.count("\n") == 1 and "operator credential required" in err
+    # refused, not "required": it was sent, and the file it came from is named
+    assert err == f"error: the running server refused the operator credential in {path}\n"
+    # a stopped server's database needs no credential: the same file changes nothing there
+    stopped = exchange.stopped.home / "operator.token"
+    kept = stopped.read_text()
+    stopped.write_text("bop_not_the_servers\n")
+    try:
+        listed = exchange.stopped.bourse("accounts", "list", "--json")  # exits 0
+        assert isinstance(json.loads(listed), list)
+    finally:
+        stopped.write_text(kept)
 
 
 def test_a_value_of_the_wrong_type_is_one_plain_line_live_and_stopped(exchange: Exchange) -> None:

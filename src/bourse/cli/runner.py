@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import getpass
 import socket
+from pathlib import Path
 from typing import Any
 
 from bourse.cli.common import db_url, direct_config, fail, open_platform, safe_url
-from bourse.operations.home import PREFIX, home_for, read_token
+from bourse.operations.home import PREFIX, TOKEN_FILE, home_for, read_token
 from bourse.operations.runtime import running_server
 
 #: seconds to wait for a running server's answer (connect: 5)
@@ -75,6 +76,8 @@ def _remote(
         raise fail(f"a server runs at {base} but {home} holds no operator.token readable by you")
     import httpx
 
+    token_path = Path(home) / TOKEN_FILE
+
     group, _, verb = name.partition(".")
     try:
         r = httpx.post(
@@ -89,6 +92,8 @@ def _remote(
         data = r.json()
     except ValueError:
         data = None
+    if r.status_code == 401:  # the command always sends the credential it read
+        raise fail(f"the running server refused the operator credential in {token_path}")
     if r.status_code != 200:
         msg = data.get("msg") if isinstance(data, dict) else None
         raise fail(msg or f"the server at {base} answered HTTP {r.status_code}")

@@ -72,7 +72,9 @@ def admin_routes(
                 outcome="refused",
                 detail="wrong or missing operator credential",
             )
-            return _error(401, AUTH_FAILED, "operator credential required")
+            # the caller knows whether it sent one: saying which tells it nothing new
+            said = "operator credential refused" if given else "operator credential required"
+            return _error(401, AUTH_FAILED, said)
         try:
             body = await request.body()
             params: Any = json.loads(body) if body.strip() else {}
