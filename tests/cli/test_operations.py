@@ -169,6 +169,9 @@ def scenario(side: Side) -> list[tuple[str, str]]:
     run("brokers", "reject", str(bid), code=1)  # approved: no longer an application
     run("brokers", "set-rate", str(bid), "25%", "--json")
     run("brokers", "set-rate", str(bid), code=1)  # neither a rate nor --ppm
+    run("brokers", "set-rate", str(bid), "250%", code=1)  # above 100%, in the units typed
+    run("brokers", "set-rate", str(bid), "2.5", code=1)
+    run("brokers", "set-rate", str(bid), "--ppm", "2000000", code=1)
     run("brokers", "bind", created["api_key"], str(bid))
     run("brokers", "bind", created["api_key"], str(bid), code=1)  # once per key, ever
     run("brokers", "keys", str(bid))
@@ -298,6 +301,15 @@ def test_every_command_same_output_live_and_stopped(exchange: Exchange) -> None:
         (
             "deposit 101 USDT 2 --tx-ref t1",
             "transaction reference 't1' was already credited with another account, asset or amount",
+        ),
+        ("brokers set-rate 1 250%", "rebate rate must be between 0 and 100% (got 250%)"),
+        (
+            "brokers set-rate 1 2.5",
+            "rebate rate must be between 0 and 1, that is 100% (got 2.5, that is 250%)",
+        ),
+        (
+            "brokers set-rate 1 --ppm 2000000",
+            "rebate rate must be between 0 and 1000000 ppm (got 2000000)",
         ),
         (
             "accounts show 99999999999999999999999",

@@ -141,7 +141,7 @@ def check_rate(rate_ppm: int) -> int:
     if isinstance(rate_ppm, bool) or not isinstance(rate_ppm, int):
         raise InvalidParameter("rebate rate must be an integer number of ppm")
     if not 0 <= rate_ppm <= RATE_DENOM:
-        raise InvalidParameter("rebate rate must be between 0 and 1000000 ppm")
+        raise InvalidParameter(f"rebate rate must be between 0 and 1000000 ppm (got {rate_ppm})")
     return rate_ppm
 
 

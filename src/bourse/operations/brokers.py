@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from bourse.domain.brokers import BrokerStatus
-from bourse.domain.money import to_units
+from bourse.domain.fees import RATE_DENOM
+from bourse.domain.money import format_units, to_units
 from bourse.oauth.clients import ClientError, check_redirect_uris, register_for_broker
 from bourse.oauth.management import ClientManager
 from bourse.operations.registry import OperationError, operation
@@ -18,11 +19,19 @@ from bourse.services.bundle import Services
 
 
 def parse_rate(text: str) -> int:
-    """ "30%", "0.3" -> 300000 ppm (exact; at most 4 decimals of a percent)."""
+    """ "30%", "0.3" -> 300000 ppm (exact; at most 4 decimals of a percent). A rate above 100%
+    is refused in the form it was given ("250%", "2.5"), not in ppm nobody typed."""
     t = text.strip()
-    if t.endswith("%"):
-        return to_units(t[:-1], 4, field="rate")
-    return to_units(t, 6, field="rate")
+    percent = t.endswith("%")
+    ppm = to_units(t[:-1], 4, field="rate") if percent else to_units(t, 6, field="rate")
+    if ppm > RATE_DENOM:
+        shown = f"{format_units(ppm, 4)}%"
+        if percent:
+            raise OperationError(f"rebate rate must be between 0 and 100% (got {shown})")
+        raise OperationError(
+            f"rebate rate must be between 0 and 1, that is 100% (got {t}, that is {shown})"
+        )
+    return ppm
 
 
 def info(b: Any, rate_ppm: int) -> dict[str, Any]:
