@@ -29,6 +29,7 @@ from typer.testing import CliRunner
 
 from bourse.cli import app
 from bourse.operations import OPERATIONS
+from bourse.operations.dburl import safe_url
 from bourse.operations.home import read_token
 from bourse.operations.runtime import running_server
 from bourse.store.audit_tables import operator_audit
@@ -580,6 +581,17 @@ def test_unexpected_error_is_one_line_unless_debug(exchange: Exchange) -> None:
     assert err.count("\n") == 1 and err.startswith("error:")
 
 
+def test_chain_deposit_without_a_running_server_names_the_database(exchange: Exchange) -> None:
+    """The stopped side: no demo runs for its database, so nothing is sent anywhere (not to
+    another exchange's demo on port 8080)."""
+    side = exchange.stopped
+    err = side.bourse("chain-deposit", "USDT", "100", "--account", "999999", code=1)
+    assert err == (
+        f"error: no server runs for {safe_url(side.url)}: chain deposits go to a running "
+        "`bourse serve --demo` (scripts/run), or give --url\n"
+    ), err
+
+
 def test_commands_find_the_running_server_from_a_subdirectory(
     exchange: Exchange, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -599,9 +611,12 @@ def test_commands_find_the_running_server_from_a_subdirectory(
     assert "no demo credentials in this database" in cli("demo-credentials", "--json", code=1)
     data = json.loads(cli("status", "--json"))
     assert data["running"] and data["url"] == side.base and data["home"] == str(side.home)
-    # chain-deposit sends to that server too (not to port 8080): without --demo it answers 404
+    # chain-deposit sends to that server too (not to port 8080): without --demo it has no sandbox
     err = cli("chain-deposit", "USDT", "1", "--account", "100", code=1)
-    assert "Not Found" in err, err
+    assert err == (
+        f"error: the server at {side.base} has no sandbox: chain deposits need `bourse serve "
+        "--demo`\n"
+    ), err
 
 
 def test_a_server_nobody_announced_refuses_writes_in_seconds(

@@ -128,6 +128,16 @@ def test_chain_deposit_says_what_happened_in_one_line_and_json_on_demand(demo: D
     assert re.fullmatch(r"credited 20 USDT to \S+ \(\w+, tx \w+, (\d+)/\1 confirmations\)\n", done)
     dep = demo.cli_json("chain-deposit", "USDT", "10", "--account", acc, "--confirm")
     assert dep["credited"] is True and dep["amount"] == "10" and dep["status"] == 5
+    # a refusal is its message alone (not the JSON it came in), as bourse deposit says it
+    for account, said in [
+        ("999999", "account 999999 does not exist"),
+        ("3", "account 3 cannot receive deposits"),  # a system account
+    ]:
+        err = demo.cli("chain-deposit", "USDT", "100", "--account", account, code=1)
+        assert err == f"error: {said}\n", err
+    assert demo.cli("deposit", "999999", "USDT", "100", code=1) == (
+        "error: account 999999 does not exist\n"
+    )
 
 
 # --- the faucet ----------------------------------------------------------------------------

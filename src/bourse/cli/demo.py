@@ -13,10 +13,11 @@ from bourse.cli.common import (
     db_url,
     fail,
     print_json,
+    safe_url,
 )
 from bourse.cli.runner import run
 from bourse.cli.serve import print_banner
-from bourse.operations.home import home_for
+from bourse.operations.home import find_home, home_for
 from bourse.operations.runtime import running_server
 
 
@@ -56,7 +57,15 @@ def chain_deposit(
     if url is None:
         database = db_url(db)
         server = running_server(home_for(database), database)
-        url = server.url if server is not None else DEFAULT_URL
+        if server is not None:
+            url = server.url
+        elif db is None and find_home() is None:  # nothing names an exchange: the demo's port
+            url = DEFAULT_URL
+        else:  # never to another exchange than the one named (a demo on port 8080)
+            raise fail(
+                f"no server runs for {safe_url(database)}: chain deposits go to a running "
+                "`bourse serve --demo` (scripts/run), or give --url"
+            )
     params: dict[str, str] = {"coin": coin.upper(), "amount": amount, "memo": memo}
     if confirm:
         params["confirm"] = "true"
@@ -67,8 +76,15 @@ def chain_deposit(
         r = httpx.post(f"{url}/sandbox/deposit", params=params, timeout=30)
     except httpx.HTTPError as exc:
         raise fail(f"cannot reach {url}: {exc or type(exc).__name__}") from exc
+    if r.status_code == 404:  # no such route: not a demo
+        raise fail(f"the server at {url} has no sandbox: chain deposits need `bourse serve --demo`")
     if r.status_code != 200:
-        raise fail(r.text)
+        try:
+            answer = r.json()
+        except ValueError:
+            answer = None
+        msg = answer.get("msg") if isinstance(answer, dict) else None
+        raise fail(msg or f"the server at {url} answered HTTP {r.status_code}")
     dep = r.json()
     if as_json:
         print_json(dep)

@@ -32,7 +32,9 @@ class Deposits(WalletBase):
         if not net.deposit_enable:
             raise NetworkNotSupported(f"deposits of {net.coin} on {net.id} are suspended")
         acc = self.engine.read(lambda e: e.wallet.accounts.get(account))
-        if acc is None or acc.kind is AccountKind.SYSTEM:
+        if acc is None:
+            raise InvalidParameter(f"account {account} does not exist")
+        if acc.kind is AccountKind.SYSTEM:
             raise InvalidParameter(f"account {account} cannot receive deposits")
         return self.chain.deposit_address(account, net)
 
