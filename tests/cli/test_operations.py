@@ -530,6 +530,9 @@ def test_a_value_of_the_wrong_type_is_one_plain_line_live_and_stopped(exchange: 
         ), err
 
 
+UNSTORABLE = "holds a NUL character or text that is not UTF-8"
+
+
 def test_an_operation_refuses_a_parameter_of_the_wrong_type_live_and_stopped(
     exchange: Exchange, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -550,10 +553,20 @@ def test_an_operation_refuses_a_parameter_of_the_wrong_type_live_and_stopped(
         ("keys.create", {"account": user, "permissions": "SPOT_DEAL_READ"},
          "permissions: expected a list of strings, got 'SPOT_DEAL_READ'"),
         ("accounts.search", {"limit": "ten"}, "limit: expected a whole number, got 'ten'"),
+        # text the store cannot hold (a NUL; a lone surrogate, from a JSON escape or a command
+        # line's bytes that are not UTF-8) failed the engine's whole batch at its commit (503)
+        ("accounts.open", {"name": "a\x00b"}, f"name: {UNSTORABLE}"),
+        ("accounts.open", {"name": "a\ud800b"}, f"name: {UNSTORABLE}"),
+        ("keys.create", {"account": user, "permissions": ["SPOT_DEAL_READ\x00"]},
+         f"permissions: {UNSTORABLE}"),
     ]  # fmt: skip
     for name, params, msg in cases:
         group, _, verb = name.partition(".")
-        r = httpx.post(f"{live.base}/admin/v1/{group}/{verb}", json=params, headers=auth)
+        r = httpx.post(
+            f"{live.base}/admin/v1/{group}/{verb}",
+            content=json.dumps(params).encode(),  # "\ud800" as JSON writes it, escaped
+            headers={**auth, "content-type": "application/json"},
+        )
         assert (r.status_code, r.json()) == (400, {"code": 700003, "msg": msg}), (name, r.text)
     # the same refusals through the command's runner, to the server and on the stopped database
     from bourse.cli.runner import run

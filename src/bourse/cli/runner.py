@@ -11,6 +11,7 @@ runs the operation and closes it. Either way a refusal ends the command with one
 from __future__ import annotations
 
 import getpass
+import json
 import socket
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,14 @@ def _remote(
     try:
         r = httpx.post(
             f"{base}{PREFIX}/{group}/{verb}",
-            json=body,
-            headers={"Authorization": f"Bearer {token}", "X-Bourse-Actor": actor()},
+            # JSON's escapes, not httpx's UTF-8: a command line's bytes that are not UTF-8
+            # arrive as lone surrogates, which UTF-8 cannot encode and the server refuses
+            content=json.dumps(body).encode(),
+            headers={
+                "Authorization": f"Bearer {token}",
+                "X-Bourse-Actor": actor(),
+                "Content-Type": "application/json",
+            },
             timeout=httpx.Timeout(timeout, connect=5.0),
         )
     except httpx.HTTPError as exc:

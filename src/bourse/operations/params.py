@@ -4,7 +4,9 @@ number sent as text read) before the operation runs.
 A value of the wrong type could never succeed, so it is refused as such (400, ``account:
 expected a whole number, got 'abc'``) rather than reaching the operation, where ``"abc"`` would
 only name no account (404). The kinds are those of the registry: int, str, bool, lists of
-strings, each possibly optional.
+strings, each possibly optional. Text must be storable as it is (``domain.text``): a NUL or a
+lone surrogate (from a JSON escape, or a command line's bytes that are not UTF-8) would fail
+the engine's whole batch at its commit, with every other command in it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import types
 import typing
 from collections.abc import Callable
 from typing import Any
+
+from bourse.domain.text import storable
 
 #: a whole number as text (``"105"``); its range is checked once read
 _WHOLE = re.compile(r"[+-]?\d{1,40}")
@@ -64,15 +68,35 @@ def coerce(name: str, value: Any, kind: Any) -> Any:
         raise ParamError(f"{name}: expected true or false, got {shown(value)}")
     if kind is str:
         if isinstance(value, str):
-            return value
+            return _text(name, value)
         if isinstance(value, int) and not isinstance(value, bool):  # a tx reference 123
             return str(value)
         raise ParamError(f"{name}: expected a string, got {shown(value)}")
     if typing.get_origin(kind) is list and typing.get_args(kind) == (str,):
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return value
+            return [_text(name, v) for v in value]
         raise ParamError(f"{name}: expected a list of strings, got {shown(value)}")
+    _texts(name, value)
     return value
+
+
+def _text(name: str, value: str) -> str:
+    if not storable(value):
+        raise ParamError(f"{name}: holds a NUL character or text that is not UTF-8")
+    return value
+
+
+def _texts(name: str, value: Any) -> None:
+    """Every string in a JSON value of an undeclared kind (keys too) storable."""
+    if isinstance(value, str):
+        _text(name, value)
+    elif isinstance(value, list):
+        for v in value:
+            _texts(name, v)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _texts(name, k)
+            _texts(name, v)
 
 
 def _whole(name: str, value: Any) -> int:
