@@ -6,14 +6,19 @@ as "engine unavailable" by an engine that can no longer write."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
 
 from bourse.bus.gateway import CommandClient
 from bourse.engine import commands as c
 from bourse.engine.trace import Trace
-from bourse.store.db import make_engine
 from tests.faults.serve import World
-from tests.scale.topology import ACTIVE, STANDBY, Topology, logs, stored_transfers
+from tests.scale.topology import (
+    ACTIVE,
+    STANDBY,
+    Topology,
+    kill_writer_session,
+    logs,
+    stored_transfers,
+)
 from tests.support.nats import NATS_URL
 
 pytestmark = pytest.mark.slow
@@ -21,25 +26,6 @@ pytestmark = pytest.mark.slow
 AMOUNT = 7_654_321
 #: commands sent at once right after the active engine's session is killed
 BURST = 24
-
-
-def _kill_writer_session(url: str) -> int:
-    """pg_terminate_backend on the session holding this database's writer lock: how many."""
-    db = make_engine(url)
-    try:
-        with db.begin() as conn:
-            return len(
-                conn.execute(
-                    text(
-                        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l "
-                        "JOIN pg_database d ON d.oid = l.database "
-                        "WHERE l.locktype = 'advisory' AND l.granted "
-                        "AND d.datname = current_database()"
-                    )
-                ).all()
-            )
-    finally:
-        db.dispose()
 
 
 def test_an_engine_that_loses_the_writer_lock_stops_and_exits(
@@ -57,7 +43,7 @@ def test_an_engine_that_loses_the_writer_lock_stops_and_exits(
             )
 
         assert isinstance(transfer(0).result(30), int), logs(active)
-        assert _kill_writer_session(world.url) == 1
+        assert kill_writer_session(world.url) == 1
         sent = [transfer(k) for k in range(1, BURST + 1)]
         code = active.proc.wait(15)
         assert code != 0, logs(active)

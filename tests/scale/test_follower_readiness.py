@@ -15,15 +15,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from bourse.bootstrap import open_platform
 from bourse.bus.heartbeat import INTERVAL_S, SILENCE_S, Listener
 from bourse.bus.nats import NatsBus
 from bourse.config import Config
 from bourse.services.apikeys import generate_server_key
-from bourse.store.db import make_engine
 from tests.faults.serve import World
+from tests.scale.topology import kill_writer_session
 from tests.support.databases import create_pg_database, drop_pg_database, pg_template
 from tests.support.nats import NATS_URL, unique_name
 from tests.support.process import Proc
@@ -115,25 +114,6 @@ def test_a_follower_is_ready_only_while_it_hears_its_writer(world: World, bus_na
     print(f"503 {noticed:.1f} s after the writer died")
 
 
-def _kill_writer_session(url: str) -> int:
-    """pg_terminate_backend on the session holding this database's writer lock: how many."""
-    db = make_engine(url)
-    try:
-        with db.begin() as conn:
-            return len(
-                conn.execute(
-                    text(
-                        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l "
-                        "JOIN pg_database d ON d.oid = l.database "
-                        "WHERE l.locktype = 'advisory' AND l.granted "
-                        "AND d.datname = current_database()"
-                    )
-                ).all()
-            )
-    finally:
-        db.dispose()
-
-
 def test_a_fenced_writer_stops_beating(world: World, bus_name: str) -> None:
     config = Config(
         database_url=world.url,
@@ -150,7 +130,7 @@ def test_a_fenced_writer_stops_beating(world: World, bus_name: str) -> None:
             while listener.heard.problem("writer") is not None:
                 assert time.monotonic() < deadline, listener.heard.problem("writer")
                 time.sleep(0.05)
-            assert _kill_writer_session(world.url) == 1
+            assert kill_writer_session(world.url) == 1
             # the store notices within its own heartbeat (a second), then no beat goes out
             deadline = time.monotonic() + 5
             while listener.heard.silence()[0] < 3 * INTERVAL_S:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import ccxt
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bourse.bus.nats import NatsBus
 from bourse.store import tables as t
@@ -94,6 +94,25 @@ def stored_transfers(url: str, account: int, amount: int) -> int:
                         t.transfers.c.from_account == account, t.transfers.c.amount == amount
                     )
                 ).scalar_one()
+            )
+    finally:
+        db.dispose()
+
+
+def kill_writer_session(url: str) -> int:
+    """pg_terminate_backend on the session holding this database's writer lock: how many."""
+    db = make_engine(url)
+    try:
+        with db.begin() as conn:
+            return len(
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l "
+                        "JOIN pg_database d ON d.oid = l.database "
+                        "WHERE l.locktype = 'advisory' AND l.granted "
+                        "AND d.datname = current_database()"
+                    )
+                ).all()
             )
     finally:
         db.dispose()

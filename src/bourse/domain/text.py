@@ -13,8 +13,11 @@ from urllib.parse import unquote_to_bytes
 
 def storable(text: str) -> bool:
     """Whether ``text`` holds no NUL character and encodes as UTF-8."""
-    if "\x00" in text:
-        return False
+    return "\x00" not in text and encodable(text)
+
+
+def encodable(text: str) -> bool:
+    """Whether ``text`` encodes as UTF-8 (holds no lone surrogate)."""
     if text.isascii():
         return True
     try:

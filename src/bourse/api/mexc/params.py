@@ -32,6 +32,7 @@ from bourse.api.mexc.errors import (
     invalid,
     missing,
 )
+from bourse.domain.text import encodable
 
 INT64_MAX = 2**63 - 1
 #: latest time parameter accepted (3000-01-01 UTC): keeps calendar arithmetic in range
@@ -103,18 +104,6 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _utf8(text: str) -> bool:
-    """Whether ``text`` is characters only: JSON's ``\\ud800`` escapes decode to a lone
-    surrogate, which no UTF-8 database column or answer can hold."""
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def body_is_json(body: bytes) -> bool:
     """Whether ``body`` is JSON (by content: a form body never starts with ``{`` or ``[``)."""
     return body.lstrip()[:1] in (b"{", b"[")
@@ -144,7 +133,7 @@ def collect(query: bytes, body: bytes, content_type: str = "") -> tuple[dict[str
         for k, v in data.items():
             s = _to_str(v)
             if s is not None:
-                if not (_utf8(k) and _utf8(s)):  # a lone surrogate escape ("\ud800")
+                if not (encodable(k) and encodable(s)):  # a lone surrogate escape ("\ud800")
                     raise ApiError(ILLEGAL_CHARACTERS, "Illegal characters found in the body.")
                 body_params[str(k)] = s
     else:
