@@ -181,21 +181,21 @@ class Withdrawals(WalletBase):
 
     def approve_withdrawal(self, withdrawal_id: int) -> Withdrawal:
         """Operator: release a withdrawal from review to the broadcast queue."""
-        self._in_review(withdrawal_id)
-        try:
-            approved: Withdrawal = self.engine.execute(c.ApproveWithdrawal(withdrawal_id))
-        except InvalidParameter as exc:  # approved or rejected in the meantime
-            raise WithdrawalNotCancelable(str(exc)) from exc
-        return approved
+        return self._review(withdrawal_id, c.ApproveWithdrawal(withdrawal_id))
 
     def reject_withdrawal(self, withdrawal_id: int) -> Withdrawal:
         """Operator: refuse a withdrawal in review (it ends CANCELED, the reserve released)."""
+        return self._review(withdrawal_id, c.RejectWithdrawal(withdrawal_id))
+
+    def _review(self, withdrawal_id: int, decision: c.Command) -> Withdrawal:
+        """An operator's ``decision`` on a withdrawal in review; the engine checks the review
+        again with it, and one approved or rejected in the meantime is refused as final."""
         self._in_review(withdrawal_id)
         try:
-            rejected: Withdrawal = self.engine.execute(c.RejectWithdrawal(withdrawal_id))
+            decided: Withdrawal = self.engine.execute(decision)
         except InvalidParameter as exc:  # approved or rejected in the meantime
             raise WithdrawalNotCancelable(str(exc)) from exc
-        return rejected
+        return decided
 
     def withdraw_history(
         self,
