@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bourse.domain.text import storable, storable_encoded
+from bourse.domain.text import storable, storable_encoded, storable_fields
 
 
 @pytest.mark.parametrize(
@@ -42,3 +42,13 @@ def test_storable(text: str, ok: bool) -> None:
 )
 def test_storable_encoded(raw: bytes, ok: bool) -> None:
     assert storable_encoded(raw) is ok
+
+
+def test_storable_fields_checks_every_name_and_every_text_value() -> None:
+    upload = object()  # a file's value is not text: only its field's name is checked
+    assert storable_fields([("a", "1"), ("b", "café"), ("file", upload)])
+    assert storable_fields([])
+    assert not storable_fields([("a", "1"), ("b", "x\x00")])
+    assert not storable_fields([("a\x00", "1")])
+    assert not storable_fields([("a", "\ud800")])
+    assert not storable_fields([("f\x00", upload)])

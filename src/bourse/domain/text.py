@@ -8,12 +8,19 @@ would be taken as U+FFFD, silently. Such input is refused where it comes in.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from urllib.parse import unquote_to_bytes
 
 
 def storable(text: str) -> bool:
     """Whether ``text`` holds no NUL character and encodes as UTF-8."""
     return "\x00" not in text and encodable(text)
+
+
+def storable_fields(fields: Iterable[tuple[str, object]]) -> bool:
+    """Whether every name of a parsed form's ``fields``, and every value that is text (not a
+    file), is ``storable``."""
+    return all(storable(k) and (not isinstance(v, str) or storable(v)) for k, v in fields)
 
 
 def encodable(text: str) -> bool:

@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from bourse.domain.text import storable, storable_encoded
+from bourse.domain.text import storable, storable_encoded, storable_fields
 from bourse.oauth.server import AuthServer, HttpRequest, OAuthResponse
 from bourse.services.throttle import Throttled, client_ip
 
@@ -106,11 +106,9 @@ class Endpoints:
         ):
             return _json_error("invalid_request", UNSTORABLE)
         form = await request.form()
-        items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
-        if not _basic_readable(request.headers) or not all(
-            storable(k) and storable(v) for k, v in items
-        ):
+        if not (_basic_readable(request.headers) and storable_fields(form.multi_items())):
             return _json_error("invalid_request", UNSTORABLE)
+        items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
         uri = self.server.request_uri(request.url.path, "")
         peer = request.client.host if request.client else None
         ip = client_ip(

@@ -14,7 +14,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bourse.domain.text import storable, storable_encoded
+from bourse.domain.text import storable, storable_encoded, storable_fields
 from bourse.web import messages, pages
 
 
@@ -39,9 +39,8 @@ async def check(request: Request) -> None:
     ):
         raise Unreadable
     form = await request.form()  # kept too: the handler's ``request.form()`` is this one
-    for name, value in form.multi_items():
-        if not storable(name) or (isinstance(value, str) and not storable(value)):
-            raise Unreadable
+    if not storable_fields(form.multi_items()):
+        raise Unreadable
 
 
 def refused(template: str = "error.html") -> Response:
