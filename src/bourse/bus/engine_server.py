@@ -26,7 +26,8 @@ lock gets them all (``bourse engine`` exits, to come back as a standby).
 Heartbeat: from the same loop, the server publishes the engine's beat (``bus.heartbeat``) while
 it serves: not closing, and ``heartbeat.serves``: not fenced, the engine thread alive and
 responsive (it answered the probe each beat puts on its queue, or it is committing batch after
-batch: ``engine.liveness``, with ``heartbeat.STALL_S`` as the bound). Gateways are ready only while they hear it.
+batch: ``engine.liveness``, with ``heartbeat.STALL_S`` as the bound). Gateways are ready only
+while they hear it.
 """
 
 from __future__ import annotations

@@ -10,10 +10,9 @@ the same server took ~25% more orders per second, and the other endpoints gained
 So a server pins itself by default (``auto``): to the CPU the scheduler started it on, unless
 another Bourse server on this host is pinned there (``bourse.cli.cpu_host``: then to the CPU
 the fewest are pinned to), or, for the processes of ``bourse serve --workers``, one CPU each in
-turn. ``--cpu none`` leaves the
-placement to the scheduler (a host whose other work would crowd that CPU); ``--cpu N`` picks
-it. The pin must come before the process starts a thread: a thread inherits its creator's CPUs
-when it starts, and a thread already running keeps its own.
+turn. ``--cpu none`` leaves the placement to the scheduler (a host whose other work would crowd
+that CPU); ``--cpu N`` picks it. The pin must come before the process starts a thread: a
+thread inherits its creator's CPUs when it starts, and a thread already running keeps its own.
 
 A pinned process also runs under ``SCHED_BATCH`` (inherited the same way), which turns off the
 scheduler's wake-up preemption. Without it, a thread woken by another of the same process

@@ -41,11 +41,11 @@ def pinned_servers() -> dict[int, int]:
     return out
 
 
-def pinned_server_pids(proc: Path = Path("/proc")) -> dict[int, int]:
+def pinned_server_pids() -> dict[int, int]:
     """PID -> CPU of every other Bourse server on this host pinned to one CPU alone."""
     out: dict[int, int] = {}
     me = os.getpid()
-    for entry in proc.iterdir():
+    for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == me:
             continue
         try:  # a process may end while we look, or hide its details: skip it
