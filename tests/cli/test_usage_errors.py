@@ -1,5 +1,6 @@
 """A bad command line is one line on stderr (exit 2), as every other error of ``bourse`` is:
-click's message and where to look, not its framed box of several lines."""
+click's message and where to look, not its framed box of several lines. A negative number where
+an argument goes is no bad command line: it is the value, refused (exit 1) like any bad one."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import subprocess
 import sys
 
 import pytest
+import typer
+
+from bourse.cli import app
+from bourse.cli.common import Command, negatives_as_values
 
 
 @pytest.mark.parametrize(
@@ -30,19 +35,74 @@ import pytest
     ],
 )
 def test_a_bad_command_line_is_one_line(argv: list[str], says: str, tmp_path: object) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "bourse.cli", *argv],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "BOURSE_HOME": str(tmp_path), "COLUMNS": "80"},
-    )
+    proc = _bourse(argv, tmp_path)
     assert proc.returncode == 2, proc
     assert proc.stdout == ""
     assert proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stderr.startswith("error: ") and says in proc.stderr, proc.stderr
     assert "--help)" in proc.stderr and "╭" not in proc.stderr
     assert "Input should" not in proc.stderr and "Invalid value" not in proc.stderr
+
+
+def _bourse(argv: list[str], home: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bourse.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "BOURSE_HOME": str(home), "COLUMNS": "80"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("before", "value", "after", "says"),
+    [
+        (["deposit", "100", "USDT"], "-5", [], "amount cannot be negative"),
+        (["deposit", "100", "USDT"], "-0.5", ["--json"], "amount cannot be negative"),
+        (["deposit", "--tx-ref", "-1", "100", "USDT"], "-1e3", [], "amount cannot be negative"),
+        (["brokers", "set-rate", "1"], "-0.3", [], "rate cannot be negative"),
+        (["accounts", "show"], "-1", [], "account -1 does not exist"),
+        (["listings", "add-asset", "SOL"], "-2", [], "an asset's scale is 0 to 18, not -2"),
+    ],
+)
+def test_a_negative_number_is_the_value_it_is_refused_as_such(
+    before: list[str], value: str, after: list[str], says: str, tmp_path: object
+) -> None:
+    """``-5`` is no unknown option: the command refuses it as it refuses ``-- -5``, in one
+    line, exit 1 (a refusal, not a usage error)."""
+    db = ["--db", f"sqlite:///{tmp_path}/bourse.db"]
+    assert _bourse(["migrate", *db], tmp_path).returncode == 0
+    assert "opened account 100" in _bourse(["accounts", "open", *db], tmp_path).stdout
+    proc = _bourse([*before, value, *after, *db], tmp_path)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", f"error: {says}\n"), proc
+    escaped = _bourse([*before, *after, *db, "--", value], tmp_path)
+    assert (escaped.returncode, escaped.stderr) == (1, proc.stderr)
+
+
+@pytest.mark.parametrize(
+    ("args", "read"),
+    [
+        (["1", "USDT", "5", "--json"], ["1", "USDT", "5", "--json"]),  # untouched
+        (["1", "USDT", "-5", "--json"], ["--json", "--", "1", "USDT", "-5"]),
+        (["--tx-ref", "-1", "1", "USDT", "-.5"], ["--tx-ref", "-1", "--", "1", "USDT", "-.5"]),
+        (["--tx-ref=-1", "1", "-2e3", "X"], ["--tx-ref=-1", "--", "1", "-2e3", "X"]),
+        (["1", "-5", "--bogus", "X"], ["--bogus", "--", "1", "-5", "X"]),  # click refuses it
+        (["1", "--", "-x", "-5"], ["--", "1", "-x", "-5"]),
+        (["--tx-ref", "-1", "1", "USDT", "5"], ["--tx-ref", "-1", "1", "USDT", "5"]),
+    ],
+)
+def test_negative_numbers_are_moved_behind_a_double_dash(args: list[str], read: list[str]) -> None:
+    deposit = typer.main.get_command(app).commands["deposit"]  # type: ignore[attr-defined]
+    assert negatives_as_values(deposit.get_params(typer.Context(deposit)), args) == read
+
+
+def test_every_command_reads_negative_numbers_as_values() -> None:
+    def leaves(cmd: object) -> list[object]:
+        subs = getattr(cmd, "commands", None)
+        return [cmd] if subs is None else [c for s in subs.values() for c in leaves(s)]
+
+    commands = leaves(typer.main.get_command(app))
+    assert len(commands) > 40 and all(isinstance(c, Command) for c in commands)
 
 
 def test_a_group_without_its_command_shows_its_help() -> None:

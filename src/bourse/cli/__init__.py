@@ -28,9 +28,11 @@ import inspect
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
+from typer.models import CommandInfo
 
 # Start-up cost: a command that a running server serves answers in a fraction of a second, so
 # a command module imports at its top only what its options and its output need (typer, rich,
@@ -98,20 +100,28 @@ app.add_typer(listings_app, name="listings")
 app.add_typer(withdrawals_app, name="withdrawals")
 
 
-def _one_line_summaries(group: typer.Typer) -> None:
-    """A command's summary in ``--help`` lists is its docstring's first paragraph on one line:
-    typer's rich mode keeps the docstring's line breaks, which broke each summary mid-sentence
-    over two or three lines of the list."""
-    for info in group.registered_commands:
+def _commands(group: typer.Typer) -> Iterator[CommandInfo]:
+    """Every command of ``group`` and of its sub-groups."""
+    yield from group.registered_commands
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            yield from _commands(sub.typer_instance)
+
+
+def _finish(group: typer.Typer) -> None:
+    """Each command's summary in ``--help`` lists is its docstring's first paragraph on one
+    line (typer's rich mode keeps the docstring's line breaks, which broke each summary
+    mid-sentence over two or three lines of the list); each command reads ``-5`` where an
+    argument goes as a value (``common.Command``)."""
+    for info in _commands(group):
         doc = info.help or (info.callback.__doc__ if info.callback else None)
         if info.short_help is None and doc:
             info.short_help = " ".join(inspect.cleandoc(doc).split("\n\n")[0].split())
-    for sub in group.registered_groups:
-        if sub.typer_instance is not None:
-            _one_line_summaries(sub.typer_instance)
+        if info.cls in (None, typer.core.TyperCommand):
+            info.cls = common.Command
 
 
-_one_line_summaries(app)
+_finish(app)
 
 
 def main() -> None:

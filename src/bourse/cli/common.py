@@ -1,10 +1,13 @@
 """What every ``bourse`` sub-command shares: consoles, the ``--db``/``--json`` options, where
-the database is, the platform opener, tables that never cut a key, and the way errors end a
-command (one line, non-zero exit)."""
+the database is, the platform opener, tables that never cut a key, the command class that
+reads ``-5`` as a value, and the way errors end a command (one line, exit 1; a bad command
+line, exit 2)."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
@@ -132,6 +135,43 @@ def usage_error(exc: Exception) -> str:
         key, words = _BOUND[kind]
         return f"{name}: must be {words} {first.get('ctx', {}).get(key)}, got {given}"
     return text
+
+
+#: a negative number: click reads one as an unknown option (``No such option: -5``)
+_NEGATIVE = re.compile(r"-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def negatives_as_values(params: Sequence[Any], args: list[str]) -> list[str]:
+    """``args`` of a command with ``params``, rearranged when an argument is a negative number:
+    the options (with their values) first, then ``--`` and the arguments in their order, so
+    that click takes ``-5`` for the value it is; else ``args`` as given."""
+    options = [p for p in params if getattr(p, "param_type_name", "") == "option"]
+    names = {n for p in options for n in (*p.opts, *p.secondary_opts)}
+    valued = {n for p in options if not (p.is_flag or p.count) for n in p.opts}
+    front: list[str] = []
+    values: list[str] = []
+    rest = iter(args)
+    for arg in rest:
+        if arg == "--":
+            values.extend(rest)
+        elif arg in names or (arg[:1] == "-" and len(arg) > 1 and not _NEGATIVE.fullmatch(arg)):
+            front.append(arg)
+            if arg in valued:  # its value, whatever it looks like (``--limit -1``)
+                front.extend(itertools.islice(rest, 1))
+        else:
+            values.append(arg)
+    if not any(_NEGATIVE.fullmatch(v) for v in values):
+        return args
+    return [*front, "--", *values]
+
+
+class Command(typer.core.TyperCommand):
+    """A ``bourse`` command: a negative number where an argument goes is that argument
+    (``bourse deposit 100 USDT -5`` gets the refusal any bad amount gets, not a usage error
+    about an option ``-5``)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, negatives_as_values(self.get_params(ctx), args))
 
 
 def first_line(exc: BaseException) -> str:
