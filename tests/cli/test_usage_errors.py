@@ -114,3 +114,4 @@ def test_a_group_without_its_command_shows_its_help() -> None:
     )
     assert "open" in proc.stdout and "freeze" in proc.stdout
     assert "error" not in proc.stderr
+    assert proc.returncode == 2  # a command line that names no command (docs/operations.md)

@@ -69,6 +69,8 @@ PROMISED: dict[str, list[str]] = {
         r"^running at http://127\.0\.0\.1:\d+",
         r"^credited 1000 USDT to \d+",
         r"operator \(\S+\) +│ 127\.0\.0\.1 +│ demo\.credentials",
+        r"^error: amount cannot be negative\nexit 1\n"
+        r"error: No such option: --bogus \(see bourse deposit --help\)\nexit 2$",
         r'^\{"account": ?\d+, ?"asset": ?"USDT", ?"amount": ?"5"',
         r"^401$",
         r'^\{"code":700003,"msg":"account 999999 does not exist"\} 404$',

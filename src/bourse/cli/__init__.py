@@ -4,8 +4,9 @@ Every operator command runs an operation of ``bourse.operations``: through the r
 server's operator API when a server runs for the database (it says so in ``$BOURSE_HOME``),
 else on the database directly; the output is the same both ways. The database is ``--db`` or
 ``BOURSE_DATABASE_URL``, else the one of the nearest ``.bourse/`` directory (where
-``scripts/run`` keeps it). A command that cannot proceed says why in one line and exits
-non-zero; ``--debug`` shows the traceback of an unexpected error.
+``scripts/run`` keeps it). A command that cannot proceed says why in one line and exits 1 (a
+bad command line: 2, click's convention); ``--debug`` shows the traceback of an unexpected
+error. docs/operations.md lists every exit code.
 
     bourse serve --demo                 # demo exchange with liquidity on http://127.0.0.1:8080
     bourse demo-credentials --json      # {"url": ..., "accounts": {"user": {...}}}

@@ -5,8 +5,8 @@ commands gateways put on the command stream (``bus.engine_server``) and publishe
 committed batch on the bus. Started while another engine holds the lock it is a standby: it
 waits for the lock (the active engine's death releases it, ``kill -9`` included), then recovers
 from the store and consumes the commands no engine finished. An active engine that loses the
-lock (its database session killed or timed out) stops taking commands at once and exits
-non-zero: its supervisor restarts it, as a standby. ``bourse gateway`` is ``bourse
+lock (its database session killed or timed out) stops taking commands at once and exits 1:
+its supervisor restarts it, as a standby. ``bourse gateway`` is ``bourse
 serve`` in the gateway role: HTTP and WebSocket from a mirror of the engine, commands over NATS
 (``bus.gateway``). Both announce themselves in ``$BOURSE_HOME`` (``operations.runtime``): the
 engine as active or standby, the gateway with its URL, where the ``bourse`` commands send their
