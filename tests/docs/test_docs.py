@@ -17,7 +17,7 @@ from tests.support.snippets import PAGES, ROOT, RUN, SHOW
 
 # What a page's blocks must print, as regexes over the page's output (in order of the page).
 PROMISED: dict[str, list[str]] = {
-    "README.md": [r"\[\[\d", r"^(open|closed)$", r'^(\{\})?\{"url": "http://127\.0\.0\.1:9000"'],
+    "README.md": [r"\[\[\d", r"^open\ncanceled$", r'^(\{\})?\{"url": "http://127\.0\.0\.1:9000"'],
     "docs/clients.md": [
         r"^placed (\d+) open\ncanceled \1 canceled$",
         r"^async: USDT free \d",
