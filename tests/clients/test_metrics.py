@@ -47,9 +47,18 @@ def get(samples: dict, name: str, **labels: str) -> float:  # type: ignore[type-
 
 
 def test_metrics_need_the_operator_credential(metered: LiveServer) -> None:
-    assert httpx.get(f"{metered.url}/metrics").status_code == 401
+    """As the operator API answers: a missing credential is "required", a wrong one
+    "refused"."""
+    absent = httpx.get(f"{metered.url}/metrics")
+    assert (absent.status_code, absent.json()) == (
+        401,
+        {"code": 700001, "msg": "operator credential required"},
+    )
     wrong = httpx.get(f"{metered.url}/metrics", headers={"Authorization": "Bearer nope"})
-    assert wrong.status_code == 401 and wrong.json()["code"] == 700001
+    assert (wrong.status_code, wrong.json()) == (
+        401,
+        {"code": 700001, "msg": "operator credential refused"},
+    )
 
 
 def test_counters_move_by_what_a_ccxt_scenario_did(metered: LiveServer) -> None:

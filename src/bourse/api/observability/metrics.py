@@ -386,10 +386,9 @@ def metrics_routes(metrics: Metrics, token: str | None) -> list[Route]:
 
     async def scrape(request: Request) -> Response:
         given = request.headers.get("authorization", "").encode()
-        if not hmac.compare_digest(given, expected):
-            return JSONResponse(
-                {"code": 700001, "msg": "operator credential required"}, status_code=401
-            )
+        if not hmac.compare_digest(given, expected):  # said as /admin says it (operations.http)
+            said = "operator credential refused" if given else "operator credential required"
+            return JSONResponse({"code": 700001, "msg": said}, status_code=401)
         try:
             body = await asyncio.wait_for(run_in_threadpool(metrics.exposition), SLOW_TIMEOUT_S + 3)
         except TimeoutError:
