@@ -421,6 +421,7 @@ def test_refusals_answer_400_404_or_409(exchange: Exchange) -> None:
     other one is a 409."""
     side = exchange.live
     auth = {"Authorization": f"Bearer {read_token(side.home)}"}
+    home = side.home.resolve()
 
     def call(op: str, /, **params: Any) -> httpx.Response:
         group, _, verb = op.partition(".")
@@ -464,6 +465,11 @@ def test_refusals_answer_400_404_or_409(exchange: Exchange) -> None:
         (400, "referrals.invite", {"account": master, "code": refer},
          "You cannot use your own refer code."),
         (400, "brokers.set-rate", {"broker": broker}, "give a rate or --ppm"),
+        (400, "db.backup", {"path": "x.backup"}, "the backup path must be absolute, not 'x.backup'"),
+        (400, "db.backup", {"path": f"{home}/none/x.backup"}, f"no directory {home}/none"),
+        (400, "db.backup", {"path": str(home)}, f"{home} is a directory: name the backup file"),
+        (400, "db.backup", {"path": "/sys/x.backup"},
+         "cannot write in /sys: Operation not permitted"),  # even as root
         # a conflict with the current state
         (409, "accounts.deposit",
          {"account": user, "asset": "USDT", "amount": "2", "tx_ref": f"st-{user}"},
@@ -475,6 +481,10 @@ def test_refusals_answer_400_404_or_409(exchange: Exchange) -> None:
         (409, "brokers.bind", {"api_key": key, "broker": broker},
          "this API key is already bound to a broker"),
     ]  # fmt: skip
+    if side.url.startswith("sqlite:///"):
+        db = Path(side.url.removeprefix("sqlite:///")).resolve()
+        cases.append((400, "db.backup", {"path": str(db)},
+                      f"{db} is the database itself: back it up to another file"))  # fmt: skip
     for status, name, params, msg in cases:
         r = call(name, **params)
         assert (r.status_code, r.json()) == (status, {"code": 700003, "msg": msg}), (name, r.text)

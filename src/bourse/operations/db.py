@@ -11,16 +11,19 @@ from typing import Any
 
 from bourse.operations.registry import OperationError, operation
 from bourse.services.bundle import Services
-from bourse.store.backup import BackupError, backup
+from bourse.store.backup import BackupError, BackupPathError, backup
 
 
 @operation("db.backup", mutates=False)
 def backup_db(svc: Services, *, path: str) -> dict[str, Any]:
-    """Write a consistent backup of the database to ``path`` (absolute; 0600, atomically)."""
+    """Write a consistent backup of the database to ``path`` (absolute; 0600, atomically).
+    A path that cannot take it is a 400; the database or its tools refusing, a 409."""
     if not os.path.isabs(path):
         raise OperationError(f"the backup path must be absolute, not {path!r}")
     try:
         manifest = backup(svc.config.database_url, Path(path))
+    except BackupPathError as exc:
+        raise OperationError(str(exc)) from exc
     except BackupError as exc:
         raise OperationError(str(exc), 409) from exc
     return {"path": path, **manifest.to_json()}

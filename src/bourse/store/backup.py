@@ -55,6 +55,11 @@ class BackupError(Exception):
     """A backup or restore cannot proceed; ``str(exc)`` says why in one line."""
 
 
+class BackupPathError(BackupError):
+    """The backup's destination cannot take it (the database itself, a directory, a directory
+    that does not exist or cannot be written): another path would do, not another try."""
+
+
 @dataclass(frozen=True, slots=True)
 class Manifest:
     """What a backup file says about itself."""
@@ -115,12 +120,15 @@ def backup(database_url: str, dest: Path, progress: Progress = _quiet) -> Manife
     backend = u.get_backend_name()
     dest = Path(dest).resolve()
     if backend == "sqlite" and dest == _sqlite_path(u):
-        raise BackupError(f"{dest} is the database itself: back it up to another file")
+        raise BackupPathError(f"{dest} is the database itself: back it up to another file")
     if dest.is_dir():
-        raise BackupError(f"{dest} is a directory: name the backup file")
+        raise BackupPathError(f"{dest} is a directory: name the backup file")
     if not dest.parent.is_dir():
-        raise BackupError(f"no directory {dest.parent}")
-    work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+        raise BackupPathError(f"no directory {dest.parent}")
+    try:
+        work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    except OSError as exc:
+        raise BackupPathError(f"cannot write in {dest.parent}: {exc.strerror}") from exc
     try:
         if backend == "sqlite":
             member, revision = _backup_sqlite(u, work / SQLITE_MEMBER, progress)
