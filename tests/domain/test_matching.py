@@ -192,6 +192,25 @@ def test_market_without_liquidity_changes_nothing(mk: Market):
     assert mk.ex.next_order_id == 1
 
 
+def test_market_by_qty_is_worth_at_least_the_minimum_order_value(mk: Market):
+    """A MARKET order by quantity is valued at the best opposite price (MEXC's
+    quoteAmountPrecisionMarket): 0.00003 BTC at 30000 is 0.9 USDT, under the 1 USDT minimum."""
+    mk.place(B, SELL, price="30000", qty="0.1")
+    mk.place(C, BUY, price="30000", qty="0.1", symbol="ETHUSDT")  # a bid elsewhere
+    mk.place(A, BUY, price="29000", qty="0.1")
+    before = {k: list(v) for k, v in mk.ledger.balances.items()}
+    orders = mk.ex.next_order_id
+    for side in (BUY, SELL):
+        with pytest.raises(BelowMinNotional) as refused:
+            mk.place(C, side, MARKET, qty="0.00003")
+        assert refused.value.minimum == "1USDT"
+    assert mk.ledger.balances == before and mk.ex.next_order_id == orders
+    # at the minimum it trades: 0.000035 BTC at 30000 (buy) is 1.05, at 29000 (sell) 1.015
+    assert mk.place(C, BUY, MARKET, qty="0.000035").status is S.FILLED
+    assert mk.place(C, SELL, MARKET, qty="0.000035").status is S.FILLED
+    consistent(mk)
+
+
 # --- IOC / FOK / LIMIT_MAKER -------------------------------------------------------------------
 def test_ioc_remainder_is_unlocked(mk: Market):
     mk.place(B, SELL, price="29000", qty="0.1")

@@ -18,7 +18,7 @@ from bourse.domain.errors import (
 from bourse.domain.ledger import AVAILABLE
 from bourse.domain.matching.state import ExchangeState
 from bourse.domain.matching.stp import ACTIONS
-from bourse.domain.matching.validation import check_qty
+from bourse.domain.matching.validation import check_notional, check_qty
 from bourse.domain.orderbook import BookSide
 from bourse.domain.orders import BUY, OrderRequest, OrderType, StpMode
 from bourse.domain.symbols import Symbol
@@ -76,6 +76,8 @@ def _market_lock(
     if not opp.keys:
         raise NoLiquidity("no opposing order")
     qty = req.qty
+    if qty:
+        check_market_value(sym, opp, qty)
     if req.side == BUY:
         if not qty:
             return sym.quote.code, req.quote_qty, 0
@@ -89,6 +91,13 @@ def _market_lock(
             raise NoLiquidity("no opposing order for that amount")
         check_qty(sym, qty)
     return sym.base.code, qty * sym.base_mult, qty
+
+
+def check_market_value(sym: Symbol, opp: BookSide, qty: int) -> None:
+    """A MARKET order by quantity is worth between the symbol's minimum and maximum order value
+    (MEXC's ``quoteAmountPrecisionMarket``: 30002 below it), valued at the best opposite price,
+    where it trades first (``opp`` holds at least one level)."""
+    check_notional(sym, opp.sign * opp.keys[-1] * qty * sym.notional_mult)
 
 
 def walk(

@@ -41,7 +41,7 @@ def place_market(state: ExchangeState, sym: Symbol, req: OrderRequest, now: int)
     stp = req.stp or state.stp_default
     if side == BUY:
         opp = book.asks
-        if not opp.keys:
+        if not opp.keys or not _valued(sym, opp.sign * opp.keys[-1] * qty):
             return None
         fillable, lock = walk(sym, opp, account, stp, 0, qty, 0, state.stp_peers.get(account))
         if not fillable:
@@ -49,7 +49,7 @@ def place_market(state: ExchangeState, sym: Symbol, req: OrderRequest, now: int)
         asset = sym.quote.code
     elif side == SELL:
         opp = book.bids
-        if not opp.keys:
+        if not opp.keys or not _valued(sym, opp.sign * opp.keys[-1] * qty):
             return None
         asset = sym.base.code
         lock = qty * sym.base_mult
@@ -79,3 +79,9 @@ def place_market(state: ExchangeState, sym: Symbol, req: OrderRequest, now: int)
         state.last_prices[sym.name] = last
     state.finish(order, sym, now, last)
     return order
+
+
+def _valued(sym: Symbol, price_x_qty: int) -> bool:
+    """Whether an order of ``price x qty`` is within the symbol's order values
+    (``locking.check_market_value`` raises the refusal)."""
+    return sym.min_notional <= price_x_qty * sym.notional_mult <= sym.max_notional
