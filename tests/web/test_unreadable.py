@@ -2,7 +2,9 @@
 anything happens, on SQLite and PostgreSQL alike: a NUL character (PostgreSQL text cannot hold
 one: it was a 500 there), a lone surrogate (a multipart form declaring ``charset=utf-7``: a 500
 on both backends), bytes that are not UTF-8. A page answers 400 with ``messages.UNREADABLE``
-and echoes nothing it was sent; the OAuth token endpoints answer ``invalid_request``.
+and echoes nothing it was sent; the OAuth token endpoints answer ``invalid_request``. A page
+that needs a session answers a logged-out visitor as it answers any (the log-in redirect),
+whatever it sent, and the redirect carries none of it back.
 
 The operator API refuses an operation name holding a NUL before auditing it (the audit row
 could not hold it on PostgreSQL: it was a 500, for anyone).
@@ -46,6 +48,12 @@ WITHOUT_A_PAGE = {
     "/operator/withdrawals/{withdrawal:int}/approve",  # a withdrawal under review
     "/operator/withdrawals/{withdrawal:int}/reject",
 }
+#: the routes that need no session (any other sends a visitor without one to log in)
+PUBLIC = {
+    "/", "/markets", "/docs", "/trade/{symbol}", "/trade/{symbol}/book", "/signup", "/login",
+    "/oauth/authorize", "/oauth/token", "/oauth/revoke", "/oauth/introspect", "/subaccount/once",
+    "/operator/login",
+}  # fmt: skip
 #: the fields a POST without a page gets, one at a time with a NUL (besides its CSRF token)
 FALLBACK_FIELDS = ("client_id", "client_secret", "code", "token", "name", "amount")
 
@@ -238,9 +246,24 @@ def _crawl(world: World, routes: list[Route]) -> tuple[list[Form], set[str]]:
     return out, pages
 
 
-def _refused(r: httpx.Response, where: str) -> None:
-    assert r.status_code == 400, f"{where}: {r.status_code} {r.text[:300]}"
+def _signed_out(role: str, route: str) -> bool:
+    """Whether ``role`` has no session on ``route``, which needs one (the operator's session
+    is the operator console's, a user's the rest)."""
+    operator = route.split("/")[1] == "operator"
+    return route not in PUBLIC and (role == "nobody" or (role == "operator") != operator)
+
+
+def _refused(r: httpx.Response, where: str, signed_out: httpx.Response | None = None) -> None:
+    """``r`` is the 400 page; or, sent by a visitor without the session its page needs, the
+    answer the same visitor gets for the request without the unreadable text."""
     assert NUL not in r.text and "\ufffd" not in r.text, f"{where}: echoed"
+    if signed_out is not None:
+        assert signed_out.status_code in (303, 401), f"{where}: {signed_out.status_code}"
+        got = (r.status_code, r.headers.get("location"), r.text)
+        assert got == (signed_out.status_code, signed_out.headers.get("location"),
+                       signed_out.text), f"{where}: {got}"  # fmt: skip
+        return
+    assert r.status_code == 400, f"{where}: {r.status_code} {r.text[:300]}"
     if r.headers["content-type"].startswith("application/json"):
         assert r.json()["error"] == "invalid_request", f"{where}: {r.text}"
     else:
@@ -283,12 +306,16 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 
 def _snapshot(o: Operated) -> dict[str, list[str]]:
-    """Every row of every table, as text."""
+    """Every row of every table, as text, but a session's idle clock (``last_seen``: a signed-in
+    visitor's request restarts it, readable or not, when its page looks the session up)."""
     meta = sa.MetaData()
     with o.platform.db.connect() as conn:
         meta.reflect(conn)
         return {
-            name: sorted(repr(tuple(row)) for row in conn.execute(sa.select(table)))
+            name: sorted(
+                repr(tuple(row))
+                for row in conn.execute(sa.select(*(c for c in table.c if c.name != "last_seen")))
+            )
             for name, table in meta.tables.items()
         }
 
@@ -311,15 +338,20 @@ def test_no_form_or_address_takes_text_it_cannot_store(operated: Operated) -> No
     before = _snapshot(o)
     for form in forms:
         http = world.clients[form.role]
+        plain = None
+        if _signed_out(form.role, _route_of(routes, urlsplit(form.action).path).path):
+            plain = http.post(form.action, content=urlencode(form.fields).encode(), headers=FORM)
         for what, kw in _attempts(form):
-            _refused(http.post(form.action, **kw), f"{form.role} POST {form.action}: {what}")
+            r = http.post(form.action, **kw)
+            _refused(r, f"{form.role} POST {form.action}: {what}", plain)
     http = world.clients["user"]
     for route in routes:
         if route.path not in pages:
             continue
         path = _fill(route.path, world.values)
-        _refused(http.get(path, params={"q": NUL}), f"GET {path}?q=NUL")
-        _refused(http.get(path + "?q=%ED%A0%80"), f"GET {path}?q=surrogate")
+        plain = http.get(path) if _signed_out("user", route.path) else None
+        _refused(http.get(path, params={"q": NUL}), f"GET {path}?q=NUL", plain)
+        _refused(http.get(path + "?q=%ED%A0%80"), f"GET {path}?q=surrogate", plain)
         if "{" in route.path and ":int}" not in route.path:
             nul = _fill(route.path, {k: quote(v + NUL) for k, v in world.values.items()})
             _refused(http.get(nul), f"GET {nul}")
@@ -346,3 +378,46 @@ def test_the_operator_api_refuses_a_name_no_audit_row_can_hold(operated: Operate
             r = http.post(path, json={}, headers=auth)
             assert r.status_code == 404 and r.json()["msg"] == "no such operation", r.text
     assert _snapshot(operated)["operator_audit"] == before
+
+
+def test_a_logged_out_visitor_is_sent_to_log_in_whatever_it_sent(operated: Operated) -> None:
+    """A page that needs a session sends a visitor without one to log in, unreadable text or
+    not (it was a 400 page for that visitor alone); the log-in address never carries the text
+    back, not even one that comes from the path. Public pages still refuse it."""
+    nobody = operated.client()
+    nobody.cookies.set("bourse_session", "ended-or-forged")  # a cookie is not a session
+    surrogate, headers = _multipart([("csrf_token", b"x"), ("asset", b"+2AA-")])
+    for method, path, kw, location in [
+        ("GET", "/account", {"params": {"q": NUL}}, "/login?next=/account"),
+        ("GET", "/account/keys?done=%ED%A0%80", {}, "/login?next=/account/keys"),
+        ("GET", "/broker/subaccounts/a%00b", {}, "/login"),  # the next would hold the NUL
+        ("POST", "/account/keys", {"data": {"label": NUL}}, "/login?next=/account/keys"),
+        ("POST", "/account/faucet", {"content": surrogate, "headers": headers},
+         "/login?next=/account"),
+        ("POST", "/trade/BTCUSDT/order?x=%FF", {}, "/login?next=/trade/BTCUSDT"),
+        ("POST", "/trade/BTC%00USDT/order", {"data": {"side": "BUY"}}, "/login"),
+        ("POST", "/logout", {"data": {"csrf_token": NUL}}, "/login"),
+        ("GET", "/operator/users", {"params": {"q": NUL}}, "/operator/login"),
+        ("POST", "/operator/ledger", {"data": {"csrf_token": NUL}}, "/operator/login"),
+    ]:  # fmt: skip
+        r = nobody.request(method, path, **kw)
+        assert (r.status_code, r.headers.get("location")) == (303, location), (path, r.text)
+    # the same answer as without the unreadable text (the NUL's path aside)
+    plain = nobody.post("/trade/BTCUSDT/order", data={"side": "BUY"})
+    assert plain.headers["location"] == "/login?next=/trade/BTCUSDT"
+    r = nobody.post("/trade/BTC%00USDT/stream-key", data={"csrf_token": NUL})
+    assert r.status_code == 401 and r.json() == {"code": 401, "msg": "Log in first."}
+    assert nobody.get("/trade/BTCUSDT/mine?q=%00").status_code == 401
+    # a user is logged out of the operator console, and the operator of the user's pages
+    user, _ = operated.user()
+    r = user.get("/operator/users", params={"q": NUL})
+    assert (r.status_code, r.headers["location"]) == (303, "/operator/login")
+    r = operated.operator().get("/account/keys", params={"q": NUL})
+    assert (r.status_code, r.headers["location"]) == (303, "/login?next=/account/keys")
+    # public pages, and pages of a visitor with the session, refuse it
+    public = ("/login?next=/account%00", "/signup?q=%00", "/?q=%00", "/trade/BTCUSDT?q=%00",
+              "/oauth/authorize?client_id=%00", "/operator/login?q=%00", "/markets?q=%00")  # fmt: skip
+    for path in public:
+        _refused(nobody.get(path), path)
+    _refused(nobody.post("/login", data={"email": NUL, "password": "x"}), "POST /login")
+    _refused(user.get("/account/keys", params={"q": NUL}), "a user's own page")

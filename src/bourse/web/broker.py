@@ -44,7 +44,7 @@ from bourse.services.brokers import rebates as rb
 from bourse.services.brokers.registry import Broker
 from bourse.services.bundle import Services
 from bourse.web import messages
-from bourse.web.console import Console, Faucet, redirect, timed
+from bourse.web.console import Console, Faucet, redirect
 
 #: per-trade rebate rows on one page, days the daily totals and the chart cover
 RECORDS_PER_PAGE = 20
@@ -282,9 +282,9 @@ def routes(svc: Services, secure: bool, faucet: Faucet | None = None) -> list[Ba
     """The broker console's routes (mount at the app root)."""
     c = BrokerConsole(svc, secure, faucet)
     return [
-        Route("/broker", timed(c.status_page), methods=["GET"]),
-        Route("/broker/apply", timed(c.apply), methods=["POST"]),
-        Route("/broker/rebates", timed(c.rebates), methods=["GET"]),
-        Route("/broker/keys", timed(c.bound_keys), methods=["GET"]),
-        Route("/broker/keys/release", timed(c.release_key), methods=["POST"]),
+        Route("/broker", c.signed(c.status_page), methods=["GET"]),
+        Route("/broker/apply", c.signed(c.apply), methods=["POST"]),
+        Route("/broker/rebates", c.signed(c.rebates), methods=["GET"]),
+        Route("/broker/keys", c.signed(c.bound_keys), methods=["GET"]),
+        Route("/broker/keys/release", c.signed(c.release_key), methods=["POST"]),
     ]

@@ -35,7 +35,7 @@ from bourse.services.brokers.registry import Broker
 from bourse.services.bundle import Services
 from bourse.web import messages
 from bourse.web.broker import BrokerConsole
-from bourse.web.console import Faucet, field, redirect, timed
+from bourse.web.console import Faucet, field, redirect
 
 NOT_OAUTH = "Only an OAuth broker has an app. Your broker is {kind}."
 NOT_APPROVED = "Your broker is {status}: its app can change once an operator approves it."
@@ -156,10 +156,10 @@ def routes(svc: Services, secure: bool, faucet: Faucet | None = None) -> list[Ba
     """The OAuth app pages' routes (mount at the app root)."""
     c = BrokerAppPages(svc, secure, faucet)
     return [
-        Route("/broker/app", timed(c.app), methods=["GET"]),
-        Route("/broker/app/register", timed(c.register), methods=["POST"]),
-        Route("/broker/app/rotate", timed(c.rotate), methods=["POST"]),
-        Route("/broker/app/redirect-uris", timed(c.add_uri), methods=["POST"]),
-        Route("/broker/app/redirect-uris/del", timed(c.remove_uri), methods=["POST"]),
-        Route("/broker/app/scopes", timed(c.set_scopes), methods=["POST"]),
+        Route("/broker/app", c.signed(c.app), methods=["GET"]),
+        Route("/broker/app/register", c.signed(c.register), methods=["POST"]),
+        Route("/broker/app/rotate", c.signed(c.rotate), methods=["POST"]),
+        Route("/broker/app/redirect-uris", c.signed(c.add_uri), methods=["POST"]),
+        Route("/broker/app/redirect-uris/del", c.signed(c.remove_uri), methods=["POST"]),
+        Route("/broker/app/scopes", c.signed(c.set_scopes), methods=["POST"]),
     ]

@@ -50,7 +50,6 @@ from bourse.web.console import (
     field,
     once_id,
     redirect,
-    timed,
 )
 
 #: sub-accounts listed on the page, and rows of each history on a sub-account's page
@@ -352,14 +351,14 @@ def routes(svc: Services, secure: bool, faucet: Faucet | None = None) -> list[Ba
     c = SubAccountPages(svc, secure, faucet)
     one = "/broker/subaccounts/{name}"
     return [
-        Route("/broker/subaccounts", timed(c.index), methods=["GET"]),
-        Route("/broker/subaccounts", timed(c.create), methods=["POST"]),
-        Route("/broker/subaccounts/status", timed(c.set_status), methods=["POST"]),
-        Route(one, timed(c.detail), methods=["GET"]),
-        Route(f"{one}/keys", timed(c.add_key), methods=["POST"]),
-        Route(f"{one}/keys/delete", timed(c.remove_key), methods=["POST"]),
-        Route(f"{one}/transfer", timed(c.transfer), methods=["POST"]),
-        Route(f"{one}/address", timed(c.address), methods=["POST"]),
-        Route(f"{one}/faucet", timed(c.fund_sub), methods=["POST"]),
-        Route(f"{one}/withdraw", timed(c.withdraw), methods=["POST"]),
+        Route("/broker/subaccounts", c.signed(c.index), methods=["GET"]),
+        Route("/broker/subaccounts", c.signed(c.create), methods=["POST"]),
+        Route("/broker/subaccounts/status", c.signed(c.set_status), methods=["POST"]),
+        Route(one, c.signed(c.detail), methods=["GET"]),
+        Route(f"{one}/keys", c.signed(c.add_key), methods=["POST"]),
+        Route(f"{one}/keys/delete", c.signed(c.remove_key), methods=["POST"]),
+        Route(f"{one}/transfer", c.signed(c.transfer), methods=["POST"]),
+        Route(f"{one}/address", c.signed(c.address), methods=["POST"]),
+        Route(f"{one}/faucet", c.signed(c.fund_sub), methods=["POST"]),
+        Route(f"{one}/withdraw", c.signed(c.withdraw), methods=["POST"]),
     ]

@@ -92,23 +92,42 @@ class NotConfirmed:
         return resp
 
 
-def timed(handler: Handler, refused: str = "error.html") -> Handler:
+def timed(
+    handler: Handler,
+    refused: str = "error.html",
+    *,
+    session: Callable[[Request], Awaitable[object | None]] | None = None,
+) -> Handler:
     """Add ``Server-Timing: render;dur=<ms>``: the time the server spent on the response. A
     path, query string or form holding text that cannot be stored as sent (a NUL character,
     bytes that are not UTF-8) gets the 400 page in template ``refused`` before the handler runs
     (``readable.check``), and a helper that raised ``pages.Answered`` its response: every page
-    is served through here."""
+    is served through here.
+
+    A page that needs a session passes ``session`` (it finds the request's). A logged-out
+    visitor of such a page gets what every logged-out visitor gets, readable or not: the
+    handler's answer before it reads anything (the log-in redirect), minus the unreadable text
+    that answer would carry back (``readable.logged_out``). Only a signed-in visitor, or one
+    of a public page, gets the 400 page, which echoes nothing."""
+
+    async def answer(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except pages.Answered as given:
+            return given.response
 
     @wraps(handler)
     async def wrapper(request: Request) -> Response:
         start = time.perf_counter()
         try:
             await readable.check(request)
-            resp = await handler(request)
         except readable.Unreadable:
-            resp = readable.refused(refused)
-        except pages.Answered as answer:
-            resp = answer.response
+            if session is None or await session(request) is not None:
+                resp = readable.refused(refused)
+            else:
+                resp = readable.logged_out(await answer(request))
+        else:
+            resp = await answer(request)
         resp.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - start) * 1000:.3f}"
         return resp
 
@@ -145,6 +164,11 @@ class Console:
 
     async def _session(self, request: Request) -> us.Session | None:
         return await pages.current_session(request, self.svc.users, self.secure)
+
+    def signed(self, handler: Handler) -> Handler:
+        """``timed(handler)`` for a page that needs a session: one that sends a logged-out
+        visitor to log in before it reads the request."""
+        return timed(handler, session=self._session)
 
     def _page(
         self, name: str, session: us.Session | None, status: int = 200, **ctx: Any
@@ -426,12 +450,12 @@ def routes(svc: Services, secure: bool, faucet: Faucet | None = None) -> list[Ba
         Route("/", timed(c.home), methods=["GET"]),
         Route("/markets", timed(c.markets), methods=["GET"]),
         Route("/docs", timed(c.docs), methods=["GET"]),
-        Route("/account", timed(c.dashboard), methods=["GET"]),
-        Route("/account/faucet", timed(c.fund), methods=["POST"]),
-        Route("/account/keys", timed(c.keys), methods=["GET"]),
-        Route("/account/keys", timed(c.create_key), methods=["POST"]),
-        Route("/account/keys/delete", timed(c.delete_key), methods=["POST"]),
-        Route("/account/keys/renew", timed(c.renew), methods=["POST"]),
-        Route("/account/keys/bind", timed(c.bind), methods=["POST"]),
-        Route("/account/keys/release", timed(c.release), methods=["POST"]),
+        Route("/account", c.signed(c.dashboard), methods=["GET"]),
+        Route("/account/faucet", c.signed(c.fund), methods=["POST"]),
+        Route("/account/keys", c.signed(c.keys), methods=["GET"]),
+        Route("/account/keys", c.signed(c.create_key), methods=["POST"]),
+        Route("/account/keys/delete", c.signed(c.delete_key), methods=["POST"]),
+        Route("/account/keys/renew", c.signed(c.renew), methods=["POST"]),
+        Route("/account/keys/bind", c.signed(c.bind), methods=["POST"]),
+        Route("/account/keys/release", c.signed(c.release), methods=["POST"]),
     ]

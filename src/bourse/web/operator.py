@@ -351,11 +351,18 @@ def routes(
     """The operator console's routes, guarded by the operator credential ``token``."""
     c = OperatorConsole(invoke, token, audit, secure=secure, throttle=throttle, samples=samples)
 
-    def timed(handler: Handler) -> Handler:  # an unreadable form: the operator's error page
-        return console.timed(handler, refused="operator_error.html")
+    async def session(request: Request) -> OperatorSession | None:
+        return await run_in_threadpool(c.sessions.of, request, secure)
+
+    def timed(handler: Handler, signed: bool = True) -> Handler:
+        """An unreadable form gets the operator's error page; every page but the sign-in page
+        needs the session (a visitor without one is sent to sign in, whatever it sent)."""
+        return console.timed(
+            handler, refused="operator_error.html", session=session if signed else None
+        )
 
     out: list[BaseRoute] = [
-        Route(LOGIN, timed(c.login), methods=["GET", "POST"]),
+        Route(LOGIN, timed(c.login, signed=False), methods=["GET", "POST"]),
         Route("/operator/logout", timed(c.logout), methods=["POST"]),
         Route("/operator/ledger", timed(c.ledger_check), methods=["POST"]),
         Route("/operator/health", timed(c.health), methods=["GET"]),

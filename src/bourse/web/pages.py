@@ -11,7 +11,8 @@ and use the ``__Host-`` prefix (host-only, path ``/``).
 
 A form or address holding text that cannot be stored (a NUL character, bytes that are not
 UTF-8) is refused before any page's handler runs (``bourse.web.readable``, from
-``console.timed``).
+``console.timed``), but for a logged-out visitor of a page that needs a session: it is sent to
+log in, as from any request.
 """
 
 from __future__ import annotations

@@ -7,9 +7,16 @@ on: undecodable bytes become U+FFFD, and a multipart form declaring ``charset=ut
 to lone surrogates. Left to a handler, such text fails late, as a 500: a NUL on PostgreSQL
 (its text cannot hold one), a lone surrogate on both backends (it has no UTF-8 encoding). The
 refusal is a 400 page with ``messages.UNREADABLE``, which echoes nothing that was sent.
+
+A logged-out visitor of a page that needs a session is not refused but sent to log in, as any
+logged-out visitor of it is, whatever it sent (``console.timed``; such a page answers one
+before it reads the request). The log-in address it is sent to never carries the unreadable
+text back (``logged_out``). Public pages (log-in, sign-up, OAuth consent) refuse it.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -50,3 +57,14 @@ def refused(template: str = "error.html") -> Response:
         template, 400, title="This form could not be read", message=messages.UNREADABLE,
         code="form",
     )  # fmt: skip
+
+
+def logged_out(response: Response) -> Response:
+    """``response``, a page's answer to a logged-out visitor whose request ``check`` refused,
+    without the unreadable text it would carry: a redirect to log in that would come back to
+    an address holding it (``/login?next=/trade/%00``) goes to the log-in page alone."""
+    location = response.headers.get("location")
+    if location is not None and not storable_encoded(location.encode("latin-1")):
+        path = urlsplit(location).path
+        response.headers["location"] = path if storable_encoded(path.encode("latin-1")) else "/"
+    return response

@@ -254,13 +254,14 @@ def routes(
 ) -> list[BaseRoute]:
     """The web pages' routes (mount at the app root)."""
     w = WebPages(server, users, referrals)
+    signed = partial(timed, session=w._session)  # pages that need a session
     return [
         Route("/signup", timed(w.signup), methods=["GET", "POST"]),
         Route("/login", timed(w.login), methods=["GET", "POST"]),
-        Route("/logout", timed(w.logout), methods=["POST"]),
-        Route("/account/apps", timed(w.apps), methods=["GET"]),
-        Route("/account/apps/revoke", timed(w.revoke_app), methods=["POST"]),
-        Route("/account/2fa", timed(w.two_factor), methods=["GET", "POST"]),
+        Route("/logout", signed(w.logout), methods=["POST"]),
+        Route("/account/apps", signed(w.apps), methods=["GET"]),
+        Route("/account/apps/revoke", signed(w.revoke_app), methods=["POST"]),
+        Route("/account/2fa", signed(w.two_factor), methods=["GET", "POST"]),
         Mount("/static", app=StaticFiles(directory=str(pages.STATIC)), name="static"),
     ]
 

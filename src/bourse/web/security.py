@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 from bourse.services import users as us
 from bourse.services.bundle import Services
 from bourse.services.throttle import Throttled
-from bourse.web.console import NOT_CONFIRMED, Console, field, redirect, timed
+from bourse.web.console import NOT_CONFIRMED, Console, field, redirect
 
 #: log-ins listed
 LOG_INS_SHOWN = 10
@@ -76,6 +76,6 @@ def routes(svc: Services, secure: bool) -> list[BaseRoute]:
     """The security page's routes."""
     s = SecurityPages(svc, secure)
     return [
-        Route("/account/security", timed(s.security), methods=["GET"]),
-        Route("/account/security/password", timed(s.change_password), methods=["POST"]),
+        Route("/account/security", s.signed(s.security), methods=["GET"]),
+        Route("/account/security/password", s.signed(s.change_password), methods=["POST"]),
     ]

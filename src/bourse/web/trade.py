@@ -313,8 +313,8 @@ def routes(svc: Services, secure: bool, faucet: Faucet | None = None) -> list[Ba
     return [
         Route("/trade/{symbol}", timed(t.page), methods=["GET"]),
         Route("/trade/{symbol}/book", timed(t.book), methods=["GET"]),
-        Route("/trade/{symbol}/mine", timed(t.mine), methods=["GET"]),
-        Route("/trade/{symbol}/stream-key", timed(t.stream_key), methods=["POST"]),
-        Route("/trade/{symbol}/order", timed(t.order), methods=["POST"]),
-        Route("/trade/{symbol}/cancel", timed(t.cancel), methods=["POST"]),
+        Route("/trade/{symbol}/mine", t.signed(t.mine), methods=["GET"]),
+        Route("/trade/{symbol}/stream-key", t.signed(t.stream_key), methods=["POST"]),
+        Route("/trade/{symbol}/order", t.signed(t.order), methods=["POST"]),
+        Route("/trade/{symbol}/cancel", t.signed(t.cancel), methods=["POST"]),
     ]

@@ -40,7 +40,7 @@ from bourse.services.wallet.chain import Network
 from bourse.services.wallet.statuses import DEPOSIT_STATUS_NAMES, WITHDRAW_STATUS_NAMES
 from bourse.services.wallet.transfers import ACCOUNT_TYPES
 from bourse.web import figures, messages
-from bourse.web.console import Console, Faucet, field, once_id, redirect, timed
+from bourse.web.console import Console, Faucet, field, once_id, redirect
 
 #: rows of each history shown
 HISTORY_SHOWN = 20
@@ -358,11 +358,11 @@ def routes(svc: Services, secure: bool, faucet: Faucet | None = None) -> list[Ba
     """The money pages' routes."""
     w = WalletPages(svc, secure, faucet)
     return [
-        Route("/account/deposit", timed(w.deposit), methods=["GET"]),
-        Route("/account/withdraw", timed(w.withdraw_page), methods=["GET"]),
-        Route("/account/withdraw", timed(w.withdraw), methods=["POST"]),
-        Route("/account/withdraw/cancel", timed(w.cancel_withdrawal), methods=["POST"]),
-        Route("/account/transfers", timed(w.transfers), methods=["GET"]),
-        Route("/account/transfers", timed(w.transfer), methods=["POST"]),
-        Route("/account/transfers/internal", timed(w.transfer_internal), methods=["POST"]),
+        Route("/account/deposit", w.signed(w.deposit), methods=["GET"]),
+        Route("/account/withdraw", w.signed(w.withdraw_page), methods=["GET"]),
+        Route("/account/withdraw", w.signed(w.withdraw), methods=["POST"]),
+        Route("/account/withdraw/cancel", w.signed(w.cancel_withdrawal), methods=["POST"]),
+        Route("/account/transfers", w.signed(w.transfers), methods=["GET"]),
+        Route("/account/transfers", w.signed(w.transfer), methods=["POST"]),
+        Route("/account/transfers/internal", w.signed(w.transfer_internal), methods=["POST"]),
     ]
