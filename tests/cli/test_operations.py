@@ -440,6 +440,11 @@ def test_refusals_answer_400_404_or_409(exchange: Exchange) -> None:
     ok("brokers.bind", api_key=key, broker=broker)
     refer = ok("referrals.code", account=master)["referCode"]
     ok("accounts.deposit", account=user, asset="USDT", amount="1", tx_ref=f"st-{user}")
+    oauth_master = ok("accounts.open", kind="BROKER_MASTER", name="statuses oauth")["account"]
+    oauth = ok(
+        "brokers.apply", account=oauth_master, type="OAUTH", callback_url="https://st.example/cb"
+    )["brokerId"]
+    client = ok("brokers.approve", broker=oauth, redirect_uri=["https://st.example/a"])["clientId"]
     cases: list[tuple[int, str, dict[str, Any], str]] = [
         # an id that names nothing
         (404, "keys.list", {"account": 999999}, "account 999999 does not exist"),
@@ -452,6 +457,9 @@ def test_refusals_answer_400_404_or_409(exchange: Exchange) -> None:
         (404, "brokers.unbind", {"api_key": "mx0vnosuchkey"}, "no API key mx0vnosuchkey"),
         (404, "referrals.invite", {"account": user, "code": "ZZZZZZZZ"},
          "Refer code does not exist."),
+        (404, "brokers.oauth-remove-redirect",
+         {"broker": oauth, "client": client, "uri": "https://st.example/b"},
+         "this redirect URI is not registered"),
         # a request that could never succeed
         (400, "accounts.deposit", {"account": 3, "asset": "USDT", "amount": "1"},
          "account 3, chain deposits/withdrawals clearing, is a system account and takes no "
@@ -465,6 +473,7 @@ def test_refusals_answer_400_404_or_409(exchange: Exchange) -> None:
         (400, "referrals.invite", {"account": master, "code": refer},
          "You cannot use your own refer code."),
         (400, "brokers.set-rate", {"broker": broker}, "give a rate or --ppm"),
+        (400, "brokers.oauth-clients", {"broker": broker}, "only an OAuth broker has OAuth clients"),
         (400, "db.backup", {"path": "x.backup"}, "the backup path must be absolute, not 'x.backup'"),
         (400, "db.backup", {"path": f"{home}/none/x.backup"}, f"no directory {home}/none"),
         (400, "db.backup", {"path": str(home)}, f"{home} is a directory: name the backup file"),
@@ -480,6 +489,9 @@ def test_refusals_answer_400_404_or_409(exchange: Exchange) -> None:
         (409, "brokers.reject", {"broker": broker}, "cannot reject a broker that is APPROVED"),
         (409, "brokers.bind", {"api_key": key, "broker": broker},
          "this API key is already bound to a broker"),
+        (409, "brokers.oauth-add-redirect",
+         {"broker": oauth, "client": client, "uri": "https://st.example/a"},
+         "this redirect URI is already registered"),
     ]  # fmt: skip
     if side.url.startswith("sqlite:///"):
         db = Path(side.url.removeprefix("sqlite:///")).resolve()
@@ -505,6 +517,16 @@ def test_refusals_answer_400_404_or_409(exchange: Exchange) -> None:
         assert all(
             r.json() == {"code": 700003, "msg": msg} for r in answers if r.status_code == 409
         )
+    # a limit the account's keys reach: 40 racing creations, exactly the 30 that fit are done
+    keyholder = ok("accounts.open", name="many keys")["account"]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: call("keys.create", account=keyholder), range(40)))
+    assert sorted(r.status_code for r in answers) == [200] * 30 + [409] * 10
+    assert all(
+        r.json() == {"code": 700003, "msg": "at most 30 API keys per account"}
+        for r in answers
+        if r.status_code == 409
+    )
 
 
 def test_cli_with_a_wrong_credential_fails_in_one_line(exchange: Exchange, tmp_path: Path) -> None:

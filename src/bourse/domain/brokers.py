@@ -75,6 +75,11 @@ class BrokerStateError(BrokerError):
     """The broker is not in a state that allows this operation."""
 
 
+class NotOAuthBroker(BrokerStateError):
+    """The broker is not an OAuth broker, the only kind with OAuth clients (a broker's type
+    never changes)."""
+
+
 class BrokerExists(BrokerError):
     """This account has already applied as a broker."""
 
@@ -104,6 +109,16 @@ def check_may_apply(kind: AccountKind, parent: int | None) -> None:
 
 class OAuthClientInvalid(BrokerError):
     """The OAuth client change is invalid (redirect URI, scope, name or grace period)."""
+
+
+class RedirectUriRegistered(OAuthClientInvalid):
+    """The client has this redirect URI already (MEXC: a bad parameter; the operator API: a
+    conflict)."""
+
+
+class RedirectUriNotRegistered(OAuthClientInvalid):
+    """The client has no such redirect URI, by exact match (MEXC: a bad parameter; the operator
+    API: no such thing)."""
 
 
 class OAuthClientNotFound(BrokerError):

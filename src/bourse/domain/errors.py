@@ -186,6 +186,10 @@ class AccountTypeNotSupported(TransferNotAllowed):
     """This account transfer is not supported."""
 
 
+class ApiKeyLimit(InvalidParameter):
+    """The account has as many API keys as it may (MEXC answers it as a bad parameter)."""
+
+
 class TransferNotFound(DomainError):
     """The transfer does not exist."""
 

@@ -29,9 +29,12 @@ from typing import Any
 from bourse.domain.brokers import (
     BrokerStateError,
     BrokerType,
+    NotOAuthBroker,
     OAuthClientInvalid,
     OAuthClientLimit,
     OAuthClientNotFound,
+    RedirectUriNotRegistered,
+    RedirectUriRegistered,
 )
 from bourse.engine.clock import now_ms
 from bourse.oauth import clients as cl
@@ -80,7 +83,7 @@ class ClientManager:
     def oauth_broker(self, broker_id: int, *, approved: bool = True) -> Broker:
         b = self.registry.get(broker_id)
         if b.type is not BrokerType.OAUTH:
-            raise BrokerStateError("only an OAuth broker has OAuth clients")
+            raise NotOAuthBroker("only an OAuth broker has OAuth clients")
         if approved and not b.approved:
             raise BrokerStateError(f"the broker is {b.status.value}, not APPROVED")
         return b
@@ -150,7 +153,7 @@ class ClientManager:
         def change(row: Any) -> dict[str, Any]:
             uris = [u for u in row.redirect_uris.split("\n") if u]
             if uri in uris:
-                raise OAuthClientInvalid("this redirect URI is already registered")
+                raise RedirectUriRegistered("this redirect URI is already registered")
             return {"redirect_uris": "\n".join(cl.check_redirect_uris([*uris, uri]))}
 
         return self._change(broker_id, client_id, change)
@@ -159,7 +162,7 @@ class ClientManager:
         def change(row: Any) -> dict[str, Any]:
             uris = [u for u in row.redirect_uris.split("\n") if u]
             if uri not in uris:  # exact: a near match is not the registered URI
-                raise OAuthClientInvalid("this redirect URI is not registered")
+                raise RedirectUriNotRegistered("this redirect URI is not registered")
             return {"redirect_uris": "\n".join(u for u in uris if u != uri)}
 
         return self._change(broker_id, client_id, change)

@@ -34,6 +34,7 @@ STATUS: dict[type[d.DomainError], int] = {
     d.SystemAccountRefused: INVALID,  # a system account takes no such movement, ever
     b.SubAccountCannotApply: INVALID,
     b.OAuthClientInvalid: INVALID,
+    b.NotOAuthBroker: INVALID,  # a broker's type never changes
     rf.SelfReferral: INVALID,
     sa.SubAccountNameEmpty: INVALID,
     sa.SubAccountNameInvalid: INVALID,
@@ -59,11 +60,13 @@ STATUS: dict[type[d.DomainError], int] = {
     b.BrokerNotFound: NOT_FOUND,
     b.NotKeyOwner: NOT_FOUND,  # "the API key does not exist or is not yours"
     b.OAuthClientNotFound: NOT_FOUND,
+    b.RedirectUriNotRegistered: NOT_FOUND,
     rf.UnknownReferCode: NOT_FOUND,
     sa.SubAccountNotFound: NOT_FOUND,
     sa.KeyNotFound: NOT_FOUND,
     # a conflict with the current state
     d.PriceOutOfBand: CONFLICT,  # relative to the last trade
+    d.ApiKeyLimit: CONFLICT,  # the keys the account has now
     d.AddressNotWhitelisted: CONFLICT,  # the account's address book as it is
     d.SymbolNotTrading: CONFLICT,
     d.InsufficientFunds: CONFLICT,
@@ -84,6 +87,7 @@ STATUS: dict[type[d.DomainError], int] = {
     b.KeyAlreadyBound: CONFLICT,
     b.KeyNotBound: CONFLICT,
     b.OAuthClientLimit: CONFLICT,
+    b.RedirectUriRegistered: CONFLICT,
     rf.ReferralError: CONFLICT,
     rf.AlreadyInvited: CONFLICT,
     sa.SubAccountError: CONFLICT,

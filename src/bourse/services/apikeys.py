@@ -33,7 +33,7 @@ from typing import Any
 from cryptography.fernet import InvalidToken, MultiFernet
 from sqlalchemy import Engine
 
-from bourse.domain.errors import InvalidParameter
+from bourse.domain.errors import ApiKeyLimit, InvalidParameter
 from bourse.engine.clock import now_ms as wall_ms
 from bourse.services.serverkey import (
     KEY_FILE_NAME,
@@ -223,7 +223,7 @@ class ApiKeys:
             "revoked": False,
         }
         if not self.repository.insert_within_limit(row, MAX_KEYS_PER_ACCOUNT):
-            raise InvalidParameter(f"at most {MAX_KEYS_PER_ACCOUNT} API keys per account")
+            raise ApiKeyLimit(f"at most {MAX_KEYS_PER_ACCOUNT} API keys per account")
         return api_key, secret
 
     def delete_key(self, api_key: str, account_id: int | None = None) -> bool:
