@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from psycopg import ClientCursor
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Boolean, Engine, Integer, Table
 
 from bourse.engine.changes import BatchChanges
@@ -391,4 +392,20 @@ def execute_postgresql(dbapi: Any, work: Work) -> None:
     dbapi.autocommit = True
     with ClientCursor(dbapi) as cur:
         cur.execute(sql, params)
+    dbapi.autocommit = False
+
+
+def rollback_sqlite(dbapi: Any) -> None:
+    """After a failed ``execute_sqlite``: end its transaction, if still open, on the same
+    connection (raises if the connection is gone)."""
+    if dbapi.in_transaction:
+        dbapi.execute("ROLLBACK")
+
+
+def rollback_postgresql(dbapi: Any) -> None:
+    """After a failed ``execute_postgresql``: end its aborted transaction on the same session,
+    which holds the writer lock (``sql.WRITER_LOCK_KEY``), and leave autocommit as a commit
+    does (raises if the session is gone)."""
+    if dbapi.info.transaction_status != TransactionStatus.IDLE:
+        dbapi.execute("ROLLBACK")
     dbapi.autocommit = False

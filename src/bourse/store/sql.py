@@ -28,10 +28,13 @@ import contextlib
 import fcntl
 import logging
 import os
+import sqlite3
 import threading
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Engine, bindparam, func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from bourse.domain.orders import Order
 from bourse.domain.wallet import Withdrawal
@@ -42,9 +45,12 @@ from bourse.store.batch_writes import (
     build_writes,
     execute_postgresql,
     execute_sqlite,
+    rollback_postgresql,
+    rollback_sqlite,
 )
 from bourse.store.rows import order_from_row, withdrawal_from_row
 from bourse.store.snapshot import COMMITS, read_snapshot
+from bourse.store.transaction import StoreBusy, refused
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +66,10 @@ WRITER_HEARTBEAT_S = 1.0
 
 class StoreLocked(Exception):
     """Another engine (another process) is the writer of this database."""
+
+
+#: what the store raises when it fails (``SqlStore.down``), its refusals of a value aside
+_STORE_ERRORS = (StoreLocked, StoreBusy, SQLAlchemyError, sqlite3.Error, psycopg.Error, OSError)
 
 
 class SqlStore:
@@ -84,7 +94,9 @@ class SqlStore:
         self.engine = engine
         self.dialect = engine.dialect.name
         self._writes = build_writes(engine)
-        self._execute = execute_postgresql if self.dialect == "postgresql" else execute_sqlite
+        postgresql = self.dialect == "postgresql"
+        self._execute = execute_postgresql if postgresql else execute_sqlite
+        self._rollback = rollback_postgresql if postgresql else rollback_sqlite
         self._lock = threading.RLock()
         self._conn: Connection | None = None
         #: sequences as last committed, so unchanged ones are not rewritten every batch
@@ -236,12 +248,38 @@ class SqlStore:
             conn = self._connection()
             try:
                 self._execute(conn.connection.dbapi_connection, work)
-            except BaseException:
-                self._discard()  # its transaction, if any, is rolled back as it closes
+            except BaseException as exc:
+                self._abandon(conn, exc)
                 raise
             seq_written.update(seqs)
             self._db_commits += 1
             self.commits += 1
+
+    def _abandon(self, conn: Connection, exc: BaseException) -> None:
+        """A commit failed: nothing of it is stored. If the database refused a value, roll the
+        transaction back on the same connection (PostgreSQL: the session holding the writer
+        lock, which a new connection would lose); else, or if that fails, drop the connection
+        (its transaction is rolled back as it closes)."""
+        if refused(exc):
+            try:
+                self._rollback(conn.connection.dbapi_connection)
+                return
+            except Exception:
+                log.warning("rolling back a refused commit failed; dropping the connection")
+        self._discard()
+
+    def refused(self, exc: BaseException) -> bool:
+        """Whether ``exc`` (from ``commit``) is the database refusing a value of the batch (a
+        row that breaks a constraint, a number out of range, a text it cannot store), which one
+        command can cause, with this store still the writer; not when the store failed."""
+        return not self.writer_lost.is_set() and refused(exc)
+
+    def down(self, exc: BaseException) -> bool:
+        """Whether ``exc`` says the store itself failed (out of reach, busy, another engine's,
+        or this engine's writer lock lost), rather than refusing a value it was given."""
+        if self.writer_lost.is_set():
+            return True
+        return isinstance(exc, _STORE_ERRORS) and not refused(exc)
 
     # --- reading -------------------------------------------------------------------------------
     def load(self) -> Snapshot:

@@ -16,14 +16,20 @@ A write that still cannot run (the lock was not free within the timeout, Postgre
 serialization or deadlock, the server is out of reach) raises ``StoreBusy``: nothing was
 written and the same request may be sent again. The MEXC API answers it with HTTP 503 and
 ``Retry-After`` (``api/mexc/errors.py``), never a 500.
+
+A write the database refused for what it held (``refused``: a row that breaks a constraint, a
+number out of range, a text it cannot store) is the other kind of failure: the request, not
+the store, is at fault, and sending it again fails again.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -49,6 +55,26 @@ def unavailable(exc: BaseException) -> bool:
     if isinstance(exc, StoreBusy | OperationalError | PoolTimeout):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+#: what a database (or its driver, encoding a value) raises for a value it will not store
+_REFUSALS = (
+    sqlite3.IntegrityError,
+    sqlite3.DataError,
+    psycopg.IntegrityError,
+    psycopg.DataError,
+    ValueError,  # UnicodeEncodeError: a lone surrogate
+    OverflowError,  # SQLite: an integer past 64 bits
+    TypeError,  # a value of a type the column cannot take
+)
+
+
+def refused(exc: BaseException) -> bool:
+    """True when ``exc`` says the database refused a value it was given (a row that breaks a
+    constraint, a number out of range, a text it cannot store): one write's own fault, which
+    one command can cause; False when the store is busy or out of reach, or for anything else."""
+    driver = exc.orig if isinstance(exc, DBAPIError) else exc  # SQLAlchemy wraps the driver's
+    return isinstance(driver, _REFUSALS)
 
 
 def lock_key(area: str, ident: int) -> int:
