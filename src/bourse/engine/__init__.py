@@ -1,6 +1,6 @@
 """The single writer: applies commands in order, commits each batch durably, then acknowledges."""
 
 from bourse.engine.commands import *  # noqa: F403
-from bourse.engine.engine import Engine, EngineUnavailable
+from bourse.engine.engine import CommandFailed, Engine, EngineUnavailable
 
-__all__ = ["Engine", "EngineUnavailable"]  # noqa: F405
+__all__ = ["CommandFailed", "Engine", "EngineUnavailable"]  # noqa: F405

@@ -1,12 +1,12 @@
 """Crash-only: what happens when something unexpected escapes the engine thread's loop.
 
-A command's own bug, a failed commit or a store that is down are expected: the engine fails
-that batch and reloads its state from the store (``engine.engine``). What escapes the loop
-itself (``engine.pipeline``: a bug in closing, committing or answering a batch) leaves the
-engine with no thread to apply commands, while the process around it (HTTP, the bus) would
-keep taking orders that then wait for ever. So the engine logs the exception with its
-traceback once, refuses commands from then on (``Engine.read_only``: ``/readyz`` says why),
-answers the commands it had taken as unknown (``EngineUnavailable``: their batch may have
+A command's own bug, a failed commit or a store that is down are expected: the engine reloads
+its state from the store and fails that command, or that batch (``engine.engine``). What
+escapes the loop itself (``engine.pipeline``: a bug in closing, committing or answering a
+batch) leaves the engine with no thread to apply commands, while the process around it (HTTP,
+the bus) would keep taking orders that then wait for ever. So the engine logs the exception
+with its traceback once, refuses commands from then on (``Engine.read_only``: ``/readyz``
+says why), answers the commands it had taken as unknown (``EngineUnavailable``: their batch may have
 committed), and calls ``Engine.on_crash``; ``bourse serve`` and ``bourse engine`` set it to end the
 process non-zero at once (``bourse.cli.crash``), like ``kill -9``: the supervisor restarts
 it, and the new process recovers from the store, which holds every acknowledged command

@@ -11,10 +11,16 @@ throughput grows with load (group commit).
 
 If a command fails with a ``DomainError`` nothing was changed (the domain checks before it
 posts) and only that caller sees the error. Any other exception, or a failed commit, means the
-in-memory state may have diverged from the store: the engine fails the batch, and the batch
-applied on top of it, and reloads its state from the store, which still holds exactly the last
-committed batch (crash-only). Handlers that read the store see the committing batch laid over
-it (``engine.inflight``).
+in-memory state may have diverged from the store: the engine reloads its state from the store,
+which still holds exactly the last committed batch (crash-only), for the batch and the batch
+applied on top of it. When one command can have caused the failure (applying it raised, or the
+store refused a value of the batch: ``SqlStore.refused``) the engine then applies and commits
+those commands again one at a time, in order, each in its own batch: only a command that fails
+alone is refused (``CommandFailed``), the others are answered after their own commit. When the
+store itself failed (out of reach, busy, another engine's, the writer lock lost:
+``SqlStore.down``), the reload failed, or ``ISOLATE_STREAK`` commands in a row fail alone, the
+commands left fail (``EngineUnavailable``), as the whole batch did before. Handlers that read
+the store see the committing batch laid over it (``engine.inflight``).
 
 The loop that orders applying and committing across the engine thread and its committer
 thread is ``engine.pipeline``; this module owns the state and what a batch is: how commands are
@@ -71,8 +77,18 @@ log = logging.getLogger("bourse.engine")
 T = TypeVar("T")
 
 
+#: commands in a row that fail alone, each applied and committed by itself, after which the
+#: engine stops trying them one at a time: the cause is not theirs (the store refuses every batch)
+ISOLATE_STREAK = 4
+
+
 class EngineUnavailable(Exception):
     """The batch could not be committed; the command did not take effect."""
+
+
+class CommandFailed(EngineUnavailable):
+    """This command failed alone, applied and committed in a batch of its own (the store refused
+    what it wrote, or applying it raised): it did not take effect, the rest of its batch did."""
 
 
 class Engine:
@@ -313,14 +329,21 @@ class Engine:
             self._refuse(batch)
             return
         with self.lock:
+            stage = "check"  # the step that failed, if one does
             try:
                 self._check_writer()
+                stage = "apply"
                 outcomes: list[Outcome] = []
                 self._apply_into(batch, outcomes)
+                stage = "close"
                 applied = self._close(batch, outcomes)
+                stage = "commit"
                 committed_in = self._commit(applied.changes)
             except Exception as exc:  # a bug or a failed commit: state may have diverged
-                self._fail([batch], exc)
+                if stage in ("apply", "commit"):
+                    self._recover([batch], exc, committing=stage == "commit")
+                else:
+                    self._fail([batch], exc)
                 return
             self._acknowledge(applied, committed_in)
         applied.answer()
@@ -398,23 +421,105 @@ class Engine:
         """Fail every command of ``batches`` (none was committed) and rebuild the state from
         the store, which holds exactly the last committed batch."""
         items = [item for batch in batches for item in batch]
-        rids = sorted({t.request_id for _, _, t in items if t.request_id})
         log.error(
             "batch of %d commands failed; reloading state (request ids: %s)",
             len(items),
-            ", ".join(rids) or "none",
+            _request_ids(items),
             exc_info=exc,
         )
         err = EngineUnavailable(f"batch not committed: {exc}")
         for _, fut, _trace in items:
             if not fut.done():
                 fut.set_exception(err)
+        self._reload()
+
+    def _reload(self) -> bool:
+        """Rebuild the state from the store after a failure; whether that worked (if not, the
+        next batch reloads first: ``_check_writer``)."""
         try:
             self._load()
-            self._stale = False
         except Exception:
             self._stale = True  # never build on the uncommitted batch
             log.exception("reload after failed batch failed")
+            return False
+        self._stale = False
+        return True
+
+    def _recover(self, batches: list[list[Item]], exc: Exception, *, committing: bool) -> None:
+        """``batches`` (none committed) failed while applying or ``committing``: if one command
+        can have caused ``exc``, reload and run them again one at a time (``_isolate``), else
+        fail them all (``_fail``)."""
+        items = [item for batch in batches for item in batch]
+        if not items or not self._isolable(exc, committing=committing):
+            self._fail(batches, exc)
+        elif not self._reload():
+            self._fail([items], exc)
+        elif len(items) == 1:  # it failed alone already
+            self._refuse_alone(items[0], exc)
+        else:
+            log.error(
+                "batch of %d commands failed; reloaded the state, now applying each alone "
+                "(request ids: %s)",
+                len(items),
+                _request_ids(items),
+                exc_info=exc,
+            )
+            self._isolate(items)
+
+    def _isolable(self, exc: Exception, *, committing: bool) -> bool:
+        """Whether one command can have caused ``exc``: the store refused a value of the batch
+        (``committing``), or applying raised and the store did not fail."""
+        if committing:
+            refused = getattr(self.store, "refused", None)
+            return refused is not None and bool(refused(exc))
+        down = getattr(self.store, "down", None)
+        return down is None or not down(exc)
+
+    def _isolate(self, items: list[Item]) -> None:
+        """Apply and commit each of ``items`` alone, in order, on the state reloaded from the
+        store, answering each after its own commit; one that fails alone is refused and the
+        state reloaded. Stops (the rest fail) when the store fails, the reload fails, or
+        ``ISOLATE_STREAK`` commands in a row fail alone. The caller holds the lock."""
+        streak = 0
+        for n, item in enumerate(items):
+            try:
+                self._check_writer()
+            except Exception as exc:  # the store is down
+                self._fail([items[n:]], exc)
+                return
+            outcomes: list[Outcome] = []
+            try:
+                self._apply_into([item], outcomes)
+            except Exception as exc:
+                failure, committing = exc, False
+            else:
+                applied = self._close([item], outcomes)  # a bug here escapes (crash-only)
+                try:
+                    committed_in = self._commit(applied.changes)
+                except Exception as exc:
+                    failure, committing = exc, True
+                else:
+                    streak = 0
+                    self._acknowledge(applied, committed_in)
+                    applied.answer()
+                    continue
+            streak += 1
+            if streak >= ISOLATE_STREAK or not self._isolable(failure, committing=committing):
+                self._fail([items[n:]], failure)
+                return
+            self._refuse_alone(item, failure)
+            self._reload()  # if that fails, the next ``_check_writer`` fails the rest
+
+    def _refuse_alone(self, item: Item, exc: Exception) -> None:
+        """Answer a command that failed alone (nothing of it is in the store or the state)."""
+        _, fut, trace = item
+        log.error(
+            "command failed alone; refused (request id: %s)",
+            trace.request_id or "none",
+            exc_info=exc,
+        )
+        why = str(exc).splitlines()[0] if str(exc) else ""  # PostgreSQL adds lines of context
+        fut.set_exception(CommandFailed(f"command not applied: {type(exc).__name__}: {why}"))
 
     def _collect(self) -> BatchChanges:
         """This batch's changes: the ledger's and the exchange's, plus the handlers' own."""
@@ -456,6 +561,11 @@ class Engine:
         return result
 
 
+def _request_ids(items: list[Item]) -> str:
+    """The request ids of ``items``, for a log line."""
+    return ", ".join(sorted({t.request_id for _, _, t in items if t.request_id})) or "none"
+
+
 def _handler_for(cmd: c.Command) -> Handler:
     """The handler of a subclass of a known command, else refuse the command."""
     for cls in type(cmd).__mro__:
@@ -465,4 +575,4 @@ def _handler_for(cmd: c.Command) -> Handler:
     raise InvalidParameter(f"unknown command {type(cmd).__name__}")
 
 
-__all__ = ["Engine", "EngineUnavailable", "FINAL_WITHDRAWAL", "OrderStatus"]
+__all__ = ["CommandFailed", "Engine", "EngineUnavailable", "FINAL_WITHDRAWAL", "OrderStatus"]

@@ -6,7 +6,8 @@ that arrive are applied at once into the open batch N+1 (applying no longer wait
 fsync). When N's commit finishes (``COMMITTED`` on the queue) N's callers are answered and its
 listeners told, and N+1 is closed and committed. A caller is answered only after the
 transaction holding its command committed. If N's commit fails, N+1 (applied on top of N) fails
-with it and the engine rebuilds its state from the store.
+with it and the engine rebuilds its state from the store; when one command can have caused the
+failure, the engine then commits those commands again one at a time (``Engine._recover``).
 
 A ``Probe`` (``engine.liveness``) on the queue is answered where a command taken in its place
 could be: at once when nothing is committing (after taking the lock), else once the batch that
@@ -96,6 +97,7 @@ class Steps(Protocol):
     def _close(self, batch: list[Item], outcomes: list[Outcome]) -> Applied: ...
     def _acknowledge(self, applied: Applied, committed_in: float) -> None: ...
     def _fail(self, batches: list[list[Item]], exc: Exception) -> None: ...
+    def _recover(self, batches: list[list[Item]], exc: Exception, *, committing: bool) -> None: ...
 
 
 class Pipeline:
@@ -120,7 +122,8 @@ class Pipeline:
         command until no applied command is left uncommitted, so ``Engine.read`` never sees
         uncommitted state: a waiting reader makes the engine commit what it applied and answer
         it before it takes more work. If N's commit fails, N+1 (applied on top of N) fails with
-        it and the state is rebuilt from the store.
+        it and the state is rebuilt from the store (and, when one command can have caused it,
+        their commands are committed again one at a time: ``Engine._recover``).
         """
         engine = self.engine
         q = engine._queue
@@ -155,16 +158,20 @@ class Pipeline:
                     fresh = inflight is None
                     if fresh:
                         engine.lock.acquire()
+                    checked = not fresh
                     try:
                         if fresh:  # the store may be down (the reload fails): the batch fails
                             engine._check_writer()
+                            checked = True
                         engine._apply_into(batch, outcomes)
                     except Exception as exc:  # the store is down, or a bug: the state may diverge
                         items.extend(batch)
-                        if inflight is not None:
-                            self._settle(*inflight, also=items)
-                            inflight = None
-                        engine._fail([items], exc)
+                        if not checked:
+                            engine._fail([items], exc)
+                        elif inflight is None or self._settle(*inflight, also=items):
+                            engine._recover([items], exc, committing=False)
+                        # else N's commit failed: _settle recovered N and these with it
+                        inflight = None
                         items, outcomes = [], []
                         engine.lock.release()
                     else:
@@ -230,12 +237,13 @@ class Pipeline:
 
     def _settle(self, applied: Applied, commit: Commit, also: list[Item]) -> bool:
         """Wait for ``applied``'s commit and answer it. If it failed, fail ``also`` (applied on
-        top of it) with it, rebuild the state, and return False."""
+        top of it) with it, rebuild the state (committing again, one at a time, what one
+        command's failure must not fail: ``Engine._recover``), and return False."""
         engine = self.engine
         try:
             committed_in = commit.result()
         except Exception as exc:
-            engine._fail([applied.batch, also], exc)
+            engine._recover([applied.batch, also], exc, committing=True)
             self._answer_probes()
             return False
         engine._reads.inflight = None

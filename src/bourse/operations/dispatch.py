@@ -11,13 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from bourse.engine import EngineUnavailable, trace
+from bourse.engine import CommandFailed, EngineUnavailable, trace
 from bourse.engine.clock import now_ms
 from bourse.engine.trace import set_origin
 from bourse.operations import catalog  # noqa: F401 - registers every operation
 from bourse.operations.registry import OperationError, get
 from bourse.services.bundle import Services
 from bourse.store.repositories.audit import AuditLog
+
+#: what an engine failure that is not the command's own most likely means here: another process
+#: holds the database's writer lock, or keeps it busy
+_ANOTHER_SERVER = (
+    ": is a server running on this database? Start it with its BOURSE_HOME, or stop it"
+)
 
 
 def is_demo(svc: Services) -> bool:
@@ -49,11 +55,9 @@ def _invoke(svc: Services, name: str, params: dict[str, Any], *, actor: str, sou
         raise
     except EngineUnavailable as exc:
         _record(audit, actor, source, name, params, "error", str(exc))
-        raise OperationError(
-            f"{exc}: is a server running on this database? Start it with its BOURSE_HOME, "
-            "or stop it",
-            503,
-        ) from exc
+        # a command that failed alone (the store refused it) says nothing of another server
+        hint = "" if isinstance(exc, CommandFailed) else _ANOTHER_SERVER
+        raise OperationError(f"{exc}{hint}", 503) from exc
     except Exception as exc:
         _record(audit, actor, source, name, params, "error", f"{type(exc).__name__}: {exc}")
         raise

@@ -32,7 +32,7 @@ class OperationError(Exception):
     ``status`` is the HTTP status the operator API answers with: 400, a request that could
     never succeed; 403, demo-only outside demo mode; 404, no such thing; 409, a conflict with
     the current state (``refusals`` says which for each domain error); 429, over a limit; 503,
-    the engine is elsewhere.
+    the engine is elsewhere, or could not apply the command.
     """
 
     def __init__(self, message: str, status: int = 400) -> None:
