@@ -2,9 +2,10 @@
 anything happens, on SQLite and PostgreSQL alike: a NUL character (PostgreSQL text cannot hold
 one: it was a 500 there), a lone surrogate (a multipart form declaring ``charset=utf-7``: a 500
 on both backends), bytes that are not UTF-8. A page answers 400 with ``messages.UNREADABLE``
-and echoes nothing it was sent; the OAuth token endpoints answer ``invalid_request``. A page
-that needs a session answers a logged-out visitor as it answers any (the log-in redirect),
-whatever it sent, and the redirect carries none of it back.
+and echoes nothing it was sent (the trade page's listen-key endpoint as JSON); the OAuth token
+endpoints answer ``invalid_request``. A page that needs a session answers a logged-out visitor
+as it answers any (the log-in redirect), whatever it sent, and the redirect carries none of it
+back.
 
 The operator API refuses an operation name holding a NUL before auditing it (the audit row
 could not hold it on PostgreSQL: it was a 500, for anyone).
@@ -264,8 +265,10 @@ def _refused(r: httpx.Response, where: str, signed_out: httpx.Response | None = 
                        signed_out.text), f"{where}: {got}"  # fmt: skip
         return
     assert r.status_code == 400, f"{where}: {r.status_code} {r.text[:300]}"
-    if r.headers["content-type"].startswith("application/json"):
-        assert r.json()["error"] == "invalid_request", f"{where}: {r.text}"
+    if r.headers["content-type"].startswith("application/json"):  # OAuth's, or a script's
+        refusal = r.json().get("error") == "invalid_request" or r.json() == {
+            "code": 400, "msg": UNREADABLE}  # fmt: skip
+        assert refusal, f"{where}: {r.text}"
     else:
         assert UNREADABLE in r.text, f"{where}: {r.text[:300]}"
 

@@ -51,7 +51,7 @@ from bourse.services.apikeys import NO_IP_TTL_MS, PERMISSIONS
 from bourse.services.brokers.keys import renew_key
 from bourse.services.bundle import Services
 from bourse.services.throttle import Throttled, client_ip
-from bourse.web import figures, messages, pages, readable
+from bourse.web import errors, figures, messages, pages, readable
 
 #: ``(account, asset, amount, request_id)``: credit test funds; raises ``FaucetRefused``
 Faucet = Callable[[int, str, str, str], None]
@@ -97,6 +97,7 @@ def timed(
     refused: str = "error.html",
     *,
     session: Callable[[Request], Awaitable[object | None]] | None = None,
+    json: bool = False,
 ) -> Handler:
     """Add ``Server-Timing: render;dur=<ms>``: the time the server spent on the response. A
     path, query string or form holding text that cannot be stored as sent (a NUL character,
@@ -108,7 +109,10 @@ def timed(
     visitor of such a page gets what every logged-out visitor gets, readable or not: the
     handler's answer before it reads anything (the log-in redirect), minus the unreadable text
     that answer would carry back (``readable.logged_out``). Only a signed-in visitor, or one
-    of a public page, gets the 400 page, which echoes nothing."""
+    of a public page, gets the 400 page, which echoes nothing.
+
+    An error goes to an htmx request as a fragment, and as JSON from an endpoint a script
+    fetches (``json``), raised ones too (``bourse.web.errors``)."""
 
     async def answer(request: Request) -> Response:
         try:
@@ -116,18 +120,29 @@ def timed(
         except pages.Answered as given:
             return given.response
 
-    @wraps(handler)
-    async def wrapper(request: Request) -> Response:
-        start = time.perf_counter()
+    async def checked(request: Request) -> Response:
         try:
             await readable.check(request)
         except readable.Unreadable:
             if session is None or await session(request) is not None:
-                resp = readable.refused(refused)
-            else:
-                resp = readable.logged_out(await answer(request))
-        else:
-            resp = await answer(request)
+                return readable.refused(refused)
+            return readable.logged_out(await answer(request))
+        return await answer(request)
+
+    @wraps(handler)
+    async def wrapper(request: Request) -> Response:
+        start = time.perf_counter()
+        part = errors.htmx(request)
+        try:
+            resp = await checked(request)
+        except Exception as exc:
+            if not (json or part):
+                raise
+            resp = errors.failed(exc)
+        if json:
+            resp = errors.json(resp)
+        elif part:
+            resp = errors.fragment(resp)
         resp.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - start) * 1000:.3f}"
         return resp
 
@@ -165,10 +180,10 @@ class Console:
     async def _session(self, request: Request) -> us.Session | None:
         return await pages.current_session(request, self.svc.users, self.secure)
 
-    def signed(self, handler: Handler) -> Handler:
-        """``timed(handler)`` for a page that needs a session: one that sends a logged-out
-        visitor to log in before it reads the request."""
-        return timed(handler, session=self._session)
+    def signed(self, handler: Handler, json: bool = False) -> Handler:
+        """``timed(handler, json=json)`` for a page that needs a session: one that sends a
+        logged-out visitor to log in before it reads the request."""
+        return timed(handler, session=self._session, json=json)
 
     def _page(
         self, name: str, session: us.Session | None, status: int = 200, **ctx: Any

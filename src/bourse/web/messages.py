@@ -18,6 +18,11 @@ UNREADABLE = (
     "or text that is not UTF-8). Nothing was changed."
 )
 
+#: what a part of a page refreshed in place (htmx), or the trade page's script, is told when
+#: the server failed (500), or could not take the request now (503: the store or engine busy)
+FAILED = "Something went wrong on the server. Please try again in a moment."
+BUSY = "The server is busy right now. Please try again in a moment."
+
 #: domain error class → what the console says
 SENTENCES: dict[type[Exception], str] = {
     b.KeyAlreadyBound: (

@@ -86,10 +86,20 @@ def cookie_names(secure: bool) -> tuple[str, str]:
     return "bourse_session", "bourse_csrf"
 
 
-def render(name: str, status: int = 200, *, scripts: bool = False, **ctx: Any) -> HTMLResponse:
+class Page(HTMLResponse):
+    """A rendered template. ``alert`` is the refusal it shows (its ``error``, or an error
+    page's ``message``): what an htmx request gets instead of the whole page
+    (``bourse.web.errors``)."""
+
+    alert = ""
+
+
+def render(name: str, status: int = 200, *, scripts: bool = False, **ctx: Any) -> Page:
     html = _env.get_template(name).render(scripts=scripts, **ctx)
     headers = SCRIPT_HEADERS if scripts else SECURITY_HEADERS
-    return HTMLResponse(html, status_code=status, headers=headers)
+    page = Page(html, status_code=status, headers=headers)
+    page.alert = str(ctx.get("error") or ctx.get("message") or "")
+    return page
 
 
 class Answered(Exception):

@@ -10,7 +10,7 @@ path                           verbs  what
 /trade/{symbol}/book           GET    the book and recent trades alone (htmx polls it
                                       while the page's stream is not live)
 /trade/{symbol}/mine           GET    the user's open orders, order and trade history alone
-/trade/{symbol}/stream-key     POST   a listenKey for the user's own streams (JSON)
+/trade/{symbol}/stream-key     POST   a listenKey for the user's own streams (JSON, errors too)
 /trade/{symbol}/order          POST   place an order (the engine's ``PlaceOrder``)
 /trade/{symbol}/cancel         POST   cancel one of the user's open orders
 =============================  =====  ====================================================
@@ -213,8 +213,9 @@ class TradePages(Console):
     async def book(self, request: Request) -> Response:
         try:
             sym = await run_in_threadpool(self._symbol, request.path_params["symbol"])
-        except UnknownSymbol:
-            return pages.render("error.html", 404, title="No such pair", message="", code="")
+        except UnknownSymbol as exc:
+            return pages.render("error.html", 404, title="No such pair",
+                                message=messages.say(exc), code="")  # fmt: skip
         data = await run_in_threadpool(self._book, sym)
         return pages.render("_book.html", scripts=True, poll=True, **data)
 
@@ -314,7 +315,7 @@ def routes(svc: Services, secure: bool, faucet: Faucet | None = None) -> list[Ba
         Route("/trade/{symbol}", timed(t.page), methods=["GET"]),
         Route("/trade/{symbol}/book", timed(t.book), methods=["GET"]),
         Route("/trade/{symbol}/mine", t.signed(t.mine), methods=["GET"]),
-        Route("/trade/{symbol}/stream-key", t.signed(t.stream_key), methods=["POST"]),
+        Route("/trade/{symbol}/stream-key", t.signed(t.stream_key, json=True), methods=["POST"]),
         Route("/trade/{symbol}/order", t.signed(t.order), methods=["POST"]),
         Route("/trade/{symbol}/cancel", t.signed(t.cancel), methods=["POST"]),
     ]

@@ -1,0 +1,95 @@
+"""An error in the shape whoever asked reads it.
+
+* A browser's navigation gets the page (``pages.render``).
+* An htmx request (``HX-Request: true``: the markets table, the order book, the operator's
+  health figures, each polled in place) gets the page's alert alone, the console's
+  ``<p class="error" role="alert">`` (``_error.html``), with the same status and
+  ``HX-Reswap: innerHTML``: htmx puts it inside the element that asked, which keeps polling
+  and whose next answer replaces it, never a whole page in the fragment's place. A redirect
+  (a session that ended) becomes ``HX-Redirect``, so the browser goes there as a whole page:
+  htmx would follow a 303 itself and swap the log-in page into the fragment.
+* A script's endpoint (``/trade/{symbol}/stream-key``) gets ``{"code": <status>, "msg": ...}``,
+  as the API answers.
+
+``console.timed`` applies this to every answer, and to what a handler raised (a 500, a 503
+when the store or engine is busy) for the two last kinds of asker.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from bourse.engine.engine import EngineUnavailable
+from bourse.store.transaction import RETRY_AFTER_S, unavailable
+from bourse.web import messages, pages
+
+log = logging.getLogger("bourse.web")
+
+#: headers an error keeps when it changes shape
+_KEPT = ("retry-after", "set-cookie")
+
+
+def htmx(request: Request) -> bool:
+    """Whether htmx sent ``request`` (to swap the answer into part of a page)."""
+    return request.headers.get("hx-request") == "true"
+
+
+def failed(exc: Exception) -> Response:
+    """The answer to an exception a handler raised, for an htmx request or a script."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, HTTPException):
+        status, message = exc.status_code, str(exc.detail)
+        headers = dict(exc.headers or {})
+    elif isinstance(exc, EngineUnavailable) or unavailable(exc):
+        status, message = 503, messages.BUSY
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
+    else:
+        log.exception("unhandled error", exc_info=exc)
+        status, message = 500, messages.FAILED
+    resp = pages.render("_error.html", status, scripts=True, message=message)
+    resp.headers.update(headers)
+    return resp
+
+
+def fragment(resp: Response) -> Response:
+    """``resp`` for htmx: an error as its alert alone, a redirect as ``HX-Redirect``."""
+    status = resp.status_code
+    if 300 <= status < 400 and "location" in resp.headers:
+        out: Response = Response(status_code=204, headers=pages.SECURITY_HEADERS)
+        out.headers["HX-Redirect"] = resp.headers["location"]
+    elif status >= 400:
+        out = pages.render("_error.html", status, scripts=True, message=_alert(resp))
+        out.headers["HX-Reswap"] = "innerHTML"
+    else:
+        return resp
+    return _keep(resp, out)
+
+
+def json(resp: Response) -> Response:
+    """``resp`` for a script: an error not already JSON as ``{"code", "msg"}``."""
+    status = resp.status_code
+    if status < 400 or resp.headers.get("content-type", "").startswith("application/json"):
+        return resp
+    body = {"code": status, "msg": _alert(resp)}
+    return _keep(resp, pages.secure_headers(JSONResponse(body, status)))
+
+
+def _alert(resp: Response) -> str:
+    """What the error says: its page's alert, else its status in words."""
+    alert = resp.alert if isinstance(resp, pages.Page) else ""
+    if alert:
+        return alert
+    try:
+        return f"{HTTPStatus(resp.status_code).phrase}."
+    except ValueError:
+        return messages.FAILED
+
+
+def _keep(src: Response, out: Response) -> Response:
+    out.raw_headers += [(k, v) for k, v in src.raw_headers if k.decode() in _KEPT]
+    return out

@@ -1,0 +1,96 @@
+"""An error in the shape its asker reads (``bourse.web.errors``): an htmx request (a table or
+the book refreshed in place) gets the page's alert alone with the page's status, never a whole
+page to swap into its element; a session that ended sends the browser to sign in as a whole
+page (``HX-Redirect``) rather than into the fragment; the trade page's script gets JSON from
+``/stream-key``, as the API answers. A browser's navigation still gets the page."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, NoReturn
+
+import httpx
+import pytest
+
+from bourse.services.listenkeys import ListenKeys
+from bourse.store.transaction import StoreBusy
+from bourse.web import figures
+from bourse.web.broker import NOT_A_BROKER
+from bourse.web.messages import BUSY, FAILED, UNREADABLE
+from tests.web.operator_server import Operated, csrf
+
+HX = {"HX-Request": "true"}
+
+
+def _alone(r: httpx.Response, status: int, message: str) -> None:
+    """``r`` is the alert alone, for htmx to put inside the element that asked."""
+    assert r.status_code == status, r.text
+    assert r.text.strip() == f'<p class="error" role="alert">{message}</p>', r.text
+    assert r.headers["hx-reswap"] == "innerHTML"
+    assert r.headers["content-type"].startswith("text/html")
+    assert r.headers["x-frame-options"] == "DENY" and "server-timing" in r.headers
+
+
+def _crash(exc: Exception) -> Any:
+    def boom(*_: Any, **__: Any) -> NoReturn:
+        raise exc
+
+    return boom
+
+
+def test_htmx_gets_the_alert_alone(operated: Operated, monkeypatch: pytest.MonkeyPatch) -> None:
+    http = operated.client()
+    assert http.get("/markets", headers=HX).text.lstrip().startswith('<table class="apps')
+    _alone(http.get("/markets?q=%00", headers=HX), 400, UNREADABLE)
+    _alone(http.get("/trade/NOSUCH/book", headers=HX), 404,
+           "That trading pair is not listed here.")  # fmt: skip
+    user, _ = operated.user()
+    _alone(user.get("/broker/keys", headers=HX), 403, NOT_A_BROKER)
+    monkeypatch.setattr(figures, "markets", _crash(RuntimeError("a bug")))
+    _alone(http.get("/markets", headers=HX), 500, FAILED)
+    monkeypatch.setattr(figures, "markets", _crash(StoreBusy()))
+    r = http.get("/markets", headers=HX)
+    _alone(r, 503, BUSY)
+    assert r.headers["retry-after"] == "1"
+    # a browser's navigation still gets the page
+    for path, status in (("/markets?q=%00", 400), ("/trade/NOSUCH/book", 404)):
+        r = http.get(path)
+        assert r.status_code == status and "<html" in r.text and "hx-reswap" not in r.headers
+    assert "<html" in user.get("/broker/keys").text
+
+
+def test_htmx_goes_to_sign_in_as_a_whole_page(operated: Operated) -> None:
+    op = operated.operator()
+    assert op.get("/operator/health", headers=HX).text.lstrip().startswith("<table")
+    op.cookies.clear()  # the session ended
+    r = op.get("/operator/health", headers=HX)
+    assert r.status_code == 204 and r.headers["hx-redirect"] == "/operator/login" and not r.text
+    assert "location" not in r.headers
+    r = op.get("/operator/health")
+    assert (r.status_code, r.headers["location"]) == (303, "/operator/login")
+
+
+def test_stream_key_errors_are_json(operated: Operated, monkeypatch: pytest.MonkeyPatch) -> None:
+    http, _ = operated.user()
+    token = csrf(http.get("/trade/BTCUSDT").text)
+    path = "/trade/BTCUSDT/stream-key"
+
+    def ask(**kw: Any) -> httpx.Response:
+        r = http.post(path, **kw)
+        assert r.headers["content-type"] == "application/json", r.text
+        return r
+
+    r = ask(data={"csrf_token": token + "\x00"})
+    assert (r.status_code, r.json()) == (400, {"code": 400, "msg": UNREADABLE})
+    assert re.fullmatch(r"[0-9a-f]{64}", ask(data={"csrf_token": token}).json()["listenKey"])
+    monkeypatch.setattr(ListenKeys, "extend", _crash(RuntimeError("a bug")))
+    r = ask(data={"csrf_token": token})
+    assert (r.status_code, r.json()) == (500, {"code": 500, "msg": FAILED})
+    monkeypatch.setattr(ListenKeys, "extend", _crash(StoreBusy()))
+    r = ask(data={"csrf_token": token})
+    assert (r.status_code, r.json()) == (503, {"code": 503, "msg": BUSY})
+    assert r.headers["retry-after"] == "1"
+    r = ask(data={"csrf_token": "forged"})
+    assert r.status_code == 403 and r.json()["code"] == 403
+    r = httpx.post(operated.url + path, data={"csrf_token": "\x00"})
+    assert (r.status_code, r.json()) == (401, {"code": 401, "msg": "Log in first."})

@@ -1,0 +1,98 @@
+"""Errors of the parts of a page htmx refreshes, in a real browser (Debian's chromium via
+playwright): the message appears inside the part that failed, which keeps refreshing and comes
+back when the server does, never a page inside the page; the operator whose session ended while
+the health figures refresh lands on the sign-in page; the trade page's script reads the
+listen-key endpoint's errors as JSON. Screenshots go to ``test-artifacts/errors-*.png``."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, NoReturn
+
+import pytest
+from playwright.sync_api import Page
+
+from bourse.store.transaction import StoreBusy
+from bourse.web import figures
+from bourse.web.messages import BUSY, FAILED, UNREADABLE
+from bourse.web.trade import TradePages
+from tests.support.browser import ARTIFACTS, chromium, sign_up, watch
+from tests.web.operator_server import Operated
+
+#: what the browser logs for an error answer (its status), and htmx for one it swaps in
+EXPECTED = re.compile(r"Failed to load resource: the server responded with a status of (400|500|"
+                      r"503) \(.*\)|Response Status Error .*Code 50[03] from /.*")  # fmt: skip
+
+
+def _crash(exc: Exception) -> Any:
+    def boom(*_: Any, **__: Any) -> NoReturn:
+        raise exc
+
+    return boom
+
+
+def _in_place(page: Page, part: str, message: str) -> None:
+    """``message`` is shown inside ``part``, alone: no page, header or heading in it, and the
+    part still refreshes itself."""
+    alert = page.locator(f"{part} > p.error[role=alert]")
+    alert.wait_for()
+    assert alert.inner_text() == message
+    inside = page.locator(part).evaluate("e => e.querySelectorAll('html, body, header, main, h1')")
+    assert inside == {} or not inside, inside
+    assert page.locator(part).get_attribute("hx-get")
+    assert page.locator("header.top").count() == 1 and page.locator("h1").count() == 1
+
+
+def test_a_failed_refresh_shows_its_message_in_place(
+    operated: Operated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = operated.url
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors: list[str] = []
+    with chromium() as browser:
+        page = watch(browser.new_page(viewport={"width": 1100, "height": 800}), errors)
+        # the home page's markets table: the server fails, then is back
+        page.goto(base + "/")
+        monkeypatch.setattr(figures, "markets", _crash(RuntimeError("a bug")))
+        _in_place(page, "#markets", FAILED)
+        page.screenshot(path=str(ARTIFACTS / "errors-markets.png"), full_page=True)
+        monkeypatch.undo()
+        page.locator('#markets tr[data-symbol="BTCUSDT"]').wait_for()
+        assert page.locator("#markets p.error").count() == 0
+
+        # the trade page's book, polled while there is no stream: the store is busy, then not
+        sign_up(page, base, "book")
+        page.add_init_script("delete window.WebSocket")  # the book polls (no /ws)
+        page.goto(base + "/trade/BTCUSDT")
+        monkeypatch.setattr(TradePages, "_book", _crash(StoreBusy()))
+        _in_place(page, "#book", BUSY)
+        page.screenshot(path=str(ARTIFACTS / "errors-book.png"), full_page=True)
+        monkeypatch.undo()
+        page.locator("#book tbody.bids").wait_for()
+        assert page.locator("#book p.error").count() == 0
+
+        # the page's script reads the listen-key endpoint's refusal as JSON
+        answer = page.evaluate("""() => fetch("/trade/BTCUSDT/stream-key", {
+            method: "POST", body: new URLSearchParams({csrf_token: "\\u0000"}),
+          }).then(r => r.json().then(j => [r.status, j]))""")
+        assert answer == [400, {"code": 400, "msg": UNREADABLE}]
+    assert errors and all(EXPECTED.fullmatch(e) for e in errors), errors
+
+
+def test_an_ended_session_sends_the_health_page_to_sign_in(operated: Operated) -> None:
+    base = operated.url
+    errors: list[str] = []
+    with chromium() as browser:
+        context = browser.new_context()
+        page = watch(context.new_page(), errors)
+        page.goto(base + "/operator/login")
+        page.fill("input[name=token]", operated.token)
+        page.keyboard.press("Enter")
+        page.wait_for_url(base + "/operator")
+        page.goto(base + "/operator/health")
+        page.locator("#health").wait_for()
+        context.clear_cookies()  # the session ends; the next refresh (2 s) finds none
+        page.wait_for_url(base + "/operator/login")
+        assert page.locator("input[name=token]").count() == 1
+        assert page.locator("header.top").count() == 1 and page.locator("h1").count() == 1
+    assert not errors, errors
