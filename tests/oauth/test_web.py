@@ -113,10 +113,17 @@ def test_totp_two_factor(env) -> None:
     secret = form_value(page.text, "secret")
     csrf = form_value(page.text, "csrf_token")
     totp = pyotp.TOTP(secret)
-    r = env.http.post("/account/2fa", data={"csrf_token": csrf, "secret": secret, "code": "000000"})
-    assert "does not match" in r.text
+    form = {"csrf_token": csrf, "secret": secret, "password": PASSWORD}
+    r = env.http.post("/account/2fa", data={**form, "code": "000000"})
+    assert r.status_code == 400 and "does not match" in r.text
     now_code = totp.at(env.clock() / 1000)
-    r = env.http.post("/account/2fa", data={"csrf_token": csrf, "secret": secret, "code": now_code})
+    # a session alone (no password, or a wrong one) cannot put a second factor on the account
+    for password in ("", "wrong password!"):
+        r = env.http.post("/account/2fa", data={**form, "code": now_code, "password": password})
+        assert r.status_code == 401 and "password or 2FA code is wrong" in r.text
+    with env.db.connect() as conn:
+        assert conn.execute(select(users.c.totp_secret)).scalar_one() is None
+    r = env.http.post("/account/2fa", data={**form, "code": now_code})
     assert r.status_code == 303
     with env.db.connect() as conn:
         stored = conn.execute(select(users.c.totp_secret)).scalar_one()
@@ -133,6 +140,35 @@ def test_totp_two_factor(env) -> None:
     assert _login(env.http, email, totp=code).status_code == 401  # same step again: refused
 
 
+def test_2fa_off_and_on_again_count_against_the_log_in_back_off(env) -> None:
+    """Wrong codes turning 2FA off are log-in failures of that e-mail and IP: after the
+    back-off's five, the right password and code wait (429, Retry-After), at log-in too, and
+    2FA stays on (before, forty wrong codes were forty 200s)."""
+    email = signup(env.http)
+    page = env.http.get("/account/2fa")
+    secret = form_value(page.text, "secret")
+    csrf = form_value(page.text, "csrf_token")
+    totp = pyotp.TOTP(secret)
+    r = env.http.post("/account/2fa", data={"csrf_token": csrf, "secret": secret,
+                                            "code": totp.at(env.clock() / 1000), "password": PASSWORD})  # fmt: skip
+    assert r.status_code == 303
+    env.clock.advance(31)
+    good = totp.at(env.clock() / 1000)
+    wrong = next(c for c in ("000000", "111111") if c not in {totp.at(env.clock() / 1000 + d)
+                                                              for d in (-30, 0, 30)})  # fmt: skip
+    off = {"csrf_token": csrf, "action": "disable", "password": PASSWORD}
+    for _ in range(env.users.throttle.limits.backoff_after):
+        r = env.http.post("/account/2fa", data={**off, "code": wrong})
+        assert r.status_code == 401
+    r = env.http.post("/account/2fa", data={**off, "code": good})
+    assert r.status_code == 429 and "Too many attempts" in r.text
+    assert int(r.headers["retry-after"]) == env.users.throttle.limits.backoff_ms // 1000
+    with env.db.connect() as conn:
+        assert conn.execute(select(users.c.totp_secret)).scalar_one() is not None
+    env.http.cookies.clear()
+    assert _login(env.http, email, totp=good).status_code == 429
+
+
 def test_totp_secret_encrypted_with_fernet(db_engine) -> None:
     from cryptography.fernet import Fernet
 
@@ -141,7 +177,7 @@ def test_totp_secret_encrypted_with_fernet(db_engine) -> None:
     user = people.create_user("f@example.com", PASSWORD)
     secret = us.new_totp_secret()
     now = now_ms()
-    people.enable_totp(user.id, secret, pyotp.TOTP(secret).at(now / 1000), now=now)
+    people.enable_totp(user.id, secret, pyotp.TOTP(secret).at(now / 1000), PASSWORD, now=now)
     with db_engine.connect() as conn:
         stored = conn.execute(select(users.c.totp_secret)).scalar_one()
     assert stored.startswith("enc:") and secret not in stored

@@ -128,7 +128,7 @@ def test_withdraw_with_2fa_on_needs_a_current_code(demo: Demo) -> None:
     service = demo.platform.users
     secret = pyotp.random_base32()
     uid = _user_id(demo, account)
-    service.enable_totp(uid, secret, pyotp.TOTP(secret).now())
+    service.enable_totp(uid, secret, pyotp.TOTP(secret).now(), PASSWORD)
     assert 'name="totp"' in http.get("/account/withdraw").text
     for code in ("", "000000"):
         r = http.post("/account/withdraw", data=_withdraw_form(http, totp=code))

@@ -9,12 +9,15 @@ Its SQL is in ``bourse.store.repositories.users``.
   same parameters), and both give the same message.
 * **Abuse** (``bourse.config.AuthLimits``): failures are counted per client IP and per e-mail
   in memory (``bourse.services.throttle``) and per (e-mail, client IP) in the database; over a
-  budget, or while that pair's back-off lasts, ``authenticate`` raises ``Throttled`` before any
-  password is checked. All of it is keyed by the e-mail as typed, so an unknown e-mail is
+  budget, or while that pair's back-off lasts, ``Throttled`` is raised before any password or
+  code is checked. Log-in, the step-up (``confirm``) and turning 2FA on and off share these
+  budgets (``_guarded``). All of it is keyed by the e-mail as typed, so an unknown e-mail is
   throttled exactly like a known one and the owner, from another IP, is not locked out.
 * **TOTP** (pyotp, RFC 6238, 30 s steps, one step of clock drift): once enabled, log-in needs
-  a current code, and a code (time step) is accepted at most once. The secret is encrypted with
-  the server's Fernet key when one is configured.
+  a current code, and a code (time step) is accepted at most once. Turning it on needs the
+  log-in password and a code of the new secret; turning it off, the password and a current
+  code; while it is on it cannot be replaced (off, then on). The secret is encrypted with the
+  server's Fernet key when one is configured.
 * **Sessions** live in the ``sessions`` table; the cookie holds a 256-bit random id, the table
   its SHA-256. A session expires ``SESSION_TTL_MS`` after log-in or ``SESSION_IDLE_MS`` after its
   last use; log-out revokes it server-side. Each session has its own CSRF token, required by
@@ -29,7 +32,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pyotp
 from argon2 import PasswordHasher
@@ -51,6 +54,13 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 #: one message for every log-in failure: wrong password, unknown e-mail, bad 2FA code
 BAD_LOGIN = "Wrong e-mail, password or 2FA code."
+#: what turning 2FA on says when the code is not the new secret's (that secret is no secret to
+#: whoever sent it, so saying so tells nothing)
+CODE_MISMATCH = "That code does not match; check your authenticator's clock."
+TOTP_ALREADY_ON = (
+    "Two-factor authentication is already on. To move it to another app, turn it off "
+    "(with a current code), then on again."
+)
 #: failures of an (e-mail, IP) pair older than this start its count again
 FAILURES_FORGOTTEN_MS = 24 * 3600 * 1000
 SESSION_TTL_MS = 12 * 3600 * 1000
@@ -62,6 +72,8 @@ TOTP_ISSUER = "Bourse"
 #: control character anywhere (PostgreSQL text cannot even hold a NUL); 254 at most in all
 _EMAIL_CHAR = r"[^@\s\x00-\x1f\x7f-\x9f]"
 _EMAIL = re.compile(rf"{_EMAIL_CHAR}{{1,64}}@{_EMAIL_CHAR}+\.{_EMAIL_CHAR}+")
+
+T = TypeVar("T")
 
 #: opens the exchange account of a new user (its argument is the e-mail); returns its id
 OpenUserAccount = Callable[[str], int]
@@ -120,6 +132,15 @@ def _dummy_hash() -> str:
 def throttled_message(exc: Throttled) -> str:
     """What the log-in and sign-up pages say when ``exc`` refuses an attempt."""
     return f"Too many attempts; try again in {exc.retry_after} seconds."
+
+
+def _password_ok(row: Any | None, password: str) -> bool:
+    """Whether ``password`` is the row's; without a row, a dummy hash is verified, so an
+    unknown e-mail costs what a wrong password costs."""
+    try:
+        return bool(_hasher.verify(row.password_hash if row else _dummy_hash(), password or ""))
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def _user(row: Any) -> User:
@@ -234,37 +255,58 @@ class Users:
         or ``Throttled`` (nothing checked) when ``ip`` or the e-mail is over its budget or the
         (e-mail, ``ip``) pair is backing off. Known and unknown e-mails take the same path."""
         now = self.clock() if now is None else now
-        bad = UserError(BAD_LOGIN)
         try:
             email = normalize_email(email)
         except UserError:
-            raise bad from None
+            raise UserError(BAD_LOGIN) from None
+
+        def check() -> Any:
+            row = self.repo.user_by_email(email)
+            ok = _password_ok(row, password)
+            if not ok or row is None or not self._second_step(row, password, totp_code, now):
+                raise UserError(BAD_LOGIN)
+            return row
+
+        return _user(self._guarded(email, ip, now, check))
+
+    def _guarded(self, email: str, ip: str, now: int, check: Callable[[], T]) -> T:
+        """Run ``check`` (it raises ``UserError`` when a password or code is wrong) as one
+        attempt of the log-in throttle: ``Throttled``, with nothing checked, while the
+        (e-mail, ``ip``) pair backs off or ``ip`` or the e-mail is over its budget; a failure
+        counts towards the pair's back-off, a success gives the attempt back. Every password
+        and TOTP check goes through here: log-in, the step-up (``confirm``), turning 2FA on
+        and off."""
         locked = self.repo.login_locked_until(email, ip)
         if locked > now:
             raise Throttled(seconds(locked - now))
         attempt = self.throttle.begin("login", ip, email, now)
-        row = self.repo.user_by_email(email)
-        ok: bool
         try:
-            ok = _hasher.verify(row.password_hash if row else _dummy_hash(), password or "")
-        except (VerificationError, InvalidHashError):
-            ok = False
-        if not ok or row is None or not self._second_step(row, password, totp_code, now):
+            out = check()
+        except UserError:
             self._failed(email, ip, now)
-            raise bad
+            raise
         self.throttle.succeeded(attempt)
         self.repo.clear_login_failures(email, ip)
-        return _user(row)
+        return out
 
-    def confirm(self, user_id: int, password: str, totp_code: str = "", *, ip: str = "") -> User:
-        """A logged-in user proves it is them again (before a withdrawal, a transfer to
-        someone else, a password change): the log-in password, and the 2FA code when 2FA is
-        on. The same checks, throttles and lockout as ``authenticate``; ``UserError`` (one
+    def confirm(
+        self,
+        user_id: int,
+        password: str,
+        totp_code: str = "",
+        *,
+        ip: str = "",
+        now: int | None = None,
+    ) -> User:
+        """A logged-in user proves it is them again (the step-up before a withdrawal, a
+        transfer to someone else, a key that can withdraw, a key's new secret, a password or
+        2FA change): the log-in password, and the 2FA code when 2FA is on (the code is spent).
+        The same checks, throttles and lockout as ``authenticate``; ``UserError`` (one
         message) or ``Throttled``."""
         row = self.repo.user(user_id)
         if row is None:
             raise UserError(BAD_LOGIN)
-        return self.authenticate(row.email, password, totp_code, ip=ip)
+        return self.authenticate(row.email, password, totp_code, ip=ip, now=now)
 
     def change_password(
         self,
@@ -338,24 +380,50 @@ class Users:
             return "raw:" + secret
         return "enc:" + self.fernet.encrypt(secret.encode()).decode()
 
-    def enable_totp(self, user_id: int, secret: str, code: str, *, now: int | None = None) -> None:
-        """Turn 2FA on once the user proves their app has ``secret`` by sending a current code."""
+    def enable_totp(
+        self,
+        user_id: int,
+        secret: str,
+        code: str,
+        password: str,
+        *,
+        ip: str = "",
+        now: int | None = None,
+    ) -> None:
+        """Turn 2FA on once the user proves their app has ``secret`` (a current code) and that
+        it is them (the log-in password), so a stolen session cannot put its own second factor
+        on the account. Refused while 2FA is on: replacing it means turning it off first, which
+        asks for the current code. Both checks are one attempt of the log-in throttle."""
         now = self.clock() if now is None else now
         if len(secret) < 16 or not re.fullmatch(r"[A-Z2-7]+=*", secret):
             raise UserError("Start again: that 2FA secret is not valid.")
-        step = _totp_step(secret, code, now)
-        if step is None:
-            raise UserError("That code does not match; check your authenticator's clock.")
-        self.repo.set_totp(user_id, self._encrypt(secret), step)
+        row = self.repo.user(user_id)
+        if row is None:
+            raise UserError(BAD_LOGIN)
+        if row.totp_secret is not None:
+            raise UserError(TOTP_ALREADY_ON)
 
-    def disable_totp(self, user_id: int, code: str, *, now: int | None = None) -> None:
-        now = self.clock() if now is None else now
+        def check() -> int:
+            step = _totp_step(secret, code, now)
+            if step is None:
+                raise UserError(CODE_MISMATCH)
+            if not _password_ok(row, password):
+                raise UserError(BAD_LOGIN)
+            return step
+
+        step = self._guarded(row.email, ip, now, check)
+        if not self.repo.set_totp(user_id, self._encrypt(secret), step, only_if_off=True):
+            raise UserError(TOTP_ALREADY_ON)  # turned on meanwhile, by another request
+
+    def disable_totp(
+        self, user_id: int, password: str, code: str, *, ip: str = "", now: int | None = None
+    ) -> None:
+        """Turn 2FA off: the log-in password and a current code (``confirm``: throttled as
+        log-in, and the code is spent). Nothing to do when it is off."""
         row = self.repo.user(user_id)
         if row is None or row.totp_secret is None:
             return
-        step = _totp_step(self._decrypt(row.totp_secret), code, now)
-        if step is None or step <= row.totp_last_step:
-            raise UserError("That code does not match.")
+        self.confirm(user_id, password, code, ip=ip, now=now)
         self.repo.set_totp(user_id, None, 0)
 
     # --- sessions --------------------------------------------------------------------------

@@ -9,7 +9,8 @@ path                     verbs      what
 /logout                  POST       end the session (server-side)
 /account/apps            GET        the apps the user authorised: scopes, last use
 /account/apps/revoke     POST       revoke one app (its tokens stop working at once)
-/account/2fa             GET, POST  turn TOTP two-factor authentication on or off
+/account/2fa             GET, POST  turn TOTP two-factor authentication on or off (the
+                                    password, and a current code to turn it off)
 /static/...              GET        stylesheet
 =======================  =========  ===============================================
 
@@ -38,7 +39,7 @@ from bourse.services import users as us
 from bourse.services.referrals import Referrals
 from bourse.services.throttle import Throttled, client_ip
 from bourse.web import consent, pages
-from bourse.web.console import timed
+from bourse.web.console import NOT_CONFIRMED, timed
 
 
 def _redirect(url: str) -> Response:
@@ -213,32 +214,45 @@ class WebPages:
         return _redirect("/account/apps?revoked=1")
 
     async def two_factor(self, request: Request) -> Response:
+        """Turn 2FA on (the log-in password and a code of the new secret) or off (the password
+        and a current code). Every check counts against the log-in throttle (429 when over)."""
         session = await self._session(request)
         if session is None:
             return _redirect("/login?next=/account/2fa")
         users = self.users
         user = session.user
-        error = ""
+        error, status, retry_after = "", 200, 0
         secret = us.new_totp_secret()
         if request.method == "POST":
             form = await request.form()
             if not pages.check_csrf(session.csrf, str(form.get("csrf_token") or "")):
                 error = "The form expired; please try again."
             else:
-                code = str(form.get("code") or "")
+                code = str(form.get("code") or "")[:16]
+                password = str(form.get("password") or "")[: us.MAX_PASSWORD]
+                ip = self._ip(request)
                 try:
                     if form.get("action") == "disable":
-                        await run_in_threadpool(users.disable_totp, user.id, code)
+                        await run_in_threadpool(
+                            partial(users.disable_totp, ip=ip), user.id, password, code
+                        )
                     else:
-                        secret = str(form.get("secret") or "")
-                        await run_in_threadpool(users.enable_totp, user.id, secret, code)
+                        secret = str(form.get("secret") or "")[:128]
+                        await run_in_threadpool(
+                            partial(users.enable_totp, ip=ip), user.id, secret, code, password
+                        )
                     return _redirect("/account/2fa")
+                except Throttled as exc:
+                    error, status = us.throttled_message(exc), 429
+                    retry_after = exc.retry_after
                 except us.UserError as exc:
-                    error = str(exc)
+                    wrong = str(exc) == us.BAD_LOGIN
+                    error, status = (NOT_CONFIRMED, 401) if wrong else (str(exc), 400)
             fresh = await run_in_threadpool(users.get_user, user.id)
             user = fresh or user
-        return pages.render(
+        resp = pages.render(
             "totp.html",
+            status=status,
             title="Two-factor authentication",
             here="security",
             user=user,
@@ -247,6 +261,9 @@ class WebPages:
             uri=us.totp_uri(secret, user.email),
             error=error,
         )
+        if retry_after:
+            resp.headers["Retry-After"] = str(retry_after)
+        return resp
 
 
 def routes(

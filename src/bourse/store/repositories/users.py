@@ -139,14 +139,17 @@ class UserRepository:
                 update(users).where(users.c.id == user_id).values(password_hash=password_hash)
             )
 
-    def set_totp(self, user_id: int, stored_secret: str | None, last_step: int) -> None:
-        """Turn TOTP on (a stored secret) or off (``None``)."""
+    def set_totp(
+        self, user_id: int, stored_secret: str | None, last_step: int, *, only_if_off: bool = False
+    ) -> bool:
+        """Turn TOTP on (a stored secret) or off (``None``); with ``only_if_off``, only while
+        it is off (two requests turning it on at once: one wins). Whether the row changed."""
+        q = update(users).where(users.c.id == user_id)
+        if only_if_off:
+            q = q.where(users.c.totp_secret.is_(None))
         with write(self.db) as conn:
-            conn.execute(
-                update(users)
-                .where(users.c.id == user_id)
-                .values(totp_secret=stored_secret, totp_last_step=last_step)
-            )
+            res = conn.execute(q.values(totp_secret=stored_secret, totp_last_step=last_step))
+        return int(res.rowcount) == 1
 
     # --- sessions ---------------------------------------------------------------------------
     def insert_session(self, values: dict[str, Any]) -> None:
