@@ -215,13 +215,15 @@ def test_renew_and_new_secret_keep_the_key_and_its_binding(demo: Demo) -> None:
     demo.platform.apikeys.forget(key)  # read the row again, not the lookup cache
     assert demo.platform.apikeys.lookup(key) == before
     time.sleep(0.01)
-    r = alice.post("/account/keys/renew", data={"csrf_token": csrf, "api_key": key})
+    r = alice.post("/account/keys/renew", data={"csrf_token": csrf, "api_key": key,
+                                                "password": PASSWORD})  # fmt: skip
     assert r.status_code == 303 and r.headers["location"] == "/account/keys?done=renewed"
     demo.platform.apikeys.forget(key)
     renewed = demo.platform.apikeys.lookup(key)
     assert renewed is not None and renewed.expires is not None
     assert renewed.expires > before.expires and renewed.secret == before.secret
-    r = alice.post("/account/keys/renew", data={"csrf_token": csrf, "api_key": key, "rotate": "1"})
+    r = alice.post("/account/keys/renew", data={"csrf_token": csrf, "api_key": key, "rotate": "1",
+                                                "password": PASSWORD})  # fmt: skip
     secret = re.search(r'id="new-secret">([0-9a-f]{32})<', r.text)
     assert r.status_code == 200 and secret and "no longer works" in r.text
     demo.platform.apikeys.forget(key)

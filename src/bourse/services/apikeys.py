@@ -48,6 +48,7 @@ __all__ = [
     "ApiKey",
     "ApiKeys",
     "generate_server_key",
+    "ip_whitelist_of",
     "load_server_key",
     "normalize_permission",
 ]
@@ -91,6 +92,20 @@ def normalize_permission(name: str) -> str:
     if n not in PERMISSIONS:
         raise InvalidParameter(f"unknown API key permission {name!r}")
     return n
+
+
+def ip_whitelist_of(entries: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The IP whitelist ``entries`` make (blanks and repeats dropped), or ``InvalidParameter``
+    for one that is not an address or network, or for more than ``MAX_IPS_PER_KEY``."""
+    ips = tuple(dict.fromkeys(p.strip() for p in entries if p.strip()))
+    if len(ips) > MAX_IPS_PER_KEY:
+        raise InvalidParameter(f"at most {MAX_IPS_PER_KEY} IPs can be bound to a key")
+    for ip in ips:
+        try:
+            ipaddress.ip_network(ip, strict=False)
+        except ValueError:
+            raise InvalidParameter(f"invalid IP address {ip!r}") from None
+    return ips
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,14 +209,7 @@ class ApiKeys:
         (MEXC's rule) and never otherwise.
         """
         perms = sorted({normalize_permission(p) for p in (permissions or DEFAULT_PERMISSIONS)})
-        ips = tuple(dict.fromkeys(p.strip() for p in ip_whitelist if p.strip()))
-        if len(ips) > MAX_IPS_PER_KEY:
-            raise InvalidParameter(f"at most {MAX_IPS_PER_KEY} IPs can be bound to a key")
-        for ip in ips:
-            try:
-                ipaddress.ip_network(ip, strict=False)
-            except ValueError:
-                raise InvalidParameter(f"invalid IP address {ip!r}") from None
+        ips = ip_whitelist_of(ip_whitelist)
         syms = tuple(dict.fromkeys(s.strip().upper() for s in symbols if s.strip()))
         if len(label) > 128:
             raise InvalidParameter("label is too long")

@@ -8,7 +8,8 @@ path                                     verbs  what
 /broker/subaccounts                      POST   create one (name: 8-32 letters and digits)
 /broker/subaccounts/status               POST   freeze (open orders cancelled) or unfreeze
 /broker/subaccounts/{name}               GET    balances, keys, transfers, deposits, withdrawals
-/broker/subaccounts/{name}/keys          POST   create a key (secret shown once)
+/broker/subaccounts/{name}/keys          POST   create a key (secret shown once; one that can
+                                                withdraw asks for the password and 2FA code)
 /broker/subaccounts/{name}/keys/delete   POST   delete a key
 /broker/subaccounts/{name}/transfer      POST   master -> sub ("in") or sub -> master ("out")
 /broker/subaccounts/{name}/address       POST   the deposit address of a coin and network
@@ -44,6 +45,8 @@ from bourse.services.wallet import format_id
 from bourse.web import figures, messages
 from bourse.web.broker import BrokerConsole, side_by_side
 from bourse.web.console import (
+    KEY_NOT_CONFIRMED,
+    MONEY_PERMISSION,
     OFFERED_PERMISSIONS,
     Faucet,
     FaucetRefused,
@@ -320,6 +323,14 @@ class SubAccountPages(BrokerConsole):
         return "withdrawn"
 
     async def add_key(self, request: Request) -> Response:
+        """A key that can withdraw moves the sub-account's money off the platform: the broker
+        proves it is them first, as for a withdrawal."""
+        session, form, ok = await self._form(request)
+        if session is not None and ok and MONEY_PERMISSION in form.get("permissions", []):
+            refused = await self._confirm(request, session, form, KEY_NOT_CONFIRMED)
+            if refused:
+                page = await self.detail(request, status=refused.status, error=refused.message)
+                return refused.headers(page)
         return await self._sub_action(request, self._create_key)
 
     async def remove_key(self, request: Request) -> Response:

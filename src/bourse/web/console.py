@@ -8,9 +8,11 @@ path                       verbs      what
 /docs                      GET        where the API, its reference and the guides are
 /account                   GET        dashboard: balances free/locked, total in USDT
 /account/faucet            POST       demo mode: credit test funds (the sandbox faucet)
-/account/keys              GET, POST  the user's API keys; create one (secret shown once)
+/account/keys              GET, POST  the user's API keys; create one (secret shown once; one
+                                      that can withdraw asks for the password and 2FA code)
 /account/keys/delete       POST       delete a key (its binding closes)
-/account/keys/renew        POST       extend a key's expiry, or give it a new secret (shown once)
+/account/keys/renew        POST       extend a key's expiry, or give it a new secret (shown
+                                      once); either asks for the password and 2FA code
 /account/keys/bind         POST       bind a key to an approved broker (once, ever)
 /account/keys/release      POST       release a key from its broker
 =========================  =========  ==================================================
@@ -23,6 +25,12 @@ session's CSRF token and works without JavaScript; htmx (vendored, ``/static/htm
 only refreshes the market table in place. Refusals are shown in sentences
 (``bourse.web.messages``). Every response says how long the server took to build it in a
 ``Server-Timing: render;dur=<ms>`` header (the console's render budget is 100 ms).
+
+A stolen session must not be enough to move money off the account: the forms that hand out
+that power ask the step-up a withdrawal asks (``_confirm``: the log-in password, and a current
+2FA code when 2FA is on, throttled as log-in): a key that can withdraw (``SPOT_WITHDRAW_WRITE``
+also sends transfers to other users), and a key's renewal or new secret (a secret shown once,
+or a longer life for a key that may already be in other hands).
 
 The faucet is a sandbox service, which production code does not import: the app hands a
 ``Faucet`` callable in demo mode (``bourse.app``), and without one the button is not shown.
@@ -42,12 +50,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bourse.domain.brokers import BrokerStatus
+from bourse.domain.brokers import BrokerStatus, NotKeyOwner
 from bourse.domain.errors import DomainError
 from bourse.domain.ids import whole_id
 from bourse.engine.clock import now_ms
 from bourse.services import users as us
-from bourse.services.apikeys import NO_IP_TTL_MS, PERMISSIONS
+from bourse.services.apikeys import NO_IP_TTL_MS, PERMISSIONS, ip_whitelist_of
 from bourse.services.brokers.keys import renew_key
 from bourse.services.bundle import Services
 from bourse.services.throttle import Throttled, client_ip
@@ -65,11 +73,19 @@ OFFERED_PERMISSIONS = (
     ("SPOT_WITHDRAW_WRITE", "Withdraw (such a key cannot be bound to a broker)"),
 )
 assert {p for p, _ in OFFERED_PERMISSIONS} <= set(PERMISSIONS)
+#: the permission that lets a key move money off the account (withdrawals, and transfers to
+#: other users): a key holding it is created only after the step-up
+MONEY_PERMISSION = "SPOT_WITHDRAW_WRITE"
 DEFAULT_CHECKED = frozenset({"SPOT_ACCOUNT_READ", "SPOT_DEAL_READ", "SPOT_DEAL_WRITE"})
 MAX_SYMBOLS_PER_KEY = 30
 CSRF_REFUSED = "The form was not sent from this page, or it expired. Nothing was changed."
 #: what a wrong password or 2FA code on a money form says (one sentence for both, as log-in)
 NOT_CONFIRMED = "The password or 2FA code is wrong. Nothing was changed."
+#: the same, on the key forms, saying why they ask
+KEY_NOT_CONFIRMED = (
+    "The password or 2FA code is wrong: a key that can withdraw, a renewal and a new secret "
+    "ask for them, as a withdrawal does. Nothing was changed."
+)
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -226,10 +242,15 @@ class Console:
         return client_ip(request.headers.get("x-forwarded-for"), peer, trust)
 
     async def _confirm(
-        self, request: Request, session: us.Session, form: dict[str, Any]
+        self,
+        request: Request,
+        session: us.Session,
+        form: dict[str, Any],
+        wrong: str = NOT_CONFIRMED,
     ) -> NotConfirmed | None:
-        """Check the form's ``password`` and ``totp`` (the user proving it is them before
-        money leaves, ``Users.confirm``); ``None`` when they are right."""
+        """Check the form's ``password`` and ``totp`` (the step-up: the user proving it is them
+        before money leaves or the power to move it is handed out, ``Users.confirm``);
+        ``None`` when they are right, else why not (``wrong`` says a wrong password or code)."""
         try:
             await run_in_threadpool(
                 lambda: self.svc.users.confirm(
@@ -240,7 +261,7 @@ class Console:
         except Throttled as exc:
             return NotConfirmed(429, us.throttled_message(exc), exc.retry_after)
         except us.UserError:
-            return NotConfirmed(401, NOT_CONFIRMED)
+            return NotConfirmed(401, wrong)
         return None
 
     def _refused(self, session: us.Session | None) -> Response:
@@ -384,8 +405,19 @@ class Console:
             error = "That trading pair is not listed here."
         elif not label:
             error = "Give the key a name, so you can tell it apart later."
+        else:
+            try:  # before the step-up: a typo must not spend the 2FA code
+                ips = list(ip_whitelist_of(ips))
+            except DomainError as exc:
+                error = messages.say(exc)
         if error:
             return await self.keys(request, status=400, error=error, **keep)
+        if MONEY_PERMISSION in perms:
+            refused = await self._confirm(request, session, form, KEY_NOT_CONFIRMED)
+            if refused:
+                page = await self.keys(request, status=refused.status, error=refused.message,
+                                       **keep)  # fmt: skip
+                return refused.headers(page)
         try:
             api_key, secret = await run_in_threadpool(
                 lambda: self.svc.apikeys.create_key(
@@ -428,13 +460,26 @@ class Console:
         self.svc.brokers.bindings.unbind(api_key, account_id=account, by="user")
         return "released"
 
+    def _own_key(self, account: int, api_key: str) -> None:
+        if not any(k["apiKey"] == api_key for k in self.svc.apikeys.list_keys(account)):
+            raise NotKeyOwner("the API key does not exist or is not yours")
+
     async def renew(self, request: Request) -> Response:
         """Extend the key's expiry (90 days from now without an IP whitelist, never with one);
-        with ``rotate`` also a new secret, shown once. The access key and its binding stay."""
+        with ``rotate`` also a new secret, shown once. The access key and its binding stay.
+        Either asks for the step-up, after the key is known to be the user's."""
         session, form = await self._posted(request, "/account/keys")
         api_key = str((form.get("api_key") or [""])[0]).strip()[:64]
         rotate = (form.get("rotate") or [""])[0] == "1"
         ttl = int(getattr(self.svc.config, "no_ip_key_ttl_ms", NO_IP_TTL_MS) or NO_IP_TTL_MS)
+        try:
+            await run_in_threadpool(self._own_key, session.user.account_id, api_key)
+        except DomainError as exc:
+            return await self.keys(request, status=400, error=messages.say(exc))
+        refused = await self._confirm(request, session, form, KEY_NOT_CONFIRMED)
+        if refused:
+            page = await self.keys(request, status=refused.status, error=refused.message)
+            return refused.headers(page)
         try:
             done = await run_in_threadpool(
                 lambda: renew_key(self.svc.apikeys, api_key, session.user.account_id, now_ms(),
