@@ -40,7 +40,8 @@ def _crash(exc: Exception) -> Any:
 
 def test_htmx_gets_the_alert_alone(operated: Operated, monkeypatch: pytest.MonkeyPatch) -> None:
     http = operated.client()
-    assert http.get("/markets", headers=HX).text.lstrip().startswith('<table class="apps')
+    table = http.get("/markets", headers=HX).text.lstrip()
+    assert table.startswith('<table class="apps') and 'hx-get="/markets"' in table  # polls on
     _alone(http.get("/markets?q=%00", headers=HX), 400, UNREADABLE)
     _alone(http.get("/trade/NOSUCH/book", headers=HX), 404,
            "That trading pair is not listed here.")  # fmt: skip

@@ -59,6 +59,8 @@ def test_a_failed_refresh_shows_its_message_in_place(
         monkeypatch.undo()
         page.locator('#markets tr[data-symbol="BTCUSDT"]').wait_for()
         assert page.locator("#markets p.error").count() == 0
+        with page.expect_request(base + "/markets"):  # the table it swapped in polls too
+            pass
 
         # the trade page's book, polled while there is no stream: the store is busy, then not
         sign_up(page, base, "book")

@@ -287,7 +287,7 @@ class Console:
 
     async def markets(self, request: Request) -> Response:
         rows = await run_in_threadpool(figures.markets, self.svc, now_ms())
-        return pages.render("_markets.html", scripts=True, markets=rows)
+        return pages.render("_markets.html", scripts=True, poll=True, markets=rows)
 
     # --- dashboard -----------------------------------------------------------------------------
     async def dashboard(self, request: Request, **ctx: Any) -> Response:
