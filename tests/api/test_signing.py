@@ -79,3 +79,120 @@ def test_strip_signature_wherever_it_stands(parts: list[bytes]) -> None:
     raw = b"&".join(parts)
     assert strip_signature(raw) == _strip_reference(raw)
     assert strip_signature(raw + b"&signature=f0") == _strip_reference(raw + b"&signature=f0")
+
+
+# --- what a signature covers: the attacks of tests/api/test_signature_coverage.py, bytes only ---
+
+TS = "1644489390087"
+VICTIM = (
+    "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=0.001&price=20050"
+    f"&newClientOrderId=victim1&recvWindow=60000&timestamp={TS}"
+)
+
+
+def _accepts(query: str, body: bytes = b"", signed: str = VICTIM, form: bool = True) -> bool:
+    from bourse.api.mexc.signing import verify_request
+
+    sig = sign(SECRET, signed).encode()
+    wire = query.encode() + b"&signature=" + sig
+    return verify_request(SECRET, wire, body, form and bool(body), sig)
+
+
+def test_a_json_body_is_inside_the_signature() -> None:
+    """The query's signature does not vouch for a JSON body sent with it (F1): neither the
+    query alone nor any re-encoding of it, however the body is spelled."""
+    query = f"recvWindow=60000&timestamp={TS}"
+    order = b'{"symbol":"BTCUSDT","side":"BUY","type":"LIMIT","quantity":"1","price":"1"}'
+    assert _accepts(query, signed=query)  # the GET it was captured from
+    assert not _accepts(query, order, signed=query, form=False)
+    assert not _accepts(query.replace("60000", "6%30000"), order, signed=query, form=False)
+    # an empty query signs "": that signature vouches for nothing either
+    assert not _accepts("", b'{"timestamp":' + TS.encode() + b"}", signed="", form=False)
+    # a JSON body signed as MEXC says (query + body as sent) verifies
+    assert _accepts(query, order, signed=query + order.decode(), form=False)
+
+
+def test_resegmented_query_does_not_verify() -> None:
+    """F2: percent-encoding the ``=`` and ``&`` around a client id folds it into a parameter
+    name; the unencoded candidate must not re-join it into the bytes the victim signed."""
+    assert _accepts(VICTIM)
+    folded = VICTIM.replace(
+        "newClientOrderId=victim1&recvWindow", "newClientOrderId%3Dvictim1%26recvWindow"
+    )
+    assert folded != VICTIM and not _accepts(folded)
+    # a value that swallows the next pair
+    swallowed = VICTIM.replace("price=20050&newClientOrderId", "price=20050%26newClientOrderId")
+    assert not _accepts(swallowed)
+    # '+' and '%' unencoded: a space or an escape signed, another value sent
+    assert not _accepts("note=a%2Bb&timestamp=1", signed="note=a+b&timestamp=1")
+    assert not _accepts("note=%2541&timestamp=1", signed="note=%41&timestamp=1")
+    # what clients do still verifies: '%20' signed, '+' sent; '/' and ',' raw or escaped
+    assert _accepts("note=a+b&timestamp=1", signed="note=a%20b&timestamp=1")
+    assert _accepts("ids=a%2Cb%2Fc&timestamp=1", signed="ids=a,b/c&timestamp=1")
+    assert _accepts("ids=a,b/c&timestamp=1", signed="ids=a%2Cb%2Fc&timestamp=1")
+    assert _accepts("tag=x%3Dy&timestamp=1", signed="tag=x=y&timestamp=1")  # '=' in a value
+
+
+def test_query_and_body_split_only_between_pairs() -> None:
+    """MEXC joins query and body with nothing between them, so a captured request could be
+    split again elsewhere: inside a pair, that pair becomes two (a client id cut short, a price
+    cut short). A split is accepted where both sides end and begin with a whole ``name=``."""
+    cut = VICTIM.index("victim1") + len("vic")
+    assert not _accepts(VICTIM[:cut], VICTIM[cut:].encode())  # newClientOrderId=vic, tim1=
+    cut = VICTIM.index("newClientOrderId") + len("newClientOrderId")
+    assert not _accepts(VICTIM[:cut], VICTIM[cut:].encode())  # newClientOrderId dropped
+    cut = VICTIM.index("price=") + len("price=2005")
+    assert not _accepts(VICTIM[:cut], VICTIM[cut:].encode())  # price=2005
+    cut = VICTIM.index("price=")
+    assert _accepts(VICTIM[:cut], VICTIM[cut:].encode())  # MEXC's example 3: between pairs
+    assert _accepts("", VICTIM.encode())  # all in the body
+    assert _accepts(VICTIM, b"")  # all in the query
+
+
+_CHARS = "ab12=&%+ /"
+
+
+def _respelled(draw: st.DrawFn, text: str) -> str:
+    """``text`` with any of its characters percent-encoded (either case), spaces as '+'."""
+    out = []
+    for ch in text:
+        how = draw(st.sampled_from(("as is", "upper", "lower", "plus")))
+        if how == "plus" and ch == " ":
+            out.append("+")
+        elif how in ("upper", "lower"):
+            code = "".join(f"%{b:02X}" for b in ch.encode())
+            out.append(code if how == "upper" else code.lower())
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+@st.composite
+def _resent(draw: st.DrawFn) -> tuple[str, str, int]:
+    signed = draw(st.text(_CHARS, max_size=14))
+    return signed, _respelled(draw, signed), draw(st.integers(0, 40))
+
+
+def _params(text: str) -> list[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+
+    return parse_qsl(text, keep_blank_values=True)
+
+
+@given(_resent())
+def test_an_accepted_request_means_what_was_signed(case: tuple[str, str, int]) -> None:
+    """Whatever bytes were signed, and however a copy respells and splits them between query
+    and form body: if the copy verifies, the server reads exactly the parameters the signed
+    bytes say (same names, values, order). A value holding a raw '=' is the one exception of a
+    split (MEXC's rule cannot tell ``a=x`` + ``y=z`` from ``a=xy=z``): no client sends one."""
+    signed, wire, at = case
+    at = min(at, len(wire))
+    query, body = wire[:at], wire[at:]
+    if body.lstrip()[:1] in ("{", "["):
+        return
+    if not _accepts(query, body.encode(), signed=signed):
+        return
+    got = _params(query) + _params(body)
+    if body and "=" in "".join(v for _, v in _params(signed)):
+        return  # the documented exception, checked by test_query_and_body_split_only_between_pairs
+    assert got == _params(signed)

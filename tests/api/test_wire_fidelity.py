@@ -2,8 +2,10 @@
 
 Each case signs and sends a request the way one real client does: pymexc (signs ``%20``, sends
 ``+``), MEXC's Python demo (signs ``params&timestamp=T``, sends ``params&signature=S&timestamp=T``;
-its ``batchOrders`` signed with ``quote``), ccxt's broker POSTs (query signed, JSON body outside
-the signature) and the demo's form body labelled ``application/json``. A changed value fails.
+its ``batchOrders`` signed with ``quote``) and the demo's form body labelled
+``application/json``. A changed value fails. ccxt's broker POSTs (query signed, JSON body
+outside the signature) are taken on ccxt's broker endpoints only: ``tests/independent/
+test_ccxt.py`` and ``tests/api/test_signature_coverage.py``.
 """
 
 from __future__ import annotations
@@ -60,15 +62,19 @@ def test_demo_style_batch_orders_signed_with_quote(env: Env) -> None:
     assert [o["newClientOrderId"] for o in ok(r)] == ["demo-0", "demo-1"]
 
 
-def test_json_body_outside_the_signature_and_no_override(env: Env) -> None:
+def test_json_body_outside_the_signature_refused_and_no_override(env: Env) -> None:
     s = env.signer(env.open_account(USDT="1000"))
     q = urllib.parse.urlencode({"symbol": "BTCUSDT", "timestamp": now_ms()})
     wire = f"{q}&signature={sign(s.secret, q)}"
     rest = {k: v for k, v in ORDER.items() if k != "symbol"}
-    assert ok(_send(env, s, "POST", wire, json=rest)) == {}  # ccxt's broker POST shape
-    # the unsigned body cannot contradict the signed query
+    # ccxt's broker POST shape, on an order: the body is not signed, so nothing is
+    err(_send(env, s, "POST", wire, json=rest), 700002, 401)
+    # a body cannot contradict the query (refused before the signature is looked at)
     r = _send(env, s, "POST", wire, json={**rest, "symbol": "ETHUSDT"})
     assert "different values" in err(r, 33333)["msg"]
+    # signed as MEXC says, query + body as sent, the same request is an order
+    r = s.request("POST", "/api/v3/order/test", {"symbol": "BTCUSDT"}, json_body=rest)
+    assert ok(r) == {}
 
 
 def test_form_body_labelled_json_is_parsed_as_form(env: Env) -> None:

@@ -64,3 +64,20 @@ def test_replay_key_accepted_once_across_restart_and_window(store: SqlStore) -> 
     clock.now += WINDOW_MS + 1
     restarted.apply_batch_now([c.Transfer(a, b, "USDT", 1, replay="k2")])
     assert _rows(store) == 1  # k1 expired and was dropped as k2 committed
+
+
+def test_claimed_key_is_the_key_alone_once_across_restart(store: SqlStore) -> None:
+    """``ClaimReplayKey`` (a request whose body was outside its signature) records its key
+    with nothing else in the batch, refuses it again, and keeps it across a restart."""
+    clock = Clock()
+    engine = Engine(store, clock=clock)
+    assert engine.apply_batch_now([c.ClaimReplayKey("sig1")]) == [None]
+    with pytest.raises(ReplayedRequest):
+        engine.apply_batch_now([c.ClaimReplayKey("sig1")])
+    assert _rows(store) == 1
+    restarted = Engine(store, clock=clock)
+    with pytest.raises(ReplayedRequest):
+        restarted.apply_batch_now([c.ClaimReplayKey("sig1")])
+    restarted.apply_batch_now([c.ClaimReplayKey("sig2")])
+    clock.now += WINDOW_MS + 1
+    assert restarted.apply_batch_now([c.ClaimReplayKey("sig1")]) == [None]

@@ -1,16 +1,21 @@
-"""ccxt's unmodified ``mexc`` class reads the broker sub-account API through its implicit
+"""ccxt's unmodified ``mexc`` class drives the broker sub-account API through its implicit
 ``broker`` methods (master key), and trades and reads with a sub-account's key.
 
-ccxt signs only the query string of broker POST/DELETE calls and sends their parameters as an
-unsigned JSON body, which Bourse's signature check (query + body, reference 2.1) refuses; the
-writes here are made with a signing client that follows the reference instead."""
+ccxt signs only ``timestamp&recvWindow`` in the query of its broker POST/DELETE calls and sends
+their parameters as a JSON body outside the signature. Bourse takes that on exactly those
+endpoints (``bourse.api.mexc.auth.BODY_OUTSIDE_SIGNATURE``, checked here against ccxt's own
+API table), each such signature once."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import ccxt
 
+from bourse.api.mexc.auth import BODY_OUTSIDE_SIGNATURE
+from bourse.api.mexc.routes import ENDPOINTS
+from bourse.sandbox.chain import format_address
 from tests.support.mexc import ok, point_at
 from tests.support.platforms import IEnv
 
@@ -65,3 +70,64 @@ def test_ccxt_broker_reads_and_subaccount_trading(ienv: IEnv) -> None:
     assert len(trades) == 1 and trades[0]["side"] == "buy"
     # the master's key reaches no sub-account data through the spot endpoints
     assert master.fetch_balance()["USDT"]["free"] == 4000.0
+
+
+def test_body_outside_signature_is_ccxts_broker_writes() -> None:
+    """The endpoints that take a JSON body outside the signature are the POST/PUT/DELETE calls
+    of ccxt's ``broker`` section (signed as such in ``mexc.sign``) that we serve: no other."""
+    broker = ccxt.mexc().api["broker"]["private"]
+    ccxt_writes = {
+        (method.upper(), f"/api/v3/broker/{path}")
+        for method in ("post", "put", "delete")
+        for path in broker.get(method, {})
+    }
+    served = {(ep.method, ep.path) for ep in ENDPOINTS if ep.signed}
+    assert ccxt_writes & served == BODY_OUTSIDE_SIGNATURE
+
+
+def test_ccxt_broker_writes_with_the_body_outside_the_signature(ienv: IEnv) -> None:
+    """Every broker write ccxt has, as ccxt sends it: sub-account, key, transfer, deposit
+    address, withdrawal, futures, key deletion."""
+    _, _, signer = ienv.broker("ccxt writer", USDT="5000")
+    master = _mexc(ienv, signer.api_key, signer.secret)
+    made = master.brokerPrivatePostSubAccountVirtualSubAccount(
+        {"subAccount": "ccxtwrite01", "note": "by ccxt"}
+    )
+    assert [r["subAccount"] for r in made["data"]] == ["ccxtwrite01"]
+    key = master.brokerPrivatePostSubAccountApiKey(
+        {
+            "subAccount": "ccxtwrite01",
+            "permissions": "SPOT_ACCOUNT_READ,SPOT_WITHDRAW_WRITE,SPOT_DEPOSIT_WRITE",
+            "note": "k",
+            "ip": "127.0.0.1",
+        }
+    )
+    assert key["subAccount"] == "ccxtwrite01"
+    tran = master.brokerPrivatePostSubAccountUniversalTransfer(
+        {
+            "toAccount": "ccxtwrite01",
+            "fromAccountType": "SPOT",
+            "toAccountType": "SPOT",
+            "asset": "USDT",
+            "amount": "100",
+            "clientTranId": "ccxtwrite-t1",
+        }
+    )
+    assert tran["tranId"]
+    sub = _mexc(ienv, key["apiKey"], key["secretKey"])
+    address = sub.brokerPrivatePostCapitalDepositSubAddress({"coin": "USDT", "network": "TRX"})
+    assert address["coin"] == "USDT" and address["address"].startswith("T")
+    to = format_address("tron", hashlib.sha256(b"ccxt writes").digest())
+    drawn = sub.brokerPrivatePostCapitalWithdrawApply(
+        {"coin": "USDT", "network": "TRX", "address": to, "amount": "10"}
+    )
+    assert drawn["id"]
+    assert sub.fetch_balance()["USDT"]["free"] <= 90.0  # amount (and fee) held
+    master.brokerPrivatePostSubAccountFutures({"subAccount": "ccxtwrite01"})
+    gone = master.brokerPrivateDeleteSubAccountApiKey(
+        {"subAccount": "ccxtwrite01", "apiKey": key["apiKey"]}
+    )
+    assert gone["subAccount"] == "ccxtwrite01"
+    deleted = ienv.platform.apikeys.lookup(key["apiKey"])
+    assert deleted is not None and deleted.revoked
+    assert master.fetch_balance()["USDT"]["free"] == 4900.0

@@ -36,6 +36,7 @@ COMMANDS: list[c.Command] = [
     c.ConvertDust(7, ("ETH", "XRP")),
     c.PayRebates("2026-12-03", ((7, "USDT", BIG),)),
     c.SetStpGroupMembers(7, 3, (8, 9), add=True),
+    c.ClaimReplayKey("r2"),
 ]
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "AddSymbol",
     "PayRebates",
     "ResetBalances",
+    "ClaimReplayKey",
 ]
 
 
@@ -72,6 +73,15 @@ class PlaceOrder(Command):
     test: bool = False
     #: the signed request's replay key (``engine.replays``); "" for none
     replay: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimReplayKey(Command):
+    """Accept a signed request's replay key once, and do nothing else: the claim of a request
+    whose JSON body was outside its signature (``bourse.api.mexc.replay.claim``), made before
+    it does anything, so that signature serves one request whatever the body says."""
+
+    replay: str
 
 
 @dataclass(frozen=True, slots=True)

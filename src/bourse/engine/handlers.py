@@ -401,6 +401,11 @@ def reset_balances(s: EngineState, cmd: c.ResetBalances, now: int) -> dict[str, 
     return {"cancelled": cancelled, "balances": moved}
 
 
+def claim_replay_key(s: EngineState, cmd: c.ClaimReplayKey, now: int) -> None:
+    """Nothing to do: the engine checks and records the key around every handler."""
+    return None
+
+
 #: command type -> its handler
 HANDLERS: dict[type[c.Command], Handler] = {
     c.PlaceOrder: place_order,
@@ -426,4 +431,5 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.AddAsset: add_asset,
     c.AddSymbol: add_symbol,
     c.ResetBalances: reset_balances,
+    c.ClaimReplayKey: claim_replay_key,
 }

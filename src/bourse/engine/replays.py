@@ -9,7 +9,9 @@ batch). The engine refuses a command whose key it has already accepted, with
 money movement are one atomic step, however many copies race, and a restart keeps the keys.
 
 A command that carries a client id (``newClientOrderId``, ``clientTranId``, ``withdrawOrderId``)
-is idempotent by it instead (``engine.idempotency``): a retry answers the first result. Keys are
+is idempotent by it instead (``engine.idempotency``): a retry answers the first result. A
+``ClaimReplayKey`` is the key alone, claimed whatever the request then does (a request whose
+body its signature did not cover, ``bourse.api.mexc.auth``). Keys are
 kept ``WINDOW_MS`` after the engine first saw them (longer than any request stays valid: the
 longest recvWindow plus the 1 s a timestamp may run ahead), then forgotten.
 """
@@ -30,6 +32,8 @@ def replay_key(cmd: c.Command) -> str:
         return "" if cmd.test or cmd.request.client_id else cmd.replay
     if isinstance(cmd, c.Transfer | c.ReserveWithdrawal):
         return "" if cmd.client_id else cmd.replay
+    if isinstance(cmd, c.ClaimReplayKey):
+        return cmd.replay
     return ""
 
 

@@ -83,6 +83,11 @@ def _decode(raw: bytes, where: str) -> list[tuple[str, str]]:
         raise ApiError(ILLEGAL_CHARACTERS, f"Illegal characters found in {where}.") from None
 
 
+def query_params(query: bytes) -> dict[str, str]:
+    """The query string's own parameters (``collect`` has refused a repeated name already)."""
+    return dict(_decode(query, "the query string"))
+
+
 def _to_str(value: Any) -> str | None:
     if value is None:
         return None

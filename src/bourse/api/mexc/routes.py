@@ -32,12 +32,13 @@ from bourse.api.mexc import (
     trading,
     userdatastream,
 )
-from bourse.api.mexc.auth import SIGNED_PARAMS, authenticate
+from bourse.api.mexc.auth import BODY_OUTSIDE_SIGNATURE, SIGNED_PARAMS, authenticate
 from bourse.api.mexc.bearer import bearer_key, is_bearer
 from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.errors import PARAM_ERROR, ApiError, to_response
 from bourse.api.mexc.params import collect, validate
 from bourse.api.mexc.ratelimit import RateLimiter
+from bourse.api.mexc.replay import claim
 from bourse.engine.clock import now_ms
 from bourse.engine.trace import set_origin
 from bourse.services import throttle
@@ -149,6 +150,7 @@ class EndpointApp:
         self.platform = platform
         self.limiter = limiter
         self.trust = platform.config.trust_forwarded_for
+        self.body_may_be_unsigned = (ep.method, ep.path) in BODY_OUTSIDE_SIGNATURE
         self.__name__ = f"{ep.method.lower()}_{ep.path.strip('/').replace('/', '_')}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -192,6 +194,7 @@ class EndpointApp:
         params, is_form = collect(query, body)
         key = principal = None
         signature = ""
+        body_signed = True
         try:
             if signed and is_bearer(authorization := _text(headers.get(b"authorization"))):
                 # OAuth: the access token is the credential (no signature or timestamp)
@@ -204,7 +207,7 @@ class EndpointApp:
                     now,
                 )
             elif signed:
-                key, signature = authenticate(
+                key, signature, body_signed = authenticate(
                     self.platform.apikeys,
                     _text(headers.get(b"x-mexc-apikey")),
                     ip,
@@ -214,6 +217,7 @@ class EndpointApp:
                     params,
                     ep.permission,
                     now,
+                    self.body_may_be_unsigned,
                 )
         except ApiError:
             limiter.hit("auth-failed:" + ip, path, now)  # credential guessing, per IP
@@ -242,6 +246,8 @@ class EndpointApp:
             signature,
             headers,
         )
+        if not body_signed:  # a body outside the signature: that signature serves once
+            await claim(ctx)
         return await ep.handler(ctx)
 
 

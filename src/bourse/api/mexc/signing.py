@@ -7,11 +7,21 @@ demo sends ``...&signature=S&timestamp=T`` having signed ``...&timestamp=T``).
 Clients sign the parameter string as *they* encode it, and then their HTTP library may encode
 the same parameters differently on the wire (a space as ``+`` or ``%20``, ``/`` or ``,`` raw or
 escaped). So besides the raw bytes we accept the same decoded parameters, in the order received,
-re-encoded the few ways real MEXC clients encode them (``ENCODINGS``). Every candidate encodes
-exactly the parameters that arrived, so a changed value still fails (``true``/``false`` may
-have been signed as Python's ``True``/``False``: the same value, and parsed as such). With a JSON body, ccxt
-signs the query string alone and sends the body outside the signature, which MEXC accepts;
-so does this (``bourse.api.mexc.params`` refuses a body value that contradicts the query).
+re-encoded the few ways real MEXC clients encode them (``ENCODINGS``), and only where that
+re-encoding reads back as exactly those parameters: a candidate that could mean other
+parameters (a name holding ``&`` or ``=``, or ``%``, ``+`` or ``&`` in a value, written
+unencoded) would let a copy regroup the signed bytes, e.g. fold ``newClientOrderId=...`` into
+a parameter name nobody reads. ``true``/``false`` may have been signed as Python's
+``True``/``False``: the same value, and parsed as such.
+
+A request split between query and form body is accepted by the raw rule only where the split
+falls between two whole pairs (the query ends and the body starts with ``name=``): as the rule
+joins them with nothing between, a copy split inside a pair would make it two (a client id or
+a price cut short). Only a value holding a raw ``=`` stays ambiguous there; no client sends one.
+
+A JSON body is covered by the raw rule alone (query + body as sent). ccxt's broker POSTs sign
+the query alone and send a JSON body outside the signature; only the endpoints ccxt sends that
+way take it (``verify_query``, ``bourse.api.mexc.auth``).
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from urllib.parse import parse_qsl, quote, quote_plus
 
 _SIG = b"signature="
 _AMP = ord("&")
+Pairs = list[tuple[str, str]]
 
 
 def _quote_all(value: str) -> str:
@@ -82,23 +93,42 @@ def signed_payload(query: bytes, body: bytes, body_is_form: bool) -> tuple[bytes
     return q + body, sigs
 
 
-def alternatives(query: bytes, body: bytes, body_is_form: bool) -> Iterator[bytes]:
-    """The other payloads a client may have signed for this request (after MEXC's raw rule)."""
+def _whole_pairs_split(query: bytes, body: bytes) -> bool:
+    """Whether query + form body meet between two whole pairs: the query's last pair and the
+    body's first both hold ``=`` after a name (or one side is empty)."""
     q = strip_signature(query)[0]
-    if body and not body_is_form:  # JSON body outside the signature (ccxt's broker POSTs)
-        yield q
+    b = strip_signature(body)[0]
+    if not q or not b:
+        return True
+    last = q[q.rfind(b"&") + 1 :]
+    end = b.find(b"&")
+    first = b if end < 0 else b[:end]
+    return last.find(b"=") > 0 and first.find(b"=") > 0
+
+
+def _pairs(query: bytes, body: bytes, body_is_form: bool) -> Pairs | None:
+    """The decoded parameters of query and form body, in order (None: not UTF-8)."""
     form = strip_signature(body)[0] if body_is_form else b""
     try:
-        pairs = parse_qsl(q.decode(), keep_blank_values=True)
-        pairs += parse_qsl(form.decode(), keep_blank_values=True)
+        pairs = parse_qsl(strip_signature(query)[0].decode(), keep_blank_values=True)
+        return pairs + parse_qsl(form.decode(), keep_blank_values=True)
     except (UnicodeDecodeError, ValueError):
-        return
+        return None
+
+
+def alternatives(pairs: Pairs) -> Iterator[tuple[bytes, Pairs]]:
+    """The other payloads a client may have signed for these parameters (after MEXC's raw
+    rule), each with the parameters it must read back as to count (``_reads_as``)."""
     for enc in ENCODINGS:
-        yield "&".join(f"{enc(k)}={enc(v)}" for k, v in pairs).encode()
+        yield "&".join(f"{enc(k)}={enc(v)}" for k, v in pairs).encode(), pairs
     if any(v in _BOOLEANS for _, v in pairs):  # signed as Python writes a bool, sent lowercase
-        yield "&".join(
-            f"{quote_plus(k)}={_BOOLEANS.get(v) or quote_plus(v)}" for k, v in pairs
-        ).encode()
+        spelled = [(k, _BOOLEANS.get(v, v)) for k, v in pairs]
+        yield "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in spelled).encode(), spelled
+
+
+def _reads_as(payload: bytes, pairs: Pairs) -> bool:
+    """Whether ``payload`` parses back as exactly ``pairs``: names, values and order."""
+    return parse_qsl(payload.decode(), keep_blank_values=True) == pairs
 
 
 def verify(secret: str, payload: bytes, signature: bytes) -> bool:
@@ -115,12 +145,26 @@ def verify_request(
     signature: bytes,
     raw: bytes | None = None,
 ) -> bool:
-    """Whether ``signature`` signs this request under MEXC's rule or one of the equivalent
-    encodings. The raw rule is tried first, so a request signed as MEXC says costs one HMAC;
-    which candidate matched says nothing about the secret. ``raw``: the request's
-    ``signed_payload`` when the caller has it already."""
+    """Whether ``signature`` signs this request, body included, under MEXC's rule or one of
+    the equivalent encodings. The raw rule is tried first, so a request signed as MEXC says
+    costs one HMAC; which candidate matched says nothing about the secret. ``raw``: the
+    request's ``signed_payload`` when the caller has it already."""
     if raw is None:
         raw, _ = signed_payload(query, body, body_is_form)
-    if verify(secret, raw, signature):
+    if (not body_is_form or _whole_pairs_split(query, body)) and verify(secret, raw, signature):
         return True
-    return any(verify(secret, p, signature) for p in alternatives(query, body, body_is_form))
+    if body and not body_is_form:  # a JSON body: the raw rule only
+        return False
+    pairs = _pairs(query, body, body_is_form)
+    if pairs is None:
+        return False
+    for payload, means in alternatives(pairs):
+        if verify(secret, payload, signature):
+            return _reads_as(payload, means)
+    return False
+
+
+def verify_query(secret: str, query: bytes, signature: bytes) -> bool:
+    """Whether ``signature`` signs the query string alone, as sent (ccxt's broker POSTs: the
+    JSON body is then outside the signature, ``bourse.api.mexc.auth``)."""
+    return verify(secret, strip_signature(query)[0], signature)
