@@ -10,6 +10,7 @@ serves; ``services.close()`` stops everything.
 from __future__ import annotations
 
 import logging
+import os
 from functools import partial
 
 from bourse.bus.cache_events import CacheEvents
@@ -25,6 +26,7 @@ from bourse.domain.fees import FeeSchedule
 from bourse.engine import Engine
 from bourse.engine import commands as c
 from bourse.engine.changes import BatchChanges
+from bourse.engine.idempotency import DEFAULT_RETENTION_MS
 from bourse.sandbox.chain import SimulatedChain, chain_secret
 from bourse.sandbox.listings import ASSETS, SYMBOLS
 from bourse.services.apikeys import ApiKeys
@@ -73,6 +75,7 @@ def open_platform(config: Config | None = None) -> Services:
         store,
         fees=FeeSchedule(maker=config.maker_fee_ppm, taker=config.taker_fee_ppm),
         stp_default=config.stp_default,
+        order_id_retention_ms=client_order_id_retention_s(config) * 1000,
     )
     nats = NatsBus(config.bus_url, config.bus_name).start() if config.bus_url else None
     queries = Queries(db)
@@ -189,6 +192,25 @@ def open_platform(config: Config | None = None) -> Services:
         heartbeat=heartbeat,
         caches=caches,
     )
+
+
+#: the environment variable of ``Config.client_order_id_retention_s`` (seconds)
+RETENTION_ENV = "BOURSE_CLIENT_ORDER_ID_RETENTION"
+
+
+def client_order_id_retention_s(config: Config) -> int:
+    """``config``'s retention of an order's client id (seconds), else the environment's, else
+    24 hours: every process that opens the database (a server, ``bourse engine``, a command
+    with no server running) reads the same variable."""
+    if config.client_order_id_retention_s is not None:
+        return config.client_order_id_retention_s
+    raw = os.environ.get(RETENTION_ENV, "").strip()
+    if not raw:
+        return DEFAULT_RETENTION_MS // 1000
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{RETENTION_ENV}={raw!r}: expected a whole number of seconds") from None
 
 
 def _follows(role: str, store: SqlStore, engine: Engine) -> bool:

@@ -151,6 +151,11 @@ class Config:
     rebates_live: bool = True
     #: after an OAuth client secret is rotated, the old one keeps working this long (seconds)
     oauth_secret_grace_s: int = 86_400
+    #: how long an order's ``newClientOrderId`` stays reserved after the order closed
+    #: (seconds, at least 65; an open order keeps it): a retry within it returns the order, a
+    #: reuse after it places a new one (``bourse.engine.idempotency``). None: the environment's
+    #: ``BOURSE_CLIENT_ORDER_ID_RETENTION``, else 86400 (24 hours)
+    client_order_id_retention_s: int | None = None
     #: wallet rules (review thresholds, sandbox endpoints); see ``bourse.services.wallet.WalletSettings``
     wallet: Any = None
     #: NATS server of the bus (``nats://host:4222``; the CLI also reads ``BOURSE_BUS_URL``):

@@ -167,7 +167,8 @@ def test_awkward_text_and_nulls_round_trip(db_engine) -> None:  # type: ignore[n
 
 def test_a_failing_batch_leaves_nothing_behind(db_engine) -> None:  # type: ignore[no-untyped-def]
     store = SqlStore(db_engine)
-    rec = IdempotencyRecord("order", 100, "dup", "f", 1, 1)
+    # a transfer's key: only an order's is replaced (an expired key used again)
+    rec = IdempotencyRecord("transfer", 100, "dup", "f", 1, 1)
     store.commit(BatchChanges(idempotency=[rec], sequences={"order": 2}))
     bad = BatchChanges(
         postings=[(3, 0, 100, 0, "USDT", 7, "deposit", 1)],

@@ -87,6 +87,15 @@ def engine(
         typer.Option(help="Serve /healthz and /readyz on this port (0: any free port)."),
     ] = None,
     cpu: CpuOption = "auto",
+    client_order_id_retention: Annotated[
+        int | None,
+        typer.Option(
+            envvar="BOURSE_CLIENT_ORDER_ID_RETENTION",
+            min=65,
+            help="Seconds a closed order's newClientOrderId stays reserved (as bourse serve's; "
+            "default 86400).",
+        ),
+    ] = None,
 ) -> None:
     """Run the engine (no HTTP but its probes): apply the gateways' commands from NATS and
     publish what it commits. A second one waits as the standby and takes over when the active
@@ -112,7 +121,7 @@ def engine(
     try:
         runtime = say("standby")
         try:
-            _run(url, bus, bus_name, health, lambda: say("active"))
+            _run(url, bus, bus_name, health, lambda: say("active"), client_order_id_retention)
         finally:
             withdraw(runtime)
     finally:
@@ -126,6 +135,7 @@ def _run(
     bus_name: str,
     health: EngineHealth | None,
     on_active: Callable[[], object],
+    retention_s: int | None = None,
 ) -> None:
     from bourse.bootstrap import open_platform
     from bourse.cli.crash import exit_on_engine_crash
@@ -135,7 +145,12 @@ def _run(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     config = Config(
-        database_url=url, bus_url=bus, bus_name=bus_name, role="engine", require_secret_key=True
+        database_url=url,
+        bus_url=bus,
+        bus_name=bus_name,
+        role="engine",
+        require_secret_key=True,
+        client_order_id_retention_s=retention_s,
     )
     platform: Any = None
     while platform is None:

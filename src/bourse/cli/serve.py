@@ -206,6 +206,16 @@ def serve(
             "(rebates still accrue live; bourse brokers settle pays on demand).",
         ),
     ] = "00:05",
+    client_order_id_retention: Annotated[
+        int | None,
+        typer.Option(
+            envvar="BOURSE_CLIENT_ORDER_ID_RETENTION",
+            min=65,
+            help="Seconds a closed order's newClientOrderId stays reserved: a retry within them "
+            "returns the order, a reuse after them places a new one (an open order keeps its "
+            "id). Default 86400 (24 hours).",
+        ),
+    ] = None,
     workers: Annotated[
         int,
         typer.Option(
@@ -260,6 +270,8 @@ def serve(
         raise fail(f"cannot listen on {host}:{port}: {exc}") from exc
     url = public_url(host, sock.getsockname()[1])
     os.environ.setdefault("BOURSE_PUBLIC_URL", url)  # the OAuth issuer, unless set
+    if client_order_id_retention is not None:  # --workers' `bourse engine` keeps the same
+        os.environ["BOURSE_CLIENT_ORDER_ID_RETENTION"] = str(client_order_id_retention)
     limits = RateLimits.off() if no_rate_limit else parse_rate_limit(rate_limit)
     try:
         limits_of_faucet = parse_limits(faucet_limit or [])
@@ -300,6 +312,7 @@ def serve(
         rate_limits=limits,
         auth_limits=auth,
         rebate_settle_at=settle,
+        client_order_id_retention_s=client_order_id_retention,
         require_secret_key=not demo,
         **bus_config,
     ) as platform:

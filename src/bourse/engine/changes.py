@@ -70,6 +70,16 @@ class IdempotencyRecord(NamedTuple):
     time: int
 
 
+class ForgottenKey(NamedTuple):
+    """An order's client id whose retention ran out (``engine.idempotency``): its row is
+    deleted if it still names ``result_id``."""
+
+    scope: str
+    account: int
+    client_id: str
+    result_id: int
+
+
 class ReplayRecord(NamedTuple):
     key: str  # digest of the API key and the request's signature
     expires: int  # ms: refused until then
@@ -89,6 +99,8 @@ class BatchChanges:
     transfers: list[TransferRecord] = field(default_factory=list)
     deposits: list[DepositRecord] = field(default_factory=list)
     idempotency: list[IdempotencyRecord] = field(default_factory=list)
+    #: client ids forgotten (expired order keys), deleted from the store in this batch
+    idempotency_forgotten: list[ForgottenKey] = field(default_factory=list)
     replays: list[ReplayRecord] = field(default_factory=list)
     #: replay keys that expired before this time (ms) may be dropped from the store
     replays_expired_before: int = 0
@@ -109,6 +121,7 @@ class BatchChanges:
             or self.fees
             or self.withdrawals
             or self.idempotency
+            or self.idempotency_forgotten
             or self.replays
             or self.assets
             or self.symbols
@@ -129,6 +142,9 @@ class Snapshot:
     open_withdrawals: list[Withdrawal]
     idempotency: dict[tuple[str, int, str], tuple[str, int]]
     sequences: dict[str, int]
+    #: when the order of each order key closed (ms), for the keys whose order is closed
+    #: (``engine.idempotency`` forgets them after its retention)
+    idempotency_closed: dict[tuple[str, int, str], int] = field(default_factory=dict)
     #: the last trade price of each symbol that ever traded (prices MX fees)
     last_prices: dict[str, int] = field(default_factory=dict)
     #: every STP group ever made, deleted ones included (they keep their ids taken)

@@ -63,6 +63,7 @@ from bourse.engine.clock import Clock, now_ms
 from bourse.engine.committer import Committer
 from bourse.engine.crash import fault_from_env
 from bourse.engine.handlers import HANDLERS, Handler
+from bourse.engine.idempotency import DEFAULT_RETENTION_MS
 from bourse.engine.inflight import InFlightReads
 from bourse.engine.liveness import Liveness
 from bourse.engine.pipeline import COMMITTED, STOP, Applied, Item, Pipeline
@@ -102,6 +103,7 @@ class Engine:
         stp_default: StpMode = StpMode.CANCEL_TAKER,
         max_batch: int = 2000,
         clock: Clock = now_ms,
+        order_id_retention_ms: int = DEFAULT_RETENTION_MS,
     ) -> None:
         self.store = store
         default = fees or FeeSchedule()
@@ -109,6 +111,8 @@ class Engine:
         self.stp_default = stp_default
         self.max_batch = max_batch
         self.clock = clock
+        #: how long a closed order's client id stays reserved (``engine.idempotency``)
+        self.order_id_retention_ms = order_id_retention_ms
         self.lock = threading.RLock()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -141,7 +145,13 @@ class Engine:
 
     # --- state -------------------------------------------------------------------------------
     def _load(self) -> None:
-        self.state = load_state(self.store, self._default_fees, self.stp_default, self.clock)
+        self.state = load_state(
+            self.store,
+            self._default_fees,
+            self.stp_default,
+            self.clock,
+            self.order_id_retention_ms,
+        )
         self._reads.inflight = None
         self.state.store = self._reads
 
@@ -167,7 +177,8 @@ class Engine:
 
     @property
     def idempotency(self) -> Mapping[tuple[str, int, str], tuple[str, int]]:
-        """(scope, account, client id) -> (fingerprint, result id) of every used client id."""
+        """(scope, account, client id) -> (fingerprint, result id) of every client id kept
+        (an order's is forgotten a while after its order closed: ``engine.idempotency``)."""
         return self.state.idempotency.keys
 
     @property
@@ -535,6 +546,7 @@ class Engine:
         changes.orders = [copy.copy(o) for o in orders.values()]
         changes.trades = trades
         changes.sequences = state.sequences()
+        state.idempotency.collect(changes, self.clock())  # closed orders' client ids expire
         return changes
 
     # --- applying ----------------------------------------------------------------------------

@@ -58,7 +58,7 @@ def place_order(s: EngineState, cmd: c.PlaceOrder, now: int) -> Order | None:
         req.quote_qty,
         str(req.stp or ""),
     )
-    prior = s.idempotency.prior("order", req.account, req.client_id, fp)
+    prior = s.idempotency.prior("order", req.account, req.client_id, fp, now)
     if prior is not None:
         return _order_snapshot(s, prior)
     order = ex.place(req, now)
@@ -70,7 +70,8 @@ def cancel_order(s: EngineState, cmd: c.CancelOrder, now: int) -> Order:
     order_id = cmd.order_id
     if order_id is None and cmd.client_id:
         # by client id: the order id its PlaceOrder remembered (one dict lookup), not a walk
-        # over every order of the book; an id never used names no order (-1: none has it)
+        # over every order of the book; an id never used names no order (-1: none has it).
+        # An open order's key is never forgotten (``engine.idempotency``), however old
         known = s.idempotency.keys.get(("order", cmd.account, cmd.client_id))
         order_id = known[1] if known is not None else -1
     order = s.exchange.cancel(cmd.account, cmd.symbol, now, order_id, cmd.client_id)

@@ -16,7 +16,7 @@ from bourse.domain.stp_groups import StpGroups
 from bourse.domain.wallet import Account, Wallet
 from bourse.engine.changes import BatchChanges, EngineStore
 from bourse.engine.clock import Clock
-from bourse.engine.idempotency import Idempotency
+from bourse.engine.idempotency import DEFAULT_RETENTION_MS, Idempotency
 from bourse.engine.replays import Replays
 
 #: the sequences' key of the last applied command stream sequence (``EngineState.command_seq``)
@@ -68,11 +68,16 @@ class EngineState:
 
 
 def load_state(
-    store: EngineStore, fees: tuple[int, int], stp_default: StpMode, clock: Clock
+    store: EngineStore,
+    fees: tuple[int, int],
+    stp_default: StpMode,
+    clock: Clock,
+    order_id_retention_ms: int = DEFAULT_RETENTION_MS,
 ) -> EngineState:
     """Rebuild books, balances, accounts and counters from the store's last committed batch.
 
-    ``fees`` is the platform's default (maker, taker) rate pair."""
+    ``fees`` is the platform's default (maker, taker) rate pair; an order's client id is kept
+    ``order_id_retention_ms`` after the order closed (``engine.idempotency``)."""
     snap = store.load()
     ex = Exchange(
         fees=FeeSchedule(*fees, overrides=dict(snap.fee_overrides)), stp_default=stp_default
@@ -100,7 +105,9 @@ def load_state(
     ex.next_trade_id = max(ex.next_trade_id, seq.get("trade", 1))
     wallet.next_withdrawal_id = seq.get("withdrawal", 1)
     wallet.next_transfer_id = seq.get("transfer", 1)
-    idempotency = Idempotency(dict(snap.idempotency), clock)
+    idempotency = Idempotency.loaded(
+        dict(snap.idempotency), snap.idempotency_closed, clock, order_id_retention_ms
+    )
     now = clock()
     replays = Replays({k: v for k, v in snap.replays.items() if v > now})
     state = EngineState(store, ex, wallet, idempotency, seq, replays)

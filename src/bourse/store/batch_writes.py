@@ -132,10 +132,19 @@ _WRITES: dict[str, tuple[Table, tuple[str, ...], bool]] = {
         False,
     ),
     "deposits": (t.deposits, ("id", "tx_ref", "account_id", "asset", "amount", "time"), False),
+    # a key is only ever inserted: a conflict fails the batch, as a key used twice should;
+    # except an order's client id, upserted: used again after its key expired
+    # (``engine.idempotency``), it replaces the old row (a batch writes a key at most once:
+    # keys expire only at a batch's end)
     "idempotency": (
         t.idempotency,
         ("scope", "account_id", "client_id", "fingerprint", "result_id", "time"),
         False,
+    ),
+    "idempotency_order": (
+        t.idempotency,
+        ("scope", "account_id", "client_id", "fingerprint", "result_id", "time"),
+        True,
     ),
     "replays": (t.replays, ("key", "expires"), True),
     "fee_overrides": (t.fee_overrides, ("account_id", "maker", "taker"), True),
@@ -204,6 +213,22 @@ def build_writes(engine: Engine) -> dict[str, Write]:
         )
     else:
         out["fee_delete"] = Write("fee_delete", f"DELETE FROM {fo} WHERE account_id = ?")
+    idem = q(t.idempotency.name)
+    if name == "postgresql":
+        out["idempotency_forget"] = Write(
+            "idempotency_forget",
+            f"DELETE FROM {idem} AS i USING unnest(%s::TEXT[], %s::BIGINT[], %s::TEXT[], "
+            "%s::BIGINT[]) AS f(scope, account_id, client_id, result_id) WHERE i.scope = "
+            "f.scope AND i.account_id = f.account_id AND i.client_id = f.client_id AND "
+            "i.result_id = f.result_id",
+            "sisi",
+        )
+    else:
+        out["idempotency_forget"] = Write(
+            "idempotency_forget",
+            f"DELETE FROM {idem} WHERE scope = ? AND account_id = ? AND client_id = ? "
+            "AND result_id = ?",
+        )
     rp = q(t.replays.name)
     if name == "postgresql":
         out["replays_prune"] = Write(
@@ -336,8 +361,15 @@ def batch_work(w: dict[str, Write], ch: BatchChanges) -> Work:
         work.append((w["transfers"], ch.transfers))  # NamedTuples in column order
     if ch.deposits:
         work.append((w["deposits"], ch.deposits))
+    if ch.idempotency_forgotten:  # expired order keys (``engine.idempotency``)
+        work.append((w["idempotency_forget"], ch.idempotency_forgotten))
     if ch.idempotency:
-        work.append((w["idempotency"], ch.idempotency))
+        keys = ch.idempotency
+        order_keys = [r for r in keys if r[0] == "order"]
+        if order_keys:
+            work.append((w["idempotency_order"], order_keys))
+        if len(order_keys) < len(keys):
+            work.append((w["idempotency"], [r for r in keys if r[0] != "order"]))
     if ch.replays:
         work.append((w["replays_prune"], [(ch.replays_expired_before,)]))
         work.append((w["replays"], last_by(ch.replays, by_first)))

@@ -46,6 +46,13 @@ class MemoryStore:
                 copy.copy(w) for w in self.withdrawals.values() if w.status not in FINAL_WITHDRAWAL
             ],
             idempotency=dict(self.idempotency),
+            idempotency_closed={
+                k: o.updated
+                for k, (_, rid) in self.idempotency.items()
+                if k[0] == "order"
+                and (o := self.orders.get(rid)) is not None
+                and o.status not in OPEN_STATUSES
+            },
             sequences=dict(self.sequences),
             last_prices=dict(self.last_prices),
             stp_groups=[copy.deepcopy(g) for g in self.stp_groups.values()],
@@ -85,6 +92,10 @@ class MemoryStore:
             self.withdrawals[w.id] = w
         for k, until in ch.replays:
             self.replays[k] = until
+        for f in ch.idempotency_forgotten:
+            key = (f.scope, f.account, f.client_id)
+            if self.idempotency.get(key, ("", None))[1] == f.result_id:
+                del self.idempotency[key]
         for r in ch.idempotency:
             self.idempotency[(r.scope, r.account, r.client_id)] = (r.fingerprint, r.result_id)
         self.sequences.update(ch.sequences)

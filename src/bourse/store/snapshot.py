@@ -1,8 +1,8 @@
 """What ``SqlStore.load`` reads: the engine's ``Snapshot`` (``engine.state`` rebuilds from it).
 
 Only what the engine keeps in memory is read: assets, symbols, accounts, balances, open orders
-and open withdrawals, fee overrides, client ids, replay keys, sequences, the last price of each
-symbol and self-trade-prevention groups. The caller runs it in one transaction (on PostgreSQL a
+and open withdrawals, fee overrides, client ids (an order's with when its order closed), replay
+keys, sequences, the last price of each symbol and self-trade-prevention groups. The caller runs it in one transaction (on PostgreSQL a
 repeatable-read one), so every table is read as of the same commit.
 """
 
@@ -78,13 +78,7 @@ def read_snapshot(conn: Connection) -> tuple[Snapshot, int]:
             .order_by(t.withdrawals.c.id)
         ).mappings()
     ]
-    i = t.idempotency.c
-    idempotency = {
-        (r[0], r[1], r[2]): (r[3], r[4])
-        for r in conn.execute(
-            select(i.scope, i.account_id, i.client_id, i.fingerprint, i.result_id)
-        )
-    }
+    idempotency, idempotency_closed = _idempotency(conn)
     rp = t.replays.c
     replays = {r[0]: r[1] for r in conn.execute(select(rp.key, rp.expires))}
     sequences = {r[0]: r[1] for r in conn.execute(select(t.meta.c.key, t.meta.c.value))}
@@ -98,6 +92,7 @@ def read_snapshot(conn: Connection) -> tuple[Snapshot, int]:
         fee_overrides=fee_overrides,
         open_withdrawals=open_withdrawals,
         idempotency=idempotency,
+        idempotency_closed=idempotency_closed,
         sequences=sequences,
         last_prices=_last_prices(conn),
         stp_groups=[
@@ -115,6 +110,27 @@ def read_snapshot(conn: Connection) -> tuple[Snapshot, int]:
         replays=replays,
     )
     return snapshot, commits
+
+
+def _idempotency(
+    conn: Connection,
+) -> tuple[dict[tuple[str, int, str], tuple[str, int]], dict[tuple[str, int, str], int]]:
+    """Every client id kept, and when the order of each order key closed (its ``updated``),
+    for those whose order is closed: one join on the orders' primary key, for the order keys
+    only (the engine forgets their rows a while after the order closed, so they stay few)."""
+    i, o = t.idempotency.c, t.orders.c
+    with_orders = t.idempotency.outerjoin(t.orders, (i.scope == "order") & (o.id == i.result_id))
+    query = select(
+        i.scope, i.account_id, i.client_id, i.fingerprint, i.result_id, o.status, o.updated
+    ).select_from(with_orders)
+    keys: dict[tuple[str, int, str], tuple[str, int]] = {}
+    closed: dict[tuple[str, int, str], int] = {}
+    for scope, account, client_id, fp, result_id, status, updated in conn.execute(query):
+        key = (scope, account, client_id)
+        keys[key] = (fp, result_id)
+        if status is not None and status not in _OPEN_STATUSES:
+            closed[key] = updated
+    return keys, closed
 
 
 def _last_prices(conn: Connection) -> dict[str, int]:

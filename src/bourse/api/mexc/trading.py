@@ -3,7 +3,9 @@
 Order ids on the wire are the engine's integer order ids as decimal strings; an ``orderId``
 that is not such a string is simply an order that does not exist (-2013). ``newClientOrderId`` makes a
 placement idempotent (the engine returns the first order for a retry with the same parameters
-and refuses a retry with different ones). The ``source`` header is recorded on the order.
+and refuses a retry with different ones) while the id is kept: as long as its order is open, and
+a retention window after it closed (``engine.idempotency``); ``origClientOrderId`` on a query
+names the account's newest order with that id. The ``source`` header is recorded on the order.
 ``stpMode=""`` means no self-trade prevention (MEXC's default); absent means the operator's
 default (``Config.stp_default``, itself no prevention unless configured).
 """
