@@ -120,7 +120,11 @@ class Config:
       (default none, as MEXC; ``stpMode=""`` always means none);
     * ``default_listings``: on an empty database, list the default assets and symbols of
       ``bourse.sandbox.listings`` so a fresh exchange is usable;
-    * ``trust_forwarded_for``: take the client IP from ``X-Forwarded-For`` (behind a proxy).
+    * ``trust_forwarded_for``: take the client IP from ``X-Forwarded-For``'s last hop, the one
+      a proxy appends (behind a proxy you run: ``services.throttle.client_ip``);
+    * ``unsigned_broker_bodies``: take a JSON body outside the signature on the broker writes
+      ccxt sends that way (``api.mexc.auth.BODY_OUTSIDE_SIGNATURE``, each signature once), as
+      MEXC does; off, those writes need the body signed too (docs/security.md).
     """
 
     database_url: str = "sqlite:///.bourse/bourse.db"
@@ -135,6 +139,7 @@ class Config:
     stp_default: StpMode = StpMode.NONE
     default_listings: bool = True
     trust_forwarded_for: bool = False
+    unsigned_broker_bodies: bool = True
     #: the externally visible base URL (OAuth issuer, links); else BOURSE_PUBLIC_URL
     public_url: str | None = None
     #: run the daily broker rebate settlement job at this UTC time "HH:MM" (None: off)

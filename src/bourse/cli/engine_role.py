@@ -26,7 +26,12 @@ import typer
 
 from bourse.cli.common import DbOption, db_url, err, fail, safe_url
 from bourse.cli.cpu import CpuOption, claim
-from bourse.cli.serve import public_url, serve
+from bourse.cli.serve import (
+    StrictSignaturesOption,
+    TrustForwardedOption,
+    public_url,
+    serve,
+)
 from bourse.config import Config
 from bourse.operations.home import home_for
 from bourse.operations.runtime import announce, withdraw
@@ -198,6 +203,8 @@ def gateway(
     ] = True,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     cpu: CpuOption = "auto",
+    trust_forwarded_for: TrustForwardedOption = False,
+    strict_signatures: StrictSignaturesOption = False,
 ) -> None:
     """Serve HTTP and WebSocket from the bus, sending commands to `bourse engine` over NATS
     (any number of gateways, on any host)."""
@@ -212,4 +219,6 @@ def gateway(
         access_log=access_log,
         log_level=log_level,
         cpu=cpu,
+        trust_forwarded_for=trust_forwarded_for,
+        strict_signatures=strict_signatures,
     )

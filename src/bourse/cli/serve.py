@@ -26,6 +26,30 @@ if TYPE_CHECKING:
     from bourse.services.bundle import Services
 
 
+#: behind a proxy: the client IP from the proxy's header (shared by serve and gateway)
+TrustForwardedOption = Annotated[
+    bool,
+    typer.Option(
+        "--trust-forwarded-for",
+        envvar="BOURSE_TRUST_FORWARDED_FOR",
+        help="Take the client IP (rate limits, IP whitelists, throttles) from the last "
+        "X-Forwarded-For hop, the one your proxy appends. Only behind a proxy you run, with "
+        "the server not reachable around it: otherwise any client chooses its IP.",
+    ),
+]
+#: no body outside the signature, not even on ccxt's broker writes
+StrictSignaturesOption = Annotated[
+    bool,
+    typer.Option(
+        "--strict-signatures",
+        envvar="BOURSE_STRICT_SIGNATURES",
+        help="Refuse a JSON body outside the signature on the broker writes ccxt sends that "
+        "way (MEXC takes them; each signature serves once): ccxt's broker writes then fail "
+        "(docs/security.md).",
+    ),
+]
+
+
 def public_url(host: str, port: int) -> str:
     """The URL a local client should use for a server bound to ``host``:``port``."""
     if host in ("", "0.0.0.0"):
@@ -77,6 +101,9 @@ def server_config(
         lifespan="auto",
         log_config=log_config(log_format, log_level),
         access_log=access_log,
+        # the client IP is Bourse's to decide (--trust-forwarded-for, services.throttle), not
+        # uvicorn's: its default takes X-Forwarded-For from any client connecting over loopback
+        proxy_headers=False,
     )
     if access_log:
         queue_access_log()
@@ -228,6 +255,8 @@ def serve(
         int | None, typer.Option(hidden=True, help="Serve on this inherited socket (--workers).")
     ] = None,
     cpu: CpuOption = "auto",
+    trust_forwarded_for: TrustForwardedOption = False,
+    strict_signatures: StrictSignaturesOption = False,
     faucet_limit: Annotated[
         list[str] | None,
         typer.Option(
@@ -293,6 +322,8 @@ def serve(
         args += [] if metrics else ["--no-metrics"]
         args += [] if access_log else ["--no-access-log"]
         args += ["--no-rate-limit"] if no_rate_limit else []
+        args += ["--trust-forwarded-for"] if trust_forwarded_for else []
+        args += ["--strict-signatures"] if strict_signatures else []
         print_banner(url, None, limits=limits.describe(), home=str(home), bus=f"{bus} (workers)")
         cpus = ["none" if c is None else str(c) for c in spread]
         run_workers(workers, sock.fileno(), url, database, home, bus, bus_name, args, cpus)
@@ -314,6 +345,8 @@ def serve(
         rebate_settle_at=settle,
         client_order_id_retention_s=client_order_id_retention,
         require_secret_key=not demo,
+        trust_forwarded_for=trust_forwarded_for,
+        unsigned_broker_bodies=not strict_signatures,
         **bus_config,
     ) as platform:
         exit_on_engine_crash(platform.engine, "bourse serve")  # crash-only (cli.crash)

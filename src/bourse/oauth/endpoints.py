@@ -112,7 +112,9 @@ class Endpoints:
         uri = self.server.request_uri(request.url.path, "")
         peer = request.client.host if request.client else None
         ip = client_ip(
-            request.headers.get("x-forwarded-for"), peer, self.server.config.trust_forwarded_for
+            request.headers.getlist("x-forwarded-for"),
+            peer,
+            self.server.config.trust_forwarded_for,
         )
         return HttpRequest("POST", uri, request.headers, items, ip)
 

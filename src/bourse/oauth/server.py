@@ -55,8 +55,8 @@ class OAuthConfig:
       header;
     * ``clock``: milliseconds since the epoch (tests move it to expire codes);
     * ``secure_cookies``: ``Secure`` ``__Host-`` cookies (default: the issuer is https);
-    * ``trust_forwarded_for``: the client IP (for the throttles) is the first
-      ``X-Forwarded-For`` hop (``Config.trust_forwarded_for``: behind a proxy).
+    * ``trust_forwarded_for``: the client IP (for the throttles) is the last
+      ``X-Forwarded-For`` hop, the one the proxy appended (``Config.trust_forwarded_for``).
     """
 
     issuer: str = DEFAULT_ISSUER

@@ -23,6 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bourse.config import AuthLimits
@@ -38,11 +39,18 @@ def seconds(ms: int) -> int:
     return max(1, -(-ms // 1000))
 
 
-def client_ip(forwarded_for: str | None, peer: str | None, trust_forwarded: bool) -> str:
-    """The client's IP: the first ``X-Forwarded-For`` hop when the proxy is trusted, else the
-    TCP peer."""
+def client_ip(
+    forwarded_for: str | Sequence[str] | None, peer: str | None, trust_forwarded: bool
+) -> str:
+    """The client's IP: with a trusted proxy, the last ``X-Forwarded-For`` hop (of the last
+    such header), the address the proxy itself saw and appended; else the TCP peer. Hops
+    before it are what the client sent (a proxy appends to the header it got), so the first
+    one is whatever a client chose."""
     if trust_forwarded and forwarded_for:
-        return forwarded_for.split(",", 1)[0].strip()
+        joined = forwarded_for if isinstance(forwarded_for, str) else ", ".join(forwarded_for)
+        last = joined.rsplit(",", 1)[-1].strip()
+        if last:
+            return last
     return peer or ""
 
 

@@ -239,7 +239,7 @@ class Console:
     def _ip(self, request: Request) -> str:
         peer = request.client.host if request.client else None
         trust = bool(getattr(self.svc.config, "trust_forwarded_for", False))
-        return client_ip(request.headers.get("x-forwarded-for"), peer, trust)
+        return client_ip(request.headers.getlist("x-forwarded-for"), peer, trust)
 
     async def _confirm(
         self,

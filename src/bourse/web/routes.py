@@ -61,7 +61,7 @@ class WebPages:
 
     def _ip(self, request: Request) -> str:
         peer = request.client.host if request.client else None
-        return client_ip(request.headers.get("x-forwarded-for"), peer, self.trust_forwarded)
+        return client_ip(request.headers.getlist("x-forwarded-for"), peer, self.trust_forwarded)
 
     async def _session(self, request: Request) -> us.Session | None:
         return await pages.current_session(request, self.users, self.secure)

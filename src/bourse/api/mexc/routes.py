@@ -60,7 +60,7 @@ ENDPOINTS: list[Endpoint] = [
 
 def client_ip(request: Request, trust_forwarded: bool) -> str:
     peer = request.client.host if request.client else None
-    return throttle.client_ip(request.headers.get("x-forwarded-for"), peer, trust_forwarded)
+    return throttle.client_ip(request.headers.getlist("x-forwarded-for"), peer, trust_forwarded)
 
 
 def header_map(raw: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
@@ -71,6 +71,12 @@ def header_map(raw: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
         if name not in out:
             out[name] = value
     return out
+
+
+def _forwarded(raw: Iterable[tuple[bytes, bytes]]) -> list[str]:
+    """Every ``X-Forwarded-For`` header of a request, in order (``throttle.client_ip`` takes
+    the last hop of the last one)."""
+    return [value.decode("latin-1") for name, value in raw if name == b"x-forwarded-for"]
 
 
 def _text(value: bytes | None) -> str | None:
@@ -150,7 +156,10 @@ class EndpointApp:
         self.platform = platform
         self.limiter = limiter
         self.trust = platform.config.trust_forwarded_for
-        self.body_may_be_unsigned = (ep.method, ep.path) in BODY_OUTSIDE_SIGNATURE
+        self.body_may_be_unsigned = (
+            platform.config.unsigned_broker_bodies
+            and (ep.method, ep.path) in BODY_OUTSIDE_SIGNATURE
+        )
         self.__name__ = f"{ep.method.lower()}_{ep.path.strip('/').replace('/', '_')}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -180,7 +189,9 @@ class EndpointApp:
         headers = header_map(scope["headers"])
         peer = scope.get("client")
         ip = throttle.client_ip(
-            _text(headers.get(b"x-forwarded-for")), peer[0] if peer else None, self.trust
+            _forwarded(scope["headers"]) if self.trust else None,
+            peer[0] if peer else None,
+            self.trust,
         )
         if not signed:
             limiter.hit("ip:" + ip, path, now)
