@@ -67,6 +67,7 @@ SERVICE_UNAVAILABLE = 503  # "service not available, please try again" (with Ret
 TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     d.DomainError: (PARAM_ERROR, 400),
     d.InvalidParameter: (PARAM_ERROR, 400),
+    d.ApiKeyLimit: (PARAM_ERROR, 400),  # the operator API answers it 409 (operations.refusals)
     d.MissingParameter: (PARAM_NULL, 400),
     d.PrecisionError: (10096, 400),  # amount decimal places is too long
     d.AmountOutOfRange: (10097, 400),  # amount is error
