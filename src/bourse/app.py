@@ -112,6 +112,7 @@ def operator_console(
         secure=secure,
         throttle=throttle,
         samples=meter.samples if meter is not None else None,
+        trust_forwarded=platform.config.trust_forwarded_for,
     )
 
 
@@ -153,7 +154,8 @@ def create_app(
     secure, faucet = bool(oauth_config.secure_cookies), console_faucet(platform)
     ws = StreamStats()
     meter = Metrics(platform, ws) if metrics else None
-    throttle = FailureWindow()  # failed operator credentials: the API's and the console's
+    throttle = FailureWindow()  # failed operator credentials: the API's, console's, /metrics'
+    trust = platform.config.trust_forwarded_for
     limiter = RateLimiter(
         platform.config.rate_limits, on_refusal=meter.refused if meter is not None else None
     )
@@ -179,7 +181,7 @@ def create_app(
                 else []
             ),
             *health_routes(platform),
-            *(metrics_routes(meter, operator_token) if meter is not None else []),
+            *(metrics_routes(meter, operator_token, throttle, trust) if meter is not None else []),
         ],
         exception_handlers={HTTPException: http_error, StoreBusy: store_busy},
         middleware=[

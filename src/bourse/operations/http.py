@@ -3,9 +3,13 @@
 The body is a JSON object of the operation's parameters; the answer is its result (200) or
 ``{"code": ..., "msg": ...}`` with the operation's status. Every request must carry the
 server's operator credential (``Authorization: Bearer <$BOURSE_HOME/operator.token>``), never
-a user's API key. A client address that fails the check ``MAX_FAILURES`` times within
-``FAILURE_WINDOW_S`` is refused (429) for the rest of the window, right credential or not
-(``bourse.services.throttle.FailureWindow``, shared with the operator console's sign-in).
+a user's API key. A client address (the TCP peer, or the last ``X-Forwarded-For`` hop with
+``Config.trust_forwarded_for``) that fails the check ``MAX_FAILURES`` times within
+``FAILURE_WINDOW_S`` has its wrong credentials refused with 429 for the rest of the window
+(``bourse.services.throttle.FailureWindow``, shared with the operator console's sign-in and
+``/metrics``). The right credential always passes: it is 256 random bits, so the throttle only
+slows guessing, and a throttle that refused it would let anyone who shares the operator's
+address (a NAT, a reverse proxy) lock the operator out.
 ``X-Bourse-Actor`` names the person behind the call (the ``bourse`` command sends
 ``user@host``); it is recorded in the audit log next to the credential, with the address.
 """
@@ -28,7 +32,7 @@ from bourse.operations.dispatch import invoke
 from bourse.operations.home import PREFIX
 from bourse.operations.registry import OperationError
 from bourse.services.bundle import Services
-from bourse.services.throttle import FailureWindow
+from bourse.services.throttle import FailureWindow, client_ip
 from bourse.store.repositories.audit import AuditLog
 
 log = logging.getLogger("bourse.operations")
@@ -49,18 +53,22 @@ def admin_routes(
     """The operator API of ``platform``, guarded by ``token``; ``throttle`` counts its failed
     credentials (share one with the operator console's sign-in)."""
     throttle = throttle or FailureWindow()
+    trust = bool(getattr(platform.config, "trust_forwarded_for", False))
     audit = AuditLog(platform.db)
     expected = f"Bearer {token}".encode()
 
     async def handle(request: Request) -> Response:
-        source = request.client.host if request.client else "unknown"
+        peer = request.client.host if request.client else None
+        source = client_ip(request.headers.getlist("x-forwarded-for"), peer, trust) or "unknown"
         name = f"{request.path_params['group']}.{request.path_params['verb']}"
         if not storable(name):  # names no operation, and no audit row can hold it (PostgreSQL)
             return _error(404, REFUSED, "no such operation")
-        if throttle.blocked(source):
-            return _error(429, THROTTLED, "too many failed operator credentials; wait a minute")
         given = request.headers.get("authorization", "").encode()
+        # the credential first, always (constant time); the throttle only answers a wrong one,
+        # with no await between its check and its count (concurrent guesses counted one by one)
         if not hmac.compare_digest(given, expected):
+            if throttle.blocked(source):
+                return _error(429, THROTTLED, "too many failed operator credentials; wait a minute")
             throttle.failed(source)
             await run_in_threadpool(
                 audit.record,

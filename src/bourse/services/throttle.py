@@ -15,15 +15,16 @@ given back (``succeeded``), so the budgets count failures (and attempts in fligh
 a burst of concurrent guesses inside the budget too).
 
 ``FailureWindow`` counts failed operator credentials per client address (a sliding window):
-the operator API (``/admin/v1``) and the operator console's sign-in share one.
+the operator API (``/admin/v1``), the operator console's sign-in and ``/metrics`` share one.
+It refuses wrong credentials from a noisy address, never the right one.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
-from collections.abc import Sequence
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bourse.config import AuthLimits
@@ -32,6 +33,8 @@ _PRUNE_AT = 50_000
 #: failed operator credentials per address allowed within ``FAILURE_WINDOW_S``
 MAX_FAILURES = 5
 FAILURE_WINDOW_S = 60.0
+#: addresses ``FailureWindow`` remembers at most (the least recently failed is forgotten)
+MAX_FAILURE_SOURCES = 10_000
 
 
 def seconds(ms: int) -> int:
@@ -142,26 +145,52 @@ class CredentialThrottle:
 class FailureWindow:
     """Failed credential checks per client address in a sliding window: ``limit`` failures
     within ``window_s`` and the address is ``blocked`` until the oldest leaves the window.
-    The operator API and the operator console's sign-in share one (the same credential)."""
+    The operator API, the operator console's sign-in and ``/metrics`` share one (the same
+    credential).
 
-    def __init__(self, limit: int = MAX_FAILURES, window_s: float = FAILURE_WINDOW_S) -> None:
+    It slows guessing from one address; it never locks the credential's holder out: callers
+    check the credential first (in constant time) and consult ``blocked`` only for a wrong one
+    (``bourse.operations.http``). At most ``max_sources`` addresses are remembered; past that
+    the one whose last failure is oldest is forgotten (never everyone's count at once), and an
+    address whose failures all left the window is forgotten at the next failure."""
+
+    def __init__(
+        self,
+        limit: int = MAX_FAILURES,
+        window_s: float = FAILURE_WINDOW_S,
+        max_sources: int = MAX_FAILURE_SOURCES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit = limit
         self.window_s = window_s
-        self._fails: dict[str, deque[float]] = {}
+        self.max_sources = max_sources
+        self.clock = clock
+        #: address -> its latest ``limit`` failure times, least recently failed address first
+        self._fails: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _recent(self, source: str, now: float) -> deque[float]:
-        q = self._fails.setdefault(source, deque())
-        while q and q[0] <= now - self.window_s:
-            q.popleft()
-        return q
-
     def blocked(self, source: str) -> bool:
+        """Whether ``source`` has ``limit`` failures within the window (remembers nothing)."""
         with self._lock:
-            return len(self._recent(source, time.monotonic())) >= self.limit
+            q = self._fails.get(source)
+            return q is not None and len(q) >= self.limit and q[0] > self.clock() - self.window_s
 
     def failed(self, source: str) -> None:
+        """Count one failure of ``source``."""
         with self._lock:
-            if len(self._fails) > 10_000:
-                self._fails.clear()
-            self._recent(source, time.monotonic()).append(time.monotonic())
+            now = self.clock()
+            q = self._fails.pop(source, None)
+            if q is None:
+                q = deque(maxlen=self.limit)
+            q.append(now)
+            self._fails[source] = q  # the most recently failed address goes last
+            horizon = now - self.window_s
+            while self._fails:
+                oldest = next(iter(self._fails.values()))
+                if len(self._fails) <= self.max_sources and oldest[-1] > horizon:
+                    break
+                self._fails.popitem(last=False)
+
+    def tracked(self) -> int:
+        """How many addresses it remembers (no ``__len__``: an empty window stays truthy)."""
+        return len(self._fails)

@@ -45,7 +45,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bourse.domain.ids import whole_id
-from bourse.services.throttle import FailureWindow
+from bourse.services.throttle import FailureWindow, client_ip
 from bourse.store.repositories.audit import AuditLog
 from bourse.store.repositories.operator_sessions import OperatorSessionRepository
 from bourse.web import console, messages, operator_pages, pages
@@ -174,8 +174,10 @@ class OperatorConsole:
         secure: bool,
         throttle: FailureWindow | None = None,
         samples: Samples | None = None,
+        trust_forwarded: bool = False,
     ) -> None:
         self.invoke = invoke
+        self.trust_forwarded = trust_forwarded
         self.expected = token.encode()
         self.audit = audit
         self.secure = secure
@@ -183,9 +185,11 @@ class OperatorConsole:
         self.sessions = OperatorSessions(OperatorSessionRepository(audit.db))
         self.health_view = Health(samples) if samples is not None else None
 
-    @staticmethod
-    def _source(request: Request) -> str:
-        return request.client.host if request.client else "unknown"
+    def _source(self, request: Request) -> str:
+        """The client's address, as the operator API takes it (``client_ip``)."""
+        peer = request.client.host if request.client else None
+        forwarded = request.headers.getlist("x-forwarded-for")
+        return client_ip(forwarded, peer, self.trust_forwarded) or "unknown"
 
     def _render(
         self, name: str, session: OperatorSession | None, status: int = 200, **ctx: Any
@@ -225,13 +229,14 @@ class OperatorConsole:
         if not pages.check_csrf(request.cookies.get(csrf_cookie), _field(form, "csrf_token")):
             return self._login_page(request, 403, "The form expired; please try again.")
         given = str(form.get("token") or "").strip().encode()
-        # no await between the throttle's check and its count: concurrent wrong attempts are
-        # counted one by one on the event loop, as the operator API's are
-        if self.throttle.blocked(source):
-            resp = self._login_page(request, 429, THROTTLED)
-            resp.headers["Retry-After"] = str(int(self.throttle.window_s))
-            return resp
+        # the credential first (constant time): the throttle answers only a wrong one, with no
+        # await between its check and its count (concurrent wrong attempts counted one by one
+        # on the event loop, as the operator API's are)
         if not hmac.compare_digest(given, self.expected):
+            if self.throttle.blocked(source):
+                resp = self._login_page(request, 429, THROTTLED)
+                resp.headers["Retry-After"] = str(int(self.throttle.window_s))
+                return resp
             self.throttle.failed(source)
             await run_in_threadpool(
                 self._record, source, "operator.login", "refused",
@@ -347,9 +352,18 @@ def routes(
     secure: bool,
     throttle: FailureWindow | None = None,
     samples: Samples | None = None,
+    trust_forwarded: bool = False,
 ) -> list[BaseRoute]:
     """The operator console's routes, guarded by the operator credential ``token``."""
-    c = OperatorConsole(invoke, token, audit, secure=secure, throttle=throttle, samples=samples)
+    c = OperatorConsole(
+        invoke,
+        token,
+        audit,
+        secure=secure,
+        throttle=throttle,
+        samples=samples,
+        trust_forwarded=trust_forwarded,
+    )
 
     async def session(request: Request) -> OperatorSession | None:
         return await run_in_threadpool(c.sessions.of, request, secure)

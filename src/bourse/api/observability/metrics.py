@@ -62,6 +62,7 @@ from starlette.routing import Route
 from bourse.api.ws.limits import StreamStats
 from bourse.domain.ledger_check import audit
 from bourse.services.bundle import Services
+from bourse.services.throttle import FailureWindow, client_ip
 from bourse.store.ledger_check import ledger_figures
 
 #: seconds the database figures (withdrawals, follower lag) are kept between scrapes
@@ -377,16 +378,32 @@ def _gauge(name: str, text: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, text, value=value)
 
 
-def metrics_routes(metrics: Metrics, token: str | None) -> list[Route]:
+def metrics_routes(
+    metrics: Metrics,
+    token: str | None,
+    throttle: FailureWindow | None = None,
+    trust_forwarded: bool = False,
+) -> list[Route]:
     """``GET /metrics``, answered only with ``Authorization: Bearer <operator token>`` (no
-    route at all without a token: the metrics say too much about the exchange to be public)."""
+    route at all without a token: the metrics say too much about the exchange to be public).
+    A wrong credential counts against ``throttle``, the operator API's (429 once the address
+    is over it); the right one always passes."""
     if not token:
         return []
     expected = f"Bearer {token}".encode()
+    throttle = throttle or FailureWindow()
 
     async def scrape(request: Request) -> Response:
         given = request.headers.get("authorization", "").encode()
         if not hmac.compare_digest(given, expected):  # said as /admin says it (operations.http)
+            peer = request.client.host if request.client else None
+            source = client_ip(request.headers.getlist("x-forwarded-for"), peer, trust_forwarded)
+            if throttle.blocked(source or "unknown"):
+                return JSONResponse(
+                    {"code": 429, "msg": "too many failed operator credentials; wait a minute"},
+                    status_code=429,
+                )
+            throttle.failed(source or "unknown")
             said = "operator credential refused" if given else "operator credential required"
             return JSONResponse({"code": 700001, "msg": said}, status_code=401)
         try:
