@@ -73,8 +73,9 @@ def test_key_management_bind_and_pairs(env: Env) -> None:
     )
     key, secret = created["apiKey"], created["secretKey"]
     assert created["apikey"] == key and created["symbols"] == "BTCUSDT"
-    # no IP: expires in 90 days
-    assert abs(created["expireTime"] - (now_ms() + NO_IP_TTL_MS)) < 60_000
+    # no IP asked for: the creator's whitelist, and with it no expiry (a no-IP key's 90 days:
+    # test_expired_key_refused_then_renewed_stays_bound)
+    assert created["ip"] == "127.0.0.1" and created["expireTime"] is None
     trader = Signer(env.http, key, secret)
     # the pair-limited key cannot trade another pair (MEXC 70011), can trade its own
     order = dict(side="BUY", type="LIMIT", quantity="0.001", price="1000")
@@ -103,18 +104,20 @@ def test_key_management_bind_and_pairs(env: Env) -> None:
     # at most 30 keys per account (MEXC 730705)
     have = len(ok(mgmt.get("/api/v3/user/apiKey"))["apiKeys"])
     for _ in range(30 - have):
-        ok(mgmt.post("/api/v3/user/apiKey", permissions="SPOT_DEAL_READ", note="n", ip="10.0.0.1"))
+        ok(mgmt.post("/api/v3/user/apiKey", permissions="SPOT_DEAL_READ", note="n", ip="127.0.0.1"))
     err(mgmt.post("/api/v3/user/apiKey", permissions="SPOT_DEAL_READ", note="n"), 730705)
     err(mgmt.post("/api/v3/user/apiKey", permissions="SPOT_NOPE", note="n"), 730702)
 
 
 def test_expired_key_refused_then_renewed_stays_bound(env: Env) -> None:
     bid, bsig = _broker(env, "Acme")
-    acc, mgmt = _user(env)
+    acc = env.open_account(USDT="100")
+    mgmt = env.signer(acc, ALL)  # no IP: 90 days
     created = ok(
         mgmt.post("/api/v3/user/apiKey", permissions="SPOT_ACCOUNT_READ,SPOT_DEAL_WRITE", note="b")
     )
     key = created["apiKey"]
+    assert abs(created["expireTime"] - (now_ms() + NO_IP_TTL_MS)) < 60_000
     trader = Signer(env.http, key, created["secretKey"])
     ok(mgmt.post("/api/v3/user/apiKey/bind", brokerId=bid, apiKey=key))
     ok(trader.get("/api/v3/account"))

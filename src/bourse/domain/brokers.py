@@ -96,6 +96,10 @@ class NotKeyOwner(BrokerError):
     """The API key does not belong to this account."""
 
 
+class KeyOutOfScope(BrokerError):
+    """The signing key may not act on a key wider than itself (``domain.keyscope``)."""
+
+
 class SubAccountCannotApply(BrokerError):
     """A sub-account cannot become a broker (its main account can)."""
 

@@ -103,6 +103,7 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     b.KeyAlreadyBound: (730003, 400),  # unsupported operation
     b.KeyNotBound: (22222, 400),
     b.NotKeyOwner: (730706, 400),  # API key not found
+    b.KeyOutOfScope: (NO_PERMISSION, 401),  # No permission to access the endpoint
     b.SubAccountCannotApply: (NO_PERMISSION, 401),  # No permission to access the endpoint
     b.OAuthClientInvalid: (PARAM_ERROR, 400),
     b.OAuthClientNotFound: (22222, 400),  # record does not exist

@@ -1,4 +1,5 @@
-"""The ``api_keys`` table: the one module that writes it (create, revoke, renew).
+"""The ``api_keys`` table: the one module that writes it (create, revoke, renew, and the
+changes one key makes to another).
 
 Other repositories may read it (the broker bindings join it for their listings); every write
 goes through ``ApiKeyRepository``. Rows come back as SQLAlchemy rows with the table's columns.
@@ -11,10 +12,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from bourse.store import broker_tables as bt
 from bourse.store import tables as t
 from bourse.store.transaction import write
 
 _k = t.api_keys.c
+_kb = bt.key_bindings.c
 
 
 class ApiKeyRepository:
@@ -48,12 +51,25 @@ class ApiKeyRepository:
             n = conn.execute(update(t.api_keys).where(*cond).values(revoked=True)).rowcount
         return bool(n)
 
-    def change(self, api_key: str, decide: Callable[[Any | None], dict[str, Any]]) -> None:
-        """Read the key's row and update it with ``decide(row)``'s values, in one transaction
-        (``decide`` gets None for an unknown key and raises to change nothing)."""
-        with write(self.db) as conn:
-            row = conn.execute(select(t.api_keys).where(_k.api_key == api_key)).first()
-            values = decide(row)
+    def change(
+        self,
+        api_key: str,
+        account_id: int,
+        decide: Callable[[Any | None, Any | None], dict[str, Any]],
+        *,
+        actor: str | None = None,
+    ) -> None:
+        """Read the key's row and (given ``actor``) the acting key's row, and update the key
+        with ``decide(row, actor_row)``'s values, in one transaction holding the account's key
+        lock (``insert_within_limit``'s): key changes of one account run one at a time.
+
+        Each row has the table's columns plus its binding's ``broker_id`` and ``unbound_at``
+        (``_bound_row``). ``decide`` gets None for an unknown key (and for no
+        ``actor``) and raises to change nothing; ``{"revoked": True}`` deletes the key."""
+        with write(self.db, lock=("api_keys", account_id)) as conn:
+            row = _bound_row(conn, api_key)
+            actor_row = _bound_row(conn, actor) if actor is not None else None
+            values = decide(row, actor_row)
             conn.execute(update(t.api_keys).where(_k.api_key == api_key).values(**values))
 
     @staticmethod
@@ -72,6 +88,11 @@ class ApiKeyRepository:
     def get(self, api_key: str) -> Any | None:
         with self.db.connect() as conn:
             return conn.execute(select(t.api_keys).where(_k.api_key == api_key)).first()
+
+    def get_bound(self, api_key: str) -> Any | None:
+        """The key's row with its binding's ``broker_id`` and ``unbound_at`` (``_bound_row``)."""
+        with self.db.connect() as conn:
+            return _bound_row(conn, api_key)
 
     def newest(self) -> Any | None:
         """The most recently created key row, if any."""
@@ -96,3 +117,14 @@ class ApiKeyRepository:
         )
         with self.db.connect() as conn:
             return [row.api_key for row in conn.execute(q)]
+
+
+def _bound_row(conn: Connection, api_key: str) -> Any | None:
+    """The key's row with its binding's ``broker_id`` and ``unbound_at`` (both None if the key
+    was never bound; a key is bound at most once, so there is at most one)."""
+    q = (
+        select(t.api_keys, _kb.broker_id, _kb.unbound_at)
+        .select_from(t.api_keys.outerjoin(bt.key_bindings, _kb.api_key == _k.api_key))
+        .where(_k.api_key == api_key)
+    )
+    return conn.execute(q).first()

@@ -1,4 +1,7 @@
-"""Binding a user's key to a broker: bind (once, ever), see the binding, unbind."""
+"""Binding a user's key to a broker: bind (once, ever), see the binding, unbind. The signing
+key binds and unbinds only itself or keys no wider than itself, and a key bound to a broker
+only keys of that broker (``bourse.domain.keyscope``): a broker holding a user's key neither
+binds the user's other keys to itself nor unbinds another broker's."""
 
 from __future__ import annotations
 
@@ -7,11 +10,26 @@ from typing import Any
 from bourse.api.mexc.broker.common import BINDING, READ, WRITE, call
 from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.params import P
+from bourse.services.brokers.keys import check_binding_change
+
+
+async def _may_change(ctx: Ctx, api_key: str) -> None:
+    assert ctx.key is not None
+    await call(
+        ctx,
+        check_binding_change,
+        ctx.services.apikeys,
+        api_key,
+        ctx.account,
+        ctx.now,
+        actor=ctx.key.api_key,
+    )
 
 
 async def bind(ctx: Ctx) -> Any:
     assert ctx.key is not None
     api_key = ctx.params.get("apiKey") or ctx.key.api_key
+    await _may_change(ctx, api_key)
     b = await call(
         ctx, ctx.services.brokers.bindings.bind, api_key, ctx.params["brokerId"], ctx.account
     )
@@ -36,6 +54,7 @@ async def binding(ctx: Ctx) -> Any:
 async def unbind(ctx: Ctx) -> Any:
     assert ctx.key is not None
     api_key = ctx.params.get("apiKey") or ctx.key.api_key
+    await _may_change(ctx, api_key)
     done = await call(
         ctx, ctx.services.brokers.bindings.unbind, api_key, account_id=ctx.account, by="user"
     )

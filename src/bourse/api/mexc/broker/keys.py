@@ -1,6 +1,7 @@
 """A user's own API keys: create (permissions, IP and symbol whitelists, expiry), list,
 delete (closing its binding), and renew (extend the expiry or rotate the secret, keeping the
-binding)."""
+binding). The signing key creates, renews and deletes only keys no wider than itself
+(``bourse.domain.keyscope``, through ``bourse.services.brokers.keys``)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,14 @@ from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.errors import ApiError, from_domain, invalid
 from bourse.api.mexc.params import P
 from bourse.domain.errors import DomainError
-from bourse.services.apikeys import MAX_IPS_PER_KEY, NO_IP_TTL_MS, normalize_permission
-from bourse.services.brokers.keys import renew_key
+from bourse.services.apikeys import (
+    MAX_IPS_PER_KEY,
+    NO_IP_TTL_MS,
+    ip_whitelist_of,
+    normalize_permission,
+)
+from bourse.services.brokers.keys import delete_key as delete_key_as
+from bourse.services.brokers.keys import new_key_limits, renew_key
 
 MAX_SYMBOLS_PER_KEY = 30
 
@@ -23,6 +30,8 @@ def _csv(text: str | None) -> list[str]:
 
 
 async def create_key(ctx: Ctx) -> Any:
+    """A new key no wider than the signing key (``domain.keyscope``): left out, its IPs and
+    pairs are the signer's, and its expiry ends by the signer's."""
     p = ctx.params
     assert ctx.key is not None
     try:
@@ -31,36 +40,47 @@ async def create_key(ctx: Ctx) -> Any:
         raise ApiError(730702, exc.message) from None
     if not perms:
         raise ApiError(730701, "permission is empty")
-    if not set(perms) <= set(ctx.key.permissions):
-        raise ApiError(700007, "A key cannot grant permissions its creator does not have.", 401)
     ips = _csv(p.get("ip"))
     if len(ips) > MAX_IPS_PER_KEY:
         raise ApiError(730703, f"at most {MAX_IPS_PER_KEY} IPs per key")
+    try:
+        ip_whitelist_of(ips)
+    except DomainError as exc:
+        raise ApiError(730704, exc.message) from None
     symbols = [x.upper() for x in _csv(p.get("symbols"))]
     if len(symbols) > MAX_SYMBOLS_PER_KEY:
         raise invalid("symbols", f"at most {MAX_SYMBOLS_PER_KEY} symbols")
     for sym in symbols:
         ctx.symbol(sym)  # -1121 for a pair that is not listed
-    kwargs: dict[str, Any] = {"label": p["note"], "ip_whitelist": ips, "symbols": symbols}
-    if "expireTime" in p:
-        exp = p["expireTime"]
-        if exp <= ctx.now:
-            raise invalid("expireTime", "must be in the future")
-        if not ips and exp > ctx.now + _no_ip_ttl(ctx):
-            raise invalid("expireTime", "a key without IPs expires within 90 days")
-        kwargs["expires"] = exp
-    elif not ips:
-        kwargs["expires"] = ctx.now + _no_ip_ttl(ctx)  # MEXC: 90 days (configurable)
+    exp: dict[str, Any] = {"expires": p["expireTime"]} if "expireTime" in p else {}
+    limits = await call(
+        ctx,
+        new_key_limits,
+        ctx.services.apikeys,
+        ctx.key.api_key,
+        ctx.account,
+        perms,
+        ips,
+        symbols,
+        ctx.now,
+        ttl_ms=_no_ip_ttl(ctx),
+        **exp,
+    )
     try:
         key, secret = await ctx.db(
-            ctx.services.apikeys.create_key, ctx.account, perms, now_ms=ctx.now, **kwargs
+            ctx.services.apikeys.create_key,
+            ctx.account,
+            perms,
+            now_ms=ctx.now,
+            label=p["note"],
+            ip_whitelist=limits.ips,
+            symbols=limits.symbols,
+            expires=limits.expires,
         )
     except DomainError as exc:
         msg = exc.message or str(exc)
         if "API keys per account" in msg:
             raise ApiError(730705, msg) from None
-        if "IP" in msg:
-            raise ApiError(730704, msg) from None
         raise from_domain(exc) from None
     row = next(
         k for k in await ctx.db(ctx.services.apikeys.list_keys, ctx.account) if k["apiKey"] == key
@@ -99,10 +119,17 @@ async def list_keys(ctx: Ctx) -> Any:
 
 
 async def delete_key(ctx: Ctx) -> Any:
+    assert ctx.key is not None
     api_key = ctx.params["apiKey"]
-    ok = await ctx.db(ctx.services.apikeys.delete_key, api_key, ctx.account)
-    if not ok:
-        raise ApiError(730706, "API key not found")
+    await call(
+        ctx,
+        delete_key_as,
+        ctx.services.apikeys,
+        api_key,
+        ctx.account,
+        ctx.now,
+        actor=ctx.key.api_key,
+    )
     await ctx.db(ctx.services.brokers.bindings.on_key_deleted, api_key)
     return {"apiKey": api_key}
 
@@ -124,6 +151,7 @@ async def renew(ctx: Ctx) -> Any:
         ctx.account,
         ctx.now,
         ttl_ms=_no_ip_ttl(ctx),
+        actor=ctx.key.api_key,
         **kwargs,
     )
     out: dict[str, Any] = {"apiKey": r.api_key, "expireTime": r.expires}
