@@ -39,7 +39,8 @@ class ServerThread:
         self.sock.bind(("127.0.0.1", port))
         self.port: int = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", access_log=False)
+        # X-Forwarded-For is the app's to read, as under ``bourse serve`` (cli.serve.server_config)
+        config = uvicorn.Config(app, log_level="warning", access_log=False, proxy_headers=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
