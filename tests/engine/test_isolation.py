@@ -23,7 +23,6 @@ import psycopg
 import pytest
 from sqlalchemy import Engine as Db
 
-from bourse.domain.accounts import AccountKind
 from bourse.domain.ledger_check import audit
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType
 from bourse.engine import CommandFailed, Engine, EngineUnavailable
@@ -31,12 +30,12 @@ from bourse.engine import commands as c
 from bourse.engine.changes import BatchChanges, Snapshot
 from bourse.engine.engine import ISOLATE_STREAK
 from bourse.engine.handlers import HANDLERS
-from bourse.sandbox.listings import BTC, SYMBOLS, USDT
+from bourse.sandbox.listings import USDT
 from bourse.store.db import make_engine
 from bourse.store.ledger_check import ledger_figures
 from bourse.store.sql import SqlStore
+from tests.support.traders import SYMBOL, two_traders
 
-SYMBOL = SYMBOLS[0]  # BTCUSDT
 WAIT = 20.0  # seconds: every wait is bounded
 QTY = 100_000  # 0.1 BTC
 POISON = "poison"  # the client id whose order row the store refuses
@@ -133,14 +132,7 @@ def world(migrated_url: str) -> Iterator[World]:
     db = make_engine(migrated_url)
     store = Store(db)
     engine = Engine(store)
-    engine.apply_batch_now([c.AddAsset(BTC), c.AddAsset(USDT), c.AddSymbol(SYMBOL)])
-    buyer, seller = (a.id for a in engine.apply_batch_now([c.OpenAccount(AccountKind.USER)] * 2))
-    engine.apply_batch_now(
-        [
-            c.CreditDeposit(buyer, USDT.code, 10**14, "b"),
-            c.CreditDeposit(seller, BTC.code, 10**12, "s"),
-        ]
-    )
+    buyer, seller = two_traders(engine)
     engine.start()
     try:
         yield World(db, store, engine, buyer, seller)

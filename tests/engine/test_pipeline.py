@@ -18,17 +18,16 @@ from typing import Any
 
 import pytest
 
-from bourse.domain.accounts import AccountKind
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType
 from bourse.engine import Engine, EngineUnavailable
 from bourse.engine import commands as c
 from bourse.engine.changes import BatchChanges
 from bourse.engine.handlers import HANDLERS
-from bourse.sandbox.listings import BTC, SYMBOLS, USDT
+from bourse.sandbox.listings import USDT
 from bourse.store.db import make_engine
 from bourse.store.sql import SqlStore
+from tests.support.traders import SYMBOL, two_traders
 
-SYMBOL = SYMBOLS[0]  # BTCUSDT
 WAIT = 20.0  # seconds: every wait is bounded
 QTY = 100_000  # 0.1 BTC
 
@@ -81,14 +80,7 @@ class Applied:
 def _start(url: str) -> tuple[Engine, GatedStore, int, int]:
     store = GatedStore(make_engine(url))
     engine = Engine(store)
-    engine.apply_batch_now([c.AddAsset(BTC), c.AddAsset(USDT), c.AddSymbol(SYMBOL)])
-    buyer, seller = (a.id for a in engine.apply_batch_now([c.OpenAccount(AccountKind.USER)] * 2))
-    engine.apply_batch_now(
-        [
-            c.CreditDeposit(buyer, USDT.code, 10**14, "b"),
-            c.CreditDeposit(seller, BTC.code, 10**12, "s"),
-        ]
-    )
+    buyer, seller = two_traders(engine)
     return engine.start(), store, buyer, seller
 
 
