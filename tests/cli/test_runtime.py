@@ -113,6 +113,7 @@ def test_status_lists_every_process_and_stop_goes_front_to_back(host: Host) -> N
     }
     text = host.bourse("status")
     assert text.startswith(f"running at http://127.0.0.1:2 (pid {gateway})"), text
+    assert str(host.home) in text.splitlines()[0], text  # one line, however long the paths
     assert all(str(pid) in text for pid in (active, standby, follower)), text
 
     out = host.bourse("stop")
@@ -125,7 +126,8 @@ def test_status_lists_every_process_and_stop_goes_front_to_back(host: Host) -> N
     assert f"stopped the engine (active, pid {active})" in out, out
     assert f"stopped the gateway at http://127.0.0.1:2 (pid {gateway})" in out, out
     assert not list(folder.iterdir())
-    assert "stopped: no server runs" in host.bourse("status")
+    stopped = host.bourse("status")
+    assert "stopped: no server runs" in stopped and stopped.count("\n") == 1, stopped
     assert json.loads(host.bourse("status", "--json"))["processes"] == []
     assert "no server runs for" in host.bourse("stop", code=1)
 

@@ -11,6 +11,9 @@ from bourse.cli.common import DbOption, JsonOption, console, db_url, print_json,
 from bourse.operations.home import home_for
 from bourse.operations.runtime import RunningServer, processes, running_server
 
+#: a status line stays one line however long its paths (piped output is not wrapped at 80)
+ONE_LINE = {"soft_wrap": True}
+
 
 def status_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Say which processes run for the database (a server, gateways, engines: role, pid, URL)
@@ -33,11 +36,15 @@ def status_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
         return
     where = f"database {safe_url(url)}; home {home}"
     if server is not None:
-        console.print(f"[green]running[/] at {server.url} (pid {server.pid}); {where}")
+        console.print(f"[green]running[/] at {server.url} (pid {server.pid}); {where}", **ONE_LINE)
     elif found:
-        console.print(f"[green]running[/]: no server takes operations (engines only); {where}")
+        console.print(
+            f"[green]running[/]: no server takes operations (engines only); {where}", **ONE_LINE
+        )
     else:
-        console.print(f"[yellow]stopped[/]: no server runs for {safe_url(url)} (home {home})")
+        console.print(
+            f"[yellow]stopped[/]: no server runs for {safe_url(url)} (home {home})", **ONE_LINE
+        )
     if len(found) > 1:
         table("", ["role", "pid", "state", "url"], [_row(p) for p in found], keep=["url"])
 
