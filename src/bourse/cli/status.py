@@ -11,9 +11,6 @@ from bourse.cli.common import DbOption, JsonOption, console, db_url, print_json,
 from bourse.operations.home import home_for
 from bourse.operations.runtime import RunningServer, processes, running_server
 
-#: a status line stays one line however long its paths (piped output is not wrapped at 80)
-ONE_LINE = {"soft_wrap": True}
-
 
 def status_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Say which processes run for the database (a server, gateways, engines: role, pid, URL)
@@ -35,15 +32,18 @@ def status_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
         )
         return
     where = f"database {safe_url(url)}; home {home}"
+    # soft_wrap: one line however long the paths (piped output is not wrapped at 80 columns)
     if server is not None:
-        console.print(f"[green]running[/] at {server.url} (pid {server.pid}); {where}", **ONE_LINE)
+        console.print(
+            f"[green]running[/] at {server.url} (pid {server.pid}); {where}", soft_wrap=True
+        )
     elif found:
         console.print(
-            f"[green]running[/]: no server takes operations (engines only); {where}", **ONE_LINE
+            f"[green]running[/]: no server takes operations (engines only); {where}", soft_wrap=True
         )
     else:
         console.print(
-            f"[yellow]stopped[/]: no server runs for {safe_url(url)} (home {home})", **ONE_LINE
+            f"[yellow]stopped[/]: no server runs for {safe_url(url)} (home {home})", soft_wrap=True
         )
     if len(found) > 1:
         table("", ["role", "pid", "state", "url"], [_row(p) for p in found], keep=["url"])
