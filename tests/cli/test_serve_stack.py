@@ -121,3 +121,39 @@ def test_the_access_log_writer_keeps_order_and_levels_and_writes_all_at_stop() -
     writer.stop()  # returns once every queued line is written
     assert out.getvalue().splitlines() == [f"line {n}" for n in range(2500)]
     assert quiet.getvalue() == ""
+
+
+def test_the_access_log_hides_signatures() -> None:
+    """A signed request's line keeps every parameter but the signature's value (a log reader
+    must not hold a signature still inside its recvWindow)."""
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    q: queue.SimpleQueue[object] = queue.SimpleQueue()
+    writer = BatchWriter(q, [handler])
+    writer.start()
+    sig = "ab" * 32
+    targets = [
+        f"/api/v3/order?symbol=BTCUSDT&timestamp=1&signature={sig}",
+        f"/api/v3/account?signature={sig}&timestamp=1",
+        "/api/v3/ping",
+        "/api/v3/depth?symbol=BTCUSDT&mysignature=kept",
+    ]
+    for t in targets:
+        q.put(
+            logging.makeLogRecord(
+                {
+                    "msg": '%s - "%s %s HTTP/%s" %d',
+                    "args": ("127.0.0.1:1", "POST", t, "1.1", 200),
+                    "levelno": logging.INFO,
+                }
+            )
+        )
+    writer.stop()
+    assert out.getvalue().splitlines() == [
+        '127.0.0.1:1 - "POST /api/v3/order?symbol=BTCUSDT&timestamp=1&signature=<redacted> '
+        'HTTP/1.1" 200',
+        '127.0.0.1:1 - "POST /api/v3/account?signature=<redacted>&timestamp=1 HTTP/1.1" 200',
+        '127.0.0.1:1 - "POST /api/v3/ping HTTP/1.1" 200',
+        '127.0.0.1:1 - "POST /api/v3/depth?symbol=BTCUSDT&mysignature=kept HTTP/1.1" 200',
+    ]

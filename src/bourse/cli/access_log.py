@@ -7,6 +7,10 @@ wakes at most every ``PAUSE_S`` under load, not once per request: a wake-up per 
 a GIL hand-over per request between the event loop and this thread (on ``bourse serve`` the
 access log cost a signed order ~55 us of CPU, half of it in those hand-overs and per-line
 flushes). Lines appear at most ``PAUSE_S`` late; every queued line is written at exit.
+
+A signed request's ``signature`` is written as ``<redacted>``: whoever reads the log must not
+hold a signature its ``recvWindow`` still accepts (on the broker writes that take a body
+outside the signature, one seen there could be spent once, docs/security.md).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import atexit
 import logging
 import queue
+import re
 import threading
 import time
 from typing import Any
@@ -23,6 +28,18 @@ PAUSE_S = 0.02
 #: the most records written in one go
 MAX_BATCH = 1000
 _STOP: Any = object()
+#: a ``signature`` parameter's value in a request target
+_SIGNATURE = re.compile(r"(?<=[?&]signature=)[^&]*")
+
+
+def redact(record: logging.LogRecord) -> None:
+    """Hide the ``signature`` value of ``uvicorn.access``'s request target (its args are
+    client, method, target, HTTP version, status)."""
+    args = record.args
+    if isinstance(args, tuple) and len(args) > 2:
+        target = args[2]
+        if isinstance(target, str) and "signature=" in target:
+            record.args = (*args[:2], _SIGNATURE.sub("<redacted>", target), *args[3:])
 
 
 def _no_caller(stack_info: bool = False, stacklevel: int = 1) -> tuple[str, int, str, None]:
@@ -87,6 +104,8 @@ class BatchWriter:
                 return
 
     def _write(self, records: list[logging.LogRecord]) -> None:
+        for r in records:
+            redact(r)
         for h in self.handlers:
             todo = [r for r in records if r.levelno >= h.level]
             if not todo:
