@@ -44,8 +44,8 @@ CpuOption = Annotated[
     typer.Option(
         envvar="BOURSE_CPU",
         help="The CPU this process and its threads run on: auto (the one it starts on, if "
-        "no other Bourse server is pinned there; with --workers, one each), none (the "
-        "scheduler's choice) or a CPU number (docs/operations.md).",
+        "no other Bourse server is pinned there; bourse serve --workers gives each process "
+        "its own), none (the scheduler's choice) or a CPU number (docs/operations.md).",
     ),
 ]
 
