@@ -38,7 +38,7 @@ from starlette.routing import Route
 
 from bourse.domain.text import storable, storable_encoded, storable_fields
 from bourse.oauth.server import AuthServer, HttpRequest, OAuthResponse
-from bourse.services.throttle import Throttled, client_ip
+from bourse.services.throttle import Throttled, request_ip
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 #: a parameter the store could not even look up (PostgreSQL text holds no NUL: it was a 500)
@@ -110,12 +110,7 @@ class Endpoints:
             return _json_error("invalid_request", UNSTORABLE)
         items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
         uri = self.server.request_uri(request.url.path, "")
-        peer = request.client.host if request.client else None
-        ip = client_ip(
-            request.headers.getlist("x-forwarded-for"),
-            peer,
-            self.server.config.trust_forwarded_for,
-        )
+        ip = request_ip(request, self.server.config.trust_forwarded_for)
         return HttpRequest("POST", uri, request.headers, items, ip)
 
     async def _answer(self, request: Request, endpoint: str | None) -> Response:

@@ -32,7 +32,7 @@ from bourse.operations.dispatch import invoke
 from bourse.operations.home import PREFIX
 from bourse.operations.registry import OperationError
 from bourse.services.bundle import Services
-from bourse.services.throttle import FailureWindow, client_ip
+from bourse.services.throttle import FailureWindow, request_ip
 from bourse.store.repositories.audit import AuditLog
 
 log = logging.getLogger("bourse.operations")
@@ -58,8 +58,7 @@ def admin_routes(
     expected = f"Bearer {token}".encode()
 
     async def handle(request: Request) -> Response:
-        peer = request.client.host if request.client else None
-        source = client_ip(request.headers.getlist("x-forwarded-for"), peer, trust) or "unknown"
+        source = request_ip(request, trust) or "unknown"
         name = f"{request.path_params['group']}.{request.path_params['verb']}"
         if not storable(name):  # names no operation, and no audit row can hold it (PostgreSQL)
             return _error(404, REFUSED, "no such operation")

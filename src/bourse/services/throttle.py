@@ -26,6 +26,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from bourse.config import AuthLimits
 
@@ -42,19 +43,41 @@ def seconds(ms: int) -> int:
     return max(1, -(-ms // 1000))
 
 
-def client_ip(
-    forwarded_for: str | Sequence[str] | None, peer: str | None, trust_forwarded: bool
-) -> str:
-    """The client's IP: with a trusted proxy, the last ``X-Forwarded-For`` hop (of the last
-    such header), the address the proxy itself saw and appended; else the TCP peer. Hops
-    before it are what the client sent (a proxy appends to the header it got), so the first
-    one is whatever a client chose."""
+def client_ip(forwarded_for: Sequence[str] | None, peer: str | None, trust_forwarded: bool) -> str:
+    """The client's IP: with a trusted proxy, the last hop of the request's ``X-Forwarded-For``
+    headers (``forwarded_for``, in order), the address the proxy itself saw and appended; else
+    the TCP peer. Hops before it are what the client sent (a proxy appends to the header it
+    got), so the first one is whatever a client chose."""
     if trust_forwarded and forwarded_for:
-        joined = forwarded_for if isinstance(forwarded_for, str) else ", ".join(forwarded_for)
-        last = joined.rsplit(",", 1)[-1].strip()
+        last = ", ".join(forwarded_for).rsplit(",", 1)[-1].strip()
         if last:
             return last
     return peer or ""
+
+
+class _Peer(Protocol):
+    @property
+    def host(self) -> str: ...
+
+
+class _Headers(Protocol):
+    def getlist(self, key: str) -> list[str]: ...
+
+
+class _Request(Protocol):
+    """What ``request_ip`` reads of a request (a Starlette ``Request``)."""
+
+    @property
+    def client(self) -> _Peer | None: ...
+
+    @property
+    def headers(self) -> _Headers: ...
+
+
+def request_ip(request: _Request, trust_forwarded: bool) -> str:
+    """``client_ip`` of a web request: its ``X-Forwarded-For`` headers and its TCP peer."""
+    peer = request.client.host if request.client else None
+    return client_ip(request.headers.getlist("x-forwarded-for"), peer, trust_forwarded)
 
 
 class FixedWindows:

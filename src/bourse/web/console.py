@@ -58,7 +58,7 @@ from bourse.services import users as us
 from bourse.services.apikeys import NO_IP_TTL_MS, PERMISSIONS, ip_whitelist_of
 from bourse.services.brokers.keys import renew_key
 from bourse.services.bundle import Services
-from bourse.services.throttle import Throttled, client_ip
+from bourse.services.throttle import Throttled, request_ip
 from bourse.web import errors, figures, messages, pages, readable
 
 #: ``(account, asset, amount, request_id)``: credit test funds; raises ``FaucetRefused``
@@ -237,9 +237,7 @@ class Console:
         return session, form
 
     def _ip(self, request: Request) -> str:
-        peer = request.client.host if request.client else None
-        trust = bool(getattr(self.svc.config, "trust_forwarded_for", False))
-        return client_ip(request.headers.getlist("x-forwarded-for"), peer, trust)
+        return request_ip(request, bool(getattr(self.svc.config, "trust_forwarded_for", False)))
 
     async def _confirm(
         self,

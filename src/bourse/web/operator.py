@@ -45,7 +45,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bourse.domain.ids import whole_id
-from bourse.services.throttle import FailureWindow, client_ip
+from bourse.services.throttle import FailureWindow, request_ip
 from bourse.store.repositories.audit import AuditLog
 from bourse.store.repositories.operator_sessions import OperatorSessionRepository
 from bourse.web import console, messages, operator_pages, pages
@@ -186,10 +186,8 @@ class OperatorConsole:
         self.health_view = Health(samples) if samples is not None else None
 
     def _source(self, request: Request) -> str:
-        """The client's address, as the operator API takes it (``client_ip``)."""
-        peer = request.client.host if request.client else None
-        forwarded = request.headers.getlist("x-forwarded-for")
-        return client_ip(forwarded, peer, self.trust_forwarded) or "unknown"
+        """The client's address, as the operator API takes it (``request_ip``)."""
+        return request_ip(request, self.trust_forwarded) or "unknown"
 
     def _render(
         self, name: str, session: OperatorSession | None, status: int = 200, **ctx: Any

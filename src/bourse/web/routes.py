@@ -37,7 +37,7 @@ from bourse.oauth import endpoints as oauth_endpoints
 from bourse.oauth.server import AuthServer
 from bourse.services import users as us
 from bourse.services.referrals import Referrals
-from bourse.services.throttle import Throttled, client_ip
+from bourse.services.throttle import Throttled, request_ip
 from bourse.web import consent, pages
 from bourse.web.console import NOT_CONFIRMED, timed
 
@@ -60,8 +60,7 @@ class WebPages:
         self.trust_forwarded = server.config.trust_forwarded_for
 
     def _ip(self, request: Request) -> str:
-        peer = request.client.host if request.client else None
-        return client_ip(request.headers.getlist("x-forwarded-for"), peer, self.trust_forwarded)
+        return request_ip(request, self.trust_forwarded)
 
     async def _session(self, request: Request) -> us.Session | None:
         return await pages.current_session(request, self.users, self.secure)

@@ -58,11 +58,6 @@ ENDPOINTS: list[Endpoint] = [
 ]
 
 
-def client_ip(request: Request, trust_forwarded: bool) -> str:
-    peer = request.client.host if request.client else None
-    return throttle.client_ip(request.headers.getlist("x-forwarded-for"), peer, trust_forwarded)
-
-
 def header_map(raw: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
     """A request's headers by (lower-case) name; a repeated name keeps its first value, as
     Starlette's ``Headers.get`` answers."""

@@ -62,7 +62,7 @@ from starlette.routing import Route
 from bourse.api.ws.limits import StreamStats
 from bourse.domain.ledger_check import audit
 from bourse.services.bundle import Services
-from bourse.services.throttle import FailureWindow, client_ip
+from bourse.services.throttle import FailureWindow, request_ip
 from bourse.store.ledger_check import ledger_figures
 
 #: seconds the database figures (withdrawals, follower lag) are kept between scrapes
@@ -396,8 +396,7 @@ def metrics_routes(
     async def scrape(request: Request) -> Response:
         given = request.headers.get("authorization", "").encode()
         if not hmac.compare_digest(given, expected):  # said as /admin says it (operations.http)
-            peer = request.client.host if request.client else None
-            source = client_ip(request.headers.getlist("x-forwarded-for"), peer, trust_forwarded)
+            source = request_ip(request, trust_forwarded)
             if throttle.blocked(source or "unknown"):
                 return JSONResponse(
                     {"code": 429, "msg": "too many failed operator credentials; wait a minute"},
