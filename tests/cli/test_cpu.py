@@ -5,6 +5,7 @@ is refused in one line."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -213,6 +214,7 @@ def test_a_running_server_keeps_every_thread_where_cpu_says(tmp_path: Path, cpu:
             (only,) = _cpus_of_threads(pid)
             assert only.isdigit() and int(only) in allowed_cpus()
             assert len(list(Path(f"/proc/{pid}/task").iterdir())) >= 4
-            assert f"CPU        {only} (every thread" in served.server.log()
+            # announced first, then the banner: wait for it
+            served.server.wait_for(re.escape(f"CPU        {only} (every thread"), timeout=30)
     finally:
         served.stop()
