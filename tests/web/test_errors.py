@@ -2,21 +2,28 @@
 the book refreshed in place) gets the page's alert alone with the page's status, never a whole
 page to swap into its element; a session that ended sends the browser to sign in as a whole
 page (``HX-Redirect``) rather than into the fragment; the trade page's script gets JSON from
-``/stream-key``, as the API answers. A browser's navigation still gets the page."""
+``/stream-key``, as the API answers. A browser's navigation still gets the page, and a page
+whose handler failed the site's error page with the request id the traceback is logged under,
+never the exception's text."""
 
 from __future__ import annotations
 
+import json
+import logging
 import re
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import httpx
 import pytest
 
+from bourse.api.observability.logs import JsonFormatter, RequestIdFilter
 from bourse.services.listenkeys import ListenKeys
 from bourse.store.transaction import StoreBusy
 from bourse.web import figures
 from bourse.web.broker import NOT_A_BROKER
 from bourse.web.messages import BUSY, FAILED, UNREADABLE
+from bourse.web.operator import OperatorConsole
 from tests.web.operator_server import Operated, csrf
 
 HX = {"HX-Request": "true"}
@@ -95,3 +102,61 @@ def test_stream_key_errors_are_json(operated: Operated, monkeypatch: pytest.Monk
     assert r.status_code == 403 and r.json()["code"] == 403
     r = httpx.post(operated.url + path, data={"csrf_token": "\x00"})
     assert (r.status_code, r.json()) == (401, {"code": 401, "msg": "Log in first."})
+
+
+class _Lines(logging.Handler):
+    """The lines ``bourse serve --log-format json`` would write for a logger's records."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[dict[str, Any]] = []
+        self.addFilter(RequestIdFilter())
+        self.setFormatter(JsonFormatter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+@pytest.fixture
+def web_log() -> Iterator[_Lines]:
+    handler, logger = _Lines(), logging.getLogger("bourse.web")
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_a_page_that_failed_is_the_error_page_with_its_request_id(
+    operated: Operated, monkeypatch: pytest.MonkeyPatch, web_log: _Lines
+) -> None:
+    secret = "a bug whose text the visitor must not read"
+    monkeypatch.setattr(figures, "markets", _crash(RuntimeError(secret)))
+    monkeypatch.setattr(OperatorConsole, "_render", _crash(KeyError(secret)))
+    op = operated.operator()
+    for http, path, heading in (
+        (operated.client(), "/", '<header class="top">'),
+        (op, "/operator/users", "Bourse operator</a>"),
+    ):
+        r = http.get(path)
+        rid = r.headers["x-request-id"]
+        assert r.status_code == 500, r.text
+        assert r.headers["content-type"] == "text/html; charset=utf-8"
+        assert r.headers["x-frame-options"] == "DENY" and "server-timing" in r.headers
+        assert heading in r.text and "<h1>Something went wrong</h1>" in r.text
+        assert f'<p class="error" role="alert">{FAILED}</p>' in r.text
+        assert f"Request id: <code>{rid}</code>" in r.text
+        for leak in ("Traceback", "Error", secret, "figures.py", "File "):
+            assert leak not in r.text, leak
+        logged = [line for line in web_log.lines if line["request_id"] == rid]
+        assert len(logged) == 1, web_log.lines
+        assert logged[0]["level"] == "error" and rid in logged[0]["msg"]
+        assert logged[0]["exc"].startswith("Traceback (most recent call last):")
+        assert secret in logged[0]["exc"] and "boom" in logged[0]["exc"]
+    # a busy store is retryable: the page says so, with Retry-After, and names no request id
+    monkeypatch.setattr(figures, "markets", _crash(StoreBusy()))
+    r = operated.client().get("/")
+    assert (r.status_code, r.headers["retry-after"]) == (503, "1")
+    assert r.headers["content-type"] == "text/html; charset=utf-8"
+    assert "<h1>The server is busy</h1>" in r.text and BUSY in r.text
+    assert "Request id" not in r.text

@@ -110,16 +110,16 @@ class NotConfirmed:
 
 def timed(
     handler: Handler,
-    refused: str = "error.html",
+    error_page: str = "error.html",
     *,
     session: Callable[[Request], Awaitable[object | None]] | None = None,
     json: bool = False,
 ) -> Handler:
     """Add ``Server-Timing: render;dur=<ms>``: the time the server spent on the response. A
     path, query string or form holding text that cannot be stored as sent (a NUL character,
-    bytes that are not UTF-8) gets the 400 page in template ``refused`` before the handler runs
-    (``readable.check``), and a helper that raised ``pages.Answered`` its response: every page
-    is served through here.
+    bytes that are not UTF-8) gets the 400 page in template ``error_page`` (the console's or
+    the operator console's) before the handler runs (``readable.check``), and a helper that
+    raised ``pages.Answered`` its response: every page is served through here.
 
     A page that needs a session passes ``session`` (it finds the request's). A logged-out
     visitor of such a page gets what every logged-out visitor gets, readable or not: the
@@ -128,7 +128,8 @@ def timed(
     of a public page, gets the 400 page, which echoes nothing.
 
     An error goes to an htmx request as a fragment, and as JSON from an endpoint a script
-    fetches (``json``), raised ones too (``bourse.web.errors``)."""
+    fetches (``json``), raised ones too; an exception the handler raised goes to a browser's
+    navigation as ``error_page`` (``bourse.web.errors``)."""
 
     async def answer(request: Request) -> Response:
         try:
@@ -141,7 +142,7 @@ def timed(
             await readable.check(request)
         except readable.Unreadable:
             if session is None or await session(request) is not None:
-                return readable.refused(refused)
+                return readable.refused(error_page)
             return readable.logged_out(await answer(request))
         return await answer(request)
 
@@ -152,9 +153,7 @@ def timed(
         try:
             resp = await checked(request)
         except Exception as exc:
-            if not (json or part):
-                raise
-            resp = errors.failed(exc)
+            resp = errors.failed(exc, None if json or part else error_page)
         if json:
             resp = errors.json(resp)
         elif part:

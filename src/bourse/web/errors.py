@@ -1,6 +1,9 @@
 """An error in the shape whoever asked reads it.
 
-* A browser's navigation gets the page (``pages.render``).
+* A browser's navigation gets the page (``pages.render``); for an exception its handler
+  raised, the site's error page (the console's, or the operator console's) with the status,
+  a sentence and, for a 500, the request id the server logged the traceback under (never the
+  exception's text).
 * An htmx request (``HX-Request: true``: the markets table, the order book, the operator's
   health figures, each polled in place) gets the page's alert alone, the console's
   ``<p class="error" role="alert">`` (``_error.html``), with the same status and
@@ -12,7 +15,7 @@
   as the API answers.
 
 ``console.timed`` applies this to every answer, and to what a handler raised (a 500, a 503
-when the store or engine is busy) for the two last kinds of asker.
+when the store or engine is busy).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bourse.engine.engine import EngineUnavailable
+from bourse.engine.trace import current
 from bourse.store.transaction import RETRY_AFTER_S, unavailable
 from bourse.web import messages, pages
 
@@ -32,6 +36,8 @@ log = logging.getLogger("bourse.web")
 
 #: headers an error keeps when it changes shape
 _KEPT = ("retry-after", "set-cookie")
+#: an error page's heading, by status (else the status in words)
+_TITLES = {500: "Something went wrong", 503: "The server is busy"}
 
 
 def htmx(request: Request) -> bool:
@@ -39,9 +45,13 @@ def htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
-def failed(exc: Exception) -> Response:
-    """The answer to an exception a handler raised, for an htmx request or a script."""
+def failed(exc: Exception, page: str | None = None) -> Response:
+    """The answer to an exception a handler raised: its alert alone (``_error.html``) for an
+    htmx request or a script, the error page in template ``page`` for a browser's navigation.
+    An unexpected exception is logged with its traceback and the request id, which the page
+    shows, so an operator can find the one from the other."""
     headers: dict[str, str] = {}
+    request_id = ""
     if isinstance(exc, HTTPException):
         status, message = exc.status_code, str(exc.detail)
         headers = dict(exc.headers or {})
@@ -49,9 +59,15 @@ def failed(exc: Exception) -> Response:
         status, message = 503, messages.BUSY
         headers = {"Retry-After": str(RETRY_AFTER_S)}
     else:
-        log.exception("unhandled error", exc_info=exc)
+        request_id = current.get().request_id
+        log.exception("unhandled error (request %s)", request_id, exc_info=exc)
         status, message = 500, messages.FAILED
-    resp = pages.render("_error.html", status, scripts=True, message=message)
+    if page is None:
+        resp = pages.render("_error.html", status, scripts=True, message=message)
+    else:
+        resp = pages.render(
+            page, status, title=_title(status), message=message, request_id=request_id
+        )
     resp.headers.update(headers)
     return resp
 
@@ -88,6 +104,16 @@ def _alert(resp: Response) -> str:
         return f"{HTTPStatus(resp.status_code).phrase}."
     except ValueError:
         return messages.FAILED
+
+
+def _title(status: int) -> str:
+    """An error page's heading: the status in words."""
+    if status in _TITLES:
+        return _TITLES[status]
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def _keep(src: Response, out: Response) -> Response:

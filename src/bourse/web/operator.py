@@ -367,10 +367,11 @@ def routes(
         return await run_in_threadpool(c.sessions.of, request, secure)
 
     def timed(handler: Handler, signed: bool = True) -> Handler:
-        """An unreadable form gets the operator's error page; every page but the sign-in page
-        needs the session (a visitor without one is sent to sign in, whatever it sent)."""
+        """An unreadable form or a failure gets the operator's error page; every page but the
+        sign-in page needs the session (a visitor without one is sent to sign in, whatever it
+        sent)."""
         return console.timed(
-            handler, refused="operator_error.html", session=session if signed else None
+            handler, error_page="operator_error.html", session=session if signed else None
         )
 
     out: list[BaseRoute] = [
