@@ -2,7 +2,8 @@
 playwright): the message appears inside the part that failed, which keeps refreshing and comes
 back when the server does, never a page inside the page; the operator whose session ended while
 the health figures refresh lands on the sign-in page; the trade page's script reads the
-listen-key endpoint's errors as JSON. Screenshots go to ``test-artifacts/errors-*.png``."""
+listen-key endpoint's errors as JSON; on the trade page, a failed refresh of the book while its
+stream is down goes when the stream is back. Screenshots go to ``test-artifacts/errors-*.png``."""
 
 from __future__ import annotations
 
@@ -98,3 +99,45 @@ def test_an_ended_session_sends_the_health_page_to_sign_in(operated: Operated) -
         assert page.locator("input[name=token]").count() == 1
         assert page.locator("header.top").count() == 1 and page.locator("h1").count() == 1
     assert not errors, errors
+
+
+def test_a_failed_book_refresh_goes_when_the_stream_is_back(
+    operated: Operated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trade page's stream is down, so htmx refreshes the book; a refresh fails and its
+    message shows inside the book. A refresh that works replaces it; and once the stream is
+    back (htmx's refreshes stopped), the live book replaces it too, rather than leaving the
+    message there until the page is reloaded."""
+    base = operated.url
+    errors: list[str] = []
+    down = [True]
+
+    def ws(route: Any) -> None:  # the stream: refused while down, the server's once back
+        if down:
+            route.close()
+        else:
+            route.connect_to_server()
+
+    with chromium() as browser:
+        page = watch(browser.new_page(viewport={"width": 1100, "height": 800}), errors)
+        page.route_web_socket("**/ws", ws)
+        page.goto(base + "/trade/BTCUSDT")
+        book = page.locator("#book")
+        # a refresh fails, and the next one works
+        monkeypatch.setattr(TradePages, "_book", _crash(RuntimeError("a bug")))
+        _in_place(page, "#book", FAILED)
+        monkeypatch.undo()
+        page.locator("#book tbody.bids").wait_for()
+        assert book.locator("p.error").count() == 0
+        # a refresh fails, and then the stream is back: the live book takes the message's place
+        monkeypatch.setattr(TradePages, "_book", _crash(RuntimeError("a bug")))
+        _in_place(page, "#book", FAILED)
+        down.clear()
+        page.wait_for_selector('[data-live-book][data-live="1"]', timeout=20_000)
+        page.screenshot(path=str(ARTIFACTS / "errors-book-live.png"), full_page=True)
+        assert book.locator("p.error").count() == 0
+        # the live copy's drawing of the (empty) book and trades
+        shown = [book.locator(f"{part} tr").all_inner_texts()
+                 for part in ("tbody.asks", "tbody.bids", "#trades tbody")]  # fmt: skip
+        assert shown == [["No sellers"], ["No buyers"], ["No trades yet"]], shown
+    assert errors and all(EXPECTED.fullmatch(e) for e in errors), errors

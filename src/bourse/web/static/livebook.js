@@ -11,7 +11,9 @@
 // Without JavaScript the page shows the book as rendered, with a refresh link. With it, htmx
 // polls /trade/SYM/book until the book is live; from then on every poll is cancelled
 // (htmx:beforeRequest), and it resumes when the socket closes. A closed socket is reopened
-// after 1, 2, 4 ... 30 s, at most MAX_RETRIES times in a row.
+// after 1, 2, 4 ... 30 s, at most MAX_RETRIES times in a row. A poll that failed puts the
+// server's message inside #book in place of its tables (bourse.web.errors); the next poll
+// replaces it, and so does the live book, which draws its tables again (no poll comes then).
 //
 // A logged-in user's own orders and fills (the page's #mine section) follow the private
 // streams: the page asks for a listenKey (POST /trade/SYM/stream-key, with the form's CSRF
@@ -59,6 +61,15 @@
     return tr;
   }
 
+  // #book's tables with no rows: what the live book draws into
+  function blankBook(book) {
+    var blank = document.createDocumentFragment();
+    if (!book) return blank;
+    Array.from(book.childNodes).forEach(function (n) { blank.appendChild(n.cloneNode(true)); });
+    blank.querySelectorAll("tbody").forEach(function (t) { t.replaceChildren(); });
+    return blank;
+  }
+
   function LiveBook(root, symbol) {
     this.root = root;             // the element holding #book (which htmx may swap)
     this.symbol = symbol;
@@ -69,6 +80,7 @@
       "spot@public.aggre.deals.v3.api.pb@100ms@" + symbol,
       "spot@public.kline.v3.api.pb@" + symbol + "@Min1",
     ];
+    this.tables = blankBook(root.querySelector("#book"));
     this.live = false;
     this.generation = 0;       // bumped by every snapshot and every closed socket
     this.socket = null;
@@ -259,8 +271,17 @@
     this.snapshot();
   };
 
-  LiveBook.prototype.render = function () {
+  // #book, holding its tables again if a failed poll left the server's message there instead
+  LiveBook.prototype.book = function () {
     var book = this.root.querySelector("#book");
+    if (book && !book.querySelector("tbody.asks")) {
+      book.replaceChildren(this.tables.cloneNode(true));
+    }
+    return book;
+  };
+
+  LiveBook.prototype.render = function () {
+    var book = this.book();
     if (!book) return;
     var asks = Array.from(this.asks.keys()).sort(cmpDec).slice(0, LEVELS).reverse();
     var bids = Array.from(this.bids.keys()).sort(cmpDec).reverse().slice(0, LEVELS);
@@ -284,7 +305,8 @@
 
   // trades: newest first when `replace` (REST), oldest first otherwise (a push)
   LiveBook.prototype.showTrades = function (trades, replace) {
-    var tbody = this.root.querySelector("#trades tbody");
+    var book = this.book();
+    var tbody = book && book.querySelector("#trades tbody");
     if (!tbody) return;
     if (replace) tbody.replaceChildren();
     else if (tbody.querySelector("td.muted")) tbody.replaceChildren();
