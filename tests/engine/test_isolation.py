@@ -28,6 +28,7 @@ from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType
 from bourse.engine import CommandFailed, Engine, EngineUnavailable
 from bourse.engine import commands as c
 from bourse.engine.changes import BatchChanges, Snapshot
+from bourse.engine.crash import Fault, InjectedFault
 from bourse.engine.engine import ISOLATE_STREAK
 from bourse.engine.handlers import HANDLERS
 from bourse.sandbox.listings import USDT
@@ -376,4 +377,27 @@ def test_no_command_alone_when_the_store_cannot_go_on(
     w.store.fail = w.store.load_fails = None
     w.store.writer_lost.clear()
     assert w.engine.execute(_orders(w, 1, "f")[0], WAIT).client_id == "f0"
+    w.check()
+
+
+def test_a_bug_closing_a_command_alone_leaves_nothing_of_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the engine thread (``apply_batch_now``), closing a command run alone raises (a
+    bug: it escapes, crash-only): that command, applied and not committed, is not left in the
+    engine's state for readers to see and the next batch to commit (its caller was told it
+    failed), though no crash handler reloads here."""
+    w, b, s = world, world.buyer, world.seller
+    w.engine.stop()
+    applied = Applied(monkeypatch)
+    applied.boom = True
+    w.engine._fault = Fault(1)  # the next batch that closes raises: the first command alone
+    batch: list[c.Command] = [c.Transfer(b, s, USDT.code, 1, "v1")]
+    batch.append(c.Transfer(b, s, USDT.code, 7, "boom"))
+    with pytest.raises(InjectedFault):
+        w.engine.apply_batch_now(batch)
+    w.engine._fault = None  # the bug is gone
+    w.check()
+    w.engine.apply_batch_now([c.Transfer(b, s, USDT.code, 2, "v2")])
+    assert ("transfer", b, "v1") not in w.engine.read(lambda e: dict(e.idempotency))
     w.check()

@@ -352,7 +352,11 @@ class Engine:
                 committed_in = self._commit(applied.changes)
             except Exception as exc:  # a bug or a failed commit: state may have diverged
                 if stage in ("apply", "commit"):
-                    self._recover([batch], exc, committing=stage == "commit")
+                    try:
+                        self._recover([batch], exc, committing=stage == "commit")
+                    except BaseException:  # closing a command alone escapes (crash-only): with
+                        self._reload()  # no engine thread, no ``_crash`` rebuilds the state
+                        raise
                 else:
                     self._fail([batch], exc)
                 return
