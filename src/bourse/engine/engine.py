@@ -50,7 +50,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from bourse.domain.errors import DomainError, InvalidParameter
 from bourse.domain.fees import FeeSchedule
@@ -76,6 +76,8 @@ from bourse.engine.trace import MONEY_MOVEMENTS, Trace, current, origin_record
 log = logging.getLogger("bourse.engine")
 
 T = TypeVar("T")
+#: the steps of a batch, in order (``Engine._attempt``): the one that failed
+Stage = Literal["check", "apply", "close", "commit"]
 
 
 #: commands in a row that fail alone, each applied and committed by itself, after which the
@@ -340,28 +342,38 @@ class Engine:
             self._refuse(batch)
             return
         with self.lock:
-            stage = "check"  # the step that failed, if one does
-            try:
-                self._check_writer()
-                stage = "apply"
-                outcomes: list[Outcome] = []
-                self._apply_into(batch, outcomes)
-                stage = "close"
-                applied = self._close(batch, outcomes)
-                stage = "commit"
-                committed_in = self._commit(applied.changes)
-            except Exception as exc:  # a bug or a failed commit: state may have diverged
-                if stage in ("apply", "commit"):
-                    try:
-                        self._recover([batch], exc, committing=stage == "commit")
-                    except BaseException:  # closing a command alone escapes (crash-only): with
-                        self._reload()  # no engine thread, no ``_crash`` rebuilds the state
-                        raise
-                else:
-                    self._fail([batch], exc)
+            failed = self._attempt(batch)
+            if failed is None:
                 return
-            self._acknowledge(applied, committed_in)
+            stage, exc = failed
+            if stage in ("apply", "commit"):
+                try:
+                    self._recover([batch], exc, committing=stage == "commit")
+                except BaseException:  # closing a command alone escapes (crash-only): with
+                    self._reload()  # no engine thread, no ``_crash`` rebuilds the state
+                    raise
+            else:
+                self._fail([batch], exc)
+
+    def _attempt(self, batch: list[Item]) -> tuple[Stage, Exception] | None:
+        """Check the writer, apply ``batch``, close it, commit it, then acknowledge and answer
+        it (the caller holds the lock): None, or the stage that failed and why (nothing of the
+        batch is committed or answered; the state may hold what of it was applied)."""
+        stage: Stage = "check"
+        try:
+            self._check_writer()
+            stage = "apply"
+            outcomes: list[Outcome] = []
+            self._apply_into(batch, outcomes)
+            stage = "close"
+            applied = self._close(batch, outcomes)
+            stage = "commit"
+            committed_in = self._commit(applied.changes)
+        except Exception as exc:  # a bug, a failed commit, the store down: the caller decides
+            return stage, exc
+        self._acknowledge(applied, committed_in)
         applied.answer()
+        return None
 
     def _refuse(self, batch: list[Item]) -> None:
         for _, fut, _trace in batch:
@@ -497,32 +509,22 @@ class Engine:
         ``ISOLATE_STREAK`` commands in a row fail alone. The caller holds the lock."""
         streak = 0
         for n, item in enumerate(items):
-            try:
-                self._check_writer()
-            except Exception as exc:  # the store is down
+            failed = self._attempt([item])
+            if failed is None:
+                streak = 0
+                continue
+            stage, exc = failed
+            if stage == "close":  # a bug in closing escapes (crash-only: ``engine.crash``)
+                raise exc
+            streak += 1
+            if (
+                stage == "check"  # the store is down
+                or streak >= ISOLATE_STREAK
+                or not self._isolable(exc, committing=stage == "commit")
+            ):
                 self._fail([items[n:]], exc)
                 return
-            outcomes: list[Outcome] = []
-            try:
-                self._apply_into([item], outcomes)
-            except Exception as exc:
-                failure, committing = exc, False
-            else:
-                applied = self._close([item], outcomes)  # a bug here escapes (crash-only)
-                try:
-                    committed_in = self._commit(applied.changes)
-                except Exception as exc:
-                    failure, committing = exc, True
-                else:
-                    streak = 0
-                    self._acknowledge(applied, committed_in)
-                    applied.answer()
-                    continue
-            streak += 1
-            if streak >= ISOLATE_STREAK or not self._isolable(failure, committing=committing):
-                self._fail([items[n:]], failure)
-                return
-            self._refuse_alone(item, failure)
+            self._refuse_alone(item, exc)
             self._reload()  # if that fails, the next ``_check_writer`` fails the rest
 
     def _refuse_alone(self, item: Item, exc: Exception) -> None:
