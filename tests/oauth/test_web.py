@@ -118,9 +118,12 @@ def test_totp_two_factor(env) -> None:
     assert r.status_code == 400 and "does not match" in r.text
     now_code = totp.at(env.clock() / 1000)
     # a session alone (no password, or a wrong one) cannot put a second factor on the account
-    for password in ("", "wrong password!"):
+    for password, said in (
+        ("", "Type your log-in password"),
+        ("wrong password!", "The password is wrong."),
+    ):
         r = env.http.post("/account/2fa", data={**form, "code": now_code, "password": password})
-        assert r.status_code == 401 and "password or 2FA code is wrong" in r.text
+        assert r.status_code == 401 and said in r.text
     with env.db.connect() as conn:
         assert conn.execute(select(users.c.totp_secret)).scalar_one() is None
     r = env.http.post("/account/2fa", data={**form, "code": now_code})

@@ -104,7 +104,7 @@ def test_a_broker_runs_a_sub_account(demo: Demo) -> None:
     form = {**_form(http, page), "coin": "USDT", "network": "", "address": to, "amount": "50",
             "password": "not my password"}  # fmt: skip
     r = http.post(page + "/withdraw", data=form)
-    assert r.status_code == 401 and "The password or 2FA code is wrong" in r.text
+    assert r.status_code == 401 and "The password is wrong. Nothing was changed." in r.text
     assert "No withdrawals" in r.text
     form["password"] = PASSWORD
     with ThreadPoolExecutor(SENDS) as pool:

@@ -2,8 +2,9 @@
 that hand out the power to move money off an account or take a protection away, over HTTP on a
 running demo server (attack findings F5, F6): a key that can withdraw (a user's and a
 sub-account's), a key's renewal or new secret, turning 2FA on and off. Each refusal changes
-nothing, and every wrong password or code counts against the log-in throttle, also when many
-are sent at once."""
+nothing and says what happened: nothing typed (which spends no attempt), or wrong (with 2FA on,
+one sentence for either); every wrong password or code counts against the log-in throttle, also
+when many are sent at once."""
 
 from __future__ import annotations
 
@@ -21,8 +22,15 @@ from tests.web.test_console import PASSWORD, _account, _create_key, _csrf, _sign
 from tests.web.test_wallet_pages import _alert, _user_id
 
 WITHDRAW_KEY = {"label": "payout", "permissions": ["SPOT_WITHDRAW_WRITE", "SPOT_ACCOUNT_READ"]}
-#: what the key forms say to a missing or wrong password or code
-KEY_REFUSED = "ask for them, as a withdrawal does"
+#: what a refused step-up says: nothing typed (the password; with 2FA on, the code), or wrong
+#: (without 2FA the password; with it, one sentence for either, as log-in)
+ASK_PASSWORD = "Type your log-in password to confirm it is you"
+ASK_CODE = "Type a current 2FA code to confirm it is you"
+WRONG_PASSWORD = "The password is wrong"
+WRONG_EITHER = "The password or 2FA code is wrong"
+#: and why the key forms ask, on an account without 2FA (``them``, with it)
+KEY_REFUSED = "a key that can withdraw, a renewal and a new secret ask for it, as a withdrawal does"
+KEY_REFUSED_2FA = KEY_REFUSED.replace("for it", "for them")
 #: a budget window (ms) no test run crosses, so a budget is never split by a window's end
 HUGE_WINDOW = 10**12
 #: the per-IP budget of the concurrency tests, and how many wrong codes they send at once
@@ -60,9 +68,10 @@ def test_a_key_that_can_withdraw_needs_the_password_and_2fa_code(demo: Demo) -> 
     account = _account(demo, http)
     page = http.get("/account/keys").text
     assert 'id="key-confirm"' in page and 'type="password" name="password"' in page
-    for extra in ({}, {"password": "not the password"}):
+    for extra, said in (({}, ASK_PASSWORD), ({"password": "not the password"}, WRONG_PASSWORD)):
         r = http.post("/account/keys", data={"csrf_token": _csrf(page), **WITHDRAW_KEY, **extra})
-        assert r.status_code == 401 and KEY_REFUSED in _alert(r.text), r.text[-800:]
+        assert r.status_code == 401, r.text[-800:]
+        assert _alert(r.text) == f"{said}: {KEY_REFUSED}. Nothing was changed."
         assert "new-secret" not in r.text and 'value="payout"' in r.text  # the form kept
     assert demo.platform.apikeys.list_keys(account) == []
     # a key that cannot withdraw needs the session alone
@@ -81,7 +90,8 @@ def test_a_key_that_can_withdraw_needs_the_password_and_2fa_code(demo: Demo) -> 
     assert re.search(r'id="key-confirm">.*name="totp"', page, re.S)
     r = http.post("/account/keys", data={"csrf_token": _csrf(page), **WITHDRAW_KEY,
                                          "password": PASSWORD})  # fmt: skip
-    assert r.status_code == 401 and KEY_REFUSED in _alert(r.text)
+    assert r.status_code == 401
+    assert _alert(r.text) == f"{ASK_CODE}: {KEY_REFUSED_2FA}. Nothing was changed."
     good = totp.at(time.time() + 30)  # the enabling step is spent
     # a typo is refused before the code is looked at, so the code stays good
     r = http.post("/account/keys", data={"csrf_token": _csrf(page), **WITHDRAW_KEY,
@@ -102,11 +112,11 @@ def test_renewal_and_new_secret_need_the_password(demo: Demo) -> None:
     assert row and 'type="password" name="password"' in row.group(1)
     csrf = _csrf(page)
     for rotate in ("", "1"):
-        for extra in ({}, {"password": "not the password"}):
+        for extra, said in (({}, ASK_PASSWORD), ({"password": "not the password"}, WRONG_PASSWORD)):
             r = http.post("/account/keys/renew",
                           data={"csrf_token": csrf, "api_key": key, "rotate": rotate, **extra})  # fmt: skip
-            assert r.status_code == 401 and KEY_REFUSED in _alert(r.text), (rotate, extra)
-            assert "new-secret" not in r.text
+            assert r.status_code == 401 and _alert(r.text).startswith(said), (rotate, extra)
+            assert KEY_REFUSED in _alert(r.text) and "new-secret" not in r.text
     demo.platform.apikeys.forget(key)  # read the row again, not the lookup cache
     assert demo.platform.apikeys.lookup(key) == before
     r = http.post("/account/keys/renew",
@@ -131,9 +141,10 @@ def test_a_sub_account_key_that_can_withdraw_needs_the_password(demo: Demo) -> N
     form = {"note": "payout", "permissions": ["SPOT_WITHDRAW_WRITE"]}
     html = http.get(page).text
     assert 'id="sub-key-confirm"' in html
-    for extra in ({}, {"password": "not the password"}):
+    for extra, said in (({}, ASK_PASSWORD), ({"password": "not the password"}, WRONG_PASSWORD)):
         r = http.post(page + "/keys", data={"csrf_token": _csrf(html), **form, **extra})
-        assert r.status_code == 401 and KEY_REFUSED in _alert(r.text)
+        assert r.status_code == 401
+        assert _alert(r.text) == f"{said}: {KEY_REFUSED}. Nothing was changed."
     assert "SPOT_WITHDRAW_WRITE" not in _sub_keys(http.get(page).text)
     r = http.post(page + "/keys", data={"csrf_token": _csrf(html), **form, "password": PASSWORD})
     assert r.status_code == 201 and re.search(r'id="new-secret">[0-9a-f]{32}<', r.text)
@@ -142,14 +153,20 @@ def test_a_sub_account_key_that_can_withdraw_needs_the_password(demo: Demo) -> N
 
 def test_step_up_failures_lock_log_in_as_wrong_passwords_do(demo: Demo) -> None:
     """Five wrong passwords on the key form (the default back-off, per e-mail and IP): the
-    right one then waits, there and at log-in, and no key was made."""
+    right one then waits, there and at log-in, and no key was made. Forms sent without a
+    password before them checked nothing, so they counted for nothing."""
     http = _signup(demo)
     account = _account(demo, http)
     email = demo.platform.users.get_user(_user_id(demo, account)).email  # type: ignore[union-attr]
     csrf = _csrf(http.get("/account/keys").text)
     wrong = {"csrf_token": csrf, **WITHDRAW_KEY, "password": "a wrong guess 123"}
-    for _ in range(demo.platform.users.throttle.limits.backoff_after):
-        assert http.post("/account/keys", data=wrong).status_code == 401
+    backoff_after = demo.platform.users.throttle.limits.backoff_after
+    for _ in range(backoff_after):
+        r = http.post("/account/keys", data={**wrong, "password": ""})
+        assert r.status_code == 401 and _alert(r.text).startswith(ASK_PASSWORD)
+    for _ in range(backoff_after):
+        r = http.post("/account/keys", data=wrong)
+        assert r.status_code == 401 and _alert(r.text).startswith(WRONG_PASSWORD)
     r = http.post("/account/keys", data={**wrong, "password": PASSWORD})
     assert r.status_code == 429 and "Too many attempts" in _alert(r.text)
     assert int(r.headers["retry-after"]) > 0
@@ -179,9 +196,12 @@ def test_an_active_2fa_is_neither_replaced_nor_turned_off_by_the_session_alone(
     # turning it off: the code alone, or the password alone, is not enough
     good = totp.at(time.time() + 30)
     off = {"csrf_token": csrf, "action": "disable"}
-    for extra in ({"code": good}, {"password": PASSWORD, "code": _not_a_code(totp)}):
+    for extra, said in (({"code": good}, ASK_PASSWORD),
+                        ({"password": PASSWORD}, ASK_CODE),
+                        ({"password": PASSWORD, "code": _not_a_code(totp)}, WRONG_EITHER),
+                        ({"password": "not the password", "code": good}, WRONG_EITHER)):  # fmt: skip
         r = http.post("/account/2fa", data={**off, **extra})
-        assert r.status_code == 401 and "password or 2FA code is wrong" in _alert(r.text)
+        assert r.status_code == 401 and _alert(r.text) == f"{said}. Nothing was changed."
     user = demo.platform.users.get_user(uid)
     assert user is not None and user.totp_enabled
     # the owner's code, checked against the stored secret (so it was not replaced), with the

@@ -99,8 +99,8 @@ def test_withdraw_needs_the_password_and_refuses_in_words(demo: Demo) -> None:
     assert fee and fee.group(1) == "1", "the fee is shown, in the coin's units"
     assert "Available" in page and ">100 USDT<" in page
     refusals = [
-        ({"password": "not the password"}, 401, "password or 2FA code is wrong"),
-        ({"password": ""}, 401, "password or 2FA code is wrong"),
+        ({"password": "not the password"}, 401, "The password is wrong. Nothing was changed."),
+        ({"password": ""}, 401, "Type your log-in password to confirm it is you."),
         ({"amount": "1000"}, 400, "balance is too low"),
         ({"amount": "0.5"}, 400, "outside this network"),
         ({"amount": "1.0000000001"}, 400, "more decimals"),
@@ -130,9 +130,12 @@ def test_withdraw_with_2fa_on_needs_a_current_code(demo: Demo) -> None:
     uid = _user_id(demo, account)
     service.enable_totp(uid, secret, pyotp.TOTP(secret).now(), PASSWORD)
     assert 'name="totp"' in http.get("/account/withdraw").text
-    for code in ("", "000000"):
+    for code, said in (
+        ("", "Type a current 2FA code"),
+        ("000000", "password or 2FA code is wrong"),
+    ):
         r = http.post("/account/withdraw", data=_withdraw_form(http, totp=code))
-        assert r.status_code == 401 and "2FA code is wrong" in r.text
+        assert r.status_code == 401 and said in _alert(r.text)
     # the enabling code's step is spent: the next step's code (one step of drift) is good
     good = pyotp.TOTP(secret).at(time.time() + 30)
     # a typo in the address is refused before the code is looked at, so the code stays good
@@ -268,7 +271,7 @@ def test_transfers_between_own_accounts_and_to_another_user(demo: Demo) -> None:
     send = {"csrf_token": form["csrf_token"], "to_type": "UID", "to_account": str(b),
             "asset": "USDT", "amount": "10", "request_id": "i1", "password": "wrong password!"}  # fmt: skip
     r = alice.post("/account/transfers/internal", data=send)
-    assert r.status_code == 401 and "password or 2FA code is wrong" in r.text
+    assert r.status_code == 401 and "The password is wrong" in r.text
     r = alice.post("/account/transfers/internal", data={**send, "to_account": "999999999",
                                                         "password": PASSWORD})  # fmt: skip
     assert r.status_code == 400 and "No user is known" in r.text
@@ -312,7 +315,9 @@ def test_password_change_ends_other_sessions(demo: Demo) -> None:
     new = "another long password"
     for data, status, words in (
         ({"password": "wrong password!", "new_password": new, "new_password2": new}, 400,
-         "password or 2FA code is wrong"),
+         "The password is wrong. Nothing was changed."),
+        ({"new_password": new, "new_password2": new}, 400,
+         "Type your log-in password to confirm it is you."),
         ({"password": PASSWORD, "new_password": new, "new_password2": new + "x"}, 400, "differ"),
         ({"password": PASSWORD, "new_password": "short", "new_password2": "short"}, 400,
          "at least 10"),

@@ -45,7 +45,7 @@ from bourse.services.wallet import format_id
 from bourse.web import figures, messages
 from bourse.web.broker import BrokerConsole, side_by_side
 from bourse.web.console import (
-    KEY_NOT_CONFIRMED,
+    KEY_WHY,
     MONEY_PERMISSION,
     OFFERED_PERMISSIONS,
     Faucet,
@@ -327,7 +327,7 @@ class SubAccountPages(BrokerConsole):
         proves it is them first, as for a withdrawal."""
         session, form, ok = await self._form(request)
         if session is not None and ok and MONEY_PERMISSION in form.get("permissions", []):
-            refused = await self._confirm(request, session, form, KEY_NOT_CONFIRMED)
+            refused = await self._confirm(request, session, form, KEY_WHY)
             if refused:
                 page = await self.detail(request, status=refused.status, error=refused.message)
                 return refused.headers(page)

@@ -30,7 +30,8 @@ A stolen session must not be enough to move money off the account: the forms tha
 that power ask the step-up a withdrawal asks (``_confirm``: the log-in password, and a current
 2FA code when 2FA is on, throttled as log-in): a key that can withdraw (``SPOT_WITHDRAW_WRITE``
 also sends transfers to other users), and a key's renewal or new secret (a secret shown once,
-or a longer life for a key that may already be in other hands).
+or a longer life for a key that may already be in other hands). A refusal says what happened
+(``refusal``): nothing typed, or wrong (with 2FA on, not which of the two, as log-in).
 
 The faucet is a sandbox service, which production code does not import: the app hands a
 ``Faucet`` callable in demo mode (``bourse.app``), and without one the button is not shown.
@@ -79,13 +80,8 @@ MONEY_PERMISSION = "SPOT_WITHDRAW_WRITE"
 DEFAULT_CHECKED = frozenset({"SPOT_ACCOUNT_READ", "SPOT_DEAL_READ", "SPOT_DEAL_WRITE"})
 MAX_SYMBOLS_PER_KEY = 30
 CSRF_REFUSED = "The form was not sent from this page, or it expired. Nothing was changed."
-#: what a wrong password or 2FA code on a money form says (one sentence for both, as log-in)
-NOT_CONFIRMED = "The password or 2FA code is wrong. Nothing was changed."
-#: the same, on the key forms, saying why they ask
-KEY_NOT_CONFIRMED = (
-    "The password or 2FA code is wrong: a key that can withdraw, a renewal and a new secret "
-    "ask for them, as a withdrawal does. Nothing was changed."
-)
+#: why the key forms ask for the step-up, said when they refuse (``{them}``: see ``refusal``)
+KEY_WHY = "a key that can withdraw, a renewal and a new secret ask for {them}, as a withdrawal does"
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -180,6 +176,31 @@ def once_id(form: dict[str, Any], name: str = "request_id") -> str:
     return field(form, name, 32) or secrets.token_urlsafe(12)
 
 
+def missing(totp: bool, password: str, code: str) -> str:
+    """What a step-up form lacks, for a person ("your log-in password", "a current 2FA code",
+    both joined by "and"), or "" when it has what the account asks (a code with 2FA on)."""
+    lacks = [what for what, sent in (("your log-in password", password),
+                                     ("a current 2FA code", code or not totp)) if not sent]  # fmt: skip
+    return " and ".join(lacks)
+
+
+def refusal(totp: bool, lacking: str = "", why: str = "") -> str:
+    """What a refused step-up says. ``lacking`` (``missing``): ask for it, as nothing was
+    checked. Else something was wrong: on an account with 2FA one sentence for the password
+    and the code, which does not say which of them (as log-in); without 2FA, the password.
+    ``why`` (a clause, ``{them}`` in it standing for what the form asks) says why the form
+    asks."""
+    if lacking:
+        head = f"Type {lacking} to confirm it is you"
+    elif totp:
+        head = "The password or 2FA code is wrong"
+    else:
+        head = "The password is wrong"
+    if why:
+        head += ": " + why.format(them="them" if totp else "it")
+    return head + ". Nothing was changed."
+
+
 def _csv(text: str) -> list[str]:
     return [x for x in (p.strip() for p in text.replace("\n", ",").split(",")) if x]
 
@@ -239,26 +260,28 @@ class Console:
         return request_ip(request, bool(getattr(self.svc.config, "trust_forwarded_for", False)))
 
     async def _confirm(
-        self,
-        request: Request,
-        session: us.Session,
-        form: dict[str, Any],
-        wrong: str = NOT_CONFIRMED,
+        self, request: Request, session: us.Session, form: dict[str, Any], why: str = ""
     ) -> NotConfirmed | None:
         """Check the form's ``password`` and ``totp`` (the step-up: the user proving it is them
-        before money leaves or the power to move it is handed out, ``Users.confirm``);
-        ``None`` when they are right, else why not (``wrong`` says a wrong password or code)."""
+        before money leaves or the power to move it is handed out: ``Users.confirm``); ``None``
+        when they are right, else why not, in words (``refusal``; ``why`` says why the form
+        asks). A form without the password (or without the code, 2FA on) is refused before
+        anything is checked: it guesses nothing, so it spends no attempt."""
+        totp = session.user.totp_enabled
+        password, code = field(form, "password", 1024), field(form, "totp", 16)
+        lacking = missing(totp, password, code)
+        if lacking:
+            return NotConfirmed(401, refusal(totp, lacking, why))
         try:
             await run_in_threadpool(
                 lambda: self.svc.users.confirm(
-                    session.user.id, field(form, "password", 1024), field(form, "totp", 16),
-                    ip=self._ip(request),
+                    session.user.id, password, code, ip=self._ip(request)
                 )
             )  # fmt: skip
         except Throttled as exc:
             return NotConfirmed(429, us.throttled_message(exc), exc.retry_after)
         except us.UserError:
-            return NotConfirmed(401, wrong)
+            return NotConfirmed(401, refusal(totp, why=why))
         return None
 
     def _refused(self, session: us.Session | None) -> Response:
@@ -410,7 +433,7 @@ class Console:
         if error:
             return await self.keys(request, status=400, error=error, **keep)
         if MONEY_PERMISSION in perms:
-            refused = await self._confirm(request, session, form, KEY_NOT_CONFIRMED)
+            refused = await self._confirm(request, session, form, KEY_WHY)
             if refused:
                 page = await self.keys(request, status=refused.status, error=refused.message,
                                        **keep)  # fmt: skip
@@ -473,7 +496,7 @@ class Console:
             await run_in_threadpool(self._own_key, session.user.account_id, api_key)
         except DomainError as exc:
             return await self.keys(request, status=400, error=messages.say(exc))
-        refused = await self._confirm(request, session, form, KEY_NOT_CONFIRMED)
+        refused = await self._confirm(request, session, form, KEY_WHY)
         if refused:
             page = await self.keys(request, status=refused.status, error=refused.message)
             return refused.headers(page)

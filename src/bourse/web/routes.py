@@ -39,7 +39,7 @@ from bourse.services import users as us
 from bourse.services.referrals import Referrals
 from bourse.services.throttle import Throttled, request_ip
 from bourse.web import consent, pages
-from bourse.web.console import NOT_CONFIRMED, timed
+from bourse.web.console import missing, refusal, timed
 
 
 def _redirect(url: str) -> Response:
@@ -230,23 +230,35 @@ class WebPages:
                 code = str(form.get("code") or "")[:16]
                 password = str(form.get("password") or "")[: us.MAX_PASSWORD]
                 ip = self._ip(request)
-                try:
-                    if form.get("action") == "disable":
-                        await run_in_threadpool(
-                            partial(users.disable_totp, ip=ip), user.id, password, code
+                off = form.get("action") == "disable"
+                # what the form on the page lacks (off: the password and a current code; on:
+                # the password, as the new secret's code is checked in its own words); a form
+                # for the other state is the service's to answer
+                lacking = (
+                    missing(user.totp_enabled, password, code) if off == user.totp_enabled else ""
+                )
+                if lacking:  # nothing to check, so no attempt is spent
+                    error, status = refusal(user.totp_enabled, lacking), 401
+                else:
+                    try:
+                        if off:
+                            await run_in_threadpool(
+                                partial(users.disable_totp, ip=ip), user.id, password, code
+                            )
+                        else:
+                            secret = str(form.get("secret") or "")[:128]
+                            await run_in_threadpool(
+                                partial(users.enable_totp, ip=ip), user.id, secret, code, password
+                            )
+                        return _redirect("/account/2fa")
+                    except Throttled as exc:
+                        error, status = us.throttled_message(exc), 429
+                        retry_after = exc.retry_after
+                    except us.UserError as exc:
+                        wrong = str(exc) == us.BAD_LOGIN
+                        error, status = (
+                            (refusal(user.totp_enabled), 401) if wrong else (str(exc), 400)
                         )
-                    else:
-                        secret = str(form.get("secret") or "")[:128]
-                        await run_in_threadpool(
-                            partial(users.enable_totp, ip=ip), user.id, secret, code, password
-                        )
-                    return _redirect("/account/2fa")
-                except Throttled as exc:
-                    error, status = us.throttled_message(exc), 429
-                    retry_after = exc.retry_after
-                except us.UserError as exc:
-                    wrong = str(exc) == us.BAD_LOGIN
-                    error, status = (NOT_CONFIRMED, 401) if wrong else (str(exc), 400)
             fresh = await run_in_threadpool(users.get_user, user.id)
             user = fresh or user
         resp = pages.render(

@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 from bourse.services import users as us
 from bourse.services.bundle import Services
 from bourse.services.throttle import Throttled
-from bourse.web.console import NOT_CONFIRMED, Console, field, redirect
+from bourse.web.console import Console, field, missing, redirect, refusal
 
 #: log-ins listed
 LOG_INS_SHOWN = 10
@@ -55,11 +55,16 @@ class SecurityPages(Console):
             return await self.security(
                 request, status=400, error="The two new passwords differ; type them again."
             )
+        totp = session.user.totp_enabled
+        current, code = field(form, "password", 1024), field(form, "totp", 16)
+        lacking = missing(totp, current, code)
+        if lacking:  # nothing to check, so no attempt is spent
+            return await self.security(request, status=400, error=refusal(totp, lacking))
         try:
             ended = await run_in_threadpool(
                 lambda: self.svc.users.change_password(
-                    session.user.id, field(form, "password", 1024), new, field(form, "totp", 16),
-                    keep_session=session.id_hash, ip=self._ip(request),
+                    session.user.id, current, new, code, keep_session=session.id_hash,
+                    ip=self._ip(request),
                 )
             )  # fmt: skip
         except Throttled as exc:
@@ -67,7 +72,7 @@ class SecurityPages(Console):
             page.headers["Retry-After"] = str(exc.retry_after)
             return page
         except us.UserError as exc:
-            text = NOT_CONFIRMED if str(exc) == us.BAD_LOGIN else str(exc)
+            text = refusal(totp) if str(exc) == us.BAD_LOGIN else str(exc)
             return await self.security(request, status=400, error=text)
         return redirect(f"/account/security?done=password&ended={ended}")
 
