@@ -1,18 +1,24 @@
 """The broker console's journeys in a real browser (Debian's chromium via playwright) against a
 demo server. Screenshots go to ``test-artifacts/console-broker-*.png``; no page may log a
-script or CSP error."""
+script or CSP error (but the status of a refusal the journey asks for)."""
 
 from __future__ import annotations
 
+import html
 import re
 import time
 
 from playwright.sync_api import Page
 
-from tests.support.browser import chromium_page, sign_up
+from bourse.oauth.management import ClientManager
+from tests.support.browser import chromium, chromium_page, sign_up, watch
 from tests.web.conftest import Demo
 from tests.web.test_broker import _market_buy, _trader_bound_to, _uid
+from tests.web.test_console import PASSWORD
 from tests.web.test_console_browser import ARTIFACTS
+
+CALLBACK = "https://app.example.com/callback"
+OTHER_URI = "https://app.example.com/other"
 
 
 def _apply(page: Page, base: str, kind: str, name: str) -> int:
@@ -112,3 +118,82 @@ def test_an_independent_broker_creates_and_funds_a_sub_account(demo: Demo) -> No
         assert "749.25" in page.inner_text("#master-balances")
         assert "carolwallet01" in page.inner_text("#subaccounts")
         page.screenshot(path=str(ARTIFACTS / "console-broker-subs.png"), full_page=True)
+
+
+def test_an_oauth_broker_changes_its_app_with_the_password(demo: Demo) -> None:
+    """Registering the app, a new secret and a new redirect URI ask for the log-in password (a
+    wrong one is refused in words, the form as it was); removing a redirect URI does not."""
+    base = demo.url
+    manager = ClientManager.of(demo.platform)
+    errors: list[str] = []
+    with chromium() as browser:
+        page = watch(browser.new_page(viewport={"width": 1100, "height": 900}), errors)
+        sign_up(page, base, "oauthbroker")
+        page.click("nav >> text=Broker")
+        page.check('input[name=broker_type][value="OAUTH"]')
+        page.fill("#apply input[name=name]", "Copy Trader")
+        page.fill("#apply input[name=callback_url]", CALLBACK)
+        page.press("#apply input[name=name]", "Enter")
+        page.wait_for_url(base + "/broker?applied=1")
+        m = re.search(r"<code>(\d+)</code>", page.content())
+        assert m
+        broker_id = int(m.group(1))
+        demo.platform.brokers.registry.approve(broker_id)  # the operator's decision
+        page.reload()
+        page.click("nav[aria-label=Broker] >> text=OAuth app")
+        page.wait_for_url(base + "/broker/app")
+
+        # register: the browser does not send the form without the password
+        form = page.locator("#register-app")
+        form.locator("input[name=name]").fill("Copy Trader app")
+        assert form.locator("input[name=redirect_uri]").input_value() == CALLBACK
+        form.locator('button:has-text("Register app")').click()
+        assert page.url == base + "/broker/app"
+        assert form.locator("input[name=password]").evaluate("e => e.validity.valueMissing")
+        # a wrong one: refused in words, nothing registered, the form as it was
+        form.locator("input[name=password]").fill("not the password")
+        with page.expect_navigation():
+            form.locator('button:has-text("Register app")').click()
+        alert = html.unescape(page.inner_text("p.error[role=alert]"))
+        assert alert.startswith("The password is wrong: a new app, a new client secret"), alert
+        assert form.locator("input[name=name]").input_value() == "Copy Trader app"
+        assert manager.clients(broker_id) == []
+        page.screenshot(path=str(ARTIFACTS / "console-broker-app-refused.png"), full_page=True)
+        assert errors == [
+            "Failed to load resource: the server responded with a status of 401 (Unauthorized)"
+        ]
+        errors.clear()
+        form.locator("input[name=password]").fill(PASSWORD)
+        with page.expect_navigation():
+            form.locator('button:has-text("Register app")').click()
+        client_id = page.inner_text("#client-id")
+        secret = page.inner_text("#client-secret")
+        assert manager.client(broker_id, client_id).check_client_secret(secret)
+
+        # a new secret (the old one stops now), with the password
+        section = page.locator(f'section[data-client="{client_id}"]')
+        rotate = section.locator('form[action="/broker/app/rotate"]')
+        rotate.locator("select[name=grace]").select_option("0")
+        rotate.locator("input[name=password]").fill(PASSWORD)
+        page.screenshot(path=str(ARTIFACTS / "console-broker-app-rotate.png"), full_page=True)
+        with page.expect_navigation():
+            rotate.locator('button:has-text("New secret")').click()
+        assert "The old secret stopped working." in page.inner_text("#secret")
+        client = manager.client(broker_id, client_id)
+        assert client.check_client_secret(page.inner_text("#client-secret"))
+        assert not client.check_client_secret(secret)
+
+        # a new redirect URI, with the password; removing one needs the session only
+        section = page.locator(f'section[data-client="{client_id}"]')
+        add = section.locator('form[action="/broker/app/redirect-uris"]')
+        add.locator("input[name=redirect_uri]").fill(OTHER_URI)
+        add.locator("input[name=password]").fill(PASSWORD)
+        with page.expect_navigation():
+            add.locator('button:has-text("Add URI")').click()
+        assert page.inner_text("p.ok[role=status]") == "Redirect URI added."
+        with page.expect_navigation():
+            page.click(f'button[aria-label="Remove {CALLBACK}"]')
+        assert page.inner_text("p.ok[role=status]") == "Redirect URI removed."
+        assert manager.client(broker_id, client_id).redirect_uris == (OTHER_URI,)
+        page.screenshot(path=str(ARTIFACTS / "console-broker-app-uris.png"), full_page=True)
+    assert not errors, errors

@@ -13,7 +13,7 @@ from bourse.oauth.management import ClientManager
 from tests.web.checks import assert_refused_without_csrf, assert_within_budget
 from tests.web.conftest import Demo
 from tests.web.test_broker import _apply
-from tests.web.test_console import _csrf, _signup
+from tests.web.test_console import PASSWORD, _csrf, _signup
 
 CALLBACK = "https://app.example.com/callback"
 
@@ -35,7 +35,7 @@ def _register(http: httpx.Client) -> tuple[str, str]:
     assert f'value="{CALLBACK}"' in page  # the application's callback, ready to register
     r = http.post("/broker/app/register", data={
         "csrf_token": _csrf(page), "name": "Copy Trader app", "redirect_uri": CALLBACK,
-        "scopes": ["read", "trade"]})  # fmt: skip
+        "scopes": ["read", "trade"], "password": PASSWORD})  # fmt: skip
     assert r.status_code == 201, r.text
     cid = re.search(r'id="client-id">([^<]+)<', r.text)
     secret = re.search(r'id="client-secret">([^<]+)<', r.text)
@@ -54,14 +54,15 @@ def test_an_oauth_broker_manages_its_app(demo: Demo) -> None:
     csrf = _csrf(page)
 
     # a new secret; the old one keeps working for the grace period
-    r = http.post("/broker/app/rotate", data={"csrf_token": csrf, "client_id": cid, "grace": ""})
+    rotate = {"csrf_token": csrf, "client_id": cid, "password": PASSWORD}
+    r = http.post("/broker/app/rotate", data={**rotate, "grace": ""})
     assert r.status_code == 201 and "keeps working until" in r.text
     second = re.search(r'id="client-secret">([^<]+)<', r.text)
     assert second and second.group(1) != secret
     client = manager.client(broker_id, cid)
     assert client.check_client_secret(secret) and client.check_client_secret(second.group(1))
     # a leaked one: it stops now
-    r = http.post("/broker/app/rotate", data={"csrf_token": csrf, "client_id": cid, "grace": "0"})
+    r = http.post("/broker/app/rotate", data={**rotate, "grace": "0"})
     assert r.status_code == 201 and "The old secret stopped working." in r.text
     third = re.search(r'id="client-secret">([^<]+)<', r.text)
     assert third
@@ -72,8 +73,8 @@ def test_an_oauth_broker_manages_its_app(demo: Demo) -> None:
     # redirect URIs: exact strings, validated; scopes within what the broker was approved for
     other = "https://app.example.com/other"
     for uri, status in ((other, 303), (other, 400), ("http://evil.example.com/x", 400)):
-        r = http.post("/broker/app/redirect-uris",
-                      data={"csrf_token": csrf, "client_id": cid, "redirect_uri": uri})  # fmt: skip
+        r = http.post("/broker/app/redirect-uris", data={
+            "csrf_token": csrf, "client_id": cid, "redirect_uri": uri, "password": PASSWORD})  # fmt: skip
         assert r.status_code == status, (uri, r.text)
         if status == 400:
             assert 'role="alert"' in r.text

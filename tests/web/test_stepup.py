@@ -1,13 +1,15 @@
 """The step-up (the log-in password, and a current 2FA code when 2FA is on) on the console forms
-that hand out the power to move money off an account or take a protection away, over HTTP on a
-running demo server (attack findings F5, F6): a key that can withdraw (a user's and a
-sub-account's), a key's renewal or new secret, turning 2FA on and off. Each refusal changes
-nothing and says what happened: nothing typed (which spends no attempt), or wrong (with 2FA on,
-one sentence for either); every wrong password or code counts against the log-in throttle, also
-when many are sent at once."""
+that hand out the power to move money off an account, to act as an OAuth app, or take a
+protection away, over HTTP on a running demo server (attack findings F5, F6): a key that can
+withdraw (a user's and a sub-account's), a key's renewal or new secret, an OAuth broker's new
+app, app secret and redirect URI, turning 2FA on and off. Each refusal changes nothing and says
+what happened: nothing typed (which spends no attempt), or wrong (with 2FA on, one sentence for
+either); every wrong password or code counts against the log-in throttle, also when many are
+sent at once."""
 
 from __future__ import annotations
 
+import html
 import re
 import time
 
@@ -15,8 +17,10 @@ import httpx
 import pyotp
 
 from bourse.config import AuthLimits
+from bourse.oauth.management import ClientManager
 from tests.web.checks import post_at_once
 from tests.web.conftest import Demo
+from tests.web.test_broker_oauth import CALLBACK, _oauth_broker, _register
 from tests.web.test_broker_subaccounts import _create_sub, _independent
 from tests.web.test_console import PASSWORD, _account, _create_key, _csrf, _signup
 from tests.web.test_wallet_pages import _alert, _user_id
@@ -31,6 +35,13 @@ WRONG_EITHER = "The password or 2FA code is wrong"
 #: and why the key forms ask, on an account without 2FA (``them``, with it)
 KEY_REFUSED = "a key that can withdraw, a renewal and a new secret ask for it, as a withdrawal does"
 KEY_REFUSED_2FA = KEY_REFUSED.replace("for it", "for them")
+#: why the OAuth app forms ask, on an account without 2FA
+APP_REFUSED = (
+    "a new app, a new client secret and a new redirect URI ask for it, as whoever holds an "
+    "app's secret or one of its redirect URIs can act as the app"
+)
+APP_REFUSED_2FA = APP_REFUSED.replace("for it", "for them")
+OTHER_URI = "https://app.example.com/other"
 #: a budget window (ms) no test run crosses, so a budget is never split by a window's end
 HUGE_WINDOW = 10**12
 #: the per-IP budget of the concurrency tests, and how many wrong codes they send at once
@@ -247,3 +258,153 @@ def test_wrong_codes_turning_2fa_on_sent_at_once_stop_at_the_budget(demo: Demo) 
     assert r.status_code == 429
     user = demo.platform.users.get_user(uid)
     assert user is not None and not user.totp_enabled
+
+
+def _said(r: httpx.Response) -> str:
+    """The refusal a page shows, as a person reads it."""
+    return html.unescape(_alert(r.text))
+
+
+def _form(page: str, action: str, client_id: str = "") -> str:
+    """The form posting to ``action`` (the one of ``client_id``'s section, if given)."""
+    if client_id:
+        section = re.search(rf'data-client="{client_id}"(.*?)</section>', page, re.S)
+        assert section
+        page = section.group(1)
+    form = re.search(rf'<form method="post" action="{action}"[^>]*>(.*?)</form>', page, re.S)
+    assert form, action
+    return form.group(1)
+
+
+def test_an_oauth_app_secret_and_redirect_uri_need_the_password(demo: Demo) -> None:
+    """Without the password, or with a wrong one, no app is registered, no secret changes and
+    no redirect URI is added; a typo is refused before the password is asked; removing a URI
+    takes the session alone."""
+    http, broker_id = _oauth_broker(demo)
+    manager = ClientManager.of(demo.platform)
+    page = http.get("/broker/app").text
+    csrf = _csrf(page)
+    assert 'type="password" name="password"' in _form(page, "/broker/app/register")
+    register = {"csrf_token": csrf, "name": "Copy Trader app", "redirect_uri": CALLBACK,
+                "scopes": ["read"]}  # fmt: skip
+    refusals = (({}, ASK_PASSWORD), ({"password": "not the password"}, WRONG_PASSWORD))
+    for extra, said in refusals:
+        r = http.post("/broker/app/register", data={**register, **extra})
+        assert r.status_code == 401 and _said(r) == f"{said}: {APP_REFUSED}. Nothing was changed."
+        assert 'value="Copy Trader app"' in r.text and "client-secret" not in r.text  # kept
+        assert manager.clients(broker_id) == []
+    r = http.post("/broker/app/register", data={**register, "redirect_uri": "http://a.example/x"})
+    assert r.status_code == 400 and "must use https" in _said(r)  # before the password
+    r = http.post("/broker/app/register", data={**register, "password": PASSWORD})
+    cid = re.search(r'id="client-id">([^<]+)<', r.text)
+    secret = re.search(r'id="client-secret">([^<]+)<', r.text)
+    assert r.status_code == 201 and cid and secret, _said(r)
+    cid_, secret_ = cid.group(1), secret.group(1)
+    assert [c.client_id for c in manager.clients(broker_id)] == [cid_]
+
+    page = http.get("/broker/app").text
+    for action in ("/broker/app/rotate", "/broker/app/redirect-uris"):
+        assert 'type="password" name="password"' in _form(page, action, cid_), action
+        assert 'name="totp"' not in _form(page, action, cid_)  # no 2FA on this account
+    assert 'name="password"' not in _form(page, "/broker/app/redirect-uris/del", cid_)
+    rotate = {"csrf_token": csrf, "client_id": cid_, "grace": "0"}
+    for extra, said in refusals:
+        r = http.post("/broker/app/rotate", data={**rotate, **extra})
+        assert r.status_code == 401 and _said(r) == f"{said}: {APP_REFUSED}. Nothing was changed."
+        assert "client-secret" not in r.text
+        client = manager.client(broker_id, cid_)
+        assert client.check_client_secret(secret_) and client.secret_rotated is None
+    r = http.post("/broker/app/rotate", data={**rotate, "password": PASSWORD})
+    new = re.search(r'id="client-secret">([^<]+)<', r.text)
+    assert r.status_code == 201 and new and "The old secret stopped working." in r.text
+    client = manager.client(broker_id, cid_)
+    assert client.check_client_secret(new.group(1)) and not client.check_client_secret(secret_)
+
+    add = {"csrf_token": csrf, "client_id": cid_, "redirect_uri": OTHER_URI}
+    for extra, said in refusals:
+        r = http.post("/broker/app/redirect-uris", data={**add, **extra})
+        assert r.status_code == 401 and _said(r) == f"{said}: {APP_REFUSED}. Nothing was changed."
+        assert f'value="{OTHER_URI}"' in _form(r.text, "/broker/app/redirect-uris", cid_)  # kept
+        assert manager.client(broker_id, cid_).redirect_uris == (CALLBACK,)
+    for typo, words in (("http://a.example/x", "must use https"), (CALLBACK, "already")):
+        r = http.post("/broker/app/redirect-uris", data={**add, "redirect_uri": typo})
+        assert r.status_code == 400 and words in _said(r), _said(r)  # before the password
+    r = http.post("/broker/app/redirect-uris", data={**add, "password": PASSWORD})
+    assert r.status_code == 303 and r.headers["location"] == "/broker/app?done=uri-added"
+    assert manager.client(broker_id, cid_).redirect_uris == (CALLBACK, OTHER_URI)
+    # removing one sends nothing anywhere new: the session and its CSRF token are enough
+    r = http.post("/broker/app/redirect-uris/del",
+                  data={"csrf_token": csrf, "client_id": cid_, "redirect_uri": CALLBACK})  # fmt: skip
+    assert r.status_code == 303
+    assert manager.client(broker_id, cid_).redirect_uris == (OTHER_URI,)
+
+
+def test_an_oauth_app_with_2fa_on_needs_a_current_code(demo: Demo) -> None:
+    """With 2FA on: the password alone asks for the code; a wrong code, or a wrong password
+    with a good code, gets the one sentence of both (which was wrong is not said), and the good
+    code is not spent by the wrong password; a code works once."""
+    http, broker_id = _oauth_broker(demo)
+    cid, secret = _register(http)
+    manager = ClientManager.of(demo.platform)
+    totp = _with_2fa(http)
+    page = http.get("/broker/app").text
+    for action in ("/broker/app/rotate", "/broker/app/redirect-uris"):
+        assert 'name="totp"' in _form(page, action, cid), action
+    assert 'name="totp"' in _form(page, "/broker/app/register")
+    csrf = _csrf(page)
+    good = totp.at(time.time() + 30)  # the enabling step is spent
+    rotate = {"csrf_token": csrf, "client_id": cid, "grace": "0"}
+    for extra, said in (
+        ({"password": PASSWORD}, ASK_CODE),
+        ({"totp": good}, ASK_PASSWORD),
+        ({"password": PASSWORD, "totp": _not_a_code(totp)}, WRONG_EITHER),
+        ({"password": "not the password", "totp": good}, WRONG_EITHER),
+    ):
+        r = http.post("/broker/app/rotate", data={**rotate, **extra})
+        assert r.status_code == 401, extra
+        assert _said(r) == f"{said}: {APP_REFUSED_2FA}. Nothing was changed.", extra
+        assert manager.client(broker_id, cid).check_client_secret(secret)
+    r = http.post("/broker/app/rotate", data={**rotate, "password": PASSWORD, "totp": good})
+    assert r.status_code == 201 and "The old secret stopped working." in r.text, _said(r)
+    assert not manager.client(broker_id, cid).check_client_secret(secret)
+    # the code is spent: the same one again adds no redirect URI
+    add = {"csrf_token": csrf, "client_id": cid, "redirect_uri": OTHER_URI}
+    r = http.post("/broker/app/redirect-uris", data={**add, "password": PASSWORD, "totp": good})
+    assert r.status_code == 401 and _said(r).startswith(WRONG_EITHER)
+    assert manager.client(broker_id, cid).redirect_uris == (CALLBACK,)
+
+
+def test_app_step_up_failures_lock_log_in_and_a_form_sent_empty_does_not(demo: Demo) -> None:
+    """Forms sent without a password check nothing, so they count for nothing: the right
+    password then works. Wrong passwords on the app forms count as the other step-ups' do
+    (the default back-off, per e-mail and IP): the right one then waits, on every form and at
+    log-in, and nothing changed."""
+    http, broker_id = _oauth_broker(demo)
+    cid, secret = _register(http)
+    manager = ClientManager.of(demo.platform)
+    email = demo.platform.users.get_user(_user_id(demo, _account(demo, http))).email  # type: ignore[union-attr]
+    csrf = _csrf(http.get("/broker/app").text)
+    backoff_after = demo.platform.users.throttle.limits.backoff_after
+    add = {"csrf_token": csrf, "client_id": cid, "redirect_uri": OTHER_URI}
+    for _ in range(backoff_after + 1):
+        r = http.post("/broker/app/redirect-uris", data=add)
+        assert r.status_code == 401 and _said(r).startswith(ASK_PASSWORD)
+    r = http.post("/broker/app/redirect-uris", data={**add, "password": PASSWORD})
+    assert r.status_code == 303, _said(r)
+    rotate = {"csrf_token": csrf, "client_id": cid, "grace": "0"}
+    for _ in range(backoff_after):
+        r = http.post("/broker/app/rotate", data={**rotate, "password": "a wrong guess 123"})
+        assert r.status_code == 401 and _said(r).startswith(WRONG_PASSWORD)
+    for path, form in (("/broker/app/rotate", rotate),
+                       ("/broker/app/redirect-uris", {**add, "redirect_uri": OTHER_URI + "2"})):  # fmt: skip
+        r = http.post(path, data={**form, "password": PASSWORD})
+        assert r.status_code == 429 and "Too many attempts" in _said(r), path
+        assert int(r.headers["retry-after"]) > 0
+    client = manager.client(broker_id, cid)
+    assert client.check_client_secret(secret) and client.secret_rotated is None
+    assert client.redirect_uris == (CALLBACK, OTHER_URI)
+    fresh = httpx.Client(base_url=demo.url, timeout=10)
+    login = fresh.get("/login").text
+    r = fresh.post("/login", data={"csrf_token": _csrf(login), "email": email,
+                                   "password": PASSWORD})  # fmt: skip
+    assert r.status_code == 429

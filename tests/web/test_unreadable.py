@@ -32,7 +32,7 @@ from starlette.routing import Route
 
 from bourse.api.mexc.routes import EndpointApp
 from bourse.web.messages import UNREADABLE
-from tests.web.operator_server import Operated, csrf
+from tests.web.operator_server import PASSWORD, Operated, csrf
 
 NUL = "\x00"
 SUB = "nulsub0001"
@@ -181,7 +181,7 @@ def _world(o: Operated) -> World:
     oauth, _ = _broker(o, "OAUTH", callback_url=CALLBACK)
     r = oauth.post("/broker/app/register", data={
         "csrf_token": csrf(oauth.get("/broker/app").text), "name": "Nul app",
-        "redirect_uri": CALLBACK, "scopes": ["read"]})  # fmt: skip
+        "redirect_uri": CALLBACK, "scopes": ["read"], "password": PASSWORD})  # fmt: skip
     client_id = re.search(r'id="client-id">([^<]+)<', r.text)
     assert r.status_code == 201 and client_id, r.text
     challenge = base64.urlsafe_b64encode(hashlib.sha256(b"verifier" * 6).digest()).decode()

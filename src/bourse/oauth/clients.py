@@ -234,9 +234,10 @@ def register_client(
     ``allow_no_redirect_uri``: a client may start without redirect URIs (an OAuth broker's
     client created at approval: ``/oauth/authorize`` refuses it until one is registered).
     ``insert(row)`` stores the row (default: ``repo.insert_client``)."""
-    name = check_name(name)
-    uris = check_redirect_uris(redirect_uris, allow_empty=allow_no_redirect_uri)
-    words = check_scopes(scopes, allow_transfer)
+    name, uris, words, logo_url = check_registration(
+        name=name, redirect_uris=redirect_uris, scopes=scopes, allow_transfer=allow_transfer,
+        logo_url=logo_url, allow_no_redirect_uri=allow_no_redirect_uri,
+    )  # fmt: skip
     client_id = client_id or "bc_" + secrets.token_hex(12)
     secret = new_secret()
     row: dict[str, Any] = dict(
@@ -244,7 +245,7 @@ def register_client(
         secret_hash=_hasher.hash(secret),
         broker_id=broker_id,
         name=name,
-        logo_url=_validate_logo(logo_url),
+        logo_url=logo_url,
         redirect_uris="\n".join(uris),
         scopes=sc.join(words),
         allow_transfer=bool(allow_transfer),
@@ -253,6 +254,25 @@ def register_client(
     )
     (insert or repo.insert_client)(row)
     return Registered(OAuthClient(**{**row, "redirect_uris": tuple(uris)}), secret)
+
+
+def check_registration(
+    *,
+    name: str,
+    redirect_uris: list[str] | tuple[str, ...],
+    scopes: str,
+    allow_transfer: bool,
+    logo_url: str = "",
+    allow_no_redirect_uri: bool = False,
+) -> tuple[str, list[str], list[str], str]:
+    """A new client's name, redirect URIs, scope words and logo URL as ``register_client``
+    stores them, or ``ClientError``."""
+    return (
+        check_name(name),
+        check_redirect_uris(redirect_uris, allow_empty=allow_no_redirect_uri),
+        check_scopes(scopes, allow_transfer),
+        _validate_logo(logo_url),
+    )
 
 
 def check_name(name: str) -> str:

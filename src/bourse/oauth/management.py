@@ -18,11 +18,15 @@ through ``bourse brokers oauth ...``; every change is checked here once:
 
 Only the broker's own clients are visible: another broker's client id is "not found". The
 broker must be an OAUTH broker and APPROVED to change anything.
+
+Each change a person makes in the console has a ``check_...`` that refuses what the change
+would refuse without changing anything: the console checks a form with it before it asks for
+the password and 2FA code (a code is good once, so a typo must not spend it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,10 +113,9 @@ class ClientManager:
         logo_url: str = "",
     ) -> cl.Registered:
         """A new client of the broker (self-service); its secret is shown once."""
-        b = self.oauth_broker(broker_id)
-        approved = sc.parse(b.oauth_scopes)
-        words = _words(scopes) if scopes else approved
-        self._within(words, approved)
+        words = self.check_register(
+            broker_id, name=name, redirect_uris=redirect_uris, scopes=scopes, logo_url=logo_url
+        )
 
         def insert(row: dict[str, Any]) -> None:
             if not self.repo.insert_client_limited(row, broker_id, MAX_CLIENTS_PER_BROKER):
@@ -132,11 +135,30 @@ class ClientManager:
                 insert=insert,
             )
 
-    def rotate_secret(
-        self, broker_id: int, client_id: str, *, grace_ms: int | None = None
-    ) -> Rotation:
-        """A new secret; the old one works for ``grace_ms`` more (default: the configured
-        grace; at most that)."""
+    def check_register(
+        self,
+        broker_id: int,
+        *,
+        name: str,
+        redirect_uris: list[str],
+        scopes: str | None = None,
+        logo_url: str = "",
+    ) -> list[str]:
+        """What ``register`` refuses, refused without changing anything (all but the cap on
+        clients, counted as the client is inserted); the scope words the client would get."""
+        b = self.oauth_broker(broker_id)
+        approved = sc.parse(b.oauth_scopes)
+        words = _words(scopes) if scopes else approved
+        self._within(words, approved)
+        with _invalid():
+            cl.check_registration(
+                name=name, redirect_uris=redirect_uris, scopes=sc.join(words),
+                allow_transfer="transfer" in words, logo_url=logo_url,
+            )  # fmt: skip
+        return words
+
+    def check_rotate(self, broker_id: int, client_id: str, grace_ms: int | None = None) -> int:
+        """What ``rotate_secret`` refuses, refused without changing anything; the grace (ms)."""
         self.oauth_broker(broker_id)
         self.client(broker_id, client_id)
         grace = self.grace_ms if grace_ms is None else grace_ms
@@ -144,17 +166,28 @@ class ClientManager:
             raise OAuthClientInvalid(
                 f"the grace period must be 0 to {self.grace_ms // 1000} seconds"
             )
+        return grace
+
+    def rotate_secret(
+        self, broker_id: int, client_id: str, *, grace_ms: int | None = None
+    ) -> Rotation:
+        """A new secret; the old one works for ``grace_ms`` more (default: the configured
+        grace; at most that)."""
+        grace = self.check_rotate(broker_id, client_id, grace_ms)
         now = self.clock()
         with _invalid():
             secret = cl.rotate_secret(self.repo, client_id, grace_ms=grace, now=now)
         return Rotation(client_id, secret, now + grace if grace else None)
 
+    def check_redirect_uri(self, broker_id: int, client_id: str, uri: str) -> None:
+        """What ``add_redirect_uri`` refuses, refused without changing anything."""
+        self.oauth_broker(broker_id)
+        with _invalid():
+            _with_uri(self.client(broker_id, client_id).redirect_uris, uri)
+
     def add_redirect_uri(self, broker_id: int, client_id: str, uri: str) -> cl.OAuthClient:
         def change(row: Any) -> dict[str, Any]:
-            uris = [u for u in row.redirect_uris.split("\n") if u]
-            if uri in uris:
-                raise RedirectUriRegistered("this redirect URI is already registered")
-            return {"redirect_uris": "\n".join(cl.check_redirect_uris([*uris, uri]))}
+            return {"redirect_uris": "\n".join(_with_uri(row.redirect_uris.split("\n"), uri))}
 
         return self._change(broker_id, client_id, change)
 
@@ -218,6 +251,15 @@ class ClientManager:
                 f"scope {' '.join(beyond)} is beyond what the broker is approved for "
                 f"({' '.join(approved) or 'nothing'})"
             )
+
+
+def _with_uri(uris: Iterable[str], uri: str) -> list[str]:
+    """A client's redirect URIs with ``uri`` added, checked (``clients.ClientError``), or
+    ``RedirectUriRegistered`` when it is one of them."""
+    have = [u for u in uris if u]
+    if uri in have:
+        raise RedirectUriRegistered("this redirect URI is already registered")
+    return cl.check_redirect_uris([*have, uri])
 
 
 def _words(scopes: str) -> list[str]:

@@ -299,8 +299,8 @@ class Users:
         now: int | None = None,
     ) -> User:
         """A logged-in user proves it is them again (the step-up before a withdrawal, a
-        transfer to someone else, a key that can withdraw, a key's new secret, a password or
-        2FA change): the log-in password, and the 2FA code when 2FA is on (the code is spent).
+        transfer to someone else, a key that can withdraw, a key's new secret, an OAuth app's
+        new secret or redirect URI, a password or 2FA change): the log-in password, and the 2FA code when 2FA is on (the code is spent).
         The same checks, throttles and lockout as ``authenticate``; ``UserError`` (one
         message) or ``Throttled``."""
         row = self.repo.user(user_id)

@@ -1,20 +1,29 @@
 """An OAuth broker's app in the console: register it, its client id, secret rotation (the new
 secret shown once), redirect URIs and scopes.
 
-==============================  =====  =================================================
+==============================  =====  ======================================================
 path                            verbs  what
-==============================  =====  =================================================
+==============================  =====  ======================================================
 /broker/app                     GET    the broker's OAuth clients and what each may do
-/broker/app/register            POST   register an app (client id and secret, shown once)
-/broker/app/rotate              POST   a new secret (once); the old one lasts the grace
-/broker/app/redirect-uris       POST   add a redirect URI (exact string)
+/broker/app/register            POST   register an app (client id and secret, shown once) (*)
+/broker/app/rotate              POST   a new secret (once); the old one lasts the grace (*)
+/broker/app/redirect-uris       POST   add a redirect URI (exact string) (*)
 /broker/app/redirect-uris/del   POST   remove one
 /broker/app/scopes              POST   the scopes the client may ask for
-==============================  =====  =================================================
+==============================  =====  ======================================================
 
 Every rule is ``bourse.oauth.management.ClientManager``'s, the one the Broker API's
 ``/api/v3/broker/oauth/...`` uses; the broker is the logged-in account's, so another broker's
 client id is "not found".
+
+(*) A stolen session must not be enough to take the app over: these ask the console's step-up
+(``Console._confirm``: the log-in password, and a current 2FA code when 2FA is on, throttled as
+log-in), once the form is known to be acceptable (``ClientManager.check_...``), so a typo does
+not spend a code. A redirect URI receives the authorization codes of every user who agrees
+(the code theft of RFC 9700 section 4.1), a new app is one more such URI under the broker's
+name, and a new secret hands over the client. Removing a redirect URI and narrowing or
+widening scopes (within what the operator approved) need the session and its CSRF token only:
+they send nothing anywhere new; the worst they do is stop the app until the owner puts it back.
 """
 
 from __future__ import annotations
@@ -37,6 +46,11 @@ from bourse.web import messages
 from bourse.web.broker import BrokerConsole
 from bourse.web.console import Faucet, field, redirect
 
+#: why the app forms that ask for the step-up do (said when they refuse; see ``refusal``)
+APP_WHY = (
+    "a new app, a new client secret and a new redirect URI ask for {them}, as whoever holds an "
+    "app's secret or one of its redirect URIs can act as the app"
+)
 NOT_OAUTH = "Only an OAuth broker has an app. Your broker is {kind}."
 NOT_APPROVED = "Your broker is {status}: its app can change once an operator approves it."
 FIELD_MAX = 512
@@ -82,39 +96,76 @@ class BrokerAppPages(BrokerConsole):
             **ctx,
         )
 
-    async def _act(self, request: Request, act: Action) -> Response:
+    async def _act(
+        self, request: Request, act: Action, check: Action | None = None, form_id: str = ""
+    ) -> Response:
+        """Run ``act`` on the logged-in broker. With ``check`` (what ``act`` refuses, refused
+        without changing anything) the form asks for the step-up between the two. A refused
+        form ``form_id`` is shown again as it was sent (``kept``)."""
         session, form = await self._posted(request, "/broker/app")
         broker = await run_in_threadpool(self._broker_of, session)
         if broker is None or broker.type is not BrokerType.OAUTH:
             return await self.app(request)  # the page that says why
+        kept = {"form": form_id, "client_id": field(form, "client_id", FIELD_MAX),
+                "name": field(form, "name", FIELD_MAX), "grace": field(form, "grace", 4),
+                "redirect_uri": field(form, "redirect_uri", FIELD_MAX),
+                "scopes": [str(w) for w in form.get("scopes", [])]}  # fmt: skip
         try:
+            if check is not None:
+                await run_in_threadpool(check, self.manager, broker.id, form)
+                refused = await self._confirm(request, session, form, APP_WHY)
+                if refused:
+                    page = await self.app(request, status=refused.status,
+                                          error=refused.message, kept=kept)  # fmt: skip
+                    return refused.headers(page)
             out = await run_in_threadpool(act, self.manager, broker.id, form)
         except BrokerStateError:
             error = NOT_APPROVED.format(status=broker.status.value)
-            return await self.app(request, status=400, error=error)
+            return await self.app(request, status=400, error=error, kept=kept)
         except DomainError as exc:
-            return await self.app(request, status=400, error=messages.say(exc))
+            return await self.app(request, status=400, error=messages.say(exc), kept=kept)
         if isinstance(out, str):
             return redirect(f"/broker/app?done={out}")
         return await self.app(request, status=201, **out)
 
     @staticmethod
-    def _register(m: ClientManager, broker_id: int, form: dict[str, Any]) -> Any:
-        reg = m.register(
-            broker_id,
-            name=field(form, "name", FIELD_MAX),
-            redirect_uris=[field(form, "redirect_uri", FIELD_MAX)],
-            scopes=" ".join(str(w) for w in form.get("scopes", [])) or None,
-        )
+    def _registration(form: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "name": field(form, "name", FIELD_MAX),
+            "redirect_uris": [field(form, "redirect_uri", FIELD_MAX)],
+            "scopes": " ".join(str(w) for w in form.get("scopes", [])) or None,
+        }
+
+    @classmethod
+    def _check_register(cls, m: ClientManager, broker_id: int, form: dict[str, Any]) -> None:
+        m.check_register(broker_id, **cls._registration(form))
+
+    @classmethod
+    def _register(cls, m: ClientManager, broker_id: int, form: dict[str, Any]) -> Any:
+        reg = m.register(broker_id, **cls._registration(form))
         return {"secret": {"client_id": reg.client.client_id, "value": reg.client_secret,
                            "new": True}}  # fmt: skip
 
     @staticmethod
-    def _rotate(m: ClientManager, broker_id: int, form: dict[str, Any]) -> Any:
-        grace = None if field(form, "grace", FIELD_MAX) != "0" else 0
-        rot = m.rotate_secret(broker_id, field(form, "client_id", FIELD_MAX), grace_ms=grace)
+    def _grace(form: dict[str, Any]) -> int | None:
+        return None if field(form, "grace", FIELD_MAX) != "0" else 0
+
+    @classmethod
+    def _check_rotate(cls, m: ClientManager, broker_id: int, form: dict[str, Any]) -> None:
+        m.check_rotate(broker_id, field(form, "client_id", FIELD_MAX), cls._grace(form))
+
+    @classmethod
+    def _rotate(cls, m: ClientManager, broker_id: int, form: dict[str, Any]) -> Any:
+        cid = field(form, "client_id", FIELD_MAX)
+        rot = m.rotate_secret(broker_id, cid, grace_ms=cls._grace(form))
         return {"secret": {"client_id": rot.client_id, "value": rot.client_secret,
                            "new": False, "old_until": rot.previous_secret_expires}}  # fmt: skip
+
+    @staticmethod
+    def _check_uri(m: ClientManager, broker_id: int, form: dict[str, Any]) -> None:
+        m.check_redirect_uri(
+            broker_id, field(form, "client_id", FIELD_MAX), field(form, "redirect_uri", FIELD_MAX)
+        )
 
     @staticmethod
     def _add_uri(m: ClientManager, broker_id: int, form: dict[str, Any]) -> str:
@@ -137,13 +188,13 @@ class BrokerAppPages(BrokerConsole):
         return "scopes"
 
     async def register(self, request: Request) -> Response:
-        return await self._act(request, self._register)
+        return await self._act(request, self._register, self._check_register, "register")
 
     async def rotate(self, request: Request) -> Response:
-        return await self._act(request, self._rotate)
+        return await self._act(request, self._rotate, self._check_rotate, "rotate")
 
     async def add_uri(self, request: Request) -> Response:
-        return await self._act(request, self._add_uri)
+        return await self._act(request, self._add_uri, self._check_uri, "add-uri")
 
     async def remove_uri(self, request: Request) -> Response:
         return await self._act(request, self._remove_uri)

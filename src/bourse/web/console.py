@@ -30,7 +30,8 @@ A stolen session must not be enough to move money off the account: the forms tha
 that power ask the step-up a withdrawal asks (``_confirm``: the log-in password, and a current
 2FA code when 2FA is on, throttled as log-in): a key that can withdraw (``SPOT_WITHDRAW_WRITE``
 also sends transfers to other users), and a key's renewal or new secret (a secret shown once,
-or a longer life for a key that may already be in other hands). A refusal says what happened
+or a longer life for a key that may already be in other hands); an OAuth broker's new app, app
+secret and redirect URI too (``bourse.web.broker_oauth``). A refusal says what happened
 (``refusal``): nothing typed, or wrong (with 2FA on, not which of the two, as log-in).
 
 The faucet is a sandbox service, which production code does not import: the app hands a
@@ -263,10 +264,11 @@ class Console:
         self, request: Request, session: us.Session, form: dict[str, Any], why: str = ""
     ) -> NotConfirmed | None:
         """Check the form's ``password`` and ``totp`` (the step-up: the user proving it is them
-        before money leaves or the power to move it is handed out: ``Users.confirm``); ``None``
-        when they are right, else why not, in words (``refusal``; ``why`` says why the form
-        asks). A form without the password (or without the code, 2FA on) is refused before
-        anything is checked: it guesses nothing, so it spends no attempt."""
+        before money leaves or the power to move it, or to act as their OAuth app, is handed
+        out: ``Users.confirm``); ``None`` when they are right, else why not, in words
+        (``refusal``; ``why`` says why the form asks). A form without the password (or without
+        the code, 2FA on) is refused before anything is checked: it guesses nothing, so it
+        spends no attempt."""
         totp = session.user.totp_enabled
         password, code = field(form, "password", 1024), field(form, "totp", 16)
         lacking = missing(totp, password, code)
