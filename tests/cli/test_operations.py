@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 import typer
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from typer.testing import CliRunner
 
 from bourse.cli import app
@@ -33,7 +33,9 @@ from bourse.operations.dburl import safe_url
 from bourse.operations.home import read_token
 from bourse.operations.runtime import running_server
 from bourse.store.audit_tables import operator_audit
+from bourse.store.broker_tables import rebate_settlements, rebates
 from bourse.store.db import make_engine
+from bourse.store.referral_tables import referral_kickbacks
 from tests.support.pg_pool import PgPool
 from tests.support.served import COMMAND_S, Served
 
@@ -699,6 +701,68 @@ def test_demo_credentials_of_the_demo_live_and_stopped(tmp_path: Path) -> None:
     assert {"user", "api_broker", "independent_broker"} <= set(live["accounts"])
     assert live["accounts"]["user"]["api_key"] in banner
     assert live["accounts"]["user"]["api_key"] in side.bourse("demo-credentials")
+
+
+#: more than the fee revenue of any test exchange: the engine refuses to pay it
+UNPAYABLE = 10**15
+
+
+def test_a_failed_payout_exits_1_in_one_line_live_and_stopped(exchange: Exchange) -> None:
+    """A payout the engine refuses (fee revenue cannot cover it, made so by rows written
+    straight into the store) is a refusal: exit 1, not click's 2 for a bad command line, and
+    one line on stderr saying why, after the run's summary on stdout; live and stopped."""
+    for side in (exchange.live, exchange.stopped):
+        master = json.loads(
+            side.cli("accounts", "open", "--kind", "BROKER_MASTER", "--name", "unpaid", "--json")
+        )["account"]
+        broker = json.loads(side.cli("brokers", "apply", str(master), "--json"))["brokerId"]
+        side.cli("brokers", "approve", str(broker))
+        engine = make_engine(side.url)
+        try:
+            with engine.begin() as conn:
+                conn.execute(
+                    insert(rebates).values(
+                        trade_id=-master, side=0, order_id=0, account_id=master,
+                        broker_id=broker, symbol="BTCUSDT", asset="USDT", fee=UNPAYABLE,
+                        rebate=UNPAYABLE, rate_ppm=1_000_000, maker=False, trade_time=0,
+                        status="pending", created=0,
+                    )
+                )  # fmt: skip
+                conn.execute(
+                    insert(referral_kickbacks).values(
+                        trade_id=-master, side=0, kind="inviter", earner_account=master,
+                        invitee_account=master, symbol="BTCUSDT", asset="USDT", fee=UNPAYABLE,
+                        amount=UNPAYABLE, rate_ppm=1_000_000, usdt=UNPAYABLE, trade_time=0,
+                        payout_key=f"unpayable-{master}", status="pending", created=0,
+                    )
+                )  # fmt: skip
+            settled = side.bourse("brokers", "settle", "--broker", str(broker), code=1)
+            assert settled == (
+                "error: 1 payout failed: fee revenue cannot cover USDT rebates "
+                "(`bourse brokers settle --retry-failed` tries again)\n"
+            ), (side.home, settled)
+            # the failed group stays failed: the next run has nothing to pay, and says so
+            again = json.loads(side.bourse("brokers", "settle", "--broker", str(broker), "--json"))
+            assert again["failed"] == [] and again["paid"] == []
+            retried = side.bourse(
+                "brokers", "settle", "--broker", str(broker), "--retry-failed", "--json", code=1
+            )
+            assert retried.startswith("error: 1 payout failed: "), retried
+            accrued = side.bourse("referrals", "accrue", code=1)
+            assert accrued == (
+                "error: 1 payout failed: fee revenue cannot cover USDT rebates "
+                "(the next run tries again)\n"
+            ), (side.home, accrued)
+        finally:
+            with engine.begin() as conn:  # the other tests of the module run `accrue`s of their own
+                conn.execute(delete(rebates).where(rebates.c.broker_id == broker))
+                conn.execute(
+                    delete(rebate_settlements).where(rebate_settlements.c.broker_id == broker)
+                )
+                conn.execute(
+                    delete(referral_kickbacks).where(referral_kickbacks.c.earner_account == master)
+                )
+            engine.dispose()
 
 
 def test_failed_credentials_are_throttled(exchange: Exchange) -> None:

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from bourse.cli.broker_oauth import oauth_app
-from bourse.cli.common import DbOption, JsonOption, fail, out, print_json, table
+from bourse.cli.common import DbOption, JsonOption, fail, out, print_json, table, unpaid
 from bourse.cli.runner import run
 
 brokers_app = typer.Typer(
@@ -272,7 +272,9 @@ def settle_cmd(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Accrue, then pay pending rebates (each payout once, however often this runs)."""
+    """Accrue, then pay pending rebates (each payout once, however often this runs).
+
+    Exits 1 when a payout failed (the engine refused it) or is in flight (not confirmed)."""
     rep = run(db, "brokers.settle", {"broker": broker, "retry_failed": retry_failed}, quiet=as_json)
     text = (
         f"paid {len(rep['paid'])} payout(s), recovered {len(rep['recovered'])}, "
@@ -280,5 +282,6 @@ def settle_cmd(
         f"in flight {len(rep['inFlight'])}"
     )
     out(as_json, rep, text)
-    if rep["failed"] or rep["inFlight"]:
-        raise typer.Exit(2)
+    again = "`bourse brokers settle --retry-failed` tries again"
+    if (refused := unpaid(rep["failed"], len(rep["inFlight"]), again)) is not None:
+        raise refused

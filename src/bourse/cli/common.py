@@ -254,6 +254,25 @@ def out(as_json: bool, data: Any, text: str) -> None:
         console.print(text)
 
 
+def unpaid(failed: Sequence[dict[str, str]], in_flight: int, again: str) -> typer.Exit | None:
+    """The one-line error (exit 1, a refusal) of a payout run that left payouts unpaid: the
+    engine refused ``failed`` (``{"key", "error"}``; ``again`` says what pays them), and did
+    not confirm ``in_flight`` (the next run finishes those); None when everything was paid."""
+    parts = []
+    if failed:
+        why = "; ".join(dict.fromkeys(f["error"] for f in failed))
+        parts.append(f"{_payouts(len(failed))} failed: {why} ({again})")
+    if in_flight:
+        parts.append(
+            f"{_payouts(in_flight)} not confirmed by the engine (the next run finishes them)"
+        )
+    return fail("; ".join(parts)) if parts else None
+
+
+def _payouts(n: int) -> str:
+    return f"{n} payout" if n == 1 else f"{n} payouts"
+
+
 #: the most a folding column asks for its longest word (a request id folds in 2 lines, not 32)
 _FOLD_CAP = 16
 

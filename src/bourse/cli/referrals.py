@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from bourse.cli.common import DbOption, JsonOption, out
+from bourse.cli.common import DbOption, JsonOption, out, unpaid
 from bourse.cli.runner import run
 
 referrals_app = typer.Typer(
@@ -45,12 +45,14 @@ def invite_cmd(
 
 @referrals_app.command("accrue")
 def accrue_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
-    """Accrue kickbacks on trades not yet seen and pay them (idempotent)."""
+    """Accrue kickbacks on trades not yet seen and pay them (idempotent).
+
+    Exits 1 when a payout failed (the engine refused it; the next run tries again)."""
     res = run(db, "referrals.accrue", quiet=as_json)
     text = (
         f"accrued {res['kickbacks']} kickback(s) from {res['trades']} trade(s); "
         f"paid {res['paid']} payout(s), failed {len(res['failed'])}; cursor {res['cursor']}"
     )
     out(as_json, res, text)
-    if res["failed"]:
-        raise typer.Exit(2)
+    if (refused := unpaid(res["failed"], 0, "the next run tries again")) is not None:
+        raise refused
