@@ -109,11 +109,23 @@ def _commands(group: typer.Typer) -> Iterator[CommandInfo]:
             yield from _commands(sub.typer_instance)
 
 
+def _groups(group: typer.Typer) -> Iterator[typer.Typer]:
+    """``group`` and every group under it."""
+    yield group
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            yield from _groups(sub.typer_instance)
+
+
 def _finish(group: typer.Typer) -> None:
     """Each command's summary in ``--help`` lists is its docstring's first paragraph on one
     line (typer's rich mode keeps the docstring's line breaks, which broke each summary
     mid-sentence over two or three lines of the list); each command reads ``-5`` where an
-    argument goes as a value (``common.Command``)."""
+    argument goes as a value (``common.Command``); every help, a group's too, shows whole
+    parameter names (``common.ParamsTable``)."""
+    for each in _groups(group):
+        if not isinstance(each.info.cls, type):  # typer's default (a placeholder)
+            each.info.cls = common.Group
     for info in _commands(group):
         doc = info.help or (info.callback.__doc__ if info.callback else None)
         if info.short_help is None and doc:

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.segment import Segments
 from rich.table import Table
+from rich.text import Text
 
 from bourse.config import Config, RateLimits
 from bourse.operations.dburl import parse, safe_url
@@ -168,10 +169,22 @@ def negatives_as_values(params: Sequence[Any], args: list[str]) -> list[str]:
 class Command(typer.core.TyperCommand):
     """A ``bourse`` command: a negative number where an argument goes is that argument
     (``bourse deposit 100 USDT -5`` gets the refusal any bad amount gets, not a usage error
-    about an option ``-5``)."""
+    about an option ``-5``); its help shows whole parameter names (``ParamsTable``)."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return super().parse_args(ctx, negatives_as_values(self.get_params(ctx), args))
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _whole_names_in_help()
+        super().format_help(ctx, formatter)
+
+
+class Group(typer.core.TyperGroup):
+    """A ``bourse`` group: its help shows whole parameter names (``ParamsTable``)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _whole_names_in_help()
+        super().format_help(ctx, formatter)
 
 
 def first_line(exc: BaseException) -> str:
@@ -322,3 +335,46 @@ def _display_type(self: Any, ctx: Any) -> str | None:
 
 typer.core.TyperOption.display_type_rich = _display_type  # type: ignore[method-assign]
 typer.core.TyperArgument.display_type_rich = _display_type  # type: ignore[method-assign]
+
+
+# --- help: whole parameter names at any width -------------------------------------------------
+#: the widest a parameter's names and type share a line in its help (click's column: 30)
+_NAMES_WIDTH = 30
+
+
+class ParamsTable(Table):
+    """The table of a help panel's parameters, in place of typer's: whole names at 80 columns.
+
+    typer (``typer.rich_utils``) fills the table row by row, one per parameter: [required
+    mark], long names, short names, negative long and short names (``--no-metrics``), type,
+    help, and leaves its columns to rich, which shrinks all of them alike when the rows are
+    wider than the terminal: at 80 columns ``bourse serve --help`` read ``--trust-forwarde…``.
+    Here a parameter's names and type share one column that never shrinks (the type on a line
+    of its own below names longer than ``_NAMES_WIDTH``), and the help takes the rest. Any
+    other row (a panel of commands) is typer's own."""
+
+    def add_row(self, *cells: Any, **kwargs: Any) -> None:
+        mark, parts = cells[:-6], cells[-6:]
+        if len(cells) not in (6, 7) or not all(isinstance(t, Text) for t in parts[:5]):
+            super().add_row(*cells, **kwargs)
+            return
+        long, short, negative, negative_short, kind, text = parts
+        names = Text(", ").join(t for t in (long, short) if t.plain)
+        negatives = Text(", ").join(t for t in (negative, negative_short) if t.plain)
+        if negatives.plain:
+            names.append(" / ").append_text(negatives)
+        if kind.plain:
+            fits = names.cell_len + 1 + kind.cell_len <= _NAMES_WIDTH
+            names.append(" " if fits else "\n  ").append_text(kind)
+        super().add_row(*mark, names, text, **kwargs)
+        self.columns[-2].no_wrap = True  # the names, whole
+        self.columns[-1].ratio = 1  # the help, in what the names leave
+
+
+def _whole_names_in_help() -> None:
+    """Have typer's rich help build its parameter panels with ``ParamsTable``. Done when a
+    help is shown, not at import: ``typer.rich_utils`` costs every command a tenth of a
+    second to import, and only a help needs it."""
+    import typer.rich_utils
+
+    typer.rich_utils.Table = ParamsTable  # type: ignore[misc]
