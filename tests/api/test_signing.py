@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -196,3 +197,36 @@ def test_an_accepted_request_means_what_was_signed(case: tuple[str, str, int]) -
     if body and "=" in "".join(v for _, v in _params(signed)):
         return  # the documented exception, checked by test_query_and_body_split_only_between_pairs
     assert got == _params(signed)
+
+
+def test_query_and_form_body_are_stripped_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``verify_request`` takes the signature out of the query and of the form body once each,
+    whichever rule decides (MEXC's raw rule, a re-encoding, a refusal after trying them all),
+    and not at all when the caller stripped them already (``bourse.api.mexc.auth``)."""
+    from bourse.api.mexc import signing
+
+    seen: list[bytes] = []
+    strip = signing.strip_signature
+
+    def counted(raw: bytes) -> tuple[bytes, list[bytes]]:
+        seen.append(raw)
+        return strip(raw)
+
+    monkeypatch.setattr(signing, "strip_signature", counted)
+    cut = VICTIM.index("price=")
+    for signed, query, body, verifies in [
+        (VICTIM, VICTIM[:cut], VICTIM[cut:], True),  # the raw rule
+        ("ids=a,b/c&timestamp=1", "ids=a%2Cb%2Fc", "timestamp=1", True),  # a re-encoding
+        (VICTIM, VICTIM[:cut], VICTIM[cut:].replace("20050", "20051"), False),  # every rule
+        (VICTIM, VICTIM, "", True),  # a query alone
+    ]:
+        sig = sign(SECRET, signed).encode()
+        wire = query.encode() + b"&signature=" + sig
+        form = body.encode()
+        seen.clear()
+        assert signing.verify_request(SECRET, wire, form, bool(form), sig) is verifies
+        assert seen == ([wire, form] if form else [wire]), (signed, seen)
+        stripped = signing.strip_request(wire, form, bool(form))
+        seen.clear()
+        assert signing.verify_request(SECRET, wire, form, bool(form), sig, stripped) is verifies
+        assert seen == []

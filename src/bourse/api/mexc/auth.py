@@ -25,7 +25,7 @@ from __future__ import annotations
 from bourse.api.mexc import errors as e
 from bourse.api.mexc.errors import ApiError
 from bourse.api.mexc.params import parse_int, query_params
-from bourse.api.mexc.signing import signed_payload, verify_query, verify_request
+from bourse.api.mexc.signing import strip_request, verify_query, verify_request
 from bourse.services.apikeys import ApiKey, ApiKeys
 
 DEFAULT_RECV_WINDOW = 5000
@@ -77,12 +77,13 @@ def authenticate(
     if not key.ip_allowed(ip):
         raise ApiError(e.IP_NOT_WHITELISTED, f"IP [{ip}] not in the whitelist", 401)
 
-    raw, sigs = signed_payload(query, body, body_is_form)
+    stripped = strip_request(query, body, body_is_form)
+    sigs = stripped[2]
     if len(sigs) != 1 or not sigs[0]:
         raise e.missing("signature", e.MANDATORY_PARAM)
     ts, recv_window = _time_window(params)  # refusals only: what counts is read once verified
     body_signed = True
-    if not verify_request(key.secret, query, body, body_is_form, sigs[0], raw):
+    if not verify_request(key.secret, query, body, body_is_form, sigs[0], stripped):
         body_signed = False
         json_body = bool(body) and not body_is_form
         if not (body_may_be_unsigned and json_body and verify_query(key.secret, query, sigs[0])):

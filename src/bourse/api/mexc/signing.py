@@ -84,20 +84,31 @@ def strip_signature(raw: bytes) -> tuple[bytes, list[bytes]]:
     return b"&".join(kept), found
 
 
-def signed_payload(query: bytes, body: bytes, body_is_form: bool) -> tuple[bytes, list[bytes]]:
-    """The bytes MEXC's rule signs, and every signature value found (query first)."""
+#: a request's query and body without their ``signature=`` pairs (a JSON body as sent), and
+#: the signature values found, query first (``strip_request``)
+Stripped = tuple[bytes, bytes, list[bytes]]
+
+
+def strip_request(query: bytes, body: bytes, body_is_form: bool) -> Stripped:
+    """``query`` and ``body`` without their signatures, each stripped once: what MEXC's rule
+    signs is their concatenation, and ``verify_request`` reads the parameters from them."""
     q, sigs = strip_signature(query)
     if body_is_form and body:
         body, more = strip_signature(body)
         sigs += more
-    return q + body, sigs
+    return q, body, sigs
 
 
-def _whole_pairs_split(query: bytes, body: bytes) -> bool:
-    """Whether query + form body meet between two whole pairs: the query's last pair and the
-    body's first both hold ``=`` after a name (or one side is empty)."""
-    q = strip_signature(query)[0]
-    b = strip_signature(body)[0]
+def signed_payload(query: bytes, body: bytes, body_is_form: bool) -> tuple[bytes, list[bytes]]:
+    """The bytes MEXC's rule signs, and every signature value found (query first)."""
+    q, b, sigs = strip_request(query, body, body_is_form)
+    return q + b, sigs
+
+
+def _whole_pairs_split(q: bytes, b: bytes) -> bool:
+    """Whether a query and form body (without their signatures) meet between two whole pairs:
+    the query's last pair and the body's first both hold ``=`` after a name (or one side is
+    empty)."""
     if not q or not b:
         return True
     last = q[q.rfind(b"&") + 1 :]
@@ -106,11 +117,11 @@ def _whole_pairs_split(query: bytes, body: bytes) -> bool:
     return last.find(b"=") > 0 and first.find(b"=") > 0
 
 
-def _pairs(query: bytes, body: bytes, body_is_form: bool) -> Pairs | None:
-    """The decoded parameters of query and form body, in order (None: not UTF-8)."""
-    form = strip_signature(body)[0] if body_is_form else b""
+def _pairs(q: bytes, form: bytes) -> Pairs | None:
+    """The decoded parameters of a query and form body without their signatures, in order
+    (None: not UTF-8)."""
     try:
-        pairs = parse_qsl(strip_signature(query)[0].decode(), keep_blank_values=True)
+        pairs = parse_qsl(q.decode(), keep_blank_values=True)
         return pairs + parse_qsl(form.decode(), keep_blank_values=True)
     except (UnicodeDecodeError, ValueError):
         return None
@@ -143,19 +154,19 @@ def verify_request(
     body: bytes,
     body_is_form: bool,
     signature: bytes,
-    raw: bytes | None = None,
+    stripped: Stripped | None = None,
 ) -> bool:
     """Whether ``signature`` signs this request, body included, under MEXC's rule or one of
     the equivalent encodings. The raw rule is tried first, so a request signed as MEXC says
-    costs one HMAC; which candidate matched says nothing about the secret. ``raw``: the
-    request's ``signed_payload`` when the caller has it already."""
-    if raw is None:
-        raw, _ = signed_payload(query, body, body_is_form)
-    if (not body_is_form or _whole_pairs_split(query, body)) and verify(secret, raw, signature):
+    costs one HMAC; which candidate matched says nothing about the secret. ``stripped``: the
+    request's ``strip_request`` when the caller has it already (query and body are then
+    stripped once, whichever rule decides)."""
+    q, b, _ = strip_request(query, body, body_is_form) if stripped is None else stripped
+    if (not body_is_form or _whole_pairs_split(q, b)) and verify(secret, q + b, signature):
         return True
     if body and not body_is_form:  # a JSON body: the raw rule only
         return False
-    pairs = _pairs(query, body, body_is_form)
+    pairs = _pairs(q, b)  # b: the form body, or b"" (no body)
     if pairs is None:
         return False
     for payload, means in alternatives(pairs):
