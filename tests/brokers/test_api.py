@@ -109,6 +109,40 @@ def test_key_management_bind_and_pairs(env: Env) -> None:
     err(mgmt.post("/api/v3/user/apiKey", permissions="SPOT_NOPE", note="n"), 730702)
 
 
+def test_a_key_sent_an_empty_pair_list_is_refused_not_narrowed(env: Env) -> None:
+    """``symbols`` left out: the new key takes the signing key's pairs. Sent naming no pair
+    (``symbols=``, ``symbols=,``): a malformed parameter (33333, HTTP 400) and no key, not the
+    signer's pairs taken without a word (nor, from an unlimited signer, every pair)."""
+    acc, _ = _user(env)
+    limited = env.signer(
+        acc,
+        ["SPOT_ACCOUNT_READ", "SPOT_ACCOUNT_WRITE", "SPOT_DEAL_READ"],
+        ip_whitelist=["127.0.0.1"],
+        symbols=["BTCUSDT", "ETHUSDT"],
+    )
+    unlimited = env.signer(acc, ALL, ip_whitelist=["127.0.0.1"])
+    before = len(ok(limited.get("/api/v3/user/apiKey"))["apiKeys"])
+    for signer in (limited, unlimited):
+        for empty in ("", ",", " , "):
+            body = err(
+                signer.post(
+                    "/api/v3/user/apiKey", permissions="SPOT_DEAL_READ", note="n", symbols=empty
+                ),
+                33333,
+                400,
+            )
+            assert "symbols" in body["msg"], body
+    assert len(ok(limited.get("/api/v3/user/apiKey"))["apiKeys"]) == before
+    inherited = ok(limited.post("/api/v3/user/apiKey", permissions="SPOT_DEAL_READ", note="n"))
+    assert inherited["symbols"] == "BTCUSDT,ETHUSDT"
+    named = ok(
+        limited.post(
+            "/api/v3/user/apiKey", permissions="SPOT_DEAL_READ", note="n", symbols="ethusdt"
+        )
+    )
+    assert named["symbols"] == "ETHUSDT"
+
+
 def test_expired_key_refused_then_renewed_stays_bound(env: Env) -> None:
     bid, bsig = _broker(env, "Acme")
     acc = env.open_account(USDT="100")

@@ -6,7 +6,7 @@ labelled ``application/json``), or split between both. A name in both places wit
 value is one parameter; with different values the request is refused, so a body parameter can
 never override a signed query parameter. A name repeated within one place is refused.
 Empty values count as not sent, except where a spec says the empty string means something
-(``stpMode=""``: no self-trade prevention).
+(``stpMode=""``: no self-trade prevention; ``symbols=`` of a new API key: a refusal).
 
 Each endpoint declares its parameters as ``P`` specs; the same specs drive validation here and
 the OpenAPI document (``openapi.py``). Undeclared parameters are ignored, as MEXC ignores them
@@ -62,7 +62,8 @@ class P:
     #: an integer above ``maximum`` becomes ``maximum`` instead of an error (always so for
     #: ``limit``, as MEXC clamps page sizes)
     clamp: bool = False
-    #: ``""`` is a value of its own, not "not sent" (an enum listing ``""``)
+    #: ``""`` is a value of its own, not "not sent" (an enum listing ``""``; a list whose
+    #: handler refuses it empty)
     empty_ok: bool = False
 
 

@@ -31,7 +31,9 @@ def _csv(text: str | None) -> list[str]:
 
 async def create_key(ctx: Ctx) -> Any:
     """A new key no wider than the signing key (``domain.keyscope``): left out, its IPs and
-    pairs are the signer's, and its expiry ends by the signer's."""
+    pairs are the signer's, and its expiry ends by the signer's. ``symbols`` sent naming no
+    pair (``symbols=``) is refused (33333) rather than read as left out: the caller asked for
+    something (every pair, likely) that a silent narrowing to the signer's pairs would not be."""
     p = ctx.params
     assert ctx.key is not None
     try:
@@ -48,6 +50,8 @@ async def create_key(ctx: Ctx) -> Any:
     except DomainError as exc:
         raise ApiError(730704, exc.message) from None
     symbols = [x.upper() for x in _csv(p.get("symbols"))]
+    if "symbols" in p and not symbols:  # sent, naming no pair: not "left out"
+        raise invalid("symbols", "names no pair (leave it out for the signing key's pairs)")
     if len(symbols) > MAX_SYMBOLS_PER_KEY:
         raise invalid("symbols", f"at most {MAX_SYMBOLS_PER_KEY} symbols")
     for sym in symbols:
@@ -185,7 +189,13 @@ ENDPOINTS: list[Endpoint] = [
             P("permissions", "str", True),
             P("note", "str", True),
             P("ip", "str"),
-            P("symbols", "str", description="comma-separated pairs the key may trade (max 30)"),
+            P(
+                "symbols",
+                "str",
+                description="comma-separated pairs the key may trade (max 30); left out: the "
+                "signing key's",
+                empty_ok=True,  # sent empty: refused, not read as left out
+            ),
             P("expireTime", "int", minimum=0),
         ),
         True,
