@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from tests.support.mexc import err, ok
 from tests.support.platforms import MAKER_PPM, TAKER_PPM, IEnv
 
@@ -350,3 +352,28 @@ def test_deposits_withdraw_password_and_futures(ienv: IEnv) -> None:
     assert [(r["toAccount"], r["toAccountType"], r["amount"]) for r in rows] == [
         ("wallet001", "FUTURES", "5")
     ]
+
+
+def test_ip_whitelists_read_alike_for_user_and_sub_account_keys(ienv: IEnv) -> None:
+    """One reading of ``ip`` (``apikeys.ip_whitelist_of``) for a user's own keys and a
+    sub-account's: repeats count once, too many is 730703, a bad entry 730704."""
+    _, master, _ = ienv.broker()
+    s = ienv.signer(master, ["SPOT_ACCOUNT_READ", "SPOT_ACCOUNT_WRITE", "SPOT_DEAL_READ"])
+    ok(s.post(f"{SUBP}/virtualSubAccount", subAccount="iplist001", note="n"))
+    ten = [f"10.0.0.{i}" for i in range(1, 11)]
+    cases = [
+        ("/api/v3/user/apiKey", {}, ten, "10.0.0.11"),
+        # a broker's sub-account key takes at most 4
+        (f"{SUBP}/apiKey", {"subAccount": "iplist001"}, ten[:4], "10.0.0.5"),
+    ]
+    for path, extra, most, one_more in cases:
+
+        def create(
+            ips: list[str], path: str = path, extra: dict[str, str] = extra
+        ) -> httpx.Response:
+            return s.post(path, note="k", permissions="SPOT_DEAL_READ", ip=",".join(ips), **extra)
+
+        made = ok(create([*most, most[0]]))  # a repeat is not one more
+        assert made["ip"] == ",".join(most), path
+        err(create([*most, one_more]), 730703)
+        err(create(["10.0.0.300"]), 730704)

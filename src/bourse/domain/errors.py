@@ -190,6 +190,14 @@ class ApiKeyLimit(InvalidParameter):
     """The account has as many API keys as it may (MEXC answers it as a bad parameter)."""
 
 
+class KeyTooManyIps(InvalidParameter):
+    """An API key's IP whitelist has more entries than such a key may have."""
+
+
+class KeyBadIp(InvalidParameter):
+    """An entry of an API key's IP whitelist is not an IP address or network."""
+
+
 class TransferNotFound(DomainError):
     """The transfer does not exist."""
 

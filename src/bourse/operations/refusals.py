@@ -43,8 +43,6 @@ STATUS: dict[type[d.DomainError], int] = {
     sa.KeyNoteEmpty: INVALID,
     sa.KeyPermissionEmpty: INVALID,
     sa.KeyPermissionUnknown: INVALID,
-    sa.KeyTooManyIps: INVALID,
-    sa.KeyBadIp: INVALID,
     sa.KeyAccessKeyEmpty: INVALID,
     sa.WrongFundPassword: INVALID,
     sa.MarginNotSupported: INVALID,

@@ -26,14 +26,14 @@ import ipaddress
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.fernet import InvalidToken, MultiFernet
 from sqlalchemy import Engine
 
-from bourse.domain.errors import ApiKeyLimit, InvalidParameter
+from bourse.domain.errors import ApiKeyLimit, InvalidParameter, KeyBadIp, KeyTooManyIps
 from bourse.engine.clock import now_ms as wall_ms
 from bourse.services.serverkey import (
     KEY_FILE_NAME,
@@ -94,17 +94,19 @@ def normalize_permission(name: str) -> str:
     return n
 
 
-def ip_whitelist_of(entries: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """The IP whitelist ``entries`` make (blanks and repeats dropped), or ``InvalidParameter``
-    for one that is not an address or network, or for more than ``MAX_IPS_PER_KEY``."""
+def ip_whitelist_of(entries: Iterable[str], *, limit: int = MAX_IPS_PER_KEY) -> tuple[str, ...]:
+    """The IP whitelist ``entries`` make (blanks and repeats dropped): ``KeyTooManyIps`` for
+    more than ``limit`` (a broker's sub-account key takes fewer than ``MAX_IPS_PER_KEY``),
+    ``KeyBadIp`` for one that is not an address or network (MEXC's 730703 and 730704, for a
+    user's keys and a sub-account's alike)."""
     ips = tuple(dict.fromkeys(p.strip() for p in entries if p.strip()))
-    if len(ips) > MAX_IPS_PER_KEY:
-        raise InvalidParameter(f"at most {MAX_IPS_PER_KEY} IPs can be bound to a key")
+    if len(ips) > limit:
+        raise KeyTooManyIps(f"at most {limit} IPs can be bound to a key")
     for ip in ips:
         try:
             ipaddress.ip_network(ip, strict=False)
         except ValueError:
-            raise InvalidParameter(f"invalid IP address {ip!r}") from None
+            raise KeyBadIp(f"invalid IP address {ip[:64]!r}") from None
     return ips
 
 

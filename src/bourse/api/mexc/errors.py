@@ -68,6 +68,8 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     d.DomainError: (PARAM_ERROR, 400),
     d.InvalidParameter: (PARAM_ERROR, 400),
     d.ApiKeyLimit: (PARAM_ERROR, 400),  # the operator API answers it 409 (operations.refusals)
+    d.KeyTooManyIps: (730703, 400),  # MEXC's key-creation codes (sub-account and user keys)
+    d.KeyBadIp: (730704, 400),
     d.MissingParameter: (PARAM_NULL, 400),
     d.PrecisionError: (10096, 400),  # amount decimal places is too long
     d.AmountOutOfRange: (10097, 400),  # amount is error
@@ -123,8 +125,6 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     sa.KeyNoteEmpty: (730700, 400),
     sa.KeyPermissionEmpty: (730701, 400),
     sa.KeyPermissionUnknown: (730702, 400),
-    sa.KeyTooManyIps: (730703, 400),
-    sa.KeyBadIp: (730704, 400),
     sa.KeyLimitReached: (730705, 400),
     sa.KeyNotFound: (730706, 400),
     sa.KeyAccessKeyEmpty: (730707, 400),

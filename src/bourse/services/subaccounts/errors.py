@@ -61,14 +61,6 @@ class KeyPermissionUnknown(SubAccountError):
     """permission does not exist"""
 
 
-class KeyTooManyIps(SubAccountError):
-    """too many IPs"""
-
-
-class KeyBadIp(SubAccountError):
-    """IP format error"""
-
-
 class KeyLimitReached(SubAccountError):
     """at most 30 API keys per account"""
 

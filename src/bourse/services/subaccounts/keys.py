@@ -4,24 +4,21 @@ limits (4 IPs per broker sub-account key), and never more permissions than the c
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from bourse.domain.errors import DomainError, InvalidParameter
 from bourse.engine.clock import Clock, now_ms
-from bourse.services.apikeys import NO_IP_TTL_MS, ApiKeys, normalize_permission
+from bourse.services.apikeys import NO_IP_TTL_MS, ApiKeys, ip_whitelist_of, normalize_permission
 from bourse.services.brokers.bindings import Bindings
 from bourse.services.subaccounts.directory import SubAccountDirectory
 from bourse.services.subaccounts.errors import (
     KeyAccessKeyEmpty,
-    KeyBadIp,
     KeyLimitReached,
     KeyNoteEmpty,
     KeyNotFound,
     KeyPermissionEmpty,
     KeyPermissionNotHeld,
     KeyPermissionUnknown,
-    KeyTooManyIps,
 )
 from bourse.services.subaccounts.rules import SubAccount, Tenant
 
@@ -68,14 +65,7 @@ class SubAccountKeys:
         perms = sorted(set(perms))
         if creator_permissions is not None and not set(perms) <= set(creator_permissions):
             raise KeyPermissionNotHeld()
-        ips = list(dict.fromkeys(x.strip() for x in (ip or "").split(",") if x.strip()))
-        if len(ips) > tenant.max_key_ips:
-            raise KeyTooManyIps(f"at most {tenant.max_key_ips} IPs per sub-account key")
-        for x in ips:
-            try:
-                ipaddress.ip_network(x, strict=False)
-            except ValueError:
-                raise KeyBadIp(f"invalid IP address {x[:64]!r}") from None
+        ips = ip_whitelist_of((ip or "").split(","), limit=tenant.max_key_ips)
         now = self.clock()
         expires = None if ips else now + (ttl_ms or NO_IP_TTL_MS)
         try:
