@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from bourse.sandbox.demo import FULL_SPOT_PERMISSIONS
 from tests.support.mexc import err, ok
 from tests.support.platforms import MAKER_PPM, TAKER_PPM, IEnv
 
@@ -63,7 +64,9 @@ def test_not_a_broker_and_not_independent(ienv: IEnv) -> None:
 
 
 def test_keys(ienv: IEnv) -> None:
-    _, _, s = ienv.broker()
+    _, master, _ = ienv.broker()
+    # a master key whose whitelist holds both addresses below (keys no wider than the signer)
+    s = ienv.signer(master, list(FULL_SPOT_PERMISSIONS), ip_whitelist=["127.0.0.0/8", "10.0.0.0/8"])
     ok(s.post(f"{SUBP}/virtualSubAccount", subAccount="keys00001", note="n"))
     err(s.post(f"{SUBP}/apiKey", subAccount="keys00001", permissions="SPOT_DEAL_READ"), 730700)
     err(s.post(f"{SUBP}/apiKey", subAccount="keys00001", note="k"), 730701)

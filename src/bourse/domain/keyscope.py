@@ -1,4 +1,5 @@
-"""What one API key may do to another key of its account: the no-wider-than rule (pure).
+"""What one API key may do to another key of its account, or of its sub-accounts (a master's
+key managing their keys): the no-wider-than rule (pure).
 
 A key's *scope* is what a request signed with it can reach: its permissions, its pairs (none:
 every pair), its IP whitelist (none: any address), its lifetime (``expires``; ``None``: never)

@@ -95,7 +95,6 @@ STATUS: dict[type[d.DomainError], int] = {
     sa.SubAccountFrozen: CONFLICT,
     sa.SubAccountQuotaExceeded: CONFLICT,
     sa.KeyLimitReached: CONFLICT,
-    sa.KeyPermissionNotHeld: CONFLICT,
     # a bug, never the operator's doing
     d.LedgerImbalance: 500,
 }

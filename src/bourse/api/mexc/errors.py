@@ -128,7 +128,6 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     sa.KeyLimitReached: (730705, 400),
     sa.KeyNotFound: (730706, 400),
     sa.KeyAccessKeyEmpty: (730707, 400),
-    sa.KeyPermissionNotHeld: (700007, 401),
     sa.WrongFundPassword: (730002, 400),  # invalid param
     sa.MarkupOutOfRange: (33333, 400),
     sa.MarginNotSupported: (730003, 400),  # unsupported operation: a spot-only venue

@@ -97,10 +97,11 @@ def new_key_limits(
     expires: int | None | object = _UNSET,
     ttl_ms: int = NO_IP_TTL_MS,
 ) -> NewKeyLimits:
-    """The IP whitelist, pairs and expiry of the key ``actor`` creates: those asked for, else
-    the actor's own; the expiry asked for, else MEXC's default (90 days without IPs, never
-    with) ended by the actor's own expiry. Raises ``KeyOutOfScope`` for a key wider than the
-    actor, ``InvalidParameter`` for an expiry in the past or too far for a key without IPs."""
+    """The IP whitelist, pairs and expiry of the key ``actor`` (a key of ``account_id``)
+    creates, for its own account or a sub-account's: those asked for, else the actor's own;
+    the expiry asked for, else MEXC's default (90 days without IPs, never with) ended by the
+    actor's own expiry. Raises ``KeyOutOfScope`` for a key wider than the actor,
+    ``InvalidParameter`` for an expiry in the past or too far for a key without IPs."""
     a = _actor(keys.repository.get_bound(actor), account_id, now_ms)
     new_ips = tuple(ips) or a.ips
     new_symbols = tuple(symbols) or a.symbols
@@ -169,14 +170,25 @@ def renew_key(
     return Renewal(api_key, new_exp, secret)
 
 
-def delete_key(keys: ApiKeys, api_key: str, account_id: int, now_ms: int, *, actor: str) -> None:
-    """Revoke ``api_key`` of ``account_id`` for the signing key ``actor`` (the rule of
-    ``domain.keyscope``; a key may always delete itself). Close its binding after this."""
+def delete_key(
+    keys: ApiKeys,
+    api_key: str,
+    account_id: int,
+    now_ms: int,
+    *,
+    actor: str,
+    actor_account: int | None = None,
+) -> None:
+    """Revoke ``api_key`` of ``account_id`` for the signing key ``actor``, a key of
+    ``actor_account`` (left out: ``account_id``; a master's key deleting a sub-account's key:
+    the master). The rule of ``domain.keyscope``; a key may always delete itself. Close its
+    binding after this."""
+    signer_account = account_id if actor_account is None else actor_account
 
     def decide(row: Any | None, actor_row: Any | None) -> dict[str, Any]:
         target = _scope(_own(row, account_id))
         if actor != api_key:
-            check_manages(_actor(actor_row, account_id, now_ms), target)
+            check_manages(_actor(actor_row, signer_account, now_ms), target)
         return {"revoked": True}
 
     keys.repository.change(api_key, account_id, decide, actor=actor)

@@ -23,7 +23,8 @@ check that can be forgotten, it is how names resolve.
   to every sub-account of a tenant after the master's own rates change.
 * **API keys** (``SubAccounts.keys``, ``keys.py``): through ``ApiKeys`` with the user-key rules
   (permission names, 90-day expiry without IPs, 30 keys per account) plus MEXC's broker limit
-  of 4 IPs per key.
+  of 4 IPs per key; a master's key creates and deletes only keys no wider than itself
+  (``bourse.domain.keyscope``).
 * **Transfers** (``SubAccounts.transfers``, ``transfers.py``): master <-> sub and sub <-> sub
   through the engine's ``Transfer`` with the master as the idempotency namespace of
   ``clientTranId``; SPOT and FUTURES wallets (FUTURES of a sub-account only once futures are

@@ -73,10 +73,6 @@ class KeyAccessKeyEmpty(SubAccountError):
     """apiKey cannot be empty"""
 
 
-class KeyPermissionNotHeld(SubAccountError):
-    """A key cannot grant permissions its creator does not have."""
-
-
 class WrongFundPassword(SubAccountError):
     """fund password is wrong"""
 

@@ -1,15 +1,27 @@
 """A sub-account's API keys, made by its master: the user-key rules of ``ApiKeys``
 (permission names, 90-day expiry without IPs, 30 keys per account) plus MEXC's sub-account
-limits (4 IPs per broker sub-account key), and never more permissions than the creator has."""
+limits (4 IPs per broker sub-account key).
+
+A master's key signing the request (``actor``) creates and deletes only sub-account keys no
+wider than itself (``bourse.domain.keyscope``, through ``bourse.services.brokers.keys``, the
+rule of a user's own keys): permissions, pairs, IPs, lifetime; a key ever bound to a broker
+creates none and deletes only keys bound to that broker. A key it creates takes the actor's
+IPs and pairs when ``ip`` is left out (MEXC's sub-account API has no pairs parameter), and
+ends by the actor's expiry. The web console acts as the owner (``actor=None``) and is not held
+to it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bourse.domain.errors import DomainError, InvalidParameter
+from bourse.domain.brokers import NotKeyOwner
+from bourse.domain.errors import DomainError, InvalidParameter, KeyTooManyIps
 from bourse.engine.clock import Clock, now_ms
 from bourse.services.apikeys import NO_IP_TTL_MS, ApiKeys, ip_whitelist_of, normalize_permission
 from bourse.services.brokers.bindings import Bindings
+from bourse.services.brokers.keys import delete_key as delete_key_as
+from bourse.services.brokers.keys import new_key_limits
 from bourse.services.subaccounts.directory import SubAccountDirectory
 from bourse.services.subaccounts.errors import (
     KeyAccessKeyEmpty,
@@ -17,7 +29,6 @@ from bourse.services.subaccounts.errors import (
     KeyNoteEmpty,
     KeyNotFound,
     KeyPermissionEmpty,
-    KeyPermissionNotHeld,
     KeyPermissionUnknown,
 )
 from bourse.services.subaccounts.rules import SubAccount, Tenant
@@ -45,10 +56,13 @@ class SubAccountKeys:
         ip: str | None,
         note: str | None,
         *,
-        creator_permissions: frozenset[str] | None = None,
+        actor: str | None = None,
         ttl_ms: int | None = None,
     ) -> dict[str, Any]:
-        """A key for the sub-account; returns its public fields plus ``secretKey`` (once)."""
+        """A key for the sub-account; returns its public fields plus ``secretKey`` (once).
+
+        ``actor`` is the master's key signing the request (None: the owner); the new key is
+        no wider than it (``KeyOutOfScope`` otherwise), see the module docstring."""
         sub = self.directory.get(tenant, name)
         note = (note or "").strip()
         if not note:
@@ -63,17 +77,28 @@ class SubAccountKeys:
             except DomainError:
                 raise KeyPermissionUnknown(f"permission {n[:40]!r} does not exist") from None
         perms = sorted(set(perms))
-        if creator_permissions is not None and not set(perms) <= set(creator_permissions):
-            raise KeyPermissionNotHeld()
         ips = ip_whitelist_of((ip or "").split(","), limit=tenant.max_key_ips)
         now = self.clock()
-        expires = None if ips else now + (ttl_ms or NO_IP_TTL_MS)
+        ttl = ttl_ms or NO_IP_TTL_MS
+        symbols: tuple[str, ...] = ()
+        expires = None if ips else now + ttl
+        if actor is not None:
+            limits = new_key_limits(
+                self.apikeys, actor, tenant.master, perms, ips, (), now, ttl_ms=ttl
+            )
+            if len(limits.ips) > tenant.max_key_ips:  # the actor's, taken for ip left out
+                raise KeyTooManyIps(
+                    f"the signing key has {len(limits.ips)} IPs and a sub-account key at most "
+                    f"{tenant.max_key_ips}: name some of them in ip"
+                )
+            ips, symbols, expires = limits.ips, limits.symbols, limits.expires
         try:
             key, secret = self.apikeys.create_key(
                 sub.account_id,
                 perms,
                 label=note,
                 ip_whitelist=ips,
+                symbols=symbols,
                 expires=expires,
                 now_ms=now,
             )
@@ -86,6 +111,7 @@ class SubAccountKeys:
             "note": note,
             "permissions": ",".join(perms),
             "ip": ",".join(ips),
+            "symbols": ",".join(symbols),
             "apiKey": key,
             "secretKey": secret,
             "createTime": now,
@@ -96,13 +122,31 @@ class SubAccountKeys:
         sub = self.directory.get(tenant, name)
         return sub, self.apikeys.list_keys(sub.account_id)
 
-    def delete(self, tenant: Tenant, name: str, api_key: str | None) -> SubAccount:
-        """Revoke one of the sub-account's keys and close its broker binding, if any."""
+    def delete(
+        self, tenant: Tenant, name: str, api_key: str | None, *, actor: str | None = None
+    ) -> SubAccount:
+        """Revoke one of the sub-account's keys and close its broker binding, if any.
+
+        ``actor`` is the master's key signing the request (None: the owner); it deletes only a
+        key no wider than itself (``KeyOutOfScope`` otherwise)."""
         sub = self.directory.get(tenant, name)
-        if not (api_key or "").strip():
+        key = (api_key or "").strip()
+        if not key:
             raise KeyAccessKeyEmpty()
-        assert api_key is not None
-        if not self.apikeys.delete_key(api_key.strip(), sub.account_id):
-            raise KeyNotFound()
-        self.bindings.on_key_deleted(api_key.strip())
+        if actor is None:
+            if not self.apikeys.delete_key(key, sub.account_id):
+                raise KeyNotFound()
+        else:
+            try:
+                delete_key_as(
+                    self.apikeys,
+                    key,
+                    sub.account_id,
+                    self.clock(),
+                    actor=actor,
+                    actor_account=tenant.master,
+                )
+            except NotKeyOwner:
+                raise KeyNotFound() from None
+        self.bindings.on_key_deleted(key)
         return sub

@@ -1,5 +1,6 @@
 """Sub-account API keys, made with the master's key: create, list, delete (the broker API's and,
-through ``normal.py``, the normal sub-account API's)."""
+through ``normal.py``, the normal sub-account API's). The signing key creates and deletes only
+keys no wider than itself (``bourse.domain.keyscope``, through ``services.subaccounts.keys``)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ async def create_key_json(ctx: Ctx, t: Tenant) -> dict[str, Any]:
         p.get("permissions"),
         p.get("ip"),
         p.get("note"),
-        creator_permissions=ctx.key.permissions,
+        actor=ctx.key.api_key,  # no wider than the signing key (domain.keyscope)
     )
     return {
         "subAccount": out["subAccount"],
@@ -67,7 +68,14 @@ async def list_keys_json(ctx: Ctx, t: Tenant) -> dict[str, Any]:
 
 async def delete_key_json(ctx: Ctx, t: Tenant) -> dict[str, Any]:
     p = ctx.params
-    sub = await run(ctx.services.subaccounts.keys.delete, t, p.get("subAccount"), p.get("apiKey"))
+    assert ctx.key is not None
+    sub = await run(
+        ctx.services.subaccounts.keys.delete,
+        t,
+        p.get("subAccount"),
+        p.get("apiKey"),
+        actor=ctx.key.api_key,
+    )
     return {"subAccount": sub.name}
 
 
