@@ -186,3 +186,44 @@ def test_retried_withdraw_order_id_reserves_once(ienv: IEnv) -> None:
         ids = {ok(r)["id"] for r in pool.map(send, range(THREADS))}
     assert len(ids) == 1
     assert _bal(ienv, a_id) == (to_units("70", 8), to_units("30", 8))
+
+
+def test_racing_retries_with_other_remarks_reserve_once_under_one_remark(ienv: IEnv) -> None:
+    """The same ``withdrawOrderId`` sent at once with two remarks: one request reserves, its
+    copies with the same remark get its id, the others the conflict of any other differing
+    parameter; the remark kept is the one of the requests that got the id."""
+    _, _, master = ienv.broker("Remarker", USDT="1000")
+    a_id, a = ienv.sub(master, "wremark01")
+    ok(
+        master.post(
+            f"{SUBP}/universalTransfer", toAccount="wremark01", asset="USDT", amount="100", **SPOT
+        )
+    )
+    address = format_address("tron", hashlib.sha256(b"remark target").digest())
+    barrier = threading.Barrier(THREADS)
+
+    def send(i: int) -> tuple[str, httpx.Response]:
+        remark = "ab"[i % 2]
+        barrier.wait()
+        return remark, a.post(
+            "/api/v3/broker/capital/withdraw/apply",
+            coin="USDT",
+            network="TRX",
+            address=address,
+            amount="30",
+            withdrawOrderId="w-remark-1",
+            remark=remark,
+        )
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        answers = list(pool.map(send, range(THREADS)))
+    won = {remark for remark, r in answers if r.status_code == 200}
+    assert len(won) == 1, [(remark, r.text) for remark, r in answers]
+    assert len({r.json()["id"] for _, r in answers if r.status_code == 200}) == 1
+    for remark, r in answers:
+        if remark not in won:
+            assert (r.status_code, r.json()["code"]) == (400, 33333), r.text
+            assert "withdrawOrderId 'w-remark-1' was already used" in r.json()["msg"]
+    assert _bal(ienv, a_id) == (to_units("70", 8), to_units("30", 8))
+    rows = ok(a.get("/api/v3/capital/withdraw/history", coin="USDT"))
+    assert [(x["withdrawOrderId"], x["remark"]) for x in rows] == [("w-remark-1", won.pop())]

@@ -23,6 +23,8 @@ from bourse.domain.errors import (
 )
 from bourse.domain.wallet import WithdrawalStatus as WS
 from bourse.engine import commands as c
+from bourse.engine.idempotency import fingerprint
+from bourse.store import tables
 from bourse.store import wallet_tables as wt
 from tests.support.wallet import WalletWorld, assert_books_balance
 
@@ -278,23 +280,98 @@ def test_retry_with_the_same_withdraw_order_id_reserves_once(world: WalletWorld)
         world.alice, "USDT", "TRX", DEST_TRX, amt, client_id="wd-1", remark="one"
     )
     again = world.wallet.withdraw(
-        world.alice, "USDT", "Tron(TRC20)", DEST_TRX, amt, client_id="wd-1", remark="two"
+        world.alice, "USDT", "Tron(TRC20)", DEST_TRX, amt, client_id="wd-1", remark="one"
     )
     assert again.id == first.id
     assert world.locked(world.alice, "USDT") == amt
     with pytest.raises(IdempotencyConflict, match="^withdrawOrderId 'wd-1' was already used"):
-        world.wallet.withdraw(world.alice, "USDT", "TRX", DEST_TRX, amt + 1, client_id="wd-1")
+        world.wallet.withdraw(
+            world.alice, "USDT", "TRX", DEST_TRX, amt + 1, client_id="wd-1", remark="one"
+        )
     # bob's "wd-1" is his own
     world.fund(world.bob, "USDT", "100")
     assert world.wallet.withdraw(world.bob, "USDT", "TRX", DEST_TRX, amt, client_id="wd-1").id != (
         first.id
     )
     world.chain.advance(5)
-    retried = world.wallet.withdraw(world.alice, "USDT", "TRX", DEST_TRX, amt, client_id="wd-1")
+    retried = world.wallet.withdraw(
+        world.alice, "USDT", "TRX", DEST_TRX, amt, client_id="wd-1", remark="one"
+    )
     assert retried.id == first.id and retried.status is WS.SUCCESS
     assert world.available(world.alice, "USDT") == world.units("USDT", "70")
     views = world.wallet.withdraw_history(world.alice)
     assert [(v.withdrawal.client_id, v.remark) for v in views] == [("wd-1", "one")]
+
+
+def test_a_retry_with_another_remark_is_refused_like_any_other_parameter(
+    world: WalletWorld,
+) -> None:
+    world.fund(world.alice, "USDT", "100")
+    amt = world.units("USDT", "30")
+
+    def send(remark: str, client_id: str = "wd-r") -> int:
+        w = world.wallet.withdraw(
+            world.alice, "USDT", "TRX", DEST_TRX, amt, client_id=client_id, remark=remark
+        )
+        return w.id
+
+    first = send("rent")
+    for other in ("food", "", "rent "):
+        with pytest.raises(IdempotencyConflict, match="^withdrawOrderId 'wd-r' was already used"):
+            send(other)
+    assert send("rent") == first  # the identical retry: the first result, nothing reserved
+    # without a remark at first, a retry that adds one is another request too
+    bare = send("", "wd-bare")
+    with pytest.raises(IdempotencyConflict, match="^withdrawOrderId 'wd-bare' was already"):
+        send("late", "wd-bare")
+    assert send("", "wd-bare") == bare
+    assert world.locked(world.alice, "USDT") == 2 * amt
+    views = world.wallet.withdraw_history(world.alice)
+    assert sorted((v.withdrawal.client_id, v.remark) for v in views) == [
+        ("wd-bare", ""),
+        ("wd-r", "rent"),
+    ]
+
+
+def test_a_withdrawal_keyed_before_the_remark_counted_still_takes_its_identical_retry(
+    world: WalletWorld,
+) -> None:
+    """A database written before the remark was part of the fingerprint (its key holds the
+    digest of the other parameters only) keeps answering the identical retry after a restart;
+    a key written since refuses another remark after the restart too."""
+    world.fund(world.alice, "USDT", "100")
+    amt = world.units("USDT", "30")
+    old = world.wallet.withdraw(
+        world.alice, "USDT", "TRX", DEST_TRX, amt, client_id="wd-old", remark="r"
+    )
+    new = world.wallet.withdraw(
+        world.alice, "USDT", "TRX", DEST_TRX, amt, client_id="wd-new", remark="r"
+    )
+    # the digest the code before the remark counted stored for "wd-old"
+    legacy = fingerprint(old.asset, old.amount, old.fee, old.address, old.network, old.memo)
+    i = tables.idempotency.c
+    with world.db.begin() as conn:
+        done = conn.execute(
+            update(tables.idempotency)
+            .where(i.scope == "withdraw", i.account_id == world.alice, i.client_id == "wd-old")
+            .values(fingerprint=legacy)
+        ).rowcount
+    assert done == 1
+    world.restart()
+
+    def send(client_id: str, remark: str, amount: int = amt) -> int:
+        w = world.wallet.withdraw(
+            world.alice, "USDT", "TRX", DEST_TRX, amount, client_id=client_id, remark=remark
+        )
+        return w.id
+
+    assert send("wd-old", "r") == old.id
+    with pytest.raises(IdempotencyConflict, match="^withdrawOrderId 'wd-old' was already used"):
+        send("wd-old", "r", amt + 1)
+    assert send("wd-new", "r") == new.id
+    with pytest.raises(IdempotencyConflict, match="^withdrawOrderId 'wd-new' was already used"):
+        send("wd-new", "s")
+    assert world.locked(world.alice, "USDT") == 2 * amt
 
 
 def test_validation(world: WalletWorld) -> None:

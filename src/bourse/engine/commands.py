@@ -134,6 +134,9 @@ class ReserveWithdrawal(Command):
     review: bool = False
     #: the signed request's replay key (``engine.replays``); "" for none
     replay: str = ""
+    #: the request's remark: the engine keeps no remark (the wallet does), it only tells a
+    #: retry of ``client_id`` from a request with another remark (``handlers.reserve_withdrawal``)
+    remark: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -193,9 +193,26 @@ def convert_dust(s: EngineState, cmd: c.ConvertDust, now: int) -> DustConversion
 
 
 # --- withdrawals ------------------------------------------------------------------------------
+def withdraw_fingerprint(cmd: c.ReserveWithdrawal) -> str:
+    """What a retry of ``withdrawOrderId`` must repeat: every parameter of the request, its
+    remark included (version 2; version 1, ``withdraw_fingerprint_v1``, left the remark out, so
+    a retry with another remark was taken for the first request)."""
+    return fingerprint(
+        "withdraw/2", cmd.asset, cmd.amount, cmd.fee, cmd.address, cmd.network, cmd.memo, cmd.remark
+    )
+
+
+def withdraw_fingerprint_v1(cmd: c.ReserveWithdrawal) -> str:
+    """The fingerprint the keys of withdrawals reserved before version 2 hold: a retry of one
+    of them still matches it (their remark was never part of it, so it cannot be compared)."""
+    return fingerprint(cmd.asset, cmd.amount, cmd.fee, cmd.address, cmd.network, cmd.memo)
+
+
 def reserve_withdrawal(s: EngineState, cmd: c.ReserveWithdrawal, now: int) -> Withdrawal:
-    fp = fingerprint(cmd.asset, cmd.amount, cmd.fee, cmd.address, cmd.network, cmd.memo)
-    prior = s.idempotency.prior("withdraw", cmd.account, cmd.client_id, fp)
+    fp = withdraw_fingerprint(cmd)
+    prior = s.idempotency.prior(
+        "withdraw", cmd.account, cmd.client_id, fp, legacy=withdraw_fingerprint_v1(cmd)
+    )
     if prior is not None:
         return _withdrawal_snapshot(s, prior)
     w = s.wallet.reserve_withdrawal(

@@ -111,10 +111,19 @@ class Idempotency:
         return self
 
     def prior(
-        self, scope: str, account: int, client_id: str, fp: str, now: int | None = None
+        self,
+        scope: str,
+        account: int,
+        client_id: str,
+        fp: str,
+        now: int | None = None,
+        *,
+        legacy: str | None = None,
     ) -> int | None:
         """The stored result id for a retried client id, or None if it is new (or empty, or
-        an order's whose retention ran out by ``now``)."""
+        an order's whose retention ran out by ``now``). ``legacy``: the fingerprint an older
+        version of the scope's digest gives the same parameters; a key stored before the
+        digest changed holds it, and matches it."""
         if not client_id:
             return None
         hit = self.keys.get((scope, account, client_id))
@@ -124,7 +133,7 @@ class Idempotency:
             at = self.closed.get(hit[1])
             if at is not None and at + self.retention_ms <= now:
                 return None  # expired: the id may name a new order
-        if hit[0] != fp:
+        if hit[0] != fp and (legacy is None or hit[0] != legacy):
             words = CONFLICT.get(scope, "client id {id} was already used with different parameters")
             raise IdempotencyConflict(words.format(id=repr(client_id)))
         return hit[1]

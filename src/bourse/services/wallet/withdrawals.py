@@ -107,6 +107,7 @@ class Withdrawals(WalletBase):
             memo,
             client_id,
             review,
+            remark=remark or "",
         )
 
     def withdraw(
@@ -132,7 +133,7 @@ class Withdrawals(WalletBase):
         )  # fmt: skip
         w: Withdrawal = self.engine.execute(replace(cmd, replay=replay))
         if remark:
-            self.repo.add_remark(w.id, remark)  # a retry: the first request's remark stays
+            self.repo.add_remark(w.id, remark)  # a retry: kept already (the engine refused another)
         return w
 
     def _check_whitelist(
