@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import httpx
 import pytest
 
-from bourse.api.observability.logs import JsonFormatter, RequestIdFilter
+from bourse.api.observability.logs import JsonFormatter, RequestIdFilter, log_config
 from bourse.services.listenkeys import ListenKeys
 from bourse.store.transaction import StoreBusy
 from bourse.web import figures
@@ -104,17 +104,25 @@ def test_stream_key_errors_are_json(operated: Operated, monkeypatch: pytest.Monk
     assert (r.status_code, r.json()) == (401, {"code": 401, "msg": "Log in first."})
 
 
+#: how ``bourse serve --log-format text`` writes Bourse's lines
+_TEXT = log_config("text")["formatters"]["default"]
+
+
 class _Lines(logging.Handler):
-    """The lines ``bourse serve --log-format json`` would write for a logger's records."""
+    """The lines ``bourse serve --log-format json`` would write for a logger's records
+    (``lines``), and those of ``--log-format text`` (``texts``)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.lines: list[dict[str, Any]] = []
+        self.texts: list[str] = []
         self.addFilter(RequestIdFilter())
         self.setFormatter(JsonFormatter())
+        self.text_format = _TEXT["()"](_TEXT["fmt"], use_colors=False)
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(json.loads(self.format(record)))
+        self.texts.append(self.text_format.format(record))
 
 
 @pytest.fixture
@@ -150,9 +158,13 @@ def test_a_page_that_failed_is_the_error_page_with_its_request_id(
             assert leak not in r.text, leak
         logged = [line for line in web_log.lines if line["request_id"] == rid]
         assert len(logged) == 1, web_log.lines
-        assert logged[0]["level"] == "error" and rid in logged[0]["msg"]
+        assert logged[0]["level"] == "error" and logged[0]["msg"] == "unhandled error"
         assert logged[0]["exc"].startswith("Traceback (most recent call last):")
         assert secret in logged[0]["exc"] and "boom" in logged[0]["exc"]
+        # the text line ends with the id too, before the traceback
+        (text,) = [t for t in web_log.texts if rid in t]
+        first, then = text.splitlines()[:2]
+        assert first.endswith(f"bourse.web: unhandled error {rid}") and then.startswith("Traceback")
     # a busy store is retryable: the page says so, with Retry-After, and names no request id
     monkeypatch.setattr(figures, "markets", _crash(StoreBusy()))
     r = operated.client().get("/")

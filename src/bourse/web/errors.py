@@ -60,7 +60,7 @@ def failed(exc: Exception, page: str | None = None) -> Response:
         headers = {"Retry-After": str(RETRY_AFTER_S)}
     else:
         request_id = current.get().request_id
-        log.exception("unhandled error (request %s)", request_id, exc_info=exc)
+        log.exception("unhandled error", exc_info=exc)  # the log line carries the request id
         status, message = 500, messages.FAILED
     if page is None:
         resp = pages.render("_error.html", status, scripts=True, message=message)

@@ -18,6 +18,8 @@ import logging
 import time
 from typing import Any
 
+from uvicorn.logging import DefaultFormatter
+
 from bourse.engine.trace import current
 
 FORMATS = ("json", "text")
@@ -30,6 +32,16 @@ class RequestIdFilter(logging.Filter):
         if not hasattr(record, "request_id"):
             record.request_id = current.get().request_id
         return True
+
+
+class TextFormatter(DefaultFormatter):
+    """uvicorn's look; a line logged for a request ends with its id, as an access line does
+    (before the traceback, if there is one)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        line = super().formatMessage(record)
+        request_id = getattr(record, "request_id", "")
+        return f"{line} {request_id}" if request_id else line
 
 
 class JsonFormatter(logging.Formatter):
@@ -67,10 +79,7 @@ def log_config(fmt: str, level: str = "info") -> dict[str, Any]:
         }
     else:  # uvicorn's own look, with the request id on access lines and Bourse's lines
         formatters = {
-            "default": {
-                "()": "uvicorn.logging.DefaultFormatter",
-                "fmt": "%(levelprefix)s %(name)s: %(message)s",
-            },
+            "default": {"()": TextFormatter, "fmt": "%(levelprefix)s %(name)s: %(message)s"},
             "access": {
                 "()": "uvicorn.logging.AccessFormatter",
                 "fmt": '%(levelprefix)s %(client_addr)s - "%(request_line)s" %(status_code)s '
