@@ -108,7 +108,7 @@ def trader(url: str, world: World, k: int, rnd: int, stop: threading.Event, led:
                 else:
                     cid = f"r{rnd}w{k}n{i}"
                     params = dict(coin="USDT", network="ETH", address=ADDRESS, amount="10",
-                                  withdrawOrderId=cid)  # fmt: skip
+                                  withdrawOrderId=cid, remark=f"for {cid}")  # fmt: skip
                     try:
                         r = s.post("/api/v3/capital/withdraw", **params)
                     except httpx.TransportError:
@@ -195,6 +195,7 @@ def check_store(world: World, led: Ledger) -> dict[str, int]:
             acc, cid, wid = rest
             row = withdrawals.get((acc, cid))
             assert row is not None and row.id == wid, f"acknowledged withdrawal {cid} lost"
+            assert row.remark == f"for {cid}", f"acknowledged withdrawal {cid} lost its remark"
         elif kind == "R":
             assert rest[0] in hashes, "an acknowledged OAuth refresh is lost"
         counts[kind] += 1

@@ -6,7 +6,8 @@ transfers, withdrawals and OAuth refreshes. At a seeded random moment the server
 SIGKILL. Then, with the server down:
 
 * ``bourse check`` passes (the ledger audit of the integrity work);
-* every acknowledged order, cancel, transfer, withdrawal and refresh is in the database, once;
+* every acknowledged order, cancel, transfer, withdrawal (with its remark) and refresh is in
+  the database, once;
 * a request that was in flight when the server died is sent again to the restarted server with
   the same client id: it answers the one stored result (or applies now), never a second copy.
 

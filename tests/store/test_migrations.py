@@ -105,3 +105,39 @@ def test_concurrent_migrations_do_not_collide(db_url: str) -> None:
         assert _diffs(engine) == []
     finally:
         engine.dispose()
+
+
+def test_withdrawal_remarks_move_into_withdrawals_and_back(db_url: str) -> None:
+    """0019: the remarks ``withdrawal_info`` held land on their ``withdrawals`` rows (a
+    withdrawal without one gets ""), and the table goes; a downgrade puts them back."""
+    migrate(db_url, "0018")
+    engine = make_engine(db_url)
+    row = (
+        "INSERT INTO withdrawals (id, account_id, asset, amount, fee, address, network, memo, "
+        "client_id, status, txid, created, updated) VALUES "
+        "(:id, 7, 'USDT', 29, 1, 'T', 'TRX', '', '', 'PENDING', '', 1, 1)"
+    )
+    try:
+        with engine.begin() as conn:
+            for wid in (1, 2):
+                conn.execute(text(row), {"id": wid})
+            conn.execute(
+                text("INSERT INTO withdrawal_info (withdrawal_id, remark) VALUES (1, 'rent')")
+            )
+        migrate(engine)
+        with engine.connect() as conn:
+            got = conn.execute(text("SELECT id, remark FROM withdrawals ORDER BY id")).all()
+        assert [tuple(r) for r in got] == [(1, "rent"), (2, "")]
+        assert "withdrawal_info" not in inspect(engine).get_table_names()
+        assert _diffs(engine) == []
+        with engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0018")
+        with engine.connect() as conn:
+            back = conn.execute(text("SELECT withdrawal_id, remark FROM withdrawal_info")).all()
+        assert [tuple(r) for r in back] == [(1, "rent")]
+        columns = {c["name"] for c in inspect(engine).get_columns("withdrawals")}
+        assert "remark" not in columns
+    finally:
+        engine.dispose()

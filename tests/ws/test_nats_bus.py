@@ -89,7 +89,8 @@ def _every_field() -> Committed:
         fees=[(101, 10, None), (102, None, None)],
         withdrawals=[
             Withdrawal(
-                5, 101, "BTC", BIG, 1, "addr", "BTC", "m", "w1", list(WithdrawalStatus)[1], "", 1, 2
+                *(5, 101, "BTC", BIG, 1, "addr", "BTC", "m", "w1", list(WithdrawalStatus)[1]),
+                *("", 1, 2, "rent"),
             )
         ],
         transfers=[TransferRecord(6, 101, 102, "USDT", BIG, "t1", 12)],

@@ -28,7 +28,8 @@ from bourse.engine.changes import (
     TransferRecord,
 )
 
-FORMAT = 2  # 2: accounts' mx_deduct, trades' fee assets, STP groups, dust conversions
+FORMAT = 3  # 2: accounts' mx_deduct, trades' fee assets, STP groups, dust conversions;
+#            3: withdrawals' remark
 
 _ORDER = Order.__slots__
 _TRADE = Trade._fields

@@ -67,6 +67,8 @@ class Withdrawal:
     txid: str
     created: int
     updated: int
+    #: the client's ``remark``, kept with the withdrawal (committed with its reserve)
+    remark: str = ""
 
 
 class Wallet:
@@ -156,6 +158,7 @@ class Wallet:
         client_id: str,
         now: int,
         review: bool = False,
+        remark: str = "",
     ) -> Withdrawal:
         self.asset(asset)
         self._positive(amount)
@@ -181,6 +184,7 @@ class Wallet:
             "",
             now,
             now,
+            remark,
         )
         self.withdrawals[wid] = w
         return w

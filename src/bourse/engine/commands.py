@@ -134,8 +134,8 @@ class ReserveWithdrawal(Command):
     review: bool = False
     #: the signed request's replay key (``engine.replays``); "" for none
     replay: str = ""
-    #: the request's remark: the engine keeps no remark (the wallet does), it only tells a
-    #: retry of ``client_id`` from a request with another remark (``handlers.reserve_withdrawal``)
+    #: the request's remark: kept with the withdrawal (committed in the reserve's batch), and
+    #: one of the parameters a retry of ``client_id`` must repeat (``handlers.reserve_withdrawal``)
     remark: str = ""
 
 

@@ -226,6 +226,7 @@ def reserve_withdrawal(s: EngineState, cmd: c.ReserveWithdrawal, now: int) -> Wi
         cmd.client_id,
         now,
         cmd.review,
+        cmd.remark,
     )
     s.idempotency.remember(s.pending, "withdraw", cmd.account, cmd.client_id, fp, w.id)
     s.pending.withdrawals.append(copy.copy(w))

@@ -164,6 +164,7 @@ _WRITES: dict[str, tuple[Table, tuple[str, ...], bool]] = {
             "txid",
             "created",
             "updated",
+            "remark",
         ),
         True,
     ),  # fmt: skip
@@ -387,7 +388,7 @@ def batch_work(w: dict[str, Write], ch: BatchChanges) -> Work:
     if ch.withdrawals:
         rows = [
             (x.id, x.account, x.asset, x.amount, x.fee, x.address, x.network, x.memo,
-             x.client_id, str(x.status), x.txid, x.created, x.updated)
+             x.client_id, str(x.status), x.txid, x.created, x.updated, x.remark)
             for x in last_by(ch.withdrawals, by_id)
         ]  # fmt: skip
         work.append((w["withdrawals"], rows))

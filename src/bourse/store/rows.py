@@ -51,4 +51,5 @@ def withdrawal_from_row(row: Any) -> Withdrawal:
         row["txid"],
         row["created"],
         row["updated"],
+        row["remark"],
     )

@@ -178,6 +178,8 @@ withdrawals = Table(
     Column("txid", String(128), nullable=False, default=""),
     Column("created", BigInteger, nullable=False),
     Column("updated", BigInteger, nullable=False),
+    # the client's remark, written with the reserve (migration 0019 moved it here)
+    Column("remark", String(256), nullable=False, default=""),
     Index("ix_withdrawals_account", "account_id", "id"),
     Index("ix_withdrawals_status", "status"),
 )

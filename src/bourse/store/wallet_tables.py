@@ -3,10 +3,11 @@
 The engine owns balances, withdrawals, transfers and credited deposits (``tables.py``); these
 tables hold what sits around them: deposit addresses, what the chain has seen (deposits with
 their confirmations, withdrawal broadcasts with their txid and outcome), the chain's block
-height, the per-account withdraw address whitelist, withdrawal remarks and the futures wallet
-behind MEXC's universal transfer. Amounts are BIGINT smallest units, times BIGINT ms.
+height, the per-account withdraw address whitelist and the futures wallet behind MEXC's
+universal transfer. Amounts are BIGINT smallest units, times BIGINT ms.
 
-Migration ``0004_wallet`` creates exactly these.
+Migration ``0004_wallet`` creates these (and ``withdrawal_info``, which held withdrawal remarks
+until migration ``0019`` moved them into ``withdrawals``, written with the reserve).
 """
 
 from __future__ import annotations
@@ -117,14 +118,6 @@ withdraw_address_whitelist = Table(
     ),
 )
 
-#: wire-only details of a withdrawal the engine does not keep (the ``remark``)
-withdrawal_info = Table(
-    "withdrawal_info",
-    metadata,
-    Column("withdrawal_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("remark", String(256), nullable=False, default=""),
-)
-
 #: the ledger account behind each of an account's non-spot wallets (MEXC's ``FUTURES``
 #: account type in universal transfers); created on first use.
 account_wallets = Table(
@@ -142,6 +135,5 @@ WALLET_TABLES = (
     chain_withdrawals,
     chain_state,
     withdraw_address_whitelist,
-    withdrawal_info,
     account_wallets,
 )

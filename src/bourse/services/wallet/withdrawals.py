@@ -39,10 +39,13 @@ class WithdrawalView:
     """A withdrawal with what the wire needs around it."""
 
     withdrawal: Withdrawal
-    remark: str
     network: Network | None
     in_block: bool
     confirmations: int | None
+
+    @property
+    def remark(self) -> str:
+        return self.withdrawal.remark
 
     @property
     def mexc_status(self) -> int:
@@ -132,8 +135,6 @@ class Withdrawals(WalletBase):
             remark=remark, skip_whitelist=skip_whitelist,
         )  # fmt: skip
         w: Withdrawal = self.engine.execute(replace(cmd, replay=replay))
-        if remark:
-            self.repo.add_remark(w.id, remark)  # a retry: kept already (the engine refused another)
         return w
 
     def _check_whitelist(
@@ -230,14 +231,13 @@ class Withdrawals(WalletBase):
             end=e,
             limit=limit,
         )
-        chain = self.chain.withdrawal_info(x.id for x, _ in items)
-        nets = self.networks_of({x.asset for x, _ in items})
+        chain = self.chain.withdrawal_info(x.id for x in items)
+        nets = self.networks_of({x.asset for x in items})
         out = []
-        for wd, remark in items:
+        for wd in items:
             ch = chain.get(wd.id)
             view = WithdrawalView(
                 wd,
-                remark,
                 nets.get((wd.asset, wd.network)),
                 bool(ch and ch.block is not None),
                 ch.confirmations if ch else None,

@@ -1,6 +1,6 @@
-"""The wallet's tables around the engine's: withdrawal remarks, the withdraw address whitelist,
-the non-spot wallets of MEXC's universal transfer (``bourse.store.wallet_tables``), and the
-wallet's reads of the engine's withdrawals and transfers (``bourse.store.tables``).
+"""The wallet's tables around the engine's: the withdraw address whitelist and the non-spot
+wallets of MEXC's universal transfer (``bourse.store.wallet_tables``), and the wallet's reads
+of the engine's withdrawals (remarks included) and transfers (``bourse.store.tables``).
 """
 
 from __future__ import annotations
@@ -31,16 +31,6 @@ class WalletRepository:
         self.db = db
 
     # --- withdrawals ---------------------------------------------------------------------------
-    def add_remark(self, withdrawal_id: int, remark: str) -> None:
-        """Keep a withdrawal's remark; a retry's remark leaves the first one in place."""
-        try:
-            with write(self.db) as conn:
-                conn.execute(
-                    insert(wt.withdrawal_info).values(withdrawal_id=withdrawal_id, remark=remark)
-                )
-        except IntegrityError:
-            pass
-
     def withdrawals(
         self,
         account: int,
@@ -51,14 +41,10 @@ class WalletRepository:
         start: int | None = None,
         end: int | None = None,
         limit: int = 1000,
-    ) -> list[tuple[Withdrawal, str]]:
-        """The account's withdrawals with their remarks, newest first."""
-        w, info = t.withdrawals, wt.withdrawal_info
-        q = (
-            select(w, info.c.remark)
-            .select_from(w.outerjoin(info, info.c.withdrawal_id == w.c.id))
-            .where(w.c.account_id == account)
-        )
+    ) -> list[Withdrawal]:
+        """The account's withdrawals (each with its remark), newest first."""
+        w = t.withdrawals
+        q = select(w).where(w.c.account_id == account)
         if asset:
             q = q.where(w.c.asset == asset)
         if statuses is not None:
@@ -72,7 +58,7 @@ class WalletRepository:
         q = q.order_by(w.c.created.desc(), w.c.id.desc()).limit(max(1, min(limit, 1000)))
         with write(self.db) as conn:
             rows = conn.execute(q).mappings().all()
-        return [(withdrawal_from_row(r), r["remark"] or "") for r in rows]
+        return [withdrawal_from_row(r) for r in rows]
 
     # --- withdraw address whitelist ------------------------------------------------------------
     def whitelist(self, account: int, coin: str | None = None) -> list[dict[str, Any]]:
