@@ -16,6 +16,7 @@ from bourse.domain.money import to_units
 from bourse.sandbox.chain import format_address
 from tests.support.mexc import ok
 from tests.support.platforms import IEnv
+from tests.support.wallet import with_fee
 
 SUBP = "/api/v3/broker/sub-account"
 SPOT = {"fromAccountType": "SPOT", "toAccountType": "SPOT"}
@@ -227,3 +228,56 @@ def test_racing_retries_with_other_remarks_reserve_once_under_one_remark(ienv: I
     assert _bal(ienv, a_id) == (to_units("70", 8), to_units("30", 8))
     rows = ok(a.get("/api/v3/capital/withdraw/history", coin="USDT"))
     assert [(x["withdrawOrderId"], x["remark"]) for x in rows] == [("w-remark-1", won.pop())]
+
+
+def test_racing_retries_after_a_fee_change_get_the_first_withdrawal(ienv: IEnv) -> None:
+    """A withdrawal reserved at one fee, then the network's fee changes: 16 copies of the
+    request sent at once (half with another amount) move nothing more; the identical ones get
+    the first id, the others the conflict of a differing parameter."""
+    _, _, master = ienv.broker("Feechange", USDT="1000")
+    a_id, a = ienv.sub(master, "wfee00001")
+    ok(
+        master.post(
+            f"{SUBP}/universalTransfer", toAccount="wfee00001", asset="USDT", amount="100", **SPOT
+        )
+    )
+    address = format_address("tron", hashlib.sha256(b"fee target").digest())
+
+    def send(amount: str) -> httpx.Response:
+        return a.post(
+            "/api/v3/broker/capital/withdraw/apply",
+            coin="USDT",
+            network="TRX",
+            address=address,
+            amount=amount,
+            withdrawOrderId="w-fee-1",
+            remark="rent",
+        )
+
+    first = ok(send("30"))["id"]
+    # the operator changes the TRX fee of USDT (what the wallet reads from its chain adapter)
+    ienv.platform.chain.config = with_fee("USDT", "TRX", "2.5")
+    nets = {
+        n["netWork"]: n["withdrawFee"]
+        for c in ok(a.get("/api/v3/capital/config/getall"))
+        if c["coin"] == "USDT"
+        for n in c["networkList"]
+    }
+    assert nets["TRX"] == "2.5", nets
+    barrier = threading.Barrier(THREADS)
+
+    def race(i: int) -> tuple[str, httpx.Response]:
+        amount = "30" if i % 2 else "31"
+        barrier.wait()
+        return amount, send(amount)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        answers = list(pool.map(race, range(THREADS)))
+    for amount, r in answers:
+        if amount == "30":
+            assert ok(r)["id"] == first
+        else:
+            assert (r.status_code, r.json()["code"]) == (400, 33333), r.text
+    assert _bal(ienv, a_id) == (to_units("70", 8), to_units("30", 8))
+    rows = ok(a.get("/api/v3/capital/withdraw/history", coin="USDT"))
+    assert [(x["id"], x["transactionFee"], x["remark"]) for x in rows] == [(first, "1", "rent")]

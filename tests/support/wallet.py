@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Engine as SAEngine
 from sqlalchemy import func, select
@@ -13,7 +13,7 @@ from bourse.domain.ledger import AVAILABLE
 from bourse.domain.money import to_units
 from bourse.engine import Engine
 from bourse.engine import commands as c
-from bourse.sandbox.chain import SimulatedChain
+from bourse.sandbox.chain import DEFAULT_NETWORKS, ChainConfig, SimulatedChain
 from bourse.sandbox.listings import ASSETS, SYMBOLS
 from bourse.services.wallet import WalletService, WalletSettings
 from bourse.store import tables as t
@@ -51,18 +51,29 @@ class WalletWorld:
         got = self.chain.deposit(dep.network, dep.txid, dep.vout)
         assert got is not None and got.credited
 
-    def restart(self) -> None:
-        """A new engine and chain on the same database (what a process restart sees)."""
+    def restart(self, config: ChainConfig | None = None) -> None:
+        """A new engine and chain on the same database (what a process restart sees), the
+        chain's networks configured by ``config`` (default: the demo's)."""
         running = self.engine._thread is not None
         self.engine.stop()
         self.engine.store.close()  # the old process is gone: its writer lock with it
         self.engine = Engine(SqlStore(self.db))
         if running:
             self.engine.start()
-        self.chain = SimulatedChain(self.engine, ChainRepository(self.db), SECRET, seed=7)
+        self.chain = SimulatedChain(self.engine, ChainRepository(self.db), SECRET, config, seed=7)
         self.wallet = WalletService(
             self.engine, WalletRepository(self.db), self.chain, self.wallet.settings
         )
+
+
+def with_fee(coin: str, network: str, fee: str) -> ChainConfig:
+    """The demo's networks with ``coin`` on ``network`` charging ``fee`` to withdraw."""
+    specs = {
+        code: tuple(replace(n, withdraw_fee=fee) if (code, n.id) == (coin, network) else n
+                    for n in nets)
+        for code, nets in DEFAULT_NETWORKS.items()
+    }  # fmt: skip
+    return ChainConfig(specs)
 
 
 def assert_books_balance(world: WalletWorld) -> None:

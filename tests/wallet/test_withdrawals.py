@@ -26,7 +26,7 @@ from bourse.engine import commands as c
 from bourse.engine.idempotency import fingerprint
 from bourse.store import tables
 from bourse.store import wallet_tables as wt
-from tests.support.wallet import WalletWorld, assert_books_balance
+from tests.support.wallet import WalletWorld, assert_books_balance, with_fee
 
 DEST_TRX = "T" + "A" * 33
 DEST_ETH = "0x" + "ab" * 20
@@ -372,6 +372,48 @@ def test_a_withdrawal_keyed_before_the_remark_counted_still_takes_its_identical_
     with pytest.raises(IdempotencyConflict, match="^withdrawOrderId 'wd-new' was already used"):
         send("wd-new", "s")
     assert world.locked(world.alice, "USDT") == 2 * amt
+
+
+def test_a_retry_after_the_fee_changed_gets_the_first_withdrawal(world: WalletWorld) -> None:
+    """The fingerprint holds the amount the client asked for, not the amount and fee the
+    exchange split it into: after the operator changed the network's fee, the identical retry
+    gets the first withdrawal (its fee), reserves nothing and pays nothing twice; another
+    amount is still another request."""
+    world.fund(world.alice, "USDT", "100")
+    amt = world.units("USDT", "30")
+    first = world.wallet.withdraw(
+        world.alice, "USDT", "TRX", DEST_TRX, amt, client_id="wd-fee", remark="rent"
+    )
+    assert (first.amount, first.fee) == (amt - world.units("USDT", "1"), world.units("USDT", "1"))
+    world.restart(with_fee("USDT", "TRX", "2.5"))  # the operator raised the TRX fee
+    assert world.wallet.network(world.wallet.asset("USDT"), "TRX").withdraw_fee == world.units(
+        "USDT", "2.5"
+    )
+
+    def send(amount: int = amt, client_id: str = "wd-fee") -> int:
+        w = world.wallet.withdraw(
+            world.alice, "USDT", "TRX", DEST_TRX, amount, client_id=client_id, remark="rent"
+        )
+        assert w.fee == (first.fee if w.id == first.id else world.units("USDT", "2.5"))
+        return w.id
+
+    assert send() == first.id
+    assert (world.available(world.alice, "USDT"), world.locked(world.alice, "USDT")) == (
+        world.units("USDT", "70"),
+        amt,
+    )
+    with pytest.raises(IdempotencyConflict, match="^withdrawOrderId 'wd-fee' was already used"):
+        send(amt + 1)
+    world.chain.advance(5)  # paid out once, at the fee it was reserved with
+    assert send() == first.id
+    assert world.available(world.alice, "USDT") == world.units("USDT", "70")
+    assert world.locked(world.alice, "USDT") == 0
+    assert world.available(FEE_REVENUE, "USDT") == first.fee
+    views = world.wallet.withdraw_history(world.alice)
+    assert [(v.withdrawal.id, v.withdrawal.status) for v in views] == [(first.id, WS.SUCCESS)]
+    # a new client id pays the new fee
+    assert send(client_id="wd-fee-2") != first.id
+    assert_books_balance(world)
 
 
 def test_validation(world: WalletWorld) -> None:

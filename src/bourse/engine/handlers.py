@@ -194,11 +194,14 @@ def convert_dust(s: EngineState, cmd: c.ConvertDust, now: int) -> DustConversion
 
 # --- withdrawals ------------------------------------------------------------------------------
 def withdraw_fingerprint(cmd: c.ReserveWithdrawal) -> str:
-    """What a retry of ``withdrawOrderId`` must repeat: every parameter of the request, its
-    remark included (version 2; version 1, ``withdraw_fingerprint_v1``, left the remark out, so
-    a retry with another remark was taken for the first request)."""
+    """What a retry of ``withdrawOrderId`` must repeat: what the client sent, the remark
+    included (version 2). The amount is the one requested, fee included (``amount + fee``),
+    not the split the exchange derives from the network's current fee: a retry after the fee
+    changed still gets the first withdrawal. Version 1 (``withdraw_fingerprint_v1``) left the
+    remark out and digested that split."""
+    requested = cmd.amount + cmd.fee
     return fingerprint(
-        "withdraw/2", cmd.asset, cmd.amount, cmd.fee, cmd.address, cmd.network, cmd.memo, cmd.remark
+        "withdraw/2", cmd.asset, requested, cmd.address, cmd.network, cmd.memo, cmd.remark
     )
 
 
