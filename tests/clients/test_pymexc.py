@@ -204,3 +204,23 @@ def test_percent_price_by_side_is_enforced(live_server) -> None:  # type: ignore
     # the last price, and with it the band)
     assert spot.test_order("BTCUSDT", "BUY", "LIMIT", quantity="0.0001", price=str(top)) == {}
     assert spot.test_order("BTCUSDT", "SELL", "LIMIT", quantity="0.001", price=str(bottom)) == {}
+
+
+def test_withdraw_with_a_contract_address(live_server) -> None:  # type: ignore[no-untyped-def]
+    """pymexc's ``withdraw(contract_address=...)``: the coin's contract on the network is
+    taken, another is refused (33333), and a retried ``withdraw_order_id`` must repeat it."""
+    spot = client(live_server)
+    trc20 = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+    usdt = next(c for c in spot.get_currency_info() if c["coin"] == "USDT")
+    assert {n["netWork"]: n["contract"] for n in usdt["networkList"]}["TRX"] == trc20
+    free = balances(spot)["USDT"][0]
+    dest = "T" + "C" * 33
+    kw: dict[str, Any] = dict(coin="USDT", address=dest, amount="20", network="TRX")
+    first = spot.withdraw(contract_address=trc20, withdraw_order_id="pm-c-1", **kw)["id"]
+    assert spot.withdraw(contract_address=trc20, withdraw_order_id="pm-c-1", **kw)["id"] == first
+    with pytest.raises(MexcAPIError, match="33333"):
+        spot.withdraw(withdraw_order_id="pm-c-1", **kw)  # no contract now: another request
+    with pytest.raises(MexcAPIError, match="33333"):
+        spot.withdraw(contract_address="0x" + "12" * 20, **kw)
+    assert spot.withdraw(**kw)["id"] != first  # stock call without one: as before
+    assert balances(spot)["USDT"][0] == free - 40

@@ -281,3 +281,36 @@ def test_racing_retries_after_a_fee_change_get_the_first_withdrawal(ienv: IEnv) 
     assert _bal(ienv, a_id) == (to_units("70", 8), to_units("30", 8))
     rows = ok(a.get("/api/v3/capital/withdraw/history", coin="USDT"))
     assert [(x["id"], x["transactionFee"], x["remark"]) for x in rows] == [(first, "1", "rent")]
+
+
+def test_racing_retries_with_and_without_a_contract_address_reserve_once(ienv: IEnv) -> None:
+    """``contractAddress`` is one of a withdrawal's parameters: the same ``withdrawOrderId``
+    sent at once with and without it reserves once, and the variant that lost gets the
+    conflict. One that is not the coin's contract on the network is refused in MEXC's shape."""
+    acc = ienv.open_account(USDT="100")
+    s = ienv.signer(acc, ["SPOT_WITHDRAW_READ", "SPOT_WITHDRAW_WRITE"], ip_whitelist=["127.0.0.1"])
+    address = format_address("evm", hashlib.sha256(b"contract target").digest())
+    trc20 = ienv.platform.wallet.network(ienv.platform.wallet.asset("USDT"), "TRX").contract
+    erc20 = ienv.platform.wallet.network(ienv.platform.wallet.asset("USDT"), "ETH").contract
+    common = dict(coin="USDT", netWork="ETH", address=address, amount="30")
+    r = s.post("/api/v3/capital/withdraw", contractAddress=trc20, **common)
+    assert (r.status_code, r.json()["code"]) == (400, 33333), r.text
+    assert r.json()["msg"] == f"contractAddress {trc20!r} is not the contract of USDT on ETH"
+    barrier = threading.Barrier(THREADS)
+
+    def send(i: int) -> tuple[bool, httpx.Response]:
+        named = i % 2 == 0
+        extra = {"contractAddress": erc20} if named else {}
+        barrier.wait()
+        return named, s.post("/api/v3/capital/withdraw", withdrawOrderId="w-c-1", **common, **extra)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        answers = list(pool.map(send, range(THREADS)))
+    won = {named for named, r in answers if r.status_code == 200}
+    assert len(won) == 1, [(named, r.text) for named, r in answers]
+    assert len({r.json()["id"] for _, r in answers if r.status_code == 200}) == 1
+    for named, r in answers:
+        if named not in won:
+            assert (r.status_code, r.json()["code"]) == (400, 33333), r.text
+            assert "withdrawOrderId 'w-c-1' was already used" in r.json()["msg"]
+    assert _bal(ienv, acc) == (to_units("70", 8), to_units("30", 8))

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from bourse.domain.accounts import CHAIN_CLEARING, FEE_REVENUE
 from bourse.domain.errors import (
     AddressNotWhitelisted,
+    ContractMismatch,
     IdempotencyConflict,
     InsufficientBalance,
     InvalidAddress,
@@ -414,6 +415,65 @@ def test_a_retry_after_the_fee_changed_gets_the_first_withdrawal(world: WalletWo
     # a new client id pays the new fee
     assert send(client_id="wd-fee-2") != first.id
     assert_books_balance(world)
+
+
+USDT_TRC20 = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+USDT_ERC20 = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
+
+
+def test_a_contract_address_must_be_the_coins_on_the_network(world: WalletWorld) -> None:
+    """``contractAddress`` is the coin's token contract on the network (what config/getall
+    lists as ``contract``): any other, or one on a native coin's network, is refused before
+    anything is reserved; without a network it picks the network whose contract it is."""
+    world.fund(world.alice, "USDT", "100")
+    world.fund(world.alice, "ETH", "1")
+    u = world.units
+
+    def send(coin: str, network: str | None, address: str, amount: int, contract: str) -> str:
+        w = world.wallet.withdraw(world.alice, coin, network, address, amount, contract=contract)
+        return w.network
+
+    for network, contract in (
+        ("TRX", USDT_ERC20),  # another network's
+        ("TRX", USDT_TRC20.lower()),  # base58 is case-sensitive
+        ("ETH", "0x" + "12" * 20),  # no contract of USDT
+        ("ETH", USDT_TRC20),
+    ):
+        address = DEST_TRX if network == "TRX" else DEST_ETH
+        with pytest.raises(ContractMismatch, match="^contractAddress .* is not the contract of"):
+            send("USDT", network, address, u("USDT", "20"), contract)
+    with pytest.raises(ContractMismatch, match="^contractAddress .* is not the contract of ETH"):
+        send("ETH", "ETH", DEST_ETH, u("ETH", "0.1"), USDT_ERC20)  # ETH is native on ETH
+    with pytest.raises(ContractMismatch, match="^contractAddress '0x1212.* is not a contract of"):
+        send("USDT", None, DEST_ETH, u("USDT", "20"), "0x" + "12" * 20)
+    assert world.locked(world.alice, "USDT") == 0 and world.locked(world.alice, "ETH") == 0
+
+    assert send("USDT", "TRC20", DEST_TRX, u("USDT", "20"), USDT_TRC20) == "TRX"
+    assert send("USDT", "ETH", DEST_ETH, u("USDT", "20"), USDT_ERC20.lower()) == "ETH"  # hex
+    assert send("USDT", None, DEST_ETH, u("USDT", "20"), USDT_ERC20) == "ETH"  # the contract's
+    assert world.locked(world.alice, "USDT") == u("USDT", "60")
+
+
+def test_a_retry_with_another_contract_address_is_refused(world: WalletWorld) -> None:
+    world.fund(world.alice, "USDT", "100")
+    amt = world.units("USDT", "30")
+
+    def send(contract: str, client_id: str = "wd-c", network: str | None = "ETH") -> int:
+        w = world.wallet.withdraw(
+            world.alice, "USDT", network, DEST_ETH, amt, client_id=client_id, contract=contract
+        )
+        return w.id
+
+    first = send(USDT_ERC20)
+    assert send(USDT_ERC20.lower()) == first  # the same contract
+    assert send(USDT_ERC20, network=None) == first  # the network it picks is the one named
+    with pytest.raises(IdempotencyConflict, match="^withdrawOrderId 'wd-c' was already used"):
+        send("")  # left out now
+    bare = send("", "wd-bare")
+    with pytest.raises(IdempotencyConflict, match="^withdrawOrderId 'wd-bare' was already used"):
+        send(USDT_ERC20, "wd-bare")  # added now
+    assert send("", "wd-bare") == bare
+    assert world.locked(world.alice, "USDT") == 2 * amt
 
 
 def test_validation(world: WalletWorld) -> None:

@@ -154,6 +154,11 @@ class InvalidAddress(InvalidParameter):
     """The address is not valid for the network."""
 
 
+class ContractMismatch(InvalidParameter):
+    """A withdrawal's ``contractAddress`` is not the token contract of its coin on the network
+    (or of any network of the coin, when no network was named)."""
+
+
 class MemoRequired(MissingParameter):
     """This network needs a memo."""
 

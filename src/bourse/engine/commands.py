@@ -137,6 +137,9 @@ class ReserveWithdrawal(Command):
     #: the request's remark: kept with the withdrawal (committed in the reserve's batch), and
     #: one of the parameters a retry of ``client_id`` must repeat (``handlers.reserve_withdrawal``)
     remark: str = ""
+    #: the token contract the request named (``contractAddress``, checked against the network,
+    #: in the network's spelling), "" for none: the engine keeps it only in the fingerprint
+    contract: str = ""
 
 
 @dataclass(frozen=True, slots=True)

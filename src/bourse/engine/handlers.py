@@ -194,20 +194,28 @@ def convert_dust(s: EngineState, cmd: c.ConvertDust, now: int) -> DustConversion
 
 # --- withdrawals ------------------------------------------------------------------------------
 def withdraw_fingerprint(cmd: c.ReserveWithdrawal) -> str:
-    """What a retry of ``withdrawOrderId`` must repeat: what the client sent, the remark
-    included (version 2). The amount is the one requested, fee included (``amount + fee``),
-    not the split the exchange derives from the network's current fee: a retry after the fee
-    changed still gets the first withdrawal. Version 1 (``withdraw_fingerprint_v1``) left the
-    remark out and digested that split."""
+    """What a retry of ``withdrawOrderId`` must repeat: what the client sent, the remark and
+    the ``contractAddress`` included (version 2). The amount is the one requested, fee
+    included (``amount + fee``), not the split the exchange derives from the network's current
+    fee: a retry after the fee changed still gets the first withdrawal. Version 1
+    (``withdraw_fingerprint_v1``) left the remark out and digested that split."""
     requested = cmd.amount + cmd.fee
     return fingerprint(
-        "withdraw/2", cmd.asset, requested, cmd.address, cmd.network, cmd.memo, cmd.remark
+        "withdraw/2",
+        cmd.asset,
+        requested,
+        cmd.address,
+        cmd.network,
+        cmd.memo,
+        cmd.remark,
+        cmd.contract,
     )
 
 
 def withdraw_fingerprint_v1(cmd: c.ReserveWithdrawal) -> str:
     """The fingerprint the keys of withdrawals reserved before version 2 hold: a retry of one
-    of them still matches it (their remark was never part of it, so it cannot be compared)."""
+    of them still matches it (their remark and contract were never part of it, so they cannot
+    be compared)."""
     return fingerprint(cmd.asset, cmd.amount, cmd.fee, cmd.address, cmd.network, cmd.memo)
 
 

@@ -94,6 +94,7 @@ async def _withdraw(ctx: Ctx, network: str | None) -> dict[str, Any]:
         memo=p.get("memo", ""),
         client_id=p.get("withdrawOrderId", ""),
         remark=p.get("remark", ""),
+        contract=p.get("contractAddress", ""),
         replay=replay_key(ctx),
     )
     return {"id": format_id(w.id)}
@@ -163,7 +164,11 @@ _WITHDRAW_PARAMS = (
     P("withdrawOrderId", "client_id", description="client id: a retry returns the first result"),
     P("netWork", description="network id, e.g. TRX (default: the coin's first network)"),
     P("network", description="network id or name (old form)"),
-    P("contractAddress"),
+    P(
+        "contractAddress",
+        description="the coin's token contract on the network (config/getall contract); "
+        "picks the network when none is named",
+    ),
     P("address", required=True),
     P("memo", description="required on memo networks"),
     P("amount", "decimal", required=True, description="fee included"),

@@ -134,6 +134,7 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     sa.OnceTokenInvalid: (PARAM_ERROR, 400),
     # wallet and chain
     d.NetworkNotSupported: (PARAM_ERROR, 400),  # param is error
+    d.ContractMismatch: (PARAM_ERROR, 400),  # param is error
     d.InvalidAddress: (10212, 400),  # address not in the common-address list, or invalid
     d.AddressNotWhitelisted: (10212, 400),
     d.MemoRequired: (PARAM_NULL, 400),  # param cannot be null

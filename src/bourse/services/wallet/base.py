@@ -80,9 +80,10 @@ class WalletBase:
     def networks(self, coin: str) -> tuple[Network, ...]:
         return self.chain.networks(self.asset(coin))
 
-    def network(self, asset: Asset, name: str | None) -> Network:
-        """A network of ``asset`` by id, display name or alias (``None``: the default one)."""
-        return pick_network(asset, self.chain.networks(asset), name)
+    def network(self, asset: Asset, name: str | None, contract: str = "") -> Network:
+        """A network of ``asset`` by id, display name or alias (``None``: the default one, or
+        the one of token ``contract``); a ``contract`` must be the network's (``pick_network``)."""
+        return pick_network(asset, self.chain.networks(asset), name, contract)
 
     def currencies(self) -> list[tuple[Asset, tuple[Network, ...]]]:
         """Every asset with its networks (``capital/config/getall``)."""

@@ -16,8 +16,9 @@ What a chain provides:
   and reports per withdrawal what it did (``ChainWithdrawal``: txid, block, confirmations);
 * a lifecycle (``start``/``stop``) for whatever runs in the background.
 
-Rules the wallet applies on top of any chain (picking a network by id, name or alias; the
-format check of a withdrawal address) live here too, next to the values they read.
+Rules the wallet applies on top of any chain (picking a network by id, name, alias or token
+contract; the format check of a withdrawal address) live here too, next to the values they
+read.
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bourse.domain.errors import MissingParameter, NetworkNotSupported, UnknownAsset
+from bourse.domain.errors import (
+    ContractMismatch,
+    MissingParameter,
+    NetworkNotSupported,
+    UnknownAsset,
+)
 from bourse.domain.money import Asset
 from bourse.engine import Engine
 
@@ -63,14 +69,40 @@ class Network:
             a.upper() for a in self.aliases
         )
 
+    def has_contract(self, address: str) -> bool:
+        """Whether ``address`` is the coin's token contract on this network (a native coin has
+        none). EVM addresses are hex, so any case names the same contract (the mixed case is a
+        checksum); other styles (Tron's base58, TON's base64) are case-sensitive."""
+        if not self.contract:
+            return False
+        if self.style == "evm":
+            return address.lower() == self.contract.lower()
+        return address == self.contract
 
-def pick_network(asset: Asset, networks: tuple[Network, ...], name: str | None) -> Network:
+
+def pick_network(
+    asset: Asset, networks: tuple[Network, ...], name: str | None, contract: str = ""
+) -> Network:
     """``name`` may be the ``netWork`` id, the display name or an alias (any case); ``None``
-    or empty picks the coin's default (first) network."""
+    or empty picks the coin's default (first) network, or with a ``contract`` (a withdrawal's
+    ``contractAddress``) the network whose token contract it is. A ``contract`` that is not the
+    picked network's is refused (``ContractMismatch``)."""
     if not name:
-        return networks[0]
+        if not contract:
+            return networks[0]
+        for n in networks:
+            if n.has_contract(contract):
+                return n
+        raise ContractMismatch(
+            f"contractAddress {contract[:128]!r} is not a contract of {asset.code}"
+        )
     for n in networks:
         if n.matches(name):
+            if contract and not n.has_contract(contract):
+                raise ContractMismatch(
+                    f"contractAddress {contract[:128]!r} is not the contract of {asset.code} "
+                    f"on {n.id}"
+                )
             return n
     raise NetworkNotSupported(f"network {name!r} is not supported for {asset.code}")
 

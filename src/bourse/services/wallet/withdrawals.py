@@ -64,13 +64,17 @@ class Withdrawals(WalletBase):
         memo: str = "",
         client_id: str = "",
         remark: str = "",
+        contract: str = "",
         skip_whitelist: bool = False,
     ) -> c.ReserveWithdrawal:
         """Every check of ``withdraw`` that needs no engine state (the balance is the engine's
         to check): the command it would run. The console calls it before asking for the 2FA
-        code, so that a typo does not spend one."""
+        code, so that a typo does not spend one. ``contract`` (MEXC ``contractAddress``), when
+        sent, must be the coin's token contract on the network, and picks the network when
+        none is named."""
         asset = self.asset(coin)
-        net = self.network(asset, network)
+        contract = (contract or "").strip()
+        net = self.network(asset, network, contract)
         if not net.withdraw_enable:
             raise WithdrawDisabled(f"withdrawals of {asset.code} on {net.id} are suspended")
         address = (address or "").strip()
@@ -111,6 +115,7 @@ class Withdrawals(WalletBase):
             client_id,
             review,
             remark=remark or "",
+            contract=net.contract if contract else "",
         )
 
     def withdraw(
@@ -124,6 +129,7 @@ class Withdrawals(WalletBase):
         memo: str = "",
         client_id: str = "",
         remark: str = "",
+        contract: str = "",
         skip_whitelist: bool = False,
         replay: str = "",
     ) -> Withdrawal:
@@ -132,7 +138,7 @@ class Withdrawals(WalletBase):
         without one, the signed request's ``replay`` key is accepted once (``engine.replays``)."""
         cmd = self.check_withdrawal(
             account, coin, network, address, amount, memo=memo, client_id=client_id,
-            remark=remark, skip_whitelist=skip_whitelist,
+            remark=remark, contract=contract, skip_whitelist=skip_whitelist,
         )  # fmt: skip
         w: Withdrawal = self.engine.execute(replace(cmd, replay=replay))
         return w
