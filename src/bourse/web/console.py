@@ -57,7 +57,7 @@ from bourse.domain.errors import DomainError
 from bourse.domain.ids import whole_id
 from bourse.engine.clock import now_ms
 from bourse.services import users as us
-from bourse.services.apikeys import NO_IP_TTL_MS, PERMISSIONS, ip_whitelist_of
+from bourse.services.apikeys import PERMISSIONS, ip_whitelist_of
 from bourse.services.brokers.keys import renew_key
 from bourse.services.bundle import Services
 from bourse.services.throttle import Throttled, request_ip
@@ -493,7 +493,6 @@ class Console:
         session, form = await self._posted(request, "/account/keys")
         api_key = str((form.get("api_key") or [""])[0]).strip()[:64]
         rotate = (form.get("rotate") or [""])[0] == "1"
-        ttl = int(getattr(self.svc.config, "no_ip_key_ttl_ms", NO_IP_TTL_MS) or NO_IP_TTL_MS)
         try:
             await run_in_threadpool(self._own_key, session.user.account_id, api_key)
         except DomainError as exc:
@@ -505,7 +504,7 @@ class Console:
         try:
             done = await run_in_threadpool(
                 lambda: renew_key(self.svc.apikeys, api_key, session.user.account_id, now_ms(),
-                                  rotate_secret=rotate, ttl_ms=ttl)
+                                  rotate_secret=rotate)
             )  # fmt: skip
         except DomainError as exc:
             return await self.keys(request, status=400, error=messages.say(exc))

@@ -3,8 +3,8 @@ what a key may do to the account's other keys through ``/api/v3/user/apiKey``.
 
 Renewing keeps the access key, so a key bound to a broker stays bound. It can:
 
-* extend the expiry: a key without an IP whitelist gets at most ``ttl_ms`` (90 days, MEXC's
-  rule) from now; a whitelisted key may be renewed to never expire;
+* extend the expiry: a key without an IP whitelist gets at most ``NO_IP_TTL_MS`` (90 days,
+  MEXC's rule) from now; a whitelisted key may be renewed to never expire;
 * rotate the secret: a new secret is returned once; the old one stops working at once.
 
 The owner (web console, operator CLI: ``actor=None``) renews any key of theirs. A key signing
@@ -36,6 +36,7 @@ from bourse.domain.keyscope import (
 from bourse.services.apikeys import NO_IP_TTL_MS, ApiKeys, split_csv
 
 _UNSET = object()
+_NO_IP_DAYS = NO_IP_TTL_MS // 86_400_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +96,6 @@ def new_key_limits(
     now_ms: int,
     *,
     expires: int | None | object = _UNSET,
-    ttl_ms: int = NO_IP_TTL_MS,
 ) -> NewKeyLimits:
     """The IP whitelist, pairs and expiry of the key ``actor`` (a key of ``account_id``)
     creates, for its own account or a sub-account's: those asked for, else the actor's own;
@@ -106,13 +106,13 @@ def new_key_limits(
     new_ips = tuple(ips) or a.ips
     new_symbols = tuple(symbols) or a.symbols
     if expires is _UNSET:
-        exp = cap(None if new_ips else now_ms + ttl_ms, a.expires)
+        exp = cap(None if new_ips else now_ms + NO_IP_TTL_MS, a.expires)
     else:
         exp = expires  # type: ignore[assignment]
         if exp is not None and exp <= now_ms:
             raise InvalidParameter("expireTime must be in the future")
-        if not new_ips and (exp is None or exp > now_ms + ttl_ms):
-            raise InvalidParameter(f"a key without IPs expires within {ttl_ms // 86_400_000} days")
+        if not new_ips and (exp is None or exp > now_ms + NO_IP_TTL_MS):
+            raise InvalidParameter(f"a key without IPs expires within {_NO_IP_DAYS} days")
     check_creates(a, KeyScope(frozenset(permissions), new_ips, new_symbols, exp))
     return NewKeyLimits(new_ips, new_symbols, exp)
 
@@ -125,14 +125,13 @@ def renew_key(
     *,
     expires: int | None | object = _UNSET,
     rotate_secret: bool = False,
-    ttl_ms: int = NO_IP_TTL_MS,
     actor: str | None = None,
 ) -> Renewal:
     """Renew ``api_key`` of ``account_id``; see the module docstring for the rules.
 
-    ``expires`` left out: ``now + ttl_ms`` for a key without IPs, never for one with IPs, and
-    with an ``actor`` (the signing key, never ``api_key`` itself) no later than the actor's
-    own expiry; asked for beyond it, ``KeyOutOfScope``.
+    ``expires`` left out: ``now + NO_IP_TTL_MS`` for a key without IPs, never for one with
+    IPs, and with an ``actor`` (the signing key, never ``api_key`` itself) no later than the
+    actor's own expiry; asked for beyond it, ``KeyOutOfScope``.
     """
     if actor == api_key:
         raise KeyOutOfScope("a key cannot renew itself")
@@ -146,7 +145,7 @@ def renew_key(
         if a is not None:
             check_renews(a, _scope(row))
         has_ip = bool(split_csv(row.ip_whitelist))
-        limit = None if has_ip else now_ms + ttl_ms
+        limit = None if has_ip else now_ms + NO_IP_TTL_MS
         if expires is _UNSET:
             new_exp = limit if a is None else cap(limit, a.expires)
         else:
@@ -155,7 +154,7 @@ def renew_key(
                 raise InvalidParameter("expireTime must be in the future")
             if limit is not None and (new_exp is None or new_exp > limit):
                 raise InvalidParameter(
-                    f"a key without an IP whitelist can be renewed for at most {ttl_ms // 86_400_000} days"
+                    f"a key without an IP whitelist can be renewed for at most {_NO_IP_DAYS} days"
                 )
             if a is not None and not expires_by(new_exp, a.expires):
                 raise KeyOutOfScope("a key cannot renew another beyond its own expiry")

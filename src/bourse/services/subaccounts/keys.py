@@ -57,7 +57,6 @@ class SubAccountKeys:
         note: str | None,
         *,
         actor: str | None = None,
-        ttl_ms: int | None = None,
     ) -> dict[str, Any]:
         """A key for the sub-account; returns its public fields plus ``secretKey`` (once).
 
@@ -79,13 +78,10 @@ class SubAccountKeys:
         perms = sorted(set(perms))
         ips = ip_whitelist_of((ip or "").split(","), limit=tenant.max_key_ips)
         now = self.clock()
-        ttl = ttl_ms or NO_IP_TTL_MS
         symbols: tuple[str, ...] = ()
-        expires = None if ips else now + ttl
+        expires = None if ips else now + NO_IP_TTL_MS
         if actor is not None:
-            limits = new_key_limits(
-                self.apikeys, actor, tenant.master, perms, ips, (), now, ttl_ms=ttl
-            )
+            limits = new_key_limits(self.apikeys, actor, tenant.master, perms, ips, (), now)
             if len(limits.ips) > tenant.max_key_ips:  # the actor's, taken for ip left out
                 raise KeyTooManyIps(
                     f"the signing key has {len(limits.ips)} IPs and a sub-account key at most "

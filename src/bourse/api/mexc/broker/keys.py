@@ -13,7 +13,7 @@ from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.errors import ApiError, from_domain, invalid
 from bourse.api.mexc.params import P
 from bourse.domain.errors import DomainError
-from bourse.services.apikeys import NO_IP_TTL_MS, ip_whitelist_of, normalize_permission
+from bourse.services.apikeys import ip_whitelist_of, normalize_permission
 from bourse.services.brokers.keys import delete_key as delete_key_as
 from bourse.services.brokers.keys import new_key_limits, renew_key
 
@@ -56,7 +56,6 @@ async def create_key(ctx: Ctx) -> Any:
         ips,
         symbols,
         ctx.now,
-        ttl_ms=_no_ip_ttl(ctx),
         **exp,
     )
     try:
@@ -79,11 +78,6 @@ async def create_key(ctx: Ctx) -> Any:
         k for k in await ctx.db(ctx.services.apikeys.list_keys, ctx.account) if k["apiKey"] == key
     )
     return {**_key_json(row, None), "apikey": key, "secretKey": secret}
-
-
-def _no_ip_ttl(ctx: Ctx) -> int:
-    """How long a key without IPs lives (``Config.no_ip_key_ttl_ms`` if set; MEXC: 90 days)."""
-    return int(getattr(ctx.services.config, "no_ip_key_ttl_ms", NO_IP_TTL_MS) or NO_IP_TTL_MS)
 
 
 def _key_json(k: dict[str, Any], broker_id: int | None) -> dict[str, Any]:
@@ -143,7 +137,6 @@ async def renew(ctx: Ctx) -> Any:
         api_key,
         ctx.account,
         ctx.now,
-        ttl_ms=_no_ip_ttl(ctx),
         actor=ctx.key.api_key,
         **kwargs,
     )
