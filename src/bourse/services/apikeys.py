@@ -79,6 +79,8 @@ MAX_IPS_PER_KEY = 10
 #: a key without an IP whitelist is valid for 90 days (MEXC FAQ)
 NO_IP_TTL_MS = 90 * 24 * 3600 * 1000
 _DEFAULT = object()
+#: a created key's IP whitelist, pairs and expiry, as another key's rule decides them
+KeyLimits = tuple[tuple[str, ...], tuple[str, ...], int | None]
 _CACHE_TTL_S = 2.0
 
 
@@ -167,6 +169,16 @@ def split_csv(text: str | None) -> tuple[str, ...]:
     return tuple(x for x in (p.strip() for p in (text or "").split(",")) if x)
 
 
+def _columns(decide: Callable[[Any | None], KeyLimits]) -> Callable[[Any | None], dict[str, Any]]:
+    """``decide``'s limits as the ``api_keys`` columns they set."""
+
+    def columns(actor_row: Any | None) -> dict[str, Any]:
+        ips, symbols, expires = decide(actor_row)
+        return {"ip_whitelist": ",".join(ips), "symbols": ",".join(symbols), "expires": expires}
+
+    return columns
+
+
 class ApiKeys:
     """API key repository over the ``api_keys`` table.
 
@@ -202,6 +214,8 @@ class ApiKeys:
         symbols: list[str] | tuple[str, ...] = (),
         expires: int | None | object = _DEFAULT,
         now_ms: int | None = None,
+        actor: str | None = None,
+        decide: Callable[[Any | None], KeyLimits] | None = None,
     ) -> tuple[str, str]:
         """Create a key for ``account_id``; returns ``(api_key, secret)``.
 
@@ -209,6 +223,11 @@ class ApiKeys:
         (default: spot account read + deal read/write). ``expires`` is ms since the epoch or
         ``None`` for never; left out, it is 90 days from now when ``ip_whitelist`` is empty
         (MEXC's rule) and never otherwise.
+
+        A key another key creates (``services.brokers.keys.create_key``) passes ``decide``:
+        it gets the row of the signing key ``actor``, read in the insert's transaction under
+        its row lock, and returns the new key's IP whitelist, pairs and expiry, or raises to
+        create nothing (``ApiKeyRepository.insert_within_limit``).
         """
         perms = sorted({normalize_permission(p) for p in (permissions or DEFAULT_PERMISSIONS)})
         ips = ip_whitelist_of(ip_whitelist)
@@ -232,7 +251,10 @@ class ApiKeys:
             "expires": expires,
             "revoked": False,
         }
-        if not self.repository.insert_within_limit(row, MAX_KEYS_PER_ACCOUNT):
+        decided = None if decide is None else _columns(decide)
+        if not self.repository.insert_within_limit(
+            row, MAX_KEYS_PER_ACCOUNT, actor=actor, decide=decided
+        ):
             raise ApiKeyLimit(f"at most {MAX_KEYS_PER_ACCOUNT} API keys per account")
         return api_key, secret
 

@@ -38,6 +38,9 @@ from bourse.services.apikeys import split_csv
 from bourse.services.brokers.registry import Registry
 from bourse.store.repositories.brokers import BrokerRepository
 
+#: a signing key's right to change a key (key row, signing key row; raises if it has none)
+KeyRule = Callable[[Any | None, Any | None], None]
+
 _CACHE_TTL_S = 2.0
 _CACHE_MAX = 100_000
 
@@ -154,8 +157,20 @@ class Bindings:
         ]
 
     # --- writing -------------------------------------------------------------------------------
-    def bind(self, api_key: str, broker_id: int, account_id: int) -> Binding:
-        """Bind ``api_key`` (owned by ``account_id``) to ``broker_id``; once per key, ever."""
+    def bind(
+        self,
+        api_key: str,
+        broker_id: int,
+        account_id: int,
+        *,
+        actor: str | None = None,
+        rule: KeyRule | None = None,
+    ) -> Binding:
+        """Bind ``api_key`` (owned by ``account_id``) to ``broker_id``; once per key, ever.
+
+        ``rule(key row, actor row)`` (the signing key ``actor``'s right to bind it,
+        ``brokers.keys.binding_rule``) is applied again in the binding's transaction, to the
+        rows read there under their locks, and raises to bind nothing."""
         broker = self.registry.get(broker_id)
         if broker.status is not BrokerStatus.APPROVED:
             raise BrokerStateError(f"broker {broker_id} is {broker.status}, not APPROVED")
@@ -171,8 +186,13 @@ class Bindings:
             "unbound_at": None,
             "unbound_by": "",
         }
-        # still ours, checked again in the binding's transaction
-        if not self.repo.insert_binding(row, lambda key: _check_key(key, account_id)):
+
+        def check(key: Any | None, actor_row: Any | None) -> None:
+            _check_key(key, account_id)  # still ours, checked again in the transaction
+            if rule is not None:
+                rule(key, actor_row)
+
+        if not self.repo.insert_binding(row, check, actor=actor):
             prior = self.get(api_key)
             raise KeyAlreadyBound(
                 "this API key was bound before; a key can be bound only once"
@@ -182,9 +202,18 @@ class Bindings:
         self._forget(api_key)
         return Binding(api_key, account_id, broker_id, now, None, "")
 
-    def unbind(self, api_key: str, *, account_id: int | None = None, by: str = "user") -> Binding:
+    def unbind(
+        self,
+        api_key: str,
+        *,
+        account_id: int | None = None,
+        by: str = "user",
+        actor: str | None = None,
+        rule: KeyRule | None = None,
+    ) -> Binding:
         """Close the key's binding. ``account_id`` limits it to the owner (``by="user"``) or
         to the bound broker's main account (``by="broker"``); ``None`` is an operator action.
+        ``rule`` and ``actor``: as ``bind``'s, applied in the transaction that unbinds.
         """
         if account_id is not None and by != "broker":
             # the owner first: another account's key answers as bind does, bound or not
@@ -200,7 +229,7 @@ class Bindings:
             elif b.account_id != account_id:
                 raise NotKeyOwner("the API key does not exist or is not yours")
         now = self.clock()
-        closed = self.repo.close_binding(api_key, now, by[:16])
+        closed = self.repo.close_binding(api_key, now, by[:16], rule, actor=actor)
         self._forget(api_key)
         if not closed:
             raise KeyNotBound("this API key is not bound to a broker")

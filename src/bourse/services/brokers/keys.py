@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bourse.domain.brokers import KeyOutOfScope, NotKeyOwner
-from bourse.domain.errors import InvalidParameter
+from bourse.domain.errors import InvalidParameter, KeyTooManyIps
 from bourse.domain.keyscope import (
     KeyScope,
     cap,
@@ -33,7 +33,9 @@ from bourse.domain.keyscope import (
     check_renews,
     expires_by,
 )
+from bourse.engine.clock import now_ms as wall_ms
 from bourse.services.apikeys import NO_IP_TTL_MS, ApiKeys, split_csv
+from bourse.services.brokers.bindings import KeyRule
 
 _UNSET = object()
 _NO_IP_DAYS = NO_IP_TTL_MS // 86_400_000
@@ -48,7 +50,7 @@ class Renewal:
 
 @dataclass(frozen=True, slots=True)
 class NewKeyLimits:
-    """The whitelists and expiry of a key that another key creates (``new_key_limits``)."""
+    """The whitelists and expiry of a key that another key creates (``create_key``)."""
 
     ips: tuple[str, ...]
     symbols: tuple[str, ...]
@@ -77,32 +79,29 @@ def _own(row: Any | None, account_id: int) -> Any:
 
 
 def _actor(row: Any | None, account_id: int, now_ms: int) -> KeyScope:
-    """The signing key's scope, read again where the change is decided."""
+    """The signing key's scope, read again where the change is decided (under its row lock:
+    ``ApiKeyRepository.locked_rows``), and judged then: a key that expired while its request
+    waited acts no more."""
     if row is None or bool(row.revoked) or int(row.account_id) != account_id:
         raise KeyOutOfScope("the signing key is no longer a key of this account")
     scope = _scope(row, acting=True)
-    if scope.expires is not None and scope.expires <= now_ms:
+    if scope.expires is not None and scope.expires <= max(now_ms, wall_ms()):
         raise KeyOutOfScope("the signing key has expired")
     return scope
 
 
-def new_key_limits(
-    keys: ApiKeys,
-    actor: str,
-    account_id: int,
+def _new_key_limits(
+    a: KeyScope,
     permissions: Sequence[str],
     ips: Sequence[str],
     symbols: Sequence[str],
     now_ms: int,
-    *,
-    expires: int | None | object = _UNSET,
+    expires: int | None | object,
 ) -> NewKeyLimits:
-    """The IP whitelist, pairs and expiry of the key ``actor`` (a key of ``account_id``)
-    creates, for its own account or a sub-account's: those asked for, else the actor's own;
-    the expiry asked for, else MEXC's default (90 days without IPs, never with) ended by the
-    actor's own expiry. Raises ``KeyOutOfScope`` for a key wider than the actor,
+    """The IP whitelist, pairs and expiry of a key the key of scope ``a`` creates: those asked
+    for, else ``a``'s own; the expiry asked for, else MEXC's default (90 days without IPs,
+    never with) ended by ``a``'s. Raises ``KeyOutOfScope`` for a key wider than ``a``,
     ``InvalidParameter`` for an expiry in the past or too far for a key without IPs."""
-    a = _actor(keys.repository.get_bound(actor), account_id, now_ms)
     new_ips = tuple(ips) or a.ips
     new_symbols = tuple(symbols) or a.symbols
     if expires is _UNSET:
@@ -115,6 +114,51 @@ def new_key_limits(
             raise InvalidParameter(f"a key without IPs expires within {_NO_IP_DAYS} days")
     check_creates(a, KeyScope(frozenset(permissions), new_ips, new_symbols, exp))
     return NewKeyLimits(new_ips, new_symbols, exp)
+
+
+def create_key(
+    keys: ApiKeys,
+    actor: str,
+    account_id: int,
+    permissions: Sequence[str],
+    ips: Sequence[str],
+    symbols: Sequence[str],
+    now_ms: int,
+    *,
+    label: str = "",
+    expires: int | None | object = _UNSET,
+    actor_account: int | None = None,
+    max_ips: int | None = None,
+) -> tuple[str, str, NewKeyLimits]:
+    """Create a key of ``account_id`` signed by ``actor``, a key of ``actor_account`` (left
+    out: ``account_id``; a master's key creating a sub-account's key: the master); returns
+    ``(api_key, secret, limits)``. Its IPs, pairs and expiry are ``_new_key_limits``'s; with
+    ``max_ips``, the actor's IPs taken for ``ips`` left out must be no more than that
+    (``KeyTooManyIps``).
+
+    The actor is read and judged in the transaction that inserts the key, under its row lock
+    (``ApiKeyRepository.insert_within_limit``): a revoke, renewal or binding of the actor
+    either commits first and the creation is refused, or waits until the key is stored. No
+    key is ever stored after its signer lost the right to create it."""
+    signer_account = account_id if actor_account is None else actor_account
+    decided: list[NewKeyLimits] = []
+
+    def decide(row: Any | None) -> tuple[tuple[str, ...], tuple[str, ...], int | None]:
+        limits = _new_key_limits(
+            _actor(row, signer_account, now_ms), permissions, ips, symbols, now_ms, expires
+        )
+        if max_ips is not None and len(limits.ips) > max_ips:  # the actor's, for ips left out
+            raise KeyTooManyIps(
+                f"the signing key has {len(limits.ips)} IPs and this key may take at most "
+                f"{max_ips}: name some of them in ip"
+            )
+        decided.append(limits)
+        return limits.ips, limits.symbols, limits.expires
+
+    api_key, secret = keys.create_key(
+        account_id, list(permissions), label=label, now_ms=now_ms, actor=actor, decide=decide
+    )
+    return api_key, secret, decided[-1]
 
 
 def renew_key(
@@ -194,12 +238,25 @@ def delete_key(
     keys.forget(api_key)
 
 
+def binding_rule(api_key: str, account_id: int, now_ms: int, *, actor: str) -> KeyRule:
+    """The rule of the signing key ``actor`` binding or unbinding ``api_key``, as a check of
+    the two keys' rows (``Bindings.bind``/``unbind`` apply it in their transaction): raises
+    ``NotKeyOwner`` for a key that is not the account's, ``KeyOutOfScope`` for one wider than
+    the actor or (for a bound actor) not bound to the actor's broker; a key may always bind
+    itself."""
+
+    def rule(row: Any | None, actor_row: Any | None) -> None:
+        target = _scope(_own(row, account_id))
+        if actor != api_key:
+            check_manages(_actor(actor_row, account_id, now_ms), target)
+
+    return rule
+
+
 def check_binding_change(
     keys: ApiKeys, api_key: str, account_id: int, now_ms: int, *, actor: str
 ) -> None:
-    """Raise unless the signing key ``actor`` may bind or unbind ``api_key``: ``NotKeyOwner``
-    for a key that is not the account's, ``KeyOutOfScope`` for one wider than the actor or
-    (for a bound actor) not bound to the actor's broker; a key may always bind itself."""
-    target = _scope(_own(keys.repository.get_bound(api_key), account_id))
-    if actor != api_key:
-        check_manages(_actor(keys.repository.get_bound(actor), account_id, now_ms), target)
+    """Raise unless the signing key ``actor`` may bind or unbind ``api_key`` now
+    (``binding_rule``): the early check, before the binding's transaction checks again."""
+    rule = binding_rule(api_key, account_id, now_ms, actor=actor)
+    rule(keys.repository.get_bound(api_key), keys.repository.get_bound(actor))

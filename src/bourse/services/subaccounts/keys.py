@@ -16,12 +16,12 @@ from __future__ import annotations
 from typing import Any
 
 from bourse.domain.brokers import NotKeyOwner
-from bourse.domain.errors import DomainError, InvalidParameter, KeyTooManyIps
+from bourse.domain.errors import DomainError, InvalidParameter
 from bourse.engine.clock import Clock, now_ms
 from bourse.services.apikeys import NO_IP_TTL_MS, ApiKeys, ip_whitelist_of, normalize_permission
 from bourse.services.brokers.bindings import Bindings
+from bourse.services.brokers.keys import create_key as create_key_as
 from bourse.services.brokers.keys import delete_key as delete_key_as
-from bourse.services.brokers.keys import new_key_limits
 from bourse.services.subaccounts.directory import SubAccountDirectory
 from bourse.services.subaccounts.errors import (
     KeyAccessKeyEmpty,
@@ -78,26 +78,32 @@ class SubAccountKeys:
         perms = sorted(set(perms))
         ips = ip_whitelist_of((ip or "").split(","), limit=tenant.max_key_ips)
         now = self.clock()
-        symbols: tuple[str, ...] = ()
-        expires = None if ips else now + NO_IP_TTL_MS
-        if actor is not None:
-            limits = new_key_limits(self.apikeys, actor, tenant.master, perms, ips, (), now)
-            if len(limits.ips) > tenant.max_key_ips:  # the actor's, taken for ip left out
-                raise KeyTooManyIps(
-                    f"the signing key has {len(limits.ips)} IPs and a sub-account key at most "
-                    f"{tenant.max_key_ips}: name some of them in ip"
-                )
-            ips, symbols, expires = limits.ips, limits.symbols, limits.expires
         try:
-            key, secret = self.apikeys.create_key(
-                sub.account_id,
-                perms,
-                label=note,
-                ip_whitelist=ips,
-                symbols=symbols,
-                expires=expires,
-                now_ms=now,
-            )
+            if actor is None:
+                symbols: tuple[str, ...] = ()
+                expires = None if ips else now + NO_IP_TTL_MS
+                key, secret = self.apikeys.create_key(
+                    sub.account_id,
+                    perms,
+                    label=note,
+                    ip_whitelist=ips,
+                    expires=expires,
+                    now_ms=now,
+                )
+            else:
+                key, secret, limits = create_key_as(
+                    self.apikeys,
+                    actor,
+                    sub.account_id,
+                    perms,
+                    ips,
+                    (),
+                    now,
+                    label=note,
+                    actor_account=tenant.master,
+                    max_ips=tenant.max_key_ips,
+                )
+                ips, symbols, expires = limits.ips, limits.symbols, limits.expires
         except InvalidParameter as exc:
             if "API keys per account" in exc.message:
                 raise KeyLimitReached(exc.message) from None

@@ -25,11 +25,28 @@ class ApiKeyRepository:
         self.db = db
 
     # --- writing ---------------------------------------------------------------------------------
-    def insert_within_limit(self, values: dict[str, Any], max_keys: int) -> bool:
+    def insert_within_limit(
+        self,
+        values: dict[str, Any],
+        max_keys: int,
+        *,
+        actor: str | None = None,
+        decide: Callable[[Any | None], dict[str, Any]] | None = None,
+    ) -> bool:
         """Insert the key row ``values`` unless its account already has ``max_keys`` usable
         keys (counted in the same transaction, which holds the account's key lock: concurrent
-        creations cannot both take the last place); returns whether it was inserted."""
+        creations cannot both take the last place); returns whether it was inserted.
+
+        Given ``decide``, the acting key ``actor`` (the key signing the creation) is read in
+        this transaction, under its row lock (``locked_rows``), and ``decide(actor_row)``
+        gives the columns it sets on the new row, or raises to insert nothing: the signer's
+        right to create the key and the key itself are one decision, so a revoke, a renewal or
+        a binding of the signer either commits first and is seen here, or waits for this
+        key."""
         with write(self.db, lock=("api_keys", int(values["account_id"]))) as conn:
+            if decide is not None:
+                _, actor_row = locked_rows(conn, None, actor)
+                values = {**values, **decide(actor_row)}
             count = len(
                 conn.execute(
                     select(_k.api_key).where(
@@ -61,14 +78,15 @@ class ApiKeyRepository:
     ) -> None:
         """Read the key's row and (given ``actor``) the acting key's row, and update the key
         with ``decide(row, actor_row)``'s values, in one transaction holding the account's key
-        lock (``insert_within_limit``'s): key changes of one account run one at a time.
+        lock (``insert_within_limit``'s): key changes of one account run one at a time. Both
+        rows are read under their row locks (``locked_rows``), so a revoke, renewal or binding
+        change of either, from another account's transaction or none, is seen or waits.
 
         Each row has the table's columns plus its binding's ``broker_id`` and ``unbound_at``
         (``_bound_row``). ``decide`` gets None for an unknown key (and for no
         ``actor``) and raises to change nothing; ``{"revoked": True}`` deletes the key."""
         with write(self.db, lock=("api_keys", account_id)) as conn:
-            row = _bound_row(conn, api_key)
-            actor_row = _bound_row(conn, actor) if actor is not None else None
+            row, actor_row = locked_rows(conn, api_key, actor)
             values = decide(row, actor_row)
             conn.execute(update(t.api_keys).where(_k.api_key == api_key).values(**values))
 
@@ -117,6 +135,41 @@ class ApiKeyRepository:
         )
         with self.db.connect() as conn:
             return [row.api_key for row in conn.execute(q)]
+
+
+def locked_rows(
+    conn: Connection, target: str | None, actor: str | None
+) -> tuple[Any | None, Any | None]:
+    """The bound rows (``_bound_row``) of the key ``target`` a transaction changes and of the
+    key ``actor`` acting on it (either None: not read), each read after taking its row lock
+    in the transaction ``conn``.
+
+    On PostgreSQL the target is locked FOR UPDATE and the actor FOR SHARE (both, one key:
+    FOR UPDATE), in access-key order so no two such transactions wait on each other; every
+    write of a key's row (revoke, renewal, ``change``) or binding (bind, unbind) takes that
+    row's lock too, so it waits for this transaction or is committed before the rows are read.
+    The rows are read by statements after the locks: under READ COMMITTED each sees what was
+    committed before it started, a binding made by the lock holder included (a locking read
+    would re-check only the locked row). On SQLite the transaction's write lock (``BEGIN
+    IMMEDIATE``) already serialises every writer, and nothing is locked here."""
+    if conn.dialect.name == "postgresql":
+        share = {k: k != target for k in (actor, target) if k is not None}
+        for key in sorted(share):
+            conn.execute(
+                select(_k.api_key).where(_k.api_key == key).with_for_update(read=share[key])
+            )
+    return (
+        None if target is None else _bound_row(conn, target),
+        None if actor is None else _bound_row(conn, actor),
+    )
+
+
+def lock_key_row(conn: Connection, api_key: str) -> None:
+    """Take ``api_key``'s row lock (PostgreSQL: FOR UPDATE) in the transaction ``conn`` before
+    a write that changes what the key may do without writing its row (binding it to a broker
+    or unbinding it), so ``locked_rows`` readers see it or it waits for them."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(_k.api_key).where(_k.api_key == api_key).with_for_update())
 
 
 def _bound_row(conn: Connection, api_key: str) -> Any | None:

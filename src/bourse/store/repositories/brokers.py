@@ -19,6 +19,7 @@ from bourse.domain.brokers import BrokerExists
 from bourse.domain.errors import AccountNotFound, InvalidParameter
 from bourse.store import broker_tables as bt
 from bourse.store import tables as t
+from bourse.store.repositories.apikeys import lock_key_row, locked_rows
 from bourse.store.repositories.base import Repository
 from bourse.store.repositories.dialect import insert_ignore
 from bourse.store.transaction import write
@@ -137,31 +138,53 @@ class BrokerRepository(Repository):
         with self.db.connect() as conn:
             return conn.execute(select(bt.key_bindings).where(_kb.api_key == api_key)).first()
 
-    def key_row(self, api_key: str, conn: Connection | None = None) -> Any | None:
+    def key_row(self, api_key: str) -> Any | None:
         """The key's ``account_id``, ``revoked`` and ``permissions`` (read, never written here)."""
         q = select(_k.account_id, _k.revoked, _k.permissions).where(_k.api_key == api_key)
-        if conn is not None:
+        with self.db.connect() as conn:
             return conn.execute(q).first()
-        with self.db.connect() as own:
-            return own.execute(q).first()
 
-    def insert_binding(self, values: dict[str, Any], check: Callable[[Any | None], None]) -> bool:
-        """Insert a binding row, then ``check(key row)`` in the same transaction (it raises to
-        roll back); False when the key was ever bound (the UNIQUE(api_key) constraint).
+    def insert_binding(
+        self,
+        values: dict[str, Any],
+        check: Callable[[Any | None, Any | None], None],
+        *,
+        actor: str | None = None,
+    ) -> bool:
+        """Insert a binding row after ``check(key row, actor row)`` (it raises to insert
+        nothing) in the same transaction; False when the key was ever bound (the
+        UNIQUE(api_key) constraint).
 
-        The write comes first: the row lock serializes concurrent binds (and on SQLite takes
-        the write lock up front, so racing binds wait, not deadlock)."""
+        Both rows are read under their row locks (``apikeys.locked_rows``; the actor's is None
+        without ``actor``): concurrent binds of one key run one at a time, and a revoke,
+        renewal or binding change of the key or of the signing key either committed before
+        the check or waits for this binding. The rows are those of ``apikeys._bound_row``."""
         try:
             with write(self.db) as conn:
+                key, actor_row = locked_rows(conn, values["api_key"], actor)
+                check(key, actor_row)
                 conn.execute(insert(bt.key_bindings).values(**values))
-                check(self.key_row(values["api_key"], conn))
         except IntegrityError:
             return False
         return True
 
-    def close_binding(self, api_key: str, now: int, by: str) -> bool:
-        """Close the key's open binding; False if it had none."""
+    def close_binding(
+        self,
+        api_key: str,
+        now: int,
+        by: str,
+        check: Callable[[Any | None, Any | None], None] | None = None,
+        *,
+        actor: str | None = None,
+    ) -> bool:
+        """Close the key's open binding; False if it had none. Under the key's row lock, as
+        ``insert_binding``; ``check(key row, actor row)`` runs first there and raises to close
+        nothing."""
         with write(self.db) as conn:
+            if check is None:
+                lock_key_row(conn, api_key)
+            else:
+                check(*locked_rows(conn, api_key, actor))
             n = conn.execute(
                 update(bt.key_bindings)
                 .where(_kb.api_key == api_key, _kb.unbound_at.is_(None))

@@ -10,10 +10,13 @@ from typing import Any
 from bourse.api.mexc.broker.common import BINDING, READ, WRITE, call
 from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.params import P
-from bourse.services.brokers.keys import check_binding_change
+from bourse.services.brokers.bindings import KeyRule
+from bourse.services.brokers.keys import binding_rule, check_binding_change
 
 
-async def _may_change(ctx: Ctx, api_key: str) -> None:
+async def _may_change(ctx: Ctx, api_key: str) -> KeyRule:
+    """Raise unless the signing key may bind or unbind ``api_key`` now; the rule, for the
+    binding's transaction to apply again to what it reads under the keys' locks."""
     assert ctx.key is not None
     await call(
         ctx,
@@ -24,14 +27,21 @@ async def _may_change(ctx: Ctx, api_key: str) -> None:
         ctx.now,
         actor=ctx.key.api_key,
     )
+    return binding_rule(api_key, ctx.account, ctx.now, actor=ctx.key.api_key)
 
 
 async def bind(ctx: Ctx) -> Any:
     assert ctx.key is not None
     api_key = ctx.params.get("apiKey") or ctx.key.api_key
-    await _may_change(ctx, api_key)
+    rule = await _may_change(ctx, api_key)
     b = await call(
-        ctx, ctx.services.brokers.bindings.bind, api_key, ctx.params["brokerId"], ctx.account
+        ctx,
+        ctx.services.brokers.bindings.bind,
+        api_key,
+        ctx.params["brokerId"],
+        ctx.account,
+        actor=ctx.key.api_key,
+        rule=rule,
     )
     return {"apiKey": b.api_key, "brokerId": str(b.broker_id), "bindTime": b.bound_at}
 
@@ -54,9 +64,15 @@ async def binding(ctx: Ctx) -> Any:
 async def unbind(ctx: Ctx) -> Any:
     assert ctx.key is not None
     api_key = ctx.params.get("apiKey") or ctx.key.api_key
-    await _may_change(ctx, api_key)
+    rule = await _may_change(ctx, api_key)
     done = await call(
-        ctx, ctx.services.brokers.bindings.unbind, api_key, account_id=ctx.account, by="user"
+        ctx,
+        ctx.services.brokers.bindings.unbind,
+        api_key,
+        account_id=ctx.account,
+        by="user",
+        actor=ctx.key.api_key,
+        rule=rule,
     )
     return {"apiKey": done.api_key, "brokerId": str(done.broker_id), "unbindTime": done.unbound_at}
 

@@ -14,8 +14,9 @@ from bourse.api.mexc.errors import ApiError, from_domain, invalid
 from bourse.api.mexc.params import P
 from bourse.domain.errors import DomainError
 from bourse.services.apikeys import ip_whitelist_of, normalize_permission
+from bourse.services.brokers.keys import create_key as create_key_as
 from bourse.services.brokers.keys import delete_key as delete_key_as
-from bourse.services.brokers.keys import new_key_limits, renew_key
+from bourse.services.brokers.keys import renew_key
 
 MAX_SYMBOLS_PER_KEY = 30
 
@@ -46,28 +47,18 @@ async def create_key(ctx: Ctx) -> Any:
     for sym in symbols:
         ctx.symbol(sym)  # -1121 for a pair that is not listed
     exp: dict[str, Any] = {"expires": p["expireTime"]} if "expireTime" in p else {}
-    limits = await call(
-        ctx,
-        new_key_limits,
-        ctx.services.apikeys,
-        ctx.key.api_key,
-        ctx.account,
-        perms,
-        ips,
-        symbols,
-        ctx.now,
-        **exp,
-    )
     try:
-        key, secret = await ctx.db(
-            ctx.services.apikeys.create_key,
+        key, secret, _ = await ctx.db(
+            create_key_as,
+            ctx.services.apikeys,
+            ctx.key.api_key,
             ctx.account,
             perms,
-            now_ms=ctx.now,
+            ips,
+            symbols,
+            ctx.now,
             label=p["note"],
-            ip_whitelist=limits.ips,
-            symbols=limits.symbols,
-            expires=limits.expires,
+            **exp,
         )
     except DomainError as exc:
         msg = exc.message or str(exc)
