@@ -143,6 +143,33 @@ def test_a_key_sent_an_empty_pair_list_is_refused_not_narrowed(env: Env) -> None
     assert named["symbols"] == "ETHUSDT"
 
 
+def test_a_key_sent_an_empty_ip_list_is_refused_not_given_the_signers(env: Env) -> None:
+    """``ip`` left out: the new key takes the signing key's whitelist. Sent naming no address
+    (``ip=``, ``ip=,``): a malformed parameter (33333, HTTP 400) and no key, not the signer's
+    whitelist taken without a word (nor, from a signer without one, any address)."""
+    acc, _ = _user(env)
+    limited = env.signer(acc, ALL, ip_whitelist=["127.0.0.1", "10.0.0.0/8"])
+    unlimited = env.signer(acc, ALL)
+    before = len(ok(limited.get("/api/v3/user/apiKey"))["apiKeys"])
+    for signer in (limited, unlimited):
+        for empty in ("", ",", " , "):
+            body = err(
+                signer.post(
+                    "/api/v3/user/apiKey", permissions="SPOT_DEAL_READ", note="n", ip=empty
+                ),
+                33333,
+                400,
+            )
+            assert "ip" in body["msg"], body
+    assert len(ok(limited.get("/api/v3/user/apiKey"))["apiKeys"]) == before
+    inherited = ok(limited.post("/api/v3/user/apiKey", permissions="SPOT_DEAL_READ", note="n"))
+    assert inherited["ip"] == "127.0.0.1,10.0.0.0/8"
+    named = ok(
+        limited.post("/api/v3/user/apiKey", permissions="SPOT_DEAL_READ", note="n", ip="10.1.2.3")
+    )
+    assert named["ip"] == "10.1.2.3"
+
+
 def test_expired_key_refused_then_renewed_stays_bound(env: Env) -> None:
     bid, bsig = _broker(env, "Acme")
     acc = env.open_account(USDT="100")

@@ -104,6 +104,30 @@ def test_a_master_key_creates_only_sub_account_keys_no_wider_than_itself(
 
 
 @pytest.mark.parametrize("api", APIS)
+def test_an_empty_ip_asks_for_no_whitelist_never_the_signing_keys(ienv: IEnv, api: str) -> None:
+    """``ip`` sent naming no address (``ip=``, ``ip=,``; pymexc's normal sub-account call
+    sends ``ip=`` for ``ip=""``) asks for a key without a whitelist, MEXC's meaning: a
+    whitelisted signing key cannot make one (700007, no key), and never gives its own
+    whitelist in its place; a signing key without a whitelist makes it, ending within 90 days
+    and by its own expiry."""
+    m = _master(ienv, api)
+    end = now_ms() + 5 * DAY
+    fenced = ienv.signer(m.account, TRADE, ip_whitelist=["127.0.0.1"])
+    open_ = ienv.signer(m.account, TRADE, expires=end)
+    for empty in ("", ",", " , "):
+        r = fenced.post(m.keys, subAccount=m.sub, note="k", permissions="SPOT_DEAL_READ", ip=empty)
+        err(r, 700007, 401)
+    assert _sub_keys(ienv, m) == {}
+    made = ok(open_.post(m.keys, subAccount=m.sub, note="k", permissions="SPOT_DEAL_READ", ip=""))
+    assert (made["ip"], made["expireTime"]) == ("", end)
+    assert _sub_keys(ienv, m)[made["apiKey"]]["ip"] == []
+    # left out, the fenced key's own whitelist, as before
+    kept = ok(fenced.post(m.keys, subAccount=m.sub, note="k", permissions="SPOT_DEAL_READ"))
+    assert kept["ip"] == "127.0.0.1"
+    assert len(_sub_keys(ienv, m)) == 2
+
+
+@pytest.mark.parametrize("api", APIS)
 def test_a_master_key_deletes_only_sub_account_keys_no_wider_than_itself(
     ienv: IEnv, api: str
 ) -> None:

@@ -93,16 +93,16 @@ def _actor(row: Any | None, account_id: int, now_ms: int) -> KeyScope:
 def _new_key_limits(
     a: KeyScope,
     permissions: Sequence[str],
-    ips: Sequence[str],
+    ips: Sequence[str] | None,
     symbols: Sequence[str],
     now_ms: int,
     expires: int | None | object,
 ) -> NewKeyLimits:
     """The IP whitelist, pairs and expiry of a key the key of scope ``a`` creates: those asked
-    for, else ``a``'s own; the expiry asked for, else MEXC's default (90 days without IPs,
+    for, else (``ips`` None, ``symbols`` empty) ``a``'s own; the expiry asked for, else MEXC's default (90 days without IPs,
     never with) ended by ``a``'s. Raises ``KeyOutOfScope`` for a key wider than ``a``,
     ``InvalidParameter`` for an expiry in the past or too far for a key without IPs."""
-    new_ips = tuple(ips) or a.ips
+    new_ips = a.ips if ips is None else tuple(ips)
     new_symbols = tuple(symbols) or a.symbols
     if expires is _UNSET:
         exp = cap(None if new_ips else now_ms + NO_IP_TTL_MS, a.expires)
@@ -121,7 +121,7 @@ def create_key(
     actor: str,
     account_id: int,
     permissions: Sequence[str],
-    ips: Sequence[str],
+    ips: Sequence[str] | None,
     symbols: Sequence[str],
     now_ms: int,
     *,
@@ -132,9 +132,9 @@ def create_key(
 ) -> tuple[str, str, NewKeyLimits]:
     """Create a key of ``account_id`` signed by ``actor``, a key of ``actor_account`` (left
     out: ``account_id``; a master's key creating a sub-account's key: the master); returns
-    ``(api_key, secret, limits)``. Its IPs, pairs and expiry are ``_new_key_limits``'s; with
-    ``max_ips``, the actor's IPs taken for ``ips`` left out must be no more than that
-    (``KeyTooManyIps``).
+    ``(api_key, secret, limits)``. Its IPs, pairs and expiry are ``_new_key_limits``'s
+    (``ips`` None: the actor's; empty: none); with ``max_ips``, the actor's IPs taken for
+    ``ips`` left out must be no more than that (``KeyTooManyIps``).
 
     The actor is read and judged in the transaction that inserts the key, under its row lock
     (``ApiKeyRepository.insert_within_limit``): a revoke, renewal or binding of the actor

@@ -6,8 +6,9 @@ A master's key signing the request (``actor``) creates and deletes only sub-acco
 wider than itself (``bourse.domain.keyscope``, through ``bourse.services.brokers.keys``, the
 rule of a user's own keys): permissions, pairs, IPs, lifetime; a key ever bound to a broker
 creates none and deletes only keys bound to that broker. A key it creates takes the actor's
-IPs and pairs when ``ip`` is left out (MEXC's sub-account API has no pairs parameter), and
-ends by the actor's expiry. The web console acts as the owner (``actor=None``) and is not held
+IPs when ``ip`` is left out (sent empty it asks for no whitelist, MEXC's meaning: refused from
+an actor that has one, never given the actor's), and its pairs (MEXC's sub-account API has no
+pairs parameter), and ends by the actor's expiry. The web console acts as the owner (``actor=None``) and is not held
 to it.
 """
 
@@ -61,7 +62,9 @@ class SubAccountKeys:
         """A key for the sub-account; returns its public fields plus ``secretKey`` (once).
 
         ``actor`` is the master's key signing the request (None: the owner); the new key is
-        no wider than it (``KeyOutOfScope`` otherwise), see the module docstring."""
+        no wider than it (``KeyOutOfScope`` otherwise), see the module docstring. ``ip`` None
+        (left out) takes the actor's whitelist; sent naming no address (``""``, ``","``) it
+        asks for none, as on MEXC, which only an actor without a whitelist may give."""
         sub = self.directory.get(tenant, name)
         note = (note or "").strip()
         if not note:
@@ -96,7 +99,7 @@ class SubAccountKeys:
                     actor,
                     sub.account_id,
                     perms,
-                    ips,
+                    None if ip is None else ips,
                     (),
                     now,
                     label=note,

@@ -27,9 +27,10 @@ def _csv(text: str | None) -> list[str]:
 
 async def create_key(ctx: Ctx) -> Any:
     """A new key no wider than the signing key (``domain.keyscope``): left out, its IPs and
-    pairs are the signer's, and its expiry ends by the signer's. ``symbols`` sent naming no
-    pair (``symbols=``) is refused (33333) rather than read as left out: the caller asked for
-    something (every pair, likely) that a silent narrowing to the signer's pairs would not be."""
+    pairs are the signer's, and its expiry ends by the signer's. ``ip`` sent naming no address
+    (``ip=``) and ``symbols`` naming no pair (``symbols=``) are refused (33333) rather than
+    read as left out: the caller asked for something (any address, every pair, likely) that a
+    silent narrowing to the signer's whitelist or pairs would not be."""
     p = ctx.params
     assert ctx.key is not None
     try:
@@ -39,6 +40,8 @@ async def create_key(ctx: Ctx) -> Any:
     if not perms:
         raise ApiError(730701, "permission is empty")
     ips = ip_whitelist_of(_csv(p.get("ip")))  # 730703 (too many) and 730704 by the table
+    if "ip" in p and not ips:  # sent, naming no address: not "left out"
+        raise invalid("ip", "names no address (leave it out for the signing key's IPs)")
     symbols = [x.upper() for x in _csv(p.get("symbols"))]
     if "symbols" in p and not symbols:  # sent, naming no pair: not "left out"
         raise invalid("symbols", "names no pair (leave it out for the signing key's pairs)")
@@ -54,7 +57,7 @@ async def create_key(ctx: Ctx) -> Any:
             ctx.key.api_key,
             ctx.account,
             perms,
-            ips,
+            ips or None,  # left out: the signer's (sent empty is refused above)
             symbols,
             ctx.now,
             label=p["note"],
@@ -161,7 +164,13 @@ ENDPOINTS: list[Endpoint] = [
         (
             P("permissions", "str", True),
             P("note", "str", True),
-            P("ip", "str"),
+            P(
+                "ip",
+                "str",
+                description="comma-separated IPs or networks the key may be used from (max "
+                "10); left out: the signing key's",
+                empty_ok=True,  # sent empty: refused, not read as left out
+            ),
             P(
                 "symbols",
                 "str",

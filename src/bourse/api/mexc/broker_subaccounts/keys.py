@@ -112,7 +112,12 @@ KEY_LIST = s.obj(
 KEY_PARAMS = (
     SUB,
     P("permissions", description="comma-separated permission names"),
-    P("ip", description="comma-separated IPs (broker: at most 4; normal: at most 20)"),
+    P(
+        "ip",
+        description="comma-separated IPs (broker: at most 4; normal: at most 20); left out: the "
+        "signing key's; sent empty: none (a key usable from any address)",
+        empty_ok=True,  # sent empty: no whitelist, as on MEXC, not the signing key's
+    ),
     P("note"),
 )
 
