@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 
 from bourse.domain.money import to_units
-from bourse.sandbox.chain import format_address
+from bourse.sandbox.chain import ChainConfig, format_address
 from tests.support.mexc import ok
 from tests.support.platforms import IEnv
-from tests.support.wallet import with_fee
+from tests.support.wallet import with_default_network, with_fee, with_network
 
 SUBP = "/api/v3/broker/sub-account"
 SPOT = {"fromAccountType": "SPOT", "toAccountType": "SPOT"}
@@ -314,3 +316,96 @@ def test_racing_retries_with_and_without_a_contract_address_reserve_once(ienv: I
             assert (r.status_code, r.json()["code"]) == (400, 33333), r.text
             assert "withdrawOrderId 'w-c-1' was already used" in r.json()["msg"]
     assert _bal(ienv, acc) == (to_units("70", 8), to_units("30", 8))
+
+
+def _unlist(ienv: IEnv, account: int, address: str) -> None:
+    assert ienv.platform.wallet.remove_whitelist(account, "USDT", "TRX", address) == 1
+
+
+def _reconfigure(config: ChainConfig) -> Callable[[IEnv, int, str], None]:
+    """The operator configures the chain's networks anew (what the wallet reads them from)."""
+
+    def apply(ienv: IEnv, _account: int, _address: str) -> None:
+        ienv.platform.chain.config = config
+
+    return apply
+
+
+#: what changes after a withdrawal was accepted (the operator's network settings, the user's
+#: whitelist), and the refusal of a new withdrawal after it: (MEXC code, message)
+RACE_CHANGES: dict[str, tuple[Callable[[IEnv, int, str], None], int, str]] = {
+    "fee-above-amount": (
+        _reconfigure(with_network("USDT", "TRX", withdraw_fee="40")),
+        10097,
+        "amount is below the minimum withdrawal of this network",
+    ),
+    "minimum-raised": (
+        _reconfigure(with_network("USDT", "TRX", withdraw_min="50")),
+        10097,
+        "amount is below the minimum withdrawal of this network",
+    ),
+    "withdrawals-disabled": (
+        _reconfigure(with_network("USDT", "TRX", withdraw_enable=False)),
+        10206,
+        "withdrawals of USDT on TRX are suspended",
+    ),
+    "whitelist-entry-removed": (
+        _unlist,
+        10212,
+        "withdrawal address is not in the common-address list",
+    ),
+    "default-network-changed": (
+        _reconfigure(with_default_network("USDT", "ETH")),
+        10212,
+        "address is not a valid Ethereum(ERC20) address",
+    ),
+}
+
+
+@pytest.mark.parametrize("change", RACE_CHANGES)
+def test_racing_retries_get_the_first_withdrawal_whatever_changed_since(
+    ienv: IEnv, change: str
+) -> None:
+    """A withdrawal accepted, then a network setting or the whitelist changes so that the
+    same request would now be refused: 16 requests sent at once, half the identical retry,
+    half a new ``withdrawOrderId``, move nothing more. Every retry gets the first id (the
+    engine looks the id up before the wallet's refusal counts), every new one the refusal a
+    new withdrawal meets, in MEXC's shape."""
+    apply, code, msg = RACE_CHANGES[change]
+    acc = ienv.open_account(USDT="100")
+    s = ienv.signer(acc, ["SPOT_WITHDRAW_READ", "SPOT_WITHDRAW_WRITE"], ip_whitelist=["127.0.0.1"])
+    address = format_address("tron", hashlib.sha256(b"changed target").digest())
+    for listed in (address, format_address("tron", hashlib.sha256(b"other").digest())):
+        ienv.platform.wallet.add_whitelist(acc, "USDT", "TRX", listed)
+
+    def send(client_id: str) -> httpx.Response:  # no network: the coin's default one
+        return s.post(
+            "/api/v3/capital/withdraw",
+            coin="USDT",
+            address=address,
+            amount="30",
+            withdrawOrderId=client_id,
+            remark="rent",
+        )
+
+    first = ok(send("w-chg-1"))["id"]
+    apply(ienv, acc, address)
+    barrier = threading.Barrier(THREADS)
+
+    def race(i: int) -> tuple[str, httpx.Response]:
+        client_id = "w-chg-1" if i % 2 else "w-chg-2"
+        barrier.wait()
+        return client_id, send(client_id)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        answers = list(pool.map(race, range(THREADS)))
+    for client_id, r in answers:
+        if client_id == "w-chg-1":
+            assert ok(r)["id"] == first
+        else:
+            assert (r.status_code, r.json()) == (400, {"code": code, "msg": msg}), r.text
+    assert _bal(ienv, acc) == (to_units("70", 8), to_units("30", 8))
+    rows = ok(s.get("/api/v3/capital/withdraw/history", coin="USDT"))
+    assert [(x["id"], x["withdrawOrderId"], x["network"]) for x in rows] == [
+        (first, "w-chg-1", "TRX")
+    ], rows

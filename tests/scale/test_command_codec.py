@@ -72,6 +72,23 @@ def test_results_and_refusals_cross_equal() -> None:
     assert type(error) is EngineUnavailable and str(error) == "down"
 
 
+def test_a_withdrawals_refusal_crosses_with_it() -> None:
+    """The wallet's verdict on a new withdrawal travels in its ``ReserveWithdrawal`` (the
+    engine raises it only for a ``withdrawOrderId`` it has not seen): it reaches the engine
+    as the same refusal."""
+    refusal = d.WithdrawDisabled("withdrawals of USDT on TRX are suspended")
+    command = c.ReserveWithdrawal(
+        7, "USDT", BIG, 10**6, "T" * 34, "TRX", client_id="w1", sent_network="", refusal=refusal
+    )
+    back, _, _ = wire.decode_command(wire.encode_command(command, Trace("r", "o"), 1))
+    assert isinstance(back, c.ReserveWithdrawal)
+    assert type(back.refusal) is d.WithdrawDisabled and str(back.refusal) == str(refusal)
+    assert back.refusal.message == refusal.message
+    assert back == c.ReserveWithdrawal(
+        7, "USDT", BIG, 10**6, "T" * 34, "TRX", client_id="w1", refusal=back.refusal
+    )
+
+
 def test_only_domain_and_engine_classes_are_rebuilt() -> None:
     for name in (
         "subprocess:Popen",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy import Engine as SAEngine
 from sqlalchemy import func, select
@@ -66,14 +67,31 @@ class WalletWorld:
         )
 
 
-def with_fee(coin: str, network: str, fee: str) -> ChainConfig:
-    """The demo's networks with ``coin`` on ``network`` charging ``fee`` to withdraw."""
+def with_network(coin: str, network: str, **changes: Any) -> ChainConfig:
+    """The demo's networks with ``coin`` on ``network`` changed as ``changes`` (fields of
+    ``NetworkSpec``) say."""
     specs = {
-        code: tuple(replace(n, withdraw_fee=fee) if (code, n.id) == (coin, network) else n
+        code: tuple(replace(n, **changes) if (code, n.id) == (coin, network) else n
                     for n in nets)
         for code, nets in DEFAULT_NETWORKS.items()
     }  # fmt: skip
     return ChainConfig(specs)
+
+
+def with_fee(coin: str, network: str, fee: str) -> ChainConfig:
+    """The demo's networks with ``coin`` on ``network`` charging ``fee`` to withdraw."""
+    return with_network(coin, network, withdraw_fee=fee)
+
+
+def with_default_network(coin: str, network: str) -> ChainConfig:
+    """The demo's networks with ``network`` first among ``coin``'s: the one a request that
+    names none gets."""
+    nets = DEFAULT_NETWORKS[coin]
+    first = tuple(n for n in nets if n.id == network)
+    assert first, f"{coin} has no network {network}"
+    return ChainConfig(
+        {**DEFAULT_NETWORKS, coin: first + tuple(n for n in nets if n.id != network)}
+    )
 
 
 def assert_books_balance(world: WalletWorld) -> None:

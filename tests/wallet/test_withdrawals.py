@@ -21,13 +21,20 @@ from bourse.domain.errors import (
     WithdrawalNotCancelable,
     WithdrawalNotFound,
     WithdrawAmountOutOfRange,
+    WithdrawDisabled,
 )
 from bourse.domain.wallet import WithdrawalStatus as WS
 from bourse.engine import commands as c
 from bourse.engine.idempotency import fingerprint
 from bourse.store import tables
 from bourse.store import wallet_tables as wt
-from tests.support.wallet import WalletWorld, assert_books_balance, with_fee
+from tests.support.wallet import (
+    WalletWorld,
+    assert_books_balance,
+    with_default_network,
+    with_fee,
+    with_network,
+)
 
 DEST_TRX = "T" + "A" * 33
 DEST_ETH = "0x" + "ab" * 20
@@ -281,14 +288,16 @@ def test_retry_with_the_same_withdraw_order_id_reserves_once(world: WalletWorld)
         world.alice, "USDT", "TRX", DEST_TRX, amt, client_id="wd-1", remark="one"
     )
     again = world.wallet.withdraw(
-        world.alice, "USDT", "Tron(TRC20)", DEST_TRX, amt, client_id="wd-1", remark="one"
-    )
+        world.alice, "USDT", "trx", DEST_TRX, amt, client_id="wd-1", remark="one"
+    )  # a network's name matches in any case
     assert again.id == first.id
     assert world.locked(world.alice, "USDT") == amt
-    with pytest.raises(IdempotencyConflict, match="^withdrawOrderId 'wd-1' was already used"):
-        world.wallet.withdraw(
-            world.alice, "USDT", "TRX", DEST_TRX, amt + 1, client_id="wd-1", remark="one"
-        )
+    for network, amount in (("TRX", amt + 1), ("Tron(TRC20)", amt), (None, amt)):
+        # another amount; the network named as sent, not as resolved: another name, or none
+        with pytest.raises(IdempotencyConflict, match="^withdrawOrderId 'wd-1' was already used"):
+            world.wallet.withdraw(
+                world.alice, "USDT", network, DEST_TRX, amount, client_id="wd-1", remark="one"
+            )
     # bob's "wd-1" is his own
     world.fund(world.bob, "USDT", "100")
     assert world.wallet.withdraw(world.bob, "USDT", "TRX", DEST_TRX, amt, client_id="wd-1").id != (
@@ -417,6 +426,115 @@ def test_a_retry_after_the_fee_changed_gets_the_first_withdrawal(world: WalletWo
     assert_books_balance(world)
 
 
+def _remove_whitelisted(world: WalletWorld) -> None:
+    assert world.wallet.remove_whitelist(world.alice, "USDT", "TRX", DEST_TRX) == 1
+
+
+#: what changes between a withdrawal and its retry (the operator's network settings, the
+#: user's whitelist), and the refusal a new withdrawal of the same request meets after it
+CHANGES: dict[str, tuple[Callable[[WalletWorld], None], type[Exception], str]] = {
+    "fee-above-amount": (
+        lambda w: w.restart(with_network("USDT", "TRX", withdraw_fee="40")),
+        WithdrawAmountOutOfRange,
+        "^amount is below the minimum withdrawal of this network$",
+    ),
+    "minimum-raised": (
+        lambda w: w.restart(with_network("USDT", "TRX", withdraw_min="50")),
+        WithdrawAmountOutOfRange,
+        "^amount is below the minimum withdrawal of this network$",
+    ),
+    "withdrawals-disabled": (
+        lambda w: w.restart(with_network("USDT", "TRX", withdraw_enable=False)),
+        WithdrawDisabled,
+        "^withdrawals of USDT on TRX are suspended$",
+    ),
+    "whitelist-entry-removed": (
+        _remove_whitelisted,
+        AddressNotWhitelisted,
+        "^withdrawal address is not in the common-address list$",
+    ),
+    "default-network-changed": (  # the request names no network: TRX before, ETH now
+        lambda w: w.restart(with_default_network("USDT", "ETH")),
+        InvalidAddress,
+        r"^address is not a valid Ethereum\(ERC20\) address$",
+    ),
+}
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_an_identical_retry_gets_the_first_withdrawal_whatever_changed_since(
+    world: WalletWorld, change: str
+) -> None:
+    """The wallet's checks of the network's settings and of the whitelist decide a new
+    withdrawal only: after one of them changed, the identical retry of an accepted withdrawal
+    gets it back (nothing reserved or paid twice), a retry with another parameter is still a
+    conflict, and a new ``withdrawOrderId`` is refused as any new withdrawal is."""
+    apply, refused, words = CHANGES[change]
+    world.fund(world.alice, "USDT", "100")
+    for address in (DEST_TRX, "T" + "B" * 33):
+        world.wallet.add_whitelist(world.alice, "USDT", "TRC20", address)
+    amt = world.units("USDT", "30")
+
+    def send(client_id: str = "wd-1", amount: int = amt) -> tuple[int, WS]:
+        w = world.wallet.withdraw(
+            world.alice, "USDT", None, DEST_TRX, amount, client_id=client_id, remark="rent"
+        )
+        return w.id, w.status
+
+    first, _ = send()
+    apply(world)
+    with pytest.raises(refused, match=words):
+        send("wd-2")
+    assert send() == (first, WS.PENDING)
+    with pytest.raises(IdempotencyConflict, match="^withdrawOrderId 'wd-1' was already used"):
+        send(amount=amt + 1)
+    with pytest.raises(refused, match=words):
+        send("wd-2")  # the refused request was not kept: refused again
+    assert (world.available(world.alice, "USDT"), world.locked(world.alice, "USDT")) == (
+        world.units("USDT", "70"),
+        amt,
+    )
+    world.chain.advance(5)  # paid out once
+    assert send() == (first, WS.SUCCESS)
+    assert (world.available(world.alice, "USDT"), world.locked(world.alice, "USDT")) == (
+        world.units("USDT", "70"),
+        0,
+    )
+    assert world.available(FEE_REVENUE, "USDT") == world.units("USDT", "1")
+    views = world.wallet.withdraw_history(world.alice)
+    assert [(v.withdrawal.id, v.withdrawal.network, v.remark) for v in views] == [
+        (first, "TRX", "rent")
+    ]
+    assert_books_balance(world)
+
+
+def test_a_retry_naming_no_network_matches_after_the_default_network_changed(
+    world: WalletWorld,
+) -> None:
+    """A request that names no network is matched as sent, not by the network it resolved
+    to: after the coin's default network changed (to one where the request would also pass
+    every check), the identical retry still gets the first withdrawal, on its network and
+    fee; naming that network now is another request; a new ``withdrawOrderId`` goes to the
+    new default."""
+    world.restart(with_default_network("USDT", "ETH"))
+    world.fund(world.alice, "USDT", "100", "ETH")
+    amt = world.units("USDT", "30")
+
+    def send(network: str | None = None, client_id: str = "wd-d") -> tuple[int, str, int]:
+        w = world.wallet.withdraw(world.alice, "USDT", network, DEST_ETH, amt, client_id=client_id)
+        return w.id, w.network, w.fee
+
+    first = send()
+    assert first[1:] == ("ETH", world.units("USDT", "3"))
+    world.restart(with_default_network("USDT", "BSC"))
+    assert send() == first
+    with pytest.raises(IdempotencyConflict, match="^withdrawOrderId 'wd-d' was already used"):
+        send("ETH")
+    assert world.locked(world.alice, "USDT") == amt
+    assert send(client_id="wd-d2")[1:] == ("BSC", world.units("USDT", "0.5"))
+    assert world.locked(world.alice, "USDT") == 2 * amt
+
+
 USDT_TRC20 = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 USDT_ERC20 = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
 
@@ -466,9 +584,10 @@ def test_a_retry_with_another_contract_address_is_refused(world: WalletWorld) ->
 
     first = send(USDT_ERC20)
     assert send(USDT_ERC20.lower()) == first  # the same contract
-    assert send(USDT_ERC20, network=None) == first  # the network it picks is the one named
     with pytest.raises(IdempotencyConflict, match="^withdrawOrderId 'wd-c' was already used"):
         send("")  # left out now
+    with pytest.raises(IdempotencyConflict, match="^withdrawOrderId 'wd-c' was already used"):
+        send(USDT_ERC20, network=None)  # the network left out: compared as sent, not picked
     bare = send("", "wd-bare")
     with pytest.raises(IdempotencyConflict, match="^withdrawOrderId 'wd-bare' was already used"):
         send(USDT_ERC20, "wd-bare")  # added now

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bourse.domain.accounts import AccountKind
+from bourse.domain.errors import DomainError
 from bourse.domain.money import Asset
 from bourse.domain.orders import OrderRequest
 from bourse.domain.symbols import Symbol
@@ -123,6 +124,12 @@ class CreditDeposit(Command):
 
 @dataclass(frozen=True, slots=True)
 class ReserveWithdrawal(Command):
+    """Reserve ``amount + fee`` for a withdrawal, or, for a ``client_id`` already used, answer
+    the withdrawal it reserved (``handlers.reserve_withdrawal``). ``amount``, ``fee``,
+    ``network`` and ``memo`` are what the wallet made of the request under the network's
+    current settings; a retry is matched on what the client sent (``handlers.
+    withdraw_fingerprint``), which those settings cannot change."""
+
     account: int
     asset: str
     amount: int
@@ -137,9 +144,20 @@ class ReserveWithdrawal(Command):
     #: the request's remark: kept with the withdrawal (committed in the reserve's batch), and
     #: one of the parameters a retry of ``client_id`` must repeat (``handlers.reserve_withdrawal``)
     remark: str = ""
-    #: the token contract the request named (``contractAddress``, checked against the network,
-    #: in the network's spelling), "" for none: the engine keeps it only in the fingerprint
+    #: the token contract the request named (``contractAddress``) as sent, an EVM hex one in
+    #: lower case (any case names it), "" for none: the engine keeps it only in the fingerprint
     contract: str = ""
+    #: the network as the request named it (upper case: names match in any case), "" when left
+    #: out (the coin's default network, which the operator may change): fingerprint only
+    sent_network: str = ""
+    #: the memo as sent (``memo`` drops one the network does not use): fingerprint only
+    sent_memo: str = ""
+    #: the wallet's refusal of the request if ``client_id`` is new: the first check it failed
+    #: against what may change between a request and its retry (the network and its settings,
+    #: the whitelist), None if it passed. The engine raises it only after its lookup found no
+    #: withdrawal under ``client_id``, so an identical retry gets the first withdrawal whatever
+    #: changed since, and a differing one the conflict
+    refusal: DomainError | None = None
 
 
 @dataclass(frozen=True, slots=True)

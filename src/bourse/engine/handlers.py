@@ -194,19 +194,19 @@ def convert_dust(s: EngineState, cmd: c.ConvertDust, now: int) -> DustConversion
 
 # --- withdrawals ------------------------------------------------------------------------------
 def withdraw_fingerprint(cmd: c.ReserveWithdrawal) -> str:
-    """What a retry of ``withdrawOrderId`` must repeat: what the client sent, the remark and
-    the ``contractAddress`` included (version 2). The amount is the one requested, fee
-    included (``amount + fee``), not the split the exchange derives from the network's current
-    fee: a retry after the fee changed still gets the first withdrawal. Version 1
-    (``withdraw_fingerprint_v1``) left the remark out and digested that split."""
-    requested = cmd.amount + cmd.fee
+    """What a retry of ``withdrawOrderId`` must repeat (version 2): what the client sent, and
+    nothing the exchange derives from its settings, so that a retry matches whatever changed
+    since: the coin, the amount requested (fee included, ``amount + fee``, not the split of
+    the network's current fee), the address, the network as named ("" if left out, not the
+    default it resolved to), the memo as sent, the remark and the ``contractAddress``.
+    Version 1 (``withdraw_fingerprint_v1``) digested the resolved split, network and memo."""
     return fingerprint(
         "withdraw/2",
         cmd.asset,
-        requested,
+        cmd.amount + cmd.fee,
         cmd.address,
-        cmd.network,
-        cmd.memo,
+        cmd.sent_network,
+        cmd.sent_memo,
         cmd.remark,
         cmd.contract,
     )
@@ -214,18 +214,23 @@ def withdraw_fingerprint(cmd: c.ReserveWithdrawal) -> str:
 
 def withdraw_fingerprint_v1(cmd: c.ReserveWithdrawal) -> str:
     """The fingerprint the keys of withdrawals reserved before version 2 hold: a retry of one
-    of them still matches it (their remark and contract were never part of it, so they cannot
-    be compared)."""
+    of them still matches it while the network resolves and splits the amount as it did
+    (their remark and contract were never part of it, so they cannot be compared)."""
     return fingerprint(cmd.asset, cmd.amount, cmd.fee, cmd.address, cmd.network, cmd.memo)
 
 
 def reserve_withdrawal(s: EngineState, cmd: c.ReserveWithdrawal, now: int) -> Withdrawal:
+    """The lookup of ``client_id`` and the reservation are one step of the single writer: a
+    retry (however many race) answers the first withdrawal, or the conflict, before the
+    wallet's ``refusal`` is looked at; only a new request is refused by it."""
     fp = withdraw_fingerprint(cmd)
     prior = s.idempotency.prior(
         "withdraw", cmd.account, cmd.client_id, fp, legacy=withdraw_fingerprint_v1(cmd)
     )
     if prior is not None:
         return _withdrawal_snapshot(s, prior)
+    if cmd.refusal is not None:
+        raise cmd.refusal
     w = s.wallet.reserve_withdrawal(
         cmd.account,
         cmd.asset,

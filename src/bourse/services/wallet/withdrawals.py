@@ -2,7 +2,9 @@
 idempotent by ``withdrawOrderId``); above a per-coin threshold it waits in review until an
 operator calls ``approve_withdrawal``; the chain broadcasts, then settles or (only when the
 chain says the transaction failed) voids. ``cancel_withdrawal`` works until the broadcast.
-The wire ``amount`` includes the fee (MEXC): the chain receives ``amount - fee``.
+The wire ``amount`` includes the fee (MEXC): the chain receives ``amount - fee``. The checks of
+the network's settings and of the whitelist decide a new ``withdrawOrderId`` only: the engine
+looks the id up first (``withdrawal_command``), so a retry is answered whatever changed since.
 
 An account with entries in its withdraw address book (the whitelist) can only withdraw to them.
 """
@@ -14,6 +16,7 @@ from typing import Any
 
 from bourse.domain.errors import (
     AddressNotWhitelisted,
+    DomainError,
     InvalidAddress,
     InvalidParameter,
     MemoRequired,
@@ -68,55 +71,111 @@ class Withdrawals(WalletBase):
         skip_whitelist: bool = False,
     ) -> c.ReserveWithdrawal:
         """Every check of ``withdraw`` that needs no engine state (the balance is the engine's
-        to check): the command it would run. The console calls it before asking for the 2FA
-        code, so that a typo does not spend one. ``contract`` (MEXC ``contractAddress``), when
+        to check), the ``refusal`` raised, even for a ``client_id`` already used (only the
+        engine can tell): the command it would run. The console calls it before asking for the
+        2FA code, so that a typo does not spend one."""
+        cmd = self.withdrawal_command(
+            account, coin, network, address, amount, memo=memo, client_id=client_id,
+            remark=remark, contract=contract, skip_whitelist=skip_whitelist,
+        )  # fmt: skip
+        if cmd.refusal is not None:
+            raise cmd.refusal
+        return cmd
+
+    def withdrawal_command(
+        self,
+        account: int,
+        coin: str,
+        network: str | None,
+        address: str,
+        amount: int,
+        *,
+        memo: str = "",
+        client_id: str = "",
+        remark: str = "",
+        contract: str = "",
+        skip_whitelist: bool = False,
+    ) -> c.ReserveWithdrawal:
+        """The ``ReserveWithdrawal`` of a request. What the request alone decides (an address,
+        lengths, integer units) is refused here. The checks against what may change between a
+        request and its retry (the network and its settings: enabled, address format, memo,
+        limits, fee, contract; the whitelist) are not raised: the first that fails travels as
+        the command's ``refusal``, which the engine raises only for a ``client_id`` it has not
+        seen, in the same step as its lookup, so an identical retry of an accepted withdrawal
+        gets it back whatever changed since. ``contract`` (MEXC ``contractAddress``), when
         sent, must be the coin's token contract on the network, and picks the network when
         none is named."""
         asset = self.asset(coin)
-        contract = (contract or "").strip()
-        net = self.network(asset, network, contract)
-        if not net.withdraw_enable:
-            raise WithdrawDisabled(f"withdrawals of {asset.code} on {net.id} are suspended")
         address = (address or "").strip()
         if not address:
             raise MissingParameter("address cannot be null")
-        if not valid_address(net.style, address):
-            raise InvalidAddress(f"address is not a valid {net.name} address")
         memo = (memo or "").strip()
-        if net.memo_required and not memo:
-            raise MemoRequired(f"{net.name} withdrawals need a memo")
-        if not net.memo_required:
-            memo = ""
-        if len(memo) > 128:
-            raise InvalidParameter("memo is too long")
-        if len(remark or "") > MAX_REMARK:
+        remark = remark or ""
+        if len(remark) > MAX_REMARK:
             raise RemarkTooLong(f"remark is longer than {MAX_REMARK} characters")
         client_id = (client_id or "").strip()
         if len(client_id) > MAX_CLIENT_ID:
             raise InvalidParameter(f"withdrawOrderId is longer than {MAX_CLIENT_ID} characters")
         if isinstance(amount, bool) or not isinstance(amount, int):
             raise InvalidParameter("amount must be integer units")
+        contract = (contract or "").strip()
+        named = (network or "").strip().upper()  # matched in any case (Network.matches)
+        threshold = self.review_threshold(asset)
+        cmd = c.ReserveWithdrawal(
+            account,
+            asset.code,
+            amount,
+            0,
+            address,
+            named,
+            memo,
+            client_id,
+            threshold is not None and amount > threshold,
+            remark=remark,
+            contract=contract.lower() if valid_address("evm", contract) else contract,
+            sent_network=named,
+            sent_memo=memo,
+        )
+        try:
+            net = self.network(asset, network, contract)
+            cmd = replace(
+                cmd,
+                amount=amount - net.withdraw_fee,
+                fee=net.withdraw_fee,
+                network=net.id,
+                memo=memo if net.memo_required else "",
+            )
+            self._check_network(account, asset.code, net, address, cmd.memo, amount, skip_whitelist)
+        except DomainError as refusal:
+            return replace(cmd, refusal=refusal)
+        return cmd
+
+    def _check_network(
+        self,
+        account: int,
+        coin: str,
+        net: Network,
+        address: str,
+        memo: str,
+        amount: int,
+        skip_whitelist: bool,
+    ) -> None:
+        """Refuse a withdrawal the network's current settings or the account's whitelist do
+        not allow (``memo``: the one kept, "" on a network that takes none)."""
+        if not net.withdraw_enable:
+            raise WithdrawDisabled(f"withdrawals of {coin} on {net.id} are suspended")
+        if not valid_address(net.style, address):
+            raise InvalidAddress(f"address is not a valid {net.name} address")
+        if net.memo_required and not memo:
+            raise MemoRequired(f"{net.name} withdrawals need a memo")
+        if net.memo_required and len(memo) > 128:
+            raise InvalidParameter("memo is too long")
         if amount < net.withdraw_min or amount <= net.withdraw_fee:
             raise WithdrawAmountOutOfRange("amount is below the minimum withdrawal of this network")
         if amount > net.withdraw_max:
             raise WithdrawAmountOutOfRange("amount is above the maximum withdrawal")
         if self.settings.whitelist and not skip_whitelist:
-            self._check_whitelist(account, asset.code, net, address, memo)
-        threshold = self.review_threshold(asset)
-        review = threshold is not None and amount > threshold
-        return c.ReserveWithdrawal(
-            account,
-            asset.code,
-            amount - net.withdraw_fee,
-            net.withdraw_fee,
-            address,
-            net.id,
-            memo,
-            client_id,
-            review,
-            remark=remark or "",
-            contract=net.contract if contract else "",
-        )
+            self._check_whitelist(account, coin, net, address, memo)
 
     def withdraw(
         self,
@@ -134,12 +193,15 @@ class Withdrawals(WalletBase):
         replay: str = "",
     ) -> Withdrawal:
         """Reserve a withdrawal of ``amount`` units (fee included); returns it as stored.
-        A retry with the same ``client_id`` returns the first withdrawal and reserves nothing;
-        without one, the signed request's ``replay`` key is accepted once (``engine.replays``)."""
-        cmd = self.check_withdrawal(
+        A retry with the same ``client_id`` and parameters returns the first withdrawal and
+        reserves nothing, whatever the network's settings or the whitelist say now; without
+        one, the signed request's ``replay`` key is accepted once (``engine.replays``)."""
+        cmd = self.withdrawal_command(
             account, coin, network, address, amount, memo=memo, client_id=client_id,
             remark=remark, contract=contract, skip_whitelist=skip_whitelist,
         )  # fmt: skip
+        if cmd.refusal is not None and not cmd.client_id:
+            raise cmd.refusal  # no withdrawOrderId to look up: nothing for the engine to answer
         w: Withdrawal = self.engine.execute(replace(cmd, replay=replay))
         return w
 
