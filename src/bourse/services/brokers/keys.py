@@ -99,8 +99,8 @@ def _new_key_limits(
     expires: int | None | object,
 ) -> NewKeyLimits:
     """The IP whitelist, pairs and expiry of a key the key of scope ``a`` creates: those asked
-    for, else (``ips`` None, ``symbols`` empty) ``a``'s own; the expiry asked for, else MEXC's default (90 days without IPs,
-    never with) ended by ``a``'s. Raises ``KeyOutOfScope`` for a key wider than ``a``,
+    for, else (``ips`` None, ``symbols`` empty) ``a``'s own; the expiry asked for, else MEXC's
+    default (90 days without IPs, never with) ended by ``a``'s. Raises ``KeyOutOfScope`` for a key wider than ``a``,
     ``InvalidParameter`` for an expiry in the past or too far for a key without IPs."""
     new_ips = a.ips if ips is None else tuple(ips)
     new_symbols = tuple(symbols) or a.symbols
@@ -226,29 +226,31 @@ def delete_key(
     ``actor_account`` (left out: ``account_id``; a master's key deleting a sub-account's key:
     the master). The rule of ``domain.keyscope``; a key may always delete itself. Close its
     binding after this."""
-    signer_account = account_id if actor_account is None else actor_account
+    rule = binding_rule(api_key, account_id, now_ms, actor=actor, actor_account=actor_account)
 
     def decide(row: Any | None, actor_row: Any | None) -> dict[str, Any]:
-        target = _scope(_own(row, account_id))
-        if actor != api_key:
-            check_manages(_actor(actor_row, signer_account, now_ms), target)
+        rule(row, actor_row)
         return {"revoked": True}
 
     keys.repository.change(api_key, account_id, decide, actor=actor)
     keys.forget(api_key)
 
 
-def binding_rule(api_key: str, account_id: int, now_ms: int, *, actor: str) -> KeyRule:
-    """The rule of the signing key ``actor`` binding or unbinding ``api_key``, as a check of
-    the two keys' rows (``Bindings.bind``/``unbind`` apply it in their transaction): raises
-    ``NotKeyOwner`` for a key that is not the account's, ``KeyOutOfScope`` for one wider than
-    the actor or (for a bound actor) not bound to the actor's broker; a key may always bind
-    itself."""
+def binding_rule(
+    api_key: str, account_id: int, now_ms: int, *, actor: str, actor_account: int | None = None
+) -> KeyRule:
+    """The rule of the signing key ``actor`` (a key of ``actor_account``, left out:
+    ``account_id``) binding, unbinding or deleting ``api_key``, as a check of the two keys'
+    rows (``Bindings.bind``/``unbind`` and ``delete_key`` apply it in their transaction):
+    raises ``NotKeyOwner`` for a key that is not the account's, ``KeyOutOfScope`` for one wider
+    than the actor or (for a bound actor) not bound to the actor's broker; a key may always
+    bind or delete itself."""
+    signer_account = account_id if actor_account is None else actor_account
 
     def rule(row: Any | None, actor_row: Any | None) -> None:
         target = _scope(_own(row, account_id))
         if actor != api_key:
-            check_manages(_actor(actor_row, account_id, now_ms), target)
+            check_manages(_actor(actor_row, signer_account, now_ms), target)
 
     return rule
 
