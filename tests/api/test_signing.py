@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bourse.api.mexc.signing import sign, signed_payload, strip_signature, verify
+from bourse.api.mexc.signing import sign, strip_request, strip_signature, verify
 
 SECRET = "45d0b3c26f2644f19bfb98b07741b2f5"
 QUERY = (
@@ -22,7 +22,8 @@ def test_doc_example_2_vector() -> None:
 def test_query_plus_body_is_joined_without_separator() -> None:
     query = b"symbol=BTCUSDT&side=BUY&type=LIMIT"
     body = b"quantity=1&price=11&recvWindow=5000&timestamp=1644489390087"
-    payload, sigs = signed_payload(query, body, body_is_form=True)
+    q, b, sigs = strip_request(query, body, body_is_form=True)
+    payload = q + b  # what MEXC's rule signs
     assert (
         payload
         == b"symbol=BTCUSDT&side=BUY&type=LIMITquantity=1&price=11&recvWindow=5000&timestamp=1644489390087"
@@ -36,11 +37,11 @@ def test_query_plus_body_is_joined_without_separator() -> None:
 def test_signature_is_stripped_from_query_and_form_body() -> None:
     raw, sigs = strip_signature(QUERY.encode() + b"&signature=abc")
     assert raw == QUERY.encode() and sigs == [b"abc"]
-    payload, sigs = signed_payload(b"a=1", b"b=2&signature=def", body_is_form=True)
-    assert payload == b"a=1b=2" and sigs == [b"def"]
+    q, b, sigs = strip_request(b"a=1", b"b=2&signature=def", body_is_form=True)
+    assert q + b == b"a=1b=2" and sigs == [b"def"]
     # a JSON body is signed as sent; a "signature=" inside it is not cut out
-    payload, sigs = signed_payload(b"a=1&signature=x", b'{"b":"signature=y"}', body_is_form=False)
-    assert payload == b'a=1{"b":"signature=y"}' and sigs == [b"x"]
+    q, b, sigs = strip_request(b"a=1&signature=x", b'{"b":"signature=y"}', body_is_form=False)
+    assert q + b == b'a=1{"b":"signature=y"}' and sigs == [b"x"]
 
 
 def test_verify_is_exact_and_case_insensitive_hex() -> None:

@@ -86,7 +86,7 @@ def authenticate(
     if not verify_request(key.secret, query, body, body_is_form, sigs[0], stripped):
         body_signed = False
         json_body = bool(body) and not body_is_form
-        if not (body_may_be_unsigned and json_body and verify_query(key.secret, query, sigs[0])):
+        if not (body_may_be_unsigned and json_body and verify_query(key.secret, stripped, sigs[0])):
             raise ApiError(e.BAD_SIGNATURE, "Signature for this request is not valid.", 401)
         # the body is outside the signature: the time window is the signed query's alone
         ts, recv_window = _time_window(query_params(query))

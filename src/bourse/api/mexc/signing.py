@@ -99,12 +99,6 @@ def strip_request(query: bytes, body: bytes, body_is_form: bool) -> Stripped:
     return q, body, sigs
 
 
-def signed_payload(query: bytes, body: bytes, body_is_form: bool) -> tuple[bytes, list[bytes]]:
-    """The bytes MEXC's rule signs, and every signature value found (query first)."""
-    q, b, sigs = strip_request(query, body, body_is_form)
-    return q + b, sigs
-
-
 def _whole_pairs_split(q: bytes, b: bytes) -> bool:
     """Whether a query and form body (without their signatures) meet between two whole pairs:
     the query's last pair and the body's first both hold ``=`` after a name (or one side is
@@ -175,7 +169,8 @@ def verify_request(
     return False
 
 
-def verify_query(secret: str, query: bytes, signature: bytes) -> bool:
+def verify_query(secret: str, stripped: Stripped, signature: bytes) -> bool:
     """Whether ``signature`` signs the query string alone, as sent (ccxt's broker POSTs: the
-    JSON body is then outside the signature, ``bourse.api.mexc.auth``)."""
-    return verify(secret, strip_signature(query)[0], signature)
+    JSON body is then outside the signature, ``bourse.api.mexc.auth``); ``stripped``: the
+    request's ``strip_request``, whose query is already without its signature."""
+    return verify(secret, stripped[0], signature)
