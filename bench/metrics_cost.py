@@ -18,7 +18,6 @@ Not part of the test suite.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import shlex
 import shutil
@@ -28,13 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-_spec = importlib.util.spec_from_file_location(
-    "bench_http", Path(__file__).resolve().parent / "http.py"
-)
-assert _spec is not None and _spec.loader is not None
-bench_http = importlib.util.module_from_spec(_spec)
-sys.modules["bench_http"] = bench_http  # its dataclasses look their module up
-_spec.loader.exec_module(bench_http)
+import http_module
+
+bench_http = http_module.load()
 
 from bourse.services.apikeys import generate_server_key  # noqa: E402
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import os
 import sys
 import tempfile
@@ -36,12 +35,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import http_module
+
 HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("bench_http", HERE / "http.py")
-assert _spec is not None and _spec.loader is not None
-bh = importlib.util.module_from_spec(_spec)
-sys.modules["bench_http"] = bh  # its dataclasses look their module up
-_spec.loader.exec_module(bh)
+bh = http_module.load()
 
 TICK = os.sysconf("SC_CLK_TCK")
 

@@ -27,7 +27,6 @@ suite.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import platform
 import re
@@ -42,21 +41,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import http_module
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
 
-def _load_http() -> Any:
-    """``bench/http.py`` as a module (its name hides the standard library's ``http``)."""
-    spec = importlib.util.spec_from_file_location("bench_http", HERE / "http.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_http"] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-H = _load_http()
+H = http_module.load()
 
 
 def start(args: list[str], tmp: Path, name: str, env: dict[str, str], ready: str) -> Any:

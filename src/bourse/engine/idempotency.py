@@ -9,9 +9,9 @@ used them, so a retry after a restart is recognised too.
 
 Retention. Only an order's client id (scope ``"order"``) is ever forgotten: it stays reserved
 while its order is open, however long, and for ``retention_ms`` (an operator setting, default
-24 hours, at least the replay window) after the order closed; then a retry is a new order. Every other scope keeps its
-keys for ever: a transfer, a withdrawal, a deposit credit or a rebate settlement repeated
-after any time must not move money twice. The engine tells the keys which orders closed at
+24 hours, at least the replay window) after the order closed; then a retry is a new order.
+Every other scope keeps its keys for ever: a transfer, a withdrawal, a deposit credit or a
+rebate settlement repeated after any time must not move money twice. The engine tells the keys which orders closed at
 the end of each batch (``collect``), from the batch's changed orders, which carry their close
 time (``Order.updated``); a queue in close order then expires a few keys per batch (never a
 scan), dropping each from memory and, in the same batch's commit, from the store. A lookup
