@@ -11,14 +11,14 @@ Retention. Only an order's client id (scope ``"order"``) is ever forgotten: it s
 while its order is open, however long, and for ``retention_ms`` (an operator setting, default
 24 hours, at least the replay window) after the order closed; then a retry is a new order.
 Every other scope keeps its keys for ever: a transfer, a withdrawal, a deposit credit or a
-rebate settlement repeated after any time must not move money twice. The engine tells the keys which orders closed at
-the end of each batch (``collect``), from the batch's changed orders, which carry their close
-time (``Order.updated``); a queue in close order then expires a few keys per batch (never a
-scan), dropping each from memory and, in the same batch's commit, from the store. A lookup
-checks the close time itself, so a retry after the window is a new order even before the
-queue reaches its key. On start only the keys of open orders and of orders closed within the
-window are kept (``Idempotency.loaded``); the older ones left in the store are deleted by the
-same queue.
+rebate settlement repeated after any time must not move money twice. The engine tells the keys
+which orders closed at the end of each batch (``collect``), from the batch's changed orders,
+which carry their close time (``Order.updated``); a queue in close order then expires a few
+keys per batch (never a scan), dropping each from memory and, in the same batch's commit, from
+the store. A lookup checks the close time itself, so a retry after the window is a new order
+even before the queue reaches its key. On start only the keys of open orders and of orders
+closed within the window are kept (``Idempotency.loaded``); the older ones left in the store
+are deleted by the same queue.
 """
 
 from __future__ import annotations
