@@ -164,14 +164,6 @@ def locked_rows(
     )
 
 
-def lock_key_row(conn: Connection, api_key: str) -> None:
-    """Take ``api_key``'s row lock (PostgreSQL: FOR UPDATE) in the transaction ``conn`` before
-    a write that changes what the key may do without writing its row (binding it to a broker
-    or unbinding it), so ``locked_rows`` readers see it or it waits for them."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(select(_k.api_key).where(_k.api_key == api_key).with_for_update())
-
-
 def _bound_row(conn: Connection, api_key: str) -> Any | None:
     """The key's row with its binding's ``broker_id`` and ``unbound_at`` (both None if the key
     was never bound; a key is bound at most once, so there is at most one)."""

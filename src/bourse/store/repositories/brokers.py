@@ -19,7 +19,7 @@ from bourse.domain.brokers import BrokerExists
 from bourse.domain.errors import AccountNotFound, InvalidParameter
 from bourse.store import broker_tables as bt
 from bourse.store import tables as t
-from bourse.store.repositories.apikeys import lock_key_row, locked_rows
+from bourse.store.repositories.apikeys import locked_rows
 from bourse.store.repositories.base import Repository
 from bourse.store.repositories.dialect import insert_ignore
 from bourse.store.transaction import write
@@ -181,10 +181,9 @@ class BrokerRepository(Repository):
         ``insert_binding``; ``check(key row, actor row)`` runs first there and raises to close
         nothing."""
         with write(self.db) as conn:
-            if check is None:
-                lock_key_row(conn, api_key)
-            else:
-                check(*locked_rows(conn, api_key, actor))
+            rows = locked_rows(conn, api_key, actor)
+            if check is not None:
+                check(*rows)
             n = conn.execute(
                 update(bt.key_bindings)
                 .where(_kb.api_key == api_key, _kb.unbound_at.is_(None))
