@@ -217,7 +217,10 @@ def rotate(db: Engine, keys: ServerKeys, new_key_file: Path | None = None) -> Ro
     The new key is written first (``<key file>.next``, or ``new_key_file`` when the current key
     came from ``BOURSE_SECRET_KEY``), durably; then the secrets are re-encrypted; then the key
     file is replaced. A crash at any point leaves keys ``load_server_keys`` still reads (the
-    module docstring). The caller makes sure no server writes the database meanwhile."""
+    module docstring). The caller makes sure no server writes the database meanwhile.
+
+    The rows are locked in one global order, API keys first (``locked_rows``'s order), then
+    users by id, so a write of the key paths racing it waits or goes first, never deadlocks."""
     if keys.path is None and new_key_file is None:
         raise ServerKeyError(
             "the server key comes from BOURSE_SECRET_KEY: give --new-key-file PATH for the new one"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, insert, select, update
 
 from bourse.store import broker_tables as bt
 from bourse.store import tables as t
@@ -93,9 +93,19 @@ class ApiKeyRepository:
     @staticmethod
     def reencrypt_all(conn: Connection, transform: Callable[[bytes], bytes | None]) -> int:
         """Replace every stored secret by ``transform(secret)`` (None: leave it) inside the
-        caller's transaction ``conn``; how many were replaced."""
+        caller's transaction ``conn``; how many were replaced.
+
+        Every row is read under its row lock (PostgreSQL: FOR NO KEY UPDATE, the lock the
+        UPDATE takes anyway), all taken in ``locked_rows``'s order before the first update:
+        this and a key path locking two keys take them in the same order, so neither holds a
+        row the other waits for while it waits itself (a deadlock: a 503 for one of them); and
+        a secret renewed meanwhile is read as committed, never overwritten by the
+        re-encryption of the one it replaced."""
+        q = select(_k.api_key, _k.secret_enc).order_by(_lock_order(conn))
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update(key_share=True)
         done = 0
-        for api_key, enc in conn.execute(select(_k.api_key, _k.secret_enc)).all():
+        for api_key, enc in conn.execute(q).all():
             new = transform(bytes(enc))
             if new is not None:
                 conn.execute(update(t.api_keys).where(_k.api_key == api_key).values(secret_enc=new))
@@ -145,16 +155,17 @@ def locked_rows(
     in the transaction ``conn``.
 
     On PostgreSQL the target is locked FOR UPDATE and the actor FOR SHARE (both, one key:
-    FOR UPDATE), in access-key order so no two such transactions wait on each other; every
-    write of a key's row (revoke, renewal, ``change``) or binding (bind, unbind) takes that
-    row's lock too, so it waits for this transaction or is committed before the rows are read.
-    The rows are read by statements after the locks: under READ COMMITTED each sees what was
-    committed before it started, a binding made by the lock holder included (a locking read
-    would re-check only the locked row). On SQLite the transaction's write lock (``BEGIN
-    IMMEDIATE``) already serialises every writer, and nothing is locked here."""
+    FOR UPDATE), in access-key order (``_lock_order``) so no two such transactions wait on
+    each other; every write of a key's row (revoke, renewal, ``change``, ``reencrypt_all``)
+    or binding (bind, unbind) takes that row's lock too, so it waits for this transaction or
+    is committed before the rows are read. The rows are read by statements after the locks:
+    under READ COMMITTED each sees what was committed before it started, a binding made by
+    the lock holder included (a locking read would re-check only the locked row). On SQLite
+    the transaction's write lock (``BEGIN IMMEDIATE``) already serialises every writer, and
+    nothing is locked here."""
     if conn.dialect.name == "postgresql":
         share = {k: k != target for k in (actor, target) if k is not None}
-        for key in sorted(share):
+        for key in sorted(share):  # _lock_order
             conn.execute(
                 select(_k.api_key).where(_k.api_key == key).with_for_update(read=share[key])
             )
@@ -162,6 +173,13 @@ def locked_rows(
         None if target is None else _bound_row(conn, target),
         None if actor is None else _bound_row(conn, actor),
     )
+
+
+def _lock_order(conn: Connection) -> ColumnElement[str]:
+    """The one order in which a transaction takes several key rows' locks: by access key,
+    code point by code point, as Python's ``sorted`` (``locked_rows``) and PostgreSQL's "C"
+    collation (``reencrypt_all``) both compare, whatever the database's default collation."""
+    return _k.api_key.collate("C") if conn.dialect.name == "postgresql" else _k.api_key
 
 
 def _bound_row(conn: Connection, api_key: str) -> Any | None:

@@ -35,9 +35,19 @@ class UserRepository:
     @staticmethod
     def reencrypt_totp(conn: Connection, transform: Callable[[str], str | None]) -> int:
         """Replace every stored TOTP secret by ``transform(stored)`` (None: leave it) inside
-        the caller's transaction ``conn`` (``bourse keys rotate-master``); how many."""
+        the caller's transaction ``conn`` (``bourse keys rotate-master``); how many.
+
+        As ``ApiKeyRepository.reencrypt_all``: every row read under its row lock (PostgreSQL:
+        FOR NO KEY UPDATE), taken in one order (by id) before the first update, so a secret
+        changed meanwhile is read as committed and two such transactions never deadlock."""
         done = 0
-        q = select(users.c.id, users.c.totp_secret).where(users.c.totp_secret.is_not(None))
+        q = (
+            select(users.c.id, users.c.totp_secret)
+            .where(users.c.totp_secret.is_not(None))
+            .order_by(users.c.id)
+        )
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update(key_share=True)
         for uid, stored in conn.execute(q).all():
             new = transform(stored)
             if new is not None:
