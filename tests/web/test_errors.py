@@ -19,11 +19,13 @@ import pytest
 
 from bourse.api.observability.logs import JsonFormatter, RequestIdFilter, log_config
 from bourse.services.listenkeys import ListenKeys
+from bourse.services.users import Users
 from bourse.store.transaction import StoreBusy
 from bourse.web import figures
 from bourse.web.broker import NOT_A_BROKER
 from bourse.web.messages import BUSY, FAILED, UNREADABLE
 from bourse.web.operator import OperatorConsole
+from bourse.web.operator_session import OperatorSessions
 from tests.web.operator_server import Operated, csrf
 
 HX = {"HX-Request": "true"}
@@ -172,3 +174,87 @@ def test_a_page_that_failed_is_the_error_page_with_its_request_id(
     assert r.headers["content-type"] == "text/html; charset=utf-8"
     assert "<h1>The server is busy</h1>" in r.text and BUSY in r.text
     assert "Request id" not in r.text
+
+
+#: the console's signed-in navigation, and its log-out form (``base.html``)
+_NAV = '<a href="/account">Dashboard</a>'
+_LOG_OUT = '<form method="post" action="/logout" class="inline">'
+
+
+def test_the_error_page_of_a_signed_in_visitor_has_the_navigation(
+    operated: Operated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A signed-in visitor whose page failed keeps the navigation every other page gives
+    them, with a log-out form that works (the session's CSRF token); the operator's page keeps
+    the operator's. A visitor without a session gets the page without it."""
+    user, account = operated.user()
+    op = operated.operator()
+    assert _NAV in user.get("/").text
+    monkeypatch.setattr(figures, "markets", _crash(RuntimeError("a bug")))
+    monkeypatch.setattr(figures, "balances", _crash(RuntimeError("a bug")))
+    monkeypatch.setattr(OperatorConsole, "_render", _crash(KeyError("a bug")))
+    for path in ("/", "/account"):  # a public page, and one that needs the session
+        r = user.get(path)
+        assert r.status_code == 500 and "<h1>Something went wrong</h1>" in r.text, path
+        assert f"Request id: <code>{r.headers['x-request-id']}</code>" in r.text
+        assert _NAV in r.text and _LOG_OUT in r.text, path
+    r = op.get("/operator/users")
+    assert (
+        r.status_code == 500 and f"Request id: <code>{r.headers['x-request-id']}</code>" in r.text
+    )
+    assert '<a href="/operator/users">Users</a>' in r.text
+    assert '<form method="post" action="/operator/logout" class="inline">' in r.text
+    anonymous = operated.client().get("/")
+    assert anonymous.status_code == 500 and "Request id" in anonymous.text
+    assert _NAV not in anonymous.text and 'action="/logout"' not in anonymous.text
+    # the error page's log-out form ends the session
+    r = user.post("/logout", data={"csrf_token": csrf(user.get("/account").text)})
+    assert r.status_code == 303
+    assert user.get("/account").headers["location"] == "/login?next=/account"
+
+
+def test_an_error_page_whose_session_cannot_be_read_goes_without_navigation(
+    operated: Operated, monkeypatch: pytest.MonkeyPatch, web_log: _Lines
+) -> None:
+    """Reading the session is what failed (the database is down): the page that failed gets
+    the 500 page with its request id all the same, without the navigation, and the log says
+    why the navigation is missing. A busy store is not asked again for the busy page."""
+    user, _ = operated.user()
+    op = operated.operator()
+    reads: list[str] = []
+
+    def failing(exc: Exception) -> Any:
+        def read(*_: Any, **__: Any) -> NoReturn:
+            reads.append(str(exc))
+            raise exc
+
+        return read
+
+    down = failing(RuntimeError("the database is down"))
+
+    monkeypatch.setattr(Users, "load_session", down)
+    monkeypatch.setattr(OperatorSessions, "load", down)
+    for http, path in ((user, "/"), (user, "/account"), (op, "/operator/users")):
+        reads.clear()
+        r = http.get(path)
+        rid = r.headers["x-request-id"]
+        assert r.status_code == 500, (path, r.text)
+        assert f'<p class="error" role="alert">{FAILED}</p>' in r.text
+        assert f"Request id: <code>{rid}</code>" in r.text
+        assert "the database is down" not in r.text
+        assert "logout" not in r.text and _NAV not in r.text, path
+        assert len(reads) == 2, path  # the handler's read, then the navigation's
+        logged = [
+            (line["level"], line["msg"]) for line in web_log.lines if line["request_id"] == rid
+        ]
+        assert logged == [
+            ("error", "unhandled error"),
+            ("warning", "error page without navigation: the session could not be read"),
+        ], logged
+    # the store is busy: the busy page does not ask it for the session again
+    reads.clear()
+    monkeypatch.setattr(Users, "load_session", failing(StoreBusy()))
+    r = user.get("/")
+    assert (r.status_code, r.headers["retry-after"]) == (503, "1")
+    assert "<h1>The server is busy</h1>" in r.text and _NAV not in r.text
+    assert len(reads) == 1  # the handler's alone

@@ -141,3 +141,36 @@ def test_a_failed_book_refresh_goes_when_the_stream_is_back(
                  for part in ("tbody.asks", "tbody.bids", "#trades tbody")]  # fmt: skip
         assert shown == [["No sellers"], ["No buyers"], ["No trades yet"]], shown
     assert errors and all(EXPECTED.fullmatch(e) for e in errors), errors
+
+
+def test_a_signed_in_visitor_goes_on_from_the_error_page(
+    operated: Operated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page whose handler raised is the site's error page with its request id, and a
+    signed-in visitor keeps the navigation there: on to another page, or out by its log-out
+    form."""
+    base = operated.url
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors: list[str] = []
+    with chromium() as browser:
+        page = watch(browser.new_page(viewport={"width": 1100, "height": 800}), errors)
+        sign_up(page, base, "failed")
+        monkeypatch.setattr(figures, "balances", _crash(RuntimeError("a bug")))
+        answer = page.goto(base + "/account")
+        assert answer is not None and answer.status == 500
+        assert page.inner_text("h1") == "Something went wrong"
+        assert page.inner_text("main p.error[role=alert]") == FAILED
+        assert page.inner_text("main p.muted code") == answer.headers["x-request-id"]
+        assert page.locator('nav a[href="/account"]').inner_text() == "Dashboard"
+        page.screenshot(path=str(ARTIFACTS / "errors-page-signed-in.png"), full_page=True)
+        page.click("nav >> text=Deposit")
+        page.wait_for_url(base + "/account/deposit")
+        assert page.locator("#deposit-address").count() == 1
+        page.goto(base + "/account")
+        with page.expect_navigation():
+            page.click('nav button:has-text("Log out")')
+        page.wait_for_url(base + "/login")
+        monkeypatch.undo()
+        page.goto(base + "/account")
+        page.wait_for_url(base + "/login?next=/account")
+    assert errors and all(EXPECTED.fullmatch(e) for e in errors), errors

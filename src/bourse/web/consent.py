@@ -132,4 +132,8 @@ class ConsentPage:
 def routes(server: AuthServer, users: Users) -> list[Route]:
     """The authorization endpoint's route (mount at the app root)."""
     page = ConsentPage(server, users)
-    return [Route("/oauth/authorize", timed(page.authorize), methods=["GET", "POST"])]
+
+    async def nav(request: Request) -> dict[str, Any]:
+        return await pages.nav(request, users, page.secure)
+
+    return [Route("/oauth/authorize", timed(page.authorize, nav=nav), methods=["GET", "POST"])]

@@ -42,9 +42,9 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from functools import wraps
+from functools import partial, wraps
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -85,6 +85,8 @@ CSRF_REFUSED = "The form was not sent from this page, or it expired. Nothing was
 KEY_WHY = "a key that can withdraw, a renewal and a new secret ask for {them}, as a withdrawal does"
 
 Handler = Callable[[Request], Awaitable[Response]]
+#: the template context of a page's navigation for the request's session (``pages.nav``)
+Nav = Callable[[Request], Awaitable[Mapping[str, Any]]]
 
 
 class FaucetRefused(Exception):
@@ -110,6 +112,7 @@ def timed(
     error_page: str = "error.html",
     *,
     session: Callable[[Request], Awaitable[object | None]] | None = None,
+    nav: Nav | None = None,
     json: bool = False,
 ) -> Handler:
     """Add ``Server-Timing: render;dur=<ms>``: the time the server spent on the response. A
@@ -126,7 +129,8 @@ def timed(
 
     An error goes to an htmx request as a fragment, and as JSON from an endpoint a script
     fetches (``json``), raised ones too; an exception the handler raised goes to a browser's
-    navigation as ``error_page`` (``bourse.web.errors``)."""
+    navigation as ``error_page`` (``bourse.web.errors``), with the navigation ``nav`` gives
+    for the request's session (``pages.nav``), as the site's other pages have it."""
 
     async def answer(request: Request) -> Response:
         try:
@@ -150,7 +154,8 @@ def timed(
         try:
             resp = await checked(request)
         except Exception as exc:
-            resp = errors.failed(exc, None if json or part else error_page)
+            page = None if json or part else error_page
+            resp = await errors.failed(exc, page, None if nav is None else partial(nav, request))
         if json:
             resp = errors.json(resp)
         elif part:
@@ -217,10 +222,18 @@ class Console:
     async def _session(self, request: Request) -> us.Session | None:
         return await pages.current_session(request, self.svc.users, self.secure)
 
+    async def _nav(self, request: Request) -> dict[str, Any]:
+        return await pages.nav(request, self.svc.users, self.secure)
+
+    def public(self, handler: Handler) -> Handler:
+        """``timed(handler)`` for a page anyone may see: its error page has the navigation
+        of a signed-in visitor."""
+        return timed(handler, nav=self._nav)
+
     def signed(self, handler: Handler, json: bool = False) -> Handler:
         """``timed(handler, json=json)`` for a page that needs a session: one that sends a
         logged-out visitor to log in before it reads the request."""
-        return timed(handler, session=self._session, json=json)
+        return timed(handler, session=self._session, nav=self._nav, json=json)
 
     def _page(
         self, name: str, session: us.Session | None, status: int = 200, **ctx: Any
@@ -528,9 +541,9 @@ def routes(svc: Services, secure: bool, faucet: Faucet | None = None) -> list[Ba
     """The console's routes (mount at the app root, before anything else claims ``/``)."""
     c = Console(svc, secure, faucet)
     return [
-        Route("/", timed(c.home), methods=["GET"]),
-        Route("/markets", timed(c.markets), methods=["GET"]),
-        Route("/docs", timed(c.docs), methods=["GET"]),
+        Route("/", c.public(c.home), methods=["GET"]),
+        Route("/markets", c.public(c.markets), methods=["GET"]),
+        Route("/docs", c.public(c.docs), methods=["GET"]),
         Route("/account", c.signed(c.dashboard), methods=["GET"]),
         Route("/account/faucet", c.signed(c.fund), methods=["POST"]),
         Route("/account/keys", c.signed(c.keys), methods=["GET"]),

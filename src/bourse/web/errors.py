@@ -15,13 +15,16 @@
   as the API answers.
 
 ``console.timed`` applies this to every answer, and to what a handler raised (a 500, a 503
-when the store or engine is busy).
+when the store or engine is busy). The error page of a signed-in visitor has the navigation
+the site's other pages give them, when the session can be read.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -34,6 +37,8 @@ from bourse.web import messages, pages
 
 log = logging.getLogger("bourse.web")
 
+#: the template context of the navigation for the request's session, ``{}`` without one
+Nav = Callable[[], Awaitable[Mapping[str, Any]]]
 #: headers an error keeps when it changes shape
 _KEPT = ("retry-after", "set-cookie")
 #: an error page's heading, by status (else the status in words)
@@ -45,11 +50,16 @@ def htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
-def failed(exc: Exception, page: str | None = None) -> Response:
+async def failed(exc: Exception, page: str | None = None, nav: Nav | None = None) -> Response:
     """The answer to an exception a handler raised: its alert alone (``_error.html``) for an
     htmx request or a script, the error page in template ``page`` for a browser's navigation.
     An unexpected exception is logged with its traceback and the request id, which the page
-    shows, so an operator can find the one from the other."""
+    shows, so an operator can find the one from the other.
+
+    ``nav`` gives the page's navigation for the request's session (the signed-in links and the
+    log-out form), as the site's other pages show it; ``{}`` without a session. The error page
+    must not fail in turn: if that lookup raises (the database may be what failed), the page
+    goes without it, and a store that is busy or out of reach is not asked at all."""
     headers: dict[str, str] = {}
     request_id = ""
     if isinstance(exc, HTTPException):
@@ -65,11 +75,22 @@ def failed(exc: Exception, page: str | None = None) -> Response:
     if page is None:
         resp = pages.render("_error.html", status, scripts=True, message=message)
     else:
-        resp = pages.render(
-            page, status, title=_title(status), message=message, request_id=request_id
-        )
+        ctx: dict[str, Any] = {}
+        if nav is not None and not unavailable(exc):
+            ctx.update(await _navigation(nav))
+        ctx.update(title=_title(status), message=message, request_id=request_id)
+        resp = pages.render(page, status, **ctx)
     resp.headers.update(headers)
     return resp
+
+
+async def _navigation(nav: Nav) -> Mapping[str, Any]:
+    """What ``nav`` gives, or ``{}`` (the page without navigation) if it raised."""
+    try:
+        return await nav()
+    except Exception:
+        log.warning("error page without navigation: the session could not be read", exc_info=True)
+        return {}
 
 
 def fragment(resp: Response) -> Response:

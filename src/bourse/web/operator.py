@@ -366,12 +366,20 @@ def routes(
     async def session(request: Request) -> OperatorSession | None:
         return await run_in_threadpool(c.sessions.of, request, secure)
 
+    async def nav(request: Request) -> dict[str, Any]:
+        """The operator's navigation (``operator_base.html``: its sign-out form's token)."""
+        signed_in = await session(request)
+        return {"csrf": signed_in.csrf} if signed_in else {}
+
     def timed(handler: Handler, signed: bool = True) -> Handler:
-        """An unreadable form or a failure gets the operator's error page; every page but the
-        sign-in page needs the session (a visitor without one is sent to sign in, whatever it
-        sent)."""
+        """An unreadable form or a failure gets the operator's error page, with the operator's
+        navigation when signed in; every page but the sign-in page needs the session (a
+        visitor without one is sent to sign in, whatever it sent)."""
         return console.timed(
-            handler, error_page="operator_error.html", session=session if signed else None
+            handler,
+            error_page="operator_error.html",
+            session=session if signed else None,
+            nav=nav,
         )
 
     out: list[BaseRoute] = [

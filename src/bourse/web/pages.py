@@ -155,6 +155,14 @@ async def current_session(request: Request, users: Users, secure: bool) -> Sessi
     return await run_in_threadpool(users.load_session, sid)
 
 
+async def nav(request: Request, users: Users, secure: bool) -> dict[str, Any]:
+    """What the console's navigation needs (``base.html``: ``user``, and the CSRF token of its
+    log-out form) for the request's session, ``{}`` without one: for a page drawn without a
+    session in hand, the error page of one whose handler raised (``bourse.web.errors``)."""
+    session = await current_session(request, users, secure)
+    return {"user": session.user, "csrf": session.csrf} if session else {}
+
+
 def check_csrf(expected: str | None, sent: str | None) -> bool:
     """Constant-time comparison of a form's CSRF token with the expected one."""
     if not expected or not sent or len(sent) > 256:

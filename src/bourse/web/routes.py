@@ -65,6 +65,9 @@ class WebPages:
     async def _session(self, request: Request) -> us.Session | None:
         return await pages.current_session(request, self.users, self.secure)
 
+    async def _nav(self, request: Request) -> dict[str, Any]:
+        return await pages.nav(request, self.users, self.secure)
+
     # --- anonymous forms -------------------------------------------------------------------
     def _anon_page(
         self, request: Request, template: str, status: int = 200, **ctx: Any
@@ -282,10 +285,11 @@ def routes(
 ) -> list[BaseRoute]:
     """The web pages' routes (mount at the app root)."""
     w = WebPages(server, users, referrals)
-    signed = partial(timed, session=w._session)  # pages that need a session
+    public = partial(timed, nav=w._nav)  # an error page has a signed-in visitor's navigation
+    signed = partial(public, session=w._session)  # pages that need a session
     return [
-        Route("/signup", timed(w.signup), methods=["GET", "POST"]),
-        Route("/login", timed(w.login), methods=["GET", "POST"]),
+        Route("/signup", public(w.signup), methods=["GET", "POST"]),
+        Route("/login", public(w.login), methods=["GET", "POST"]),
         Route("/logout", signed(w.logout), methods=["POST"]),
         Route("/account/apps", signed(w.apps), methods=["GET"]),
         Route("/account/apps/revoke", signed(w.revoke_app), methods=["POST"]),

@@ -52,7 +52,7 @@ from bourse.engine.clock import now_ms
 from bourse.services.bundle import Services
 from bourse.services.listenkeys import ListenKeyError, ListenKeys, UnknownListenKey
 from bourse.web import figures, messages, pages
-from bourse.web.console import CSRF_REFUSED, Console, Faucet, redirect, timed
+from bourse.web.console import CSRF_REFUSED, Console, Faucet, redirect
 
 #: levels of each side of the book shown, recent trades, and rows of the user's history
 BOOK_LEVELS = 10
@@ -312,8 +312,8 @@ def routes(svc: Services, secure: bool, faucet: Faucet | None = None) -> list[Ba
     """The trade pages' routes."""
     t = TradePages(svc, secure, faucet)
     return [
-        Route("/trade/{symbol}", timed(t.page), methods=["GET"]),
-        Route("/trade/{symbol}/book", timed(t.book), methods=["GET"]),
+        Route("/trade/{symbol}", t.public(t.page), methods=["GET"]),
+        Route("/trade/{symbol}/book", t.public(t.book), methods=["GET"]),
         Route("/trade/{symbol}/mine", t.signed(t.mine), methods=["GET"]),
         Route("/trade/{symbol}/stream-key", t.signed(t.stream_key, json=True), methods=["POST"]),
         Route("/trade/{symbol}/order", t.signed(t.order), methods=["POST"]),
