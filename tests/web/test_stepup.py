@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 import time
+from typing import Any
 
 import httpx
 import pyotp
@@ -23,7 +24,7 @@ from tests.web.conftest import Demo
 from tests.web.test_broker_oauth import CALLBACK, _oauth_broker, _register
 from tests.web.test_broker_subaccounts import _create_sub, _independent
 from tests.web.test_console import PASSWORD, _account, _create_key, _csrf, _signup
-from tests.web.test_wallet_pages import _alert, _user_id
+from tests.web.test_wallet_pages import _alert, _fund, _user_id, _withdraw_form
 
 WITHDRAW_KEY = {"label": "payout", "permissions": ["SPOT_WITHDRAW_WRITE", "SPOT_ACCOUNT_READ"]}
 #: what a refused step-up says: nothing typed (the password; with 2FA on, the code), or wrong
@@ -408,3 +409,70 @@ def test_app_step_up_failures_lock_log_in_and_a_form_sent_empty_does_not(demo: D
     r = fresh.post("/login", data={"csrf_token": _csrf(login), "email": email,
                                    "password": PASSWORD})  # fmt: skip
     assert r.status_code == 429
+
+
+def _asks_for(form: str) -> str:
+    """How a refusal names the form's password field: as its label does, "your ..."."""
+    label = re.search(r'<label>([^<]+?)\s*<input type="password" name="password"', form)
+    assert label, form
+    name = label.group(1).lower()
+    return name if name.startswith("your ") else f"your {name}"
+
+
+def test_each_step_up_asks_for_the_password_as_its_field_is_labelled(demo: Demo) -> None:
+    """Every step-up form sent without the password asks for it by the name its field has on
+    the page: "Current password" on the change-password form, "Log-in password" on the key,
+    app, withdrawal, transfer and 2FA forms, "Your log-in password" on a sub-account's; with
+    2FA on, and the code in the same sentence."""
+    http = _signup(demo)
+    _fund(demo, http, "USDT", "100")
+    key = _create_key(http)
+    new = "another long password"
+    app, _ = _oauth_broker(demo)
+    cid, _ = _register(app)
+    broker = _independent(demo)
+    sub = _create_sub(broker)
+    forms: list[tuple[httpx.Client, str, str, dict[str, Any]]] = [
+        (http, "/account/security", "/account/security/password",
+         {"new_password": new, "new_password2": new}),
+        (http, "/account/keys", "/account/keys", WITHDRAW_KEY),
+        (http, "/account/keys", "/account/keys/renew", {"api_key": key, "rotate": "1"}),
+        (http, "/account/withdraw?coin=USDT", "/account/withdraw",
+         {**_withdraw_form(http), "password": ""}),
+        (http, "/account/transfers", "/account/transfers/internal",
+         {"to_type": "UID", "to_account": "1", "asset": "USDT", "amount": "1"}),
+        (app, "/broker/app", "/broker/app/register",
+         {"name": "Another app", "redirect_uri": CALLBACK, "scopes": ["read"]}),
+        (app, "/broker/app", "/broker/app/rotate", {"client_id": cid, "grace": "0"}),
+        (app, "/broker/app", "/broker/app/redirect-uris",
+         {"client_id": cid, "redirect_uri": OTHER_URI}),
+        (broker, sub, sub + "/keys", {"note": "payout", "permissions": ["SPOT_WITHDRAW_WRITE"]}),
+        (broker, sub, sub + "/withdraw", {"coin": "USDT", "address": "x", "amount": "10"}),
+    ]  # fmt: skip
+    for client, page, action, data in forms:
+        html_ = client.get(page).text
+        section = cid if action in ("/broker/app/rotate", "/broker/app/redirect-uris") else ""
+        asked = _asks_for(_form(html_, action, section))
+        extra = {"form_id": "f"} if action.startswith(sub) else {}
+        r = client.post(action, data={"csrf_token": _csrf(html_), **extra, **data})
+        assert r.status_code in (400, 401), (action, _said(r))
+        assert _said(r).startswith(f"Type {asked} to confirm it is you"), (action, _said(r))
+    assert _asks_for(_form(http.get("/account/security").text, "/account/security/password")) == (
+        "your current password"
+    )
+    # the 2FA forms, and any form on an account with 2FA on: the password and the code
+    page = http.get("/account/2fa").text
+    secret = re.search(r'name="secret" value="([A-Z2-7]+)"', page)
+    assert secret and _asks_for(_form(page, "/account/2fa")) == "your log-in password"
+    r = http.post("/account/2fa", data={"csrf_token": _csrf(page), "secret": secret.group(1),
+                                        "code": pyotp.TOTP(secret.group(1)).now()})  # fmt: skip
+    assert r.status_code == 401 and _said(r).startswith("Type your log-in password to confirm")
+    _with_2fa(http)
+    page = http.get("/account/security").text
+    r = http.post("/account/security/password",
+                  data={"csrf_token": _csrf(page), "new_password": new, "new_password2": new})  # fmt: skip
+    assert r.status_code == 400
+    assert _said(r) == (
+        "Type your current password and a current 2FA code to confirm it is you. "
+        "Nothing was changed."
+    )

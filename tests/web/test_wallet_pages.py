@@ -317,7 +317,7 @@ def test_password_change_ends_other_sessions(demo: Demo) -> None:
         ({"password": "wrong password!", "new_password": new, "new_password2": new}, 400,
          "The password is wrong. Nothing was changed."),
         ({"new_password": new, "new_password2": new}, 400,
-         "Type your log-in password to confirm it is you."),
+         "Type your current password to confirm it is you."),  # as the field is labelled
         ({"password": PASSWORD, "new_password": new, "new_password2": new + "x"}, 400, "differ"),
         ({"password": PASSWORD, "new_password": "short", "new_password2": "short"}, 400,
          "at least 10"),

@@ -182,10 +182,16 @@ def once_id(form: dict[str, Any], name: str = "request_id") -> str:
     return field(form, name, 32) or secrets.token_urlsafe(12)
 
 
-def missing(totp: bool, password: str, code: str) -> str:
+#: the step-up's password as its forms label it ("Log-in password"), for ``missing``
+LOG_IN_PASSWORD = "your log-in password"
+
+
+def missing(totp: bool, password: str, code: str, asked: str = LOG_IN_PASSWORD) -> str:
     """What a step-up form lacks, for a person ("your log-in password", "a current 2FA code",
-    both joined by "and"), or "" when it has what the account asks (a code with 2FA on)."""
-    lacks = [what for what, sent in (("your log-in password", password),
+    both joined by "and"), or "" when it has what the account asks (a code with 2FA on).
+    ``asked`` names the password as the form's field does ("Current password" on the
+    change-password form), so the refusal asks for what the page shows."""
+    lacks = [what for what, sent in ((asked, password),
                                      ("a current 2FA code", code or not totp)) if not sent]  # fmt: skip
     return " and ".join(lacks)
 

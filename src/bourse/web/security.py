@@ -26,6 +26,8 @@ from bourse.web.console import Console, field, missing, redirect, refusal
 
 #: log-ins listed
 LOG_INS_SHOWN = 10
+#: the password field of the change-password form, as its label says ("Current password")
+CURRENT_PASSWORD = "your current password"
 
 
 class SecurityPages(Console):
@@ -57,7 +59,7 @@ class SecurityPages(Console):
             )
         totp = session.user.totp_enabled
         current, code = field(form, "password", 1024), field(form, "totp", 16)
-        lacking = missing(totp, current, code)
+        lacking = missing(totp, current, code, CURRENT_PASSWORD)
         if lacking:  # nothing to check, so no attempt is spent
             return await self.security(request, status=400, error=refusal(totp, lacking))
         try:
