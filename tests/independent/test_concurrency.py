@@ -16,7 +16,7 @@ import pytest
 
 from bourse.domain.money import to_units
 from bourse.sandbox.chain import ChainConfig, format_address
-from tests.support.mexc import ok
+from tests.support.mexc import Signer, ok
 from tests.support.platforms import IEnv
 from tests.support.wallet import with_default_network, with_fee, with_network
 
@@ -409,3 +409,99 @@ def test_racing_retries_get_the_first_withdrawal_whatever_changed_since(
     assert [(x["id"], x["withdrawOrderId"], x["network"]) for x in rows] == [
         (first, "w-chg-1", "TRX")
     ], rows
+
+
+def _funded_sub(ienv: IEnv, broker: str, name: str) -> tuple[int, Signer, Signer]:
+    """A broker's sub-account holding 100 USDT: (its account, the master's signer, its own)."""
+    _, _, master = ienv.broker(broker, USDT="1000")
+    sub_id, sub = ienv.sub(master, name)
+    ok(master.post(f"{SUBP}/universalTransfer", toAccount=name, asset="USDT", amount="100", **SPOT))
+    return sub_id, master, sub
+
+
+def test_racing_retries_after_a_freeze_get_the_first_withdrawal(ienv: IEnv) -> None:
+    """A sub-account's withdrawal accepted, then the broker freezes the sub-account: 16
+    requests at once, half the identical retry, half a new ``withdrawOrderId``. Every retry
+    gets the first id (the engine decides the freeze after its lookup), every new one 140002;
+    nothing more is reserved. Unfrozen, the new one goes through."""
+    sub_id, master, sub = _funded_sub(ienv, "Freezer", "wfrozen01")
+    address = format_address("tron", hashlib.sha256(b"frozen target").digest())
+
+    def send(client_id: str, amount: str = "30") -> httpx.Response:
+        return sub.post(
+            "/api/v3/broker/capital/withdraw/apply",
+            coin="USDT",
+            network="TRX",
+            address=address,
+            amount=amount,
+            withdrawOrderId=client_id,
+        )
+
+    first = ok(send("w-frz-1"))["id"]
+    ok(master.post(f"{SUBP}/status", subAccount="wfrozen01", status="2"))
+    barrier = threading.Barrier(THREADS)
+
+    def race(i: int) -> tuple[str, httpx.Response]:
+        client_id = "w-frz-1" if i % 2 else "w-frz-2"
+        barrier.wait()
+        return client_id, send(client_id)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        answers = list(pool.map(race, range(THREADS)))
+    for client_id, r in answers:
+        if client_id == "w-frz-1":
+            assert ok(r)["id"] == first
+        else:
+            assert (r.status_code, r.json()["code"]) == (400, 140002), r.text
+    r = send("w-frz-1", "31")  # another amount: the conflict, frozen or not
+    assert (r.status_code, r.json()["code"]) == (400, 33333), r.text
+    assert _bal(ienv, sub_id) == (to_units("70", 8), to_units("30", 8))
+    ok(master.post(f"{SUBP}/status", subAccount="wfrozen01", status="1"))
+    assert ok(send("w-frz-2"))["id"] != first
+    assert _bal(ienv, sub_id) == (to_units("40", 8), to_units("60", 8))
+
+
+def test_a_freeze_racing_new_withdrawals_refuses_them_as_frozen(ienv: IEnv) -> None:
+    """The broker freezes a sub-account while 15 new withdrawals of it are sent: each is
+    accepted (reserved before the freeze) or refused with 140002, never another code; what is
+    reserved is what was accepted, and each accepted one's retry still gets its id."""
+    sub_id, master, sub = _funded_sub(ienv, "Racefreeze", "wfrozen02")
+    address = format_address("tron", hashlib.sha256(b"freeze race target").digest())
+
+    def send(i: int) -> httpx.Response:
+        return sub.post(
+            "/api/v3/broker/capital/withdraw/apply",
+            coin="USDT",
+            network="TRX",
+            address=address,
+            amount="6",
+            withdrawOrderId=f"w-fr-{i}",
+        )
+
+    barrier = threading.Barrier(THREADS)
+
+    def race(i: int) -> tuple[int, httpx.Response]:
+        barrier.wait()
+        if i == 0:
+            return i, master.post(f"{SUBP}/status", subAccount="wfrozen02", status="2")
+        return i, send(i)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        answers = list(pool.map(race, range(THREADS)))
+    accepted = {}
+    for i, r in answers[1:]:
+        if r.status_code == 200:
+            accepted[i] = r.json()["id"]
+        else:
+            assert (r.status_code, r.json()["code"]) == (400, 140002), r.text
+    ok(answers[0][1])
+    assert _bal(ienv, sub_id) == (
+        to_units(str(100 - 6 * len(accepted)), 8),
+        to_units(str(6 * len(accepted)), 8),
+    )
+    for i in range(1, THREADS):
+        r = send(i)
+        if i in accepted:
+            assert ok(r)["id"] == accepted[i]
+        else:
+            assert (r.status_code, r.json()["code"]) == (400, 140002), r.text

@@ -107,6 +107,7 @@ def test_a_broker_runs_a_sub_account(demo: Demo) -> None:
     assert r.status_code == 401 and "The password is wrong. Nothing was changed." in r.text
     assert "No withdrawals" in r.text
     form["password"] = PASSWORD
+    withdrawal = form
     with ThreadPoolExecutor(SENDS) as pool:
         sent = list(pool.map(lambda _: http.post(page + "/withdraw", data=form), range(SENDS)))
     assert all(r.status_code == 303 for r in sent), [r.text for r in sent]
@@ -127,6 +128,13 @@ def test_a_broker_runs_a_sub_account(demo: Demo) -> None:
             form = {**_form(http, page), "direction": "out", "asset": "USDT", "amount": "1"}
             r = http.post(page + "/transfer", data=form)
             assert r.status_code == 400 and "is frozen" in r.text
+            # the withdraw form sent again: its withdrawal, nothing more; a new one is refused
+            r = http.post(page + "/withdraw", data=withdrawal)
+            assert r.status_code == 303 and r.headers["location"] == page + "?done=withdrawn"
+            r = http.post(page + "/withdraw", data={**withdrawal, **_form(http, page)})
+            assert r.status_code == 400 and "is frozen" in r.text
+            assert _free(r.text, "USDT") == "200.5"
+            assert len(re.findall(r'<tr data-withdrawal="', r.text)) == 1
 
 
 def _master(http: httpx.Client) -> int:

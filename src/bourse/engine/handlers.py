@@ -222,13 +222,16 @@ def withdraw_fingerprint_v1(cmd: c.ReserveWithdrawal) -> str:
 def reserve_withdrawal(s: EngineState, cmd: c.ReserveWithdrawal, now: int) -> Withdrawal:
     """The lookup of ``client_id`` and the reservation are one step of the single writer: a
     retry (however many race) answers the first withdrawal, or the conflict, before the
-    wallet's ``refusal`` is looked at; only a new request is refused by it."""
+    account's state or the wallet's ``refusal`` is looked at; only a new request is refused
+    by them, a frozen account (``AccountFrozen``, decided here, so a freeze racing the request
+    is seen) before what the request itself got wrong."""
     fp = withdraw_fingerprint(cmd)
     prior = s.idempotency.prior(
         "withdraw", cmd.account, cmd.client_id, fp, legacy=withdraw_fingerprint_v1(cmd)
     )
     if prior is not None:
         return _withdrawal_snapshot(s, prior)
+    s.wallet.active(cmd.account)
     if cmd.refusal is not None:
         raise cmd.refusal
     w = s.wallet.reserve_withdrawal(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bourse.domain.errors import AccountFrozen
 from bourse.services.subaccounts.directory import SubAccountDirectory
 from bourse.services.subaccounts.errors import SubAccountFrozen, SubAccountOnly, WrongFundPassword
 from bourse.services.subaccounts.rules import SubAccount, Tenant, hasher
@@ -44,8 +45,11 @@ class SubAccountFunds:
         client_id: str = "",
         replay: str = "",
     ) -> Any:
-        if self.directory.frozen([sub.account_id]).get(sub.account_id):
-            raise SubAccountFrozen(f"sub account {sub.name!r} is frozen")
+        """``wallet.withdraw`` from the sub-account; its fund password, when sent, lifts the
+        whitelist. Whether it is frozen is the engine's to decide, in the step that looks
+        ``client_id`` up and reserves: an identical retry gets the first withdrawal even after
+        a freeze, a new request on a frozen sub-account ``SubAccountFrozen`` (140002; the
+        engine's ``AccountFrozen``), a freeze racing it included."""
         skip = False
         if password:
             stored = self.repo.password_hash(sub.account_id)
@@ -56,17 +60,20 @@ class SubAccountFunds:
             except Exception:
                 raise WrongFundPassword() from None
             skip = True
-        return self.wallet.withdraw(
-            sub.account_id,
-            coin,
-            network,
-            address,
-            amount,
-            remark=remark,
-            skip_whitelist=skip,
-            client_id=client_id,
-            replay=replay,
-        )
+        try:
+            return self.wallet.withdraw(
+                sub.account_id,
+                coin,
+                network,
+                address,
+                amount,
+                remark=remark,
+                skip_whitelist=skip,
+                client_id=client_id,
+                replay=replay,
+            )
+        except AccountFrozen:
+            raise SubAccountFrozen(f"sub account {sub.name!r} is frozen") from None
 
     def deposit_history_all(
         self,
