@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from bourse.domain.errors import InsufficientBalance
 from bourse.domain.wallet import WithdrawalStatus as WS
 from bourse.engine import commands as c
-from tests.support.wallet import WalletWorld, assert_books_balance
+from bourse.services.wallet import WithdrawalRequest
+from tests.support.wallet import WalletWorld, assert_books_balance, with_fee
 
 DEST = "T" + "C" * 33
 THREADS = 16
@@ -96,6 +97,42 @@ def test_concurrent_retries_of_one_client_id_act_once(live_world: WalletWorld) -
     assert len(set(tids)) == 1
     assert w.available(w.bob, "USDT") == w.units("USDT", "40")
     assert w.available(w.alice, "USDT") == 0
+    assert_books_balance(w)
+
+
+def test_the_consoles_checks_racing_a_form_sent_twice_reserve_nothing(
+    live_world: WalletWorld,
+) -> None:
+    """The console's ``check_withdrawal`` sent at once with the withdrawals of the same form
+    (one client id), then with the fee raised past the amount: the checks reserve nothing,
+    the withdrawals reserve once, and each check answers None (the id not yet used) or that
+    withdrawal, never the refusal of the new fee once the id is taken."""
+    w = live_world
+    w.fund(w.alice, "USDT", "100")
+    amt = w.units("USDT", "30")
+    req = WithdrawalRequest(w.alice, "USDT", "TRX", DEST, amt, client_id="web-twice")
+
+    def race() -> tuple[set[int | None], set[int | None]]:
+        """Half the threads check, half withdraw: the ids each half was answered."""
+        start = threading.Barrier(THREADS, timeout=30)
+
+        def send(i: int) -> int | None:
+            start.wait()
+            if i % 2:
+                got = w.wallet.check_withdrawal(req)
+                return None if got is None else got.id
+            return w.wallet.withdraw(w.alice, "USDT", "TRX", DEST, amt, client_id="web-twice").id
+
+        with ThreadPoolExecutor(THREADS) as pool:
+            ids = [f.result(TIMEOUT) for f in [pool.submit(send, i) for i in range(THREADS)]]
+        return set(ids[0::2]), set(ids[1::2])
+
+    made, checked = race()
+    assert len(made) == 1 and checked <= made | {None}, (made, checked)
+    assert w.locked(w.alice, "USDT") == amt
+    w.restart(with_fee("USDT", "TRX", "40"))  # a new request of 30 is refused now
+    assert race() == (made, made)
+    assert (w.available(w.alice, "USDT"), w.locked(w.alice, "USDT")) == (w.units("USDT", "70"), amt)
     assert_books_balance(w)
 
 

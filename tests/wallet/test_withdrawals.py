@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from bourse.domain.accounts import CHAIN_CLEARING, FEE_REVENUE
 from bourse.domain.errors import (
+    AccountFrozen,
     AddressNotWhitelisted,
     ContractMismatch,
     IdempotencyConflict,
@@ -23,9 +24,11 @@ from bourse.domain.errors import (
     WithdrawAmountOutOfRange,
     WithdrawDisabled,
 )
+from bourse.domain.wallet import Withdrawal
 from bourse.domain.wallet import WithdrawalStatus as WS
 from bourse.engine import commands as c
 from bourse.engine.idempotency import fingerprint
+from bourse.services.wallet import WithdrawalRequest
 from bourse.store import tables
 from bourse.store import wallet_tables as wt
 from tests.support.wallet import (
@@ -533,6 +536,77 @@ def test_a_retry_naming_no_network_matches_after_the_default_network_changed(
     assert world.locked(world.alice, "USDT") == amt
     assert send(client_id="wd-d2")[1:] == ("BSC", world.units("USDT", "0.5"))
     assert world.locked(world.alice, "USDT") == 2 * amt
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_the_consoles_check_answers_a_known_id_whatever_changed_since(
+    world: WalletWorld, change: str
+) -> None:
+    """``check_withdrawal`` (the console asks it before the step-up) answers a form sent
+    again as ``withdraw`` answers a retry: the first withdrawal after any change, the
+    conflict for another parameter; a new id meets the refusal of a new withdrawal, or None
+    when it would pass. It never reserves."""
+    apply, refused, words = CHANGES[change]
+    world.fund(world.alice, "USDT", "100")
+    for address in (DEST_TRX, "T" + "B" * 33):
+        world.wallet.add_whitelist(world.alice, "USDT", "TRC20", address)
+    amt = world.units("USDT", "30")
+
+    def check(client_id: str = "web-1", amount: int = amt) -> Withdrawal | None:
+        req = WithdrawalRequest(world.alice, "USDT", None, DEST_TRX, amount, client_id=client_id)
+        return world.wallet.check_withdrawal(req)
+
+    assert check() is None  # new, and it would pass
+    assert world.locked(world.alice, "USDT") == 0
+    first = world.wallet.withdraw(world.alice, "USDT", None, DEST_TRX, amt, client_id="web-1")
+    apply(world)
+    got = check()
+    assert got is not None and (got.id, got.status, got.fee) == (first.id, WS.PENDING, first.fee)
+    with pytest.raises(IdempotencyConflict, match="^withdrawOrderId 'web-1' was already used"):
+        check(amount=amt + 1)
+    with pytest.raises(refused, match=words):
+        check("web-2")
+    assert (world.available(world.alice, "USDT"), world.locked(world.alice, "USDT")) == (
+        world.units("USDT", "70"),
+        amt,
+    )
+    assert len(world.wallet.withdraw_history(world.alice)) == 1
+
+
+def test_a_frozen_account_hears_so_first_and_still_gets_its_retries(world: WalletWorld) -> None:
+    """The engine decides a frozen account in the step that looks ``withdrawOrderId`` up: an
+    identical retry gets the first withdrawal after the freeze, a new request is refused as
+    frozen (30018) before what else it got wrong (here: withdrawals suspended since)."""
+    world.fund(world.alice, "USDT", "100")
+    amt = world.units("USDT", "30")
+
+    def send(client_id: str, amount: int = amt) -> int:
+        w = world.wallet.withdraw(world.alice, "USDT", "TRX", DEST_TRX, amount, client_id=client_id)
+        return w.id
+
+    def check(client_id: str) -> Withdrawal | None:
+        req = WithdrawalRequest(world.alice, "USDT", "TRX", DEST_TRX, amt, client_id=client_id)
+        return world.wallet.check_withdrawal(req)
+
+    first = send("wd-f")
+    world.engine.execute(c.SetAccountFrozen(world.alice, True))
+    assert send("wd-f") == first
+    with pytest.raises(AccountFrozen):
+        send("wd-f2")
+    world.restart(with_network("USDT", "TRX", withdraw_enable=False))
+    with pytest.raises(AccountFrozen):
+        send("wd-f2")
+    with pytest.raises(AccountFrozen):
+        check("wd-f2")
+    with pytest.raises(IdempotencyConflict, match="^withdrawOrderId 'wd-f' was already used"):
+        send("wd-f", amt + 1)
+    assert send("wd-f") == first
+    got = check("wd-f")
+    assert got is not None and got.id == first
+    assert world.locked(world.alice, "USDT") == amt
+    world.engine.execute(c.SetAccountFrozen(world.alice, False))
+    with pytest.raises(WithdrawDisabled):
+        send("wd-f2")
 
 
 USDT_TRC20 = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from bourse.domain.money import to_units
 from bourse.domain.wallet import WithdrawalStatus
 from bourse.store.oauth_tables import users
+from tests.support.wallet import with_network
 from tests.web.checks import assert_refused_without_csrf, post_at_once
 from tests.web.conftest import Demo
 from tests.web.test_console import PASSWORD, _account, _csrf, _signup
@@ -168,6 +169,66 @@ def test_the_same_withdraw_form_sent_at_once_moves_money_once(demo: Demo) -> Non
     # a new form (a new request id) is a new withdrawal
     assert http.post("/account/withdraw", data=_withdraw_form(http, amount="30")).status_code == 303
     assert _free(demo, account, "USDT") == before - _units(demo, "60")
+
+
+def _done(r: httpx.Response) -> str:
+    """The withdrawal id a withdraw form's answer goes on to show."""
+    assert r.status_code == 303, _alert(r.text) or r.text[-800:]
+    m = re.search(r"done=(\d+)$", r.headers["location"])
+    assert m, r.headers["location"]
+    return m.group(1)
+
+
+def test_a_withdraw_form_sent_again_shows_its_withdrawal_whatever_changed_since(
+    demo: Demo,
+) -> None:
+    """The same form (the same request id) sent again after its withdrawal was made, once the
+    operator raised the network's fee past its amount: the first withdrawal is shown (as the
+    API answers a retried ``withdrawOrderId``), copies sent at once too, and nothing more
+    moves; a new form meets the new fee's refusal; the same id with another amount is told
+    so."""
+    http = _signup(demo)
+    account = _account(demo, http)
+    _fund(demo, http, "USDT", "100")
+    chain: Any = demo.platform.chain
+    before = chain.config
+    form = _withdraw_form(http, amount="30")
+    first = _done(http.post("/account/withdraw", data=form))
+    chain.config = with_network("USDT", "TRX", withdraw_fee="40")
+    try:
+        assert _done(http.post("/account/withdraw", data=form)) == first
+        assert post_at_once(http, "/account/withdraw", form) == [303] * 4
+        r = http.post("/account/withdraw", data=_withdraw_form(http, amount="30"))
+        assert r.status_code == 400 and "outside this network" in _alert(r.text), _alert(r.text)
+        r = http.post("/account/withdraw", data={**form, "amount": "31"})
+        assert r.status_code == 400 and "already sent with other values" in _alert(r.text)
+    finally:
+        chain.config = before
+    assert [str(v.withdrawal.id) for v in demo.platform.wallet.withdraw_history(account)] == [first]
+    assert _free(demo, account, "USDT") == _units(demo, "70")
+
+
+def test_a_withdraw_form_sent_again_with_its_spent_2fa_code_shows_its_withdrawal(
+    demo: Demo,
+) -> None:
+    """With 2FA on, a form sent again (the Back button, a reload) carries the code its first
+    sending spent: its withdrawal is shown, not "the code is wrong" and "Nothing was
+    changed"; a new form with that code is still refused."""
+    http = _signup(demo)
+    account = _account(demo, http)
+    _fund(demo, http, "USDT", "100")
+    secret = pyotp.random_base32()
+    demo.platform.users.enable_totp(
+        _user_id(demo, account), secret, pyotp.TOTP(secret).now(), PASSWORD
+    )
+    good = pyotp.TOTP(secret).at(time.time() + 30)  # the enabling code's step is spent
+    form = _withdraw_form(http, amount="30", totp=good)
+    first = _done(http.post("/account/withdraw", data=form))
+    assert _done(http.post("/account/withdraw", data=form)) == first
+    r = http.post("/account/withdraw", data=_withdraw_form(http, amount="30", totp=good))
+    assert r.status_code == 401 and "password or 2FA code is wrong" in _alert(r.text)
+    assert len(demo.platform.wallet.withdraw_history(account)) == 1
+    assert _free(demo, account, "USDT") == _units(demo, "70")
 
 
 def test_wrong_passwords_on_the_withdraw_form_lock_it_as_log_in_does(demo: Demo) -> None:

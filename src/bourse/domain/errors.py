@@ -116,6 +116,12 @@ class IdempotencyConflict(DomainError):
     """A client id was reused with different parameters."""
 
 
+class UnknownClientId(DomainError):
+    """No result is kept under the client id: what a command sent only to fetch the first
+    result of a retry is refused with, nothing done (the ``refusal`` of a ``ReserveWithdrawal``
+    that ``Withdrawals.check_withdrawal`` sends). Never a client's answer."""
+
+
 # --- accounts -------------------------------------------------------------------------------
 class ReplayedRequest(DomainError):
     """The same signed request was already accepted (a replay within its recvWindow)."""

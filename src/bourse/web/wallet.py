@@ -17,6 +17,9 @@ Money leaving the account (a withdrawal, a transfer to someone else) needs the l
 again and, when 2FA is on, a current code (``Users.confirm``; docs/decisions.md says why there
 is no separate fund password). Each money form carries a request id: a form sent twice moves
 money once (the engine's client-id idempotency, as ``withdrawOrderId`` and ``clientTranId``).
+A withdraw form sent again once its withdrawal was made (the Back button, a reload after a
+lost answer) shows that withdrawal, as the API answers a retry, before the step-up (the code
+it carries is spent) and whatever changed since (a fee, the whitelist).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from bourse.domain.money import format_units, to_units
 from bourse.domain.wallet import WithdrawalStatus
 from bourse.services import users as us
 from bourse.services.bundle import Services
-from bourse.services.wallet import format_id, parse_id
+from bourse.services.wallet import WithdrawalRequest, format_id, parse_id
 from bourse.services.wallet.chain import Network
 from bourse.services.wallet.statuses import DEPOSIT_STATUS_NAMES, WITHDRAW_STATUS_NAMES
 from bourse.services.wallet.transfers import ACCOUNT_TYPES
@@ -238,11 +241,12 @@ class WalletPages(Console):
         try:  # what can be checked before the password and 2FA code (a code is good once)
             amount = await self._amount(coin, kept["amount"])
             args = (account, coin, kept["network"] or None, kept["address"], amount)
-            await run_in_threadpool(
-                lambda: wallet.check_withdrawal(*args, memo=memo, client_id=client_id)
-            )
+            req = WithdrawalRequest(*args, memo=memo, client_id=client_id)
+            first = await run_in_threadpool(wallet.check_withdrawal, req)
         except DomainError as exc:
             return await again(400, messages.say(exc))
+        if first is not None:  # the form sent again: its withdrawal, nothing more to confirm
+            return redirect(f"/account/withdraw?coin={coin}&done={format_id(first.id)}")
         refused = await self._confirm(request, session, form)
         if refused:
             return refused.headers(await again(refused.status, refused.message))

@@ -89,6 +89,7 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     d.NoLiquidity: (30025, 400),
     d.TooManyOpenOrders: (30029, 400),
     d.IdempotencyConflict: (PARAM_ERROR, 400),
+    d.UnknownClientId: (PARAM_ERROR, 400),  # never sent: a lookup's answer (wallet.withdrawals)
     d.ReplayedRequest: (26, 400),  # operation not allowed (ccxt: ExchangeError, not retried)
     d.AccountNotFound: (10001, 401),
     d.RecipientNotFound: (10001, 400),  # user does not exist (a client error, not auth)

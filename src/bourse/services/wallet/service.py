@@ -18,7 +18,7 @@ from __future__ import annotations
 from bourse.services.wallet.base import WalletSettings, format_id, parse_id
 from bourse.services.wallet.deposits import Deposits, DepositView
 from bourse.services.wallet.transfers import Transfers, TransferView
-from bourse.services.wallet.withdrawals import Withdrawals, WithdrawalView
+from bourse.services.wallet.withdrawals import WithdrawalRequest, Withdrawals, WithdrawalView
 
 
 class WalletService(Deposits, Withdrawals, Transfers):
@@ -30,6 +30,7 @@ __all__ = [
     "TransferView",
     "WalletService",
     "WalletSettings",
+    "WithdrawalRequest",
     "WithdrawalView",
     "format_id",
     "parse_id",

@@ -4,7 +4,8 @@ operator calls ``approve_withdrawal``; the chain broadcasts, then settles or (on
 chain says the transaction failed) voids. ``cancel_withdrawal`` works until the broadcast.
 The wire ``amount`` includes the fee (MEXC): the chain receives ``amount - fee``. The checks of
 the network's settings and of the whitelist decide a new ``withdrawOrderId`` only: the engine
-looks the id up first (``withdrawal_command``), so a retry is answered whatever changed since.
+looks the id up first (``withdrawal_command``), so a retry is answered whatever changed since;
+``check_withdrawal`` asks it without reserving (the console, before its step-up).
 
 An account with entries in its withdraw address book (the whitelist) can only withdraw to them.
 """
@@ -22,6 +23,7 @@ from bourse.domain.errors import (
     MemoRequired,
     MissingParameter,
     RemarkTooLong,
+    UnknownClientId,
     WithdrawalNotCancelable,
     WithdrawalNotFound,
     WithdrawAmountOutOfRange,
@@ -55,47 +57,47 @@ class WithdrawalView:
         return st.withdraw_code(self.withdrawal.status, self.in_block)
 
 
-class Withdrawals(WalletBase):
-    def check_withdrawal(
-        self,
-        account: int,
-        coin: str,
-        network: str | None,
-        address: str,
-        amount: int,
-        *,
-        memo: str = "",
-        client_id: str = "",
-        remark: str = "",
-        contract: str = "",
-        skip_whitelist: bool = False,
-    ) -> c.ReserveWithdrawal:
-        """Every check of ``withdraw`` that needs no engine state (the balance is the engine's
-        to check), the ``refusal`` raised, even for a ``client_id`` already used (only the
-        engine can tell): the command it would run. The console calls it before asking for the
-        2FA code, so that a typo does not spend one."""
-        cmd = self.withdrawal_command(
-            account, coin, network, address, amount, memo=memo, client_id=client_id,
-            remark=remark, contract=contract, skip_whitelist=skip_whitelist,
-        )  # fmt: skip
-        if cmd.refusal is not None:
-            raise cmd.refusal
-        return cmd
+@dataclass(frozen=True, slots=True)
+class WithdrawalRequest:
+    """A withdrawal as asked for: ``amount`` in units, fee included (MEXC's ``amount``);
+    ``network`` None for the coin's default; ``contract`` MEXC's ``contractAddress``;
+    ``skip_whitelist`` when the caller proved more than the key (a sub-account's fund
+    password)."""
 
-    def withdrawal_command(
-        self,
-        account: int,
-        coin: str,
-        network: str | None,
-        address: str,
-        amount: int,
-        *,
-        memo: str = "",
-        client_id: str = "",
-        remark: str = "",
-        contract: str = "",
-        skip_whitelist: bool = False,
-    ) -> c.ReserveWithdrawal:
+    account: int
+    coin: str
+    network: str | None
+    address: str
+    amount: int
+    memo: str = ""
+    client_id: str = ""
+    remark: str = ""
+    contract: str = ""
+    skip_whitelist: bool = False
+
+
+class Withdrawals(WalletBase):
+    def check_withdrawal(self, req: WithdrawalRequest) -> Withdrawal | None:
+        """What the console asks before the step-up, so that neither a typo nor a form sent
+        again spends a 2FA code (a code is good once): for a ``client_id`` already used, what
+        ``withdraw`` answers its retry (the first withdrawal whatever changed since,
+        ``IdempotencyConflict`` for other parameters); for a new request its refusal, raised
+        (the balance is left to ``withdraw``), else None. The engine looks the id up, with
+        ``UnknownClientId`` as the refusal of a new request that passes: nothing is reserved."""
+        cmd = self.withdrawal_command(req)
+        if not cmd.client_id:
+            if cmd.refusal is not None:
+                raise cmd.refusal
+            return None
+        try:
+            first: Withdrawal = self.engine.execute(
+                replace(cmd, refusal=cmd.refusal or UnknownClientId(cmd.client_id))
+            )
+        except UnknownClientId:
+            return None
+        return first
+
+    def withdrawal_command(self, req: WithdrawalRequest) -> c.ReserveWithdrawal:
         """The ``ReserveWithdrawal`` of a request. What the request alone decides (an address,
         lengths, integer units) is refused here. The checks against what may change between a
         request and its retry (the network and its settings: enabled, address format, memo,
@@ -105,24 +107,25 @@ class Withdrawals(WalletBase):
         gets it back whatever changed since. ``contract`` (MEXC ``contractAddress``), when
         sent, must be the coin's token contract on the network, and picks the network when
         none is named."""
-        asset = self.asset(coin)
-        address = (address or "").strip()
+        asset = self.asset(req.coin)
+        address = (req.address or "").strip()
         if not address:
             raise MissingParameter("address cannot be null")
-        memo = (memo or "").strip()
-        remark = remark or ""
+        memo = (req.memo or "").strip()
+        remark = req.remark or ""
         if len(remark) > MAX_REMARK:
             raise RemarkTooLong(f"remark is longer than {MAX_REMARK} characters")
-        client_id = (client_id or "").strip()
+        client_id = (req.client_id or "").strip()
         if len(client_id) > MAX_CLIENT_ID:
             raise InvalidParameter(f"withdrawOrderId is longer than {MAX_CLIENT_ID} characters")
+        amount = req.amount
         if isinstance(amount, bool) or not isinstance(amount, int):
             raise InvalidParameter("amount must be integer units")
-        contract = (contract or "").strip()
-        named = (network or "").strip().upper()  # matched in any case (Network.matches)
+        contract = (req.contract or "").strip()
+        named = (req.network or "").strip().upper()  # matched in any case (Network.matches)
         threshold = self.review_threshold(asset)
         cmd = c.ReserveWithdrawal(
-            account,
+            req.account,
             asset.code,
             amount,
             0,
@@ -137,7 +140,7 @@ class Withdrawals(WalletBase):
             sent_memo=memo,
         )
         try:
-            net = self.network(asset, network, contract)
+            net = self.network(asset, req.network, contract)
             cmd = replace(
                 cmd,
                 amount=amount - net.withdraw_fee,
@@ -145,7 +148,9 @@ class Withdrawals(WalletBase):
                 network=net.id,
                 memo=memo if net.memo_required else "",
             )
-            self._check_network(account, asset.code, net, address, cmd.memo, amount, skip_whitelist)
+            self._check_network(
+                req.account, asset.code, net, address, cmd.memo, amount, req.skip_whitelist
+            )
         except DomainError as refusal:
             return replace(cmd, refusal=refusal)
         return cmd
@@ -196,10 +201,11 @@ class Withdrawals(WalletBase):
         A retry with the same ``client_id`` and parameters returns the first withdrawal and
         reserves nothing, whatever the network's settings or the whitelist say now; without
         one, the signed request's ``replay`` key is accepted once (``engine.replays``)."""
-        cmd = self.withdrawal_command(
-            account, coin, network, address, amount, memo=memo, client_id=client_id,
-            remark=remark, contract=contract, skip_whitelist=skip_whitelist,
+        req = WithdrawalRequest(
+            account, coin, network, address, amount, memo, client_id, remark, contract,
+            skip_whitelist,
         )  # fmt: skip
+        cmd = self.withdrawal_command(req)
         if cmd.refusal is not None and not cmd.client_id:
             raise cmd.refusal  # no withdrawOrderId to look up: nothing for the engine to answer
         w: Withdrawal = self.engine.execute(replace(cmd, replay=replay))
