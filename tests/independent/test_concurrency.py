@@ -34,6 +34,22 @@ def _bal(ienv: IEnv, account: int, asset: str = "USDT") -> tuple[int, int]:
     )
 
 
+def _halves(
+    send: Callable[[str], httpx.Response], odd: str, even: str
+) -> list[tuple[str, httpx.Response]]:
+    """``send(odd)`` from half of ``THREADS`` threads and ``send(even)`` from the others, all
+    released at once: (what each sent, its answer)."""
+    barrier = threading.Barrier(THREADS)
+
+    def race(i: int) -> tuple[str, httpx.Response]:
+        sent = odd if i % 2 else even
+        barrier.wait()
+        return sent, send(sent)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        return list(pool.map(race, range(THREADS)))
+
+
 def test_racing_transfers_and_withdrawals_never_overdraw(ienv: IEnv) -> None:
     _, master_acc, master = ienv.broker("Racer", USDT="10000")
     a_id, a = ienv.sub(master, "racer0001")
@@ -266,15 +282,7 @@ def test_racing_retries_after_a_fee_change_get_the_first_withdrawal(ienv: IEnv) 
         for n in c["networkList"]
     }
     assert nets["TRX"] == "2.5", nets
-    barrier = threading.Barrier(THREADS)
-
-    def race(i: int) -> tuple[str, httpx.Response]:
-        amount = "30" if i % 2 else "31"
-        barrier.wait()
-        return amount, send(amount)
-
-    with ThreadPoolExecutor(THREADS) as pool:
-        answers = list(pool.map(race, range(THREADS)))
+    answers = _halves(send, "30", "31")
     for amount, r in answers:
         if amount == "30":
             assert ok(r)["id"] == first
@@ -390,15 +398,7 @@ def test_racing_retries_get_the_first_withdrawal_whatever_changed_since(
 
     first = ok(send("w-chg-1"))["id"]
     apply(ienv, acc, address)
-    barrier = threading.Barrier(THREADS)
-
-    def race(i: int) -> tuple[str, httpx.Response]:
-        client_id = "w-chg-1" if i % 2 else "w-chg-2"
-        barrier.wait()
-        return client_id, send(client_id)
-
-    with ThreadPoolExecutor(THREADS) as pool:
-        answers = list(pool.map(race, range(THREADS)))
+    answers = _halves(send, "w-chg-1", "w-chg-2")
     for client_id, r in answers:
         if client_id == "w-chg-1":
             assert ok(r)["id"] == first
@@ -439,15 +439,7 @@ def test_racing_retries_after_a_freeze_get_the_first_withdrawal(ienv: IEnv) -> N
 
     first = ok(send("w-frz-1"))["id"]
     ok(master.post(f"{SUBP}/status", subAccount="wfrozen01", status="2"))
-    barrier = threading.Barrier(THREADS)
-
-    def race(i: int) -> tuple[str, httpx.Response]:
-        client_id = "w-frz-1" if i % 2 else "w-frz-2"
-        barrier.wait()
-        return client_id, send(client_id)
-
-    with ThreadPoolExecutor(THREADS) as pool:
-        answers = list(pool.map(race, range(THREADS)))
+    answers = _halves(send, "w-frz-1", "w-frz-2")
     for client_id, r in answers:
         if client_id == "w-frz-1":
             assert ok(r)["id"] == first
