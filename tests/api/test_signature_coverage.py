@@ -6,6 +6,9 @@ signature then serves one request.
 - F1: a JSON body sent next to a captured query signature (of any request, a GET included)
   is refused (700002), and so is ``timestamp`` or ``recvWindow`` taken from it: an empty
   query signs "", a signature that would never expire.
+- F3: a captured signature of a query holding other parameters than ccxt's time window (a
+  GET ``openOrders?symbol=..``) resent on a broker write with a JSON body is refused
+  (700002): only a query of ``timestamp`` and ``recvWindow`` alone may leave the body outside.
 - F2: a captured query regrouped so that its client id becomes part of a parameter name, or
   split between query and body inside a pair, is refused (700002): no second order or
   withdrawal from one idempotent request.
@@ -262,3 +265,53 @@ def test_broker_body_outside_the_signature_serves_once(ienv: IEnv) -> None:
         json.dumps(spot).encode(),
     )
     err(r, BAD_SIGNATURE, 401)
+
+
+def test_captured_signature_of_other_parameters_is_no_broker_write(ienv: IEnv) -> None:
+    """F3: the broker master key's signed ``openOrders?symbol=BTCUSDT`` (and other captured
+    reads with parameters of their own) resent as a broker write with a JSON body: no key
+    minted, none deleted, no money moved, however the query carries the extra pair. The same
+    body under ccxt's own query (``timestamp&recvWindow``) is then taken."""
+    _, master_acc, master = ienv.broker("scoped", USDT="1000")
+    ok(master.post(f"{SUBP}/virtualSubAccount", subAccount="scopeuser1", note="n"))
+    mint = {
+        "subAccount": "scopeuser1",
+        "permissions": "SPOT_ACCOUNT_READ,SPOT_WITHDRAW_WRITE",
+        "note": "evil",
+    }
+    ts = now_ms()
+    captured = f"symbol=BTCUSDT&timestamp={ts}"
+    sig = sign(master.secret, captured)
+    assert ok(_raw(master, "GET", "/api/v3/openOrders", captured, sig)) == []  # the real one
+    minted = json.dumps(mint).encode()
+    r = _raw(master, "POST", f"{SUBP}/apiKey", captured, sig, minted)
+    err(r, BAD_SIGNATURE, 401)
+    for query in (
+        f"symbol=BTCUSDT&timestamp={ts}&recvWindow=60000",  # myTrades, allOrders, ...
+        f"timestamp={ts}&recvWindow=60000&symbol=BTCUSDT",  # the extra pair last
+        f"timestamp={ts}&recvWindow=60000&subAccount=scopeuser1",  # one the body also sends
+        f"timestamp={ts}&recvWindow=60000&limit=50",  # sub-account/list
+        f"timestamp={ts}&recvWindow=60000&",  # an empty pair
+    ):
+        r = _raw(master, "POST", f"{SUBP}/apiKey", query, sign(master.secret, query), minted)
+        err(r, BAD_SIGNATURE, 401)
+    assert ok(master.get(f"{SUBP}/apiKey", subAccount="scopeuser1"))["subAccount"] == []
+    # a transfer and a key deletion, from signed reads of the same endpoints
+    move = {"toAccount": "scopeuser1", "fromAccountType": "SPOT", "toAccountType": "SPOT"}
+    query = urllib.parse.urlencode({**move, "timestamp": now_ms()})
+    body = json.dumps({**move, "asset": "USDT", "amount": "100"}).encode()
+    r = _raw(master, "POST", f"{SUBP}/universalTransfer", query, sign(master.secret, query), body)
+    err(r, BAD_SIGNATURE, 401)
+    assert _available(ienv, master_acc) == 1000 * UNIT
+    kept = ok(master.post(f"{SUBP}/apiKey", **{**mint, "note": "kept"}))["apiKey"]
+    query = urllib.parse.urlencode({"subAccount": "scopeuser1", "timestamp": now_ms()})
+    gone = json.dumps({"subAccount": "scopeuser1", "apiKey": kept}).encode()
+    r = _raw(master, "DELETE", f"{SUBP}/apiKey", query, sign(master.secret, query), gone)
+    err(r, BAD_SIGNATURE, 401)
+    still = ienv.platform.apikeys.lookup(kept)
+    assert still is not None and not still.revoked
+    # ccxt's query, alone (with or without recvWindow, either order): taken, once each
+    for query in (_ccxt_query(), f"timestamp={now_ms()}", f"recvWindow=5000&timestamp={now_ms()}"):
+        r = _raw(master, "POST", f"{SUBP}/apiKey", query, sign(master.secret, query), minted)
+        assert ok(r)["subAccount"] == "scopeuser1"
+    assert len(ok(master.get(f"{SUBP}/apiKey", subAccount="scopeuser1"))["subAccount"]) == 4

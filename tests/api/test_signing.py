@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bourse.api.mexc.auth import broker_query
 from bourse.api.mexc.signing import sign, strip_request, strip_signature, verify
 
 SECRET = "45d0b3c26f2644f19bfb98b07741b2f5"
@@ -98,6 +99,30 @@ def _accepts(query: str, body: bytes = b"", signed: str = VICTIM, form: bool = T
     sig = sign(SECRET, signed).encode()
     wire = query.encode() + b"&signature=" + sig
     return verify_request(SECRET, wire, body, form and bool(body), sig)
+
+
+@pytest.mark.parametrize(
+    ("query", "taken"),
+    [
+        (b"timestamp=1700000000000&recvWindow=5000", True),  # ccxt's broker writes
+        (b"timestamp=1700000000000", True),
+        (b"recvWindow=5000&timestamp=1700000000000", True),
+        (b"", True),  # no timestamp: 700004 from the time window's check
+        (b"symbol=BTCUSDT&timestamp=1700000000000", False),  # a captured openOrders
+        (b"timestamp=1700000000000&recvWindow=5000&symbol=BTCUSDT", False),
+        (b"timestamp=1&timestamp=2", False),
+        (b"timestamp=1&recvWindow=5000&", False),
+        (b"timestamp=1&&recvWindow=5000", False),
+        (b"timestamp=%31", False),
+        (b"timestamp=1&recvWindow=", False),
+        (b"Timestamp=1", False),
+        (b"timestamp", False),
+    ],
+)
+def test_a_body_outside_the_signature_comes_with_a_time_window_alone(
+    query: bytes, taken: bool
+) -> None:
+    assert broker_query(query) is taken
 
 
 def test_a_json_body_is_inside_the_signature() -> None:

@@ -9,12 +9,15 @@ API table), each such signature once."""
 from __future__ import annotations
 
 import hashlib
+import json
+import urllib.parse
 from typing import Any
 
 import ccxt
 
-from bourse.api.mexc.auth import BODY_OUTSIDE_SIGNATURE
+from bourse.api.mexc.auth import BODY_OUTSIDE_SIGNATURE, broker_query
 from bourse.api.mexc.routes import ENDPOINTS
+from bourse.api.mexc.signing import strip_signature
 from bourse.sandbox.chain import format_address
 from tests.support.mexc import ok, point_at
 from tests.support.platforms import IEnv
@@ -83,6 +86,23 @@ def test_body_outside_signature_is_ccxts_broker_writes() -> None:
     }
     served = {(ep.method, ep.path) for ep in ENDPOINTS if ep.signed}
     assert ccxt_writes & served == BODY_OUTSIDE_SIGNATURE
+
+
+def test_ccxt_signs_its_broker_writes_with_a_time_window_alone() -> None:
+    """What ccxt's ``mexc.sign`` puts in the query of each broker write (default and custom
+    ``recvWindow``) is a query ``broker_query`` takes: nothing but ``timestamp`` and
+    ``recvWindow``, then the signature, with the parameters in the JSON body."""
+    for options in ({}, {"recvWindow": 60000}):
+        ex = ccxt.mexc({"apiKey": "k", "secret": "s", "options": options})
+        broker = ex.api["broker"]["private"]
+        for method in ("post", "put", "delete"):
+            for path in broker.get(method, {}):
+                params = {"subAccount": "x", "apiKey": "y", "symbol": "BTCUSDT"}
+                signed = ex.sign(path, ["broker", "private"], method.upper(), params)
+                query = urllib.parse.urlsplit(signed["url"]).query.encode()
+                unsigned, sigs = strip_signature(query)
+                assert len(sigs) == 1 and broker_query(unsigned), signed["url"]
+                assert json.loads(signed["body"]) == params
 
 
 def test_ccxt_broker_writes_with_the_body_outside_the_signature(ienv: IEnv) -> None:

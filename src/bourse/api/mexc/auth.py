@@ -15,12 +15,17 @@ One exception to "body included": ccxt's ``broker`` API section signs only
 ``timestamp=..&recvWindow=..`` in the query of its POST/PUT/DELETE calls and sends their
 parameters as a JSON body, which MEXC accepts. So the endpoints ccxt calls that way
 (``BODY_OUTSIDE_SIGNATURE``, and only those) also take a JSON body next to a signature of the
-query alone. Such a request reads ``timestamp`` and ``recvWindow`` from the signed query only
-(never from the body), and its signature is good for one request: whoever saw it could send
-it again with another body (``bourse.api.mexc.replay.claim``).
+query alone, when that query holds nothing but what ccxt puts there (``timestamp`` and
+``recvWindow``, ``broker_query``): a signature of a query with any other parameter (a captured
+``openOrders?symbol=..``) is 700002 there, as it would be for a body it does not cover. Such a
+request reads ``timestamp`` and ``recvWindow`` from the signed query only (never from the
+body), and its signature is good for one request: whoever saw it could send it again with
+another body (``bourse.api.mexc.replay.claim``).
 """
 
 from __future__ import annotations
+
+import re
 
 from bourse.api.mexc import errors as e
 from bourse.api.mexc.errors import ApiError
@@ -49,6 +54,10 @@ BODY_OUTSIDE_SIGNATURE = frozenset(
         ("POST", "/api/v3/broker/capital/withdraw/apply"),
     }
 )
+
+#: one pair of the only query a body outside the signature may come with: ccxt's
+#: ``urlencode({"timestamp": nonce, "recvWindow": n})`` (both integers), then its signature
+_BROKER_PAIR = re.compile(rb"(timestamp|recvWindow)=[0-9]+")
 
 
 def authenticate(
@@ -86,7 +95,12 @@ def authenticate(
     if not verify_request(key.secret, query, body, body_is_form, sigs[0], stripped):
         body_signed = False
         json_body = bool(body) and not body_is_form
-        if not (body_may_be_unsigned and json_body and verify_query(key.secret, stripped, sigs[0])):
+        if not (
+            body_may_be_unsigned
+            and json_body
+            and broker_query(stripped[0])
+            and verify_query(key.secret, stripped, sigs[0])
+        ):
             raise ApiError(e.BAD_SIGNATURE, "Signature for this request is not valid.", 401)
         # the body is outside the signature: the time window is the signed query's alone
         ts, recv_window = _time_window(query_params(query))
@@ -96,6 +110,24 @@ def authenticate(
         raise ApiError(e.NO_PERMISSION, "No permission to access the endpoint.", 401)
     # as ``verify`` read it: blanks around it or a hex digit's case make no other request
     return key, sigs[0].strip().decode("ascii", "replace").lower(), body_signed
+
+
+def broker_query(query: bytes) -> bool:
+    """Whether ``query`` (without its signature) holds nothing but what ccxt's broker writes
+    sign: ``timestamp`` and ``recvWindow``, each at most once, digits only, nothing else (no
+    other parameter, no empty pair). Its signature is then of no other request than one sent
+    in its query alone with exactly that time window (a GET of the key's account, say), which
+    limits what a captured signature can be spent on here (docs/security.md). A missing
+    ``timestamp`` is left to the time window's check (700004)."""
+    if not query:
+        return True
+    names: list[bytes] = []
+    for pair in query.split(b"&"):
+        found = _BROKER_PAIR.fullmatch(pair)
+        if found is None:
+            return False
+        names.append(found[1])
+    return len(names) == len(set(names))
 
 
 def _time_window(params: dict[str, str]) -> tuple[int, int]:
