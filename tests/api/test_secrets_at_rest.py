@@ -1,18 +1,23 @@
 """Secrets at rest (issue 14 item 6): the server key lives apart from the data, production
 refuses to start without it (one line), database files are private, and ``bourse keys
 rotate-master`` re-encrypts every secret atomically (SQLite and PostgreSQL), refusing while a
-server writes the database."""
+server writes the database or, on PostgreSQL, while a server of any host is connected to it."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select, update
+from sqlalchemy.engine import make_url
 
 from bourse.bootstrap import open_platform
 from bourse.config import Config
@@ -28,6 +33,7 @@ from bourse.store import tables as t
 from bourse.store.db import make_engine
 from bourse.store.oauth_tables import users
 from bourse.store.sql import SqlStore
+from tests.support.pg_pool import PgPool
 
 
 @pytest.fixture
@@ -209,6 +215,63 @@ def test_rotate_master_refuses_while_a_server_writes(no_key_env: Path, migrated_
     finally:
         store.close()
         db.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_pool: PgPool) -> Iterator[str]:
+    url = pg_pool.migrated()
+    try:
+        yield url
+    finally:
+        pg_pool.release(url)
+
+
+def _session(url: str, name: str) -> psycopg.Connection[Any]:
+    """A session named as a Bourse process of that role names its own (``store.db``)."""
+    libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return psycopg.connect(libpq, application_name=name, autocommit=True)
+
+
+def _gone(url: str, sessions: list[psycopg.Connection[Any]]) -> None:
+    """Close ``sessions`` and wait until ``pg_stat_activity`` no longer lists them."""
+    pids = [conn.info.backend_pid for conn in sessions]
+    for conn in sessions:
+        conn.close()
+    with _session(url, "test") as probe:
+        deadline = time.monotonic() + 10
+        while probe.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)
+        ).fetchone() != (0,):
+            assert time.monotonic() < deadline, "the closed sessions are still listed"
+            time.sleep(0.05)
+
+
+def test_rotate_master_refuses_while_a_server_of_another_host_is_connected(
+    no_key_env: Path, pg_url: str, tmp_path: Path
+) -> None:
+    """A gateway, a standby engine or a server of another host or ``$BOURSE_HOME`` announces
+    itself nowhere this command looks and holds no writer lock: on PostgreSQL its sessions say
+    what it is. Commands' sessions and other clients do not count."""
+    before = load_server_keys(database_url=pg_url).key
+    env = {"BOURSE_HOME": str(tmp_path / "this-host")}  # no server announced here
+    gateway = [_session(pg_url, "bourse-gateway") for _ in range(2)]
+    others = [_session(pg_url, name) for name in ("bourse-cli", "psql")]
+    try:
+        r = _bourse("keys", "rotate-master", "--db", pg_url, env=env)
+        assert r.returncode == 1, r.stdout + r.stderr
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1, r.stderr
+        assert "Bourse servers are connected to" in lines[0], lines[0]
+        assert "bourse-gateway from 127.0.0.1 (2 sessions); stop them" in lines[0], lines[0]
+        assert "bourse-cli" not in lines[0] and "psql" not in lines[0], lines[0]
+        assert load_server_keys(database_url=pg_url).key == before  # nothing rotated
+        _gone(pg_url, gateway)
+        r = _bourse("keys", "rotate-master", "--db", pg_url, env=env)
+        assert r.returncode == 0, r.stderr
+        assert "re-encrypted 0 API and 0 TOTP secrets" in r.stdout, r.stdout
+        assert load_server_keys(database_url=pg_url).key != before
+    finally:
+        _gone(pg_url, [conn for conn in gateway + others if not conn.closed])
 
 
 def test_rotate_master_moves_a_key_beside_the_database_out(

@@ -106,8 +106,10 @@ def engine(
     publish what it commits. A second one waits as the standby and takes over when the active
     one dies."""
     from bourse.cli.engine_health import EngineHealth
+    from bourse.store.db import identify
 
     claim(cpu)  # before any thread starts: each inherits the CPU (bourse.cli.cpu)
+    identify("engine")  # its sessions, the standby's too, say so in pg_stat_activity
     url = db_url(db)
     home = home_for(url)
     health = None

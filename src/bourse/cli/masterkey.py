@@ -3,8 +3,10 @@ encrypts API and TOTP secrets at rest (``bourse.services.serverkey``).
 
 ``rotate-master`` works on a stopped server's database. A running server keeps the key in
 memory and would go on encrypting under the old one, so the command refuses in one line when a
-server announces itself for the database (``$BOURSE_HOME/run``) or holds its writer lock, and
-holds that lock itself for the whole rotation, so no server starts writing meanwhile.
+server announces itself for the database (``$BOURSE_HOME/run``), when on PostgreSQL a server's
+session is connected to it (``bourse.store.sessions``: a gateway, a standby, a server of another
+host or home), or when a server holds its writer lock; it holds that lock itself for the whole
+rotation, so no server starts writing meanwhile.
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ from typing import Annotated
 
 import typer
 
-from bourse.cli.common import DbOption, console, db_url, fail, require_database, safe_url
+from bourse.cli.common import (
+    DbOption,
+    console,
+    db_url,
+    fail,
+    first_line,
+    require_database,
+    safe_url,
+)
 from bourse.cli.runner import actor
 from bourse.operations.home import home_for
 from bourse.operations.runtime import any_process
@@ -74,6 +84,7 @@ def rotate_master(
             "`bourse keys rotate-master` again"
         )
     require_database(url)
+    _refuse_connected_servers(url)
     try:
         keys = load_server_keys(None, None, url)
     except ServerKeyError as exc:
@@ -124,3 +135,22 @@ def rotate_master(
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _refuse_connected_servers(url: str) -> None:
+    """End the command in one line if a Bourse server of any host is connected to the
+    PostgreSQL database of ``url`` (the local checks cannot see one of another host)."""
+    from bourse.store.sessions import connected_servers
+
+    try:
+        found = connected_servers(url)
+    except Exception as exc:  # down, or slower than the bound: nothing is done yet
+        raise fail(
+            f"cannot tell which servers are connected to {safe_url(url)}: {first_line(exc)}"
+        ) from exc
+    if found:
+        raise fail(
+            f"Bourse servers are connected to {safe_url(url)}: "
+            + ", ".join(each.label() for each in found)
+            + "; stop them (on every host), then run `bourse keys rotate-master` again"
+        )

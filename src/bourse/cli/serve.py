@@ -276,6 +276,7 @@ def serve(
     from bourse.sandbox.demo import demo_credentials, remember_url
     from bourse.sandbox.faucet import parse_limits
     from bourse.services.brokers.settlement import next_run
+    from bourse.store.db import identify
 
     if log_format not in FORMATS:
         raise fail(f"--log-format {log_format!r}: expected json or text")
@@ -315,6 +316,8 @@ def serve(
         raise fail(f"cannot keep the operator credential in {home}: {exc}") from exc
     if role not in ("writer", "follower", "gateway", "auto"):
         raise fail(f"--role {role!r}: expected writer, follower, gateway or auto")
+    # before any connection: pg_stat_activity shows each session's process (store.db.identify)
+    identify("gateway" if role == "gateway" else "serve")
     if workers > 1:
         assert bus is not None
         args = ["--log-level", log_level, "--log-format", log_format, "--rate-limit", rate_limit]

@@ -39,7 +39,7 @@ from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from bourse.store.db import alembic_config, migrate, normalize_url
+from bourse.store.db import alembic_config, migrate, normalize_url, pg_connect
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -178,7 +178,7 @@ def _sqlite_revision(conn: sqlite3.Connection) -> str | None:
 
 
 def _pg_revision(libpq: str) -> str | None:
-    with psycopg.connect(libpq, connect_timeout=10) as conn:
+    with pg_connect(libpq) as conn:
         try:
             row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         except psycopg.errors.UndefinedTable:
@@ -388,7 +388,7 @@ def _restore_pg(u: URL, data: io.BufferedReader | Any, progress: Progress) -> No
         shutil.copyfileobj(data, dump, 1 << 20)
         dump.flush()
         try:
-            with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
+            with pg_connect(admin, autocommit=True) as conn:
                 _refuse_sessions(conn, name)
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(temp)))
         except psycopg.Error as exc:
@@ -416,7 +416,7 @@ def _restore_pg(u: URL, data: io.BufferedReader | Any, progress: Progress) -> No
                 raise BackupError(
                     f"the restored database cannot be migrated: {_line(exc)}"
                 ) from exc
-            with psycopg.connect(admin, connect_timeout=10) as conn:  # one transaction: the swap
+            with pg_connect(admin) as conn:  # one transaction: the swap
                 _refuse_sessions(conn, name)
                 exists = conn.execute(
                     "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
@@ -453,6 +453,6 @@ def _refuse_sessions(conn: psycopg.Connection[Any], name: str) -> None:
 def _drop(admin: str, name: str) -> None:
     with (
         contextlib.suppress(psycopg.Error),
-        psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn,
+        pg_connect(admin, autocommit=True) as conn,
     ):
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))

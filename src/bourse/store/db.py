@@ -11,6 +11,13 @@ where ``scripts/run`` keeps it; its directory is created, private to the user, w
   any thread;
 * PostgreSQL: psycopg 3 (``postgresql://`` URLs are rewritten to ``postgresql+psycopg://``).
 
+Every PostgreSQL session of a process says which Bourse process it is: ``application_name``
+is ``bourse-serve``, ``bourse-engine``, ``bourse-gateway`` (the server commands ``identify``
+their process first) or ``bourse-cli`` (any other), whatever the URL says. So
+``pg_stat_activity`` shows who is connected, and ``bourse keys rotate-master`` refuses while a
+server of another host is (``bourse.store.sessions``). ``make_engine`` and ``pg_connect`` are
+where this package opens connections.
+
 ``migrate(url_or_engine)`` runs Alembic's ``upgrade head`` with the migrations shipped inside
 the package, so no ``alembic.ini`` is needed.
 """
@@ -41,6 +48,37 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 #: milliseconds a SQLite connection waits for a lock before failing
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+#: ``application_name`` of a process's PostgreSQL sessions, by the role it ``identify``-ed
+APPLICATION_NAMES = {
+    "serve": "bourse-serve",
+    "engine": "bourse-engine",
+    "gateway": "bourse-gateway",
+    "cli": "bourse-cli",
+}
+#: the processes that hold the server key while they run (``bourse serve``, ``bourse engine``
+#: active or standby, ``bourse gateway``): not ``bourse-cli``, a command that ends
+SERVER_APPLICATION_NAMES = frozenset(APPLICATION_NAMES[r] for r in ("serve", "engine", "gateway"))
+_process = {"role": "cli"}
+
+
+def identify(role: str) -> None:
+    """Name this process's PostgreSQL sessions opened from now on after ``role`` (a key of
+    ``APPLICATION_NAMES``); a server command calls it before it opens anything."""
+    if role not in APPLICATION_NAMES:
+        raise ValueError(f"unknown process role {role!r}")
+    _process["role"] = role
+
+
+def application_name() -> str:
+    """This process's ``application_name`` (``bourse-cli`` unless it ``identify``-ed)."""
+    return APPLICATION_NAMES[_process["role"]]
+
+
+def pg_connect(conninfo: str, **kwargs: Any) -> psycopg.Connection[Any]:
+    """A psycopg connection named after this process, ``connect_timeout`` 10 s unless given."""
+    kwargs.setdefault("connect_timeout", 10)
+    return psycopg.connect(conninfo, application_name=application_name(), **kwargs)
 
 
 def database_url() -> str:
@@ -122,12 +160,13 @@ def make_engine(
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    connect_args = dict(kwargs.pop("connect_args", None) or {})
+    # over one in the URL's query too (connect_args win): rotate-master relies on the name
+    connect_args.setdefault("application_name", application_name())
     if lock_timeout_ms:
-        connect_args = dict(kwargs.pop("connect_args", None) or {})
         connect_args.setdefault("options", f"-c lock_timeout={int(lock_timeout_ms)}")
         connect_args.setdefault("connect_timeout", 10)
-        kwargs["connect_args"] = connect_args
-    return create_engine(url, **kwargs)
+    return create_engine(url, connect_args=connect_args, **kwargs)
 
 
 def schema_metadata() -> MetaData:
@@ -165,7 +204,7 @@ def ensure_database(url: str | None = None) -> bool:
         return False
     admin = u.set(drivername="postgresql", database="postgres")
     libpq = admin.render_as_string(hide_password=False)
-    with psycopg.connect(libpq, autocommit=True, connect_timeout=10) as conn:
+    with pg_connect(libpq, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (u.database,))
         if exists.fetchone():
             return False
@@ -188,7 +227,7 @@ def has_schema(url: str) -> bool:
         return True  # not ours to tell: opening it says what is wrong
     libpq = u.set(drivername="postgresql").render_as_string(hide_password=False)
     try:
-        conn = psycopg.connect(libpq, connect_timeout=10)
+        conn = pg_connect(libpq)
     except psycopg.OperationalError:
         if not _pg_database_exists(u):
             return False
@@ -219,7 +258,7 @@ def _pg_database_exists(u: URL) -> bool:
         hide_password=False
     )
     try:
-        with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
+        with pg_connect(admin, autocommit=True) as conn:
             row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (u.database,))
             return row.fetchone() is not None
     except psycopg.Error:
