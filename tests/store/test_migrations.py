@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 from alembic import command
@@ -139,5 +140,105 @@ def test_withdrawal_remarks_move_into_withdrawals_and_back(db_url: str) -> None:
         assert [tuple(r) for r in back] == [(1, "rent")]
         columns = {c["name"] for c in inspect(engine).get_columns("withdrawals")}
         assert "remark" not in columns
+    finally:
+        engine.dispose()
+
+
+def test_money_audit_rows_stored_before_are_split_per_account_and_back(db_url: str) -> None:
+    """0020: the money audit rows written before (one per command, naming only the payer or
+    nobody) get one row per account and asset they moved money in or out of, as the engine
+    writes them now, so each account's audit finds them; a downgrade keeps the first rows."""
+    migrate(db_url, "0019")
+    engine = make_engine(db_url)
+    old = [  # (command, account, asset, amount, ref, detail) as 0017-0019 wrote them
+        ("Transfer", 102, "USDT", 500, None,
+         '{"client_id":"t-1","initiator":null,"replay":"","to_account":106}'),
+        ("CreditDeposit", 102, "USDT", 1000, None, '{"tx_ref":"t1"}'),
+        ("PayRebates", None, "", None, None,
+         '{"payouts":[[104,"BTC",33],[105,"BTC",7]],"settlement_key":"k1"}'),
+        ("ReserveWithdrawal", 107, "USDT", 29, 1, '{"fee":1,"network":"TRX"}'),
+        ("ApproveWithdrawal", None, "", None, 1, '{"withdrawal_id":1}'),
+        ("SettleWithdrawal", None, "", None, 1, '{"txid":"tx","withdrawal_id":1}'),
+        ("ConvertDust", 108, "", None, 5, '{"assets":["USDT","ETH"]}'),
+        ("ResetBalances", None, "", None, None, '{"targets":[[102,"USDT",1]]}'),
+        ("VoidWithdrawal", None, "", None, 99, '{"failed":false,"withdrawal_id":99}'),
+    ]  # fmt: skip
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO withdrawals (id, account_id, asset, amount, fee, address, "
+                    "network, memo, client_id, status, txid, created, updated) VALUES "
+                    "(1, 107, 'USDT', 29, 1, 'T', 'TRX', '', '', 'SUCCESS', 'tx', 1, 1)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO dust_conversions (id, line, account_id, asset, amount, "
+                    "\"convert\", fee, time) VALUES (5, 0, 108, 'USDT', 900, 80, 1, 1)"
+                )
+            )
+            for i, (name, account, asset, amount, ref, detail) in enumerate(old):
+                conn.execute(
+                    text(
+                        "INSERT INTO money_audit (time, command, origin, request_id, account, "
+                        "asset, amount, ref, detail) VALUES (:time, :command, 'system', '', "
+                        ":account, :asset, :amount, :ref, :detail)"
+                    ),
+                    dict(time=1000 + i, command=name, account=account, asset=asset,
+                         amount=amount, ref=ref, detail=detail),
+                )  # fmt: skip
+        migrate(engine)
+        assert _diffs(engine) == []
+        with engine.connect() as conn:
+            got = conn.execute(
+                text(
+                    "SELECT command, account, asset, amount, direction, leg, detail "
+                    "FROM money_audit ORDER BY time, leg"
+                )
+            ).all()
+        rows = [tuple(r[:6]) for r in got]
+        assert rows == [
+            ("Transfer", 102, "USDT", 500, "out", 0),
+            ("Transfer", 106, "USDT", 500, "in", 1),
+            ("CreditDeposit", 102, "USDT", 1000, "in", 0),
+            ("CreditDeposit", 3, "USDT", 1000, "out", 1),
+            ("PayRebates", 1, "BTC", 40, "out", 0),
+            ("PayRebates", 104, "BTC", 33, "in", 1),
+            ("PayRebates", 105, "BTC", 7, "in", 2),
+            ("ReserveWithdrawal", 107, "USDT", 29, "", 0),
+            ("ApproveWithdrawal", 107, "USDT", 29, "", 0),
+            ("SettleWithdrawal", 107, "USDT", 30, "out", 0),
+            ("SettleWithdrawal", 3, "USDT", 29, "in", 1),
+            ("SettleWithdrawal", 1, "USDT", 1, "in", 2),
+            ("ConvertDust", 108, "USDT", 900, "out", 0),
+            ("ConvertDust", 108, "MX", 80, "in", 1),
+            ("ConvertDust", 4, "USDT", 900, "in", 2),
+            ("ConvertDust", 4, "MX", 81, "out", 3),
+            ("ConvertDust", 1, "MX", 1, "in", 4),
+            ("ResetBalances", None, "", None, "", 0),  # what it moved was never stored
+            ("VoidWithdrawal", None, "", None, "", 0),  # no such withdrawal: left as it was
+        ]
+        details = {(r[0], r[5]): json.loads(r[6]) for r in got}
+        assert details["Transfer", 1] == {
+            "amount": 500, "asset": "USDT", "client_id": "t-1", "from_account": 102,
+            "initiator": None, "replay": "", "to_account": 106,
+        }  # fmt: skip
+        assert details["PayRebates", 0]["payouts"] == [[104, "BTC", 33], [105, "BTC", 7]]
+        assert details["PayRebates", 2] == {"settlement_key": "k1"}
+        assert details["ConvertDust", 3] == {"account": 108}
+        with engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0019")
+        with engine.connect() as conn:
+            back = conn.execute(
+                text("SELECT command, account, asset, amount FROM money_audit ORDER BY time")
+            ).all()
+        assert [tuple(r) for r in back] == [r[:4] for r in rows if r[5] == 0]
+        columns = {c["name"] for c in inspect(engine).get_columns("money_audit")}
+        assert not columns & {"direction", "leg"}
+        index = {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("money_audit")}
+        assert index["ix_money_audit_account"] == ["account"]
     finally:
         engine.dispose()

@@ -21,7 +21,10 @@ def audit_cmd(
     money: Annotated[
         bool, typer.Option("--money", help="Money movements and who made them instead.")
     ] = False,
-    account: Annotated[int | None, typer.Option(help="With --money: only this account.")] = None,
+    account: Annotated[
+        int | None,
+        typer.Option(help="With --money: only the movements in or out of this account."),
+    ] = None,
     origin: Annotated[
         str | None,
         typer.Option(help="With --money: only origins starting so (api_key:, oauth:, operator)."),
@@ -30,7 +33,8 @@ def audit_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Who did what, when and from where, through the operator API or this command; with
-    --money, every money movement with its origin and request id."""
+    --money, every money movement with its origin and request id, one row per account it
+    moved money in (+) or out of (-)."""
     if money:
         _money(limit, account, origin, db, as_json)
         return
@@ -74,7 +78,7 @@ def _money(
                 r["command"],
                 "" if r["account"] is None else str(r["account"]),
                 r["asset"],
-                "" if r["amount"] is None else str(r["amount"]),
+                _signed(r["amount"], r["direction"]),
                 r["origin"],
                 r["request_id"],
             )
@@ -82,3 +86,11 @@ def _money(
         ],
         keep=("time (UTC)", "command", "origin"),
     )
+
+
+def _signed(amount: str | None, direction: str) -> str:
+    """The amount as the table shows it: "+" into the account, "-" out of it, bare for a
+    withdrawal step that held or released it."""
+    if amount is None:
+        return ""
+    return {"in": "+", "out": "-"}.get(direction, "") + str(amount)

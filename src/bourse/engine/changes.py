@@ -47,8 +47,9 @@ class DustRecord(NamedTuple):
 
 
 class OriginRecord(NamedTuple):
-    """Who moved money: one money-movement command, its origin and request id
-    (``engine.trace``), committed in the same batch as the movement."""
+    """Who moved money: one account's part in one money-movement command, with the command's
+    origin and request id (``engine.trace.origin_records``), committed in the same batch as
+    the movement."""
 
     time: int
     command: str
@@ -56,7 +57,9 @@ class OriginRecord(NamedTuple):
     request_id: str
     account: int | None
     asset: str
-    amount: int | None
+    amount: int | None  # units, never negative: ``direction`` says which way
+    direction: str  # "in", "out", or "" (held, released or only a state change)
+    leg: int  # 0 for the movement's first row, 1, 2... for the other accounts' and assets'
     ref: int | None  # the id of what the command made (transfer, deposit, withdrawal), if any
     detail: str  # the command's other fields, JSON
 

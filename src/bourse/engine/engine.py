@@ -71,7 +71,7 @@ from bourse.engine.replays import replay_key
 from bourse.engine.replica import apply_committed
 from bourse.engine.replies import LoopReply, Outcome, Reply
 from bourse.engine.state import load_state
-from bourse.engine.trace import MONEY_MOVEMENTS, Trace, current, origin_record
+from bourse.engine.trace import MONEY_MOVEMENTS, Trace, current, origin_records
 
 log = logging.getLogger("bourse.engine")
 
@@ -570,10 +570,12 @@ class Engine:
         if type(cmd) not in MONEY_MOVEMENTS:
             result = handler(state, cmd, now)
         else:
-            before = len(state.exchange.ledger.journal), len(state.pending.withdrawals)
+            journal = state.exchange.ledger.journal
+            before = len(journal), len(state.pending.withdrawals)
             result = handler(state, cmd, now)
-            if (len(state.exchange.ledger.journal), len(state.pending.withdrawals)) != before:
-                state.pending.origins.append(origin_record(cmd, trace, result, now))
+            if (len(journal), len(state.pending.withdrawals)) != before:
+                moved = journal[before[0] :]  # this command's own postings
+                state.pending.origins.extend(origin_records(cmd, trace, result, now, moved))
         if replay:
             state.replays.remember(state.pending, replay, now)
         return result

@@ -25,7 +25,9 @@ def money_audit(
     svc: Services, *, limit: int = 50, account: int | None = None, origin: str | None = None
 ) -> list[dict[str, Any]]:
     """The newest money movements with who made them (API key, OAuth client, operator,
-    sandbox, system) and the request id, written with each movement."""
+    sandbox, system) and the request id, written with each movement: one row per account and
+    asset a movement moved money in or out of (``direction``), so ``account`` finds every
+    movement of that account's money."""
     rows = MoneyAudit(svc.db).recent(max(1, min(limit, 1000)), account, origin)
     assets = svc.engine.wallet.assets
     for row in rows:  # amounts as the wire writes them: decimal strings

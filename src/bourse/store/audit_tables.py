@@ -6,15 +6,20 @@ command on a stopped server, refused ones included: who (``actor``), what (``ope
 ``local``) and how it ended (``outcome``: ok, error or refused, with ``detail``). Migration
 ``0009_operator_audit`` creates exactly this.
 
-``money_audit``: one row per money movement (transfer, deposit credit, withdrawal step, dust
-conversion, rebate payout) with its origin (``api_key:<key>``, ``oauth:<client>``,
+``money_audit``: money movements (transfer, deposit credit, withdrawal step, dust conversion,
+rebate payout, sandbox reset) with their origin (``api_key:<key>``, ``oauth:<client>``,
 ``operator:<actor>``, ``sandbox``, ``system``) and request id, written by the engine in the same
-transaction as the movement (``bourse.engine.trace``). Migration ``0017_money_audit``.
+transaction as the movement (``bourse.engine.trace.origin_records``): one row per account and
+asset a movement moved money into (``direction`` "in") or out of ("out"), ``amount`` in units
+(never negative), or one row of direction "" for a withdrawal step that held or released the
+account's funds or only changed the withdrawal's state. ``leg`` numbers a movement's rows (0:
+the first, whose ``detail`` holds the command's fields). Migration ``0017_money_audit``;
+``0020_money_audit_legs`` added ``direction`` and ``leg`` and split the rows stored before.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, String, Table, Text
+from sqlalchemy import BigInteger, Column, Index, SmallInteger, String, Table, Text
 
 from bourse.store.tables import Id, metadata
 
@@ -43,8 +48,10 @@ money_audit = Table(
     Column("account", BigInteger, nullable=True),
     Column("asset", String(32), nullable=False),
     Column("amount", BigInteger, nullable=True),
+    Column("direction", String(3), nullable=False, default=""),
+    Column("leg", SmallInteger, nullable=False, default=0),
     Column("ref", BigInteger, nullable=True),
     Column("detail", Text, nullable=False),
     Index("ix_money_audit_time", "time"),
-    Index("ix_money_audit_account", "account"),
+    Index("ix_money_audit_account", "account", "time"),
 )

@@ -51,9 +51,21 @@ _WRITES: dict[str, tuple[Table, tuple[str, ...], bool]] = {
     # the fields of ``OriginRecord``, in order
     "origins": (
         money_audit,
-        ("time", "command", "origin", "request_id", "account", "asset", "amount", "ref", "detail"),
+        (
+            "time",
+            "command",
+            "origin",
+            "request_id",
+            "account",
+            "asset",
+            "amount",
+            "direction",
+            "leg",
+            "ref",
+            "detail",
+        ),
         False,
-    ),
+    ),  # fmt: skip
     "stp_groups": (
         t.stp_groups,
         ("id", "owner_account", "name", "members", "created", "updated", "deleted"),

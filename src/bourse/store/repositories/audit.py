@@ -61,10 +61,13 @@ class MoneyAudit(Repository):
     def recent(
         self, limit: int = 100, account: int | None = None, origin: str | None = None
     ) -> list[dict[str, Any]]:
-        """The newest ``limit`` movements, newest first; only ``account``'s, and only origins
-        starting with ``origin`` (``api_key:``, ``operator``), when given."""
+        """The newest ``limit`` rows, newest first (a movement's rows in reverse ``leg``
+        order); only ``account``'s (every movement in or out of it: one row per account
+        touched, ``engine.trace.origin_records``), and only origins starting with ``origin``
+        (``api_key:``, ``operator``), when given. By time, then id: the rows migration 0020
+        split off the ones stored before it have later ids than their movements' times."""
         m = money_audit.c
-        q = select(money_audit).order_by(m.id.desc()).limit(limit)
+        q = select(money_audit).order_by(m.time.desc(), m.id.desc()).limit(limit)
         if account is not None:
             q = q.where(m.account == account)
         if origin:
