@@ -72,6 +72,8 @@ def test_a_transfer_is_a_row_of_the_sender_and_one_of_the_receiver() -> None:
     assert first["to_account"] == sub and first["client_id"] == "t-1"
     # the receiver's row names who sent it
     assert second["from_account"] == master and second["client_id"] == "t-1"
+    tid = w.last()[0].ref
+    assert tid is not None and w.last()[1].ref == tid  # both rows name the transfer
     assert w.rows(move) == []  # an idempotent retry moves nothing and writes nothing
 
 

@@ -107,7 +107,7 @@ def origin_records(
         )
     rest = {k: v for k, v in fields.items() if k not in _MAIN}
     scalars = {k: v for k, v in fields.items() if not isinstance(v, (tuple, list))}
-    ref = getattr(result, "id", None)
+    ref = getattr(result, "id", result)  # a withdrawal's, a dust conversion's; a transfer id
     return [
         OriginRecord(
             time=now,
@@ -119,7 +119,7 @@ def origin_records(
             amount=amount,
             direction=direction,
             leg=leg,
-            ref=ref if isinstance(ref, int) else None,
+            ref=ref if isinstance(ref, int) and not isinstance(ref, bool) else None,
             detail=json.dumps(
                 scalars if leg else rest, sort_keys=True, default=str, separators=(",", ":")
             ),
