@@ -33,6 +33,7 @@ from bourse.services.apikeys import ApiKeys
 from bourse.services.brokers import Brokers
 from bourse.services.brokers.rebates import has_attributed_trades
 from bourse.services.bundle import Services
+from bourse.services.listenkeys import ListenKeys
 from bourse.services.marketdata import MarketData
 from bourse.services.referrals import Referrals
 from bourse.services.serverkey import ServerKeyError, load_server_keys
@@ -157,15 +158,23 @@ def open_platform(config: Config | None = None) -> Services:
     followers.start()
     if config.rebate_settle_at and mirror is None:
         brokers.start_scheduler(config.rebate_settle_at)
+    # a listenKey ends with the credential that created it: every API key change and every
+    # OAuth revocation (here; another process's arrive below) has the open streams look again
+    listen_keys = ListenKeys(db)
+    oauth = OAuthRepository(db)
+    oauth.on_revoke = listen_keys.recheck
+    apikeys.watchers.append(lambda _key: listen_keys.recheck(announce=False))
     caches = None
     if config.bus_url:  # a key changed here is dropped from every process's cache at once
         caches = CacheEvents(config.bus_url, config.bus_name)
         caches.on("apikey", partial(apikeys.forget, announce=False))
         caches.on("binding", brokers.bindings.forget)
         caches.on("broker", brokers.registry.forget)
+        caches.on("listenkeys", lambda _key: listen_keys.recheck(announce=False))
         apikeys.on_forget = partial(caches.publish, "apikey")
         brokers.bindings.on_forget = partial(caches.publish, "binding")
         brokers.registry.on_forget = partial(caches.publish, "broker")
+        listen_keys.on_recheck = partial(caches.publish, "listenkeys", "")
         caches.start()
     internal = InternalTransfers(engine, InternalTransferRepository(db), wallet, UserRepository(db))
     subaccounts = SubAccounts(db, engine, apikeys, wallet, brokers.registry, brokers.bindings)
@@ -184,8 +193,9 @@ def open_platform(config: Config | None = None) -> Services:
         internal_transfers=internal,
         users=users,
         referrals=referrals,
-        oauth=OAuthRepository(db),
+        oauth=oauth,
         chain=chain,
+        listen_keys=listen_keys,
         nats=nats,
         mirror=mirror.start() if mirror is not None else None,
         commands=commands,

@@ -9,13 +9,17 @@ uses those limits) with uvicorn in a thread of the test process.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import json
+import re
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
 import httpx
@@ -28,9 +32,12 @@ from bourse.app import create_app
 from bourse.domain.orders import OrderRequest, OrderType
 from bourse.engine import commands as c
 from bourse.engine.clock import now_ms
+from bourse.oauth import clients as cl
 from bourse.sandbox.market_maker import MarketMaker
 from bourse.services.bundle import Services
 from tests.support.live import LiveServer, serve_live
+
+REDIRECT = "https://app.example/callback"
 
 
 class LiveWs(LiveServer):
@@ -126,3 +133,67 @@ class WsClient:
     async def close(self) -> None:
         await self.ws.close()
         await self.session.close()
+
+
+def sign_up(http: httpx.Client) -> str:
+    """Sign a new user up (and in) on ``http``'s server; returns the e-mail (its account name)."""
+    email = f"u{secrets.token_hex(4)}@example.com"
+    page = http.get("/signup").text
+    csrf = re.search(r'name="csrf_token" value="([^"]*)"', page)
+    assert csrf
+    data = {"email": email, "password": "correct horse battery", "csrf_token": csrf.group(1)}
+    assert http.post("/signup", data=data).status_code == 303
+    return email
+
+
+@dataclass
+class OAuthApp:
+    """A registered OAuth client of a live server (``register``); ``grant`` runs the
+    authorization-code flow (PKCE) for the user signed in on an ``httpx.Client``."""
+
+    url: str
+    client_id: str
+    client_secret: str
+
+    @classmethod
+    def register(cls, live: LiveServer, name: str = "Streams") -> OAuthApp:
+        reg = cl.register_client(live.platform.oauth, name=name, redirect_uris=[REDIRECT])
+        return cls(live.url, reg.client.client_id, reg.client_secret)
+
+    def grant(self, http: httpx.Client, scope: str = "read") -> dict[str, Any]:
+        """The token response for the user signed in on ``http``, after approving ``scope``."""
+        verifier = secrets.token_urlsafe(48)
+        digest = hashlib.sha256(verifier.encode()).digest()
+        params = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": REDIRECT,
+            "scope": scope,
+            "state": "s",
+            "code_challenge": base64.urlsafe_b64encode(digest).rstrip(b"=").decode(),
+            "code_challenge_method": "S256",
+        }
+        page = http.get("/oauth/authorize", params=params).text
+        form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+        r = http.post("/oauth/authorize", data={**form, "decision": "approve"})
+        code = parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
+        return self.token(
+            grant_type="authorization_code",
+            code=code,
+            redirect_uri=REDIRECT,
+            code_verifier=verifier,
+        )
+
+    def token(self, **form: str) -> dict[str, Any]:
+        """``POST /oauth/token`` with this client's credentials."""
+        auth = {"client_id": self.client_id, "client_secret": self.client_secret}
+        r = httpx.post(f"{self.url}/oauth/token", data={**form, **auth}, timeout=10)
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    def revoke(self, token: str) -> None:
+        """``POST /oauth/revoke`` (RFC 7009): ends the token's whole grant."""
+        auth = {"client_id": self.client_id, "client_secret": self.client_secret}
+        r = httpx.post(f"{self.url}/oauth/revoke", data={"token": token, **auth}, timeout=10)
+        assert r.status_code == 200, r.text

@@ -4,11 +4,6 @@ every field of the schema filled from the engine's committed changes."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import re
-import secrets
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -17,7 +12,7 @@ from bourse.domain.orders import BUY, SELL
 from bourse.engine import commands as c
 from bourse.services.listenkeys import MAX_KEYS
 
-from .live import WsClient, live_ws
+from .live import OAuthApp, WsClient, live_ws, sign_up
 
 P, Q = 5_000_000, 10_000  # 50,000.00 USDT, 0.01 BTC
 PATH = "/api/v3/userDataStream"
@@ -145,58 +140,14 @@ def test_a_sub_accounts_key_opens_the_sub_accounts_streams(migrated_url: str) ->
         asyncio.run(run())
 
 
-REDIRECT = "https://app.example/callback"
-
-
-def _consent(http: httpx.Client, client_id: str) -> tuple[str, str, str]:
-    """Sign up, approve ``client_id`` for ``read``; return (e-mail, code, PKCE verifier)."""
-    email = f"u{secrets.token_hex(4)}@example.com"
-    page = http.get("/signup").text
-    csrf = re.search(r'name="csrf_token" value="([^"]*)"', page)
-    assert csrf
-    data = {"email": email, "password": "correct horse battery", "csrf_token": csrf.group(1)}
-    assert http.post("/signup", data=data).status_code == 303
-    verifier = secrets.token_urlsafe(48)
-    digest = hashlib.sha256(verifier.encode()).digest()
-    params = {
-        "response_type": "code",
-        "client_id": client_id,
-        "redirect_uri": REDIRECT,
-        "scope": "read",
-        "state": "s",
-        "code_challenge": base64.urlsafe_b64encode(digest).rstrip(b"=").decode(),
-        "code_challenge_method": "S256",
-    }
-    page = http.get("/oauth/authorize", params=params).text
-    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
-    r = http.post("/oauth/authorize", data={**form, "decision": "approve"})
-    code = parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
-    return email, code, verifier
-
-
 def test_an_oauth_token_gets_a_listen_key_for_its_account(migrated_url: str) -> None:
     """OAuth (authorization code + PKCE): the access token creates the listenKey (scope
     ``read``), and the key opens the private streams of the account the user consented for."""
-    from bourse.oauth import clients as cl
-    from bourse.store.repositories.oauth import OAuthRepository
-
     with live_ws(migrated_url) as live:
-        reg = cl.register_client(
-            OAuthRepository(live.platform.db), name="Streams", redirect_uris=[REDIRECT]
-        )
+        app = OAuthApp.register(live)
         with httpx.Client(base_url=live.url, follow_redirects=False) as http:
-            email, code, verifier = _consent(http, reg.client.client_id)
-            token = http.post(
-                "/oauth/token",
-                data={
-                    "grant_type": "authorization_code",
-                    "code": code,
-                    "redirect_uri": REDIRECT,
-                    "code_verifier": verifier,
-                    "client_id": reg.client.client_id,
-                    "client_secret": reg.client_secret,
-                },
-            ).json()["access_token"]
+            email = sign_up(http)
+            token = app.grant(http)["access_token"]
             bearer = {"Authorization": f"Bearer {token}"}
             key = http.post("/api/v3/userDataStream", headers=bearer).json()["listenKey"]
             assert http.get("/api/v3/userDataStream", headers=bearer).json() == {"listenKey": [key]}

@@ -74,6 +74,8 @@ class BearerPrincipal:
     token_id: int
     #: the broker's optional ``source`` alias (``brokers.code``)
     broker_code: str | None = None
+    #: the grant the token belongs to: its token family (``tokens``), which refreshes keep
+    family_id: str = ""
 
     def has(self, permission: str) -> bool:
         return permission in self.permissions
@@ -126,6 +128,7 @@ def authenticate_bearer(
         user_id=row.user_id,
         token_id=row.id,
         broker_code=row.broker_code,
+        family_id=row.family_id,
     )
 
 

@@ -202,6 +202,9 @@ class ApiKeys:
         self._generation = 0
         #: told every key this process changed (``bus.cache_events``: the other processes)
         self.on_forget: Callable[[str], None] | None = None
+        #: told every key that changed, here or in another process (the listenKeys it created
+        #: may have ended: ``services.listenkeys``); each must be quick and never block
+        self.watchers: list[Callable[[str], None]] = []
 
     # --- writing -------------------------------------------------------------------------------
     def create_key(
@@ -277,6 +280,8 @@ class ApiKeys:
         with self._lock:
             self._generation += 1
             self._cache.pop(api_key, None)
+        for watcher in self.watchers:
+            watcher(api_key)
         if announce and self.on_forget is not None:
             self.on_forget(api_key)
 

@@ -21,6 +21,7 @@ from bourse.config import Config
 from bourse.engine import Engine
 from bourse.services.apikeys import ApiKeys
 from bourse.services.brokers import Brokers
+from bourse.services.listenkeys import ListenKeys
 from bourse.services.marketdata import MarketData
 from bourse.services.referrals import Referrals
 from bourse.services.subaccounts import SubAccounts
@@ -58,6 +59,8 @@ class Services:
     oauth: OAuthRepository
     #: the chain adapter behind the wallet (the sandbox simulator in demo and tests)
     chain: Chain
+    #: the user-data stream keys, and the signal that tells open streams to check theirs
+    listen_keys: ListenKeys
     #: the NATS bus the engine publishes its committed batches to (``Config.bus_url``), if any
     nats: NatsBus | None = None
     #: in a process that follows another one's engine over the bus: what keeps this process's

@@ -1,8 +1,11 @@
 """User-data stream tables, on the shared ``metadata`` of ``bourse.store.tables``.
 
 ``listen_keys``: one row per listenKey (MEXC's ``/api/v3/userDataStream``): the account whose
-private streams it opens, when it was created and until when it is valid (PUT extends it).
-Migration ``0006_listen_keys`` creates exactly this.
+private streams it opens, when it was created and until when it is valid (PUT extends it), and
+the credential that created it: ``api_key`` (an API key of the account), or ``oauth_client`` and
+``oauth_family`` (an OAuth grant: the token family of ``bourse.oauth.tokens``), or neither (the
+account itself: the web console's trade page, and keys created before owners were recorded).
+Migrations ``0006_listen_keys`` and ``0021_listen_key_owners`` create exactly this.
 """
 
 from __future__ import annotations
@@ -18,5 +21,8 @@ listen_keys = Table(
     Column("account_id", BigInteger, nullable=False),
     Column("created", BigInteger, nullable=False),
     Column("expires", BigInteger, nullable=False),
+    Column("api_key", String(64), nullable=True),
+    Column("oauth_client", String(64), nullable=True),
+    Column("oauth_family", String(64), nullable=True),
     Index("ix_listen_keys_account", "account_id", "expires"),
 )

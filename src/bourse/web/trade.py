@@ -50,7 +50,7 @@ from bourse.domain.symbols import Symbol
 from bourse.engine import commands as c
 from bourse.engine.clock import now_ms
 from bourse.services.bundle import Services
-from bourse.services.listenkeys import ListenKeyError, ListenKeys, UnknownListenKey
+from bourse.services.listenkeys import ListenKeyError, UnknownListenKey
 from bourse.web import figures, messages, pages
 from bourse.web.console import CSRF_REFUSED, Console, Faucet, redirect
 
@@ -111,7 +111,7 @@ class Fill:
 class TradePages(Console):
     def __init__(self, svc: Services, secure: bool, faucet: Faucet | None = None) -> None:
         super().__init__(svc, secure, faucet)
-        self.listen_keys = ListenKeys(svc.db)
+        self.listen_keys = svc.listen_keys
         #: account -> the listenKey its trade pages share (made under the lock: one per account)
         self._stream_keys: dict[int, str] = {}
         self._stream_lock = threading.Lock()

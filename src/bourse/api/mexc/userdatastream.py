@@ -2,8 +2,12 @@
 
 ``POST`` creates a listenKey (valid 60 minutes), ``PUT`` extends one to 60 minutes from now,
 ``DELETE`` closes it, ``GET`` lists the valid ones. A key opens ``/ws?listenKey=`` for the
-account of the API key (or OAuth token) that created it. Unknown keys answer -1125
-"This listenKey does not exist." (Binance's code; MEXC documents none).
+account of the API key (or OAuth token) that created it, while that credential holds.
+
+An OAuth token sees (lists, extends, closes) only the keys its grant created; an API key every
+key of the account that no OAuth grant created (``bourse.services.listenkeys``). A key the
+caller may not see answers as an unknown one: -1125 "This listenKey does not exist."
+(Binance's code; MEXC documents none).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from bourse.api.mexc import schemas as s
 from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.errors import ApiError
 from bourse.api.mexc.params import P
-from bourse.services.listenkeys import ListenKeyError, ListenKeys, UnknownListenKey
+from bourse.services.listenkeys import ListenKeyError, ListenKeys, Owner, UnknownListenKey
 
 A = "SPOT_ACCOUNT_READ"
 KEY = P("listenKey", "str", required=True, description="the key to extend or close")
@@ -24,7 +28,16 @@ KEY_SCHEMA = s.obj({"listenKey": s.S})
 
 
 def _keys(ctx: Ctx) -> ListenKeys:
-    return ListenKeys(ctx.services.db)
+    return ctx.services.listen_keys
+
+
+def _owner(ctx: Ctx) -> Owner:
+    """The credential of the request: its OAuth grant (token family), else its API key."""
+    principal = ctx.principal
+    if principal is not None:
+        return Owner(oauth_client=principal.client_id, oauth_family=principal.family_id)
+    assert ctx.key is not None
+    return Owner(api_key=ctx.key.api_key)
 
 
 def _error(exc: ListenKeyError) -> ApiError:
@@ -33,20 +46,20 @@ def _error(exc: ListenKeyError) -> ApiError:
 
 async def create(ctx: Ctx) -> Any:
     try:
-        key = await ctx.db(_keys(ctx).create, ctx.account, ctx.now)
+        key = await ctx.db(_keys(ctx).create, ctx.account, ctx.now, _owner(ctx))
     except ListenKeyError as exc:
         raise _error(exc) from None
     return {"listenKey": key}
 
 
 async def list_keys(ctx: Ctx) -> Any:
-    return {"listenKey": await ctx.db(_keys(ctx).keys, ctx.account, ctx.now)}
+    return {"listenKey": await ctx.db(_keys(ctx).keys, ctx.account, ctx.now, _owner(ctx))}
 
 
 async def extend(ctx: Ctx) -> Any:
     key = ctx.params["listenKey"]
     try:
-        await ctx.db(_keys(ctx).extend, ctx.account, key, ctx.now)
+        await ctx.db(_keys(ctx).extend, ctx.account, key, ctx.now, _owner(ctx))
     except ListenKeyError as exc:
         raise _error(exc) from None
     return {"listenKey": key}
@@ -55,7 +68,7 @@ async def extend(ctx: Ctx) -> Any:
 async def close(ctx: Ctx) -> Any:
     key = ctx.params["listenKey"]
     try:
-        await ctx.db(_keys(ctx).close, ctx.account, key)
+        await ctx.db(_keys(ctx).close, ctx.account, key, _owner(ctx))
     except ListenKeyError as exc:
         raise _error(exc) from None
     return {"listenKey": key}

@@ -21,8 +21,9 @@ class StreamLimits:
     max_life_s: float = 24 * 3600.0
     #: connections one listenKey may have open at once
     connections_per_listen_key: int = 5
-    #: seconds between checks that a private connection's listenKey is still valid
-    listen_key_check_s: float = 60.0
+    #: seconds between checks that the private connections' listenKeys are still valid (one
+    #: query for all; a revocation this process hears of is checked at once)
+    listen_key_check_s: float = 2.0
     #: frames queued for a connection before it is dropped as too slow
     send_queue: int = 2000
 

@@ -1,14 +1,15 @@
 """``/ws``: the WebSocket route, on the same host and port as the REST API.
 
 ``/ws`` serves the public channels; ``/ws?listenKey=<key>`` also the private ones of the key's
-account. An unknown or expired key gets MEXC's text frame ``Invalid listen key`` and the
-connection is closed; so is a sixth simultaneous connection on one key, and a connection whose
-key expires or is closed while it is open (checked every ``listen_key_check_s``).
+account. An unknown or expired key, or one whose creating credential ended (a deleted API key,
+a revoked OAuth grant: ``services.listenkeys``), gets MEXC's text frame ``Invalid listen key``
+and the connection is closed; so is a sixth simultaneous connection on one key, and a
+connection whose key stops being valid while it is open (``keywatch``: at once on a revocation
+this process hears of, else within ``listen_key_check_s``).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 
 from starlette.concurrency import run_in_threadpool
@@ -17,11 +18,11 @@ from starlette.websockets import WebSocket
 
 from bourse.api.ws.connection import Connection
 from bourse.api.ws.hub import StreamHub
+from bourse.api.ws.keywatch import KeyWatch
 from bourse.api.ws.limits import StreamLimits, StreamStats
 from bourse.bus import InProcessBus
 from bourse.engine.clock import now_ms
 from bourse.services.bundle import Services
-from bourse.services.listenkeys import ListenKeys
 
 INVALID_KEY = "Invalid listen key"
 TOO_MANY = "Too many connections for this listen key"
@@ -43,13 +44,15 @@ def ws_routes(
     )
     if stats is not None:
         hub.stats = stats
-    keys = ListenKeys(platform.db)
+    keys = platform.listen_keys
+    watch = KeyWatch(keys, lim.listen_key_check_s, INVALID_KEY)
     open_per_key: Counter[str] = Counter()
 
     async def endpoint(ws: WebSocket) -> None:
         hub.ensure_started()
         key = ws.query_params.get("listenKey")
         account = None
+        wakes = watch.wakes
         if key is not None:
             account = await run_in_threadpool(keys.account_for, key, now_ms())
         await ws.accept()
@@ -64,20 +67,15 @@ def ws_routes(
             return
         open_per_key[key] += 1
         conn = Connection(ws, hub, lim, account)
-        watcher = asyncio.ensure_future(_watch_key(conn, key))
+        watch.add(key, conn)
+        if watch.wakes != wakes:  # a revocation came while the key was looked up
+            watch.wake()
         try:
             await conn.serve()
         finally:
-            watcher.cancel()
+            watch.remove(key, conn)
             open_per_key[key] -= 1
             if not open_per_key[key]:
                 del open_per_key[key]
-
-    async def _watch_key(conn: Connection, key: str) -> None:
-        """Close a private connection once its key expired or was closed (DELETE)."""
-        while not conn.closed:
-            await asyncio.sleep(lim.listen_key_check_s)
-            if await run_in_threadpool(keys.account_for, key, now_ms()) != conn.account:
-                conn.drop("listen key expired", INVALID_KEY)
 
     return [WebSocketRoute("/ws", endpoint)]

@@ -16,10 +16,15 @@ by column name); ``bourse.oauth`` turns them into its authlib-facing records. Th
   never pass the cap; ``change_client`` is a read-modify-write of one client under its row
   lock; ``rotate_client_secret`` moves the current digest to ``previous_secret_hash`` in the
   same UPDATE that stores the new one.
+
+Every write that revokes tokens (``revoke_family``, ``revoke_consent``, disabling a client)
+calls ``on_revoke`` after its commit: the listenKeys of the grants it ended stop at once
+(``bourse.services.listenkeys``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, func, insert, or_, select, update
@@ -42,6 +47,12 @@ class OAuthRepository:
 
     def __init__(self, db: Engine) -> None:
         self.db = db
+        #: told after a commit that revoked tokens (quick, never blocking; any thread)
+        self.on_revoke: Callable[[], None] | None = None
+
+    def _revoked(self) -> None:
+        if self.on_revoke is not None:
+            self.on_revoke()
 
     # --- clients ----------------------------------------------------------------------------
     def insert_client(self, values: dict[str, Any]) -> None:
@@ -147,6 +158,8 @@ class OAuthRepository:
                     .where(oauth_tokens.c.client_id == client_id, oauth_tokens.c.revoked.is_(None))
                     .values(revoked=now)
                 )
+        if disabled:
+            self._revoked()
 
     # --- authorization codes ----------------------------------------------------------------
     def insert_code(self, values: dict[str, Any]) -> None:
@@ -217,11 +230,14 @@ class OAuthRepository:
     def revoke_family(self, family_id: str, now: int) -> int:
         """Revoke every token of a family; returns how many rows changed."""
         with write(self.db) as conn:
-            return conn.execute(
+            n = conn.execute(
                 update(oauth_tokens)
                 .where(oauth_tokens.c.family_id == family_id, oauth_tokens.c.revoked.is_(None))
                 .values(revoked=now)
             ).rowcount
+        if n:
+            self._revoked()
+        return int(n)
 
     def token_by_access(self, access_hash: str) -> Record | None:
         with self.db.connect() as conn:
@@ -267,6 +283,7 @@ class OAuthRepository:
         q = (
             select(
                 oauth_tokens.c.id,
+                oauth_tokens.c.family_id,
                 oauth_tokens.c.account_id,
                 oauth_tokens.c.user_id,
                 oauth_tokens.c.scope,
@@ -366,7 +383,7 @@ class OAuthRepository:
                 )
                 .values(expires=now)
             )
-            return conn.execute(
+            n = conn.execute(
                 update(oauth_tokens)
                 .where(
                     oauth_tokens.c.user_id == user_id,
@@ -375,3 +392,6 @@ class OAuthRepository:
                 )
                 .values(revoked=now)
             ).rowcount
+        if n:
+            self._revoked()
+        return int(n)
