@@ -60,7 +60,19 @@ def _bourse(argv: list[str], home: object) -> subprocess.CompletedProcess[str]:
         (["deposit", "100", "USDT"], "-5", [], "amount cannot be negative"),
         (["deposit", "100", "USDT"], "-0.5", ["--json"], "amount cannot be negative"),
         (["deposit", "--tx-ref", "-1", "100", "USDT"], "-1e3", [], "amount cannot be negative"),
-        (["brokers", "set-rate", "1"], "-0.3", [], "rate cannot be negative"),
+        # a rate out of its range, in the form it was given (a percent too: ``-5%``)
+        (
+            ["brokers", "set-rate", "1"],
+            "-0.3",
+            [],
+            "rebate rate must be between 0 and 1, that is 100% (got -0.3, that is -30%)",
+        ),
+        (
+            ["brokers", "set-rate", "1"],
+            "-5%",
+            [],
+            "rebate rate must be between 0 and 100% (got -5%)",
+        ),
         (["accounts", "show"], "-1", [], "account -1 does not exist"),
         (["listings", "add-asset", "SOL"], "-2", [], "an asset's scale is 0 to 18, not -2"),
     ],
@@ -89,6 +101,10 @@ def test_a_negative_number_is_the_value_it_is_refused_as_such(
         (["1", "-5", "--bogus", "X"], ["--bogus", "--", "1", "-5", "X"]),  # click refuses it
         (["1", "--", "-x", "-5"], ["--", "1", "-x", "-5"]),
         (["--tx-ref", "-1", "1", "USDT", "5"], ["--tx-ref", "-1", "1", "USDT", "5"]),
+        # what starts as a negative number is a value too: a rate, a waypoint, a typo
+        (["1", "-5%", "--json"], ["--json", "--", "1", "-5%"]),
+        (["X", "0:1", "-5:60000"], ["--", "X", "0:1", "-5:60000"]),
+        (["1", "USDT", "-5x"], ["--", "1", "USDT", "-5x"]),
     ],
 )
 def test_negative_numbers_are_moved_behind_a_double_dash(args: list[str], read: list[str]) -> None:
@@ -103,6 +119,9 @@ def test_every_command_reads_negative_numbers_as_values() -> None:
 
     commands = leaves(typer.main.get_command(app))
     assert len(commands) > 40 and all(isinstance(c, Command) for c in commands)
+    # what starts like a negative number can be a value only if no option is named like one
+    named = [o for c in commands for p in c.params for o in (*p.opts, *p.secondary_opts)]
+    assert named and not [o for o in named if o[:1] == "-" and o.lstrip("-.")[:1].isdigit()]
 
 
 def test_a_group_without_its_command_shows_its_help() -> None:

@@ -138,14 +138,17 @@ def usage_error(exc: Exception) -> str:
     return text
 
 
-#: a negative number: click reads one as an unknown option (``No such option: -5``)
-_NEGATIVE = re.compile(r"-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+#: what starts as a negative number does (``-5``, ``-.5``, ``-1e3``, a rate ``-5%``, a waypoint
+#: ``-5:60000``): click reads one as an unknown option (``No such option: -5``), but no option
+#: of ``bourse`` is named with a digit, so it is a value (tests/cli/test_usage_errors.py)
+_NEGATIVE = re.compile(r"-\.?\d")
 
 
 def negatives_as_values(params: Sequence[Any], args: list[str]) -> list[str]:
-    """``args`` of a command with ``params``, rearranged when an argument is a negative number:
-    the options (with their values) first, then ``--`` and the arguments in their order, so
-    that click takes ``-5`` for the value it is; else ``args`` as given."""
+    """``args`` of a command with ``params``, rearranged when an argument starts as a negative
+    number does (``-5``, ``-5%``: ``_NEGATIVE``): the options (with their values) first, then
+    ``--`` and the arguments in their order, so that click takes ``-5`` for the value it is;
+    else ``args`` as given."""
     options = [p for p in params if getattr(p, "param_type_name", "") == "option"]
     names = {n for p in options for n in (*p.opts, *p.secondary_opts)}
     valued = {n for p in options if not (p.is_flag or p.count) for n in p.opts}
@@ -155,13 +158,13 @@ def negatives_as_values(params: Sequence[Any], args: list[str]) -> list[str]:
     for arg in rest:
         if arg == "--":
             values.extend(rest)
-        elif arg in names or (arg[:1] == "-" and len(arg) > 1 and not _NEGATIVE.fullmatch(arg)):
+        elif arg in names or (arg[:1] == "-" and len(arg) > 1 and not _NEGATIVE.match(arg)):
             front.append(arg)
             if arg in valued:  # its value, whatever it looks like (``--limit -1``)
                 front.extend(itertools.islice(rest, 1))
         else:
             values.append(arg)
-    if not any(_NEGATIVE.fullmatch(v) for v in values):
+    if not any(_NEGATIVE.match(v) for v in values):
         return args
     return [*front, "--", *values]
 

@@ -19,13 +19,16 @@ from bourse.services.bundle import Services
 
 
 def parse_rate(text: str) -> int:
-    """ "30%", "0.3" -> 300000 ppm (exact; at most 4 decimals of a percent). A rate above 100%
-    is refused in the form it was given ("250%", "2.5"), not in ppm nobody typed."""
+    """ "30%", "0.3" -> 300000 ppm (exact; at most 4 decimals of a percent). A rate below 0 or
+    above 100% is refused in the form it was given ("-5%", "2.5"), not in ppm nobody typed."""
     t = text.strip()
     percent = t.endswith("%")
-    ppm = to_units(t[:-1], 4, field="rate") if percent else to_units(t, 6, field="rate")
-    if ppm > RATE_DENOM:
-        shown = f"{format_units(ppm, 4)}%"
+    number = t[:-1] if percent else t
+    negative = number.startswith("-")
+    magnitude = number[1:] if negative else number
+    ppm = to_units(magnitude, 4 if percent else 6, field="rate")
+    if ppm > RATE_DENOM or (negative and ppm):
+        shown = f"{'-' if negative else ''}{format_units(ppm, 4)}%"
         if percent:
             raise OperationError(f"rebate rate must be between 0 and 100% (got {shown})")
         raise OperationError(
