@@ -32,6 +32,11 @@ from bourse.cli.common import Command, negatives_as_values
         (["audit", "--limit", "0"], "error: --limit: must be at least 1, got 0 ("),
         (["audit", "--money", "--limit", "-1"], "error: --limit: must be at least 1, got -1 ("),
         (["accounts", "search", "x", "--limit", "0"], "error: --limit: must be at least 1, got 0"),
+        # a port out of its range: the range, not bind()'s OverflowError (exit 1)
+        (["serve", "--port", "99999"], "error: --port: must be between 0 and 65535, got 99999 ("),
+        (["serve", "--port", "-1"], "error: --port: must be between 0 and 65535, got -1 ("),
+        (["gateway", "--port", "65536"], "error: --port: must be between 0 and 65535, got 65536"),
+        (["engine", "--health-port", "70000"], "error: --health-port: must be between 0 and "),
     ],
 )
 def test_a_bad_command_line_is_one_line(argv: list[str], says: str, tmp_path: object) -> None:

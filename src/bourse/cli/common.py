@@ -50,6 +50,9 @@ DbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+#: the highest TCP port: a ``--port`` above it (or below 0) is a bad command line, said with
+#: the range (``typer.Option(min=0, max=MAX_PORT)``), not bind()'s OverflowError
+MAX_PORT = 65535
 
 
 def db_url(db: str | None) -> str:
@@ -133,6 +136,9 @@ def usage_error(exc: Exception) -> str:
     if kind in _EXPECTED:
         return f"{name}: expected {_EXPECTED[kind]}, got {given!r}"
     if kind in _BOUND:
+        low, high = getattr(param, "min", None), getattr(param, "max", None)
+        if low is not None and high is not None:  # the range, whichever end was crossed
+            return f"{name}: must be between {low} and {high}, got {given}"
         key, words = _BOUND[kind]
         return f"{name}: must be {words} {first.get('ctx', {}).get(key)}, got {given}"
     return text

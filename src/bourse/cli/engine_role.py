@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bourse.cli.common import DbOption, db_url, err, fail, safe_url
+from bourse.cli.common import MAX_PORT, DbOption, db_url, err, fail, safe_url
 from bourse.cli.cpu import CpuOption, claim
 from bourse.cli.serve import (
     StrictSignaturesOption,
@@ -89,7 +89,9 @@ def engine(
     ] = "127.0.0.1",
     health_port: Annotated[
         int | None,
-        typer.Option(help="Serve /healthz and /readyz on this port (0: any free port)."),
+        typer.Option(
+            min=0, max=MAX_PORT, help="Serve /healthz and /readyz on this port (0: any free port)."
+        ),
     ] = None,
     cpu: CpuOption = "auto",
     client_order_id_retention: Annotated[
@@ -193,7 +195,9 @@ def _run(
 
 def gateway(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8080,
+    port: Annotated[
+        int, typer.Option(min=0, max=MAX_PORT, help="Port to listen on (0: any free port).")
+    ] = 8080,
     db: DbOption = None,
     bus: BusOption = "nats://127.0.0.1:4222",
     bus_name: BusNameOption = "bourse",

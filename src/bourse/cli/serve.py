@@ -14,7 +14,16 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.text import Text
 
 from bourse.cli.access_log import queue_access_log
-from bourse.cli.common import DbOption, console, db_url, err, fail, open_platform, safe_url
+from bourse.cli.common import (
+    MAX_PORT,
+    DbOption,
+    console,
+    db_url,
+    err,
+    fail,
+    open_platform,
+    safe_url,
+)
 from bourse.cli.cpu import CpuOption, choose_or_fail, claim
 from bourse.config import AuthLimits, RateLimits
 from bourse.operations.home import ensure_token, home_for
@@ -160,7 +169,9 @@ def serve(
         bool, typer.Option("--demo", help="Seed demo accounts and run a market maker.")
     ] = False,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8080,
+    port: Annotated[
+        int, typer.Option(min=0, max=MAX_PORT, help="Port to listen on (0: any free port).")
+    ] = 8080,
     db: DbOption = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     log_format: Annotated[
