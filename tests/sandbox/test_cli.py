@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -72,6 +75,61 @@ def test_demo_credentials_default_url(tmp_path: Path) -> None:
     data = json.loads(bourse(tmp_path, "demo-credentials", "--json").stdout)
     assert data["url"] == "http://127.0.0.1:8080"
     assert set(data["accounts"]["user"]) == {"api_key", "secret"}
+
+
+def _demo_at(tmp_path: Path, url: str) -> None:
+    config = Config(
+        database_url=f"sqlite:///{tmp_path / 'bourse.db'}", rate_limits=RateLimits.off()
+    )
+    with open_platform(config) as platform:
+        seed_demo(platform)
+        remember_url(platform, url)
+
+
+def test_demo_credentials_of_a_stopped_demo_say_that_nothing_answers(tmp_path: Path) -> None:
+    """With the demo stopped the credentials print the same (exit 0, stdout JSON alone), and
+    one line on stderr says that no server answers at their URL: a client would otherwise only
+    meet a refused connection."""
+    with socket.socket() as free:  # a port nothing listens on
+        free.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{free.getsockname()[1]}"
+    _demo_at(tmp_path, url)
+    warning = (
+        f"warning: no server answers at {url}: these credentials work once the demo runs "
+        "(scripts/run, or bourse serve --demo)\n"
+    )
+    as_json = bourse(tmp_path, "demo-credentials", "--json")
+    creds = json.loads(as_json.stdout)
+    assert creds["url"] == url and "user" in creds["accounts"]
+    assert as_json.stderr == warning, as_json.stderr
+    banner = bourse(tmp_path, "demo-credentials")
+    assert creds["accounts"]["user"]["api_key"] in banner.stdout
+    assert banner.stderr == warning, banner.stderr
+
+
+def test_demo_credentials_say_nothing_more_when_a_server_answers(tmp_path: Path) -> None:
+    """A server that answers at the URL (started with another BOURSE_HOME: no runtime file
+    here) is enough: no warning."""
+
+    class Ping(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Ping)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        _demo_at(tmp_path, f"http://127.0.0.1:{server.server_address[1]}")
+        proc = bourse(tmp_path, "demo-credentials", "--json")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert proc.stderr == "" and "user" in json.loads(proc.stdout)["accounts"]
 
 
 @pytest.mark.slow

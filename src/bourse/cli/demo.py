@@ -11,6 +11,7 @@ from bourse.cli.common import (
     JsonOption,
     console,
     db_url,
+    err,
     fail,
     print_json,
     safe_url,
@@ -20,15 +21,41 @@ from bourse.cli.serve import print_banner
 from bourse.operations.home import find_home, home_for
 from bourse.operations.runtime import running_server
 
+#: seconds ``demo-credentials`` waits for the demo's URL to answer, when no server announced
+PROBE_S = 2.0
+
 
 def demo_credentials_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
-    """Print the demo server URL and API keys (seeded by `bourse serve --demo`)."""
+    """Print the demo server URL and API keys (seeded by `bourse serve --demo`).
+
+    They are the database's, so they print with the demo stopped too, the same (stdout is what
+    the operator API answers); then one line on stderr says that no server answers at the URL
+    yet, which a client of these credentials would only learn as a refused connection."""
     url = db_url(db)
+    announced = running_server(home_for(url), url) is not None
     creds = run(url, "demo.credentials", quiet=True)
     if as_json:
         print_json(creds)
-        return
-    print_banner(creds["url"], creds)
+    else:
+        print_banner(creds["url"], creds)
+    if not announced and not _answers(creds["url"]):  # a server of another home may answer
+        err.print(
+            f"[yellow]warning:[/] no server answers at {creds['url']}: these credentials work "
+            "once the demo runs (scripts/run, or bourse serve --demo)",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _answers(url: str) -> bool:
+    """Whether an HTTP server answers at ``url`` (whatever it answers) within ``PROBE_S``."""
+    import httpx
+
+    try:
+        httpx.get(f"{url}/api/v3/ping", timeout=PROBE_S)
+    except (httpx.HTTPError, httpx.InvalidURL):
+        return False
+    return True
 
 
 def chain_deposit(
