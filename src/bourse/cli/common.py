@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -24,8 +26,8 @@ from rich.table import Table
 from rich.text import Text
 
 from bourse.config import Config, RateLimits
-from bourse.operations.dburl import parse, safe_url
-from bourse.operations.home import find_home
+from bourse.operations.dburl import parse, safe_url, sqlite_file
+from bourse.operations.home import HOME_DIR, find_home
 from bourse.operations.runtime import running_servers
 
 if TYPE_CHECKING:
@@ -70,6 +72,21 @@ def db_url(db: str | None) -> str:
     if len({s.database for s in servers}) == 1:
         return servers[0].database
     return f"sqlite:///{home / 'bourse.db'}"
+
+
+def shown_db(url: str) -> str:
+    """The database of ``url`` for a message: a SQLite file in a ``.bourse/`` here or above as
+    a path from here (``./.bourse/bourse.db``, ``../.bourse/bourse.db``: which one the lookup
+    found), another file as its absolute path, another database as its URL."""
+    file = sqlite_file(url)
+    if file is None:
+        return safe_url(url)
+    path = Path(file).resolve()
+    here = Path.cwd().resolve()
+    if path.parent.name != HOME_DIR or path.parent.parent not in (here, *here.parents):
+        return str(path)
+    rel = os.path.relpath(path, here)
+    return rel if rel.startswith("..") else f"./{rel}"
 
 
 def _is_url(url: str) -> bool:

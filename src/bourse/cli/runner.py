@@ -5,7 +5,9 @@ A server (``bourse serve``, else a ``bourse gateway``, whose engine then runs th
 announces itself in ``$BOURSE_HOME/run/`` (``bourse.operations.runtime``); the command sends
 ``POST /admin/v1/<group>/<verb>`` with the operator credential kept in the same home.
 With no server, the command opens the platform itself (bounded lock waits, no schedulers),
-runs the operation and closes it. Either way a refusal ends the command with one line.
+runs the operation and closes it. Either way a refusal ends the command with one line; one of
+something that does not exist, on a database no ``--db`` named, says which database that was
+(``account 110 does not exist (in ./.bourse/bourse.db, no server running)``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from bourse.cli.common import db_url, direct_config, fail, open_platform, safe_url
+from bourse.cli.common import db_url, direct_config, fail, open_platform, safe_url, shown_db
 from bourse.operations.home import PREFIX, TOKEN_FILE, home_for, read_token
 from bourse.operations.runtime import running_server
 
@@ -61,6 +63,8 @@ def run(
         try:
             return invoke(platform, name, body, actor=f"local ({actor()})", source="local")
         except OperationError as exc:
+            if exc.status == 404 and db is None:  # which database the lookup found lacks it
+                raise fail(f"{exc} (in {shown_db(url)}, no server running)") from exc
             raise fail(str(exc)) from exc
 
 
