@@ -20,8 +20,16 @@ from bourse.store import tables as t
 def test_permissions_normalized() -> None:
     assert normalize_permission("spot_deal_w") == "SPOT_DEAL_WRITE"
     assert normalize_permission("SPOT_ACCOUNT_R") == "SPOT_ACCOUNT_READ"
-    with pytest.raises(InvalidParameter):
-        normalize_permission("SPOT_EVERYTHING")
+    with pytest.raises(InvalidParameter) as refused:
+        normalize_permission("SPOT_TRADE")
+    # the refusal lists the valid names, and how they abbreviate
+    assert str(refused.value) == (
+        "unknown API key permission 'SPOT_TRADE' (one of SPOT_ACCOUNT_READ, SPOT_ACCOUNT_WRITE, "
+        "SPOT_DEAL_READ, SPOT_DEAL_WRITE, CONTRACT_ACCOUNT_READ, CONTRACT_ACCOUNT_WRITE, "
+        "CONTRACT_DEAL_READ, CONTRACT_DEAL_WRITE, SPOT_WITHDRAW_READ, SPOT_WITHDRAW_WRITE, "
+        "SPOT_TRANSFER_READ, SPOT_TRANSFER_WRITE, SPOT_DEPOSIT_READ, SPOT_DEPOSIT_WRITE; _R and "
+        "_W abbreviate _READ and _WRITE)"
+    )
 
 
 def test_server_key_file_created_once(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:

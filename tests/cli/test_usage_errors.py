@@ -139,3 +139,23 @@ def test_a_group_without_its_command_shows_its_help() -> None:
     assert "open" in proc.stdout and "freeze" in proc.stdout
     assert "error" not in proc.stderr
     assert proc.returncode == 2  # a command line that names no command (docs/operations.md)
+
+
+def test_keys_create_names_the_permissions_in_its_help_and_its_refusal(tmp_path: object) -> None:
+    """``--permissions``: the valid names and the default in ``--help``; a name that is none
+    of them is refused with them (one line, exit 1)."""
+    from bourse.domain.permissions import DEFAULT_PERMISSIONS, PERMISSIONS
+
+    helped = _bourse(["keys", "create", "--help"], tmp_path)
+    text = " ".join(helped.stdout.replace("│", " ").split())
+    assert all(name in text for name in PERMISSIONS), text
+    assert f"Default: {', '.join(DEFAULT_PERMISSIONS)}." in text, text
+    db = ["--db", f"sqlite:///{tmp_path}/bourse.db"]
+    assert _bourse(["migrate", *db], tmp_path).returncode == 0
+    assert "opened account 100" in _bourse(["accounts", "open", *db], tmp_path).stdout
+    proc = _bourse(
+        ["keys", "create", "--account", "100", "--permissions", "SPOT_TRADE", *db], tmp_path
+    )
+    assert (proc.returncode, proc.stdout) == (1, ""), proc
+    assert proc.stderr.startswith("error: unknown API key permission 'SPOT_TRADE' (one of ")
+    assert proc.stderr.count("\n") == 1 and all(name in proc.stderr for name in PERMISSIONS)

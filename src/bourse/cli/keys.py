@@ -11,6 +11,7 @@ from rich.panel import Panel
 from bourse.cli.common import DbOption, JsonOption, console, print_json, split, table
 from bourse.cli.masterkey import new_master, rotate_master
 from bourse.cli.runner import run
+from bourse.domain.permissions import DEFAULT_PERMISSIONS, PERMISSIONS
 
 keys_app = typer.Typer(
     help="Create, list and delete API keys; create or rotate the server key.",
@@ -23,7 +24,12 @@ def keys_create(
     account: Annotated[int, typer.Option("--account", help="Account id that owns the key.")],
     permissions: Annotated[
         list[str] | None,
-        typer.Option("--permissions", help="MEXC permission names, comma-separated or repeated."),
+        typer.Option(
+            "--permissions",
+            help="MEXC permission names, comma-separated or repeated: "
+            f"{', '.join(PERMISSIONS)} (_R and _W abbreviate _READ and _WRITE). "
+            f"Default: {', '.join(DEFAULT_PERMISSIONS)}.",
+        ),
     ] = None,
     symbols: Annotated[
         list[str] | None, typer.Option("--symbols", help="Pairs the key may trade (default all).")

@@ -34,6 +34,7 @@ from cryptography.fernet import InvalidToken, MultiFernet
 from sqlalchemy import Engine
 
 from bourse.domain.errors import ApiKeyLimit, InvalidParameter, KeyBadIp, KeyTooManyIps
+from bourse.domain.permissions import DEFAULT_PERMISSIONS, PERMISSIONS, normalize_permission
 from bourse.engine.clock import now_ms as wall_ms
 from bourse.services.serverkey import (
     KEY_FILE_NAME,
@@ -44,7 +45,9 @@ from bourse.services.serverkey import (
 from bourse.store.repositories.apikeys import ApiKeyRepository
 
 __all__ = [
+    "DEFAULT_PERMISSIONS",
     "KEY_FILE_NAME",
+    "PERMISSIONS",
     "ApiKey",
     "ApiKeys",
     "generate_server_key",
@@ -52,27 +55,6 @@ __all__ = [
     "load_server_key",
     "normalize_permission",
 ]
-
-#: every permission name MEXC documents for API keys
-PERMISSIONS = (
-    "SPOT_ACCOUNT_READ",
-    "SPOT_ACCOUNT_WRITE",
-    "SPOT_DEAL_READ",
-    "SPOT_DEAL_WRITE",
-    "CONTRACT_ACCOUNT_READ",
-    "CONTRACT_ACCOUNT_WRITE",
-    "CONTRACT_DEAL_READ",
-    "CONTRACT_DEAL_WRITE",
-    "SPOT_WITHDRAW_READ",
-    "SPOT_WITHDRAW_WRITE",
-    "SPOT_TRANSFER_READ",
-    "SPOT_TRANSFER_WRITE",
-    "SPOT_DEPOSIT_READ",
-    "SPOT_DEPOSIT_WRITE",
-)
-
-#: what a key gets when no permissions are given: read and trade spot
-DEFAULT_PERMISSIONS = ("SPOT_ACCOUNT_READ", "SPOT_DEAL_READ", "SPOT_DEAL_WRITE")
 
 MAX_KEYS_PER_ACCOUNT = 30
 MAX_IPS_PER_KEY = 10
@@ -82,18 +64,6 @@ _DEFAULT = object()
 #: a created key's IP whitelist, pairs and expiry, as another key's rule decides them
 KeyLimits = tuple[tuple[str, ...], tuple[str, ...], int | None]
 _CACHE_TTL_S = 2.0
-
-
-def normalize_permission(name: str) -> str:
-    """Full MEXC permission name for ``name`` (accepts ``_R``/``_W`` abbreviations, any case)."""
-    n = name.strip().upper()
-    if n.endswith("_R"):
-        n = n[:-2] + "_READ"
-    elif n.endswith("_W"):
-        n = n[:-2] + "_WRITE"
-    if n not in PERMISSIONS:
-        raise InvalidParameter(f"unknown API key permission {name!r}")
-    return n
 
 
 def ip_whitelist_of(entries: Iterable[str], *, limit: int = MAX_IPS_PER_KEY) -> tuple[str, ...]:
