@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from typing import Any
@@ -40,12 +41,19 @@ def test_cli_flow(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     assert info["status"] == "PENDING"
     assert _run(db, "approve", str(bid))["status"] == "APPROVED"
     assert _run(db, "set-rate", str(bid), "25%")["ratePpm"] == 250_000
+    # a time in a line says UTC, as every other the command prints
+    said = runner.invoke(brokers_app, ["set-rate", str(bid), "25%", "--db", db])
+    assert said.exit_code == 0 and re.fullmatch(
+        rf"broker {bid} rate 250000 ppm from \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d UTC\n", said.stdout
+    ), said.stdout
     (row,) = _run(db, "list", "--status", "approved")
     assert row["ratePpm"] == 250_000 and row["code"] == "acme"
     assert _run(db, "bind", key, str(bid))["brokerId"] == bid
     res = runner.invoke(brokers_app, ["bind", key, str(bid), "--db", db])
     assert res.exit_code == 1 and "already bound" in res.output
     (k,) = _run(db, "keys", str(bid))
+    listed = runner.invoke(brokers_app, ["keys", str(bid), "--db", db]).stdout
+    assert "bound (UTC)" in listed and "unbound (UTC)" in listed, listed
     assert k["apiKey"] == key and "secret" not in json.dumps(k).lower()
     assert _run(db, "unbind", key)["brokerId"] == bid
     assert _run(db, "keys", str(bid)) == []

@@ -166,11 +166,14 @@ def set_rate_cmd(
     out(
         as_json,
         ch,
-        f"[green]broker {broker_id}[/] rate {ch['ratePpm']} ppm from {when(ch['effectiveFrom'])}",
+        f"[green]broker {broker_id}[/] rate {ch['ratePpm']} ppm from "
+        f"{when(ch['effectiveFrom'])} UTC",
     )
 
 
 def when(ms: int | None) -> str:
+    """``ms`` since the epoch as a UTC time (the caller says UTC: in the line, or a column's
+    header, as every time the command prints); ``-`` for none."""
     if ms is None:
         return "-"
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -237,7 +240,7 @@ def keys_cmd(
         return
     table(
         f"Keys bound to broker {broker_id}",
-        ("api key", "uid", "symbols", "bound", "unbound"),
+        ("api key", "uid", "symbols", "bound (UTC)", "unbound (UTC)"),
         [
             (
                 r["apiKey"],
@@ -248,7 +251,7 @@ def keys_cmd(
             )
             for r in rows
         ],
-        keep=("api key", "uid", "bound", "unbound"),
+        keep=("api key", "uid", "bound (UTC)", "unbound (UTC)"),
     )
 
 
