@@ -5,7 +5,8 @@ requests), then the standby engines (so none takes over), then the writers (the 
 ``bourse serve``), which finish the work queued. Each stage waits, bounded, for its processes
 to exit before the next one starts. A process started by another announced one (the children
 of ``bourse serve --workers``) is left to its supervisor, which stops it. One line per
-process stopped, one per failure (exit 1).
+process stopped, one per failure (exit 1). With none running, what it is for is already so:
+one line says that no server was running, exit 0 (as ``systemctl stop`` does).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from bourse.cli.common import DbOption, console, db_url, err, fail, safe_url
+from bourse.cli.common import DbOption, console, db_url, err, safe_url
 from bourse.operations.home import home_for
 from bourse.operations.runtime import RunningServer, processes
 
@@ -44,7 +45,12 @@ def stop_cmd(
     home = home_for(url)
     found = processes(home, url)
     if not found:
-        raise fail(f"no server runs for {safe_url(url)} (home {home})")
+        console.print(
+            f"no server was running for {safe_url(url)} (home {home})",
+            highlight=False,
+            soft_wrap=True,  # one line, however long the paths
+        )
+        return
     pids = {p.pid for p in found}
     ours = [p for p in found if p.parent not in pids]  # the others stop with their supervisor
     failed = 0
