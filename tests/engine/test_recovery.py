@@ -5,8 +5,8 @@ withdrawals through reserve/approve/process/settle/void, fee overrides, freezes,
 retries) runs through ``Engine(SqlStore)`` in batches of varying size. Then a second engine is
 built from the same database and must hold the same books (per symbol, side and level: order
 ids in FIFO order with their remaining quantity), balances, open orders, withdrawals,
-idempotency keys and sequences; its ledger balances to zero; and the stored balances equal the
-sums of the stored postings per (account, bucket, asset). The same stream through a
+idempotency keys, sequences, last prices and reference prices; its ledger balances to zero;
+and the stored balances equal the sums of the stored postings per (account, bucket, asset). The same stream through a
 ``MemoryStore`` must give the same snapshot, so the SQL store behaves like the reference one.
 """
 
@@ -238,6 +238,8 @@ def engine_state(engine: Engine) -> dict[str, Any]:
         "fees": dict(ex.fees.overrides),
         "withdrawals": dict(w.withdrawals),
         "idempotency": dict(engine.idempotency),
+        "last_prices": dict(ex.last_prices),
+        "references": dict(ex.references),
         "sequences": (
             ex.next_order_id,
             ex.next_trade_id,
@@ -260,6 +262,8 @@ def snapshot_state(snap: Any) -> dict[str, Any]:
         "withdrawals": sorted(snap.open_withdrawals, key=lambda w: w.id),
         "idempotency": snap.idempotency,
         "sequences": snap.sequences,
+        "last_prices": snap.last_prices,
+        "references": snap.references,
     }
 
 

@@ -1,6 +1,7 @@
 """A follower's copy of the engine (``engine.replica.apply_committed``) keeps what the MX fee,
 the STP groups and the dust conversions added to a batch: accounts paying fees in MX, each
-account's STP peers, and the last prices MX fees are priced at, equal to the writer's."""
+account's STP peers, and the last and reference prices MX fees are priced at, equal to the
+writer's."""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ def test_follower_matches_the_writer() -> None:
     assert ours.mx_deduct == theirs.mx_deduct == {a}
     assert ours.stp_peers == theirs.stp_peers == {a: {a, b}, b: {a, b}}
     assert ours.last_prices == theirs.last_prices == {"MXUSDT": 25_000}
+    assert ours.references == theirs.references and set(ours.references) == {"MXUSDT"}
     assert [g.name for g in follower.stp_groups.owned(master)] == ["desk"]
     assert ours.ledger.balances == theirs.ledger.balances
 

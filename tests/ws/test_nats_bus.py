@@ -22,6 +22,7 @@ from bourse.bus.nats import BusUnavailable, NatsBus
 from bourse.domain.accounts import AccountKind
 from bourse.domain.money import Asset
 from bourse.domain.orders import BUY, SELL, Order, OrderStatus, OrderType, StpMode, Trade
+from bourse.domain.reference_price import Reference
 from bourse.domain.stp_groups import StpGroup
 from bourse.domain.symbols import Symbol
 from bourse.domain.wallet import Account, Withdrawal, WithdrawalStatus
@@ -101,6 +102,7 @@ def _every_field() -> Committed:
         stp_groups=[StpGroup(9, 101, "desk", {101, 103}, 16, 17, True)],
         dust=[DustRecord(10, 0, 101, "BTC", BIG, BIG, 3, 18)],
         sequences={"order": 8, "trade": 5},
+        references={"BTCUSDT": Reference(BIG * 10**9 + 1, BIG, 11)},
     )
     return Committed(
         version=BIG,

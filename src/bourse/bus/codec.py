@@ -17,6 +17,7 @@ from bourse.bus.events import BalanceUpdate, BookUpdate, Committed
 from bourse.domain.accounts import AccountKind
 from bourse.domain.money import Asset
 from bourse.domain.orders import Order, OrderStatus, OrderType, StpMode, Trade
+from bourse.domain.reference_price import Reference
 from bourse.domain.stp_groups import StpGroup
 from bourse.domain.symbols import Symbol
 from bourse.domain.wallet import Account, Withdrawal, WithdrawalStatus
@@ -28,8 +29,8 @@ from bourse.engine.changes import (
     TransferRecord,
 )
 
-FORMAT = 3  # 2: accounts' mx_deduct, trades' fee assets, STP groups, dust conversions;
-#            3: withdrawals' remark
+FORMAT = 4  # 2: accounts' mx_deduct, trades' fee assets, STP groups, dust conversions;
+#            3: withdrawals' remark; 4: reference prices
 
 _ORDER = Order.__slots__
 _TRADE = Trade._fields
@@ -90,6 +91,7 @@ def _changes(ch: BatchChanges) -> list[Any]:
         ],
         [list(r) for r in ch.dust],
         ch.sequences,
+        [[name, *r] for name, r in ch.references.items()],
     ]
 
 
@@ -176,6 +178,7 @@ def _to_changes(body: list[Any]) -> BatchChanges:
         stp_groups,
         dust,
         sequences,
+        references,
     ) = body
     return BatchChanges(
         postings=[tuple(p) for p in postings],
@@ -196,6 +199,7 @@ def _to_changes(body: list[Any]) -> BatchChanges:
         ],
         dust=[DustRecord(*r) for r in dust],
         sequences=dict(sequences),
+        references={name: Reference(v, last, t) for name, v, last, t in references},
     )
 
 

@@ -9,6 +9,7 @@ from typing import NamedTuple, Protocol
 from bourse.domain.ledger import Posting
 from bourse.domain.money import Asset
 from bourse.domain.orders import Order, Trade
+from bourse.domain.reference_price import Reference
 from bourse.domain.stp_groups import StpGroup
 from bourse.domain.symbols import Symbol
 from bourse.domain.wallet import Account, Withdrawal
@@ -111,6 +112,8 @@ class BatchChanges:
     symbols: list[Symbol] = field(default_factory=list)
     stp_groups: list[StpGroup] = field(default_factory=list)
     dust: list[DustRecord] = field(default_factory=list)
+    #: the reference prices this batch's trades moved, by symbol (``domain.reference_price``)
+    references: dict[str, Reference] = field(default_factory=dict)
     #: money movements' origins (``engine.trace``)
     origins: list[OriginRecord] = field(default_factory=list)
     #: next free ids after this batch: "order", "trade", "withdrawal", "transfer", "account", "deposit"
@@ -150,6 +153,8 @@ class Snapshot:
     idempotency_closed: dict[tuple[str, int, str], int] = field(default_factory=dict)
     #: the last trade price of each symbol that ever traded (prices MX fees)
     last_prices: dict[str, int] = field(default_factory=dict)
+    #: the reference price of each symbol that ever traded (``domain.reference_price``)
+    references: dict[str, Reference] = field(default_factory=dict)
     #: every STP group ever made, deleted ones included (they keep their ids taken)
     stp_groups: list[StpGroup] = field(default_factory=list)
     #: replay key -> expiry (ms) of the keys accepted lately (``engine.replays``)

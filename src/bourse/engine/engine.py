@@ -56,6 +56,7 @@ from bourse.domain.errors import DomainError, InvalidParameter
 from bourse.domain.fees import FeeSchedule
 from bourse.domain.matching import Exchange
 from bourse.domain.orders import OrderStatus, StpMode
+from bourse.domain.reference_price import fold
 from bourse.domain.wallet import FINAL_WITHDRAWAL, Wallet
 from bourse.engine import commands as c
 from bourse.engine.changes import BatchChanges, EngineStore
@@ -551,6 +552,8 @@ class Engine:
         orders, trades = ex.drain()
         changes.orders = [copy.copy(o) for o in orders.values()]
         changes.trades = trades
+        if trades:
+            changes.references = fold(ex.references, trades)
         changes.sequences = state.sequences()
         state.idempotency.collect(changes, self.clock())  # closed orders' client ids expire
         return changes

@@ -3,11 +3,11 @@
 A follower process (``bourse serve --bus nats://...`` on a database another process writes)
 loads the engine state from the store like any engine, then ``apply_committed`` folds in each
 batch the writer committed since, as it arrives on the bus: listings, accounts, balances (the
-batch carries their new absolute values), MX fee settings, STP groups, last prices, withdrawals,
-and orders (each changed order as it was
-after the batch: an open order replaces its old copy on the book, a finished one leaves it). The
-books it keeps give the same levels as the writer's; time priority inside a level is not kept,
-since a follower never matches.
+batch carries their new absolute values), MX fee settings, STP groups, last prices, reference
+prices (the batch carries those its trades moved), withdrawals, and orders (each changed order
+as it was after the batch: an open order replaces its old copy on the book, a finished one
+leaves it). The books it keeps give the same levels as the writer's; time priority inside a
+level is not kept, since a follower never matches.
 """
 
 from __future__ import annotations
@@ -57,3 +57,4 @@ def apply_committed(state: EngineState, changes: BatchChanges) -> None:
         ex.next_trade_id = max(ex.next_trade_id, changes.trades[-1].id + 1)
         for trade in changes.trades:
             ex.last_prices[trade.symbol] = trade.price
+    ex.references.update(changes.references)

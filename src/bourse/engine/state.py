@@ -92,6 +92,7 @@ def load_state(
         if acc.mx_deduct:
             ex.mx_deduct.add(acc.id)
     ex.last_prices.update(snap.last_prices)
+    ex.references.update(snap.references)
     for sid, name in SYSTEM_ACCOUNTS.items():
         wallet.accounts.setdefault(sid, Account(sid, AccountKind.SYSTEM, name=name))
     for key, (avail, locked) in snap.balances.items():

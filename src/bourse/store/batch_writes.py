@@ -18,6 +18,7 @@ from psycopg import ClientCursor
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Boolean, Engine, Integer, Table
 
+from bourse.domain.reference_price import SCALE
 from bourse.engine.changes import BatchChanges
 from bourse.store import tables as t
 from bourse.store.audit_tables import money_audit
@@ -181,6 +182,7 @@ _WRITES: dict[str, tuple[Table, tuple[str, ...], bool]] = {
         True,
     ),  # fmt: skip
     "meta": (t.meta, ("key", "value"), True),
+    "references": (t.reference_prices, ("symbol", "price", "fraction", "last", "time"), True),
 }
 
 
@@ -404,6 +406,11 @@ def batch_work(w: dict[str, Write], ch: BatchChanges) -> Work:
             for x in last_by(ch.withdrawals, by_id)
         ]  # fmt: skip
         work.append((w["withdrawals"], rows))
+    if ch.references:
+        rows = [
+            (name, *divmod(r.value, SCALE), r.last, r.time) for name, r in ch.references.items()
+        ]
+        work.append((w["references"], rows))
     return work
 
 

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from bourse.domain.orders import OPEN_STATUSES, Order
+from bourse.domain.reference_price import Reference
 from bourse.domain.wallet import FINAL_WITHDRAWAL, Account, Withdrawal
 from bourse.engine.changes import BatchChanges, Snapshot
 
@@ -29,6 +30,7 @@ class MemoryStore:
         self.keep_history = True
         self.commits = 0
         self.last_prices: dict[str, int] = {}
+        self.references: dict[str, Reference] = {}
         self.stp_groups: dict[int, Any] = {}
         self.dust: list[Any] = []
 
@@ -55,6 +57,7 @@ class MemoryStore:
             },
             sequences=dict(self.sequences),
             last_prices=dict(self.last_prices),
+            references=dict(self.references),
             stp_groups=[copy.deepcopy(g) for g in self.stp_groups.values()],
             replays=dict(self.replays),
         )
@@ -70,6 +73,7 @@ class MemoryStore:
         self.balances.update(ch.balances)
         for tr in ch.trades:
             self.last_prices[tr.symbol] = tr.price
+        self.references.update(ch.references)
         for g in ch.stp_groups:
             self.stp_groups[g.id] = g
         self.dust.extend(ch.dust)

@@ -2,8 +2,9 @@
 
 Only what the engine keeps in memory is read: assets, symbols, accounts, balances, open orders
 and open withdrawals, fee overrides, client ids (an order's with when its order closed), replay
-keys, sequences, the last price of each symbol and self-trade-prevention groups. The caller runs it in one transaction (on PostgreSQL a
-repeatable-read one), so every table is read as of the same commit.
+keys, sequences, the last price and the reference price of each symbol and self-trade-prevention
+groups. The caller runs it in one transaction (on PostgreSQL a repeatable-read one), so every
+table is read as of the same commit.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy import Connection, select
 from bourse.domain.accounts import AccountKind
 from bourse.domain.money import Asset
 from bourse.domain.orders import OrderStatus
+from bourse.domain.reference_price import SCALE, Reference, start
 from bourse.domain.stp_groups import StpGroup
 from bourse.domain.symbols import Symbol
 from bourse.domain.wallet import FINAL_WITHDRAWAL, Account
@@ -83,6 +85,7 @@ def read_snapshot(conn: Connection) -> tuple[Snapshot, int]:
     replays = {r[0]: r[1] for r in conn.execute(select(rp.key, rp.expires))}
     sequences = {r[0]: r[1] for r in conn.execute(select(t.meta.c.key, t.meta.c.value))}
     commits = int(sequences.pop(COMMITS, 0))  # the store's, not an engine sequence
+    references = _references(conn)
     snapshot = Snapshot(
         assets=assets,
         symbols=symbols,
@@ -94,7 +97,8 @@ def read_snapshot(conn: Connection) -> tuple[Snapshot, int]:
         idempotency=idempotency,
         idempotency_closed=idempotency_closed,
         sequences=sequences,
-        last_prices=_last_prices(conn),
+        last_prices={name: ref.last for name, ref in references.items()},
+        references=references,
         stp_groups=[
             StpGroup(
                 r.id,
@@ -133,17 +137,26 @@ def _idempotency(
     return keys, closed
 
 
-def _last_prices(conn: Connection) -> dict[str, int]:
-    """The price of each symbol's newest trade (one index lookup per listed symbol)."""
-    tr = t.trades.c
-    out: dict[str, int] = {}
+def _references(conn: Connection) -> dict[str, Reference]:
+    """Each traded symbol's reference price as last committed, which holds its last trade price
+    too (the engine's: its newest trade by id). A symbol that traded before references were
+    kept (migration 0022) starts at its newest trade, as at a first trade (one index lookup)."""
+    r, tr = t.reference_prices.c, t.trades.c
+    out = {
+        name: Reference(price * SCALE + fraction, last, time)
+        for name, price, fraction, last, time in conn.execute(
+            select(r.symbol, r.price, r.fraction, r.last, r.time)
+        )
+    }
     for (name,) in conn.execute(select(t.symbols.c.name)):
+        if name in out:
+            continue
         row = conn.execute(
-            select(tr.price)
+            select(tr.price, tr.time)
             .where(tr.symbol == name)
             .order_by(tr.time.desc(), tr.id.desc())
             .limit(1)
         ).first()
         if row is not None:
-            out[name] = row[0]
+            out[name] = start(row[0], row[1])
     return out

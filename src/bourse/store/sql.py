@@ -13,9 +13,9 @@ checkout or ping per batch):
 
 Rows that only ever grow (postings, trades, transfers, deposits, idempotency keys) are inserted;
 rows that change (balances, orders, accounts, fee overrides, withdrawals, assets, symbols,
-sequences, replay keys) are upserted; a fee override cleared to the default is deleted, and so
-are replay keys past their window. Reads (``load``,
-``get_order``, ``get_withdrawal``) use SQLAlchemy Core; what ``load`` reads is ``snapshot``.
+sequences, replay keys, reference prices) are upserted; a fee override cleared to the default
+is deleted, and so are replay keys past their window. Reads (``load``, ``get_order``,
+``get_withdrawal``) use SQLAlchemy Core; what ``load`` reads is ``snapshot``.
 
 The SQL of the writes is in ``batch_writes``; rows become domain objects in ``rows``.
 It behaves exactly like ``bourse.store.memory.MemoryStore`` with history kept: ``load`` gives

@@ -280,3 +280,17 @@ dust_conversions = Table(
     Column("time", BigInteger, nullable=False),
     Index("ix_dust_conversions_account_time", "account_id", "time"),
 )
+
+
+#: each traded symbol's reference price (``domain.reference_price``), written by the engine with
+#: the batch of the trades that moved it: ``price + fraction / 10**9`` price units, as of the
+#: trade at ``last`` price units at ``time``
+reference_prices = Table(
+    "reference_prices",
+    metadata,
+    Column("symbol", String(64), primary_key=True),
+    Column("price", BigInteger, nullable=False),
+    Column("fraction", BigInteger, nullable=False),
+    Column("last", BigInteger, nullable=False),
+    Column("time", BigInteger, nullable=False),
+)

@@ -15,6 +15,7 @@ from bourse.domain.fees import FeeSchedule
 from bourse.domain.ledger import AVAILABLE, LOCKED, Ledger, LedgerCorrupted
 from bourse.domain.orderbook import OrderBook
 from bourse.domain.orders import BUY, Order, OrderStatus, StpMode, Trade
+from bourse.domain.reference_price import Reference
 from bourse.domain.symbols import Symbol
 
 MAX_OPEN_ORDERS = 500
@@ -58,6 +59,9 @@ class ExchangeState:
         self.trades: list[Trade] = []
         #: the last trade price of each symbol that traded (prices MX fees, ``domain.mx``)
         self.last_prices: dict[str, int] = {}
+        #: each traded symbol's reference price (``domain.reference_price``): MX fees and dust
+        #: are valued at it too; the engine folds each batch's trades in
+        self.references: dict[str, Reference] = {}
         #: accounts that pay their trading fees in MX when they hold enough (``mxDeduct``)
         self.mx_deduct: set[int] = set()
         #: account -> the members of its STP group (``domain.stp_groups``): self-trade
