@@ -1,7 +1,8 @@
 """MX fee deduction (``GET/POST /api/v3/mxDeduct/enable``) on SQLite and PostgreSQL: MEXC's
-envelope, fees paid in MX at 20 % off priced at the last MXUSDT price (both sides, exact units),
-the fallback to the usual fee when MX is short (also under concurrent orders), the ledger
-balanced, and the setting and the last prices surviving a restart."""
+envelope, fees paid in MX at 20 % off priced at the lower of the last MXUSDT price and its
+reference price (both sides, exact units), the fallback to the usual fee when MX is short (also
+under concurrent orders) or its price strays from the reference, the ledger balanced, and the
+setting and the last prices surviving a restart."""
 
 from __future__ import annotations
 
@@ -120,17 +121,28 @@ def test_fees_paid_in_mx_both_sides_and_fallback(env: Env) -> None:
     assert_ledger_balanced(env.platform.config.database_url)
 
 
-def test_buying_mx_prices_the_fee_at_the_fill(env: Env) -> None:
-    """On MXUSDT itself the fill's own price values the fee: 10 MX at 3 USDT is 30 USDT, a fee
-    worth 0.015 USDT, 80 % of it at 3 USDT per MX is 0.004 MX (out of the MX just bought)."""
+def test_a_fill_on_mxusdt_is_priced_within_its_band(env: Env) -> None:
+    """On MXUSDT the fill's own price is MX's last price, and MX is valued at the lower of it
+    and its reference price (2.5: the market maker's trade): 10 MX at 2.6 is 26 USDT, a fee
+    worth 0.013 USDT, 80 % of it at 2.5 USDT per MX is 0.00416 MX (out of the MX just bought).
+    At 3 USDT, 20 % from the reference, the fill pays the usual fee: 0.05 % of the 10 MX."""
     mm = market_maker(env)
     alice = env.open_account(USDT="100")
     a = env.signer(alice)
     ok(a.post(PATH, mxDeductEnable="true"))
+    order(mm, "SELL", "10", "2.6", "MXUSDT")
+    order(a, "BUY", "10", None, "MXUSDT")
+    assert balance(env, alice, "MX") == 10 * UNIT - 416_000
+    assert balance(env, alice, "USDT") == 74 * UNIT
     order(mm, "SELL", "10", "3", "MXUSDT")
     order(a, "BUY", "10", None, "MXUSDT")
-    assert balance(env, alice, "MX") == 10 * UNIT - 400_000
-    assert balance(env, alice, "USDT") == 70 * UNIT
+    assert balance(env, alice, "MX") == 20 * UNIT - 416_000 - 500_000
+    assert balance(env, alice, "USDT") == 44 * UNIT
+    mine = ok(a.get("/api/v3/myTrades", symbol="MXUSDT"))
+    assert [(x["commission"], x["commissionAsset"]) for x in mine] == [
+        ("0.00416", "MX"),
+        ("0.005", "MX"),
+    ]
     assert_ledger_balanced(env.platform.config.database_url)
 
 

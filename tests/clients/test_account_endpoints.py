@@ -72,39 +72,41 @@ def test_stp_groups(live_server) -> None:  # type: ignore[no-untyped-def]
 
 def test_dust_conversion(live_server) -> None:  # type: ignore[no-untyped-def]
     """pymexc's ``get_assets_convert_into_mx``/``dust_transfer``/``dustlog`` and ccxt's implicit
-    ``capital/convert`` methods; the demo's dust desk pays the MX."""
+    ``capital/convert`` methods; the demo's dust desk pays the MX. ETH is the dust: its one
+    trade (3000) is its reference price too, where BTC's reference is still near its first
+    trade (60000) while its last price is 60500 (``domain.reference_price``)."""
     from ._harness import seed_market
 
-    cp = seed_market(live_server)  # BTCUSDT last 60500
+    cp = seed_market(live_server)  # ETHUSDT last 3000
     cp.create_order("MX/USDT", "limit", "sell", "10", "2.5")
     cp.create_order("MX/USDT", "limit", "buy", "10", "2.5")
     engine = live_server.platform.engine
     user = engine.execute(c.OpenAccount(AccountKind.USER)).id
-    engine.execute(c.CreditDeposit(user, "BTC", 4000, "dust-btc"))  # 0.00004 BTC = 2.42 USDT
+    engine.execute(c.CreditDeposit(user, "ETH", 80_000, "dust-eth"))  # 0.0008 ETH = 2.4 USDT
     engine.execute(c.CreditDeposit(user, "USDT", 10 * 10**8, "dust-usdt"))  # 10 USDT: too much
     key, secret = live_server.platform.apikeys.create_key(user, list(FULL_SPOT_PERMISSIONS))
     spot = pymexc.spot.HTTP(api_key=key, api_secret=secret)
     spot.base_url = live_server.url
     rows = {r["asset"]: r for r in spot.get_assets_convert_into_mx()}
-    assert rows["BTC"]["code"] is None and rows["USDT"]["code"] is not None
+    assert rows["ETH"]["code"] is None and rows["USDT"]["code"] is not None
     ex = live_server.mexc(None, apiKey=key, secret=secret)
     assert {r["asset"] for r in ex.spotPrivateGetCapitalConvertList()} == set(rows)
     mx_before = engine.read(lambda e: e.wallet.ledger.available(user, "MX"))
-    done = spot.dust_transfer(["BTC", "USDT"])
-    # 2.42 USDT at 2.5 is 0.968 MX; 0.2 % fee 0.001936
+    done = spot.dust_transfer(["ETH", "USDT"])
+    # 2.4 USDT at 2.5 is 0.96 MX; 0.2 % fee 0.00192
     assert done == {
-        "successList": ["BTC"],
+        "successList": ["ETH"],
         "failedList": ["USDT"],
-        "totalConvert": "0.966064",
-        "convertFee": "0.001936",
+        "totalConvert": "0.95808",
+        "convertFee": "0.00192",
     }
-    assert engine.read(lambda e: e.wallet.ledger.available(user, "MX")) == mx_before + 96_606_400
+    assert engine.read(lambda e: e.wallet.ledger.available(user, "MX")) == mx_before + 95_808_000
     log = spot.dustlog(limit=10)
-    assert log["totalRecords"] == 1 and log["data"][0]["convertDetails"][0]["asset"] == "BTC"
+    assert log["totalRecords"] == 1 and log["data"][0]["convertDetails"][0]["asset"] == "ETH"
     assert ex.spotPrivateGetCapitalConvert({"limit": 10})["totalRecords"] == 1
-    engine.execute(c.CreditDeposit(user, "BTC", 4000, "dust-btc-2"))
-    again = ex.spotPrivatePostCapitalConvert({"asset": "BTC"})
-    assert again["successList"] == ["BTC"] and again["totalConvert"] == "0.966064"
+    engine.execute(c.CreditDeposit(user, "ETH", 80_000, "dust-eth-2"))
+    again = ex.spotPrivatePostCapitalConvert({"asset": "ETH"})
+    assert again["successList"] == ["ETH"] and again["totalConvert"] == "0.95808"
 
 
 def test_cancel_open_orders_on_several_symbols(live_server) -> None:  # type: ignore[no-untyped-def]

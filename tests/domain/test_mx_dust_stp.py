@@ -12,11 +12,17 @@ from hypothesis import strategies as st
 from bourse.domain.dust import DUST_FEE_PPM, NO_PRICE, NOT_CONVERTIBLE, TOO_LARGE, quote
 from bourse.domain.errors import StpGroupNotFound, StpGroupRefused
 from bourse.domain.mx import MX_FEE_SHARE_PPM, mx_fee, mx_rate
+from bourse.domain.reference_price import Prices
 from bourse.domain.stp_groups import MAX_GROUPS, StpGroups
 from bourse.sandbox.listings import ASSETS, SYMBOLS
 
 SYMS = {s.name: s for s in SYMBOLS}
 ASSET = {a.code: a for a in ASSETS}
+
+
+def settled(last: dict[str, int]) -> Prices:
+    """Prices that stood long enough to be their own reference (``domain.reference_price``)."""
+    return Prices(dict(last), dict(last), frozenset())
 
 
 def value(asset: str, amount: int, last: dict[str, int]) -> Fraction:
@@ -76,7 +82,7 @@ def test_no_price_no_value() -> None:
 
 @given(prices, st.sampled_from(["USDT", "BTC", "ETH"]), st.integers(1, 10**12))
 def test_dust_quote_pays_at_most_the_value(last: dict[str, int], asset: str, amount: int) -> None:
-    q = quote(asset, amount, SYMS, last, ASSET)
+    q = quote(asset, amount, SYMS, settled(last), ASSET)
     exact = value(asset, amount, last)
     assert q.mx <= exact < q.mx + 1  # rounded down: never more than the value
     assert Fraction(q.mx * DUST_FEE_PPM, 1_000_000) <= q.fee  # the fee rounded up
@@ -88,11 +94,11 @@ def test_dust_quote_pays_at_most_the_value(last: dict[str, int], asset: str, amo
 
 
 def test_dust_refusals() -> None:
-    last = {"MXUSDT": 25_000}
-    assert quote("MX", 1, SYMS, last, ASSET).refusal == NOT_CONVERTIBLE
-    assert quote("BTC", 1, SYMS, last, ASSET).refusal == NO_PRICE
-    assert quote("USDT", 5 * 10**8, SYMS, last, ASSET).refusal == TOO_LARGE
-    assert quote("USDT", 5 * 10**8 - 1, SYMS, last, ASSET).refusal is None
+    bands = settled({"MXUSDT": 25_000})
+    assert quote("MX", 1, SYMS, bands, ASSET).refusal == NOT_CONVERTIBLE
+    assert quote("BTC", 1, SYMS, bands, ASSET).refusal == NO_PRICE
+    assert quote("USDT", 5 * 10**8, SYMS, bands, ASSET).refusal == TOO_LARGE
+    assert quote("USDT", 5 * 10**8 - 1, SYMS, bands, ASSET).refusal is None
 
 
 def test_stp_group_rules() -> None:

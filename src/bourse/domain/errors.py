@@ -217,6 +217,15 @@ class DustLimitReached(DomainError):
     """The account converted dust as often as a day allows."""
 
 
+class DustPriceUnsettled(DomainError):
+    """A price a dust conversion needs strays too far from its reference price
+    (``domain.reference_price``); ``pairs`` names the symbols."""
+
+    def __init__(self, message: str, pairs: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.pairs = pairs
+
+
 class StpGroupNotFound(DomainError):
     """No such STP group among the account's."""
 

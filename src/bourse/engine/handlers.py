@@ -20,13 +20,27 @@ from bourse.domain.accounts import (
     check_movement,
     check_shape,
 )
-from bourse.domain.dust import DAY_MS, DustConversion, DustQuote, quote
+from bourse.domain.dust import (
+    DAY_MS,
+    UNSETTLED,
+    DustConversion,
+    DustQuote,
+    dust_prices,
+    quote,
+    unsettled,
+)
 from bourse.domain.dust import MAX_PER_DAY as MAX_DUST_PER_DAY
-from bourse.domain.errors import DustLimitReached, InvalidParameter, StpGroupRefused
+from bourse.domain.errors import (
+    DustLimitReached,
+    DustPriceUnsettled,
+    InvalidParameter,
+    StpGroupRefused,
+)
 from bourse.domain.ledger import AVAILABLE
 from bourse.domain.money import Asset
 from bourse.domain.mx import MX
 from bourse.domain.orders import Order
+from bourse.domain.reference_price import MAX_DEVIATION_PPM
 from bourse.domain.stp_groups import StpGroup
 from bourse.domain.symbols import Symbol
 from bourse.domain.wallet import Account, Withdrawal
@@ -154,7 +168,9 @@ def pay_rebates(s: EngineState, cmd: c.PayRebates, now: int) -> bool:
 
 def convert_dust(s: EngineState, cmd: c.ConvertDust, now: int) -> DustConversion:
     """Each asset converts on its own (``domain.dust.quote``) while the desk has the MX; every
-    check is made before its postings, so nothing is ever half-converted."""
+    check is made before the first posting, so nothing is ever half-converted. A price the
+    conversion needs that strays from its reference refuses the whole request
+    (``DustPriceUnsettled``): the account learns why, and nothing counts against its day."""
     account = cmd.account
     acc = s.wallet.active(account)
     if acc.kind is AccountKind.SYSTEM:
@@ -164,18 +180,28 @@ def convert_dust(s: EngineState, cmd: c.ConvertDust, now: int) -> DustConversion
     if done >= MAX_DUST_PER_DAY:
         raise DustLimitReached(f"at most {MAX_DUST_PER_DAY} conversions in 24 hours")
     ex, ledger = s.exchange, s.exchange.ledger
+    wanted = [a for a in dict.fromkeys(cmd.assets) if a in s.wallet.assets]
+    bands = dust_prices(wanted, ex.references, ex.last_prices, now)
+    quotes = {
+        a: quote(a, ledger.available(account, a), ex.symbols, bands, s.wallet.assets)
+        for a in wanted
+    }
+    moving = sorted(
+        {p for a, q in quotes.items() if q.refusal == UNSETTLED for p in unsettled(a, bands)}
+    )
+    if moving:
+        raise DustPriceUnsettled(
+            f"the last price of {', '.join(moving)} is more than {MAX_DEVIATION_PPM // 10_000} % "
+            "from its reference price; dust converts again when it settles",
+            tuple(moving),
+        )
     cid = s.next_dust_id
     desk_mx = ledger.available(DUST_DESK, MX)
     converted: list[DustQuote] = []
     failed: list[str] = []
     for asset in dict.fromkeys(cmd.assets):
-        if asset not in s.wallet.assets:
-            failed.append(asset)
-            continue
-        q = quote(
-            asset, ledger.available(account, asset), ex.symbols, ex.last_prices, s.wallet.assets
-        )
-        if q.refusal is not None or q.mx > desk_mx:
+        q = quotes.get(asset)
+        if q is None or q.refusal is not None or q.mx > desk_mx:
             failed.append(asset)
             continue
         desk_mx -= q.mx

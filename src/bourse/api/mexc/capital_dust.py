@@ -5,7 +5,8 @@ dust log ``{data: [{totalConvert, totalFee, convertTime, convertDetails}], total
 totalPageNum}``).
 
 The rules are ``bourse.domain.dust``; the conversion is one engine command (``ConvertDust``):
-the dust desk takes each asset and pays its MX, less MEXC's fee, in the same commit.
+the dust desk takes each asset and pays its MX, less MEXC's fee, in the same commit. A price it
+needs that strays from its reference price refuses the request (26, ``DustPriceUnsettled``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from bourse.api.mexc.capital_wire import DEC, END, INT, START, STR
 from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.errors import ApiError
 from bourse.api.mexc.params import PAGE, P, invalid
-from bourse.domain.dust import MAX_ASSETS, DustConversion, quote
+from bourse.domain.dust import MAX_ASSETS, DustConversion, dust_prices, quote
 from bourse.domain.money import format_units
 from bourse.domain.mx import MX, USDT
 from bourse.engine import commands as c
@@ -34,12 +35,13 @@ async def convertible(ctx: Ctx) -> Any:
     def snap(engine: Any) -> list[dict[str, Any]]:
         ex, assets = engine.exchange, engine.wallet.assets
         mx, usdt = assets[MX].scale, assets[USDT].scale
+        bands = dust_prices(assets, ex.references, ex.last_prices, engine.clock())
         out = []
         for code in sorted(assets):
             held = ex.ledger.available(account, code)
             if code == MX or held <= 0:
                 continue
-            q = quote(code, held, ex.symbols, ex.last_prices, assets)
+            q = quote(code, held, ex.symbols, bands, assets)
             out.append(
                 {
                     "convertMx": format_units(max(q.net, 0), mx),

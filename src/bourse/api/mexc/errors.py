@@ -147,6 +147,7 @@ TABLE: dict[type[d.DomainError], tuple[int, int]] = {
     d.AccountTypeNotSupported: (10103, 400),  # this account transfer is not supported
     d.TransferNotFound: (22222, 400),
     d.DustLimitReached: (26, 400),  # operation not allowed
+    d.DustPriceUnsettled: (26, 400),
     d.StpGroupNotFound: (22222, 400),  # record does not exist
     d.StpGroupRefused: (26, 400),  # operation not allowed
     # user referrals

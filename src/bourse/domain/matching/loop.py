@@ -118,7 +118,9 @@ def match(
             buyer_fee = -((-base * b_rate) // RATE_DENOM)
             b_fee_asset = s_fee_asset = ""
             if buyer_fee and mx_accounts and b_acc in mx_accounts:
-                paid = pay_fee_in_mx(state, b_acc, quote_code, notional * b_rate, sym, price, tid)
+                paid = pay_fee_in_mx(
+                    state, b_acc, quote_code, notional * b_rate, sym, price, tid, now
+                )
                 if paid:
                     buyer_fee, b_fee_asset = paid, MX
             if buyer_fee and not b_fee_asset:
@@ -129,7 +131,9 @@ def match(
                 jappend((b_acc, 0, FEE_REVENUE, 0, base_code, buyer_fee, "fee", tid))
             seller_fee = -((-notional * s_rate) // RATE_DENOM)
             if seller_fee and mx_accounts and s_acc in mx_accounts:
-                paid = pay_fee_in_mx(state, s_acc, quote_code, notional * s_rate, sym, price, tid)
+                paid = pay_fee_in_mx(
+                    state, s_acc, quote_code, notional * s_rate, sym, price, tid, now
+                )
                 if paid:
                     seller_fee, s_fee_asset = paid, MX
             if seller_fee and not s_fee_asset:

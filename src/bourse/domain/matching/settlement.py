@@ -9,7 +9,7 @@ One code path for both sides. A fill has a buyer and a seller, whichever of them
 4. the buyer pays its fee out of the base it received, the seller out of the quote, both into
    the fee revenue account (``domain.fees``: rounded up, at the taker's or the maker's rate);
    an account that pays fees in MX (``mxDeduct``) pays the fee's value in MX at a discount
-   instead (``pay_fee_in_mx``), when the MX price is known and it holds enough MX.
+   instead (``pay_fee_in_mx``), when the prices are known and settled and it holds enough MX.
 
 Postings are made in that order, under the trade's id. The match loop (``loop``) posts them
 inline: it is the hot path, and a call per fill costs more than the fill's arithmetic. This
@@ -25,7 +25,8 @@ from bourse.domain.accounts import FEE_REVENUE
 from bourse.domain.fees import RATE_DENOM, FeeSchedule
 from bourse.domain.ledger import AVAILABLE, Ledger
 from bourse.domain.matching.state import ExchangeState
-from bourse.domain.mx import MX, mx_fee, mx_rate
+from bourse.domain.mx import MX, mx_fee, mx_rate, pairs
+from bourse.domain.reference_price import prices
 from bourse.domain.symbols import Symbol
 
 #: an account's base and quote [available, locked] buckets and its fee rate in this match
@@ -83,16 +84,24 @@ def pay_fee_in_mx(
     sym: Symbol,
     price: int,
     trade_id: int,
+    now: int,
 ) -> int:
     """Charge ``account`` the MX fee for a fee worth ``fee_value / RATE_DENOM`` ledger units of
     ``asset`` (the symbol's quote: ``notional x rate``, whichever side pays), with the symbol
     priced at this fill's ``price``.
 
-    Returns the MX paid, or 0 when the account must pay the usual fee: MX has no price yet, or
-    the account's available MX does not cover the whole fee (never a part in MX).
+    Each price is the end of the band between the last price and the reference price
+    (``domain.reference_price``) that makes the fee larger: ``asset`` at the higher, MX at the
+    lower, so a price pushed with the account's own trades cannot shrink the fee. Returns the
+    MX paid, or 0 when the account must pay the usual fee: a price is missing, a price strays
+    from its reference (``Prices.unsettled``), or the account's available MX does not cover
+    the whole fee (never a part in MX).
     """
     last = ChainMap({sym.name: price}, state.last_prices)
-    rate = mx_rate(asset, state.symbols, last)
+    bands = prices(state.references, last, now, pairs(asset))
+    if bands.unsettled:
+        return 0
+    rate = mx_rate(asset, state.symbols, bands.high, bands.low)
     if rate is None:
         return 0
     amount = mx_fee((fee_value, RATE_DENOM), rate)
