@@ -158,11 +158,13 @@ def open_platform(config: Config | None = None) -> Services:
     followers.start()
     if config.rebate_settle_at and mirror is None:
         brokers.start_scheduler(config.rebate_settle_at)
-    # a listenKey ends with the credential that created it: every API key change and every
-    # OAuth revocation (here; another process's arrive below) has the open streams look again
+    # a listenKey ends with the credential that created it: every API key change, OAuth
+    # revocation and broker suspension (here; another process's arrive below) has the open
+    # streams look again
     listen_keys = ListenKeys(db)
     oauth = OAuthRepository(db)
     oauth.on_revoke = listen_keys.recheck
+    brokers.registry.on_suspend = listen_keys.recheck
     apikeys.watchers.append(lambda _key: listen_keys.recheck(announce=False))
     caches = None
     if config.bus_url:  # a key changed here is dropped from every process's cache at once

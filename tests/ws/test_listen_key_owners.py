@@ -24,8 +24,10 @@ from bourse.api.ws.routes import ws_routes
 from bourse.bootstrap import open_platform
 from bourse.bus.nats import NatsBus
 from bourse.config import Config
+from bourse.domain.accounts import AccountKind
 from bourse.engine import commands as c
 from bourse.engine.clock import now_ms
+from bourse.oauth.clients import register_for_broker
 from bourse.oauth.tokens import digest
 from bourse.services.listenkeys import MAX_KEYS, Owner, TooManyListenKeys
 from bourse.store import tables as t
@@ -35,7 +37,7 @@ from bourse.store.transaction import StoreBusy
 from tests.support.nats import NATS_URL, unique_name
 from tests.support.server import ServerThread
 
-from .live import LiveWs, OAuthApp, WsClient, live_ws, sign_up
+from .live import REDIRECT, LiveWs, OAuthApp, WsClient, live_ws, sign_up
 
 PATH = "/api/v3/userDataStream"
 PERMISSIONS = ["SPOT_ACCOUNT_READ", "SPOT_DEAL_READ", "SPOT_DEAL_WRITE"]
@@ -198,6 +200,39 @@ def test_revoking_the_app_on_the_account_page_closes_its_streams(migrated_url: s
         asyncio.run(run())
 
 
+def _broker_app(live: LiveWs) -> tuple[int, OAuthApp]:
+    """An approved OAUTH broker's id and its app (``register_for_broker``)."""
+    engine, registry = live.platform.engine, live.platform.brokers.registry
+    owner = engine.execute(c.OpenAccount(AccountKind.BROKER_MASTER, name="stream broker"))
+    broker = registry.apply(owner.id, "OAUTH", "Stream Broker", callback_url=REDIRECT)
+    broker = registry.approve(broker.id)
+    reg = register_for_broker(live.platform.oauth, broker, redirect_uris=[REDIRECT])
+    assert reg is not None
+    return broker.id, OAuthApp(live.url, reg.client.client_id, reg.client_secret)
+
+
+def test_suspending_the_broker_closes_its_apps_streams_at_once(migrated_url: str) -> None:
+    """A suspended broker's grants end with it: its app's open stream is closed at once (it
+    waited for the periodic check before, 10 minutes here); the user's bot streams on."""
+    with live_ws(migrated_url, limits=SLOW_CHECK) as live:
+        broker, app = _broker_app(live)
+        user = _user(live, app)
+        mine = _bearer(live, "POST", user.bearer)["listenKey"]
+        bots = live.signed("POST", PATH, user.role)["listenKey"]
+
+        async def run() -> None:
+            ws = await _subscribed(live.ws_url, mine)
+            bot = await _subscribed(live.ws_url, bots)
+            await _streams(live, ws, user.account)
+            await _blocking(live.platform.brokers.registry.suspend, broker)
+            await _closed(ws)
+            await _refused(live.ws_url, mine)
+            await _streams(live, bot, user.account)
+            await bot.close()
+
+        asyncio.run(run())
+
+
 def _family(live: LiveWs, user: User) -> str:
     """The grant (token family) of ``user``'s access token."""
     row = live.platform.oauth.token_by_access(digest(user.tokens["access_token"]))
@@ -311,6 +346,28 @@ def test_a_revocation_in_another_process_closes_the_streams_here(migrated_url: s
                     await _closed(bot_ws)
                     await _refused(ws_url, mine)
                     await _refused(ws_url, bots)
+
+                asyncio.run(run())
+    finally:
+        NatsBus(NATS_URL, name).delete_stream()
+
+
+def test_a_suspension_in_another_process_closes_the_streams_here(migrated_url: str) -> None:
+    """The app's stream is on the follower; its broker is suspended on the writer: the
+    follower hears it over NATS (``bus.cache_events``) and closes the stream at once."""
+    name = unique_name()
+    try:
+        with live_ws(migrated_url, bus_url=NATS_URL, bus_name=name) as live:
+            broker, app = _broker_app(live)
+            user = _user(live, app)
+            mine = _bearer(live, "POST", user.bearer)["listenKey"]
+            with _follower(live, migrated_url, name) as ws_url:
+
+                async def run() -> None:
+                    ws = await _subscribed(ws_url, mine)
+                    await _blocking(live.platform.brokers.registry.suspend, broker)
+                    await _closed(ws)
+                    await _refused(ws_url, mine)
 
                 asyncio.run(run())
     finally:

@@ -5,7 +5,8 @@ One task per app checks every open key in one query (``ListenKeys.accounts_for``
 
 * at once when ``ListenKeys.recheck`` fires: a key closed or a credential revoked in this
   process, or in another one that said so over ``bus.cache_events`` (an API key change already
-  travels as ``apikey``, a key closed or an OAuth revocation as ``listenkeys``);
+  travels as ``apikey``, a key closed, an OAuth revocation or a broker's suspension, which
+  ends its OAuth grants, as ``listenkeys``);
 * every ``StreamLimits.listen_key_check_s`` (2 s) otherwise, which bounds what no message says
   (a key or a credential expiring, a change made by a process without the bus, a lost message).
 

@@ -118,6 +118,9 @@ class Registry:
         #: told after every broker write of this process (``bus.cache_events``: the other
         #: processes drop their cached brokers too, so a suspension holds everywhere at once)
         self.on_forget: Callable[[str], None] | None = None
+        #: told after a suspension's commit (quick, never blocking): it ends the broker's OAuth
+        #: grants, so their listenKeys' open streams must look again (``services.listenkeys``)
+        self.on_suspend: Callable[[], None] | None = None
 
     # --- reading -------------------------------------------------------------------------------
     def get(self, broker_id: int) -> Broker:
@@ -258,6 +261,8 @@ class Registry:
                 raise BrokerStateError("the broker changed concurrently; try again")
             self._after_move(conn, before, target, now)
         self.invalidate()
+        if target is BrokerStatus.SUSPENDED and self.on_suspend is not None:
+            self.on_suspend()
         return before, self.get(broker_id)
 
     def _after_move(self, conn: Connection, before: Broker, target: BrokerStatus, now: int) -> None:
