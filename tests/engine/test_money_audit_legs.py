@@ -16,6 +16,7 @@ from bourse.domain.accounts import (
     SANDBOX_FUNDING,
     AccountKind,
 )
+from bourse.domain.ledger import P_REF
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType, StpMode
 from bourse.engine import Engine
 from bourse.engine import commands as c
@@ -85,6 +86,11 @@ def test_a_deposit_is_the_account_in_and_chain_clearing_out() -> None:
         (CHAIN_CLEARING, "USDT", 5 * UNIT, "out", 1),
     ]
     assert json.loads(w.last()[0].detail) == {"tx_ref": "dep-1"}
+    # both rows name the deposit, as its ledger posting does (they were None: the handler
+    # answers a bool)
+    (deposit,) = w.batches[-1].deposits
+    assert [o.ref for o in w.last()] == [deposit.id] * 2
+    assert {p[P_REF] for p in w.batches[-1].postings} == {deposit.id}
 
 
 def test_each_withdrawal_step_is_a_row_of_the_account() -> None:
@@ -127,6 +133,12 @@ def test_a_rebate_payout_is_a_row_of_each_payee_and_of_fee_revenue() -> None:
     assert first == {"payouts": [[broker, "USDT", 33], [referrer, "USDT", 7]],
                      "settlement_key": "settle-1"}  # fmt: skip
     assert others == [{"settlement_key": "settle-1"}] * 2
+    # every row names the settlement, as each payout's ledger posting does
+    (settlement,) = {p[P_REF] for p in w.batches[-1].postings}
+    assert isinstance(settlement, int)
+    assert [o.ref for o in w.last()] == [settlement] * 3
+    again = c.PayRebates("settle-2", ((broker, "USDT", 1),))
+    assert w.rows(again) and {o.ref for o in w.last()} == {settlement + 1}  # its own
     assert w.rows(pay) == []  # paid once
 
 

@@ -61,7 +61,9 @@ class OriginRecord(NamedTuple):
     amount: int | None  # units, never negative: ``direction`` says which way
     direction: str  # "in", "out", or "" (held, released or only a state change)
     leg: int  # 0 for the movement's first row, 1, 2... for the other accounts' and assets'
-    ref: int | None  # the id of what the command made (transfer, withdrawal, dust), if any
+    #: the id of what the command made (a transfer, withdrawal, dust conversion, deposit or
+    #: rebate settlement: the ref of its ledger postings), if any
+    ref: int | None
     detail: str  # the command's other fields, JSON
 
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from bourse.domain.ledger import P_AMOUNT, P_ASSET, P_FROM_ACCOUNT, P_TO_ACCOUNT, Posting
+from bourse.domain.ledger import P_AMOUNT, P_ASSET, P_FROM_ACCOUNT, P_REF, P_TO_ACCOUNT, Posting
 from bourse.engine import commands as c
 from bourse.engine.changes import OriginRecord
 
@@ -70,6 +70,9 @@ MONEY_MOVEMENTS: frozenset[type[c.Command]] = frozenset(
 )
 
 _MAIN = ("account", "from_account", "asset", "amount")
+#: movements whose id (a deposit's; a rebate settlement's, the ledger's ref of each payout) is
+#: the ref of every one of their postings, not their result
+_POSTED_REF = (c.CreditDeposit, c.PayRebates)
 
 
 def origin_records(
@@ -108,6 +111,8 @@ def origin_records(
     rest = {k: v for k, v in fields.items() if k not in _MAIN}
     scalars = {k: v for k, v in fields.items() if not isinstance(v, (tuple, list))}
     ref = getattr(result, "id", result)  # a withdrawal's, a dust conversion's; a transfer id
+    if isinstance(cmd, _POSTED_REF) and postings:
+        ref = postings[0][P_REF]  # they answer a bool: the id is on their postings
     return [
         OriginRecord(
             time=now,
