@@ -18,8 +18,10 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
 
 from bourse.bootstrap import open_platform
+from bourse.cli import app
 from bourse.config import Config
 from bourse.services.apikeys import ApiKeys
 from bourse.services.serverkey import (
@@ -29,6 +31,7 @@ from bourse.services.serverkey import (
     rotate,
     write_key_file,
 )
+from bourse.store import sessions
 from bourse.store import tables as t
 from bourse.store.db import make_engine
 from bourse.store.oauth_tables import users
@@ -229,7 +232,7 @@ def pg_url(pg_pool: PgPool) -> Iterator[str]:
 def _session(url: str, name: str) -> psycopg.Connection[Any]:
     """A session named as a Bourse process of that role names its own (``store.db``)."""
     libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    return psycopg.connect(libpq, application_name=name, autocommit=True)
+    return psycopg.connect(libpq, application_name=name, autocommit=True, connect_timeout=10)
 
 
 def _gone(url: str, sessions: list[psycopg.Connection[Any]]) -> None:
@@ -272,6 +275,59 @@ def test_rotate_master_refuses_while_a_server_of_another_host_is_connected(
         assert load_server_keys(database_url=pg_url).key != before
     finally:
         _gone(pg_url, [conn for conn in gateway + others if not conn.closed])
+
+
+def test_rotate_master_refuses_a_gateway_that_connects_during_the_rotation(
+    no_key_env: Path, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer lock keeps an engine out, not a gateway: one that connects after the first
+    check is seen by the second, inside the re-encryption transaction, which rolls back; the
+    command refuses in one line and no secret changes. Run again once it is gone, it rotates."""
+    keys = load_server_keys(database_url=pg_url)
+    db = make_engine(pg_url)
+    try:
+        pairs = [ApiKeys(db, keys).create_key(100 + i) for i in range(2)]
+    finally:
+        db.dispose()
+    before = _secrets(pg_url)
+    key_file = (no_key_env / "bourse.key").read_bytes()
+    real = sessions.connected_servers
+    asked: list[list[sessions.Connected]] = []
+    late: list[psycopg.Connection[Any]] = []
+
+    def a_gateway_connects_after_the_first(url: str) -> list[sessions.Connected]:
+        asked.append(real(url))
+        if len(asked) == 1:
+            late.append(_session(url, "bourse-gateway"))
+        return asked[-1]
+
+    monkeypatch.setattr(sessions, "connected_servers", a_gateway_connects_after_the_first)
+    env = {"BOURSE_HOME": str(tmp_path / "this-host"), "COLUMNS": "300"}
+    try:
+        t0 = time.monotonic()
+        res = CliRunner().invoke(app, ["keys", "rotate-master", "--db", pg_url], env=env)
+        assert time.monotonic() - t0 < 30
+    finally:
+        _gone(pg_url, late)
+    assert res.exit_code == 1, (res.stdout, res.stderr, res.exception)
+    assert [len(found) for found in asked] == [0, 1]
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert "Bourse servers are connected to" in lines[0], lines[0]
+    assert "bourse-gateway from 127.0.0.1 (1 session); stop them" in lines[0], lines[0]
+    assert _secrets(pg_url) == before  # rolled back
+    assert (no_key_env / "bourse.key").read_bytes() == key_file
+    assert all(Fernet(keys.key).decrypt(enc) for enc in before[0])
+
+    res = CliRunner().invoke(app, ["keys", "rotate-master", "--db", pg_url], env=env)
+    assert res.exit_code == 0, (res.stdout, res.stderr, res.exception)
+    assert "re-encrypted 2 API and 0 TOTP secrets" in res.stdout, res.stdout
+    db = make_engine(pg_url)
+    try:
+        after = ApiKeys(db, load_server_keys(database_url=pg_url))
+        assert [after.lookup(k).secret for k, _ in pairs] == [s for _, s in pairs]  # type: ignore[union-attr]
+    finally:
+        db.dispose()
 
 
 def test_rotate_master_moves_a_key_beside_the_database_out(

@@ -6,7 +6,9 @@ memory and would go on encrypting under the old one, so the command refuses in o
 server announces itself for the database (``$BOURSE_HOME/run``), when on PostgreSQL a server's
 session is connected to it (``bourse.store.sessions``: a gateway, a standby, a server of another
 host or home), or when a server holds its writer lock; it holds that lock itself for the whole
-rotation, so no server starts writing meanwhile.
+rotation, so no server starts writing meanwhile. A gateway takes no writer lock, so the
+sessions are asked again inside the re-encryption transaction, last: one connected meanwhile
+rolls it back and the command refuses the same way.
 """
 
 from __future__ import annotations
@@ -109,7 +111,9 @@ def rotate_master(
                 "`bourse keys rotate-master` again"
             ) from None
         try:
-            done = rotate(engine, keys, new_key_file)
+            done = rotate(
+                engine, keys, new_key_file, before_commit=lambda: _refuse_connected_servers(url)
+            )
         except ServerKeyError as exc:
             raise fail(str(exc)) from exc
         if legacy is not None:

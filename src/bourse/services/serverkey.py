@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,13 +212,20 @@ class Rotation:
     path: Path
 
 
-def rotate(db: Engine, keys: ServerKeys, new_key_file: Path | None = None) -> Rotation:
+def rotate(
+    db: Engine,
+    keys: ServerKeys,
+    new_key_file: Path | None = None,
+    before_commit: Callable[[], None] | None = None,
+) -> Rotation:
     """Re-encrypt every API and TOTP secret under a new server key, in ONE transaction.
 
     The new key is written first (``<key file>.next``, or ``new_key_file`` when the current key
     came from ``BOURSE_SECRET_KEY``), durably; then the secrets are re-encrypted; then the key
     file is replaced. A crash at any point leaves keys ``load_server_keys`` still reads (the
-    module docstring). The caller makes sure no server writes the database meanwhile.
+    module docstring). The caller makes sure no server writes the database meanwhile;
+    ``before_commit`` runs inside the transaction, last: raising there rolls it back (the staged
+    key stays, as after a crash: a process may have loaded it already).
 
     The rows are locked in one global order, API keys first (``locked_rows``'s order), then
     users by id, so a write of the key paths racing it waits or goes first, never deadlocks."""
@@ -257,6 +265,8 @@ def rotate(db: Engine, keys: ServerKeys, new_key_file: Path | None = None) -> Ro
     with write(db) as conn:
         n_api = ApiKeyRepository.reencrypt_all(conn, api)
         n_totp = UserRepository.reencrypt_totp(conn, totp)
+        if before_commit is not None:
+            before_commit()
     if new_key_file is None and keys.path is not None:
         replace_key_file(staged, keys.path)
     return Rotation(n_api, n_totp, unreadable, target)
