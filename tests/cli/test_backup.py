@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
@@ -272,3 +273,36 @@ def _garbage(tmp: Path) -> Path:
     path = tmp / "garbage.backup"
     path.write_bytes(b"\0garbage" * 100)
     return path
+
+
+def test_restore_refusal_names_the_connected_sessions(pg_pool: PgPool, tmp_path: Path) -> None:
+    """Any other session makes a PostgreSQL restore refuse (psql too); its one line says which,
+    by role and client address as ``bourse.store.sessions`` groups them: Bourse processes by
+    name, the rest as other clients with their ``application_name`` when they set one."""
+    url = pg_pool.migrated()
+    libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    names = ["bourse-gateway", "bourse-gateway", "bourse-cli", "psql", "psql", "grafana", ""]
+    sessions: list[psycopg.Connection[Any]] = []
+    try:
+        saved = tmp_path / "saved.backup"
+        backup(url, saved)
+        before = _rows(url)
+        sessions = [
+            psycopg.connect(libpq, application_name=name, connect_timeout=10) for name in names
+        ]
+        with pytest.raises(BackupError) as refused:
+            restore(url, saved)
+        line = str(refused.value)
+        assert line.startswith(
+            f"sessions are connected to the database {make_url(url).database}: "
+            "bourse-cli from 127.0.0.1 (1 session), "
+            "bourse-gateway from 127.0.0.1 (2 sessions), "
+            "other clients from 127.0.0.1 (grafana, psql; 4 sessions)"
+        ), line  # then, rarely, an autovacuum worker ("the database server (...)")
+        assert line.endswith("; stop them first (bourse stop for a Bourse server)"), line
+        assert "\n" not in line
+        assert _rows(url) == before
+    finally:
+        for conn in sessions:
+            conn.close()
+        pg_pool.release(url)

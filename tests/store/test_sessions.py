@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from bourse.store import db as store_db
 from bourse.store.db import identify, make_engine, pg_connect
-from bourse.store.sessions import Connected, connected_servers
+from bourse.store.sessions import OTHER_CLIENTS, Connected, connected_servers, sessions_of
 from tests.support.pg_pool import PgPool
 
 
@@ -78,6 +78,17 @@ def test_connected_servers_by_role_and_address(pg_url: str, role: None) -> None:
         ]
         assert Connected("bourse-gateway", "127.0.0.1", 2).label() == (
             "bourse-gateway from 127.0.0.1 (2 sessions)"
+        )
+        with pg_connect(_libpq(pg_url)) as conn:  # every session, as a restore counts them
+            found = sessions_of(conn)  # an autovacuum worker may visit too: not a client
+            assert [c for c in found if not c.client.startswith("the database server")] == [
+                Connected("bourse-cli", "127.0.0.1", 1),
+                Connected("bourse-engine", "127.0.0.1", 1),
+                Connected("bourse-gateway", "127.0.0.1", 2),
+                Connected(OTHER_CLIENTS, "127.0.0.1", 2, ("psql",)),  # "" is no name
+            ]
+        assert Connected(OTHER_CLIENTS, "a local socket", 3, ("a", "psql")).label() == (
+            "other clients from a local socket (a, psql; 3 sessions)"
         )
     finally:
         for conn in [*sessions, elsewhere]:

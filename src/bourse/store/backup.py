@@ -40,6 +40,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bourse.store.db import alembic_config, migrate, normalize_url, pg_connect
+from bourse.store.sessions import sessions_of
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -439,14 +440,14 @@ def _restore_pg(u: URL, data: io.BufferedReader | Any, progress: Progress) -> No
 
 
 def _refuse_sessions(conn: psycopg.Connection[Any], name: str) -> None:
-    row = conn.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-        (name,),
-    ).fetchone()
-    if row and row[0]:
+    """Refuse while any session but ``conn``'s is connected to ``name``, naming them by role
+    and client address (``bourse.store.sessions``)."""
+    found = sessions_of(conn, name)
+    if found:
         raise BackupError(
-            f"{row[0]} session(s) are connected to the database {name}: stop its server first "
-            "(bourse stop)"
+            f"sessions are connected to the database {name}: "
+            + ", ".join(each.label() for each in found)
+            + "; stop them first (bourse stop for a Bourse server)"
         )
 
 
