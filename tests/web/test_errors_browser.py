@@ -174,3 +174,70 @@ def test_a_signed_in_visitor_goes_on_from_the_error_page(
         page.goto(base + "/account")
         page.wait_for_url(base + "/login?next=/account")
     assert errors and all(EXPECTED.fullmatch(e) for e in errors), errors
+
+
+#: the words of an element's text (its ``code`` aside) that a line break splits
+_SPLIT_WORDS = """e => {
+  const split = [];
+  const walker = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (n.parentElement.closest("code")) continue;
+    for (const m of n.data.matchAll(/\\S+/g)) {
+      const r = document.createRange();
+      r.setStart(n, m.index);
+      r.setEnd(n, m.index + m[0].length);
+      if ([...r.getClientRects()].filter(x => x.width > 0).length > 1) split.push(m[0]);
+    }
+  }
+  return split;
+}"""
+#: how far an element reaches past its container's right edge and past the window's, and on
+#: how many lines it is drawn
+_FIT = """(e, box) => [
+  e.getBoundingClientRect().right - e.closest(box).getBoundingClientRect().right,
+  e.getBoundingClientRect().right - document.documentElement.clientWidth,
+  e.getClientRects().length,
+]"""
+#: how far the page reaches past the window's right edge
+_PAGE_OVERFLOW = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+#: narrow screens, a phone's among them
+_WIDTHS = range(280, 424, 8)
+
+
+def test_small_print_wraps_between_words_and_long_ids_still_fit(
+    operated: Operated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a narrow screen the error page's request-id line wraps between its words, never
+    inside one ("Q / uote"), while its id and an API key in the keys table still wrap to fit
+    (``.small``: ``overflow-wrap: anywhere``, not ``word-break: break-all``). The keys table
+    itself is wider than such a screen (its other columns), so the key is held to its cell."""
+    base = operated.url
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors: list[str] = []
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 320, "height": 800})
+        page = watch(context.new_page(), errors)
+        sign_up(page, base, "narrow")
+        page.goto(base + "/account/keys")
+        page.fill("input[name=label]", "narrow")
+        page.click('button:has-text("Create key")')
+        key = page.locator(f'tr[data-key="{page.inner_text("#new-key")}"] code.small')
+        monkeypatch.setattr(figures, "balances", _crash(RuntimeError("a bug")))
+        failed = watch(context.new_page(), errors)
+        answer = failed.goto(base + "/account")
+        assert answer is not None and answer.status == 500
+        line = failed.locator("main p.muted", has_text="Request id")
+        assert "Quote it when you report this" in line.inner_text()
+        for width in _WIDTHS:
+            for p in (page, failed):
+                p.set_viewport_size({"width": width, "height": 800})
+            assert line.evaluate(_SPLIT_WORDS) == [], width
+            over, out, _ = line.locator("code").evaluate(_FIT, "p")
+            assert over <= 0.5 and out <= 0.5, (width, over, out)
+            assert failed.evaluate(_PAGE_OVERFLOW) <= 0, width
+            over, out, lines = key.evaluate(_FIT, "td")
+            assert over <= 0.5 and out <= 0.5, (width, over, out)
+        assert lines > 1  # the key wraps rather than widening its column
+        failed.screenshot(path=str(ARTIFACTS / "errors-page-narrow.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / "keys-narrow.png"), full_page=True)
+    assert errors and all(EXPECTED.fullmatch(e) for e in errors), errors
