@@ -23,14 +23,16 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from starlette.routing import Route
 
 from bourse.api.mexc.routes import EndpointApp
+from bourse.services.users import Users
 from bourse.web.messages import UNREADABLE
 from tests.web.operator_server import PASSWORD, Operated, csrf
 
@@ -424,3 +426,42 @@ def test_a_logged_out_visitor_is_sent_to_log_in_whatever_it_sent(operated: Opera
         _refused(nobody.get(path), path)
     _refused(nobody.post("/login", data={"email": NUL, "password": "x"}), "POST /login")
     _refused(user.get("/account/keys", params={"q": NUL}), "a user's own page")
+
+
+#: the console's signed-in navigation and its log-out form, and the operator's (the base pages)
+_NAV = ('<a href="/account">Dashboard</a>', '<form method="post" action="/logout" class="inline">')
+_OPERATOR_NAV = ('<a href="/operator/users">Users</a>',
+                 '<form method="post" action="/operator/logout" class="inline">')  # fmt: skip
+
+
+def test_the_400_page_of_a_signed_in_visitor_has_the_navigation(
+    operated: Operated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 400 page keeps a signed-in visitor's navigation, as the error page does (the
+    operator's, the operator's); a visitor without a session gets none, and a session that
+    cannot be read leaves the page without it, never failing it."""
+    user, _ = operated.user()
+    operator = operated.operator()
+    for http, path, nav in [
+        (user, "/account/keys?q=%00", _NAV),  # a page that needs the session
+        (user, "/markets?q=%00", _NAV),  # a public page
+        (operator, "/operator/users?q=%00", _OPERATOR_NAV),
+    ]:
+        r = http.get(path)
+        _refused(r, path)
+        assert all(part in r.text for part in nav), (path, r.text)
+    r = user.post("/account/keys", data={"csrf_token": csrf(user.get("/account/keys").text),
+                                         "label": NUL})  # fmt: skip
+    _refused(r, "POST /account/keys")
+    assert all(part in r.text for part in _NAV), r.text
+    r = operated.client().get("/markets?q=%00")
+    _refused(r, "anonymous")
+    assert _NAV[0] not in r.text and 'action="/logout"' not in r.text
+
+    def down(*_: Any, **__: Any) -> NoReturn:
+        raise RuntimeError("the database is down")
+
+    monkeypatch.setattr(Users, "load_session", down)
+    r = user.get("/markets?q=%00")
+    _refused(r, "session unreadable")
+    assert "the database is down" not in r.text and 'action="/logout"' not in r.text

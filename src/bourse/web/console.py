@@ -125,7 +125,8 @@ def timed(
     visitor of such a page gets what every logged-out visitor gets, readable or not: the
     handler's answer before it reads anything (the log-in redirect), minus the unreadable text
     that answer would carry back (``readable.logged_out``). Only a signed-in visitor, or one
-    of a public page, gets the 400 page, which echoes nothing.
+    of a public page, gets the 400 page, which echoes nothing, with the navigation ``nav``
+    gives (as the error page below has it).
 
     An error goes to an htmx request as a fragment, and as JSON from an endpoint a script
     fetches (``json``), raised ones too; an exception the handler raised goes to a browser's
@@ -143,7 +144,8 @@ def timed(
             await readable.check(request)
         except readable.Unreadable:
             if session is None or await session(request) is not None:
-                return readable.refused(error_page)
+                shown = {} if nav is None else await errors.navigation(partial(nav, request))
+                return readable.refused(error_page, shown)
             return readable.logged_out(await answer(request))
         return await answer(request)
 

@@ -77,15 +77,16 @@ async def failed(exc: Exception, page: str | None = None, nav: Nav | None = None
     else:
         ctx: dict[str, Any] = {}
         if nav is not None and not unavailable(exc):
-            ctx.update(await _navigation(nav))
+            ctx.update(await navigation(nav))
         ctx.update(title=_title(status), message=message, request_id=request_id)
         resp = pages.render(page, status, **ctx)
     resp.headers.update(headers)
     return resp
 
 
-async def _navigation(nav: Nav) -> Mapping[str, Any]:
-    """What ``nav`` gives, or ``{}`` (the page without navigation) if it raised."""
+async def navigation(nav: Nav) -> Mapping[str, Any]:
+    """What ``nav`` gives, or ``{}`` (the page without navigation) if it raised: an error page
+    (this one, ``readable.refused``'s 400) must not fail for want of its navigation."""
     try:
         return await nav()
     except Exception:

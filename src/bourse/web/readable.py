@@ -16,6 +16,8 @@ text back (``logged_out``). Public pages (log-in, sign-up, OAuth consent) refuse
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -50,12 +52,13 @@ async def check(request: Request) -> None:
         raise Unreadable
 
 
-def refused(template: str = "error.html") -> Response:
+def refused(template: str = "error.html", nav: Mapping[str, Any] | None = None) -> Response:
     """The page ``check``'s refusal gets: 400, in ``template`` (the console's error page, or
-    the operator console's)."""
+    the operator console's), with ``nav``, the navigation's context for the request's session
+    (``errors.navigation``), as the error page has it."""
     return pages.render(
-        template, 400, title="This form could not be read", message=messages.UNREADABLE,
-        code="form",
+        template, 400, **(nav or {}), title="This form could not be read",
+        message=messages.UNREADABLE, code="form",
     )  # fmt: skip
 
 
