@@ -15,6 +15,7 @@ from bourse.api.mexc.errors import PARAM_ERROR
 from bourse.domain.accounts import DUST_DESK, FEE_REVENUE
 from bourse.domain.money import Asset
 from bourse.engine import commands as c
+from tests.support.clock import backdated
 from tests.support.ledger import assert_ledger_balanced
 from tests.support.mexc import Signer, err, ok
 from tests.support.platforms import Env, open_env
@@ -39,8 +40,16 @@ def credit(env: Env, account: int, asset: str, units: int, ref: str) -> None:
 
 def market(env: Env, desk_mx: int = 1000 * UNIT) -> None:
     """Last prices MX 2.5, BTC 60000, ETH 3000 USDT (a trader dealing with itself); the desk
-    holds ``desk_mx`` MX units."""
+    holds ``desk_mx`` MX units. The trades are ``AVERAGING_MS`` old (``backdated``): a pair that
+    has only just traded prices no dust (``domain.reference_price.settled``)."""
     mm = env.signer(env.open_account(USDT="1000000", BTC="10", ETH="10", MX="1000"))
+    with backdated(env.platform.engine):
+        trade_with_itself(mm)
+    if desk_mx:
+        credit(env, DUST_DESK, "MX", desk_mx, "desk")
+
+
+def trade_with_itself(mm: Signer) -> None:
     for symbol, qty, price in (
         ("MXUSDT", "10", "2.5"),
         ("BTCUSDT", "0.01", "60000"),
@@ -57,8 +66,6 @@ def market(env: Env, desk_mx: int = 1000 * UNIT) -> None:
                     price=price,
                 )
             )
-    if desk_mx:
-        credit(env, DUST_DESK, "MX", desk_mx, "desk")
 
 
 def test_list_convert_and_log(env: Env) -> None:

@@ -16,6 +16,7 @@ from bourse.api.mexc.errors import PARAM_ERROR
 from bourse.domain.accounts import FEE_REVENUE
 from bourse.store.db import make_engine
 from bourse.store.sql import SqlStore
+from tests.support.clock import backdated
 from tests.support.ledger import assert_ledger_balanced
 from tests.support.mexc import Signer, err, ok
 from tests.support.platforms import Env, open_env
@@ -46,10 +47,12 @@ def order(s: Signer, side: str, qty: str, price: str | None = None, symbol: str 
 
 
 def market_maker(env: Env) -> Signer:
-    """An account that prices MX at 2.5 USDT (a trade with itself) and quotes BTC."""
+    """An account that prices MX at 2.5 USDT (a trade with itself, ``AVERAGING_MS`` ago: a
+    reference with no history prices no fee, ``domain.reference_price.settled``) and quotes BTC."""
     mm = env.signer(env.open_account(USDT="1000000", BTC="10", MX="100000"))
-    order(mm, "SELL", "10", "2.5", "MXUSDT")
-    order(mm, "BUY", "10", "2.5", "MXUSDT")
+    with backdated(env.platform.engine):
+        order(mm, "SELL", "10", "2.5", "MXUSDT")
+        order(mm, "BUY", "10", "2.5", "MXUSDT")
     return mm
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from bourse.domain.accounts import DUST_DESK
 from bourse.engine import commands as c
+from tests.support.clock import backdated, moved_on
 from tests.support.ledger import assert_ledger_balanced
 from tests.support.mexc import Signer, err, ok
 from tests.support.platforms import Env, open_env
@@ -41,11 +42,13 @@ def limit(s: Signer, symbol: str, side: str, qty: Decimal | str, price: Decimal 
 
 
 def market(env: Env) -> Signer:
-    """A market maker: MX last traded at 2.5 USDT, BTC at 60000 (trades with itself)."""
+    """A market maker: MX last traded at 2.5 USDT, BTC at 60000 (trades with itself),
+    ``AVERAGING_MS`` ago (``backdated``), so the references have history."""
     mm = env.signer(env.open_account(USDT="1000000", BTC="10", MX="100000"))
-    for symbol, qty, price in (("MXUSDT", "10", "2.5"), ("BTCUSDT", "0.01", "60000")):
-        limit(mm, symbol, "SELL", qty, price)
-        limit(mm, symbol, "BUY", qty, price)
+    with backdated(env.platform.engine):
+        for symbol, qty, price in (("MXUSDT", "10", "2.5"), ("BTCUSDT", "0.01", "60000")):
+            limit(mm, symbol, "SELL", qty, price)
+            limit(mm, symbol, "BUY", qty, price)
     return mm
 
 
@@ -94,6 +97,29 @@ def test_walking_mx_down_then_converting_dust(env: Env) -> None:
     # 4.99 USDT at 2.5 is 1.996 MX; the 0.2 % fee 0.003992 MX
     assert (done["totalConvert"], done["convertFee"]) == ("1.992008", "0.003992")
     assert balance(env, dusty, "MX") == 199_200_800
+    assert_ledger_balanced(env.platform.config.database_url)
+
+
+def test_a_pair_that_has_only_just_traded_prices_no_dust(env: Env) -> None:
+    """Whoever makes a newly listed pair's first trade sets its reference: MXUSDT traded just
+    now (at 250 USDT per MX, one account with itself) prices no dust (26) until the reference
+    is ``AVERAGING_MS`` old; then the same request converts."""
+    mm = env.signer(env.open_account(USDT="10000", MX="100"))
+    limit(mm, "MXUSDT", "SELL", "1", "250")
+    limit(mm, "MXUSDT", "BUY", "1", "250")
+    env.platform.engine.execute(c.CreditDeposit(DUST_DESK, "MX", 200_000 * UNIT, "desk"))
+    dusty = env.open_account(USDT="4.99")
+    d = env.signer(dusty, PERMS)
+    (row,) = ok(d.get("/api/v3/capital/convert/list"))
+    assert (row["asset"], row["code"]) == ("USDT", "30044")
+    body = err(d.post("/api/v3/capital/convert", asset="USDT"), 26)
+    assert "MXUSDT" in body["msg"] and "reference" in body["msg"]
+    assert balance(env, dusty, "USDT") == 499_000_000 and balance(env, dusty, "MX") == 0
+    with moved_on(env.platform.engine):
+        done = ok(d.post("/api/v3/capital/convert", asset="USDT"))
+    # 4.99 USDT at 250 is 0.01996 MX; the 0.2 % fee 0.00003992 MX
+    assert (done["totalConvert"], done["convertFee"]) == ("0.01992008", "0.00003992")
+    assert balance(env, dusty, "USDT") == 0
     assert_ledger_balanced(env.platform.config.database_url)
 
 

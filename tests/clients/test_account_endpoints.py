@@ -11,6 +11,7 @@ import pymexc
 from bourse.domain.accounts import AccountKind
 from bourse.engine import commands as c
 from bourse.sandbox.demo import FULL_SPOT_PERMISSIONS
+from tests.support.clock import backdated
 
 
 def pymexc_client(live_server: Any, role: str = "user") -> Any:
@@ -74,13 +75,15 @@ def test_dust_conversion(live_server) -> None:  # type: ignore[no-untyped-def]
     """pymexc's ``get_assets_convert_into_mx``/``dust_transfer``/``dustlog`` and ccxt's implicit
     ``capital/convert`` methods; the demo's dust desk pays the MX. ETH is the dust: its one
     trade (3000) is its reference price too, where BTC's reference is still near its first
-    trade (60000) while its last price is 60500 (``domain.reference_price``)."""
+    trade (60000) while its last price is 60500 (``domain.reference_price``). The market trades
+    ``AVERAGING_MS`` ago (``backdated``): a pair that has only just traded prices no dust."""
     from ._harness import seed_market
 
-    cp = seed_market(live_server)  # ETHUSDT last 3000
-    cp.create_order("MX/USDT", "limit", "sell", "10", "2.5")
-    cp.create_order("MX/USDT", "limit", "buy", "10", "2.5")
     engine = live_server.platform.engine
+    with backdated(engine):
+        cp = seed_market(live_server)  # ETHUSDT last 3000
+        cp.create_order("MX/USDT", "limit", "sell", "10", "2.5")
+        cp.create_order("MX/USDT", "limit", "buy", "10", "2.5")
     user = engine.execute(c.OpenAccount(AccountKind.USER)).id
     engine.execute(c.CreditDeposit(user, "ETH", 80_000, "dust-eth"))  # 0.0008 ETH = 2.4 USDT
     engine.execute(c.CreditDeposit(user, "USDT", 10 * 10**8, "dust-usdt"))  # 10 USDT: too much

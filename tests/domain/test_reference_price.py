@@ -26,6 +26,7 @@ from bourse.domain.reference_price import (
     Reference,
     fold,
     prices,
+    settled,
     start,
     value_at,
 )
@@ -49,9 +50,11 @@ def settled_at(price: int) -> dict[str, Reference]:
 # --- the reference -------------------------------------------------------------------------------
 def test_the_first_trade_starts_it_and_a_standing_price_replaces_it() -> None:
     refs: dict[str, Reference] = {}
-    assert fold(refs, [trade(MX_PRICE, T0)]) == {"MXUSDT": Reference(MX_PRICE * SCALE, 25_000, T0)}
+    assert fold(refs, [trade(MX_PRICE, T0)]) == {
+        "MXUSDT": Reference(MX_PRICE * SCALE, 25_000, T0, T0)
+    }
     fold(refs, [trade(30_000, T0 + 1_000)])  # 2.5 stood 1 s: no visible move yet
-    assert refs["MXUSDT"] == Reference(MX_PRICE * SCALE, 30_000, T0 + 1_000)
+    assert refs["MXUSDT"] == Reference(MX_PRICE * SCALE, 30_000, T0 + 1_000, T0)
     # 3.0 stands: half of AVERAGING_MS takes the reference half way, all of it the whole way
     assert value_at(refs["MXUSDT"], T0 + 1_000 + AVERAGING_MS // 2) == 27_500 * SCALE
     assert value_at(refs["MXUSDT"], T0 + 1_000 + AVERAGING_MS) == 30_000 * SCALE
@@ -126,7 +129,7 @@ def test_slow_moves_over_frequent_trades_are_not_rounded_away() -> None:
 def test_a_clock_that_goes_back_moves_nothing() -> None:
     refs = settled_at(MX_PRICE)
     fold(refs, [trade(30_000, T0), trade(20_000, T0 - 60_000)])
-    assert refs["MXUSDT"] == Reference(MX_PRICE * SCALE, 20_000, T0)
+    assert refs["MXUSDT"] == Reference(MX_PRICE * SCALE, 20_000, T0, T0 - AVERAGING_MS)
 
 
 def test_the_band_and_its_bound() -> None:
@@ -137,9 +140,26 @@ def test_the_band_and_its_bound() -> None:
     p = prices(refs, {"MXUSDT": MX_PRICE - limit - 1}, T0, ["MXUSDT"])
     assert (p.low, p.high, p.unsettled) == ({"MXUSDT": 22_499}, {"MXUSDT": 25_000}, {"MXUSDT"})
     # a fraction of a unit rounds down at the low end, up at the high end
-    refs["MXUSDT"] = Reference(MX_PRICE * SCALE + 1, MX_PRICE, T0)
+    refs["MXUSDT"] = Reference(MX_PRICE * SCALE + 1, MX_PRICE, T0, 0)
     p = prices(refs, {"MXUSDT": MX_PRICE}, T0, ["MXUSDT"])
     assert (p.low["MXUSDT"], p.high["MXUSDT"]) == (25_000, 25_001)
+
+
+def test_a_reference_without_history_is_unsettled() -> None:
+    """Whoever makes a pair's first trade sets its reference: it counts only ``AVERAGING_MS``
+    after that trade, whatever traded since (here the same price, so it never strays)."""
+    refs: dict[str, Reference] = {}
+    fold(refs, [trade(MX_PRICE, T0)])
+    fold(refs, [trade(MX_PRICE, T0 + AVERAGING_MS - 2, tid=2)])
+    assert refs["MXUSDT"].since == T0
+    last = {"MXUSDT": MX_PRICE}
+    for now in (T0, T0 + AVERAGING_MS - 1):
+        p = prices(refs, last, now, ["MXUSDT"])
+        assert (p.low, p.high, p.unsettled) == (last, last, {"MXUSDT"})
+        assert not settled(refs["MXUSDT"], now)
+    assert prices(refs, last, T0 + AVERAGING_MS, ["MXUSDT"]).unsettled == frozenset()
+    # a reference from before ``since`` was kept (0) came from real trades: settled
+    assert settled(Reference(MX_PRICE * SCALE, MX_PRICE, T0, 0), T0)
 
 
 # --- dust ----------------------------------------------------------------------------------------

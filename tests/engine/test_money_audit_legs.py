@@ -18,6 +18,7 @@ from bourse.domain.accounts import (
 )
 from bourse.domain.ledger import P_REF
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType, StpMode
+from bourse.domain.reference_price import AVERAGING_MS
 from bourse.engine import Engine
 from bourse.engine import commands as c
 from bourse.engine.changes import BatchChanges, OriginRecord
@@ -31,7 +32,10 @@ ADDRESS = "T" + "E" * 33
 class World:
     def __init__(self) -> None:
         ticks = itertools.count(1_700_000_000_000, 1000)
-        self.engine = Engine(MemoryStore(), stp_default=StpMode.NONE, clock=lambda: next(ticks))
+        self.later = 0  # added to the clock (a test moves it on)
+        self.engine = Engine(
+            MemoryStore(), stp_default=StpMode.NONE, clock=lambda: next(ticks) + self.later
+        )
         self.batches: list[BatchChanges] = []
         self.engine.subscribe(self.batches.append)
         for asset in ASSETS:
@@ -149,6 +153,7 @@ def test_a_dust_conversion_is_each_asset_out_and_mx_in() -> None:
     for side, acc in ((SELL, maker), (BUY, taker)):  # a last MXUSDT price
         req = OrderRequest(acc, "MXUSDT", side, OrderType.LIMIT, qty=1000, price=25_000)
         w.run(c.PlaceOrder(req))
+    w.later = AVERAGING_MS  # the MXUSDT reference has history (``reference_price.settled``)
     dusty = w.account(USDT=10**6, ETH=10**5)  # ETH has no USDT price: not converted
     rows = w.rows(c.ConvertDust(dusty, ("USDT", "ETH")))
     mx = rows[1][2]

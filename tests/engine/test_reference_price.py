@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 
 from bourse.domain.accounts import DUST_DESK, AccountKind
-from bourse.domain.errors import DomainError
+from bourse.domain.errors import DomainError, DustPriceUnsettled
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType, StpMode
-from bourse.domain.reference_price import prices
+from bourse.domain.reference_price import AVERAGING_MS, prices
 from bourse.engine import Engine
 from bourse.engine import commands as c
 from bourse.engine.changes import BatchChanges, EngineStore
@@ -100,6 +100,24 @@ def test_a_walked_mx_price_does_not_price_a_dust_conversion(world: World) -> Non
     assert world.available(dusty, "MX") == 0 and world.available(dusty, "USDT") == 499_000_000
 
 
+def test_a_pair_that_has_only_just_traded_prices_no_dust() -> None:
+    """A newly listed MXUSDT: its first trade (whoever made it) starts the reference, which
+    values nothing until it is ``AVERAGING_MS`` old; then the same request converts."""
+    w = World(MemoryStore(), Clock())
+    w.trade(w.mm, w.mm, "MXUSDT", 1_000, MX_PRICE)
+    dusty = w.account()
+    w.engine.execute(c.CreditDeposit(dusty, "USDT", 499_000_000, "dust"))
+    w.clock.now += AVERAGING_MS - 1
+    w.trade(w.mm, w.mm, "MXUSDT", 1_000, MX_PRICE)  # trading on does not make it history
+    with pytest.raises(DustPriceUnsettled, match="MXUSDT.*reference"):
+        w.engine.execute(c.ConvertDust(dusty, ("USDT",)))
+    assert w.available(dusty, "MX") == 0 and w.available(dusty, "USDT") == 499_000_000
+    w.clock.now += 1
+    done = w.engine.execute(c.ConvertDust(dusty, ("USDT",)))
+    assert [q.asset for q in done.converted] == ["USDT"] and w.available(dusty, "USDT") == 0
+    assert w.available(dusty, "MX") > 0
+
+
 def test_a_walked_mx_price_does_not_shrink_an_mx_fee(world: World) -> None:
     buyer, seller = world.account(USDT=1000), world.account(MX=100)
     world.walk(buyer, seller, UP)
@@ -151,6 +169,7 @@ def test_the_reference_survives_a_restart(migrated_url: str) -> None:
         again = SqlStore(db)
         second = Engine(again, stp_default=StpMode.NONE, clock=clock)
         assert second.exchange.references == before
+        assert before["MXUSDT"].since == START  # its history dates from its first trade
         assert second.exchange.last_prices == first.engine.exchange.last_prices
         clock.now += 90_000
         bands = [

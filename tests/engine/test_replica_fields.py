@@ -10,6 +10,7 @@ import itertools
 from bourse.domain.accounts import DUST_DESK, AccountKind
 from bourse.domain.matching.settlement import buckets
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType, StpMode
+from bourse.domain.reference_price import AVERAGING_MS
 from bourse.engine import Engine
 from bourse.engine import commands as c
 from bourse.engine.changes import BatchChanges
@@ -23,7 +24,8 @@ UNIT = 10**8
 
 def test_follower_matches_the_writer() -> None:
     ticks = itertools.count(1_700_000_000_000, 1000)
-    clock = lambda: next(ticks)  # noqa: E731
+    later = [0]  # moved on once MXUSDT has traded, so its reference has history
+    clock = lambda: next(ticks) + later[0]  # noqa: E731
     writer = Engine(MemoryStore(), stp_default=StpMode.NONE, clock=clock)
     batches: list[BatchChanges] = []
     writer.subscribe(batches.append)
@@ -50,6 +52,7 @@ def test_follower_matches_the_writer() -> None:
     for side, acc in ((SELL, master), (BUY, a)):
         req = OrderRequest(acc, "MXUSDT", side, OrderType.LIMIT, qty=1000, price=25_000)
         run(c.PlaceOrder(req))
+    later[0] = AVERAGING_MS
     run(c.CreditDeposit(b, "ETH", 100_000, "dust"))
     run(c.ConvertDust(b, ("USDT", "ETH")))
 

@@ -22,7 +22,7 @@ from bourse.domain.orders import (
     StpMode,
     Trade,
 )
-from bourse.domain.reference_price import SCALE, Reference, start
+from bourse.domain.reference_price import SCALE, Reference
 from bourse.domain.symbols import Symbol
 from bourse.domain.wallet import Account, Withdrawal, WithdrawalStatus
 from bourse.engine import Engine, EngineUnavailable
@@ -150,7 +150,7 @@ def test_upserts_keep_the_last_change_of_a_batch(db_engine) -> None:  # type: ig
 
 def test_reference_prices_round_trip_and_start_at_old_trades(db_engine) -> None:  # type: ignore[no-untyped-def]
     """A reference is kept exactly, past 64 bits in billionths of a unit; a symbol that traded
-    before references were kept (no row) starts at its newest trade."""
+    before references were kept (no row) starts at its newest trade, its history at its first."""
     store = SqlStore(db_engine)
     usdt, btc = Asset("USDT", 8, "Tether"), Asset("BTC", 8, "Bitcoin")
     sym = Symbol("BTCUSDT", btc, usdt, 2, 6, 1, 10**9, 10**8, 10**15, True, ("LIMIT",))
@@ -158,20 +158,22 @@ def test_reference_prices_round_trip_and_start_at_old_trades(db_engine) -> None:
         Trade(i, "BTCUSDT", price, 1, price, 1, 2, 100, 101, BUY, 0, 0, None, None, t, "", "")
         for i, (price, t) in enumerate([(3_000_000, 1_000), (3_100_000, 2_000)], start=1)
     ]
-    huge = Reference((2**63 - 1) * SCALE + SCALE - 1, 2**63 - 1, 5_000)
+    huge = Reference((2**63 - 1) * SCALE + SCALE - 1, 2**63 - 1, 5_000, 2**63 - 1)
     store.commit(
         BatchChanges(
             assets=[usdt, btc],
             symbols=[sym],
             trades=old,
-            references={"ETHUSDT": Reference(7, 1, 3_000), "MXUSDT": huge},
+            references={"ETHUSDT": Reference(7, 1, 3_000, 3_000), "MXUSDT": huge},
         )
     )
-    store.commit(BatchChanges(references={"ETHUSDT": Reference(25_000 * SCALE + 1, 9, 4_000)}))
+    store.commit(
+        BatchChanges(references={"ETHUSDT": Reference(25_000 * SCALE + 1, 9, 4_000, 3_000)})
+    )
     snap = SqlStore(db_engine).load()
     assert snap.references == {
-        "BTCUSDT": start(3_100_000, 2_000),
-        "ETHUSDT": Reference(25_000 * SCALE + 1, 9, 4_000),
+        "BTCUSDT": Reference(3_100_000 * SCALE, 3_100_000, 2_000, 1_000),  # since its first
+        "ETHUSDT": Reference(25_000 * SCALE + 1, 9, 4_000, 3_000),
         "MXUSDT": huge,
     }
     # the last prices are the references' (the engine's), where a symbol has one

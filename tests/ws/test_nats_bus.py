@@ -102,7 +102,7 @@ def _every_field() -> Committed:
         stp_groups=[StpGroup(9, 101, "desk", {101, 103}, 16, 17, True)],
         dust=[DustRecord(10, 0, 101, "BTC", BIG, BIG, 3, 18)],
         sequences={"order": 8, "trade": 5},
-        references={"BTCUSDT": Reference(BIG * 10**9 + 1, BIG, 11)},
+        references={"BTCUSDT": Reference(BIG * 10**9 + 1, BIG, 11, 12)},
     )
     return Committed(
         version=BIG,

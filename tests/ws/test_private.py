@@ -11,6 +11,7 @@ from bourse.domain.accounts import AccountKind
 from bourse.domain.orders import BUY, SELL
 from bourse.engine import commands as c
 from bourse.services.listenkeys import MAX_KEYS
+from tests.support.clock import backdated
 
 from .live import OAuthApp, WsClient, live_ws, sign_up
 
@@ -176,10 +177,12 @@ def test_an_oauth_token_gets_a_listen_key_for_its_account(migrated_url: str) -> 
 
 def test_a_fee_paid_in_mx_is_pushed_in_mx(migrated_url: str) -> None:
     """With ``mxDeduct`` on, the private deals frame names MX as the fee currency: a 500 USDT
-    fill at the 0.05 % taker rate is a 0.25 USDT fee, 80 % of it at 2.5 USDT per MX 0.08 MX."""
+    fill at the 0.05 % taker rate is a 0.25 USDT fee, 80 % of it at 2.5 USDT per MX 0.08 MX.
+    MX's price is ``AVERAGING_MS`` old (``backdated``): one with no history prices no fee."""
     with live_ws(migrated_url) as live:
-        for side in (SELL, BUY):  # MX priced at 2.5 USDT
-            live.place("counterparty", side, 25_000, 1_000, "MXUSDT")
+        with backdated(live.platform.engine):
+            for side in (SELL, BUY):  # MX priced at 2.5 USDT
+                live.place("counterparty", side, 25_000, 1_000, "MXUSDT")
         live.platform.engine.execute(c.SetMxDeduct(live.accounts["user"], True))
 
         async def run() -> None:

@@ -29,8 +29,8 @@ from bourse.engine.changes import (
     TransferRecord,
 )
 
-FORMAT = 4  # 2: accounts' mx_deduct, trades' fee assets, STP groups, dust conversions;
-#            3: withdrawals' remark; 4: reference prices
+FORMAT = 5  # 2: accounts' mx_deduct, trades' fee assets, STP groups, dust conversions;
+#            3: withdrawals' remark; 4: reference prices; 5: references' first trade time
 
 _ORDER = Order.__slots__
 _TRADE = Trade._fields
@@ -199,7 +199,7 @@ def _to_changes(body: list[Any]) -> BatchChanges:
         ],
         dust=[DustRecord(*r) for r in dust],
         sequences=dict(sequences),
-        references={name: Reference(v, last, t) for name, v, last, t in references},
+        references={name: Reference(*r) for name, *r in references},
     )
 
 

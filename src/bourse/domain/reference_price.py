@@ -16,6 +16,11 @@ by the share of ``AVERAGING_MS`` it has stood: a burst undone within seconds mov
 hundredth of the way, a price that stands the whole ``AVERAGING_MS`` replaces it. It is read at
 any time the same way (``value_at``) without changing it. A symbol's first trade starts it.
 
+A reference is only as good as its history: at a newly listed pair's first trade (or a pair that
+has barely traded) it is whatever that trade's price was, set by whoever made it. So a reference
+records when its symbol first traded (``since``) and counts as settled only ``AVERAGING_MS``
+after that (``settled``); until then the symbol is unsettled like one whose price strays.
+
 Everything is integer: the reference is kept in billionths of a price unit (``SCALE``), so a
 slow move over frequent trades is not lost to rounding, and it is a function of the trades
 alone (their prices and times, in id order). The engine folds each batch's trades in (``fold``)
@@ -50,11 +55,20 @@ class Reference(NamedTuple):
     value: int  # the reference, in billionths of a price unit (``SCALE``)
     last: int  # the last trade price folded in (price units)
     time: int  # that trade's time (ms)
+    #: the symbol's first trade's time (ms); 0 for a reference whose history predates ``since``
+    #: being kept (it came from real trades: settled)
+    since: int
 
 
 def start(price: int, time: int) -> Reference:
     """The reference of a symbol whose first trade was at ``price`` at ``time``."""
-    return Reference(price * SCALE, price, time)
+    return Reference(price * SCALE, price, time, time)
+
+
+def settled(ref: Reference, now: int) -> bool:
+    """Whether ``ref`` has ``AVERAGING_MS`` of history at ``now`` (its first trade's price has
+    had the time to be averaged with what came after)."""
+    return now - ref.since >= AVERAGING_MS
 
 
 def value_at(ref: Reference, now: int) -> int:
@@ -72,16 +86,16 @@ def fold(refs: dict[str, Reference], trades: Iterable[Trade]) -> dict[str, Refer
     """Fold ``trades`` (in id order) into ``refs``; returns the references they changed.
 
     Folding a trade again changes nothing: its time is not after the reference's."""
-    work: dict[str, list[int]] = {}
+    work: dict[str, list[int]] = {}  # name -> [value, last, time, since]
     for trade in trades:
         name, price, t = trade.symbol, trade.price, trade.time
         w = work.get(name)
         if w is None:
             ref = refs.get(name)
             if ref is None:
-                work[name] = [price * SCALE, price, t]
+                work[name] = [price * SCALE, price, t, t]
                 continue
-            w = work[name] = [ref.value, ref.last, ref.time]
+            w = work[name] = [ref.value, ref.last, ref.time, ref.since]
         dt = t - w[2]
         if dt > 0:
             if dt >= AVERAGING_MS:
@@ -90,7 +104,7 @@ def fold(refs: dict[str, Reference], trades: Iterable[Trade]) -> dict[str, Refer
                 w[0] += (w[1] * SCALE - w[0]) * dt // AVERAGING_MS
             w[2] = t
         w[1] = price
-    changed = {name: Reference(w[0], w[1], w[2]) for name, w in work.items()}
+    changed = {name: Reference(w[0], w[1], w[2], w[3]) for name, w in work.items()}
     refs.update(changed)
     return changed
 
@@ -100,7 +114,8 @@ class Prices:
     """Symbols' last prices and references at one time, as the two ends of a band (price units):
     ``low`` the lower of the last price and the reference (rounded down), ``high`` the higher
     (rounded up). A symbol that has no last price or no reference is in neither; ``unsettled``
-    names those whose last price strays more than ``MAX_DEVIATION_PPM`` from the reference."""
+    names those whose last price strays more than ``MAX_DEVIATION_PPM`` from the reference, and
+    those whose reference is not yet ``settled`` (too little history to stand for a price)."""
 
     low: dict[str, int]
     high: dict[str, int]
@@ -121,6 +136,6 @@ def prices(
         value = value_at(ref, now)
         low[name] = min(price, value // SCALE)
         high[name] = max(price, -(-value // SCALE))
-        if abs(price * SCALE - value) * PPM > value * MAX_DEVIATION_PPM:
+        if not settled(ref, now) or abs(price * SCALE - value) * PPM > value * MAX_DEVIATION_PPM:
             unsettled.add(name)
     return Prices(low, high, frozenset(unsettled))

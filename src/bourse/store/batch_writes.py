@@ -182,7 +182,11 @@ _WRITES: dict[str, tuple[Table, tuple[str, ...], bool]] = {
         True,
     ),  # fmt: skip
     "meta": (t.meta, ("key", "value"), True),
-    "references": (t.reference_prices, ("symbol", "price", "fraction", "last", "time"), True),
+    "references": (
+        t.reference_prices,
+        ("symbol", "price", "fraction", "last", "time", "since"),
+        True,
+    ),
 }
 
 
@@ -408,7 +412,8 @@ def batch_work(w: dict[str, Write], ch: BatchChanges) -> Work:
         work.append((w["withdrawals"], rows))
     if ch.references:
         rows = [
-            (name, *divmod(r.value, SCALE), r.last, r.time) for name, r in ch.references.items()
+            (name, *divmod(r.value, SCALE), r.last, r.time, r.since)
+            for name, r in ch.references.items()
         ]
         work.append((w["references"], rows))
     return work

@@ -9,7 +9,7 @@ table is read as of the same commit.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from bourse.domain.accounts import AccountKind
 from bourse.domain.money import Asset
@@ -140,12 +140,13 @@ def _idempotency(
 def _references(conn: Connection) -> dict[str, Reference]:
     """Each traded symbol's reference price as last committed, which holds its last trade price
     too (the engine's: its newest trade by id). A symbol that traded before references were
-    kept (migration 0022) starts at its newest trade, as at a first trade (one index lookup)."""
+    kept (migration 0022) starts at its newest trade, its history dating from its first (two
+    index lookups). A row from before ``since`` was kept (migration 0023) has 0: settled."""
     r, tr = t.reference_prices.c, t.trades.c
     out = {
-        name: Reference(price * SCALE + fraction, last, time)
-        for name, price, fraction, last, time in conn.execute(
-            select(r.symbol, r.price, r.fraction, r.last, r.time)
+        name: Reference(price * SCALE + fraction, last, time, since)
+        for name, price, fraction, last, time, since in conn.execute(
+            select(r.symbol, r.price, r.fraction, r.last, r.time, r.since)
         )
     }
     for (name,) in conn.execute(select(t.symbols.c.name)):
@@ -158,5 +159,6 @@ def _references(conn: Connection) -> dict[str, Reference]:
             .limit(1)
         ).first()
         if row is not None:
-            out[name] = start(row[0], row[1])
+            first = conn.execute(select(func.min(tr.time)).where(tr.symbol == name)).scalar_one()
+            out[name] = start(row[0], row[1])._replace(since=first)
     return out

@@ -284,7 +284,8 @@ dust_conversions = Table(
 
 #: each traded symbol's reference price (``domain.reference_price``), written by the engine with
 #: the batch of the trades that moved it: ``price + fraction / 10**9`` price units, as of the
-#: trade at ``last`` price units at ``time``
+#: trade at ``last`` price units at ``time``; ``since`` is the symbol's first trade's time (0: it
+#: traded before that was kept, migration 0023)
 reference_prices = Table(
     "reference_prices",
     metadata,
@@ -293,4 +294,5 @@ reference_prices = Table(
     Column("fraction", BigInteger, nullable=False),
     Column("last", BigInteger, nullable=False),
     Column("time", BigInteger, nullable=False),
+    Column("since", BigInteger, nullable=False),
 )
