@@ -74,11 +74,15 @@ def _market_buy(demo: Demo, trader: Trader, usdt: str) -> None:
     assert r.status_code == 200, r.text
 
 
-def _wait_for_record(http: httpx.Client, trader_uid: str) -> str:
+def _wait_for_record(http: httpx.Client, trader_uid: str, day: str = "") -> str:
+    """The rebates page once it lists the trader's record (and, with ``day``, that day's total:
+    the page reads its records and its daily totals side by side, so a record committed
+    between the two reads shows in one and not yet in the other)."""
     deadline = time.monotonic() + REBATE_TIMEOUT
     while True:
         page = http.get("/broker/rebates").text
-        if f"<td>{trader_uid}</td>" in page:
+        day_shown = not day or f'data-day="{day}"' in page
+        if f"<td>{trader_uid}</td>" in page and day_shown:
             return page
         assert time.monotonic() < deadline, "no rebate record appeared"
         time.sleep(0.1)
@@ -126,13 +130,13 @@ def test_a_broker_sees_its_own_rebates_and_keys_only(demo: Demo) -> None:
     trader = _trader_bound_to(demo, a_id)
     _market_buy(demo, trader, "100")
     uid = _uid(trader.http)
-    page = _wait_for_record(alice, uid)
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    page = _wait_for_record(alice, uid, today)
     row = re.search(r'<tr data-trade="\d+">(.*?)</tr>', page, re.S)
     assert row and "BTCUSDT buy" in row.group(1) and "30%" in row.group(1)
     rebate = re.search(r"<strong>([0-9.]+) BTC</strong>", row.group(1))
     assert rebate and float(rebate.group(1)) > 0
     # the daily total of today is that rebate (one trade); the chart has its points
-    today = time.strftime("%Y-%m-%d", time.gmtime())
     day = re.search(rf'<tr data-day="{today}" data-asset="BTC">.*?"num">([0-9.]+)<', page, re.S)
     assert day and day.group(1) == rebate.group(1)
     assert 'class="chart rebate-chart" data-asset="BTC"' in page
