@@ -100,11 +100,6 @@ class ListenKeys:
         with self._lock:
             self._watchers.append(fn)
 
-    def unwatch(self, fn: Callable[[], None]) -> None:
-        with self._lock:
-            if fn in self._watchers:
-                self._watchers.remove(fn)
-
     def recheck(self, *, announce: bool = True) -> None:
         """A key was closed or a credential ended: the open streams check their keys now.
         Unless ``announce`` is off (the news came from another process), ``on_recheck`` tells

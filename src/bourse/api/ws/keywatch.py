@@ -47,9 +47,8 @@ class KeyWatch:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        #: checks completed, and ``wake`` calls (a connection that looked its key up while
-        #: one came checks again once watched: ``routes``)
-        self.checks = 0
+        #: ``wake`` calls (a connection that looked its key up while one came checks again
+        #: once watched: ``routes``)
         self.wakes = 0
         keys.watch(self.wake)
 
@@ -101,4 +100,3 @@ class KeyWatch:
             for conn in list(self.open.get(key, ())):
                 if account is None or account != conn.account:
                     conn.drop("listen key no longer valid", self.last_words)
-        self.checks += 1

@@ -10,8 +10,6 @@ this process hears of, else within ``listen_key_check_s``).
 
 from __future__ import annotations
 
-from collections import Counter
-
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
@@ -46,7 +44,6 @@ def ws_routes(
         hub.stats = stats
     keys = platform.listen_keys
     watch = KeyWatch(keys, lim.listen_key_check_s, INVALID_KEY)
-    open_per_key: Counter[str] = Counter()
 
     async def endpoint(ws: WebSocket) -> None:
         hub.ensure_started()
@@ -57,7 +54,7 @@ def ws_routes(
             account = await run_in_threadpool(keys.account_for, key, now_ms())
         await ws.accept()
         if key is not None and (
-            account is None or open_per_key[key] >= lim.connections_per_listen_key
+            account is None or len(watch.open.get(key, ())) >= lim.connections_per_listen_key
         ):
             await ws.send_text(INVALID_KEY if account is None else TOO_MANY)
             await ws.close(1008, INVALID_KEY if account is None else TOO_MANY)
@@ -65,7 +62,6 @@ def ws_routes(
         if key is None:
             await Connection(ws, hub, lim).serve()
             return
-        open_per_key[key] += 1
         conn = Connection(ws, hub, lim, account)
         watch.add(key, conn)
         if watch.wakes != wakes:  # a revocation came while the key was looked up
@@ -74,8 +70,5 @@ def ws_routes(
             await conn.serve()
         finally:
             watch.remove(key, conn)
-            open_per_key[key] -= 1
-            if not open_per_key[key]:
-                del open_per_key[key]
 
     return [WebSocketRoute("/ws", endpoint)]

@@ -184,14 +184,6 @@ class ListenKeyRepository:
                 out.update((r[0], int(r[1])) for r in rows)
         return out
 
-    def owner_of(self, key: str) -> Owner | None:
-        """The credential that created ``key`` (tests and audits)."""
-        with self.db.connect() as conn:
-            row = conn.execute(
-                select(t.c.api_key, t.c.oauth_client, t.c.oauth_family).where(t.c.listen_key == key)
-            ).first()
-            return None if row is None else Owner(row[0], row[1], row[2])
-
     def purge_expired(self, now: int) -> int:
         with write(self.db) as conn:
             return int(conn.execute(delete(t).where(t.c.expires <= now)).rowcount)
