@@ -74,12 +74,18 @@ def settled(ref: Reference, now: int) -> bool:
 def value_at(ref: Reference, now: int) -> int:
     """The reference at ``now`` in billionths of a price unit, ``ref.last`` counted for the time
     it has stood since ``ref.time`` (a clock that went back counts nothing)."""
-    dt = now - ref.time
+    return _moved(ref.value, ref.last, ref.time, now)
+
+
+def _moved(value: int, last: int, time: int, now: int) -> int:
+    """``value`` moved towards ``last`` (price units) for the time ``last`` has stood since
+    ``time``: the averaging step of ``value_at`` and ``fold``."""
+    dt = now - time
     if dt <= 0:
-        return ref.value
+        return value
     if dt >= AVERAGING_MS:
-        return ref.last * SCALE
-    return ref.value + (ref.last * SCALE - ref.value) * dt // AVERAGING_MS
+        return last * SCALE
+    return value + (last * SCALE - value) * dt // AVERAGING_MS
 
 
 def fold(refs: dict[str, Reference], trades: Iterable[Trade]) -> dict[str, Reference]:
@@ -91,17 +97,9 @@ def fold(refs: dict[str, Reference], trades: Iterable[Trade]) -> dict[str, Refer
         name, price, t = trade.symbol, trade.price, trade.time
         w = work.get(name)
         if w is None:
-            ref = refs.get(name)
-            if ref is None:
-                work[name] = [price * SCALE, price, t, t]
-                continue
-            w = work[name] = [ref.value, ref.last, ref.time, ref.since]
-        dt = t - w[2]
-        if dt > 0:
-            if dt >= AVERAGING_MS:
-                w[0] = w[1] * SCALE
-            else:
-                w[0] += (w[1] * SCALE - w[0]) * dt // AVERAGING_MS
+            w = work[name] = list(refs.get(name) or start(price, t))
+        if t > w[2]:
+            w[0] = _moved(w[0], w[1], w[2], t)
             w[2] = t
         w[1] = price
     changed = {name: Reference(w[0], w[1], w[2], w[3]) for name, w in work.items()}
