@@ -4,7 +4,8 @@
 path                       verbs      what
 =========================  =========  ==================================================
 /                          GET        what Bourse is, the market overview, links
-/markets                   GET        the overview table alone (htmx refreshes it)
+/markets                   GET        the overview table alone (htmx refreshes it); typed
+                                      in the address bar, a redirect to ``/``
 /docs                      GET        where the API, its reference and the guides are
 /account                   GET        dashboard: balances free/locked, total in USDT
 /account/faucet            POST       demo mode: credit test funds (the sandbox faucet)
@@ -19,6 +20,7 @@ path                       verbs      what
 
 The money pages (deposit, withdraw, transfers) are in ``bourse.web.wallet``, the security page
 in ``bourse.web.security``, the trade pages in ``bourse.web.trade``; they build on ``Console``.
+A fragment fetched in place is served by ``bourse.web.fragments`` (a navigation goes to its page).
 
 Pages call the services the API calls (``Services``), never SQL. Every form carries the
 session's CSRF token and works without JavaScript; htmx (vendored, ``/static/htmx.min.js``)
@@ -62,6 +64,7 @@ from bourse.services.brokers.keys import renew_key
 from bourse.services.bundle import Services
 from bourse.services.throttle import Throttled, request_ip
 from bourse.web import errors, figures, messages, pages, readable
+from bourse.web.fragments import hosted_by
 
 #: ``(account, asset, amount, request_id)``: credit test funds; raises ``FaucetRefused``
 Faucet = Callable[[int, str, str, str], None]
@@ -550,7 +553,7 @@ def routes(svc: Services, secure: bool, faucet: Faucet | None = None) -> list[Ba
     c = Console(svc, secure, faucet)
     return [
         Route("/", c.public(c.home), methods=["GET"]),
-        Route("/markets", c.public(c.markets), methods=["GET"]),
+        Route("/markets", c.public(hosted_by(lambda _: "/")(c.markets)), methods=["GET"]),
         Route("/docs", c.public(c.docs), methods=["GET"]),
         Route("/account", c.signed(c.dashboard), methods=["GET"]),
         Route("/account/faucet", c.signed(c.fund), methods=["POST"]),

@@ -10,6 +10,7 @@ path                           verbs  what
 /trade/{symbol}/book           GET    the book and recent trades alone (htmx polls it
                                       while the page's stream is not live)
 /trade/{symbol}/mine           GET    the user's open orders, order and trade history alone
+                                      (both typed in the address bar: a redirect to the page)
 /trade/{symbol}/stream-key     POST   a listenKey for the user's own streams (JSON, errors too)
 /trade/{symbol}/order          POST   place an order (the engine's ``PlaceOrder``)
 /trade/{symbol}/cancel         POST   cancel one of the user's open orders
@@ -53,6 +54,7 @@ from bourse.services.bundle import Services
 from bourse.services.listenkeys import ListenKeyError, UnknownListenKey
 from bourse.web import figures, messages, pages
 from bourse.web.console import CSRF_REFUSED, Console, Faucet, redirect
+from bourse.web.fragments import hosted_by, trade_page
 
 #: levels of each side of the book shown, recent trades, and rows of the user's history
 BOOK_LEVELS = 10
@@ -311,10 +313,11 @@ class TradePages(Console):
 def routes(svc: Services, secure: bool, faucet: Faucet | None = None) -> list[BaseRoute]:
     """The trade pages' routes."""
     t = TradePages(svc, secure, faucet)
+    in_page = hosted_by(trade_page)  # typed in the address bar: the trade page
     return [
         Route("/trade/{symbol}", t.public(t.page), methods=["GET"]),
-        Route("/trade/{symbol}/book", t.public(t.book), methods=["GET"]),
-        Route("/trade/{symbol}/mine", t.signed(t.mine), methods=["GET"]),
+        Route("/trade/{symbol}/book", t.public(in_page(t.book)), methods=["GET"]),
+        Route("/trade/{symbol}/mine", t.signed(in_page(t.mine)), methods=["GET"]),
         Route("/trade/{symbol}/stream-key", t.signed(t.stream_key, json=True), methods=["POST"]),
         Route("/trade/{symbol}/order", t.signed(t.order), methods=["POST"]),
         Route("/trade/{symbol}/cancel", t.signed(t.cancel), methods=["POST"]),
