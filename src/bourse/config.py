@@ -17,9 +17,11 @@ class RateLimits:
     signed endpoints and per IP for public ones.
 
     ``special`` maps a path to ``(requests, window_ms)`` for endpoints with their own cap
-    (MEXC: ``batchOrders`` and ``account`` at 2 requests per second). A client that keeps
-    sending after its 429s (``ban_after`` refused requests in one window) is banned with HTTP
-    418 for ``ban_ms`` (MEXC: 2 minutes and up); 0 turns bans off.
+    (MEXC: ``batchOrders`` and ``account`` at 2 requests per second). An endpoint is a method
+    and a path. A client that keeps sending after its 429s (``ban_after`` refused requests of
+    its own in one window) is banned with HTTP 418 for ``ban_ms`` (MEXC: 2 minutes and up): its
+    IP on public endpoints, its credential (API key, OAuth grant) on signed ones, never the
+    account's other keys; 0 turns bans off.
     """
 
     enabled: bool = True

@@ -3,11 +3,17 @@
 Fixed windows (``bourse.services.throttle.FixedWindows``, the counter the credential throttle
 uses too): each (bucket, endpoint) gets ``requests`` per ``window_ms``; the next request
 over budget is refused with HTTP 429, a ``Retry-After`` header (whole seconds until the window
-ends) and MEXC's error body. Public endpoints are counted per IP, signed ones per account (UID),
-and requests that fail authentication per IP (so guessing credentials is throttled too). A
-bucket that keeps going after its 429s (``RateLimits.ban_after`` refusals in one window) is
-banned: HTTP 418 with ``Retry-After`` until the ban (``ban_ms``) ends. State is in-process (one
-limiter per worker).
+ends) and MEXC's error body. An endpoint is a method and a path: ``GET /api/v3/openOrders``
+(a read) and ``DELETE /api/v3/openOrders`` (a cancel) have a budget each. Public endpoints are
+counted per IP, signed ones per account (UID), and requests that fail authentication per IP (so
+guessing credentials is throttled too).
+
+The ban (HTTP 418 with ``Retry-After`` until ``ban_ms`` ends) falls on whoever kept sending
+after its 429s (``RateLimits.ban_after`` refusals in one window): the ``sender`` of ``hit``,
+for a signed request its credential (the API key, or the OAuth grant), not the account. The
+account's budget is shared by its keys, as MEXC counts it, but a read-only key that floods it
+bans itself only: the owner's trading key is refused at most with the 429s of the shared
+budget of that endpoint, never banned. State is in-process (one limiter per worker).
 """
 
 from __future__ import annotations
@@ -38,30 +44,42 @@ class RateLimiter:
         """``(requests, window_ms)`` for ``path``."""
         return self.config.special.get(path) or (self.config.requests, self.config.window_ms)
 
-    def hit(self, bucket: str, path: str, now_ms: int | None = None) -> None:
-        """Count one request; raise the 429 ``ApiError`` when over budget."""
+    def hit(
+        self,
+        bucket: str,
+        path: str,
+        now_ms: int | None = None,
+        *,
+        method: str = "",
+        sender: str | None = None,
+    ) -> None:
+        """Count one request to ``method path`` in ``bucket``; raise the 429 ``ApiError`` when
+        over budget, the 418 while ``sender`` (default: ``bucket``) is banned."""
         if not self.config.enabled:
             return
         now = now_ms if now_ms is not None else clock_ms()
+        sender = bucket if sender is None else sender
         if self._banned:
             with self._lock:
-                until = self._banned.get(bucket)
+                until = self._banned.get(sender)
                 if until is not None and now >= until:
-                    del self._banned[bucket]
+                    del self._banned[sender]
                 elif until is not None:
                     self._refused(BANNED)
                     raise ApiError(
                         BANNED, "IP banned", 418, {"Retry-After": str(seconds(until - now))}
                     )
         limit, window = self.budget(path)
-        n, left = self._windows.count(f"{bucket} {path}", window, now)
+        n, left = self._windows.count(f"{bucket} {method} {path}", window, now)
         if n > limit:
             ban_after = self.config.ban_after
-            if ban_after and n - limit > ban_after:
+            # the sender's own refusals: another key's 429s on the same budget do not count
+            refused, _ = self._windows.count(f"refused {sender} {method} {path}", window, now)
+            if ban_after and refused > ban_after:
                 with self._lock:
                     if len(self._banned) >= _MAX_BANNED:
                         self._banned = {b: t for b, t in self._banned.items() if t > now}
-                    self._banned[bucket] = now + self.config.ban_ms
+                    self._banned[sender] = now + self.config.ban_ms
             self._refused(429)
             raise ApiError(
                 TOO_MANY_REQUESTS, "Too Many Requests", 429, {"Retry-After": str(seconds(left))}

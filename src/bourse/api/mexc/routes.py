@@ -188,8 +188,9 @@ class EndpointApp:
             peer[0] if peer else None,
             self.trust,
         )
+        method = ep.method
         if not signed:
-            limiter.hit("ip:" + ip, path, now)
+            limiter.hit("ip:" + ip, path, now, method=method)
         query: bytes = scope.get("query_string", b"")
         if scope["method"] == "GET":
             body = b""
@@ -226,10 +227,21 @@ class EndpointApp:
                     self.body_may_be_unsigned,
                 )
         except ApiError:
-            limiter.hit("auth-failed:" + ip, path, now)  # credential guessing, per IP
+            limiter.hit("auth-failed:" + ip, path, now, method=method)  # guessing, per IP
             raise
         if key is not None:
-            limiter.hit(f"uid:{key.account_id}", path, now)
+            # MEXC's budget is the account's; a ban is the credential's that earned it
+            limiter.hit(
+                f"uid:{key.account_id}",
+                path,
+                now,
+                method=method,
+                sender=(
+                    f"oauth:{principal.family_id or principal.token_id}"
+                    if principal is not None
+                    else f"key:{key.api_key}"
+                ),
+            )
             # who moves money in this request (recorded with each movement it makes)
             set_origin(
                 f"oauth:{principal.client_id}"
