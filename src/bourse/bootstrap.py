@@ -179,7 +179,9 @@ def open_platform(config: Config | None = None) -> Services:
         listen_keys.on_recheck = partial(caches.publish, "listenkeys", "")
         caches.start()
     internal = InternalTransfers(engine, InternalTransferRepository(db), wallet, UserRepository(db))
-    subaccounts = SubAccounts(db, engine, apikeys, wallet, brokers.registry, brokers.bindings)
+    subaccounts = SubAccounts(
+        db, engine, apikeys, wallet, brokers.registry, brokers.bindings, throttle=users.throttle
+    )
     return Services(
         config=config,
         db=db,

@@ -63,7 +63,8 @@ class AuthLimits:
 
     * ``per_ip``, ``per_account``: ``(failures, window_ms)`` of log-ins (``/login``) and of
       OAuth client authentications (``/oauth/token``, ``/oauth/revoke``,
-      ``/oauth/introspect``) per client IP and per account (e-mail or client id); the next
+      ``/oauth/introspect``) and of sub-account fund passwords per client IP and per account
+      (e-mail, client id or sub-account); the next
       attempt gets HTTP 429 with ``Retry-After`` and no password or secret is checked;
     * ``signups``: ``(sign-ups, window_ms)`` per client IP;
     * ``enabled``: ``False`` switches these three off (tests, load tests);

@@ -108,14 +108,15 @@ def open_env(url: str, tmp_path: Any, rate_limits: RateLimits | None = None) -> 
         platform.close()
 
 
-def open_ienv(url: str, tmp_path: Any) -> Iterator[IEnv]:
-    """The platform on ``url`` with broker fees and no scheduled rebate settlement, served."""
+def open_ienv(url: str, tmp_path: Any, auth_limits: AuthLimits | None = None) -> Iterator[IEnv]:
+    """The platform on ``url`` with broker fees and no scheduled rebate settlement, served
+    (credential throttles off unless ``auth_limits`` is given)."""
     cfg = Config(
         database_url=url,
         secret_key=generate_server_key(),
         key_dir=str(tmp_path),
         rate_limits=RateLimits.off(),
-        auth_limits=AuthLimits.off(),
+        auth_limits=auth_limits or AuthLimits.off(),
         maker_fee_ppm=MAKER_PPM,
         taker_fee_ppm=TAKER_PPM,
         rebate_settle_at=None,

@@ -6,9 +6,10 @@ until the window ends. The MEXC request budgets (``bourse.api.mexc.ratelimit``) 
 credential throttle below are both built on it. State is in-process, one per worker.
 
 ``CredentialThrottle`` (limits in ``bourse.config.AuthLimits``) guards the checks that cost
-something or guess something: the log-in and sign-up pages, and client authentication at
-``/oauth/token``, ``/oauth/revoke`` and ``/oauth/introspect``. Before a check, ``begin``
-counts the attempt per client IP and per account (the e-mail or client id, known or not, so
+something or guess something: the log-in and sign-up pages, client authentication at
+``/oauth/token``, ``/oauth/revoke`` and ``/oauth/introspect``, and sub-account fund passwords
+(``bourse.services.subaccounts.funds``). Before a check, ``begin`` counts the attempt per
+client IP and per account (the e-mail, client id or sub-account, known or not, so
 the answer never tells which exist) and raises ``Throttled`` (with the seconds to wait) once
 either is over its limit; the expensive check then does not run. A check that succeeds is
 given back (``succeeded``), so the budgets count failures (and attempts in flight, which keeps
@@ -132,8 +133,9 @@ class CredentialThrottle:
         self.windows = FixedWindows()
 
     def begin(self, kind: str, ip: str, account: str, now: int) -> Attempt:
-        """Count one check of ``kind`` (``login``, ``client``) from ``ip`` for ``account``;
-        raises ``Throttled`` (nothing counted) when the IP or the account is over budget."""
+        """Count one check of ``kind`` (``login``, ``client``, ``fund``) from ``ip`` for
+        ``account``; raises ``Throttled`` (nothing counted) when the IP or the account is over
+        budget."""
         lim = self.limits
         if not lim.enabled:
             return Attempt((), now)

@@ -22,6 +22,7 @@ from bourse.domain import errors as d
 from bourse.domain import referrals as rf
 from bourse.engine.engine import EngineUnavailable
 from bourse.services.subaccounts import errors as sa
+from bourse.services.throttle import Throttled
 from bourse.store.transaction import RETRY_AFTER_S, unavailable
 
 log = logging.getLogger("bourse.api")
@@ -195,6 +196,13 @@ def to_response(exc: BaseException) -> Response:
         return exc.response()
     if isinstance(exc, d.DomainError):
         return from_domain(exc).response()
+    if isinstance(exc, Throttled):  # a credential check over its budget (a fund password)
+        return ApiError(
+            TOO_MANY_REQUESTS,
+            "Too Many Requests",
+            429,
+            {"Retry-After": str(exc.retry_after)},
+        ).response()
     if isinstance(exc, EngineUnavailable) or unavailable(exc):
         return busy().response()
     log.exception("unhandled error", exc_info=exc)

@@ -36,6 +36,7 @@ from bourse.services.subaccounts.rules import (
     hash_password,
 )
 from bourse.services.subaccounts.transfers import SubAccountTransfers
+from bourse.services.throttle import CredentialThrottle
 from bourse.services.wallet import WalletService
 from bourse.store.repositories.once_tokens import OnceTokenRepository
 from bourse.store.repositories.subaccounts import SubAccountRepository
@@ -54,6 +55,7 @@ class SubAccounts(SubAccountDirectory):
         bindings: Bindings,
         *,
         clock: Clock = now_ms,
+        throttle: CredentialThrottle | None = None,
     ) -> None:
         super().__init__(SubAccountRepository(db), engine, registry)
         self.clock = clock
@@ -61,7 +63,7 @@ class SubAccounts(SubAccountDirectory):
         self._sub_broker: dict[int, int | None] = {}
         self.keys = SubAccountKeys(self, apikeys, bindings, clock=clock)
         self.transfers = SubAccountTransfers(self, wallet, engine)
-        self.funds = SubAccountFunds(self, wallet, self.repo)
+        self.funds = SubAccountFunds(self, wallet, self.repo, throttle=throttle, clock=clock)
         self.once_tokens = OnceTokens(OnceTokenRepository(db), self, engine, clock=clock)
 
     # --- creating ------------------------------------------------------------------------------

@@ -1,26 +1,40 @@
 """A sub-account's own money: its deposits and withdrawals go through the wallet with the
 sub-account's own key (the MEXC endpoints take no ``subAccount`` parameter), and its master
-sees every sub-account's deposits."""
+sees every sub-account's deposits.
+
+A fund password is a credential: its checks go through the platform's credential throttle
+(``bourse.services.throttle.CredentialThrottle``, kind ``fund``), per sub-account and per
+caller IP, as log-in passwords and OAuth client secrets do."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bourse.domain.errors import AccountFrozen
+from bourse.engine.clock import Clock, now_ms
 from bourse.services.subaccounts.directory import SubAccountDirectory
 from bourse.services.subaccounts.errors import SubAccountFrozen, SubAccountOnly, WrongFundPassword
 from bourse.services.subaccounts.rules import SubAccount, Tenant, hasher
+from bourse.services.throttle import CredentialThrottle
 from bourse.services.wallet import WalletService
 from bourse.store.repositories.subaccounts import SubAccountRepository
 
 
 class SubAccountFunds:
     def __init__(
-        self, directory: SubAccountDirectory, wallet: WalletService, repo: SubAccountRepository
+        self,
+        directory: SubAccountDirectory,
+        wallet: WalletService,
+        repo: SubAccountRepository,
+        *,
+        throttle: CredentialThrottle | None = None,
+        clock: Clock = now_ms,
     ) -> None:
         self.directory = directory
         self.wallet = wallet
         self.repo = repo
+        self.throttle = throttle or CredentialThrottle()
+        self.clock = clock
 
     def own(self, account_id: int, *, broker: bool = True) -> SubAccount:
         """The calling sub-account (a sub-account key's endpoints): refused for any account
@@ -44,21 +58,17 @@ class SubAccountFunds:
         remark: str = "",
         client_id: str = "",
         replay: str = "",
+        ip: str = "",
     ) -> Any:
         """``wallet.withdraw`` from the sub-account; its fund password, when sent, lifts the
-        whitelist. Whether it is frozen is the engine's to decide, in the step that looks
+        whitelist. The password check is throttled per sub-account and per caller ``ip``:
+        ``Throttled`` (nothing checked) over either budget. Whether it is frozen is the engine's to decide, in the step that looks
         ``client_id`` up and reserves: an identical retry gets the first withdrawal even after
         a freeze, a new request on a frozen sub-account ``SubAccountFrozen`` (140002; the
         engine's ``AccountFrozen``), a freeze racing it included."""
         skip = False
         if password:
-            stored = self.repo.password_hash(sub.account_id)
-            if stored is None:
-                raise WrongFundPassword("no fund password is set for this sub-account")
-            try:
-                hasher().verify(stored, password.lower())
-            except Exception:
-                raise WrongFundPassword() from None
+            self._check_password(sub, password, ip)
             skip = True
         try:
             return self.wallet.withdraw(
@@ -74,6 +84,19 @@ class SubAccountFunds:
             )
         except AccountFrozen:
             raise SubAccountFrozen(f"sub account {sub.name!r} is frozen") from None
+
+    def _check_password(self, sub: SubAccount, password: str, ip: str) -> None:
+        """``WrongFundPassword`` unless ``password`` is the sub-account's; counted before the
+        check (a burst of concurrent guesses stays inside the budget), given back when right."""
+        attempt = self.throttle.begin("fund", ip, f"sub:{sub.account_id}", self.clock())
+        stored = self.repo.password_hash(sub.account_id)
+        if stored is None:
+            raise WrongFundPassword("no fund password is set for this sub-account")
+        try:
+            hasher().verify(stored, password.lower())
+        except Exception:
+            raise WrongFundPassword() from None
+        self.throttle.succeeded(attempt)
 
     def deposit_history_all(
         self,

@@ -111,6 +111,7 @@ async def withdraw(ctx: Ctx) -> Any:
         remark=p.get("remark", ""),
         client_id=p.get("withdrawOrderId", ""),
         replay=replay_key(ctx),
+        ip=ctx.ip,
     )
     return {"id": format_id(w.id)}
 
