@@ -230,3 +230,22 @@ def test_renew_and_new_secret_keep_the_key_and_its_binding(demo: Demo) -> None:
     rotated = demo.platform.apikeys.lookup(key)
     assert rotated is not None and rotated.secret == secret.group(1) != before.secret
     assert demo.platform.brokers.bindings.bound_broker(key) == demo.broker_id
+
+
+def test_a_frozen_account_gets_no_key_or_stream_key_from_the_console(demo: Demo) -> None:
+    from bourse.engine import commands as c
+
+    http = _signup(demo)
+    key = _create_key(http)
+    account = _account(demo, http)
+    demo.platform.engine.execute(c.SetAccountFrozen(account, True))
+    page = http.get("/account/keys").text
+    r = http.post("/account/keys", data={"csrf_token": _csrf(page), "label": "more",
+                                         "permissions": ["SPOT_DEAL_WRITE"]})  # fmt: skip
+    assert r.status_code == 400 and "Your account is frozen" in r.text
+    assert [k["apiKey"] for k in demo.platform.apikeys.list_keys(account)] == [key]
+    csrf = _csrf(http.get("/trade/BTCUSDT").text)
+    r = http.post("/trade/BTCUSDT/stream-key", data={"csrf_token": csrf})
+    assert r.status_code == 400 and r.json()["code"] == 30018, r.text
+    demo.platform.engine.execute(c.SetAccountFrozen(account, False))
+    assert http.post("/trade/BTCUSDT/stream-key", data={"csrf_token": csrf}).status_code == 200

@@ -138,6 +138,12 @@ class AccountShapeInvalid(InvalidParameter):
 class AccountFrozen(DomainError):
     """The account is frozen."""
 
+    def __init__(self, message: str = "", account: int | None = None) -> None:
+        super().__init__(message)
+        #: the frozen account, when the refusal names one (a master acting for a sub-account
+        #: learns which of the two is frozen)
+        self.account = account
+
 
 class TransferNotAllowed(DomainError):
     """This transfer is not allowed between these accounts."""

@@ -189,6 +189,7 @@ class ApiKeys:
         now_ms: int | None = None,
         actor: str | None = None,
         decide: Callable[[Any | None], KeyLimits] | None = None,
+        acting_account: int | None = None,
     ) -> tuple[str, str]:
         """Create a key for ``account_id``; returns ``(api_key, secret)``.
 
@@ -201,6 +202,10 @@ class ApiKeys:
         it gets the row of the signing key ``actor``, read in the insert's transaction under
         its row lock, and returns the new key's IP whitelist, pairs and expiry, or raises to
         create nothing (``ApiKeyRepository.insert_within_limit``).
+
+        A frozen ``account_id``, signing key's account or ``acting_account`` (the account that
+        makes the key for ``account_id``: a broker's master) gets ``AccountFrozen`` and no key,
+        decided in the insert's transaction.
         """
         perms = sorted({normalize_permission(p) for p in (permissions or DEFAULT_PERMISSIONS)})
         ips = ip_whitelist_of(ip_whitelist)
@@ -226,7 +231,7 @@ class ApiKeys:
         }
         decided = None if decide is None else _columns(decide)
         if not self.repository.insert_within_limit(
-            row, MAX_KEYS_PER_ACCOUNT, actor=actor, decide=decided
+            row, MAX_KEYS_PER_ACCOUNT, actor=actor, decide=decided, acting_account=acting_account
         ):
             raise ApiKeyLimit(f"at most {MAX_KEYS_PER_ACCOUNT} API keys per account")
         return api_key, secret

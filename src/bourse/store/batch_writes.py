@@ -340,7 +340,8 @@ def batch_work(w: dict[str, Write], ch: BatchChanges) -> Work:
     if ch.accounts:
         rows = [
             (a.id, str(a.kind), a.parent, a.frozen, a.name, a.mx_deduct)
-            for a in last_by(ch.accounts, by_id)
+            # by id: the order ``repositories.freeze`` takes these rows' locks in
+            for a in sorted(last_by(ch.accounts, by_id), key=by_id)
         ]
         work.append((w["accounts"], rows))
     if ch.dust:

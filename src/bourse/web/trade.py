@@ -42,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bourse.domain.errors import DomainError, UnknownSymbol
+from bourse.domain.errors import AccountFrozen, DomainError, UnknownSymbol
 from bourse.domain.ids import whole_id
 from bourse.domain.money import format_units, to_units
 from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType
@@ -255,6 +255,10 @@ class TradePages(Console):
             key = await run_in_threadpool(self._stream_key, session.user.account_id)
         except ListenKeyError as exc:
             return pages.secure_headers(JSONResponse({"code": -1126, "msg": str(exc)}, 429))
+        except AccountFrozen as exc:  # no new listenKey, nor a longer life for one (30018)
+            return pages.secure_headers(
+                JSONResponse({"code": 30018, "msg": messages.say(exc)}, 400)
+            )
         return pages.secure_headers(JSONResponse({"listenKey": key}))
 
     def _request(self, sym: Symbol, account: int, form: dict[str, Any]) -> OrderRequest:

@@ -208,7 +208,8 @@ def renew_key(
             values["secret_enc"] = keys.encrypt(secret)
         return values
 
-    keys.repository.change(api_key, account_id, decide, actor=actor)
+    # a frozen account's key lives no longer and gets no new secret (AccountFrozen)
+    keys.repository.change(api_key, account_id, decide, actor=actor, refuse_if_frozen=True)
     keys.forget(api_key)
     return Renewal(api_key, new_exp, secret)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from bourse.domain.brokers import NotKeyOwner
-from bourse.domain.errors import DomainError, InvalidParameter
+from bourse.domain.errors import AccountFrozen, DomainError, InvalidParameter
 from bourse.engine.clock import Clock, now_ms
 from bourse.services.apikeys import NO_IP_TTL_MS, ApiKeys, ip_whitelist_of, normalize_permission
 from bourse.services.brokers.bindings import Bindings
@@ -31,6 +31,7 @@ from bourse.services.subaccounts.errors import (
     KeyNotFound,
     KeyPermissionEmpty,
     KeyPermissionUnknown,
+    SubAccountFrozen,
 )
 from bourse.services.subaccounts.rules import SubAccount, Tenant
 
@@ -64,7 +65,10 @@ class SubAccountKeys:
         ``actor`` is the master's key signing the request (None: the owner); the new key is
         no wider than it (``KeyOutOfScope`` otherwise), see the module docstring. ``ip`` None
         (left out) takes the actor's whitelist; sent naming no address (``""``, ``","``) it
-        asks for none, as on MEXC, which only an actor without a whitelist may give."""
+        asks for none, as on MEXC, which only an actor without a whitelist may give.
+
+        A frozen sub-account gets no key (``SubAccountFrozen``, 140002), nor does a frozen
+        master make one (``AccountFrozen``), decided in the key's insert transaction."""
         sub = self.directory.get(tenant, name)
         note = (note or "").strip()
         if not note:
@@ -92,6 +96,7 @@ class SubAccountKeys:
                     ip_whitelist=ips,
                     expires=expires,
                     now_ms=now,
+                    acting_account=tenant.master,
                 )
             else:
                 key, secret, limits = create_key_as(
@@ -107,6 +112,10 @@ class SubAccountKeys:
                     max_ips=tenant.max_key_ips,
                 )
                 ips, symbols, expires = limits.ips, limits.symbols, limits.expires
+        except AccountFrozen as exc:
+            if exc.account == sub.account_id:
+                raise SubAccountFrozen(f"sub account {sub.name!r} is frozen") from None
+            raise  # the master: 30018, as for its own requests
         except InvalidParameter as exc:
             if "API keys per account" in exc.message:
                 raise KeyLimitReached(exc.message) from None

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, insert, select, update
 
 from bourse.store import broker_tables as bt
 from bourse.store import tables as t
+from bourse.store.repositories.freeze import refuse_frozen
 from bourse.store.transaction import write
 
 _k = t.api_keys.c
@@ -32,6 +33,7 @@ class ApiKeyRepository:
         *,
         actor: str | None = None,
         decide: Callable[[Any | None], dict[str, Any]] | None = None,
+        acting_account: int | None = None,
     ) -> bool:
         """Insert the key row ``values`` unless its account already has ``max_keys`` usable
         keys (counted in the same transaction, which holds the account's key lock: concurrent
@@ -42,10 +44,22 @@ class ApiKeyRepository:
         gives the columns it sets on the new row, or raises to insert nothing: the signer's
         right to create the key and the key itself are one decision, so a revoke, a renewal or
         a binding of the signer either commits first and is seen here, or waits for this
-        key."""
+        key.
+
+        No key is made for a frozen account, nor by one: the key's account, the signing key's
+        and ``acting_account`` (a master making its sub-account's key in the console) are
+        checked in this transaction (``freeze.refuse_frozen``: ``AccountFrozen``)."""
         with write(self.db, lock=("api_keys", int(values["account_id"]))) as conn:
+            actor_row = None
             if decide is not None:
                 _, actor_row = locked_rows(conn, None, actor)
+            acting = [int(values["account_id"])]
+            if actor_row is not None:
+                acting.append(int(actor_row.account_id))
+            if acting_account is not None:
+                acting.append(acting_account)
+            refuse_frozen(conn, *acting)
+            if decide is not None:
                 values = {**values, **decide(actor_row)}
             count = len(
                 conn.execute(
@@ -75,10 +89,13 @@ class ApiKeyRepository:
         decide: Callable[[Any | None, Any | None], dict[str, Any]],
         *,
         actor: str | None = None,
+        refuse_if_frozen: bool = False,
     ) -> None:
         """Read the key's row and (given ``actor``) the acting key's row, and update the key
         with ``decide(row, actor_row)``'s values, in one transaction holding the account's key
-        lock (``insert_within_limit``'s): key changes of one account run one at a time. Both
+        lock (``insert_within_limit``'s): key changes of one account run one at a time. With
+        ``refuse_if_frozen`` (a change that gives the key more: a renewal) nothing changes
+        while ``account_id`` is frozen (``freeze.refuse_frozen``, in this transaction). Both
         rows are read under their row locks (``locked_rows``), so a revoke, renewal or binding
         change of either, from another account's transaction or none, is seen or waits.
 
@@ -87,6 +104,8 @@ class ApiKeyRepository:
         ``actor``) and raises to change nothing; ``{"revoked": True}`` deletes the key."""
         with write(self.db, lock=("api_keys", account_id)) as conn:
             row, actor_row = locked_rows(conn, api_key, actor)
+            if refuse_if_frozen:
+                refuse_frozen(conn, account_id)
             values = decide(row, actor_row)
             conn.execute(update(t.api_keys).where(_k.api_key == api_key).values(**values))
 

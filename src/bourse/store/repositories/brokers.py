@@ -22,6 +22,7 @@ from bourse.store import tables as t
 from bourse.store.repositories.apikeys import locked_rows
 from bourse.store.repositories.base import Repository
 from bourse.store.repositories.dialect import insert_ignore
+from bourse.store.repositories.freeze import refuse_frozen
 from bourse.store.transaction import write
 
 _b = bt.brokers.c
@@ -61,7 +62,8 @@ class BrokerRepository(Repository):
     def insert_application(self, values: dict[str, Any]) -> None:
         """Insert a broker row after checking, in the same transaction, that its accounts exist
         and that neither its account nor its code has applied (``BrokerExists``; a concurrent
-        application that wins the unique constraint is ``BrokerExists`` too)."""
+        application that wins the unique constraint is ``BrokerExists`` too). A frozen account
+        does not apply (``AccountFrozen``, ``freeze.refuse_frozen``)."""
         account_id, rebate_to, code = (
             values["account_id"],
             values["rebate_account_id"],
@@ -70,6 +72,7 @@ class BrokerRepository(Repository):
         try:
             with write(self.db) as conn:
                 self.check_account(conn, account_id, "account")
+                refuse_frozen(conn, account_id)
                 if rebate_to != account_id:
                     self.check_account(conn, rebate_to, "rebate account")
                 if conn.execute(select(_b.id).where(_b.account_id == account_id)).first():
@@ -158,11 +161,13 @@ class BrokerRepository(Repository):
         Both rows are read under their row locks (``apikeys.locked_rows``; the actor's is None
         without ``actor``): concurrent binds of one key run one at a time, and a revoke,
         renewal or binding change of the key or of the signing key either committed before
-        the check or waits for this binding. The rows are those of ``apikeys._bound_row``."""
+        the check or waits for this binding. The rows are those of ``apikeys._bound_row``.
+        A frozen account's key is not bound (``AccountFrozen``, ``freeze.refuse_frozen``)."""
         try:
             with write(self.db) as conn:
                 key, actor_row = locked_rows(conn, values["api_key"], actor)
                 check(key, actor_row)
+                refuse_frozen(conn, int(values["account_id"]))
                 conn.execute(insert(bt.key_bindings).values(**values))
         except IntegrityError:
             return False

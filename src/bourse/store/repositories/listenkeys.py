@@ -31,6 +31,7 @@ from bourse.domain.brokers import BrokerStatus
 from bourse.store.broker_tables import brokers as br
 from bourse.store.oauth_tables import oauth_clients as cl
 from bourse.store.oauth_tables import oauth_tokens as tok
+from bourse.store.repositories.freeze import refuse_frozen
 from bourse.store.stream_tables import listen_keys as t
 from bourse.store.tables import api_keys as ak
 from bourse.store.transaction import write
@@ -114,8 +115,10 @@ class ListenKeyRepository:
     ) -> bool:
         """Insert ``key`` unless ``owner``'s pool on ``account`` already holds ``limit`` live
         keys (counted in the insert's transaction, under the account's lock: two concurrent
-        creations cannot both take the last place); returns whether it was inserted."""
+        creations cannot both take the last place); returns whether it was inserted. A frozen
+        account gets none (``AccountFrozen``, decided in this transaction)."""
         with write(self.db, lock=("listen_keys", account)) as conn:
+            refuse_frozen(conn, account)
             count = conn.execute(
                 select(func.count())
                 .select_from(t)
@@ -147,8 +150,10 @@ class ListenKeyRepository:
             return [r[0] for r in rows]
 
     def extend(self, account: int, key: str, owner: Owner, now: int, expires: int) -> bool:
-        """Move a live key's expiry to ``expires``; False if ``owner`` sees no such key."""
+        """Move a live key's expiry to ``expires``; False if ``owner`` sees no such key. A
+        frozen account's keys live no longer (``AccountFrozen``, in this transaction)."""
         with write(self.db) as conn:
+            refuse_frozen(conn, account)
             res = conn.execute(
                 update(t)
                 .where(
