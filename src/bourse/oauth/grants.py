@@ -15,6 +15,10 @@
 **Refresh token** (RFC 6749 §6) with rotation on every use and family revocation on reuse
 (``bourse.oauth.tokens``). A refresh may narrow the scope, never widen it.
 
+A frozen account gets no token: its code is not exchanged and its refresh token does not
+refresh (``invalid_grant``, decided in the transaction that would store the tokens), until it
+is unfrozen; the tokens it holds keep reading until they expire.
+
 There is no implicit grant, no password grant and no client-credentials grant: only these two
 are registered, anything else is ``unsupported_grant_type`` / ``unsupported_response_type``.
 """
@@ -22,6 +26,7 @@ are registered, anything else is ``unsupported_grant_type`` / ``unsupported_resp
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +34,7 @@ from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc7636 import CodeChallenge
 
+from bourse.domain.errors import AccountFrozen
 from bourse.oauth import tokens as tk
 
 CODE_TTL = 60  # seconds
@@ -161,7 +167,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             family_expires=family_expires,
         )
         # consumes the code (conditional UPDATE) and stores the tokens in one transaction
-        if not self.server.repo.exchange_code(code.code_hash, now, row):
+        if not _unless_frozen(self.server.repo.exchange_code, code.code_hash, now, row):
             tk.revoke_family(self.server.repo, code.family_id, now)
             raise InvalidGrantError(
                 "The authorization code was already used; the tokens issued from it are revoked."
@@ -171,6 +177,16 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
         # codes are consumed (never deleted) in create_token_response, so a replay is detected
         pass
+
+
+def _unless_frozen(store: Callable[..., bool], *args: Any) -> bool:
+    """``store(*args)`` (tokens stored in one transaction), refused with ``invalid_grant``
+    when the account is frozen: it gets no new token, and a refresh token is not consumed (it
+    refreshes again once the account is unfrozen)."""
+    try:
+        return store(*args)
+    except AccountFrozen:
+        raise InvalidGrantError("The account is frozen.") from None
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
@@ -208,7 +224,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         scope = self.request.client.get_allowed_scope(scope)
         token = self.generate_token(user=owner, scope=scope, include_refresh_token=True)
         now = self.server.clock()
-        if not tk.rotate(self.server.repo, old, token, scope, now):
+        if not _unless_frozen(tk.rotate, self.server.repo, old, token, scope, now):
             tk.revoke_family(self.server.repo, old.family_id, now)
             raise InvalidGrantError(
                 "The refresh token was already used; every token of this grant is revoked."

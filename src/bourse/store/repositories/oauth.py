@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bourse.store.broker_tables import brokers
 from bourse.store.oauth_tables import oauth_clients, oauth_codes, oauth_consents, oauth_tokens
+from bourse.store.repositories.freeze import refuse_frozen
 from bourse.store.transaction import write
 
 #: a result row; columns are attributes
@@ -175,10 +176,13 @@ class OAuthRepository:
     def exchange_code(self, code_hash: str, now: int, token: dict[str, Any]) -> bool:
         """Consume the code and store the token row ``token``, atomically.
 
-        ``False`` (nothing stored) when the code was used or expired in the meantime.
+        ``False`` (nothing stored) when the code was used or expired in the meantime;
+        ``AccountFrozen`` (nothing stored, the code left unused) when the token's account is
+        frozen (``freeze.refuse_frozen``, in this transaction).
         """
         try:
             with write(self.db) as conn:
+                refuse_frozen(conn, int(token["account_id"]))
                 won = conn.execute(
                     update(oauth_codes)
                     .where(
@@ -205,10 +209,12 @@ class OAuthRepository:
     def rotate_refresh(self, old_id: int, now: int, token: dict[str, Any]) -> bool:
         """Consume the refresh token of row ``old_id`` and store its successor, atomically.
 
-        ``False`` (nothing stored) when it was consumed, revoked or expired in the meantime.
+        ``False`` (nothing stored) when it was consumed, revoked or expired in the meantime;
+        ``AccountFrozen`` (nothing stored or consumed) when the token's account is frozen.
         """
         try:
             with write(self.db) as conn:
+                refuse_frozen(conn, int(token["account_id"]))
                 won = conn.execute(
                     update(oauth_tokens)
                     .where(
