@@ -5,16 +5,19 @@ them; CSRF refusal; pages for accounts without sub-accounts; render time."""
 from __future__ import annotations
 
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import httpx
+import pyotp
 import pytest
 
-from tests.web.checks import assert_refused_without_csrf, assert_within_budget
+from tests.web.checks import assert_refused_without_csrf, assert_within_budget, post_at_once
 from tests.web.conftest import Demo
 from tests.web.test_broker import _apply
 from tests.web.test_console import PASSWORD, _csrf, _signup
+from tests.web.test_wallet_pages import _alert, _user_id
 
 SUB = "alicesub01"
 #: copies of one form sent at once
@@ -221,3 +224,35 @@ def test_a_post_without_its_one_time_id_applies_as_sent(demo: Demo) -> None:
     for _ in range(2):
         assert http.post(page + "/transfer", data=form).status_code == 303
     assert _free(http.get(page).text, "USDT") == "20"
+
+
+def test_a_sub_account_withdraw_form_sent_again_with_its_spent_2fa_code_shows_its_withdrawal(
+    demo: Demo,
+) -> None:
+    """As on the user's own withdraw page (``Console._withdraw_once``): with 2FA on, a form
+    with a typo is refused before the step-up, so its code is not spent; a form sent again
+    (the Back button, copies at once) carries the code its first sending spent and is shown
+    its withdrawal, not "the code is wrong"; a new form with that code is refused."""
+    http = _independent(demo)
+    page = _create_sub(http)
+    form = {**_form(http, page), "direction": "in", "asset": "USDT", "amount": "100"}
+    assert http.post(page + "/transfer", data=form).status_code == 303
+    master = _master(http)
+    secret = pyotp.random_base32()
+    users = demo.platform.users
+    users.enable_totp(_user_id(demo, master), secret, pyotp.TOTP(secret).now(), PASSWORD)
+    code = pyotp.TOTP(secret).at(time.time() + 30)  # the enabling code's step is spent
+    to = demo.platform.wallet.deposit_address(master, "USDT", None).address
+    typo = {**_form(http, page), "coin": "USDT", "network": "", "address": "not an address",
+            "amount": "30", "password": PASSWORD, "totp": code}  # fmt: skip
+    r = http.post(page + "/withdraw", data=typo)
+    assert r.status_code == 400 and "address" in _alert(r.text), _alert(r.text)
+    withdrawal, done = {**typo, "address": to}, page + "?done=withdrawn"
+    for _ in range(2):  # made, then sent again with its spent code
+        r = http.post(page + "/withdraw", data=withdrawal)
+        assert (r.status_code, r.headers.get("location")) == (303, done), _alert(r.text)
+    assert post_at_once(http, page + "/withdraw", withdrawal) == [303] * 4
+    r = http.post(page + "/withdraw", data={**withdrawal, **_form(http, page)})
+    assert r.status_code == 401 and "password or 2FA code is wrong" in _alert(r.text)
+    assert len(re.findall(r'<tr data-withdrawal="', r.text)) == 1
+    assert _free(r.text, "USDT") == "70"

@@ -24,7 +24,7 @@ from tests.web.conftest import Demo
 from tests.web.test_broker_oauth import CALLBACK, _oauth_broker, _register
 from tests.web.test_broker_subaccounts import _create_sub, _independent
 from tests.web.test_console import PASSWORD, _account, _create_key, _csrf, _signup
-from tests.web.test_wallet_pages import _alert, _fund, _user_id, _withdraw_form
+from tests.web.test_wallet_pages import TRON_ADDRESS, _alert, _fund, _user_id, _withdraw_form
 
 WITHDRAW_KEY = {"label": "payout", "permissions": ["SPOT_WITHDRAW_WRITE", "SPOT_ACCOUNT_READ"]}
 #: what a refused step-up says: nothing typed (the password; with 2FA on, the code), or wrong
@@ -447,7 +447,8 @@ def test_each_step_up_asks_for_the_password_as_its_field_is_labelled(demo: Demo)
         (app, "/broker/app", "/broker/app/redirect-uris",
          {"client_id": cid, "redirect_uri": OTHER_URI}),
         (broker, sub, sub + "/keys", {"note": "payout", "permissions": ["SPOT_WITHDRAW_WRITE"]}),
-        (broker, sub, sub + "/withdraw", {"coin": "USDT", "address": "x", "amount": "10"}),
+        (broker, sub, sub + "/withdraw",  # checked before the step-up: a valid one
+         {"coin": "USDT", "network": "TRX", "address": TRON_ADDRESS, "amount": "20"}),
     ]  # fmt: skip
     for client, page, action, data in forms:
         html_ = client.get(page).text

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -50,6 +51,7 @@ from bourse.web.console import (
     OFFERED_PERMISSIONS,
     Faucet,
     FaucetRefused,
+    NotConfirmed,
     field,
     once_id,
     redirect,
@@ -311,16 +313,15 @@ class SubAccountPages(BrokerConsole):
         self.faucet(sub.account_id, asset, amount, "web-sub-" + once_id(form, "form_id"))
         return "funded"
 
-    def _withdraw(self, tenant: Tenant, sub: SubAccount, form: dict[str, Any]) -> str:
+    def _withdrawal(
+        self, tenant: Tenant, name: str, form: dict[str, Any]
+    ) -> tuple[SubAccount, str, str | None, str, int]:
+        """The withdraw form's sub-account, coin, network, address and amount (in units)."""
+        sub = self.svc.subaccounts.get(tenant, name)
         coin = field(form, "coin", 16).upper()
         amount = to_units(field(form, "amount", 64), self.svc.wallet.asset(coin).scale)
         network = field(form, "network", 64) or None
-        address = field(form, "address", FORM_FIELD_MAX)
-        client_id = "web-" + once_id(form, "form_id")
-        self.svc.subaccounts.funds.withdraw(
-            sub, coin, network, address, amount, client_id=client_id
-        )
-        return "withdrawn"
+        return sub, coin, network, field(form, "address", FORM_FIELD_MAX), amount
 
     async def add_key(self, request: Request) -> Response:
         """A key that can withdraw moves the sub-account's money off the platform: the broker
@@ -346,15 +347,28 @@ class SubAccountPages(BrokerConsole):
         return await self._sub_action(request, self._fund)
 
     async def withdraw(self, request: Request) -> Response:
-        """Money leaves the platform: the broker proves it is them first (log-in password, and
-        the 2FA code when 2FA is on), as on its own withdraw page."""
-        session, form, ok = await self._form(request)
-        if session is not None and ok:
-            refused = await self._confirm(request, session, form)
-            if refused:
-                page = await self.detail(request, status=refused.status, error=refused.message)
-                return refused.headers(page)
-        return await self._sub_action(request, self._withdraw)
+        """Money leaves the platform: the broker proves it is them (log-in password, and the
+        2FA code when 2FA is on) after the checks that need no proof, as on its own withdraw
+        page (``Console._withdraw_once``): a form sent again shows that its withdrawal was
+        made, even with the 2FA code its first sending spent."""
+        name = str(request.path_params["name"])[:64]
+        path = f"/broker/subaccounts/{quote(name)}"
+        session, form = await self._posted(request, path)
+        scope = await self._tenant(request, path)
+        if not isinstance(scope, Scope):
+            return scope
+        funds, client_id = self.svc.subaccounts.funds, "web-" + once_id(form, "form_id")
+        try:
+            args = await run_in_threadpool(self._withdrawal, scope.tenant, name, form)
+            out = await self._withdraw_once(
+                request, session, form, partial(funds.check_withdrawal, *args, client_id=client_id),
+                partial(funds.withdraw, *args, client_id=client_id),
+            )  # fmt: skip
+        except DomainError as exc:
+            return await self.detail(request, status=400, error=messages.say(exc))
+        if isinstance(out, NotConfirmed):
+            return out.headers(await self.detail(request, status=out.status, error=out.message))
+        return redirect(f"{path}?done=withdrawn")
 
 
 def routes(svc: Services, secure: bool, faucet: Faucet | None = None) -> list[BaseRoute]:

@@ -57,6 +57,7 @@ from starlette.routing import BaseRoute, Route
 from bourse.domain.brokers import BrokerStatus, NotKeyOwner
 from bourse.domain.errors import DomainError
 from bourse.domain.ids import whole_id
+from bourse.domain.wallet import Withdrawal
 from bourse.engine.clock import now_ms
 from bourse.services import users as us
 from bourse.services.apikeys import PERMISSIONS, ip_whitelist_of
@@ -309,6 +310,29 @@ class Console:
         except us.UserError:
             return NotConfirmed(401, refusal(totp, why=why))
         return None
+
+    async def _withdraw_once(
+        self,
+        request: Request,
+        session: us.Session,
+        form: dict[str, Any],
+        check: Callable[[], Withdrawal | None],
+        withdraw: Callable[[], Withdrawal],
+    ) -> Withdrawal | NotConfirmed:
+        """A withdraw form's steps (the user's own, a broker's for a sub-account) in the order
+        that spends a 2FA code (good once) only on a withdrawal it makes: ``check`` (the
+        wallet's ``check_withdrawal``) raises a new request's refusal, so a typo spends none,
+        and answers a form sent again (the Back button, a double click: its request id already
+        used) with its first withdrawal, without the step-up whose code that first sending
+        spent; then the step-up (``_confirm``), then ``withdraw``. Refusals are raised
+        (``DomainError``)."""
+        first = await run_in_threadpool(check)
+        if first is not None:
+            return first
+        refused = await self._confirm(request, session, form)
+        if refused:
+            return refused
+        return await run_in_threadpool(withdraw)
 
     def _refused(self, session: us.Session | None) -> Response:
         return self._page(

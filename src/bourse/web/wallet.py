@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -43,7 +44,7 @@ from bourse.services.wallet.chain import Network
 from bourse.services.wallet.statuses import DEPOSIT_STATUS_NAMES, WITHDRAW_STATUS_NAMES
 from bourse.services.wallet.transfers import ACCOUNT_TYPES
 from bourse.web import figures, messages
-from bourse.web.console import Console, Faucet, field, once_id, redirect
+from bourse.web.console import Console, Faucet, NotConfirmed, field, once_id, redirect
 
 #: rows of each history shown
 HISTORY_SHOWN = 20
@@ -238,25 +239,19 @@ class WalletPages(Console):
 
         wallet, account = self.svc.wallet, session.user.account_id
         memo, client_id = kept["memo"], f"web-{request_id}"
-        try:  # what can be checked before the password and 2FA code (a code is good once)
+        try:
             amount = await self._amount(coin, kept["amount"])
             args = (account, coin, kept["network"] or None, kept["address"], amount)
             req = WithdrawalRequest(*args, memo=memo, client_id=client_id)
-            first = await run_in_threadpool(wallet.check_withdrawal, req)
+            out = await self._withdraw_once(
+                request, session, form, partial(wallet.check_withdrawal, req),
+                partial(wallet.withdraw, *args, memo=memo, client_id=client_id),
+            )  # fmt: skip
         except DomainError as exc:
             return await again(400, messages.say(exc))
-        if first is not None:  # the form sent again: its withdrawal, nothing more to confirm
-            return redirect(f"/account/withdraw?coin={coin}&done={format_id(first.id)}")
-        refused = await self._confirm(request, session, form)
-        if refused:
-            return refused.headers(await again(refused.status, refused.message))
-        try:
-            w = await run_in_threadpool(
-                lambda: wallet.withdraw(*args, memo=memo, client_id=client_id)
-            )
-        except DomainError as exc:
-            return await again(400, messages.say(exc))
-        return redirect(f"/account/withdraw?coin={coin}&done={format_id(w.id)}")
+        if isinstance(out, NotConfirmed):
+            return out.headers(await again(out.status, out.message))
+        return redirect(f"/account/withdraw?coin={coin}&done={format_id(out.id)}")
 
     async def cancel_withdrawal(self, request: Request) -> Response:
         session, form = await self._posted(request, "/account/withdraw")

@@ -8,15 +8,18 @@ caller IP, as log-in passwords and OAuth client secrets do."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from bourse.domain.errors import AccountFrozen
+from bourse.domain.wallet import Withdrawal
 from bourse.engine.clock import Clock, now_ms
 from bourse.services.subaccounts.directory import SubAccountDirectory
 from bourse.services.subaccounts.errors import SubAccountFrozen, SubAccountOnly, WrongFundPassword
 from bourse.services.subaccounts.rules import SubAccount, Tenant, hasher
 from bourse.services.throttle import CredentialThrottle
-from bourse.services.wallet import WalletService
+from bourse.services.wallet import WalletService, WithdrawalRequest
 from bourse.store.repositories.subaccounts import SubAccountRepository
 
 
@@ -70,7 +73,7 @@ class SubAccountFunds:
         if password:
             self._check_password(sub, password, ip)
             skip = True
-        try:
+        with _frozen_as_sub(sub):
             return self.wallet.withdraw(
                 sub.account_id,
                 coin,
@@ -82,8 +85,24 @@ class SubAccountFunds:
                 client_id=client_id,
                 replay=replay,
             )
-        except AccountFrozen:
-            raise SubAccountFrozen(f"sub account {sub.name!r} is frozen") from None
+
+    def check_withdrawal(
+        self,
+        sub: SubAccount,
+        coin: str,
+        network: str | None,
+        address: str,
+        amount: int,
+        *,
+        client_id: str = "",
+    ) -> Withdrawal | None:
+        """``wallet.check_withdrawal`` for the sub-account (the broker console, before its
+        step-up): the first withdrawal of a ``client_id`` already used, a new request's
+        refusal raised (``SubAccountFrozen`` for a frozen sub-account), else None."""
+        req = WithdrawalRequest(sub.account_id, coin, network, address, amount,
+                                client_id=client_id)  # fmt: skip
+        with _frozen_as_sub(sub):
+            return self.wallet.check_withdrawal(req)
 
     def _check_password(self, sub: SubAccount, password: str, ip: str) -> None:
         """``WrongFundPassword`` unless ``password`` is the sub-account's; counted before the
@@ -122,3 +141,12 @@ class SubAccountFunds:
             subs, coin=coin, status=status, start=start, end=end, limit=min(1000, limit * page)
         )
         return rows[(page - 1) * limit : page * limit], names
+
+
+@contextlib.contextmanager
+def _frozen_as_sub(sub: SubAccount) -> Iterator[None]:
+    """The engine's ``AccountFrozen`` for the sub-account, as a sub-account's (140002)."""
+    try:
+        yield
+    except AccountFrozen:
+        raise SubAccountFrozen(f"sub account {sub.name!r} is frozen") from None
