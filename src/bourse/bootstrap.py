@@ -159,9 +159,10 @@ def open_platform(config: Config | None = None) -> Services:
     if config.rebate_settle_at and mirror is None:
         brokers.start_scheduler(config.rebate_settle_at)
     # a listenKey ends with the credential that created it: every API key change, OAuth
-    # revocation and broker suspension (here; another process's arrive below) has the open
-    # streams look again
+    # revocation, broker suspension and web session ended (here; another process's arrive
+    # below) has the open streams look again
     listen_keys = ListenKeys(db)
+    users.on_sessions_ended = listen_keys.recheck
     oauth = OAuthRepository(db)
     oauth.on_revoke = listen_keys.recheck
     brokers.registry.on_suspend = listen_keys.recheck

@@ -38,6 +38,8 @@ from bourse.services.bundle import Services
 from tests.support.live import LiveServer, serve_live
 
 REDIRECT = "https://app.example/callback"
+#: the password ``sign_up`` gives its users
+PASSWORD = "correct horse battery"
 
 
 class LiveWs(LiveServer):
@@ -141,7 +143,7 @@ def sign_up(http: httpx.Client) -> str:
     page = http.get("/signup").text
     csrf = re.search(r'name="csrf_token" value="([^"]*)"', page)
     assert csrf
-    data = {"email": email, "password": "correct horse battery", "csrf_token": csrf.group(1)}
+    data = {"email": email, "password": PASSWORD, "csrf_token": csrf.group(1)}
     assert http.post("/signup", data=data).status_code == 303
     return email
 

@@ -7,12 +7,14 @@ process over NATS), and within ``listen_key_check_s`` when nobody says so."""
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import httpx
@@ -31,13 +33,15 @@ from bourse.oauth.clients import register_for_broker
 from bourse.oauth.tokens import digest
 from bourse.services.listenkeys import MAX_KEYS, Owner, TooManyListenKeys
 from bourse.store import tables as t
+from bourse.store.oauth_tables import sessions
 from bourse.store.repositories.apikeys import ApiKeyRepository
 from bourse.store.repositories.oauth import OAuthRepository
 from bourse.store.transaction import StoreBusy
+from bourse.web.pages import cookie_names
 from tests.support.nats import NATS_URL, unique_name
 from tests.support.server import ServerThread
 
-from .live import REDIRECT, LiveWs, OAuthApp, WsClient, live_ws, sign_up
+from .live import PASSWORD, REDIRECT, LiveWs, OAuthApp, WsClient, live_ws, sign_up
 
 PATH = "/api/v3/userDataStream"
 PERMISSIONS = ["SPOT_ACCOUNT_READ", "SPOT_DEAL_READ", "SPOT_DEAL_WRITE"]
@@ -410,3 +414,98 @@ def test_the_key_limit_holds_under_concurrency_and_apps_have_their_own(migrated_
         live.credentials["other"] = {"api_key": other, "secret": secret}
         assert live.signed("GET", PATH, "other") == {"listenKey": []}
         assert "listenKey" in live.signed("POST", PATH, "other")
+
+
+# --- the web console's key: its session's ------------------------------------------------------
+def _log_in(http: httpx.Client, email: str) -> None:
+    csrf = re.search(r'name="csrf_token" value="([^"]*)"', http.get("/login").text)
+    assert csrf
+    form = {"email": email, "password": PASSWORD, "csrf_token": csrf.group(1)}
+    assert http.post("/login", data=form).status_code == 303
+
+
+def _csrf(http: httpx.Client) -> str:
+    m = re.search(r'name="csrf_token" value="([^"]*)"', http.get("/trade/BTCUSDT").text)
+    assert m
+    return m.group(1)
+
+
+def _console_key(http: httpx.Client) -> str:
+    """The listenKey the trade page opens its streams with (``static/livebook.js``)."""
+    r = http.post("/trade/BTCUSDT/stream-key", data={"csrf_token": _csrf(http)})
+    assert r.status_code == 200, r.text
+    return str(r.json()["listenKey"])
+
+
+def _sessions(live: LiveWs, n: int) -> tuple[int, list[httpx.Client]]:
+    """A new user's account and ``n`` web sessions of it (as many browsers)."""
+    clients = [httpx.Client(base_url=live.url, follow_redirects=False) for _ in range(n)]
+    email = sign_up(clients[0])
+    for http in clients[1:]:
+        _log_in(http, email)
+    account = next(a.id for a in live.platform.engine.wallet.accounts.values() if a.name == email)
+    return account, clients
+
+
+def test_logging_out_closes_the_consoles_stream_at_once(migrated_url: str) -> None:
+    """The trade page's listenKey lives as long as the web session it was made in: a log-out
+    closes that session's open stream at once (the periodic check is 10 minutes away) and its
+    key is refused; the same user's other session (another browser) has its own key, whose
+    stream goes on."""
+    with live_ws(migrated_url, limits=SLOW_CHECK) as live:
+        account, (here, there) = _sessions(live, 2)
+        mine, other = _console_key(here), _console_key(there)
+        assert mine != other and _console_key(here) == mine  # a page load reuses its session's
+
+        async def run() -> None:
+            ws = await _subscribed(live.ws_url, mine)
+            await _streams(live, ws, account)
+            other_ws = await _subscribed(live.ws_url, other)
+            r = await _blocking(partial(here.post, "/logout", data={"csrf_token": _csrf(here)}))
+            assert r.status_code == 303 and r.headers["location"] == "/login"
+            await _closed(ws)
+            await _refused(live.ws_url, mine)
+            await _streams(live, other_ws, account)
+            await other_ws.close()
+
+        asyncio.run(run())
+        for http in (here, there):
+            http.close()
+
+
+def test_a_session_that_expires_or_is_ended_ends_its_consoles_stream(migrated_url: str) -> None:
+    """A session past its expiry (nobody announces it) closes its stream at the watcher's next
+    check; a password change, which ends the user's other sessions, closes theirs; the session
+    the change was made in streams on."""
+    quick = StreamLimits(listen_key_check_s=0.3, idle_without_traffic_s=600.0)
+    with live_ws(migrated_url, limits=quick) as live:
+        account, clients = _sessions(live, 3)
+        expiring, ended, kept = (_console_key(http) for http in clients)
+        name, _ = cookie_names(False)
+        hashes = [digest(str(http.cookies.get(name))) for http in clients]
+        users = live.platform.users
+        session = users.load_session(str(clients[2].cookies.get(name)))
+        assert session is not None and session.id_hash == hashes[2]
+
+        def expire() -> None:
+            with live.platform.db.begin() as conn:
+                s = sessions.c
+                conn.execute(update(sessions).where(s.id_hash == hashes[0]).values(expires=1))
+
+        def change_password() -> None:
+            users.change_password(session.user.id, PASSWORD, PASSWORD + " again",
+                                  keep_session=session.id_hash)  # fmt: skip
+
+        async def run() -> None:
+            kept_ws = await _subscribed(live.ws_url, kept)
+            for key, end in ((expiring, expire), (ended, change_password)):
+                ws = await _subscribed(live.ws_url, key)
+                await _blocking(end)
+                await _closed(ws, within=3.0)
+                await _refused(live.ws_url, key)
+            await _streams(live, kept_ws, account)
+            await kept_ws.close()
+
+        asyncio.run(run())
+        for http in clients:
+            http.close()

@@ -9,12 +9,13 @@ A key belongs to the credential that created it (its ``Owner``), not only to the
 * an OAuth grant (a token family: the tokens one consent's code was exchanged for, refreshed or
   not) lists, extends and closes only the keys it created; an API key, or the account itself
   (the web console), every key of the account no OAuth grant created (MEXC's rule for a UID);
-* a key works only while its creator does: a deleted, revoked or expired API key, or a revoked
+* a key works only while its creator does: a deleted, revoked or expired API key, a revoked
   grant (``/oauth/revoke``, a refresh-token replay, the user revoking the app, the client
-  disabled or its broker suspended) ends its keys. New connections are refused at once; open
-  ones are closed by the ``/ws`` watcher (``bourse.api.ws.keywatch``), at once when this
-  process (or, over ``bus.cache_events``, another) says so through ``recheck``, and at its next
-  periodic check otherwise;
+  disabled or its broker suspended), or the end of the web session the console's trade page
+  made it in (log-out, a revocation, its expiry: ``session_key``) ends its keys. New
+  connections are refused at once; open ones are closed by the ``/ws`` watcher
+  (``bourse.api.ws.keywatch``), at once when this process (or, over ``bus.cache_events``,
+  another) says so through ``recheck``, and at its next periodic check otherwise;
 * at most 60 live keys per account for the account and its API keys together, and 60 per OAuth
   client on the account (an app cannot use up the places of the user's own bots).
 """
@@ -27,6 +28,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 
+from bourse.services.users import SESSION_IDLE_MS
 from bourse.store.repositories.listenkeys import ListenKeyRepository, Owner
 
 __all__ = [
@@ -60,7 +62,7 @@ class ListenKeys:
     """The keys, and ``recheck``: the signal that some key or its creator may have ended."""
 
     def __init__(self, db: Engine) -> None:
-        self.repo = ListenKeyRepository(db)
+        self.repo = ListenKeyRepository(db, SESSION_IDLE_MS)
         self._watchers: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         #: told of every ``recheck`` this process announces (``bus.cache_events``: the others)
@@ -85,6 +87,19 @@ class ListenKeys:
         if not self.repo.remove(account, key, owner):
             raise UnknownListenKey("This listenKey does not exist.")
         self.recheck()
+
+    def session_key(self, account: int, session: str, now: int) -> str:
+        """The web console's key for its session (``session``: the session's id hash), which
+        lives no longer than the session does: the session's key, extended, or a new one. A
+        page load reuses it, so page loads do not use up the account's keys."""
+        owner = Owner(web_session=session)
+        for key in reversed(self.keys(account, now, owner)):
+            try:
+                self.extend(account, key, now, owner)
+                return key
+            except UnknownListenKey:  # lapsed since it was listed
+                pass
+        return self.create(account, now, owner)
 
     def account_for(self, key: str, now: int) -> int | None:
         """The account whose streams a valid ``key`` opens, else None."""

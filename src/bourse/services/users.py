@@ -200,6 +200,14 @@ class Users:
         self.clock = clock
         self.throttle = throttle or CredentialThrottle()
         self._failures = 0
+        #: called once sessions ended (log-out, a revocation): what lived as long as they did
+        #: (the console's listenKeys, ``ListenKeys.recheck``) looks again at once
+        self.on_sessions_ended: Callable[[], None] | None = None
+
+    def _ended(self, count: int = 1) -> int:
+        if count and self.on_sessions_ended is not None:
+            self.on_sessions_ended()
+        return count
 
     def _lock_for(self, failures: int) -> int:
         """The back-off (ms) of an (e-mail, IP) pair after ``failures`` failures in a row."""
@@ -328,7 +336,7 @@ class Users:
         self.confirm(user_id, current, totp_code, ip=ip)
         self.repo.set_password(user_id, _hasher.hash(new))
         now = self.clock() if now is None else now
-        return self.repo.revoke_user_sessions(user_id, now, keep=keep_session)
+        return self._ended(self.repo.revoke_user_sessions(user_id, now, keep=keep_session))
 
     def log_ins(
         self, user_id: int, current: str = "", *, limit: int = 10, now: int | None = None
@@ -468,6 +476,7 @@ class Users:
         if not sid:
             return
         self.repo.revoke_session(digest(sid), self.clock() if now is None else now)
+        self._ended()
 
     def revoke_all_sessions(self, user_id: int, *, now: int | None = None) -> None:
-        self.repo.revoke_user_sessions(user_id, self.clock() if now is None else now)
+        self._ended(self.repo.revoke_user_sessions(user_id, self.clock() if now is None else now))

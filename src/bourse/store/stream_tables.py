@@ -4,8 +4,10 @@
 private streams it opens, when it was created and until when it is valid (PUT extends it), and
 the credential that created it: ``api_key`` (an API key of the account), or ``oauth_client`` and
 ``oauth_family`` (an OAuth grant: the token family of ``bourse.oauth.tokens``), or neither (the
-account itself: the web console's trade page, and keys created before owners were recorded).
-Migrations ``0006_listen_keys`` and ``0021_listen_key_owners`` create exactly this.
+account itself: the web console's trade page, and keys created before owners were recorded);
+``web_session``, for a key of the web console's trade page, the id hash of the session
+(``sessions``) it was made in. Migrations ``0006_listen_keys``, ``0021_listen_key_owners`` and
+``0024_listen_key_sessions`` create exactly this.
 """
 
 from __future__ import annotations
@@ -24,5 +26,6 @@ listen_keys = Table(
     Column("api_key", String(64), nullable=True),
     Column("oauth_client", String(64), nullable=True),
     Column("oauth_family", String(64), nullable=True),
+    Column("web_session", String(64), nullable=True),
     Index("ix_listen_keys_account", "account_id", "expires"),
 )

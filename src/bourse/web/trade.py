@@ -22,8 +22,9 @@ In a browser with JavaScript the book, recent trades and the chart's last candle
 snapshot-and-diff procedure (docs/streams.md); htmx polling of ``/book`` is the fallback while
 the socket is down. Without JavaScript the page is the server's snapshot with a refresh link.
 A logged-in user's page also opens the private order and fill streams with a listenKey from
-``/stream-key`` (one per account, reused and extended while valid, so page loads never use up
-the account's 60 keys) and fetches ``/mine`` when one of its orders changes.
+``/stream-key`` (one per session, reused and extended while valid, so page loads never use up
+the account's 60 keys; it ends with the session, and its streams with it: log-out, a
+revocation, the session's expiry) and fetches ``/mine`` when one of its orders changes.
 
 Orders go to the engine the API sends them to, checked by the same domain rules (price band,
 precision, minimums); a web order has no API key and so earns no broker a rebate.
@@ -50,8 +51,9 @@ from bourse.domain.price_band import check_price_band
 from bourse.domain.symbols import Symbol
 from bourse.engine import commands as c
 from bourse.engine.clock import now_ms
+from bourse.services import users as us
 from bourse.services.bundle import Services
-from bourse.services.listenkeys import ListenKeyError, UnknownListenKey
+from bourse.services.listenkeys import ListenKeyError
 from bourse.web import figures, messages, pages
 from bourse.web.console import CSRF_REFUSED, Console, Faucet, redirect
 from bourse.web.fragments import hosted_by, trade_page
@@ -114,8 +116,7 @@ class TradePages(Console):
     def __init__(self, svc: Services, secure: bool, faucet: Faucet | None = None) -> None:
         super().__init__(svc, secure, faucet)
         self.listen_keys = svc.listen_keys
-        #: account -> the listenKey its trade pages share (made under the lock: one per account)
-        self._stream_keys: dict[int, str] = {}
+        #: held while a session's key is looked up or made (one per session in this process)
         self._stream_lock = threading.Lock()
 
     def _symbol(self, name: str) -> Symbol:
@@ -232,19 +233,10 @@ class TradePages(Console):
         data = await run_in_threadpool(self._mine, sym, session.user.account_id)
         return pages.render("_mine.html", scripts=True, csrf=session.csrf, **data)
 
-    def _stream_key(self, account: int) -> str:
-        """The account's trade-page listenKey, extended; a new one if it lapsed."""
+    def _stream_key(self, session: us.Session) -> str:
+        """The session's trade-page listenKey (``ListenKeys.session_key``)."""
         with self._stream_lock:
-            now = now_ms()
-            key = self._stream_keys.get(account)
-            if key is not None:
-                try:
-                    self.listen_keys.extend(account, key, now)
-                    return key
-                except UnknownListenKey:
-                    pass
-            key = self._stream_keys[account] = self.listen_keys.create(account, now)
-            return key
+            return self.listen_keys.session_key(session.user.account_id, session.id_hash, now_ms())
 
     async def stream_key(self, request: Request) -> Response:
         session, _, ok = await self._form(request)
@@ -252,7 +244,7 @@ class TradePages(Console):
             status, msg = (401, "Log in first.") if session is None else (403, CSRF_REFUSED)
             return pages.secure_headers(JSONResponse({"code": status, "msg": msg}, status))
         try:
-            key = await run_in_threadpool(self._stream_key, session.user.account_id)
+            key = await run_in_threadpool(self._stream_key, session)
         except ListenKeyError as exc:
             return pages.secure_headers(JSONResponse({"code": -1126, "msg": str(exc)}, 429))
         except AccountFrozen as exc:  # no new listenKey, nor a longer life for one (30018)

@@ -5,8 +5,10 @@ A key is *live* while it has not expired and the credential that created it (its
 still holds: the API key exists, is not revoked and has not expired; or the OAuth grant (token
 family) still has a token that is not revoked and can still be used or refreshed, of a client
 that is not disabled, whose broker (if any) is approved (what ``bourse.oauth.bearer`` asks of a
-token). Every read that opens a stream or lists keys asks this in the same query, so a
-revocation made by any process is seen by the next one.
+token); or, for the web console's key, the session (``sessions``) it was made in is live: not
+revoked (log-out, a password change ending the others), not expired, not idle too long (what
+``Users.load_session`` asks). Every read that opens a stream or lists keys asks this in the
+same query, so a revocation made by any process is seen by the next one.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from bourse.domain.brokers import BrokerStatus
 from bourse.store.broker_tables import brokers as br
 from bourse.store.oauth_tables import oauth_clients as cl
 from bourse.store.oauth_tables import oauth_tokens as tok
+from bourse.store.oauth_tables import sessions as se
 from bourse.store.repositories.freeze import refuse_frozen
 from bourse.store.stream_tables import listen_keys as t
 from bourse.store.tables import api_keys as ak
@@ -43,19 +46,23 @@ _CHUNK = 500
 @dataclass(frozen=True, slots=True)
 class Owner:
     """The credential that created a listenKey: an API key, an OAuth grant (``oauth_client``
-    and its token family ``oauth_family``), or neither: the account itself (the web console)."""
+    and its token family ``oauth_family``), or neither: the account itself, in the web
+    console's session ``web_session`` (its id hash; None for keys made before sessions were
+    recorded)."""
 
     api_key: str | None = None
     oauth_client: str | None = None
     oauth_family: str | None = None
+    web_session: str | None = None
 
     @property
     def oauth(self) -> bool:
         return self.oauth_family is not None
 
 
-def _live(now: int) -> ColumnElement[bool]:
-    """The row's key is live at ``now`` (module docstring)."""
+def _live(now: int, session_idle_ms: int) -> ColumnElement[bool]:
+    """The row's key is live at ``now`` (module docstring); a session idle for
+    ``session_idle_ms`` has ended."""
     by_key = exists().where(
         ak.c.api_key == t.c.api_key,
         ak.c.account_id == t.c.account_id,
@@ -86,13 +93,25 @@ def _live(now: int) -> ColumnElement[bool]:
             or_(cl.c.broker_id.is_(None), br.c.status == BrokerStatus.APPROVED.value),
         )
     )
-    own = and_(t.c.api_key.is_(None), t.c.oauth_family.is_(None))
+    in_session = exists().where(
+        se.c.id_hash == t.c.web_session,
+        se.c.revoked.is_(None),
+        se.c.expires > now,
+        se.c.last_seen > now - session_idle_ms,
+    )
+    own = and_(
+        t.c.api_key.is_(None),
+        t.c.oauth_family.is_(None),
+        or_(t.c.web_session.is_(None), in_session),
+    )
     return and_(t.c.expires > now, or_(own, by_key, by_grant))
 
 
 def _seen_by(owner: Owner) -> ColumnElement[bool]:
-    """The keys ``owner`` lists, extends and closes: an OAuth grant its own; an API key or the
-    account every key that no OAuth grant created."""
+    """The keys ``owner`` lists, extends and closes: an OAuth grant its own, a web session its
+    own; an API key or the account every key that no OAuth grant created."""
+    if owner.web_session is not None:
+        return t.c.web_session == owner.web_session
     if owner.oauth:
         return and_(t.c.oauth_family == owner.oauth_family, t.c.oauth_client == owner.oauth_client)
     return t.c.oauth_family.is_(None)
@@ -107,8 +126,13 @@ def _counted_with(owner: Owner) -> ColumnElement[bool]:
 
 
 class ListenKeyRepository:
-    def __init__(self, db: Engine) -> None:
+    def __init__(self, db: Engine, session_idle_ms: int) -> None:
         self.db = db
+        #: a web session unused this long has ended (``services.users.SESSION_IDLE_MS``)
+        self.session_idle_ms = session_idle_ms
+
+    def _live(self, now: int) -> ColumnElement[bool]:
+        return _live(now, self.session_idle_ms)
 
     def add_within_limit(
         self, key: str, account: int, owner: Owner, created: int, expires: int, limit: int
@@ -122,7 +146,7 @@ class ListenKeyRepository:
             count = conn.execute(
                 select(func.count())
                 .select_from(t)
-                .where(t.c.account_id == account, _counted_with(owner), _live(created))
+                .where(t.c.account_id == account, _counted_with(owner), self._live(created))
             ).scalar_one()
             if int(count) >= limit:
                 return False
@@ -135,6 +159,7 @@ class ListenKeyRepository:
                     api_key=owner.api_key,
                     oauth_client=owner.oauth_client,
                     oauth_family=owner.oauth_family,
+                    web_session=owner.web_session,
                 )
             )
         return True
@@ -144,7 +169,7 @@ class ListenKeyRepository:
         with self.db.connect() as conn:
             rows = conn.execute(
                 select(t.c.listen_key)
-                .where(t.c.account_id == account, _seen_by(owner), _live(now))
+                .where(t.c.account_id == account, _seen_by(owner), self._live(now))
                 .order_by(t.c.created, t.c.listen_key)
             )
             return [r[0] for r in rows]
@@ -157,7 +182,10 @@ class ListenKeyRepository:
             res = conn.execute(
                 update(t)
                 .where(
-                    t.c.listen_key == key, t.c.account_id == account, _seen_by(owner), _live(now)
+                    t.c.listen_key == key,
+                    t.c.account_id == account,
+                    _seen_by(owner),
+                    self._live(now),
                 )
                 .values(expires=expires)
             )
@@ -183,7 +211,7 @@ class ListenKeyRepository:
             for i in range(0, len(wanted), _CHUNK):
                 rows = conn.execute(
                     select(t.c.listen_key, t.c.account_id).where(
-                        t.c.listen_key.in_(wanted[i : i + _CHUNK]), _live(now)
+                        t.c.listen_key.in_(wanted[i : i + _CHUNK]), self._live(now)
                     )
                 )
                 out.update((r[0], int(r[1])) for r in rows)
