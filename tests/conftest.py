@@ -13,6 +13,10 @@
   for the whole run, so the default server key file is never the user's own.
 * ``db_engine``: a SQLAlchemy engine (``bourse.store.db.make_engine``) on ``migrated_url``,
   disposed after the test.
+* A PostgreSQL writer (a ``SqlStore`` an ``Engine`` committed through) left open by a test is
+  closed, with a warning that names the test, before its database is dropped
+  (``_close_writers_left``): its heartbeat would otherwise run for the rest of the worker's
+  run and log "the writer's database session is gone" into whichever test runs at the drop.
 
 Parallel runs (``scripts/test`` runs pytest-xdist workers, ``--dist loadgroup``, with the groups of
 ``tests.support.workers``): the tests are
@@ -27,6 +31,8 @@ Any test that takes one of these runs twice, as ``test_x[sqlite]`` and ``test_x[
 from __future__ import annotations
 
 import os
+import threading
+import warnings
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
@@ -35,6 +41,7 @@ from sqlalchemy import Engine
 
 from bourse.services.serverkey import KEY_FILE_NAME, generate_server_key, write_key_file
 from bourse.store.db import make_engine, migrate
+from bourse.store.sql import SqlStore
 from tests.support.alone import room
 from tests.support.databases import SqliteTemplate
 from tests.support.pg_pool import PgPool
@@ -107,6 +114,24 @@ def pg_pool() -> Iterator[PgPool]:
         pool.close()
 
 
+def _heartbeats() -> set[threading.Thread]:
+    """The PostgreSQL writers' heartbeat threads running now (``SqlStore.ensure_writer``)."""
+    return {t for t in threading.enumerate() if t.name == "bourse-writer-heartbeat"}
+
+
+def _close_writers_left(before: set[threading.Thread], test: str) -> None:
+    """Close the writers whose heartbeat started during ``test`` and still runs: stores the
+    test did not close (a thread's ``_target`` is its store's ``_beat`` while it runs)."""
+    for beat in _heartbeats() - before:
+        store = getattr(getattr(beat, "_target", None), "__self__", None)
+        if isinstance(store, SqlStore):
+            store.close()
+            warnings.warn(
+                pytest.PytestWarning(f"{test} left a PostgreSQL writer open: close its store"),
+                stacklevel=1,
+            )
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """URL of a database of the parametrized backend, private to this test.
@@ -124,9 +149,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     pool: PgPool = request.getfixturevalue("pg_pool")
     url = pool.migrated() if migrated else pool.empty()
+    beating = _heartbeats()
     try:
         yield url
     finally:
+        _close_writers_left(beating, request.node.nodeid)
         pool.release(url)
 
 

@@ -75,3 +75,4 @@ def test_a_crash_is_logged_once_and_what_follows_is_refused(
         assert seen == [locked]
     finally:
         engine.stop()
+        engine.store.close()

@@ -144,6 +144,7 @@ def test_batches_overlap_and_reads_wait_for_their_commits(
         assert {o.id for o in orders} <= set(reloaded.exchange.open_orders)
     finally:
         engine.stop()
+        store.close()
 
 
 def test_a_failed_commit_fails_its_batch_and_the_next_then_recovers(
@@ -187,6 +188,7 @@ def test_a_failed_commit_fails_its_batch_and_the_next_then_recovers(
         )
     finally:
         engine.stop()
+        store.close()
 
 
 def test_a_store_down_before_a_batch_fails_the_batch_not_the_engine(
@@ -213,3 +215,4 @@ def test_a_store_down_before_a_batch_fails_the_batch_not_the_engine(
         assert order.id in engine.read(lambda e: dict(e.exchange.open_orders))
     finally:
         engine.stop()
+        store.close()

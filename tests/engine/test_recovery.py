@@ -330,6 +330,7 @@ def test_engine_rebuilt_from_db_is_identical(migrated_url: str, seed: int) -> No
         third = Engine(SqlStore(db), clock=make_clock())
         assert engine_state(third) == engine_state(second)
         third.exchange.ledger.check()
+        second.store.close()
     finally:
         db.dispose()
 
@@ -355,4 +356,5 @@ def test_sql_store_matches_memory_store(migrated_url: str) -> None:
         for wid in range(1, e_sql.wallet.next_withdrawal_id):
             assert mem.get_withdrawal(wid) == sql.get_withdrawal(wid)
     finally:
+        sql.close()
         db.dispose()

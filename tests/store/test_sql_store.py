@@ -252,6 +252,7 @@ def test_engine_failed_commit_is_not_acknowledged(db_engine) -> None:  # type: i
     assert engine.exchange.ledger.available(acc.id, "USDT") == 10**12
     assert engine.apply_batch_now([c.CreditDeposit(acc.id, "USDT", 5, "tx-b")]) == [True]
     assert Engine(store).exchange.ledger.available(acc.id, "USDT") == 10**12 + 5
+    store.close()  # the writer's (its PostgreSQL heartbeat ends with it)
 
 
 def test_idempotent_retries_survive_a_restart(db_engine) -> None:  # type: ignore[no-untyped-def]
@@ -284,3 +285,4 @@ def test_idempotent_retries_survive_a_restart(db_engine) -> None:  # type: ignor
         again.apply_batch_now([c.Transfer(a.id, b.id, "USDT", 101, "tr1")])
     assert again.exchange.next_order_id == engine.exchange.next_order_id
     assert again.wallet.next_transfer_id == engine.wallet.next_transfer_id
+    again.store.close()

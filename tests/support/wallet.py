@@ -149,4 +149,5 @@ def _world(url: str, started: bool, **chain_kw: object) -> Iterator[WalletWorld]
     finally:
         world.chain.stop()
         world.engine.stop()
+        world.engine.store.close()
         db.dispose()

@@ -116,6 +116,7 @@ def test_follower_mirrors_the_writer_and_reloads_after_a_gap(migrated_url: str) 
     finally:
         if mirror is not None:
             mirror.close()
+        writer.store.close()
         for db in dbs:
             db.dispose()
 
@@ -150,5 +151,6 @@ def test_a_restarted_writer_announces_where_followers_start(migrated_url: str) -
     finally:
         if mirror is not None:
             mirror.close()
+        writer.store.close()
         for db in dbs:
             db.dispose()
