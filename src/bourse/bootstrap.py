@@ -12,15 +12,9 @@ from __future__ import annotations
 import logging
 import os
 from functools import partial
+from typing import TYPE_CHECKING
 
-from bourse.bus.cache_events import CacheEvents
-from bourse.bus.engine_server import CommandServer
-from bourse.bus.feed import announce
 from bourse.bus.followers import Followers
-from bourse.bus.gateway import CommandClient, RemoteEngine
-from bourse.bus.heartbeat import Listener, Publisher
-from bourse.bus.mirror import Mirror
-from bourse.bus.nats import NatsBus
 from bourse.config import Config
 from bourse.domain.fees import FeeSchedule
 from bourse.engine import Engine
@@ -52,6 +46,9 @@ from bourse.store.repositories.users import UserRepository
 from bourse.store.repositories.wallet import WalletRepository
 from bourse.store.sql import SqlStore, StoreLocked
 
+if TYPE_CHECKING:
+    from bourse.bus.heartbeat import Listener, Publisher
+
 log = logging.getLogger("bourse.bootstrap")
 
 
@@ -72,13 +69,25 @@ def open_platform(config: Config | None = None) -> Services:
         db.dispose()
         raise ServerKeyError("the server key does not decrypt the stored API secrets: wrong key?")
     store = SqlStore(db)
-    engine = (RemoteEngine if config.role == "gateway" else Engine)(
+    # the bus (NATS) is imported only by a process that uses one: a command that opens the
+    # database to run one operation does not pay for it
+    if config.role == "gateway":
+        from bourse.bus.gateway import RemoteEngine
+
+        engine_class: type[Engine] = RemoteEngine
+    else:
+        engine_class = Engine
+    engine = engine_class(
         store,
         fees=FeeSchedule(maker=config.maker_fee_ppm, taker=config.taker_fee_ppm),
         stp_default=config.stp_default,
         order_id_retention_ms=client_order_id_retention_s(config) * 1000,
     )
-    nats = NatsBus(config.bus_url, config.bus_name).start() if config.bus_url else None
+    nats = None
+    if config.bus_url:
+        from bourse.bus.nats import NatsBus
+
+        nats = NatsBus(config.bus_url, config.bus_name).start()
     queries = Queries(db)
     mirror = None
     try:
@@ -91,6 +100,8 @@ def open_platform(config: Config | None = None) -> Services:
         raise
     if follows:
         assert nats is not None
+        from bourse.bus.mirror import Mirror
+
         marketdata = MarketData()
         mirror = Mirror(
             engine,
@@ -103,14 +114,21 @@ def open_platform(config: Config | None = None) -> Services:
             engine.apply_batch_now(
                 [c.AddAsset(a) for a in ASSETS] + [c.AddSymbol(s) for s in SYMBOLS]
             )
-        marketdata = MarketData.from_store(queries, engine)
+        marketdata = MarketData.from_store(queries, engine) if config.market_data else MarketData()
         if nats is not None:
+            from bourse.bus.feed import announce
+
             announce(engine, nats)
         engine.start()
     commands = None
     if config.role == "engine" and config.bus_url:
+        from bourse.bus.engine_server import CommandServer
+
         commands = CommandServer(engine, config.bus_url, config.bus_name).start()
-    if isinstance(engine, RemoteEngine) and config.bus_url and mirror is not None:
+    if config.bus_url and config.role == "gateway" and mirror is not None:
+        from bourse.bus.gateway import CommandClient, RemoteEngine
+
+        assert isinstance(engine, RemoteEngine)
         following = mirror
         engine.client = CommandClient(
             config.bus_url, config.bus_name, caught_up=lambda n: following.commits >= n
@@ -118,7 +136,9 @@ def open_platform(config: Config | None = None) -> Services:
     # the writer's heartbeat (bus.heartbeat): `bourse engine` beats from its command server; a
     # `bourse serve --bus` writer from a thread of its own, and a plain follower listens to it
     heartbeat: Publisher | Listener | None = None
-    if config.bus_url and commands is None and not isinstance(engine, RemoteEngine):
+    if config.bus_url and commands is None and config.role != "gateway":
+        from bourse.bus.heartbeat import Listener, Publisher
+
         if mirror is None:
             heartbeat = Publisher(engine, config.bus_url, config.bus_name).start()
         else:
@@ -169,6 +189,8 @@ def open_platform(config: Config | None = None) -> Services:
     apikeys.watchers.append(lambda _key: listen_keys.recheck(announce=False))
     caches = None
     if config.bus_url:  # a key changed here is dropped from every process's cache at once
+        from bourse.bus.cache_events import CacheEvents
+
         caches = CacheEvents(config.bus_url, config.bus_name)
         caches.on("apikey", partial(apikeys.forget, announce=False))
         caches.on("binding", brokers.bindings.forget)

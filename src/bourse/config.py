@@ -157,6 +157,10 @@ class Config:
     #: accrue broker rebates live, by a follower of the engine's change feed (else only when
     #: ``bourse brokers accrue``/``settle`` or the daily job runs)
     rebates_live: bool = True
+    #: build the market-data projections (tickers, klines, recent trades) by replaying every
+    #: stored trade: a server needs them; a command that runs one operation and exits does
+    #: not, and on a long-running exchange the replay is most of its time
+    market_data: bool = True
     #: after an OAuth client secret is rotated, the old one keeps working this long (seconds)
     oauth_secret_grace_s: int = 86_400
     #: how long an order's ``newClientOrderId`` stays reserved after the order closed

@@ -1,6 +1,7 @@
 """The ``bourse`` command starts light: ``--help``, ``status`` and a command that a running
 server serves never import SQLAlchemy, Alembic, psycopg, uvicorn, NATS or the platform; the
-same command with the server stopped opens the database itself and does (so the probe sees).
+same command with the server stopped opens the database itself (SQLAlchemy, the platform), and
+still imports nothing that only a server, a bus, PostgreSQL or a migration needs.
 
 Structural, not timed: each command runs in a fresh interpreter that then lists which of those
 modules it holds (``bourse.cli``'s start-up comment says why they wait).
@@ -19,7 +20,24 @@ import pytest
 from bourse.operations.runtime import running_server
 from tests.support.served import Served
 
-HEAVY = ("sqlalchemy", "alembic", "psycopg", "uvicorn", "nats", "starlette", "bourse.bootstrap")
+#: what opening a SQLite database for one command needs: nothing else of ``SERVER_ONLY``
+DIRECT = ["bourse.bootstrap", "sqlalchemy"]
+#: what only serving (HTTP, WebSocket, metrics), the bus, PostgreSQL or a migration needs
+SERVER_ONLY = (
+    "alembic",
+    "psycopg",
+    "uvicorn",
+    "granian",
+    "starlette",
+    "google.protobuf",
+    "prometheus_client",
+    "nats",
+    "aiohttp",
+    "bourse.app",
+    "bourse.api",
+    "bourse.web",
+)
+HEAVY = (*DIRECT, *SERVER_ONLY)
 #: runs ``bourse ARGV`` in this interpreter, then prints the heavy modules it holds, last
 PROBE = f"""
 import json, sys
@@ -89,6 +107,21 @@ def test_a_command_served_by_a_running_server_imports_nothing_heavy(home: Home) 
     assert running_server(home.home, home.url) is None
     # the server stopped: the same command opens the database itself, and the probe sees it
     direct = home.probe("accounts", "list", "--json")
-    assert direct.code == 0
-    assert {"sqlalchemy", "alembic", "bourse.bootstrap"} <= set(direct.held)
+    assert (direct.code, direct.held) == (0, DIRECT)
     assert [a["name"] for a in json.loads(direct.stdout)] == ["remote"]
+
+
+def test_a_command_on_a_stopped_server_imports_nothing_only_a_server_needs(home: Home) -> None:
+    """A read and a write on the database itself (migrated at head, so no Alembic): only the
+    platform and SQLAlchemy, and the write is there for the next command to read."""
+    home.start()  # creates and migrates the database, as a first `scripts/run` does
+    home.stop()
+    opened = home.probe("accounts", "open", "--name", "direct", "--json")
+    assert (opened.code, opened.held) == (0, DIRECT)
+    account = json.loads(opened.stdout)["account"]
+    paid = home.probe("deposit", str(account), "USDT", "7", "--json")
+    assert (paid.code, paid.held) == (0, DIRECT)
+    shown = home.probe("accounts", "show", str(account), "--json")
+    assert (shown.code, shown.held) == (0, DIRECT)
+    balances = {b["asset"]: b["free"] for b in json.loads(shown.stdout)["balances"]}
+    assert balances["USDT"] == "7"

@@ -53,6 +53,31 @@ def test_migrate_is_idempotent_and_reversible(db_url: str) -> None:
         engine.dispose()
 
 
+def test_a_database_behind_head_is_migrated_and_one_at_head_left_alone(db_url: str) -> None:
+    """``migrate`` skips Alembic on a database at head (``db.head_revision``, read from the
+    scripts' lines, must name Alembic's own head) and upgrades one a revision behind."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert dbmod.head_revision() == head
+    migrate(db_url)
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "-1")
+        with engine.connect() as conn:
+            behind = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        assert behind not in (None, head)
+        assert not dbmod._at_head(engine)
+        migrate(engine)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
+        assert dbmod._at_head(engine)
+        assert _diffs(engine) == []
+    finally:
+        engine.dispose()
+
+
 def test_sqlite_connection_settings(tmp_path) -> None:  # type: ignore[no-untyped-def]
     engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
     try:

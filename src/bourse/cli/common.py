@@ -264,8 +264,13 @@ def open_platform(
 
 def direct_config() -> dict[str, Any]:
     """``Config`` fields of a platform opened by a command (no schedulers, no rate limits,
-    lock waits bounded)."""
-    return {"rate_limits": RateLimits.off(), "rebate_settle_at": None, "lock_timeout_ms": 10_000}
+    lock waits bounded, no market data: no operation reads it)."""
+    return {
+        "rate_limits": RateLimits.off(),
+        "rebate_settle_at": None,
+        "lock_timeout_ms": 10_000,
+        "market_data": False,
+    }
 
 
 @contextmanager

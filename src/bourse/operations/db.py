@@ -11,7 +11,6 @@ from typing import Any
 
 from bourse.operations.registry import OperationError, operation
 from bourse.services.bundle import Services
-from bourse.store.backup import BackupError, BackupPathError, backup
 
 
 @operation("db.backup", mutates=False)
@@ -20,6 +19,10 @@ def backup_db(svc: Services, *, path: str) -> dict[str, Any]:
     A path that cannot take it is a 400; the database or its tools refusing, a 409."""
     if not os.path.isabs(path):
         raise OperationError(f"the backup path must be absolute, not {path!r}")
+    # here, not at the top: the backup imports psycopg and Alembic, which no other operation
+    # run by a command on a SQLite file needs
+    from bourse.store.backup import BackupError, BackupPathError, backup
+
     try:
         manifest = backup(svc.config.database_url, Path(path))
     except BackupPathError as exc:

@@ -7,16 +7,11 @@ never receive this bundle: each takes its collaborators as constructor arguments
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine as SAEngine
 
-from bourse.bus.cache_events import CacheEvents
-from bourse.bus.engine_server import CommandServer
 from bourse.bus.followers import Followers
-from bourse.bus.gateway import RemoteEngine
-from bourse.bus.heartbeat import Heard, Listener, Publisher
-from bourse.bus.mirror import Mirror
-from bourse.bus.nats import NatsBus
 from bourse.config import Config
 from bourse.engine import Engine
 from bourse.services.apikeys import ApiKeys
@@ -31,6 +26,13 @@ from bourse.services.wallet.internal import InternalTransfers
 from bourse.store.queries import Queries
 from bourse.store.repositories.oauth import OAuthRepository
 from bourse.store.sql import SqlStore
+
+if TYPE_CHECKING:  # the bus's parts import NATS, which a process without a bus never needs
+    from bourse.bus.cache_events import CacheEvents
+    from bourse.bus.engine_server import CommandServer
+    from bourse.bus.heartbeat import Heard, Listener, Publisher
+    from bourse.bus.mirror import Mirror
+    from bourse.bus.nats import NatsBus
 
 
 @dataclass(slots=True, eq=False)
@@ -82,6 +84,11 @@ class Services:
     def heard(self) -> tuple[str, Heard] | None:
         """Whose heartbeat this process counts on (``"engine"``: a gateway's, ``"writer"``: a
         follower's) and when it last heard it; None in the writer itself."""
+        if self.nats is None and self.commands is None and self.heartbeat is None:
+            return None  # no bus: nobody else's heartbeat to count on
+        from bourse.bus.gateway import RemoteEngine
+        from bourse.bus.heartbeat import Listener
+
         engine = self.engine
         client = engine.client if isinstance(engine, RemoteEngine) else None
         if client is not None:

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from alembic.script import ScriptDirectory
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -103,10 +102,14 @@ def _safe(u: URL) -> str:
 
 
 def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def _known(revision: str) -> bool:
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config())
     try:
         return script.get_revision(revision) is not None

@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from psycopg import ClientCursor
-from psycopg.pq import TransactionStatus
 from sqlalchemy import Boolean, Engine, Integer, Table
 
 from bourse.domain.reference_price import SCALE
@@ -445,6 +443,8 @@ def execute_postgresql(dbapi: Any, work: Work) -> None:
     that got a message after its last ready-for-query does not arm ``idle_session_timeout``
     (``sql.WRITER_IDLE_TIMEOUT_MS``), so a writer killed right after a commit kept its session
     and the writer lock for good. A simple query ends with ready-for-query."""
+    from psycopg import ClientCursor  # PostgreSQL's only: not imported on SQLite
+
     sql = ";".join(["BEGIN", *(write.sql for write, _ in work), "COMMIT"])
     params = [a for write, rows in work for a in pg_arrays(write.kinds, rows)]
     dbapi.autocommit = True
@@ -464,6 +464,8 @@ def rollback_postgresql(dbapi: Any) -> None:
     """After a failed ``execute_postgresql``: end its aborted transaction on the same session,
     which holds the writer lock (``sql.WRITER_LOCK_KEY``), and leave autocommit as a commit
     does (raises if the session is gone)."""
+    from psycopg.pq import TransactionStatus
+
     if dbapi.info.transaction_status != TransactionStatus.IDLE:
         dbapi.execute("ROLLBACK")
     dbapi.autocommit = False

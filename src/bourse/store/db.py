@@ -19,29 +19,34 @@ server of another host is (``bourse.store.sessions``). ``make_engine`` and ``pg_
 where this package opens connections.
 
 ``migrate(url_or_engine)`` runs Alembic's ``upgrade head`` with the migrations shipped inside
-the package, so no ``alembic.ini`` is needed.
+the package, so no ``alembic.ini`` is needed; on a database already at head it only reads
+``alembic_version`` (``head_revision``), so a process that opens the database for one command
+neither waits for the write lock nor imports Alembic.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import os
 import pkgutil
+import re
 import sqlite3
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-from alembic import command
-from alembic.config import Config
-from psycopg import sql
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
 import bourse.store as store_pkg
 from bourse.store import tables
+
+if TYPE_CHECKING:  # imported where used: a command on a SQLite file needs neither
+    import psycopg
+    from alembic.config import Config
 
 DEFAULT_URL = "sqlite:///.bourse/bourse.db"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -76,6 +81,8 @@ def application_name() -> str:
 
 
 def pg_connect(conninfo: str, **kwargs: Any) -> psycopg.Connection[Any]:
+    import psycopg
+
     """A psycopg connection named after this process, ``connect_timeout`` 10 s unless given."""
     kwargs.setdefault("connect_timeout", 10)
     return psycopg.connect(conninfo, application_name=application_name(), **kwargs)
@@ -184,6 +191,8 @@ def schema_metadata() -> MetaData:
 
 def alembic_config() -> Config:
     """An Alembic config pointing at the packaged migrations."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     return cfg
@@ -202,6 +211,9 @@ def ensure_database(url: str | None = None) -> bool:
     u = make_url(normalize_url(url or database_url()))
     if u.get_backend_name() != "postgresql" or not u.database:
         return False
+    import psycopg
+    from psycopg import sql
+
     admin = u.set(drivername="postgresql", database="postgres")
     libpq = admin.render_as_string(hide_password=False)
     with pg_connect(libpq, autocommit=True) as conn:
@@ -225,6 +237,8 @@ def has_schema(url: str) -> bool:
         return _sqlite_has_schema(u.database)
     if u.get_backend_name() != "postgresql" or not u.database:
         return True  # not ours to tell: opening it says what is wrong
+    import psycopg
+
     libpq = u.set(drivername="postgresql").render_as_string(hide_password=False)
     try:
         conn = pg_connect(libpq)
@@ -254,6 +268,8 @@ def _sqlite_has_schema(path: str | None) -> bool:
 def _pg_database_exists(u: URL) -> bool:
     """Whether the PostgreSQL server of URL ``u`` has its database (asked of the ``postgres``
     database; True when that cannot be asked: the caller's own error then says more)."""
+    import psycopg
+
     admin = u.set(drivername="postgresql", database="postgres").render_as_string(
         hide_password=False
     )
@@ -263,6 +279,14 @@ def _pg_database_exists(u: URL) -> bool:
             return row.fetchone() is not None
     except psycopg.Error:
         return True
+
+
+def psycopg_errors(*names: str) -> tuple[type[Exception], ...]:
+    """psycopg's exception classes ``names`` once psycopg is loaded, else none: a process that
+    never opened PostgreSQL (a command on a SQLite file) cannot meet one of them, and need not
+    import psycopg to tell."""
+    module = sys.modules.get("psycopg")
+    return tuple(getattr(module, name) for name in names) if module is not None else ()
 
 
 def migrate(url_or_engine: str | Engine | None = None, revision: str = "head") -> None:
@@ -275,6 +299,10 @@ def migrate(url_or_engine: str | Engine | None = None, revision: str = "head") -
     own = not isinstance(url_or_engine, Engine)
     engine = url_or_engine if isinstance(url_or_engine, Engine) else make_engine(url_or_engine)
     try:
+        if revision == "head" and _at_head(engine):
+            return  # nothing to do: no write lock, no Alembic (a tenth of a second to import)
+        from alembic import command
+
         with (
             engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE") as conn,
             conn.begin(),
@@ -287,3 +315,40 @@ def migrate(url_or_engine: str | Engine | None = None, revision: str = "head") -
     finally:
         if own:
             engine.dispose()
+
+
+_REVISION = re.compile(r"""^revision = ["']([^"']+)["']$""", re.M)
+_DOWN_REVISION = re.compile(r"""^down_revision = (None|["']([^"']+)["'])$""", re.M)
+
+
+@functools.cache
+def head_revision() -> str | None:
+    """The revision of the packaged migrations' head, read from each script's ``revision`` and
+    ``down_revision`` lines without importing Alembic; None when that does not tell one head
+    (a script of another shape, a merge, several heads): Alembic's own reading then decides."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        source = script.read_text()
+        rev, down = _REVISION.findall(source), _DOWN_REVISION.findall(source)
+        if len(rev) != 1 or len(down) != 1:
+            return None
+        revisions.add(rev[0])
+        if down[0][1]:
+            parents.add(down[0][1])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _at_head(engine: Engine) -> bool:
+    """Whether the database of ``engine`` is already at the packaged migrations' head (one
+    read, no lock: a database at head stays there)."""
+    head = head_revision()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+    except Exception:  # no schema yet (or no table): the migration says what is wrong
+        return False
+    return [r[0] for r in rows] == [head]

@@ -32,7 +32,6 @@ import sqlite3
 import threading
 from typing import Any
 
-import psycopg
 from sqlalchemy import Connection, Engine, bindparam, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -48,6 +47,7 @@ from bourse.store.batch_writes import (
     rollback_postgresql,
     rollback_sqlite,
 )
+from bourse.store.db import psycopg_errors
 from bourse.store.rows import order_from_row, withdrawal_from_row
 from bourse.store.snapshot import COMMITS, read_snapshot
 from bourse.store.transaction import StoreBusy, refused
@@ -68,8 +68,9 @@ class StoreLocked(Exception):
     """Another engine (another process) is the writer of this database."""
 
 
-#: what the store raises when it fails (``SqlStore.down``), its refusals of a value aside
-_STORE_ERRORS = (StoreLocked, StoreBusy, SQLAlchemyError, sqlite3.Error, psycopg.Error, OSError)
+#: what the store raises when it fails (``SqlStore.down``), its refusals of a value aside; and
+#: ``psycopg.Error`` (``db.psycopg_errors``)
+_STORE_ERRORS = (StoreLocked, StoreBusy, SQLAlchemyError, sqlite3.Error, OSError)
 
 
 class SqlStore:
@@ -279,7 +280,8 @@ class SqlStore:
         or this engine's writer lock lost), rather than refusing a value it was given."""
         if self.writer_lost.is_set():
             return True
-        return isinstance(exc, _STORE_ERRORS) and not refused(exc)
+        failures = _STORE_ERRORS + psycopg_errors("Error")
+        return isinstance(exc, failures) and not refused(exc)
 
     # --- reading -------------------------------------------------------------------------------
     def load(self) -> Snapshot:

@@ -29,12 +29,11 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import psycopg
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from bourse.store.db import SQLITE_BUSY_TIMEOUT_MS
+from bourse.store.db import SQLITE_BUSY_TIMEOUT_MS, psycopg_errors
 
 #: milliseconds a PostgreSQL write waits for a lock (SQLite: ``db.SQLITE_BUSY_TIMEOUT_MS``)
 LOCK_TIMEOUT_MS = SQLITE_BUSY_TIMEOUT_MS
@@ -57,12 +56,11 @@ def unavailable(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
-#: what a database (or its driver, encoding a value) raises for a value it will not store
+#: what a database (or its driver, encoding a value) raises for a value it will not store; and
+#: psycopg's ``IntegrityError`` and ``DataError`` (``db.psycopg_errors``)
 _REFUSALS = (
     sqlite3.IntegrityError,
     sqlite3.DataError,
-    psycopg.IntegrityError,
-    psycopg.DataError,
     ValueError,  # UnicodeEncodeError: a lone surrogate
     OverflowError,  # SQLite: an integer past 64 bits
     TypeError,  # a value of a type the column cannot take
@@ -74,7 +72,7 @@ def refused(exc: BaseException) -> bool:
     constraint, a number out of range, a text it cannot store): one write's own fault, which
     one command can cause; False when the store is busy or out of reach, or for anything else."""
     driver = exc.orig if isinstance(exc, DBAPIError) else exc  # SQLAlchemy wraps the driver's
-    return isinstance(driver, _REFUSALS)
+    return isinstance(driver, _REFUSALS + psycopg_errors("IntegrityError", "DataError"))
 
 
 def lock_key(area: str, ident: int) -> int:
