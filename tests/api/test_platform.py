@@ -44,6 +44,8 @@ def test_reopen_rebuilds_market_data(migrated_url: str, tmp_path: Any) -> None:
         before = p.marketdata.klines("BTCUSDT", "1m")
         key, _ = p.apikeys.create_key(a.id)
         assert len(p.marketdata.recent_trades("BTCUSDT", 10)) == 2
+        bought = p.engine.read(lambda e: e.exchange.ledger.available(b.id, "BTC"))
+        assert bought > 0
     finally:
         p.close()
     p = open_platform(cfg)
@@ -54,5 +56,14 @@ def test_reopen_rebuilds_market_data(migrated_url: str, tmp_path: Any) -> None:
         assert p.apikeys.lookup(key) is not None
         # the default listings are added once, not again on reopen
         assert sorted(p.engine.exchange.symbols) == ["BTCUSDT", "ETHUSDT", "MXUSDT"]
+    finally:
+        p.close()
+    # a command on a stopped server (cli.common.direct_config) replays no trade: the engine's
+    # state is all an operation reads or checks a write against
+    cfg.market_data = False
+    p = open_platform(cfg)
+    try:
+        assert p.marketdata.recent_trades("BTCUSDT", 10) == []
+        assert p.engine.read(lambda e: e.exchange.ledger.available(b.id, "BTC")) == bought
     finally:
         p.close()
