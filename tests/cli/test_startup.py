@@ -22,8 +22,11 @@ from tests.support.served import Served
 
 #: what opening a SQLite database for one command needs: nothing else of ``SERVER_ONLY``
 DIRECT = ["bourse.bootstrap", "sqlalchemy"]
-#: what only serving (HTTP, WebSocket, metrics), the bus, PostgreSQL or a migration needs
+#: what only serving (HTTP, WebSocket, metrics), the bus, PostgreSQL or a migration needs; and
+#: httpx, whose import brings its own command line's (click, pygments): a command talks to a
+#: running server with the standard library's client
 SERVER_ONLY = (
+    "httpx",
     "alembic",
     "psycopg",
     "uvicorn",

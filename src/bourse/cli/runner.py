@@ -15,15 +15,18 @@ from __future__ import annotations
 import getpass
 import json
 import socket
+from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bourse.cli.common import db_url, direct_config, fail, open_platform, safe_url, shown_db
 from bourse.operations.home import PREFIX, TOKEN_FILE, home_for, read_token
 from bourse.operations.runtime import running_server
 
-#: seconds to wait for a running server's answer (connect: 5)
+#: seconds to wait for a running server's answer, and to connect to it
 TIMEOUT_S = 30.0
+CONNECT_S = 5.0
 
 
 def actor() -> str:
@@ -79,36 +82,56 @@ def _remote(
 ) -> Any:
     if token is None:
         raise fail(f"a server runs at {base} but {home} holds no operator.token readable by you")
-    import httpx
-
     token_path = Path(home) / TOKEN_FILE
 
     group, _, verb = name.partition(".")
     try:
-        r = httpx.post(
-            f"{base}{PREFIX}/{group}/{verb}",
-            # JSON's escapes, not httpx's UTF-8: a command line's bytes that are not UTF-8
-            # arrive as lone surrogates, which UTF-8 cannot encode and the server refuses
-            content=json.dumps(body).encode(),
-            headers={
+        status, raw = _post(
+            base,
+            f"{PREFIX}/{group}/{verb}",
+            # JSON's escapes, not UTF-8: a command line's bytes that are not UTF-8 arrive as
+            # lone surrogates, which UTF-8 cannot encode and the server refuses
+            json.dumps(body).encode(),
+            {
                 "Authorization": f"Bearer {token}",
                 "X-Bourse-Actor": actor(),
                 "Content-Type": "application/json",
             },
-            timeout=httpx.Timeout(timeout, connect=5.0),
+            timeout,
         )
-    except httpx.HTTPError as exc:
+    except (OSError, HTTPException) as exc:
         raise fail(f"cannot reach the server at {base}: {exc or type(exc).__name__}") from exc
     try:
-        data = r.json()
+        data = json.loads(raw)
     except ValueError:
         data = None
-    if r.status_code == 401:  # the command always sends the credential it read
+    if status == 401:  # the command always sends the credential it read
         raise fail(f"the running server refused the operator credential in {token_path}")
-    if r.status_code != 200:
+    if status != 200:
         msg = data.get("msg") if isinstance(data, dict) else None
-        raise fail(msg or f"the server at {base} answered HTTP {r.status_code}")
+        raise fail(msg or f"the server at {base} answered HTTP {status}")
     return data
+
+
+def _post(
+    base: str, path: str, body: bytes, headers: dict[str, str], timeout: float
+) -> tuple[int, bytes]:
+    """POST ``body`` to ``path`` under ``base``: the status and the body of the answer. The
+    standard library's client, not httpx: importing httpx (and the click and pygments its own
+    command line brings) cost every command that a running server serves more than the rest of
+    its start."""
+    url = urlsplit(base)
+    connection = HTTPSConnection if url.scheme == "https" else HTTPConnection
+    conn = connection(url.hostname or "localhost", url.port, timeout=CONNECT_S)
+    try:
+        conn.connect()
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
+        conn.request("POST", url.path.rstrip("/") + path, body=body, headers=headers)
+        answer = conn.getresponse()
+        return answer.status, answer.read()
+    finally:
+        conn.close()
 
 
 __all__ = ["run", "safe_url"]
