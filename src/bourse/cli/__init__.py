@@ -39,7 +39,9 @@ from typer.models import CommandInfo
 # a command module imports at its top only what its options and its output need (typer, rich,
 # bourse.cli.common, bourse.operations.home); what works on the database or serves (the
 # platform, SQLAlchemy, Alembic, uvicorn, NATS) it imports inside the function that needs it,
-# when that runs. tests/cli/test_startup.py holds the remote path and --help to it.
+# when that runs; and the platform a command opens on a stopped server imports only what it
+# uses (no bus, no psycopg on SQLite, no Alembic at head, no trade replay: direct_config).
+# tests/cli/test_startup.py holds --help, the remote and the direct path to it.
 from bourse.cli import common
 from bourse.cli.accounts import accounts_app, deposit
 from bourse.cli.audit import audit_cmd
