@@ -31,6 +31,7 @@ from bourse.services.listenkeys import ListenKeys
 from bourse.services.marketdata import MarketData
 from bourse.services.referrals import Referrals
 from bourse.services.serverkey import ServerKeyError, load_server_keys
+from bourse.services.signed_reads import SignedReads
 from bourse.services.subaccounts import SubAccounts
 from bourse.services.throttle import CredentialThrottle
 from bourse.services.users import Users, engine_account_opener
@@ -188,6 +189,7 @@ def open_platform(config: Config | None = None) -> Services:
     brokers.registry.on_suspend = listen_keys.recheck
     apikeys.watchers.append(lambda _key: listen_keys.recheck(announce=False))
     caches = None
+    signed_reads = SignedReads()
     if config.bus_url:  # a key changed here is dropped from every process's cache at once
         from bourse.bus.cache_events import CacheEvents
 
@@ -200,6 +202,9 @@ def open_platform(config: Config | None = None) -> Services:
         brokers.bindings.on_forget = partial(caches.publish, "binding")
         brokers.registry.on_forget = partial(caches.publish, "broker")
         listen_keys.on_recheck = partial(caches.publish, "listenkeys", "")
+        # a read's signature seen by one gateway is refused on a write by the others too
+        caches.on("read", signed_reads.add_shared)
+        signed_reads.on_add = partial(caches.publish, "read")
         caches.start()
     internal = InternalTransfers(engine, InternalTransferRepository(db), wallet, UserRepository(db))
     subaccounts = SubAccounts(
@@ -228,6 +233,7 @@ def open_platform(config: Config | None = None) -> Services:
         commands=commands,
         heartbeat=heartbeat,
         caches=caches,
+        signed_reads=signed_reads,
     )
 
 

@@ -15,6 +15,7 @@ from bourse.api.mexc.errors import PARAM_ERROR
 from bourse.domain.accounts import DUST_DESK, FEE_REVENUE
 from bourse.domain.money import Asset
 from bourse.engine import commands as c
+from bourse.engine.clock import now_ms
 from tests.support.clock import backdated
 from tests.support.ledger import assert_ledger_balanced
 from tests.support.mexc import Signer, err, ok
@@ -146,8 +147,10 @@ def test_refusals(env: Env) -> None:
     assert_ledger_balanced(env.platform.config.database_url)
 
 
-def convert(s: Signer, asset: str) -> Any:
-    return s.post(PATH, asset=asset)
+def convert(s: Signer, asset: str, timestamp: int | None = None) -> Any:
+    """A conversion signed now (or at ``timestamp``: requests sent at once with the same
+    timestamp would be one signed request, its copies refused as replays, code 26)."""
+    return s.request("POST", PATH, {"asset": asset}, timestamp=timestamp)
 
 
 def test_one_conversion_of_a_balance_and_ten_a_day_under_concurrency(env: Env) -> None:
@@ -155,8 +158,9 @@ def test_one_conversion_of_a_balance_and_ten_a_day_under_concurrency(env: Env) -
     bob = env.open_account(USDT="1")
     b = env.signer(bob, PERMS)
     # the same balance, asked for eight times at once: converted exactly once
+    start = now_ms()
     with ThreadPoolExecutor(8) as pool:
-        answers = [ok(r) for r in pool.map(lambda _: convert(b, "USDT"), range(8))]
+        answers = [ok(r) for r in pool.map(lambda i: convert(b, "USDT", start - i), range(8))]
     assert sum(x["successList"] == ["USDT"] for x in answers) == 1
     assert balance(env, bob, "USDT") == 0 and balance(env, bob, "MX") == 39_920_000
     # eight more conversions, then two at once when only one is left for the day

@@ -195,6 +195,45 @@ def test_rotated_secret_works_for_the_grace_period_then_fails(world: World) -> N
     assert refresh(env, w.reg(rot3["clientSecret"]), rt).status_code == 200
 
 
+def test_replayed_secret_rotation_is_refused_and_the_owner_keeps_its_secret(
+    world: World,
+) -> None:
+    """A captured signed rotation sent again (same timestamp, same signature) is refused as a
+    replay (26): it hands out no secret and the broker's new one stays the client's; of copies
+    sent at once exactly one rotates. A replayed registration registers nothing."""
+    w = world
+    ts = int(time.time() * 1000)
+    params = {"clientId": w.client_id, "graceSeconds": 0}
+    rot = ok(w.broker.request("POST", f"{P}/client/secret", params, timestamp=ts))
+    err(w.broker.request("POST", f"{P}/client/secret", params, timestamp=ts), 26)
+    assert w.reg().client.check_client_secret(rot["clientSecret"])
+    answers: list[Any] = [None] * 4
+    ts = int(time.time() * 1000)
+    barrier = threading.Barrier(4, timeout=30)
+
+    def one(i: int) -> None:
+        barrier.wait()
+        answers[i] = w.broker.request("POST", f"{P}/client/secret", params, timestamp=ts)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    good = [r for r in answers if r.status_code == 200]
+    assert len(good) == 1, [r.text for r in answers]
+    for r in answers:
+        if r is not good[0]:
+            err(r, 26)
+    assert w.reg().client.check_client_secret(good[0].json()["clientSecret"])
+    before = len(ok(w.broker.get(f"{P}/clients"))["clients"])
+    ts = int(time.time() * 1000)
+    app = {"name": "Replayed App", "redirectUri": CALLBACK}
+    ok(w.broker.request("POST", f"{P}/clients", app, timestamp=ts))
+    err(w.broker.request("POST", f"{P}/clients", app, timestamp=ts), 26)
+    assert len(ok(w.broker.get(f"{P}/clients"))["clients"]) == before + 1
+
+
 def test_scopes_change_within_the_approval(world: World) -> None:
     w = world
     ok(w.broker.post(f"{P}/client/redirectUri", clientId=w.client_id, redirectUri=REDIRECT))

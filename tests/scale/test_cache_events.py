@@ -3,6 +3,7 @@ process's cache at once, not after its TTL: the drop crosses NATS (``bus.cache_e
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from functools import partial
@@ -15,10 +16,12 @@ from bourse.domain.accounts import AccountKind
 from bourse.domain.brokers import AttributionStatus
 from bourse.engine import Engine as ExchangeEngine
 from bourse.engine import commands as c
+from bourse.engine.clock import now_ms
 from bourse.services.apikeys import ApiKeys, generate_server_key
 from bourse.services.brokers.attribution import Attributor
 from bourse.services.brokers.bindings import Bindings
 from bourse.services.brokers.registry import Registry
+from bourse.services.signed_reads import SignedReads
 from bourse.store.sql import SqlStore
 from tests.support.nats import NATS_URL, unique_name
 
@@ -92,6 +95,45 @@ def test_a_suspended_broker_stops_earning_in_the_other_process_at_once(
             time.sleep(0.005)
         assert there.resolve(None, source).status is AttributionStatus.SOURCE_NOT_APPROVED
         assert events[0].received == 0
+    finally:
+        for ev in events:
+            ev.close()
+
+
+def test_a_read_signature_seen_by_one_gateway_is_refused_by_the_others() -> None:
+    """The signature of a read over the time window alone, remembered by the gateway that
+    served the read, reaches the other gateways' memory over NATS (``bourse.api.mexc.replay``
+    refuses a write carrying it), each key once, from two processes adding at once."""
+    name = unique_name()
+    sides, events = [], []
+    for _ in range(2):
+        reads = SignedReads()
+        ev = CacheEvents(NATS_URL, name).on("read", reads.add_shared)
+        reads.on_add = partial(ev.publish, "read")
+        sides.append(reads)
+        events.append(ev.start())
+    try:
+        now = now_ms()
+        keys = [[f"{side}{i:063x}" for i in range(50)] for side in range(2)]
+        barrier = threading.Barrier(2, timeout=30)
+
+        def add(side: int) -> None:
+            barrier.wait()
+            for key in keys[side]:
+                sides[side].add(key, now + 60_000, now)
+
+        threads = [threading.Thread(target=add, args=(side,)) for side in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        started = time.monotonic()
+        while events[0].received < 50 or events[1].received < 50:
+            assert time.monotonic() - started < 2.0, (events[0].received, events[1].received)
+            time.sleep(0.005)
+        for reads in sides:
+            assert all(reads.seen(k, now) for k in keys[0] + keys[1])
+            assert len(reads) == 100
     finally:
         for ev in events:
             ev.close()

@@ -19,6 +19,7 @@ from bourse.services.brokers import Brokers
 from bourse.services.listenkeys import ListenKeys
 from bourse.services.marketdata import MarketData
 from bourse.services.referrals import Referrals
+from bourse.services.signed_reads import SignedReads
 from bourse.services.subaccounts import SubAccounts
 from bourse.services.users import Users
 from bourse.services.wallet import Chain, WalletService
@@ -75,6 +76,9 @@ class Services:
     heartbeat: Publisher | Listener | None = None
     #: API key and binding cache drops shared with the other processes (with a bus)
     caches: CacheEvents | None = None
+    #: signatures of signed reads over the time window alone, which no write may spend
+    #: (``bourse.api.mexc.replay``)
+    signed_reads: SignedReads = field(default_factory=SignedReads)
     #: in demo mode (``bourse serve --demo``): the sandbox's controls, a
     #: ``bourse.sandbox.controls.Sandbox`` (faucet, market maker, faults, reset), which the
     #: ``sandbox.*`` operations drive; production code never looks at it

@@ -20,12 +20,14 @@ query alone, when that query holds nothing but what ccxt puts there (``timestamp
 ``openOrders?symbol=..``) is 700002 there, as it would be for a body it does not cover. Such a
 request reads ``timestamp`` and ``recvWindow`` from the signed query only (never from the
 body), and its signature is good for one request: whoever saw it could send it again with
-another body (``bourse.api.mexc.replay.claim``).
+another body (``bourse.api.mexc.replay.claim``), and none that a read over the same time
+window already showed (``replay.remember_read``).
 """
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from bourse.api.mexc import errors as e
 from bourse.api.mexc.errors import ApiError
@@ -60,6 +62,22 @@ BODY_OUTSIDE_SIGNATURE = frozenset(
 _BROKER_PAIR = re.compile(rb"(timestamp|recvWindow)=[0-9]+")
 
 
+class Signed(NamedTuple):
+    """A request ``authenticate`` let through."""
+
+    key: ApiKey
+    #: stripped and lower-cased, as ``signing.verify`` compares it: the replay key's part
+    #: (``bourse.api.mexc.replay``)
+    signature: str
+    #: whether the signature covers the body (False: one of ``BODY_OUTSIDE_SIGNATURE``)
+    body_signed: bool
+    #: the last ms the signature authenticates: its timestamp plus recvWindow
+    until: int
+    #: the signature covers the time window alone (``broker_query``'s query, no body inside
+    #: it): what a read and a write with a body outside it may equally be signed over
+    window_only: bool
+
+
 def authenticate(
     keys: ApiKeys,
     api_key: str | None,
@@ -71,11 +89,10 @@ def authenticate(
     permission: str | None,
     now_ms: int,
     body_may_be_unsigned: bool = False,
-) -> tuple[ApiKey, str, bool]:
-    """The request's key after all checks, its signature (stripped and lower-cased, as
-    ``signing.verify`` compares it: the replay key's part, ``bourse.api.mexc.replay``), and
-    whether the signature covers the body; raises ``ApiError`` on the first failure.
-    ``body_may_be_unsigned``: the endpoint is one of ``BODY_OUTSIDE_SIGNATURE``."""
+) -> Signed:
+    """The request's key after all checks and what its signature covers; raises ``ApiError``
+    on the first failure. ``body_may_be_unsigned``: the endpoint is one of
+    ``BODY_OUTSIDE_SIGNATURE``."""
     if not api_key:
         raise ApiError(e.API_KEY_REQUIRED, "api key required", 401)
     key = keys.lookup(api_key.strip())
@@ -109,7 +126,9 @@ def authenticate(
     if permission is not None and permission not in key.permissions:
         raise ApiError(e.NO_PERMISSION, "No permission to access the endpoint.", 401)
     # as ``verify`` read it: blanks around it or a hex digit's case make no other request
-    return key, sigs[0].strip().decode("ascii", "replace").lower(), body_signed
+    signature = sigs[0].strip().decode("ascii", "replace").lower()
+    window_only = (not body_signed or not stripped[1]) and broker_query(stripped[0])
+    return Signed(key, signature, body_signed, ts + recv_window, window_only)
 
 
 def broker_query(query: bytes) -> bool:

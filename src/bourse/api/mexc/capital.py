@@ -242,6 +242,7 @@ ENDPOINTS: list[Endpoint] = [
         WW,
         "Withdraw (two-phase: reserved now, settled after chain confirmation)",
         ID,
+        claims_signature=False,  # the withdrawal claims its key (ReserveWithdrawal.replay)
     ),
     Endpoint(
         "POST",
@@ -252,6 +253,7 @@ ENDPOINTS: list[Endpoint] = [
         WW,
         "Withdraw (old form)",
         s.arr(ID),
+        claims_signature=False,  # the withdrawal claims its key (ReserveWithdrawal.replay)
     ),
     Endpoint(
         "DELETE",

@@ -106,6 +106,7 @@ ENDPOINTS: list[Endpoint] = [
         WW,
         "Internal transfer to another user (by UID or e-mail)",
         s.obj({"tranId": STR}),
+        claims_signature=False,  # idempotent by its signature: a copy answers the first tranId
     ),
     Endpoint(
         "GET",

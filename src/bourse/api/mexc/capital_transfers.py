@@ -76,6 +76,7 @@ ENDPOINTS: list[Endpoint] = [
         TW,
         "Universal transfer between the account's SPOT and FUTURES wallets",
         s.obj({"tranId": STR}),
+        claims_signature=False,  # the transfer claims its key (Transfer.replay)
     ),
     Endpoint(
         "GET",

@@ -80,3 +80,19 @@ class Endpoint:
     #: JSON schema of the 200 response
     response: dict[str, Any] = field(default_factory=dict)
     weight: int = 1
+    #: whether the gateway claims the signature before the handler runs, so that a copy of the
+    #: request is refused (``replay.claim``, code 26). None: every signed request but a GET.
+    #: False where the handler's commands carry their own replay keys (an order, a
+    #: withdrawal, a transfer: one per movement, atomic with it), or a copy changes nothing
+    #: (an order test) or only cancels again (kept off the hot path); True for a GET that
+    #: mints or reveals a credential
+    claims_signature: bool | None = None
+
+    @property
+    def claims(self) -> bool:
+        """Whether the gateway claims this endpoint's signature (``claims_signature``)."""
+        if not self.signed:
+            return False
+        if self.claims_signature is None:
+            return self.method != "GET"
+        return self.claims_signature

@@ -3,8 +3,10 @@
 For each request: collect parameters (``params.collect``); count a public request against its
 IP's budget, a SIGNED one, once authenticated (``auth.authenticate`` or an OAuth Bearer token),
 against its account's budget (a failed authentication counts against the IP); validate the
-parameters against the endpoint's declaration (undeclared ones are ignored);
-run the handler; turn any error into MEXC's ``{"code","msg"}`` with the mapped HTTP status.
+parameters against the endpoint's declaration (undeclared ones are ignored); claim a signed
+request's signature unless it is a read (``Endpoint.claims``, ``replay.claim``: a copy is
+refused) or remember a read's that a write could carry (``replay.remember_read``); run the
+handler; turn any error into MEXC's ``{"code","msg"}`` with the mapped HTTP status.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from bourse.api.mexc.context import Ctx, Endpoint
 from bourse.api.mexc.errors import PARAM_ERROR, ApiError, to_response
 from bourse.api.mexc.params import collect, validate
 from bourse.api.mexc.ratelimit import RateLimiter
-from bourse.api.mexc.replay import claim
+from bourse.api.mexc.replay import claim, remember_read
 from bourse.engine.clock import now_ms
 from bourse.engine.trace import set_origin
 from bourse.services import throttle
@@ -155,6 +157,7 @@ class EndpointApp:
             platform.config.unsigned_broker_bodies
             and (ep.method, ep.path) in BODY_OUTSIDE_SIGNATURE
         )
+        self.claims = ep.claims
         self.__name__ = f"{ep.method.lower()}_{ep.path.strip('/').replace('/', '_')}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -202,6 +205,7 @@ class EndpointApp:
         key = principal = None
         signature = ""
         body_signed = True
+        until, window_only = 0, False
         try:
             if signed and is_bearer(authorization := _text(headers.get(b"authorization"))):
                 # OAuth: the access token is the credential (no signature or timestamp)
@@ -214,7 +218,7 @@ class EndpointApp:
                     now,
                 )
             elif signed:
-                key, signature, body_signed = authenticate(
+                key, signature, body_signed, until, window_only = authenticate(
                     self.platform.apikeys,
                     _text(headers.get(b"x-mexc-apikey")),
                     ip,
@@ -253,19 +257,13 @@ class EndpointApp:
             params.pop(name, None)
         request = Request(scope, receive)
         request._body = body  # read above: a handler asking again gets it
-        ctx = Ctx(
-            self.platform,
-            request,
-            validate(ep.params, params),
-            ip,
-            now,
-            key,
-            principal,
-            signature,
-            headers,
-        )
-        if not body_signed:  # a body outside the signature: that signature serves once
-            await claim(ctx)
+        ctx = Ctx(self.platform, request, {}, ip, now, key, principal, signature, headers)
+        spends = self.claims or not body_signed  # the signature serves one request
+        if window_only and not spends:  # a read whose signature a write could carry: none
+            remember_read(ctx, until)  # may (remembered even if its parameters are refused)
+        ctx.params = validate(ep.params, params)
+        if spends:
+            await claim(ctx, window_only)
         return await ep.handler(ctx)
 
 

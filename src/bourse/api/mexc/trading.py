@@ -345,6 +345,7 @@ ENDPOINTS = [
         W,
         "New order",
         s.ORDER_ACK,
+        claims_signature=False,  # each order claims its own key (PlaceOrder.replay)
     ),
     Endpoint(
         "POST",
@@ -355,6 +356,7 @@ ENDPOINTS = [
         W,
         "Test new order (validates only)",
         s.EMPTY,
+        claims_signature=False,  # validates only: changes nothing
     ),
     Endpoint(
         "POST",
@@ -365,6 +367,7 @@ ENDPOINTS = [
         W,
         "Batch orders (same symbol, up to 20)",
         s.arr(s.BATCH_ITEM),
+        claims_signature=False,  # each order claims its own key (PlaceOrder.replay)
     ),
     Endpoint(
         "DELETE",
@@ -375,6 +378,7 @@ ENDPOINTS = [
         W,
         "Cancel order",
         s.ORDER_CANCEL,
+        claims_signature=False,  # a copy only cancels again
     ),
     Endpoint(
         "DELETE",
@@ -385,6 +389,7 @@ ENDPOINTS = [
         W,
         "Cancel all open orders on up to 5 symbols",
         s.arr(s.ORDER_CANCEL),
+        claims_signature=False,  # a copy only cancels again
     ),
     Endpoint(
         "GET",

@@ -78,7 +78,15 @@ PATH = "/api/v3/userDataStream"
 ENDPOINTS = [
     Endpoint("POST", PATH, create, (), True, A, "Create a listenKey", KEY_SCHEMA),
     Endpoint(
-        "GET", PATH, list_keys, (), True, A, "Valid listenKeys", s.obj({"listenKey": s.arr(s.S)})
+        "GET",
+        PATH,
+        list_keys,
+        (),
+        True,
+        A,
+        "Valid listenKeys",
+        s.obj({"listenKey": s.arr(s.S)}),
+        claims_signature=True,  # it reveals the keys to the user's private stream
     ),
     Endpoint("PUT", PATH, extend, (KEY,), True, A, "Extend a listenKey by 60 min", KEY_SCHEMA),
     Endpoint("DELETE", PATH, close, (KEY,), True, A, "Close a listenKey", KEY_SCHEMA),

@@ -185,5 +185,6 @@ ENDPOINTS: list[Endpoint] = [
         WW,
         "Withdraw (sub-account key only) (MEXC broker)",
         s.obj({"id": S}),
+        claims_signature=False,  # the withdrawal claims its key (ReserveWithdrawal.replay)
     ),
 ]

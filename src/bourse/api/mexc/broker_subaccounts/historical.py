@@ -74,5 +74,6 @@ ENDPOINTS: list[Endpoint] = [
         AW,
         "A one-time login token for a sub-account's web page (MEXC broker, historical)",
         s.obj({"onceToken": S}),
+        claims_signature=True,  # it mints a login token
     ),
 ]

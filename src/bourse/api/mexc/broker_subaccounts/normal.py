@@ -169,6 +169,7 @@ ENDPOINTS: list[Endpoint] = [
         TW,
         "Universal transfer between the master and its sub-accounts",
         s.obj({"tranId": S}),
+        claims_signature=False,  # the transfer claims its key (Transfer.replay)
     ),
     Endpoint(
         "GET",

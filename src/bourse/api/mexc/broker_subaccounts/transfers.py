@@ -171,6 +171,7 @@ ENDPOINTS: list[Endpoint] = [
         TW,
         "Universal transfer master <-> sub and sub <-> sub (MEXC broker)",
         s.obj({"tranId": S}),
+        claims_signature=False,  # the transfer claims its key (Transfer.replay)
     ),
     Endpoint(
         "GET",
