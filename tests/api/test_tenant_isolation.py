@@ -303,7 +303,9 @@ CASES: list[Case] = [
 ]
 
 #: what may change while B's calls change nothing (request bookkeeping, not tenant state)
-VOLATILE_TABLES = {"meta", "login_failures", "sessions", "operator_audit", "chain_state"}
+#: tables a refused call may still write: ``replays`` holds the signature a signed write spent
+#: before its handler refused it (B's own request, nothing of A's)
+VOLATILE_TABLES = {"meta", "login_failures", "sessions", "operator_audit", "chain_state", "replays"}
 
 
 def signed_id_params() -> set[tuple[str, str, str]]:
