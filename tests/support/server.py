@@ -31,16 +31,18 @@ def free_port() -> int:
 
 
 class ServerThread:
-    """uvicorn serving ``app`` on 127.0.0.1:``port`` (0: a free port) in a daemon thread."""
+    """uvicorn serving ``app`` on 127.0.0.1:``port`` (0: a free port) in a daemon thread;
+    ``config``: uvicorn's settings (default: its own, with ``proxy_headers`` off)."""
 
-    def __init__(self, app: Any, port: int = 0) -> None:
+    def __init__(self, app: Any, port: int = 0, config: uvicorn.Config | None = None) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", port))
         self.port: int = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         # X-Forwarded-For is the app's to read, as under ``bourse serve`` (cli.serve.server_config)
-        config = uvicorn.Config(app, log_level="warning", access_log=False, proxy_headers=False)
+        if config is None:  # else ``config`` serves (``bourse serve``'s: cli.serve.server_config)
+            config = uvicorn.Config(app, log_level="warning", access_log=False, proxy_headers=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True

@@ -103,6 +103,7 @@ def server_config(
     import uvicorn
 
     from bourse.api.observability.logs import log_config
+    from bourse.api.ws.limits import StreamLimits
 
     config = uvicorn.Config(
         app,
@@ -113,6 +114,9 @@ def server_config(
         # the client IP is Bourse's to decide (--trust-forwarded-for, services.throttle), not
         # uvicorn's: its default takes X-Forwarded-For from any client connecting over loopback
         proxy_headers=False,
+        # a /ws message over the cap is refused (1009) before it is read whole (uvicorn's own
+        # default is 16 MiB); the app checks the same cap under any other server
+        ws_max_size=StreamLimits().max_message_bytes,
     )
     if access_log:
         queue_access_log()

@@ -7,6 +7,11 @@ refused with ``{"id":0,"code":0,"msg":"Not Subscribed successfully! [<channel>].
 <why>"}`` (MEXC's wording; a client tells success by ``msg`` equal to its channel);
 ``{"method":"PING"}`` (any case) gets ``{"id":0,"code":0,"msg":"PONG"}``. ``id`` is echoed when the
 request has one.
+
+What a client sent is echoed as a prefix of at most ``MAX_ECHO`` characters (a channel name or a
+method it got wrong); a message over ``StreamLimits.max_message_bytes`` closes the connection
+with 1009 (message too big), and channels past ``max_streams`` in one message get one refusal
+between them.
 """
 
 from __future__ import annotations
@@ -26,12 +31,23 @@ from bourse.api.ws.limits import StreamLimits
 log = logging.getLogger("bourse.ws")
 
 
+#: characters of a client's own text a reply repeats (a real channel name is under 80)
+MAX_ECHO = 100
+#: close code of a message over the size cap (RFC 6455: message too big)
+TOO_BIG = 1009
+
+
+def _echo(text: str) -> str:
+    """``text`` as a reply may repeat it: its first ``MAX_ECHO`` characters."""
+    return text if len(text) <= MAX_ECHO else text[:MAX_ECHO] + "..."
+
+
 def _ack(request_id: int, msg: str, code: int = 0) -> str:
     return json.dumps({"id": request_id, "code": code, "msg": msg}, separators=(",", ":"))
 
 
 def refusal(channel: str, reason: str) -> str:
-    return f"Not Subscribed successfully! [{channel}].  Reason： {reason}"
+    return f"Not Subscribed successfully! [{_echo(channel)}].  Reason： {reason}"
 
 
 class Connection:
@@ -52,6 +68,7 @@ class Connection:
         self.queue: asyncio.Queue[bytes | str | None] = asyncio.Queue(limits.send_queue)
         self.closed = False
         self.close_reason = ""
+        self.close_code = 1000
         #: loop time of the last frame sent
         self.last_out = 0.0
 
@@ -138,8 +155,13 @@ class Connection:
                     self.drop("too many messages")
                     break
                 text = message.get("text")
+                raw = text.encode() if text is not None else message.get("bytes") or b""
+                if len(raw) > lim.max_message_bytes:
+                    self.close_code = TOO_BIG
+                    self.drop("message too big")
+                    break
                 if text is None:
-                    text = (message.get("bytes") or b"").decode("utf-8", "replace")
+                    text = raw.decode("utf-8", "replace")
                 had = bool(self.channels)
                 self._handle(text)
                 if bool(self.channels) != had:
@@ -156,7 +178,7 @@ class Connection:
                 await asyncio.wait({sender}, timeout=1.0)
                 sender.cancel()
             with contextlib.suppress(Exception):  # already closed by the client
-                await self.ws.close(1000, self.close_reason[:120])
+                await self.ws.close(self.close_code, self.close_reason[:120])
 
     def _handle(self, text: str) -> None:
         try:
@@ -179,12 +201,14 @@ class Connection:
             else:
                 self._unsubscribe(rid, names)
         else:
-            self.push(_ack(rid, f"Invalid request: unknown method {request.get('method')!r}", 1))
+            unknown = _echo(repr(request.get("method")))
+            self.push(_ack(rid, f"Invalid request: unknown method {unknown}", 1))
 
     def _subscribe(self, rid: int, names: list[str]) -> None:
         symbols = self.hub.engine.exchange.symbols
         done = []
-        for name in names:
+        most = self.limits.max_streams
+        for name in names[:most]:
             if name in self.channels:
                 done.append(name)
                 continue
@@ -203,6 +227,9 @@ class Connection:
             self.channels[name] = c
             self.hub.add(self, c)
             done.append(name)
+        if len(names) > most:  # no connection holds more: one refusal for them all
+            reason = f"at most {most} subscriptions per connection"
+            self.push(_ack(rid, refusal(",".join(names[most:]), reason)))
         if done:
             self.push(_ack(rid, ",".join(done)))
 
@@ -211,4 +238,5 @@ class Connection:
             c = self.channels.pop(name, None)
             if c is not None:
                 self.hub.remove(self, c)
-        self.push(_ack(rid, ",".join(names)))
+        # the names as sent (a real one is short), as many as a connection may hold
+        self.push(_ack(rid, ",".join(_echo(n) for n in names[: self.limits.max_streams])))

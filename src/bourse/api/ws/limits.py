@@ -26,6 +26,11 @@ class StreamLimits:
     listen_key_check_s: float = 2.0
     #: frames queued for a connection before it is dropped as too slow
     send_queue: int = 2000
+    #: bytes of one inbound message; a larger one closes the connection with 1009. MEXC's
+    #: largest real message, a SUBSCRIPTION of all 30 channels a connection may hold, is about
+    #: 2 KB (``bourse serve`` has uvicorn refuse larger ones before they are read whole:
+    #: ``cli.serve.server_config``)
+    max_message_bytes: int = 8192
 
 
 @dataclass(slots=True)
