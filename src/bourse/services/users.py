@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -68,10 +69,18 @@ SESSION_IDLE_MS = 2 * 3600 * 1000
 SESSION_TOUCH_MS = 60 * 1000
 TOTP_ISSUER = "Bourse"
 
-#: one "@", a local part of 1-64 characters and a domain with a dot inside; no white space or
-#: control character anywhere (PostgreSQL text cannot even hold a NUL); 254 at most in all
+#: one "@", a local part of 1-64 characters and a domain of two or more non-empty labels (no
+#: dot at its start or end, none doubled); no white space or control character anywhere
+#: (PostgreSQL text cannot even hold a NUL); 254 at most in all
 _EMAIL_CHAR = r"[^@\s\x00-\x1f\x7f-\x9f]"
-_EMAIL = re.compile(rf"{_EMAIL_CHAR}{{1,64}}@{_EMAIL_CHAR}+\.{_EMAIL_CHAR}+")
+_LABEL = r"[^@.\s\x00-\x1f\x7f-\x9f]+"
+_EMAIL = re.compile(rf"{_EMAIL_CHAR}{{1,64}}@(?:{_LABEL}\.)+{_LABEL}")
+#: what an e-mail had to be before NFKC and the rules above (rows stored then may differ)
+_EMAIL_BEFORE = re.compile(rf"{_EMAIL_CHAR}{{1,64}}@{_EMAIL_CHAR}+\.{_EMAIL_CHAR}+")
+#: Unicode categories refused in an e-mail: controls, format characters (zero-width spaces and
+#: joiners, the byte-order mark, soft hyphens, direction overrides), surrogates, private use,
+#: unassigned, and every separator
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
 
 T = TypeVar("T")
 
@@ -148,10 +157,32 @@ def _user(row: Any) -> User:
 
 
 def normalize_email(email: str) -> str:
-    email = (email or "").strip().lower()
-    if len(email) > 254 or not _EMAIL.fullmatch(email):
+    """The one form of an e-mail, or ``UserError``: NFKC (full-width and other compatibility
+    forms become the plain characters), without surrounding white space, lower-cased; refused
+    with an invisible character (``_INVISIBLE``) or a domain that is not dot-separated labels
+    (a trailing dot included). Look-alikes are one account, and the one form is what is stored
+    and looked up."""
+    email = unicodedata.normalize("NFKC", (email or "").strip()).strip().lower()
+    if (
+        len(email) > 254
+        or not _EMAIL.fullmatch(email)
+        or any(unicodedata.category(ch) in _INVISIBLE for ch in email)
+    ):
         raise UserError("Enter a valid e-mail address.")
     return email
+
+
+def _as_stored_before(email: str) -> str | None:
+    """``email`` as rows were stored before ``normalize_email`` applied NFKC and refused
+    invisible characters (stripped and lower-cased), when that differs from its one form: such a
+    row still logs in typed as it was stored. ``None`` when nothing stored then could match."""
+    before = (email or "").strip().lower()
+    if len(before) > 254 or not _EMAIL_BEFORE.fullmatch(before):
+        return None
+    try:
+        return None if normalize_email(email) == before else before
+    except UserError:
+        return before
 
 
 def check_password_policy(password: str) -> None:
@@ -263,13 +294,18 @@ class Users:
         or ``Throttled`` (nothing checked) when ``ip`` or the e-mail is over its budget or the
         (e-mail, ``ip``) pair is backing off. Known and unknown e-mails take the same path."""
         now = self.clock() if now is None else now
+        before = _as_stored_before(email)
         try:
             email = normalize_email(email)
         except UserError:
-            raise UserError(BAD_LOGIN) from None
+            if before is None:
+                raise UserError(BAD_LOGIN) from None
+            email, before = before, None  # only a row stored before the rule can match
 
         def check() -> Any:
             row = self.repo.user_by_email(email)
+            if row is None and before is not None:
+                row = self.repo.user_by_email(before)
             ok = _password_ok(row, password)
             if not ok or row is None or not self._second_step(row, password, totp_code, now):
                 raise UserError(BAD_LOGIN)
