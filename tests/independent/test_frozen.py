@@ -133,3 +133,39 @@ def test_a_freeze_waits_for_a_creation_that_saw_the_account_unfrozen(
     else:
         assert ok(sub.get(UDS))["listenKey"] == [got["listenKey"]]
     err(create(), 30018)
+
+
+def test_a_frozen_master_moves_none_of_its_sub_accounts_money(ienv: IEnv) -> None:
+    """A frozen master neither moves money between its sub-accounts nor withdraws for one
+    (the broker console's form) nor changes their status: each sub-account is unfrozen, so
+    only the master's own freeze, decided by the engine, can refuse it."""
+    from bourse.domain.errors import AccountFrozen
+    from bourse.domain.money import to_units
+    from bourse.sandbox.chain import format_address
+
+    _, master_id, master = ienv.broker(USDT="100")
+    a_id, _ = ienv.sub(master, "frostya01")
+    b_id, _ = ienv.sub(master, "frostyb01")
+    spot = {"fromAccountType": "SPOT", "toAccountType": "SPOT"}
+    ok(master.post(f"{SUBP}/universalTransfer", toAccount="frostya01", asset="USDT", amount="50", **spot))  # fmt: skip
+    ienv.platform.engine.execute(c.SetAccountFrozen(master_id, True))
+
+    def usdt(account: int) -> int:
+        return ienv.platform.engine.read(lambda e: e.exchange.ledger.available(account, "USDT"))
+
+    sub_to_sub = {"fromAccount": "frostya01", "toAccount": "frostyb01", "asset": "USDT"}
+    err(master.post(f"{SUBP}/universalTransfer", amount="10", **sub_to_sub, **spot), 30018)
+    err(master.post(f"{SUBP}/status", subAccount="frostyb01", status="2"), 30018)
+    sub = ienv.platform.subaccounts.by_account(a_id)
+    assert sub is not None
+    address = format_address("tron", b"frozen master target".ljust(32, b"."))
+    with pytest.raises(AccountFrozen):
+        ienv.platform.subaccounts.funds.withdraw(
+            sub, "USDT", "TRX", address, to_units("20", 8), client_id="w1", initiator=master_id
+        )
+    assert (usdt(a_id), usdt(b_id)) == (to_units("50", 8), 0)
+    assert ok(master.get(f"{SUBP}/list", subAccount="frostyb01"))  # reads still answer
+
+    ienv.platform.engine.execute(c.SetAccountFrozen(master_id, False))
+    ok(master.post(f"{SUBP}/universalTransfer", amount="10", **sub_to_sub, **spot))
+    assert (usdt(a_id), usdt(b_id)) == (to_units("40", 8), to_units("10", 8))

@@ -97,7 +97,7 @@ class Wallet:
     def active(self, account_id: int) -> Account:
         acc = self.account(account_id)
         if acc.frozen:
-            raise AccountFrozen(f"account {account_id} is frozen")
+            raise AccountFrozen(f"account {account_id} is frozen", account_id)
         return acc
 
     @staticmethod

@@ -65,6 +65,8 @@ class SetAccountFrozen(Command):
 
     account: int
     frozen: bool
+    #: who asks, when not the operator: a master for its sub-account, refused while frozen
+    initiator: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +143,9 @@ class ReserveWithdrawal(Command):
     review: bool = False
     #: the signed request's replay key (``engine.replays``); "" for none
     replay: str = ""
+    #: who asks, when not ``account`` itself: a master for its sub-account, refused while
+    #: frozen (a new request only: a retry still answers the first withdrawal)
+    initiator: int | None = None
     #: the request's remark: kept with the withdrawal (committed in the reserve's batch), and
     #: one of the parameters a retry of ``client_id`` must repeat (``handlers.reserve_withdrawal``)
     remark: str = ""

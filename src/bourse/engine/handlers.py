@@ -117,6 +117,8 @@ def transfer(s: EngineState, cmd: c.Transfer, now: int) -> int:
     prior = s.idempotency.prior("transfer", initiator, cmd.client_id, fp)
     if prior is not None:
         return prior
+    if cmd.initiator is not None:  # a master moving its sub-accounts' money: not while frozen
+        s.wallet.active(cmd.initiator)
     tid = s.wallet.transfer(cmd.from_account, cmd.to_account, cmd.asset, cmd.amount)
     s.pending.transfers.append(
         TransferRecord(
@@ -258,6 +260,8 @@ def reserve_withdrawal(s: EngineState, cmd: c.ReserveWithdrawal, now: int) -> Wi
     if prior is not None:
         return _withdrawal_snapshot(s, prior)
     s.wallet.active(cmd.account)
+    if cmd.initiator is not None:
+        s.wallet.active(cmd.initiator)
     if cmd.refusal is not None:
         raise cmd.refusal
     w = s.wallet.reserve_withdrawal(
@@ -336,6 +340,8 @@ def set_account_frozen(s: EngineState, cmd: c.SetAccountFrozen, now: int) -> Acc
     acc = s.wallet.account(cmd.account)
     if acc.kind is AccountKind.SYSTEM:
         raise InvalidParameter("system accounts cannot be frozen")
+    if cmd.initiator is not None:  # a frozen master neither freezes nor unfreezes
+        s.wallet.active(cmd.initiator)
     acc.frozen = cmd.frozen
     if cmd.frozen:
         s.exchange.cancel_account(acc.id, now, reason="account_frozen")

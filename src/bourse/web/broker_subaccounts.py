@@ -358,11 +358,12 @@ class SubAccountPages(BrokerConsole):
         if not isinstance(scope, Scope):
             return scope
         funds, client_id = self.svc.subaccounts.funds, "web-" + once_id(form, "form_id")
+        asked = {"client_id": client_id, "initiator": scope.tenant.master}  # a frozen master: no
         try:
             args = await run_in_threadpool(self._withdrawal, scope.tenant, name, form)
             out = await self._withdraw_once(
-                request, session, form, partial(funds.check_withdrawal, *args, client_id=client_id),
-                partial(funds.withdraw, *args, client_id=client_id),
+                request, session, form, partial(funds.check_withdrawal, *args, **asked),
+                partial(funds.withdraw, *args, **asked),
             )  # fmt: skip
         except DomainError as exc:
             return await self.detail(request, status=400, error=messages.say(exc))

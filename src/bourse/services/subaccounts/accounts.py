@@ -100,9 +100,10 @@ class SubAccounts(SubAccountDirectory):
 
     # --- status, futures, fees -----------------------------------------------------------------
     def set_frozen(self, tenant: Tenant, name: str, frozen: bool) -> SubAccount:
-        """Freeze (open orders are cancelled) or unfreeze a sub-account."""
+        """Freeze (open orders are cancelled) or unfreeze a sub-account; not by a frozen
+        master (``AccountFrozen``, decided by the engine)."""
         sub = self.get(tenant, name)
-        self.engine.execute(c.SetAccountFrozen(sub.account_id, frozen))
+        self.engine.execute(c.SetAccountFrozen(sub.account_id, frozen, tenant.master))
         return self.get(tenant, name)
 
     def enable_futures(self, tenant: Tenant, name: str) -> SubAccount:

@@ -62,13 +62,16 @@ class SubAccountFunds:
         client_id: str = "",
         replay: str = "",
         ip: str = "",
+        initiator: int | None = None,
     ) -> Any:
         """``wallet.withdraw`` from the sub-account; its fund password, when sent, lifts the
         whitelist. The password check is throttled per sub-account and per caller ``ip``:
-        ``Throttled`` (nothing checked) over either budget. Whether it is frozen is the engine's to decide, in the step that looks
-        ``client_id`` up and reserves: an identical retry gets the first withdrawal even after
-        a freeze, a new request on a frozen sub-account ``SubAccountFrozen`` (140002; the
-        engine's ``AccountFrozen``), a freeze racing it included."""
+        ``Throttled`` (nothing checked) over either budget. Whether it is frozen is the
+        engine's to decide, in the step that looks ``client_id`` up and reserves: an identical
+        retry gets the first withdrawal even after a freeze, a new request on a frozen
+        sub-account ``SubAccountFrozen`` (140002; the engine's ``AccountFrozen``), a freeze
+        racing it included. ``initiator``: the master asking for it (the broker console), whose
+        own freeze refuses a new request the same way (``AccountFrozen``, 30018)."""
         skip = False
         if password:
             self._check_password(sub, password, ip)
@@ -84,6 +87,7 @@ class SubAccountFunds:
                 skip_whitelist=skip,
                 client_id=client_id,
                 replay=replay,
+                initiator=initiator,
             )
 
     def check_withdrawal(
@@ -95,12 +99,13 @@ class SubAccountFunds:
         amount: int,
         *,
         client_id: str = "",
+        initiator: int | None = None,
     ) -> Withdrawal | None:
         """``wallet.check_withdrawal`` for the sub-account (the broker console, before its
         step-up): the first withdrawal of a ``client_id`` already used, a new request's
         refusal raised (``SubAccountFrozen`` for a frozen sub-account), else None."""
         req = WithdrawalRequest(sub.account_id, coin, network, address, amount,
-                                client_id=client_id)  # fmt: skip
+                                client_id=client_id, initiator=initiator)  # fmt: skip
         with _frozen_as_sub(sub):
             return self.wallet.check_withdrawal(req)
 
@@ -145,8 +150,11 @@ class SubAccountFunds:
 
 @contextlib.contextmanager
 def _frozen_as_sub(sub: SubAccount) -> Iterator[None]:
-    """The engine's ``AccountFrozen`` for the sub-account, as a sub-account's (140002)."""
+    """The engine's ``AccountFrozen`` for the sub-account, as a sub-account's (140002); the
+    master's own (an ``initiator``'s) stays as it is (30018)."""
     try:
         yield
-    except AccountFrozen:
+    except AccountFrozen as exc:
+        if exc.account not in (None, sub.account_id):
+            raise
         raise SubAccountFrozen(f"sub account {sub.name!r} is frozen") from None

@@ -74,6 +74,8 @@ class WithdrawalRequest:
     remark: str = ""
     contract: str = ""
     skip_whitelist: bool = False
+    #: who asks, when not ``account`` itself (a master for its sub-account)
+    initiator: int | None = None
 
 
 class Withdrawals(WalletBase):
@@ -135,6 +137,7 @@ class Withdrawals(WalletBase):
             client_id,
             threshold is not None and amount > threshold,
             remark=remark,
+            initiator=req.initiator,
             contract=contract.lower() if valid_address("evm", contract) else contract,
             sent_network=named,
             sent_memo=memo,
@@ -196,14 +199,16 @@ class Withdrawals(WalletBase):
         contract: str = "",
         skip_whitelist: bool = False,
         replay: str = "",
+        initiator: int | None = None,
     ) -> Withdrawal:
         """Reserve a withdrawal of ``amount`` units (fee included); returns it as stored.
         A retry with the same ``client_id`` and parameters returns the first withdrawal and
         reserves nothing, whatever the network's settings or the whitelist say now; without
-        one, the signed request's ``replay`` key is accepted once (``engine.replays``)."""
+        one, the signed request's ``replay`` key is accepted once (``engine.replays``).
+        ``initiator``: who asks, when not ``account`` itself (refused while frozen)."""
         req = WithdrawalRequest(
             account, coin, network, address, amount, memo, client_id, remark, contract,
-            skip_whitelist,
+            skip_whitelist, initiator,
         )  # fmt: skip
         cmd = self.withdrawal_command(req)
         if cmd.refusal is not None and not cmd.client_id:
