@@ -358,7 +358,8 @@ class SubAccountPages(BrokerConsole):
         if not isinstance(scope, Scope):
             return scope
         funds, client_id = self.svc.subaccounts.funds, "web-" + once_id(form, "form_id")
-        asked = {"client_id": client_id, "initiator": scope.tenant.master}  # a frozen master: no
+        # the master asks: its own freeze refuses a new withdrawal too
+        asked: dict[str, Any] = {"client_id": client_id, "initiator": scope.tenant.master}
         try:
             args = await run_in_threadpool(self._withdrawal, scope.tenant, name, form)
             out = await self._withdraw_once(
