@@ -63,6 +63,7 @@ def test_operator_manages_an_oauth_brokers_clients(db: str) -> None:
     assert _run(db, "list")[0]["status"] == "PENDING"
     approved = _run(db, "approve", str(bid), "--redirect-uri", "https://ct.example/oauth")
     assert approved["status"] == "APPROVED" and approved["oauthScopes"] == "read trade"
+    assert approved["redirectUris"] == ["https://ct.example/oauth"] and "hint" not in approved
     cid, secret = approved["clientId"], approved["clientSecret"]
     first = _client(db, cid)
     assert first.redirect_uris == ("https://ct.example/oauth",)  # not the callback URL
@@ -136,3 +137,46 @@ def test_api_brokers_have_no_oauth_clients(db: str) -> None:
     _run(db, "approve", str(bid))
     out = _run(db, "oauth", "clients", str(bid), code=1)
     assert "OAuth broker" in out
+
+
+def test_operator_sees_the_application_and_how_to_add_a_redirect_uri(db: str) -> None:
+    """``list`` (table and JSON) and ``show`` give what the applicant wrote; an approval
+    without ``--redirect-uri`` says /oauth/authorize refuses the client and offers the
+    command with the callback URL, which it did not register."""
+    with open_platform(Config(database_url=db, rebate_settle_at=None)) as p:
+        owners = [p.engine.execute(c.OpenAccount(AccountKind.BROKER_MASTER)).id for _ in "ab"]
+    note = "Since 2019 [b]40k[/b] users; " + "x" * 60
+    bid = _run(
+        db, "apply", str(owners[0]), "--type", "OAUTH", "--name", "CT", "--callback-url", CB,
+        "--note", note,
+    )["brokerId"]  # fmt: skip
+    (listed,) = _run(db, "list")
+    assert listed["callbackUrl"] == CB and listed["note"] == note
+    shown = _run(db, "show", str(bid))
+    assert (shown["callbackUrl"], shown["note"], shown["oauthScopes"]) == (CB, note, "read trade")
+    assert "does not exist" in _run(db, "show", "999", code=1)
+    res = runner.invoke(brokers_app, ["list", "--db", db], env={"COLUMNS": "200"})
+    assert res.exit_code == 0 and CB in res.stdout, res.output
+    assert "[b]40k[/b]" in res.stdout  # text, not markup
+    assert "whole notes: bourse brokers show ID" in res.stdout
+    res = runner.invoke(brokers_app, ["show", str(bid), "--db", db], env={"COLUMNS": "80"})
+    assert res.exit_code == 0 and f"callback URL: {CB}" in res.stdout and note in res.stdout
+
+    res = runner.invoke(brokers_app, ["approve", str(bid), "--db", db], env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.output
+    (client,) = [w for w in res.stdout.split() if w.startswith("bc_")][:1]
+    assert _client(db, client).redirect_uris == ()  # offered, not registered
+    (hint,) = [line for line in res.stdout.splitlines() if "no redirect URI" in line]
+    assert hint.endswith(
+        f"refuses this client until one is added: bourse brokers oauth add-redirect {bid} "
+        f"{client} {CB} (the callback URL it applied with)"
+    ), res.stdout
+    # a callback URL that could not be a redirect URI is not offered
+    other = _run(
+        db, "apply", str(owners[1]), "--type", "OAUTH", "--name", "Plain",
+        "--callback-url", "http://plain.example/cb",
+    )["brokerId"]  # fmt: skip
+    approved = _run(db, "approve", str(other))
+    assert approved["redirectUris"] == [] and approved["hint"].endswith(
+        f"add-redirect {other} {approved['clientId']} URI"
+    )

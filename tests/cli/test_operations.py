@@ -198,6 +198,9 @@ def scenario(side: Side) -> list[tuple[str, str]]:
             "--callback-url", "https://ct.example/cb", "--json",
         )
     )["brokerId"]  # fmt: skip
+    run("brokers", "show", str(oid))
+    run("brokers", "show", str(oid), "--json")
+    run("brokers", "show", "999", code=1)
     run("brokers", "approve", str(oid), "--redirect-uri", "http://ct.example/cb", code=1)
     approved = json.loads(
         run("brokers", "approve", str(oid), "--redirect-uri", "https://ct.example/oauth", "--json")

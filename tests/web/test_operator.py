@@ -19,6 +19,7 @@ from bourse.domain.brokers import BrokerStatus
 from bourse.domain.money import to_units
 from bourse.domain.wallet import WithdrawalStatus
 from bourse.engine import commands as c
+from bourse.oauth import clients as cl
 from bourse.services.throttle import MAX_FAILURES
 from bourse.store.audit_tables import operator_audit
 from bourse.store.operator_tables import operator_sessions
@@ -225,6 +226,57 @@ def test_actions_run_through_the_registry_and_are_audited(operated: Operated) ->
         'data-operation="brokers.list"' not in page and 'data-operation="accounts.freeze"' in page
     )
     assert 'data-operation="brokers.list"' in op.get("/operator/audit?reads=on").text
+
+
+def test_oauth_application_shown_and_approved_with_a_redirect_uri(operated: Operated) -> None:
+    """The operator reviews what an OAuth applicant wrote (callback URL, note: as text, never
+    markup) and may name its app's first redirect URI at approval; none given, the page has
+    said that /oauth/authorize refuses the app until one is added."""
+    o = operated
+    reg = o.platform.brokers.registry
+    ids = []
+    for name in ("Copy Trader", "Mirror"):
+        _, account = o.user()
+        ids.append(
+            reg.apply(
+                account, "OAUTH", name, callback_url=f"https://{name[0].lower()}.example/cb",
+                note="We copy <b>trades</b> since 2019.",
+            ).id
+        )  # fmt: skip
+    first, second = ids
+    op = o.operator()
+    page = op.get("/operator/brokers").text
+    row = re.search(rf'<tr data-broker="{first}">(.*?)</tr>', page, re.S)
+    assert row, page
+    assert '<code class="callback">https://c.example/cb</code>' in row.group(1)
+    assert "We copy &lt;b&gt;trades&lt;/b&gt; since 2019." in row.group(1)
+    assert 'name="redirect_uri"' in row.group(1) and "refuses its app" in row.group(1)
+    token = csrf(page)
+
+    # a bad URI is refused in words and changes nothing
+    r = op.post(
+        f"/operator/brokers/{first}/approve",
+        data={"csrf_token": token, "redirect_uri": "http://c.example/cb"},
+    )
+    assert r.status_code == 400 and "https" in r.text
+    assert reg.get(first).status is BrokerStatus.PENDING
+    r = op.post(
+        f"/operator/brokers/{first}/approve",
+        data={"csrf_token": token, "redirect_uri": " https://c.example/oauth "},
+    )
+    assert r.status_code == 303
+    (client,) = cl.list_clients(o.platform.oauth, broker_id=first)
+    assert client.redirect_uris == ("https://c.example/oauth",)
+    # without one the app exists with none (the callback URL is not registered unasked)
+    assert (
+        op.post(f"/operator/brokers/{second}/approve", data={"csrf_token": token}).status_code
+        == 303
+    )
+    (client,) = cl.list_clients(o.platform.oauth, broker_id=second)
+    assert client.redirect_uris == ()
+    page = op.get("/operator/brokers").text
+    row = re.search(rf'<tr data-broker="{second}">(.*?)</tr>', page, re.S)
+    assert row and "APPROVED" in row.group(1) and 'name="redirect_uri"' not in row.group(1)
 
 
 def test_withdrawal_review_queue(operated: Operated) -> None:

@@ -6,6 +6,7 @@
     bourse brokers set-rate 1 30%            # or 0.3, or --ppm 300000; --from <ms> to schedule
     bourse brokers suspend 1 --reason abuse
     bourse brokers list --status APPROVED
+    bourse brokers show 1                    # its application: callback URL, note
     bourse brokers bind mx0v... 1            # on behalf of the key's owner
     bourse brokers keys 1                    # keys bound to broker 1 (never secrets)
     bourse brokers accrue && bourse brokers settle
@@ -17,9 +18,19 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from bourse.cli.broker_oauth import oauth_app
-from bourse.cli.common import DbOption, JsonOption, fail, out, print_json, table, unpaid
+from bourse.cli.common import (
+    DbOption,
+    JsonOption,
+    console,
+    fail,
+    out,
+    print_json,
+    table,
+    unpaid,
+)
 from bourse.cli.runner import run
 
 brokers_app = typer.Typer(
@@ -43,6 +54,7 @@ def apply_cmd(
     ] = None,
     callback_url: Annotated[str, typer.Option(help="OAuth callback URL.")] = "",
     logo_url: Annotated[str, typer.Option(help="Logo URL.")] = "",
+    note: Annotated[str, typer.Option(help="About the business, for the review.")] = "",
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -58,6 +70,7 @@ def apply_cmd(
             "rebate_account": rebate_account,
             "callback_url": callback_url,
             "logo_url": logo_url,
+            "note": note,
         },
         quiet=as_json,
     )
@@ -83,6 +96,8 @@ def _review(
             f"\nclient_secret [bold]{b['clientSecret']}[/] (shown once)"
         )
     out(as_json, b, text)
+    if not as_json and "hint" in b:  # one line, with a command to copy
+        console.print(escape(b["hint"]), soft_wrap=True)
 
 
 @brokers_app.command("approve")
@@ -93,7 +108,8 @@ def approve_cmd(
         typer.Option(
             "--redirect-uri",
             help="OAuth: an exact redirect URI of its client (repeatable; the callback URL of "
-            "the application is not one).",
+            "the application is not one unless given here; without any, /oauth/authorize "
+            "refuses the client until one is added).",
         ),
     ] = None,
     oauth_scopes: Annotated[
@@ -192,22 +208,71 @@ def list_cmd(
         return
     table(
         "Brokers",
-        ("id", "name", "code", "type", "status", "account", "rebate to", "rate"),
+        (
+            "id",
+            "name",
+            "code",
+            "type",
+            "status",
+            "account",
+            "rebate to",
+            "rate",
+            "callback URL",
+            "note",
+        ),
         [
             (
                 str(r["brokerId"]),
-                r["name"],
-                r["code"] or "",
+                escape(r["name"]),  # the applicant's texts: no markup
+                escape(r["code"] or ""),
                 r["type"],
                 r["status"],
                 str(r["account"]),
                 str(r["rebateAccount"]),
                 f"{r['ratePpm'] / 10_000:g}%",
+                escape(r["callbackUrl"]),
+                escape(_gist(r["note"])),
             )
             for r in rows
         ],
-        keep=("name", "code"),
+        keep=("name", "code", "callback URL"),
     )
+    if any(len(" ".join(r["note"].split())) > NOTE_SHOWN for r in rows):
+        console.print("whole notes: [bold]bourse brokers show ID[/]")
+
+
+#: how much of an applicant's note ``brokers list`` shows (``brokers show`` shows it all)
+NOTE_SHOWN = 40
+
+
+def _gist(note: str) -> str:
+    flat = " ".join(note.split())
+    return flat if len(flat) <= NOTE_SHOWN else flat[: NOTE_SHOWN - 1] + "…"
+
+
+@brokers_app.command("show")
+def show_cmd(broker_id: int, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """One broker: its application (callback URL, note about the business), status, rate."""
+    b = run(db, "brokers.show", {"broker": broker_id}, quiet=as_json)
+    if as_json:
+        print_json(b)
+        return
+    reason = f" ({escape(b['reason'])})" if b["reason"] else ""
+    lines = [
+        f"[bold]broker {b['brokerId']}[/] {escape(b['name'])}: {b['type']}, {b['status']}{reason}",
+        f"account {b['account']}, rebates to {b['rebateAccount']}, rate {b['ratePpm'] / 10_000:g}%",
+        f"code: {escape(b['code'] or '-')}",
+        f"callback URL: {escape(b['callbackUrl'] or '-')}",
+        f"logo URL: {escape(b['logoUrl'] or '-')}",
+    ]
+    if "oauthScopes" in b:
+        lines.append(f"OAuth scopes: {b['oauthScopes']}")
+    lines += [
+        f"applied: {when(b['applyTime'])} UTC, last change: {when(b['updateTime'])} UTC",
+        "about the business:",
+        escape(b["note"]) if b["note"] else "-",
+    ]
+    console.print("\n".join(lines), soft_wrap=True)
 
 
 @brokers_app.command("bind")

@@ -7,12 +7,18 @@ follower has not yet, then settle); change the service, not this module, to chan
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from bourse.domain.brokers import BrokerStatus
 from bourse.domain.fees import RATE_DENOM
 from bourse.domain.money import format_units, to_units
-from bourse.oauth.clients import ClientError, check_redirect_uris, register_for_broker
+from bourse.oauth.clients import (
+    ClientError,
+    check_redirect_uris,
+    register_for_broker,
+    validate_redirect_uri,
+)
 from bourse.oauth.management import ClientManager
 from bourse.operations.registry import OperationError, operation
 from bourse.services.bundle import Services
@@ -48,6 +54,10 @@ def info(b: Any, rate_ppm: int) -> dict[str, Any]:
         "code": b.code,
         "ratePpm": rate_ppm,
         "reason": b.reason,
+        # what the applicant wrote, for the operator's review (a callback URL is no redirect
+        # URI: ``approve``)
+        "callbackUrl": b.callback_url,
+        "note": b.note,
     }
 
 
@@ -62,8 +72,9 @@ def apply(
     rebate_account: int | None = None,
     callback_url: str = "",
     logo_url: str = "",
+    note: str = "",
 ) -> dict[str, Any]:
-    """Register a broker application (PENDING)."""
+    """Register a broker application (PENDING); ``note``: about the business, for review."""
     b = svc.brokers.registry.apply(
         account,
         type,
@@ -72,6 +83,7 @@ def apply(
         code=code,
         callback_url=callback_url,
         logo_url=logo_url,
+        note=note,
     )
     return info(b, 0)
 
@@ -87,8 +99,9 @@ def approve(
     """Approve (or reinstate) a broker; an OAuth broker's first approval creates its client.
 
     An OAuth broker's client gets exactly the ``redirect_uri`` given (none: the broker
-    registers them itself), never its application's callback URL; ``oauth_scopes`` is what
-    its clients may hold (default "read trade")."""
+    registers them itself, and ``/oauth/authorize`` refuses the client until then), never its
+    application's callback URL (docs/decisions.md); ``oauth_scopes`` is what its clients may
+    hold (default "read trade")."""
     reg = svc.brokers.registry
     try:  # refuse bad URIs before anything changes
         uris = check_redirect_uris(redirect_uri or [], allow_empty=True)
@@ -104,7 +117,25 @@ def approve(
         if client is not None:  # a first approval: the secret is shown this once
             out["clientId"] = client.client.client_id
             out["clientSecret"] = client.client_secret
+            out["redirectUris"] = list(client.client.redirect_uris)
+            if not uris:
+                out["hint"] = no_redirect_uri_hint(b, client.client.client_id)
     return out
+
+
+def no_redirect_uri_hint(b: Any, client_id: str) -> str:
+    """One line for a client approved without a redirect URI: ``/oauth/authorize`` refuses it
+    until one is added, and the command that adds one, offering the application's callback
+    URL when it would be a valid redirect URI (offered, never registered unasked)."""
+    try:
+        offer = validate_redirect_uri(b.callback_url) if b.callback_url else ""
+    except ClientError:
+        offer = ""
+    command = f"bourse brokers oauth add-redirect {b.id} {client_id} {shlex.quote(offer) if offer else 'URI'}"
+    said = " (the callback URL it applied with)" if offer else ""
+    return (
+        f"no redirect URI: /oauth/authorize refuses this client until one is added: {command}{said}"
+    )
 
 
 @operation("brokers.reject")
@@ -150,6 +181,17 @@ def list_brokers(svc: Services, *, status: str | None = None) -> list[dict[str, 
         raise OperationError(f"unknown status {status!r}") from None
     reg = svc.brokers.registry
     return [info(b, reg.rate_at(b.id)) for b in reg.list(st)]
+
+
+@operation("brokers.show", mutates=False)
+def show(svc: Services, *, broker: int) -> dict[str, Any]:
+    """One broker: its application (callback URL, note), status, rate, and when it applied."""
+    reg = svc.brokers.registry
+    b = reg.get(broker)
+    shown = info(b, reg.rate_at(b.id))
+    if b.type.value == "OAUTH":
+        shown["oauthScopes"] = b.oauth_scopes
+    return {**shown, "logoUrl": b.logo_url, "applyTime": b.created, "updateTime": b.updated}
 
 
 @operation("brokers.bind")

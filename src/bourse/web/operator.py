@@ -83,6 +83,13 @@ def _int(text: str, what: str) -> int:
     return value
 
 
+def _redirect_uri(form: FormData) -> dict[str, list[str]]:
+    """An OAuth application's approval: the redirect URI the operator typed, if any (the
+    callback URL it applied with is shown beside it, never registered unasked)."""
+    uri = _field(form, "redirect_uri", 600)
+    return {"redirect_uri": [uri]} if uri else {}
+
+
 @dataclass(frozen=True, slots=True)
 class Action:
     """A form: the operation it runs, its parameters from the URL and the form, the page to
@@ -105,7 +112,8 @@ ACTIONS: dict[str, Action] = {
         operator_pages.account, "/operator/users/{account}", "The account is unfrozen.",
     ),
     "/operator/brokers/{broker}/approve": Action(
-        "brokers.approve", lambda p, f: {"broker": int(p["broker"])}, operator_pages.brokers,
+        "brokers.approve",
+        lambda p, f: {"broker": int(p["broker"]), **_redirect_uri(f)}, operator_pages.brokers,
         "/operator/brokers", "The broker is approved.",
     ),
     "/operator/brokers/{broker}/reject": Action(
