@@ -10,6 +10,7 @@ modules it holds (``bourse.cli``'s start-up comment says why they wait).
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ class Probed:
     code: int
     held: list[str]
     stdout: str
+    stderr: str
 
 
 class Home(Served):
@@ -75,7 +77,7 @@ class Home(Served):
             timeout=COMMAND_S,
         )
         last = json.loads(proc.stderr.strip().splitlines()[-1])
-        return Probed(last["code"], last["held"], proc.stdout)
+        return Probed(last["code"], last["held"], proc.stdout, proc.stderr)
 
 
 @pytest.fixture
@@ -128,3 +130,18 @@ def test_a_command_on_a_stopped_server_imports_nothing_only_a_server_needs(home:
     assert (shown.code, shown.held) == (0, DIRECT)
     balances = {b["asset"]: b["free"] for b in json.loads(shown.stdout)["balances"]}
     assert balances["USDT"] == "7"
+
+
+def test_serve_on_a_taken_port_says_so_before_importing_the_platform(home: Home) -> None:
+    """The port is bound before the platform's modules load (seconds on a small machine), so a
+    taken one is refused at once, in one line that says how to pick another."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        served = home.probe("serve", "--demo", "--port", str(port))
+    assert (served.code, served.held) == (1, [])
+    (line,) = [x for x in served.stderr.splitlines() if x.startswith("error:")]
+    assert line.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
+    assert line.endswith(" (use --port N)"), line
+    assert not (home.home / "bourse.db").exists()  # nothing created either

@@ -3,6 +3,7 @@ file in ``$BOURSE_HOME`` (``bourse.operations.home``)."""
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
 import socket
@@ -282,6 +283,14 @@ def serve(
 ) -> None:
     """Serve the MEXC-compatible API, the operator API (/admin/v1) and, with --demo, a live
     demo market."""
+    if workers > 1 and (not bus or demo or role not in ("auto", "writer")):
+        raise fail("--workers needs --bus (NATS), and runs its own engine: no --demo, no --role")
+    # the port first, before the seconds of importing the platform: a taken one is said at once
+    try:
+        sock = socket.socket(fileno=listen_fd) if listen_fd is not None else _bind(host, port)
+    except OSError as exc:
+        hint = " (use --port N)" if exc.errno in (errno.EADDRINUSE, errno.EACCES) else ""
+        raise fail(f"cannot listen on {host}:{port}: {exc}{hint}") from exc
     from bourse.api.observability.logs import FORMATS
     from bourse.app import create_app
     from bourse.cli.crash import exit_on_engine_crash
@@ -304,15 +313,9 @@ def serve(
     # an exchange allocates many long-lived objects (orders, balances): collect less often
     gc.set_threshold(100_000, 50, 100)
 
-    if workers > 1 and (not bus or demo or role not in ("auto", "writer")):
-        raise fail("--workers needs --bus (NATS), and runs its own engine: no --demo, no --role")
     # before any thread starts: each inherits the CPU (bourse.cli.cpu)
     pinned = None if workers > 1 else claim(cpu)
     spread = [choose_or_fail(cpu, i) for i in range(workers + 1)] if workers > 1 else []
-    try:
-        sock = socket.socket(fileno=listen_fd) if listen_fd is not None else _bind(host, port)
-    except OSError as exc:
-        raise fail(f"cannot listen on {host}:{port}: {exc}") from exc
     url = public_url(host, sock.getsockname()[1])
     os.environ.setdefault("BOURSE_PUBLIC_URL", url)  # the OAuth issuer, unless set
     if client_order_id_retention is not None:  # --workers' `bourse engine` keeps the same
