@@ -53,8 +53,8 @@ WITHOUT_A_PAGE = {
 }
 #: the routes that need no session (any other sends a visitor without one to log in)
 PUBLIC = {
-    "/", "/markets", "/docs", "/trade/{symbol}", "/trade/{symbol}/book", "/signup", "/login",
-    "/oauth/authorize", "/oauth/token", "/oauth/revoke", "/oauth/introspect", "/subaccount/once",
+    "/", "/markets", "/docs", "/docs/{name}", "/trade/{symbol}", "/trade/{symbol}/book",
+    "/signup", "/login", "/oauth/authorize", "/oauth/token", "/oauth/revoke", "/oauth/introspect", "/subaccount/once",
     "/operator/login",
 }  # fmt: skip
 #: the fields a POST without a page gets, one at a time with a NUL (besides its CSRF token)

@@ -7,6 +7,7 @@ path                       verbs      what
 /markets                   GET        the overview table alone (htmx refreshes it); typed
                                       in the address bar, a redirect to ``/``
 /docs                      GET        where the API, its reference and the guides are
+/docs/{name}               GET        a guide of ``docs/``, rendered (``bourse.web.guides``)
 /account                   GET        dashboard: balances free/locked, total in USDT
 /account/faucet            POST       demo mode: credit test funds (the sandbox faucet)
 /account/keys              GET, POST  the user's API keys; create one (secret shown once; one
@@ -64,7 +65,7 @@ from bourse.services.apikeys import PERMISSIONS, ip_whitelist_of
 from bourse.services.brokers.keys import renew_key
 from bourse.services.bundle import Services
 from bourse.services.throttle import Throttled, request_ip
-from bourse.web import errors, figures, messages, pages, readable
+from bourse.web import errors, figures, guides, messages, pages, readable
 from bourse.web.fragments import hosted_by
 
 #: ``(account, asset, amount, request_id)``: credit test funds; raises ``FaucetRefused``
@@ -353,7 +354,17 @@ class Console:
     async def docs(self, request: Request) -> Response:
         session = await self._session(request)
         base = (self.svc.config.public_url or str(request.base_url)).rstrip("/")
-        return self._page("docs.html", session, title="Documentation", base=base)
+        listed = await run_in_threadpool(guides.guides)
+        return self._page("docs.html", session, title="Documentation", base=base, guides=listed)
+
+    async def guide(self, request: Request) -> Response:
+        session = await self._session(request)
+        found = await run_in_threadpool(guides.render, request.path_params["name"])
+        if found is None:
+            return self._page("error.html", session, 404, title="No such guide",
+                              message="See the list of guides at /docs.", code="")  # fmt: skip
+        title, html = found
+        return self._page("guide.html", session, title=title, html=html)
 
     async def markets(self, request: Request) -> Response:
         rows = await run_in_threadpool(figures.markets, self.svc, now_ms())
@@ -579,6 +590,7 @@ def routes(svc: Services, secure: bool, faucet: Faucet | None = None) -> list[Ba
         Route("/", c.public(c.home), methods=["GET"]),
         Route("/markets", c.public(hosted_by(lambda _: "/")(c.markets)), methods=["GET"]),
         Route("/docs", c.public(c.docs), methods=["GET"]),
+        Route("/docs/{name}", c.public(c.guide), methods=["GET"]),
         Route("/account", c.signed(c.dashboard), methods=["GET"]),
         Route("/account/faucet", c.signed(c.fund), methods=["POST"]),
         Route("/account/keys", c.signed(c.keys), methods=["GET"]),
