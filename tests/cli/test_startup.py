@@ -145,3 +145,14 @@ def test_serve_on_a_taken_port_says_so_before_importing_the_platform(home: Home)
     assert line.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
     assert line.endswith(" (use --port N)"), line
     assert not (home.home / "bourse.db").exists()  # nothing created either
+
+
+def test_chain_deposit_to_a_named_server_imports_nothing_heavy(home: Home) -> None:
+    """``chain-deposit`` is an HTTP request to the demo: it answers (here: cannot reach the
+    server) without loading the platform (``bourse.sandbox.demo``, seconds on a small
+    machine)."""
+    sent = home.probe(
+        "chain-deposit", "USDT", "1", "--account", "999", "--url", "http://127.0.0.1:9"
+    )
+    assert (sent.code, [m for m in sent.held if m != "httpx"]) == (1, [])  # its own client
+    assert "error: cannot reach http://127.0.0.1:9" in sent.stderr

@@ -85,14 +85,14 @@ def chain_deposit(
     confirmations, like a real one)."""
     import httpx
 
-    from bourse.sandbox.demo import DEFAULT_URL
-
     if url is None:
         database = db_url(db)
         server = running_server(home_for(database), database)
         if server is not None:
             url = server.url
         elif db is None and find_home() is None:  # nothing names an exchange: the demo's port
+            from bourse.sandbox.demo import DEFAULT_URL  # seconds of imports: only if needed
+
             url = DEFAULT_URL
         else:  # never to another exchange than the one named (a demo on port 8080)
             raise fail(
