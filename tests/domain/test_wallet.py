@@ -85,6 +85,20 @@ def test_frozen_accounts_cannot_move_money(w: Wallet):
         w.reserve_withdrawal(101, "USDT", 1, 0, "addr", "TRC20", "", "", 1)
 
 
+def test_a_frozen_sub_account_is_named_as_its_owners_know_it(w: Wallet):
+    """The sub-account services' accounts by their name; any other account by its id."""
+    w.accounts[200] = Account(200, AccountKind.BROKER_SUB, 100, True, "sub:alice2024")
+    w.accounts[201] = Account(201, AccountKind.BROKER_SUB, 100, True, "opened by hand")
+    w.accounts[101].frozen = True
+    for account, text in (
+        (200, "sub account 'alice2024' is frozen"),
+        (201, "account 201 is frozen"),
+        (101, "account 101 is frozen"),
+    ):
+        with pytest.raises(AccountFrozen, match=f"^{text}$"):
+            w.active(account)
+
+
 def test_withdrawal_reserve_then_settle(w: Wallet):
     wd = w.reserve_withdrawal(100, "USDT", 700, 10, "addr", "TRC20", "", "cid", 5)
     assert wd.status is W.PENDING

@@ -44,6 +44,19 @@ def check_shape(kind: AccountKind, parent: AccountKind | None) -> None:
         raise AccountShapeInvalid(f"a {kind} account takes no parent (only BROKER_SUB does)")
 
 
+#: how the sub-account services name a sub-account's ledger account: this prefix, then the name
+#: its master gave it, so a refusal can name it as its owners know it (``named``)
+SUB_ACCOUNT_PREFIX = "sub:"
+
+
+def named(account_id: int, kind: AccountKind, name: str) -> str:
+    """An account as a refusal names it: a sub-account by its name (``sub account
+    'alice2024'``, as the sub-account services say it), any other by its id."""
+    if kind is AccountKind.BROKER_SUB and name.startswith(SUB_ACCOUNT_PREFIX):
+        return f"sub account {name.removeprefix(SUB_ACCOUNT_PREFIX)!r}"
+    return f"account {account_id}"
+
+
 #: Fixed ids of the system accounts (ids below 100 are reserved for the system).
 FEE_REVENUE = 1
 REBATES_PAYABLE = 2

@@ -11,7 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bourse.domain.accounts import CHAIN_CLEARING, FEE_REVENUE, AccountKind, check_movement
+from bourse.domain.accounts import (
+    CHAIN_CLEARING,
+    FEE_REVENUE,
+    AccountKind,
+    check_movement,
+    named,
+)
 from bourse.domain.errors import (
     AccountFrozen,
     AccountNotFound,
@@ -97,7 +103,7 @@ class Wallet:
     def active(self, account_id: int) -> Account:
         acc = self.account(account_id)
         if acc.frozen:
-            raise AccountFrozen(f"account {account_id} is frozen", account_id)
+            raise AccountFrozen(f"{named(account_id, acc.kind, acc.name)} is frozen", account_id)
         return acc
 
     @staticmethod

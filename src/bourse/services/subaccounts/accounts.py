@@ -9,7 +9,7 @@ import threading
 
 from sqlalchemy import Engine as SAEngine
 
-from bourse.domain.accounts import AccountKind
+from bourse.domain.accounts import SUB_ACCOUNT_PREFIX, AccountKind
 from bourse.engine import Engine
 from bourse.engine import commands as c
 from bourse.engine.clock import Clock, now_ms
@@ -87,7 +87,7 @@ class SubAccounts(SubAccountDirectory):
             if master.frozen:
                 raise SubAccountFrozen("the master account is frozen")
             acc = self.engine.execute(
-                c.OpenAccount(AccountKind.BROKER_SUB, tenant.master, f"sub:{name}")
+                c.OpenAccount(AccountKind.BROKER_SUB, tenant.master, SUB_ACCOUNT_PREFIX + name)
             )
             now = self.clock()
             if not self.repo.insert(
