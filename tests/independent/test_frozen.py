@@ -41,7 +41,8 @@ def test_a_frozen_sub_account_gets_no_new_key_or_listen_key(ienv: IEnv) -> None:
 
     err(sub.post("/api/v3/user/apiKey", **KEY), 30018)
     err(sub.post("/api/v3/user/apiKey/renew", apiKey=spare), 30018)
-    err(sub.post(UDS), 30018)
+    # the sub-account named as its key's holder knows it
+    assert err(sub.post(UDS), 30018)["msg"] == "sub account 'icicle001' is frozen"
     err(_put(sub, listen_key), 30018)
     for path in (f"{SUBP}/apiKey", "/api/v3/sub-account/apiKey"):
         err(master.post(path, subAccount="icicle001", ip="127.0.0.1", **KEY), 140002)

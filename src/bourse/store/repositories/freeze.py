@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, select
 
+from bourse.domain.accounts import AccountKind, named
 from bourse.domain.errors import AccountFrozen
 from bourse.store import tables as t
 
@@ -29,8 +30,10 @@ def refuse_frozen(conn: Connection, *accounts: int) -> None:
     caller's other checks."""
     lock = conn.dialect.name == "postgresql"
     for account in sorted(set(accounts)):  # one row at a time, in the engine's order
-        q = select(_a.frozen).where(_a.id == account)
+        q = select(_a.frozen, _a.kind, _a.name).where(_a.id == account)
         if lock:
             q = q.with_for_update(read=True)
-        if conn.execute(q).scalar():
-            raise AccountFrozen(f"account {account} is frozen", account)
+        row = conn.execute(q).first()
+        if row is not None and row.frozen:
+            who = named(account, AccountKind(row.kind), row.name or "")
+            raise AccountFrozen(f"{who} is frozen", account)
