@@ -64,6 +64,50 @@ def test_place_see_and_cancel_a_limit_order(demo: Demo) -> None:
         locked[0] + locked[1], 0)  # fmt: skip
 
 
+def _notice(page: str) -> str:
+    m = re.search(r'<p class="ok" role="status" id="placed">([^<]*)</p>', page)
+    return m.group(1) if m else ""
+
+
+def test_the_page_says_what_became_of_the_order_just_placed_and_only_to_its_owner(
+    demo: Demo,
+) -> None:
+    """A filled market order is in no open-order table: the redirect's ``?placed=<id>``
+    is read back from the order itself. Another account's id shows nothing, nor does a
+    logged-out visitor's page."""
+    http = _funded(demo)
+    r = http.post("/trade/BTCUSDT/order", data={"csrf_token": _csrf(http.get(
+        "/trade/BTCUSDT").text), "side": "BUY", "type": "MARKET", "quantity": "0.001"})  # fmt: skip
+    assert r.status_code == 303, r.text
+    order_id = int(r.headers["location"].rsplit("=", 1)[1])
+    said = _notice(http.get(r.headers["location"]).text)
+    m = re.fullmatch(rf"Order {order_id} placed: filled, bought 0\.001 BTC at ([0-9.]+) USDT on "
+                     r"average\.", said)  # fmt: skip
+    assert m, said
+    order = demo.platform.queries.order(_account(demo, http), "BTCUSDT", order_id)
+    assert order is not None and order.filled_quote > 0
+    sym = demo.platform.engine.read(lambda e: e.exchange.symbols["BTCUSDT"])
+    exact = Decimal(order.filled_quote).scaleb(-sym.quote.scale) / Decimal(
+        order.filled_qty).scaleb(-sym.qty_scale)  # fmt: skip
+    assert 0 <= exact - Decimal(m.group(1)) < Decimal(1).scaleb(-sym.price_scale), exact
+    price = demo.quiet_bid("BTCUSDT")
+    r = http.post("/trade/BTCUSDT/order", data={"csrf_token": _csrf(http.get(
+        "/trade/BTCUSDT").text), "side": "BUY", "type": "LIMIT", "price": price,
+        "quantity": "0.002"})  # fmt: skip
+    limit_id = int(r.headers["location"].rsplit("=", 1)[1])
+    said = _notice(http.get(r.headers["location"]).text)
+    assert said == f"Order {limit_id} placed: open in the book, buy 0.002 BTC at {price} USDT."
+    other = _funded(demo)
+    for oid in (order_id, limit_id):
+        for who in (other, httpx.Client(base_url=demo.url)):
+            page = who.get(f"/trade/BTCUSDT?placed={oid}")
+            assert page.status_code == 200 and 'id="placed"' not in page.text
+            assert f"Order {oid}" not in page.text
+    for junk in ("", "x", "9" * 40, "²", str(order_id) + "0"):
+        assert 'id="placed"' not in http.get(f"/trade/BTCUSDT?placed={junk}").text
+    assert 'id="placed"' not in http.get(f"/trade/ETHUSDT?placed={order_id}").text
+
+
 def test_order_refusals_in_words(demo: Demo) -> None:
     http = _funded(demo)
     csrf = _csrf(http.get("/trade/BTCUSDT").text)

@@ -6,7 +6,8 @@ market), the user's open orders with a cancel button, and the user's order and t
 path                           verbs  what
 =============================  =====  ====================================================
 /trade/{symbol}                GET    the page (anyone sees the book; the form, open orders,
-                                      order and trade history need log-in)
+                                      order and trade history need log-in); ``?placed=<id>``
+                                      says what became of the session's own order ``id``
 /trade/{symbol}/book           GET    the book and recent trades alone (htmx polls it
                                       while the page's stream is not live)
 /trade/{symbol}/mine           GET    the user's open orders, order and trade history alone
@@ -46,7 +47,7 @@ from starlette.routing import BaseRoute, Route
 from bourse.domain.errors import AccountFrozen, DomainError, UnknownSymbol
 from bourse.domain.ids import whole_id
 from bourse.domain.money import format_units, to_units
-from bourse.domain.orders import BUY, SELL, OrderRequest, OrderType
+from bourse.domain.orders import BUY, SELL, Order, OrderRequest, OrderStatus, OrderType
 from bourse.domain.price_band import check_price_band
 from bourse.domain.symbols import Symbol
 from bourse.engine import commands as c
@@ -195,6 +196,14 @@ class TradePages(Console):
         orders = self._open_orders(sym, account) if account is not None else []
         return {"symbol": sym, "orders": orders, "history": past, "fills": fills}
 
+    def _placed(self, sym: Symbol, account: int, text: str) -> str:
+        """What became of order ``text`` (the order form's redirect names it), in a sentence;
+        ``""`` for anything but an order of ``account`` on ``sym`` (another account's id says
+        nothing, not even that it exists)."""
+        order_id = whole_id(text)
+        order = self.svc.queries.order(account, sym.name, order_id) if order_id else None
+        return placed_notice(sym, order) if order is not None else ""
+
     def _context(self, sym: Symbol, account: int | None) -> dict[str, Any]:
         row = next(m for m in figures.markets(self.svc, now_ms()) if m.symbol == sym.name)
         return {**self._book(sym), **self._mine(sym, account), "market": row}
@@ -208,6 +217,9 @@ class TradePages(Console):
                               message=messages.say(exc), code="")  # fmt: skip
         account = session.user.account_id if session else None
         data = await run_in_threadpool(self._context, sym, account)
+        placed = request.query_params.get("placed", "")[:32]
+        if account is not None and placed and "error" not in ctx:
+            data["placed"] = await run_in_threadpool(self._placed, sym, account, placed)
         status = int(ctx.pop("status", 200))
         return self._page("trade.html", session, status, title=sym.name, poll=True,
                           form=ctx.pop("form", {}), request_id=secrets.token_urlsafe(12),
@@ -304,6 +316,31 @@ class TradePages(Console):
         except DomainError as exc:
             return await self.page(request, status=400, error=messages.say(exc))
         return redirect(f"/trade/{sym.name}?cancelled={text}")
+
+
+def placed_notice(sym: Symbol, o: Order) -> str:
+    """``Order 2881 placed: filled, bought 0.01 BTC at 60010.00 USDT`` and the like: what a
+    trader wants to know right after the form (a filled order is in no open-order table)."""
+    base, quote = sym.base.code, sym.quote.code
+    qty, filled = format_units(o.qty, sym.qty_scale), format_units(o.filled_qty, sym.qty_scale)
+    verb = "bought" if o.side == BUY else "sold"
+    avg = ""
+    if o.filled_qty:
+        price = o.filled_quote // (o.filled_qty * sym.notional_mult)
+        avg = f" at {format_units(price, sym.price_scale)} {quote}" + (
+            " on average" if o.type is OrderType.MARKET else "")  # fmt: skip
+    head = f"Order {o.id} placed"
+    if o.status == OrderStatus.FILLED:
+        return f"{head}: filled, {verb} {filled} {base}{avg}."
+    if o.status == OrderStatus.NEW:
+        side = "buy" if o.side == BUY else "sell"
+        limit = format_units(o.price, sym.price_scale)
+        return f"{head}: open in the book, {side} {qty} {base} at {limit} {quote}."
+    if o.status == OrderStatus.PARTIALLY_FILLED:
+        return f"{head}: partly filled, {verb} {filled} of {qty} {base}{avg}; the rest is open."
+    # cancelled at once: a market order the book could not fill, self-trade prevention
+    done = f"{verb} {filled} of {qty} {base}{avg}" if o.filled_qty else f"nothing {verb}"
+    return f"{head}: cancelled, {done}."
 
 
 def routes(svc: Services, secure: bool, faucet: Faucet | None = None) -> list[BaseRoute]:
