@@ -163,6 +163,8 @@ def _walk(browser, base: str, reg: cl.Registered, cb: Callback, platform) -> Non
     assert "Acme Copy Trading" in row.inner_text() and "never" not in row.inner_text()
     page.screenshot(path=str(ARTIFACTS / "oauth-apps.png"), full_page=True)
     row.locator("button", has_text="Revoke").click()
+    page.wait_for_selector("#confirm-yes")  # revoking asks once more
+    page.click("#confirm-yes")
     page.wait_for_url(base + "/account/apps?revoked=*")
     assert "no longer work" in page.content()
     page.screenshot(path=str(ARTIFACTS / "oauth-apps-revoked.png"), full_page=True)

@@ -324,7 +324,8 @@ def test_revoked_app_is_refused_everywhere(env) -> None:
     page = env.http.get("/account/apps")
     assert reg.client.client_id in page.text and "Copy Trader" in page.text
     r = env.http.post(
-        "/account/apps/revoke", data={"client_id": reg.client.client_id, "csrf_token": _csrf(env)}
+        "/account/apps/revoke",
+        data={"client_id": reg.client.client_id, "csrf_token": _csrf(env), "confirmed": "1"},
     )
     assert r.status_code == 303
     assert reg.client.client_id not in env.http.get("/account/apps").text.split("revoked")[-1]
@@ -343,7 +344,9 @@ def test_revoke_app_needs_csrf(env) -> None:
     reg = register(env)
     code, verifier = get_code(env, reg)
     tok = exchange(env, reg, code, verifier).json()
-    r = env.http.post("/account/apps/revoke", data={"client_id": reg.client.client_id})
+    r = env.http.post(
+        "/account/apps/revoke", data={"client_id": reg.client.client_id, "confirmed": "1"}
+    )
     assert r.status_code == 403
     assert authenticate_bearer(env.oauth, tok["access_token"])
 

@@ -61,7 +61,12 @@ def _trader_bound_to(demo: Demo, broker_id: int) -> Trader:
     assert key and secret
     bound = http.post(
         "/account/keys/bind",
-        data={"csrf_token": _csrf(page), "api_key": key.group(1), "broker_id": str(broker_id)},
+        data={
+            "csrf_token": _csrf(page),
+            "api_key": key.group(1),
+            "broker_id": str(broker_id),
+            "confirmed": "1",
+        },
     )
     assert bound.status_code == 303, bound.text
     return Trader(http, key.group(1), secret.group(1))

@@ -86,6 +86,12 @@ def test_faucet_credits_once_per_request_and_dashboard_values_it(demo: Demo) -> 
     r = http.post("/account/faucet", data=form)
     assert r.status_code == 400 and 'role="alert"' in r.text
     assert ">0.5<" in r.text
+    # said without the internal account id, and the form keeps what was asked for
+    alert = re.search(r'role="alert">([^<]*)<', r.text)
+    assert alert and "BTC left" in alert.group(1), alert
+    assert str(_account(demo, http)) not in alert.group(1)
+    faucet = r.text.split('action="/account/faucet"')[1].split("</form>")[0]
+    assert "<option selected>BTC</option>" in faucet and 'value="1000"' in faucet
 
 
 def test_forms_without_the_session_csrf_token_change_nothing(demo: Demo) -> None:
@@ -133,7 +139,7 @@ def test_another_users_key_cannot_be_deleted_bound_or_released(demo: Demo) -> No
     # the owner can: bind, then release; a released key cannot be bound again
     csrf = _csrf(alice.get("/account/keys").text)
     r = alice.post("/account/keys/bind", data={"csrf_token": csrf, "api_key": key,
-                                               "broker_id": str(demo.broker_id)})  # fmt: skip
+                                               "broker_id": str(demo.broker_id), "confirmed": "1"})  # fmt: skip
     assert (
         r.status_code == 303 and demo.platform.brokers.bindings.bound_broker(key) == demo.broker_id
     )
@@ -145,7 +151,7 @@ def test_another_users_key_cannot_be_deleted_bound_or_released(demo: Demo) -> No
         == 303
     )
     r = alice.post("/account/keys/bind", data={"csrf_token": csrf, "api_key": key,
-                                               "broker_id": str(demo.broker_id)})  # fmt: skip
+                                               "broker_id": str(demo.broker_id), "confirmed": "1"})  # fmt: skip
     assert r.status_code == 400 and "can be bound only once" in r.text
 
 
@@ -206,7 +212,7 @@ def test_renew_and_new_secret_keep_the_key_and_its_binding(demo: Demo) -> None:
     assert before is not None and before.expires is not None
     csrf = _csrf(alice.get("/account/keys").text)
     alice.post("/account/keys/bind", data={"csrf_token": csrf, "api_key": key,
-                                           "broker_id": str(demo.broker_id)})  # fmt: skip
+                                           "broker_id": str(demo.broker_id), "confirmed": "1"})  # fmt: skip
     m_csrf = _csrf(mallory.get("/account/keys").text)
     for rotate in ("", "1"):
         r = mallory.post("/account/keys/renew", data={"csrf_token": m_csrf, "api_key": key,

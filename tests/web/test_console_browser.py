@@ -60,6 +60,8 @@ def test_signup_fund_key_bind_trade(demo: Demo) -> None:
         # bind it to the demo broker
         row.locator("select[name=broker_id]").select_option(str(demo.broker_id))
         row.locator('button:has-text("Bind")').click()
+        assert "cannot be undone" in page.inner_text("#cannot-undo")  # bound once, ever
+        page.click("#confirm-yes")
         page.wait_for_url(base + "/account/keys?done=bound")
         assert "Demo API Broker" in page.locator(f'tr[data-key="{api_key}"]').inner_text()
         assert "Release" in page.locator(f'tr[data-key="{api_key}"]').inner_text()

@@ -175,7 +175,7 @@ def _world(o: Operated) -> World:
     _post(user, "/trade/BTCUSDT/order", order)  # an open order to cancel
     api, api_id = _broker(o, "API")
     _post(user, "/account/keys/bind", {"csrf_token": csrf(page), "api_key": keys[0],
-                                       "broker_id": str(api_id)})  # fmt: skip
+                                       "broker_id": str(api_id), "confirmed": "1"})  # fmt: skip
     independent, _ = _broker(o, "INDEPENDENT")
     page = independent.get("/broker/subaccounts").text
     _post(independent, "/broker/subaccounts", {"csrf_token": csrf(page), "name": SUB,

@@ -116,7 +116,7 @@ def credit(
         if not repeat and used + units > limit:
             raise FaucetLimit(
                 f"the faucet gives at most {format_units(limit, scale)} {code} per account a "
-                f"day; {format_units(max(limit - used, 0), scale)} {code} left for {account}"
+                f"day; {format_units(max(limit - used, 0), scale)} {code} left for now"
             )
         try:
             credited = bool(engine.execute(c.CreditDeposit(account, code, units, ref)))

@@ -12,10 +12,12 @@ path                       verbs      what
 /account/faucet            POST       demo mode: credit test funds (the sandbox faucet)
 /account/keys              GET, POST  the user's API keys; create one (secret shown once; one
                                       that can withdraw asks for the password and 2FA code)
-/account/keys/delete       POST       delete a key (its binding closes)
+/account/keys/delete       POST       delete a key (its binding closes), after a confirmation
+                                      step
 /account/keys/renew        POST       extend a key's expiry, or give it a new secret (shown
                                       once); either asks for the password and 2FA code
-/account/keys/bind         POST       bind a key to an approved broker (once, ever)
+/account/keys/bind         POST       bind a key to an approved broker (once, ever), after a
+                                      confirmation step that says it cannot be undone
 /account/keys/release      POST       release a key from its broker
 =========================  =========  ==================================================
 
@@ -37,6 +39,12 @@ or a longer life for a key that may already be in other hands); an OAuth broker'
 secret and redirect URI too (``bourse.web.broker_oauth``). A refusal says what happened
 (``refusal``): nothing typed, or wrong (with 2FA on, not which of the two, as log-in).
 
+An action that cannot be taken back (binding a key, deleting one; revoking an app in
+``bourse.web.routes``) asks once more: the first POST is checked and answered with a page
+that says what will happen (``confirm.html``), whose form sends the same fields with
+``confirmed=1``; only that second POST acts. It needs no JavaScript (the pages' CSP forbids
+inline code, and a ``confirm()`` dialog is easy to click through).
+
 The faucet is a sandbox service, which production code does not import: the app hands a
 ``Faucet`` callable in demo mode (``bourse.app``), and without one the button is not shown.
 """
@@ -55,7 +63,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bourse.domain.brokers import BrokerStatus, NotKeyOwner
+from bourse.domain.brokers import BrokerStateError, BrokerStatus, KeyAlreadyBound, NotKeyOwner
 from bourse.domain.errors import DomainError
 from bourse.domain.ids import whole_id
 from bourse.domain.wallet import Withdrawal
@@ -92,6 +100,22 @@ KEY_WHY = "a key that can withdraw, a renewal and a new secret ask for {them}, a
 Handler = Callable[[Request], Awaitable[Response]]
 #: the template context of a page's navigation for the request's session (``pages.nav``)
 Nav = Callable[[Request], Awaitable[Mapping[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """The confirmation step of an action that cannot be taken back (``confirm.html``): what
+    will happen (``said``, and a ``warning`` in bold), and the form that does it: ``fields``
+    POSTed to ``action`` with ``confirmed=1``; ``back`` is where "Cancel" goes."""
+
+    title: str
+    said: list[str]
+    action: str
+    fields: dict[str, str]
+    button: str
+    back: str
+    warning: str = ""
+    danger: bool = False
 
 
 class FaucetRefused(Exception):
@@ -406,8 +430,9 @@ class Console:
             await run_in_threadpool(
                 self.faucet, session.user.account_id, asset, amount, f"web-{request_id}"
             )
-        except FaucetRefused as exc:
-            return await self.dashboard(request, status=400, error=messages.say(exc))
+        except FaucetRefused as exc:  # the form keeps what was asked for
+            return await self.dashboard(request, status=400, error=messages.say(exc),
+                                        faucet_asset=asset, faucet_amount=amount)  # fmt: skip
         back = "/account/deposit" if field(form, "back") == "deposit" else "/account"
         return redirect(f"{back}?funded={amount}%20{asset}")
 
@@ -513,15 +538,46 @@ class Console:
         )
 
     async def _key_action(
-        self, request: Request, action: Callable[[int, str, dict[str, Any]], str]
+        self,
+        request: Request,
+        action: Callable[[int, str, dict[str, Any]], str],
+        ask: Callable[[int, str, dict[str, Any]], Confirmation] | None = None,
     ) -> Response:
+        """``action`` on the form's key; with ``ask``, only once the user confirmed it: the
+        first POST is checked by ``ask`` and answered with the page it describes."""
         session, form = await self._posted(request, "/account/keys")
         api_key = str((form.get("api_key") or [""])[0]).strip()[:64]
+        confirmed = field(form, "confirmed") == "1"
         try:
+            if ask is not None and not confirmed:
+                asked = await run_in_threadpool(ask, session.user.account_id, api_key, form)
+                return self._page("confirm.html", session, title=asked.title, here="keys",
+                                  ask=asked)  # fmt: skip
             done = await run_in_threadpool(action, session.user.account_id, api_key, form)
         except (DomainError, ValueError) as exc:
             return await self.keys(request, status=400, error=messages.say(exc))
         return redirect(f"/account/keys?done={done}")
+
+    def _key_label(self, account: int, api_key: str) -> tuple[str, list[str]]:
+        """The label and permissions of the account's key ``api_key``; ``NotKeyOwner`` for
+        any other key (the sentence the action itself would say)."""
+        for k in self.svc.apikeys.list_keys(account):
+            if k["apiKey"] == api_key:
+                return str(k["label"]), list(k["permissions"])
+        raise NotKeyOwner("the API key does not exist or is not yours")
+
+    def _ask_delete(self, account: int, api_key: str, form: dict[str, Any]) -> Confirmation:
+        label, _ = self._key_label(account, api_key)
+        bound = self.svc.brokers.bindings.bound_broker(api_key) is not None
+        return Confirmation(
+            title=f"Delete the key {label}?",
+            said=[f"The key {label} ({api_key}) stops working at once: a program that signs "
+                  "with it is refused from then on." + (" Its broker binding ends with it."
+                                                        if bound else ""),
+                  "A deleted key cannot be brought back; you can create a new one."],
+            action="/account/keys/delete", fields={"api_key": api_key},
+            button="Delete the key", back="/account/keys", danger=True,
+        )  # fmt: skip
 
     def _delete(self, account: int, api_key: str, form: dict[str, Any]) -> str:
         if not self.svc.apikeys.delete_key(api_key, account):
@@ -529,12 +585,38 @@ class Console:
         self.svc.brokers.bindings.on_key_deleted(api_key)
         return "deleted"
 
-    def _bind(self, account: int, api_key: str, form: dict[str, Any]) -> str:
-        text = str((form.get("broker_id") or [""])[0])
-        broker_id = whole_id(text)
+    def _broker_to_bind(self, form: dict[str, Any]) -> int:
+        broker_id = whole_id(str((form.get("broker_id") or [""])[0]))
         if broker_id is None:
             raise ValueError("Choose a broker to bind the key to.")
-        self.svc.brokers.bindings.bind(api_key, broker_id, account)
+        return broker_id
+
+    def _ask_bind(self, account: int, api_key: str, form: dict[str, Any]) -> Confirmation:
+        """The binding's checks that need no write (the binding makes them again), then
+        what binding means: the broker earns on the key's trades, for as long as the key
+        lives, and the key can never be bound to another."""
+        broker_id = self._broker_to_bind(form)
+        label, perms = self._key_label(account, api_key)
+        if self.svc.brokers.bindings.get(api_key) is not None:
+            raise KeyAlreadyBound("this API key was bound before")
+        if MONEY_PERMISSION in perms:
+            raise ValueError("A key that can withdraw cannot be bound to a broker.")
+        broker = self.svc.brokers.registry.get(broker_id)
+        if broker.status is not BrokerStatus.APPROVED:
+            raise BrokerStateError(f"broker {broker_id} is {broker.status}")
+        return Confirmation(
+            title=f"Bind the key {label} to {broker.name}?",
+            said=[f"{broker.name} (broker #{broker.id}) will earn a rebate on the fees of every "
+                  f"trade the key {label} ({api_key}) makes."],
+            warning="This cannot be undone. A key is bound once, ever: if you release it "
+                    "later, it can never be bound again, to this broker or another.",
+            action="/account/keys/bind",
+            fields={"api_key": api_key, "broker_id": str(broker_id)},
+            button=f"Bind to {broker.name}", back="/account/keys",
+        )  # fmt: skip
+
+    def _bind(self, account: int, api_key: str, form: dict[str, Any]) -> str:
+        self.svc.brokers.bindings.bind(api_key, self._broker_to_bind(form), account)
         return "bound"
 
     def _release(self, account: int, api_key: str, form: dict[str, Any]) -> str:
@@ -574,10 +656,10 @@ class Console:
         )
 
     async def delete_key(self, request: Request) -> Response:
-        return await self._key_action(request, self._delete)
+        return await self._key_action(request, self._delete, self._ask_delete)
 
     async def bind(self, request: Request) -> Response:
-        return await self._key_action(request, self._bind)
+        return await self._key_action(request, self._bind, self._ask_bind)
 
     async def release(self, request: Request) -> Response:
         return await self._key_action(request, self._release)
