@@ -8,10 +8,13 @@ path                     verbs      what
 /login                   GET, POST  e-mail, password and (when enabled) a TOTP code
 /logout                  POST       end the session (server-side)
 /account/apps            GET        the apps the user authorised: scopes, last use
-/account/apps/revoke     POST       revoke one app (its tokens stop working at once)
+/account/apps/revoke     POST       revoke one app (its tokens stop working at once), after
+                                    a confirmation step (``confirm.html``)
 /account/2fa             GET, POST  turn TOTP two-factor authentication on or off (the
                                     password, and a current code to turn it off)
-/static/...              GET        stylesheet
+/static/...              GET        stylesheet, scripts, the icon
+/favicon.ico             GET        the icon (``static/favicon.svg``), for a browser that
+                                    asks there before reading the page's ``<link rel=icon>``
 =======================  =========  ===============================================
 
 Every form carries a CSRF token: the session's once logged in, a double-submit cookie token
@@ -27,7 +30,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -38,12 +41,22 @@ from bourse.oauth.server import AuthServer
 from bourse.services import users as us
 from bourse.services.referrals import Referrals
 from bourse.services.throttle import Throttled, request_ip
-from bourse.web import consent, pages
-from bourse.web.console import missing, refusal, timed
+from bourse.web import consent, pages, qr
+from bourse.web.console import Confirmation, missing, refusal, timed
 
 
 def _redirect(url: str) -> Response:
     return pages.secure_headers(RedirectResponse(url, status_code=303))
+
+
+async def favicon(request: Request) -> Response:
+    """The site's icon: a browser asks for ``/favicon.ico`` on its own, and a 404 there is a
+    console error on every page."""
+    resp = pages.secure_headers(
+        FileResponse(pages.STATIC / "favicon.svg", media_type="image/svg+xml")
+    )
+    resp.headers["Cache-Control"] = "public, max-age=86400"  # the same bytes on every page
+    return resp
 
 
 class WebPages:
@@ -210,6 +223,22 @@ class WebPages:
                 code="csrf",
             )
         client_id = str(form.get("client_id") or "")[:64]
+        if form.get("confirmed") != "1":  # first what revoking means, then revoke
+            apps = await run_in_threadpool(cs.authorized_apps, self.oauth, session.user.id)
+            app = next((a for a in apps if a.client.client_id == client_id), None)
+            if app is None:  # not one of the user's apps: nothing to revoke
+                return _redirect("/account/apps")
+            name = app.client.name
+            ask = Confirmation(
+                title=f"Revoke {name}?",
+                said=[f"{name} stops acting for you at once: its tokens stop working, and it "
+                      "can no longer read your account or trade for you.",
+                      "To use it again you would have to authorise it again from the app."],
+                action="/account/apps/revoke", fields={"client_id": client_id},
+                button=f"Revoke {name}", back="/account/apps", danger=True,
+            )  # fmt: skip
+            return pages.render("confirm.html", title=ask.title, user=session.user,
+                                csrf=session.csrf, here="apps", ask=ask)  # fmt: skip
         await run_in_threadpool(
             cs.revoke, self.oauth, session.user.id, client_id, self.config.clock()
         )
@@ -264,6 +293,8 @@ class WebPages:
                         )
             fresh = await run_in_threadpool(users.get_user, user.id)
             user = fresh or user
+        uri = us.totp_uri(secret, user.email)  # scanned as a QR code while 2FA is off
+        qr_code = "" if user.totp_enabled else qr.svg(uri, "QR code of the key, for your app")
         resp = pages.render(
             "totp.html",
             status=status,
@@ -272,7 +303,8 @@ class WebPages:
             user=user,
             csrf=session.csrf,
             secret=secret,
-            uri=us.totp_uri(secret, user.email),
+            uri=uri,
+            qr=qr_code,
             error=error,
         )
         if retry_after:
@@ -295,6 +327,7 @@ def routes(
         Route("/account/apps/revoke", signed(w.revoke_app), methods=["POST"]),
         Route("/account/2fa", signed(w.two_factor), methods=["GET", "POST"]),
         Mount("/static", app=StaticFiles(directory=str(pages.STATIC)), name="static"),
+        Route("/favicon.ico", favicon, methods=["GET"]),
     ]
 
 
