@@ -52,6 +52,12 @@ def test_an_oauth_broker_manages_its_app(demo: Demo) -> None:
     page = http.get("/broker/app").text
     assert cid in page and secret not in page and "client-secret" not in page
     csrf = _csrf(page)
+    # the callback is registered: offered neither again on the app nor for a second app
+    add = page.split('action="/broker/app/redirect-uris"')[1].split("</form>")[0]
+    register = page.split('id="register-app"')[1].split("</form>")[0]
+    assert f'value="{CALLBACK}"' not in add + register
+    scopes = re.search(r'id="approved-scopes">(.*?)</p>', page, re.S)
+    assert scopes and not scopes.group(1).rstrip().endswith(".")  # no stray full stop
 
     # a new secret; the old one keeps working for the grace period
     rotate = {"csrf_token": csrf, "client_id": cid, "password": PASSWORD}
@@ -82,6 +88,11 @@ def test_an_oauth_broker_manages_its_app(demo: Demo) -> None:
                   data={"csrf_token": csrf, "client_id": cid, "redirect_uri": CALLBACK})  # fmt: skip
     assert r.status_code == 303
     assert manager.client(broker_id, cid).redirect_uris == (other,)
+    # the callback removed from the app: offered again where it is missing, on the app
+    page = http.get("/broker/app").text
+    add = page.split('action="/broker/app/redirect-uris"')[1].split("</form>")[0]
+    register = page.split('id="register-app"')[1].split("</form>")[0]
+    assert f'value="{CALLBACK}"' in add and f'value="{CALLBACK}"' not in register
     r = http.post("/broker/app/scopes", data={"csrf_token": csrf, "client_id": cid,
                                               "scopes": ["read"]})  # fmt: skip
     assert r.status_code == 303 and manager.client(broker_id, cid).scopes == "read"

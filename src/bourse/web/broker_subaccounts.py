@@ -218,8 +218,12 @@ class SubAccountPages(BrokerConsole):
         }
 
     def _networks(self, tenant: Tenant, sub: SubAccount) -> dict[str, Any]:
-        networks = [(a.code, [n.id for n in nets]) for a, nets in self.svc.wallet.currencies()]
-        return {"networks": networks, "assets": [code for code, _ in networks]}
+        coins = self.svc.wallet.currencies()
+        networks = [(a.code, [n.id for n in nets]) for a, nets in coins]
+        # the deposit form's select: each coin's networks by name, as /account/deposit shows
+        named = [(a.code, [(n.id, n.name) for n in nets]) for a, nets in coins]
+        return {"networks": networks, "named_networks": named,
+                "assets": [code for code, _ in networks]}  # fmt: skip
 
     async def _detail_context(self, tenant: Tenant, name: str) -> dict[str, Any]:
         """Everything the sub-account page shows; the reads run side by side, so the page
