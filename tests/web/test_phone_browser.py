@@ -1,6 +1,8 @@
 """The console on a phone (390 CSS pixels wide, in Debian's chromium via playwright): no page
 scrolls sideways, its wide tables included (a user's keys bound to a broker, order and trade
-history, a broker's bound keys and rebates). Screenshots go to ``test-artifacts/phone-*.png``."""
+history, a broker's bound keys and rebates), and the header stays one strip (its links scroll
+sideways inside it) instead of wrapping into rows that push every page down; the trade page's
+order form comes before the book. Screenshots go to ``test-artifacts/phone-*.png``."""
 
 from __future__ import annotations
 
@@ -21,6 +23,12 @@ TRADER = ["/", "/account", "/account/keys", "/account/deposit", "/account/withdr
 BROKER = ["/broker", "/broker/keys", "/broker/rebates"]
 INDEPENDENT = ["/broker/subaccounts", "/broker/subaccounts/phonewallet01"]
 OAUTH = ["/broker/app"]
+#: the header's height on a phone: one strip (the "Sign up" button is its tallest item); ten
+#: links wrapped beside the brand made it four rows, about 150 px
+HEADER_MAX_PX = 72
+#: the rows of the header's links: their boxes' vertical middles, to the nearest 8 px
+NAV_ROWS = """() => new Set([...document.querySelectorAll("header.top nav > *")].map(e => {
+    const r = e.getBoundingClientRect(); return Math.round((r.top + r.bottom) / 16); })).size"""
 
 
 def _oauth_broker(demo: Demo) -> httpx.Client:
@@ -56,6 +64,7 @@ def test_no_page_scrolls_sideways_at_phone_width(demo: Demo) -> None:
     _wait_for_record(broker, _uid(trader.http))
     independent, oauth = _independent_broker(demo), _oauth_broker(demo)
     wide: dict[str, int] = {}
+    tall: dict[str, tuple[float, int]] = {}
     with chromium() as browser:
         for who, http, paths in (("anonymous", None, ANONYMOUS), ("trader", trader.http, TRADER),
                                  ("broker", broker, BROKER),
@@ -76,6 +85,34 @@ def test_no_page_scrolls_sideways_at_phone_width(demo: Demo) -> None:
                 page.screenshot(path=str(ARTIFACTS / name), full_page=True)
                 if over > 0:
                     wide[f"{who} {path}"] = over
+                header = page.locator("header.top").bounding_box()
+                rows = page.evaluate(NAV_ROWS)
+                assert header is not None
+                if header["height"] > HEADER_MAX_PX or rows > 1:
+                    tall[f"{who} {path}"] = (header["height"], rows)
             page.close()
             assert not errors, errors
     assert not wide, f"pages wider than the phone (CSS pixels too wide): {wide}"
+    assert not tall, f"headers taller than one strip (height px, rows of links): {tall}"
+
+
+def test_the_order_form_comes_before_the_book(demo: Demo) -> None:
+    """On a phone the form is the first thing under the pair's name; on a laptop screen
+    (1280x800) it is in view without scrolling, above the book of 20 rows and 20 trades."""
+    http = _signup(demo)
+    sid = http.cookies["bourse_session"]
+    with chromium() as browser:
+        for viewport in (PHONE, {"width": 1280, "height": 800}):
+            errors: list[str] = []
+            page = watch(browser.new_page(viewport=viewport), errors)
+            page.context.add_cookies([{"name": "bourse_session", "value": sid, "url": demo.url}])
+            page.goto(demo.url + "/trade/BTCUSDT")
+            form = page.locator("#order-form").bounding_box()
+            book = page.locator("#book").bounding_box()
+            chart = page.locator("#chart").bounding_box()
+            assert form and book and chart
+            assert form["y"] + form["height"] <= viewport["height"], (viewport, form)
+            assert form["y"] < chart["y"] < book["y"], (form, chart, book)
+            page.screenshot(path=str(ARTIFACTS / f"trade-form-{viewport['width']}.png"))
+            page.close()
+            assert not errors, errors
