@@ -263,7 +263,10 @@ class EndpointApp:
             remember_read(ctx, until)  # may (remembered even if its parameters are refused)
         ctx.params = validate(ep.params, params)
         if spends:
-            await claim(ctx, window_only)
+            # a read's signature is refused only where the request carries what it did not
+            # sign (a body outside it): a same-millisecond read and bodiless write of a client's
+            # own (GET account, then POST userDataStream) share a signature and are both served
+            await claim(ctx, window_only and not body_signed and bool(body))
         return await ep.handler(ctx)
 
 
