@@ -27,7 +27,7 @@ from bourse.domain.fees import FeeSchedule
 from bourse.domain.ledger import AVAILABLE
 from bourse.domain.matching import Exchange
 from bourse.domain.matching import state as state_module
-from bourse.domain.orders import BUY, SELL, Order, OrderRequest, OrderType, StpMode
+from bourse.domain.orders import BUY, ORDER_FIELDS, SELL, Order, OrderRequest, OrderType, StpMode
 from bourse.sandbox.listings import SYMBOLS
 
 ACCOUNTS = (100, 101, 102, 103)
@@ -74,7 +74,7 @@ def outcome(fn: Any, *args: Any) -> tuple[Any, ...]:
     except DomainError as e:
         return ("error", type(e).__name__, str(e))
     orders = res if isinstance(res, list) else [res]
-    return tuple(tuple(getattr(o, f) for f in Order.__slots__) for o in orders)
+    return tuple(tuple(getattr(o, f) for f in ORDER_FIELDS) for o in orders)
 
 
 def state(ex: Exchange) -> tuple[Any, ...]:
@@ -92,7 +92,7 @@ def state(ex: Exchange) -> tuple[Any, ...]:
     return (
         sorted(ex.ledger.balances.items()),
         list(ex.ledger.journal),
-        sorted((i, tuple(getattr(o, f) for f in Order.__slots__)) for i, o in changed.items()),
+        sorted((i, tuple(getattr(o, f) for f in ORDER_FIELDS)) for i, o in changed.items()),
         trades,
         books,
         dict(ex.open_count),

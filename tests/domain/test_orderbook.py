@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bourse.domain.orderbook import OrderBook
-from bourse.domain.orders import BUY, SELL, Order, OrderType, StpMode
+from bourse.domain.orders import BUY, ORDER_FIELDS, SELL, Order, OrderType, StpMode
 
 
 def order(oid: int, side: int, price: int, qty: int) -> Order:
@@ -78,6 +78,6 @@ def test_order_copy_is_a_full_snapshot():
     o.locked, o.cancel_reason, o.filled_qty = 7, "why", 2
     c = copy.copy(o)
     assert c is not o and type(c) is Order
-    assert all(getattr(c, f) == getattr(o, f) for f in Order.__slots__)
+    assert all(getattr(c, f) == getattr(o, f) for f in ORDER_FIELDS)
     c.remaining = 0
     assert o.remaining == 5

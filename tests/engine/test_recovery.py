@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from bourse.domain.accounts import AccountKind
 from bourse.domain.errors import DomainError
-from bourse.domain.orders import BUY, SELL, Order, OrderRequest, OrderType, StpMode
+from bourse.domain.orders import BUY, ORDER_FIELDS, SELL, Order, OrderRequest, OrderType, StpMode
 from bourse.domain.wallet import WithdrawalStatus
 from bourse.engine import Engine
 from bourse.engine import commands as c
@@ -206,7 +206,7 @@ def run_stream(engine: Engine, seed: int, steps: int) -> dict[str, int]:
 
 # --- what "the same state" means -----------------------------------------------------------------
 def order_fields(o: Order) -> tuple[Any, ...]:
-    return tuple(getattr(o, s) for s in Order.__slots__)
+    return tuple(getattr(o, s) for s in ORDER_FIELDS)
 
 
 def book_state(engine: Engine) -> dict[str, Any]:

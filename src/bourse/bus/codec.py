@@ -16,7 +16,7 @@ from typing import Any
 from bourse.bus.events import BalanceUpdate, BookUpdate, Committed
 from bourse.domain.accounts import AccountKind
 from bourse.domain.money import Asset
-from bourse.domain.orders import Order, OrderStatus, OrderType, StpMode, Trade
+from bourse.domain.orders import ORDER_FIELDS, Order, OrderStatus, OrderType, StpMode, Trade
 from bourse.domain.reference_price import Reference
 from bourse.domain.stp_groups import StpGroup
 from bourse.domain.symbols import Symbol
@@ -32,7 +32,7 @@ from bourse.engine.changes import (
 FORMAT = 5  # 2: accounts' mx_deduct, trades' fee assets, STP groups, dust conversions;
 #            3: withdrawals' remark; 4: reference prices; 5: references' first trade time
 
-_ORDER = Order.__slots__
+_ORDER = ORDER_FIELDS
 _TRADE = Trade._fields
 _WITHDRAWAL = Withdrawal.__slots__
 _ORDER_ENUMS: dict[str, Any] = {"type": OrderType, "status": OrderStatus, "stp": StpMode}
@@ -119,7 +119,8 @@ def encode(event: Committed) -> bytes:
 
 # --- decoding ------------------------------------------------------------------------------------
 def _to_order(row: list[Any]) -> Order:
-    o: Order = object.__new__(Order)
+    # built, then overwritten field by field (a compiled ``Order`` cannot be ``object.__new__``ed)
+    o = Order(0, 0, "", 0, OrderType.LIMIT, 0, 0, 0, "", StpMode.NONE, "", None, 0)
     for f, v in zip(_ORDER, row, strict=True):
         enum = _ORDER_ENUMS.get(f)
         setattr(o, f, enum(v) if enum is not None and v is not None else v)

@@ -5,7 +5,7 @@ engine (``bus.gateway`` sends, ``bus.engine_server`` applies): tagged JSON.
 are many more types (every ``engine.commands`` class, what each handler returns, every
 ``DomainError``), so this codec is generic instead: an object is its class's qualified name and
 its fields (``__slots__`` along the class hierarchy, or ``__dict__``), rebuilt without calling
-its constructor. Only classes of ``bourse.domain`` and ``bourse.engine`` are ever rebuilt, so a
+its constructor (but for a class compiled by mypyc, ``bourse.domain.native``). Only classes of ``bourse.domain`` and ``bourse.engine`` are ever rebuilt, so a
 message cannot name an arbitrary class. Integers stay integers of any size (money is exact),
 tuples, sets and dicts keep their kind (a dict's keys may be tuples).
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import importlib
+import inspect
 import json
 import uuid
 from typing import Any
@@ -53,7 +54,8 @@ def _class(name: str) -> type:
 def _state(obj: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for cls in type(obj).__mro__:
-        for slot in getattr(cls, "__slots__", ()):
+        # a class compiled by mypyc (``bourse.domain.native``) lists its fields in __mypyc_attrs__
+        for slot in getattr(cls, "__slots__", ()) or getattr(cls, "__mypyc_attrs__", ()):
             if slot not in out and hasattr(obj, slot):
                 out[slot] = getattr(obj, slot)
     if hasattr(obj, "__dict__"):
@@ -110,9 +112,17 @@ def _in(v: Any) -> Any:
         return exc
     if "o" in v:
         cls = _class(v["o"])
-        obj: Any = object.__new__(cls)
-        for k, x in v["f"].items():
-            object.__setattr__(obj, k, _in(x))
+        fields = {k: _in(x) for k, x in v["f"].items()}
+        obj: Any
+        if hasattr(cls, "__mypyc_attrs__"):
+            # compiled by mypyc: object.__new__ refuses it, so its constructor builds it from
+            # the fields its parameters name (the fields are then all set, as below)
+            params = inspect.signature(cls).parameters
+            obj = cls(**{k: fields[k] for k in params if k in fields})
+        else:
+            obj = object.__new__(cls)
+        for k, x in fields.items():
+            object.__setattr__(obj, k, x)
         return obj
     raise CodecError(f"untagged object {sorted(v)}")
 

@@ -8,10 +8,11 @@ fee never exceeds what the account receives from the fill.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from bourse.domain.errors import InvalidParameter
 
-RATE_DENOM = 1_000_000
+RATE_DENOM: Final = 1_000_000
 
 
 def fee_for(amount: int, rate: int) -> int:

@@ -16,13 +16,16 @@ from __future__ import annotations
 
 from typing import Final, TypeAlias
 
+from mypy_extensions import mypyc_attr
+
 from bourse.domain.accounts import may_go_negative
 from bourse.domain.errors import InsufficientBalance, LedgerImbalance
 
-AVAILABLE = 0
-LOCKED = 1
+AVAILABLE: Final = 0
+LOCKED: Final = 1
 
 
+@mypyc_attr(native_class=False)  # an exception: a regular Python class when compiled
 class LedgerCorrupted(RuntimeError):
     """An invariant broke mid-command (a bug): not a DomainError, so the engine reloads its
     state from the store instead of treating the command as cleanly refused."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
-BUY = 0
-SELL = 1
+BUY: Final = 0
+SELL: Final = 1
 
 
 class OrderType(StrEnum):
@@ -27,7 +27,7 @@ class OrderStatus(StrEnum):
 
 
 OPEN_STATUSES = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
-_NEW = OrderStatus.NEW
+_NEW: Final = OrderStatus.NEW
 
 
 class StpMode(StrEnum):
@@ -45,12 +45,14 @@ class OrderRequest:
 
     ``qty`` is in quantity units, ``price`` in price units, ``quote_qty`` in quote ledger
     units. MARKET orders give ``qty`` or ``quote_qty``; every other type gives price and qty.
+    ``type`` may be its plain string (``matching.validation.admit`` converts it): compiled by
+    mypyc, the class checks its fields' types when built.
     """
 
     account: int
     symbol: str
     side: int
-    type: OrderType
+    type: OrderType | str
     qty: int = 0
     price: int = 0
     quote_qty: int = 0
@@ -60,34 +62,35 @@ class OrderRequest:
     broker_id: int | None = None
 
 
-_new_order = object.__new__
+#: an ``Order``'s fields, in order (compiled by mypyc, the class has no ``__slots__``)
+ORDER_FIELDS: Final = (
+    "id",
+    "account",
+    "symbol",
+    "side",
+    "type",
+    "price",
+    "qty",
+    "quote_qty",
+    "remaining",
+    "filled_qty",
+    "filled_quote",
+    "locked",
+    "status",
+    "client_id",
+    "stp",
+    "source",
+    "broker_id",
+    "created",
+    "updated",
+    "cancel_reason",
+)
 
 
 class Order:
     """A live or finished order. Mutable: the matcher updates it in place."""
 
-    __slots__ = (
-        "id",
-        "account",
-        "symbol",
-        "side",
-        "type",
-        "price",
-        "qty",
-        "quote_qty",
-        "remaining",
-        "filled_qty",
-        "filled_quote",
-        "locked",
-        "status",
-        "client_id",
-        "stp",
-        "source",
-        "broker_id",
-        "created",
-        "updated",
-        "cancel_reason",
-    )
+    __slots__ = ORDER_FIELDS
 
     def __init__(
         self,
@@ -133,25 +136,15 @@ class Order:
     def __copy__(self) -> Order:
         """A snapshot (the engine copies every changed order; ``copy.copy``'s generic
         reduce/reconstruct path is several times slower than this)."""
-        o = _new_order(Order)
-        o.id = self.id
-        o.account = self.account
-        o.symbol = self.symbol
-        o.side = self.side
-        o.type = self.type
-        o.price = self.price
-        o.qty = self.qty
-        o.quote_qty = self.quote_qty
+        o = Order(
+            self.id, self.account, self.symbol, self.side, self.type, self.price, self.qty,
+            self.quote_qty, self.client_id, self.stp, self.source, self.broker_id, self.created,
+        )  # fmt: skip
         o.remaining = self.remaining
         o.filled_qty = self.filled_qty
         o.filled_quote = self.filled_quote
         o.locked = self.locked
         o.status = self.status
-        o.client_id = self.client_id
-        o.stp = self.stp
-        o.source = self.source
-        o.broker_id = self.broker_id
-        o.created = self.created
         o.updated = self.updated
         o.cancel_reason = self.cancel_reason
         return o

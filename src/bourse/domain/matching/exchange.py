@@ -19,6 +19,9 @@ from __future__ import annotations
 
 from bisect import insort
 from collections import deque
+from typing import Any, Final
+
+from mypy_extensions import mypyc_attr
 
 from bourse.domain.errors import OrderNotFound, UnknownSymbol
 from bourse.domain.ledger import AVAILABLE, LOCKED, LedgerCorrupted
@@ -39,23 +42,20 @@ from bourse.domain.orders import (
 )
 from bourse.domain.symbols import Symbol
 
-_CANCELED = OrderStatus.CANCELED
-_PART_CANCELED = OrderStatus.PARTIALLY_CANCELED
-_FILLED = OrderStatus.FILLED
-_MARKET = OrderType.MARKET
+_CANCELED: Final = OrderStatus.CANCELED
+_PART_CANCELED: Final = OrderStatus.PARTIALLY_CANCELED
+_FILLED: Final = OrderStatus.FILLED
+_MARKET: Final = OrderType.MARKET
 #: how far from the back of its level ``cancel`` looks for the order before a full scan
-_BACK_SCAN = 16
-_LIMIT = OrderType.LIMIT
-_LIMIT_MAKER = OrderType.LIMIT_MAKER
-_FOK = OrderType.FILL_OR_KILL
-_IOC = OrderType.IMMEDIATE_OR_CANCEL
-_ALL_TYPES = ALL_TYPES
-_new_order = object.__new__
-#: ``Order.__init__`` called as a plain function on ``object.__new__(Order)``: the interpreter
-#: inlines a Python-to-Python call, where ``Order(...)`` goes through ``type.__call__``
-_init_order = Order.__init__
+_BACK_SCAN: Final = 16
+_LIMIT: Final = OrderType.LIMIT
+_LIMIT_MAKER: Final = OrderType.LIMIT_MAKER
+_FOK: Final = OrderType.FILL_OR_KILL
+_IOC: Final = OrderType.IMMEDIATE_OR_CANCEL
+_ALL_TYPES: Final = ALL_TYPES
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # compiled: tests subclass it
 class Exchange(ExchangeState):
     """Order books, matching and the ledger for every symbol (single-threaded by design)."""
 
@@ -97,17 +97,20 @@ class Exchange(ExchangeState):
         through the full pipeline, which raises exactly the error it always raised.
         """
         sym = self.symbols.get(req.symbol)
-        otype = req.type
-        if sym is None or (otype is not _LIMIT and otype is not _IOC):
-            if sym is not None and otype is _MARKET:
+        # an ``object``: the type may be a plain string (``admit`` converts it), which compiled
+        # code would refuse on reading it into an ``OrderType`` local
+        rtype: object = req.type
+        if sym is None or (rtype is not _LIMIT and rtype is not _IOC):
+            if sym is not None and rtype is _MARKET:
                 return place_market(self, sym, req, now) or self._place(req, now)
             return self._place(req, now)
+        otype = _LIMIT if rtype is _LIMIT else _IOC
         qty = req.qty
         price = req.price
         side = req.side
         account = req.account
         nm = sym.notional_mult
-        notional = price * qty * nm
+        notional = price * (qty * nm)  # qty x nm is small: a one-word product when compiled
         if (
             qty <= 0
             or price <= 0
@@ -145,15 +148,20 @@ class Exchange(ExchangeState):
         # From here on nothing can fail. The order, and its lock posting (Ledger.lock, inlined).
         oid = self.next_order_id
         self.next_order_id = oid + 1
-        order = _new_order(Order)
-        _init_order(
-            order, oid, account, sym.name, side, otype, price, qty, 0, req.client_id, stp,
+        order = Order(
+            oid, account, sym.name, side, otype, price, qty, 0, req.client_id, stp,
             req.source, req.broker_id, now,
         )  # fmt: skip
-        self.changed_orders[oid] = order
-        bal[AVAILABLE] -= lock
-        bal[LOCKED] += lock
-        ledger.journal.append((account, AVAILABLE, account, LOCKED, asset, lock, "order_lock", oid))
+        # the id as one Python int for every dict and the journal (compiled, an ``int`` local is
+        # a machine word, boxed again at each use); ``x[i] = x[i] - y`` likewise
+        oid_o: Any = oid
+        lock_o: Any = lock
+        self.changed_orders[oid_o] = order
+        bal[AVAILABLE] = bal[AVAILABLE] - lock_o
+        bal[LOCKED] = bal[LOCKED] + lock_o
+        ledger.journal.append(
+            (account, AVAILABLE, account, LOCKED, asset, lock_o, "order_lock", oid_o)
+        )
         ledger.touched.add(key)
         order.locked = lock
         if crossing:
@@ -177,11 +185,11 @@ class Exchange(ExchangeState):
             else:
                 level.append(order)
                 own.level_qty[price] += rem
-            book.orders[oid] = order
-            self.open_orders[oid] = order
+            book.orders[oid_o] = order
+            self.open_orders[oid_o] = order
             open_count = self.open_count
             open_count[account] = open_count.get(account, 0) + 1
-            self.rested_by_account[account].add(oid)
+            self.rested_by_account[account].add(oid_o)
         else:  # ExchangeState.finish of an IOC (or a filled LIMIT), inlined
             if order.locked:
                 self.release(order, sym)
@@ -203,9 +211,8 @@ class Exchange(ExchangeState):
         # From here on nothing can fail. The order, and its lock posting (Ledger.lock, inlined).
         oid = self.next_order_id
         self.next_order_id = oid + 1
-        order = _new_order(Order)
-        _init_order(
-            order, oid, account, sym.name, req.side, otype, req.price, qty, req.quote_qty,
+        order = Order(
+            oid, account, sym.name, req.side, otype, req.price, qty, req.quote_qty,
             req.client_id, stp, req.source, req.broker_id, now,
         )  # fmt: skip
         self.changed_orders[oid] = order

@@ -9,6 +9,8 @@ here, so that once the lock is posted nothing in matching can fail.
 
 from __future__ import annotations
 
+from typing import Final
+
 from bourse.domain.errors import (
     InsufficientFunds,
     NoLiquidity,
@@ -23,9 +25,9 @@ from bourse.domain.orderbook import BookSide
 from bourse.domain.orders import BUY, OrderRequest, OrderType, StpMode
 from bourse.domain.symbols import Symbol
 
-_MARKET = OrderType.MARKET
-_LIMIT = OrderType.LIMIT
-_LIMIT_MAKER = OrderType.LIMIT_MAKER
+_MARKET: Final = OrderType.MARKET
+_LIMIT: Final = OrderType.LIMIT
+_LIMIT_MAKER: Final = OrderType.LIMIT_MAKER
 
 
 #: what an accepted order locks: (asset, amount, order quantity, the account's [available,

@@ -14,6 +14,8 @@ is posted inline (a function call per fill measurably slows the engine).
 
 from __future__ import annotations
 
+from typing import Any, Final
+
 from bourse.domain.accounts import FEE_REVENUE
 from bourse.domain.fees import RATE_DENOM
 from bourse.domain.ledger import LedgerCorrupted
@@ -25,11 +27,11 @@ from bourse.domain.orderbook import BookSide, OrderBook
 from bourse.domain.orders import BUY, Order, OrderStatus, StpMode, Trade
 from bourse.domain.symbols import Symbol
 
-_FILLED = OrderStatus.FILLED
-_PART_FILLED = OrderStatus.PARTIALLY_FILLED
-_STP_NONE = StpMode.NONE
+_FILLED: Final = OrderStatus.FILLED
+_PART_FILLED: Final = OrderStatus.PARTIALLY_FILLED
+_STP_NONE: Final = StpMode.NONE
 #: Trade(...) without the namedtuple's Python-level __new__
-_new_tuple = tuple.__new__
+_new_tuple: Final = tuple.__new__
 
 
 def match(
@@ -37,8 +39,9 @@ def match(
 ) -> int:
     """Trade ``taker`` against ``opp`` while prices cross; the price of the last fill (0: none)."""
     ledger, fees = state.ledger, state.fees
-    jappend = ledger.journal.append
-    changed, trades_append = state.changed_orders, state.trades.append
+    journal, trades = ledger.journal, state.trades
+    changed = state.changed_orders
+    fee_account = FEE_REVENUE
     book_orders, open_orders, open_count = book.orders, state.open_orders, state.open_count
     name, nm, bm = sym.name, sym.notional_mult, sym.base_mult
     base_code, quote_code = sym.base.code, sym.quote.code
@@ -80,7 +83,7 @@ def match(
                 continue
             m_rem = maker.remaining
             q = m_rem if m_rem < want else want
-            notional = price * q * nm
+            notional = price * (q * nm)  # q x nm is small: a one-word product when compiled
             base = q * bm
             # --- settle the fill: as buyer and seller (``settlement``)
             if t_part is None:
@@ -91,31 +94,43 @@ def match(
             m_rates = overrides.get(m_acc)
             m_rate = m_rates[0] if m_rates else maker_rate
             if buy:
-                buyer, seller, b_acc, s_acc = taker, maker, t_acc, m_acc
-                (b_base, b_quote, b_rate), (s_base, s_quote) = t_part, m_bq
+                buyer = taker
+                seller = maker
+                b_acc = t_acc
+                s_acc = m_acc
+                b_base, b_quote, b_rate = t_part
+                s_base, s_quote = m_bq
                 s_rate = m_rate
             else:
-                buyer, seller, b_acc, s_acc = maker, taker, m_acc, t_acc
-                (b_base, b_quote), (s_base, s_quote, s_rate) = m_bq, t_part
+                buyer = maker
+                seller = taker
+                b_acc = m_acc
+                s_acc = t_acc
+                b_base, b_quote = m_bq
+                s_base, s_quote, s_rate = t_part
                 b_rate = m_rate
-            b_quote[1] -= notional  # 1: LOCKED, 0: AVAILABLE
-            s_quote[0] += notional
-            jappend((b_acc, 1, s_acc, 0, quote_code, notional, "trade", tid))
+            # Python ints boxed once for the journal and the trade (compiled, an ``int`` local
+            # is a machine word, boxed again at each use); ``x[i] = x[i] - y`` likewise
+            tid_o: Any = tid
+            notional_o: Any = notional
+            b_quote[1] = b_quote[1] - notional  # 1: LOCKED, 0: AVAILABLE
+            s_quote[0] = s_quote[0] + notional
+            journal.append((b_acc, 1, s_acc, 0, quote_code, notional_o, "trade", tid_o))
             buyer.locked -= notional
             if price < limit:  # a limit buyer taker got a better price (a seller never does)
                 refund = (limit - price) * q * nm
-                b_quote[1] -= refund
-                b_quote[0] += refund
-                jappend((b_acc, 1, b_acc, 0, quote_code, refund, "order_refund", tid))
+                b_quote[1] = b_quote[1] - refund
+                b_quote[0] = b_quote[0] + refund
+                journal.append((b_acc, 1, b_acc, 0, quote_code, refund, "order_refund", tid_o))
                 buyer.locked -= refund
-            s_base[1] -= base
-            b_base[0] += base
-            jappend((s_acc, 1, b_acc, 0, base_code, base, "trade", tid))
+            s_base[1] = s_base[1] - base
+            b_base[0] = b_base[0] + base
+            journal.append((s_acc, 1, b_acc, 0, base_code, base, "trade", tid_o))
             seller.locked -= base
             if s_base[1] < 0 or b_quote[1] < 0:
                 raise LedgerCorrupted(f"locked funds overdrawn in trade {tid}")
             # fees.fee_for, inlined (rounded up): a call per fee measurably slows the loop
-            buyer_fee = -((-base * b_rate) // RATE_DENOM)
+            buyer_fee = -(-(base * b_rate) // RATE_DENOM)
             b_fee_asset = s_fee_asset = ""
             if buyer_fee and mx_accounts and b_acc in mx_accounts:
                 paid = pay_fee_in_mx(
@@ -126,10 +141,10 @@ def match(
             if buyer_fee and not b_fee_asset:
                 if fee_base is None:
                     fee_base = revenue(ledger, base_code)
-                b_base[0] -= buyer_fee
-                fee_base[0] += buyer_fee
-                jappend((b_acc, 0, FEE_REVENUE, 0, base_code, buyer_fee, "fee", tid))
-            seller_fee = -((-notional * s_rate) // RATE_DENOM)
+                b_base[0] = b_base[0] - buyer_fee
+                fee_base[0] = fee_base[0] + buyer_fee
+                journal.append((b_acc, 0, fee_account, 0, base_code, buyer_fee, "fee", tid_o))
+            seller_fee = -(-(notional * s_rate) // RATE_DENOM)
             if seller_fee and mx_accounts and s_acc in mx_accounts:
                 paid = pay_fee_in_mx(
                     state, s_acc, quote_code, notional * s_rate, sym, price, tid, now
@@ -139,11 +154,11 @@ def match(
             if seller_fee and not s_fee_asset:
                 if fee_quote is None:
                     fee_quote = revenue(ledger, quote_code)
-                s_quote[0] -= seller_fee
-                fee_quote[0] += seller_fee
-                jappend((s_acc, 0, FEE_REVENUE, 0, quote_code, seller_fee, "fee", tid))
-            trades_append(
-                _new_tuple(Trade, (tid, name, price, q, notional, buyer.id, seller.id, b_acc,
+                s_quote[0] = s_quote[0] - seller_fee
+                fee_quote[0] = fee_quote[0] + seller_fee
+                journal.append((s_acc, 0, fee_account, 0, quote_code, seller_fee, "fee", tid_o))
+            trades.append(
+                _new_tuple(Trade, (tid_o, name, price, q, notional_o, buyer.id, seller.id, b_acc,
                                    s_acc, t_side, buyer_fee, seller_fee, buyer.broker_id,
                                    seller.broker_id, now, b_fee_asset, s_fee_asset))
             )  # fmt: skip

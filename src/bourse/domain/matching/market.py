@@ -9,6 +9,8 @@ the caller then runs the general pipeline, which raises exactly the error it alw
 
 from __future__ import annotations
 
+from typing import Final
+
 from bourse.domain.ledger import AVAILABLE, LOCKED
 from bourse.domain.matching.locking import walk
 from bourse.domain.matching.loop import match
@@ -17,9 +19,7 @@ from bourse.domain.matching.validation import ALL_TYPES
 from bourse.domain.orders import BUY, SELL, Order, OrderRequest, OrderType
 from bourse.domain.symbols import Symbol
 
-_MARKET = OrderType.MARKET
-_new_order = object.__new__
-_init_order = Order.__init__  # called as a plain function: no type.__call__
+_MARKET: Final = OrderType.MARKET
 
 
 def place_market(state: ExchangeState, sym: Symbol, req: OrderRequest, now: int) -> Order | None:
@@ -63,9 +63,8 @@ def place_market(state: ExchangeState, sym: Symbol, req: OrderRequest, now: int)
     # From here on nothing can fail: as Exchange._place from the lock on
     oid = state.next_order_id
     state.next_order_id = oid + 1
-    order = _new_order(Order)
-    _init_order(
-        order, oid, account, sym.name, side, _MARKET, 0, qty, 0, req.client_id, stp,
+    order = Order(
+        oid, account, sym.name, side, _MARKET, 0, qty, 0, req.client_id, stp,
         req.source, req.broker_id, now,
     )  # fmt: skip
     state.changed_orders[oid] = order

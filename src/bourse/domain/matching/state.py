@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from bisect import insort
 from collections import defaultdict, deque
+from typing import Final
+
+from mypy_extensions import mypyc_attr
 
 from bourse.domain.fees import FeeSchedule
 from bourse.domain.ledger import AVAILABLE, LOCKED, Ledger, LedgerCorrupted
@@ -18,15 +21,16 @@ from bourse.domain.orders import BUY, Order, OrderStatus, StpMode, Trade
 from bourse.domain.reference_price import Reference
 from bourse.domain.symbols import Symbol
 
-MAX_OPEN_ORDERS = 500
+MAX_OPEN_ORDERS: Final = 500
 #: closed ids ``rested_by_account`` may hold beyond twice the open orders before a sweep
 SWEEP_MARGIN = 65_536
 
-_CANCELED = OrderStatus.CANCELED
-_PART_CANCELED = OrderStatus.PARTIALLY_CANCELED
-_FILLED = OrderStatus.FILLED
+_CANCELED: Final = OrderStatus.CANCELED
+_PART_CANCELED: Final = OrderStatus.PARTIALLY_CANCELED
+_FILLED: Final = OrderStatus.FILLED
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ExchangeState:
     """Books, open orders and the ledger for every symbol (single-threaded by design)."""
 

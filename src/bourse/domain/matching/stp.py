@@ -12,6 +12,7 @@ One table says it for the match loop and for the dry run that sizes MARKET and F
 from __future__ import annotations
 
 from collections import deque
+from typing import Final
 
 from bourse.domain.matching.state import ExchangeState
 from bourse.domain.orderbook import OrderBook
@@ -26,9 +27,9 @@ ACTIONS: dict[StpMode, tuple[bool, bool]] = {
     StpMode.CANCEL_BOTH: (True, True),
 }
 
-REASON = "stp_cancel"
-_CANCELED = OrderStatus.CANCELED
-_PART_CANCELED = OrderStatus.PARTIALLY_CANCELED
+REASON: Final = "stp_cancel"
+_CANCELED: Final = OrderStatus.CANCELED
+_PART_CANCELED: Final = OrderStatus.PARTIALLY_CANCELED
 
 
 def prevent(

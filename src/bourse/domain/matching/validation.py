@@ -6,6 +6,8 @@ Nothing here looks at balances or the book; a request that passes can still be r
 
 from __future__ import annotations
 
+from typing import Final, cast
+
 from bourse.domain.errors import (
     AboveMaxNotional,
     AboveMaxQuantity,
@@ -30,11 +32,11 @@ PRICED = frozenset(
         OrderType.FILL_OR_KILL,
     }
 )
-_MARKET = OrderType.MARKET
+_MARKET: Final = OrderType.MARKET
 #: a Symbol's default ``order_types`` (the same tuple object): every type allowed
 ALL_TYPES = Symbol.__dataclass_fields__["order_types"].default
-_ALL_TYPES = ALL_TYPES
-_SIDES = (BUY, SELL)
+_ALL_TYPES: Final = ALL_TYPES
+_SIDES: Final = (BUY, SELL)
 
 
 def find_symbol(symbols: dict[str, Symbol], name: str) -> Symbol:
@@ -49,11 +51,12 @@ def validate(symbols: dict[str, Symbol], req: OrderRequest) -> Symbol:
     sym = find_symbol(symbols, req.symbol)
     if not sym.trading:
         raise SymbolNotTrading(f"trading is suspended for {sym.name}")
-    if req.type not in sym.order_types:
-        raise OrderTypeNotAllowed(f"order type {req.type} is not allowed for {sym.name}")
+    rtype: object = req.type  # may be a plain string (see ``admit``)
+    if rtype not in sym.order_types:
+        raise OrderTypeNotAllowed(f"order type {rtype} is not allowed for {sym.name}")
     if req.side not in _SIDES:
         raise InvalidParameter("side must be BUY or SELL")
-    if req.type in PRICED:
+    if rtype in PRICED:
         # missing parameters are refused on the wire (44444); here a value sent as 0
         if req.qty <= 0:
             raise BelowMinQuantity("quantity must be greater than 0")
@@ -103,13 +106,16 @@ def admit(symbols: dict[str, Symbol], req: OrderRequest) -> tuple[Symbol, OrderT
     always raised (or accepts a MARKET order). A plain string type is checked, then converted.
     """
     sym = symbols.get(req.symbol)
-    otype = req.type
-    if otype.__class__ is not OrderType:
+    # an ``object`` first: compiled code would refuse a plain string read into an ``OrderType``
+    rtype: object = req.type
+    if rtype.__class__ is not OrderType:
         validate(symbols, req)
         try:
-            otype = OrderType(otype)
+            otype = OrderType(rtype)  # type: ignore[arg-type]  # whatever was sent
         except ValueError:
-            raise OrderTypeNotAllowed(f"order type {otype} is not supported") from None
+            raise OrderTypeNotAllowed(f"order type {rtype} is not supported") from None
+    else:
+        otype = cast(OrderType, rtype)
     qty = req.qty
     price = req.price
     if (
