@@ -1,8 +1,8 @@
 """Build hooks: compile the WebSocket protobuf schema before packaging (scripts/build_protos.py),
 and the matching core with mypyc when possible (``bourse.domain.native``).
 
-The matching core is plain Python that mypyc can compile to C extension modules (about 1.6x
-the commands per second, BENCHMARKS.md). It is compiled when mypy (a build requirement) and a C
+The matching core is plain Python that mypyc can compile to C extension modules (1.6x fewer
+instructions per command, BENCHMARKS.md). It is compiled when mypy (a build requirement) and a C
 compiler are there and ``BOURSE_PURE`` is not set; otherwise, or if compiling fails, Bourse
 installs as pure Python. Each build records the compiled sources' digests (``native.json``),
 which ``bourse.domain`` checks at import. Everything else is declared in ``pyproject.toml``.
