@@ -1,11 +1,11 @@
 """Build hooks: compile the WebSocket protobuf schema before packaging (scripts/build_protos.py),
-and the matching core with mypyc when possible (``bourse.domain.native``).
+and the matching core with mypyc when possible (``bourse.native``).
 
 The matching core is plain Python that mypyc can compile to C extension modules (1.6x fewer
 instructions per command, BENCHMARKS.md). It is compiled when mypy (a build requirement) and a C
 compiler are there and ``BOURSE_PURE`` is not set; otherwise, or if compiling fails, Bourse
 installs as pure Python. Each build records the compiled sources' digests (``native.json``),
-which ``bourse.domain`` checks at import. Everything else is declared in ``pyproject.toml``.
+which ``bourse`` checks at import. Everything else is declared in ``pyproject.toml``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-NATIVE = runpy.run_path(str(ROOT / "src" / "bourse" / "domain" / "native.py"))
+NATIVE = runpy.run_path(str(ROOT / "src" / "bourse" / "native.py"))
 
 
 class BuildPyWithProtos(build_py):

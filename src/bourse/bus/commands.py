@@ -4,9 +4,10 @@ engine (``bus.gateway`` sends, ``bus.engine_server`` applies): tagged JSON.
 ``bus/codec.py`` writes committed events field by field in a fixed order; commands and results
 are many more types (every ``engine.commands`` class, what each handler returns, every
 ``DomainError``), so this codec is generic instead: an object is its class's qualified name and
-its fields (``__slots__`` along the class hierarchy, or ``__dict__``), rebuilt without calling
-its constructor (but for a class compiled by mypyc, ``bourse.domain.native``). Only classes of ``bourse.domain`` and ``bourse.engine`` are ever rebuilt, so a
-message cannot name an arbitrary class. Integers stay integers of any size (money is exact),
+its fields (``__slots__`` along the class hierarchy, ``__mypyc_attrs__`` for a class compiled
+by mypyc, or ``__dict__``), rebuilt without calling its constructor (a compiled class: through
+it, ``bourse.native``). Only classes of ``bourse.domain`` and ``bourse.engine`` are ever
+rebuilt, so a message cannot name an arbitrary class. Integers stay integers of any size (money is exact),
 tuples, sets and dicts keep their kind (a dict's keys may be tuples).
 
 A message is one JSON array: ``[FORMAT, kind, ...]``; ``FORMAT`` changes when the layout does,
@@ -54,7 +55,7 @@ def _class(name: str) -> type:
 def _state(obj: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for cls in type(obj).__mro__:
-        # a class compiled by mypyc (``bourse.domain.native``) lists its fields in __mypyc_attrs__
+        # a class compiled by mypyc (``bourse.native``) lists its fields in __mypyc_attrs__
         for slot in getattr(cls, "__slots__", ()) or getattr(cls, "__mypyc_attrs__", ()):
             if slot not in out and hasattr(obj, slot):
                 out[slot] = getattr(obj, slot)

@@ -1,11 +1,13 @@
 """The matching core's compiled modules (mypyc): which they are, and a guard against stale ones.
 
 ``setup.py`` compiles ``COMPILED`` with mypyc when it can (a C compiler and mypy at build time)
-and records each source's SHA-256 in ``native.json``; an installation without them runs the
-same modules as plain Python. A compiled module sits beside its ``.py`` and wins the import, so
-an edited ``.py`` would silently not run: ``guard`` (run by ``bourse.domain`` before anything
-imports a compiled module) refuses to start when a compiled module's source changed since its
-build. ``BOURSE_PURE=1`` imports the ``.py`` files instead (tests run both ways).
+and records each source's SHA-256 in ``bourse/domain/native.json``; an installation without
+them runs the same modules as plain Python. A compiled module sits beside its ``.py`` and wins
+the import, so an edited ``.py`` would silently not run: ``guard`` (run by ``bourse`` itself,
+before anything can import a compiled module) refuses to start when a compiled module's source
+changed since its build. ``BOURSE_PURE=1`` imports the ``.py`` files instead (the test suite
+runs the domain and engine tests both ways). Here, not in ``bourse.domain``: the domain does
+no I/O, and this reads files.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ COMPILED = (
     "bourse/domain/matching/validation.py",
 )
 STAMP = "native.json"
-_SRC = Path(__file__).resolve().parents[2]
+_SRC = Path(__file__).resolve().parents[1]
 
 
 def module_name(path: str) -> str:
@@ -97,3 +99,15 @@ def guard() -> None:
             f"{stale[0]} changed since its compiled module was built: run scripts/bootstrap "
             "(or set BOURSE_PURE=1 to run the Python source)"
         )
+
+
+def describe() -> str:
+    """One line: whether the matching core runs compiled, as Python, or as Python by choice."""
+    if os.environ.get("BOURSE_PURE"):
+        return "matching core: Python (BOURSE_PURE is set)"
+    built = [p for p in COMPILED if _compiled_beside(_SRC / p)]
+    if len(built) == len(COMPILED):
+        return f"matching core: compiled by mypyc ({len(built)} modules)"
+    if built:
+        return f"matching core: {len(built)} of {len(COMPILED)} modules compiled"
+    return "matching core: Python (not compiled at install)"
