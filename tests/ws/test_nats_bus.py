@@ -21,7 +21,16 @@ from bourse.bus.events import BalanceUpdate, BookUpdate
 from bourse.bus.nats import BusUnavailable, NatsBus
 from bourse.domain.accounts import AccountKind
 from bourse.domain.money import Asset
-from bourse.domain.orders import BUY, SELL, Order, OrderStatus, OrderType, StpMode, Trade
+from bourse.domain.orders import (
+    BUY,
+    ORDER_FIELDS,
+    SELL,
+    Order,
+    OrderStatus,
+    OrderType,
+    StpMode,
+    Trade,
+)
 from bourse.domain.reference_price import Reference
 from bourse.domain.stp_groups import StpGroup
 from bourse.domain.symbols import Symbol
@@ -42,9 +51,10 @@ BIG = 10**30 + 7  # past 64 bits: must survive the wire exactly
 
 
 def _fields(obj: Any) -> Any:
-    """A comparable form of a domain object (Order and Trade have no ``__eq__``)."""
-    if isinstance(obj, Order | Trade):
-        return tuple(getattr(obj, f) for f in type(obj).__slots__)
+    """A comparable form of a domain object: an Order's fields (it has no ``__eq__``; a Trade
+    is a tuple, compared as one; ``Trade.__slots__`` is empty)."""
+    if isinstance(obj, Order):
+        return tuple(getattr(obj, f) for f in ORDER_FIELDS)
     return obj
 
 
