@@ -167,6 +167,17 @@ def test_captured_read_signature_is_no_broker_write(ienv: IEnv) -> None:
         for r in _spent_at_once(master, 4, f"{SUBP}/apiKey", query, sig, body):
             err(r, REPLAYED)
     assert ok(master.get(f"{SUBP}/apiKey", subAccount="capsub0001"))["subAccount"] == []
+    # nor any other claimed request but a listenKey's: a key's unbinding from its broker
+    # (which is for good), the list of listenKeys; nor the read's query resent as a form body,
+    # which signs the same bytes
+    query = urllib.parse.urlencode({"timestamp": now_ms(), "recvWindow": 60000})
+    sig = sign(master.secret, query)
+    ok(_raw(master, "GET", "/api/v3/account", query, sig))
+    err(_raw(master, "DELETE", f"{KEYS}/bind", query, sig), REPLAYED)
+    err(_raw(master, "GET", STREAM, query, sig), REPLAYED)
+    form = {"X-MEXC-APIKEY": master.api_key, "Content-Type": "application/x-www-form-urlencoded"}
+    as_form = f"{query}&signature={sig}".encode()
+    err(master.http.request("DELETE", f"{KEYS}/bind", content=as_form, headers=form), REPLAYED)
     fresh = urllib.parse.urlencode({"timestamp": now_ms(), "recvWindow": 60000})
     r = _raw(master, "POST", f"{SUBP}/apiKey", fresh, sign(master.secret, fresh), body)
     assert ok(r)["subAccount"] == "capsub0001"

@@ -127,7 +127,11 @@ def authenticate(
         raise ApiError(e.NO_PERMISSION, "No permission to access the endpoint.", 401)
     # as ``verify`` read it: blanks around it or a hex digit's case make no other request
     signature = sigs[0].strip().decode("ascii", "replace").lower()
-    window_only = (not body_signed or not stripped[1]) and broker_query(stripped[0])
+    # what the signature covers is the time window alone: the signed query's, or the query
+    # and a form body together (a read's query resent as a form body signs the same bytes)
+    window_only = broker_query(stripped[0]) and (
+        not body_signed or not stripped[1] or (body_is_form and broker_query(stripped[1]))
+    )
     return Signed(key, signature, body_signed, ts + recv_window, window_only)
 
 

@@ -87,6 +87,11 @@ class Endpoint:
     #: (an order test) or only cancels again (kept off the hot path); True for a GET that
     #: mints or reveals a credential
     claims_signature: bool | None = None
+    #: a claimed request that may carry a signature a read already showed (signed over the
+    #: time window alone, ``replay.remember_read``): only ``POST userDataStream``, bodiless,
+    #: which a client signs in the same millisecond as its balance read (a bot next to the
+    #: exchange starting up); every other claimed request is refused such a signature (26)
+    shares_read_signature: bool = False
 
     @property
     def claims(self) -> bool:

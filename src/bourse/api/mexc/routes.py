@@ -262,11 +262,8 @@ class EndpointApp:
         if window_only and not spends:  # a read whose signature a write could carry: none
             remember_read(ctx, until)  # may (remembered even if its parameters are refused)
         ctx.params = validate(ep.params, params)
-        if spends:
-            # a read's signature is refused only where the request carries what it did not
-            # sign (a body outside it): a same-millisecond read and bodiless write of a client's
-            # own (GET account, then POST userDataStream) share a signature and are both served
-            await claim(ctx, window_only and not body_signed and bool(body))
+        if spends:  # refused a signature a read showed, but where the endpoint shares it
+            await claim(ctx, window_only and not ep.shares_read_signature)
         return await ep.handler(ctx)
 
 

@@ -76,7 +76,17 @@ async def close(ctx: Ctx) -> Any:
 
 PATH = "/api/v3/userDataStream"
 ENDPOINTS = [
-    Endpoint("POST", PATH, create, (), True, A, "Create a listenKey", KEY_SCHEMA),
+    Endpoint(
+        "POST",
+        PATH,
+        create,
+        (),
+        True,
+        A,
+        "Create a listenKey",
+        KEY_SCHEMA,
+        shares_read_signature=True,  # a client's balance read in the same millisecond
+    ),
     Endpoint(
         "GET",
         PATH,
