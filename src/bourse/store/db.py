@@ -81,9 +81,9 @@ def application_name() -> str:
 
 
 def pg_connect(conninfo: str, **kwargs: Any) -> psycopg.Connection[Any]:
-    import psycopg
-
     """A psycopg connection named after this process, ``connect_timeout`` 10 s unless given."""
+    import psycopg  # here: a command on a SQLite database never loads it
+
     kwargs.setdefault("connect_timeout", 10)
     return psycopg.connect(conninfo, application_name=application_name(), **kwargs)
 
