@@ -153,8 +153,10 @@ def _spent_at_once(s: Signer, n: int, path: str, query: str, sig: str, body: byt
 def test_captured_read_signature_is_no_broker_write(ienv: IEnv) -> None:
     """Attack: the broker reads its balance the way ccxt signs it (``timestamp&recvWindow``
     alone); whoever saw that request resends its signature on a broker write with a JSON body
-    of their choosing (a withdraw-capable sub-account key), or on a listenKey: refused as a
-    replay, however many copies race, and nothing is minted. A fresh signature still works."""
+    of their choosing (a withdraw-capable sub-account key), on an unbinding or on the list of
+    listenKeys, as the query or as a form body: refused as a replay, however many copies race,
+    and nothing is minted. A fresh signature still works. (A listenKey's creation shares the
+    read's signature: ``test_a_clients_own_read_and_listen_key_in_one_millisecond_...``.)"""
     _, _, master = ienv.broker("captured")
     ok(master.post(f"{SUBP}/virtualSubAccount", subAccount="capsub0001", note="n"))
     mint = {"subAccount": "capsub0001", "permissions": "SPOT_WITHDRAW_WRITE", "note": "evil"}
