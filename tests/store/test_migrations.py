@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -265,5 +266,63 @@ def test_money_audit_rows_stored_before_are_split_per_account_and_back(db_url: s
         assert not columns & {"direction", "leg"}
         index = {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("money_audit")}
         assert index["ix_money_audit_account"] == ["account"]
+    finally:
+        engine.dispose()
+
+
+def test_stored_emails_take_their_one_form_unless_another_row_has_it(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """0025: each ``users.email`` becomes its one form (NFKC, lower-cased) in id order; a row
+    whose one form another row already holds, or that is no valid e-mail now, is left as it
+    was and logged; the downgrade changes nothing."""
+    migrate(db_url, "0024")
+    engine = make_engine(db_url)
+    stored = {
+        1: "\uff41nn@example.com",  # full-width a: becomes ann@
+        2: "\uff42ob@example.com",  # its one form is row 3's: left
+        3: "bob@example.com",
+        4: "\uff43arl@example.com",  # the oldest of two look-alikes takes the form
+        5: "\uff43\uff41rl@example.com",  # then it is row 4's: left
+        6: "dave@example.com.",  # no valid e-mail now: left
+        7: "jose\u0301@example.com",  # NFKC composes the accent
+        8: "eve@example.com",
+    }
+    try:
+        with engine.begin() as conn:
+            for uid, email in stored.items():
+                conn.execute(
+                    text(
+                        "INSERT INTO users (id, email, password_hash, account_id, totp_last_step, "
+                        "created) VALUES (:id, :email, 'h', :account, 0, 1)"
+                    ),
+                    dict(id=uid, email=email, account=1000 + uid),
+                )
+        with caplog.at_level("WARNING", logger="bourse.migrations"):
+            migrate(engine)
+        assert _diffs(engine) == []
+        with engine.connect() as conn:
+            got = dict(conn.execute(text("SELECT id, email FROM users")).all())
+        assert got == {
+            1: "ann@example.com",
+            2: "\uff42ob@example.com",
+            3: "bob@example.com",
+            4: "carl@example.com",
+            5: "\uff43\uff41rl@example.com",
+            6: "dave@example.com.",
+            7: "jos\u00e9@example.com",
+            8: "eve@example.com",
+        }
+        left = [r.getMessage() for r in caplog.records if r.name == "bourse.migrations"]
+        assert len(left) == 3, left
+        assert "user 2 (account 1002)" in left[1] and "is user 3's" in left[1]
+        assert "user 5 (account 1005)" in left[2] and "is user 4's" in left[2]
+        assert "user 6 (account 1006)" in left[0] and "not a valid e-mail" in left[0]
+        with engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0024")
+        with engine.connect() as conn:
+            assert dict(conn.execute(text("SELECT id, email FROM users")).all()) == got
     finally:
         engine.dispose()

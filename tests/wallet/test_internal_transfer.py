@@ -10,11 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
+from alembic import command
 
 from bourse.api.mexc.errors import PARAM_ERROR
 from bourse.domain.accounts import AccountKind
 from bourse.engine import commands as c
 from bourse.engine.clock import now_ms
+from bourse.store.db import alembic_config, make_engine, migrate
+from bourse.store.oauth_tables import users
 from bourse.store.repositories.internal_transfers import InternalTransferRow
 from tests.support.mexc import Signer, err, ok
 from tests.support.platforms import Env, open_env
@@ -116,6 +119,43 @@ def test_refusals_move_nothing(env: Env) -> None:
     assert available(env, alice) == 10 * UNIT
     assert available(env, bob) == 0 and available(env, sub) == UNIT
     assert history(a)["totalRecords"] == 0
+
+
+def test_emails_stored_before_receive_by_either_spelling(env: Env, migrated_url: str) -> None:
+    """Users stored before e-mails had one form, in a database at 0024, migrated (0025): the
+    full-width row, rewritten, receives typed as stored and as its one form; a full-width row
+    left beside the plain one it looks like receives typed as stored, the plain one otherwise."""
+    alice = user(env, "alice@example.com", USDT="100")
+    ann = user(env, "ann@example.com")
+    bob = user(env, "bob@example.com")
+    look_alike = env.open_account()
+    engine = make_engine(migrated_url)
+    try:
+        with engine.begin() as conn:  # as stored before the rule: lower-cased only
+            conn.execute(
+                users.update().where(users.c.account_id == ann).values(email="\uff41nn@example.com")
+            )
+            conn.execute(
+                users.insert().values(
+                    email="\uff42ob@example.com", password_hash="h", account_id=look_alike,
+                    totp_last_step=0, created=1,
+                )
+            )  # fmt: skip
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0024")
+        migrate(engine)
+    finally:
+        engine.dispose()
+    a = env.signer(alice, PERMS)
+    ok(send(a, "EMAIL", "\uff41nn@example.com", "1"))
+    ok(send(a, "EMAIL", "ann@example.com", "2"))
+    ok(send(a, "EMAIL", "\uff42ob@example.com", "4"))
+    ok(send(a, "EMAIL", "Bob@example.com", "8"))
+    assert available(env, ann) == 3 * UNIT
+    assert available(env, look_alike) == 4 * UNIT
+    assert available(env, bob) == 8 * UNIT
+    assert available(env, alice) == (100 - 15) * UNIT
 
 
 def test_concurrent_transfers_never_overdraw(env: Env) -> None:

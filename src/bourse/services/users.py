@@ -185,6 +185,23 @@ def _as_stored_before(email: str) -> str | None:
         return before
 
 
+def find_user(repo: UserRepository, email: str) -> Any | None:
+    """The user row ``email`` names, the one lookup of log-in, sign-up and internal transfers
+    by e-mail: first the row stored with exactly this spelling when it is not the one form
+    (``_as_stored_before``: a row the migration 0025 left as it was, because its one form was
+    another row's or is no valid e-mail now), else the row of its one form. ``None`` when
+    neither exists or ``email`` is no e-mail."""
+    before = _as_stored_before(email)
+    if before is not None:
+        row = repo.user_by_email(before)
+        if row is not None:
+            return row
+    try:
+        return repo.user_by_email(normalize_email(email))
+    except UserError:
+        return None
+
+
 def check_password_policy(password: str) -> None:
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
         raise UserError(f"Choose a password of at least {MIN_PASSWORD} characters.")
@@ -254,11 +271,11 @@ class Users:
     ) -> User:
         """Create a web user and the exchange account it owns; ``Throttled`` when ``ip`` has
         signed up too often (``AuthLimits.signups``)."""
-        email = normalize_email(email)
+        typed, email = email, normalize_email(email)
         check_password_policy(password)
         now = self.clock() if now is None else now
         self.throttle.signup(ip, now)
-        if self.repo.email_taken(email):
+        if find_user(self.repo, typed) is not None:
             raise UserError("An account with this e-mail already exists.")
         if self.open_account is None:
             raise UserError("Sign-up is not available on this server.")
@@ -294,18 +311,17 @@ class Users:
         or ``Throttled`` (nothing checked) when ``ip`` or the e-mail is over its budget or the
         (e-mail, ``ip``) pair is backing off. Known and unknown e-mails take the same path."""
         now = self.clock() if now is None else now
-        before = _as_stored_before(email)
+        typed = email
         try:
             email = normalize_email(email)
         except UserError:
+            before = _as_stored_before(email)
             if before is None:
                 raise UserError(BAD_LOGIN) from None
-            email, before = before, None  # only a row stored before the rule can match
+            email = before  # only a row stored before the rule can match
 
         def check() -> Any:
-            row = self.repo.user_by_email(email)
-            if row is None and before is not None:
-                row = self.repo.user_by_email(before)
+            row = find_user(self.repo, typed)
             ok = _password_ok(row, password)
             if not ok or row is None or not self._second_step(row, password, totp_code, now):
                 raise UserError(BAD_LOGIN)

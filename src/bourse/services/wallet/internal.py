@@ -5,7 +5,8 @@ integer units); ``internal_transfers`` keeps the history rows.
 Rules:
 
 * the recipient is named by ``UID`` (the account id ``GET /api/v3/uid`` shows) or ``EMAIL``
-  (a web user's e-mail); ``MOBILE`` is refused: Bourse keeps no phone numbers;
+  (a web user's e-mail, found as log-in finds it: ``bourse.services.users.find_user``);
+  ``MOBILE`` is refused: Bourse keeps no phone numbers;
 * the recipient must be another top-level account (a user or a broker master), not frozen; a
   sub-account, a system account or a non-spot wallet is "unknown", so their ids are never
   confirmed to outsiders;
@@ -33,7 +34,7 @@ from bourse.domain.wallet import Account
 from bourse.engine import Engine
 from bourse.engine import commands as c
 from bourse.engine.clock import Clock, now_ms
-from bourse.services.users import UserError, normalize_email
+from bourse.services.users import find_user
 from bourse.services.wallet.service import WalletService
 from bourse.store.repositories.internal_transfers import (
     InternalTransferRepository,
@@ -111,10 +112,7 @@ class InternalTransfers:
     def recipient(self, to_type: str, text: str) -> int:
         """The account named by ``text``; ``RecipientNotFound`` unless it may receive."""
         if to_type == "EMAIL":
-            try:
-                row = self.users.user_by_email(normalize_email(text))
-            except UserError:
-                row = None
+            row = find_user(self.users, text)
             if row is None:
                 raise RecipientNotFound("user does not exist")
             acc_id = int(row.account_id)

@@ -55,12 +55,6 @@ class UserRepository:
                 done += 1
         return done
 
-    def email_taken(self, email: str) -> bool:
-        with self.db.connect() as conn:
-            return (
-                conn.execute(select(users.c.id).where(users.c.email == email)).first() is not None
-            )
-
     def insert_user(self, values: dict[str, Any]) -> int | None:
         """Insert a user; its id, or ``None`` if the e-mail (or account) is already taken."""
         try:
