@@ -147,7 +147,9 @@ def test_another_users_key_cannot_be_deleted_bound_or_released(demo: Demo) -> No
         "/account/keys").text), "api_key": key})  # fmt: skip
     assert r.status_code == 400 and demo.platform.brokers.bindings.get(key).active  # type: ignore[union-attr]
     assert (
-        alice.post("/account/keys/release", data={"csrf_token": csrf, "api_key": key}).status_code
+        alice.post(
+            "/account/keys/release", data={"csrf_token": csrf, "api_key": key, "confirmed": "1"}
+        ).status_code
         == 303
     )
     r = alice.post("/account/keys/bind", data={"csrf_token": csrf, "api_key": key,

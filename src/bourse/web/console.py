@@ -63,7 +63,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bourse.domain.brokers import BrokerStateError, BrokerStatus, KeyAlreadyBound, NotKeyOwner
+from bourse.domain.brokers import BrokerStatus, KeyNotBound, NotKeyOwner
 from bourse.domain.errors import DomainError
 from bourse.domain.ids import whole_id
 from bourse.domain.wallet import Withdrawal
@@ -596,14 +596,8 @@ class Console:
         what binding means: the broker earns on the key's trades, for as long as the key
         lives, and the key can never be bound to another."""
         broker_id = self._broker_to_bind(form)
-        label, perms = self._key_label(account, api_key)
-        if self.svc.brokers.bindings.get(api_key) is not None:
-            raise KeyAlreadyBound("this API key was bound before")
-        if MONEY_PERMISSION in perms:
-            raise ValueError("A key that can withdraw cannot be bound to a broker.")
-        broker = self.svc.brokers.registry.get(broker_id)
-        if broker.status is not BrokerStatus.APPROVED:
-            raise BrokerStateError(f"broker {broker_id} is {broker.status}")
+        label, _ = self._key_label(account, api_key)
+        broker = self.svc.brokers.bindings.check_bind(api_key, broker_id, account)
         return Confirmation(
             title=f"Bind the key {label} to {broker.name}?",
             said=[f"{broker.name} (broker #{broker.id}) will earn a rebate on the fees of every "
@@ -623,9 +617,24 @@ class Console:
         self.svc.brokers.bindings.unbind(api_key, account_id=account, by="user")
         return "released"
 
+    def _ask_release(self, account: int, api_key: str, form: dict[str, Any]) -> Confirmation:
+        label, _ = self._key_label(account, api_key)
+        bound = self.svc.brokers.bindings.get_own(api_key, account)
+        if bound is None or not bound.active:
+            raise KeyNotBound("this API key is not bound to a broker")
+        broker = self.svc.brokers.registry.get(bound.broker_id)
+        return Confirmation(
+            title=f"Release the key {label} from {broker.name}?",
+            said=[f"{broker.name} (broker #{broker.id}) stops earning a rebate on the trades "
+                  f"of the key {label} ({api_key}); the key itself keeps working."],
+            warning="This cannot be undone: the broker stops earning on it; the key can never "
+                    "be bound again, to this broker or another.",
+            action="/account/keys/release", fields={"api_key": api_key},
+            button="Release the key", back="/account/keys", danger=True,
+        )  # fmt: skip
+
     def _own_key(self, account: int, api_key: str) -> None:
-        if not any(k["apiKey"] == api_key for k in self.svc.apikeys.list_keys(account)):
-            raise NotKeyOwner("the API key does not exist or is not yours")
+        self._key_label(account, api_key)
 
     async def renew(self, request: Request) -> Response:
         """Extend the key's expiry (90 days from now without an IP whitelist, never with one);
@@ -662,7 +671,7 @@ class Console:
         return await self._key_action(request, self._bind, self._ask_bind)
 
     async def release(self, request: Request) -> Response:
-        return await self._key_action(request, self._release)
+        return await self._key_action(request, self._release, self._ask_release)
 
 
 def routes(svc: Services, secure: bool, faucet: Faucet | None = None) -> list[BaseRoute]:

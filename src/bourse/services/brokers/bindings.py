@@ -35,7 +35,7 @@ from bourse.domain.brokers import (
 from bourse.domain.errors import InvalidParameter
 from bourse.engine.clock import Clock, now_ms
 from bourse.services.apikeys import split_csv
-from bourse.services.brokers.registry import Registry
+from bourse.services.brokers.registry import Broker, Registry
 from bourse.store.repositories.brokers import BrokerRepository
 
 #: a signing key's right to change a key (key row, signing key row; raises if it has none)
@@ -157,6 +157,21 @@ class Bindings:
         ]
 
     # --- writing -------------------------------------------------------------------------------
+    def check_bind(self, api_key: str, broker_id: int, account_id: int) -> Broker:
+        """The broker ``bind`` would bind ``api_key`` to, after every check it makes that
+        needs no write (a confirmation page asks only about a binding that can happen);
+        raises what ``bind`` would raise. ``bind`` checks the key again in its transaction."""
+        broker = self.registry.get(broker_id)
+        if broker.status is not BrokerStatus.APPROVED:
+            raise BrokerStateError(f"broker {broker_id} is {broker.status}, not APPROVED")
+        if account_id in (broker.account_id, broker.rebate_account_id):
+            raise InvalidParameter("a broker cannot earn rebates on its own account's keys")
+        _check_key(self.repo.key_row(api_key), account_id)
+        prior = self.get(api_key)
+        if prior is not None:
+            raise _already_bound(prior)
+        return broker
+
     def bind(
         self,
         api_key: str,
@@ -171,12 +186,7 @@ class Bindings:
         ``rule(key row, actor row)`` (the signing key ``actor``'s right to bind it,
         ``brokers.keys.binding_rule``) is applied again in the binding's transaction, to the
         rows read there under their locks, and raises to bind nothing."""
-        broker = self.registry.get(broker_id)
-        if broker.status is not BrokerStatus.APPROVED:
-            raise BrokerStateError(f"broker {broker_id} is {broker.status}, not APPROVED")
-        if account_id in (broker.account_id, broker.rebate_account_id):
-            raise InvalidParameter("a broker cannot earn rebates on its own account's keys")
-        _check_key(self.repo.key_row(api_key), account_id)  # clean errors before any write
+        self.check_bind(api_key, broker_id, account_id)  # clean errors before any write
         now = self.clock()
         row = {
             "api_key": api_key,
@@ -193,12 +203,7 @@ class Bindings:
                 rule(key, actor_row)
 
         if not self.repo.insert_binding(row, check, actor=actor):
-            prior = self.get(api_key)
-            raise KeyAlreadyBound(
-                "this API key was bound before; a key can be bound only once"
-                if prior is not None and not prior.active
-                else "this API key is already bound to a broker"
-            )
+            raise _already_bound(self.get(api_key))
         self._forget(api_key)
         return Binding(api_key, account_id, broker_id, now, None, "")
 
@@ -239,6 +244,14 @@ class Bindings:
         """Close the binding of a deleted key, if it had one (call after ``delete_key``)."""
         with contextlib.suppress(KeyNotBound):
             self.unbind(api_key, by="key_deleted")
+
+
+def _already_bound(prior: Binding | None) -> KeyAlreadyBound:
+    return KeyAlreadyBound(
+        "this API key was bound before; a key can be bound only once"
+        if prior is not None and not prior.active
+        else "this API key is already bound to a broker"
+    )
 
 
 def _check_key(key: Any | None, account_id: int) -> None:
