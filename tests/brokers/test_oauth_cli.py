@@ -130,6 +130,31 @@ def test_operator_manages_an_oauth_brokers_clients(db: str) -> None:
         assert cells[1:3] == [f"app{i}", "read"] and cells[4] == "False", row
 
 
+def test_list_keeps_to_the_terminal_and_prints_no_control_character(db: str) -> None:
+    """An applicant's long callback URL is shortened in ``list`` (as the note is; ``show``
+    gives it whole), and the control characters of its texts (a terminal's escapes) are not
+    printed by ``list`` nor ``show``: only the newlines of the note."""
+    with open_platform(Config(database_url=db, rebate_settle_at=None)) as p:
+        owner = p.engine.execute(c.OpenAccount(AccountKind.BROKER_MASTER)).id
+    url = "https://copytrader.example/" + "callback/" * 40 + "\x1b[2J"
+    bid = _run(
+        db, "apply", str(owner), "--type", "OAUTH", "--name", "Evil\x1b]0;pwned\x07Co",
+        "--callback-url", url, "--note", "line one\x1b[31m\nline two\x01\x9b",
+    )["brokerId"]  # fmt: skip
+    res = runner.invoke(brokers_app, ["list", "--db", db], env={"COLUMNS": "120"})
+    assert res.exit_code == 0, res.output
+    # the URL's 40 characters, not its 400 (the name and code columns never fold)
+    assert max(len(line) for line in res.stdout.splitlines()) < 150, res.stdout
+    assert "https://copytrader.example/callback/" in res.stdout and "…" in res.stdout
+    assert "Evil]0;pwnedCo" in res.stdout
+    assert "whole notes and callback URLs: bourse brokers show ID" in res.stdout
+    res = runner.invoke(brokers_app, ["show", str(bid), "--db", db], env={"COLUMNS": "80"})
+    assert res.exit_code == 0 and url[:-4] + "[2J" in res.stdout, res.output
+    assert "line one[31m\nline two\n" in res.stdout
+    for shown in (res.stdout, runner.invoke(brokers_app, ["list", "--db", db]).stdout):
+        assert not set(shown) & {chr(i) for i in (*range(32), *range(127, 160))} - {"\n"}
+
+
 def test_api_brokers_have_no_oauth_clients(db: str) -> None:
     with open_platform(Config(database_url=db, rebate_settle_at=None)) as p:
         owner = p.engine.execute(c.OpenAccount(AccountKind.BROKER_MASTER)).id
@@ -158,7 +183,7 @@ def test_operator_sees_the_application_and_how_to_add_a_redirect_uri(db: str) ->
     res = runner.invoke(brokers_app, ["list", "--db", db], env={"COLUMNS": "200"})
     assert res.exit_code == 0 and CB in res.stdout, res.output
     assert "[b]40k[/b]" in res.stdout  # text, not markup
-    assert "whole notes: bourse brokers show ID" in res.stdout
+    assert "whole notes and callback URLs: bourse brokers show ID" in res.stdout
     res = runner.invoke(brokers_app, ["show", str(bid), "--db", db], env={"COLUMNS": "80"})
     assert res.exit_code == 0 and f"callback URL: {CB}" in res.stdout and note in res.stdout
 

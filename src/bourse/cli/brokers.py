@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from bourse.cli.broker_oauth import oauth_app
 from bourse.cli.common import (
@@ -27,6 +26,7 @@ from bourse.cli.common import (
     console,
     fail,
     out,
+    plain,
     print_json,
     table,
     unpaid,
@@ -97,7 +97,7 @@ def _review(
         )
     out(as_json, b, text)
     if not as_json and "hint" in b:  # one line, with a command to copy
-        console.print(escape(b["hint"]), soft_wrap=True)
+        console.print(plain(b["hint"]), soft_wrap=True)
 
 
 @brokers_app.command("approve")
@@ -223,31 +223,41 @@ def list_cmd(
         [
             (
                 str(r["brokerId"]),
-                escape(r["name"]),  # the applicant's texts: no markup
-                escape(r["code"] or ""),
+                plain(r["name"]),  # the applicant's texts: no markup, no control character
+                plain(r["code"] or ""),
                 r["type"],
                 r["status"],
                 str(r["account"]),
                 str(r["rebateAccount"]),
                 f"{r['ratePpm'] / 10_000:g}%",
-                escape(r["callbackUrl"]),
-                escape(_gist(r["note"])),
+                plain(_gist(r["callbackUrl"] or "", URL_SHOWN)),
+                plain(_gist(r["note"], NOTE_SHOWN)),
             )
             for r in rows
         ],
         keep=("name", "code", "callback URL"),
     )
-    if any(len(" ".join(r["note"].split())) > NOTE_SHOWN for r in rows):
-        console.print("whole notes: [bold]bourse brokers show ID[/]")
+    if any(
+        _gist(r["note"], NOTE_SHOWN) != _flat(r["note"])
+        or _gist(r["callbackUrl"] or "", URL_SHOWN) != _flat(r["callbackUrl"] or "")
+        for r in rows
+    ):
+        console.print("whole notes and callback URLs: [bold]bourse brokers show ID[/]")
 
 
-#: how much of an applicant's note ``brokers list`` shows (``brokers show`` shows it all)
+#: how much of an applicant's note and callback URL ``brokers list`` shows (``brokers show``
+#: shows them whole): a long one would widen the table past any terminal
 NOTE_SHOWN = 40
+URL_SHOWN = 40
 
 
-def _gist(note: str) -> str:
-    flat = " ".join(note.split())
-    return flat if len(flat) <= NOTE_SHOWN else flat[: NOTE_SHOWN - 1] + "…"
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _gist(text: str, shown: int) -> str:
+    flat = _flat(text)
+    return flat if len(flat) <= shown else flat[: shown - 1] + "…"
 
 
 @brokers_app.command("show")
@@ -257,20 +267,20 @@ def show_cmd(broker_id: int, db: DbOption = None, as_json: JsonOption = False) -
     if as_json:
         print_json(b)
         return
-    reason = f" ({escape(b['reason'])})" if b["reason"] else ""
+    reason = f" ({plain(b['reason'])})" if b["reason"] else ""
     lines = [
-        f"[bold]broker {b['brokerId']}[/] {escape(b['name'])}: {b['type']}, {b['status']}{reason}",
+        f"[bold]broker {b['brokerId']}[/] {plain(b['name'])}: {b['type']}, {b['status']}{reason}",
         f"account {b['account']}, rebates to {b['rebateAccount']}, rate {b['ratePpm'] / 10_000:g}%",
-        f"code: {escape(b['code'] or '-')}",
-        f"callback URL: {escape(b['callbackUrl'] or '-')}",
-        f"logo URL: {escape(b['logoUrl'] or '-')}",
+        f"code: {plain(b['code'] or '-')}",
+        f"callback URL: {plain(b['callbackUrl'] or '-')}",
+        f"logo URL: {plain(b['logoUrl'] or '-')}",
     ]
     if "oauthScopes" in b:
         lines.append(f"OAuth scopes: {b['oauthScopes']}")
     lines += [
         f"applied: {when(b['applyTime'])} UTC, last change: {when(b['updateTime'])} UTC",
         "about the business:",
-        escape(b["note"]) if b["note"] else "-",
+        plain(b["note"]) if b["note"] else "-",
     ]
     console.print("\n".join(lines), soft_wrap=True)
 

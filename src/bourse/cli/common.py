@@ -20,6 +20,7 @@ import typer
 import typer.core
 from rich.cells import cell_len
 from rich.console import Console
+from rich.markup import escape
 from rich.measure import Measurement
 from rich.segment import Segments
 from rich.table import Table
@@ -284,6 +285,17 @@ def split(values: Sequence[str] | None) -> list[str]:
     for value in values or []:
         out.extend(p.strip() for p in value.split(",") if p.strip())
     return out
+
+
+#: control characters a terminal may act on (C0 but the newline, DEL, C1): an ESC sequence in
+#: a text someone else wrote could move the cursor, recolour or retitle the operator's terminal
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(text: str) -> str:
+    """Someone else's ``text`` (an applicant's name, note, URL) to print: no control
+    character but the newline, and no rich markup (``[b]`` is shown as typed)."""
+    return escape(_CONTROL.sub("", text))
 
 
 def print_json(data: Any) -> None:
