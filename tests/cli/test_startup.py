@@ -15,6 +15,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -145,6 +146,24 @@ def test_serve_on_a_taken_port_says_so_before_importing_the_platform(home: Home)
     assert line.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
     assert line.endswith(" (use --port N)"), line
     assert not (home.home / "bourse.db").exists()  # nothing created either
+
+
+def test_serve_on_the_port_of_its_own_running_server_says_it_runs(home: Home) -> None:
+    """The taken port is this database's own server's: not "use another port" (a second
+    server on the same data), but that it already runs, and how to stop it."""
+    home.start()
+    try:
+        running = running_server(home.home, home.url)
+        assert running is not None
+        port = str(urlsplit(running.url).port)
+        served = home.probe("serve", "--port", port)
+    finally:
+        home.stop()
+    assert (served.code, served.held) == (1, [])
+    (line,) = [x for x in served.stderr.splitlines() if x.startswith("error:")]
+    assert line.startswith(f"error: cannot listen on 127.0.0.1:{port}: the server of ")
+    assert f"already runs at {running.url} (pid {running.pid})" in line, line
+    assert line.endswith("stop it first with bourse stop") and "--port" not in line, line
 
 
 def test_chain_deposit_to_a_named_server_imports_nothing_heavy(home: Home) -> None:

@@ -8,6 +8,7 @@ import gc
 import os
 import socket
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 from rich.panel import Panel
@@ -28,7 +29,13 @@ from bourse.cli.common import (
 from bourse.cli.cpu import CpuOption, choose_or_fail, claim
 from bourse.config import AuthLimits, RateLimits
 from bourse.operations.home import ensure_token, home_for
-from bourse.operations.runtime import announce, any_process, withdraw
+from bourse.operations.runtime import (
+    RunningServer,
+    announce,
+    any_process,
+    running_server,
+    withdraw,
+)
 
 if TYPE_CHECKING:
     import uvicorn
@@ -290,6 +297,12 @@ def serve(
         sock = socket.socket(fileno=listen_fd) if listen_fd is not None else _bind(host, port)
     except OSError as exc:
         hint = " (use --port N)" if exc.errno in (errno.EADDRINUSE, errno.EACCES) else ""
+        own = _own_server(db, port) if exc.errno == errno.EADDRINUSE else None
+        if own is not None:
+            raise fail(
+                f"cannot listen on {host}:{port}: the server of {safe_url(own.database)} already "
+                f"runs at {own.url} (pid {own.pid}); stop it first with bourse stop"
+            ) from exc
         raise fail(f"cannot listen on {host}:{port}: {exc}{hint}") from exc
     from bourse.api.observability.logs import FORMATS
     from bourse.app import create_app
@@ -507,3 +520,17 @@ def print_banner(
     console.print(
         Panel("\n".join(lines), title=title, expand=False), width=max(console.width, width)
     )
+
+
+def _own_server(db: str | None, port: int) -> RunningServer | None:
+    """The running server of this command's database, if it is the one on ``port``: the
+    taken port is then not another program's, and another port would start a second server
+    on the same data."""
+    running = running_server(home_for(db_url(db)), db_url(db))
+    if running is None or not running.url:
+        return None
+    try:
+        served_port = urlsplit(running.url).port
+    except ValueError:
+        return None
+    return running if served_port == port else None
