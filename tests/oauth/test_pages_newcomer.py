@@ -68,6 +68,8 @@ def test_the_site_icon_is_served(env) -> None:  # type: ignore[no-untyped-def]
     r = env.http.get("/favicon.ico")
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
     assert r.text.startswith("<svg") and r.headers["x-content-type-options"] == "nosniff"
+    # cached a day, and nothing says otherwise (an HTTP/1.0 cache obeys Pragma: no-cache)
+    assert r.headers["cache-control"] == "public, max-age=86400" and "pragma" not in r.headers
     page = env.http.get("/login").text
     icon = re.search(r'<link rel="icon" href="([^"]+)"', page)
     assert icon and env.http.get(icon.group(1)).status_code == 200

@@ -56,6 +56,7 @@ async def favicon(request: Request) -> Response:
         FileResponse(pages.STATIC / "favicon.svg", media_type="image/svg+xml")
     )
     resp.headers["Cache-Control"] = "public, max-age=86400"  # the same bytes on every page
+    del resp.headers["Pragma"]  # secure_headers' no-cache, which would contradict it
     return resp
 
 
