@@ -4,6 +4,7 @@ requests sessions schemathesis drives), ccxt pointed at the server, and answer c
 from __future__ import annotations
 
 import json
+import threading
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,22 @@ CHECKS = [
 ]
 
 
+#: the last default timestamp each API key signed with (``Signer.request``)
+_last_stamp: dict[str, int] = {}
+_stamp_lock = threading.Lock()
+
+
+def _fresh_stamp(api_key: str) -> int:
+    """The current time in ms, or one past the key's last, so that no two requests a test
+    sends without naming a timestamp carry one signature: a signed write's signature serves
+    once (code 26 for a copy), and threads of one test sign within the same millisecond as
+    separate clients never would. A test that means a copy names its ``timestamp``."""
+    with _stamp_lock:
+        stamp = max(now_ms(), _last_stamp.get(api_key, 0) + 1)
+        _last_stamp[api_key] = stamp
+        return stamp
+
+
 @dataclass
 class Signer:
     """Signs MEXC requests for one key, the way the official demos and ccxt do."""
@@ -55,7 +72,7 @@ class Signer:
         """Query params in the query string; ``body`` form-encoded; ``json_body`` as JSON.
         ``timestamp`` goes in the query; the signature covers query + body as sent."""
         q = dict(params or {})
-        q["timestamp"] = now_ms() if timestamp is None else timestamp
+        q["timestamp"] = _fresh_stamp(self.api_key) if timestamp is None else timestamp
         if recv_window is not None:
             q["recvWindow"] = recv_window
         query = urllib.parse.urlencode(q)
