@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 
 import pytest
@@ -10,7 +11,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import Integer, inspect, text
 
 from bourse.store import db as dbmod
 from bourse.store.db import alembic_config, make_engine, migrate, schema_metadata
@@ -324,5 +325,143 @@ def test_stored_emails_take_their_one_form_unless_another_row_has_it(
             command.downgrade(cfg, "0024")
         with engine.connect() as conn:
             assert dict(conn.execute(text("SELECT id, email FROM users")).all()) == got
+    finally:
+        engine.dispose()
+
+
+def _sqlite_shape(engine) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Each SQLite table's and index's ``CREATE`` text (None for an automatic index)."""
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master").all()
+    return {name: sql for name, sql in rows}
+
+
+def _pk_index(engine, table: str) -> bool:  # type: ignore[no-untyped-def]
+    """Whether SQLite keeps ``table``'s primary key in an index of its own (a rowid table whose
+    key is not its rowid), beside the table's B-tree."""
+    with engine.connect() as conn:
+        sql = conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).scalar()
+        origins = [r[3] for r in conn.exec_driver_sql(f'PRAGMA index_list("{table}")')]
+    return "WITHOUT ROWID" not in sql and "pk" in origins
+
+
+def _index_predicates(engine) -> dict[str, str | None]:  # type: ignore[no-untyped-def]
+    """Each index's ``WHERE`` as the database keeps it (None: a full index), by name."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            ).all()
+            return {n: s.split(" WHERE ", 1)[1] if " WHERE " in s else None for n, s in rows}
+        rows = conn.exec_driver_sql(
+            "SELECT c.relname, pg_get_expr(i.indpred, i.indrelid) FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = "
+            "c.relnamespace WHERE n.nspname = current_schema()"
+        ).all()
+        return dict(rows)
+
+
+def test_migrated_schema_has_what_compare_metadata_does_not_see(db_url: str) -> None:
+    """What Alembic's comparison ignores: which indexes are partial, and on what (the open
+    orders' statuses in ``tables``' order: SQLite uses a partial index only for a query that
+    repeats its constants in order); on SQLite, which tables are WITHOUT ROWID and which are
+    keyed by their rowid (no automatic index of their primary key)."""
+    from bourse.store import tables as t
+
+    migrate(db_url)
+    engine = make_engine(db_url)
+    dialect = engine.dialect.name
+    try:
+        predicates = _index_predicates(engine)
+        for table in metadata.tables.values():
+            for index in table.indexes:
+                partial = index.dialect_options[dialect]["where"] is not None
+                assert (predicates[index.name] is not None) == partial, index.name
+        open_where = predicates["ix_orders_open"]
+        assert open_where is not None
+        statuses = re.findall(r"'(\w+)'", open_where)
+        assert tuple(statuses) == t.OPEN_ORDER_STATUSES
+        if dialect != "sqlite":
+            return
+        shape = _sqlite_shape(engine)
+        for name, table in metadata.tables.items():
+            without = table.dialect_options["sqlite"]["with_rowid"] is False
+            assert ("WITHOUT ROWID" in shape[name]) == without, name
+            pk = list(table.primary_key.columns)
+            rowid = len(pk) == 1 and type(pk[0].type.dialect_impl(engine.dialect)) is Integer
+            # a B-tree of its own for the primary key: a rowid table not keyed by its rowid
+            assert _pk_index(engine, name) == bool(pk and not without and not rowid), name
+        for name in ("orders", "trades"):
+            assert not _pk_index(engine, name)
+    finally:
+        engine.dispose()
+
+
+def test_tables_rebuilt_for_fewer_btrees_keep_every_row_and_back(db_url: str) -> None:
+    """0026: ``orders``, ``trades``, ``idempotency`` and ``replays`` keep every row through
+    the SQLite rebuilds, up and down; ``ix_orders_status`` becomes ``ix_orders_open`` (open
+    orders only) and back."""
+    migrate(db_url, "0025")
+    engine = make_engine(db_url)
+    big = 2**63 - 1
+    inserts = [
+        "INSERT INTO orders VALUES (1, 7, 'BTCUSDT', 0, 'LIMIT', 300, 10, 0, 10, 0, 0, 3000, "
+        "'NEW', 'a', 'NONE', '', NULL, 1, 1, '')",
+        "INSERT INTO orders VALUES (2, 7, 'BTCUSDT', 1, 'IMMEDIATE_OR_CANCEL', 301, 10, 0, 0, "
+        "10, 3010, 0, 'FILLED', '', 'NONE', 'x', 9, 2, 3, '')",
+        f"INSERT INTO orders VALUES ({big}, 8, 'ETHUSDT', 0, 'LIMIT', 5, 1, 0, 1, 0, 0, 5, "
+        "'CANCELED', 'b', 'NONE', '', NULL, 4, 5, 'USER')",
+        "INSERT INTO trades VALUES (1, 'BTCUSDT', 301, 10, 3010, 1, 2, 7, 7, 1, 0, 3, NULL, 9, "
+        "3, NULL, 'MX')",
+        f"INSERT INTO trades VALUES ({big}, 'ETHUSDT', 5, 1, 5, 3, 3, 8, 8, 0, 0, 0, NULL, NULL, "
+        "6, NULL, NULL)",
+        "INSERT INTO idempotency VALUES ('order', 7, 'a', 'f1', 1, 1)",
+        "INSERT INTO idempotency VALUES ('deposit', 0, 'tx:1', 'f2', 4, 2)",
+        "INSERT INTO replays VALUES ('k1', 100)",
+        "INSERT INTO replays VALUES ('k2', 200)",
+    ]
+    tables = {"orders": "id", "trades": "id", "idempotency": "scope, account_id, client_id"}
+    tables["replays"] = '"key"'
+
+    def rows() -> dict[str, list[tuple]]:  # type: ignore[type-arg]
+        with engine.connect() as conn:
+            return {
+                name: [
+                    tuple(r) for r in conn.exec_driver_sql(f"SELECT * FROM {name} ORDER BY {key}")
+                ]
+                for name, key in tables.items()
+            }
+
+    try:
+        with engine.begin() as conn:
+            for sql in inserts:
+                conn.exec_driver_sql(sql)
+        before = rows()
+        assert [len(v) for v in before.values()] == [3, 2, 2, 2]
+        migrate(engine)
+        assert rows() == before
+        assert _diffs(engine) == []
+        predicates = _index_predicates(engine)
+        assert "ix_orders_status" not in predicates and predicates["ix_orders_open"]
+        if engine.dialect.name == "sqlite":
+            shape = _sqlite_shape(engine)
+            assert "WITHOUT ROWID" in shape["idempotency"] and "WITHOUT ROWID" in shape["replays"]
+            assert not _pk_index(engine, "orders") and not _pk_index(engine, "trades")
+            with engine.connect() as conn:  # the id is the rowid
+                assert conn.exec_driver_sql(f"SELECT rowid FROM orders WHERE id = {big}").all()
+        with engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0025")
+        assert rows() == before
+        predicates = _index_predicates(engine)
+        assert "ix_orders_open" not in predicates and predicates["ix_orders_status"] is None
+        if engine.dialect.name == "sqlite":
+            shape = _sqlite_shape(engine)
+            assert "WITHOUT ROWID" not in shape["idempotency"] + shape["replays"]
+            for name in tables:
+                assert _pk_index(engine, name), name
     finally:
         engine.dispose()

@@ -12,11 +12,10 @@ from sqlalchemy import Connection, Engine, and_, func, or_, select
 from bourse.domain.accounts import SYSTEM_ACCOUNTS
 from bourse.domain.ledger import AVAILABLE, LOCKED
 from bourse.domain.ledger_check import LedgerFigures, PostingFault
-from bourse.domain.orders import BUY, OPEN_STATUSES
+from bourse.domain.orders import BUY
 from bourse.domain.wallet import FINAL_WITHDRAWAL
 from bourse.store import tables as t
 
-_OPEN = tuple(str(s) for s in OPEN_STATUSES)
 _FINAL = tuple(str(s) for s in FINAL_WITHDRAWAL)
 #: how many faulty postings are loaded at most (each is one line of the report)
 MAX_FAULTS = 1000
@@ -57,7 +56,7 @@ def _figures(conn: Connection) -> LedgerFigures:
     holds = (
         select(o.account_id, o.side, s.base, s.quote, func.sum(o.locked))
         .join_from(t.orders, t.symbols, o.symbol == s.name)
-        .where(o.status.in_(_OPEN))
+        .where(t.OPEN_ORDER)  # ix_orders_open
         .group_by(o.account_id, o.side, s.base, s.quote)
     )
     order_holds: dict[tuple[int, str], int] = {}

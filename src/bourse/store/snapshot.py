@@ -13,7 +13,6 @@ from sqlalchemy import Connection, func, select
 
 from bourse.domain.accounts import AccountKind
 from bourse.domain.money import Asset
-from bourse.domain.orders import OrderStatus
 from bourse.domain.reference_price import SCALE, Reference, start
 from bourse.domain.stp_groups import StpGroup
 from bourse.domain.symbols import Symbol
@@ -25,7 +24,6 @@ from bourse.store.rows import order_from_row, withdrawal_from_row
 #: meta row counting committed batches: how a new writer sees that its loaded state is stale
 COMMITS = "commits"
 
-_OPEN_STATUSES = (OrderStatus.NEW.value, OrderStatus.PARTIALLY_FILLED.value)
 _FINAL_WITHDRAWAL = tuple(s.value for s in FINAL_WITHDRAWAL)
 
 
@@ -65,7 +63,7 @@ def read_snapshot(conn: Connection) -> tuple[Snapshot, int]:
     open_orders = [
         order_from_row(r)
         for r in conn.execute(
-            select(t.orders).where(t.orders.c.status.in_(_OPEN_STATUSES)).order_by(t.orders.c.id)
+            select(t.orders).where(t.OPEN_ORDER).order_by(t.orders.c.id)  # ix_orders_open
         ).mappings()
     ]
     f = t.fee_overrides.c
@@ -132,7 +130,7 @@ def _idempotency(
     for scope, account, client_id, fp, result_id, status, updated in conn.execute(query):
         key = (scope, account, client_id)
         keys[key] = (fp, result_id)
-        if status is not None and status not in _OPEN_STATUSES:
+        if status is not None and status not in t.OPEN_ORDER_STATUSES:
             closed[key] = updated
     return keys, closed
 
