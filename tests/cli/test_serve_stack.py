@@ -12,12 +12,15 @@ import io
 import logging
 import os
 import queue
+import re
 import socket
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bourse.cli.access_log import BatchWriter
+from bourse.cli.access_log import BatchWriter, hide_signatures
 from bourse.cli.serve import _bind, queue_access_log
 
 
@@ -157,3 +160,12 @@ def test_the_access_log_hides_signatures() -> None:
         '127.0.0.1:1 - "POST /api/v3/ping HTTP/1.1" 200',
         '127.0.0.1:1 - "POST /api/v3/depth?symbol=BTCUSDT&mysignature=kept HTTP/1.1" 200',
     ]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["signature=", "?", "&", "=", "a", "sig", "x=1"]), max_size=12))
+def test_hiding_signatures_is_the_patterns_meaning(parts: list[str]) -> None:
+    """``hide_signatures`` answers as the pattern ``(?<=[?&]signature=)[^&]*`` substituted."""
+    target = "/p" + "".join(parts)
+    pattern = re.compile(r"(?<=[?&]signature=)[^&]*")
+    assert hide_signatures(target) == pattern.sub("<redacted>", target)
