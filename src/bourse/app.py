@@ -24,6 +24,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from bourse.api.exact_router import ExactRouter
 from bourse.api.mexc import openapi
@@ -116,13 +117,34 @@ def operator_console(
     )
 
 
+class ExchangeApp(Starlette):
+    """Starlette, but a MEXC endpoint's request goes to its direct answer
+    (``RequestIds.answer``) before Starlette's middleware stack: that stack's outer layers
+    (its app call, the server-error middleware wrapping every ``send``) do nothing for an
+    endpoint that turns every error into its own answer, and an order paid for them. Off
+    (``direct`` None) when a middleware of ours must see every request (the sandbox's faults).
+    """
+
+    direct: RequestIds | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        ids = self.direct
+        if ids is not None and scope["type"] == "http":
+            hit = ids.find(scope)
+            if hit is not None:
+                scope["app"] = self
+                await ids.answer(scope, receive, send, hit)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     platform: Services,
     extra_endpoints: Iterable[Endpoint] = (),
     *,
     operator_token: str | None = None,
     metrics: bool = True,
-) -> Starlette:
+) -> ExchangeApp:
     """A Starlette app serving ``platform`` (MEXC Spot V3 REST + ``/openapi.json``).
 
     ``extra_endpoints`` (other endpoint families, e.g. wallet or broker) go through the same
@@ -160,7 +182,8 @@ def create_app(
         platform.config.rate_limits, on_refusal=meter.refused if meter is not None else None
     )
     direct: dict[tuple[str, str], tuple[Any, Any]] = {}  # filled once the router is built
-    app = Starlette(
+    observe = meter.observe_request if meter is not None else None
+    app = ExchangeApp(
         routes=[
             *routes(platform, limiter, endpoints=endpoints),
             Route("/openapi.json", openapi_json, methods=["GET"]),
@@ -184,13 +207,7 @@ def create_app(
             *(metrics_routes(meter, operator_token, throttle, trust) if meter is not None else []),
         ],
         exception_handlers={HTTPException: http_error, StoreBusy: store_busy},
-        middleware=[
-            Middleware(
-                RequestIds,
-                observe=meter.observe_request if meter is not None else None,
-                direct=direct,
-            )
-        ],
+        middleware=[Middleware(RequestIds, observe=observe, direct=direct)],
     )
     app.router = ExactRouter(app.router.routes)  # the same routes, found by path and method
     # the MEXC endpoints the router would find by path and method: answered by the request-id
@@ -202,4 +219,6 @@ def create_app(
     app.state.metrics = meter
     if isinstance(platform.sandbox, Sandbox):  # demo mode: the injected faults apply
         app.add_middleware(FaultMiddleware, table=platform.sandbox.faults)
+    else:  # the same answers as through the stack's request-id middleware, found sooner
+        app.direct = RequestIds(app.router, observe=observe, direct=direct)
     return app

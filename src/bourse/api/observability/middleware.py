@@ -91,10 +91,39 @@ class RequestIds:
         self.observe = observe
         self.direct: DirectRoutes = direct if direct is not None else {}
 
+    def find(self, scope: Scope) -> tuple[Any, Direct] | None:
+        """The direct route of an HTTP request, if it has one."""
+        if scope.get("root_path"):
+            return None
+        return self.direct.get((scope["path"], scope["method"]))
+
+    async def answer(
+        self, scope: Scope, receive: Receive, send: Send, hit: tuple[Any, Direct]
+    ) -> None:
+        """Answer an HTTP request through its direct route (``find``), with its request id."""
+        rid = request_id(scope.get("headers") or [])
+        token = current.set(Trace(rid))
+        status = 500
+        started = time.perf_counter()
+        route, respond = hit
+        scope["route"] = route
+        scope["endpoint"] = route.endpoint
+        scope["path_params"] = {}
+        try:
+            status = await respond(scope, receive, send, ((HEADER, rid.encode()),))
+        finally:
+            current.reset(token)
+            if self.observe is not None:
+                self.observe(route.path, scope["method"], status, time.perf_counter() - started)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
+            return
+        hit = self.find(scope) if kind == "http" else None
+        if hit is not None:
+            await self.answer(scope, receive, send, hit)
             return
         rid = request_id(scope.get("headers") or [])
         token = current.set(Trace(rid))
@@ -107,19 +136,6 @@ class RequestIds:
         status = 500
         header = (HEADER, rid.encode())
         started = time.perf_counter()
-        hit = None if scope.get("root_path") else self.direct.get((scope["path"], scope["method"]))
-        if hit is not None:
-            route, respond = hit
-            scope["route"] = route
-            scope["endpoint"] = route.endpoint
-            scope["path_params"] = {}
-            try:
-                status = await respond(scope, receive, send, (header,))
-            finally:
-                current.reset(token)
-                if self.observe is not None:
-                    self.observe(route.path, scope["method"], status, time.perf_counter() - started)
-            return
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
