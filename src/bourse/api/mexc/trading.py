@@ -70,8 +70,25 @@ BATCH_ITEM_PARAMS = tuple(
 )
 
 
+#: an order type by its name (a dict read: ``OrderType(name)`` goes through the enum's
+#: metaclass); ``LIMIT_ORDER`` is a batch item's name for ``LIMIT``
+_ORDER_TYPE = {**{t.value: t for t in OrderType}, "LIMIT_ORDER": OrderType.LIMIT}
+
+
 def _source(ctx: Ctx) -> str:
     return (ctx.header("source") or "")[:SOURCE_MAX]
+
+
+def known_attribution(ctx: Ctx) -> Attribution | None:
+    """The request's attribution from the caches on the event loop, when they know it (the
+    common case: a key of no sub-account, its binding cached): no worker thread, no SQL."""
+    if ctx.principal is None and ctx.key is not None:
+        known, owner = ctx.services.subaccounts.cached_broker_of(ctx.key.account_id)
+        if known and owner is None:
+            return ctx.services.brokers.attributor.cached_for_key(
+                ctx.key.api_key, ctx.header("source")
+            )
+    return None
 
 
 async def attribute(ctx: Ctx) -> Attribution:
@@ -80,17 +97,14 @@ async def attribute(ctx: Ctx) -> Attribution:
     An OAuth token counts as a key bound to its client's broker (the pipeline has already
     refused a ``source`` naming another broker); so does a sub-account's key, bound to the
     independent broker that owns it; any other key's binding comes from the registry.
+    From the caches when they know (``known_attribution``); only a cold cache sends the
+    lookup to a worker thread.
     """
+    att = known_attribution(ctx)
+    if att is not None:
+        return att
     attributor = ctx.services.brokers.attributor
     source = ctx.header("source")
-    if ctx.principal is None and ctx.key is not None:
-        # from the caches on the event loop when they know (the common case): no worker
-        # thread, no SQL; only a cold cache sends the lookup to a thread below
-        known, owner = ctx.services.subaccounts.cached_broker_of(ctx.key.account_id)
-        if known and owner is None:
-            att = attributor.cached_for_key(ctx.key.api_key, source)
-            if att is not None:
-                return att
     if ctx.principal is not None:
         return await ctx.db(attributor.resolve, ctx.principal.broker_id, source)
     if ctx.key is not None:  # a sub-account of an independent broker always earns its broker
@@ -112,7 +126,7 @@ def order_request(ctx: Ctx, p: dict[str, Any], att: Attribution | None = None) -
     """An engine ``OrderRequest`` from validated order parameters (exact unit conversion)."""
     sym = ctx.symbol(p["symbol"])
     check_symbol(ctx.key, sym.name)
-    otype = OrderType("LIMIT" if p["type"] == "LIMIT_ORDER" else p["type"])
+    otype = _ORDER_TYPE[p["type"]]
     qty = price = quote = 0
     if "quantity" in p:
         qty = to_units(p["quantity"], sym.qty_scale, field="quantity")
@@ -145,10 +159,11 @@ def order_request(ctx: Ctx, p: dict[str, Any], att: Attribution | None = None) -
 
 
 async def new_order(ctx: Ctx) -> Any:
-    att = await attribute(ctx)
+    att = known_attribution(ctx) or await attribute(ctx)  # no coroutine when cached
     req = order_request(ctx, ctx.params, att)
     order = await ctx.services.engine.run(c.PlaceOrder(req, replay=replay_key(ctx)))
-    await audit(ctx, order.id, att)
+    if att.status in AUDITED:
+        await audit(ctx, order.id, att)
     return wire.order_ack(order, ctx.symbol(order.symbol))
 
 
