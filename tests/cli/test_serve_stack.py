@@ -165,7 +165,8 @@ def test_the_access_log_hides_signatures() -> None:
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.sampled_from(["signature=", "?", "&", "=", "a", "sig", "x=1"]), max_size=12))
 def test_hiding_signatures_is_the_patterns_meaning(parts: list[str]) -> None:
-    """``hide_signatures`` answers as the pattern ``(?<=[?&]signature=)[^&]*`` substituted."""
+    """``hide_signatures`` answers as the pattern ``([?&]signature=)[^&]*`` substituted. (The
+    look-behind pattern it replaces wrote ``<redacted>`` twice for a value that itself ends
+    in ``?signature=``: ``re.sub`` also takes the empty match right after a non-empty one.)"""
     target = "/p" + "".join(parts)
-    pattern = re.compile(r"(?<=[?&]signature=)[^&]*")
-    assert hide_signatures(target) == pattern.sub("<redacted>", target)
+    assert hide_signatures(target) == re.sub(r"([?&]signature=)[^&]*", r"\1<redacted>", target)
