@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import functools
 import gc
 import logging
@@ -550,7 +549,7 @@ class Engine:
         changes.postings = postings
         changes.balances = {k: (balances[k][0], balances[k][1]) for k in touched}
         orders, trades = ex.drain()
-        changes.orders = [copy.copy(o) for o in orders.values()]
+        changes.orders = [o.__copy__() for o in orders.values()]  # snapshots: open ones change on
         changes.trades = trades
         if trades:
             changes.references = fold(ex.references, trades)

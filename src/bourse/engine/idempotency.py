@@ -152,8 +152,10 @@ class Idempotency:
         if not client_id:
             return
         self.keys[(scope, account, client_id)] = (fp, result_id)
-        pending.idempotency.append(
-            IdempotencyRecord(scope, account, client_id, fp, result_id, self.clock())
+        pending.idempotency.append(  # the NamedTuple without its Python ``__new__``
+            tuple.__new__(
+                IdempotencyRecord, (scope, account, client_id, fp, result_id, self.clock())
+            )
         )
 
     def collect(self, changes: BatchChanges, now: int) -> None:

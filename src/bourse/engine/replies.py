@@ -11,7 +11,6 @@ batch and loop for all of that loop's commands in the batch, so a request costs 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any, Protocol
 
 
@@ -72,8 +71,10 @@ def answer(outcomes: list[Outcome]) -> None:
 def _post(
     loop: asyncio.AbstractEventLoop, waiting: list[tuple[asyncio.Future[Any], Any, Any]]
 ) -> None:
-    with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+    try:  # noqa: SIM105 (``contextlib.suppress`` runs Python ``__enter__``/``__exit__``)
         loop.call_soon_threadsafe(_resolve, waiting)
+    except RuntimeError:  # a closed loop: nobody waits any more
+        pass
 
 
 def _resolve(waiting: list[tuple[asyncio.Future[Any], Any, Any]]) -> None:
