@@ -149,6 +149,22 @@ class Order:
         o.cancel_reason = self.cancel_reason
         return o
 
+    def field_values(
+        self,
+    ) -> tuple[
+        int, int, str, int, str, int, int, int, int, int, int, int, str, str, str, str,
+        int | None, int, int, str,
+    ]:  # fmt: skip
+        """The fields in ``ORDER_FIELDS`` order, the enums as their plain values: the row the
+        store writes (``store.batch_writes``), read here in compiled code (a compiled object's
+        attribute read from Python goes through a descriptor each)."""
+        return (
+            self.id, self.account, self.symbol, self.side, str(self.type), self.price, self.qty,
+            self.quote_qty, self.remaining, self.filled_qty, self.filled_quote, self.locked,
+            str(self.status), self.client_id, str(self.stp), self.source, self.broker_id,
+            self.created, self.updated, self.cancel_reason,
+        )  # fmt: skip
+
     def __repr__(self) -> str:
         side = "BUY" if self.side == BUY else "SELL"
         return (

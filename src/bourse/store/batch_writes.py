@@ -359,13 +359,10 @@ def batch_work(w: dict[str, Write], ch: BatchChanges) -> Work:
         rows = [(k[0], k[1], v[0], v[1]) for k, v in ch.balances.items()]
         work.append((w["balances"], rows))
     if ch.orders:
-        rows = [
-            (o.id, o.account, o.symbol, o.side, str(o.type), o.price, o.qty, o.quote_qty,
-             o.remaining, o.filled_qty, o.filled_quote, o.locked, str(o.status), o.client_id,
-             str(o.stp), o.source, o.broker_id, o.created, o.updated, o.cancel_reason)
-            for o in last_by(ch.orders, by_id)
-        ]  # fmt: skip
-        work.append((w["orders"], rows))
+        # the last version of each order (``last_by`` without a key call per order), its
+        # columns in ``ORDER_FIELDS`` order (``Order.field_values``: compiled)
+        latest = {o.id: o for o in ch.orders}
+        work.append((w["orders"], [o.field_values() for o in latest.values()]))
     if ch.trades:
         rows = [
             (x.id, x.symbol, x.price, x.qty, x.quote_qty, x.buyer_order, x.seller_order,
