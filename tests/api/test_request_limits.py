@@ -70,3 +70,44 @@ def test_client_gone_before_its_body_answers_nothing(
         status = asyncio.run(order.respond(scope, receive, send, ()))
     assert (status, sent, arrived) == (499, [], [])
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
+@pytest.mark.parametrize(
+    ("version", "headers", "reads"),
+    [
+        ("1.1", [], False),  # no Content-Length, no Transfer-Encoding: no body (RFC 9112)
+        ("1.1", [(b"content-length", b"0")], False),
+        ("1.1", [(b"transfer-encoding", b"chunked")], True),
+        ("1.1", [(b"content-length", b"3")], True),
+        ("2", [], True),  # HTTP/2 may stream a body without announcing its length
+    ],
+)
+def test_a_request_without_a_body_is_not_read(
+    env: Env, version: str, headers: list[tuple[bytes, bytes]], reads: bool
+) -> None:
+    """A bodiless POST (an order sent in its query, as ccxt and wrk send it) answers without
+    waiting on the body; one that may carry a body reads it (here: ``x=1``, ignored)."""
+    order = next(
+        r.endpoint
+        for r in routes(env.platform)
+        if isinstance(r.endpoint, EndpointApp) and r.path == "/api/v3/order"
+    )
+    scope = {
+        "type": "http", "method": "POST", "path": "/api/v3/order", "http_version": version,
+        "query_string": b"symbol=BTCUSDT", "headers": headers, "client": ("127.0.0.1", 1),
+    }  # fmt: skip
+    received: list[int] = []
+
+    async def receive() -> Message:
+        received.append(1)
+        return {"type": "http.request", "body": b"x=1", "more_body": False}
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    status = asyncio.run(order.respond(scope, receive, send, ()))
+    assert status == 401  # unsigned: the api key is missing, as with or without a body
+    assert b"api key required" in sent[-1]["body"]
+    assert bool(received) is reads

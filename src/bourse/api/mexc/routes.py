@@ -85,6 +85,11 @@ def _text(value: bytes | None) -> str | None:
 MAX_BODY = 1 << 20
 
 
+#: HTTP versions whose request without Content-Length or Transfer-Encoding has no body (an
+#: HTTP/2 request may stream one without announcing its length)
+_LENGTH_FRAMED = ("1.1", "1.0")
+
+
 def too_large() -> ApiError:
     return ApiError(PARAM_ERROR, f"The request body is over {MAX_BODY} bytes.", 413)
 
@@ -195,10 +200,17 @@ class EndpointApp:
         if not signed:
             limiter.hit("ip:" + ip, path, now, method=method)
         query: bytes = scope.get("query_string", b"")
+        length = headers.get(b"content-length", b"")
         if scope["method"] == "GET":
             body = b""
-        elif _over(headers.get(b"content-length", b"")):  # announced: refused before any is read
+        elif _over(length):  # announced: refused before any is read
             raise too_large()
+        elif (
+            length in (b"", b"0")
+            and b"transfer-encoding" not in headers
+            and scope.get("http_version") in _LENGTH_FRAMED
+        ):
+            body = b""  # no body (RFC 9112, 6.3): an order sent in its query waits for no read
         else:
             body = await read_body(receive)
         params, is_form = collect(query, body)
