@@ -15,12 +15,13 @@ import queue
 import re
 import socket
 import threading
+import time
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bourse.cli.access_log import BatchWriter, hide_signatures
+from bourse.cli.access_log import Backlog, BatchWriter, hide_signatures
 from bourse.cli.serve import _bind, queue_access_log
 
 
@@ -170,3 +171,73 @@ def test_hiding_signatures_is_the_patterns_meaning(parts: list[str]) -> None:
     in ``?signature=``: ``re.sub`` also takes the empty match right after a non-empty one.)"""
     target = "/p" + "".join(parts)
     assert hide_signatures(target) == re.sub(r"([?&]signature=)[^&]*", r"\1<redacted>", target)
+
+
+class _Gate(io.StringIO):
+    """A stream whose writes wait until ``open`` is set (a paused terminal)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open = threading.Event()
+
+    def write(self, s: str) -> int:
+        assert self.open.wait(30)
+        return super().write(s)
+
+
+def _line(n: int) -> logging.LogRecord:
+    return logging.makeLogRecord({"msg": f"line {n}", "levelno": logging.INFO})
+
+
+def test_the_access_log_queue_is_bounded_and_loses_nothing_that_can_be_written() -> None:
+    """A writer slower than the requests: the queue never holds more than its limit (the
+    request waits for room instead), and every line is written, in order."""
+    gate = _Gate()
+    handler = logging.StreamHandler(gate)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    q: queue.SimpleQueue[object] = queue.SimpleQueue()
+    backlog = Backlog(q, limit=50, block_s=5.0)
+    writer = BatchWriter(q, [handler], backlog)
+    writer.start()
+    deepest = 0
+    opener = threading.Timer(0.2, gate.open.set)  # the stream takes writes a moment later
+    opener.start()
+    for n in range(2000):
+        backlog.put(_line(n))
+        deepest = max(deepest, q.qsize())
+    writer.stop()
+    opener.join()
+    assert deepest <= 50
+    assert backlog.dropped == 0
+    assert gate.getvalue().splitlines() == [f"line {n}" for n in range(2000)]
+
+
+def test_a_stuck_access_log_drops_lines_and_says_how_many(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A stream that takes no writes: the first request over the limit waits ``block_s``,
+    the next ones drop at once (a stuck terminal must not hold every request); once the
+    stream takes writes again the queued lines are written and the drops counted in a
+    warning of the server's own log."""
+    gate = _Gate()
+    handler = logging.StreamHandler(gate)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    q: queue.SimpleQueue[object] = queue.SimpleQueue()
+    backlog = Backlog(q, limit=20, block_s=0.2)
+    writer = BatchWriter(q, [handler], backlog)
+    writer.start()
+    started = time.monotonic()
+    for n in range(500):
+        backlog.put(_line(n))
+    took = time.monotonic() - started
+    assert 0.2 <= took < 2.0  # one wait of block_s, not one per dropped line
+    assert backlog.dropped > 400
+    with caplog.at_level(logging.WARNING, logger="bourse.access"):
+        gate.open.set()
+        writer.stop()
+    written = gate.getvalue().splitlines()
+    # the queue's 20 and what the writer held when the stream stopped it, the first in order
+    assert 20 <= len(written) <= 41
+    assert written == [f"line {n}" for n in range(len(written))]
+    assert len(written) + int(caplog.records[0].args[0]) == 500  # type: ignore[index]
+    assert "access log lines dropped" in caplog.text
