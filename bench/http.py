@@ -22,6 +22,9 @@ requests (each its own ``newClientOrderId`` or ``recvWindow``) just before each 
 Lua script (``bench/wrk_pool.lua``) walks it without repeats; a pool too small for a phase
 stops it early and says so.
 
+Each wrk run starts once both servers are idle (``settle``): they share a CPU, and what one
+run leaves a server to finish (its access log's queue) must not run in the next one.
+
 Each endpoint: req/s and p50/p99 with ``--connections`` connections on ``--threads`` wrk
 threads, then a sequential client (one connection) p50. Both servers run throughout, and each
 endpoint's ratio is against ``hello`` measured just before it and just after, the mean of the
@@ -233,9 +236,37 @@ def _ms(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)] if m else float("nan")
 
 
+#: the servers' process ids (``start_bourse``, ``start_hello``): each wrk run waits for both to
+#: be idle (``settle``)
+SERVERS: list[int] = []
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def settle(limit_s: float = 10.0) -> None:
+    """Wait, ``limit_s`` at most, until the servers are idle (at most one clock tick of CPU
+    between them in 0.2 s). The two servers share a CPU, and one still busy with what the last
+    run left it (its access log's queue) would spend the next run's CPU on it."""
+    deadline = time.monotonic() + limit_s
+    before = sum(_cpu_ticks(p) for p in SERVERS)
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = sum(_cpu_ticks(p) for p in SERVERS)
+        if now - before <= 1:
+            return
+        before = now
+
+
 def wrk(
     base: str, path: str, seconds: int, threads: int, conns: int, pool: Path | None = None
 ) -> dict[str, float | int | str]:
+    settle()
     cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds:g}s", "--latency"]
     if pool is not None:
         cmd += ["-s", str(POOL_LUA), base, "--", str(pool), str(threads)]
@@ -338,6 +369,7 @@ def start_bourse(
             raise RuntimeError("bourse serve exited:\n" + (tmp / "serve.out").read_text())
         m = re.search(r"API\s+(http://127\.0\.0\.1:\d+)", (tmp / "serve.out").read_text())
         if m and _up(m.group(1) + "/api/v3/ping"):
+            SERVERS.append(proc.pid)
             return proc, m.group(1)
         time.sleep(0.1)
     proc.kill()
@@ -357,6 +389,7 @@ def start_hello(tmp: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
         if port_file.exists() and port_file.read_text():
             base = f"http://127.0.0.1:{port_file.read_text()}"
             if _up(base + "/"):
+                SERVERS.append(proc.pid)
                 return proc, base
         time.sleep(0.1)
     proc.kill()
