@@ -122,10 +122,16 @@ class ExchangeApp(Starlette):
     (``RequestIds.answer``) before Starlette's middleware stack: that stack's outer layers
     (its app call, the server-error middleware wrapping every ``send``) do nothing for an
     endpoint that turns every error into its own answer, and an order paid for them. Off
-    (``direct`` None) when a middleware of ours must see every request (the sandbox's faults).
+    (``direct`` None) once a middleware is added (``add_middleware``): it must see every
+    request, as the sandbox's faults do.
     """
 
     direct: RequestIds | None = None
+
+    def add_middleware(self, middleware_class: Any, *args: Any, **kwargs: Any) -> None:
+        """A middleware added to the app must see every request: no direct answers then."""
+        self.direct = None
+        super().add_middleware(middleware_class, *args, **kwargs)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ids = self.direct
@@ -217,8 +223,8 @@ def create_app(
             direct[key] = (route, route.endpoint.respond)
     app.state.platform = platform
     app.state.metrics = meter
-    if isinstance(platform.sandbox, Sandbox):  # demo mode: the injected faults apply
+    # the same answers as through the stack's request-id middleware, found sooner
+    app.direct = RequestIds(app.router, observe=observe, direct=direct)
+    if isinstance(platform.sandbox, Sandbox):  # demo mode: the injected faults apply (to all)
         app.add_middleware(FaultMiddleware, table=platform.sandbox.faults)
-    else:  # the same answers as through the stack's request-id middleware, found sooner
-        app.direct = RequestIds(app.router, observe=observe, direct=direct)
     return app

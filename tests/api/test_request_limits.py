@@ -111,3 +111,39 @@ def test_a_request_without_a_body_is_not_read(
     assert status == 401  # unsigned: the api key is missing, as with or without a body
     assert b"api key required" in sent[-1]["body"]
     assert bool(received) is reads
+
+
+def test_middleware_added_to_the_app_sees_mexc_requests(env: Env) -> None:
+    """``ExchangeApp`` answers a MEXC endpoint before Starlette's stack only while no
+    middleware was added: one added later sees those requests too."""
+    from bourse.app import create_app
+
+    app = create_app(env.platform)
+    seen: list[str] = []
+
+    class Spy:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            seen.append(scope.get("path", ""))
+            await self.inner(scope, receive, send)
+
+    assert app.direct is not None
+    app.add_middleware(Spy)
+    assert app.direct is None
+    scope = {
+        "type": "http", "method": "GET", "path": "/api/v3/ping", "http_version": "1.1",
+        "query_string": b"", "headers": [], "client": ("127.0.0.1", 1), "root_path": "",
+    }  # fmt: skip
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 200 and sent[-1]["body"] == b"{}"
+    assert seen == ["/api/v3/ping"]
