@@ -13,10 +13,12 @@ shares the GIL, and here the CPU, with the event loop), lines used to pile up wi
 hello-world app under wrk ended a 10 s run with over 100,000 unwritten lines (memory growing for
 as long as the load lasted, lines seconds late, and seconds of CPU spent after the load on what
 the load had caused). Beyond ``MAX_BACKLOG`` queued records the request that logs waits for the
-writer to catch up (``BLOCK_S`` at most): the server then answers no faster than it logs. A
-record that still finds the queue full after that wait (a stream that does not take writes: a
-paused terminal, a pipe nobody reads) is dropped and counted, and the writer says how many
-were dropped (``bourse.access``, a warning of the server's own log).
+writer to catch up (``BLOCK_S`` at most): the server then answers no faster than it logs. The
+wait holds the event loop (uvicorn logs inside ``send``), so it is short and taken once per
+stuck stream: a record that still finds the queue full after it (a stream that does not take
+writes: a paused terminal, a pipe nobody reads) is dropped and counted, and so is every record
+after it until the writer writes again; the writer then says how many were dropped
+(``bourse.access``, a warning of the server's own log).
 
 A signed request's ``signature`` is written as ``<redacted>``: whoever reads the log must not
 hold a signature its ``recvWindow`` still accepts (on the broker writes that take a body
@@ -39,7 +41,7 @@ MAX_BATCH = 1000
 #: the most records queued; a request logging beyond it waits for the writer (see above)
 MAX_BACKLOG = 10_000
 #: how long a request waits for room in the queue before its record is dropped
-BLOCK_S = 1.0
+BLOCK_S = 0.25
 _STOP: Any = object()
 log = logging.getLogger("bourse.access")
 _NAME = "signature="
