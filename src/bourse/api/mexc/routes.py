@@ -210,7 +210,12 @@ class EndpointApp:
             and b"transfer-encoding" not in headers
             and scope.get("http_version") in _LENGTH_FRAMED
         ):
-            body = b""  # no body (RFC 9112, 6.3): an order sent in its query waits for no read
+            # no body (RFC 9112, 6.3): an order sent in its query waits for no read. The
+            # request has arrived whole, so it is served even if its client has gone meanwhile
+            # (the read used to see that, by chance of timing, and answer nobody): as for any
+            # request whose client goes while it is served, a retry finds the order by its
+            # newClientOrderId
+            body = b""
         else:
             body = await read_body(receive)
         params, is_form = collect(query, body)
