@@ -185,6 +185,20 @@ class _Gate(io.StringIO):
         return super().write(s)
 
 
+def _gated_writer(
+    limit: int, block_s: float
+) -> tuple[_Gate, queue.SimpleQueue[object], Backlog, BatchWriter]:
+    """A started writer of ``message`` lines to a ``_Gate``, its queue bounded at ``limit``."""
+    gate = _Gate()
+    handler = logging.StreamHandler(gate)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    q: queue.SimpleQueue[object] = queue.SimpleQueue()
+    backlog = Backlog(q, limit=limit, block_s=block_s)
+    writer = BatchWriter(q, [handler], backlog)
+    writer.start()
+    return gate, q, backlog, writer
+
+
 def _line(n: int) -> logging.LogRecord:
     return logging.makeLogRecord({"msg": f"line {n}", "levelno": logging.INFO})
 
@@ -192,13 +206,7 @@ def _line(n: int) -> logging.LogRecord:
 def test_the_access_log_queue_is_bounded_and_loses_nothing_that_can_be_written() -> None:
     """A writer slower than the requests: the queue never holds more than its limit (the
     request waits for room instead), and every line is written, in order."""
-    gate = _Gate()
-    handler = logging.StreamHandler(gate)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    q: queue.SimpleQueue[object] = queue.SimpleQueue()
-    backlog = Backlog(q, limit=50, block_s=5.0)
-    writer = BatchWriter(q, [handler], backlog)
-    writer.start()
+    gate, q, backlog, writer = _gated_writer(limit=50, block_s=5.0)
     deepest = 0
     opener = threading.Timer(0.2, gate.open.set)  # the stream takes writes a moment later
     opener.start()
@@ -219,13 +227,7 @@ def test_a_stuck_access_log_drops_lines_and_says_how_many(
     the next ones drop at once (a stuck terminal must not hold every request); once the
     stream takes writes again the queued lines are written and the drops counted in a
     warning of the server's own log."""
-    gate = _Gate()
-    handler = logging.StreamHandler(gate)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    q: queue.SimpleQueue[object] = queue.SimpleQueue()
-    backlog = Backlog(q, limit=20, block_s=0.2)
-    writer = BatchWriter(q, [handler], backlog)
-    writer.start()
+    gate, q, backlog, writer = _gated_writer(limit=20, block_s=0.2)
     started = time.monotonic()
     for n in range(500):
         backlog.put(_line(n))
