@@ -16,10 +16,14 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Boolean, Engine, Integer, Table
 
+from bourse.domain.orders import ORDER_FIELDS
 from bourse.domain.reference_price import SCALE
 from bourse.engine.changes import BatchChanges
 from bourse.store import tables as t
 from bourse.store.audit_tables import money_audit
+
+#: the ``orders`` column of an ``Order`` field where the two names differ
+_ORDER_COLUMN = {"account": "account_id"}
 
 #: (table, columns in the order ``commit`` builds its row tuples, upsert?)
 _WRITES: dict[str, tuple[Table, tuple[str, ...], bool]] = {
@@ -87,32 +91,8 @@ _WRITES: dict[str, tuple[Table, tuple[str, ...], bool]] = {
         False,
     ),  # fmt: skip
     "balances": (t.balances, ("account_id", "asset", "available", "locked"), True),
-    "orders": (
-        t.orders,
-        (
-            "id",
-            "account_id",
-            "symbol",
-            "side",
-            "type",
-            "price",
-            "qty",
-            "quote_qty",
-            "remaining",
-            "filled_qty",
-            "filled_quote",
-            "locked",
-            "status",
-            "client_id",
-            "stp",
-            "source",
-            "broker_id",
-            "created",
-            "updated",
-            "cancel_reason",
-        ),
-        True,
-    ),  # fmt: skip
+    # the row is ``Order.field_values``: its columns are the fields, in their order
+    "orders": (t.orders, tuple(_ORDER_COLUMN.get(f, f) for f in ORDER_FIELDS), True),
     "trades": (
         t.trades,
         (
