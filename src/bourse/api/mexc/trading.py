@@ -100,9 +100,11 @@ async def attribute(ctx: Ctx) -> Attribution:
     From the caches when they know (``known_attribution``); only a cold cache sends the
     lookup to a worker thread.
     """
-    att = known_attribution(ctx)
-    if att is not None:
-        return att
+    return known_attribution(ctx) or await looked_up_attribution(ctx)
+
+
+async def looked_up_attribution(ctx: Ctx) -> Attribution:
+    """``attribute`` past the caches: the lookup in a worker thread."""
     attributor = ctx.services.brokers.attributor
     source = ctx.header("source")
     if ctx.principal is not None:
@@ -159,7 +161,7 @@ def order_request(ctx: Ctx, p: dict[str, Any], att: Attribution | None = None) -
 
 
 async def new_order(ctx: Ctx) -> Any:
-    att = known_attribution(ctx) or await attribute(ctx)  # no coroutine when cached
+    att = known_attribution(ctx) or await looked_up_attribution(ctx)  # no coroutine if cached
     req = order_request(ctx, ctx.params, att)
     order = await ctx.services.engine.run(c.PlaceOrder(req, replay=replay_key(ctx)))
     if att.status in AUDITED:
